@@ -1,0 +1,246 @@
+//! The boot record: everything the boot stub tells one core's CPU driver.
+//!
+//! The stub writes one record into each core's private region; the core's entry code reads
+//! the translation settings from it before the MMU is on (so the first fields sit at fixed
+//! offsets the assembly uses), and the CPU driver reads the rest. It holds only values, no
+//! pointers into another core's memory: the only memory two cores both write is the shared
+//! frame named by `shared_pa`.
+
+/// Most cores one boot can describe.
+pub const MAX_CORES: usize = 64;
+/// `BootRecord::magic` of a valid record.
+pub const BOOT_RECORD_MAGIC: u64 = u64::from_le_bytes(*b"MKBOOTR1");
+/// Bit in `BootRecord::flags`: power the machine off once every core has reported.
+pub const FLAG_POWER_OFF_WHEN_DONE: u64 = 1 << 0;
+
+/// The console a CPU driver writes to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsoleConfig {
+    /// Which UART (see [`ConsoleKind`]).
+    pub kind: u64,
+    /// Physical address of its registers.
+    pub base_pa: u64,
+    /// Register stride is `1 << reg_shift` bytes.
+    pub reg_shift: u64,
+    /// Register access width in bytes.
+    pub reg_io_width: u64,
+}
+
+/// UART families the CPU driver can drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum ConsoleKind {
+    /// No console known: output is dropped.
+    None = 0,
+    /// Arm PrimeCell PL011.
+    Pl011 = 1,
+    /// Broadcom BCM2835 auxiliary mini-UART.
+    Bcm2835Aux = 2,
+    /// 16550-compatible (Synopsys DesignWare APB UART on Rockchip).
+    Ns16550 = 3,
+}
+
+impl ConsoleKind {
+    /// Decodes the `kind` field; unknown values mean no console.
+    pub fn from_raw(raw: u64) -> Self {
+        match raw {
+            1 => ConsoleKind::Pl011,
+            2 => ConsoleKind::Bcm2835Aux,
+            3 => ConsoleKind::Ns16550,
+            _ => ConsoleKind::None,
+        }
+    }
+}
+
+/// How the stub fared starting a core, as stored in `BootRecord::start_status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartStatus {
+    /// No core at this index.
+    Absent,
+    /// This is the boot core itself.
+    BootCore,
+    /// Started; it should report in.
+    Started,
+    /// The firmware refused (PSCI return code).
+    PsciError(i32),
+    /// The device tree gives no way to start it.
+    NoEnableMethod,
+    /// No CPU-driver build in the image fits it.
+    NoBuild,
+    /// The stub could not set up its region.
+    NoMemory,
+}
+
+impl StartStatus {
+    /// Encodes the status for the record.
+    pub fn to_raw(self) -> i64 {
+        match self {
+            StartStatus::Absent => 0,
+            StartStatus::BootCore => 1,
+            StartStatus::Started => 2,
+            StartStatus::NoEnableMethod => 3,
+            StartStatus::NoBuild => 4,
+            StartStatus::NoMemory => 5,
+            StartStatus::PsciError(code) => -(i64::from(code.unsigned_abs()).max(1)),
+        }
+    }
+
+    /// Decodes a stored status; unknown values read as absent.
+    pub fn from_raw(raw: i64) -> Self {
+        match raw {
+            1 => StartStatus::BootCore,
+            2 => StartStatus::Started,
+            3 => StartStatus::NoEnableMethod,
+            4 => StartStatus::NoBuild,
+            5 => StartStatus::NoMemory,
+            r if r < 0 => StartStatus::PsciError(-(r.unsigned_abs().min(i32::MAX as u64) as i32)),
+            _ => StartStatus::Absent,
+        }
+    }
+}
+
+/// What the stub hands one core. `#[repr(C)]`: the entry assembly reads the first fields.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BootRecord {
+    /// [`BOOT_RECORD_MAGIC`].
+    pub magic: u64,
+    /// `TTBR0_EL1` and `TTBR1_EL1`: this core's level-1 table.
+    pub ttbr: u64,
+    /// `TCR_EL1`.
+    pub tcr: u64,
+    /// `MAIR_EL1`.
+    pub mair: u64,
+    /// Initial stack pointer (kernel virtual address).
+    pub stack_top_va: u64,
+    /// Where this record is mapped (kernel virtual address).
+    pub record_va: u64,
+    /// This core's index in the device tree's `/cpus`.
+    pub core_index: u64,
+    /// The boot core's index.
+    pub boot_core_index: u64,
+    /// Number of cores in the device tree.
+    pub core_count: u64,
+    /// This core's MPIDR as the device tree gives it.
+    pub mpidr: u64,
+    /// The CPU-driver build this core runs (0 little, 1 big).
+    pub build: u64,
+    /// Physical start of this core's region.
+    pub region_pa: u64,
+    /// Bytes of this core's region.
+    pub region_size: u64,
+    /// Kernel heap (virtual address).
+    pub heap_va: u64,
+    /// Bytes of the heap.
+    pub heap_size: u64,
+    /// The console.
+    pub console: ConsoleConfig,
+    /// Physical address of the frame shared by all cores.
+    pub shared_pa: u64,
+    /// Bytes of the shared frame.
+    pub shared_size: u64,
+    /// Physical address of the device tree blob.
+    pub dtb_pa: u64,
+    /// Bytes of the device tree blob.
+    pub dtb_size: u64,
+    /// PSCI conduit: 0 none, 1 HVC, 2 SMC.
+    pub psci_conduit: u64,
+    /// Exception level the boot stub was entered at.
+    pub stub_entry_el: u64,
+    /// `FLAG_*` bits.
+    pub flags: u64,
+    /// Counter ticks the boot core waits for a started core to report.
+    pub report_timeout_ticks: u64,
+    /// Per core index, the encoded [`StartStatus`] (filled in the boot core's record).
+    pub start_status: [i64; MAX_CORES],
+}
+
+/// Byte offsets the entry assembly uses.
+pub mod offsets {
+    use super::BootRecord;
+    use core::mem::offset_of;
+
+    /// Offset of `ttbr`.
+    pub const TTBR: usize = offset_of!(BootRecord, ttbr);
+    /// Offset of `tcr`.
+    pub const TCR: usize = offset_of!(BootRecord, tcr);
+    /// Offset of `mair`.
+    pub const MAIR: usize = offset_of!(BootRecord, mair);
+    /// Offset of `stack_top_va`.
+    pub const STACK_TOP: usize = offset_of!(BootRecord, stack_top_va);
+    /// Offset of `record_va`.
+    pub const RECORD_VA: usize = offset_of!(BootRecord, record_va);
+}
+
+impl BootRecord {
+    /// An all-zero record (not valid until the stub fills it).
+    pub const fn empty() -> Self {
+        BootRecord {
+            magic: 0,
+            ttbr: 0,
+            tcr: 0,
+            mair: 0,
+            stack_top_va: 0,
+            record_va: 0,
+            core_index: 0,
+            boot_core_index: 0,
+            core_count: 0,
+            mpidr: 0,
+            build: 0,
+            region_pa: 0,
+            region_size: 0,
+            heap_va: 0,
+            heap_size: 0,
+            console: ConsoleConfig { kind: 0, base_pa: 0, reg_shift: 0, reg_io_width: 0 },
+            shared_pa: 0,
+            shared_size: 0,
+            dtb_pa: 0,
+            dtb_size: 0,
+            psci_conduit: 0,
+            stub_entry_el: 0,
+            flags: 0,
+            report_timeout_ticks: 0,
+            start_status: [0; MAX_CORES],
+        }
+    }
+
+    /// Whether this core is the boot core.
+    pub fn is_boot_core(&self) -> bool {
+        self.core_index == self.boot_core_index
+    }
+
+    /// The start status of core `index`.
+    pub fn start_status(&self, index: usize) -> StartStatus {
+        self.start_status.get(index).map_or(StartStatus::Absent, |&raw| StartStatus::from_raw(raw))
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<BootRecord>() <= 4096, "the record must fit its page");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_status_round_trips() {
+        for status in [
+            StartStatus::Absent,
+            StartStatus::BootCore,
+            StartStatus::Started,
+            StartStatus::PsciError(-2),
+            StartStatus::PsciError(-9),
+            StartStatus::NoEnableMethod,
+            StartStatus::NoBuild,
+            StartStatus::NoMemory,
+        ] {
+            assert_eq!(StartStatus::from_raw(status.to_raw()), status);
+        }
+    }
+
+    #[test]
+    fn assembly_offsets_are_stable() {
+        assert_eq!((offsets::TTBR, offsets::TCR, offsets::MAIR), (8, 16, 24));
+        assert_eq!((offsets::STACK_TOP, offsets::RECORD_VA), (32, 40));
+    }
+}

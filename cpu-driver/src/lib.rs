@@ -1,0 +1,25 @@
+//! The CPU driver: the privileged kernel that runs at EL1 on each core, one private copy per
+//! core, plus the boot stub that plans the machine and starts every core.
+//!
+//! Design rules this crate keeps (after Barrelfish's CPU driver and Hubris' kernel):
+//!
+//! - **Per core, nothing shared.** Each core runs its own copy of its class's build, mapped at
+//!   the same virtual address by its own translation tables ([`layout`]). The only memory two
+//!   cores write is the explicitly shared frame ([`shared`]) and, later, URPC channel frames.
+//! - **Plan on the host, poke on the board.** Boot planning ([`plan`]), translation tables
+//!   ([`paging`]) and the boot record ([`boot_record`]) are plain Rust with host unit tests;
+//!   register access, assembly and firmware calls live in `arch::aarch64`, built only for the
+//!   bare-metal target.
+//! - **`unsafe` in small places.** Each unsafe block says why it is sound.
+#![cfg_attr(target_os = "none", no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod boot_record;
+pub mod layout;
+pub mod linebuf;
+pub mod paging;
+pub mod plan;
+pub mod shared;
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod arch;

@@ -1,0 +1,317 @@
+//! Building translation tables (VMSAv8-64, 4 KiB granule, 39-bit VA, levels 1 to 3).
+//!
+//! Portable: the tables are plain `[u64; 512]` arrays with a known physical address, so the
+//! boot stub builds every core's tables on the board and the host tests check the very same
+//! descriptors. Descriptor bits follow the Arm ARM (DDI 0487), D8.3 "Translation table
+//! descriptor formats".
+
+use crate::layout::{GIB, MIB2, PAGE_SIZE};
+
+/// Entries in a translation table.
+pub const ENTRIES: usize = 512;
+/// One translation table.
+pub type Table = [u64; ENTRIES];
+
+const VALID: u64 = 1 << 0;
+/// Bit 1: set for table descriptors and level-3 pages, clear for blocks.
+const TABLE_OR_PAGE: u64 = 1 << 1;
+const ATTR_INDEX_SHIFT: u64 = 2;
+const AP_READ_ONLY: u64 = 1 << 7;
+const SH_INNER: u64 = 3 << 8;
+const SH_OUTER: u64 = 2 << 8;
+const ACCESS_FLAG: u64 = 1 << 10;
+const PXN: u64 = 1 << 53;
+const UXN: u64 = 1 << 54;
+const ADDRESS_MASK: u64 = 0x0000_ffff_ffff_f000;
+
+/// `MAIR_EL1` index for device registers (Device-nGnRE).
+pub const MAIR_DEVICE: u64 = 0;
+/// `MAIR_EL1` index for normal write-back cacheable memory.
+pub const MAIR_NORMAL: u64 = 1;
+/// `MAIR_EL1` value matching the indices above.
+pub const MAIR_VALUE: u64 = 0x04 | (0xff << 8);
+
+/// What a mapping points at and who may do what with it (EL1 only for now).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attributes {
+    /// Device registers: never cached, never executed.
+    Device,
+    /// Normal memory, read-write, not executable.
+    Data,
+    /// Normal memory, read-only, not executable.
+    ReadOnly,
+    /// Normal memory, read-only, executable by EL1.
+    Code,
+}
+
+impl Attributes {
+    fn bits(self) -> u64 {
+        let normal = (MAIR_NORMAL << ATTR_INDEX_SHIFT) | SH_INNER | ACCESS_FLAG;
+        match self {
+            Attributes::Device => (MAIR_DEVICE << ATTR_INDEX_SHIFT) | SH_OUTER | ACCESS_FLAG | PXN | UXN,
+            Attributes::Data => normal | PXN | UXN,
+            Attributes::ReadOnly => normal | AP_READ_ONLY | PXN | UXN,
+            Attributes::Code => normal | AP_READ_ONLY | UXN,
+        }
+    }
+}
+
+/// Why a mapping could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// The table pool has no table left.
+    OutOfTables,
+    /// Address or size not page aligned.
+    Misaligned,
+    /// The range is already mapped differently.
+    Overlap,
+}
+
+impl core::fmt::Display for MapError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            MapError::OutOfTables => "translation table pool exhausted",
+            MapError::Misaligned => "mapping not page aligned",
+            MapError::Overlap => "mapping overlaps an existing one",
+        })
+    }
+}
+
+/// A set of translation tables at a known physical address; table 0 is the level-1 root.
+pub struct TablePool<'a> {
+    tables: &'a mut [Table],
+    base_pa: u64,
+    used: usize,
+}
+
+impl<'a> TablePool<'a> {
+    /// Takes `tables` (zeroed here), which the MMU will see at physical address `base_pa`.
+    pub fn new(tables: &'a mut [Table], base_pa: u64) -> Result<Self, MapError> {
+        if tables.is_empty() {
+            return Err(MapError::OutOfTables);
+        }
+        if base_pa % PAGE_SIZE != 0 {
+            return Err(MapError::Misaligned);
+        }
+        for table in tables.iter_mut() {
+            table.fill(0);
+        }
+        Ok(TablePool { tables, base_pa, used: 1 })
+    }
+
+    /// Physical address of the level-1 root, the value for `TTBR0_EL1`/`TTBR1_EL1`.
+    pub fn root_pa(&self) -> u64 {
+        self.base_pa
+    }
+
+    /// How many tables are in use.
+    pub fn tables_used(&self) -> usize {
+        self.used
+    }
+
+    fn table_index(&self, pa: u64) -> usize {
+        ((pa - self.base_pa) / PAGE_SIZE) as usize
+    }
+
+    /// Maps `[va, va + size)` to `[pa, pa + size)`, using 1 GiB and 2 MiB blocks wherever
+    /// alignment allows and 4 KiB pages elsewhere.
+    pub fn map(&mut self, va: u64, pa: u64, size: u64, attributes: Attributes) -> Result<(), MapError> {
+        if va % PAGE_SIZE != 0 || pa % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 {
+            return Err(MapError::Misaligned);
+        }
+        let mut offset = 0;
+        while offset < size {
+            let (v, p, left) = (va + offset, pa + offset, size - offset);
+            let step = [GIB, MIB2]
+                .into_iter()
+                .find(|&block| v % block == 0 && p % block == 0 && left >= block)
+                .unwrap_or(PAGE_SIZE);
+            self.map_one(v, p, step, attributes)?;
+            offset += step;
+        }
+        Ok(())
+    }
+
+    fn map_one(&mut self, va: u64, pa: u64, size: u64, attributes: Attributes) -> Result<(), MapError> {
+        let target_level = match size {
+            GIB => 1,
+            MIB2 => 2,
+            _ => 3,
+        };
+        let mut table = 0;
+        for level in 1..=3u32 {
+            let shift = 39 - 9 * level;
+            let index = ((va >> shift) & (ENTRIES as u64 - 1)) as usize;
+            let entry = self.tables[table][index];
+            if level == target_level {
+                let kind = if level == 3 { TABLE_OR_PAGE } else { 0 };
+                let descriptor = (pa & ADDRESS_MASK) | attributes.bits() | kind | VALID;
+                if entry != 0 && entry != descriptor {
+                    return Err(MapError::Overlap);
+                }
+                self.tables[table][index] = descriptor;
+                return Ok(());
+            }
+            table = if entry == 0 {
+                let next = self.used;
+                if next >= self.tables.len() {
+                    return Err(MapError::OutOfTables);
+                }
+                self.used += 1;
+                let next_pa = self.base_pa + next as u64 * PAGE_SIZE;
+                self.tables[table][index] = next_pa | TABLE_OR_PAGE | VALID;
+                next
+            } else if entry & TABLE_OR_PAGE != 0 {
+                self.table_index(entry & ADDRESS_MASK)
+            } else {
+                return Err(MapError::Overlap);
+            };
+        }
+        Err(MapError::Misaligned)
+    }
+
+    /// Looks up the descriptor that maps `va` (for tests and diagnostics): its level and value.
+    pub fn lookup(&self, va: u64) -> Option<(u32, u64)> {
+        let mut table = 0;
+        for level in 1..=3u32 {
+            let shift = 39 - 9 * level;
+            let entry = self.tables[table][((va >> shift) & 511) as usize];
+            if entry & VALID == 0 {
+                return None;
+            }
+            if level == 3 || entry & TABLE_OR_PAGE == 0 {
+                return Some((level, entry));
+            }
+            table = self.table_index(entry & ADDRESS_MASK);
+        }
+        None
+    }
+}
+
+/// A physical address range `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhysRange {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+/// Maps physical `[0, limit)` at `va_base`: RAM as normal memory, everything else as device.
+///
+/// `ram` may be unsorted and overlapping; RAM edges are rounded inwards to pages.
+pub fn map_physical(
+    pool: &mut TablePool<'_>,
+    va_base: u64,
+    limit: u64,
+    ram: &[PhysRange],
+) -> Result<(), MapError> {
+    let mut cursor = 0;
+    while cursor < limit {
+        let next_ram = ram
+            .iter()
+            .map(|r| PhysRange {
+                start: crate::layout::align_up(r.start, PAGE_SIZE),
+                end: crate::layout::align_down(r.end.min(limit), PAGE_SIZE),
+            })
+            .filter(|r| r.end > cursor && r.start < r.end)
+            .min_by_key(|r| r.start.max(cursor));
+        match next_ram {
+            Some(r) if r.start <= cursor => {
+                let end = ram_run_end(ram, cursor, limit);
+                pool.map(va_base + cursor, cursor, end - cursor, Attributes::Data)?;
+                cursor = end;
+            }
+            Some(r) => {
+                pool.map(va_base + cursor, cursor, r.start - cursor, Attributes::Device)?;
+                cursor = r.start;
+            }
+            None => {
+                pool.map(va_base + cursor, cursor, limit - cursor, Attributes::Device)?;
+                cursor = limit;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The end of the run of RAM (possibly several touching ranges) that contains `at`.
+fn ram_run_end(ram: &[PhysRange], at: u64, limit: u64) -> u64 {
+    let mut end = at;
+    loop {
+        let extended = ram
+            .iter()
+            .filter(|r| crate::layout::align_up(r.start, PAGE_SIZE) <= end && r.end > end)
+            .map(|r| crate::layout::align_down(r.end.min(limit), PAGE_SIZE))
+            .max();
+        match extended {
+            Some(e) if e > end => end = e,
+            _ => return end,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{KERNEL_BASE, PHYSMAP_BASE, PHYSMAP_LIMIT};
+
+    fn pool(tables: &mut [Table]) -> TablePool<'_> {
+        TablePool::new(tables, 0x4000_0000).unwrap()
+    }
+
+    #[test]
+    fn large_aligned_ranges_use_blocks() {
+        let mut tables = vec![[0u64; 512]; 4];
+        let mut pool = pool(&mut tables);
+        pool.map(0x4000_0000, 0x4000_0000, GIB, Attributes::Data).unwrap();
+        assert_eq!(pool.tables_used(), 1);
+        let (level, desc) = pool.lookup(0x4000_1234).unwrap();
+        assert_eq!(level, 1);
+        assert_eq!(desc & ADDRESS_MASK, 0x4000_0000);
+        assert_eq!(desc & 3, 1, "a block descriptor");
+    }
+
+    #[test]
+    fn kernel_window_gets_pages_with_permissions() {
+        let mut tables = vec![[0u64; 512]; 4];
+        let mut pool = pool(&mut tables);
+        pool.map(KERNEL_BASE, 0x7fe0_0000, PAGE_SIZE, Attributes::Code).unwrap();
+        pool.map(KERNEL_BASE + PAGE_SIZE, 0x7fe0_1000, PAGE_SIZE, Attributes::Data).unwrap();
+        let (level, code) = pool.lookup(KERNEL_BASE).unwrap();
+        assert_eq!(level, 3);
+        assert_eq!(code & ADDRESS_MASK, 0x7fe0_0000);
+        assert_eq!(code & (PXN | UXN), UXN, "EL1 may execute code");
+        assert_ne!(code & AP_READ_ONLY, 0);
+        let (_, data) = pool.lookup(KERNEL_BASE + PAGE_SIZE).unwrap();
+        assert_eq!(data & (PXN | AP_READ_ONLY), PXN, "data is writable, never executable");
+        assert!(pool.lookup(KERNEL_BASE + 2 * PAGE_SIZE).is_none());
+    }
+
+    #[test]
+    fn remapping_differently_is_refused_and_exhaustion_reported() {
+        let mut tables = vec![[0u64; 512]; 3];
+        let mut pool = pool(&mut tables);
+        pool.map(0, 0, PAGE_SIZE, Attributes::Data).unwrap();
+        assert_eq!(pool.map(0, 0x1000, PAGE_SIZE, Attributes::Data), Err(MapError::Overlap));
+        assert_eq!(pool.map(GIB, GIB, PAGE_SIZE, Attributes::Data), Err(MapError::OutOfTables));
+        assert_eq!(pool.map(1, 0, PAGE_SIZE, Attributes::Data), Err(MapError::Misaligned));
+    }
+
+    #[test]
+    fn physmap_marks_ram_normal_and_the_rest_device() {
+        let mut tables = vec![[0u64; 512]; 8];
+        let mut pool = pool(&mut tables);
+        // Raspberry Pi 4 shape: RAM below the peripherals in the same GiB.
+        let ram = [PhysRange { start: 0, end: 0x3b40_0000 }, PhysRange { start: 0x4000_0000, end: 0xfc00_0000 }];
+        map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, &ram).unwrap();
+        let attr = |pa: u64| pool.lookup(PHYSMAP_BASE + pa).map(|(_, d)| (d >> 2) & 7);
+        assert_eq!(attr(0x8_0000), Some(MAIR_NORMAL));
+        assert_eq!(attr(0x3b3f_f000), Some(MAIR_NORMAL));
+        assert_eq!(attr(0x3b40_0000), Some(MAIR_DEVICE));
+        assert_eq!(attr(0xfbff_f000), Some(MAIR_NORMAL));
+        assert_eq!(attr(0xfe20_1000), Some(MAIR_DEVICE));
+        assert_eq!(attr(400 * GIB), Some(MAIR_DEVICE));
+        assert!(pool.lookup(KERNEL_BASE).is_none());
+    }
+}

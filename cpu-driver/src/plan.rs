@@ -1,0 +1,179 @@
+//! Boot planning: where each core's private region goes and what it holds.
+//!
+//! The boot stub runs this on the board; it is plain logic so the host tests cover it.
+
+use crate::layout::{align_down, align_up, MIB2, PAGE_SIZE};
+use crate::paging::PhysRange;
+
+/// Translation tables reserved in each core's region.
+pub const TABLES_PER_CORE: usize = 16;
+/// Bytes of each core's kernel heap.
+pub const HEAP_SIZE: u64 = 1 << 20;
+/// Bytes of each core's kernel stack.
+pub const STACK_SIZE: u64 = 64 << 10;
+/// Bytes of the frame all cores share for inter-core messages and the console lock.
+pub const SHARED_SIZE: u64 = 1 << 20;
+
+/// Where things sit inside one core's region (offsets from its start; all page aligned).
+///
+/// ```text
+/// 0                 CPU driver (text, rodata, data, bss), as linked
+/// boot_record       the BootRecord the stub wrote for this core
+/// tables            this core's translation tables (level-1 root first)
+/// heap              the kernel heap
+/// guard             one unmapped page, so a stack overflow faults
+/// stack .. size     the kernel stack (grows down from `size`)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionLayout {
+    /// Bytes of the CPU driver image in memory.
+    pub kernel_size: u64,
+    /// Offset of the boot record page.
+    pub boot_record: u64,
+    /// Offset of the first translation table.
+    pub tables: u64,
+    /// Offset of the heap.
+    pub heap: u64,
+    /// Offset of the guard page.
+    pub guard: u64,
+    /// Offset of the lowest stack byte.
+    pub stack: u64,
+    /// Bytes of the whole region (a multiple of 2 MiB).
+    pub size: u64,
+}
+
+impl RegionLayout {
+    /// The layout for a CPU driver that occupies `kernel_size` bytes once loaded.
+    pub const fn for_kernel(kernel_size: u64) -> Self {
+        let boot_record = align_up(kernel_size, PAGE_SIZE);
+        let tables = boot_record + PAGE_SIZE;
+        let heap = tables + TABLES_PER_CORE as u64 * PAGE_SIZE;
+        let guard = heap + HEAP_SIZE;
+        let stack = guard + PAGE_SIZE;
+        // The stack runs to the end of the region, so the slack of the 2 MiB rounding goes to it.
+        let size = align_up(stack + STACK_SIZE, MIB2);
+        RegionLayout { kernel_size, boot_record, tables, heap, guard, stack, size }
+    }
+}
+
+/// Why no plan could be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    /// Not enough free RAM for every core's region.
+    OutOfMemory {
+        /// Bytes asked for.
+        wanted: u64,
+        /// Regions placed before memory ran out.
+        placed: usize,
+    },
+}
+
+impl core::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PlanError::OutOfMemory { wanted, placed } => {
+                write!(f, "no free RAM for a region of {wanted:#x} bytes after placing {placed}")
+            }
+        }
+    }
+}
+
+/// Carves `count` regions of `size` bytes, aligned to `align`, from the top of the usable RAM.
+///
+/// Usable RAM is `ram` intersected with `window` (what the caller can reach) minus `avoid`
+/// (firmware, the DTB, the boot image, reservations). Regions never overlap each other.
+/// Writes the start of each region into `out` and returns how many were placed.
+pub fn carve_regions(
+    ram: &[PhysRange],
+    window: &[PhysRange],
+    avoid: &[PhysRange],
+    size: u64,
+    align: u64,
+    out: &mut [u64],
+) -> Result<usize, PlanError> {
+    let mut placed = 0;
+    // The highest candidate end that has not been tried yet.
+    let mut ceiling = u64::MAX;
+    while placed < out.len() {
+        let found = usable_ranges(ram, window)
+            .filter_map(|r| {
+                let top = r.end.min(ceiling);
+                let start = align_down(top.checked_sub(size)?, align);
+                (start >= r.start && start + size <= top).then_some(start)
+            })
+            .max();
+        let Some(start) = found else {
+            return Err(PlanError::OutOfMemory { wanted: size, placed });
+        };
+        let overlaps = |a: &PhysRange| a.start < start + size && start < a.end;
+        let placed_ranges = out[..placed].iter().map(|&s| PhysRange { start: s, end: s + size });
+        let clash = avoid.iter().copied().chain(placed_ranges).filter(overlaps).map(|a| a.start).min();
+        match clash {
+            Some(blocker_start) => ceiling = blocker_start,
+            None => {
+                out[placed] = start;
+                placed += 1;
+                ceiling = start;
+            }
+        }
+    }
+    Ok(placed)
+}
+
+fn usable_ranges<'a>(ram: &'a [PhysRange], window: &'a [PhysRange]) -> impl Iterator<Item = PhysRange> + 'a {
+    ram.iter().flat_map(move |r| {
+        window.iter().filter_map(move |w| {
+            let range = PhysRange { start: r.start.max(w.start), end: r.end.min(w.end) };
+            (range.start < range.end).then_some(range)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const R: fn(u64, u64) -> PhysRange = |start, end| PhysRange { start, end };
+
+    #[test]
+    fn layout_is_page_aligned_and_fits() {
+        let layout = RegionLayout::for_kernel(300_000);
+        assert_eq!(layout.size % MIB2, 0);
+        for offset in [layout.boot_record, layout.tables, layout.heap, layout.guard, layout.stack] {
+            assert_eq!(offset % PAGE_SIZE, 0);
+        }
+        assert!(layout.boot_record >= 300_000);
+        assert!(layout.heap + HEAP_SIZE <= layout.guard);
+        assert_eq!(layout.guard + PAGE_SIZE, layout.stack);
+        assert!(layout.size - layout.stack >= STACK_SIZE);
+    }
+
+    #[test]
+    fn regions_come_from_the_top_and_skip_what_is_reserved() {
+        // QEMU virt, 1 GiB: DTB at 0x4800_0000, image at 0x4020_0000.
+        let ram = [R(0x4000_0000, 0x8000_0000)];
+        let avoid = [R(0x7fe0_0000, 0x7fe1_0000), R(0x4020_0000, 0x4080_0000)];
+        let mut out = [0u64; 3];
+        let placed = carve_regions(&ram, &ram, &avoid, 2 << 20, 2 << 20, &mut out).unwrap();
+        assert_eq!(placed, 3);
+        assert_eq!(out, [0x7fc0_0000, 0x7fa0_0000, 0x7f80_0000]);
+    }
+
+    #[test]
+    fn window_limits_the_search_and_exhaustion_is_an_error() {
+        let ram = [R(0, 0x4000_0000)];
+        let window = [R(0x100_0000, 0x160_0000)];
+        let mut out = [0u64; 4];
+        let err = carve_regions(&ram, &window, &[], 2 << 20, 2 << 20, &mut out).unwrap_err();
+        assert_eq!(err, PlanError::OutOfMemory { wanted: 2 << 20, placed: 3 });
+        assert_eq!(&out[..3], &[0x140_0000, 0x120_0000, 0x100_0000]);
+    }
+
+    #[test]
+    fn several_ram_banks() {
+        let ram = [R(0x8000_0000, 0x8040_0000), R(0x4000_0000, 0x4040_0000)];
+        let mut out = [0u64; 4];
+        assert_eq!(carve_regions(&ram, &ram, &[], 2 << 20, 2 << 20, &mut out), Ok(4));
+        assert_eq!(out, [0x8020_0000, 0x8000_0000, 0x4020_0000, 0x4000_0000]);
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need on a Debian or Ubuntu machine, once.
+# Sourced by scripts/run and scripts/test; safe to run again (it only installs what is missing).
+set -euo pipefail
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+qemu_major() {
+    command -v qemu-system-aarch64 >/dev/null 2>&1 || { echo 0; return; }
+    qemu-system-aarch64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -n1
+}
+
+apt_updated=0
+apt_update_once() {
+    if [ "$apt_updated" -eq 0 ]; then
+        log "apt-get update"
+        as_root apt-get update -qq
+        apt_updated=1
+    fi
+}
+
+install_qemu() {
+    local major
+    major=$(qemu_major)
+    if [ "${major:-0}" -ge 9 ]; then
+        return
+    fi
+    log "QEMU ${major} found, 9 or newer needed: installing"
+    # shellcheck disable=SC1091
+    . /etc/os-release
+    if [ "${ID:-}" = debian ] && [ "${VERSION_CODENAME:-}" = bookworm ]; then
+        local list=/etc/apt/sources.list.d/bookworm-backports.sources
+        if [ ! -f "$list" ]; then
+            log "adding bookworm-backports (QEMU 10) to $list"
+            as_root tee "$list" >/dev/null <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+            apt_updated=0
+        fi
+        apt_update_once
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports qemu-system-arm >/dev/null
+    else
+        apt_update_once
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-arm >/dev/null
+    fi
+    major=$(qemu_major)
+    if [ "${major:-0}" -lt 9 ]; then
+        log "error: QEMU ${major} installed, but this project needs QEMU 9 or newer"
+        exit 1
+    fi
+}
+
+install_packages() {
+    local missing=()
+    command -v dtc >/dev/null 2>&1 || missing+=(device-tree-compiler)
+    command -v cc >/dev/null 2>&1 || missing+=(gcc)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        apt_update_once
+        log "installing ${missing[*]}"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+install_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        if [ -x "$HOME/.cargo/bin/cargo" ]; then
+            export PATH="$HOME/.cargo/bin:$PATH"
+        else
+            log "installing Rust with rustup"
+            curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain none
+            export PATH="$HOME/.cargo/bin:$PATH"
+        fi
+    fi
+    # rust-toolchain.toml names the toolchain, targets and components; this makes rustup fetch them now.
+    (cd "$REPO_ROOT" && rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install)
+}
+
+setup_all() {
+    install_packages
+    install_qemu
+    install_rust
+}
