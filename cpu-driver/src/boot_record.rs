@@ -106,7 +106,7 @@ impl StartStatus {
 pub struct BootRecord {
     /// [`BOOT_RECORD_MAGIC`].
     pub magic: u64,
-    /// `TTBR0_EL1` and `TTBR1_EL1`: this core's level-1 table.
+    /// `TTBR1_EL1`: this core's level-1 table for the kernel half (physmap and kernel window).
     pub ttbr: u64,
     /// `TCR_EL1`.
     pub tcr: u64,
@@ -116,6 +116,9 @@ pub struct BootRecord {
     pub stack_top_va: u64,
     /// Where this record is mapped (kernel virtual address).
     pub record_va: u64,
+    /// `TTBR0_EL1` while entering: an identity map of this core's region alone, executable, so
+    /// the instructions between turning the MMU on and jumping to the kernel window run.
+    pub ttbr0_entry: u64,
     /// This core's index in the device tree's `/cpus`.
     pub core_index: u64,
     /// The boot core's index.
@@ -171,6 +174,8 @@ pub mod offsets {
     pub const STACK_TOP: usize = offset_of!(BootRecord, stack_top_va);
     /// Offset of `record_va`.
     pub const RECORD_VA: usize = offset_of!(BootRecord, record_va);
+    /// Offset of `ttbr0_entry`.
+    pub const TTBR0_ENTRY: usize = offset_of!(BootRecord, ttbr0_entry);
 }
 
 impl BootRecord {
@@ -183,6 +188,7 @@ impl BootRecord {
             mair: 0,
             stack_top_va: 0,
             record_va: 0,
+            ttbr0_entry: 0,
             core_index: 0,
             boot_core_index: 0,
             core_count: 0,
@@ -241,6 +247,6 @@ mod tests {
     #[test]
     fn assembly_offsets_are_stable() {
         assert_eq!((offsets::TTBR, offsets::TCR, offsets::MAIR), (8, 16, 24));
-        assert_eq!((offsets::STACK_TOP, offsets::RECORD_VA), (32, 40));
+        assert_eq!((offsets::STACK_TOP, offsets::RECORD_VA, offsets::TTBR0_ENTRY), (32, 40, 48));
     }
 }

@@ -42,6 +42,9 @@ pub enum Attributes {
     ReadOnly,
     /// Normal memory, read-only, executable by EL1.
     Code,
+    /// Normal memory, read-write and executable by EL1: only for the boot stub's identity
+    /// map, which runs code and writes data in the same RAM.
+    CodeAndData,
 }
 
 impl Attributes {
@@ -52,6 +55,7 @@ impl Attributes {
             Attributes::Data => normal | PXN | UXN,
             Attributes::ReadOnly => normal | AP_READ_ONLY | PXN | UXN,
             Attributes::Code => normal | AP_READ_ONLY | UXN,
+            Attributes::CodeAndData => normal | UXN,
         }
     }
 }
@@ -197,7 +201,8 @@ pub struct PhysRange {
     pub end: u64,
 }
 
-/// Maps physical `[0, limit)` at `va_base`: RAM as normal memory, everything else as device.
+/// Maps physical `[0, limit)` at `va_base`: RAM with `ram_attributes`, everything else as
+/// device memory.
 ///
 /// `ram` may be unsorted and overlapping; RAM edges are rounded inwards to pages.
 pub fn map_physical(
@@ -205,6 +210,7 @@ pub fn map_physical(
     va_base: u64,
     limit: u64,
     ram: &[PhysRange],
+    ram_attributes: Attributes,
 ) -> Result<(), MapError> {
     let mut cursor = 0;
     while cursor < limit {
@@ -219,7 +225,7 @@ pub fn map_physical(
         match next_ram {
             Some(r) if r.start <= cursor => {
                 let end = ram_run_end(ram, cursor, limit);
-                pool.map(va_base + cursor, cursor, end - cursor, Attributes::Data)?;
+                pool.map(va_base + cursor, cursor, end - cursor, ram_attributes)?;
                 cursor = end;
             }
             Some(r) => {
@@ -304,7 +310,7 @@ mod tests {
         let mut pool = pool(&mut tables);
         // Raspberry Pi 4 shape: RAM below the peripherals in the same GiB.
         let ram = [PhysRange { start: 0, end: 0x3b40_0000 }, PhysRange { start: 0x4000_0000, end: 0xfc00_0000 }];
-        map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, &ram).unwrap();
+        map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, &ram, Attributes::Data).unwrap();
         let attr = |pa: u64| pool.lookup(PHYSMAP_BASE + pa).map(|(_, d)| (d >> 2) & 7);
         assert_eq!(attr(0x8_0000), Some(MAIR_NORMAL));
         assert_eq!(attr(0x3b3f_f000), Some(MAIR_NORMAL));

@@ -1,0 +1,84 @@
+//! Reading the identity of the running core and the generic timer.
+
+use aarch64_cpu::asm;
+use aarch64_cpu::registers::{CNTFRQ_EL0, CNTPCT_EL0, CurrentEL, MIDR_EL1, MPIDR_EL1};
+use tock_registers::interfaces::Readable;
+
+/// Bits of MPIDR_EL1 that identify a core (Aff3, Aff2, Aff1, Aff0).
+pub const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;
+
+/// This core's affinity (MPIDR_EL1 without the flag bits).
+pub fn mpidr() -> u64 {
+    MPIDR_EL1.get() & MPIDR_AFFINITY_MASK
+}
+
+/// This core's MIDR_EL1 (implementer, part number, revision).
+pub fn midr() -> u64 {
+    MIDR_EL1.get()
+}
+
+/// The exception level the code runs at.
+pub fn current_el() -> u64 {
+    CurrentEL.read(CurrentEL::EL)
+}
+
+/// Generic timer ticks per second, as the firmware programmed `CNTFRQ_EL0`.
+pub fn counter_frequency() -> u64 {
+    CNTFRQ_EL0.get()
+}
+
+/// The physical counter, ordered after earlier instructions.
+pub fn counter() -> u64 {
+    asm::barrier::isb(asm::barrier::SY);
+    CNTPCT_EL0.get()
+}
+
+/// Sleeps until an interrupt is pending (interrupts may stay masked: WFI still wakes).
+pub fn wait_for_interrupt() {
+    asm::wfi();
+}
+
+/// Sleeps until an event (SEV from another core or the timer's event stream).
+pub fn wait_for_event() {
+    asm::wfe();
+}
+
+/// Wakes cores sleeping in WFE.
+pub fn send_event() {
+    asm::barrier::dsb(asm::barrier::ISH);
+    asm::sev();
+}
+
+/// Turns on the timer's event stream so a WFE wakes at least every ~1 ms even if no core
+/// ever sends an event: waits with a timeout can then sleep instead of spinning.
+pub fn enable_event_stream() {
+    use aarch64_cpu::registers::CNTKCTL_EL1;
+    use tock_registers::interfaces::ReadWriteable;
+    // The stream fires when counter bit EVNTI flips: pick the bit closest to 1 ms.
+    let ticks_per_ms = (counter_frequency() / 1000).max(2);
+    let bit = 63 - ticks_per_ms.leading_zeros() as u64;
+    CNTKCTL_EL1.modify(CNTKCTL_EL1::EVNTEN::SET + CNTKCTL_EL1::EVNTI.val(bit.min(15)));
+}
+
+/// `TCR_EL1` for the layout in [`crate::layout`]: 39-bit VA in both halves, 4 KiB granule,
+/// write-back cacheable inner-shareable walks, and the physical address size this core has.
+pub fn translation_control() -> u64 {
+    use aarch64_cpu::registers::ID_AA64MMFR0_EL1;
+    let t0sz = 64 - crate::layout::VA_BITS as u64;
+    let walk_attributes = 0b01 << 8 | 0b01 << 10 | 0b11 << 12; // IRGN0, ORGN0 WB-WA, SH0 inner
+    let ttbr1 = (t0sz << 16) | (walk_attributes << 16) | (0b10 << 30); // T1SZ, same attributes, TG1 4 KiB
+    let pa_range = ID_AA64MMFR0_EL1.get() & 0xf;
+    let ips = pa_range.min(0b101); // at most 48 bits, the largest a 4 KiB granule walk takes here
+    t0sz | walk_attributes | ttbr1 | (ips << 32)
+}
+
+/// Stops translating the low half (`TCR_EL1.EPD0`): once in the kernel window, the entry
+/// identity map is not needed, and a stray low address must fault instead of reaching it.
+pub fn disable_low_half_translation() {
+    use aarch64_cpu::registers::TCR_EL1;
+    use tock_registers::interfaces::ReadWriteable;
+    TCR_EL1.modify(TCR_EL1::EPD0::DisableTTBR0Walks);
+    asm::barrier::isb(asm::barrier::SY);
+    // SAFETY: invalidating this core's TLB entries only drops cached translations.
+    unsafe { core::arch::asm!("tlbi vmalle1", "dsb nsh", "isb", options(nostack, preserves_flags)) };
+}

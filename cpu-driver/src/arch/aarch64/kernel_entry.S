@@ -1,0 +1,43 @@
+// CPU-driver entry: every core, the boot core included, starts here with the MMU off, at the
+// physical address of its own copy, at EL2 or EL1. The boot record sits right after the image
+// (`__boot_record`), so it is found PC-relative and no register is needed to pass it: this
+// also serves spin-table release, which sets no registers.
+
+.section .text.entry, "ax"
+.global _kernel_entry
+_kernel_entry:
+    adrp    x19, __boot_record              // physical: the MMU is off
+    adrp    x1, kernel_vectors
+    add     x1, x1, :lo12:kernel_vectors
+    INSTALL_VECTORS x1
+    DROP_TO_EL1
+    ic      iallu
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ldr     x1, [x19, #{MAIR}]
+    msr     mair_el1, x1
+    ldr     x1, [x19, #{TCR}]
+    msr     tcr_el1, x1
+    ldr     x1, [x19, #{TTBR0_ENTRY}]
+    msr     ttbr0_el1, x1                   // identity map of this region, for a few instructions
+    ldr     x1, [x19, #{TTBR}]
+    msr     ttbr1_el1, x1                   // physmap and this core's kernel window
+    isb
+    movz    x1, #0x181d
+    movk    x1, #0x30d0, lsl #16            // SCTLR_EL1: M, C, SA, SA0, I + RES1
+    msr     sctlr_el1, x1
+    isb
+    ldr     x1, =kernel_high                // link-time (kernel window) address
+    br      x1
+kernel_high:
+    ldr     x1, [x19, #{STACK_TOP}]
+    mov     sp, x1
+    ldr     x0, [x19, #{RECORD_VA}]
+    ldr     x1, =kernel_vectors
+    msr     vbar_el1, x1
+    isb
+    bl      kernel_main
+1:  wfi
+    b       1b
+.ltorg

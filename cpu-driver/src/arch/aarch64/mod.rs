@@ -1,0 +1,9 @@
+//! AArch64 backend: CPU registers, caches, PSCI, the UARTs, exception vectors.
+
+pub mod cache;
+pub mod cpu;
+pub mod exception;
+pub mod phys;
+pub mod psci;
+pub mod shared_frame;
+pub mod uart;

@@ -1,0 +1,372 @@
+//! Planning the machine and starting every core.
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use bootimage::{PayloadEntry, PayloadTable, TABLE_HEADER_SIZE};
+use cpu_driver::arch::aarch64::{cache, cpu, phys, psci::Conduit};
+use cpu_driver::boot_record::{
+    BootRecord, ConsoleConfig, ConsoleKind, StartStatus, BOOT_RECORD_MAGIC, FLAG_POWER_OFF_WHEN_DONE,
+    MAX_CORES,
+};
+use cpu_driver::layout::{align_down, align_up, KERNEL_BASE, MIB2, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_LIMIT};
+use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
+use cpu_driver::plan::{carve_regions, RegionLayout, ENTRY_MAP_TABLES, SHARED_SIZE, TABLES_PER_CORE};
+use cpu_driver::shared::SharedFrame;
+
+use crate::console::{self, stub_println};
+use crate::entry::{halt, init_heap};
+
+extern "C" {
+    fn stub_enable_mmu(ttbr: u64, tcr: u64, mair: u64);
+    fn stub_enter_kernel(entry_pa: u64, record_pa: u64) -> !;
+}
+
+const DTB_MAGIC: u32 = 0xd00d_feed;
+/// Largest device tree the stub accepts.
+const DTB_MAX_SIZE: u32 = 2 << 20;
+/// Translation tables for each of the stub's two identity maps.
+const STUB_TABLES: usize = 16;
+/// Seconds the boot core waits for a started core to report.
+const REPORT_TIMEOUT_SECONDS: u64 = 5;
+
+/// A range `[start, start + len)` as a page-aligned [`PhysRange`].
+fn page_range(start: u64, len: u64) -> PhysRange {
+    PhysRange { start: align_down(start, PAGE_SIZE), end: align_up(start + len, PAGE_SIZE) }
+}
+
+/// The whole bring-up; never returns (it ends in this core's CPU driver).
+pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
+    // MMU off: only the image and the DTB header are touched until the early map is on.
+    // SAFETY: the packer put the table header at __stub_end, inside the loaded image.
+    let total_size: u64 = unsafe { phys::read(stub_end + 16) };
+    if total_size < stub_end - image_base + TABLE_HEADER_SIZE as u64 || total_size > 1 << 30 {
+        halt(); // No console yet: a corrupt image has nowhere to report to.
+    }
+    // SAFETY: the loader placed `total_size` bytes of image at image_base; nothing writes them.
+    let image = unsafe { phys::bytes(image_base, total_size as usize) };
+    let Ok(payloads) = PayloadTable::parse(image, (stub_end - image_base) as usize) else { halt() };
+    let Some(dtb_size) = dtb_size(dtb_pa) else { halt() };
+
+    let scratch = align_up(image_base + total_size, PAGE_SIZE);
+    let scratch_end = scratch + payloads.scratch_size;
+    let early_tables = scratch;
+    let full_tables = scratch + STUB_TABLES as u64 * PAGE_SIZE;
+    let heap = full_tables + STUB_TABLES as u64 * PAGE_SIZE;
+    let image_range = page_range(image_base, scratch_end - image_base);
+    let dtb_range = page_range(dtb_pa, u64::from(dtb_size));
+
+    // Early identity map: only the image (with its scratch) and the DTB are known to be RAM.
+    let early_ram = [image_range, dtb_range];
+    let Ok(early_root) = build_identity_map(early_tables, &early_ram) else { halt() };
+    // SAFETY: the image, scratch and DTB were written with the caches off (relocation, tables)
+    // or by a loader that cleaned them; memory holds the truth, stale lines must go.
+    unsafe {
+        cache::invalidate_to_poc(image_range.start as usize, (image_range.end - image_range.start) as usize);
+        cache::invalidate_to_poc(dtb_range.start as usize, (dtb_range.end - dtb_range.start) as usize);
+    }
+    // SAFETY: the tables identity-map the code, stack and data the stub uses, as normal memory.
+    unsafe { stub_enable_mmu(early_root, cpu::translation_control(), MAIR_VALUE) };
+    // SAFETY: the heap range lies in the scratch area, mapped normal and used by nothing else.
+    unsafe { init_heap(heap, scratch_end - heap) };
+
+    // SAFETY: the DTB is mapped and nothing writes it.
+    let dtb = unsafe { phys::bytes(dtb_pa, dtb_size as usize) };
+    let facts = match skb::Skb::from_dtb(dtb) {
+        Ok(facts) => facts,
+        Err(_) => halt(), // The console's address comes from the device tree.
+    };
+    let console_config = console_config(&facts);
+    console::init(&console_config);
+    stub_println!(
+        "boot stub: entered at EL{entry_el} on mpidr={:#x}, image at {image_base:#x} ({} KiB), dtb at {dtb_pa:#x} ({dtb_size} bytes)",
+        cpu::mpidr(),
+        total_size / 1024
+    );
+
+    // Full identity map from the device tree's memory, so regions can go anywhere in RAM.
+    let mut ram: Vec<PhysRange> = facts
+        .memory
+        .iter()
+        .map(|m| PhysRange { start: m.base, end: m.base.saturating_add(m.size) })
+        .filter(|r| r.start < r.end)
+        .collect();
+    if ram.is_empty() {
+        stub_println!("boot stub: warning: the device tree lists no memory; using only the image's own GiB");
+        let gib = align_down(image_base, 1 << 30);
+        ram.push(PhysRange { start: gib, end: gib + (1 << 30) });
+    }
+    ram.extend_from_slice(&early_ram);
+    match build_identity_map(full_tables, &ram) {
+        // SAFETY: the new map gives every address the stub uses the same normal attributes.
+        Ok(root) => unsafe { stub_enable_mmu(root, cpu::translation_control(), MAIR_VALUE) },
+        Err(e) => stub_println!("boot stub: warning: full memory map failed ({e}); staying on the early map"),
+    }
+
+    let plan = Plan::new(&facts, &payloads, image, &ram, &[image_range, dtb_range], &console_config, dtb_pa, dtb_size, entry_el);
+    plan.start_all()
+}
+
+/// Validates the DTB header and returns its size.
+fn dtb_size(dtb_pa: u64) -> Option<u32> {
+    if dtb_pa == 0 || dtb_pa % 8 != 0 {
+        return None;
+    }
+    // SAFETY: the boot protocol puts a DTB at x0; its first 8 bytes are readable if it exists
+    // at all, and a wrong magic stops here.
+    let header: [u8; 8] = unsafe { phys::read(dtb_pa) };
+    let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    let size = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+    (magic == DTB_MAGIC && (40..=DTB_MAX_SIZE).contains(&size)).then_some(size)
+}
+
+/// Builds an identity map of `[0, PHYSMAP_LIMIT)` in the tables at `tables_pa`.
+fn build_identity_map(tables_pa: u64, ram: &[PhysRange]) -> Result<u64, MapError> {
+    // SAFETY: the tables lie in the stub's scratch area, used by nothing else.
+    let tables = unsafe { phys::tables_mut(tables_pa, STUB_TABLES) };
+    let mut pool = TablePool::new(tables, tables_pa)?;
+    map_physical(&mut pool, 0, PHYSMAP_LIMIT, ram, Attributes::CodeAndData)?;
+    Ok(pool.root_pa())
+}
+
+fn console_config(facts: &skb::Skb) -> ConsoleConfig {
+    let Some(console) = facts.console.as_ref() else { return ConsoleConfig::default() };
+    let kind = match console.kind {
+        skb::UartKind::Pl011 => ConsoleKind::Pl011,
+        skb::UartKind::Bcm2835Aux => ConsoleKind::Bcm2835Aux,
+        skb::UartKind::Ns16550 => ConsoleKind::Ns16550,
+        _ => ConsoleKind::None,
+    };
+    ConsoleConfig {
+        kind: kind as u64,
+        base_pa: console.base,
+        reg_shift: u64::from(console.reg_shift),
+        reg_io_width: u64::from(console.reg_io_width),
+    }
+}
+
+/// What the stub decided for one core.
+struct CorePlan {
+    mpidr: u64,
+    status: StartStatus,
+    region_pa: u64,
+    entry_pa: u64,
+    record: BootRecord,
+}
+
+/// Every core's region, prepared; ready to start.
+struct Plan<'a> {
+    facts: &'a skb::Skb,
+    cores: Vec<CorePlan>,
+    boot_index: usize,
+    layout: RegionLayout,
+}
+
+impl<'a> Plan<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        facts: &'a skb::Skb,
+        payloads: &PayloadTable,
+        image: &[u8],
+        ram: &[PhysRange],
+        in_use: &[PhysRange],
+        console: &ConsoleConfig,
+        dtb_pa: u64,
+        dtb_size: u32,
+        entry_el: u64,
+    ) -> Self {
+        let own_mpidr = cpu::mpidr();
+        let Some(boot_cpu) = facts.cpu_by_mpidr(own_mpidr) else {
+            stub_println!("boot stub: fatal: this core (mpidr={own_mpidr:#x}) is not in the device tree's /cpus");
+            halt()
+        };
+        let boot_index = boot_cpu.index;
+        let core_count = facts.cpus.len().min(MAX_CORES);
+        if facts.cpus.len() > MAX_CORES {
+            stub_println!("boot stub: warning: {} cores in the device tree, only {MAX_CORES} supported", facts.cpus.len());
+        }
+        let kernel_size = payloads.entries().map(|e| e.mem_size).max().unwrap_or(0);
+        let layout = RegionLayout::for_kernel(kernel_size);
+
+        let mut avoid: Vec<PhysRange> = in_use.to_vec();
+        avoid.push(PhysRange { start: 0, end: PAGE_SIZE }); // spin tables live in page 0
+        avoid.extend(facts.reserved.iter().map(|r| PhysRange { start: r.base, end: r.base.saturating_add(r.size) }));
+        let mut regions = alloc::vec![0u64; core_count + 1];
+        let window = [PhysRange { start: 0, end: PHYSMAP_LIMIT }];
+        let placed = match carve_regions(ram, &window, &avoid, layout.size, MIB2, &mut regions) {
+            Ok(n) => n,
+            Err(e) => {
+                stub_println!("boot stub: {e}");
+                match e {
+                    cpu_driver::plan::PlanError::OutOfMemory { placed, .. } => placed,
+                }
+            }
+        };
+        if placed == 0 {
+            stub_println!("boot stub: fatal: no memory for the shared frame");
+            halt();
+        }
+        let shared_pa = regions[0];
+        // SAFETY: the shared frame is a region carved from free RAM, identity mapped.
+        let shared = unsafe { phys::bytes_mut(shared_pa, SHARED_SIZE as usize) };
+        shared.fill(0);
+        cache::clean_to_poc(shared_pa as usize, SHARED_SIZE as usize);
+        // SAFETY: zeroed above and never freed; all-zero is a valid SharedFrame (atomics).
+        let shared_frame = unsafe { &*(shared_pa as *const SharedFrame) };
+        console::use_lock(&shared_frame.console_lock);
+
+        let conduit = facts.psci.as_ref().map(|p| match p.conduit {
+            skb::PsciConduit::Hvc => Conduit::Hvc,
+            skb::PsciConduit::Smc => Conduit::Smc,
+        });
+        let mut cores = Vec::with_capacity(core_count);
+        for (index, cpu) in facts.cpus.iter().take(core_count).enumerate() {
+            let template = BootRecord {
+                magic: BOOT_RECORD_MAGIC,
+                core_index: index as u64,
+                boot_core_index: boot_index as u64,
+                core_count: core_count as u64,
+                mpidr: cpu.mpidr,
+                console: *console,
+                shared_pa,
+                shared_size: SHARED_SIZE,
+                dtb_pa,
+                dtb_size: u64::from(dtb_size),
+                psci_conduit: conduit.map_or(0, Conduit::to_raw),
+                stub_entry_el: entry_el,
+                flags: FLAG_POWER_OFF_WHEN_DONE,
+                report_timeout_ticks: REPORT_TIMEOUT_SECONDS * cpu::counter_frequency(),
+                ..BootRecord::empty()
+            };
+            let mut core = CorePlan { mpidr: cpu.mpidr, status: StartStatus::NoMemory, region_pa: 0, entry_pa: 0, record: template };
+            let build = facts.cpu_driver_build(index).map_or(0, |b| match b {
+                skb::CpuDriverBuild::Little => 0,
+                skb::CpuDriverBuild::Big => 1,
+            });
+            let payload = payloads.cpu_driver(build).or_else(|| payloads.entries().next());
+            match (payload, regions.get(index + 1).filter(|_| index + 1 < placed)) {
+                (None, _) => core.status = StartStatus::NoBuild,
+                (Some(_), None) => core.status = StartStatus::NoMemory,
+                (Some(payload), Some(&region_pa)) => {
+                    core.record.build = u64::from(payload.build);
+                    match prepare_region(&layout, payload, image, region_pa, ram, &mut core.record) {
+                        Ok(entry_pa) => {
+                            core.region_pa = region_pa;
+                            core.entry_pa = entry_pa;
+                            core.status = if index == boot_index { StartStatus::BootCore } else { StartStatus::Absent };
+                            stub_println!(
+                                "boot stub: core {index} mpidr={:#x} {} -> {} build, region {region_pa:#x}..{:#x}",
+                                cpu.mpidr,
+                                cpu.compatible.as_deref().unwrap_or("?"),
+                                payload.name(),
+                                region_pa + layout.size
+                            );
+                        }
+                        Err(e) => stub_println!("boot stub: core {index}: cannot map its region: {e}"),
+                    }
+                }
+            }
+            cores.push(core);
+        }
+        Plan { facts, cores, boot_index, layout }
+    }
+
+    /// Starts every other core, then enters this core's CPU driver.
+    fn start_all(mut self) -> ! {
+        let conduit = Conduit::from_raw(self.cores.first().map_or(0, |c| c.record.psci_conduit));
+        for (index, core) in self.cores.iter_mut().enumerate() {
+            if index == self.boot_index || core.entry_pa == 0 {
+                continue;
+            }
+            let cpu = &self.facts.cpus[index];
+            core.status = match (&cpu.enable_method, conduit) {
+                (skb::EnableMethod::Psci, Some(conduit)) => match conduit.cpu_on(core.mpidr, core.entry_pa, 0) {
+                    Ok(()) => StartStatus::Started,
+                    Err(e) => StartStatus::PsciError(cpu_driver::arch::aarch64::psci::error_code(e)),
+                },
+                (skb::EnableMethod::SpinTable, _) => match cpu.release_addr {
+                    Some(release) if release % 8 == 0 && release < PHYSMAP_LIMIT => {
+                        // SAFETY: the device tree names this word as the core's release address;
+                        // it lies in reserved RAM the stub never allocates (page 0 or /memreserve/).
+                        unsafe { phys::write(release, core.entry_pa) };
+                        cache::clean_to_poc(release as usize, 8);
+                        cpu::send_event();
+                        StartStatus::Started
+                    }
+                    _ => StartStatus::NoEnableMethod,
+                },
+                _ => StartStatus::NoEnableMethod,
+            };
+        }
+        let statuses: Vec<i64> = self.cores.iter().map(|c| c.status.to_raw()).collect();
+        let Some(boot) = self.cores.get_mut(self.boot_index) else { halt() };
+        if boot.entry_pa == 0 {
+            stub_println!("boot stub: fatal: no CPU driver could be set up for the boot core");
+            halt();
+        }
+        boot.record.start_status[..statuses.len()].copy_from_slice(&statuses);
+        let record_pa = boot.region_pa + self.layout.boot_record;
+        // SAFETY: the record page of the boot core's region, prepared above and not in use.
+        unsafe { phys::write(record_pa, boot.record) };
+        cache::clean_to_poc(record_pa as usize, core::mem::size_of::<BootRecord>());
+        // SAFETY: the region holds a complete CPU driver, its tables and record, all cleaned to
+        // the point of coherency; the stub has nothing left to do.
+        unsafe { stub_enter_kernel(boot.entry_pa, record_pa) }
+    }
+}
+
+/// Fills one core's region: its copy of the CPU driver, translation tables and boot record.
+/// Returns the physical entry point.
+fn prepare_region(
+    layout: &RegionLayout,
+    payload: &PayloadEntry,
+    image: &[u8],
+    region_pa: u64,
+    ram: &[PhysRange],
+    record: &mut BootRecord,
+) -> Result<u64, MapError> {
+    // SAFETY: the region was carved from free RAM for this core alone and is identity mapped.
+    let region = unsafe { phys::bytes_mut(region_pa, layout.size as usize) };
+    region.fill(0);
+    let bytes = image
+        .get(payload.file_offset as usize..(payload.file_offset + payload.file_size) as usize)
+        .ok_or(MapError::Misaligned)?;
+    region[..bytes.len()].copy_from_slice(bytes);
+
+    let entry_tables_pa = region_pa + layout.tables;
+    // SAFETY: the table pages are part of this core's region, zeroed above.
+    let entry_tables = unsafe { phys::tables_mut(entry_tables_pa, ENTRY_MAP_TABLES) };
+    let mut entry_pool = TablePool::new(entry_tables, entry_tables_pa)?;
+    entry_pool.map(region_pa, region_pa, layout.size, Attributes::Code)?;
+
+    let tables_pa = entry_tables_pa + ENTRY_MAP_TABLES as u64 * PAGE_SIZE;
+    // SAFETY: as above; these pages follow the entry map's.
+    let tables = unsafe { phys::tables_mut(tables_pa, TABLES_PER_CORE - ENTRY_MAP_TABLES) };
+    let mut pool = TablePool::new(tables, tables_pa)?;
+    map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, ram, Attributes::Data)?;
+    let base = payload.load_va;
+    let text = payload.text_end_va - base;
+    let rodata = payload.rodata_end_va - base;
+    let kernel_end = align_up(payload.mem_size, PAGE_SIZE);
+    pool.map(KERNEL_BASE, region_pa, text, Attributes::Code)?;
+    pool.map(KERNEL_BASE + text, region_pa + text, rodata - text, Attributes::ReadOnly)?;
+    pool.map(KERNEL_BASE + rodata, region_pa + rodata, kernel_end - rodata, Attributes::Data)?;
+    pool.map(KERNEL_BASE + layout.boot_record, region_pa + layout.boot_record, layout.guard - layout.boot_record, Attributes::Data)?;
+    pool.map(KERNEL_BASE + layout.stack, region_pa + layout.stack, layout.size - layout.stack, Attributes::Data)?;
+
+    record.ttbr = pool.root_pa();
+    record.ttbr0_entry = entry_pool.root_pa();
+    record.tcr = cpu::translation_control();
+    record.mair = MAIR_VALUE;
+    record.stack_top_va = KERNEL_BASE + layout.size;
+    record.record_va = KERNEL_BASE + layout.boot_record;
+    record.region_pa = region_pa;
+    record.region_size = layout.size;
+    record.heap_va = KERNEL_BASE + layout.heap;
+    record.heap_size = layout.guard - layout.heap;
+    // SAFETY: the record page of this region, zeroed above and aligned.
+    unsafe { phys::write(region_pa + layout.boot_record, *record) };
+    cache::clean_to_poc(region_pa as usize, layout.size as usize);
+    Ok(region_pa + (payload.entry_va - base))
+}

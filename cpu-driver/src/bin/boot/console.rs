@@ -1,0 +1,44 @@
+//! The stub's console: the UART from `/chosen/stdout-path`, once the MMU is on. Before that
+//! (and on boards whose console the stub cannot drive) output is dropped.
+
+use core::fmt::Write;
+
+use cpu_driver::arch::aarch64::uart::Uart;
+use cpu_driver::boot_record::ConsoleConfig;
+use cpu_driver::linebuf::LineBuffer;
+use spin::Once;
+
+static CONSOLE: Once<Uart> = Once::new();
+
+/// Starts the console. The stub's identity map must map `config.base_pa` as device memory.
+pub fn init(config: &ConsoleConfig) {
+    // SAFETY: the stub's identity map covers every physical address, with non-RAM as device
+    // memory, and the UART stays mapped while the stub runs.
+    CONSOLE.call_once(|| unsafe { Uart::new(config, config.base_pa) });
+}
+
+/// Prints one line.
+pub fn print_line(args: core::fmt::Arguments<'_>) {
+    if let Some(uart) = CONSOLE.get() {
+        let mut line = LineBuffer::new();
+        let _ = line.write_fmt(args);
+        let bytes = line.finish();
+        match LOCK.get() {
+            Some(lock) => lock.with(core::hint::spin_loop, || uart.write_bytes(bytes)),
+            None => uart.write_bytes(bytes),
+        }
+    }
+}
+
+/// `println!` for the stub.
+macro_rules! stub_println {
+    ($($arg:tt)*) => { $crate::console::print_line(format_args!($($arg)*)) };
+}
+pub(crate) use stub_println;
+
+static LOCK: Once<&'static cpu_driver::shared::ConsoleLock> = Once::new();
+
+/// From now on, take the cross-core console lock for each line (other cores are about to run).
+pub fn use_lock(lock: &'static cpu_driver::shared::ConsoleLock) {
+    LOCK.call_once(|| lock);
+}

@@ -1,0 +1,93 @@
+//! Boot tests: every core comes up at EL1 with the CPU-driver build of its class, cores that
+//! cannot start are reported offline, and the run ends with a clean power-off.
+
+use system_tests::{built, Qemu, Run};
+
+/// The `core <n> up ...` line of core `n`, checked field by field.
+fn assert_core_up(run: &Run, core: usize, class: &str, build: &str) {
+    let prefix = format!("core {core} up ");
+    let lines = run.lines_starting(&prefix);
+    assert_eq!(lines.len(), 1, "core {core} must print exactly one up line, got {lines:?}");
+    let fields: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(fields.len(), 7, "unexpected line {:?}", lines[0]);
+    assert!(fields[3].starts_with("mpidr=0x"), "{:?}", lines[0]);
+    assert_eq!(fields[4], format!("class={class}"), "{:?}", lines[0]);
+    assert_eq!(fields[5], format!("cpu-driver={build}"), "{:?}", lines[0]);
+    assert_eq!(fields[6], "el=1", "{:?}", lines[0]);
+}
+
+/// Every console line is one whole line from one core: nothing interleaved.
+fn assert_no_interleaving(run: &Run) {
+    for line in run.lines() {
+        let starts = ["core ", "all ", "boot stub: ", "PSCI"];
+        assert!(starts.iter().any(|s| line.starts_with(s)), "unexpected or mixed line {line:?}");
+        assert_eq!(line.matches("core ").count().min(2), line.matches("core ").count(), "{line:?}");
+        assert!(!line["core".len()..].contains(" up mpidr=") || line.starts_with("core "), "{line:?}");
+    }
+}
+
+fn assert_big_little(run: &Run) {
+    for core in 0..4 {
+        assert_core_up(run, core, "little", "cortex-a53");
+    }
+    for core in 4..6 {
+        assert_core_up(run, core, "big", "cortex-a72");
+    }
+    assert_eq!(run.lines_starting("all "), ["all 6 cores up"]);
+    assert!(run.lines_starting("core ").iter().all(|l| !l.contains("offline")));
+    assert_no_interleaving(run);
+    assert!(run.powered_off_cleanly(), "QEMU must exit 0 through PSCI SYSTEM_OFF: {:?}", run.status);
+}
+
+#[test]
+fn big_little_machine_brings_up_six_cores_with_their_own_builds() {
+    let run = Qemu::big_little().boot();
+    assert_big_little(&run);
+    assert_eq!(run.lines_starting("boot stub: entered at EL1").len(), 1);
+    // The little boot core hands every core its own region: six distinct regions.
+    let regions: std::collections::HashSet<&str> = run
+        .lines_starting("boot stub: core ")
+        .iter()
+        .filter_map(|l| l.split("region ").nth(1))
+        .collect();
+    assert_eq!(regions.len(), 6, "{regions:?}");
+}
+
+#[test]
+fn same_image_boots_when_entered_at_el2() {
+    let qemu = Qemu {
+        machine: "virt,gic-version=3,virtualization=on".into(),
+        dtb: Some(built("qemu-virt-biglittle-el2.dtb")),
+        ..Qemu::big_little()
+    };
+    let run = qemu.boot();
+    assert_eq!(run.lines_starting("boot stub: entered at EL2").len(), 1, "QEMU with virtualization=on enters at EL2");
+    assert_big_little(&run);
+}
+
+#[test]
+fn homogeneous_cortex_a53_machine_runs_the_little_build_everywhere() {
+    let qemu = Qemu { cpu: "cortex-a53".into(), smp: 4, dtb: None, ..Qemu::big_little() };
+    let run = qemu.boot();
+    for core in 0..4 {
+        assert_core_up(&run, core, "little", "cortex-a53");
+    }
+    assert_eq!(run.lines_starting("all "), ["all 4 cores up"]);
+    assert!(run.powered_off_cleanly(), "{:?}", run.status);
+}
+
+#[test]
+fn cores_missing_from_the_machine_are_reported_offline_and_the_run_ends_cleanly() {
+    let qemu = Qemu { smp: 4, ..Qemu::big_little() };
+    let run = qemu.boot();
+    for core in 0..4 {
+        assert_core_up(&run, core, "little", "cortex-a53");
+    }
+    for core in 4..6 {
+        let offline = run.lines_starting(&format!("core {core} offline: "));
+        assert_eq!(offline.len(), 1, "core {core} must be reported offline once");
+        assert!(run.lines_starting(&format!("core {core} up")).is_empty());
+    }
+    assert_eq!(run.lines_starting("all "), ["all 4 cores up"]);
+    assert!(run.powered_off_cleanly(), "{:?}", run.status);
+}
