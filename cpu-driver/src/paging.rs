@@ -94,7 +94,7 @@ impl<'a> TablePool<'a> {
         if tables.is_empty() {
             return Err(MapError::OutOfTables);
         }
-        if base_pa % PAGE_SIZE != 0 {
+        if !base_pa.is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Misaligned);
         }
         for table in tables.iter_mut() {
@@ -120,7 +120,7 @@ impl<'a> TablePool<'a> {
     /// Maps `[va, va + size)` to `[pa, pa + size)`, using 1 GiB and 2 MiB blocks wherever
     /// alignment allows and 4 KiB pages elsewhere.
     pub fn map(&mut self, va: u64, pa: u64, size: u64, attributes: Attributes) -> Result<(), MapError> {
-        if va % PAGE_SIZE != 0 || pa % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 {
+        if !va.is_multiple_of(PAGE_SIZE) || !pa.is_multiple_of(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Misaligned);
         }
         let mut offset = 0;
@@ -309,7 +309,8 @@ mod tests {
         let mut tables = vec![[0u64; 512]; 8];
         let mut pool = pool(&mut tables);
         // Raspberry Pi 4 shape: RAM below the peripherals in the same GiB.
-        let ram = [PhysRange { start: 0, end: 0x3b40_0000 }, PhysRange { start: 0x4000_0000, end: 0xfc00_0000 }];
+        let ram =
+            [PhysRange { start: 0, end: 0x3b40_0000 }, PhysRange { start: 0x4000_0000, end: 0xfc00_0000 }];
         map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, &ram, Attributes::Data).unwrap();
         let attr = |pa: u64| pool.lookup(PHYSMAP_BASE + pa).map(|(_, d)| (d >> 2) & 7);
         assert_eq!(attr(0x8_0000), Some(MAIR_NORMAL));

@@ -96,7 +96,8 @@ impl Qemu {
         if let Some(dtb) = &self.dtb {
             command.arg("-dtb").arg(dtb);
         }
-        let mut child = command.spawn().expect("qemu-system-aarch64 must be installed (scripts/test installs it)");
+        let mut child =
+            command.spawn().expect("qemu-system-aarch64 must be installed (scripts/test installs it)");
         let mut stdout = child.stdout.take().expect("piped stdout");
         let reader = std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -122,7 +123,13 @@ impl Qemu {
         }
         let console = String::from_utf8_lossy(&bytes).replace('\r', "");
         let run = Run { console, status };
-        eprintln!("--- console ({:?}, {:.1} s) ---\n{}{}", run.status, started.elapsed().as_secs_f64(), run.console, stderr);
+        eprintln!(
+            "--- console ({:?}, {:.1} s) ---\n{}{}",
+            run.status,
+            started.elapsed().as_secs_f64(),
+            run.console,
+            stderr
+        );
         run
     }
 }

@@ -45,11 +45,8 @@ fn big_little_machine_brings_up_six_cores_with_their_own_builds() {
     assert_big_little(&run);
     assert_eq!(run.lines_starting("boot stub: entered at EL1").len(), 1);
     // The little boot core hands every core its own region: six distinct regions.
-    let regions: std::collections::HashSet<&str> = run
-        .lines_starting("boot stub: core ")
-        .iter()
-        .filter_map(|l| l.split("region ").nth(1))
-        .collect();
+    let regions: std::collections::HashSet<&str> =
+        run.lines_starting("boot stub: core ").iter().filter_map(|l| l.split("region ").nth(1)).collect();
     assert_eq!(regions.len(), 6, "{regions:?}");
 }
 
@@ -61,7 +58,11 @@ fn same_image_boots_when_entered_at_el2() {
         ..Qemu::big_little()
     };
     let run = qemu.boot();
-    assert_eq!(run.lines_starting("boot stub: entered at EL2").len(), 1, "QEMU with virtualization=on enters at EL2");
+    assert_eq!(
+        run.lines_starting("boot stub: entered at EL2").len(),
+        1,
+        "QEMU with virtualization=on enters at EL2"
+    );
     assert_big_little(&run);
 }
 

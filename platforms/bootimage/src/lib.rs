@@ -142,8 +142,8 @@ impl PayloadEntry {
         let within = |va: u64| va >= self.load_va && va <= mem_end;
         if end > image_len
             || self.file_size > self.mem_size
-            || self.file_offset % PAYLOAD_ALIGN != 0
-            || self.load_va % PAYLOAD_ALIGN != 0
+            || !self.file_offset.is_multiple_of(PAYLOAD_ALIGN)
+            || !self.load_va.is_multiple_of(PAYLOAD_ALIGN)
             || !within(self.entry_va)
             || !within(self.text_end_va)
             || !within(self.rodata_end_va)

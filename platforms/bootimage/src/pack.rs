@@ -1,8 +1,8 @@
 //! The packer: turns the boot stub's ELF and the CPU-driver ELFs into one arm64 Image.
 
 use crate::{
-    PayloadEntry, PayloadKind, PayloadTable, ENTRY_SIZE, HEADER_IMAGE_SIZE_OFFSET,
-    HEADER_MAGIC, HEADER_MAGIC_OFFSET, PAYLOAD_ALIGN, TABLE_HEADER_SIZE,
+    PayloadEntry, PayloadKind, PayloadTable, ENTRY_SIZE, HEADER_IMAGE_SIZE_OFFSET, HEADER_MAGIC,
+    HEADER_MAGIC_OFFSET, PAYLOAD_ALIGN, TABLE_HEADER_SIZE,
 };
 use object::{Object, ObjectSegment, ObjectSymbol, SegmentFlags};
 
@@ -76,11 +76,24 @@ fn align_up(value: u64, align: u64) -> u64 {
 }
 
 fn symbol(elf: &[u8], name: &str) -> Result<u64, String> {
-    let file = object::File::parse(elf).map_err(|e| format!("boot stub: {e}"))?;
+    let file = object::File::parse(elf).map_err(|e| format!("{name}: {e}"))?;
     file.symbols()
         .find(|s| s.name() == Ok(name))
         .map(|s| s.address())
-        .ok_or_else(|| format!("boot stub: symbol {name} missing"))
+        .ok_or_else(|| format!("symbol {name} missing"))
+}
+
+/// The stub's entry code applies only `R_AARCH64_RELATIVE`; anything else would be left
+/// unapplied on the board, so it is refused here.
+fn check_relocations(elf: &[u8]) -> Result<(), String> {
+    let file = object::File::parse(elf).map_err(|e| format!("boot stub: {e}"))?;
+    for (offset, relocation) in file.dynamic_relocations().into_iter().flatten() {
+        let object::RelocationFlags::Elf { r_type } = relocation.flags() else { continue };
+        if r_type != object::elf::R_AARCH64_RELATIVE {
+            return Err(format!("boot stub: relocation type {r_type} at {offset:#x} (only RELATIVE is applied)"));
+        }
+    }
+    Ok(())
 }
 
 /// Packs the boot stub and CPU drivers into a bootable Image.
@@ -93,6 +106,7 @@ pub fn pack(stub_elf: &[u8], drivers: &[CpuDriverInput<'_>], scratch: u64) -> Re
     if stub_end < stub.mem_size || stub_end % 8 != 0 {
         return Err("boot stub: __stub_end must follow all its sections".into());
     }
+    check_relocations(stub_elf)?;
     let mut image = stub.bytes;
     image.resize(stub_end as usize, 0);
     let magic = u32::from_le_bytes(image[HEADER_MAGIC_OFFSET..HEADER_MAGIC_OFFSET + 4].try_into().unwrap());
@@ -106,6 +120,12 @@ pub fn pack(stub_elf: &[u8], drivers: &[CpuDriverInput<'_>], scratch: u64) -> Re
     let mut entries = Vec::new();
     for driver in drivers {
         let flat = flatten(driver.elf, driver.name)?;
+        // The entry code finds its boot record PC-relative at `__boot_record`; the stub puts
+        // the record at the first page after the image. Both must name the same page.
+        let boot_record = symbol(driver.elf, "__boot_record")?;
+        if boot_record != align_up(flat.base + flat.mem_size, PAYLOAD_ALIGN) {
+            return Err(format!("{}: __boot_record must be the first page after the image", driver.name));
+        }
         let file_offset = align_up(image.len() as u64, PAYLOAD_ALIGN);
         image.resize(file_offset as usize, 0);
         image.extend_from_slice(&flat.bytes);
@@ -127,8 +147,11 @@ pub fn pack(stub_elf: &[u8], drivers: &[CpuDriverInput<'_>], scratch: u64) -> Re
     }
     let total = align_up(image.len() as u64, PAYLOAD_ALIGN);
     image.resize(total as usize, 0);
-    image[table_offset..table_offset + TABLE_HEADER_SIZE]
-        .copy_from_slice(&PayloadTable::encode_header(entries.len() as u32, total, scratch));
+    image[table_offset..table_offset + TABLE_HEADER_SIZE].copy_from_slice(&PayloadTable::encode_header(
+        entries.len() as u32,
+        total,
+        scratch,
+    ));
     for (i, entry) in entries.iter().enumerate() {
         let at = table_offset + TABLE_HEADER_SIZE + i * ENTRY_SIZE;
         image[at..at + ENTRY_SIZE].copy_from_slice(&entry.encode());

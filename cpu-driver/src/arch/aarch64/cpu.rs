@@ -1,7 +1,7 @@
 //! Reading the identity of the running core and the generic timer.
 
 use aarch64_cpu::asm;
-use aarch64_cpu::registers::{CNTFRQ_EL0, CNTPCT_EL0, CurrentEL, MIDR_EL1, MPIDR_EL1};
+use aarch64_cpu::registers::{CurrentEL, CNTFRQ_EL0, CNTPCT_EL0, MIDR_EL1, MPIDR_EL1};
 use tock_registers::interfaces::Readable;
 
 /// Bits of MPIDR_EL1 that identify a core (Aff3, Aff2, Aff1, Aff0).

@@ -104,13 +104,23 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
         Err(e) => stub_println!("boot stub: warning: full memory map failed ({e}); staying on the early map"),
     }
 
-    let plan = Plan::new(&facts, &payloads, image, &ram, &[image_range, dtb_range], &console_config, dtb_pa, dtb_size, entry_el);
+    let plan = Plan::new(
+        &facts,
+        &payloads,
+        image,
+        &ram,
+        &[image_range, dtb_range],
+        &console_config,
+        dtb_pa,
+        dtb_size,
+        entry_el,
+    );
     plan.start_all()
 }
 
 /// Validates the DTB header and returns its size.
 fn dtb_size(dtb_pa: u64) -> Option<u32> {
-    if dtb_pa == 0 || dtb_pa % 8 != 0 {
+    if dtb_pa == 0 || !dtb_pa.is_multiple_of(8) {
         return None;
     }
     // SAFETY: the boot protocol puts a DTB at x0; its first 8 bytes are readable if it exists
@@ -178,20 +188,27 @@ impl<'a> Plan<'a> {
     ) -> Self {
         let own_mpidr = cpu::mpidr();
         let Some(boot_cpu) = facts.cpu_by_mpidr(own_mpidr) else {
-            stub_println!("boot stub: fatal: this core (mpidr={own_mpidr:#x}) is not in the device tree's /cpus");
+            stub_println!(
+                "boot stub: fatal: this core (mpidr={own_mpidr:#x}) is not in the device tree's /cpus"
+            );
             halt()
         };
         let boot_index = boot_cpu.index;
         let core_count = facts.cpus.len().min(MAX_CORES);
         if facts.cpus.len() > MAX_CORES {
-            stub_println!("boot stub: warning: {} cores in the device tree, only {MAX_CORES} supported", facts.cpus.len());
+            stub_println!(
+                "boot stub: warning: {} cores in the device tree, only {MAX_CORES} supported",
+                facts.cpus.len()
+            );
         }
         let kernel_size = payloads.entries().map(|e| e.mem_size).max().unwrap_or(0);
         let layout = RegionLayout::for_kernel(kernel_size);
 
         let mut avoid: Vec<PhysRange> = in_use.to_vec();
         avoid.push(PhysRange { start: 0, end: PAGE_SIZE }); // spin tables live in page 0
-        avoid.extend(facts.reserved.iter().map(|r| PhysRange { start: r.base, end: r.base.saturating_add(r.size) }));
+        avoid.extend(
+            facts.reserved.iter().map(|r| PhysRange { start: r.base, end: r.base.saturating_add(r.size) }),
+        );
         let mut regions = alloc::vec![0u64; core_count + 1];
         let window = [PhysRange { start: 0, end: PHYSMAP_LIMIT }];
         let placed = match carve_regions(ram, &window, &avoid, layout.size, MIB2, &mut regions) {
@@ -239,7 +256,13 @@ impl<'a> Plan<'a> {
                 report_timeout_ticks: REPORT_TIMEOUT_SECONDS * cpu::counter_frequency(),
                 ..BootRecord::empty()
             };
-            let mut core = CorePlan { mpidr: cpu.mpidr, status: StartStatus::NoMemory, region_pa: 0, entry_pa: 0, record: template };
+            let mut core = CorePlan {
+                mpidr: cpu.mpidr,
+                status: StartStatus::NoMemory,
+                region_pa: 0,
+                entry_pa: 0,
+                record: template,
+            };
             let build = facts.cpu_driver_build(index).map_or(0, |b| match b {
                 skb::CpuDriverBuild::Little => 0,
                 skb::CpuDriverBuild::Big => 1,
@@ -254,7 +277,8 @@ impl<'a> Plan<'a> {
                         Ok(entry_pa) => {
                             core.region_pa = region_pa;
                             core.entry_pa = entry_pa;
-                            core.status = if index == boot_index { StartStatus::BootCore } else { StartStatus::Absent };
+                            core.status =
+                                if index == boot_index { StartStatus::BootCore } else { StartStatus::Absent };
                             stub_println!(
                                 "boot stub: core {index} mpidr={:#x} {} -> {} build, region {region_pa:#x}..{:#x}",
                                 cpu.mpidr,
@@ -281,10 +305,12 @@ impl<'a> Plan<'a> {
             }
             let cpu = &self.facts.cpus[index];
             core.status = match (&cpu.enable_method, conduit) {
-                (skb::EnableMethod::Psci, Some(conduit)) => match conduit.cpu_on(core.mpidr, core.entry_pa, 0) {
-                    Ok(()) => StartStatus::Started,
-                    Err(e) => StartStatus::PsciError(cpu_driver::arch::aarch64::psci::error_code(e)),
-                },
+                (skb::EnableMethod::Psci, Some(conduit)) => {
+                    match conduit.cpu_on(core.mpidr, core.entry_pa, 0) {
+                        Ok(()) => StartStatus::Started,
+                        Err(e) => StartStatus::PsciError(cpu_driver::arch::aarch64::psci::error_code(e)),
+                    }
+                }
                 (skb::EnableMethod::SpinTable, _) => match cpu.release_addr {
                     Some(release) if release % 8 == 0 && release < PHYSMAP_LIMIT => {
                         // SAFETY: the device tree names this word as the core's release address;
@@ -352,8 +378,18 @@ fn prepare_region(
     pool.map(KERNEL_BASE, region_pa, text, Attributes::Code)?;
     pool.map(KERNEL_BASE + text, region_pa + text, rodata - text, Attributes::ReadOnly)?;
     pool.map(KERNEL_BASE + rodata, region_pa + rodata, kernel_end - rodata, Attributes::Data)?;
-    pool.map(KERNEL_BASE + layout.boot_record, region_pa + layout.boot_record, layout.guard - layout.boot_record, Attributes::Data)?;
-    pool.map(KERNEL_BASE + layout.stack, region_pa + layout.stack, layout.size - layout.stack, Attributes::Data)?;
+    pool.map(
+        KERNEL_BASE + layout.boot_record,
+        region_pa + layout.boot_record,
+        layout.guard - layout.boot_record,
+        Attributes::Data,
+    )?;
+    pool.map(
+        KERNEL_BASE + layout.stack,
+        region_pa + layout.stack,
+        layout.size - layout.stack,
+        Attributes::Data,
+    )?;
 
     record.ttbr = pool.root_pa();
     record.ttbr0_entry = entry_pool.root_pa();

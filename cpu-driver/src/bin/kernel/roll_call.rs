@@ -13,7 +13,11 @@ use crate::entry::halt;
 const BUILD_TARGET_CPU: &str = env!("CPU_DRIVER_TARGET_CPU");
 
 fn class_name(build: u64) -> &'static str {
-    if build == 0 { "little" } else { "big" }
+    if build == 0 {
+        "little"
+    } else {
+        "big"
+    }
 }
 
 /// Runs this core's part of the boot.
@@ -57,7 +61,9 @@ fn collect_reports(record: &BootRecord, shared: &SharedFrame) {
                 }
                 cpu::wait_for_event();
             },
-            StartStatus::PsciError(code) => Some(alloc_format(format_args!("PSCI CPU_ON failed: {} ({code})", describe(code)))),
+            StartStatus::PsciError(code) => {
+                Some(alloc_format(format_args!("PSCI CPU_ON failed: {} ({code})", describe(code))))
+            }
             StartStatus::NoEnableMethod => Some("no usable enable-method in the device tree".into()),
             StartStatus::NoBuild => Some("no CPU-driver build for its class".into()),
             StartStatus::NoMemory => Some("no memory for its region".into()),
