@@ -27,6 +27,22 @@ pub struct ConsoleConfig {
     pub reg_io_width: u64,
 }
 
+/// Where the interrupt controller is and how to reach the boot core through it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GicConfig {
+    /// 2 or 3; 0 when the device tree names no supported GIC.
+    pub version: u64,
+    /// Physical address of the distributor.
+    pub distributor_pa: u64,
+    /// Physical address of the CPU interface (GICv2) or the first redistributor (GICv3).
+    pub cpu_pa: u64,
+    /// Number of cores (and GICv3 redistributors).
+    pub core_count: u64,
+    /// The boot core's SGI target (MPIDR on GICv3, CPU interface mask on GICv2).
+    pub boot_core_target: u64,
+}
+
 /// UART families the CPU driver can drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
@@ -139,6 +155,8 @@ pub struct BootRecord {
     pub heap_size: u64,
     /// The console.
     pub console: ConsoleConfig,
+    /// The interrupt controller.
+    pub gic: GicConfig,
     /// Physical address of the frame shared by all cores.
     pub shared_pa: u64,
     /// Bytes of the shared frame.
@@ -199,6 +217,7 @@ impl BootRecord {
             heap_va: 0,
             heap_size: 0,
             console: ConsoleConfig { kind: 0, base_pa: 0, reg_shift: 0, reg_io_width: 0 },
+            gic: GicConfig { version: 0, distributor_pa: 0, cpu_pa: 0, core_count: 0, boot_core_target: 0 },
             shared_pa: 0,
             shared_size: 0,
             dtb_pa: 0,

@@ -43,6 +43,7 @@ fn assert_big_little(run: &Run) {
 fn big_little_machine_brings_up_six_cores_with_their_own_builds() {
     let run = Qemu::big_little().boot();
     assert_big_little(&run);
+    assert!(!run.console.contains("interrupt controller:"), "every core must set up its GICv3 redistributor");
     assert_eq!(run.lines_starting("boot stub: entered at EL1").len(), 1);
     // The little boot core hands every core its own region: six distinct regions.
     let regions: std::collections::HashSet<&str> =
@@ -63,6 +64,18 @@ fn same_image_boots_when_entered_at_el2() {
         1,
         "QEMU with virtualization=on enters at EL2"
     );
+    assert_big_little(&run);
+}
+
+#[test]
+fn big_little_machine_works_with_a_gicv2() {
+    let qemu = Qemu {
+        machine: "virt,gic-version=2".into(),
+        dtb: Some(built("qemu-virt-biglittle-gicv2.dtb")),
+        ..Qemu::big_little()
+    };
+    let run = qemu.boot();
+    assert!(!run.console.contains("interrupt controller:"), "every core must set up its GICv2 interface");
     assert_big_little(&run);
 }
 

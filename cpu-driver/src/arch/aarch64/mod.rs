@@ -3,7 +3,9 @@
 pub mod cache;
 pub mod cpu;
 pub mod exception;
+pub mod gic;
 pub mod phys;
 pub mod psci;
 pub mod shared_frame;
+pub mod timer;
 pub mod uart;

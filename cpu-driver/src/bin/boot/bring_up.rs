@@ -5,10 +5,10 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use bootimage::{PayloadEntry, PayloadTable, TABLE_HEADER_SIZE};
-use cpu_driver::arch::aarch64::{cache, cpu, phys, psci::Conduit};
+use cpu_driver::arch::aarch64::{cache, cpu, gic, phys, psci::Conduit};
 use cpu_driver::boot_record::{
-    BootRecord, ConsoleConfig, ConsoleKind, StartStatus, BOOT_RECORD_MAGIC, FLAG_POWER_OFF_WHEN_DONE,
-    MAX_CORES,
+    BootRecord, ConsoleConfig, ConsoleKind, GicConfig, StartStatus, BOOT_RECORD_MAGIC,
+    FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
 };
 use cpu_driver::layout::{align_down, align_up, KERNEL_BASE, MIB2, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_LIMIT};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
@@ -104,6 +104,11 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
         Err(e) => stub_println!("boot stub: warning: full memory map failed ({e}); staying on the early map"),
     }
 
+    let gic = gic_config(&facts);
+    // SAFETY: the identity map covers the GIC as device memory; no other core runs yet.
+    if let Err(e) = unsafe { gic::init_distributor(&gic, Some) } {
+        stub_println!("boot stub: warning: interrupt controller: {e}; cores will poll instead of sleeping");
+    }
     let plan = Plan::new(
         &facts,
         &payloads,
@@ -111,6 +116,7 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
         &ram,
         &[image_range, dtb_range],
         &console_config,
+        &gic,
         dtb_pa,
         dtb_size,
         entry_el,
@@ -156,6 +162,30 @@ fn console_config(facts: &skb::Skb) -> ConsoleConfig {
     }
 }
 
+fn gic_config(facts: &skb::Skb) -> GicConfig {
+    let core_count = facts.cpus.len().min(MAX_CORES) as u64;
+    let mut config = match facts.interrupt_controller {
+        Some(skb::InterruptController::GicV2 { distributor, cpu_interface }) => GicConfig {
+            version: 2,
+            distributor_pa: distributor,
+            cpu_pa: cpu_interface,
+            core_count,
+            boot_core_target: 0,
+        },
+        Some(skb::InterruptController::GicV3 { distributor, redistributor }) => GicConfig {
+            version: 3,
+            distributor_pa: distributor,
+            cpu_pa: redistributor,
+            core_count,
+            boot_core_target: 0,
+        },
+        _ => GicConfig::default(),
+    };
+    // SAFETY: the identity map covers the distributor as device memory.
+    config.boot_core_target = unsafe { gic::own_target(&config, cpu::mpidr(), Some) };
+    config
+}
+
 /// What the stub decided for one core.
 struct CorePlan {
     mpidr: u64,
@@ -182,6 +212,7 @@ impl<'a> Plan<'a> {
         ram: &[PhysRange],
         in_use: &[PhysRange],
         console: &ConsoleConfig,
+        gic: &GicConfig,
         dtb_pa: u64,
         dtb_size: u32,
         entry_el: u64,
@@ -246,6 +277,7 @@ impl<'a> Plan<'a> {
                 core_count: core_count as u64,
                 mpidr: cpu.mpidr,
                 console: *console,
+                gic: *gic,
                 shared_pa,
                 shared_size: SHARED_SIZE,
                 dtb_pa,

@@ -12,6 +12,8 @@ mod console;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod entry;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod interrupts;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod roll_call;
 
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]

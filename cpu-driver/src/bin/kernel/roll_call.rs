@@ -8,6 +8,7 @@ use cpu_driver::shared::{CoreReport, SharedFrame};
 
 use crate::console::{self, kprintln};
 use crate::entry::halt;
+use crate::interrupts;
 
 /// The micro-architecture this build was compiled for.
 const BUILD_TARGET_CPU: &str = env!("CPU_DRIVER_TARGET_CPU");
@@ -32,21 +33,23 @@ pub fn run(record: &'static BootRecord) -> ! {
         record.core_index,
         class_name(record.build)
     );
+    interrupts::init(&record.gic, record.core_index);
     let report = CoreReport { mpidr, midr: cpu::midr(), build: record.build, el };
     if let Some(line) = shared.reports.get(record.core_index as usize) {
         line.publish(report);
-        cpu::send_event();
+        interrupts::wake(record.gic.boot_core_target);
     }
     if record.is_boot_core() {
         collect_reports(record, shared);
     }
-    // Nothing to do yet: sleep until an interrupt (none is enabled, so for good).
-    halt()
+    // Nothing to do yet: sleep in WFI until an interrupt.
+    loop {
+        interrupts::sleep_until(None);
+    }
 }
 
 /// The boot core's roll call.
 fn collect_reports(record: &BootRecord, shared: &SharedFrame) {
-    cpu::enable_event_stream();
     let deadline = cpu::counter() + record.report_timeout_ticks;
     let mut up = 0;
     for index in 0..record.core_count as usize {
@@ -59,7 +62,7 @@ fn collect_reports(record: &BootRecord, shared: &SharedFrame) {
                 if cpu::counter() > deadline {
                     break Some("no report within the deadline".into());
                 }
-                cpu::wait_for_event();
+                interrupts::sleep_until(Some(deadline));
             },
             StartStatus::PsciError(code) => {
                 Some(alloc_format(format_args!("PSCI CPU_ON failed: {} ({code})", describe(code))))
