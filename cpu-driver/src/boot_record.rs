@@ -12,6 +12,9 @@ pub const MAX_CORES: usize = 64;
 pub const BOOT_RECORD_MAGIC: u64 = u64::from_le_bytes(*b"MKBOOTR1");
 /// Bit in `BootRecord::flags`: power the machine off once every core has reported.
 pub const FLAG_POWER_OFF_WHEN_DONE: u64 = 1 << 0;
+/// Bit in `BootRecord::flags`: start the `faulter` program on core 1 (bootargs `fault-test`),
+/// to show that a faulting EL0 program is stopped and the rest keeps running.
+pub const FLAG_FAULT_TEST: u64 = 1 << 1;
 
 /// The console a CPU driver writes to.
 #[repr(C)]
@@ -153,6 +156,13 @@ pub struct BootRecord {
     pub heap_va: u64,
     /// Bytes of the heap.
     pub heap_size: u64,
+    /// Physical address of this core's dispatcher frame pool (mapped in the kernel window at
+    /// `frames_va`).
+    pub frames_pa: u64,
+    /// Kernel virtual address of the frame pool.
+    pub frames_va: u64,
+    /// Bytes of the frame pool.
+    pub frames_size: u64,
     /// The console.
     pub console: ConsoleConfig,
     /// The interrupt controller.
@@ -161,6 +171,12 @@ pub struct BootRecord {
     pub shared_pa: u64,
     /// Bytes of the shared frame.
     pub shared_size: u64,
+    /// Physical address of the boot image (it stays in memory: the EL0 programs are in it).
+    pub image_pa: u64,
+    /// Bytes of the boot image file.
+    pub image_size: u64,
+    /// Offset of the payload table in the image.
+    pub payload_table_offset: u64,
     /// Physical address of the device tree blob.
     pub dtb_pa: u64,
     /// Bytes of the device tree blob.
@@ -216,10 +232,16 @@ impl BootRecord {
             region_size: 0,
             heap_va: 0,
             heap_size: 0,
+            frames_pa: 0,
+            frames_va: 0,
+            frames_size: 0,
             console: ConsoleConfig { kind: 0, base_pa: 0, reg_shift: 0, reg_io_width: 0 },
             gic: GicConfig { version: 0, distributor_pa: 0, cpu_pa: 0, core_count: 0, boot_core_target: 0 },
             shared_pa: 0,
             shared_size: 0,
+            image_pa: 0,
+            image_size: 0,
+            payload_table_offset: 0,
             dtb_pa: 0,
             dtb_size: 0,
             psci_conduit: 0,

@@ -31,6 +31,20 @@ pub const PHYSMAP_BASE: u64 = 0xffff_ff80_0000_0000;
 /// Physical addresses at or above this are not reachable through the physmap.
 pub const PHYSMAP_LIMIT: u64 = KERNEL_L1_INDEX as u64 * GIB;
 
+/// Lowest address an EL0 program may be linked at (page 0 to 4 MiB stays unmapped, so null
+/// pointers fault).
+pub const USER_MIN: u64 = 0x0040_0000;
+/// Top of an EL0 stack.
+pub const USER_STACK_TOP: u64 = 0x40_0000_0000;
+/// Bytes of an EL0 stack.
+pub const USER_STACK_SIZE: u64 = 64 << 10;
+/// Where frames a dispatcher maps (URPC channels) appear in its address space.
+pub const USER_FRAMES_BASE: u64 = 0x10_0000_0000;
+/// Where the device tree is mapped (read-only) for a dispatcher that asks for it.
+pub const USER_DTB_BASE: u64 = 0x20_0000_0000;
+/// End of the EL0 half (`TTBR0`), one past the last valid address.
+pub const USER_LIMIT: u64 = 1 << VA_BITS;
+
 /// The kernel virtual address of a physical address, if the physmap covers it.
 pub const fn phys_to_virt(pa: u64) -> Option<u64> {
     if pa < PHYSMAP_LIMIT {

@@ -15,10 +15,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod boot_record;
+pub mod frames;
 pub mod layout;
 pub mod linebuf;
 pub mod paging;
 pub mod plan;
+pub mod program;
 pub mod shared;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]

@@ -16,7 +16,11 @@ const VALID: u64 = 1 << 0;
 /// Bit 1: set for table descriptors and level-3 pages, clear for blocks.
 const TABLE_OR_PAGE: u64 = 1 << 1;
 const ATTR_INDEX_SHIFT: u64 = 2;
+/// AP[1]: EL0 may access (with AP[2] deciding read-only for both).
+const AP_EL0: u64 = 1 << 6;
 const AP_READ_ONLY: u64 = 1 << 7;
+/// Not global: the entry belongs to the current ASID (every EL0 mapping).
+const NOT_GLOBAL: u64 = 1 << 11;
 const SH_INNER: u64 = 3 << 8;
 const SH_OUTER: u64 = 2 << 8;
 const ACCESS_FLAG: u64 = 1 << 10;
@@ -45,6 +49,12 @@ pub enum Attributes {
     /// Normal memory, read-write and executable by EL1: only for the boot stub's identity
     /// map, which runs code and writes data in the same RAM.
     CodeAndData,
+    /// EL0 program text: read-only, executable at EL0 only.
+    UserCode,
+    /// EL0 read-only data.
+    UserReadOnly,
+    /// EL0 read-write data, never executable.
+    UserData,
 }
 
 impl Attributes {
@@ -56,6 +66,9 @@ impl Attributes {
             Attributes::ReadOnly => normal | AP_READ_ONLY | PXN | UXN,
             Attributes::Code => normal | AP_READ_ONLY | UXN,
             Attributes::CodeAndData => normal | UXN,
+            Attributes::UserCode => normal | NOT_GLOBAL | AP_EL0 | AP_READ_ONLY | PXN,
+            Attributes::UserReadOnly => normal | NOT_GLOBAL | AP_EL0 | AP_READ_ONLY | PXN | UXN,
+            Attributes::UserData => normal | NOT_GLOBAL | AP_EL0 | PXN | UXN,
         }
     }
 }
@@ -101,6 +114,14 @@ impl<'a> TablePool<'a> {
             table.fill(0);
         }
         Ok(TablePool { tables, base_pa, used: 1 })
+    }
+
+    /// Takes back tables an earlier pool built (`used` of them in use), keeping their contents.
+    pub fn resume(tables: &'a mut [Table], base_pa: u64, used: usize) -> Result<Self, MapError> {
+        if used == 0 || used > tables.len() || !base_pa.is_multiple_of(PAGE_SIZE) {
+            return Err(MapError::OutOfTables);
+        }
+        Ok(TablePool { tables, base_pa, used })
     }
 
     /// Physical address of the level-1 root, the value for `TTBR0_EL1`/`TTBR1_EL1`.
@@ -292,6 +313,21 @@ mod tests {
         let (_, data) = pool.lookup(KERNEL_BASE + PAGE_SIZE).unwrap();
         assert_eq!(data & (PXN | AP_READ_ONLY), PXN, "data is writable, never executable");
         assert!(pool.lookup(KERNEL_BASE + 2 * PAGE_SIZE).is_none());
+    }
+
+    #[test]
+    fn user_mappings_are_el0_accessible_not_global_and_never_el1_executable() {
+        let mut tables = vec![[0u64; 512]; 4];
+        let mut pool = pool(&mut tables);
+        pool.map(0x40_0000, 0x7000_0000, PAGE_SIZE, Attributes::UserCode).unwrap();
+        pool.map(0x40_1000, 0x7000_1000, PAGE_SIZE, Attributes::UserData).unwrap();
+        let (_, code) = pool.lookup(0x40_0000).unwrap();
+        assert_eq!(
+            code & (AP_EL0 | AP_READ_ONLY | NOT_GLOBAL | PXN | UXN),
+            AP_EL0 | AP_READ_ONLY | NOT_GLOBAL | PXN
+        );
+        let (_, data) = pool.lookup(0x40_1000).unwrap();
+        assert_eq!(data & (AP_EL0 | AP_READ_ONLY | PXN | UXN), AP_EL0 | PXN | UXN);
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub const ENTRY_MAP_TABLES: usize = 2;
 pub const HEAP_SIZE: u64 = 1 << 20;
 /// Bytes of each core's kernel stack.
 pub const STACK_SIZE: u64 = 64 << 10;
+/// Bytes of each core's pool of frames for its dispatchers (their code, data, stacks and
+/// translation tables).
+pub const FRAME_POOL_SIZE: u64 = 4 << 20;
 /// Bytes of the frame all cores share for inter-core messages and the console lock.
 pub const SHARED_SIZE: u64 = 1 << 20;
 
@@ -24,6 +27,7 @@ pub const SHARED_SIZE: u64 = 1 << 20;
 /// boot_record       the BootRecord the stub wrote for this core
 /// tables            this core's translation tables (level-1 root first)
 /// heap              the kernel heap
+/// frames            frames for this core's dispatchers
 /// guard             one unmapped page, so a stack overflow faults
 /// stack .. size     the kernel stack (grows down from `size`)
 /// ```
@@ -37,6 +41,8 @@ pub struct RegionLayout {
     pub tables: u64,
     /// Offset of the heap.
     pub heap: u64,
+    /// Offset of the dispatcher frame pool ([`FRAME_POOL_SIZE`] bytes).
+    pub frames: u64,
     /// Offset of the guard page.
     pub guard: u64,
     /// Offset of the lowest stack byte.
@@ -51,11 +57,12 @@ impl RegionLayout {
         let boot_record = align_up(kernel_size, PAGE_SIZE);
         let tables = boot_record + PAGE_SIZE;
         let heap = tables + TABLES_PER_CORE as u64 * PAGE_SIZE;
-        let guard = heap + HEAP_SIZE;
+        let frames = heap + HEAP_SIZE;
+        let guard = frames + FRAME_POOL_SIZE;
         let stack = guard + PAGE_SIZE;
         // The stack runs to the end of the region, so the slack of the 2 MiB rounding goes to it.
         let size = align_up(stack + STACK_SIZE, MIB2);
-        RegionLayout { kernel_size, boot_record, tables, heap, guard, stack, size }
+        RegionLayout { kernel_size, boot_record, tables, heap, frames, guard, stack, size }
     }
 }
 
@@ -142,11 +149,14 @@ mod tests {
     fn layout_is_page_aligned_and_fits() {
         let layout = RegionLayout::for_kernel(300_000);
         assert_eq!(layout.size % MIB2, 0);
-        for offset in [layout.boot_record, layout.tables, layout.heap, layout.guard, layout.stack] {
+        for offset in
+            [layout.boot_record, layout.tables, layout.heap, layout.frames, layout.guard, layout.stack]
+        {
             assert_eq!(offset % PAGE_SIZE, 0);
         }
         assert!(layout.boot_record >= 300_000);
-        assert!(layout.heap + HEAP_SIZE <= layout.guard);
+        assert!(layout.heap + HEAP_SIZE <= layout.frames);
+        assert!(layout.frames + FRAME_POOL_SIZE <= layout.guard);
         assert_eq!(layout.guard + PAGE_SIZE, layout.stack);
         assert!(layout.size - layout.stack >= STACK_SIZE);
     }

@@ -48,6 +48,9 @@ pub struct CoreReport {
     pub build: u64,
     /// The exception level the CPU driver runs at.
     pub el: u64,
+    /// How other cores address this one with an SGI (MPIDR on GICv3, CPU interface mask on
+    /// GICv2).
+    pub gic_target: u64,
 }
 
 /// One core's report line. `sequence` is written last (Release) and read first (Acquire), so
@@ -58,6 +61,7 @@ pub struct ReportLine {
     midr: AtomicU64,
     build: AtomicU64,
     el: AtomicU64,
+    gic_target: AtomicU64,
     sequence: AtomicU64,
 }
 
@@ -68,6 +72,7 @@ impl ReportLine {
         self.midr.store(report.midr, Ordering::Relaxed);
         self.build.store(report.build, Ordering::Relaxed);
         self.el.store(report.el, Ordering::Relaxed);
+        self.gic_target.store(report.gic_target, Ordering::Relaxed);
         let next = self.sequence.load(Ordering::Relaxed).wrapping_add(1).max(1);
         self.sequence.store(next, Ordering::Release);
     }
@@ -82,6 +87,7 @@ impl ReportLine {
             midr: self.midr.load(Ordering::Relaxed),
             build: self.build.load(Ordering::Relaxed),
             el: self.el.load(Ordering::Relaxed),
+            gic_target: self.gic_target.load(Ordering::Relaxed),
         })
     }
 }
@@ -113,6 +119,7 @@ mod tests {
                 midr: AtomicU64::new(0),
                 build: AtomicU64::new(0),
                 el: AtomicU64::new(0),
+                gic_target: AtomicU64::new(0),
                 sequence: AtomicU64::new(0),
             }),
         })
@@ -123,7 +130,7 @@ mod tests {
         let frame: Arc<SharedFrame> = Arc::from(zeroed_frame());
         assert_eq!(frame.reports[3].read(), None);
         let writer = Arc::clone(&frame);
-        let report = CoreReport { mpidr: 0x8000_0103, midr: 0x410f_d034, build: 1, el: 1 };
+        let report = CoreReport { mpidr: 0x8000_0103, midr: 0x410f_d034, build: 1, el: 1, gic_target: 0x103 };
         std::thread::spawn(move || writer.reports[3].publish(report)).join().unwrap();
         assert_eq!(frame.reports[3].read(), Some(report));
         assert_eq!(frame.reports[2].read(), None);

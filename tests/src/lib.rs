@@ -38,6 +38,8 @@ pub struct Qemu {
     pub dtb: Option<PathBuf>,
     /// `-kernel`.
     pub kernel: PathBuf,
+    /// Kernel command line (`-append`, which QEMU puts in `/chosen/bootargs`).
+    pub append: Option<String>,
     /// How long the run may take before it is killed.
     pub timeout: Duration,
 }
@@ -78,6 +80,7 @@ impl Qemu {
             memory: "1G".into(),
             dtb: Some(built("qemu-virt-biglittle.dtb")),
             kernel: built("Image"),
+            append: None,
             timeout: Duration::from_secs(90),
         }
     }
@@ -95,6 +98,9 @@ impl Qemu {
             .stderr(Stdio::piped());
         if let Some(dtb) = &self.dtb {
             command.arg("-dtb").arg(dtb);
+        }
+        if let Some(append) = &self.append {
+            command.args(["-append", append]);
         }
         let mut child =
             command.spawn().expect("qemu-system-aarch64 must be installed (scripts/test installs it)");

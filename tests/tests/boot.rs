@@ -19,14 +19,22 @@ fn assert_core_up(run: &Run, core: usize, class: &str, build: &str) {
 /// Every console line is one whole line from one core: nothing interleaved.
 fn assert_no_interleaving(run: &Run) {
     for line in run.lines() {
-        let starts = ["core ", "all ", "boot stub: ", "PSCI"];
+        let starts = ["core ", "all ", "boot stub: ", "PSCI", "monitor ", "faulter "];
         assert!(starts.iter().any(|s| line.starts_with(s)), "unexpected or mixed line {line:?}");
         assert_eq!(line.matches("core ").count().min(2), line.matches("core ").count(), "{line:?}");
         assert!(!line["core".len()..].contains(" up mpidr=") || line.starts_with("core "), "{line:?}");
     }
 }
 
+/// Every core's monitor runs at EL0 and says so exactly once.
+fn assert_monitors_up(run: &Run, cores: usize) {
+    for core in 0..cores {
+        assert_eq!(run.lines_starting(&format!("monitor {core} up ")), [format!("monitor {core} up el=0")]);
+    }
+}
+
 fn assert_big_little(run: &Run) {
+    assert_monitors_up(run, 6);
     for core in 0..4 {
         assert_core_up(run, core, "little", "cortex-a53");
     }
@@ -87,6 +95,7 @@ fn homogeneous_cortex_a53_machine_runs_the_little_build_everywhere() {
         assert_core_up(&run, core, "little", "cortex-a53");
     }
     assert_eq!(run.lines_starting("all "), ["all 4 cores up"]);
+    assert_monitors_up(&run, 4);
     assert!(run.powered_off_cleanly(), "{:?}", run.status);
 }
 
@@ -103,5 +112,23 @@ fn cores_missing_from_the_machine_are_reported_offline_and_the_run_ends_cleanly(
         assert!(run.lines_starting(&format!("core {core} up")).is_empty());
     }
     assert_eq!(run.lines_starting("all "), ["all 4 cores up"]);
+    assert_monitors_up(&run, 4);
     assert!(run.powered_off_cleanly(), "{:?}", run.status);
+}
+
+#[test]
+fn an_el0_program_that_touches_kernel_memory_is_stopped_and_the_rest_runs_on() {
+    let qemu = Qemu { append: Some("fault-test".into()), ..Qemu::big_little() };
+    let run = qemu.boot();
+    assert_eq!(
+        run.lines_starting("faulter on core 1: reading kernel memory").len(),
+        1,
+        "the faulter must have run"
+    );
+    let stopped = run.lines_starting("core 1: dispatcher faulter stopped: data abort from a lower EL");
+    assert_eq!(stopped.len(), 1, "the fault must be reported once");
+    assert!(stopped[0].contains("far=0xffffffffc0000000"), "{stopped:?}");
+    assert!(run.lines_starting("faulter on core 1: read ").is_empty(), "the read must not have succeeded");
+    // Everything else, core 1's own monitor included, carries on to a clean end.
+    assert_big_little(&run);
 }

@@ -243,6 +243,11 @@ impl PayloadTable {
         self.entries().find(|e| e.kind == PayloadKind::CpuDriver && e.build == build)
     }
 
+    /// The EL0 program called `name`, if the image has one.
+    pub fn program(&self, name: &str) -> Option<&PayloadEntry> {
+        self.entries().find(|e| e.kind == PayloadKind::Program && e.name() == name)
+    }
+
     /// The bytes of a payload inside `image`.
     pub fn payload_bytes<'a>(&self, image: &'a [u8], entry: &PayloadEntry) -> Option<&'a [u8]> {
         image.get(entry.file_offset as usize..(entry.file_offset + entry.file_size) as usize)

@@ -19,6 +19,14 @@ pub struct CpuDriverInput<'a> {
     pub elf: &'a [u8],
 }
 
+/// An EL0 program to bundle (its ELF is kept as is; the CPU driver loads it).
+pub struct ProgramInput<'a> {
+    /// Name the CPU driver looks it up by (at most 16 bytes).
+    pub name: &'a str,
+    /// The linked ELF.
+    pub elf: &'a [u8],
+}
+
 /// The flat memory image of an ELF's loadable segments.
 struct FlatImage {
     base: u64,
@@ -90,14 +98,21 @@ fn check_relocations(elf: &[u8]) -> Result<(), String> {
     for (offset, relocation) in file.dynamic_relocations().into_iter().flatten() {
         let object::RelocationFlags::Elf { r_type } = relocation.flags() else { continue };
         if r_type != object::elf::R_AARCH64_RELATIVE {
-            return Err(format!("boot stub: relocation type {r_type} at {offset:#x} (only RELATIVE is applied)"));
+            return Err(format!(
+                "boot stub: relocation type {r_type} at {offset:#x} (only RELATIVE is applied)"
+            ));
         }
     }
     Ok(())
 }
 
 /// Packs the boot stub and CPU drivers into a bootable Image.
-pub fn pack(stub_elf: &[u8], drivers: &[CpuDriverInput<'_>], scratch: u64) -> Result<Vec<u8>, String> {
+pub fn pack(
+    stub_elf: &[u8],
+    drivers: &[CpuDriverInput<'_>],
+    programs: &[ProgramInput<'_>],
+    scratch: u64,
+) -> Result<Vec<u8>, String> {
     let stub = flatten(stub_elf, "boot stub")?;
     if stub.base != 0 {
         return Err(format!("boot stub must be linked at 0 (position independent), found {:#x}", stub.base));
@@ -115,7 +130,7 @@ pub fn pack(stub_elf: &[u8], drivers: &[CpuDriverInput<'_>], scratch: u64) -> Re
     }
 
     let table_offset = stub_end as usize;
-    let table_len = TABLE_HEADER_SIZE + drivers.len() * ENTRY_SIZE;
+    let table_len = TABLE_HEADER_SIZE + (drivers.len() + programs.len()) * ENTRY_SIZE;
     image.resize(table_offset + table_len, 0);
     let mut entries = Vec::new();
     for driver in drivers {
@@ -142,6 +157,30 @@ pub fn pack(stub_elf: &[u8], drivers: &[CpuDriverInput<'_>], scratch: u64) -> Re
             entry_va: flat.entry,
             text_end_va: flat.text_end.min(flat.base + flat.mem_size),
             rodata_end_va: flat.rodata_end.min(flat.base + flat.mem_size),
+            name,
+        });
+    }
+    for program in programs {
+        if program.name.len() > 16 {
+            return Err(format!("program name {} is longer than 16 bytes", program.name));
+        }
+        object::File::parse(program.elf).map_err(|e| format!("{}: not an ELF file: {e}", program.name))?;
+        let file_offset = align_up(image.len() as u64, PAYLOAD_ALIGN);
+        image.resize(file_offset as usize, 0);
+        image.extend_from_slice(program.elf);
+        let mut name = [0u8; 16];
+        name[..program.name.len()].copy_from_slice(program.name.as_bytes());
+        let size = program.elf.len() as u64;
+        entries.push(PayloadEntry {
+            kind: PayloadKind::Program,
+            build: 0,
+            file_offset,
+            file_size: size,
+            load_va: 0,
+            mem_size: size,
+            entry_va: 0,
+            text_end_va: 0,
+            rodata_end_va: 0,
             name,
         });
     }

@@ -2,7 +2,7 @@
 
 /// What `kernel_vectors.S` saves, in its order.
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct TrapFrame {
     /// x0 to x30.
     pub x: [u64; 31],
@@ -65,3 +65,11 @@ pub fn exception_class(esr: u64) -> &'static str {
         _ => "other exception class",
     }
 }
+
+/// The exception class field of an ESR value.
+pub fn class_of(esr: u64) -> u64 {
+    (esr >> 26) & 0x3f
+}
+
+/// Exception class of `SVC` from AArch64.
+pub const EC_SVC64: u64 = 0x15;

@@ -56,6 +56,10 @@ kernel_vector_common:
     stp     x1, x2, [sp, #(34 * 8)]
     mov     x1, sp
     bl      kernel_exception
+// Restores the registers from the TrapFrame at sp and returns from the exception; also the
+// way into a dispatcher for the first time (`enter_user`).
+.global kernel_exception_return
+kernel_exception_return:
     ldp     x1, x2, [sp, #(34 * 8)]
     msr     sp_el0, x2
     ldp     x1, x2, [sp, #(32 * 8)]

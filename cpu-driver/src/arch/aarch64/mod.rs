@@ -3,9 +3,11 @@
 pub mod cache;
 pub mod cpu;
 pub mod exception;
+pub mod fp;
 pub mod gic;
 pub mod phys;
 pub mod psci;
 pub mod shared_frame;
 pub mod timer;
 pub mod uart;
+pub mod user;

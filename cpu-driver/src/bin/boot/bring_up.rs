@@ -4,10 +4,10 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
-use bootimage::{PayloadEntry, PayloadTable, TABLE_HEADER_SIZE};
+use bootimage::{PayloadEntry, PayloadKind, PayloadTable, TABLE_HEADER_SIZE};
 use cpu_driver::arch::aarch64::{cache, cpu, gic, phys, psci::Conduit};
 use cpu_driver::boot_record::{
-    BootRecord, ConsoleConfig, ConsoleKind, GicConfig, StartStatus, BOOT_RECORD_MAGIC,
+    BootRecord, ConsoleConfig, ConsoleKind, GicConfig, StartStatus, BOOT_RECORD_MAGIC, FLAG_FAULT_TEST,
     FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
 };
 use cpu_driver::layout::{align_down, align_up, KERNEL_BASE, MIB2, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_LIMIT};
@@ -109,18 +109,21 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
     if let Err(e) = unsafe { gic::init_distributor(&gic, Some) } {
         stub_println!("boot stub: warning: interrupt controller: {e}; cores will poll instead of sleeping");
     }
-    let plan = Plan::new(
-        &facts,
-        &payloads,
-        image,
-        &ram,
-        &[image_range, dtb_range],
-        &console_config,
-        &gic,
+    let mut flags = FLAG_POWER_OFF_WHEN_DONE;
+    if facts.bootargs.as_deref().is_some_and(|args| args.split_whitespace().any(|a| a == "fault-test")) {
+        flags |= FLAG_FAULT_TEST;
+    }
+    let handoff = Handoff {
+        image_pa: image_base,
+        image_size: total_size,
+        payload_table_offset: stub_end - image_base,
         dtb_pa,
         dtb_size,
         entry_el,
-    );
+        flags,
+    };
+    let plan =
+        Plan::new(&facts, &payloads, image, &ram, &[image_range, dtb_range], &console_config, &gic, &handoff);
     plan.start_all()
 }
 
@@ -186,11 +189,23 @@ fn gic_config(facts: &skb::Skb) -> GicConfig {
     config
 }
 
+/// Facts about this boot that every core's record carries.
+struct Handoff {
+    image_pa: u64,
+    image_size: u64,
+    payload_table_offset: u64,
+    dtb_pa: u64,
+    dtb_size: u32,
+    entry_el: u64,
+    flags: u64,
+}
+
 /// What the stub decided for one core.
 struct CorePlan {
     mpidr: u64,
     status: StartStatus,
     region_pa: u64,
+    record_pa: u64,
     entry_pa: u64,
     record: BootRecord,
 }
@@ -200,7 +215,6 @@ struct Plan<'a> {
     facts: &'a skb::Skb,
     cores: Vec<CorePlan>,
     boot_index: usize,
-    layout: RegionLayout,
 }
 
 impl<'a> Plan<'a> {
@@ -213,9 +227,7 @@ impl<'a> Plan<'a> {
         in_use: &[PhysRange],
         console: &ConsoleConfig,
         gic: &GicConfig,
-        dtb_pa: u64,
-        dtb_size: u32,
-        entry_el: u64,
+        handoff: &Handoff,
     ) -> Self {
         let own_mpidr = cpu::mpidr();
         let Some(boot_cpu) = facts.cpu_by_mpidr(own_mpidr) else {
@@ -232,8 +244,15 @@ impl<'a> Plan<'a> {
                 facts.cpus.len()
             );
         }
-        let kernel_size = payloads.entries().map(|e| e.mem_size).max().unwrap_or(0);
-        let layout = RegionLayout::for_kernel(kernel_size);
+        // Every region has the size of the largest build's layout; each core's own layout
+        // follows its build, whose entry code finds the boot record right after its image.
+        let region_size = payloads
+            .entries()
+            .filter(|e| e.kind == PayloadKind::CpuDriver)
+            .map(|e| RegionLayout::for_kernel(e.mem_size).size)
+            .max()
+            .unwrap_or(SHARED_SIZE)
+            .max(SHARED_SIZE);
 
         let mut avoid: Vec<PhysRange> = in_use.to_vec();
         avoid.push(PhysRange { start: 0, end: PAGE_SIZE }); // spin tables live in page 0
@@ -242,7 +261,7 @@ impl<'a> Plan<'a> {
         );
         let mut regions = alloc::vec![0u64; core_count + 1];
         let window = [PhysRange { start: 0, end: PHYSMAP_LIMIT }];
-        let placed = match carve_regions(ram, &window, &avoid, layout.size, MIB2, &mut regions) {
+        let placed = match carve_regions(ram, &window, &avoid, region_size, MIB2, &mut regions) {
             Ok(n) => n,
             Err(e) => {
                 stub_println!("boot stub: {e}");
@@ -280,11 +299,14 @@ impl<'a> Plan<'a> {
                 gic: *gic,
                 shared_pa,
                 shared_size: SHARED_SIZE,
-                dtb_pa,
-                dtb_size: u64::from(dtb_size),
+                image_pa: handoff.image_pa,
+                image_size: handoff.image_size,
+                payload_table_offset: handoff.payload_table_offset,
+                dtb_pa: handoff.dtb_pa,
+                dtb_size: u64::from(handoff.dtb_size),
                 psci_conduit: conduit.map_or(0, Conduit::to_raw),
-                stub_entry_el: entry_el,
-                flags: FLAG_POWER_OFF_WHEN_DONE,
+                stub_entry_el: handoff.entry_el,
+                flags: handoff.flags,
                 report_timeout_ticks: REPORT_TIMEOUT_SECONDS * cpu::counter_frequency(),
                 ..BootRecord::empty()
             };
@@ -292,6 +314,7 @@ impl<'a> Plan<'a> {
                 mpidr: cpu.mpidr,
                 status: StartStatus::NoMemory,
                 region_pa: 0,
+                record_pa: 0,
                 entry_pa: 0,
                 record: template,
             };
@@ -299,15 +322,19 @@ impl<'a> Plan<'a> {
                 skb::CpuDriverBuild::Little => 0,
                 skb::CpuDriverBuild::Big => 1,
             });
-            let payload = payloads.cpu_driver(build).or_else(|| payloads.entries().next());
+            let payload = payloads
+                .cpu_driver(build)
+                .or_else(|| payloads.entries().find(|e| e.kind == PayloadKind::CpuDriver));
             match (payload, regions.get(index + 1).filter(|_| index + 1 < placed)) {
                 (None, _) => core.status = StartStatus::NoBuild,
                 (Some(_), None) => core.status = StartStatus::NoMemory,
                 (Some(payload), Some(&region_pa)) => {
                     core.record.build = u64::from(payload.build);
+                    let layout = RegionLayout::for_kernel(payload.mem_size);
                     match prepare_region(&layout, payload, image, region_pa, ram, &mut core.record) {
                         Ok(entry_pa) => {
                             core.region_pa = region_pa;
+                            core.record_pa = region_pa + layout.boot_record;
                             core.entry_pa = entry_pa;
                             core.status =
                                 if index == boot_index { StartStatus::BootCore } else { StartStatus::Absent };
@@ -325,7 +352,7 @@ impl<'a> Plan<'a> {
             }
             cores.push(core);
         }
-        Plan { facts, cores, boot_index, layout }
+        Plan { facts, cores, boot_index }
     }
 
     /// Starts every other core, then enters this core's CPU driver.
@@ -364,7 +391,7 @@ impl<'a> Plan<'a> {
             halt();
         }
         boot.record.start_status[..statuses.len()].copy_from_slice(&statuses);
-        let record_pa = boot.region_pa + self.layout.boot_record;
+        let record_pa = boot.record_pa;
         // SAFETY: the record page of the boot core's region, prepared above and not in use.
         unsafe { phys::write(record_pa, boot.record) };
         cache::clean_to_poc(record_pa as usize, core::mem::size_of::<BootRecord>());
@@ -432,7 +459,10 @@ fn prepare_region(
     record.region_pa = region_pa;
     record.region_size = layout.size;
     record.heap_va = KERNEL_BASE + layout.heap;
-    record.heap_size = layout.guard - layout.heap;
+    record.heap_size = layout.frames - layout.heap;
+    record.frames_pa = region_pa + layout.frames;
+    record.frames_va = KERNEL_BASE + layout.frames;
+    record.frames_size = layout.guard - layout.frames;
     // SAFETY: the record page of this region, zeroed above and aligned.
     unsafe { phys::write(region_pa + layout.boot_record, *record) };
     cache::clean_to_poc(region_pa as usize, layout.size as usize);

@@ -41,9 +41,14 @@ extern "C" fn kernel_main(record_va: u64) -> ! {
     crate::roll_call::run(record)
 }
 
-/// An exception the CPU driver did not expect: report it and stop this core only.
+/// Every exception: those from EL0 go to the dispatcher scheduler; one taken at EL1 is a CPU
+/// driver bug: report it and stop this core only.
 #[no_mangle]
 extern "C" fn kernel_exception(kind: u64, frame: &mut TrapFrame) {
+    if (8..12).contains(&kind) {
+        crate::dispatch::handle_from_el0(kind, frame);
+        return;
+    }
     kprintln!(
         "core mpidr={:#x}: unexpected exception: {}: {} (esr={:#x} elr={:#x} far={:#x}); core stopped",
         cpu::mpidr(),

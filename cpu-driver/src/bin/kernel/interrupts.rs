@@ -2,7 +2,11 @@
 //! masked, `WFI` still wakes on a pending interrupt (an SGI from another core or the timer
 //! deadline), after which the pending interrupts are acknowledged here.
 
-use cpu_driver::arch::aarch64::gic::{Gic, SGI_WAKE, TIMER_INTID};
+pub use cpu_driver::arch::aarch64::gic::TIMER_INTID;
+use cpu_driver::arch::aarch64::gic::{Gic, SGI_WAKE};
+
+/// The INTID of the wake SGI (SGIs are INTIDs 0-15).
+pub const WAKE_INTID: u32 = SGI_WAKE;
 use cpu_driver::arch::aarch64::{cpu, timer};
 use cpu_driver::boot_record::GicConfig;
 use cpu_driver::layout::phys_to_virt;
@@ -57,4 +61,9 @@ pub fn sleep_until(deadline: Option<u64>) -> Wakeup {
         woken: pending & (1 << SGI_WAKE) != 0,
         timed_out: pending & (1 << TIMER_INTID) != 0 || deadline.is_some_and(|d| cpu::counter() >= d),
     }
+}
+
+/// Acknowledges everything pending; returns the private INTIDs seen (bit n = INTID n).
+pub fn drain() -> u32 {
+    GIC.lock().as_mut().map_or(0, Gic::drain)
 }

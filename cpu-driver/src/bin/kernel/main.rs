@@ -10,9 +10,17 @@
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod console;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod dispatch;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod entry;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod image;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod interrupts;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod loader;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod memory;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod roll_call;
 

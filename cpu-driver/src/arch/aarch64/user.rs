@@ -1,0 +1,62 @@
+//! Crossing between EL1 and EL0: entering a dispatcher, switching user address spaces,
+//! checking user pointers with the MMU itself, and making loaded code visible to fetches.
+
+use core::arch::asm;
+
+use super::exception::TrapFrame;
+
+extern "C" {
+    fn kernel_exception_return() -> !;
+}
+
+/// Resumes the dispatcher whose registers are in `frame` (at EL0, with its `spsr`).
+///
+/// # Safety
+/// `frame` must sit at the top of this core's kernel stack (exceptions from EL0 start with an
+/// empty kernel stack) and describe an EL0 context (`spsr.M == EL0t`); the user address space
+/// must be installed.
+pub unsafe fn enter_user(frame: *const TrapFrame) -> ! {
+    // SAFETY: the caller guarantees the frame is a valid EL0 context at the top of the stack;
+    // the return path restores it and ERETs, never coming back here.
+    unsafe { asm!("mov sp, {0}", "b {1}", in(reg) frame, sym kernel_exception_return, options(noreturn)) }
+}
+
+/// Installs a user address space: `table_pa` with `asid` in `TTBR0_EL1`, and turns TTBR0 walks
+/// back on (they are off while no dispatcher runs).
+pub fn install_address_space(table_pa: u64, asid: u16) {
+    use aarch64_cpu::registers::TCR_EL1;
+    use tock_registers::interfaces::ReadWriteable;
+    let ttbr0 = table_pa | (u64::from(asid) << 48);
+    // SAFETY: switching TTBR0 changes only EL0 mappings; the kernel runs from TTBR1. Entries
+    // are tagged with ASIDs, so no TLB maintenance is needed for the switch.
+    unsafe { asm!("msr ttbr0_el1, {0}", "isb", in(reg) ttbr0, options(nostack, preserves_flags)) };
+    TCR_EL1.modify(TCR_EL1::EPD0::EnableTTBR0Walks);
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+}
+
+/// Whether EL0 may read the byte at `va` in the installed address space (`AT S1E0R`).
+pub fn user_readable(va: u64) -> bool {
+    let par: u64;
+    // SAFETY: an address translation instruction only writes PAR_EL1, which is read right after.
+    unsafe {
+        asm!("at s1e0r, {0}", "isb", "mrs {1}, par_el1", in(reg) va, out(reg) par, options(nostack, preserves_flags))
+    };
+    par & 1 == 0
+}
+
+/// Makes freshly written instructions at kernel address `va` visible to instruction fetches
+/// (clean the data cache to the point of unification, invalidate the instruction cache).
+pub fn sync_instruction_cache(va: u64, len: u64) {
+    let ctr: u64;
+    // SAFETY: reading CTR_EL0 has no side effects.
+    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+    let line = 4u64 << ((ctr >> 16) & 0xf);
+    let mut addr = va & !(line - 1);
+    while addr < va + len {
+        // SAFETY: cleaning a mapped line writes back data and changes no contents.
+        unsafe { asm!("dc cvau, {0}", in(reg) addr, options(nostack, preserves_flags)) };
+        addr += line;
+    }
+    // SAFETY: barriers and a full instruction-cache invalidate only cost time.
+    unsafe { asm!("dsb ish", "ic iallu", "dsb ish", "isb", options(nostack, preserves_flags)) };
+}

@@ -1,0 +1,19 @@
+//! A misbehaving program: it reads kernel memory. The CPU driver must stop it with a reported
+//! fault and keep everything else running.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+use userland::{info, println, Info};
+
+/// The kernel window, where every core's CPU driver lives.
+const KERNEL_ADDRESS: u64 = 0xffff_ffff_c000_0000;
+
+fn run() -> u64 {
+    let core = info(Info::CoreIndex).unwrap_or(u64::MAX);
+    println!("faulter on core {core}: reading kernel memory at {KERNEL_ADDRESS:#x}");
+    // SAFETY: none: this read is meant to fault; the kernel must stop this program.
+    let value = unsafe { core::ptr::read_volatile(KERNEL_ADDRESS as *const u64) };
+    println!("faulter on core {core}: read {value:#x}: the kernel did not protect itself");
+    1
+}
+
+userland::entry!(run);
