@@ -1,0 +1,2 @@
+//! URPC host benchmark (being written).
+fn main() {}
