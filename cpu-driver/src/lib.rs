@@ -16,6 +16,7 @@
 
 pub mod boot_record;
 pub mod frames;
+pub mod intercore;
 pub mod layout;
 pub mod linebuf;
 pub mod paging;

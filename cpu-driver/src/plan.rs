@@ -17,8 +17,6 @@ pub const STACK_SIZE: u64 = 64 << 10;
 /// Bytes of each core's pool of frames for its dispatchers (their code, data, stacks and
 /// translation tables).
 pub const FRAME_POOL_SIZE: u64 = 4 << 20;
-/// Bytes of the frame all cores share for inter-core messages and the console lock.
-pub const SHARED_SIZE: u64 = 1 << 20;
 
 /// Where things sit inside one core's region (offsets from its start; all page aligned).
 ///

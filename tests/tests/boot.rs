@@ -19,7 +19,7 @@ fn assert_core_up(run: &Run, core: usize, class: &str, build: &str) {
 /// Every console line is one whole line from one core: nothing interleaved.
 fn assert_no_interleaving(run: &Run) {
     for line in run.lines() {
-        let starts = ["core ", "all ", "boot stub: ", "PSCI", "monitor ", "faulter "];
+        let starts = ["core ", "all ", "boot stub: ", "PSCI", "monitor ", "faulter ", "urpc "];
         assert!(starts.iter().any(|s| line.starts_with(s)), "unexpected or mixed line {line:?}");
         assert_eq!(line.matches("core ").count().min(2), line.matches("core ").count(), "{line:?}");
         assert!(!line["core".len()..].contains(" up mpidr=") || line.starts_with("core "), "{line:?}");
@@ -47,10 +47,27 @@ fn assert_big_little(run: &Run) {
     assert!(run.powered_off_cleanly(), "QEMU must exit 0 through PSCI SYSTEM_OFF: {:?}", run.status);
 }
 
+/// The boot core measured the URPC round trip and the raw cache-line limit to every other
+/// core that came up: `urpc 0-<n> rtt_ns=<n> limit_ns=<m>`, both positive.
+fn assert_urpc_figures(run: &Run, peers: std::ops::Range<usize>) {
+    for core in peers {
+        let lines = run.lines_starting(&format!("urpc 0-{core} "));
+        assert_eq!(lines.len(), 1, "one figure for pair 0-{core}: {lines:?}");
+        let fields: Vec<&str> = lines[0].split(' ').collect();
+        assert_eq!(fields.len(), 4, "{:?}", lines[0]);
+        for (field, name) in fields[2..].iter().zip(["rtt_ns=", "limit_ns="]) {
+            let value: u64 =
+                field.strip_prefix(name).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{field:?}"));
+            assert!(value > 0, "{:?}", lines[0]);
+        }
+    }
+}
+
 #[test]
 fn big_little_machine_brings_up_six_cores_with_their_own_builds() {
     let run = Qemu::big_little().boot();
     assert_big_little(&run);
+    assert_urpc_figures(&run, 1..6);
     assert!(!run.console.contains("interrupt controller:"), "every core must set up its GICv3 redistributor");
     assert_eq!(run.lines_starting("boot stub: entered at EL1").len(), 1);
     // The little boot core hands every core its own region: six distinct regions.
@@ -110,7 +127,9 @@ fn cores_missing_from_the_machine_are_reported_offline_and_the_run_ends_cleanly(
         let offline = run.lines_starting(&format!("core {core} offline: "));
         assert_eq!(offline.len(), 1, "core {core} must be reported offline once");
         assert!(run.lines_starting(&format!("core {core} up")).is_empty());
+        assert!(run.lines_starting(&format!("urpc 0-{core} ")).is_empty(), "no figure for an offline core");
     }
+    assert_urpc_figures(&run, 1..4);
     assert_eq!(run.lines_starting("all "), ["all 4 cores up"]);
     assert_monitors_up(&run, 4);
     assert!(run.powered_off_cleanly(), "{:?}", run.status);

@@ -10,10 +10,11 @@ use cpu_driver::boot_record::{
     BootRecord, ConsoleConfig, ConsoleKind, GicConfig, StartStatus, BOOT_RECORD_MAGIC, FLAG_FAULT_TEST,
     FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
 };
+use cpu_driver::intercore::SharedLayout;
 use cpu_driver::layout::{align_down, align_up, KERNEL_BASE, MIB2, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_LIMIT};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
-use cpu_driver::plan::{carve_regions, RegionLayout, ENTRY_MAP_TABLES, SHARED_SIZE, TABLES_PER_CORE};
-use cpu_driver::shared::SharedFrame;
+use cpu_driver::plan::{carve_regions, RegionLayout, ENTRY_MAP_TABLES, TABLES_PER_CORE};
+use cpu_driver::shared::ConsoleLock;
 
 use crate::console::{self, stub_println};
 use crate::entry::{halt, init_heap};
@@ -251,16 +252,33 @@ impl<'a> Plan<'a> {
             .filter(|e| e.kind == PayloadKind::CpuDriver)
             .map(|e| RegionLayout::for_kernel(e.mem_size).size)
             .max()
-            .unwrap_or(SHARED_SIZE)
-            .max(SHARED_SIZE);
+            .unwrap_or(MIB2);
 
         let mut avoid: Vec<PhysRange> = in_use.to_vec();
         avoid.push(PhysRange { start: 0, end: PAGE_SIZE }); // spin tables live in page 0
         avoid.extend(
             facts.reserved.iter().map(|r| PhysRange { start: r.base, end: r.base.saturating_add(r.size) }),
         );
-        let mut regions = alloc::vec![0u64; core_count + 1];
         let window = [PhysRange { start: 0, end: PHYSMAP_LIMIT }];
+
+        // The shared region first: without it no core could report.
+        let shared_size = align_up(SharedLayout::new(core_count as u64).size(), MIB2);
+        let mut shared_pa = [0u64; 1];
+        if carve_regions(ram, &window, &avoid, shared_size, MIB2, &mut shared_pa).is_err() {
+            stub_println!("boot stub: fatal: no memory for the shared region ({shared_size:#x} bytes)");
+            halt();
+        }
+        let shared_pa = shared_pa[0];
+        avoid.push(PhysRange { start: shared_pa, end: shared_pa + shared_size });
+        // SAFETY: the shared region is carved from free RAM, identity mapped.
+        let shared = unsafe { phys::bytes_mut(shared_pa, shared_size as usize) };
+        shared.fill(0);
+        cache::clean_to_poc(shared_pa as usize, shared_size as usize);
+        // SAFETY: zeroed above and never freed; all-zero is a valid ConsoleLock (atomics).
+        let console_lock = unsafe { &*(shared_pa as *const ConsoleLock) };
+        console::use_lock(console_lock);
+
+        let mut regions = alloc::vec![0u64; core_count];
         let placed = match carve_regions(ram, &window, &avoid, region_size, MIB2, &mut regions) {
             Ok(n) => n,
             Err(e) => {
@@ -270,18 +288,6 @@ impl<'a> Plan<'a> {
                 }
             }
         };
-        if placed == 0 {
-            stub_println!("boot stub: fatal: no memory for the shared frame");
-            halt();
-        }
-        let shared_pa = regions[0];
-        // SAFETY: the shared frame is a region carved from free RAM, identity mapped.
-        let shared = unsafe { phys::bytes_mut(shared_pa, SHARED_SIZE as usize) };
-        shared.fill(0);
-        cache::clean_to_poc(shared_pa as usize, SHARED_SIZE as usize);
-        // SAFETY: zeroed above and never freed; all-zero is a valid SharedFrame (atomics).
-        let shared_frame = unsafe { &*(shared_pa as *const SharedFrame) };
-        console::use_lock(&shared_frame.console_lock);
 
         let conduit = facts.psci.as_ref().map(|p| match p.conduit {
             skb::PsciConduit::Hvc => Conduit::Hvc,
@@ -298,7 +304,7 @@ impl<'a> Plan<'a> {
                 console: *console,
                 gic: *gic,
                 shared_pa,
-                shared_size: SHARED_SIZE,
+                shared_size,
                 image_pa: handoff.image_pa,
                 image_size: handoff.image_size,
                 payload_table_offset: handoff.payload_table_offset,
@@ -325,7 +331,7 @@ impl<'a> Plan<'a> {
             let payload = payloads
                 .cpu_driver(build)
                 .or_else(|| payloads.entries().find(|e| e.kind == PayloadKind::CpuDriver));
-            match (payload, regions.get(index + 1).filter(|_| index + 1 < placed)) {
+            match (payload, regions.get(index).filter(|_| index < placed)) {
                 (None, _) => core.status = StartStatus::NoBuild,
                 (Some(_), None) => core.status = StartStatus::NoMemory,
                 (Some(payload), Some(&region_pa)) => {

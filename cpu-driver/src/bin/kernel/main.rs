@@ -8,6 +8,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod channels;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod console;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod dispatch;

@@ -5,24 +5,34 @@
 extern crate alloc;
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use cpu_driver::arch::aarch64::psci::{describe, Conduit};
-use cpu_driver::arch::aarch64::{cpu, shared_frame::shared_frame};
-use cpu_driver::boot_record::{BootRecord, StartStatus, FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE};
-use cpu_driver::shared::{CoreReport, SharedFrame};
+use cpu_driver::arch::aarch64::{cpu, shared_region::SharedRegion};
+use cpu_driver::boot_record::{
+    BootRecord, StartStatus, FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
+};
+use cpu_driver::intercore::ticks_to_ns;
 use spin::{Mutex, Once};
 use syscall_abi::Error;
+use urpc::messages::CoreUp;
 
+use crate::channels;
 use crate::console::{self, kprintln};
 use crate::dispatch::Scheduler;
 use crate::entry::halt;
 use crate::interrupts;
 
+/// Round trips timed per core pair for the boot-time URPC figures (after the warm-up).
+const MEASURE_ROUNDS: u32 = 10_000;
+/// Round trips before timing starts.
+const MEASURE_WARMUP: u32 = 1_000;
+
 /// The micro-architecture this build was compiled for.
 const BUILD_TARGET_CPU: &str = env!("CPU_DRIVER_TARGET_CPU");
 
-/// This core's boot record and the shared frame (set once at start).
-static CONTEXT: Once<(&'static BootRecord, &'static SharedFrame)> = Once::new();
+/// This core's boot record (set once at start).
+static RECORD: Once<&'static BootRecord> = Once::new();
 /// The boot core's roll call, while it is open.
 static ROLL_CALL: Mutex<Option<RollCall>> = Mutex::new(None);
 
@@ -36,10 +46,11 @@ fn class_name(build: u64) -> &'static str {
 
 /// Runs this core's part of the boot, then its dispatchers.
 pub fn run(record: &'static BootRecord) -> ! {
-    // SAFETY: the stub zeroed the shared frame and handed its address to every core.
-    let Some(shared) = (unsafe { shared_frame(record.shared_pa) }) else { halt() };
-    CONTEXT.call_once(|| (record, shared));
-    console::init(&record.console, &shared.console_lock);
+    // SAFETY: the stub zeroed the shared region for this many cores and handed it to every core.
+    let Some(region) = (unsafe { SharedRegion::new(record.shared_pa, record.core_count) }) else { halt() };
+    RECORD.call_once(|| record);
+    console::init(&record.console, region.console_lock());
+    channels::init(record, region);
     let core = record.core_index;
     kprintln!(
         "core {core} up mpidr={:#x} class={} cpu-driver={BUILD_TARGET_CPU} el={}",
@@ -51,7 +62,7 @@ pub fn run(record: &'static BootRecord) -> ! {
     if record.is_boot_core() {
         *ROLL_CALL.lock() = Some(RollCall::new(record));
     }
-    let mut scheduler = Scheduler::new(record, report_in, poll_roll_call);
+    let mut scheduler = Scheduler::new(record, report_in, on_idle);
     let mut programs = alloc::vec!["monitor"];
     if record.flags & FLAG_FAULT_TEST != 0 && core == 1 {
         programs.push("faulter");
@@ -71,48 +82,50 @@ pub fn run(record: &'static BootRecord) -> ! {
 
 /// Tells the boot core this core is up (its boot dispatchers have settled).
 fn report_in() {
-    let Some(&(record, shared)) = CONTEXT.get() else { return };
-    // SAFETY: the GIC was set up before any dispatcher ran; reading the banked register is
-    // harmless.
-    let gic_target = unsafe {
+    let Some(&record) = RECORD.get() else { return };
+    // SAFETY: the physmap maps the GIC as device memory; reading a banked register is harmless.
+    let wake_target = unsafe {
         cpu_driver::arch::aarch64::gic::own_target(
             &record.gic,
             cpu::mpidr(),
             cpu_driver::layout::phys_to_virt,
         )
     };
-    let report = CoreReport {
+    let report = CoreUp {
+        core: record.core_index as u32,
         mpidr: cpu::mpidr(),
         midr: cpu::midr(),
-        build: record.build,
-        el: cpu::current_el(),
-        gic_target,
+        class: record.build as u8,
+        el: cpu::current_el() as u8,
     };
-    if let Some(line) = shared.reports.get(record.core_index as usize) {
-        line.publish(report);
-        interrupts::wake(record.gic.boot_core_target);
-    }
+    channels::report_in(report, wake_target);
 }
 
 /// Wakes the monitor of `core` (the `notify` system call).
 pub fn notify_core(core: u64) -> Result<(), Error> {
-    let &(_, shared) = CONTEXT.get().ok_or(Error::InvalidArgument)?;
-    let report =
-        shared.reports.get(core as usize).and_then(|line| line.read()).ok_or(Error::InvalidArgument)?;
-    interrupts::wake(report.gic_target);
+    let target = channels::wake_target(core).ok_or(Error::InvalidArgument)?;
+    interrupts::wake(target);
     Ok(())
 }
 
-/// The idle hook: on the boot core, advances the roll call; returns its deadline while open.
-fn poll_roll_call() -> Option<u64> {
-    let &(record, shared) = CONTEXT.get()?;
+/// The idle hook: on the boot core, advances the roll call (returning its deadline while it is
+/// open); on the others, serves what the boot core sent.
+fn on_idle() -> Option<u64> {
+    let &record = RECORD.get()?;
+    if !record.is_boot_core() {
+        channels::serve();
+        return None;
+    }
     let mut guard = ROLL_CALL.lock();
     let roll_call = guard.as_mut()?;
-    if let Some(deadline) = roll_call.poll(record, shared) {
+    if let Some(deadline) = roll_call.poll(record) {
         return Some(deadline);
     }
+    let up: Vec<u64> = roll_call.up_cores().collect();
     *guard = None;
     drop(guard);
+    channels::share_directory();
+    measure_round_trips(record, &up);
     if record.flags & FLAG_POWER_OFF_WHEN_DONE != 0 {
         if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
             let result = conduit.system_off();
@@ -122,11 +135,28 @@ fn poll_roll_call() -> Option<u64> {
     None
 }
 
+/// The boot core's URPC round trip to every other core, next to the raw cache-line limit on
+/// the same pair, measured in the same boot.
+fn measure_round_trips(record: &BootRecord, up: &[u64]) {
+    let boot = record.boot_core_index;
+    let frequency = cpu::counter_frequency();
+    for &core in up.iter().filter(|&&core| core != boot) {
+        match channels::measure(core, MEASURE_ROUNDS, MEASURE_WARMUP) {
+            Some(m) => kprintln!(
+                "urpc {boot}-{core} rtt_ns={} limit_ns={}",
+                ticks_to_ns(m.urpc_ticks, frequency),
+                ticks_to_ns(m.limit_ticks, frequency)
+            ),
+            None => kprintln!("urpc {boot}-{core} measurement failed: the core stopped answering"),
+        }
+    }
+}
+
 /// The boot core's view of who has come up.
 struct RollCall {
     deadline: u64,
     /// Per core: `None` while waiting, `Some(None)` up, `Some(Some(reason))` offline.
-    outcome: [Option<Option<String>>; cpu_driver::boot_record::MAX_CORES],
+    outcome: [Option<Option<String>>; MAX_CORES],
 }
 
 impl RollCall {
@@ -139,15 +169,17 @@ impl RollCall {
 
     /// Checks the reports; returns the deadline while some core is still awaited, or prints
     /// the result and returns `None` once everyone is accounted for.
-    fn poll(&mut self, record: &BootRecord, shared: &SharedFrame) -> Option<u64> {
+    fn poll(&mut self, record: &BootRecord) -> Option<u64> {
+        let reports = channels::collect_reports();
         let now = cpu::counter();
         let mut waiting = false;
-        for index in 0..record.core_count as usize {
-            if self.outcome[index].is_some() {
+        let cores = self.outcome.iter_mut().zip(&reports).enumerate().take(record.core_count as usize);
+        for (index, (outcome, report)) in cores {
+            if outcome.is_some() {
                 continue;
             }
-            let reported = shared.reports[index].read().is_some();
-            self.outcome[index] = match record.start_status(index) {
+            let reported = report.is_some();
+            *outcome = match record.start_status(index) {
                 StartStatus::BootCore | StartStatus::Started if reported => Some(None),
                 StartStatus::BootCore | StartStatus::Started if now < self.deadline => {
                     waiting = true;
@@ -177,17 +209,19 @@ impl RollCall {
                 _ => up += 1,
             }
         }
-        for index in 0..record.core_count as usize {
-            if let Some(report) = shared.reports[index].read() {
+        for (index, report) in reports.iter().enumerate().take(record.core_count as usize) {
+            if let Some(report) = report {
                 let model = skb::micro_arch_from_midr(report.midr).map_or("unknown", |arch| arch.name());
-                kprintln!(
-                    "core {index} midr={:#x} ({model}) runs the {} build",
-                    report.midr,
-                    class_name(report.build)
-                );
+                let build = class_name(u64::from(report.class));
+                kprintln!("core {index} midr={:#x} ({model}) runs the {build} build", report.midr);
             }
         }
         kprintln!("all {up} cores up");
         None
+    }
+
+    /// The cores that came up.
+    fn up_cores(&self) -> impl Iterator<Item = u64> + '_ {
+        self.outcome.iter().enumerate().filter(|(_, o)| matches!(o, Some(None))).map(|(i, _)| i as u64)
     }
 }
