@@ -5,6 +5,7 @@
 //! monitors' job, done by explicit messages. This first version announces itself and then
 //! sleeps until woken, which is where channel handling goes.
 #![cfg_attr(target_os = "none", no_std, no_main)]
+#![forbid(unsafe_code)]
 
 use userland::{info, println, wait, Info};
 

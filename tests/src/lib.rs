@@ -3,6 +3,7 @@
 //! [`Qemu`] describes one machine, [`Qemu::boot`] runs it with a deadline and returns what the
 //! system printed and how QEMU ended. The image comes from `scripts/build` (in `build/`, or
 //! the folder in `MK_BUILD_DIR`); `scripts/test` builds it before running these tests.
+#![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::path::PathBuf;
