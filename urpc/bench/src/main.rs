@@ -1,2 +1,277 @@
-//! URPC host benchmark (being written).
-fn main() {}
+//! Host benchmark of URPC: for every pair of the chosen cores (threads pinned), the round-trip
+//! latency of one cache line bounced with an atomic store and load (the hardware's limit), of
+//! URPC, `rtrb` and `crossbeam-channel` with 56-byte messages, and their one-way pipelined
+//! throughput. Prints one line per pair and kind and a summary, and writes a CSV and an SVG
+//! heatmap of URPC's round trip per pair.
+//!
+//! The measurements of one pair are interleaved in rounds (every kind once per round), so
+//! that noise from other work on the machine spreads over all kinds instead of spoiling one;
+//! each figure is the median over its samples.
+//!
+//! usage: `urpc-bench [--iters N] [--cores LIST] [--out DIR]` (see `--help`).
+
+mod heatmap;
+mod kinds;
+mod stats;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use core_affinity::CoreId;
+
+use kinds::Kind;
+use stats::Summary;
+
+const USAGE: &str = "\
+usage: urpc-bench [--iters N] [--cores LIST] [--out DIR]
+  --iters N     round trips per kind and pair (default 1000000); throughput streams 10 N messages
+  --cores LIST  cores to pair up, e.g. 0-3,6 (default: every core this process may run on)
+  --out DIR     where results.csv and urpc-rtt-heatmap.svg go (default target/bench/urpc)
+Progress goes to stderr, results to stdout.";
+
+/// Measurement rounds per pair; each runs every kind once with 1/ROUNDS of the work.
+const ROUNDS: u64 = 20;
+
+struct Options {
+    round_trips: u64,
+    cores: Vec<usize>,
+    out: PathBuf,
+}
+
+fn parse_core_list(text: &str) -> Result<Vec<usize>, String> {
+    let mut cores = Vec::new();
+    for part in text.split(',').filter(|part| !part.is_empty()) {
+        let bad = || format!("bad core list entry `{part}`");
+        match part.split_once('-') {
+            Some((first, last)) => {
+                let first: usize = first.parse().map_err(|_| bad())?;
+                let last: usize = last.parse().map_err(|_| bad())?;
+                cores.extend(first..=last);
+            }
+            None => cores.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    cores.sort_unstable();
+    cores.dedup();
+    Ok(cores)
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options =
+        Options { round_trips: 1_000_000, cores: Vec::new(), out: PathBuf::from("target/bench/urpc") };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--iters" => {
+                let text = value()?;
+                options.round_trips = text.parse().map_err(|_| format!("bad --iters `{text}`"))?;
+                if options.round_trips < ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE {
+                    return Err(format!(
+                        "--iters must be at least {}",
+                        ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE
+                    ));
+                }
+            }
+            "--cores" => options.cores = parse_core_list(&value()?)?,
+            "--out" => options.out = PathBuf::from(value()?),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(options)
+}
+
+/// What one pair measured, per kind: round-trip samples (ns), throughput per round (msg/s),
+/// and the round trip's ratio to the cache-line limit and to the two-line limit.
+struct PairResult {
+    client: usize,
+    server: usize,
+    round_trip: Vec<Summary>,
+    throughput: Vec<Option<Summary>>,
+    /// Median over the rounds of (this kind's median / the cache line's median) in that round.
+    over_cache_line: Vec<f64>,
+    /// The same against the two-line limit.
+    over_two_lines: Vec<f64>,
+}
+
+fn measure_pair(client: usize, server: usize, options: &Options) -> PairResult {
+    let (client_core, server_core) = (CoreId { id: client }, CoreId { id: server });
+    let round_trips_per_round = options.round_trips / ROUNDS;
+    let messages_per_round = 10 * round_trips_per_round;
+    let mut round_trip_samples = vec![Vec::new(); Kind::ALL.len()];
+    let mut throughput_samples = vec![Vec::new(); Kind::ALL.len()];
+    // Ratios are taken within a round, between measurements a few milliseconds apart, so a
+    // change in the machine's load or in where the hypervisor runs our vCPUs cancels out.
+    let mut over_cache_line = vec![Vec::new(); Kind::ALL.len()];
+    let mut over_two_lines = vec![Vec::new(); Kind::ALL.len()];
+    for _ in 0..ROUNDS {
+        let mut round_medians = Vec::new();
+        for (index, kind) in Kind::ALL.iter().enumerate() {
+            let samples = kind.round_trips(client_core, server_core, round_trips_per_round);
+            round_medians.push(Summary::of(&samples).median);
+            round_trip_samples[index].extend(samples);
+            if kind.has_throughput() {
+                throughput_samples[index].push(kind.throughput(client_core, server_core, messages_per_round));
+            }
+        }
+        for (index, median) in round_medians.iter().enumerate() {
+            over_cache_line[index].push(median / round_medians[kind_index(Kind::CacheLine)]);
+            over_two_lines[index].push(median / round_medians[kind_index(Kind::TwoLines)]);
+        }
+    }
+    PairResult {
+        client,
+        server,
+        over_cache_line: over_cache_line.iter().map(|ratios| Summary::of(ratios).median).collect(),
+        over_two_lines: over_two_lines.iter().map(|ratios| Summary::of(ratios).median).collect(),
+        round_trip: round_trip_samples.iter().map(|samples| Summary::of(samples)).collect(),
+        throughput: throughput_samples
+            .iter()
+            .map(|samples| (!samples.is_empty()).then(|| Summary::of(samples)))
+            .collect(),
+    }
+}
+
+fn kind_index(kind: Kind) -> usize {
+    Kind::ALL.iter().position(|&candidate| candidate == kind).unwrap_or_default()
+}
+
+fn report_pair(result: &PairResult, csv: &mut String) {
+    let pair = format!("{}-{}", result.client, result.server);
+    for (index, kind) in Kind::ALL.iter().enumerate() {
+        let rtt = &result.round_trip[index];
+        println!(
+            "{pair:>7} {:<10} rtt  median {:8.1} ns  p10 {:8.1}  p90 {:8.1}  x cacheline {:5.2}  x twolines {:5.2}",
+            kind.name(),
+            rtt.median,
+            rtt.p10,
+            rtt.p90,
+            result.over_cache_line[index],
+            result.over_two_lines[index],
+        );
+        let _ = writeln!(
+            csv,
+            "{},{},{},rtt_ns,{:.1},{:.1},{:.1}",
+            result.client,
+            result.server,
+            kind.name(),
+            rtt.median,
+            rtt.p10,
+            rtt.p90
+        );
+    }
+    let urpc_throughput = result.throughput[kind_index(Kind::Urpc)].as_ref().map(|summary| summary.median);
+    for (index, kind) in Kind::ALL.iter().enumerate() {
+        let Some(throughput) = &result.throughput[index] else { continue };
+        println!(
+            "{pair:>7} {:<10} tput median {:8.2} Mmsg/s  p10 {:6.2}  p90 {:6.2}  urpc/this {:5.2}",
+            kind.name(),
+            throughput.median / 1e6,
+            throughput.p10 / 1e6,
+            throughput.p90 / 1e6,
+            urpc_throughput.unwrap_or(f64::NAN) / throughput.median
+        );
+        let _ = writeln!(
+            csv,
+            "{},{},{},throughput_msgs_per_s,{:.0},{:.0},{:.0}",
+            result.client,
+            result.server,
+            kind.name(),
+            throughput.median,
+            throughput.p10,
+            throughput.p90
+        );
+    }
+}
+
+fn median_ratio(results: &[PairResult], ratio: impl Fn(&PairResult) -> f64) -> f64 {
+    let ratios: Vec<f64> = results.iter().map(ratio).collect();
+    Summary::of(&ratios).median
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("urpc-bench: {message}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(if message.is_empty() { 0 } else { 2 });
+        }
+    };
+    let available: Vec<usize> =
+        core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|core| core.id).collect();
+    let cores = if options.cores.is_empty() { available.clone() } else { options.cores.clone() };
+    if let Some(missing) = cores.iter().find(|core| !available.contains(core)) {
+        eprintln!("urpc-bench: core {missing} is not available to this process ({available:?})");
+        return ExitCode::from(2);
+    }
+    if cores.len() < 2 {
+        eprintln!("urpc-bench: need at least two cores, have {cores:?}");
+        return ExitCode::from(2);
+    }
+    let pairs: Vec<(usize, usize)> = cores
+        .iter()
+        .enumerate()
+        .flat_map(|(index, &first)| cores[index + 1..].iter().map(move |&second| (first, second)))
+        .collect();
+    eprintln!(
+        "[urpc-bench] {} pairs of cores {cores:?}, {} round trips and {} messages per kind and pair",
+        pairs.len(),
+        options.round_trips,
+        10 * options.round_trips
+    );
+
+    let mut csv = String::from("client_core,server_core,kind,metric,median,p10,p90\n");
+    let mut results = Vec::new();
+    for (number, &(client, server)) in pairs.iter().enumerate() {
+        eprintln!("[urpc-bench] pair {client}-{server} ({}/{})", number + 1, pairs.len());
+        let result = measure_pair(client, server, &options);
+        report_pair(&result, &mut csv);
+        results.push(result);
+    }
+
+    let urpc = kind_index(Kind::Urpc);
+    let rtt = |result: &PairResult, kind: Kind| result.round_trip[kind_index(kind)].median;
+    let tput = |result: &PairResult, kind: Kind| {
+        result.throughput[kind_index(kind)].as_ref().map_or(f64::NAN, |summary| summary.median)
+    };
+    println!(
+        "urpc rtt / cache-line limit: median {:.2}",
+        median_ratio(&results, |result| result.over_cache_line[urpc])
+    );
+    println!(
+        "urpc rtt / two-line limit: median {:.2}",
+        median_ratio(&results, |result| result.over_two_lines[urpc])
+    );
+    println!(
+        "urpc rtt / rtrb rtt: median {:.2}; urpc rtt / crossbeam rtt: median {:.2}",
+        median_ratio(&results, |result| rtt(result, Kind::Urpc) / rtt(result, Kind::Rtrb)),
+        median_ratio(&results, |result| rtt(result, Kind::Urpc) / rtt(result, Kind::Crossbeam)),
+    );
+    println!(
+        "urpc throughput / rtrb: median {:.2}; urpc throughput / crossbeam: median {:.2}",
+        median_ratio(&results, |result| tput(result, Kind::Urpc) / tput(result, Kind::Rtrb)),
+        median_ratio(&results, |result| tput(result, Kind::Urpc) / tput(result, Kind::Crossbeam)),
+    );
+
+    let heatmap_cells: Vec<(usize, usize, f64)> =
+        results.iter().map(|result| (result.client, result.server, result.round_trip[urpc].median)).collect();
+    let svg = heatmap::svg(&cores, &heatmap_cells, "URPC round trip per core pair (ns, median)");
+    let written = std::fs::create_dir_all(&options.out)
+        .and_then(|()| std::fs::write(options.out.join("results.csv"), &csv))
+        .and_then(|()| std::fs::write(options.out.join("urpc-rtt-heatmap.svg"), svg));
+    match written {
+        Ok(()) => {
+            eprintln!("[urpc-bench] wrote results.csv and urpc-rtt-heatmap.svg to {}", options.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("urpc-bench: cannot write to {}: {error}", options.out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
