@@ -25,7 +25,9 @@ use stats::Summary;
 
 const USAGE: &str = "\
 usage: urpc-bench [--iters N] [--cores LIST] [--out DIR]
-  --iters N     round trips per kind and pair (default 1000000); throughput streams 10 N messages
+  --iters N     round trips per kind and pair; throughput streams 10 N messages (default:
+                1000000 for up to 8 pairs, fewer beyond so that a run stays near a minute,
+                at least 100000)
   --cores LIST  cores to pair up, e.g. 0-3,6 (default: every core this process may run on)
   --out DIR     where results.csv and urpc-rtt-heatmap.svg go (default target/bench/urpc)
 Progress goes to stderr, results to stdout.";
@@ -34,7 +36,8 @@ Progress goes to stderr, results to stdout.";
 const ROUNDS: u64 = 20;
 
 struct Options {
-    round_trips: u64,
+    /// Round trips per kind and pair; `None`: scaled to the number of pairs.
+    round_trips: Option<u64>,
     cores: Vec<usize>,
     out: PathBuf,
 }
@@ -59,15 +62,16 @@ fn parse_core_list(text: &str) -> Result<Vec<usize>, String> {
 
 fn parse_options() -> Result<Options, String> {
     let mut options =
-        Options { round_trips: 1_000_000, cores: Vec::new(), out: PathBuf::from("target/bench/urpc") };
+        Options { round_trips: None, cores: Vec::new(), out: PathBuf::from("target/bench/urpc") };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--iters" => {
                 let text = value()?;
-                options.round_trips = text.parse().map_err(|_| format!("bad --iters `{text}`"))?;
-                if options.round_trips < ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE {
+                let round_trips: u64 = text.parse().map_err(|_| format!("bad --iters `{text}`"))?;
+                options.round_trips = Some(round_trips);
+                if round_trips < ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE {
                     return Err(format!(
                         "--iters must be at least {}",
                         ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE
@@ -96,9 +100,15 @@ struct PairResult {
     over_two_lines: Vec<f64>,
 }
 
-fn measure_pair(client: usize, server: usize, options: &Options) -> PairResult {
+/// The default work per kind and pair: 1,000,000 round trips (about 4 s a pair) for up to 8
+/// pairs, then less, so that 16 cores (120 pairs) still finish in about a minute.
+fn default_round_trips(pairs: usize) -> u64 {
+    (8_000_000 / pairs.max(1) as u64).clamp(100_000, 1_000_000)
+}
+
+fn measure_pair(client: usize, server: usize, round_trips: u64) -> PairResult {
     let (client_core, server_core) = (CoreId { id: client }, CoreId { id: server });
-    let round_trips_per_round = options.round_trips / ROUNDS;
+    let round_trips_per_round = round_trips / ROUNDS;
     let messages_per_round = 10 * round_trips_per_round;
     let mut round_trip_samples = vec![Vec::new(); Kind::ALL.len()];
     let mut throughput_samples = vec![Vec::new(); Kind::ALL.len()];
@@ -218,18 +228,18 @@ fn main() -> ExitCode {
         .enumerate()
         .flat_map(|(index, &first)| cores[index + 1..].iter().map(move |&second| (first, second)))
         .collect();
+    let round_trips = options.round_trips.unwrap_or_else(|| default_round_trips(pairs.len()));
     eprintln!(
-        "[urpc-bench] {} pairs of cores {cores:?}, {} round trips and {} messages per kind and pair",
+        "[urpc-bench] {} pairs of cores {cores:?}, {round_trips} round trips and {} messages per kind and pair",
         pairs.len(),
-        options.round_trips,
-        10 * options.round_trips
+        10 * round_trips
     );
 
     let mut csv = String::from("client_core,server_core,kind,metric,median,p10,p90\n");
     let mut results = Vec::new();
     for (number, &(client, server)) in pairs.iter().enumerate() {
         eprintln!("[urpc-bench] pair {client}-{server} ({}/{})", number + 1, pairs.len());
-        let result = measure_pair(client, server, &options);
+        let result = measure_pair(client, server, round_trips);
         report_pair(&result, &mut csv);
         results.push(result);
     }
