@@ -58,11 +58,24 @@ SRC
     fi
 }
 
+# Whether a tool is installed, looking in the sbin folders too (not on a user's PATH).
+have_tool() {
+    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]
+}
+
 install_packages() {
     local missing=()
     command -v dtc >/dev/null 2>&1 || missing+=(device-tree-compiler)
     command -v cc >/dev/null 2>&1 || missing+=(gcc)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    # Board images (scripts/mkimage, tests/tests/boards.rs): FAT, partition tables, mtools,
+    # Debian's archive key for fetching firmware packages, and U-Boot for QEMU.
+    have_tool mkfs.fat || missing+=(dosfstools)
+    have_tool sfdisk || missing+=(fdisk)
+    have_tool mcopy || missing+=(mtools)
+    have_tool dpkg-deb || missing+=(dpkg)
+    [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
+    [ -f /usr/lib/u-boot/qemu_arm64/u-boot.bin ] || missing+=(u-boot-qemu)
     if [ "${#missing[@]}" -gt 0 ]; then
         apt_update_once
         log "installing ${missing[*]}"

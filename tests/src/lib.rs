@@ -3,12 +3,20 @@
 //! [`Qemu`] describes one machine, [`Qemu::boot`] runs it with a deadline and returns what the
 //! system printed and how QEMU ended. The image comes from `scripts/build` (in `build/`, or
 //! the folder in `MK_BUILD_DIR`); `scripts/test` builds it before running these tests.
+//!
+//! Machines that cannot power off (QEMU `raspi4b`) end with [`Qemu::stop_at`]: the harness
+//! stops QEMU once the console printed a line starting with the marker and then went quiet.
 #![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// How long the console must stay quiet after the [`Qemu::stop_at`] marker before the harness
+/// stops QEMU (lines that follow the marker still get collected).
+pub const SETTLE: Duration = Duration::from_millis(1500);
 
 /// The folder holding the built image and device trees.
 pub fn build_dir() -> PathBuf {
@@ -37,12 +45,24 @@ pub struct Qemu {
     pub memory: String,
     /// `-dtb`, if any.
     pub dtb: Option<PathBuf>,
-    /// `-kernel`.
+    /// `-kernel`; not passed when [`Qemu::bios`] is set (the firmware finds the OS itself).
     pub kernel: PathBuf,
     /// Kernel command line (`-append`, which QEMU puts in `/chosen/bootargs`).
     pub append: Option<String>,
     /// How long the run may take before it is killed.
     pub timeout: Duration,
+    /// `-serial` values in order; the one that is `stdio` is the console collected.
+    pub serials: Vec<String>,
+    /// `-bios` firmware (U-Boot), if any.
+    pub bios: Option<PathBuf>,
+    /// Raw disk images attached as `virtio-blk-device`s, with `snapshot=on` (the files stay
+    /// as they are).
+    pub disks: Vec<PathBuf>,
+    /// Further arguments, appended last.
+    pub extra_args: Vec<String>,
+    /// Stop QEMU once a console line starts with this marker and output has settled
+    /// (for machines that cannot power off).
+    pub stop_at: Option<String>,
 }
 
 /// What a run printed and how it ended.
@@ -50,8 +70,10 @@ pub struct Qemu {
 pub struct Run {
     /// Everything on the serial console (carriage returns removed).
     pub console: String,
-    /// QEMU's exit status; `None` if it was killed at the deadline.
+    /// QEMU's exit status; `None` if it was killed at the deadline or stopped at the marker.
     pub status: Option<ExitStatus>,
+    /// Whether the harness stopped QEMU after the [`Qemu::stop_at`] marker (not the deadline).
+    pub stopped_at_marker: bool,
 }
 
 impl Run {
@@ -83,38 +105,85 @@ impl Qemu {
             kernel: built("Image"),
             append: None,
             timeout: Duration::from_secs(90),
+            serials: vec!["stdio".into()],
+            bios: None,
+            disks: Vec::new(),
+            extra_args: Vec::new(),
+            stop_at: None,
         }
     }
 
-    /// Boots the machine and collects the console until QEMU exits or the deadline passes.
+    /// Boots the machine and collects the console until QEMU exits, the deadline passes, or
+    /// (with [`Qemu::stop_at`]) the marker was printed and the console settled.
     pub fn boot(&self) -> Run {
         let mut command = Command::new("qemu-system-aarch64");
         command
             .args(["-M", &self.machine, "-cpu", &self.cpu, "-smp", &self.smp.to_string()])
-            .args(["-m", &self.memory, "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
-            .arg("-kernel")
-            .arg(&self.kernel)
+            .args(["-m", &self.memory, "-nographic", "-no-reboot", "-monitor", "none"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        for serial in &self.serials {
+            command.args(["-serial", serial]);
+        }
+        match &self.bios {
+            Some(bios) => {
+                command.arg("-bios").arg(bios);
+            }
+            None => {
+                command.arg("-kernel").arg(&self.kernel);
+            }
+        }
         if let Some(dtb) = &self.dtb {
             command.arg("-dtb").arg(dtb);
         }
         if let Some(append) = &self.append {
             command.args(["-append", append]);
         }
+        for (n, disk) in self.disks.iter().enumerate() {
+            command
+                .arg("-drive")
+                .arg(format!("if=none,format=raw,snapshot=on,id=disk{n},file={}", disk.display()))
+                .args(["-device", &format!("virtio-blk-device,drive=disk{n}")]);
+        }
+        command.args(&self.extra_args);
         let mut child =
             command.spawn().expect("qemu-system-aarch64 must be installed (scripts/test installs it)");
         let mut stdout = child.stdout.take().expect("piped stdout");
+        // The reader appends to a shared buffer so the marker can be seen while QEMU runs.
+        let output = Arc::new(Mutex::new((Vec::<u8>::new(), Instant::now())));
+        let sink = Arc::clone(&output);
         let reader = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = stdout.read_to_end(&mut bytes);
-            bytes
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                let mut guard = sink.lock().expect("console buffer");
+                guard.0.extend_from_slice(&chunk[..n]);
+                guard.1 = Instant::now();
+            }
         });
         let started = Instant::now();
+        let mut marker_seen: Option<Instant> = None;
+        let mut stopped_at_marker = false;
         let status = loop {
             if let Some(status) = child.try_wait().expect("waiting for QEMU") {
                 break Some(status);
+            }
+            if let Some(marker) = &self.stop_at {
+                let (seen, last_output) = {
+                    let guard = output.lock().expect("console buffer");
+                    let text = String::from_utf8_lossy(&guard.0);
+                    (text.lines().any(|l| l.trim_end_matches('\r').starts_with(marker.as_str())), guard.1)
+                };
+                if seen {
+                    let since = *marker_seen.get_or_insert_with(Instant::now);
+                    // Quiet for SETTLE, or at most 4 * SETTLE after the marker.
+                    if last_output.elapsed() >= SETTLE || since.elapsed() >= 4 * SETTLE {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        stopped_at_marker = true;
+                        break None;
+                    }
+                }
             }
             if started.elapsed() > self.timeout {
                 let _ = child.kill();
@@ -123,16 +192,18 @@ impl Qemu {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let bytes = reader.join().unwrap_or_default();
+        let _ = reader.join();
+        let bytes = std::mem::take(&mut output.lock().expect("console buffer").0);
         let mut stderr = String::new();
         if let Some(mut err) = child.stderr.take() {
             let _ = err.read_to_string(&mut stderr);
         }
         let console = String::from_utf8_lossy(&bytes).replace('\r', "");
-        let run = Run { console, status };
+        let run = Run { console, status, stopped_at_marker };
         eprintln!(
-            "--- console ({:?}, {:.1} s) ---\n{}{}",
+            "--- console ({:?}{}, {:.1} s) ---\n{}{}",
             run.status,
+            if stopped_at_marker { ", stopped at the marker" } else { "" },
             started.elapsed().as_secs_f64(),
             run.console,
             stderr

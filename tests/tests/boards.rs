@@ -1,0 +1,324 @@
+//! Board images: the SD-card images `scripts/mkimage` builds from `build/Image` and Debian's
+//! firmware packages (partition table, boot-partition files, U-Boot at the Rockchip offsets),
+//! and the same bytes booted under QEMU: the Raspberry Pi 4 kernel and device tree taken off
+//! the Pi SD image on `raspi4b` (spin tables, mini-UART console), and U-Boot finding the kernel
+//! through extlinux on a disk with the Rockchip layout on `virt` at EL2 (PSCI over `smc`).
+//!
+//! The images are built on first use (the first run downloads the packages into
+//! `build/cache/`; later runs reuse them). Needs mtools, fdisk and dosfstools
+//! (`scripts/test` installs them) and Debian's `u-boot-qemu` for the U-Boot boot.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use system_tests::{build_dir, built, Qemu, Run};
+
+const SECTOR: u64 = 512;
+/// Where each image's boot partition starts (scripts/mkimage).
+const RPI_PART_SECTOR: u64 = 8192;
+const RK_PART_SECTOR: u64 = 32768;
+const RK_IDBLOADER_SECTOR: u64 = 64;
+const RK_ITB_SECTOR: u64 = 16384;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The download cache scripts/mkimage uses (it is told this folder).
+fn cache_dir() -> PathBuf {
+    std::env::var_os("MK_CACHE_DIR").map_or_else(|| build_dir().join("cache"), PathBuf::from)
+}
+
+/// Images built in this test process; building is serialised (one package cache).
+static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+/// Builds `build/sdcard/<name>.img` with `scripts/mkimage <args>` once per test run.
+fn sd_image(name: &str, args: &[&str]) -> PathBuf {
+    let out = build_dir().join("sdcard").join(format!("{name}.img"));
+    let mut guard = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let done = guard.get_or_insert_with(HashSet::new);
+    if !done.contains(name) {
+        let status = Command::new(repo_root().join("scripts/mkimage"))
+            .args(args)
+            .arg("--image")
+            .arg(built("Image"))
+            .arg(&out)
+            .env("MK_CACHE_DIR", cache_dir())
+            .status()
+            .expect("running scripts/mkimage");
+        assert!(status.success(), "scripts/mkimage {args:?} failed: {status}");
+        done.insert(name.to_owned());
+    }
+    out
+}
+
+/// One MBR partition entry.
+#[derive(Debug, PartialEq)]
+struct Partition {
+    bootable: bool,
+    kind: u8,
+    start: u64,
+    sectors: u64,
+}
+
+/// The used primary partitions of an MBR disk image.
+fn partitions(image: &Path) -> Vec<Partition> {
+    let bytes = read_range(image, 0, 512);
+    assert_eq!(&bytes[510..512], &[0x55, 0xaa], "{} has no MBR signature", image.display());
+    (0..4)
+        .map(|i| &bytes[446 + 16 * i..446 + 16 * (i + 1)])
+        .filter(|e| e[4] != 0)
+        .map(|e| Partition {
+            bootable: e[0] == 0x80,
+            kind: e[4],
+            start: u64::from(u32::from_le_bytes([e[8], e[9], e[10], e[11]])),
+            sectors: u64::from(u32::from_le_bytes([e[12], e[13], e[14], e[15]])),
+        })
+        .collect()
+}
+
+fn read_range(path: &Path, offset: u64, len: usize) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.seek(SeekFrom::Start(offset)).expect("seek");
+    let mut bytes = vec![0; len];
+    file.read_exact(&mut bytes).unwrap_or_else(|e| panic!("{} at {offset}: {e}", path.display()));
+    bytes
+}
+
+fn mtools(tool: &str) -> Command {
+    let mut command = Command::new(tool);
+    command.env("MTOOLS_SKIP_CHECK", "1");
+    command
+}
+
+/// Every file path in the FAT file system at `start_sector` of `image` (lower case).
+fn fat_files(image: &Path, start_sector: u64) -> HashSet<String> {
+    let output = mtools("mdir")
+        .args(["-/", "-b", "-i"])
+        .arg(format!("{}@@{}", image.display(), start_sector * SECTOR))
+        .arg("::/")
+        .output()
+        .expect("mdir (mtools) must be installed");
+    assert!(output.status.success(), "mdir: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| l.trim_start_matches("::").trim_end_matches('/').to_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// One file from the FAT file system, copied out.
+fn fat_read(image: &Path, start_sector: u64, path: &str) -> Vec<u8> {
+    let dest =
+        std::env::temp_dir().join(format!("mk-boards-{}-{}", std::process::id(), path.replace('/', "_")));
+    let status = mtools("mcopy")
+        .args(["-n", "-o", "-i"])
+        .arg(format!("{}@@{}", image.display(), start_sector * SECTOR))
+        .arg(format!("::{path}"))
+        .arg(&dest)
+        .status()
+        .expect("mcopy (mtools) must be installed");
+    assert!(status.success(), "mcopy {path} from {}", image.display());
+    let bytes = std::fs::read(&dest).expect("copied file");
+    let _ = std::fs::remove_file(&dest);
+    bytes
+}
+
+/// A file of an unpacked Debian package in the mkimage cache.
+fn package_file(package: &str, path: &str) -> Vec<u8> {
+    let debian = cache_dir().join("debian");
+    let entries = std::fs::read_dir(&debian).unwrap_or_else(|e| panic!("{}: {e}", debian.display()));
+    let root = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("root").join(package))
+        .find(|root| root.join(".extracted").exists())
+        .unwrap_or_else(|| panic!("{package} is not unpacked under {}", debian.display()));
+    std::fs::read(root.join(path.trim_start_matches('/'))).unwrap_or_else(|e| panic!("{package}:{path}: {e}"))
+}
+
+fn assert_one_bootable_fat32(image: &Path, start: u64) -> Partition {
+    let mut parts = partitions(image);
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    let part = parts.remove(0);
+    assert!(part.bootable, "{part:?}");
+    assert_eq!(part.kind, 0x0c, "FAT32 (LBA) partition expected: {part:?}");
+    assert_eq!(part.start, start, "{part:?}");
+    let size = std::fs::metadata(image).expect("image").len();
+    assert_eq!((part.start + part.sectors) * SECTOR, size, "the partition ends the image");
+    part
+}
+
+fn assert_core_up(run: &Run, core: usize, class: &str, build: &str) {
+    let lines = run.lines_starting(&format!("core {core} up "));
+    assert_eq!(lines.len(), 1, "core {core} must print exactly one up line, got {lines:?}");
+    assert!(
+        lines[0].ends_with(&format!("class={class} cpu-driver={build} el=1")),
+        "core {core}: {:?}",
+        lines[0]
+    );
+}
+
+fn extlinux(image: &Path) -> String {
+    String::from_utf8(fat_read(image, RK_PART_SECTOR, "/extlinux/extlinux.conf")).expect("UTF-8")
+}
+
+#[test]
+fn rpi4_sd_image_holds_firmware_config_device_tree_and_the_kernel() {
+    let image = sd_image("rpi4", &["rpi4"]);
+    assert_one_bootable_fat32(&image, RPI_PART_SECTOR);
+    let files = fat_files(&image, RPI_PART_SECTOR);
+    for name in ["/start4.elf", "/fixup4.dat", "/config.txt", "/bcm2711-rpi-4-b.dtb", "/kernel8.img"] {
+        assert!(files.contains(name), "{name} missing from the boot partition: {files:?}");
+    }
+    assert!(!files.contains("/bl31.bin"), "no armstub without --armstub-tfa");
+    assert_eq!(fat_read(&image, RPI_PART_SECTOR, "/kernel8.img"), std::fs::read(built("Image")).unwrap());
+    let firmware = "usr/lib/raspi-firmware";
+    for name in ["start4.elf", "fixup4.dat"] {
+        assert!(
+            fat_read(&image, RPI_PART_SECTOR, &format!("/{name}"))
+                == package_file("raspi-firmware", &format!("{firmware}/{name}")),
+            "{name} differs from raspi-firmware's"
+        );
+    }
+    let config = String::from_utf8(fat_read(&image, RPI_PART_SECTOR, "/config.txt")).unwrap();
+    let settings: Vec<&str> = config.lines().filter(|l| !l.starts_with('#')).collect();
+    for setting in ["arm_64bit=1", "enable_uart=1", "kernel=kernel8.img"] {
+        assert!(settings.contains(&setting), "config.txt lacks {setting}: {config}");
+    }
+    assert!(!settings.iter().any(|s| s.starts_with("armstub")), "{config}");
+    let dtb = fat_read(&image, RPI_PART_SECTOR, "/bcm2711-rpi-4-b.dtb");
+    assert_eq!(&dtb[..4], &[0xd0, 0x0d, 0xfe, 0xed], "the device tree must be a DTB");
+}
+
+#[test]
+fn rpi4_sd_image_with_tf_a_uses_bl31_as_armstub() {
+    let image = sd_image("rpi4-tfa", &["rpi4", "--armstub-tfa"]);
+    assert!(fat_files(&image, RPI_PART_SECTOR).contains("/bl31.bin"));
+    assert!(
+        fat_read(&image, RPI_PART_SECTOR, "/bl31.bin")
+            == package_file("arm-trusted-firmware", "usr/lib/arm-trusted-firmware/rpi4/bl31.bin"),
+        "bl31.bin must be arm-trusted-firmware's rpi4 build"
+    );
+    let config = String::from_utf8(fat_read(&image, RPI_PART_SECTOR, "/config.txt")).unwrap();
+    assert!(config.lines().any(|l| l == "armstub=bl31.bin"), "{config}");
+}
+
+#[test]
+fn rockpro64_sd_image_has_u_boot_at_the_rockchip_offsets_and_an_extlinux_boot_partition() {
+    let image = sd_image("rk3399-rockpro64", &["rk3399", "--board", "rockpro64"]);
+    assert_one_bootable_fat32(&image, RK_PART_SECTOR);
+    let dir = "usr/lib/u-boot/rockpro64-rk3399";
+    for (file, sector) in [("idbloader.img", RK_IDBLOADER_SECTOR), ("u-boot.itb", RK_ITB_SECTOR)] {
+        let expected = package_file("u-boot-rockchip", &format!("{dir}/{file}"));
+        let found = read_range(&image, sector * SECTOR, expected.len());
+        assert!(found == expected, "{file} must sit byte for byte at sector {sector}");
+    }
+    let files = fat_files(&image, RK_PART_SECTOR);
+    for name in ["/image", "/rk3399-rockpro64.dtb", "/extlinux/extlinux.conf"] {
+        assert!(files.contains(name), "{name} missing: {files:?}");
+    }
+    assert_eq!(fat_read(&image, RK_PART_SECTOR, "/Image"), std::fs::read(built("Image")).unwrap());
+    let conf = extlinux(&image);
+    assert!(conf.lines().any(|l| l.trim() == "kernel /Image"), "{conf}");
+    assert!(conf.lines().any(|l| l.trim() == "fdt /rk3399-rockpro64.dtb"), "{conf}");
+}
+
+#[test]
+fn rock5b_image_leaves_the_loader_area_for_a_u_boot_debian_does_not_ship() {
+    let image = sd_image("rk3588-rock-5b", &["rk3588", "--board", "rock-5b"]);
+    assert_one_bootable_fat32(&image, RK_PART_SECTOR);
+    let loader_area =
+        read_range(&image, RK_IDBLOADER_SECTOR * SECTOR, ((RK_PART_SECTOR - 64) * SECTOR) as usize);
+    assert!(loader_area.iter().all(|&b| b == 0), "no loader is written without --loader");
+    let files = fat_files(&image, RK_PART_SECTOR);
+    for name in ["/image", "/rk3588-rock-5b.dtb", "/extlinux/extlinux.conf"] {
+        assert!(files.contains(name), "{name} missing: {files:?}");
+    }
+    assert!(extlinux(&image).lines().any(|l| l.trim() == "fdt /rk3588-rock-5b.dtb"));
+}
+
+#[test]
+fn raspi4b_boots_the_sd_card_kernel_with_four_cores_through_the_spin_table() {
+    let image = sd_image("rpi4", &["rpi4"]);
+    let dir = std::env::temp_dir().join(format!("mk-boards-rpi4-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (kernel, dtb) = (dir.join("kernel8.img"), dir.join("bcm2711-rpi-4-b.dtb"));
+    std::fs::write(&kernel, fat_read(&image, RPI_PART_SECTOR, "/kernel8.img")).unwrap();
+    std::fs::write(&dtb, fat_read(&image, RPI_PART_SECTOR, "/bcm2711-rpi-4-b.dtb")).unwrap();
+    let qemu = Qemu {
+        machine: "raspi4b".into(),
+        cpu: "cortex-a72".into(),
+        smp: 4,
+        memory: "2G".into(),
+        dtb: Some(dtb),
+        kernel,
+        // The first serial port is the PL011 (Bluetooth on the board), the second the
+        // mini-UART the device tree's stdout-path names.
+        serials: vec!["null".into(), "stdio".into()],
+        // Nothing powers a Pi off: stop once every core reported.
+        stop_at: Some("all ".into()),
+        timeout: Duration::from_secs(90),
+        ..Qemu::big_little()
+    };
+    let run = qemu.boot();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(run.stopped_at_marker, "the run must reach the `all <n> cores up` marker");
+    let entered = run.lines_starting("boot stub: entered at EL2");
+    assert_eq!(entered.len(), 1, "the Pi firmware (and QEMU's raspi4b) enters at EL2");
+    assert!(entered[0].contains("image at 0x200000"), "text_offset 0 loads at 2 MiB: {}", entered[0]);
+    assert!(entered[0].contains("dtb at 0x8000000"), "{}", entered[0]);
+    for core in 0..4 {
+        let planned = run.lines_starting(&format!("boot stub: core {core} "));
+        assert_eq!(planned.len(), 1, "{planned:?}");
+        assert!(planned[0].contains("arm,cortex-a72"), "{}", planned[0]);
+    }
+    // A homogeneous Cortex-A72 machine without capacities: every core runs the same build.
+    let builds: HashSet<&str> = (0..4)
+        .flat_map(|c| run.lines_starting(&format!("core {c} up ")))
+        .filter_map(|l| l.split(' ').find(|f| f.starts_with("cpu-driver=")))
+        .collect();
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    for core in 0..4 {
+        assert_eq!(run.lines_starting(&format!("core {core} up ")).len(), 1, "core {core}");
+    }
+    assert_eq!(run.lines_starting("all "), ["all 4 cores up"]);
+    assert!(!run.console.contains("offline"), "{}", run.console);
+}
+
+#[test]
+fn u_boot_finds_the_kernel_through_extlinux_and_boots_big_little_at_el2() {
+    let image = sd_image("qemu-virt-uboot", &["qemu-virt-uboot"]);
+    let uboot = std::env::var_os("MK_UBOOT_QEMU")
+        .map_or_else(|| PathBuf::from("/usr/lib/u-boot/qemu_arm64/u-boot.bin"), PathBuf::from);
+    assert!(uboot.exists(), "{} missing: install Debian's u-boot-qemu (scripts/test does)", uboot.display());
+    let qemu = Qemu {
+        machine: "virt,gic-version=3,virtualization=on".into(),
+        // QEMU hands this tree to U-Boot as the board's own; U-Boot passes it on to the kernel.
+        dtb: Some(built("qemu-virt-biglittle-el2.dtb")),
+        bios: Some(uboot),
+        disks: vec![image],
+        timeout: Duration::from_secs(120),
+        ..Qemu::big_little()
+    };
+    let run = qemu.boot();
+    assert!(run.console.contains("U-Boot 20"), "U-Boot must run first");
+    assert!(
+        run.console.contains("Retrieving file: /extlinux/extlinux.conf")
+            || run.console.contains("/extlinux/extlinux.conf"),
+        "U-Boot must find extlinux.conf on the disk"
+    );
+    assert!(run.console.contains("Retrieving file: /Image"), "U-Boot must load /Image from the disk");
+    assert_eq!(run.lines_starting("boot stub: entered at EL2").len(), 1, "booti hands over at EL2");
+    for core in 0..4 {
+        assert_core_up(&run, core, "little", "cortex-a53");
+    }
+    for core in 4..6 {
+        assert_core_up(&run, core, "big", "cortex-a72");
+    }
+    assert_eq!(run.lines_starting("all "), ["all 6 cores up"]);
+    assert!(run.powered_off_cleanly(), "PSCI SYSTEM_OFF over smc must end QEMU: {:?}", run.status);
+}
