@@ -1,0 +1,278 @@
+//! Memory, the interrupt controller, the timer, PSCI and the console.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::address::{mmio, reg_entries, translate};
+use crate::error::Error;
+use crate::tree::Tree;
+
+/// A physical memory range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryRange {
+    /// First byte.
+    pub base: u64,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// The interrupt controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InterruptController {
+    /// GICv2 (GIC-400 and kin): distributor and memory-mapped CPU interface.
+    GicV2 {
+        /// Distributor.
+        distributor: u64,
+        /// CPU interface.
+        cpu_interface: u64,
+    },
+    /// GICv3: distributor and the first redistributor.
+    GicV3 {
+        /// Distributor.
+        distributor: u64,
+        /// First redistributor frame.
+        redistributor: u64,
+    },
+}
+
+/// The architected timer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timer {
+    /// Its compatible.
+    pub compatible: String,
+    /// Raw `interrupts` cells (secure phys, non-secure phys, virtual, hyp phys ...).
+    pub interrupts: Vec<u32>,
+    /// `clock-frequency`, when the firmware failed to set CNTFRQ.
+    pub clock_frequency: Option<u32>,
+}
+
+/// PSCI conduit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PsciConduit {
+    /// HVC.
+    Hvc,
+    /// SMC.
+    Smc,
+}
+
+/// PSCI firmware interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Psci {
+    /// How to call it.
+    pub conduit: PsciConduit,
+    /// The most specific version in `compatible` (`1.0`, `0.2`, or `0.1` for plain `arm,psci`).
+    pub version: String,
+}
+
+/// UART families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UartKind {
+    /// Arm PL011.
+    Pl011,
+    /// BCM2835 auxiliary mini-UART.
+    Bcm2835Aux,
+    /// 16550-compatible (Synopsys DesignWare APB UART and kin).
+    Ns16550,
+    /// Something else.
+    Other,
+}
+
+/// The console from `/chosen/stdout-path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Console {
+    /// Path of the UART node (aliases resolved).
+    pub path: String,
+    /// First compatible string.
+    pub compatible: String,
+    /// The family.
+    pub kind: UartKind,
+    /// CPU physical address of its registers.
+    pub base: u64,
+    /// Register stride is `1 << reg_shift`.
+    pub reg_shift: u32,
+    /// Register access width in bytes.
+    pub reg_io_width: u32,
+    /// Baud rate from the stdout-path options or `current-speed`.
+    pub baud: Option<u32>,
+}
+
+const GICV3: &[&str] = &["arm,gic-v3"];
+const GICV2: &[&str] = &[
+    "arm,gic-400",
+    "arm,cortex-a15-gic",
+    "arm,cortex-a9-gic",
+    "arm,cortex-a7-gic",
+    "arm,arm11mp-gic",
+    "arm,gic-v2",
+];
+const PL011: &[&str] = &["arm,pl011"];
+const AUX: &[&str] = &["brcm,bcm2835-aux-uart"];
+const NS16550: &[&str] =
+    &["snps,dw-apb-uart", "ns16550a", "ns16550", "ns16450", "ns8250", "nvidia,tegra20-uart"];
+
+/// Memory from every `/memory` node (empty or absent ones give nothing).
+pub fn memory(tree: &Tree) -> Result<Vec<MemoryRange>, Error> {
+    let mut ranges = Vec::new();
+    for &child in &tree.nodes[0].children {
+        let node = &tree.nodes[child];
+        let is_memory = node.name.split('@').next() == Some("memory")
+            || tree.string(child, "device_type").as_deref() == Some("memory");
+        if !is_memory || !tree.is_enabled(child) {
+            continue;
+        }
+        for (base, size) in reg_entries(tree, child)? {
+            if size > 0 {
+                ranges.push(MemoryRange { base, size });
+            }
+        }
+    }
+    Ok(ranges)
+}
+
+/// `/reserved-memory` children with a `reg`, and `/memreserve/` entries.
+pub fn reserved(tree: &Tree) -> Result<Vec<MemoryRange>, Error> {
+    let mut ranges: Vec<MemoryRange> = tree
+        .memreserve
+        .iter()
+        .map(|&(base, size)| MemoryRange { base, size })
+        .filter(|r| r.size > 0)
+        .collect();
+    if let Some(parent) = tree.find("/reserved-memory") {
+        for &child in &tree.nodes[parent].children {
+            for (base, size) in reg_entries(tree, child)? {
+                let base = translate(tree, child, base)?.unwrap_or(base);
+                if size > 0 {
+                    ranges.push(MemoryRange { base, size });
+                }
+            }
+        }
+    }
+    Ok(ranges)
+}
+
+fn compatible_with(tree: &Tree, node: usize, list: &[&str]) -> bool {
+    list.iter().any(|c| tree.is_compatible(node, c))
+}
+
+/// The GIC: the root's `interrupt-parent` chain first, else the first GIC node found.
+pub fn interrupt_controller(tree: &Tree) -> Result<Option<InterruptController>, Error> {
+    let mut candidate = None;
+    let mut node = tree.prop_u32(0, "interrupt-parent").and_then(|h| tree.by_phandle(h));
+    for _ in 0..16 {
+        let Some(current) = node else { break };
+        if compatible_with(tree, current, GICV3) || compatible_with(tree, current, GICV2) {
+            candidate = Some(current);
+            break;
+        }
+        node = tree.prop_u32(current, "interrupt-parent").and_then(|h| tree.by_phandle(h));
+        if node == Some(current) {
+            return Err(Error::PhandleCycle("interrupt-parent"));
+        }
+    }
+    if node.is_some() && candidate.is_none() {
+        return Err(Error::PhandleCycle("interrupt-parent"));
+    }
+    let candidate = candidate.or_else(|| {
+        (0..tree.nodes.len()).find(|&n| {
+            tree.is_enabled(n) && (compatible_with(tree, n, GICV3) || compatible_with(tree, n, GICV2))
+        })
+    });
+    let Some(gic) = candidate else { return Ok(None) };
+    let (Some((first, _)), Some((second, _))) = (mmio(tree, gic, 0)?, mmio(tree, gic, 1)?) else {
+        return Err(Error::BadProperty { node: tree.path(gic), property: "reg" });
+    };
+    Ok(Some(if compatible_with(tree, gic, GICV3) {
+        InterruptController::GicV3 { distributor: first, redistributor: second }
+    } else {
+        InterruptController::GicV2 { distributor: first, cpu_interface: second }
+    }))
+}
+
+/// The architected timer node.
+pub fn timer(tree: &Tree) -> Option<Timer> {
+    let node = (0..tree.nodes.len())
+        .find(|&n| tree.is_compatible(n, "arm,armv8-timer") || tree.is_compatible(n, "arm,armv7-timer"))?;
+    let interrupts = tree
+        .prop(node, "interrupts")
+        .map(|v| v.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect())
+        .unwrap_or_default();
+    Some(Timer {
+        compatible: tree.string(node, "compatible").unwrap_or_default(),
+        interrupts,
+        clock_frequency: tree.prop_u32(node, "clock-frequency"),
+    })
+}
+
+/// PSCI from `/psci` (or any node compatible with `arm,psci*`).
+pub fn psci(tree: &Tree) -> Result<Option<Psci>, Error> {
+    let node = tree.find("/psci").or_else(|| {
+        (0..tree.nodes.len())
+            .find(|&n| tree.strings(n, "compatible").iter().any(|c| c.starts_with("arm,psci")))
+    });
+    let Some(node) = node else { return Ok(None) };
+    let conduit = match tree.string(node, "method").as_deref() {
+        Some("hvc") => PsciConduit::Hvc,
+        Some("smc") => PsciConduit::Smc,
+        _ => return Err(Error::BadProperty { node: tree.path(node), property: "method" }),
+    };
+    let compatibles = tree.strings(node, "compatible");
+    let version = compatibles
+        .iter()
+        .filter_map(|c| c.strip_prefix("arm,psci-"))
+        .max_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal))
+        .map(String::from)
+        .unwrap_or_else(|| "0.1".into());
+    Ok(Some(Psci { conduit, version }))
+}
+
+/// The console named by `/chosen/stdout-path` (or `linux,stdout-path`).
+pub fn console(tree: &Tree) -> Result<Option<Console>, Error> {
+    let Some(chosen) = tree.find("/chosen") else { return Ok(None) };
+    let Some(stdout) =
+        tree.string(chosen, "stdout-path").or_else(|| tree.string(chosen, "linux,stdout-path"))
+    else {
+        return Ok(None);
+    };
+    let (target, options) = match stdout.split_once(':') {
+        Some((target, options)) => (target, Some(options)),
+        None => (stdout.as_str(), None),
+    };
+    let path = if target.starts_with('/') {
+        String::from(target)
+    } else {
+        let Some(aliases) = tree.find("/aliases") else { return Ok(None) };
+        match tree.string(aliases, target) {
+            Some(path) => path,
+            None => return Ok(None),
+        }
+    };
+    let Some(node) = tree.find(&path) else { return Ok(None) };
+    let kind = if compatible_with(tree, node, PL011) {
+        UartKind::Pl011
+    } else if compatible_with(tree, node, AUX) {
+        UartKind::Bcm2835Aux
+    } else if compatible_with(tree, node, NS16550) {
+        UartKind::Ns16550
+    } else {
+        UartKind::Other
+    };
+    let Some((base, _)) = mmio(tree, node, 0)? else { return Ok(None) };
+    let baud_from_options = options.and_then(|o| {
+        let digits: String = o.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    });
+    Ok(Some(Console {
+        path,
+        compatible: tree.string(node, "compatible").unwrap_or_default(),
+        kind,
+        base,
+        reg_shift: tree.prop_u32(node, "reg-shift").unwrap_or(0),
+        reg_io_width: tree.prop_u32(node, "reg-io-width").unwrap_or(1),
+        baud: baud_from_options.or_else(|| tree.prop_u32(node, "current-speed")),
+    }))
+}
+
+/// `/chosen/bootargs`.
+pub fn bootargs(tree: &Tree) -> Option<String> {
+    tree.find("/chosen").and_then(|chosen| tree.string(chosen, "bootargs"))
+}

@@ -1,0 +1,130 @@
+//! The System Knowledge Base: what the multikernel knows about the machine.
+//!
+//! Barrelfish keeps these facts in a Prolog engine; here they are plain Rust values, built
+//! from the flattened device tree ([`Skb::from_dtb`]) and extended by facts the running system
+//! measures ([`Skb::record_latency`], [`Skb::mark_offline`]). The rest of the OS asks it typed
+//! questions: the cores of a class, a core's cluster siblings, which CPU-driver build a core
+//! runs, the cheapest peer of a core, a multicast tree from any core. Every core's monitor
+//! keeps its own replica; replicas stay consistent through messages, never shared memory.
+//!
+//! Principles:
+//!
+//! - **Any board.** Nothing here names a board; what varies (cell sizes, `ranges`, aliases,
+//!   nested `cpu-map`s, missing `/memory`) is read from the tree.
+//! - **Bad input is an error value.** Truncated blobs, wrong magic, offsets or cell counts out
+//!   of range, phandle loops: [`Error`] names the problem. Nothing panics or loops on input
+//!   (there is a fuzz target in `fuzz/`).
+//! - **`no_std` + `alloc`**, `forbid(unsafe_code)`; the host CLI (`skb facts`) sits behind the
+//!   default `std` feature.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod address;
+mod cpus;
+mod devices;
+mod error;
+pub mod json;
+mod microarch;
+mod queries;
+mod tree;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub use cpus::{Caches, Cpu, EnableMethod};
+pub use devices::{Console, InterruptController, MemoryRange, Psci, PsciConduit, Timer, UartKind};
+pub use error::Error;
+pub use microarch::{from_compatible as micro_arch_from_compatible, micro_arch_from_midr, MicroArch};
+pub use queries::{CpuDriverBuild, MulticastTree};
+
+/// The facts about one machine.
+#[derive(Clone, Debug)]
+pub struct Skb {
+    /// The enabled cores, in `/cpus` order (their index is the OS-wide core number).
+    pub cpus: Vec<Cpu>,
+    /// RAM (possibly empty: some bootloaders add `/memory` only when they boot a kernel).
+    pub memory: Vec<MemoryRange>,
+    /// Reserved ranges: `/reserved-memory` and `/memreserve/`.
+    pub reserved: Vec<MemoryRange>,
+    /// PSCI, if the firmware offers it.
+    pub psci: Option<Psci>,
+    /// The GIC.
+    pub interrupt_controller: Option<InterruptController>,
+    /// The architected timer.
+    pub timer: Option<Timer>,
+    /// The console.
+    pub console: Option<Console>,
+    /// `/chosen/bootargs`.
+    pub bootargs: Option<String>,
+    /// `/model`.
+    pub model: Option<String>,
+    /// Measured one-way-pair round trips in ns: `(from, to, ns)`.
+    latencies: Vec<(usize, usize, u64)>,
+    /// Cores found offline, with the reason.
+    offline: Vec<(usize, String)>,
+}
+
+impl Skb {
+    /// Reads the facts of a flattened device tree.
+    pub fn from_dtb(dtb: &[u8]) -> Result<Skb, Error> {
+        let tree = tree::Tree::parse(dtb)?;
+        Ok(Skb {
+            cpus: cpus::read(&tree)?,
+            memory: devices::memory(&tree)?,
+            reserved: devices::reserved(&tree)?,
+            psci: devices::psci(&tree)?,
+            interrupt_controller: devices::interrupt_controller(&tree)?,
+            timer: devices::timer(&tree),
+            console: devices::console(&tree)?,
+            bootargs: devices::bootargs(&tree),
+            model: tree.string(0, "model"),
+            latencies: Vec::new(),
+            offline: Vec::new(),
+        })
+    }
+
+    /// The core with this affinity (`MPIDR_EL1`; the flag bits are ignored).
+    pub fn cpu_by_mpidr(&self, mpidr: u64) -> Option<&Cpu> {
+        const AFFINITY: u64 = 0xff_00ff_ffff;
+        self.cpus.iter().find(|c| c.mpidr & AFFINITY == mpidr & AFFINITY)
+    }
+
+    /// Number of performance classes.
+    pub fn class_count(&self) -> usize {
+        self.cpus.iter().map(|c| usize::from(c.class) + 1).max().unwrap_or(0)
+    }
+
+    /// Number of clusters.
+    pub fn cluster_count(&self) -> usize {
+        self.cpus.iter().map(|c| c.cluster as usize + 1).max().unwrap_or(0)
+    }
+
+    /// Records a measured round trip from core `from` to core `to`.
+    pub fn record_latency(&mut self, from: usize, to: usize, ns: u64) {
+        self.latencies.retain(|&(a, b, _)| (a, b) != (from, to));
+        self.latencies.push((from, to, ns));
+    }
+
+    /// The measured round trip from `from` to `to`, if any.
+    pub fn latency(&self, from: usize, to: usize) -> Option<u64> {
+        self.latencies.iter().find(|&&(a, b, _)| (a, b) == (from, to)).map(|&(_, _, ns)| ns)
+    }
+
+    /// Records that a core is offline.
+    pub fn mark_offline(&mut self, index: usize, reason: &str) {
+        self.offline.retain(|(i, _)| *i != index);
+        self.offline.push((index, reason.into()));
+    }
+
+    /// Whether a core is known to be offline, and why.
+    pub fn offline_reason(&self, index: usize) -> Option<&str> {
+        self.offline.iter().find(|(i, _)| *i == index).map(|(_, r)| r.as_str())
+    }
+
+    /// Whether a core is online (in the tree and not marked offline).
+    pub fn is_online(&self, index: usize) -> bool {
+        index < self.cpus.len() && self.offline_reason(index).is_none()
+    }
+}

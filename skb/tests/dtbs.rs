@@ -1,0 +1,225 @@
+//! Facts from real boards' device trees (Debian's Linux 6.12 builds, in `../shared/dtbs`) and
+//! from QEMU's own `virt` trees, including one as QEMU patches it (with FDT_NOP tokens).
+
+use skb::{CpuDriverBuild, EnableMethod, InterruptController, PsciConduit, Skb, UartKind};
+
+fn shared(name: &str) -> Vec<u8> {
+    let path = format!("{}/../../shared/dtbs/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (../shared must stand beside the repository)"))
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn summary(skb: &Skb) -> Vec<(u64, Option<u32>, u32, u8)> {
+    skb.cpus.iter().map(|c| (c.mpidr, c.capacity, c.cluster, c.class)).collect()
+}
+
+#[test]
+fn rockpro64_is_four_little_and_two_big_in_two_clusters() {
+    let skb = Skb::from_dtb(&shared("rk3399-rockpro64.dtb")).unwrap();
+    assert_eq!(
+        summary(&skb),
+        [
+            (0x0, Some(485), 0, 0),
+            (0x1, Some(485), 0, 0),
+            (0x2, Some(485), 0, 0),
+            (0x3, Some(485), 0, 0),
+            (0x100, Some(1024), 1, 1),
+            (0x101, Some(1024), 1, 1)
+        ]
+    );
+    assert!(skb.cpus.iter().all(|c| c.enable_method == EnableMethod::Psci));
+    assert_eq!(skb.cpu_driver_build(0), Some(CpuDriverBuild::Little));
+    assert_eq!(skb.cpu_driver_build(5), Some(CpuDriverBuild::Big));
+    assert_eq!(skb.psci.as_ref().map(|p| p.conduit), Some(PsciConduit::Smc));
+    assert!(matches!(
+        skb.interrupt_controller,
+        Some(InterruptController::GicV3 { distributor: 0xfee0_0000, .. })
+    ));
+    let console = skb.console.unwrap();
+    assert_eq!(
+        (console.kind, console.base, console.reg_shift, console.reg_io_width),
+        (UartKind::Ns16550, 0xff1a_0000, 2, 4)
+    );
+    assert_eq!(console.baud, Some(1_500_000));
+    assert!(skb.memory.is_empty(), "U-Boot adds /memory; the kernel's tree has none");
+}
+
+#[test]
+fn rock5b_is_four_plus_four_in_three_clusters() {
+    let skb = Skb::from_dtb(&shared("rk3588-rock-5b.dtb")).unwrap();
+    assert_eq!(skb.cpus.len(), 8);
+    assert_eq!(skb.cluster_count(), 3);
+    assert_eq!(skb.class_count(), 2);
+    assert_eq!(skb.cores_of_class(0).count(), 4);
+    assert_eq!(skb.cores_of_class(1).count(), 4);
+    // RK3588 numbers its cores in Aff1: the low MPIDR byte is not an index.
+    assert_eq!(
+        skb.cpus.iter().map(|c| c.mpidr).collect::<Vec<_>>(),
+        [0, 0x100, 0x200, 0x300, 0x400, 0x500, 0x600, 0x700]
+    );
+    assert_eq!(skb.cpus.iter().map(|c| c.cluster).collect::<Vec<_>>(), [0, 0, 0, 0, 1, 1, 2, 2]);
+    assert_eq!(skb.cluster_siblings(4).map(|c| c.index).collect::<Vec<_>>(), [5]);
+    assert_eq!(skb.cpu_by_mpidr(0x8100_0600).map(|c| c.index), Some(6), "flag bits ignored");
+    assert_eq!(skb.console.unwrap().base, 0xfeb5_0000);
+    assert!(matches!(skb.interrupt_controller, Some(InterruptController::GicV3 { .. })));
+}
+
+#[test]
+fn raspberry_pi_4_is_one_class_with_spin_tables_and_translated_devices() {
+    let skb = Skb::from_dtb(&shared("bcm2711-rpi-4-b.dtb")).unwrap();
+    assert_eq!(skb.cpus.len(), 4);
+    assert_eq!(skb.class_count(), 1);
+    assert!(skb.cpus.iter().all(|c| c.enable_method == EnableMethod::SpinTable));
+    assert_eq!(
+        skb.cpus.iter().map(|c| c.release_addr).collect::<Vec<_>>(),
+        [Some(0xd8), Some(0xe0), Some(0xe8), Some(0xf0)]
+    );
+    assert_eq!(skb.cpu_driver_build(0), Some(CpuDriverBuild::Big), "a Cortex-A72 machine runs the big build");
+    assert!(skb.psci.is_none());
+    assert_eq!(
+        skb.interrupt_controller,
+        Some(InterruptController::GicV2 { distributor: 0xff84_1000, cpu_interface: 0xff84_2000 })
+    );
+    let console = skb.console.unwrap();
+    assert_eq!(console.kind, UartKind::Bcm2835Aux, "stdout-path is serial1, the mini-UART");
+    assert_eq!(console.base, 0xfe21_5040, "bus address 0x7e215040 seen from the CPU");
+    assert!(
+        skb.reserved.iter().any(|r| r.base == 0 && r.size == 0x1000),
+        "/memreserve/ protects the spin table"
+    );
+}
+
+#[test]
+fn juno_lists_big_cores_first_and_they_still_rank_higher() {
+    let skb = Skb::from_dtb(&shared("juno-r2.dtb")).unwrap();
+    assert_eq!(skb.cpus[0].compatible.as_deref(), Some("arm,cortex-a72"));
+    assert_eq!(skb.cpus[0].class, 1);
+    assert_eq!(skb.cpus[2].class, 0);
+    assert_eq!(skb.cpu_driver_build(0), Some(CpuDriverBuild::Big));
+    assert_eq!(skb.cpu_driver_build(2), Some(CpuDriverBuild::Little));
+    assert_eq!(skb.memory.len(), 2);
+    assert!(matches!(skb.interrupt_controller, Some(InterruptController::GicV2 { .. })));
+}
+
+#[test]
+fn quartz64_without_capacities_falls_back_to_the_core_table() {
+    let skb = Skb::from_dtb(&shared("rk3566-quartz64-b.dtb")).unwrap();
+    assert_eq!(skb.cpus.len(), 4);
+    assert!(skb.cpus.iter().all(|c| c.capacity.is_none() && c.class == 0));
+    assert_eq!(skb.cpu_driver_build(0), Some(CpuDriverBuild::Little), "Cortex-A55 is a little core");
+}
+
+#[test]
+fn qemu_virt_trees() {
+    let v3 = Skb::from_dtb(&fixture("qemu-virt-gicv3-6cpu.dtb")).unwrap();
+    assert_eq!(v3.cpus.len(), 6);
+    assert_eq!(v3.psci.as_ref().map(|p| p.conduit), Some(PsciConduit::Hvc));
+    assert_eq!(v3.memory, [skb::MemoryRange { base: 0x4000_0000, size: 0x4000_0000 }]);
+    let console = v3.console.unwrap();
+    assert_eq!((console.kind, console.base), (UartKind::Pl011, 0x0900_0000));
+    assert!(matches!(
+        v3.interrupt_controller,
+        Some(InterruptController::GicV3 { distributor: 0x0800_0000, .. })
+    ));
+    let v2 = Skb::from_dtb(&fixture("qemu-virt-gicv2-4cpu.dtb")).unwrap();
+    assert!(matches!(
+        v2.interrupt_controller,
+        Some(InterruptController::GicV2 { distributor: 0x0800_0000, .. })
+    ));
+    assert_eq!(v2.cpu_driver_build(0), Some(CpuDriverBuild::Little));
+    let el2 = Skb::from_dtb(&fixture("qemu-virt-el2-2cpu.dtb")).unwrap();
+    assert_eq!(
+        el2.psci.as_ref().map(|p| p.conduit),
+        Some(PsciConduit::Smc),
+        "virtualization=on moves PSCI to smc"
+    );
+}
+
+/// Inserts FDT_NOP tokens after every BEGIN_NODE, fixing up the header, as QEMU's patching
+/// leaves them.
+fn with_nops(dtb: &[u8]) -> Vec<u8> {
+    let word = |at: usize| u32::from_be_bytes(dtb[at..at + 4].try_into().unwrap());
+    let (off_struct, off_strings, size_struct) = (word(8) as usize, word(12) as usize, word(36) as usize);
+    let mut structs = Vec::new();
+    let mut i = off_struct;
+    let mut inserted = 0;
+    while i < off_struct + size_struct {
+        let token = word(i);
+        structs.extend_from_slice(&dtb[i..i + 4]);
+        i += 4;
+        match token {
+            1 => {
+                let start = i;
+                while dtb[i] != 0 {
+                    i += 1;
+                }
+                i = (i + 4) & !3;
+                structs.extend_from_slice(&dtb[start..i]);
+                structs.extend_from_slice(&4u32.to_be_bytes());
+                inserted += 4;
+            }
+            3 => {
+                let len = word(i) as usize;
+                let end = i + 8 + ((len + 3) & !3);
+                structs.extend_from_slice(&dtb[i..end]);
+                i = end;
+            }
+            _ => {}
+        }
+    }
+    assert!(off_strings >= off_struct + size_struct, "strings after the structure block");
+    let mut out = dtb[..off_struct].to_vec();
+    out.extend_from_slice(&structs);
+    out.extend_from_slice(&dtb[off_struct + size_struct..]);
+    let put =
+        |out: &mut Vec<u8>, at: usize, value: u32| out[at..at + 4].copy_from_slice(&value.to_be_bytes());
+    put(&mut out, 4, word(4) + inserted);
+    put(&mut out, 12, word(12) + inserted);
+    put(&mut out, 36, word(36) + inserted);
+    out
+}
+
+#[test]
+fn nop_tokens_from_qemu_patching_are_skipped() {
+    let plain = fixture("qemu-virt-gicv3-6cpu.dtb");
+    let patched = with_nops(&plain);
+    assert!(patched.len() > plain.len());
+    let a = Skb::from_dtb(&plain).unwrap();
+    let b = Skb::from_dtb(&patched).unwrap();
+    assert_eq!(a.cpus, b.cpus);
+    assert_eq!(a.console, b.console);
+    assert_eq!(a.memory, b.memory);
+}
+
+#[test]
+fn measured_facts_drive_the_peer_and_multicast_queries() {
+    let mut skb = Skb::from_dtb(&shared("rk3399-rockpro64.dtb")).unwrap();
+    // Without measurements: cluster siblings, and a tree along the clusters.
+    assert_eq!(skb.cheapest_peer(4), Some(5));
+    let tree = skb.multicast_tree(0);
+    assert_eq!(tree.children(0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(tree.children(4).collect::<Vec<_>>(), [5]);
+    // Measurements for every pair: the tree follows them.
+    for a in 0..6 {
+        for b in 0..6 {
+            if a != b {
+                let same_cluster = skb.cpus[a].cluster == skb.cpus[b].cluster;
+                skb.record_latency(a, b, if same_cluster { 100 } else { 400 } + (a + b) as u64);
+            }
+        }
+    }
+    skb.record_latency(4, 2, 50);
+    skb.record_latency(2, 4, 50);
+    assert_eq!(skb.cheapest_peer(4), Some(2));
+    let tree = skb.multicast_tree(0);
+    assert_eq!(tree.edges.len(), 5);
+    assert!(tree.edges.contains(&(2, 4)), "the cheap measured link is used: {:?}", tree.edges);
+    // Offline cores are left out.
+    skb.mark_offline(5, "no report");
+    assert_eq!(skb.offline_reason(5), Some("no report"));
+    assert!(skb.multicast_tree(0).edges.iter().all(|&(p, c)| p != 5 && c != 5));
+}
