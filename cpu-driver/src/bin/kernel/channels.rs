@@ -13,10 +13,10 @@ use cpu_driver::boot_record::{BootRecord, MAX_CORES};
 use cpu_driver::intercore::{KernelMessage, MeasureRequest, PeerTarget, WakeTarget};
 use spin::Mutex;
 use urpc::messages::{CoreUp, Ping, Pong};
-use urpc::{Endpoint, Message};
+use urpc::{Endpoint, Message, Notify};
 
 use crate::console::kprintln;
-use crate::interrupts;
+use crate::interrupts::SgiNotify;
 
 /// One channel, from this core's side.
 type Link = Endpoint<'static>;
@@ -82,7 +82,7 @@ pub fn report_in(report: CoreUp, wake_target: u64) {
             if !sent {
                 kprintln!("core {core}: the boot core's channel stayed full; report not sent");
             }
-            interrupts::wake(links.record.gic.boot_core_target);
+            SgiNotify { target: links.record.gic.boot_core_target }.notify();
         }
     }
 }
@@ -124,7 +124,7 @@ pub fn share_directory() {
         for entry in &directory {
             send(link, entry);
         }
-        interrupts::wake(target);
+        SgiNotify { target }.notify();
     }
 }
 
@@ -152,7 +152,7 @@ pub fn measure(core: u64, rounds: u32, warmup: u32) -> Option<Measurement> {
     if !send(link, &MeasureRequest { rounds, warmup }) {
         return None;
     }
-    interrupts::wake(target);
+    SgiNotify { target }.notify();
 
     let mut round_trip = |seq: u64| -> bool {
         if !send(link, &Ping { seq, ts: 0 }) {

@@ -67,3 +67,21 @@ pub fn sleep_until(deadline: Option<u64>) -> Wakeup {
 pub fn drain() -> u32 {
     GIC.lock().as_mut().map_or(0, Gic::drain)
 }
+
+/// URPC's notification hook as the CPU driver implements it: `notify` sends the wake SGI to
+/// the core behind the channel, `wait` sleeps in `WFI` (a pending SGI ends it even with
+/// interrupts masked, so a notification sent after the last poll is not lost).
+pub struct SgiNotify {
+    /// The peer's SGI target (see `gic::own_target`).
+    pub target: u64,
+}
+
+impl urpc::Notify for SgiNotify {
+    fn notify(&self) {
+        wake(self.target);
+    }
+
+    fn wait(&self) {
+        sleep_until(None);
+    }
+}
