@@ -108,29 +108,35 @@ pub struct MeasureRequest {
 /// Longest measurement a core agrees to serve.
 pub const MAX_MEASURE_ROUNDS: u32 = 1_000_000;
 
+/// The body both [`WakeTarget`] and [`PeerTarget`] carry: a core and its SGI target.
+fn encode_core_target(core: u32, target: u64, body: &mut Body) {
+    BodyWriter::new(body).u32(core).u64(target);
+}
+
+fn decode_core_target(body: &Body) -> Result<(u32, u64), DecodeError> {
+    let mut reader = BodyReader::new(body);
+    let fields = (reader.u32()?, reader.u64()?);
+    reader.finish()?;
+    Ok(fields)
+}
+
 impl Message for WakeTarget {
     const TAG: u16 = 32;
     fn encode(&self, body: &mut Body) {
-        BodyWriter::new(body).u32(self.core).u64(self.target);
+        encode_core_target(self.core, self.target, body);
     }
     fn decode(body: &Body) -> Result<Self, DecodeError> {
-        let mut reader = BodyReader::new(body);
-        let message = WakeTarget { core: reader.u32()?, target: reader.u64()? };
-        reader.finish()?;
-        Ok(message)
+        decode_core_target(body).map(|(core, target)| WakeTarget { core, target })
     }
 }
 
 impl Message for PeerTarget {
     const TAG: u16 = 33;
     fn encode(&self, body: &mut Body) {
-        BodyWriter::new(body).u32(self.core).u64(self.target);
+        encode_core_target(self.core, self.target, body);
     }
     fn decode(body: &Body) -> Result<Self, DecodeError> {
-        let mut reader = BodyReader::new(body);
-        let message = PeerTarget { core: reader.u32()?, target: reader.u64()? };
-        reader.finish()?;
-        Ok(message)
+        decode_core_target(body).map(|(core, target)| PeerTarget { core, target })
     }
 }
 

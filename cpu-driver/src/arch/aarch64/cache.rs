@@ -13,18 +13,26 @@ fn dcache_line_size() -> usize {
     4 << ((ctr >> 16) & 0xf)
 }
 
-/// Cleans `[start, start + len)` to the point of coherency (`DC CVAC`).
-pub fn clean_to_poc(start: usize, len: usize) {
+/// Calls `op` with the address of every data cache line of `[start, start + len)`, then
+/// waits for the maintenance to complete.
+fn for_each_line(start: usize, len: usize, op: impl Fn(usize)) {
     let line = dcache_line_size();
     let mut addr = start & !(line - 1);
     while addr < start + len {
-        // SAFETY: DC CVAC only writes dirty lines back; it changes no memory contents and is
-        // valid for any mapped address.
-        unsafe { asm!("dc cvac, {}", in(reg) addr, options(nostack, preserves_flags)) };
+        op(addr);
         addr += line;
     }
     // SAFETY: a barrier has no memory-safety effect.
     unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
+}
+
+/// Cleans `[start, start + len)` to the point of coherency (`DC CVAC`).
+pub fn clean_to_poc(start: usize, len: usize) {
+    for_each_line(start, len, |addr| {
+        // SAFETY: DC CVAC only writes dirty lines back; it changes no memory contents and is
+        // valid for any mapped address.
+        unsafe { asm!("dc cvac, {}", in(reg) addr, options(nostack, preserves_flags)) };
+    });
 }
 
 /// Invalidates `[start, start + len)` from the data caches without writing back (`DC IVAC`).
@@ -33,13 +41,8 @@ pub fn clean_to_poc(start: usize, len: usize) {
 /// Dirty lines in the range are discarded: the caller must know memory holds the truth
 /// (e.g. the range was only written with the caches off).
 pub unsafe fn invalidate_to_poc(start: usize, len: usize) {
-    let line = dcache_line_size();
-    let mut addr = start & !(line - 1);
-    while addr < start + len {
+    for_each_line(start, len, |addr| {
         // SAFETY: the caller guarantees no dirty line in the range holds needed data.
         unsafe { asm!("dc ivac, {}", in(reg) addr, options(nostack, preserves_flags)) };
-        addr += line;
-    }
-    // SAFETY: a barrier has no memory-safety effect.
-    unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
+    });
 }

@@ -57,6 +57,21 @@ fn mmio<T>(pa: u64, to_va: impl Fn(u64) -> Option<u64>) -> Result<NonNull<T>, Gi
     to_va(pa).and_then(|va| NonNull::new(va as *mut T)).ok_or(GicSetupError::Missing)
 }
 
+/// A GICv2 driver instance over the distributor and CPU interface `config` names.
+///
+/// # Safety
+/// `to_va` must map both as device memory for as long as the instance is used.
+unsafe fn gic_v2(
+    config: &GicConfig,
+    to_va: impl Fn(u64) -> Option<u64>,
+) -> Result<GicV2<'static>, GicSetupError> {
+    let gicd = mmio(config.distributor_pa, &to_va)?;
+    let gicc = mmio(config.cpu_pa, &to_va)?;
+    // SAFETY: the caller guarantees the mapping; the CPU interface is banked per core and the
+    // distributor registers this project writes are either banked or written once (the stub).
+    Ok(unsafe { GicV2::new(gicd.as_ptr(), gicc.as_ptr()) })
+}
+
 /// Writes the distributor's global settings once for the whole machine (the boot stub).
 ///
 /// # Safety
@@ -68,11 +83,8 @@ pub unsafe fn init_distributor(
 ) -> Result<(), GicSetupError> {
     match config.version {
         2 => {
-            let gicd = mmio(config.distributor_pa, &to_va)?;
-            let gicc = mmio(config.cpu_pa, &to_va)?;
             // SAFETY: the caller guarantees the mapping and exclusive use during the call.
-            let mut gic = unsafe { GicV2::new(gicd.as_ptr(), gicc.as_ptr()) };
-            gic.setup();
+            unsafe { gic_v2(config, to_va) }?.setup();
             Ok(())
         }
         3 => {
@@ -116,11 +128,8 @@ impl Gic {
     ) -> Result<Gic, GicSetupError> {
         match config.version {
             2 => {
-                let gicd = mmio(config.distributor_pa, &to_va)?;
-                let gicc = mmio(config.cpu_pa, &to_va)?;
-                // SAFETY: the caller guarantees the mapping; the CPU interface and the SGI/PPI
-                // registers used here are banked per core.
-                let mut gic = unsafe { GicV2::new(gicd.as_ptr(), gicc.as_ptr()) };
+                // SAFETY: the caller guarantees the mapping for the rest of the program.
+                let mut gic = unsafe { gic_v2(config, to_va) }?;
                 gic.setup();
                 for intid in [IntId::sgi(SGI_WAKE), IntId::ppi(TIMER_INTID - 16)] {
                     gic.set_interrupt_priority(intid, 0x80);
