@@ -92,12 +92,7 @@ pub fn read(tree: &Tree) -> Result<Vec<Cpu>, Error> {
         let bad = |property| Error::BadProperty { node: tree.path(child), property };
         let reg = tree.prop(child, "reg").ok_or_else(|| bad("reg"))?;
         let mpidr = read_cells(reg, 0, address_cells).ok_or_else(|| bad("reg"))?;
-        let enable_method = match tree.string(child, "enable-method").as_deref() {
-            Some("psci") => EnableMethod::Psci,
-            Some("spin-table") => EnableMethod::SpinTable,
-            Some(other) => EnableMethod::Other(other.into()),
-            None => EnableMethod::None,
-        };
+        let enable_method = enable_method(tree, child);
         let release_addr = match tree.prop(child, "cpu-release-addr") {
             None => None,
             Some(v) if v.len() == 8 => read_cells(v, 0, 2),
@@ -132,6 +127,19 @@ pub fn read(tree: &Tree) -> Result<Vec<Cpu>, Error> {
     Ok(cpus)
 }
 
+/// `enable-method` may list several methods (a SoC-specific one before `psci`, say): take the
+/// first this OS can use, else report the first as given.
+fn enable_method(tree: &Tree, cpu: usize) -> EnableMethod {
+    let methods = tree.strings(cpu, "enable-method");
+    if methods.iter().any(|m| m == "psci") {
+        EnableMethod::Psci
+    } else if methods.iter().any(|m| m == "spin-table") {
+        EnableMethod::SpinTable
+    } else {
+        methods.into_iter().next().map_or(EnableMethod::None, EnableMethod::Other)
+    }
+}
+
 fn caches(tree: &Tree, cpu: usize) -> Caches {
     let l2 = tree
         .prop_u32(cpu, "next-level-cache")
@@ -141,14 +149,35 @@ fn caches(tree: &Tree, cpu: usize) -> Caches {
 }
 
 /// Clusters from `/cpus/cpu-map` (sockets and nested clusters included): each innermost
-/// cluster node gets the next number, in tree order.
+/// cluster node (one holding `core` nodes) is one cluster.
 fn assign_clusters(tree: &Tree, cpus_node: usize, nodes: &[usize], cpus: &mut [Cpu]) -> Result<(), Error> {
     let Some(map) = tree.nodes[cpus_node].children.iter().copied().find(|&c| tree.nodes[c].name == "cpu-map")
     else {
         return Ok(());
     };
+    // Cores the map does not name end up in one more cluster of their own.
+    for cpu in cpus.iter_mut() {
+        cpu.cluster = u32::MAX;
+    }
     let mut next_cluster = 0u32;
-    walk_map(tree, map, None, &mut next_cluster, nodes, cpus, 0)
+    walk_map(tree, map, None, &mut next_cluster, nodes, cpus, 0)?;
+    renumber_clusters(cpus);
+    Ok(())
+}
+
+/// Numbers the clusters 0, 1, 2... in the order of their first core in `/cpus`, so that the
+/// numbers do not depend on the order of the map's nodes and a cluster whose cores are all
+/// disabled leaves no gap.
+fn renumber_clusters(cpus: &mut [Cpu]) {
+    let mut first_seen: Vec<u32> = Vec::new();
+    for cpu in cpus.iter() {
+        if !first_seen.contains(&cpu.cluster) {
+            first_seen.push(cpu.cluster);
+        }
+    }
+    for cpu in cpus.iter_mut() {
+        cpu.cluster = first_seen.iter().position(|&k| k == cpu.cluster).unwrap_or(0) as u32;
+    }
 }
 
 fn walk_map(
@@ -169,7 +198,7 @@ fn walk_map(
     let holds_cores = children.iter().any(|&c| tree.nodes[c].name.starts_with("core"));
     let cluster = if is_cluster && holds_cores {
         let id = *next_cluster;
-        *next_cluster += 1;
+        *next_cluster = next_cluster.saturating_add(1);
         Some(id)
     } else {
         cluster

@@ -60,8 +60,10 @@ pub enum PsciConduit {
 pub struct Psci {
     /// How to call it.
     pub conduit: PsciConduit,
-    /// The most specific version in `compatible` (`1.0`, `0.2`, or `0.1` for plain `arm,psci`).
+    /// The newest version `compatible` names (`1.0`, `0.2`, or `0.1` for plain `arm,psci`).
     pub version: String,
+    /// The `compatible` entry that version comes from (`arm,psci-1.0`, `arm,psci`).
+    pub compatible: String,
 }
 
 /// UART families.
@@ -84,6 +86,8 @@ pub struct Console {
     pub path: String,
     /// First compatible string.
     pub compatible: String,
+    /// All its compatible strings, most specific first.
+    pub compatibles: Vec<String>,
     /// The family.
     pub kind: UartKind,
     /// CPU physical address of its registers.
@@ -209,20 +213,29 @@ pub fn psci(tree: &Tree) -> Result<Option<Psci>, Error> {
         (0..tree.nodes.len())
             .find(|&n| tree.strings(n, "compatible").iter().any(|c| c.starts_with("arm,psci")))
     });
-    let Some(node) = node else { return Ok(None) };
+    let Some(node) = node.filter(|&n| tree.is_enabled(n)) else { return Ok(None) };
     let conduit = match tree.string(node, "method").as_deref() {
         Some("hvc") => PsciConduit::Hvc,
         Some("smc") => PsciConduit::Smc,
         _ => return Err(Error::BadProperty { node: tree.path(node), property: "method" }),
     };
-    let compatibles = tree.strings(node, "compatible");
-    let version = compatibles
-        .iter()
-        .filter_map(|c| c.strip_prefix("arm,psci-"))
-        .max_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal))
-        .map(String::from)
-        .unwrap_or_else(|| "0.1".into());
-    Ok(Some(Psci { conduit, version }))
+    // "arm,psci-1.0" > "arm,psci-0.2" > "arm,psci" (0.1); versions compare as (major, minor).
+    let version_of = |c: &str| -> Option<(u32, u32)> {
+        if c == "arm,psci" {
+            return Some((0, 1));
+        }
+        let (major, minor) = c.strip_prefix("arm,psci-")?.split_once('.')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    };
+    let newest = tree
+        .strings(node, "compatible")
+        .into_iter()
+        .filter_map(|c| Some((version_of(&c)?, c)))
+        .max_by_key(|(version, _)| *version);
+    let Some(((major, minor), compatible)) = newest else {
+        return Err(Error::BadProperty { node: tree.path(node), property: "compatible" });
+    };
+    Ok(Some(Psci { conduit, version: alloc::format!("{major}.{minor}"), compatible }))
 }
 
 /// The console named by `/chosen/stdout-path` (or `linux,stdout-path`).
@@ -264,6 +277,7 @@ pub fn console(tree: &Tree) -> Result<Option<Console>, Error> {
     Ok(Some(Console {
         path,
         compatible: tree.string(node, "compatible").unwrap_or_default(),
+        compatibles: tree.strings(node, "compatible"),
         kind,
         base,
         reg_shift: tree.prop_u32(node, "reg-shift").unwrap_or(0),

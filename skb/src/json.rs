@@ -54,7 +54,11 @@ pub fn facts(skb: &Skb) -> String {
             PsciConduit::Hvc => "hvc",
             PsciConduit::Smc => "smc",
         };
-        object(&[("method", string(method)), ("version", string(&p.version))])
+        object(&[
+            ("method", string(method)),
+            ("version", string(&p.version)),
+            ("compatible", string(&p.compatible)),
+        ])
     });
     let gic = opt(skb.interrupt_controller, |g| match g {
         InterruptController::GicV2 { distributor, cpu_interface } => object(&[
@@ -78,6 +82,7 @@ pub fn facts(skb: &Skb) -> String {
         object(&[
             ("path", string(&c.path)),
             ("compatible", string(&c.compatible)),
+            ("compatibles", array(c.compatibles.iter().map(|s| string(s)))),
             ("kind", string(kind)),
             ("base", format!("{}", c.base)),
             ("reg_shift", format!("{}", c.reg_shift)),

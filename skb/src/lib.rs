@@ -22,6 +22,7 @@
 extern crate alloc;
 
 mod address;
+mod blob;
 mod cpus;
 mod devices;
 mod error;
@@ -30,6 +31,7 @@ mod microarch;
 mod queries;
 mod tree;
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -60,10 +62,10 @@ pub struct Skb {
     pub bootargs: Option<String>,
     /// `/model`.
     pub model: Option<String>,
-    /// Measured one-way-pair round trips in ns: `(from, to, ns)`.
-    latencies: Vec<(usize, usize, u64)>,
+    /// Measured URPC round trips in ns, by (from, to) core.
+    latencies: BTreeMap<(usize, usize), u64>,
     /// Cores found offline, with the reason.
-    offline: Vec<(usize, String)>,
+    offline: BTreeMap<usize, String>,
 }
 
 impl Skb {
@@ -80,8 +82,8 @@ impl Skb {
             console: devices::console(&tree)?,
             bootargs: devices::bootargs(&tree),
             model: tree.string(0, "model"),
-            latencies: Vec::new(),
-            offline: Vec::new(),
+            latencies: BTreeMap::new(),
+            offline: BTreeMap::new(),
         })
     }
 
@@ -101,26 +103,35 @@ impl Skb {
         self.cpus.iter().map(|c| c.cluster as usize + 1).max().unwrap_or(0)
     }
 
-    /// Records a measured round trip from core `from` to core `to`.
+    /// Records a measured URPC round trip from core `from` to core `to` (a later measurement
+    /// of the same pair replaces the earlier one).
     pub fn record_latency(&mut self, from: usize, to: usize, ns: u64) {
-        self.latencies.retain(|&(a, b, _)| (a, b) != (from, to));
-        self.latencies.push((from, to, ns));
+        self.latencies.insert((from, to), ns);
     }
 
     /// The measured round trip from `from` to `to`, if any.
     pub fn latency(&self, from: usize, to: usize) -> Option<u64> {
-        self.latencies.iter().find(|&&(a, b, _)| (a, b) == (from, to)).map(|&(_, _, ns)| ns)
+        self.latencies.get(&(from, to)).copied()
     }
 
-    /// Records that a core is offline.
-    pub fn mark_offline(&mut self, index: usize, reason: &str) {
-        self.offline.retain(|(i, _)| *i != index);
-        self.offline.push((index, reason.into()));
+    /// Every measured round trip: `(from, to, ns)`, ordered by core pair.
+    pub fn latencies(&self) -> impl Iterator<Item = (usize, usize, u64)> + '_ {
+        self.latencies.iter().map(|(&(from, to), &ns)| (from, to, ns))
     }
 
-    /// Whether a core is known to be offline, and why.
+    /// Records that a core is offline and why (it did not start, or stopped reporting).
+    pub fn mark_offline(&mut self, index: usize, reason: impl Into<String>) {
+        self.offline.insert(index, reason.into());
+    }
+
+    /// Why a core is offline, if it is.
     pub fn offline_reason(&self, index: usize) -> Option<&str> {
-        self.offline.iter().find(|(i, _)| *i == index).map(|(_, r)| r.as_str())
+        self.offline.get(&index).map(String::as_str)
+    }
+
+    /// The cores marked offline, with their reasons.
+    pub fn offline_cores(&self) -> impl Iterator<Item = (usize, &str)> + '_ {
+        self.offline.iter().map(|(&index, reason)| (index, reason.as_str()))
     }
 
     /// Whether a core is online (in the tree and not marked offline).

@@ -22,6 +22,11 @@ impl MicroArch {
         self.rank
     }
 
+    /// Its `MIDR_EL1.PartNum` (implementer 0x41, Arm).
+    pub fn part(&self) -> u16 {
+        self.part
+    }
+
     /// Whether it is a "big" (out-of-order, performance) design.
     pub fn is_big(&self) -> bool {
         self.big
@@ -34,6 +39,7 @@ const fn arch(name: &'static str, part: u16, rank: u8, big: bool) -> MicroArch {
 
 /// Arm-designed cores (implementer 0x41). Part numbers from the Technical Reference Manuals.
 const ARM_CORES: &[MicroArch] = &[
+    arch("cortex-a32", 0xd01, 1, false),
     arch("cortex-a34", 0xd02, 1, false),
     arch("cortex-a35", 0xd04, 2, false),
     arch("cortex-a53", 0xd03, 3, false),
@@ -54,6 +60,9 @@ const ARM_CORES: &[MicroArch] = &[
     arch("cortex-x2", 0xd48, 21, true),
     arch("cortex-x3", 0xd4e, 22, true),
     arch("cortex-x4", 0xd82, 23, true),
+    arch("neoverse-n1", 0xd0c, 15, true),
+    arch("neoverse-v1", 0xd40, 20, true),
+    arch("neoverse-n2", 0xd49, 18, true),
 ];
 
 /// The design named by a `compatible` string such as `arm,cortex-a72`.

@@ -73,49 +73,75 @@ impl Skb {
         Some(if big { CpuDriverBuild::Big } else { CpuDriverBuild::Little })
     }
 
+    /// The measured cost of a message between `a` and `b`: the round trip measured from `a`,
+    /// else the one measured from `b` (a round trip costs much the same either way).
+    fn cost(&self, a: usize, b: usize) -> Option<u64> {
+        self.latency(a, b).or_else(|| self.latency(b, a))
+    }
+
     /// The online core `index` reaches fastest: by measured round trip where there are
-    /// measurements, else a cluster sibling, else any online core.
+    /// measurements, else a cluster sibling, else any online core. `None` for an unknown core
+    /// or one with no online peer.
     pub fn cheapest_peer(&self, index: usize) -> Option<usize> {
+        if index >= self.cpus.len() {
+            return None;
+        }
         let peers = || (0..self.cpus.len()).filter(move |&p| p != index && self.is_online(p));
         if let Some((peer, _)) =
-            peers().filter_map(|p| Some((p, self.latency(index, p)?))).min_by_key(|&(_, ns)| ns)
+            peers().filter_map(|p| Some((p, self.cost(index, p)?))).min_by_key(|&(_, ns)| ns)
         {
             return Some(peer);
         }
         self.cluster_siblings(index).map(|c| c.index).find(|&p| self.is_online(p)).or_else(|| peers().next())
     }
 
-    /// A multicast tree from `root` over the online cores. When every needed pair has a
-    /// measurement it is the minimum spanning tree of the measured round trips (Prim's
-    /// algorithm from the root); otherwise it follows the clusters: the root sends to its
-    /// cluster siblings and to one core of every other cluster, which sends to its siblings.
+    /// A multicast tree from `root` over the online cores (the root always included). When
+    /// every pair of them has a measurement it is the minimum spanning tree of the measured
+    /// round trips, grown from the root (Prim), so expensive links (between clusters) are
+    /// crossed once each; otherwise it follows the clusters: the root sends to its cluster
+    /// siblings and to one core of every other cluster, which sends on to its siblings.
     pub fn multicast_tree(&self, root: usize) -> MulticastTree {
-        let online: Vec<usize> = (0..self.cpus.len()).filter(|&c| self.is_online(c) || c == root).collect();
-        let cost = |a: usize, b: usize| self.latency(a, b).or_else(|| self.latency(b, a));
-        let measured = online.iter().all(|&a| online.iter().all(|&b| a == b || cost(a, b).is_some()));
         let mut edges = Vec::new();
-        if measured && online.len() > 1 {
-            let mut in_tree = alloc::vec![root];
-            while in_tree.len() < online.len() {
-                let best = in_tree
-                    .iter()
-                    .flat_map(|&p| online.iter().filter(|c| !in_tree.contains(c)).map(move |&c| (p, c)))
-                    .filter_map(|(p, c)| Some((cost(p, c)?, p, c)))
-                    .min();
-                let Some((_, parent, child)) = best else { break };
+        if root >= self.cpus.len() {
+            return MulticastTree { root, edges };
+        }
+        let online: Vec<usize> = (0..self.cpus.len()).filter(|&c| self.is_online(c) || c == root).collect();
+        let measured = online.iter().all(|&a| online.iter().all(|&b| a == b || self.cost(a, b).is_some()));
+        if measured {
+            // Prim with a best-known link per core outside the tree: O(n^2).
+            let mut best: Vec<(usize, Option<(u64, usize)>)> = online
+                .iter()
+                .filter(|&&c| c != root)
+                .map(|&c| (c, self.cost(root, c).map(|ns| (ns, root))))
+                .collect();
+            while !best.is_empty() {
+                // Cheapest link first; ties go to the lower core number, so the tree does not
+                // depend on the order of this list.
+                let cheapest =
+                    (0..best.len()).min_by_key(|&i| (best[i].1.map_or(u64::MAX, |(ns, _)| ns), best[i].0));
+                let Some(next) = cheapest else { break };
+                let (child, link) = best.swap_remove(next);
+                let Some((_, parent)) = link else { break };
                 edges.push((parent, child));
-                in_tree.push(child);
+                for (core, link) in best.iter_mut() {
+                    if let Some(ns) = self.cost(child, *core) {
+                        if link.is_none_or(|(known, _)| ns < known) {
+                            *link = Some((ns, child));
+                        }
+                    }
+                }
             }
-        } else if let Some(root_cpu) = self.cpus.get(root) {
+        } else {
+            let root_cluster = self.cpus[root].cluster;
             for &c in &online {
-                if c != root && self.cpus[c].cluster == root_cpu.cluster {
+                if c != root && self.cpus[c].cluster == root_cluster {
                     edges.push((root, c));
                 }
             }
             let mut clusters: Vec<u32> = online.iter().map(|&c| self.cpus[c].cluster).collect();
             clusters.sort_unstable();
             clusters.dedup();
-            for cluster in clusters.into_iter().filter(|&k| k != root_cpu.cluster) {
+            for cluster in clusters.into_iter().filter(|&k| k != root_cluster) {
                 let members: Vec<usize> =
                     online.iter().copied().filter(|&c| self.cpus[c].cluster == cluster).collect();
                 let Some(&leader) = members.first() else { continue };

@@ -1,20 +1,18 @@
-//! The device tree as plain data: the `fdt` crate walks the structure block (in its
-//! non-panicking mode) and this module copies what it yields into a node list, after checking
-//! the header itself so that no offset or size in it is trusted. Everything else in the crate
-//! reads this list, with bounds-checked accessors.
+//! The device tree as plain data: after [`crate::blob`] has checked the blob, the `fdt` crate
+//! walks the structure block (in its non-panicking mode) and this module copies what it yields
+//! into a node list with a phandle index. Everything else in the crate reads this list, with
+//! bounds-checked accessors.
 
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use fdt::nodes::AsNode;
 
+use crate::blob::{self, be32, MAX_DEPTH, MAX_NODES};
 use crate::error::Error;
 
-/// Deepest nesting accepted (real trees stay under 10).
-const MAX_DEPTH: usize = 32;
-/// Most nodes accepted.
-const MAX_NODES: usize = 20_000;
-/// Largest `#address-cells`/`#size-cells` accepted.
+/// Largest `#address-cells`/`#size-cells` accepted (PCI uses 3; nothing uses more than 4).
 pub const MAX_CELLS: u32 = 4;
 
 /// One node.
@@ -39,42 +37,8 @@ pub struct Tree {
     pub nodes: Vec<Node>,
     /// `/memreserve/` entries: (address, size).
     pub memreserve: Vec<(u64, u64)>,
-}
-
-fn be32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(bytes.get(at..at.checked_add(4)?)?.try_into().ok()?))
-}
-
-fn be64(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_be_bytes(bytes.get(at..at.checked_add(8)?)?.try_into().ok()?))
-}
-
-/// Checks the header so that every block lies inside the buffer.
-fn check_header(dtb: &[u8]) -> Result<(), Error> {
-    let field = |at| be32(dtb, at).ok_or(Error::Truncated { needed: 40, given: dtb.len() });
-    let magic = field(0)?;
-    if magic != 0xd00d_feed {
-        return Err(Error::BadMagic(magic));
-    }
-    let total = field(4)? as usize;
-    if total > dtb.len() {
-        return Err(Error::Truncated { needed: total, given: dtb.len() });
-    }
-    let (structs, strings, rsvmap) = (field(8)? as usize, field(12)? as usize, field(16)? as usize);
-    let version = field(20)?;
-    let strings_size = field(32)? as usize;
-    let structs_size = field(36)? as usize;
-    if version < 16 {
-        return Err(Error::BadHeader("version older than 16"));
-    }
-    let within = |offset: usize, size: usize| offset.checked_add(size).is_some_and(|end| end <= total);
-    if !within(structs, structs_size) || !within(strings, strings_size) || !within(rsvmap, 16) {
-        return Err(Error::BadHeader("a block lies outside the blob"));
-    }
-    if structs % 4 != 0 || !structs_size.is_multiple_of(4) || rsvmap % 8 != 0 {
-        return Err(Error::BadHeader("misaligned block"));
-    }
-    Ok(())
+    /// `phandle` (or `linux,phandle`) value to node; the first node wins a duplicate.
+    phandles: BTreeMap<u32, usize>,
 }
 
 fn structure(e: fdt::FdtError) -> Error {
@@ -84,14 +48,24 @@ fn structure(e: fdt::FdtError) -> Error {
 impl Tree {
     /// Reads a flattened device tree.
     pub fn parse(dtb: &[u8]) -> Result<Tree, Error> {
-        check_header(dtb)?;
-        let total = be32(dtb, 4).unwrap_or(0) as usize;
-        let dtb = &dtb[..total.min(dtb.len())];
-        let memreserve = read_memreserve(dtb)?;
+        let layout = blob::check_header(dtb)?;
+        let dtb = dtb.get(..layout.total).ok_or(Error::BadHeader("totalsize"))?;
+        let memreserve = blob::memory_reservations(dtb, &layout)?;
+        let shape = blob::check_structure(dtb, &layout)?;
         let fdt = fdt::Fdt::new_unaligned_fallible(dtb).map_err(structure)?;
         let root = fdt.root().map_err(structure)?;
-        let mut tree = Tree { nodes: Vec::new(), memreserve };
+        let mut tree = Tree { nodes: Vec::new(), memreserve, phandles: BTreeMap::new() };
         tree.add(root.as_node(), None, 0)?;
+        if tree.nodes.len() != shape.nodes {
+            // Both walks read the same checked block; a difference means one of them is wrong.
+            return Err(Error::Structure("node count differs between the two walks".into()));
+        }
+        for index in 0..tree.nodes.len() {
+            let handle = tree.prop_u32(index, "phandle").or_else(|| tree.prop_u32(index, "linux,phandle"));
+            if let Some(handle) = handle {
+                tree.phandles.entry(handle).or_insert(index);
+            }
+        }
         Ok(tree)
     }
 
@@ -146,9 +120,7 @@ impl Tree {
 
     /// The node whose `phandle` (or `linux,phandle`) is `handle`.
     pub fn by_phandle(&self, handle: u32) -> Option<usize> {
-        self.nodes.iter().position(|n| {
-            self.prop_u32_of(n, "phandle").or_else(|| self.prop_u32_of(n, "linux,phandle")) == Some(handle)
-        })
+        self.phandles.get(&handle).copied()
     }
 
     /// A property's raw value.
@@ -156,14 +128,9 @@ impl Tree {
         self.nodes.get(node)?.properties.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
     }
 
-    fn prop_u32_of(&self, node: &Node, name: &str) -> Option<u32> {
-        let value = node.properties.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())?;
-        (value.len() == 4).then(|| be32(value, 0)).flatten()
-    }
-
-    /// A one-cell property.
+    /// A one-cell property (`None` when absent or not exactly one cell long).
     pub fn prop_u32(&self, node: usize, name: &str) -> Option<u32> {
-        self.nodes.get(node).and_then(|n| self.prop_u32_of(n, name))
+        self.prop(node, name).filter(|value| value.len() == 4).and_then(|value| be32(value, 0))
     }
 
     /// The strings of a string-list property (empty strings dropped, invalid UTF-8 skipped).
@@ -225,20 +192,4 @@ pub fn read_cells(value: &[u8], at: usize, cells: u32) -> Option<u64> {
         result = (result << 32) | u64::from(cell);
     }
     Some(result)
-}
-
-fn read_memreserve(dtb: &[u8]) -> Result<Vec<(u64, u64)>, Error> {
-    let offset = be32(dtb, 16).unwrap_or(0) as usize;
-    let mut entries = Vec::new();
-    for i in 0..4096 {
-        let at = offset + i * 16;
-        let (Some(address), Some(size)) = (be64(dtb, at), be64(dtb, at + 8)) else {
-            return Err(Error::BadHeader("memory reservation block runs past the end"));
-        };
-        if address == 0 && size == 0 {
-            return Ok(entries);
-        }
-        entries.push((address, size));
-    }
-    Err(Error::TooLarge("more than 4096 memory reservations"))
 }

@@ -1,7 +1,9 @@
 //! Facts from real boards' device trees (Debian's Linux 6.12 builds, in `../shared/dtbs`) and
 //! from QEMU's own `virt` trees, including one as QEMU patches it (with FDT_NOP tokens).
 
-use skb::{CpuDriverBuild, EnableMethod, InterruptController, PsciConduit, Skb, UartKind};
+use skb::{
+    Caches, CpuDriverBuild, EnableMethod, InterruptController, MemoryRange, PsciConduit, Skb, UartKind,
+};
 
 fn shared(name: &str) -> Vec<u8> {
     let path = format!("{}/../../shared/dtbs/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -64,6 +66,9 @@ fn rock5b_is_four_plus_four_in_three_clusters() {
     assert_eq!(skb.cpus.iter().map(|c| c.cluster).collect::<Vec<_>>(), [0, 0, 0, 0, 1, 1, 2, 2]);
     assert_eq!(skb.cluster_siblings(4).map(|c| c.index).collect::<Vec<_>>(), [5]);
     assert_eq!(skb.cpu_by_mpidr(0x8100_0600).map(|c| c.index), Some(6), "flag bits ignored");
+    assert_eq!(skb.cpu_by_mpidr(0x6), None, "Aff0 is not a core number here");
+    let capacities: Vec<_> = skb.cpus.iter().map(|c| c.capacity).collect();
+    assert_eq!(capacities, [Some(530); 4].into_iter().chain([Some(1024); 4]).collect::<Vec<_>>());
     assert_eq!(skb.console.unwrap().base, 0xfeb5_0000);
     assert!(matches!(skb.interrupt_controller, Some(InterruptController::GicV3 { .. })));
 }
@@ -114,29 +119,170 @@ fn quartz64_without_capacities_falls_back_to_the_core_table() {
 }
 
 #[test]
-fn qemu_virt_trees() {
-    let v3 = Skb::from_dtb(&fixture("qemu-virt-gicv3-6cpu.dtb")).unwrap();
-    assert_eq!(v3.cpus.len(), 6);
-    assert_eq!(v3.psci.as_ref().map(|p| p.conduit), Some(PsciConduit::Hvc));
-    assert_eq!(v3.memory, [skb::MemoryRange { base: 0x4000_0000, size: 0x4000_0000 }]);
-    let console = v3.console.unwrap();
-    assert_eq!((console.kind, console.base), (UartKind::Pl011, 0x0900_0000));
-    assert!(matches!(
-        v3.interrupt_controller,
-        Some(InterruptController::GicV3 { distributor: 0x0800_0000, .. })
-    ));
-    let v2 = Skb::from_dtb(&fixture("qemu-virt-gicv2-4cpu.dtb")).unwrap();
-    assert!(matches!(
+fn qemu_virt_gicv3() {
+    let skb = Skb::from_dtb(&fixture("qemu-virt-gicv3.dtb")).unwrap();
+    assert_eq!(skb.cpus.len(), 6);
+    assert_eq!(skb.cluster_count(), 1);
+    assert_eq!(skb.class_count(), 1);
+    assert!(skb.cpus.iter().all(|c| c.enable_method == EnableMethod::Psci));
+    assert_eq!(skb.cpus.iter().map(|c| c.mpidr).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
+    let psci = skb.psci.as_ref().unwrap();
+    assert_eq!((psci.conduit, psci.version.as_str()), (PsciConduit::Hvc, "1.0"));
+    assert_eq!(psci.compatible, "arm,psci-1.0");
+    assert_eq!(skb.memory, [MemoryRange { base: 0x4000_0000, size: 0x4000_0000 }]);
+    let console = skb.console.as_ref().unwrap();
+    assert_eq!(
+        (console.kind, console.base, console.reg_shift, console.reg_io_width),
+        (UartKind::Pl011, 0x0900_0000, 0, 1)
+    );
+    assert_eq!(
+        skb.interrupt_controller,
+        Some(InterruptController::GicV3 { distributor: 0x0800_0000, redistributor: 0x080a_0000 })
+    );
+    let timer = skb.timer.as_ref().unwrap();
+    assert_eq!(timer.compatible, "arm,armv8-timer");
+    assert_eq!(timer.interrupts.len(), 12, "four PPIs of three cells");
+    assert_eq!(skb.cpu_driver_build(0), Some(CpuDriverBuild::Big), "-cpu cortex-a72");
+}
+
+#[test]
+fn qemu_virt_gicv2_and_el2() {
+    let v2 = Skb::from_dtb(&fixture("qemu-virt-gicv2.dtb")).unwrap();
+    assert_eq!(
         v2.interrupt_controller,
-        Some(InterruptController::GicV2 { distributor: 0x0800_0000, .. })
-    ));
-    assert_eq!(v2.cpu_driver_build(0), Some(CpuDriverBuild::Little));
-    let el2 = Skb::from_dtb(&fixture("qemu-virt-el2-2cpu.dtb")).unwrap();
+        Some(InterruptController::GicV2 { distributor: 0x0800_0000, cpu_interface: 0x0801_0000 })
+    );
+    assert_eq!(v2.cpus.len(), 6);
+    let el2 = Skb::from_dtb(&fixture("qemu-virt-el2.dtb")).unwrap();
     assert_eq!(
         el2.psci.as_ref().map(|p| p.conduit),
         Some(PsciConduit::Smc),
         "virtualization=on moves PSCI to smc"
     );
+    assert!(matches!(el2.interrupt_controller, Some(InterruptController::GicV3 { .. })));
+}
+
+#[test]
+fn raspberry_pi_4_as_qemu_patches_it() {
+    let original = Skb::from_dtb(&shared("bcm2711-rpi-4-b.dtb")).unwrap();
+    let patched = Skb::from_dtb(&fixture("qemu-raspi4b-patched.dtb")).unwrap();
+    assert_eq!(patched.cpus, original.cpus);
+    assert_eq!(patched.interrupt_controller, original.interrupt_controller);
+    assert_eq!(patched.console, original.console);
+    // QEMU replaces the firmware's empty /memory with the machine's 2 GiB (below the 1 GiB
+    // DMA hole and above it).
+    assert!(original.memory.is_empty());
+    assert!(!patched.memory.is_empty());
+    assert!(patched.reserved.iter().any(|r| r.base == 0 && r.size == 0x1000));
+}
+
+#[test]
+fn big_little_on_qemu_virt_as_qemu_patches_it() {
+    let skb = Skb::from_dtb(&fixture("qemu-virt-big-little-patched.dtb")).unwrap();
+    assert_eq!(
+        summary(&skb),
+        [
+            (0, Some(485), 0, 0),
+            (1, Some(485), 0, 0),
+            (2, Some(485), 0, 0),
+            (3, Some(485), 0, 0),
+            (4, Some(1024), 1, 1),
+            (5, Some(1024), 1, 1)
+        ],
+        "clusters numbered by their first core, whatever the map's order"
+    );
+    let builds: Vec<_> = (0..6).map(|i| skb.cpu_driver_build(i).unwrap().target_cpu()).collect();
+    assert_eq!(builds, ["cortex-a53", "cortex-a53", "cortex-a53", "cortex-a53", "cortex-a72", "cortex-a72"]);
+    assert_eq!(skb.psci.as_ref().map(|p| p.conduit), Some(PsciConduit::Hvc));
+    assert_eq!(skb.memory, [MemoryRange { base: 0x4000_0000, size: 0x4000_0000 }]);
+}
+
+#[test]
+fn three_classes_from_capacities_with_translated_devices() {
+    let skb = Skb::from_dtb(&fixture("synthetic/three-classes.dtb")).unwrap();
+    assert_eq!(
+        summary(&skb),
+        [
+            (0x000, Some(250), 0, 0),
+            (0x100, Some(250), 0, 0),
+            (0x200, Some(250), 0, 0),
+            (0x300, Some(250), 0, 0),
+            (0x400, Some(620), 1, 1),
+            (0x500, Some(620), 1, 1),
+            (0x600, Some(1024), 2, 2),
+            (0x700, Some(1024), 2, 2)
+        ],
+        "the disabled core 0x380 is left out and does not take an index"
+    );
+    assert_eq!(skb.class_count(), 3);
+    assert_eq!(skb.cores_of_class(2).map(|c| c.index).collect::<Vec<_>>(), [6, 7]);
+    assert_eq!(skb.cpu_driver_build(0), Some(CpuDriverBuild::Little));
+    assert_eq!(skb.cpu_driver_build(4), Some(CpuDriverBuild::Big));
+    assert_eq!(skb.cpu_driver_build(7), Some(CpuDriverBuild::Big));
+    assert_eq!(skb.cpus[4].caches, Caches { l1d: Some(0x10000), l1i: Some(0x10000), l2: Some(0x40000) });
+    let psci = skb.psci.as_ref().unwrap();
+    assert_eq!((psci.conduit, psci.version.as_str()), (PsciConduit::Smc, "1.0"));
+    // soc bus 0 is CPU 0x1_0000_0000; the GIC's `ranges;` is the identity; its ITS child
+    // (`arm,gic-v3-its`) is not taken for the GIC.
+    assert_eq!(
+        skb.interrupt_controller,
+        Some(InterruptController::GicV3 { distributor: 0x1_0001_0000, redistributor: 0x1_0008_0000 })
+    );
+    // apb 0x3000 -> soc 0x203000 -> CPU 0x1_0020_3000.
+    let console = skb.console.as_ref().unwrap();
+    assert_eq!(console.path, "/soc/apb/serial@3000");
+    assert_eq!((console.kind, console.base), (UartKind::Ns16550, 0x1_0020_3000));
+    assert_eq!((console.reg_shift, console.reg_io_width), (2, 4));
+    assert_eq!(console.baud, Some(115_200), "the stdout-path options win over current-speed");
+    assert_eq!(
+        skb.memory,
+        [
+            MemoryRange { base: 0x8000_0000, size: 0x4000_0000 },
+            MemoryRange { base: 0x8_8000_0000, size: 0x1_0000_0000 }
+        ]
+    );
+    assert_eq!(skb.reserved, [MemoryRange { base: 0x9000_0000, size: 0x20_0000 }]);
+    assert_eq!(skb.timer.as_ref().unwrap().interrupts, [1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4]);
+}
+
+#[test]
+fn three_classes_from_the_core_table_without_capacities() {
+    let skb = Skb::from_dtb(&fixture("synthetic/three-classes-no-capacity.dtb")).unwrap();
+    assert_eq!(skb.cpus.len(), 8);
+    assert!(skb.cpus.iter().all(|c| c.capacity.is_none() && c.cluster == 0));
+    assert_eq!(skb.cpus.iter().map(|c| c.class).collect::<Vec<_>>(), [0, 0, 0, 0, 1, 1, 2, 2]);
+    assert_eq!(skb.cluster_count(), 1);
+}
+
+#[test]
+fn a_console_without_translation_is_no_console() {
+    let skb = Skb::from_dtb(&fixture("synthetic/untranslatable-console.dtb")).unwrap();
+    assert!(skb.console.is_none());
+    assert_eq!(skb.cpus[0].release_addr, Some(0xd8));
+    assert_eq!(skb.cpus[1].enable_method, EnableMethod::SpinTable, "the usable method of a list");
+    assert_eq!(skb.cpu_driver_build(1), Some(CpuDriverBuild::Big));
+    assert!(skb.interrupt_controller.is_none() && skb.psci.is_none() && skb.timer.is_none());
+}
+
+#[test]
+fn micro_architectures_from_midr() {
+    let name = |midr| skb::micro_arch_from_midr(midr).map(|a| a.name());
+    assert_eq!(name(0x410f_d034), Some("cortex-a53"));
+    assert_eq!(name(0x411f_d050), Some("cortex-a55"));
+    assert_eq!(name(0x411f_d070), Some("cortex-a57"));
+    assert_eq!(name(0x410f_d083), Some("cortex-a72"));
+    assert_eq!(name(0x410f_d090), Some("cortex-a73"));
+    assert_eq!(name(0x414f_d0b0), Some("cortex-a76"));
+    assert_eq!(name(0x411f_d440), Some("cortex-x1"));
+    assert_eq!(name(0x610f_0220), None, "Apple is not in the table");
+    let rank = |compatible| skb::micro_arch_from_compatible(compatible).unwrap().rank();
+    assert!(
+        rank("arm,cortex-a55") < rank("arm,cortex-a76") && rank("arm,cortex-a76") < rank("arm,cortex-x1")
+    );
+    // The running core's MIDR and the tree's compatible name the same design.
+    let from_tree = skb::micro_arch_from_compatible("arm,cortex-a72");
+    assert_eq!(from_tree, skb::micro_arch_from_midr(0x410f_d083));
+    assert!(from_tree.unwrap().is_big());
 }
 
 /// Inserts FDT_NOP tokens after every BEGIN_NODE, fixing up the header, as QEMU's patching
@@ -185,7 +331,7 @@ fn with_nops(dtb: &[u8]) -> Vec<u8> {
 
 #[test]
 fn nop_tokens_from_qemu_patching_are_skipped() {
-    let plain = fixture("qemu-virt-gicv3-6cpu.dtb");
+    let plain = fixture("qemu-virt-gicv3.dtb");
     let patched = with_nops(&plain);
     assert!(patched.len() > plain.len());
     let a = Skb::from_dtb(&plain).unwrap();

@@ -1,0 +1,208 @@
+//! The raw flattened device tree, checked before anything else reads it.
+//!
+//! The `fdt` crate trusts its input in places (it subtracts from block lengths, assumes the
+//! structure block ends in `FDT_END`, scans for balanced nodes), so no byte string reaches it
+//! unchecked: this module checks the header (every block inside the blob), reads the memory
+//! reservation block, and walks the whole structure block token by token (names terminated,
+//! property values and name offsets in range, nodes balanced, nesting and node count bounded,
+//! `FDT_END` last). A blob that passes is one the `fdt` crate parses without surprises.
+//! `FDT_NOP` tokens, which QEMU leaves where it removed nodes or properties, are allowed
+//! anywhere a token may stand.
+
+use alloc::vec::Vec;
+
+use crate::error::Error;
+
+/// Deepest nesting accepted (real trees stay under 10).
+pub const MAX_DEPTH: usize = 32;
+/// Most nodes accepted (the largest real trees hold a few thousand).
+pub const MAX_NODES: usize = 20_000;
+/// Most `/memreserve/` entries accepted.
+const MAX_RESERVATIONS: usize = 4096;
+/// Size of a version-17 header.
+const HEADER_SIZE: usize = 40;
+const MAGIC: u32 = 0xd00d_feed;
+
+const FDT_BEGIN_NODE: u32 = 1;
+const FDT_END_NODE: u32 = 2;
+const FDT_PROP: u32 = 3;
+const FDT_NOP: u32 = 4;
+const FDT_END: u32 = 9;
+
+/// Where the blocks lie, from a header that has been checked against the blob's length.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    /// `totalsize`: the blob is `dtb[..total]`.
+    pub total: usize,
+    structs: usize,
+    structs_size: usize,
+    strings: usize,
+    strings_size: usize,
+    reservations: usize,
+}
+
+/// A big-endian `u32` at byte `at`, if it lies inside `bytes`.
+pub fn be32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.get(at..at.checked_add(4)?)?.try_into().ok()?))
+}
+
+fn be64(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(at..at.checked_add(8)?)?.try_into().ok()?))
+}
+
+/// Checks the header so that every block lies inside the blob.
+pub fn check_header(dtb: &[u8]) -> Result<Layout, Error> {
+    let field = |at| be32(dtb, at).ok_or(Error::Truncated { needed: HEADER_SIZE, given: dtb.len() });
+    let magic = field(0)?;
+    if magic != MAGIC {
+        return Err(Error::BadMagic(magic));
+    }
+    let total = field(4)? as usize;
+    if total > dtb.len() {
+        return Err(Error::Truncated { needed: total, given: dtb.len() });
+    }
+    if total < HEADER_SIZE {
+        return Err(Error::BadHeader("totalsize smaller than the header"));
+    }
+    // Version 17 added the structure block's size, which the walk below relies on; every
+    // tool since 2008 (dtc, U-Boot, QEMU, Linux) writes 17.
+    if field(20)? < 17 {
+        return Err(Error::BadHeader("version older than 17"));
+    }
+    let layout = Layout {
+        total,
+        structs: field(8)? as usize,
+        strings: field(12)? as usize,
+        reservations: field(16)? as usize,
+        strings_size: field(32)? as usize,
+        structs_size: field(36)? as usize,
+    };
+    let inside = |offset: usize, size: usize| offset.checked_add(size).is_some_and(|end| end <= total);
+    if !inside(layout.structs, layout.structs_size) {
+        return Err(Error::BadHeader("structure block lies outside the blob"));
+    }
+    if !inside(layout.strings, layout.strings_size) {
+        return Err(Error::BadHeader("strings block lies outside the blob"));
+    }
+    if !inside(layout.reservations, 16) {
+        return Err(Error::BadHeader("memory reservation block lies outside the blob"));
+    }
+    if layout.structs % 4 != 0 || !layout.structs_size.is_multiple_of(4) || layout.reservations % 8 != 0 {
+        return Err(Error::BadHeader("misaligned block"));
+    }
+    Ok(layout)
+}
+
+/// The `/memreserve/` entries: (address, size) pairs up to the terminating (0, 0).
+pub fn memory_reservations(dtb: &[u8], layout: &Layout) -> Result<Vec<(u64, u64)>, Error> {
+    let blob = dtb.get(..layout.total).unwrap_or_default();
+    let mut entries = Vec::new();
+    for i in 0..MAX_RESERVATIONS {
+        let at = i.checked_mul(16).and_then(|o| o.checked_add(layout.reservations));
+        let entry = at.and_then(|at| Some((be64(blob, at)?, be64(blob, at.checked_add(8)?)?)));
+        match entry {
+            None => return Err(Error::BadHeader("memory reservation block runs past the end")),
+            Some((0, 0)) => return Ok(entries),
+            Some(entry) => entries.push(entry),
+        }
+    }
+    Err(Error::TooLarge("more than 4096 memory reservations"))
+}
+
+/// What the structure-block walk counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Nodes, the root included.
+    pub nodes: usize,
+}
+
+/// Walks the structure block and checks every token (see the module documentation).
+pub fn check_structure(dtb: &[u8], layout: &Layout) -> Result<Shape, Error> {
+    let bad = |what: &'static str| Error::Structure(what.into());
+    let block = layout
+        .structs
+        .checked_add(layout.structs_size)
+        .and_then(|end| dtb.get(layout.structs..end))
+        .ok_or_else(|| bad("structure block outside the blob"))?;
+    let strings = layout
+        .strings
+        .checked_add(layout.strings_size)
+        .and_then(|end| dtb.get(layout.strings..end))
+        .ok_or_else(|| bad("strings block outside the blob"))?;
+    let mut at = 0usize;
+    let mut depth = 0usize;
+    let mut nodes = 0usize;
+    let mut root_closed = false;
+    // Properties must precede a node's children (the `fdt` crate parses them in that order).
+    let mut children_started = false;
+    loop {
+        let token = be32(block, at).ok_or_else(|| bad("structure block ends without FDT_END"))?;
+        at += 4;
+        match token {
+            FDT_NOP => {}
+            FDT_BEGIN_NODE => {
+                if root_closed {
+                    return Err(bad("a second root node"));
+                }
+                depth += 1;
+                nodes += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Error::TooLarge("nesting deeper than 32"));
+                }
+                if nodes > MAX_NODES {
+                    return Err(Error::TooLarge("more than 20000 nodes"));
+                }
+                let rest = block.get(at..).unwrap_or_default();
+                let length =
+                    rest.iter().position(|&b| b == 0).ok_or_else(|| bad("unterminated node name"))?;
+                if core::str::from_utf8(&rest[..length]).is_err() {
+                    return Err(bad("node name is not UTF-8"));
+                }
+                at = align4(at + length + 1);
+                children_started = false;
+            }
+            FDT_END_NODE => {
+                depth = depth.checked_sub(1).ok_or_else(|| bad("FDT_END_NODE without a node"))?;
+                root_closed = depth == 0;
+                children_started = true;
+            }
+            FDT_PROP => {
+                if depth == 0 {
+                    return Err(bad("property outside any node"));
+                }
+                if children_started {
+                    return Err(bad("property after a child node"));
+                }
+                let length = be32(block, at).ok_or_else(|| bad("truncated property"))? as usize;
+                let name = be32(block, at + 4).ok_or_else(|| bad("truncated property"))? as usize;
+                at += 8;
+                let end = at.checked_add(length).filter(|&end| end <= block.len());
+                let end = end.ok_or_else(|| bad("property value runs past the structure block"))?;
+                let name_bytes =
+                    strings.get(name..).ok_or_else(|| bad("property name outside the strings block"))?;
+                let name_length = name_bytes
+                    .iter()
+                    .position(|&b| b == 0)
+                    .ok_or_else(|| bad("unterminated property name"))?;
+                if core::str::from_utf8(&name_bytes[..name_length]).is_err() {
+                    return Err(bad("property name is not UTF-8"));
+                }
+                at = align4(end);
+            }
+            FDT_END => {
+                if !root_closed || depth != 0 {
+                    return Err(bad("FDT_END inside a node"));
+                }
+                if at != block.len() {
+                    return Err(bad("data after FDT_END in the structure block"));
+                }
+                return Ok(Shape { nodes });
+            }
+            _ => return Err(bad("unknown token")),
+        }
+    }
+}
+
+fn align4(offset: usize) -> usize {
+    offset.saturating_add(3) & !3
+}
