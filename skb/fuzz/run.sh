@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Fuzzes the SKB's device-tree ingestion with libFuzzer (cargo fuzz, nightly toolchain).
-# usage: skb/fuzz/run.sh [SECONDS]   (default 600; the corpus is seeded from ../shared/dtbs
-# and skb/tests/data, and kept in skb/fuzz/corpus/dtb between runs)
+# Fuzzes the SKB's device-tree ingestion (Skb::from_dtb, then every query on what it accepts)
+# with libFuzzer through cargo fuzz on the nightly toolchain.
+#
+# usage: skb/fuzz/run.sh [SECONDS]   (default 600)
+#
+# The working corpus, skb/fuzz/corpus/dtb (git-ignored), is seeded from the committed seeds in
+# skb/fuzz/seeds (the real board trees of ../shared/dtbs), from ../shared/dtbs itself and from
+# the fixtures in skb/tests/data, and grows between runs. Findings land in
+# skb/fuzz/artifacts/dtb; replay one with `cargo +nightly fuzz run dtb FILE`.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 mkdir -p corpus/dtb
-for seed in ../../../shared/dtbs/*.dtb ../tests/data/*.dtb; do
-    [ -f "$seed" ] && cp -n "$seed" corpus/dtb/ 2>/dev/null || true
+for seed in seeds/*.dtb ../../../shared/dtbs/*.dtb ../tests/data/*.dtb ../tests/data/synthetic/*.dtb; do
+    if [ -f "$seed" ] && [ ! -e "corpus/dtb/$(basename "$seed")" ]; then
+        cp "$seed" corpus/dtb/
+    fi
 done
 echo "[fuzz] running the dtb target for ${seconds}s" >&2
+# -timeout: one input taking over 10 s is a finding (a hang); -max_len: bigger than any seed.
 exec cargo +nightly fuzz run dtb corpus/dtb -- -max_total_time="$seconds" -max_len=262144 -timeout=10

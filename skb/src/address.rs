@@ -7,8 +7,10 @@ use alloc::vec::Vec;
 use crate::error::Error;
 use crate::tree::{read_cells, Tree};
 
-/// Deepest bus nesting followed when translating.
-const MAX_BUS_DEPTH: usize = 16;
+/// Deepest bus nesting followed when translating: every ancestor of the deepest node the
+/// blob check lets through (the walk follows parent links, so it cannot loop; the bound only
+/// makes that plain).
+const MAX_BUS_DEPTH: usize = crate::blob::MAX_DEPTH + 1;
 
 /// The `reg` entries of `node` as (bus address, size), in the parent's cell sizes.
 pub fn reg_entries(tree: &Tree, node: usize) -> Result<Vec<(u64, u64)>, Error> {
@@ -67,7 +69,7 @@ pub fn translate(tree: &Tree, node: usize, address: u64) -> Result<Option<u64>, 
         address = next;
         bus = Some(parent);
     }
-    Err(Error::TooLarge("bus nesting deeper than 16"))
+    Err(Error::TooLarge("bus nesting deeper than the tree allows"))
 }
 
 /// The CPU physical address and size of `node`'s `reg` entry `index`, translated.

@@ -87,7 +87,10 @@ pub fn check_header(dtb: &[u8]) -> Result<Layout, Error> {
     if !inside(layout.reservations, 16) {
         return Err(Error::BadHeader("memory reservation block lies outside the blob"));
     }
-    if layout.structs % 4 != 0 || !layout.structs_size.is_multiple_of(4) || layout.reservations % 8 != 0 {
+    if !layout.structs.is_multiple_of(4)
+        || !layout.structs_size.is_multiple_of(4)
+        || !layout.reservations.is_multiple_of(8)
+    {
         return Err(Error::BadHeader("misaligned block"));
     }
     Ok(layout)

@@ -1,4 +1,5 @@
-//! Cores: identity, cluster, performance class, how to start them.
+//! Cores from `/cpus`: identity (MPIDR from `reg`), cluster (from `cpu-map`), performance
+//! class (from `capacity-dmips-mhz`, else the micro-architecture table), how to start them.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -56,7 +57,9 @@ pub struct Cpu {
     pub compatible: Option<String>,
     /// `capacity-dmips-mhz`.
     pub capacity: Option<u32>,
-    /// Cluster number (from `/cpus/cpu-map`; 0 when there is none).
+    /// Cluster number: the innermost `/cpus/cpu-map` cluster holding the core, numbered in
+    /// the order of each cluster's first core in `/cpus` (all 0 when there is no map; cores
+    /// the map leaves out share one more cluster).
     pub cluster: u32,
     /// Performance class: 0 is the most efficient; equal capacity means equal class.
     pub class: u8,

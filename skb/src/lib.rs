@@ -12,8 +12,12 @@
 //! - **Any board.** Nothing here names a board; what varies (cell sizes, `ranges`, aliases,
 //!   nested `cpu-map`s, missing `/memory`) is read from the tree.
 //! - **Bad input is an error value.** Truncated blobs, wrong magic, offsets or cell counts out
-//!   of range, phandle loops: [`Error`] names the problem. Nothing panics or loops on input
-//!   (there is a fuzz target in `fuzz/`).
+//!   of range, phandle loops: [`Error`] names the problem. Nothing panics or loops on input:
+//!   the blob is checked whole (`blob`) before the `fdt` crate walks it, every property is read
+//!   with bounds-checked accessors, every walk is bounded (there is a fuzz target in `fuzz/`).
+//! - **Small modules with one job:** `blob` (the raw bytes), `tree` (nodes and properties),
+//!   `address` (`reg` and `ranges`), `cpus`, `devices`, `microarch` (the core table),
+//!   `queries`, `json`.
 //! - **`no_std` + `alloc`**, `forbid(unsafe_code)`; the host CLI (`skb facts`) sits behind the
 //!   default `std` feature.
 #![cfg_attr(not(feature = "std"), no_std)]

@@ -1,4 +1,6 @@
-//! Bad input gives an error value naming the problem, never a panic or a hang.
+//! Bad input gives an error value naming the problem, never a panic or a hang: truncations at
+//! every length, flipped bits, hostile header fields, and hand-built trees that are well formed
+//! but lie (loops, absurd cell counts, wrong property shapes, deep nesting).
 
 use skb::{Error, Skb};
 
@@ -6,15 +8,60 @@ fn shared(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/../../shared/dtbs/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn word(dtb: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(dtb[at..at + 4].try_into().unwrap())
+}
+
 fn put(dtb: &mut [u8], at: usize, value: u32) {
     dtb[at..at + 4].copy_from_slice(&value.to_be_bytes());
 }
 
+/// A small xorshift generator, so the "random" cases are the same on every run.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 #[test]
 fn every_truncation_is_an_error() {
-    let dtb = shared("rk3399-rockpro64.dtb");
-    for len in (0..dtb.len()).step_by(7).chain(dtb.len() - 8..dtb.len()) {
-        assert!(Skb::from_dtb(&dtb[..len]).is_err(), "prefix of {len} bytes accepted");
+    for name in ["rk3399-rockpro64.dtb", "bcm2711-rpi-4-b.dtb"] {
+        let dtb = shared(name);
+        for len in 0..dtb.len() {
+            assert!(Skb::from_dtb(&dtb[..len]).is_err(), "{name}: prefix of {len} bytes accepted");
+        }
+    }
+}
+
+/// Truncations whose header is fixed up to match, so the structure-block walk itself meets
+/// the cut (a plain truncation is caught by `totalsize` alone).
+#[test]
+fn every_truncation_with_a_matching_header_is_an_error() {
+    let dtb = fixture("qemu-virt-gicv3.dtb");
+    let (structs, strings) = (word(&dtb, 8) as usize, word(&dtb, 12) as usize);
+    for len in 0..dtb.len() {
+        let mut cut = dtb[..len].to_vec();
+        if len >= 40 {
+            put(&mut cut, 4, len as u32);
+            put(&mut cut, 36, (word(&dtb, 36) as usize).min(len.saturating_sub(structs)) as u32 & !3);
+            put(&mut cut, 32, (word(&dtb, 32) as usize).min(len.saturating_sub(strings)) as u32);
+        }
+        // A cut inside the strings block may still leave a whole, valid structure block whose
+        // property names are all there; anything shorter must fail.
+        if len < strings {
+            assert!(Skb::from_dtb(&cut).is_err(), "prefix of {len} bytes with a fixed header accepted");
+        } else {
+            let _ = Skb::from_dtb(&cut);
+        }
     }
 }
 
@@ -24,131 +71,375 @@ fn wrong_magic_and_header_fields_are_named() {
     let mut bad = dtb.clone();
     put(&mut bad, 0, 0x1234_5678);
     assert_eq!(Skb::from_dtb(&bad).unwrap_err(), Error::BadMagic(0x1234_5678));
+    assert_eq!(
+        Skb::from_dtb(&bad).unwrap_err().to_string(),
+        "not a device tree: magic 0x12345678, expected 0xd00dfeed"
+    );
     let mut bad = dtb.clone();
     put(&mut bad, 4, u32::MAX);
     assert!(matches!(Skb::from_dtb(&bad), Err(Error::Truncated { .. })));
     for field in [8, 12, 16, 32, 36] {
-        let mut bad = dtb.clone();
-        put(&mut bad, field, 0xffff_fff0);
-        assert!(Skb::from_dtb(&bad).is_err(), "header field at {field}");
+        for value in [0xffff_fff0, u32::MAX, 0x8000_0000, dtb.len() as u32 - 4] {
+            let mut bad = dtb.clone();
+            put(&mut bad, field, value);
+            assert!(Skb::from_dtb(&bad).is_err(), "header field at {field} = {value:#x}");
+        }
     }
+    for field in [8, 16, 36] {
+        let mut misaligned = dtb.clone();
+        put(&mut misaligned, field, word(&dtb, field) + 2);
+        assert!(Skb::from_dtb(&misaligned).is_err(), "header field at {field} misaligned");
+    }
+    let mut old = dtb.clone();
+    put(&mut old, 20, 16);
+    assert_eq!(Skb::from_dtb(&old).unwrap_err(), Error::BadHeader("version older than 17"));
     assert!(Skb::from_dtb(b"").is_err());
     assert!(Skb::from_dtb(&[0xd0, 0x0d, 0xfe, 0xed]).is_err());
+    // x0 = 0x100 from QEMU without -dtb points at zeros.
+    assert_eq!(Skb::from_dtb(&[0; 64]).unwrap_err(), Error::BadMagic(0));
 }
 
 #[test]
-fn flipped_bytes_never_panic() {
-    let dtb = shared("rk3588-rock-5b.dtb");
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    for _ in 0..3000 {
-        let mut bad = dtb.clone();
-        for _ in 0..4 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let at = (state as usize) % bad.len();
-            bad[at] ^= (state >> 32) as u8 | 1;
+fn every_flipped_bit_in_the_header_and_first_nodes_is_survived() {
+    let dtb = fixture("qemu-virt-gicv3.dtb");
+    for byte in 0..2048 {
+        for bit in 0..8 {
+            let mut bad = dtb.clone();
+            bad[byte] ^= 1 << bit;
+            let result = Skb::from_dtb(&bad);
+            if byte < 4 {
+                assert!(matches!(result, Err(Error::BadMagic(_))));
+            }
         }
-        let _ = Skb::from_dtb(&bad);
     }
 }
 
-/// Builds a tiny tree: `/` with the given root properties and a `/cpus` with one core.
-fn tiny_tree(root_props: &[(&str, Vec<u8>)], cpus_props: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut strings = Vec::new();
-    let mut structs = Vec::new();
-    let name_offset = |name: &str, strings: &mut Vec<u8>| {
-        let at = strings.len() as u32;
-        strings.extend_from_slice(name.as_bytes());
-        strings.push(0);
-        at
-    };
-    let begin = |structs: &mut Vec<u8>, name: &str| {
-        structs.extend_from_slice(&1u32.to_be_bytes());
-        structs.extend_from_slice(name.as_bytes());
-        structs.push(0);
-        while !structs.len().is_multiple_of(4) {
-            structs.push(0);
+#[test]
+fn random_flipped_bytes_never_panic() {
+    for name in ["rk3588-rock-5b.dtb", "juno-r2.dtb"] {
+        let dtb = shared(name);
+        let mut random = Xorshift(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..1500 {
+            let mut bad = dtb.clone();
+            for _ in 0..4 {
+                let value = random.next();
+                let at = (value as usize) % bad.len();
+                bad[at] ^= (value >> 32) as u8 | 1;
+            }
+            if let Ok(skb) = Skb::from_dtb(&bad) {
+                let _ = skb::json::facts(&skb);
+                let _ = skb.multicast_tree(0);
+            }
         }
-    };
-    let prop = |structs: &mut Vec<u8>, strings: &mut Vec<u8>, name: &str, value: &[u8]| {
-        structs.extend_from_slice(&3u32.to_be_bytes());
-        structs.extend_from_slice(&(value.len() as u32).to_be_bytes());
-        structs.extend_from_slice(&name_offset(name, strings).to_be_bytes());
-        structs.extend_from_slice(value);
-        while !structs.len().is_multiple_of(4) {
-            structs.push(0);
-        }
-    };
-    begin(&mut structs, "");
-    for (name, value) in root_props {
-        prop(&mut structs, &mut strings, name, value);
     }
-    begin(&mut structs, "cpus");
-    for (name, value) in cpus_props {
-        prop(&mut structs, &mut strings, name, value);
-    }
-    begin(&mut structs, "cpu@0");
-    prop(&mut structs, &mut strings, "device_type", b"cpu\0");
-    prop(&mut structs, &mut strings, "reg", &0u32.to_be_bytes());
-    structs.extend_from_slice(&2u32.to_be_bytes());
-    structs.extend_from_slice(&2u32.to_be_bytes());
-    structs.extend_from_slice(&2u32.to_be_bytes());
-    structs.extend_from_slice(&9u32.to_be_bytes());
-    let header = 40;
-    let rsvmap = header;
-    let off_struct = rsvmap + 16;
-    let off_strings = off_struct + structs.len();
-    let total = off_strings + strings.len();
-    let mut out = vec![0u8; off_struct];
-    for (at, value) in
-        [(0, 0xd00d_feed), (4, total), (8, off_struct), (12, off_strings), (16, rsvmap), (20, 17), (24, 16)]
-    {
-        put(&mut out, at, value as u32);
-    }
-    put(&mut out, 32, strings.len() as u32);
-    put(&mut out, 36, structs.len() as u32);
-    out.extend_from_slice(&structs);
-    out.extend_from_slice(&strings);
-    out
 }
 
-fn cells(n: u32) -> Vec<u8> {
-    n.to_be_bytes().to_vec()
+#[test]
+fn a_huge_property_length_is_refused() {
+    let mut dtb = fixture("qemu-virt-gicv3.dtb");
+    let structs = word(&dtb, 8) as usize;
+    // The root's name is empty: BEGIN_NODE, a zero word, then the first property's token.
+    assert_eq!((word(&dtb, structs), word(&dtb, structs + 8)), (1, 3));
+    for length in [u32::MAX, 0x8000_0000, word(&dtb, 36)] {
+        put(&mut dtb, structs + 12, length);
+        assert!(matches!(Skb::from_dtb(&dtb), Err(Error::Structure(_))), "length {length:#x}");
+    }
+}
+
+#[test]
+fn a_property_name_outside_the_strings_block_is_refused() {
+    let mut dtb = fixture("qemu-virt-gicv3.dtb");
+    let structs = word(&dtb, 8) as usize;
+    put(&mut dtb, structs + 16, 0xffff_0000);
+    assert!(matches!(Skb::from_dtb(&dtb), Err(Error::Structure(_))));
+}
+
+/// Writes small flattened device trees by hand (properties with any bytes, any nesting).
+struct Writer {
+    structs: Vec<u8>,
+    strings: Vec<u8>,
+}
+
+impl Writer {
+    fn new() -> Writer {
+        Writer { structs: Vec::new(), strings: Vec::new() }
+    }
+
+    fn token(&mut self, token: u32) -> &mut Writer {
+        self.structs.extend_from_slice(&token.to_be_bytes());
+        self
+    }
+
+    fn pad(&mut self) {
+        while !self.structs.len().is_multiple_of(4) {
+            self.structs.push(0);
+        }
+    }
+
+    fn begin(&mut self, name: &str) -> &mut Writer {
+        self.begin_bytes(name.as_bytes())
+    }
+
+    fn begin_bytes(&mut self, name: &[u8]) -> &mut Writer {
+        self.token(1);
+        self.structs.extend_from_slice(name);
+        self.structs.push(0);
+        self.pad();
+        self
+    }
+
+    fn end(&mut self) -> &mut Writer {
+        self.token(2)
+    }
+
+    fn prop(&mut self, name: &str, value: &[u8]) -> &mut Writer {
+        let offset = self.strings.len() as u32;
+        self.strings.extend_from_slice(name.as_bytes());
+        self.strings.push(0);
+        self.token(3).token(value.len() as u32).token(offset);
+        self.structs.extend_from_slice(value);
+        self.pad();
+        self
+    }
+
+    fn cell(&mut self, name: &str, value: u32) -> &mut Writer {
+        self.prop(name, &value.to_be_bytes())
+    }
+
+    /// `/cpus` with `#address-cells = 1` and one core with the given extra properties.
+    fn cpus(&mut self, core_props: &[(&str, &[u8])]) -> &mut Writer {
+        self.begin("cpus").cell("#address-cells", 1).cell("#size-cells", 0);
+        self.begin("cpu@0").prop("device_type", b"cpu\0").cell("reg", 0);
+        for (name, value) in core_props {
+            self.prop(name, value);
+        }
+        self.end().end()
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        self.token(9);
+        let (rsvmap, structs) = (40, 56);
+        let strings = structs + self.structs.len();
+        let total = strings + self.strings.len();
+        let mut out = vec![0u8; structs];
+        for (at, value) in
+            [(0, 0xd00d_feed), (4, total), (8, structs), (12, strings), (16, rsvmap), (20, 17), (24, 16)]
+        {
+            put(&mut out, at, value as u32);
+        }
+        put(&mut out, 32, self.strings.len() as u32);
+        put(&mut out, 36, self.structs.len() as u32);
+        out.extend_from_slice(&self.structs);
+        out.extend_from_slice(&self.strings);
+        out
+    }
+}
+
+fn tree_with_core(core_props: &[(&str, &[u8])]) -> Vec<u8> {
+    Writer::new().begin("").cpus(core_props).end().finish()
 }
 
 #[test]
 fn a_minimal_tree_parses() {
-    let dtb = tiny_tree(&[], &[("#address-cells", cells(1)), ("#size-cells", cells(0))]);
-    let skb = Skb::from_dtb(&dtb).unwrap();
+    let skb = Skb::from_dtb(&tree_with_core(&[])).unwrap();
     assert_eq!(skb.cpus.len(), 1);
     assert!(skb.console.is_none() && skb.psci.is_none() && skb.memory.is_empty());
+    assert!(skb.interrupt_controller.is_none() && skb.timer.is_none() && skb.reserved.is_empty());
+}
+
+#[test]
+fn nop_tokens_anywhere_are_skipped() {
+    let dtb = Writer::new()
+        .token(4)
+        .begin("")
+        .token(4)
+        .cell("#address-cells", 1)
+        .token(4)
+        .cpus(&[])
+        .token(4)
+        .end()
+        .token(4)
+        .finish();
+    assert_eq!(Skb::from_dtb(&dtb).unwrap().cpus.len(), 1);
+    let only_nops = Writer::new().token(4).token(4).finish();
+    assert!(matches!(Skb::from_dtb(&only_nops), Err(Error::Structure(_))));
+}
+
+#[test]
+fn malformed_structure_blocks_are_refused() {
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("no root", Writer::new().finish()),
+        ("unclosed root", Writer::new().begin("").cpus(&[]).finish()),
+        ("extra END_NODE", Writer::new().begin("").cpus(&[]).end().end().finish()),
+        ("two roots", Writer::new().begin("").cpus(&[]).end().begin("").end().finish()),
+        ("property outside a node", Writer::new().cell("x", 1).begin("").cpus(&[]).end().finish()),
+        ("property after a child", Writer::new().begin("").cpus(&[]).cell("late", 1).end().finish()),
+        ("unknown token", Writer::new().begin("").token(7).cpus(&[]).end().finish()),
+        ("name not UTF-8", Writer::new().begin("").begin_bytes(b"\xff\xfe").end().cpus(&[]).end().finish()),
+    ];
+    for (what, dtb) in cases {
+        assert!(Skb::from_dtb(&dtb).is_err(), "{what}");
+    }
+    let mut unterminated = Writer::new().begin("").cpus(&[]).end().finish();
+    let len = unterminated.len();
+    let structs_size = word(&unterminated, 36);
+    put(&mut unterminated, 36, structs_size - 4); // FDT_END left outside the block
+    assert!(Skb::from_dtb(&unterminated[..len]).is_err());
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_refused() {
+    let mut writer = Writer::new();
+    writer.begin("").cpus(&[]);
+    for _ in 0..40 {
+        writer.begin("deeper");
+    }
+    for _ in 0..40 {
+        writer.end();
+    }
+    let dtb = writer.end().finish();
+    assert_eq!(Skb::from_dtb(&dtb).unwrap_err(), Error::TooLarge("nesting deeper than 32"));
+}
+
+#[test]
+fn too_many_nodes_are_refused() {
+    let mut writer = Writer::new();
+    writer.begin("").cpus(&[]);
+    for _ in 0..20_001 {
+        writer.begin("n").end();
+    }
+    let dtb = writer.end().finish();
+    assert_eq!(Skb::from_dtb(&dtb).unwrap_err(), Error::TooLarge("more than 20000 nodes"));
 }
 
 #[test]
 fn absurd_cell_counts_are_refused() {
-    let dtb = tiny_tree(&[], &[("#address-cells", cells(200)), ("#size-cells", cells(0))]);
+    let dtb = Writer::new()
+        .begin("")
+        .begin("cpus")
+        .cell("#address-cells", 200)
+        .cell("#size-cells", 0)
+        .begin("cpu@0")
+        .prop("device_type", b"cpu\0")
+        .cell("reg", 0)
+        .end()
+        .end()
+        .end()
+        .finish();
     assert!(matches!(Skb::from_dtb(&dtb), Err(Error::AbsurdCells { cells: 200, .. })));
+    let bus = fixture("synthetic/absurd-bus-cells.dtb");
+    assert_eq!(Skb::from_dtb(&bus).unwrap_err(), Error::AbsurdCells { node: "/bus".into(), cells: 200 });
+}
+
+#[test]
+fn property_values_of_the_wrong_length_are_errors_not_panics() {
+    let cases: [(&str, &[u8]); 5] = [
+        ("capacity-dmips-mhz", &[0, 0, 1]),
+        ("capacity-dmips-mhz", &[0, 0, 0, 0, 0, 0, 4, 0]),
+        ("cpu-release-addr", &[0, 0, 0, 0, 0, 0xd8]),
+        ("cpu-release-addr", &[]),
+        ("reg", &[0, 0]),
+    ];
+    for (name, value) in cases {
+        // A second `reg` is shadowed by the first; put the bad one first.
+        let dtb = if name == "reg" {
+            Writer::new()
+                .begin("")
+                .begin("cpus")
+                .cell("#address-cells", 1)
+                .begin("cpu@0")
+                .prop("device_type", b"cpu\0")
+                .prop("reg", value)
+                .end()
+                .end()
+                .end()
+                .finish()
+        } else {
+            tree_with_core(&[(name, value)])
+        };
+        match Skb::from_dtb(&dtb) {
+            Err(Error::BadProperty { node, property }) => {
+                assert_eq!((node.as_str(), property), ("/cpus/cpu@0", name));
+            }
+            other => panic!("{name} = {value:?}: {other:?}"),
+        }
+    }
+    // Shapes that are merely odd are read as far as they make sense.
+    let odd = Writer::new()
+        .begin("")
+        .cell("#address-cells", 1)
+        .cell("#size-cells", 1)
+        .prop("model", b"\xff\xfe\0")
+        .cpus(&[("compatible", b"arm,cortex-a53"), ("enable-method", b"")])
+        .begin("timer")
+        .prop("compatible", b"arm,armv8-timer\0")
+        .prop("interrupts", &[0, 0, 0, 1, 0, 0])
+        .end()
+        .end()
+        .finish();
+    let skb = Skb::from_dtb(&odd).unwrap();
+    assert_eq!(skb.model, None, "not UTF-8");
+    assert_eq!(skb.cpus[0].compatible.as_deref(), Some("arm,cortex-a53"), "no terminating NUL");
+    assert_eq!(skb.cpus[0].enable_method, skb::EnableMethod::None);
+    assert_eq!(skb.timer.unwrap().interrupts, [1], "whole cells only");
+    // A `reg` that is not a whole number of entries is an error.
+    let memory = Writer::new()
+        .begin("")
+        .cell("#address-cells", 1)
+        .cell("#size-cells", 1)
+        .cpus(&[])
+        .begin("memory@0")
+        .prop("device_type", b"memory\0")
+        .prop("reg", &[0; 11])
+        .end()
+        .end()
+        .finish();
+    assert_eq!(
+        Skb::from_dtb(&memory).unwrap_err(),
+        Error::BadProperty { node: "/memory@0".into(), property: "reg" }
+    );
 }
 
 #[test]
 fn a_phandle_loop_is_reported() {
     // The root's interrupt-parent names the root itself, which is no interrupt controller.
-    let dtb = tiny_tree(
-        &[("phandle", cells(7)), ("interrupt-parent", cells(7))],
-        &[("#address-cells", cells(1)), ("#size-cells", cells(0))],
-    );
-    assert!(matches!(Skb::from_dtb(&dtb), Err(Error::PhandleCycle(_))));
+    let dtb = Writer::new().begin("").cell("phandle", 7).cell("interrupt-parent", 7).cpus(&[]).end().finish();
+    assert_eq!(Skb::from_dtb(&dtb).unwrap_err(), Error::PhandleCycle("interrupt-parent"));
+    // Two controllers naming each other.
+    let two = fixture("synthetic/interrupt-parent-loop.dtb");
+    assert_eq!(Skb::from_dtb(&two).unwrap_err(), Error::PhandleCycle("interrupt-parent"));
 }
 
 #[test]
-fn missing_cpus_is_reported() {
-    let dtb = shared("rk3399-rockpro64.dtb");
-    let text = Skb::from_dtb(&dtb[..64]).unwrap_err().to_string();
-    assert!(!text.is_empty());
-    let mut no_cpus = tiny_tree(&[], &[("#address-cells", cells(1)), ("#size-cells", cells(0))]);
-    // Rename "cpus" to "cpuz".
-    let at = no_cpus.windows(5).position(|w| w == b"cpus\0").unwrap();
-    no_cpus[at + 3] = b'z';
+fn missing_nodes_are_reported() {
+    let no_cpus = Writer::new().begin("").begin("cpuz").end().end().finish();
     assert_eq!(Skb::from_dtb(&no_cpus).unwrap_err(), Error::MissingNode("/cpus"));
+    let no_cores = Writer::new().begin("").begin("cpus").end().end().finish();
+    assert_eq!(Skb::from_dtb(&no_cores).unwrap_err(), Error::NoCpus);
+    let all_disabled = tree_with_core(&[("status", b"disabled\0")]);
+    assert_eq!(Skb::from_dtb(&all_disabled).unwrap_err(), Error::NoCpus);
+    let no_reg = Writer::new()
+        .begin("")
+        .begin("cpus")
+        .begin("cpu@0")
+        .prop("device_type", b"cpu\0")
+        .end()
+        .end()
+        .end()
+        .finish();
+    assert!(matches!(Skb::from_dtb(&no_reg), Err(Error::BadProperty { property: "reg", .. })));
+}
+
+#[test]
+fn errors_read_as_one_line() {
+    let dtb = shared("rk3399-rockpro64.dtb");
+    let errors = [
+        Skb::from_dtb(&dtb[..64]).unwrap_err(),
+        Skb::from_dtb(&fixture("synthetic/absurd-bus-cells.dtb")).unwrap_err(),
+        Skb::from_dtb(&fixture("synthetic/interrupt-parent-loop.dtb")).unwrap_err(),
+    ];
+    for error in errors {
+        let text = error.to_string();
+        assert!(!text.is_empty() && !text.contains('\n'), "{text:?}");
+    }
 }

@@ -369,3 +369,35 @@ fn measured_facts_drive_the_peer_and_multicast_queries() {
     assert_eq!(skb.offline_reason(5), Some("no report"));
     assert!(skb.multicast_tree(0).edges.iter().all(|&(p, c)| p != 5 && c != 5));
 }
+
+#[test]
+fn without_measurements_the_multicast_tree_follows_the_clusters() {
+    let mut skb = Skb::from_dtb(&fixture("synthetic/three-classes.dtb")).unwrap();
+    // From an X1 (cluster 2): its sibling, and the first core of clusters 0 and 1, which
+    // forward to their own siblings.
+    let tree = skb.multicast_tree(6);
+    assert_eq!(tree.children(6).collect::<Vec<_>>(), [7, 0, 4]);
+    assert_eq!(tree.children(0).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(tree.children(4).collect::<Vec<_>>(), [5]);
+    assert_eq!(tree.edges.len(), 7, "every other core reached once");
+    // An offline cluster leader is replaced by the next core of its cluster.
+    skb.mark_offline(0, "PSCI CPU_ON returned DENIED");
+    let tree = skb.multicast_tree(6);
+    assert_eq!(tree.children(6).collect::<Vec<_>>(), [7, 1, 4]);
+    assert_eq!(tree.children(1).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(skb.offline_cores().collect::<Vec<_>>(), [(0, "PSCI CPU_ON returned DENIED")]);
+    // Unknown cores have no answers.
+    assert_eq!(skb.cheapest_peer(8), None);
+    assert_eq!(skb.cpu_driver_build(8), None);
+    assert!(skb.multicast_tree(8).edges.is_empty());
+    assert_eq!(skb.cluster_siblings(8).count(), 0);
+}
+
+#[test]
+fn cpu_driver_build_names() {
+    assert_eq!(
+        (CpuDriverBuild::Little.target_cpu(), CpuDriverBuild::Little.class_name()),
+        ("cortex-a53", "little")
+    );
+    assert_eq!((CpuDriverBuild::Big.target_cpu(), CpuDriverBuild::Big.class_name()), ("cortex-a72", "big"));
+}

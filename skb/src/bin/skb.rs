@@ -14,11 +14,12 @@ fn table(skb: &Skb) -> String {
     if let Some(model) = &skb.model {
         out += &format!("model: {model}\n");
     }
+    let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     out += &format!(
-        "{} cores, {} classes, {} clusters\n",
-        skb.cpus.len(),
-        skb.class_count(),
-        skb.cluster_count()
+        "{}, {} (performance), {}\n",
+        count(skb.cpus.len(), "core", "cores"),
+        count(skb.class_count(), "class", "classes"),
+        count(skb.cluster_count(), "cluster", "clusters")
     );
     out += "index  mpidr        compatible            capacity  cluster  class  enable-method  cpu-driver\n";
     for c in &skb.cpus {
@@ -61,6 +62,15 @@ fn table(skb: &Skb) -> String {
             )
         }
         None => "interrupt controller: none\n".into(),
+    };
+    out += &match &skb.timer {
+        Some(t) => format!(
+            "timer: {} interrupts {:?}{}\n",
+            t.compatible,
+            t.interrupts,
+            t.clock_frequency.map_or(String::new(), |f| format!(", clock-frequency {f}"))
+        ),
+        None => "timer: none\n".into(),
     };
     out += &match &skb.console {
         Some(c) => format!(
