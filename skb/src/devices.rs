@@ -1,4 +1,5 @@
-//! Memory, the interrupt controller, the timer, PSCI and the console.
+//! Memory, the interrupt controller, the timer, PSCI and the console: the device facts, each
+//! found by exact `compatible` entries or fixed paths and placed at CPU physical addresses.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -107,12 +108,14 @@ const GICV2: &[&str] = &[
     "arm,cortex-a9-gic",
     "arm,cortex-a7-gic",
     "arm,arm11mp-gic",
+    "arm,pl390",
     "arm,gic-v2",
+    "qcom,msm-qgic2",
 ];
 const PL011: &[&str] = &["arm,pl011"];
 const AUX: &[&str] = &["brcm,bcm2835-aux-uart"];
 const NS16550: &[&str] =
-    &["snps,dw-apb-uart", "ns16550a", "ns16550", "ns16450", "ns8250", "nvidia,tegra20-uart"];
+    &["snps,dw-apb-uart", "ns16550a", "ns16550", "ns16750", "ns16450", "ns8250", "nvidia,tegra20-uart"];
 
 /// Memory from every `/memory` node (empty or absent ones give nothing).
 pub fn memory(tree: &Tree) -> Result<Vec<MemoryRange>, Error> {
