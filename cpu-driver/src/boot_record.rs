@@ -15,6 +15,8 @@ pub const FLAG_POWER_OFF_WHEN_DONE: u64 = 1 << 0;
 /// Bit in `BootRecord::flags`: start the `faulter` program on core 1 (bootargs `fault-test`),
 /// to show that a faulting EL0 program is stopped and the rest keeps running.
 pub const FLAG_FAULT_TEST: u64 = 1 << 1;
+/// Bit in `BootRecord::flags`: run the per-pair latency benchmark at EL0 (bootargs `bench`).
+pub const FLAG_BENCH: u64 = 1 << 2;
 
 /// The console a CPU driver writes to.
 #[repr(C)]

@@ -9,6 +9,8 @@
 //! after them, 1 page / 64     the cache line core n and the boot core bounce to measure the
 //!   cores per page            raw cache-line round trip ("limit")
 //! after them, 4 KiB each      monitor channel of each unordered pair of cores (a < b; a is side A)
+//! after them, 8 KiB each      application region of each pair: a channel frame, then a page
+//!                             whose first cache line the pair bounces for the raw limit
 //! ```
 
 use urpc::message::{Body, BodyReader, BodyWriter, DecodeError, Message};
@@ -21,6 +23,8 @@ use crate::layout::{align_up, PAGE_SIZE};
 pub const CHANNEL_BYTES: u64 = urpc::ChannelFrame::<{ urpc::DEFAULT_SLOTS }>::BYTES as u64;
 /// Bytes of a cache line.
 const LINE: u64 = 64;
+/// Bytes of a pair's application region: its channel frame and its ping-pong page.
+pub const APP_REGION_BYTES: u64 = CHANNEL_BYTES + PAGE_SIZE;
 
 /// Where everything sits in the shared region of a machine with `core_count` cores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,18 +64,33 @@ impl SharedLayout {
     /// Offset of the monitor channel between cores `a` and `b` (either order), and which side
     /// `a` takes (true: side A).
     pub fn monitor_channel(&self, a: u64, b: u64) -> Option<(u64, bool)> {
+        let (pair, a_is_side_a) = self.pair_index(a, b)?;
+        Some((self.monitor_base() + pair * CHANNEL_BYTES, a_is_side_a))
+    }
+
+    fn pairs(&self) -> u64 {
+        self.core_count * self.core_count.saturating_sub(1) / 2
+    }
+
+    fn pair_index(&self, a: u64, b: u64) -> Option<(u64, bool)> {
         if a == b || a >= self.core_count || b >= self.core_count {
             return None;
         }
         let (low, high) = (a.min(b), a.max(b));
-        let pair = high * (high - 1) / 2 + low;
-        Some((self.monitor_base() + pair * CHANNEL_BYTES, a == low))
+        Some((high * (high - 1) / 2 + low, a == low))
+    }
+
+    /// Offset of the application region (channel frame, then ping-pong page) of cores `a` and
+    /// `b`, [`APP_REGION_BYTES`] long, and which side `a` takes (true: side A).
+    pub fn app_region(&self, a: u64, b: u64) -> Option<(u64, bool)> {
+        let (pair, a_is_side_a) = self.pair_index(a, b)?;
+        let base = self.monitor_base() + self.pairs() * CHANNEL_BYTES;
+        Some((base + pair * APP_REGION_BYTES, a_is_side_a))
     }
 
     /// Bytes of the whole region.
     pub fn size(&self) -> u64 {
-        let pairs = self.core_count * self.core_count.saturating_sub(1) / 2;
-        self.monitor_base() + pairs * CHANNEL_BYTES
+        self.monitor_base() + self.pairs() * (CHANNEL_BYTES + APP_REGION_BYTES)
     }
 }
 
@@ -222,8 +241,12 @@ mod tests {
                 let (offset, a_is_side_a) = layout.monitor_channel(a, b).unwrap();
                 assert_eq!(layout.monitor_channel(b, a), Some((offset, !a_is_side_a)));
                 assert_eq!(offset % PAGE_SIZE, 0);
+                let (app, app_side_a) = layout.app_region(a, b).unwrap();
+                assert_eq!(app_side_a, a_is_side_a);
+                assert_eq!(app % PAGE_SIZE, 0);
                 if pairs.insert(offset) {
                     spans.push((offset, offset + CHANNEL_BYTES));
+                    spans.push((app, app + APP_REGION_BYTES));
                 }
             }
         }

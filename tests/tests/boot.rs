@@ -19,18 +19,35 @@ fn assert_core_up(run: &Run, core: usize, class: &str, build: &str) {
 /// Every console line is one whole line from one core: nothing interleaved.
 fn assert_no_interleaving(run: &Run) {
     for line in run.lines() {
-        let starts = ["core ", "all ", "boot stub: ", "PSCI", "monitor ", "faulter ", "urpc "];
+        let starts = [
+            "core ",
+            "all ",
+            "boot stub: ",
+            "PSCI",
+            "monitor ",
+            "monitors ",
+            "faulter ",
+            "urpc ",
+            "latency ",
+            "multicast ",
+        ];
         assert!(starts.iter().any(|s| line.starts_with(s)), "unexpected or mixed line {line:?}");
         assert_eq!(line.matches("core ").count().min(2), line.matches("core ").count(), "{line:?}");
         assert!(!line["core".len()..].contains(" up mpidr=") || line.starts_with("core "), "{line:?}");
     }
 }
 
-/// Every core's monitor runs at EL0 and says so exactly once.
+/// Every core's monitor runs at EL0, says so exactly once, and binds a URPC channel to every
+/// other online core's monitor.
 fn assert_monitors_up(run: &Run, cores: usize) {
     for core in 0..cores {
         assert_eq!(run.lines_starting(&format!("monitor {core} up ")), [format!("monitor {core} up el=0")]);
+        assert_eq!(
+            run.lines_starting(&format!("monitor {core} bound ")),
+            [format!("monitor {core} bound to {} peers", cores - 1)]
+        );
     }
+    assert_eq!(run.lines_starting("monitors bound: "), [format!("monitors bound: {cores} of {cores}")]);
 }
 
 fn assert_big_little(run: &Run) {

@@ -38,3 +38,65 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     crate::console::print_line(format_args!("panic: {info}"));
     crate::exit(101)
 }
+
+/// Makes a call whose results come back in `x0`..`x3`.
+pub fn syscall_with_words(call: Call) -> (u64, [u64; 3]) {
+    let (ret, w0, w1, w2): (u64, u64, u64, u64);
+    // SAFETY: as in `syscall`; the kernel writes only x0 to x3.
+    unsafe {
+        asm!(
+            "svc #0",
+            inlateout("x0") 0u64 => ret,
+            inlateout("x1") 0u64 => w0,
+            inlateout("x2") 0u64 => w1,
+            inlateout("x3") 0u64 => w2,
+            in("x8") call as u64,
+            options(nostack),
+        );
+    }
+    (ret, [w0, w1, w2])
+}
+
+/// The virtual counter (the kernel lets EL0 read it), ordered after earlier instructions.
+pub fn counter() -> u64 {
+    let value: u64;
+    // SAFETY: reading CNTVCT_EL0 has no side effects; the kernel enabled EL0 access.
+    unsafe { asm!("isb", "mrs {}, cntvct_el0", out(reg) value, options(nomem, nostack, preserves_flags)) };
+    value
+}
+
+/// The channel frame the kernel mapped at `va` (from `map_channel`).
+pub fn channel_frame(va: u64) -> &'static urpc::ChannelFrame {
+    // SAFETY: `map_channel` mapped a zero-initialised, page-aligned channel frame of the shared
+    // region at `va` for the rest of this program's life; it is only accessed through atomics.
+    unsafe { &*(va as *const urpc::ChannelFrame) }
+}
+
+/// The ping-pong cache line of an application region mapped at `va` (its second page).
+pub fn pingpong_line(va: u64) -> &'static core::sync::atomic::AtomicU64 {
+    // SAFETY: `map_channel` maps an application region as a channel frame followed by a zeroed
+    // page for the pair's ping-pong line; an aligned atomic word at its start is valid.
+    unsafe { &*((va + 4096) as *const core::sync::atomic::AtomicU64) }
+}
+
+/// The device tree mapped at `va` (from `map_device_tree`), its length read from the header.
+pub fn device_tree_at(va: u64) -> &'static [u8] {
+    // SAFETY: the kernel mapped the whole blob read-only at `va`, where its header starts; the
+    // header's size word is within the first page.
+    let header = unsafe { core::slice::from_raw_parts(va as *const u8, 8) };
+    let size = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    // SAFETY: the kernel mapped `size` bytes (it rounds the mapping up to pages).
+    unsafe { core::slice::from_raw_parts(va as *const u8, size) }
+}
+
+#[global_allocator]
+static HEAP: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHeap::empty();
+
+/// The program's heap: part of its zeroed data, handed to the allocator at start.
+static mut HEAP_SPACE: [u8; 1 << 20] = [0; 1 << 20];
+
+/// Gives the allocator its memory (called once by the entry code).
+pub fn init_heap() {
+    // SAFETY: called once before anything allocates; HEAP_SPACE is used by nothing else.
+    unsafe { HEAP.lock().init(core::ptr::addr_of_mut!(HEAP_SPACE).cast(), 1 << 20) };
+}

@@ -82,3 +82,11 @@ pub fn disable_low_half_translation() {
     // SAFETY: invalidating this core's TLB entries only drops cached translations.
     unsafe { core::arch::asm!("tlbi vmalle1", "dsb nsh", "isb", options(nostack, preserves_flags)) };
 }
+
+/// Lets EL0 read the virtual counter (`CNTVCT_EL0`) and its frequency, so programs can time
+/// themselves without a system call (`CNTKCTL_EL1.EL0VCTEN`).
+pub fn allow_el0_counter() {
+    use aarch64_cpu::registers::CNTKCTL_EL1;
+    use tock_registers::interfaces::ReadWriteable;
+    CNTKCTL_EL1.modify(CNTKCTL_EL1::EL0VCTEN::SET);
+}

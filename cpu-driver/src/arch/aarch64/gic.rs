@@ -204,7 +204,9 @@ impl Gic {
                 Gic::V3(..) => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
             };
             let Some(intid) = intid else { break };
-            let raw = u32::from(intid);
+            // On GICv2 the acknowledge register also names the CPU that sent an SGI (bits 12:10);
+            // the interrupt itself is the low ten bits.
+            let raw = u32::from(intid) & 0x3ff;
             if raw < 32 {
                 seen |= 1 << raw;
             }

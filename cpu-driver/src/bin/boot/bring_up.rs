@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 use bootimage::{PayloadEntry, PayloadKind, PayloadTable, TABLE_HEADER_SIZE};
 use cpu_driver::arch::aarch64::{cache, cpu, gic, phys, psci::Conduit};
 use cpu_driver::boot_record::{
-    BootRecord, ConsoleConfig, ConsoleKind, GicConfig, StartStatus, BOOT_RECORD_MAGIC, FLAG_FAULT_TEST,
-    FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
+    BootRecord, ConsoleConfig, ConsoleKind, GicConfig, StartStatus, BOOT_RECORD_MAGIC, FLAG_BENCH,
+    FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
 };
 use cpu_driver::intercore::SharedLayout;
 use cpu_driver::layout::{align_down, align_up, KERNEL_BASE, MIB2, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_LIMIT};
@@ -111,8 +111,13 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
         stub_println!("boot stub: warning: interrupt controller: {e}; cores will poll instead of sleeping");
     }
     let mut flags = FLAG_POWER_OFF_WHEN_DONE;
-    if facts.bootargs.as_deref().is_some_and(|args| args.split_whitespace().any(|a| a == "fault-test")) {
+    let has_arg =
+        |arg: &str| facts.bootargs.as_deref().is_some_and(|args| args.split_whitespace().any(|a| a == arg));
+    if has_arg("fault-test") {
         flags |= FLAG_FAULT_TEST;
+    }
+    if has_arg("bench") {
+        flags |= FLAG_BENCH;
     }
     let handoff = Handoff {
         image_pa: image_base,

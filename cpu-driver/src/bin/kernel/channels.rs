@@ -77,8 +77,10 @@ pub fn report_in(report: CoreUp, wake_target: u64) {
     match links.to_boot.as_mut() {
         None => links.reports[core % MAX_CORES] = Some(report),
         Some(link) => {
+            // The wake target goes first: the ring keeps order, so once the boot core has the
+            // report it also knows how to wake this core.
             let sent =
-                send(link, &report) && send(link, &WakeTarget { core: core as u32, target: wake_target });
+                send(link, &WakeTarget { core: core as u32, target: wake_target }) && send(link, &report);
             if !sent {
                 kprintln!("core {core}: the boot core's channel stayed full; report not sent");
             }
@@ -154,12 +156,15 @@ pub fn measure(core: u64, rounds: u32, warmup: u32) -> Option<Measurement> {
     }
     SgiNotify { target }.notify();
 
+    let patience = patience_ticks();
     let mut round_trip = |seq: u64| -> bool {
         if !send(link, &Ping { seq, ts: 0 }) {
             return false;
         }
-        // A generous bound: a core that stops answering must not hang the boot.
-        for _ in 0..100_000_000u64 {
+        // A core that stops answering must not hang the boot; a host that deschedules a vCPU
+        // for a while must not fail the measurement either.
+        let deadline = cpu::counter() + patience;
+        while cpu::counter() < deadline {
             if let Ok(payload) = link.receiver.try_recv() {
                 return matches!(KernelMessage::decode(&payload), Ok(KernelMessage::Pong(p)) if p.seq == seq);
             }
@@ -188,10 +193,9 @@ pub fn measure(core: u64, rounds: u32, warmup: u32) -> Option<Measurement> {
             start = cpu::counter();
         }
         line.store(2 * i + 1, Ordering::Release);
-        let mut spins = 0u64;
+        let deadline = cpu::counter() + patience;
         while line.load(Ordering::Acquire) != 2 * i + 2 {
-            spins += 1;
-            if spins > 100_000_000 {
+            if cpu::counter() > deadline {
                 return None;
             }
             core::hint::spin_loop();
@@ -225,33 +229,34 @@ pub fn serve() {
     }
 }
 
+/// How long one side of a measurement waits for the other before giving up: long enough for
+/// a host to deschedule a vCPU for a while, short enough that a dead peer does not hang a core.
+fn patience_ticks() -> u64 {
+    cpu::counter_frequency()
+}
+
 fn serve_measurement(link: &mut Link, line: Option<&'static core::sync::atomic::AtomicU64>, total: u64) {
+    let patience = patience_ticks();
     let mut answered = 0;
-    let mut idle_spins = 0u64;
+    let mut deadline = cpu::counter() + patience;
     while answered < total {
         match link.receiver.try_recv() {
             Ok(payload) => {
-                idle_spins = 0;
                 if let Ok(KernelMessage::Ping(ping)) = KernelMessage::decode(&payload) {
                     send(link, &Pong::answer(&ping));
                     answered += 1;
                 }
+                deadline = cpu::counter() + patience;
             }
-            Err(_) => {
-                idle_spins += 1;
-                if idle_spins > 100_000_000 {
-                    return; // the boot core gave up
-                }
-                core::hint::spin_loop();
-            }
+            Err(_) if cpu::counter() > deadline => return, // the boot core gave up
+            Err(_) => core::hint::spin_loop(),
         }
     }
     let Some(line) = line else { return };
     for i in 0..total {
-        let mut spins = 0u64;
+        let deadline = cpu::counter() + patience;
         while line.load(Ordering::Acquire) != 2 * i + 1 {
-            spins += 1;
-            if spins > 100_000_000 {
+            if cpu::counter() > deadline {
                 return;
             }
             core::hint::spin_loop();

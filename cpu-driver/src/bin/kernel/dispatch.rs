@@ -7,6 +7,7 @@
 
 extern crate alloc;
 
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -15,10 +16,12 @@ use cpu_driver::arch::aarch64::fp::{self, FpState};
 use cpu_driver::arch::aarch64::user::{enter_user, install_address_space, user_readable};
 use cpu_driver::arch::aarch64::{cpu, timer};
 use cpu_driver::boot_record::BootRecord;
-use cpu_driver::frames::FramePool;
-use cpu_driver::layout::{PAGE_SIZE, USER_LIMIT, USER_MIN};
+use cpu_driver::frames::{FramePool, Frames};
+use cpu_driver::intercore::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
+use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT, USER_MIN};
+use cpu_driver::paging::Attributes;
 use spin::Mutex;
-use syscall_abi::{Call, Error, Info};
+use syscall_abi::{Call, ChannelKind, Error, Info};
 
 use crate::console::kprintln;
 use crate::interrupts;
@@ -49,13 +52,33 @@ struct Dispatcher {
     state: State,
     /// A wake-up arrived while it was not waiting; its next `wait` returns at once.
     wake_pending: bool,
+    /// Cores whose application channel its monitor granted it.
+    grants: Vec<u64>,
+    /// Same-core messages for it: (sender index, words).
+    inbox: VecDeque<(u64, [u64; 3])>,
 }
 
 /// Called once, when every dispatcher started at boot has settled: it has slept in `wait`
 /// once (it finished starting up) or it has ended.
 pub type ReadyHook = fn();
-/// Called when no dispatcher can run; returns a deadline to wake up for, if any.
-pub type IdleHook = fn() -> Option<u64>;
+/// What the idle hook asks of the scheduler.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IdleAction {
+    /// Wake up at this counter value at the latest.
+    pub deadline: Option<u64>,
+    /// Wake every waiting dispatcher (something they wait for happened in the kernel).
+    pub wake_dispatchers: bool,
+}
+
+/// Called when no dispatcher can run.
+pub type IdleHook = fn() -> IdleAction;
+
+/// Most same-core messages queued for one dispatcher.
+const INBOX_CAPACITY: usize = 32;
+/// Where `map_channel` puts a monitor channel: one 64 KiB slot per peer core.
+const MONITOR_CHANNELS_VA: u64 = USER_FRAMES_BASE;
+/// Where `map_channel` puts an application region: one 64 KiB slot per peer core.
+const APP_CHANNELS_VA: u64 = USER_FRAMES_BASE + 0x1000_0000;
 
 /// This core's dispatchers.
 pub struct Scheduler {
@@ -108,6 +131,8 @@ impl Scheduler {
             space: loaded.space,
             state: State::Runnable,
             wake_pending: false,
+            grants: Vec::new(),
+            inbox: VecDeque::new(),
         });
         self.settled.push(false);
         Ok(())
@@ -164,8 +189,12 @@ impl Scheduler {
 
     /// Nothing can run: sleep until a wake-up or the earliest deadline.
     fn idle(&mut self) {
-        let hook_deadline = (self.idle_hook)();
-        let deadline = self.earliest_deadline().into_iter().chain(hook_deadline).min();
+        let action = (self.idle_hook)();
+        if action.wake_dispatchers {
+            self.deliver_wake();
+            return;
+        }
+        let deadline = self.earliest_deadline().into_iter().chain(action.deadline).min();
         let wakeup = interrupts::sleep_until(deadline);
         if wakeup.woken {
             self.deliver_wake();
@@ -299,9 +328,15 @@ impl Scheduler {
                 return true;
             }
             Some(Call::ConsoleWrite) => self.console_write(args[0], args[1]),
-            Some(Call::Info) => self.info(args[0]),
+            Some(Call::Info) => self.info(args[0], args[1]),
             Some(Call::Wait) => return self.wait(frame, args[0]),
             Some(Call::Notify) => crate::roll_call::notify_core(args[0]).map(|()| 0),
+            Some(Call::MapChannel) => self.map_channel(args[0], args[1]),
+            Some(Call::Grant) => self.grant(args[0], args[1]),
+            Some(Call::SendLocal) => return self.send_local(frame, args),
+            Some(Call::RecvLocal) => self.recv_local(frame),
+            Some(Call::PowerOff) => self.power_off(),
+            Some(Call::MapDeviceTree) => self.map_device_tree(),
             None => Err(Error::NoSuchCall),
         };
         frame.x[0] = match result {
@@ -335,14 +370,121 @@ impl Scheduler {
         Ok(len)
     }
 
-    fn info(&self, what: u64) -> Result<u64, Error> {
+    fn info(&self, what: u64, arg: u64) -> Result<u64, Error> {
         Ok(match Info::from_raw(what).ok_or(Error::NoSuchCall)? {
             Info::CoreIndex => self.record.core_index,
             Info::CoreCount => self.record.core_count,
             Info::ExceptionLevel => 0,
             Info::CounterFrequency => cpu::counter_frequency(),
             Info::Build => self.record.build,
+            Info::BootCore => self.record.boot_core_index,
+            Info::RollCallDone => u64::from(crate::roll_call::is_done()),
+            Info::CoreOnline => u64::from(crate::channels::wake_target(arg).is_some()),
+            Info::DispatcherIndex => self.current.map_or(0, |c| c as u64),
+            Info::Flags => self.record.flags,
         })
+    }
+
+    /// Whether the caller is this core's monitor (the first dispatcher).
+    fn caller_is_monitor(&self) -> bool {
+        self.current == Some(0)
+    }
+
+    fn map_channel(&mut self, peer: u64, kind: u64) -> Result<u64, Error> {
+        let core = self.record.core_index;
+        let layout = SharedLayout::new(self.record.core_count);
+        let (offset, bytes, va) = match ChannelKind::from_raw(kind).ok_or(Error::InvalidArgument)? {
+            ChannelKind::Monitor => {
+                if !self.caller_is_monitor() {
+                    return Err(Error::Denied);
+                }
+                let (offset, _) = layout.monitor_channel(core, peer).ok_or(Error::InvalidArgument)?;
+                (offset, CHANNEL_BYTES, MONITOR_CHANNELS_VA + peer * 0x1_0000)
+            }
+            ChannelKind::Application => {
+                let granted = self.current_mut().is_some_and(|d| d.grants.contains(&peer));
+                if !granted {
+                    return Err(Error::Denied);
+                }
+                let (offset, _) = layout.app_region(core, peer).ok_or(Error::InvalidArgument)?;
+                (offset, APP_REGION_BYTES, APP_CHANNELS_VA + peer * 0x1_0000)
+            }
+        };
+        let frames = Frames { pa: self.record.shared_pa + offset, va: 0, count: bytes / PAGE_SIZE };
+        let dispatcher = self.current_mut().ok_or(Error::InvalidArgument)?;
+        // Mapping the same frames again at the same place is allowed and changes nothing.
+        dispatcher.space.map(va, &frames, Attributes::UserData).map_err(|_| Error::InvalidArgument)?;
+        Ok(va)
+    }
+
+    fn map_device_tree(&mut self) -> Result<u64, Error> {
+        if !self.caller_is_monitor() {
+            return Err(Error::Denied);
+        }
+        let start = self.record.dtb_pa & !(PAGE_SIZE - 1);
+        let end = (self.record.dtb_pa + self.record.dtb_size).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        let frames = Frames { pa: start, va: 0, count: (end - start) / PAGE_SIZE };
+        let dispatcher = self.current_mut().ok_or(Error::InvalidArgument)?;
+        dispatcher
+            .space
+            .map(USER_DTB_BASE, &frames, Attributes::UserReadOnly)
+            .map_err(|_| Error::InvalidArgument)?;
+        Ok(USER_DTB_BASE + (self.record.dtb_pa - start))
+    }
+
+    fn grant(&mut self, peer: u64, dispatcher: u64) -> Result<u64, Error> {
+        if !self.caller_is_monitor() {
+            return Err(Error::Denied);
+        }
+        if peer >= self.record.core_count || peer == self.record.core_index {
+            return Err(Error::InvalidArgument);
+        }
+        let target = self.dispatchers.get_mut(dispatcher as usize).ok_or(Error::InvalidArgument)?;
+        if !target.grants.contains(&peer) {
+            target.grants.push(peer);
+        }
+        Ok(0)
+    }
+
+    fn send_local(&mut self, frame: &mut TrapFrame, args: [u64; 4]) -> bool {
+        let sender = self.current.map_or(0, |c| c as u64);
+        let result = match self.dispatchers.get_mut(args[0] as usize) {
+            Some(target) if target.state != State::Ended => {
+                if target.inbox.len() >= INBOX_CAPACITY {
+                    Err(Error::WouldBlock)
+                } else {
+                    target.inbox.push_back((sender, [args[1], args[2], args[3]]));
+                    if let State::Waiting { .. } = target.state {
+                        target.state = State::Runnable;
+                        target.frame.x[0] = 1;
+                    } else {
+                        target.wake_pending = true;
+                    }
+                    Ok(0)
+                }
+            }
+            _ => Err(Error::InvalidArgument),
+        };
+        frame.x[0] = match result {
+            Ok(value) => value,
+            Err(error) => error.to_return(),
+        };
+        false
+    }
+
+    fn recv_local(&mut self, frame: &mut TrapFrame) -> Result<u64, Error> {
+        let dispatcher = self.current_mut().ok_or(Error::InvalidArgument)?;
+        let (sender, words) = dispatcher.inbox.pop_front().ok_or(Error::WouldBlock)?;
+        frame.x[1..4].copy_from_slice(&words);
+        Ok(sender)
+    }
+
+    fn power_off(&self) -> Result<u64, Error> {
+        if !self.caller_is_monitor() || !self.record.is_boot_core() {
+            return Err(Error::Denied);
+        }
+        crate::roll_call::power_off();
+        Err(Error::NoSuchCall) // no PSCI on this machine (e.g. a Raspberry Pi without TF-A)
     }
 
     fn wait(&mut self, frame: &mut TrapFrame, timeout: u64) -> bool {

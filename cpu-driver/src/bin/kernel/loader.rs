@@ -11,7 +11,7 @@ use crate::memory;
 
 /// Translation tables per address space (level 1, and level 2 and 3 tables for the program,
 /// its stack and mapped frames).
-const TABLES_PER_SPACE: u64 = 8;
+const TABLES_PER_SPACE: u64 = 16;
 
 /// A dispatcher's address space.
 pub struct AddressSpace {

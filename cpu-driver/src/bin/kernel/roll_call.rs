@@ -6,11 +6,12 @@ extern crate alloc;
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use cpu_driver::arch::aarch64::psci::{describe, Conduit};
 use cpu_driver::arch::aarch64::{cpu, shared_region::SharedRegion};
 use cpu_driver::boot_record::{
-    BootRecord, StartStatus, FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
+    BootRecord, StartStatus, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
 };
 use cpu_driver::intercore::ticks_to_ns;
 use spin::{Mutex, Once};
@@ -19,7 +20,7 @@ use urpc::messages::CoreUp;
 
 use crate::channels;
 use crate::console::{self, kprintln};
-use crate::dispatch::Scheduler;
+use crate::dispatch::{IdleAction, Scheduler};
 use crate::entry::halt;
 use crate::interrupts;
 
@@ -35,6 +36,10 @@ const BUILD_TARGET_CPU: &str = env!("CPU_DRIVER_TARGET_CPU");
 static RECORD: Once<&'static BootRecord> = Once::new();
 /// The boot core's roll call, while it is open.
 static ROLL_CALL: Mutex<Option<RollCall>> = Mutex::new(None);
+/// Set on the boot core once the roll call is over.
+static ROLL_CALL_DONE: AtomicBool = AtomicBool::new(false);
+/// Whether this core's monitor started (then it, not the CPU driver, ends the run).
+static MONITOR_RUNNING: AtomicBool = AtomicBool::new(false);
 
 fn class_name(build: u64) -> &'static str {
     if build == 0 {
@@ -59,6 +64,7 @@ pub fn run(record: &'static BootRecord) -> ! {
         cpu::current_el()
     );
     interrupts::init(&record.gic, core);
+    cpu::allow_el0_counter();
     if record.is_boot_core() {
         *ROLL_CALL.lock() = Some(RollCall::new(record));
     }
@@ -67,10 +73,18 @@ pub fn run(record: &'static BootRecord) -> ! {
     if record.flags & FLAG_FAULT_TEST != 0 && core == 1 {
         programs.push("faulter");
     }
+    if record.flags & FLAG_BENCH != 0 {
+        programs.push("latency");
+    }
     let mut started = 0;
     for program in programs {
         match scheduler.spawn(program) {
-            Ok(()) => started += 1,
+            Ok(()) => {
+                started += 1;
+                if program == "monitor" {
+                    MONITOR_RUNNING.store(true, Ordering::Relaxed);
+                }
+            }
             Err(e) => kprintln!("core {core}: cannot start {program}: {e}"),
         }
     }
@@ -108,31 +122,48 @@ pub fn notify_core(core: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// The idle hook: on the boot core, advances the roll call (returning its deadline while it is
-/// open); on the others, serves what the boot core sent.
-fn on_idle() -> Option<u64> {
-    let &record = RECORD.get()?;
+/// Whether the roll call is over (meaningful on the boot core).
+pub fn is_done() -> bool {
+    ROLL_CALL_DONE.load(Ordering::Relaxed)
+}
+
+/// Ends the run with PSCI `SYSTEM_OFF` if this boot asks for it and the firmware offers it;
+/// returns if it does not.
+pub fn power_off() {
+    let Some(&record) = RECORD.get() else { return };
+    if record.flags & FLAG_POWER_OFF_WHEN_DONE == 0 {
+        return;
+    }
+    if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
+        let result = conduit.system_off();
+        kprintln!("PSCI SYSTEM_OFF failed: {result:?}");
+    }
+}
+
+/// The idle hook: on the boot core, advances the roll call (its deadline while it is open);
+/// on the others, serves what the boot core sent.
+fn on_idle() -> IdleAction {
+    let Some(&record) = RECORD.get() else { return IdleAction::default() };
     if !record.is_boot_core() {
         channels::serve();
-        return None;
+        return IdleAction::default();
     }
     let mut guard = ROLL_CALL.lock();
-    let roll_call = guard.as_mut()?;
+    let Some(roll_call) = guard.as_mut() else { return IdleAction::default() };
     if let Some(deadline) = roll_call.poll(record) {
-        return Some(deadline);
+        return IdleAction { deadline: Some(deadline), wake_dispatchers: false };
     }
     let up: Vec<u64> = roll_call.up_cores().collect();
     *guard = None;
     drop(guard);
     channels::share_directory();
     measure_round_trips(record, &up);
-    if record.flags & FLAG_POWER_OFF_WHEN_DONE != 0 {
-        if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
-            let result = conduit.system_off();
-            kprintln!("PSCI SYSTEM_OFF failed: {result:?}");
-        }
+    ROLL_CALL_DONE.store(true, Ordering::Relaxed);
+    if !MONITOR_RUNNING.load(Ordering::Relaxed) {
+        power_off(); // nobody at EL0 to end the run
     }
-    None
+    // The monitor waits for the roll call to end: let it carry on.
+    IdleAction { deadline: None, wake_dispatchers: true }
 }
 
 /// The boot core's URPC round trip to every other core, next to the raw cache-line limit on

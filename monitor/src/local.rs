@@ -1,0 +1,36 @@
+//! Same-core messages between a monitor and its dispatchers (three words through the CPU
+//! driver's `send_local`): the first word says what it is.
+
+/// A dispatcher registers a service with its monitor: `[REGISTER, service, 0]`.
+pub const REGISTER: u64 = 1;
+/// Monitor to `latency`: echo for core `peer`: `[ECHO, peer, rounds]`.
+pub const ECHO: u64 = 2;
+/// Monitor to `latency`: measure against core `peer`: `[MEASURE, peer, rounds]`.
+pub const MEASURE: u64 = 3;
+/// `latency` to its monitor: echoing for `peer`: `[READY, peer, 0]`.
+pub const READY: u64 = 4;
+/// `latency` to its monitor: `[RESULT, peer | limit_ns << 32, p50_ns | p99_ns << 32]`.
+pub const RESULT: u64 = 5;
+
+/// Packs two 32-bit values into a word.
+pub fn pack(low: u32, high: u32) -> u64 {
+    u64::from(low) | u64::from(high) << 32
+}
+
+/// Unpacks what [`pack`] packed.
+pub fn unpack(word: u64) -> (u32, u32) {
+    (word as u32, (word >> 32) as u32)
+}
+
+/// The service name `latency` as a service identifier.
+pub const SERVICE_LATENCY: u64 = u64::from_le_bytes(*b"latency\0");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_round_trips() {
+        assert_eq!(unpack(pack(7, u32::MAX)), (7, u32::MAX));
+    }
+}

@@ -1,0 +1,144 @@
+//! What monitors say to each other over the monitor channels (tags 64-79).
+
+use urpc::message::{Body, BodyReader, BodyWriter, DecodeError, Message};
+use urpc::Payload;
+
+/// A monitor introduces itself; the boot core's monitor also says which cores are online
+/// (bit n = core n), so the others know whom to bind to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// The sending core.
+    pub from: u32,
+    /// Online cores, as the boot core's roll call found them.
+    pub online: u64,
+}
+
+/// A monitor has bound its channels to `peers` other monitors (sent to the boot core's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bound {
+    /// The sending core.
+    pub from: u32,
+    /// How many peers answered its hello.
+    pub peers: u32,
+}
+
+/// Coordinator to a monitor: have your `latency` dispatcher echo for core `initiator`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BenchEcho {
+    /// The core that will measure.
+    pub initiator: u32,
+    /// Round trips after the warm-up.
+    pub rounds: u32,
+}
+
+/// A monitor to the coordinator: my `latency` dispatcher is echoing for `initiator`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BenchReady {
+    /// The echoing core.
+    pub core: u32,
+    /// For whom.
+    pub initiator: u32,
+}
+
+/// Coordinator to a monitor: have your `latency` dispatcher measure against core `peer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BenchMeasure {
+    /// The echoing core.
+    pub peer: u32,
+    /// Round trips after the warm-up.
+    pub rounds: u32,
+}
+
+/// One measured ordered pair (from the measuring core's monitor to the coordinator, and from
+/// the coordinator to every monitor, which records it in its SKB replica).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BenchResult {
+    /// The measuring core.
+    pub from: u32,
+    /// The echoing core.
+    pub to: u32,
+    /// Median URPC round trip.
+    pub p50_ns: u32,
+    /// 99th percentile URPC round trip.
+    pub p99_ns: u32,
+    /// Median raw cache-line round trip on the same pair.
+    pub limit_ns: u32,
+}
+
+macro_rules! message {
+    ($type:ident, $tag:expr, [$($field:ident: $kind:ident),*]) => {
+        impl Message for $type {
+            const TAG: u16 = $tag;
+            fn encode(&self, body: &mut Body) {
+                let mut writer = BodyWriter::new(body);
+                $(writer.$kind(self.$field);)*
+            }
+            fn decode(body: &Body) -> Result<Self, DecodeError> {
+                let mut reader = BodyReader::new(body);
+                let message = $type { $($field: reader.$kind()?),* };
+                reader.finish()?;
+                Ok(message)
+            }
+        }
+    };
+}
+
+message!(Hello, 64, [from: u32, online: u64]);
+message!(Bound, 65, [from: u32, peers: u32]);
+message!(BenchEcho, 66, [initiator: u32, rounds: u32]);
+message!(BenchReady, 67, [core: u32, initiator: u32]);
+message!(BenchMeasure, 68, [peer: u32, rounds: u32]);
+message!(BenchResult, 69, [from: u32, to: u32, p50_ns: u32, p99_ns: u32, limit_ns: u32]);
+
+/// Any monitor message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MonitorMessage {
+    /// See [`Hello`].
+    Hello(Hello),
+    /// See [`Bound`].
+    Bound(Bound),
+    /// See [`BenchEcho`].
+    BenchEcho(BenchEcho),
+    /// See [`BenchReady`].
+    BenchReady(BenchReady),
+    /// See [`BenchMeasure`].
+    BenchMeasure(BenchMeasure),
+    /// See [`BenchResult`].
+    BenchResult(BenchResult),
+}
+
+impl MonitorMessage {
+    /// Decodes whatever arrived; malformed or unknown lines are errors, never trusted.
+    pub fn decode(payload: &Payload) -> Result<Self, DecodeError> {
+        let body = urpc::message::body(payload);
+        Ok(match urpc::message::tag(payload)? {
+            Hello::TAG => MonitorMessage::Hello(Hello::decode(&body)?),
+            Bound::TAG => MonitorMessage::Bound(Bound::decode(&body)?),
+            BenchEcho::TAG => MonitorMessage::BenchEcho(BenchEcho::decode(&body)?),
+            BenchReady::TAG => MonitorMessage::BenchReady(BenchReady::decode(&body)?),
+            BenchMeasure::TAG => MonitorMessage::BenchMeasure(BenchMeasure::decode(&body)?),
+            BenchResult::TAG => MonitorMessage::BenchResult(BenchResult::decode(&body)?),
+            other => return Err(DecodeError::UnknownTag(other)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_junk_is_refused() {
+        let result = BenchResult { from: 1, to: 4, p50_ns: 1500, p99_ns: 2100, limit_ns: 150 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&result)),
+            Ok(MonitorMessage::BenchResult(result))
+        );
+        let hello = Hello { from: 0, online: 0b111111 };
+        assert_eq!(MonitorMessage::decode(&urpc::message::encode(&hello)), Ok(MonitorMessage::Hello(hello)));
+        assert!(MonitorMessage::decode(&[0u8; urpc::PAYLOAD_BYTES]).is_err());
+        let mut bad = urpc::message::encode(&hello);
+        bad[urpc::PAYLOAD_BYTES - 1] = 1;
+        assert!(MonitorMessage::decode(&bad).is_err(), "trailing bytes must be zero");
+    }
+}

@@ -1,0 +1,39 @@
+//! The name service of one monitor: which dispatcher on this core offers which service.
+//! (Across cores, a monitor asks the owning core's monitor, which answers from its table.)
+
+use alloc::vec::Vec;
+
+/// Registered services of this core.
+#[derive(Clone, Debug, Default)]
+pub struct NameTable {
+    entries: Vec<(u64, u64)>,
+}
+
+impl NameTable {
+    /// Records that `dispatcher` offers `service` (a later registration replaces it).
+    pub fn register(&mut self, service: u64, dispatcher: u64) {
+        self.entries.retain(|&(s, _)| s != service);
+        self.entries.push((service, dispatcher));
+    }
+
+    /// The dispatcher offering `service`.
+    pub fn lookup(&self, service: u64) -> Option<u64> {
+        self.entries.iter().find(|&&(s, _)| s == service).map(|&(_, d)| d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_and_look_up() {
+        let mut names = NameTable::default();
+        assert_eq!(names.lookup(1), None);
+        names.register(1, 3);
+        names.register(2, 4);
+        names.register(1, 5);
+        assert_eq!(names.lookup(1), Some(5));
+        assert_eq!(names.lookup(2), Some(4));
+    }
+}
