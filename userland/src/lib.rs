@@ -75,6 +75,11 @@ pub fn map_channel(peer: u64, kind: ChannelKind) -> Result<u64, Error> {
     Error::check(syscall(Call::MapChannel, [peer, kind as u64, 0, 0]))
 }
 
+/// Gives this program a fresh zeroed frame of its core's memory at the page-aligned `va`.
+pub fn map_frame(va: u64) -> Result<u64, Error> {
+    Error::check(syscall(Call::MapFrame, [va, 0, 0, 0]))
+}
+
 /// (Monitor only) lets dispatcher `dispatcher` of this core map the application channel to
 /// core `peer`.
 pub fn grant(peer: u64, dispatcher: u64) -> Result<(), Error> {

@@ -40,6 +40,9 @@ pub enum Call {
     /// `map_device_tree() -> va`: maps the device tree read-only into a monitor's address space
     /// (it builds its own replica of the System Knowledge Base from it).
     MapDeviceTree = 11,
+    /// `map_frame(va) -> va`: gives the caller a fresh zeroed frame of its core's memory,
+    /// mapped read-write at the page-aligned user address `va`; the frame is the caller's.
+    MapFrame = 12,
 }
 
 impl Call {
@@ -58,6 +61,7 @@ impl Call {
             9 => Call::RecvLocal,
             10 => Call::PowerOff,
             11 => Call::MapDeviceTree,
+            12 => Call::MapFrame,
             _ => return None,
         })
     }
@@ -174,7 +178,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..12 {
+        for raw in 0..13 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

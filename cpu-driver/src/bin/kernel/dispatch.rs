@@ -337,6 +337,7 @@ impl Scheduler {
             Some(Call::RecvLocal) => self.recv_local(frame),
             Some(Call::PowerOff) => self.power_off(),
             Some(Call::MapDeviceTree) => self.map_device_tree(),
+            Some(Call::MapFrame) => self.map_frame(args[0]),
             None => Err(Error::NoSuchCall),
         };
         frame.x[0] = match result {
@@ -413,6 +414,21 @@ impl Scheduler {
         let frames = Frames { pa: self.record.shared_pa + offset, va: 0, count: bytes / PAGE_SIZE };
         let dispatcher = self.current_mut().ok_or(Error::InvalidArgument)?;
         // Mapping the same frames again at the same place is allowed and changes nothing.
+        dispatcher.space.map(va, &frames, Attributes::UserData).map_err(|_| Error::InvalidArgument)?;
+        Ok(va)
+    }
+
+    fn map_frame(&mut self, va: u64) -> Result<u64, Error> {
+        if !va.is_multiple_of(PAGE_SIZE) || !(USER_MIN..USER_FRAMES_BASE).contains(&va) {
+            return Err(Error::BadAddress);
+        }
+        if user_readable(va) {
+            return Err(Error::InvalidArgument); // something is mapped there already
+        }
+        let frames = self.frames.take(1).ok_or(Error::WouldBlock)?;
+        // SAFETY: a fresh frame from this core's pool, mapped nowhere else yet.
+        unsafe { crate::memory::bytes(&frames) }.fill(0);
+        let dispatcher = self.current_mut().ok_or(Error::InvalidArgument)?;
         dispatcher.space.map(va, &frames, Attributes::UserData).map_err(|_| Error::InvalidArgument)?;
         Ok(va)
     }
