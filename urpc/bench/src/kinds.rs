@@ -267,6 +267,26 @@ fn on_pair<R: Send>(
     })
 }
 
+/// The client side of every round-trip kind: `round_trip(turn)` for turns `0..WARM_UP`
+/// untimed, then `samples` timed batches of [`ROUND_TRIPS_PER_SAMPLE`]; nanoseconds per round
+/// trip, one value per batch.
+fn timed_round_trips(samples: u64, mut round_trip: impl FnMut(u64)) -> Vec<f64> {
+    for turn in 0..WARM_UP {
+        round_trip(turn);
+    }
+    let mut nanos_per_round_trip = Vec::with_capacity(samples as usize);
+    let mut turn = WARM_UP;
+    for _ in 0..samples {
+        let started = Instant::now();
+        for _ in 0..ROUND_TRIPS_PER_SAMPLE {
+            round_trip(turn);
+            turn += 1;
+        }
+        nanos_per_round_trip.push(started.elapsed().as_nanos() as f64 / ROUND_TRIPS_PER_SAMPLE as f64);
+    }
+    nanos_per_round_trip
+}
+
 /// Ping-pong: the client sends a numbered message and waits for its echo, `samples` times
 /// [`ROUND_TRIPS_PER_SAMPLE`] after a warm-up.
 fn ping_pong(
@@ -279,25 +299,11 @@ fn ping_pong(
 ) -> Vec<f64> {
     let total = WARM_UP + samples * ROUND_TRIPS_PER_SAMPLE;
     let client = move || {
-        let mut next = 0u64;
-        let mut round_trip = |next: &mut u64| {
-            send(&message(*next));
+        timed_round_trips(samples, |turn| {
+            send(&message(turn));
             let answer = receive();
-            assert_eq!(number(&answer), *next, "echo out of order");
-            *next += 1;
-        };
-        for _ in 0..WARM_UP {
-            round_trip(&mut next);
-        }
-        let mut nanos_per_round_trip = Vec::with_capacity(samples as usize);
-        for _ in 0..samples {
-            let started = Instant::now();
-            for _ in 0..ROUND_TRIPS_PER_SAMPLE {
-                round_trip(&mut next);
-            }
-            nanos_per_round_trip.push(started.elapsed().as_nanos() as f64 / ROUND_TRIPS_PER_SAMPLE as f64);
-        }
-        nanos_per_round_trip
+            assert_eq!(number(&answer), turn, "echo out of order");
+        })
     };
     let server = move || {
         for _ in 0..total {
@@ -321,22 +327,7 @@ fn cache_line_round_trips(client_core: CoreId, server_core: CoreId, samples: u64
             spin_loop();
         }
     };
-    let client = move || {
-        for turn in 0..WARM_UP {
-            round_trip(turn);
-        }
-        let mut nanos_per_round_trip = Vec::with_capacity(samples as usize);
-        let mut turn = WARM_UP;
-        for _ in 0..samples {
-            let started = Instant::now();
-            for _ in 0..ROUND_TRIPS_PER_SAMPLE {
-                round_trip(turn);
-                turn += 1;
-            }
-            nanos_per_round_trip.push(started.elapsed().as_nanos() as f64 / ROUND_TRIPS_PER_SAMPLE as f64);
-        }
-        nanos_per_round_trip
-    };
+    let client = move || timed_round_trips(samples, round_trip);
     let server = move || {
         for turn in 0..total {
             while line.load(Ordering::Acquire) != 2 * turn + 1 {
@@ -392,22 +383,7 @@ fn two_lines_round_trips(client_core: CoreId, server_core: CoreId, samples: u64)
             spin_loop();
         }
     };
-    let client = move || {
-        for turn in 0..WARM_UP {
-            round_trip(turn);
-        }
-        let mut nanos_per_round_trip = Vec::with_capacity(samples as usize);
-        let mut turn = WARM_UP;
-        for _ in 0..samples {
-            let started = Instant::now();
-            for _ in 0..ROUND_TRIPS_PER_SAMPLE {
-                round_trip(turn);
-                turn += 1;
-            }
-            nanos_per_round_trip.push(started.elapsed().as_nanos() as f64 / ROUND_TRIPS_PER_SAMPLE as f64);
-        }
-        nanos_per_round_trip
-    };
+    let client = move || timed_round_trips(samples, round_trip);
     let server = move || {
         for turn in 0..total {
             while ping.load(Ordering::Acquire) != turn + 1 {
