@@ -83,18 +83,52 @@ install_packages() {
     fi
 }
 
+# The toolchain, targets and components rust-toolchain.toml names, read from that file so the
+# two never disagree.
+toolchain_field() { # KEY: prints the values of `KEY = "x"` or `KEY = ["x", "y"]`, one a line
+    sed -n "s/^$1 *= *//p" "$REPO_ROOT/rust-toolchain.toml" | tr -d '[]",' | tr ' ' '\n' | sed '/^$/d'
+}
+
+# Adds whatever of the pinned toolchain, its targets and its components is missing, every
+# time, and says what it added. Never relies on rustup installing on demand
+# (RUSTUP_AUTO_INSTALL=0 is a common setting), and works where rustup already holds the
+# toolchain without the bare-metal targets.
 install_rust() {
-    if ! command -v cargo >/dev/null 2>&1; then
-        if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    if ! command -v rustup >/dev/null 2>&1; then
+        if [ -x "$HOME/.cargo/bin/rustup" ]; then
             export PATH="$HOME/.cargo/bin:$PATH"
         else
-            log "installing Rust with rustup"
+            log "installing rustup"
             curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain none
             export PATH="$HOME/.cargo/bin:$PATH"
         fi
     fi
-    # rust-toolchain.toml names the toolchain, targets and components; this makes rustup fetch them now.
-    (cd "$REPO_ROOT" && rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install)
+    local toolchain have wanted item missing
+    toolchain=$(toolchain_field channel)
+    [ -n "$toolchain" ] || { log "error: no channel in rust-toolchain.toml"; exit 1; }
+    if ! rustup toolchain list | grep -q "^$toolchain[-( ]"; then
+        log "installing Rust toolchain $toolchain"
+        RUSTUP_AUTO_INSTALL=1 rustup toolchain install "$toolchain" --profile minimal >/dev/null 2>&1 ||
+            { log "error: rustup could not install toolchain $toolchain"; exit 1; }
+    fi
+    for kind in target component; do
+        if [ "$kind" = target ]; then
+            wanted=$(toolchain_field targets)
+        else
+            wanted=$(toolchain_field components)
+        fi
+        have=$(rustup "$kind" list --installed --toolchain "$toolchain" 2>/dev/null)
+        missing=()
+        for item in $wanted; do
+            # Components are listed with the host triple appended (clippy-x86_64-unknown-linux-gnu).
+            printf '%s\n' "$have" | grep -q -e "^$item\$" -e "^$item-[a-z0-9_]*-[a-z0-9_]*-" || missing+=("$item")
+        done
+        if [ "${#missing[@]}" -gt 0 ]; then
+            log "adding Rust ${kind}s to $toolchain: ${missing[*]}"
+            rustup "$kind" add --toolchain "$toolchain" "${missing[@]}" ||
+                { log "error: rustup $kind add ${missing[*]} failed"; exit 1; }
+        fi
+    done
 }
 
 setup_all() {
