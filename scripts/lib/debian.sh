@@ -5,6 +5,9 @@
 #
 #   debian_root PKG [ARCH]   prints the folder PKG is extracted into (fetching it first if it is
 #                            not cached); the package's files lie under it as in the .deb
+#   debian_root_part PKG PATTERN [ARCH]
+#                            the same, extracting only the files whose paths match the shell
+#                            PATTERN (a big package's one folder, say)
 #
 # Settings (environment): MK_DEBIAN_SUITE (default trixie), MK_DEBIAN_MIRROR (default
 # http://deb.debian.org/debian), MK_CACHE_DIR (default build/cache), MK_DEBIAN_REFRESH=1 to
@@ -69,12 +72,13 @@ debian_dependency() { # ARCH PKG
     echo "$dep"
 }
 
-debian_root() { # PKG [ARCH]
-    local pkg=$1 arch=${2:-arm64} dir root deb
+# Downloads PKG's .deb into the cache (once) and prints its path.
+debian_deb() { # PKG ARCH
+    local pkg=$1 arch=$2 dir deb
     dir=$(debian_dir "$arch")
-    root=$dir/root/$pkg
-    if [ -f "$root/.extracted" ] && [ "${MK_DEBIAN_REFRESH:-0}" != 1 ]; then
-        echo "$root"
+    deb=$(ls -t "$dir/debs/${pkg}_"*.deb 2>/dev/null | head -n1)
+    if [ -n "$deb" ] && [ "${MK_DEBIAN_REFRESH:-0}" != 1 ]; then
+        echo "$deb"
         return
     fi
     debian_update "$arch"
@@ -86,10 +90,41 @@ debian_root() { # PKG [ARCH]
     fi
     deb=$(ls -t "$dir/debs/${pkg}_"*.deb 2>/dev/null | head -n1)
     [ -n "$deb" ] || debian_die "apt-get download left no ${pkg}_*.deb in $dir/debs"
+    echo "$deb"
+}
+
+debian_root() { # PKG [ARCH]
+    local pkg=$1 arch=${2:-arm64} root deb
+    root=$(debian_dir "$arch")/root/$pkg
+    if [ -f "$root/.extracted" ] && [ "${MK_DEBIAN_REFRESH:-0}" != 1 ]; then
+        echo "$root"
+        return
+    fi
+    deb=$(debian_deb "$pkg" "$arch")
     rm -rf "$root"
     mkdir -p "$root"
     dpkg-deb -x "$deb" "$root"
     basename "$deb" >"$root/.extracted"
     debian_log "unpacked $(basename "$deb")"
+    echo "$root"
+}
+
+debian_root_part() { # PKG PATTERN [ARCH]
+    local pkg=$1 pattern=$2 arch=${3:-arm64} root deb marker
+    root=$(debian_dir "$arch")/root/$pkg
+    marker="$root/.extracted-$(printf '%s' "$pattern" | cksum | cut -d' ' -f1)"
+    if [ -f "$marker" ] && [ "${MK_DEBIAN_REFRESH:-0}" != 1 ]; then
+        echo "$root"
+        return
+    fi
+    deb=$(debian_deb "$pkg" "$arch")
+    mkdir -p "$root"
+    # A tar pattern that matches nothing is an error; it then says which.
+    if ! dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root" --wildcards "$pattern" 2>"$root/.tar.log"; then
+        cat "$root/.tar.log" >&2
+        debian_die "$(basename "$deb") has no files matching $pattern"
+    fi
+    basename "$deb" >"$marker"
+    debian_log "unpacked $pattern from $(basename "$deb")"
     echo "$root"
 }

@@ -4,9 +4,9 @@
 #
 # usage: skb/fuzz/run.sh [SECONDS]   (default 600)
 #
-# The working corpus, skb/fuzz/corpus/dtb (git-ignored), is seeded from the committed seeds in
-# skb/fuzz/seeds (the real board trees of ../shared/dtbs), from ../shared/dtbs itself and from
-# the fixtures in skb/tests/data, and grows between runs. Findings land in
+# The working corpus, skb/fuzz/corpus/dtb (git-ignored), is seeded from the committed test
+# fixtures in skb/tests/data (real board trees in boards/, QEMU's trees, synthetic ones) and
+# grows between runs. Findings land in
 # skb/fuzz/artifacts/dtb; replay one with `cargo +nightly fuzz run dtb FILE`.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,7 +14,7 @@ seconds=${1:-600}
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 mkdir -p corpus/dtb
-for seed in seeds/*.dtb ../../../shared/dtbs/*.dtb ../tests/data/*.dtb ../tests/data/synthetic/*.dtb; do
+for seed in ../tests/data/boards/*.dtb ../tests/data/*.dtb ../tests/data/synthetic/*.dtb; do
     if [ -f "$seed" ] && [ ! -e "corpus/dtb/$(basename "$seed")" ]; then
         cp "$seed" corpus/dtb/
     fi

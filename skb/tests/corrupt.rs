@@ -4,8 +4,8 @@
 
 use skb::{Error, Skb};
 
-fn shared(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../../shared/dtbs/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+fn board(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/boards/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -35,7 +35,7 @@ impl Xorshift {
 #[test]
 fn every_truncation_is_an_error() {
     for name in ["rk3399-rockpro64.dtb", "bcm2711-rpi-4-b.dtb"] {
-        let dtb = shared(name);
+        let dtb = board(name);
         for len in 0..dtb.len() {
             assert!(Skb::from_dtb(&dtb[..len]).is_err(), "{name}: prefix of {len} bytes accepted");
         }
@@ -67,7 +67,7 @@ fn every_truncation_with_a_matching_header_is_an_error() {
 
 #[test]
 fn wrong_magic_and_header_fields_are_named() {
-    let dtb = shared("bcm2711-rpi-4-b.dtb");
+    let dtb = board("bcm2711-rpi-4-b.dtb");
     let mut bad = dtb.clone();
     put(&mut bad, 0, 0x1234_5678);
     assert_eq!(Skb::from_dtb(&bad).unwrap_err(), Error::BadMagic(0x1234_5678));
@@ -117,7 +117,7 @@ fn every_flipped_bit_in_the_header_and_first_nodes_is_survived() {
 #[test]
 fn random_flipped_bytes_never_panic() {
     for name in ["rk3588-rock-5b.dtb", "juno-r2.dtb"] {
-        let dtb = shared(name);
+        let dtb = board(name);
         let mut random = Xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..1500 {
             let mut bad = dtb.clone();
@@ -432,7 +432,7 @@ fn missing_nodes_are_reported() {
 
 #[test]
 fn errors_read_as_one_line() {
-    let dtb = shared("rk3399-rockpro64.dtb");
+    let dtb = board("rk3399-rockpro64.dtb");
     let errors = [
         Skb::from_dtb(&dtb[..64]).unwrap_err(),
         Skb::from_dtb(&fixture("synthetic/absurd-bus-cells.dtb")).unwrap_err(),

@@ -1,14 +1,14 @@
-//! Facts from real boards' device trees (Debian's Linux 6.12 builds, in `../shared/dtbs`) and
+//! Facts from real boards' device trees (Debian's Linux 6.12 builds, committed in `tests/data/boards`) and
 //! from QEMU's own `virt` trees, including one as QEMU patches it (with FDT_NOP tokens).
 
 use skb::{
     Caches, CpuDriverBuild, EnableMethod, InterruptController, MemoryRange, PsciConduit, Skb, UartKind,
 };
 
-fn shared(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../shared/dtbs/{name}", env!("CARGO_MANIFEST_DIR"));
+fn board(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/data/boards/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (../shared must stand beside the repository)"))
+        .unwrap_or_else(|e| panic!("{path}: {e} (a committed fixture: see tests/data/README.md)"))
 }
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -21,7 +21,7 @@ fn summary(skb: &Skb) -> Vec<(u64, Option<u32>, u32, u8)> {
 
 #[test]
 fn rockpro64_is_four_little_and_two_big_in_two_clusters() {
-    let skb = Skb::from_dtb(&shared("rk3399-rockpro64.dtb")).unwrap();
+    let skb = Skb::from_dtb(&board("rk3399-rockpro64.dtb")).unwrap();
     assert_eq!(
         summary(&skb),
         [
@@ -52,7 +52,7 @@ fn rockpro64_is_four_little_and_two_big_in_two_clusters() {
 
 #[test]
 fn rock5b_is_four_plus_four_in_three_clusters() {
-    let skb = Skb::from_dtb(&shared("rk3588-rock-5b.dtb")).unwrap();
+    let skb = Skb::from_dtb(&board("rk3588-rock-5b.dtb")).unwrap();
     assert_eq!(skb.cpus.len(), 8);
     assert_eq!(skb.cluster_count(), 3);
     assert_eq!(skb.class_count(), 2);
@@ -75,7 +75,7 @@ fn rock5b_is_four_plus_four_in_three_clusters() {
 
 #[test]
 fn raspberry_pi_4_is_one_class_with_spin_tables_and_translated_devices() {
-    let skb = Skb::from_dtb(&shared("bcm2711-rpi-4-b.dtb")).unwrap();
+    let skb = Skb::from_dtb(&board("bcm2711-rpi-4-b.dtb")).unwrap();
     assert_eq!(skb.cpus.len(), 4);
     assert_eq!(skb.class_count(), 1);
     assert!(skb.cpus.iter().all(|c| c.enable_method == EnableMethod::SpinTable));
@@ -100,7 +100,7 @@ fn raspberry_pi_4_is_one_class_with_spin_tables_and_translated_devices() {
 
 #[test]
 fn juno_lists_big_cores_first_and_they_still_rank_higher() {
-    let skb = Skb::from_dtb(&shared("juno-r2.dtb")).unwrap();
+    let skb = Skb::from_dtb(&board("juno-r2.dtb")).unwrap();
     assert_eq!(skb.cpus[0].compatible.as_deref(), Some("arm,cortex-a72"));
     assert_eq!(skb.cpus[0].class, 1);
     assert_eq!(skb.cpus[2].class, 0);
@@ -112,7 +112,7 @@ fn juno_lists_big_cores_first_and_they_still_rank_higher() {
 
 #[test]
 fn quartz64_without_capacities_falls_back_to_the_core_table() {
-    let skb = Skb::from_dtb(&shared("rk3566-quartz64-b.dtb")).unwrap();
+    let skb = Skb::from_dtb(&board("rk3566-quartz64-b.dtb")).unwrap();
     assert_eq!(skb.cpus.len(), 4);
     assert!(skb.cpus.iter().all(|c| c.capacity.is_none() && c.class == 0));
     assert_eq!(skb.cpu_driver_build(0), Some(CpuDriverBuild::Little), "Cortex-A55 is a little core");
@@ -164,7 +164,7 @@ fn qemu_virt_gicv2_and_el2() {
 
 #[test]
 fn raspberry_pi_4_as_qemu_patches_it() {
-    let original = Skb::from_dtb(&shared("bcm2711-rpi-4-b.dtb")).unwrap();
+    let original = Skb::from_dtb(&board("bcm2711-rpi-4-b.dtb")).unwrap();
     let patched = Skb::from_dtb(&fixture("qemu-raspi4b-patched.dtb")).unwrap();
     assert_eq!(patched.cpus, original.cpus);
     assert_eq!(patched.interrupt_controller, original.interrupt_controller);
@@ -343,7 +343,7 @@ fn nop_tokens_from_qemu_patching_are_skipped() {
 
 #[test]
 fn measured_facts_drive_the_peer_and_multicast_queries() {
-    let mut skb = Skb::from_dtb(&shared("rk3399-rockpro64.dtb")).unwrap();
+    let mut skb = Skb::from_dtb(&board("rk3399-rockpro64.dtb")).unwrap();
     // Without measurements: cluster siblings, and a tree along the clusters.
     assert_eq!(skb.cheapest_peer(4), Some(5));
     let tree = skb.multicast_tree(0);

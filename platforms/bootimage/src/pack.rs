@@ -4,7 +4,7 @@ use crate::{
     PayloadEntry, PayloadKind, PayloadTable, ENTRY_SIZE, HEADER_IMAGE_SIZE_OFFSET, HEADER_MAGIC,
     HEADER_MAGIC_OFFSET, PAYLOAD_ALIGN, TABLE_HEADER_SIZE,
 };
-use object::{Object, ObjectSegment, ObjectSymbol, SegmentFlags};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SegmentFlags};
 
 /// Scratch memory past the end of the file that the boot stub uses for its heap and tables.
 pub const DEFAULT_SCRATCH_SIZE: u64 = 4 << 20;
@@ -91,6 +91,34 @@ fn symbol(elf: &[u8], name: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("symbol {name} missing"))
 }
 
+/// The bytes of a data symbol (its section's contents at the symbol's address).
+fn symbol_bytes<'a>(elf: &'a [u8], name: &str) -> Result<&'a [u8], String> {
+    let file = object::File::parse(elf).map_err(|e| format!("{name}: {e}"))?;
+    let sym =
+        file.symbols().find(|s| s.name() == Ok(name)).ok_or_else(|| format!("symbol {name} missing"))?;
+    let index = sym.section_index().ok_or_else(|| format!("symbol {name} is not in a section"))?;
+    let section = file.section_by_index(index).map_err(|e| format!("{name}: {e}"))?;
+    let data = section.data().map_err(|e| format!("{name}: {e}"))?;
+    let start =
+        sym.address().checked_sub(section.address()).ok_or_else(|| format!("{name}: outside its section"))?;
+    usize::try_from(start)
+        .ok()
+        .and_then(|start| data.get(start..start.checked_add(usize::try_from(sym.size()).ok()?)?))
+        .ok_or_else(|| format!("{name}: outside its section's data"))
+}
+
+/// A CPU-driver ELF names the build it was compiled as in `CPU_DRIVER_BUILD` (NUL-padded);
+/// packing it under another name would boot a core with the wrong code generation.
+fn check_build_name(elf: &[u8], expected: &str) -> Result<(), String> {
+    let field = symbol_bytes(elf, "CPU_DRIVER_BUILD").map_err(|e| format!("{expected}: {e}"))?;
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    let actual = core::str::from_utf8(&field[..end]).unwrap_or("(not UTF-8)");
+    if actual != expected {
+        return Err(format!("{expected}: this CPU-driver ELF was compiled as the {actual} build"));
+    }
+    Ok(())
+}
+
 /// The stub's entry code applies only `R_AARCH64_RELATIVE`; anything else would be left
 /// unapplied on the board, so it is refused here.
 fn check_relocations(elf: &[u8]) -> Result<(), String> {
@@ -135,6 +163,7 @@ pub fn pack(
     let mut entries = Vec::new();
     for driver in drivers {
         let flat = flatten(driver.elf, driver.name)?;
+        check_build_name(driver.elf, driver.name)?;
         // The entry code finds its boot record PC-relative at `__boot_record`; the stub puts
         // the record at the first page after the image. Both must name the same page.
         let boot_record = symbol(driver.elf, "__boot_record")?;

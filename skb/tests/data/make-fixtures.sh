@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates the device-tree fixtures in this folder (run once; the outputs are committed, so
 # the tests need neither QEMU nor dtc). Needs qemu-system-aarch64 (10.0), dtc, fdtput, fdtget
-# and python3, and ../shared/dtbs beside the repository for the QEMU-patched Raspberry Pi tree.
+# and python3; the QEMU-patched Raspberry Pi tree starts from boards/bcm2711-rpi-4-b.dtb.
 #
 # usage: skb/tests/data/make-fixtures.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-shared=../../../../shared/dtbs
+boards=boards
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -38,7 +38,7 @@ dump qemu-virt-el2.dtb virt,gic-version=3,virtualization=on -cpu cortex-a72 -smp
 # Trees as QEMU hands them to a kernel after patching a given -dtb (FDT_NOP tokens where it
 # removed nodes). A dummy kernel makes QEMU load (and patch, and dump) the tree.
 head -c 4096 /dev/zero >"$work/kernel.img"
-dump qemu-raspi4b-patched.dtb raspi4b -dtb "$shared/bcm2711-rpi-4-b.dtb" -kernel "$work/kernel.img"
+dump qemu-raspi4b-patched.dtb raspi4b -dtb "$boards/bcm2711-rpi-4-b.dtb" -kernel "$work/kernel.img"
 
 # The RK3399 shape on QEMU virt (DESIGN.md): cores 0-3 Cortex-A53 capacity 485 in cluster 0,
 # cores 4-5 Cortex-A72 capacity 1024 in cluster 1; then through QEMU's patching.

@@ -30,7 +30,31 @@ const MEASURE_ROUNDS: u32 = 10_000;
 const MEASURE_WARMUP: u32 = 1_000;
 
 /// The micro-architecture this build was compiled for.
-const BUILD_TARGET_CPU: &str = env!("CPU_DRIVER_TARGET_CPU");
+const BUILD_TARGET_CPU: &str = if cfg!(cpu_driver_build = "cortex-a53") {
+    "cortex-a53"
+} else if cfg!(cpu_driver_build = "cortex-a72") {
+    "cortex-a72"
+} else {
+    "generic"
+};
+
+/// The build's name where the packer (`mkbootimage`) reads it: it refuses to pack this ELF as
+/// any other build, so a stale or mixed-up artifact cannot boot under the wrong name.
+#[no_mangle]
+#[used]
+static CPU_DRIVER_BUILD: [u8; 16] = build_name_field(BUILD_TARGET_CPU);
+
+/// `name` NUL-padded to the 16 bytes of a payload-table name.
+const fn build_name_field(name: &str) -> [u8; 16] {
+    let mut field = [0u8; 16];
+    let bytes = name.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && i < field.len() {
+        field[i] = bytes[i];
+        i += 1;
+    }
+    field
+}
 
 /// This core's boot record (set once at start).
 static RECORD: Once<&'static BootRecord> = Once::new();
