@@ -14,8 +14,9 @@ fn main() {
         println!("cargo:rustc-link-arg-bin=boot=-znotext");
         println!("cargo:rustc-link-arg-bin=kernel=-T{}", linker_dir.join("kernel.ld").display());
     }
-    // scripts/build names the build it compiles next to its `-C target-cpu`, for this
-    // crate alone (`cargo rustc -- --cfg cpu_driver_build="cortex-a53"`); these are the names
-    // the SKB chooses from.
+    // scripts/build names the build it compiles next to its `-C target-cpu`, for this crate's
+    // library and kernel binary alone (`--cfg cpu_driver_build="cortex-a53"`, added by its
+    // RUSTC_WORKSPACE_WRAPPER scripts/lib/rustc-for-core-class); these are the names the SKB
+    // chooses from.
     println!("cargo::rustc-check-cfg=cfg(cpu_driver_build, values(\"cortex-a53\", \"cortex-a72\"))");
 }

@@ -16,7 +16,7 @@ const VALID: u64 = 1 << 0;
 /// Bit 1: set for table descriptors and level-3 pages, clear for blocks.
 const TABLE_OR_PAGE: u64 = 1 << 1;
 const ATTR_INDEX_SHIFT: u64 = 2;
-/// AP[1]: EL0 may access (with AP[2] deciding read-only for both).
+/// `AP[1]`: EL0 may access (with `AP[2]` deciding read-only for both).
 const AP_EL0: u64 = 1 << 6;
 const AP_READ_ONLY: u64 = 1 << 7;
 /// Not global: the entry belongs to the current ASID (every EL0 mapping).
@@ -35,7 +35,7 @@ pub const MAIR_NORMAL: u64 = 1;
 /// `MAIR_EL1` value matching the indices above.
 pub const MAIR_VALUE: u64 = 0x04 | (0xff << 8);
 
-/// What a mapping points at and who may do what with it (EL1 only for now).
+/// What a mapping points at and who may do what with it (EL1 kernel and EL0 user mappings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attributes {
     /// Device registers: never cached, never executed.

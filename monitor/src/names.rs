@@ -1,5 +1,7 @@
 //! The name service of one monitor: which dispatcher on this core offers which service.
-//! (Across cores, a monitor asks the owning core's monitor, which answers from its table.)
+//! Lookups are local: another core's monitor is asked by message to act (`BenchEcho`,
+//! `BenchMeasure`) and looks the service up in its own table; there is no cross-core lookup
+//! message yet.
 
 use alloc::vec::Vec;
 

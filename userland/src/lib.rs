@@ -127,7 +127,8 @@ pub fn wait(timeout_ticks: u64) -> bool {
     Error::check(syscall(Call::Wait, [timeout_ticks, 0, 0, 0])) == Ok(1)
 }
 
-/// Wakes the monitor of `core`.
+/// Sends the wake SGI to `core`: every dispatcher waiting there (its monitor among them) runs
+/// again.
 pub fn notify(core: u64) -> Result<(), Error> {
     Error::check(syscall(Call::Notify, [core, 0, 0, 0])).map(|_| ())
 }

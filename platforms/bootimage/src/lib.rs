@@ -3,16 +3,16 @@
 //! One file boots every platform: it starts with the 64-byte arm64 `Image` header (so QEMU
 //! `-kernel`, U-Boot `booti` and the Raspberry Pi firmware all accept it), followed by the boot
 //! stub's code and data, then a payload table and the payloads it names (one CPU-driver build
-//! per core class). The packer (`mkbootimage`, host only) writes the table; the boot stub reads
-//! it on the board with [`PayloadTable::parse`], which checks every field against the image it
-//! came from instead of trusting it.
+//! per core class, then the EL0 programs as ELF files). The packer (`mkbootimage`, host only)
+//! writes the table; the boot stub reads it on the board with [`PayloadTable::parse`], which
+//! checks every field against the image it came from instead of trusting it.
 //!
 //! ```text
 //! offset 0            arm64 Image header (code0/code1, text_offset = 0, image_size, flags)
 //! ...                 boot stub: text, rodata, .rela.dyn, data, bss (as zeros)
 //! stub_end            payload table: TableHeader, then `count` PayloadEntry records
-//! 4 KiB aligned       payload 0 (flat copy of the ELF's loadable segments)
-//! 4 KiB aligned       payload 1 ...
+//! 4 KiB aligned       payload 0 (CPU driver: flat copy of the ELF's loadable segments)
+//! 4 KiB aligned       payload 1 ... (EL0 program: its ELF file as is)
 //! total_file_size     end of file; `image_size` adds `scratch_size` for the stub's heap
 //! ```
 #![cfg_attr(not(feature = "packer"), no_std)]

@@ -1,4 +1,5 @@
-//! The packer: turns the boot stub's ELF and the CPU-driver ELFs into one arm64 Image.
+//! The packer: turns the boot stub's ELF, the CPU-driver ELFs and the EL0 programs' ELFs into one
+//! arm64 Image.
 
 use crate::{
     PayloadEntry, PayloadKind, PayloadTable, ENTRY_SIZE, HEADER_IMAGE_SIZE_OFFSET, HEADER_MAGIC,
@@ -134,7 +135,8 @@ fn check_relocations(elf: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Packs the boot stub and CPU drivers into a bootable Image.
+/// Packs the boot stub, the CPU drivers and the EL0 programs into a bootable Image, with
+/// `scratch` bytes past the end of the file counted in the header's `image_size`.
 pub fn pack(
     stub_elf: &[u8],
     drivers: &[CpuDriverInput<'_>],

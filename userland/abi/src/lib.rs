@@ -16,12 +16,13 @@ pub enum Call {
     Yield = 1,
     /// `console_write(ptr, len) -> len`: writes one line (or part of one) to the console.
     ConsoleWrite = 2,
-    /// `info(what) -> value`: facts about the caller and its core (see [`Info`]).
+    /// `info(what, arg) -> value`: facts about the caller and its core (see [`Info`]; `arg`
+    /// only for [`Info::CoreOnline`]).
     Info = 3,
     /// `wait(timeout_ticks) -> woken`: sleeps until woken (an SGI from another core, a message
     /// from this core) or the timeout (0 = none) passes; returns 1 if woken, 0 on timeout.
     Wait = 4,
-    /// `notify(core)`: wakes the dispatchers waiting on `core` (an SGI).
+    /// `notify(core)`: sends the wake SGI to `core`; every dispatcher waiting there runs again.
     Notify = 5,
     /// `map_channel(peer, kind) -> va`: maps the URPC channel frame(s) shared with core `peer`
     /// (see [`ChannelKind`]) into the caller's address space and returns where.

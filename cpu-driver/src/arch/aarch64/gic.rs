@@ -163,7 +163,7 @@ impl Gic {
         }
     }
 
-    /// Sends the wake SGI to the core addressed by `target` (see [`Gic::own_target`]).
+    /// Sends the wake SGI to the core addressed by `target` (see [`own_target`]).
     pub fn send_wake(&mut self, target: u64) {
         match self {
             Gic::V2(gic) => gic.send_sgi(

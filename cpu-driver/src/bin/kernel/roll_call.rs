@@ -139,7 +139,8 @@ fn report_in() {
     channels::report_in(report, wake_target);
 }
 
-/// Wakes the monitor of `core` (the `notify` system call).
+/// Sends the wake SGI to `core` (the `notify` system call): every dispatcher waiting there,
+/// its monitor among them, runs again.
 pub fn notify_core(core: u64) -> Result<(), Error> {
     let target = channels::wake_target(core).ok_or(Error::InvalidArgument)?;
     interrupts::wake(target);
