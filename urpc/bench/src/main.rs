@@ -90,7 +90,10 @@ fn parse_core_list(text: &str) -> Result<CoreList, String> {
 }
 
 fn parse_iters(text: &str) -> Result<u64, String> {
-    let round_trips: u64 = text.parse().map_err(|_| format!("`{text}` is not a whole number"))?;
+    let round_trips: u64 = text.parse().map_err(|error: std::num::ParseIntError| match error.kind() {
+        std::num::IntErrorKind::PosOverflow => "too large".to_owned(),
+        _ => format!("`{text}` is not a whole number"),
+    })?;
     let least = ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE;
     if round_trips < least {
         return Err(format!("must be at least {least}"));

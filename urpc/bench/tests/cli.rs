@@ -41,10 +41,11 @@ fn help_goes_to_stdout_with_status_0() {
 
 #[test]
 fn usage_errors_exit_2_before_measuring() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["--nosuch"], "--nosuch"),
         (&["--iters"], "--iters"),
         (&["--iters", "abc"], "not a whole number"),
+        (&["--iters", "99999999999999999999999"], "too large"),
         (&["--iters", "5"], "at least 2000"),
         (&["--cores", "0-x"], "bad core list entry"),
         (&["--cores", "3-1"], "runs backwards"),
