@@ -1,13 +1,37 @@
 //! `skb facts [--json] FILE.dtb`: the facts the multikernel would read from a device tree.
 //!
-//! Exits 0 and prints the facts (a table, or one JSON object with `--json`); on a bad tree or
-//! bad arguments exits non-zero with one line on stderr.
+//! Prints the facts (a table, or one JSON object with `--json`) and exits 0. Exit statuses
+//! (those of every host tool, see `host-cli`): 1 for a tree that cannot be read or parsed, or
+//! standard output that cannot be written (`> /dev/full`), each with one line on standard
+//! error; 2 for a usage error; 0 and no message when the reader of standard output went away
+//! (`skb facts X.dtb | head -1`). `skb --help` and `skb facts --help` print usage.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
 use skb::{InterruptController, PsciConduit, Skb};
 
-const USAGE: &str = "usage: skb facts [--json] FILE.dtb";
+/// The System Knowledge Base's view of a device tree: the cores, their classes and clusters,
+/// the CPU-driver build each runs, PSCI, the interrupt controller, timer, console and memory.
+#[derive(Parser)]
+#[command(name = "skb", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prints the facts the multikernel reads from a device tree blob.
+    Facts {
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// The flattened device tree (.dtb) to read.
+        file: PathBuf,
+    },
+}
 
 fn table(skb: &Skb) -> String {
     let mut out = String::new();
@@ -96,26 +120,26 @@ fn table(skb: &Skb) -> String {
     out
 }
 
-fn run() -> Result<String, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (json, file) = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["facts", "--json", file] | ["facts", file, "--json"] => (true, file.to_string()),
-        ["facts", file] if !file.starts_with('-') => (false, file.to_string()),
-        _ => return Err(USAGE.into()),
-    };
-    let bytes = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
-    let skb = Skb::from_dtb(&bytes).map_err(|e| format!("{file}: {e}"))?;
+fn facts(file: &PathBuf, json: bool) -> Result<String, String> {
+    let name = file.display();
+    let bytes = std::fs::read(file).map_err(|e| format!("{name}: {e}"))?;
+    let skb = Skb::from_dtb(&bytes).map_err(|e| format!("{name}: {e}"))?;
     Ok(if json { skb::json::facts(&skb) } else { table(&skb) })
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(text) => {
-            println!("{}", text.trim_end());
-            ExitCode::SUCCESS
-        }
+    let cli: Cli = match host_cli::parse() {
+        Ok(cli) => cli,
+        Err(status) => return status,
+    };
+    let Command::Facts { json, file } = &cli.command;
+    match facts(file, *json) {
+        Ok(text) => match host_cli::write_stdout(&format!("{}\n", text.trim_end())) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => host_cli::output_error("skb", &e),
+        },
         Err(e) => {
-            eprintln!("skb: {e}");
+            host_cli::errln!("skb: {e}");
             ExitCode::FAILURE
         }
     }

@@ -8,7 +8,19 @@
 //! that noise from other work on the machine spreads over all kinds instead of spoiling one;
 //! each figure is the median over its samples.
 //!
-//! usage: `urpc-bench [--iters N] [--cores LIST] [--out DIR]` (see `--help`).
+//! usage: `urpc-bench [--iters N] [--cores LIST] [--out DIR]` (see `--help`). Exit statuses
+//! are those of every host tool (`host-cli`): 2 for a usage error, 1 for a failure; a closed
+//! standard output ends the run quietly.
+
+// `println!` and `eprintln!` here and in the modules below are host-cli's, which never panic:
+// a closed pipe ends the program quietly (status 0), a full disk with one line and status 1,
+// and a failed write to standard error is ignored. The std macros panic on any failed write.
+macro_rules! println {
+    ($($arg:tt)*) => { host_cli::outln!($($arg)*) };
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => { host_cli::errln!($($arg)*) };
+}
 
 mod heatmap;
 mod kinds;
@@ -18,22 +30,36 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use core_affinity::CoreId;
 
 use kinds::Kind;
 use stats::Summary;
 
-const USAGE: &str = "\
-usage: urpc-bench [--iters N] [--cores LIST] [--out DIR]
-  --iters N     round trips per kind and pair; throughput streams 10 N messages (default:
-                1000000 for up to 8 pairs, fewer beyond so that a run stays near a minute,
-                at least 100000)
-  --cores LIST  cores to pair up, e.g. 0-3,6 (default: every core this process may run on)
-  --out DIR     where results.csv and urpc-rtt-heatmap.svg go (default target/bench/urpc)
-Progress goes to stderr, results to stdout.";
-
 /// Measurement rounds per pair; each runs every kind once with 1/ROUNDS of the work.
 const ROUNDS: u64 = 20;
+
+/// URPC round trip and throughput per pair of host cores (threads pinned), against one cache
+/// line bounced between the cores (the hardware's limit), rtrb and crossbeam-channel. Writes
+/// results.csv and urpc-rtt-heatmap.svg.
+#[derive(Parser)]
+#[command(name = "urpc-bench", after_help = "Progress goes to stderr, results to stdout.")]
+struct Cli {
+    /// Round trips per kind and pair; throughput streams 10 N messages [default: 1000000 for
+    /// up to 8 pairs, fewer beyond so that a run stays near a minute, at least 100000]
+    #[arg(long, value_name = "N", value_parser = parse_iters)]
+    iters: Option<u64>,
+    /// Cores to pair up, e.g. 0-3,6 [default: every core this process may run on]
+    #[arg(long, value_name = "LIST", value_parser = parse_core_list)]
+    cores: Option<CoreList>,
+    /// Where results.csv and urpc-rtt-heatmap.svg go
+    #[arg(long, value_name = "DIR", default_value = "target/bench/urpc")]
+    out: PathBuf,
+}
+
+/// The cores of `--cores`, sorted, each once.
+#[derive(Clone)]
+struct CoreList(Vec<usize>);
 
 struct Options {
     /// Round trips per kind and pair; `None`: scaled to the number of pairs.
@@ -42,14 +68,17 @@ struct Options {
     out: PathBuf,
 }
 
-fn parse_core_list(text: &str) -> Result<Vec<usize>, String> {
+fn parse_core_list(text: &str) -> Result<CoreList, String> {
     let mut cores = Vec::new();
     for part in text.split(',').filter(|part| !part.is_empty()) {
-        let bad = || format!("bad core list entry `{part}`");
+        let bad = || format!("bad core list entry `{part}` (expected N or N-M, e.g. 0-3,6)");
         match part.split_once('-') {
             Some((first, last)) => {
                 let first: usize = first.parse().map_err(|_| bad())?;
                 let last: usize = last.parse().map_err(|_| bad())?;
+                if first > last {
+                    return Err(format!("core range `{part}` runs backwards"));
+                }
                 cores.extend(first..=last);
             }
             None => cores.push(part.parse().map_err(|_| bad())?),
@@ -57,34 +86,29 @@ fn parse_core_list(text: &str) -> Result<Vec<usize>, String> {
     }
     cores.sort_unstable();
     cores.dedup();
-    Ok(cores)
+    Ok(CoreList(cores))
 }
 
-fn parse_options() -> Result<Options, String> {
-    let mut options =
-        Options { round_trips: None, cores: Vec::new(), out: PathBuf::from("target/bench/urpc") };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--iters" => {
-                let text = value()?;
-                let round_trips: u64 = text.parse().map_err(|_| format!("bad --iters `{text}`"))?;
-                options.round_trips = Some(round_trips);
-                if round_trips < ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE {
-                    return Err(format!(
-                        "--iters must be at least {}",
-                        ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE
-                    ));
-                }
-            }
-            "--cores" => options.cores = parse_core_list(&value()?)?,
-            "--out" => options.out = PathBuf::from(value()?),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
+fn parse_iters(text: &str) -> Result<u64, String> {
+    let round_trips: u64 = text.parse().map_err(|error: std::num::ParseIntError| match error.kind() {
+        std::num::IntErrorKind::PosOverflow => "too large".to_owned(),
+        _ => format!("`{text}` is not a whole number"),
+    })?;
+    let least = ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE;
+    if round_trips < least {
+        return Err(format!("must be at least {least}"));
     }
-    Ok(options)
+    Ok(round_trips)
+}
+
+/// The command line; `Err` holds the exit status after `--help` (0) or a usage error (2).
+fn parse_options() -> Result<Options, ExitCode> {
+    let cli: Cli = host_cli::parse()?;
+    Ok(Options {
+        round_trips: cli.iters,
+        cores: cli.cores.map(|CoreList(cores)| cores).unwrap_or_default(),
+        out: cli.out,
+    })
 }
 
 /// What one pair measured, per kind: round-trip samples (ns), throughput per round (msg/s),
@@ -204,13 +228,7 @@ fn median_ratio(results: &[PairResult], ratio: impl Fn(&PairResult) -> f64) -> f
 fn main() -> ExitCode {
     let options = match parse_options() {
         Ok(options) => options,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("urpc-bench: {message}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(if message.is_empty() { 0 } else { 2 });
-        }
+        Err(status) => return status,
     };
     let available: Vec<usize> =
         core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|core| core.id).collect();

@@ -1,0 +1,96 @@
+//! The `skb` command line as a user meets it: `--help` on standard output with status 0, usage
+//! errors with status 2, a bad tree with one line and status 1, and output that never panics
+//! (a full disk is one line and status 1, a closed pipe a quiet status 0).
+
+use std::fs::File;
+use std::process::{Command, Output, Stdio};
+
+const TREE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/qemu-virt-gicv3.dtb");
+
+fn skb(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_skb"));
+    command.args(args).stdin(Stdio::null());
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    skb(args).output().expect("running skb")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `skb` with standard output going to `stdout`, returns (status, stderr).
+fn run_into(args: &[&str], stdout: impl Into<Stdio>) -> (Option<i32>, String) {
+    let output = skb(args).stdout(stdout).stderr(Stdio::piped()).output().expect("running skb");
+    (output.status.code(), text(&output.stderr))
+}
+
+#[test]
+fn help_goes_to_stdout_with_status_0() {
+    for args in [&["--help"][..], &["-h"], &["facts", "--help"], &["facts", "-h"], &["help", "facts"]] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(0), "skb {args:?}: {}", text(&output.stderr));
+        let stdout = text(&output.stdout);
+        assert!(stdout.contains("Usage: skb"), "skb {args:?} printed {stdout:?}");
+        assert!(output.stderr.is_empty(), "skb {args:?} wrote to stderr: {}", text(&output.stderr));
+    }
+    assert!(text(&run(&["--help"]).stdout).contains("facts"));
+    assert!(text(&run(&["facts", "--help"]).stdout).contains("--json"));
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message_on_stderr() {
+    for args in [&[][..], &["nosuch"], &["facts"], &["facts", "--jsn", TREE], &["facts", TREE, "extra"]] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(2), "skb {args:?}");
+        assert!(output.stdout.is_empty(), "skb {args:?} printed {}", text(&output.stdout));
+        assert!(text(&output.stderr).contains("Usage: skb"), "skb {args:?}: {}", text(&output.stderr));
+    }
+}
+
+#[test]
+fn facts_print_a_table_or_json() {
+    let table = run(&["facts", TREE]);
+    assert_eq!(table.status.code(), Some(0));
+    assert!(text(&table.stdout).contains("interrupt controller: GICv3"));
+    for args in [["facts", "--json", TREE], ["facts", TREE, "--json"]] {
+        let json = run(&args);
+        assert_eq!(json.status.code(), Some(0));
+        assert!(text(&json.stdout).starts_with('{'), "{}", text(&json.stdout));
+    }
+}
+
+#[test]
+fn a_missing_or_bad_tree_is_one_line_and_status_1() {
+    let missing = run(&["facts", "/nonexistent/x.dtb"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(text(&missing.stderr).lines().count(), 1, "{}", text(&missing.stderr));
+    assert!(text(&missing.stderr).starts_with("skb: /nonexistent/x.dtb: "));
+    let not_a_tree = run(&["facts", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")]);
+    assert_eq!(not_a_tree.status.code(), Some(1));
+    assert_eq!(text(&not_a_tree.stderr).lines().count(), 1, "{}", text(&not_a_tree.stderr));
+}
+
+#[test]
+fn a_full_disk_is_one_line_and_status_1() {
+    for args in [&["facts", TREE][..], &["facts", "--json", TREE], &["--help"]] {
+        let full = File::options().write(true).open("/dev/full").expect("/dev/full");
+        let (status, stderr) = run_into(args, full);
+        assert_eq!(status, Some(1), "skb {args:?} > /dev/full: {stderr}");
+        assert_eq!(stderr, "skb: cannot write standard output: No space left on device (os error 28)\n");
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_status_0() {
+    for args in [&["facts", TREE][..], &["facts", "--json", TREE], &["--help"]] {
+        // The reading end is closed before skb starts, so its first write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let (status, stderr) = run_into(args, writer);
+        assert_eq!(status, Some(0), "skb {args:?} | (closed): {stderr}");
+        assert_eq!(stderr, "", "skb {args:?} | (closed)");
+    }
+}

@@ -1,0 +1,99 @@
+//! The `latency-report` command line: `--help` on standard output with status 0, usage errors
+//! with status 2, failures as one line with status 1, and no panic when standard output or
+//! standard error cannot be written.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn report(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_latency-report"));
+    command.args(args).stdin(Stdio::null());
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    report(args).output().expect("running latency-report")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh folder for one test under cargo's temporary folder.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("latency-cli-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+#[test]
+fn help_goes_to_stdout_with_status_0() {
+    for flag in ["--help", "-h"] {
+        let output = run(&[flag]);
+        assert_eq!(output.status.code(), Some(0), "{flag}: {}", text(&output.stderr));
+        let stdout = text(&output.stdout);
+        assert!(stdout.contains("Usage: latency-report <LOG> <OUT>"), "{flag}: {stdout}");
+        assert!(output.stderr.is_empty(), "{flag}: {}", text(&output.stderr));
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message_on_stderr() {
+    for args in [&[][..], &["only-one"], &["a", "b", "c"], &["--nosuch", "a", "b"]] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(2), "latency-report {args:?}");
+        assert!(output.stdout.is_empty());
+        assert!(text(&output.stderr).contains("Usage: latency-report"), "{}", text(&output.stderr));
+    }
+}
+
+#[test]
+fn a_missing_log_is_one_line_and_status_1() {
+    let out = scratch("missing");
+    let output = run(&["/nonexistent/console.log", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("latency-report: /nonexistent/console.log: "), "{stderr}");
+}
+
+#[test]
+fn a_log_without_results_is_one_line_and_status_1() {
+    let dir = scratch("empty");
+    let log = dir.join("console.log");
+    std::fs::write(&log, "all 6 cores up\n").unwrap();
+    let output = run(&[log.to_str().unwrap(), dir.join("out").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(text(&output.stderr).lines().count(), 1, "{}", text(&output.stderr));
+}
+
+#[test]
+fn a_full_standard_error_or_output_does_not_panic() {
+    // Nothing to report on a full stderr: the status alone tells the failure.
+    let out = scratch("stderr-full");
+    let full = File::options().write(true).open("/dev/full").expect("/dev/full");
+    let status = report(&["/nonexistent/console.log", out.to_str().unwrap()])
+        .stderr(full)
+        .status()
+        .expect("running latency-report");
+    assert_eq!(status.code(), Some(1));
+
+    let full = File::options().write(true).open("/dev/full").expect("/dev/full");
+    let output = report(&["--help"]).stdout(full).output().expect("running latency-report");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        "latency-report: cannot write standard output: No space left on device (os error 28)\n"
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_status_0() {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let output = report(&["--help"]).stdout(writer).output().expect("running latency-report");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(text(&output.stderr), "");
+}
