@@ -87,6 +87,10 @@ impl Sandbox {
         let _ = fs::remove_dir_all(&root);
         copy_tree(&repo_root().join("scripts"), &root.join("scripts"));
         fs::copy(repo_root().join("rust-toolchain.toml"), root.join("rust-toolchain.toml")).expect("copy");
+        // scripts/run asks the device-tree generator how many cores its tree lists.
+        let generator = "platforms/qemu-virt-biglittle/make-dtb";
+        fs::create_dir_all(root.join(generator).parent().expect("a folder")).expect("mkdir");
+        fs::copy(repo_root().join(generator), root.join(generator)).expect("copy");
         fs::write(root.join("scripts/lib/setup.sh"), SETUP_STUB).expect("setup stub");
         fs::write(root.join("scripts/lib/debian.sh"), DEBIAN_STUB).expect("debian stub");
         fs::create_dir_all(root.join("stubs")).expect("mkdir");
