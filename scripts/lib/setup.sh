@@ -106,7 +106,7 @@ install_rust() {
     local toolchain have wanted item missing
     toolchain=$(toolchain_field channel)
     [ -n "$toolchain" ] || { log "error: no channel in rust-toolchain.toml"; exit 1; }
-    if ! rustup toolchain list | grep -q "^$toolchain[-( ]"; then
+    if ! rustup toolchain list | grep -q "^${toolchain}[-( ]"; then
         log "installing Rust toolchain $toolchain"
         RUSTUP_AUTO_INSTALL=1 rustup toolchain install "$toolchain" --profile minimal >/dev/null 2>&1 ||
             { log "error: rustup could not install toolchain $toolchain"; exit 1; }
