@@ -73,6 +73,8 @@ install_packages() {
     have_tool mkfs.fat || missing+=(dosfstools)
     have_tool sfdisk || missing+=(fdisk)
     have_tool mcopy || missing+=(mtools)
+    # scripts/test checks every shell script with it.
+    command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
     have_tool dpkg-deb || missing+=(dpkg)
     [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
     [ -f /usr/lib/u-boot/qemu_arm64/u-boot.bin ] || missing+=(u-boot-qemu)
