@@ -4,8 +4,9 @@
 //! Design rules this crate keeps (after Barrelfish's CPU driver and Hubris' kernel):
 //!
 //! - **Per core, nothing shared.** Each core runs its own copy of its class's build, mapped at
-//!   the same virtual address by its own translation tables ([`layout`]). The only memory two
-//!   cores write is the explicitly shared frame ([`shared`]) and, later, URPC channel frames.
+//!   that build's virtual address (the same on every core of the class; the little and big
+//!   builds differ) by its own translation tables ([`layout`]). The only memory two cores
+//!   write is the explicitly shared frame ([`shared`]) and, later, URPC channel frames.
 //! - **Plan on the host, poke on the board.** Boot planning ([`plan`]), translation tables
 //!   ([`paging`]) and the boot record ([`boot_record`]) are plain Rust with host unit tests;
 //!   register access, assembly and firmware calls live in `arch::aarch64`, built only for the
