@@ -1,7 +1,8 @@
 //! Booting the multikernel under QEMU for integration tests.
 //!
 //! [`Qemu`] describes one machine, [`Qemu::boot`] runs it with a deadline and returns what the
-//! system printed and how QEMU ended. The image comes from `scripts/build` (in `build/`, or
+//! system printed and how QEMU ended; [`Qemu::spawn`] starts it in the background for tests
+//! that talk to it while it runs (the debugger test attaches gdb to its gdb stub). The image comes from `scripts/build` (in `build/`, or
 //! the folder in `MK_BUILD_DIR`); `scripts/test` builds it before running these tests.
 //!
 //! Machines that cannot power off (QEMU `raspi4b`) end with [`Qemu::stop_at`]: the harness
