@@ -12,6 +12,11 @@ fn main() {
         // addresses. Let the linker turn those into R_AARCH64_RELATIVE entries too; the stub
         // applies them with the MMU off, when nothing is read-only yet.
         println!("cargo:rustc-link-arg-bin=boot=-znotext");
+        // Debug information of functions the linker dropped would point at address 0 (the
+        // linker's default), which in the stub, linked at 0, is real code: a debugger would
+        // name the stub's entry after some dropped function. Point it far away instead, where
+        // no code is even after the debugger adds the stub's load address.
+        println!("cargo:rustc-link-arg-bin=boot=-zdead-reloc-in-nonalloc=.debug_*=0x8000000000000000");
         println!("cargo:rustc-link-arg-bin=kernel=-T{}", linker_dir.join("kernel.ld").display());
     }
     // scripts/build names the build it compiles next to its `-C target-cpu`, for this crate's

@@ -4,9 +4,10 @@
 //! Design rules this crate keeps (after Barrelfish's CPU driver and Hubris' kernel):
 //!
 //! - **Per core, nothing shared.** Each core runs its own copy of its class's build, mapped at
-//!   the same virtual address by its own translation tables ([`layout`]). The only memory two
-//!   cores write is the shared region the stub sets aside ([`intercore`]): URPC channel frames
-//!   and the console lock ([`shared`]).
+//!   that build's virtual address (the same on every core of the class; the little and big
+//!   builds differ) by its own translation tables ([`layout`]). The only memory two cores
+//!   write is the shared region the stub sets aside ([`intercore`]): URPC channel frames and
+//!   the console lock ([`shared`]).
 //! - **Plan on the host, poke on the board.** Boot planning ([`plan`]), translation tables
 //!   ([`paging`]) and the boot record ([`boot_record`]) are plain Rust with host unit tests;
 //!   register access, assembly and firmware calls live in `arch::aarch64`, built only for the

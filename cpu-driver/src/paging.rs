@@ -82,6 +82,8 @@ pub enum MapError {
     Misaligned,
     /// The range is already mapped differently.
     Overlap,
+    /// The range lies outside the part of the address space it must be mapped in.
+    OutsideWindow,
 }
 
 impl core::fmt::Display for MapError {
@@ -90,6 +92,7 @@ impl core::fmt::Display for MapError {
             MapError::OutOfTables => "translation table pool exhausted",
             MapError::Misaligned => "mapping not page aligned",
             MapError::Overlap => "mapping overlaps an existing one",
+            MapError::OutsideWindow => "mapping outside its window of the address space",
         })
     }
 }

@@ -85,6 +85,16 @@ install_packages() {
     fi
 }
 
+# The debugger for `scripts/run --gdb` and the gdb test (tests/tests/gdb.rs): installed only
+# when asked for, as most runs never need it.
+install_gdb() {
+    if ! command -v gdb-multiarch >/dev/null 2>&1; then
+        apt_update_once
+        log "installing gdb-multiarch"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdb-multiarch >/dev/null
+    fi
+}
+
 # The toolchain, targets and components rust-toolchain.toml names, read from that file so the
 # two never disagree.
 toolchain_field() { # KEY: prints the values of `KEY = "x"` or `KEY = ["x", "y"]`, one a line

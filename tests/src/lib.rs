@@ -1,7 +1,8 @@
 //! Booting the multikernel under QEMU for integration tests.
 //!
 //! [`Qemu`] describes one machine, [`Qemu::boot`] runs it with a deadline and returns what the
-//! system printed and how QEMU ended. The image comes from `scripts/build` (in `build/`, or
+//! system printed and how QEMU ended; [`Qemu::spawn`] starts it in the background for tests
+//! that talk to it while it runs (the debugger test attaches gdb to its gdb stub). The image comes from `scripts/build` (in `build/`, or
 //! the folder in `MK_BUILD_DIR`); `scripts/test` builds it before running these tests.
 //!
 //! Machines that cannot power off (QEMU `raspi4b`) end with [`Qemu::stop_at`]: the harness
@@ -10,7 +11,7 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -116,6 +117,12 @@ impl Qemu {
     /// Boots the machine and collects the console until QEMU exits, the deadline passes, or
     /// (with [`Qemu::stop_at`]) the marker was printed and the console settled.
     pub fn boot(&self) -> Run {
+        self.spawn().wait()
+    }
+
+    /// Starts the machine and returns at once; [`Running::wait`] collects the run. For tests
+    /// that talk to QEMU while it runs (the debugger test attaches to its gdb stub).
+    pub fn spawn(&self) -> Running {
         let mut command = Command::new("qemu-system-aarch64");
         command
             .args(["-M", &self.machine, "-cpu", &self.cpu, "-smp", &self.smp.to_string()])
@@ -161,16 +168,42 @@ impl Qemu {
                 guard.1 = Instant::now();
             }
         });
-        let started = Instant::now();
+        Running {
+            child,
+            reader: Some(reader),
+            output,
+            started: Instant::now(),
+            timeout: self.timeout,
+            stop_at: self.stop_at.clone(),
+        }
+    }
+}
+
+/// A QEMU machine started by [`Qemu::spawn`]. Dropping it kills QEMU, so a test that fails
+/// half-way leaves no machine behind.
+pub struct Running {
+    child: Child,
+    reader: Option<std::thread::JoinHandle<()>>,
+    output: Arc<Mutex<(Vec<u8>, Instant)>>,
+    started: Instant,
+    timeout: Duration,
+    stop_at: Option<String>,
+}
+
+impl Running {
+    /// Waits until QEMU exits, the deadline ([`Qemu::timeout`], counted from the start) passes,
+    /// or (with [`Qemu::stop_at`]) the marker was printed and the console settled; then
+    /// collects what the system printed.
+    pub fn wait(mut self) -> Run {
         let mut marker_seen: Option<Instant> = None;
         let mut stopped_at_marker = false;
         let status = loop {
-            if let Some(status) = child.try_wait().expect("waiting for QEMU") {
+            if let Some(status) = self.child.try_wait().expect("waiting for QEMU") {
                 break Some(status);
             }
             if let Some(marker) = &self.stop_at {
                 let (seen, last_output) = {
-                    let guard = output.lock().expect("console buffer");
+                    let guard = self.output.lock().expect("console buffer");
                     let text = String::from_utf8_lossy(&guard.0);
                     (text.lines().any(|l| l.trim_end_matches('\r').starts_with(marker.as_str())), guard.1)
                 };
@@ -178,24 +211,45 @@ impl Qemu {
                     let since = *marker_seen.get_or_insert_with(Instant::now);
                     // Quiet for SETTLE, or at most 4 * SETTLE after the marker.
                     if last_output.elapsed() >= SETTLE || since.elapsed() >= 4 * SETTLE {
-                        let _ = child.kill();
-                        let _ = child.wait();
+                        self.kill();
                         stopped_at_marker = true;
                         break None;
                     }
                 }
             }
-            if started.elapsed() > self.timeout {
-                let _ = child.kill();
-                let _ = child.wait();
+            if self.started.elapsed() > self.timeout {
+                self.kill();
                 break None;
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let _ = reader.join();
-        let bytes = std::mem::take(&mut output.lock().expect("console buffer").0);
+        self.collect(status, stopped_at_marker)
+    }
+
+    /// Stops QEMU now (if it still runs) and collects what the system printed.
+    pub fn stop(mut self) -> Run {
+        let status = match self.child.try_wait().expect("waiting for QEMU") {
+            Some(status) => Some(status),
+            None => {
+                self.kill();
+                None
+            }
+        };
+        self.collect(status, false)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn collect(mut self, status: Option<ExitStatus>, stopped_at_marker: bool) -> Run {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        let bytes = std::mem::take(&mut self.output.lock().expect("console buffer").0);
         let mut stderr = String::new();
-        if let Some(mut err) = child.stderr.take() {
+        if let Some(mut err) = self.child.stderr.take() {
             let _ = err.read_to_string(&mut stderr);
         }
         let console = String::from_utf8_lossy(&bytes).replace('\r', "");
@@ -204,10 +258,26 @@ impl Qemu {
             "--- console ({:?}{}, {:.1} s) ---\n{}{}",
             run.status,
             if stopped_at_marker { ", stopped at the marker" } else { "" },
-            started.elapsed().as_secs_f64(),
+            self.started.elapsed().as_secs_f64(),
             run.console,
             stderr
         );
         run
     }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Nothing to do if QEMU has exited and been waited for already.
+        if let Ok(None) = self.child.try_wait() {
+            self.kill();
+        }
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (the system picked it), for QEMU's gdb
+/// stub. Another process could take it in between; tests run one at a time.
+pub fn free_local_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a local port");
+    listener.local_addr().expect("local address").port()
 }

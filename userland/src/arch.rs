@@ -4,14 +4,21 @@ use core::arch::{asm, global_asm};
 
 use syscall_abi::Call;
 
+// The entry point: the outermost frame. Its call-frame information says so (the return
+// address is undefined), so a debugger's backtrace ends here; it goes to .debug_frame, which
+// the packer leaves out of the image (the linker discards .eh_frame).
 global_asm!(
+    ".cfi_sections .debug_frame",
     ".section .text._start, \"ax\"",
     ".global _start",
     "_start:",
+    "    .cfi_startproc",
+    "    .cfi_undefined x30",
     "    mov x29, #0",
     "    mov x30, #0",
     "    bl __user_main",
     "1:  b 1b",
+    "    .cfi_endproc",
 );
 
 /// Makes a system call.

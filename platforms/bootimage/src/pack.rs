@@ -20,12 +20,89 @@ pub struct CpuDriverInput<'a> {
     pub elf: &'a [u8],
 }
 
-/// An EL0 program to bundle (its ELF is kept as is; the CPU driver loads it).
+/// An EL0 program to bundle. The CPU driver loads it from an ELF file that holds only what
+/// its loader reads ([`loadable_elf`]): the linked ELF's debug information and symbols stay
+/// in the build folder, for the debugger, and do not grow the boot image.
 pub struct ProgramInput<'a> {
     /// Name the CPU driver looks it up by (at most 16 bytes).
     pub name: &'a str,
-    /// The linked ELF.
+    /// The linked ELF (with or without debug information).
     pub elf: &'a [u8],
+}
+
+/// Bytes of an ELF64 file header.
+const ELF_HEADER_SIZE: usize = 64;
+/// Bytes of an ELF64 program header.
+const PROGRAM_HEADER_SIZE: usize = 56;
+/// File alignment of each segment's bytes in a [`loadable_elf`] copy (and its `p_align`).
+const SEGMENT_FILE_ALIGN: u64 = 16;
+
+/// A copy of an executable ELF that keeps only what the CPU driver's loader
+/// (`cpu_driver::program::plan`) reads: the file header and the `PT_LOAD` program headers
+/// with their bytes. Sections (debug information, symbols, string tables) and other program
+/// headers are left out, so the copy has no section header table at all.
+pub fn loadable_elf(elf: &[u8], what: &str) -> Result<Vec<u8>, String> {
+    use object::elf::{FileHeader64, PT_LOAD};
+    use object::read::elf::{FileHeader, ProgramHeader};
+    use object::LittleEndian as LE;
+
+    let header = FileHeader64::<LE>::parse(elf).map_err(|e| format!("{what}: not a 64-bit ELF file: {e}"))?;
+    if !header.is_little_endian() {
+        return Err(format!("{what}: not a little-endian ELF file"));
+    }
+    let loads: Vec<_> = header
+        .program_headers(LE, elf)
+        .map_err(|e| format!("{what}: bad program headers: {e}"))?
+        .iter()
+        .filter(|ph| ph.p_type(LE) == PT_LOAD)
+        .collect();
+    let mut out = vec![0u8; ELF_HEADER_SIZE + loads.len() * PROGRAM_HEADER_SIZE];
+    let mut headers = Vec::with_capacity(loads.len());
+    for ph in &loads {
+        let data =
+            ph.data(LE, elf).map_err(|()| format!("{what}: a segment runs past the end of the file"))?;
+        let vaddr = ph.p_vaddr(LE);
+        // Keep p_offset congruent to p_vaddr modulo p_align, as the ELF format asks.
+        let offset = align_up(out.len() as u64, SEGMENT_FILE_ALIGN) + vaddr % SEGMENT_FILE_ALIGN;
+        out.resize(offset as usize, 0);
+        out.extend_from_slice(data);
+        let mut bytes = [0u8; PROGRAM_HEADER_SIZE];
+        bytes[0..4].copy_from_slice(&PT_LOAD.to_le_bytes());
+        bytes[4..8].copy_from_slice(&ph.p_flags(LE).to_le_bytes());
+        for (i, word) in
+            [offset, vaddr, ph.p_paddr(LE), data.len() as u64, ph.p_memsz(LE), SEGMENT_FILE_ALIGN]
+                .iter()
+                .enumerate()
+        {
+            bytes[8 + i * 8..16 + i * 8].copy_from_slice(&word.to_le_bytes());
+        }
+        headers.push(bytes);
+    }
+    for (i, bytes) in headers.iter().enumerate() {
+        let at = ELF_HEADER_SIZE + i * PROGRAM_HEADER_SIZE;
+        out[at..at + PROGRAM_HEADER_SIZE].copy_from_slice(bytes);
+    }
+    // The file header as linked, pointing at the new program headers and at no sections.
+    out[..16].copy_from_slice(&elf[..16]); // e_ident: magic, class, data, version, ABI
+    let words16 = [
+        (16, header.e_type(LE)),
+        (18, header.e_machine(LE)),
+        (52, ELF_HEADER_SIZE as u16),
+        (54, PROGRAM_HEADER_SIZE as u16),
+        (56, u16::try_from(loads.len()).map_err(|_| format!("{what}: too many segments"))?),
+        (58, 64), // e_shentsize: the size a section header would have
+        (60, 0),  // e_shnum
+        (62, 0),  // e_shstrndx
+    ];
+    for (at, value) in words16 {
+        out[at..at + 2].copy_from_slice(&value.to_le_bytes());
+    }
+    out[20..24].copy_from_slice(&header.e_version(LE).to_le_bytes());
+    out[24..32].copy_from_slice(&header.e_entry(LE).to_le_bytes());
+    out[32..40].copy_from_slice(&(ELF_HEADER_SIZE as u64).to_le_bytes()); // e_phoff
+    out[40..48].copy_from_slice(&0u64.to_le_bytes()); // e_shoff: no section header table
+    out[48..52].copy_from_slice(&header.e_flags(LE).to_le_bytes());
+    Ok(out)
 }
 
 /// The flat memory image of an ELF's loadable segments.
@@ -195,13 +272,13 @@ pub fn pack(
         if program.name.len() > 16 {
             return Err(format!("program name {} is longer than 16 bytes", program.name));
         }
-        object::File::parse(program.elf).map_err(|e| format!("{}: not an ELF file: {e}", program.name))?;
+        let elf = loadable_elf(program.elf, program.name)?;
         let file_offset = align_up(image.len() as u64, PAYLOAD_ALIGN);
         image.resize(file_offset as usize, 0);
-        image.extend_from_slice(program.elf);
+        image.extend_from_slice(&elf);
         let mut name = [0u8; 16];
         name[..program.name.len()].copy_from_slice(program.name.as_bytes());
-        let size = program.elf.len() as u64;
+        let size = elf.len() as u64;
         entries.push(PayloadEntry {
             kind: PayloadKind::Program,
             build: 0,
@@ -231,4 +308,93 @@ pub fn pack(
         .copy_from_slice(&(total + scratch).to_le_bytes());
     PayloadTable::parse(&image, table_offset).map_err(|e| format!("packed table does not read back: {e}"))?;
     Ok(image)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object::elf::{FileHeader64, PF_R, PF_W, PF_X, PT_GNU_STACK, PT_LOAD};
+    use object::read::elf::{FileHeader, ProgramHeader};
+    use object::LittleEndian as LE;
+
+    /// An AArch64 executable: the given (type, vaddr, bytes, memsz, flags) program headers,
+    /// their bytes page aligned in the file, then `trailer` (standing for debug sections) and a
+    /// section header table of `sections` empty headers.
+    fn elf(entry: u64, segments: &[(u32, u64, &[u8], u64, u32)], trailer: &[u8], sections: u16) -> Vec<u8> {
+        let mut out = vec![0u8; 4096];
+        out[..8].copy_from_slice(b"\x7fELF\x02\x01\x01\x00");
+        out[16..18].copy_from_slice(&object::elf::ET_EXEC.to_le_bytes());
+        out[18..20].copy_from_slice(&object::elf::EM_AARCH64.to_le_bytes());
+        out[20..24].copy_from_slice(&1u32.to_le_bytes());
+        out[24..32].copy_from_slice(&entry.to_le_bytes());
+        out[32..40].copy_from_slice(&64u64.to_le_bytes());
+        out[52..54].copy_from_slice(&64u16.to_le_bytes());
+        out[54..56].copy_from_slice(&56u16.to_le_bytes());
+        out[56..58].copy_from_slice(&(segments.len() as u16).to_le_bytes());
+        out[58..60].copy_from_slice(&64u16.to_le_bytes());
+        for (i, &(p_type, vaddr, bytes, memsz, flags)) in segments.iter().enumerate() {
+            let offset = out.len() as u64;
+            out.extend_from_slice(bytes);
+            out.resize(align_up(out.len() as u64, 4096) as usize, 0);
+            let at = 64 + i * 56;
+            out[at..at + 4].copy_from_slice(&p_type.to_le_bytes());
+            out[at + 4..at + 8].copy_from_slice(&flags.to_le_bytes());
+            for (j, word) in [offset, vaddr, vaddr, bytes.len() as u64, memsz, 4096].iter().enumerate() {
+                out[at + 8 + j * 8..at + 16 + j * 8].copy_from_slice(&word.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(trailer);
+        let shoff = out.len() as u64;
+        out.resize(out.len() + 64 * usize::from(sections), 0);
+        out[40..48].copy_from_slice(&shoff.to_le_bytes());
+        out[60..62].copy_from_slice(&sections.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn a_program_keeps_its_segments_and_loses_everything_else() {
+        let code = [0xd5u8; 300];
+        let data = [7u8; 40];
+        let original = elf(
+            0x100_0010,
+            &[
+                (PT_LOAD, 0x100_0000, &code, 300, PF_R | PF_X),
+                (PT_GNU_STACK, 0, &[], 0, PF_R | PF_W),
+                (PT_LOAD, 0x100_1000, &data, 0x3000, PF_R | PF_W),
+            ],
+            &[0xdb; 50_000],
+            12,
+        );
+        let stripped = loadable_elf(&original, "test").unwrap();
+        // Headers, segment bytes and at most the alignment padding before each segment.
+        assert!(stripped.len() <= 64 + 2 * 56 + 300 + 40 + 2 * 16, "{} bytes", stripped.len());
+
+        let header = FileHeader64::<LE>::parse(&*stripped).unwrap();
+        assert_eq!(header.e_entry(LE), 0x100_0010);
+        assert_eq!(header.e_machine(LE), object::elf::EM_AARCH64);
+        assert_eq!(header.e_type(LE), object::elf::ET_EXEC);
+        assert_eq!((header.e_shoff(LE), header.e_shnum(LE)), (0, 0), "no section header table");
+        let loads: Vec<_> = header.program_headers(LE, &*stripped).unwrap().iter().collect();
+        assert_eq!(loads.len(), 2, "only the PT_LOAD headers");
+        let expect =
+            [(0x100_0000, &code[..], 300, PF_R | PF_X), (0x100_1000, &data[..], 0x3000, PF_R | PF_W)];
+        for (ph, (vaddr, bytes, memsz, flags)) in loads.iter().zip(expect) {
+            assert_eq!(ph.p_type(LE), PT_LOAD);
+            assert_eq!((ph.p_vaddr(LE), ph.p_memsz(LE), ph.p_flags(LE)), (vaddr, memsz, flags));
+            assert_eq!(ph.data(LE, &*stripped).unwrap(), bytes);
+            assert_eq!(ph.p_offset(LE) % ph.p_align(LE), ph.p_vaddr(LE) % ph.p_align(LE));
+        }
+        // The object crate (which the CPU driver's loader uses) reads it as an executable.
+        let file = object::File::parse(&*stripped).unwrap();
+        assert_eq!(file.entry(), 0x100_0010);
+        assert_eq!(file.sections().count(), 0);
+    }
+
+    #[test]
+    fn broken_programs_are_refused() {
+        assert!(loadable_elf(b"not an elf", "test").is_err());
+        let mut past_end = elf(0x40_0000, &[(PT_LOAD, 0x40_0000, &[1; 16], 16, PF_R | PF_X)], &[], 0);
+        past_end[64 + 32..64 + 40].copy_from_slice(&(1u64 << 40).to_le_bytes()); // p_filesz
+        assert!(loadable_elf(&past_end, "test").unwrap_err().contains("past the end"));
+    }
 }

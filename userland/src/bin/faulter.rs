@@ -4,7 +4,8 @@
 
 use userland::{info, println, Info};
 
-/// The kernel window, where every core's CPU driver lives.
+/// The start of the kernel window, where each little core's CPU driver lives (the faulter runs
+/// on core 1, a little core; the big build sits higher in the same window).
 const KERNEL_ADDRESS: u64 = 0xffff_ffff_c000_0000;
 /// Where it asks for a frame of its own first.
 const OWN_FRAME: u64 = 0x3000_0000;

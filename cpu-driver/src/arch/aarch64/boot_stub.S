@@ -17,8 +17,13 @@ _start:
     .long   0x644d5241                      // magic "ARM\x64"
     .long   0                               // res5
 
+.cfi_sections .debug_frame
 .section .text
 stub_entry:
+    // The outermost frame for a debugger: no return address (call-frame information in
+    // .debug_frame, which the packer leaves out of the image; the linker discards .eh_frame).
+    .cfi_startproc
+    .cfi_undefined x30
     mov     x19, x0                         // DTB
     mrs     x20, CurrentEL
     lsr     x20, x20, #2                    // entry exception level
@@ -56,6 +61,7 @@ stub_entry:
     bl      stub_main
 3:  wfi
     b       3b
+    .cfi_endproc
 
 stub_bad_relocation:
     wfe

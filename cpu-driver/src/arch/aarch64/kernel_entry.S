@@ -3,6 +3,7 @@
 // (`__boot_record`), so it is found PC-relative and no register is needed to pass it: this
 // also serves spin-table release, which sets no registers.
 
+.cfi_sections .debug_frame
 .section .text.entry, "ax"
 .global _kernel_entry
 _kernel_entry:
@@ -31,6 +32,10 @@ _kernel_entry:
     ldr     x1, =kernel_high                // link-time (kernel window) address
     br      x1
 kernel_high:
+    // The outermost frame for a debugger: no return address (call-frame information in
+    // .debug_frame, which no image loads; the linker discards .eh_frame).
+    .cfi_startproc
+    .cfi_undefined x30
     ldr     x1, [x19, #{STACK_TOP}]
     mov     sp, x1
     ldr     x0, [x19, #{RECORD_VA}]
@@ -40,4 +45,5 @@ kernel_high:
     bl      kernel_main
 1:  wfi
     b       1b
+    .cfi_endproc
 .ltorg

@@ -11,7 +11,9 @@ use cpu_driver::boot_record::{
     FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
 };
 use cpu_driver::intercore::SharedLayout;
-use cpu_driver::layout::{align_down, align_up, KERNEL_BASE, MIB2, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_LIMIT};
+use cpu_driver::layout::{
+    align_down, align_up, kernel_region_fits, MIB2, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_LIMIT,
+};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
 use cpu_driver::plan::{carve_regions, RegionLayout, ENTRY_MAP_TABLES, TABLES_PER_CORE};
 use cpu_driver::shared::ConsoleLock;
@@ -441,38 +443,39 @@ fn prepare_region(
     let tables = unsafe { phys::tables_mut(tables_pa, TABLES_PER_CORE - ENTRY_MAP_TABLES) };
     let mut pool = TablePool::new(tables, tables_pa)?;
     map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, ram, Attributes::Data)?;
+    // Each build is mapped where it was linked (`payload.load_va`, the build's own base in the
+    // kernel window), so the little and big builds sit at different addresses and a debugger
+    // can hold both builds' symbols at once.
     let base = payload.load_va;
+    if !kernel_region_fits(base, layout.size) {
+        return Err(MapError::OutsideWindow);
+    }
     let text = payload.text_end_va - base;
     let rodata = payload.rodata_end_va - base;
     let kernel_end = align_up(payload.mem_size, PAGE_SIZE);
-    pool.map(KERNEL_BASE, region_pa, text, Attributes::Code)?;
-    pool.map(KERNEL_BASE + text, region_pa + text, rodata - text, Attributes::ReadOnly)?;
-    pool.map(KERNEL_BASE + rodata, region_pa + rodata, kernel_end - rodata, Attributes::Data)?;
+    pool.map(base, region_pa, text, Attributes::Code)?;
+    pool.map(base + text, region_pa + text, rodata - text, Attributes::ReadOnly)?;
+    pool.map(base + rodata, region_pa + rodata, kernel_end - rodata, Attributes::Data)?;
     pool.map(
-        KERNEL_BASE + layout.boot_record,
+        base + layout.boot_record,
         region_pa + layout.boot_record,
         layout.guard - layout.boot_record,
         Attributes::Data,
     )?;
-    pool.map(
-        KERNEL_BASE + layout.stack,
-        region_pa + layout.stack,
-        layout.size - layout.stack,
-        Attributes::Data,
-    )?;
+    pool.map(base + layout.stack, region_pa + layout.stack, layout.size - layout.stack, Attributes::Data)?;
 
     record.ttbr = pool.root_pa();
     record.ttbr0_entry = entry_pool.root_pa();
     record.tcr = cpu::translation_control();
     record.mair = MAIR_VALUE;
-    record.stack_top_va = KERNEL_BASE + layout.size;
-    record.record_va = KERNEL_BASE + layout.boot_record;
+    record.stack_top_va = base + layout.size;
+    record.record_va = base + layout.boot_record;
     record.region_pa = region_pa;
     record.region_size = layout.size;
-    record.heap_va = KERNEL_BASE + layout.heap;
+    record.heap_va = base + layout.heap;
     record.heap_size = layout.frames - layout.heap;
     record.frames_pa = region_pa + layout.frames;
-    record.frames_va = KERNEL_BASE + layout.frames;
+    record.frames_va = base + layout.frames;
     record.frames_size = layout.guard - layout.frames;
     // SAFETY: the record page of this region, zeroed above and aligned.
     unsafe { phys::write(region_pa + layout.boot_record, *record) };

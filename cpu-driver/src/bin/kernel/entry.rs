@@ -23,6 +23,11 @@ global_asm!(
     TTBR0_ENTRY = const offsets::TTBR0_ENTRY,
 );
 
+// The address this build is linked at, for `linker/kernel.ld` (`. = KERNEL_BASE`): an absolute
+// symbol taken from `cpu_driver::layout::KERNEL_BASE`, which differs per core class, so the
+// layout module stays the one place the kernel's addresses are written down.
+global_asm!(".global KERNEL_BASE", ".set KERNEL_BASE, {base}", base = const cpu_driver::layout::KERNEL_BASE);
+
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
 

@@ -1,9 +1,9 @@
 //! A CPU-driver build: the kernel that runs at EL1 on one core.
 //!
-//! Every core runs its own copy, mapped at the same virtual address by its own tables; this
-//! build was compiled for one core class (`-C target-cpu`), named by the `cpu_driver_build`
-//! configuration that `scripts/build` sets beside it. The boot core additionally collects the
-//! other cores' reports and ends the run.
+//! Every core runs its own copy, mapped at this build's virtual address by its own tables;
+//! this build was compiled for one core class (`-C target-cpu`), named by the
+//! `cpu_driver_build` configuration that `scripts/build` sets beside it. The boot core
+//! additionally collects the other cores' reports and ends the run.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
