@@ -43,8 +43,10 @@ struct Monitor {
     /// The coordinator's view of the pair in flight: (echoing core, measuring core) once the
     /// echoing side is ready.
     ready: Option<(u32, u32)>,
-    /// The coordinator's view of the pair in flight: ((measuring, echoing), how it ended).
-    outcome: Option<((u32, u32), PairOutcome)>,
+    /// The coordinator's pair in flight: (measuring, echoing).
+    in_flight: Option<(u32, u32)>,
+    /// How the pair in flight ended, once the coordinator heard.
+    outcome: Option<PairOutcome>,
     /// The benchmark's options from the kernel command line (every monitor reads its own
     /// replica's, so each knows which pairs it must fail on purpose).
     options: bench::Options,
@@ -89,6 +91,7 @@ impl Monitor {
             names: NameTable::default(),
             skb,
             ready: None,
+            in_flight: None,
             outcome: None,
             options,
         }
@@ -182,7 +185,7 @@ impl Monitor {
     /// core's).
     fn report_outcome(&mut self, pair: (u32, u32), outcome: PairOutcome) {
         if self.core == self.boot {
-            self.outcome = Some((pair, outcome));
+            self.heard_outcome(pair, outcome);
             return;
         }
         match outcome {
@@ -208,7 +211,7 @@ impl Monitor {
             MonitorMessage::BenchReady(ready) => self.ready = Some((ready.core, ready.initiator)),
             MonitorMessage::BenchResult(result) => {
                 if self.core == self.boot {
-                    self.outcome = Some(((result.from, result.to), Ok(result)));
+                    self.heard_outcome((result.from, result.to), Ok(result));
                 } else if let Some(skb) = self.skb.as_mut() {
                     // Only results that decoded get here, so only real measurements become facts.
                     skb.record_latency(result.from as usize, result.to as usize, result.p50_ns.into());
@@ -216,9 +219,19 @@ impl Monitor {
             }
             MonitorMessage::BenchFailed(failed) => {
                 if self.core == self.boot {
-                    self.outcome = Some(((failed.from, failed.to), Err(failed.failure)));
+                    self.heard_outcome((failed.from, failed.to), Err(failed.failure));
                 }
             }
+        }
+    }
+
+    /// The coordinator heard how `pair` ended. Only the pair in flight counts: a late answer
+    /// for a pair already given up on must not stand in for the current one.
+    fn heard_outcome(&mut self, pair: (u32, u32), outcome: PairOutcome) {
+        if self.in_flight == Some(pair) {
+            self.outcome = Some(outcome);
+        } else {
+            println!("monitor {}: late answer for pair {}-{} ignored", self.core, pair.0, pair.1);
         }
     }
 
@@ -320,17 +333,16 @@ impl Monitor {
         let rounds = self.options.rounds;
         self.ready = None;
         self.outcome = None;
+        self.in_flight = Some((from, to));
         if u64::from(to) == self.core {
             self.start_echo(from, rounds);
         } else {
             self.send(to.into(), &BenchEcho { initiator: from, rounds: rounds as u32 });
         }
-        let failed = |m: &Self| matches!(m.outcome, Some((pair, Err(_))) if pair == (from, to));
-        let ready = self.wait_for(READY_TIMEOUT_SECONDS, |m| m.ready == Some((to, from)) || failed(m));
-        if let Some((pair, Err(failure))) = self.outcome {
-            if pair == (from, to) {
-                return Err(failure);
-            }
+        let ready =
+            self.wait_for(READY_TIMEOUT_SECONDS, |m| m.ready == Some((to, from)) || m.outcome.is_some());
+        if let Some(Err(failure)) = self.outcome {
+            return Err(failure);
         }
         if !ready {
             return Err(Failure::EchoNotReady);
@@ -340,11 +352,8 @@ impl Monitor {
         } else {
             self.send(from.into(), &BenchMeasure { peer: to, rounds: rounds as u32 });
         }
-        let ended = |m: &Self| matches!(m.outcome, Some((pair, _)) if pair == (from, to));
-        if !self.wait_for(RESULT_TIMEOUT_SECONDS, ended) {
-            return Err(Failure::NoResult);
-        }
-        self.outcome.map_or(Err(Failure::NoResult), |(_, outcome)| outcome)
+        self.wait_for(RESULT_TIMEOUT_SECONDS, |m| m.outcome.is_some());
+        self.outcome.unwrap_or(Err(Failure::NoResult))
     }
 
     fn benchmark(&mut self) {
@@ -366,7 +375,9 @@ impl Monitor {
             for &to in cores.iter().filter(|&&to| to != from) {
                 let classes =
                     alloc::format!("{}-{}", self.class_name(from.into()), self.class_name(to.into()));
-                let r = match self.measure_pair(from, to) {
+                let outcome = self.measure_pair(from, to);
+                self.in_flight = None;
+                let r = match outcome {
                     Ok(r) => r,
                     Err(failure) => {
                         // Failed pairs are said, counted apart, and never become SKB facts.
