@@ -9,8 +9,14 @@ pub const ECHO: u64 = 2;
 pub const MEASURE: u64 = 3;
 /// `latency` to its monitor: echoing for `peer`: `[READY, peer, 0]`.
 pub const READY: u64 = 4;
-/// `latency` to its monitor: `[RESULT, peer | limit_ns << 32, p50_ns | p99_ns << 32]`.
+/// `latency` to its monitor: `[RESULT, peer | limit_ns << 32, p50_ns | p99_ns << 32]`, every
+/// figure non-zero (a measurement that cannot give one is a failure instead).
 pub const RESULT: u64 = 5;
+/// `latency` to its monitor: measuring against `peer` failed: `[FAILED_MEASURING, peer, code]`
+/// (the code of a [`crate::bench::Failure`]).
+pub const FAILED_MEASURING: u64 = 6;
+/// `latency` to its monitor: it cannot echo for `peer`: `[FAILED_ECHOING, peer, code]`.
+pub const FAILED_ECHOING: u64 = 7;
 
 /// Packs two 32-bit values into a word.
 pub fn pack(low: u32, high: u32) -> u64 {

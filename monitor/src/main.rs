@@ -13,18 +13,20 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
+use monitor::bench::{self, Failure, READY_TIMEOUT_SECONDS, RESULT_TIMEOUT_SECONDS};
 use monitor::local::{self, unpack, SERVICE_LATENCY};
-use monitor::messages::{BenchEcho, BenchMeasure, BenchReady, BenchResult, Bound, Hello, MonitorMessage};
+use monitor::messages::{
+    BenchEcho, BenchFailed, BenchMeasure, BenchReady, BenchResult, Bound, Hello, MonitorMessage,
+};
 use monitor::names::NameTable;
-use monitor::stats::median;
 use urpc::{Endpoint, Message, Side};
 use userland::{info, info_of, println, ChannelKind, Info, FLAG_BENCH};
 
-/// Timed round trips per ordered pair in the benchmark (after the warm-up), unless the
-/// kernel command line says `bench-rounds=N`.
-const BENCH_ROUNDS: u64 = 10_000;
-/// Seconds to wait for the other monitors to bind, and for one benchmark step.
-const STEP_TIMEOUT_SECONDS: u64 = 10;
+/// Seconds to wait for the other monitors to bind.
+const BIND_TIMEOUT_SECONDS: u64 = 10;
+
+/// How the pair being measured ended, as the coordinator heard it.
+type PairOutcome = Result<BenchResult, Failure>;
 
 struct Monitor {
     core: u64,
@@ -38,9 +40,16 @@ struct Monitor {
     bound: u64,
     names: NameTable,
     skb: Option<skb::Skb>,
+    /// The coordinator's view of the pair in flight: (echoing core, measuring core) once the
+    /// echoing side is ready.
     ready: Option<(u32, u32)>,
-    result: Option<BenchResult>,
-    rounds: u64,
+    /// The coordinator's pair in flight: (measuring, echoing).
+    in_flight: Option<(u32, u32)>,
+    /// How the pair in flight ended, once the coordinator heard.
+    outcome: Option<PairOutcome>,
+    /// The benchmark's options from the kernel command line (every monitor reads its own
+    /// replica's, so each knows which pairs it must fail on purpose).
+    options: bench::Options,
 }
 
 impl Monitor {
@@ -54,6 +63,21 @@ impl Monitor {
                 Some(userland::channel_frame(va).endpoint(side))
             })
             .collect();
+        let skb = match userland::device_tree() {
+            Ok(dtb) => match skb::Skb::from_dtb(dtb) {
+                Ok(facts) => Some(facts),
+                Err(e) => {
+                    println!("monitor {core}: no SKB replica: {e}");
+                    None
+                }
+            },
+            Err(e) => {
+                println!("monitor {core}: no SKB replica: device tree not mapped ({e:?})");
+                None
+            }
+        };
+        let options =
+            bench::Options::from_bootargs(skb.as_ref().and_then(|s| s.bootargs.as_deref()).unwrap_or(""));
         Monitor {
             core,
             boot: info(Info::BootCore).unwrap_or(0),
@@ -65,32 +89,12 @@ impl Monitor {
             reported_bound: false,
             bound: 0,
             names: NameTable::default(),
-            skb: match userland::device_tree() {
-                Ok(dtb) => match skb::Skb::from_dtb(dtb) {
-                    Ok(facts) => Some(facts),
-                    Err(e) => {
-                        println!("monitor {core}: no SKB replica: {e}");
-                        None
-                    }
-                },
-                Err(e) => {
-                    println!("monitor {core}: no SKB replica: device tree not mapped ({e:?})");
-                    None
-                }
-            },
+            skb,
             ready: None,
-            result: None,
-            rounds: BENCH_ROUNDS,
+            in_flight: None,
+            outcome: None,
+            options,
         }
-    }
-
-    /// `bench-rounds=N` from the kernel command line, as this monitor's SKB replica has it.
-    fn configured_rounds(&self) -> u64 {
-        let args = self.skb.as_ref().and_then(|s| s.bootargs.as_deref()).unwrap_or("");
-        args.split_whitespace()
-            .find_map(|a| a.strip_prefix("bench-rounds=")?.parse().ok())
-            .unwrap_or(BENCH_ROUNDS)
-            .clamp(1, 1_000_000)
     }
 
     fn peers(&self) -> u64 {
@@ -144,27 +148,49 @@ impl Monitor {
     }
 
     fn on_local(&mut self, sender: u64, words: [u64; 3]) {
+        let core = self.core as u32;
         match words[0] {
             local::REGISTER => self.names.register(words[1], sender),
-            local::READY => {
-                let ready = BenchReady { core: self.core as u32, initiator: words[1] as u32 };
-                if self.core == self.boot {
-                    self.ready = Some((ready.core, ready.initiator));
-                } else {
-                    self.send(self.boot, &ready);
-                }
-            }
+            local::READY => self.echo_ready(words[1] as u32),
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
                 let (p50_ns, p99_ns) = unpack(words[2]);
-                let result = BenchResult { from: self.core as u32, to: peer, p50_ns, p99_ns, limit_ns };
-                if self.core == self.boot {
-                    self.result = Some(result);
-                } else {
-                    self.send(self.boot, &result);
-                }
+                let result = BenchResult { from: core, to: peer, p50_ns, p99_ns, limit_ns };
+                // The checks the message's decoding makes: a zero figure is no measurement.
+                let outcome = result.check().map(|()| result).map_err(|_| Failure::BelowResolution);
+                self.report_outcome((core, peer), outcome);
+            }
+            local::FAILED_MEASURING | local::FAILED_ECHOING => {
+                let peer = words[1] as u32;
+                let pair = if words[0] == local::FAILED_MEASURING { (core, peer) } else { (peer, core) };
+                // An unknown code still means the pair failed; say the least that is true.
+                let failure = Failure::from_code(words[2] as u32).unwrap_or(Failure::NoResult);
+                self.report_outcome(pair, Err(failure));
             }
             _ => {}
+        }
+    }
+
+    /// This core's `latency` echoes for `initiator`: tell the coordinator.
+    fn echo_ready(&mut self, initiator: u32) {
+        let ready = BenchReady { core: self.core as u32, initiator };
+        if self.core == self.boot {
+            self.ready = Some((ready.core, ready.initiator));
+        } else {
+            self.send(self.boot, &ready);
+        }
+    }
+
+    /// How the pair (measuring, echoing) ended, to the coordinator (this monitor, or the boot
+    /// core's).
+    fn report_outcome(&mut self, pair: (u32, u32), outcome: PairOutcome) {
+        if self.core == self.boot {
+            self.heard_outcome(pair, outcome);
+            return;
+        }
+        match outcome {
+            Ok(result) => self.send(self.boot, &result),
+            Err(failure) => self.send(self.boot, &BenchFailed { from: pair.0, to: pair.1, failure }),
         }
     }
 
@@ -180,20 +206,54 @@ impl Monitor {
                 self.check_bound();
             }
             MonitorMessage::Bound(bound) => self.bound |= 1 << bound.from,
-            MonitorMessage::BenchEcho(echo) => {
-                self.ask_latency(local::ECHO, echo.initiator.into(), echo.rounds.into())
-            }
-            MonitorMessage::BenchMeasure(m) => {
-                self.ask_latency(local::MEASURE, m.peer.into(), m.rounds.into())
-            }
+            MonitorMessage::BenchEcho(echo) => self.start_echo(echo.initiator, echo.rounds.into()),
+            MonitorMessage::BenchMeasure(m) => self.start_measure(m.peer, m.rounds.into()),
             MonitorMessage::BenchReady(ready) => self.ready = Some((ready.core, ready.initiator)),
             MonitorMessage::BenchResult(result) => {
                 if self.core == self.boot {
-                    self.result = Some(result);
+                    self.heard_outcome((result.from, result.to), Ok(result));
                 } else if let Some(skb) = self.skb.as_mut() {
+                    // Only results that decoded get here, so only real measurements become facts.
                     skb.record_latency(result.from as usize, result.to as usize, result.p50_ns.into());
                 }
             }
+            MonitorMessage::BenchFailed(failed) => {
+                if self.core == self.boot {
+                    self.heard_outcome((failed.from, failed.to), Err(failed.failure));
+                }
+            }
+        }
+    }
+
+    /// The coordinator heard how `pair` ended. Only the pair in flight counts: a late answer
+    /// for a pair already given up on must not stand in for the current one.
+    fn heard_outcome(&mut self, pair: (u32, u32), outcome: PairOutcome) {
+        if self.in_flight == Some(pair) {
+            self.outcome = Some(outcome);
+        } else {
+            println!("monitor {}: late answer for pair {}-{} ignored", self.core, pair.0, pair.1);
+        }
+    }
+
+    /// Has this core's `latency` echo for `initiator`, unless the command line says this pair
+    /// must fail (`bench-fail=`): then the coordinator hears "ready" and nobody answers, so the
+    /// measuring side runs into its real timeout.
+    fn start_echo(&mut self, initiator: u32, rounds: u64) {
+        let core = self.core as u32;
+        if self.options.fails(initiator, core) {
+            println!("monitor {core}: not echoing for core {initiator} (bench-fail={initiator}-{core})");
+            self.echo_ready(initiator);
+            return;
+        }
+        if let Err(failure) = self.ask_latency(local::ECHO, initiator.into(), rounds) {
+            self.report_outcome((initiator, core), Err(failure));
+        }
+    }
+
+    /// Has this core's `latency` measure against `peer`.
+    fn start_measure(&mut self, peer: u32, rounds: u64) {
+        if let Err(failure) = self.ask_latency(local::MEASURE, peer.into(), rounds) {
+            self.report_outcome((self.core as u32, peer), Err(failure));
         }
     }
 
@@ -212,14 +272,13 @@ impl Monitor {
 
     /// Hands the application channel to `peer` to this core's `latency` dispatcher and tells
     /// it what to do.
-    fn ask_latency(&mut self, what: u64, peer: u64, rounds: u64) {
-        let Some(latency) = self.latency_dispatcher() else {
-            println!("monitor {}: no latency service registered", self.core);
-            return;
-        };
-        if userland::grant(peer, latency).is_ok() {
-            let _ = userland::send_local(latency, [what, peer, rounds]);
-        }
+    fn ask_latency(&mut self, what: u64, peer: u64, rounds: u64) -> Result<(), Failure> {
+        let latency = self.latency_dispatcher().ok_or(Failure::NoLatencyService)?;
+        userland::grant(peer, latency).map_err(|_| Failure::GrantRefused)?;
+        // A full queue is not reported here: the coordinator's timeout names the step that
+        // did not happen.
+        let _ = userland::send_local(latency, [what, peer, rounds]);
+        Ok(())
     }
 
     /// Handles messages until `done` holds or `seconds` pass; false on timeout.
@@ -255,7 +314,7 @@ impl Monitor {
             .filter(|&c| info_of(Info::CoreOnline, c) == Ok(1))
             .fold(1 << self.core, |m, c| m | 1 << c);
         self.broadcast(&Hello { from: self.core as u32, online: self.online });
-        let all_bound = self.wait_for(STEP_TIMEOUT_SECONDS, |m| m.bound == m.peers() && m.reported_bound);
+        let all_bound = self.wait_for(BIND_TIMEOUT_SECONDS, |m| m.bound == m.peers() && m.reported_bound);
         let bound = (self.bound & self.peers()).count_ones() + 1;
         println!(
             "monitors bound: {bound} of {}{}",
@@ -268,75 +327,90 @@ impl Monitor {
         let _ = userland::power_off();
     }
 
-    /// Runs one ordered pair; returns its result.
-    fn measure_pair(&mut self, from: u64, to: u64) -> Option<BenchResult> {
+    /// Runs one ordered pair: its measurement, or why there is none. Messages about other
+    /// pairs (late answers to a pair that already timed out) are ignored.
+    fn measure_pair(&mut self, from: u32, to: u32) -> PairOutcome {
+        let rounds = self.options.rounds;
         self.ready = None;
-        self.result = None;
-        if to == self.core {
-            self.ask_latency(local::ECHO, from, self.rounds);
+        self.outcome = None;
+        self.in_flight = Some((from, to));
+        if u64::from(to) == self.core {
+            self.start_echo(from, rounds);
         } else {
-            self.send(to, &BenchEcho { initiator: from as u32, rounds: self.rounds as u32 });
+            self.send(to.into(), &BenchEcho { initiator: from, rounds: rounds as u32 });
         }
-        let expected = (to as u32, from as u32);
-        if !self.wait_for(STEP_TIMEOUT_SECONDS, |m| m.ready == Some(expected)) {
-            return None;
+        let ready =
+            self.wait_for(READY_TIMEOUT_SECONDS, |m| m.ready == Some((to, from)) || m.outcome.is_some());
+        if let Some(Err(failure)) = self.outcome {
+            return Err(failure);
         }
-        if from == self.core {
-            self.ask_latency(local::MEASURE, to, self.rounds);
+        if !ready {
+            return Err(Failure::EchoNotReady);
+        }
+        if u64::from(from) == self.core {
+            self.start_measure(to, rounds);
         } else {
-            self.send(from, &BenchMeasure { peer: to as u32, rounds: self.rounds as u32 });
+            self.send(from.into(), &BenchMeasure { peer: to, rounds: rounds as u32 });
         }
-        if !self.wait_for(STEP_TIMEOUT_SECONDS * 3, |m| m.result.is_some()) {
-            return None;
-        }
-        self.result
+        self.wait_for(RESULT_TIMEOUT_SECONDS, |m| m.outcome.is_some());
+        self.outcome.unwrap_or(Err(Failure::NoResult))
     }
 
     fn benchmark(&mut self) {
-        self.rounds = self.configured_rounds();
-        let cores: Vec<u64> = (0..64).filter(|&c| self.online & (1 << c) != 0).collect();
+        let cores: Vec<u32> = (0..64).filter(|&c| self.online & (1 << c) != 0).collect();
         let pairs = cores.len() * cores.len().saturating_sub(1);
+        if let Some(skb) = self.skb.as_ref() {
+            let clusters: Vec<u32> = skb.cpus.iter().map(|cpu| cpu.cluster).collect();
+            println!(
+                "{}",
+                bench::machine_line(self.frequency, &clusters, skb.model.as_deref().unwrap_or("unknown"))
+            );
+        }
         println!(
             "latency benchmark: {pairs} ordered pairs, {} round trips each, at EL0 over URPC",
-            self.rounds
+            self.options.rounds
         );
-        let mut same_cluster = Vec::new();
-        let mut cross_cluster = Vec::new();
+        let mut summary = bench::Summary::default();
         for &from in &cores {
             for &to in cores.iter().filter(|&&to| to != from) {
-                let classes = alloc::format!("{}-{}", self.class_name(from), self.class_name(to));
-                let Some(r) = self.measure_pair(from, to) else {
-                    println!("latency {from}-{to} class={classes} failed: no answer");
-                    continue;
+                let classes =
+                    alloc::format!("{}-{}", self.class_name(from.into()), self.class_name(to.into()));
+                let outcome = self.measure_pair(from, to);
+                self.in_flight = None;
+                let r = match outcome {
+                    Ok(r) => r,
+                    Err(failure) => {
+                        // Failed pairs are said, counted apart, and never become SKB facts.
+                        println!("{}", bench::failure_line(from, to, &classes, failure));
+                        summary.failed(from, to);
+                        continue;
+                    }
                 };
-                println!(
-                    "latency {from}-{to} class={classes} p50_ns={} p99_ns={} limit_ns={}",
-                    r.p50_ns, r.p99_ns, r.limit_ns
-                );
+                println!("{}", bench::result_line(from, to, &classes, r.p50_ns, r.p99_ns, r.limit_ns));
                 if let Some(skb) = self.skb.as_mut() {
                     skb.record_latency(from as usize, to as usize, r.p50_ns.into());
-                    let cluster = |c: u64| skb.cpus.get(c as usize).map(|cpu| cpu.cluster);
-                    if cluster(from) == cluster(to) {
-                        same_cluster.push(r.p50_ns);
-                    } else {
-                        cross_cluster.push(r.p50_ns);
-                    }
+                    let cluster = |c: u32| skb.cpus.get(c as usize).map(|cpu| cpu.cluster);
+                    summary.measured(cluster(from) == cluster(to), r.p50_ns);
                 }
                 self.broadcast(&r);
             }
         }
-        println!(
-            "latency summary: same-cluster pairs={} p50_median_ns={} cross-cluster pairs={} p50_median_ns={}",
-            same_cluster.len(),
-            median(&same_cluster),
-            cross_cluster.len(),
-            median(&cross_cluster)
-        );
+        println!("{}", summary.line());
         if let Some(skb) = self.skb.as_ref() {
             let tree = skb.multicast_tree(self.core as usize);
             let edges: Vec<alloc::string::String> =
                 tree.edges.iter().map(|(p, c)| alloc::format!("{p}->{c}")).collect();
-            println!("multicast tree from {} (measured): {}", self.core, edges.join(" "));
+            // The SKB builds the tree from measurements only when every pair has one (either
+            // direction); otherwise it follows the clusters, and the line says so.
+            let measured = cores.iter().all(|&a| {
+                cores.iter().all(|&b| {
+                    a == b
+                        || skb.latency(a as usize, b as usize).is_some()
+                        || skb.latency(b as usize, a as usize).is_some()
+                })
+            });
+            let basis = if measured { "measured" } else { "by cluster: pairs without a measurement" };
+            println!("multicast tree from {} ({basis}): {}", self.core, edges.join(" "));
         }
     }
 }

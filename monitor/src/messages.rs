@@ -1,7 +1,12 @@
 //! What monitors say to each other over the monitor channels (tags 64-79).
+//!
+//! A benchmark pair ends in exactly one of [`BenchResult`] (figures, all of them non-zero)
+//! or [`BenchFailed`] (why there are none): a failure is said, never encoded as a zero figure.
 
 use urpc::message::{Body, BodyReader, BodyWriter, DecodeError, Message};
 use urpc::Payload;
+
+use crate::bench::Failure;
 
 /// A monitor introduces itself; the boot core's monitor also says which cores are online
 /// (bit n = core n), so the others know whom to bind to.
@@ -50,7 +55,8 @@ pub struct BenchMeasure {
 }
 
 /// One measured ordered pair (from the measuring core's monitor to the coordinator, and from
-/// the coordinator to every monitor, which records it in its SKB replica).
+/// the coordinator to every monitor, which records it in its SKB replica). Decoding refuses a
+/// zero figure and a p99 below the p50: neither is a measurement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BenchResult {
     /// The measuring core.
@@ -63,6 +69,18 @@ pub struct BenchResult {
     pub p99_ns: u32,
     /// Median raw cache-line round trip on the same pair.
     pub limit_ns: u32,
+}
+
+/// One ordered pair that has no measurement, and why (to the coordinator, from the monitor of
+/// whichever side failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BenchFailed {
+    /// The measuring core.
+    pub from: u32,
+    /// The echoing core.
+    pub to: u32,
+    /// What went wrong.
+    pub failure: Failure,
 }
 
 macro_rules! message {
@@ -88,7 +106,54 @@ message!(Bound, 65, [from: u32, peers: u32]);
 message!(BenchEcho, 66, [initiator: u32, rounds: u32]);
 message!(BenchReady, 67, [core: u32, initiator: u32]);
 message!(BenchMeasure, 68, [peer: u32, rounds: u32]);
-message!(BenchResult, 69, [from: u32, to: u32, p50_ns: u32, p99_ns: u32, limit_ns: u32]);
+
+impl Message for BenchResult {
+    const TAG: u16 = 69;
+    fn encode(&self, body: &mut Body) {
+        let mut writer = BodyWriter::new(body);
+        writer.u32(self.from).u32(self.to).u32(self.p50_ns).u32(self.p99_ns).u32(self.limit_ns);
+    }
+    fn decode(body: &Body) -> Result<Self, DecodeError> {
+        let mut reader = BodyReader::new(body);
+        let (from, to) = (reader.u32()?, reader.u32()?);
+        let (p50_ns, p99_ns, limit_ns) = (reader.u32()?, reader.u32()?, reader.u32()?);
+        reader.finish()?;
+        let result = BenchResult { from, to, p50_ns, p99_ns, limit_ns };
+        result.check()?;
+        Ok(result)
+    }
+}
+
+impl BenchResult {
+    /// Whether the figures can be a measurement: none is zero, and the p99 is not below the
+    /// p50. The field that is not is the error.
+    pub fn check(&self) -> Result<(), DecodeError> {
+        if self.p50_ns == 0 {
+            return Err(DecodeError::InvalidField { field: "p50_ns" });
+        }
+        if self.p99_ns < self.p50_ns {
+            return Err(DecodeError::InvalidField { field: "p99_ns" });
+        }
+        if self.limit_ns == 0 {
+            return Err(DecodeError::InvalidField { field: "limit_ns" });
+        }
+        Ok(())
+    }
+}
+
+impl Message for BenchFailed {
+    const TAG: u16 = 70;
+    fn encode(&self, body: &mut Body) {
+        BodyWriter::new(body).u32(self.from).u32(self.to).u32(self.failure.code());
+    }
+    fn decode(body: &Body) -> Result<Self, DecodeError> {
+        let mut reader = BodyReader::new(body);
+        let (from, to, code) = (reader.u32()?, reader.u32()?, reader.u32()?);
+        reader.finish()?;
+        let failure = Failure::from_code(code).ok_or(DecodeError::InvalidField { field: "failure" })?;
+        Ok(BenchFailed { from, to, failure })
+    }
+}
 
 /// Any monitor message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +170,8 @@ pub enum MonitorMessage {
     BenchMeasure(BenchMeasure),
     /// See [`BenchResult`].
     BenchResult(BenchResult),
+    /// See [`BenchFailed`].
+    BenchFailed(BenchFailed),
 }
 
 impl MonitorMessage {
@@ -118,6 +185,7 @@ impl MonitorMessage {
             BenchReady::TAG => MonitorMessage::BenchReady(BenchReady::decode(&body)?),
             BenchMeasure::TAG => MonitorMessage::BenchMeasure(BenchMeasure::decode(&body)?),
             BenchResult::TAG => MonitorMessage::BenchResult(BenchResult::decode(&body)?),
+            BenchFailed::TAG => MonitorMessage::BenchFailed(BenchFailed::decode(&body)?),
             other => return Err(DecodeError::UnknownTag(other)),
         })
     }
@@ -140,5 +208,33 @@ mod tests {
         let mut bad = urpc::message::encode(&hello);
         bad[urpc::PAYLOAD_BYTES - 1] = 1;
         assert!(MonitorMessage::decode(&bad).is_err(), "trailing bytes must be zero");
+    }
+
+    #[test]
+    fn a_failure_travels_as_a_failure() {
+        let failed = BenchFailed { from: 2, to: 3, failure: Failure::NoPong };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&failed)),
+            Ok(MonitorMessage::BenchFailed(failed))
+        );
+        let mut unknown = urpc::message::encode(&failed);
+        unknown[8 + 8] = 0; // the failure code: 0 is no failure
+        assert_eq!(MonitorMessage::decode(&unknown), Err(DecodeError::InvalidField { field: "failure" }));
+    }
+
+    #[test]
+    fn a_zero_figure_is_not_a_result() {
+        let good = BenchResult { from: 2, to: 3, p50_ns: 1500, p99_ns: 2100, limit_ns: 150 };
+        for (bad, field) in [
+            (BenchResult { p50_ns: 0, p99_ns: 0, limit_ns: 0, ..good }, "p50_ns"),
+            (BenchResult { limit_ns: 0, ..good }, "limit_ns"),
+            (BenchResult { p99_ns: 1000, ..good }, "p99_ns"),
+        ] {
+            assert_eq!(
+                MonitorMessage::decode(&urpc::message::encode(&bad)),
+                Err(DecodeError::InvalidField { field }),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The per-core-pair latency benchmark at EL0 (`-append bench`): every ordered pair measured
 //! between two `latency` dispatchers over a URPC channel their monitors handed them, next to
-//! the raw cache-line limit on the same pair, with a summary and the SKB's multicast tree.
+//! the raw cache-line limit on the same pair, with a summary and the SKB's multicast tree;
+//! and a pair made to fail (`bench-fail=`), which is reported as failed everywhere.
 
 use system_tests::Qemu;
 
@@ -31,13 +32,62 @@ fn the_latency_matrix_covers_all_thirty_ordered_pairs() {
             assert!(p50 > 0 && limit > 0 && p99 >= p50, "{:?}", lines[0]);
         }
     }
+    assert_eq!(
+        run.lines_starting("latency machine: "),
+        ["latency machine: counter_hz=62500000 clusters=0,0,0,0,1,1 model=linux,dummy-virt"]
+    );
     let summary = run.lines_starting("latency summary: ");
     assert_eq!(summary.len(), 1);
     assert!(
-        summary[0].contains("same-cluster pairs=14 ") && summary[0].contains("cross-cluster pairs=16 "),
+        summary[0].contains("same-cluster pairs=14 ")
+            && summary[0].contains("cross-cluster pairs=16 ")
+            && summary[0].ends_with(" failed=0"),
         "{summary:?}"
     );
+    let report = latency::Report::from_log(&run.console);
+    assert_eq!(report.problems(), Vec::<String>::new(), "latency-report would exit 0");
     let tree = run.lines_starting("multicast tree from 0 (measured): ");
     assert_eq!(tree.len(), 1);
     assert_eq!(tree[0].split(' ').filter(|e| e.contains("->")).count(), 5, "a tree over six cores: {tree:?}");
+}
+
+#[test]
+fn a_pair_whose_echo_side_does_not_answer_is_reported_failed_everywhere() {
+    // Core 3's monitor says it is ready for core 2 but nobody answers, so core 2's latency
+    // program runs into its real timeout.
+    let qemu = Qemu { append: Some("bench bench-rounds=1000 bench-fail=2-3".into()), ..Qemu::big_little() };
+    let run = qemu.boot();
+    assert!(run.powered_off_cleanly(), "the run still ends cleanly: {:?}", run.status);
+    assert_eq!(
+        run.lines_starting("monitor 3: not echoing"),
+        ["monitor 3: not echoing for core 2 (bench-fail=2-3)"]
+    );
+    assert_eq!(
+        run.lines_starting("latency 2-3 "),
+        ["latency 2-3 class=little-little failed: no-pong (the echoing core answered no ping within 2 s)"]
+    );
+    // Every other pair is measured, the reverse one too (over the same channel).
+    assert_eq!(run.lines().filter(|l| l.starts_with("latency ") && l.contains(" p50_ns=")).count(), 29);
+    assert_eq!(run.lines_starting("latency 3-2 class=little-little p50_ns=").len(), 1);
+    assert!(!run.console.contains("_ns=0 "), "no zero figure anywhere");
+    let summary = run.lines_starting("latency summary: ");
+    assert_eq!(summary.len(), 1);
+    assert!(
+        summary[0].contains("same-cluster pairs=13 ")
+            && summary[0].contains("cross-cluster pairs=16 ")
+            && summary[0].ends_with(" failed=1 (2-3)"),
+        "the failed pair is left out of the medians: {summary:?}"
+    );
+    // 3-2 was measured, so the SKB still has a figure for every pair of cores.
+    assert_eq!(run.lines_starting("multicast tree from 0 (measured): ").len(), 1);
+
+    // What latency-report makes of it: a failed row, and a non-zero exit status.
+    let report = latency::Report::from_log(&run.console);
+    let csv = report.csv();
+    assert!(csv.lines().any(|line| line == "2,3,little,little,failed,,,,,no-pong"), "{csv}");
+    assert_eq!(csv.lines().filter(|line| line.contains(",ok,")).count(), 29);
+    let problems = report.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("pair 2-3 failed: no-pong"), "{problems:?}");
+    assert!(report.svg(&[]).contains("2-3: failed, no-pong"));
 }

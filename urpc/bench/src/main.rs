@@ -2,11 +2,13 @@
 //! latency of one cache line bounced with an atomic store and load (the hardware's limit), of
 //! URPC, `rtrb` and `crossbeam-channel` with 56-byte messages, and their one-way pipelined
 //! throughput. Prints one line per pair and kind and a summary, and writes a CSV and an SVG
-//! heatmap of URPC's round trip per pair.
+//! figure with a heatmap per kind.
 //!
 //! The measurements of one pair are interleaved in rounds (every kind once per round), so
 //! that noise from other work on the machine spreads over all kinds instead of spoiling one;
-//! each figure is the median over its samples.
+//! each figure is the median over its samples, and every ratio is a ratio of those medians
+//! (see `report`). The cache line's median is also kept per round, to notice when the limit
+//! itself changed during the run.
 //!
 //! usage: `urpc-bench [--iters N] [--cores LIST] [--out DIR]` (see `--help`). Exit statuses
 //! are those of every host tool (`host-cli`): 2 for a usage error, 1 for a failure; a closed
@@ -22,11 +24,10 @@ macro_rules! eprintln {
     ($($arg:tt)*) => { host_cli::errln!($($arg)*) };
 }
 
-mod heatmap;
 mod kinds;
+mod report;
 mod stats;
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,6 +35,7 @@ use clap::Parser;
 use core_affinity::CoreId;
 
 use kinds::Kind;
+use report::PairResult;
 use stats::Summary;
 
 /// Measurement rounds per pair; each runs every kind once with 1/ROUNDS of the work.
@@ -111,19 +113,6 @@ fn parse_options() -> Result<Options, ExitCode> {
     })
 }
 
-/// What one pair measured, per kind: round-trip samples (ns), throughput per round (msg/s),
-/// and the round trip's ratio to the cache-line limit and to the two-line limit.
-struct PairResult {
-    client: usize,
-    server: usize,
-    round_trip: Vec<Summary>,
-    throughput: Vec<Option<Summary>>,
-    /// Median over the rounds of (this kind's median / the cache line's median) in that round.
-    over_cache_line: Vec<f64>,
-    /// The same against the two-line limit.
-    over_two_lines: Vec<f64>,
-}
-
 /// The default work per kind and pair: 1,000,000 round trips (about 4 s a pair) for up to 8
 /// pairs, then less, so that 16 cores (120 pairs) still finish in about a minute.
 fn default_round_trips(pairs: usize) -> u64 {
@@ -136,93 +125,29 @@ fn measure_pair(client: usize, server: usize, round_trips: u64) -> PairResult {
     let messages_per_round = 10 * round_trips_per_round;
     let mut round_trip_samples = vec![Vec::new(); Kind::ALL.len()];
     let mut throughput_samples = vec![Vec::new(); Kind::ALL.len()];
-    // Ratios are taken within a round, between measurements a few milliseconds apart, so a
-    // change in the machine's load or in where the hypervisor runs our vCPUs cancels out.
-    let mut over_cache_line = vec![Vec::new(); Kind::ALL.len()];
-    let mut over_two_lines = vec![Vec::new(); Kind::ALL.len()];
+    let mut limit_per_round = Vec::new();
     for _ in 0..ROUNDS {
-        let mut round_medians = Vec::new();
         for (index, kind) in Kind::ALL.iter().enumerate() {
             let samples = kind.round_trips(client_core, server_core, round_trips_per_round);
-            round_medians.push(Summary::of(&samples).median);
+            if *kind == Kind::CacheLine {
+                limit_per_round.push(Summary::of(&samples).median);
+            }
             round_trip_samples[index].extend(samples);
             if kind.has_throughput() {
                 throughput_samples[index].push(kind.throughput(client_core, server_core, messages_per_round));
             }
         }
-        for (index, median) in round_medians.iter().enumerate() {
-            over_cache_line[index].push(median / round_medians[kind_index(Kind::CacheLine)]);
-            over_two_lines[index].push(median / round_medians[kind_index(Kind::TwoLines)]);
-        }
     }
     PairResult {
         client,
         server,
-        over_cache_line: over_cache_line.iter().map(|ratios| Summary::of(ratios).median).collect(),
-        over_two_lines: over_two_lines.iter().map(|ratios| Summary::of(ratios).median).collect(),
         round_trip: round_trip_samples.iter().map(|samples| Summary::of(samples)).collect(),
         throughput: throughput_samples
             .iter()
             .map(|samples| (!samples.is_empty()).then(|| Summary::of(samples)))
             .collect(),
+        limit_per_round,
     }
-}
-
-fn kind_index(kind: Kind) -> usize {
-    Kind::ALL.iter().position(|&candidate| candidate == kind).unwrap_or_default()
-}
-
-fn report_pair(result: &PairResult, csv: &mut String) {
-    let pair = format!("{}-{}", result.client, result.server);
-    for (index, kind) in Kind::ALL.iter().enumerate() {
-        let rtt = &result.round_trip[index];
-        println!(
-            "{pair:>7} {:<10} rtt  median {:8.1} ns  p10 {:8.1}  p90 {:8.1}  x cacheline {:5.2}  x twolines {:5.2}",
-            kind.name(),
-            rtt.median,
-            rtt.p10,
-            rtt.p90,
-            result.over_cache_line[index],
-            result.over_two_lines[index],
-        );
-        let _ = writeln!(
-            csv,
-            "{},{},{},rtt_ns,{:.1},{:.1},{:.1}",
-            result.client,
-            result.server,
-            kind.name(),
-            rtt.median,
-            rtt.p10,
-            rtt.p90
-        );
-    }
-    let urpc_throughput = result.throughput[kind_index(Kind::Urpc)].as_ref().map(|summary| summary.median);
-    for (index, kind) in Kind::ALL.iter().enumerate() {
-        let Some(throughput) = &result.throughput[index] else { continue };
-        println!(
-            "{pair:>7} {:<10} tput median {:8.2} Mmsg/s  p10 {:6.2}  p90 {:6.2}  urpc/this {:5.2}",
-            kind.name(),
-            throughput.median / 1e6,
-            throughput.p10 / 1e6,
-            throughput.p90 / 1e6,
-            urpc_throughput.unwrap_or(f64::NAN) / throughput.median
-        );
-        let _ = writeln!(
-            csv,
-            "{},{},{},throughput_msgs_per_s,{:.0},{:.0},{:.0}",
-            result.client,
-            result.server,
-            kind.name(),
-            throughput.median,
-            throughput.p10,
-            throughput.p90
-        );
-    }
-}
-
-fn median_ratio(results: &[PairResult], ratio: impl Fn(&PairResult) -> f64) -> f64 {
-    let ratios: Vec<f64> = results.iter().map(ratio).collect();
-    Summary::of(&ratios).median
 }
 
 fn main() -> ExitCode {
@@ -253,42 +178,41 @@ fn main() -> ExitCode {
         10 * round_trips
     );
 
-    let mut csv = String::from("client_core,server_core,kind,metric,median,p10,p90\n");
+    let started = bench_report::host::utc_now();
+    println!("{}", report::legend());
+    let mut csv = String::from(report::CSV_HEADER);
     let mut results = Vec::new();
     for (number, &(client, server)) in pairs.iter().enumerate() {
         eprintln!("[urpc-bench] pair {client}-{server} ({}/{})", number + 1, pairs.len());
         let result = measure_pair(client, server, round_trips);
-        report_pair(&result, &mut csv);
+        for kind in Kind::ALL {
+            println!("{}", report::rtt_line(&result, kind));
+        }
+        for line in Kind::ALL.iter().filter_map(|&kind| report::throughput_line(&result, kind)) {
+            println!("{line}");
+        }
+        println!("{}", report::drift_line(&result));
+        csv.push_str(&report::csv_rows(&result));
         results.push(result);
     }
+    let summary = report::summary_lines(&results);
+    for line in &summary {
+        println!("{line}");
+    }
 
-    let urpc = kind_index(Kind::Urpc);
-    let rtt = |result: &PairResult, kind: Kind| result.round_trip[kind_index(kind)].median;
-    let tput = |result: &PairResult, kind: Kind| {
-        result.throughput[kind_index(kind)].as_ref().map_or(f64::NAN, |summary| summary.median)
-    };
-    println!(
-        "urpc rtt / cache-line limit: median {:.2}",
-        median_ratio(&results, |result| result.over_cache_line[urpc])
-    );
-    println!(
-        "urpc rtt / two-line limit: median {:.2}",
-        median_ratio(&results, |result| result.over_two_lines[urpc])
-    );
-    println!(
-        "urpc rtt / rtrb rtt: median {:.2}; urpc rtt / crossbeam rtt: median {:.2}",
-        median_ratio(&results, |result| rtt(result, Kind::Urpc) / rtt(result, Kind::Rtrb)),
-        median_ratio(&results, |result| rtt(result, Kind::Urpc) / rtt(result, Kind::Crossbeam)),
-    );
-    println!(
-        "urpc throughput / rtrb: median {:.2}; urpc throughput / crossbeam: median {:.2}",
-        median_ratio(&results, |result| tput(result, Kind::Urpc) / tput(result, Kind::Rtrb)),
-        median_ratio(&results, |result| tput(result, Kind::Urpc) / tput(result, Kind::Crossbeam)),
-    );
-
-    let heatmap_cells: Vec<(usize, usize, f64)> =
-        results.iter().map(|result| (result.client, result.server, result.round_trip[urpc].median)).collect();
-    let svg = heatmap::svg(&cores, &heatmap_cells, "URPC round trip per core pair (ns, median)");
+    let topology: Vec<_> = cores.iter().map(|&core| bench_report::host::topology(core)).collect();
+    let (groups, group_name) = report::groups(&topology);
+    let notes = vec![
+        bench_report::host::describe(),
+        format!(
+            "{} pairs of cores {cores:?}, started {started}; per kind and pair {round_trips} round trips in {ROUNDS} interleaved rounds, one sample = the mean of {} round trips",
+            pairs.len(),
+            kinds::ROUND_TRIPS_PER_SAMPLE
+        ),
+        "each pair measured once (client = lower core) and drawn on both sides; x limit = urpc median / cacheline median of the pair".to_string(),
+        summary.last().cloned().unwrap_or_default(),
+    ];
+    let svg = report::figure(&cores, (&groups, group_name), &results, notes).svg();
     let written = std::fs::create_dir_all(&options.out)
         .and_then(|()| std::fs::write(options.out.join("results.csv"), &csv))
         .and_then(|()| std::fs::write(options.out.join("urpc-rtt-heatmap.svg"), svg));

@@ -5,6 +5,9 @@
 //! channel, then bounce the pair's cache line), or *measure* against a core (time every ping
 //! and every bounce, report the median and 99th percentile). The channel frames come from the
 //! shared region, handed to this dispatcher explicitly by its monitor (`grant`).
+//!
+//! Every wait is bounded: a peer that stops answering ends the pair with a named
+//! [`Failure`], reported to the monitor as such, never as a zero figure.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
@@ -13,6 +16,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use monitor::bench::{Failure, PATIENCE_SECONDS};
 use monitor::local::{self, pack, SERVICE_LATENCY};
 use monitor::stats::{percentile, ticks_to_ns};
 use urpc::messages::{Ping, Pong};
@@ -21,9 +25,6 @@ use userland::{info, ChannelKind, Info};
 
 /// Round trips before timing starts.
 const WARMUP: u64 = 1_000;
-/// Seconds without progress after which a peer is given up on (long enough for a host to
-/// deschedule a vCPU for a while).
-const PATIENCE_SECONDS: u64 = 2;
 
 struct Channel {
     link: Endpoint<'static>,
@@ -56,9 +57,11 @@ impl Latency {
         slot.as_mut()
     }
 
-    fn echo(&mut self, peer: u64, rounds: u64) {
+    /// Echoes for `peer`. Only a failure before it is ready is reported: once the measuring
+    /// side pings, it is the one that says whether the pair failed.
+    fn echo(&mut self, peer: u64, rounds: u64) -> Result<(), Failure> {
         let (core, frequency) = (self.core, self.frequency);
-        let Some(channel) = self.channel(peer) else { return };
+        let channel = self.channel(peer).ok_or(Failure::NoChannel)?;
         let _ = userland::send_local(0, [local::READY, peer, 0]);
         let total = WARMUP + rounds;
         let mut answered = 0;
@@ -66,7 +69,12 @@ impl Latency {
         while answered < total {
             match channel.link.receiver.try_recv_message::<Ping>() {
                 Ok(ping) => {
+                    let give_up = patience(frequency);
                     while channel.link.sender.try_send_message(&Pong::answer(&ping)).is_err() {
+                        if userland::counter() > give_up {
+                            userland::println!("latency {core}: core {peer} stopped taking pongs");
+                            return Ok(());
+                        }
                         core::hint::spin_loop();
                     }
                     answered += 1;
@@ -74,7 +82,7 @@ impl Latency {
                 }
                 Err(_) if userland::counter() > deadline => {
                     userland::println!("latency {core}: core {peer} stopped pinging");
-                    return;
+                    return Ok(());
                 }
                 Err(_) => core::hint::spin_loop(),
             }
@@ -84,29 +92,36 @@ impl Latency {
             while channel.line.load(Ordering::Acquire) != 2 * i + 1 {
                 if userland::counter() > deadline {
                     userland::println!("latency {core}: core {peer} stopped bouncing");
-                    return;
+                    return Ok(());
                 }
                 core::hint::spin_loop();
             }
             channel.line.store(2 * i + 2, Ordering::Release);
         }
+        Ok(())
     }
 
-    fn measure(&mut self, peer: u64, rounds: u64) -> Option<(u32, u32, u32)> {
+    /// Measures against `peer`: the median and 99th percentile URPC round trip and the median
+    /// raw cache-line round trip, in ns, each at least one counter tick.
+    fn measure(&mut self, peer: u64, rounds: u64) -> Result<(u32, u32, u32), Failure> {
         let frequency = self.frequency;
-        let channel = self.channel(peer)?;
+        let channel = self.channel(peer).ok_or(Failure::NoChannel)?;
         let mut samples: Vec<u32> = Vec::with_capacity(rounds as usize);
         for seq in 0..WARMUP + rounds {
             let start = userland::counter();
+            let give_up = patience(frequency);
             while channel.link.sender.try_send_message(&Ping { seq, ts: start }).is_err() {
+                if userland::counter() > give_up {
+                    return Err(Failure::RingFull);
+                }
                 core::hint::spin_loop();
             }
             let deadline = patience(frequency);
             loop {
                 match channel.link.receiver.try_recv_message::<Pong>() {
                     Ok(pong) if pong.seq == seq => break,
-                    Ok(_) => return None,
-                    Err(_) if userland::counter() > deadline => return None,
+                    Ok(_) => return Err(Failure::WrongPong),
+                    Err(_) if userland::counter() > deadline => return Err(Failure::NoPong),
                     Err(_) => core::hint::spin_loop(),
                 }
             }
@@ -121,7 +136,7 @@ impl Latency {
             let deadline = patience(frequency);
             while channel.line.load(Ordering::Acquire) != 2 * i + 2 {
                 if userland::counter() > deadline {
-                    return None;
+                    return Err(Failure::NoBounce);
                 }
                 core::hint::spin_loop();
             }
@@ -129,11 +144,18 @@ impl Latency {
                 limit.push((userland::counter() - start).min(u64::from(u32::MAX)) as u32);
             }
         }
-        let ns = |ticks: u32| ticks_to_ns(u64::from(ticks), frequency).min(u64::from(u32::MAX)) as u32;
-        Some((
-            ns(percentile(&mut samples, 50)),
-            ns(percentile(&mut samples, 99)),
-            ns(percentile(&mut limit, 50)),
+        // A figure of 0 ticks (or no samples) is no measurement: the counter is too coarse.
+        let ns = |ticks: Option<u32>| -> Result<u32, Failure> {
+            let ns = ticks_to_ns(u64::from(ticks.unwrap_or(0)), frequency).min(u64::from(u32::MAX));
+            if ns == 0 {
+                return Err(Failure::BelowResolution);
+            }
+            Ok(ns as u32)
+        };
+        Ok((
+            ns(percentile(&mut samples, 50))?,
+            ns(percentile(&mut samples, 99))?,
+            ns(percentile(&mut limit, 50))?,
         ))
     }
 }
@@ -147,10 +169,17 @@ fn run() -> u64 {
     let _ = userland::send_local(0, [local::REGISTER, SERVICE_LATENCY, me]);
     loop {
         match userland::recv_local() {
-            Ok((_, [local::ECHO, peer, rounds])) => latency.echo(peer, rounds),
+            Ok((_, [local::ECHO, peer, rounds])) => {
+                if let Err(failure) = latency.echo(peer, rounds) {
+                    let _ = userland::send_local(0, [local::FAILED_ECHOING, peer, failure.code().into()]);
+                }
+            }
             Ok((_, [local::MEASURE, peer, rounds])) => {
-                let (p50, p99, limit) = latency.measure(peer, rounds).unwrap_or((0, 0, 0));
-                let _ = userland::send_local(0, [local::RESULT, pack(peer as u32, limit), pack(p50, p99)]);
+                let report = match latency.measure(peer, rounds) {
+                    Ok((p50, p99, limit)) => [local::RESULT, pack(peer as u32, limit), pack(p50, p99)],
+                    Err(failure) => [local::FAILED_MEASURING, peer, failure.code().into()],
+                };
+                let _ = userland::send_local(0, report);
             }
             Ok(_) => {}
             Err(_) => {

@@ -1,8 +1,11 @@
-//! `latency-report CONSOLE.log OUT_DIR`: the benchmark's result lines as `latency.csv` and
-//! `latency-p50.svg` (a heatmap of p50 per ordered core pair, classes on the axes).
+//! `latency-report CONSOLE.log OUT_DIR`: the benchmark's console as `latency.csv` (one row per
+//! ordered pair, with its status) and `latency-heatmap.svg` (p50, p99, the cache-line limit and
+//! p50 over the limit per ordered pair, failed pairs marked), a summary on stderr, and a
+//! non-zero exit status when any pair failed or is missing.
 //!
 //! Exit statuses are those of every host tool (`host-cli`): 2 for a usage error, 1 for a
-//! failure (one line on standard error); `--help` prints usage on standard output.
+//! failure or an incomplete run (one line on standard error); `--help` prints usage on
+//! standard output.
 
 use std::process::ExitCode;
 
@@ -19,36 +22,48 @@ macro_rules! eprintln {
     ($($arg:tt)*) => { host_cli::errln!($($arg)*) };
 }
 
-/// Turns the console log of `scripts/run bench` into latency.csv and latency-p50.svg (a
-/// heatmap of the p50 round trip per ordered core pair, each core's class on the axes).
+/// Turns the console log of `scripts/run bench` into latency.csv (a row per ordered pair, with
+/// its status) and latency-heatmap.svg (p50, p99, the cache-line limit and p50 over the limit
+/// per ordered pair, failed pairs marked). Exits 1 when any pair failed or is missing.
 #[derive(Parser)]
 #[command(name = "latency-report")]
 struct Args {
     /// The benchmark's console log (build/bench/console.log).
     log: String,
-    /// The folder to write latency.csv and latency-p50.svg into (made if missing).
+    /// The folder to write latency.csv and latency-heatmap.svg into (made if missing).
     out: String,
 }
 
-fn run(Args { log, out }: &Args) -> Result<(), String> {
+/// Writes the report; `Ok(false)` when it is written but the run's figures are incomplete.
+fn run(Args { log, out }: &Args) -> Result<bool, String> {
     let text = std::fs::read_to_string(log).map_err(|e| format!("{log}: {e}"))?;
-    let results = latency::parse_log(&text);
-    if results.is_empty() {
+    let report = latency::Report::from_log(&text);
+    if report.pairs.is_empty() {
         return Err(format!("{log}: no `latency <a>-<b> ...` result lines"));
     }
-    let (expected, missing) = latency::coverage(&results);
+    let made = [format!(
+        "report made {} from {log}; {}",
+        bench_report::host::utc_now(),
+        bench_report::host::describe()
+    )];
     std::fs::create_dir_all(out).map_err(|e| format!("{out}: {e}"))?;
     let csv_path = format!("{out}/latency.csv");
-    let svg_path = format!("{out}/latency-p50.svg");
-    std::fs::write(&csv_path, latency::csv(&results)).map_err(|e| format!("{csv_path}: {e}"))?;
-    let title = format!("URPC round trip p50 (ns) between EL0 dispatchers, {} ordered pairs", results.len());
-    std::fs::write(&svg_path, latency::heatmap_svg(&results, &title))
-        .map_err(|e| format!("{svg_path}: {e}"))?;
+    let svg_path = format!("{out}/latency-heatmap.svg");
+    std::fs::write(&csv_path, report.csv()).map_err(|e| format!("{csv_path}: {e}"))?;
+    std::fs::write(&svg_path, report.svg(&made)).map_err(|e| format!("{svg_path}: {e}"))?;
+    for line in report.summary() {
+        eprintln!("latency-report: {line}");
+    }
+    let problems = report.problems();
+    for problem in &problems {
+        eprintln!("latency-report: {problem}");
+    }
     eprintln!(
-        "latency-report: {} of {expected} ordered pairs ({missing} missing) -> {csv_path}, {svg_path}",
-        results.len()
+        "latency-report: {} of {} ordered pairs measured -> {csv_path}, {svg_path}",
+        report.measured().count(),
+        report.pairs.len()
     );
-    Ok(())
+    Ok(problems.is_empty())
 }
 
 fn main() -> ExitCode {
@@ -57,7 +72,11 @@ fn main() -> ExitCode {
         Err(status) => return status,
     };
     match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("latency-report: the run is incomplete (see above); its figures cover the measured pairs only");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("latency-report: {e}");
             ExitCode::FAILURE

@@ -1,0 +1,270 @@
+//! The latency benchmark's decisions, kept apart from the hardware so they are tested on the
+//! host: why a pair can fail, the kernel command line options, the console lines the
+//! coordinator prints, and the summary over the measured pairs.
+//!
+//! A pair either has a measurement or a [`Failure`]; no figure stands in for a failure. The
+//! messages that carry results refuse zero figures ([`crate::messages::BenchResult`]), so a
+//! zero can never travel as if it were a measurement.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::stats::median;
+
+/// Timed round trips per ordered pair (after the warm-up) unless the command line says
+/// `bench-rounds=N`.
+pub const DEFAULT_ROUNDS: u64 = 10_000;
+/// The most `bench-rounds=` may ask for (the samples of one pair must fit the heap).
+pub const MAX_ROUNDS: u64 = 1_000_000;
+/// Seconds without progress after which the `latency` program gives up on its peer (long
+/// enough for a host to deschedule a vCPU for a while).
+pub const PATIENCE_SECONDS: u64 = 2;
+/// Seconds the coordinator waits for the echoing side to get ready.
+pub const READY_TIMEOUT_SECONDS: u64 = 10;
+/// Seconds the coordinator waits for a pair's result once measuring started.
+pub const RESULT_TIMEOUT_SECONDS: u64 = 30;
+
+/// Why one ordered pair has no measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The pair's application channel could not be mapped.
+    NoChannel,
+    /// The echoing core answered no ping within [`PATIENCE_SECONDS`].
+    NoPong,
+    /// The echoing core answered a ping with another sequence number.
+    WrongPong,
+    /// The peer took no message for [`PATIENCE_SECONDS`] (its ring stayed full).
+    RingFull,
+    /// The echoing core stopped bouncing the raw cache line.
+    NoBounce,
+    /// A figure came out as zero counter ticks: below the counter's resolution, so not a
+    /// measurement.
+    BelowResolution,
+    /// A core has no `latency` program registered with its monitor.
+    NoLatencyService,
+    /// The CPU driver refused to hand the pair's channel to the `latency` program.
+    GrantRefused,
+    /// The echoing side did not get ready within [`READY_TIMEOUT_SECONDS`].
+    EchoNotReady,
+    /// No result arrived within [`RESULT_TIMEOUT_SECONDS`] of asking the measuring side.
+    NoResult,
+}
+
+impl Failure {
+    /// Every failure, in code order.
+    pub const ALL: [Failure; 10] = [
+        Failure::NoChannel,
+        Failure::NoPong,
+        Failure::WrongPong,
+        Failure::RingFull,
+        Failure::NoBounce,
+        Failure::BelowResolution,
+        Failure::NoLatencyService,
+        Failure::GrantRefused,
+        Failure::EchoNotReady,
+        Failure::NoResult,
+    ];
+
+    /// The number that stands for it in messages (1-based, so a zeroed word is never one).
+    pub fn code(self) -> u32 {
+        Self::ALL.iter().position(|&f| f == self).map_or(0, |i| i as u32 + 1)
+    }
+
+    /// The failure a message's number stands for; `None` for anything else.
+    pub fn from_code(code: u32) -> Option<Self> {
+        Self::ALL.get((code as usize).checked_sub(1)?).copied()
+    }
+
+    /// A one-word name, the first word after `failed:` on the console and the CSV's
+    /// `failure` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::NoChannel => "no-channel",
+            Failure::NoPong => "no-pong",
+            Failure::WrongPong => "wrong-pong",
+            Failure::RingFull => "ring-full",
+            Failure::NoBounce => "no-bounce",
+            Failure::BelowResolution => "below-resolution",
+            Failure::NoLatencyService => "no-latency-service",
+            Failure::GrantRefused => "grant-refused",
+            Failure::EchoNotReady => "echo-not-ready",
+            Failure::NoResult => "no-result",
+        }
+    }
+}
+
+/// `name (what happened)`.
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (", self.name())?;
+        match self {
+            Failure::NoChannel => write!(f, "the pair's channel could not be mapped"),
+            Failure::NoPong => write!(f, "the echoing core answered no ping within {PATIENCE_SECONDS} s"),
+            Failure::WrongPong => write!(f, "the echoing core answered with another sequence number"),
+            Failure::RingFull => write!(f, "the peer took no message for {PATIENCE_SECONDS} s"),
+            Failure::NoBounce => {
+                write!(f, "the echoing core stopped bouncing the cache line for {PATIENCE_SECONDS} s")
+            }
+            Failure::BelowResolution => {
+                write!(f, "a median of 0 counter ticks is below the counter's resolution")
+            }
+            Failure::NoLatencyService => write!(f, "no latency program registered on a core of the pair"),
+            Failure::GrantRefused => write!(f, "the CPU driver refused to grant the pair's channel"),
+            Failure::EchoNotReady => {
+                write!(f, "the echoing core was not ready within {READY_TIMEOUT_SECONDS} s")
+            }
+            Failure::NoResult => write!(f, "no result within {RESULT_TIMEOUT_SECONDS} s"),
+        }?;
+        write!(f, ")")
+    }
+}
+
+/// What the benchmark takes from the kernel command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `bench-rounds=N`: timed round trips per pair, clamped to `1..=MAX_ROUNDS`.
+    pub rounds: u64,
+    /// `bench-fail=A-B[,C-D...]`: ordered pairs (measuring, echoing) whose echoing side is
+    /// told not to answer, so that the failure path runs for real (for tests).
+    pub fail: Vec<(u32, u32)>,
+}
+
+impl Options {
+    /// Reads the options from a kernel command line; words it does not know are ignored.
+    pub fn from_bootargs(bootargs: &str) -> Self {
+        let mut options = Options { rounds: DEFAULT_ROUNDS, fail: Vec::new() };
+        for word in bootargs.split_whitespace() {
+            if let Some(rounds) = word.strip_prefix("bench-rounds=").and_then(|n| n.parse::<u64>().ok()) {
+                options.rounds = rounds.clamp(1, MAX_ROUNDS);
+            } else if let Some(pairs) = word.strip_prefix("bench-fail=") {
+                options.fail.extend(pairs.split(',').filter_map(|pair| {
+                    let (from, to) = pair.split_once('-')?;
+                    Some((from.parse().ok()?, to.parse().ok()?))
+                }));
+            }
+        }
+        options
+    }
+
+    /// Whether the echoing side of `from`-`to` must stay silent.
+    pub fn fails(&self, from: u32, to: u32) -> bool {
+        self.fail.contains(&(from, to))
+    }
+}
+
+/// A measured pair's console line.
+pub fn result_line(from: u32, to: u32, classes: &str, p50_ns: u32, p99_ns: u32, limit_ns: u32) -> String {
+    format!("latency {from}-{to} class={classes} p50_ns={p50_ns} p99_ns={p99_ns} limit_ns={limit_ns}")
+}
+
+/// A failed pair's console line: `failed:`, the failure's name, what happened.
+pub fn failure_line(from: u32, to: u32, classes: &str, failure: Failure) -> String {
+    format!("latency {from}-{to} class={classes} failed: {failure}")
+}
+
+/// The machine the benchmark ran on, for the report: the counter's frequency (whose period is
+/// the resolution of every figure), each core's cluster in core order, and the device tree's
+/// model (last, since it may contain spaces).
+pub fn machine_line(counter_hz: u64, clusters: &[u32], model: &str) -> String {
+    let clusters: Vec<String> = clusters.iter().map(|c| format!("{c}")).collect();
+    format!("latency machine: counter_hz={counter_hz} clusters={} model={model}", clusters.join(","))
+}
+
+/// The measured pairs' p50s by cluster relation, and the pairs that failed.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    same_cluster: Vec<u32>,
+    cross_cluster: Vec<u32>,
+    failed: Vec<(u32, u32)>,
+}
+
+impl Summary {
+    /// Counts a measured pair.
+    pub fn measured(&mut self, same_cluster: bool, p50_ns: u32) {
+        if same_cluster {
+            self.same_cluster.push(p50_ns);
+        } else {
+            self.cross_cluster.push(p50_ns);
+        }
+    }
+
+    /// Counts a failed pair (it takes no part in the medians).
+    pub fn failed(&mut self, from: u32, to: u32) {
+        self.failed.push((from, to));
+    }
+
+    /// `latency summary: same-cluster pairs=N p50_median_ns=M cross-cluster ... failed=K`,
+    /// the failed pairs listed; a median over no pairs is `none`, never 0.
+    pub fn line(&self) -> String {
+        let median_of = |values: &[u32]| median(values).map_or(String::from("none"), |m| format!("{m}"));
+        let mut line = format!(
+            "latency summary: same-cluster pairs={} p50_median_ns={} cross-cluster pairs={} p50_median_ns={} failed={}",
+            self.same_cluster.len(),
+            median_of(&self.same_cluster),
+            self.cross_cluster.len(),
+            median_of(&self.cross_cluster),
+            self.failed.len()
+        );
+        if !self.failed.is_empty() {
+            let pairs: Vec<String> = self.failed.iter().map(|(from, to)| format!("{from}-{to}")).collect();
+            line.push_str(&format!(" ({})", pairs.join(" ")));
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_codes_round_trip_and_zero_is_no_failure() {
+        for failure in Failure::ALL {
+            assert_eq!(Failure::from_code(failure.code()), Some(failure));
+        }
+        assert_eq!(Failure::from_code(0), None);
+        assert_eq!(Failure::from_code(Failure::ALL.len() as u32 + 1), None);
+    }
+
+    #[test]
+    fn a_failed_pair_prints_a_failed_line_with_no_figures() {
+        let line = failure_line(2, 3, "little-little", Failure::NoPong);
+        assert_eq!(
+            line,
+            "latency 2-3 class=little-little failed: no-pong (the echoing core answered no ping within 2 s)"
+        );
+        assert!(!line.contains("_ns="));
+    }
+
+    #[test]
+    fn options_from_the_command_line() {
+        let options = Options::from_bootargs("console=x bench bench-rounds=500 bench-fail=2-3,4-0,junk");
+        assert_eq!(options, Options { rounds: 500, fail: alloc::vec![(2, 3), (4, 0)] });
+        assert!(options.fails(2, 3) && !options.fails(3, 2));
+        assert_eq!(Options::from_bootargs("bench-rounds=0").rounds, 1);
+        assert_eq!(Options::from_bootargs("bench-rounds=x").rounds, DEFAULT_ROUNDS);
+    }
+
+    #[test]
+    fn the_summary_leaves_failed_pairs_out_and_never_prints_a_zero_median() {
+        let mut summary = Summary::default();
+        summary.measured(true, 1000);
+        summary.measured(true, 3000);
+        summary.measured(true, 2000);
+        summary.failed(2, 3);
+        assert_eq!(
+            summary.line(),
+            "latency summary: same-cluster pairs=3 p50_median_ns=2000 cross-cluster pairs=0 p50_median_ns=none failed=1 (2-3)"
+        );
+    }
+
+    #[test]
+    fn the_machine_line_lists_clusters_in_core_order() {
+        assert_eq!(
+            machine_line(62_500_000, &[0, 0, 1], "linux,dummy-virt"),
+            "latency machine: counter_hz=62500000 clusters=0,0,1 model=linux,dummy-virt"
+        );
+    }
+}
