@@ -11,7 +11,7 @@ use object::{Object, ObjectSegment, ObjectSymbol};
 use system_tests::built;
 
 fn packer() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/mkbootimage");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/mkbootimage");
     assert!(path.exists(), "{} is missing: run scripts/build (scripts/test does) first", path.display());
     path
 }
