@@ -21,6 +21,9 @@
 //!   - `2`: a usage error.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write};

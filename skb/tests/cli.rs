@@ -2,29 +2,14 @@
 //! errors with status 2, a bad tree with one line and status 1, and output that never panics
 //! (a full disk is one line and status 1, a closed pipe a quiet status 0).
 
-use std::fs::File;
-use std::process::{Command, Output, Stdio};
+use host_cli::testing::{text, Tool};
 
 const TREE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/qemu-virt-gicv3.dtb");
 
-fn skb(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_skb"));
-    command.args(args).stdin(Stdio::null());
-    command
-}
+const SKB: Tool = Tool::new(env!("CARGO_BIN_EXE_skb"));
 
-fn run(args: &[&str]) -> Output {
-    skb(args).output().expect("running skb")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `skb` with standard output going to `stdout`, returns (status, stderr).
-fn run_into(args: &[&str], stdout: impl Into<Stdio>) -> (Option<i32>, String) {
-    let output = skb(args).stdout(stdout).stderr(Stdio::piped()).output().expect("running skb");
-    (output.status.code(), text(&output.stderr))
+fn run(args: &[&str]) -> std::process::Output {
+    SKB.run(args)
 }
 
 #[test]
@@ -76,8 +61,7 @@ fn a_missing_or_bad_tree_is_one_line_and_status_1() {
 #[test]
 fn a_full_disk_is_one_line_and_status_1() {
     for args in [&["facts", TREE][..], &["facts", "--json", TREE], &["--help"]] {
-        let full = File::options().write(true).open("/dev/full").expect("/dev/full");
-        let (status, stderr) = run_into(args, full);
+        let (status, stderr) = SKB.run_into_full_disk(args);
         assert_eq!(status, Some(1), "skb {args:?} > /dev/full: {stderr}");
         assert_eq!(stderr, "skb: cannot write standard output: No space left on device (os error 28)\n");
     }
@@ -86,10 +70,7 @@ fn a_full_disk_is_one_line_and_status_1() {
 #[test]
 fn a_closed_pipe_ends_quietly_with_status_0() {
     for args in [&["facts", TREE][..], &["facts", "--json", TREE], &["--help"]] {
-        // The reading end is closed before skb starts, so its first write fails with EPIPE.
-        let (reader, writer) = std::io::pipe().expect("pipe");
-        drop(reader);
-        let (status, stderr) = run_into(args, writer);
+        let (status, stderr) = SKB.run_into_closed_pipe(args);
         assert_eq!(status, Some(0), "skb {args:?} | (closed): {stderr}");
         assert_eq!(stderr, "", "skb {args:?} | (closed)");
     }

@@ -3,22 +3,14 @@
 //! line, status 1) or a closed pipe (quiet, status 0). The runs here measure one pair with the
 //! least work `--iters` allows; they check behaviour, never speed.
 
-use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 
-fn bench(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_urpc-bench"));
-    command.args(args).stdin(Stdio::null());
-    command
-}
+use host_cli::testing::{text, Tool};
 
-fn run(args: &[&str]) -> Output {
-    bench(args).output().expect("running urpc-bench")
-}
+const BENCH: Tool = Tool::new(env!("CARGO_BIN_EXE_urpc-bench"));
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn run(args: &[&str]) -> std::process::Output {
+    BENCH.run(args)
 }
 
 fn out_dir(name: &str) -> String {
@@ -68,26 +60,25 @@ fn a_core_that_is_not_available_is_status_2() {
     assert!(text(&output.stderr).contains("core 100000 is not available"), "{}", text(&output.stderr));
 }
 
-/// Runs one pair (the first two cores this process may use) with standard output going to
-/// `stdout`; `None` where the machine lets this process run on fewer than two cores.
-fn measure_into(name: &str, stdout: impl Into<Stdio>) -> Option<(Option<i32>, String)> {
-    let output = bench(&["--iters", "2000", "--out", &out_dir(name)])
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .output()
-        .expect("running urpc-bench");
-    let stderr = text(&output.stderr);
-    if stderr.contains("need at least two cores") {
+/// A run of one pair (the first two cores this process may use) as `(status, stderr)`; `None`
+/// where the machine lets this process run on fewer than two cores.
+fn measured(run: (Option<i32>, String)) -> Option<(Option<i32>, String)> {
+    if run.1.contains("need at least two cores") {
         eprintln!("skipped: fewer than two cores available");
         return None;
     }
-    Some((output.status.code(), stderr))
+    Some(run)
+}
+
+fn one_pair(name: &str) -> [String; 4] {
+    ["--iters".into(), "2000".into(), "--out".into(), out_dir(name)]
 }
 
 #[test]
 fn a_full_disk_is_one_line_and_status_1() {
-    let full = File::options().write(true).open("/dev/full").expect("/dev/full");
-    let Some((status, stderr)) = measure_into("full", full) else { return };
+    let args = one_pair("full");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some((status, stderr)) = measured(BENCH.run_into_full_disk(&args)) else { return };
     assert_eq!(status, Some(1), "{stderr}");
     let errors: Vec<&str> = stderr.lines().filter(|line| !line.starts_with("[urpc-bench]")).collect();
     assert_eq!(errors, ["urpc-bench: cannot write standard output: No space left on device (os error 28)"]);
@@ -95,9 +86,9 @@ fn a_full_disk_is_one_line_and_status_1() {
 
 #[test]
 fn a_closed_pipe_ends_quietly_with_status_0() {
-    let (reader, writer) = std::io::pipe().expect("pipe");
-    drop(reader);
-    let Some((status, stderr)) = measure_into("closed", writer) else { return };
+    let args = one_pair("closed");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some((status, stderr)) = measured(BENCH.run_into_closed_pipe(&args)) else { return };
     assert_eq!(status, Some(0), "{stderr}");
     assert!(stderr.lines().all(|line| line.starts_with("[urpc-bench]")), "{stderr}");
 }

@@ -4,20 +4,13 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 
-fn report(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_latency-report"));
-    command.args(args).stdin(Stdio::null());
-    command
-}
+use host_cli::testing::{text, Tool};
 
-fn run(args: &[&str]) -> Output {
-    report(args).output().expect("running latency-report")
-}
+const REPORT: Tool = Tool::new(env!("CARGO_BIN_EXE_latency-report"));
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn run(args: &[&str]) -> std::process::Output {
+    REPORT.run(args)
 }
 
 /// A fresh folder for one test under cargo's temporary folder.
@@ -74,26 +67,24 @@ fn a_full_standard_error_or_output_does_not_panic() {
     // Nothing to report on a full stderr: the status alone tells the failure.
     let out = scratch("stderr-full");
     let full = File::options().write(true).open("/dev/full").expect("/dev/full");
-    let status = report(&["/nonexistent/console.log", out.to_str().unwrap()])
+    let status = REPORT
+        .command(&["/nonexistent/console.log", out.to_str().unwrap()])
         .stderr(full)
         .status()
         .expect("running latency-report");
     assert_eq!(status.code(), Some(1));
 
-    let full = File::options().write(true).open("/dev/full").expect("/dev/full");
-    let output = report(&["--help"]).stdout(full).output().expect("running latency-report");
-    assert_eq!(output.status.code(), Some(1));
+    let (status, stderr) = REPORT.run_into_full_disk(&["--help"]);
+    assert_eq!(status, Some(1));
     assert_eq!(
-        text(&output.stderr),
+        stderr,
         "latency-report: cannot write standard output: No space left on device (os error 28)\n"
     );
 }
 
 #[test]
 fn a_closed_pipe_ends_quietly_with_status_0() {
-    let (reader, writer) = std::io::pipe().expect("pipe");
-    drop(reader);
-    let output = report(&["--help"]).stdout(writer).output().expect("running latency-report");
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(text(&output.stderr), "");
+    let (status, stderr) = REPORT.run_into_closed_pipe(&["--help"]);
+    assert_eq!(status, Some(0));
+    assert_eq!(stderr, "");
 }
