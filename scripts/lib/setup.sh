@@ -115,12 +115,12 @@ install_rust() {
             export PATH="$HOME/.cargo/bin:$PATH"
         fi
     fi
-    local toolchain have wanted item missing
+    local toolchain have wanted item missing kind
     toolchain=$(toolchain_field channel)
     [ -n "$toolchain" ] || { log "error: no channel in rust-toolchain.toml"; exit 1; }
     if ! rustup toolchain list | grep -q "^${toolchain}[-( ]"; then
         log "installing Rust toolchain $toolchain"
-        RUSTUP_AUTO_INSTALL=1 rustup toolchain install "$toolchain" --profile minimal >/dev/null 2>&1 ||
+        rustup toolchain install "$toolchain" --profile minimal ||
             { log "error: rustup could not install toolchain $toolchain"; exit 1; }
     fi
     for kind in target component; do
