@@ -88,6 +88,22 @@ impl Run {
         self.lines().filter(|l| l.starts_with(prefix)).collect()
     }
 
+    /// The boot core's roll-call line, `all <k> cores up in <t> us`, as (k, t): how many cores
+    /// came up and the bring-up time in microseconds of guest counter time from the stub's
+    /// entry. Panics unless exactly one such line was printed, in exactly that form.
+    pub fn roll_call(&self) -> (u32, u64) {
+        let lines = self.lines_starting("all ");
+        let [line] = lines.as_slice() else {
+            panic!("one `all <k> cores up in <t> us` line expected: {lines:?}")
+        };
+        let fields: Vec<&str> = line.split(' ').collect();
+        let parsed = match fields.as_slice() {
+            ["all", k, "cores", "up", "in", t, "us"] => k.parse().ok().zip(t.parse().ok()),
+            _ => None,
+        };
+        parsed.unwrap_or_else(|| panic!("not `all <k> cores up in <t> us`: {line:?}"))
+    }
+
     /// Whether QEMU exited by itself with status 0 (the system powered off).
     pub fn powered_off_cleanly(&self) -> bool {
         self.status.is_some_and(|s| s.success())

@@ -1,25 +1,28 @@
-//! Planning the machine and starting every core.
+//! Planning the machine and starting every core: the stub's work from its first Rust line to
+//! entering the boot core's CPU driver. Uses [`crate::console`] and [`crate::heap`]; called
+//! only by [`crate::entry`].
 
 extern crate alloc;
 
 use alloc::vec::Vec;
 
 use bootimage::{PayloadEntry, PayloadKind, PayloadTable, TABLE_HEADER_SIZE};
-use cpu_driver::arch::aarch64::{cache, cpu, gic, phys, psci::Conduit};
+use cpu_driver::arch::aarch64::cpu::{self, halt};
+use cpu_driver::arch::aarch64::{cache, gic, phys, psci::Conduit};
 use cpu_driver::boot_record::{
     BootRecord, ConsoleConfig, ConsoleKind, GicConfig, StartStatus, BOOT_RECORD_MAGIC, FLAG_BENCH,
     FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
 };
-use cpu_driver::intercore::SharedLayout;
+use cpu_driver::console_lock::ConsoleLock;
 use cpu_driver::layout::{
     align_down, align_up, kernel_region_fits, MIB2, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_LIMIT,
 };
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
 use cpu_driver::plan::{carve_regions, RegionLayout, ENTRY_MAP_TABLES, TABLES_PER_CORE};
-use cpu_driver::shared::ConsoleLock;
+use cpu_driver::shared_region::SharedLayout;
 
 use crate::console::{self, stub_println};
-use crate::entry::{halt, init_heap};
+use crate::heap;
 
 extern "C" {
     fn stub_enable_mmu(ttbr: u64, tcr: u64, mair: u64);
@@ -39,8 +42,9 @@ fn page_range(start: u64, len: u64) -> PhysRange {
     PhysRange { start: align_down(start, PAGE_SIZE), end: align_up(start + len, PAGE_SIZE) }
 }
 
-/// The whole bring-up; never returns (it ends in this core's CPU driver).
-pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
+/// The whole bring-up; never returns (it ends in this core's CPU driver). `entry_counter` is
+/// the counter at the stub's entry, handed on to every core's record.
+pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_counter: u64) -> ! {
     // MMU off: only the image and the DTB header are touched until the early map is on.
     // SAFETY: the packer put the table header at __stub_end, inside the loaded image.
     let total_size: u64 = unsafe { phys::read(stub_end + 16) };
@@ -56,7 +60,7 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
     let scratch_end = scratch + payloads.scratch_size;
     let early_tables = scratch;
     let full_tables = scratch + STUB_TABLES as u64 * PAGE_SIZE;
-    let heap = full_tables + STUB_TABLES as u64 * PAGE_SIZE;
+    let heap_start = full_tables + STUB_TABLES as u64 * PAGE_SIZE;
     let image_range = page_range(image_base, scratch_end - image_base);
     let dtb_range = page_range(dtb_pa, u64::from(dtb_size));
 
@@ -72,7 +76,7 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
     // SAFETY: the tables identity-map the code, stack and data the stub uses, as normal memory.
     unsafe { stub_enable_mmu(early_root, cpu::translation_control(), MAIR_VALUE) };
     // SAFETY: the heap range lies in the scratch area, mapped normal and used by nothing else.
-    unsafe { init_heap(heap, scratch_end - heap) };
+    unsafe { heap::init(heap_start, scratch_end - heap_start) };
 
     // SAFETY: the DTB is mapped and nothing writes it.
     let dtb = unsafe { phys::bytes(dtb_pa, dtb_size as usize) };
@@ -128,6 +132,7 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
         dtb_pa,
         dtb_size,
         entry_el,
+        entry_counter,
         flags,
     };
     let plan =
@@ -205,6 +210,7 @@ struct Handoff {
     dtb_pa: u64,
     dtb_size: u32,
     entry_el: u64,
+    entry_counter: u64,
     flags: u64,
 }
 
@@ -321,6 +327,7 @@ impl<'a> Plan<'a> {
                 stub_entry_el: handoff.entry_el,
                 flags: handoff.flags,
                 report_timeout_ticks: REPORT_TIMEOUT_SECONDS * cpu::counter_frequency(),
+                boot_entry_counter: handoff.entry_counter,
                 ..BootRecord::empty()
             };
             let mut core = CorePlan {

@@ -15,6 +15,8 @@ mod bring_up;
 mod console;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod entry;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod heap;
 
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
 fn main() {

@@ -1,6 +1,7 @@
 //! This core's interrupt controller state and the way the CPU driver waits: with interrupts
 //! masked, `WFI` still wakes on a pending interrupt (an SGI from another core or the timer
-//! deadline), after which the pending interrupts are acknowledged here.
+//! deadline), after which the pending interrupts are acknowledged here. Uses only
+//! [`crate::console`].
 
 pub use cpu_driver::arch::aarch64::gic::TIMER_INTID;
 use cpu_driver::arch::aarch64::gic::{Gic, SGI_WAKE};
