@@ -75,6 +75,9 @@ pub struct Run {
     pub status: Option<ExitStatus>,
     /// Whether the harness stopped QEMU after the [`Qemu::stop_at`] marker (not the deadline).
     pub stopped_at_marker: bool,
+    /// How long QEMU ran, from its start to the collection of its output. The guest's counter
+    /// follows the host's clock under QEMU, so no span of guest counter time exceeds it.
+    pub wall_time: Duration,
 }
 
 impl Run {
@@ -102,6 +105,17 @@ impl Run {
             _ => None,
         };
         parsed.unwrap_or_else(|| panic!("not `all <k> cores up in <t> us`: {line:?}"))
+    }
+
+    /// Asserts `all <cores> cores up in <t> us`, with a bring-up time that is a number of
+    /// microseconds: more than none, and no more than QEMU ran in all (the guest counter
+    /// follows the host's clock), which a figure in counter ticks or nanoseconds would exceed
+    /// many times over.
+    pub fn assert_all_up_in_time(&self, cores: u32) {
+        let (up, micros) = self.roll_call();
+        assert_eq!(up, cores, "{:?}", self.lines_starting("all "));
+        let wall = self.wall_time.as_micros();
+        assert!(micros > 0 && u128::from(micros) <= wall, "bring-up time {micros} us, QEMU ran {wall} us");
     }
 
     /// Whether QEMU exited by itself with status 0 (the system powered off).
@@ -269,12 +283,12 @@ impl Running {
             let _ = err.read_to_string(&mut stderr);
         }
         let console = String::from_utf8_lossy(&bytes).replace('\r', "");
-        let run = Run { console, status, stopped_at_marker };
+        let run = Run { console, status, stopped_at_marker, wall_time: self.started.elapsed() };
         eprintln!(
             "--- console ({:?}{}, {:.1} s) ---\n{}{}",
             run.status,
             if stopped_at_marker { ", stopped at the marker" } else { "" },
-            self.started.elapsed().as_secs_f64(),
+            run.wall_time.as_secs_f64(),
             run.console,
             stderr
         );
