@@ -14,6 +14,8 @@ mod bring_up;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod console;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod cores;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod entry;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod heap;
