@@ -191,6 +191,10 @@ pub struct BootRecord {
     pub flags: u64,
     /// Counter ticks the boot core waits for a started core to report.
     pub report_timeout_ticks: u64,
+    /// The counter (`CNTPCT_EL0`) as the boot stub read it in its first instructions on the
+    /// boot core: where the boot core's roll call starts counting bring-up time (the
+    /// `all <k> cores up in <t> us` line). The same in every core's record.
+    pub boot_entry_counter: u64,
     /// Per core index, the encoded [`StartStatus`] (filled in the boot core's record).
     pub start_status: [i64; MAX_CORES],
 }
@@ -250,6 +254,7 @@ impl BootRecord {
             stub_entry_el: 0,
             flags: 0,
             report_timeout_ticks: 0,
+            boot_entry_counter: 0,
             start_status: [0; MAX_CORES],
         }
     }

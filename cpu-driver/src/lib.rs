@@ -6,8 +6,9 @@
 //! - **Per core, nothing shared.** Each core runs its own copy of its class's build, mapped at
 //!   that build's virtual address (the same on every core of the class; the little and big
 //!   builds differ) by its own translation tables ([`layout`]). The only memory two cores
-//!   write is the shared region the stub sets aside ([`intercore`]): URPC channel frames and
-//!   the console lock ([`shared`]).
+//!   write is the shared region the stub sets aside ([`shared_region`]): URPC channel frames
+//!   carrying [`kernel_messages`] and the monitors' messages, and the console lock
+//!   ([`console_lock`]).
 //! - **Plan on the host, poke on the board.** Boot planning ([`plan`]), translation tables
 //!   ([`paging`]) and the boot record ([`boot_record`]) are plain Rust with host unit tests;
 //!   register access, assembly and firmware calls live in `arch::aarch64`, built only for the
@@ -17,14 +18,16 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod boot_record;
+pub mod console_lock;
 pub mod frames;
-pub mod intercore;
+pub mod kernel_messages;
 pub mod layout;
 pub mod linebuf;
 pub mod paging;
 pub mod plan;
 pub mod program;
-pub mod shared;
+pub mod shared_region;
+pub mod time;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod arch;

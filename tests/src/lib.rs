@@ -75,6 +75,9 @@ pub struct Run {
     pub status: Option<ExitStatus>,
     /// Whether the harness stopped QEMU after the [`Qemu::stop_at`] marker (not the deadline).
     pub stopped_at_marker: bool,
+    /// How long QEMU ran, from its start to the collection of its output. The guest's counter
+    /// follows the host's clock under QEMU, so no span of guest counter time exceeds it.
+    pub wall_time: Duration,
 }
 
 impl Run {
@@ -86,6 +89,33 @@ impl Run {
     /// Lines starting with `prefix`.
     pub fn lines_starting(&self, prefix: &str) -> Vec<&str> {
         self.lines().filter(|l| l.starts_with(prefix)).collect()
+    }
+
+    /// The boot core's roll-call line, `all <k> cores up in <t> us`, as (k, t): how many cores
+    /// came up and the bring-up time in microseconds of guest counter time from the stub's
+    /// entry. Panics unless exactly one such line was printed, in exactly that form.
+    pub fn roll_call(&self) -> (u32, u64) {
+        let lines = self.lines_starting("all ");
+        let [line] = lines.as_slice() else {
+            panic!("one `all <k> cores up in <t> us` line expected: {lines:?}")
+        };
+        let fields: Vec<&str> = line.split(' ').collect();
+        let parsed = match fields.as_slice() {
+            ["all", k, "cores", "up", "in", t, "us"] => k.parse().ok().zip(t.parse().ok()),
+            _ => None,
+        };
+        parsed.unwrap_or_else(|| panic!("not `all <k> cores up in <t> us`: {line:?}"))
+    }
+
+    /// Asserts `all <cores> cores up in <t> us`, with a bring-up time that is a number of
+    /// microseconds: more than none, and no more than QEMU ran in all (the guest counter
+    /// follows the host's clock), which a figure in counter ticks or nanoseconds would exceed
+    /// many times over.
+    pub fn assert_all_up_in_time(&self, cores: u32) {
+        let (up, micros) = self.roll_call();
+        assert_eq!(up, cores, "{:?}", self.lines_starting("all "));
+        let wall = self.wall_time.as_micros();
+        assert!(micros > 0 && u128::from(micros) <= wall, "bring-up time {micros} us, QEMU ran {wall} us");
     }
 
     /// Whether QEMU exited by itself with status 0 (the system powered off).
@@ -253,12 +283,12 @@ impl Running {
             let _ = err.read_to_string(&mut stderr);
         }
         let console = String::from_utf8_lossy(&bytes).replace('\r', "");
-        let run = Run { console, status, stopped_at_marker };
+        let run = Run { console, status, stopped_at_marker, wall_time: self.started.elapsed() };
         eprintln!(
             "--- console ({:?}{}, {:.1} s) ---\n{}{}",
             run.status,
             if stopped_at_marker { ", stopped at the marker" } else { "" },
-            self.started.elapsed().as_secs_f64(),
+            run.wall_time.as_secs_f64(),
             run.console,
             stderr
         );

@@ -266,7 +266,7 @@ fn raspi4b_boots_the_sd_card_kernel_with_four_cores_through_the_spin_table() {
     };
     let run = qemu.boot();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(run.stopped_at_marker, "the run must reach the `all <n> cores up` marker");
+    assert!(run.stopped_at_marker, "the run must reach the `all <n> cores up in <t> us` marker");
     let entered = run.lines_starting("boot stub: entered at EL2");
     assert_eq!(entered.len(), 1, "the Pi firmware (and QEMU's raspi4b) enters at EL2");
     assert!(entered[0].contains("image at 0x200000"), "text_offset 0 loads at 2 MiB: {}", entered[0]);
@@ -285,7 +285,7 @@ fn raspi4b_boots_the_sd_card_kernel_with_four_cores_through_the_spin_table() {
     for core in 0..4 {
         assert_eq!(run.lines_starting(&format!("core {core} up ")).len(), 1, "core {core}");
     }
-    assert_eq!(run.lines_starting("all "), ["all 4 cores up"]);
+    run.assert_all_up_in_time(4);
     assert!(!run.console.contains("offline"), "{}", run.console);
 }
 
@@ -319,6 +319,6 @@ fn u_boot_finds_the_kernel_through_extlinux_and_boots_big_little_at_el2() {
     for core in 4..6 {
         assert_core_up(&run, core, "big", "cortex-a72");
     }
-    assert_eq!(run.lines_starting("all "), ["all 6 cores up"]);
+    run.assert_all_up_in_time(6);
     assert!(run.powered_off_cleanly(), "PSCI SYSTEM_OFF over smc must end QEMU: {:?}", run.status);
 }

@@ -58,7 +58,7 @@ fn assert_big_little(run: &Run) {
     for core in 4..6 {
         assert_core_up(run, core, "big", "cortex-a72");
     }
-    assert_eq!(run.lines_starting("all "), ["all 6 cores up"]);
+    run.assert_all_up_in_time(6);
     assert!(run.lines_starting("core ").iter().all(|l| !l.contains("offline")));
     assert_no_interleaving(run);
     assert!(run.powered_off_cleanly(), "QEMU must exit 0 through PSCI SYSTEM_OFF: {:?}", run.status);
@@ -128,7 +128,7 @@ fn homogeneous_cortex_a53_machine_runs_the_little_build_everywhere() {
     for core in 0..4 {
         assert_core_up(&run, core, "little", "cortex-a53");
     }
-    assert_eq!(run.lines_starting("all "), ["all 4 cores up"]);
+    run.assert_all_up_in_time(4);
     assert_monitors_up(&run, 4);
     assert!(run.powered_off_cleanly(), "{:?}", run.status);
 }
@@ -147,7 +147,9 @@ fn cores_missing_from_the_machine_are_reported_offline_and_the_run_ends_cleanly(
         assert!(run.lines_starting(&format!("urpc 0-{core} ")).is_empty(), "no figure for an offline core");
     }
     assert_urpc_figures(&run, 1..4);
-    assert_eq!(run.lines_starting("all "), ["all 4 cores up"]);
+    // The firmware refused CPU_ON for the missing cores, so the roll call knew at once not to
+    // wait for them: no deadline in the bring-up time.
+    run.assert_all_up_in_time(4);
     assert_monitors_up(&run, 4);
     assert!(run.powered_off_cleanly(), "{:?}", run.status);
 }

@@ -56,7 +56,7 @@ fn a_missing_log_is_one_line_and_status_1() {
 fn a_log_without_results_is_one_line_and_status_1() {
     let dir = scratch("empty");
     let log = dir.join("console.log");
-    std::fs::write(&log, "all 6 cores up\n").unwrap();
+    std::fs::write(&log, "all 6 cores up in 187924 us\n").unwrap();
     let output = run(&[log.to_str().unwrap(), dir.join("out").to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(text(&output.stderr).lines().count(), 1, "{}", text(&output.stderr));

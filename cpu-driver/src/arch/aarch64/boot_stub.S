@@ -24,6 +24,10 @@ stub_entry:
     // .debug_frame, which the packer leaves out of the image; the linker discards .eh_frame).
     .cfi_startproc
     .cfi_undefined x30
+    // The counter first: the boot core's bring-up time ("all <k> cores up in <t> us") starts
+    // here. CNTPCT_EL0 is readable at EL2 and, as the firmware leaves it, at EL1.
+    isb
+    mrs     x21, cntpct_el0
     mov     x19, x0                         // DTB
     mrs     x20, CurrentEL
     lsr     x20, x20, #2                    // entry exception level
@@ -58,6 +62,7 @@ stub_entry:
     add     x2, x2, :lo12:_start
     adrp    x3, __stub_end
     add     x3, x3, :lo12:__stub_end
+    mov     x4, x21                         // the entry counter
     bl      stub_main
 3:  wfi
     b       3b

@@ -38,6 +38,14 @@ pub fn wait_for_interrupt() {
     asm::wfi();
 }
 
+/// Stops this core for good, asleep: what the stub and the CPU driver do after reporting a
+/// fault they cannot recover from (the other cores go on).
+pub fn halt() -> ! {
+    loop {
+        wait_for_interrupt();
+    }
+}
+
 /// Sleeps until an event (SEV from another core or the timer's event stream).
 pub fn wait_for_event() {
     asm::wfe();

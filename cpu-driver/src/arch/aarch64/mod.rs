@@ -7,7 +7,6 @@ pub mod fp;
 pub mod gic;
 pub mod phys;
 pub mod psci;
-pub mod shared_region;
 pub mod timer;
 pub mod uart;
 pub mod user;

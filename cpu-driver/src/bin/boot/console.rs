@@ -36,9 +36,9 @@ macro_rules! stub_println {
 }
 pub(crate) use stub_println;
 
-static LOCK: Once<&'static cpu_driver::shared::ConsoleLock> = Once::new();
+static LOCK: Once<&'static cpu_driver::console_lock::ConsoleLock> = Once::new();
 
 /// From now on, take the cross-core console lock for each line (other cores are about to run).
-pub fn use_lock(lock: &'static cpu_driver::shared::ConsoleLock) {
+pub fn use_lock(lock: &'static cpu_driver::console_lock::ConsoleLock) {
     LOCK.call_once(|| lock);
 }

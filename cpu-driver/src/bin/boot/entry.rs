@@ -1,10 +1,10 @@
-//! Glue between the assembly entry and the bring-up logic: the entry point, the heap, the
-//! panic and exception handlers.
+//! Glue between the assembly entry and the bring-up logic: the entry point, the panic and
+//! exception handlers. The top of the stub: it calls into [`crate::bring_up`], and nothing
+//! calls back into it.
 
 use core::arch::global_asm;
 
-use cpu_driver::arch::aarch64::cpu;
-use linked_list_allocator::LockedHeap;
+use cpu_driver::arch::aarch64::cpu::halt;
 
 use crate::console::stub_println;
 
@@ -13,22 +13,11 @@ global_asm!(concat!(
     include_str!("../../arch/aarch64/boot_stub.S")
 ));
 
-#[global_allocator]
-static HEAP: LockedHeap = LockedHeap::empty();
-
-/// Hands `[start, start + size)` to the heap.
-///
-/// # Safety
-/// The range must be mapped normal memory that nothing else uses, and this is called once.
-pub unsafe fn init_heap(start: u64, size: u64) {
-    // SAFETY: guaranteed by the caller.
-    unsafe { HEAP.lock().init(start as *mut u8, size as usize) };
-}
-
-/// Called by the assembly once relocated, at EL1, on the stub's stack.
+/// Called by the assembly once relocated, at EL1, on the stub's stack; `entry_counter` is the
+/// counter as the stub's first instructions read it.
 #[no_mangle]
-extern "C" fn stub_main(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64) -> ! {
-    crate::bring_up::run(dtb_pa, entry_el, image_base, stub_end)
+extern "C" fn stub_main(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_counter: u64) -> ! {
+    crate::bring_up::run(dtb_pa, entry_el, image_base, stub_end, entry_counter)
 }
 
 /// Any exception in the stub is a bug: say so if the console is up, then stop.
@@ -45,11 +34,4 @@ extern "C" fn stub_exception(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     stub_println!("boot stub: panic: {info}");
     halt()
-}
-
-/// Stops this core for good.
-pub fn halt() -> ! {
-    loop {
-        cpu::wait_for_interrupt();
-    }
 }

@@ -14,7 +14,11 @@ mod bring_up;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod console;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod cores;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod entry;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod heap;
 
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
 fn main() {

@@ -1,25 +1,27 @@
 //! This CPU driver's channels to the other CPU drivers: every core has one to the boot core,
-//! and the boot core one to each core. Reports, the wake-up directory and latency measurements
-//! all travel here as URPC messages.
+//! and the boot core one to each core. Reports, the wake-up directory and the boot-time
+//! measurement all travel here as URPC messages ([`cpu_driver::kernel_messages`]). This module
+//! moves messages; what they mean to the boot (the roll call, the URPC figures) is decided by
+//! the modules above it, which reach a channel through [`with_peer`] and [`with_boot_link`].
+//! Uses [`crate::interrupts`] (to wake the other side) and [`crate::console`].
 
 extern crate alloc;
 
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::AtomicU64;
 
-use cpu_driver::arch::aarch64::cpu;
-use cpu_driver::arch::aarch64::shared_region::SharedRegion;
 use cpu_driver::boot_record::{BootRecord, MAX_CORES};
-use cpu_driver::intercore::{KernelMessage, MeasureRequest, PeerTarget, WakeTarget};
+use cpu_driver::kernel_messages::{KernelMessage, MeasureRequest, PeerTarget, WakeTarget};
+use cpu_driver::shared_region::SharedRegion;
 use spin::Mutex;
-use urpc::messages::{CoreUp, Ping, Pong};
+use urpc::messages::CoreUp;
 use urpc::{Endpoint, Message, Notify};
 
 use crate::console::kprintln;
 use crate::interrupts::SgiNotify;
 
 /// One channel, from this core's side.
-type Link = Endpoint<'static>;
+pub type Link = Endpoint<'static>;
 
 struct Links {
     record: &'static BootRecord,
@@ -56,7 +58,8 @@ pub fn init(record: &'static BootRecord, region: SharedRegion) {
         Some(Links { record, region, to_core, to_boot, wake_targets, reports: [None; MAX_CORES] });
 }
 
-fn send<M: Message>(link: &mut Link, message: &M) -> bool {
+/// Sends `message`, waiting a while if the ring is full; false if it stayed full.
+pub fn send<M: Message>(link: &mut Link, message: &M) -> bool {
     // The boot core drains its channels whenever it is idle; a full ring means it is busy, so
     // give it a moment rather than drop a report.
     for _ in 0..1_000_000 {
@@ -135,82 +138,46 @@ pub fn wake_target(core: u64) -> Option<u64> {
     LINKS.lock().as_ref()?.wake_targets.get(core as usize).copied().flatten()
 }
 
-/// Round trip figures for one core pair, in counter ticks per round trip.
-pub struct Measurement {
-    /// URPC ping/pong.
-    pub urpc_ticks: u64,
-    /// The raw cache-line ping-pong on the same pair.
-    pub limit_ticks: u64,
+/// The boot core's view of one other core, for as long as a measurement takes.
+pub struct Peer<'a> {
+    /// The kernel channel to it (this side is A).
+    pub link: &'a mut Link,
+    /// The cache line the two bounce for the raw limit.
+    pub line: &'static AtomicU64,
+    /// How to wake it.
+    pub wake_target: u64,
 }
 
-/// Boot core: measures the round trip to `core` (it must be up). Both cores spin for the
-/// duration; the others sleep.
-pub fn measure(core: u64, rounds: u32, warmup: u32) -> Option<Measurement> {
+/// Boot core: runs `f` on the channel to `core`, which must have come up (its wake target is
+/// known); `None` if it has not. Holds this core's channels for the duration.
+pub fn with_peer<R>(core: u64, f: impl FnOnce(Peer<'_>) -> R) -> Option<R> {
     let mut guard = LINKS.lock();
     let links = guard.as_mut()?;
-    let target = links.wake_targets.get(core as usize).copied().flatten()?;
+    let wake_target = links.wake_targets.get(core as usize).copied().flatten()?;
     let line = links.region.line(links.region.layout.pingpong_line(core)?);
     let link = links.to_core.get_mut(core as usize)?.as_mut()?;
-    if !send(link, &MeasureRequest { rounds, warmup }) {
-        return None;
-    }
-    SgiNotify { target }.notify();
-
-    let patience = patience_ticks();
-    let mut round_trip = |seq: u64| -> bool {
-        if !send(link, &Ping { seq, ts: 0 }) {
-            return false;
-        }
-        // A core that stops answering must not hang the boot; a host that deschedules a vCPU
-        // for a while must not fail the measurement either.
-        let deadline = cpu::counter() + patience;
-        while cpu::counter() < deadline {
-            if let Ok(payload) = link.receiver.try_recv() {
-                return matches!(KernelMessage::decode(&payload), Ok(KernelMessage::Pong(p)) if p.seq == seq);
-            }
-            core::hint::spin_loop();
-        }
-        false
-    };
-    for seq in 0..u64::from(warmup) {
-        if !round_trip(seq) {
-            return None;
-        }
-    }
-    let start = cpu::counter();
-    for seq in 0..u64::from(rounds) {
-        if !round_trip(u64::from(warmup) + seq) {
-            return None;
-        }
-    }
-    let urpc_ticks = (cpu::counter() - start) / u64::from(rounds.max(1));
-
-    // The limit: one cache line, the boot core writes odd values and the peer even ones.
-    let total = u64::from(warmup) + u64::from(rounds);
-    let mut start = cpu::counter();
-    for i in 0..total {
-        if i == u64::from(warmup) {
-            start = cpu::counter();
-        }
-        line.store(2 * i + 1, Ordering::Release);
-        let deadline = cpu::counter() + patience;
-        while line.load(Ordering::Acquire) != 2 * i + 2 {
-            if cpu::counter() > deadline {
-                return None;
-            }
-            core::hint::spin_loop();
-        }
-    }
-    let limit_ticks = (cpu::counter() - start) / u64::from(rounds.max(1));
-    Some(Measurement { urpc_ticks, limit_ticks })
+    Some(f(Peer { link, line, wake_target }))
 }
 
-/// Any core but the boot core, when idle: handles what the boot core sent.
-pub fn serve() {
+/// Any core but the boot core: runs `f` on the channel to the boot core and this core's
+/// ping-pong line; `None` on the boot core.
+pub fn with_boot_link<R>(f: impl FnOnce(&mut Link, Option<&'static AtomicU64>) -> R) -> Option<R> {
     let mut guard = LINKS.lock();
-    let Some(links) = guard.as_mut() else { return };
+    let links = guard.as_mut()?;
+    let line =
+        links.region.layout.pingpong_line(links.record.core_index).map(|offset| links.region.line(offset));
+    let link = links.to_boot.as_mut()?;
+    Some(f(link, line))
+}
+
+/// Any core but the boot core, when idle: handles what the boot core sent, up to the first
+/// measurement request, which it returns: the pings that follow it on the channel belong to
+/// whoever serves the request.
+pub fn serve() -> Option<MeasureRequest> {
+    let mut guard = LINKS.lock();
+    let links = guard.as_mut()?;
     let core = links.record.core_index;
-    let Some(link) = links.to_boot.as_mut() else { return };
+    let link = links.to_boot.as_mut()?;
     while let Ok(payload) = link.receiver.try_recv() {
         match KernelMessage::decode(&payload) {
             Ok(KernelMessage::PeerTarget(entry)) => {
@@ -218,49 +185,10 @@ pub fn serve() {
                     *slot = Some(entry.target);
                 }
             }
-            Ok(KernelMessage::MeasureRequest(request)) => {
-                let total = u64::from(request.rounds) + u64::from(request.warmup);
-                let line = links.region.layout.pingpong_line(core).map(|offset| links.region.line(offset));
-                serve_measurement(link, line, total);
-            }
+            Ok(KernelMessage::MeasureRequest(request)) => return Some(request),
             Ok(other) => kprintln!("core {core}: unexpected kernel message {other:?}"),
             Err(e) => kprintln!("core {core}: malformed kernel message dropped: {e}"),
         }
     }
-}
-
-/// How long one side of a measurement waits for the other before giving up: long enough for
-/// a host to deschedule a vCPU for a while, short enough that a dead peer does not hang a core.
-fn patience_ticks() -> u64 {
-    cpu::counter_frequency()
-}
-
-fn serve_measurement(link: &mut Link, line: Option<&'static core::sync::atomic::AtomicU64>, total: u64) {
-    let patience = patience_ticks();
-    let mut answered = 0;
-    let mut deadline = cpu::counter() + patience;
-    while answered < total {
-        match link.receiver.try_recv() {
-            Ok(payload) => {
-                if let Ok(KernelMessage::Ping(ping)) = KernelMessage::decode(&payload) {
-                    send(link, &Pong::answer(&ping));
-                    answered += 1;
-                }
-                deadline = cpu::counter() + patience;
-            }
-            Err(_) if cpu::counter() > deadline => return, // the boot core gave up
-            Err(_) => core::hint::spin_loop(),
-        }
-    }
-    let Some(line) = line else { return };
-    for i in 0..total {
-        let deadline = cpu::counter() + patience;
-        while line.load(Ordering::Acquire) != 2 * i + 1 {
-            if cpu::counter() > deadline {
-                return;
-            }
-            core::hint::spin_loop();
-        }
-        line.store(2 * i + 2, Ordering::Release);
-    }
+    None
 }

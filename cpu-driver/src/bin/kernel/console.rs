@@ -5,9 +5,9 @@ use core::fmt::Write;
 
 use cpu_driver::arch::aarch64::uart::Uart;
 use cpu_driver::boot_record::ConsoleConfig;
+use cpu_driver::console_lock::ConsoleLock;
 use cpu_driver::layout::phys_to_virt;
 use cpu_driver::linebuf::LineBuffer;
-use cpu_driver::shared::ConsoleLock;
 use spin::Once;
 
 struct Console {

@@ -1,13 +1,18 @@
-//! Entry glue: the assembly entry and vectors, the heap, the panic and exception handlers.
+//! Entry glue, the top of the kernel: the assembly entry and vectors, the heap, the panic
+//! handler and the exception handler. `kernel_main` hands the core to [`crate::main_loop`];
+//! an exception from EL0 goes to [`crate::syscalls`] (a system call) or
+//! [`crate::scheduler`] (an interrupt or a fault) and back to EL0 through the scheduler.
+//! Nothing calls into this module but the assembly.
 
 use core::arch::global_asm;
 
-use cpu_driver::arch::aarch64::cpu;
-use cpu_driver::arch::aarch64::exception::{exception_class, vector_name, TrapFrame};
+use cpu_driver::arch::aarch64::cpu::{self, halt};
+use cpu_driver::arch::aarch64::exception::{class_of, exception_class, vector_name, TrapFrame, EC_SVC64};
 use cpu_driver::boot_record::{offsets, BootRecord, BOOT_RECORD_MAGIC};
 use linked_list_allocator::LockedHeap;
 
 use crate::console::kprintln;
+use crate::{main_loop, scheduler, syscalls};
 
 global_asm!(
     concat!(
@@ -31,6 +36,11 @@ global_asm!(".global KERNEL_BASE", ".set KERNEL_BASE, {base}", base = const cpu_
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
 
+/// Vector index of a synchronous exception from EL0 (AArch64): a system call or a fault.
+const EL0_SYNC: u64 = 8;
+/// Vector index of an IRQ from EL0 (AArch64): the timer or the wake SGI.
+const EL0_IRQ: u64 = 9;
+
 /// Called by the entry assembly with the MMU on, on this core's stack.
 #[no_mangle]
 extern "C" fn kernel_main(record_va: u64) -> ! {
@@ -43,15 +53,29 @@ extern "C" fn kernel_main(record_va: u64) -> ! {
     cpu::disable_low_half_translation();
     // SAFETY: the stub reserved and mapped this heap range for this core alone.
     unsafe { HEAP.lock().init(record.heap_va as *mut u8, record.heap_size as usize) };
-    crate::roll_call::run(record)
+    main_loop::run(record)
 }
 
-/// Every exception: those from EL0 go to the dispatcher scheduler; one taken at EL1 is a CPU
-/// driver bug: report it and stop this core only.
+/// Every exception: those from EL0 (vectors 8 to 11) are a dispatcher's system call,
+/// interrupt or fault; one taken at EL1 is a CPU driver bug: report it and stop this core only.
 #[no_mangle]
 extern "C" fn kernel_exception(kind: u64, frame: &mut TrapFrame) {
-    if (8..12).contains(&kind) {
-        crate::dispatch::handle_from_el0(kind, frame);
+    if (EL0_SYNC..EL0_SYNC + 4).contains(&kind) {
+        let handled = scheduler::with(|scheduler| {
+            let switch = match kind {
+                EL0_SYNC if class_of(frame.esr) == EC_SVC64 => syscalls::handle(scheduler, frame),
+                EL0_IRQ => scheduler.take_interrupts(),
+                _ => {
+                    scheduler.stop_current(frame, kind);
+                    true
+                }
+            };
+            scheduler.resume(frame, switch);
+        });
+        if handled.is_none() {
+            kprintln!("core mpidr={:#x}: exception from EL0 with no dispatcher; core stopped", cpu::mpidr());
+            halt();
+        }
         return;
     }
     kprintln!(
@@ -70,11 +94,4 @@ extern "C" fn kernel_exception(kind: u64, frame: &mut TrapFrame) {
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     kprintln!("core mpidr={:#x}: panic: {info}", cpu::mpidr());
     halt()
-}
-
-/// Stops this core for good, asleep.
-pub fn halt() -> ! {
-    loop {
-        cpu::wait_for_interrupt();
-    }
 }

@@ -1,18 +1,19 @@
 //! This core's interrupt controller state and the way the CPU driver waits: with interrupts
 //! masked, `WFI` still wakes on a pending interrupt (an SGI from another core or the timer
-//! deadline), after which the pending interrupts are acknowledged here.
+//! deadline), after which the pending interrupts are acknowledged here. Uses only
+//! [`crate::console`].
 
 pub use cpu_driver::arch::aarch64::gic::TIMER_INTID;
 use cpu_driver::arch::aarch64::gic::{Gic, SGI_WAKE};
-
-/// The INTID of the wake SGI (SGIs are INTIDs 0-15).
-pub const WAKE_INTID: u32 = SGI_WAKE;
 use cpu_driver::arch::aarch64::{cpu, timer};
 use cpu_driver::boot_record::GicConfig;
 use cpu_driver::layout::phys_to_virt;
 use spin::Mutex;
 
 use crate::console::kprintln;
+
+/// The INTID of the wake SGI (SGIs are INTIDs 0-15).
+pub const WAKE_INTID: u32 = SGI_WAKE;
 
 /// This core's GIC (a per-core static: every core has its own copy of this kernel).
 static GIC: Mutex<Option<Gic>> = Mutex::new(None);

@@ -1,15 +1,23 @@
-//! Views of this core's own frames through the kernel window. The frame pool hands out each
-//! frame once, so a view made here is the only one.
+//! This core's memory for dispatchers: views of frames from its pool through the kernel window,
+//! a dispatcher's address space (its own translation tables and ASID), and loading an EL0
+//! program into a fresh one (segments copied into pool frames, a stack). The frame pool itself
+//! is `cpu_driver::frames::FramePool`, owned by the dispatcher table. A leaf: it uses only the
+//! library.
+//!
+//! The pool hands out each frame once, so a view made here is the only one.
 
-use cpu_driver::frames::Frames;
-use cpu_driver::paging::Table;
+use cpu_driver::arch::aarch64::user::sync_instruction_cache;
+use cpu_driver::frames::{FramePool, Frames};
+use cpu_driver::layout::{align_up, PAGE_SIZE, USER_STACK_SIZE, USER_STACK_TOP};
+use cpu_driver::paging::{Attributes, MapError, Table, TablePool};
+use cpu_driver::program::{self, ProgramError};
 
 /// The frames as bytes.
 ///
 /// # Safety
 /// `frames` must come from this core's frame pool (mapped read-write in the kernel window) and
 /// no other view of them may be live.
-pub unsafe fn bytes(frames: &Frames) -> &'static mut [u8] {
+pub unsafe fn bytes_of(frames: &Frames) -> &'static mut [u8] {
     // SAFETY: guaranteed by the caller; the pool maps its frames for good.
     unsafe { core::slice::from_raw_parts_mut(frames.va as *mut u8, frames.len() as usize) }
 }
@@ -17,8 +25,100 @@ pub unsafe fn bytes(frames: &Frames) -> &'static mut [u8] {
 /// The frames as translation tables.
 ///
 /// # Safety
-/// As [`bytes`].
-pub unsafe fn tables(frames: &Frames) -> &'static mut [Table] {
+/// As [`bytes_of`].
+pub unsafe fn tables_of(frames: &Frames) -> &'static mut [Table] {
     // SAFETY: guaranteed by the caller; a table is 4 KiB of u64, valid for any contents.
     unsafe { core::slice::from_raw_parts_mut(frames.va as *mut Table, frames.count as usize) }
+}
+
+/// Translation tables per address space (level 1, and level 2 and 3 tables for the program,
+/// its stack and mapped frames).
+const TABLES_PER_SPACE: u64 = 16;
+
+/// A dispatcher's address space.
+pub struct AddressSpace {
+    /// Its translation tables.
+    pub tables: Frames,
+    /// How many of them are in use.
+    pub tables_used: usize,
+    /// Its address space identifier.
+    pub asid: u16,
+}
+
+impl AddressSpace {
+    /// Maps `frames` at user address `va` with `attributes`.
+    pub fn map(&mut self, va: u64, frames: &Frames, attributes: Attributes) -> Result<(), MapError> {
+        // SAFETY: the tables were taken from this core's pool for this address space alone.
+        let tables = unsafe { tables_of(&self.tables) };
+        let mut pool = TablePool::resume(tables, self.tables.pa, self.tables_used)?;
+        pool.map(va, frames.pa, frames.len(), attributes)?;
+        self.tables_used = pool.tables_used();
+        Ok(())
+    }
+}
+
+/// A loaded program, ready to run.
+pub struct Loaded {
+    /// Its address space.
+    pub space: AddressSpace,
+    /// Where it starts.
+    pub entry: u64,
+    /// Its initial stack pointer.
+    pub stack_top: u64,
+}
+
+/// Why a program could not be loaded.
+#[derive(Clone, Copy, Debug)]
+pub enum LoadError {
+    /// The ELF file was refused.
+    Program(ProgramError),
+    /// The core's frame pool is exhausted.
+    OutOfFrames,
+    /// Building the translation tables failed.
+    Map(MapError),
+}
+
+impl core::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LoadError::Program(e) => write!(f, "bad program: {e}"),
+            LoadError::OutOfFrames => write!(f, "out of frames"),
+            LoadError::Map(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<MapError> for LoadError {
+    fn from(e: MapError) -> Self {
+        LoadError::Map(e)
+    }
+}
+
+/// Loads `elf` into a new address space with identifier `asid`.
+pub fn load(pool: &mut FramePool, elf: &[u8], asid: u16) -> Result<Loaded, LoadError> {
+    let plan = program::plan(elf).map_err(LoadError::Program)?;
+    let tables = pool.take(TABLES_PER_SPACE).ok_or(LoadError::OutOfFrames)?;
+    // SAFETY: fresh frames from this core's pool.
+    let pool_tables = unsafe { tables_of(&tables) };
+    let tables_used = TablePool::new(pool_tables, tables.pa)?.tables_used();
+    let mut space = AddressSpace { tables, tables_used, asid };
+
+    for segment in &plan.segments {
+        let pages = align_up(segment.mem_size, PAGE_SIZE) / PAGE_SIZE;
+        let frames = pool.take(pages).ok_or(LoadError::OutOfFrames)?;
+        // SAFETY: fresh frames from this core's pool, not yet mapped anywhere else.
+        let bytes = unsafe { bytes_of(&frames) };
+        bytes.fill(0);
+        let file = elf.get(segment.file_range.clone()).ok_or(LoadError::Program(ProgramError::OutOfRange))?;
+        bytes[..file.len()].copy_from_slice(file);
+        if segment.attributes == Attributes::UserCode {
+            sync_instruction_cache(frames.va, frames.len());
+        }
+        space.map(segment.vaddr, &frames, segment.attributes)?;
+    }
+    let stack = pool.take(USER_STACK_SIZE / PAGE_SIZE).ok_or(LoadError::OutOfFrames)?;
+    // SAFETY: fresh frames from this core's pool.
+    unsafe { bytes_of(&stack) }.fill(0);
+    space.map(USER_STACK_TOP - USER_STACK_SIZE, &stack, Attributes::UserData)?;
+    Ok(Loaded { space, entry: plan.entry, stack_top: USER_STACK_TOP })
 }

@@ -1,4 +1,5 @@
-//! The boot image as this core sees it through the physmap: where the EL0 programs are.
+//! The boot image as this core sees it through the physmap: where the EL0 programs are. A
+//! leaf (it uses only the library).
 
 use bootimage::PayloadTable;
 use cpu_driver::boot_record::BootRecord;

@@ -1,6 +1,7 @@
-//! The console lock: the one cache line in the shared region that several cores write, since
-//! the board has one UART. Everything else between cores is a URPC message (see
-//! [`crate::intercore`]). All-zero is its valid initial state (the stub zeroes the region).
+//! The console lock: the one cache line of the shared region ([`crate::shared_region`], offset
+//! 0) that every core writes, since the board has one UART and lines from different cores
+//! must not interleave. Everything else between cores is a URPC message (see
+//! [`crate::kernel_messages`]). All-zero is its valid initial state (the stub zeroes the region).
 
 use core::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,0 +1,175 @@
+//! This core's dispatchers (EL0 program instances): what one is (saved registers, FP/SIMD
+//! state, address space, state, same-core inbox, granted channels), the table of them with the
+//! frame pool they are built from, and loading one from the boot image. Choosing which one runs
+//! is [`crate::scheduler`]'s; changing them on request, [`crate::syscalls`]'. Uses
+//! [`crate::memory`] and [`crate::boot_image`].
+
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use cpu_driver::arch::aarch64::exception::TrapFrame;
+use cpu_driver::arch::aarch64::fp::FpState;
+use cpu_driver::boot_record::BootRecord;
+use cpu_driver::frames::FramePool;
+
+use crate::boot_image;
+use crate::memory::{self, AddressSpace};
+
+/// Most same-core messages queued for one dispatcher.
+pub const INBOX_CAPACITY: usize = 32;
+
+/// Where a dispatcher stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// May run.
+    Runnable,
+    /// Sleeping in `wait` until woken or the deadline (counter ticks), if any.
+    Waiting {
+        /// Counter value at which its `wait` returns 0, if any.
+        deadline: Option<u64>,
+    },
+    /// Exited or stopped; never runs again.
+    Ended,
+}
+
+/// One EL0 program instance on this core.
+pub struct Dispatcher {
+    /// The program's name in the boot image.
+    pub name: String,
+    /// Its EL0 registers while it does not run.
+    pub frame: TrapFrame,
+    /// Its FP/SIMD registers while it does not run.
+    pub fp: FpState,
+    /// Its address space.
+    pub space: AddressSpace,
+    /// Where it stands.
+    pub state: State,
+    /// A wake-up arrived while it was not waiting; its next `wait` returns at once.
+    pub wake_pending: bool,
+    /// Cores whose application channel its monitor granted it.
+    pub grants: Vec<u64>,
+    /// Same-core messages for it: (sender index, words).
+    pub inbox: VecDeque<(u64, [u64; 3])>,
+    /// It has waited once (it finished starting up) or ended.
+    pub settled: bool,
+}
+
+impl Dispatcher {
+    /// Something it may wait for happened: if waiting, it runs again and its `wait` returns 1;
+    /// otherwise its next `wait` returns at once. An ended dispatcher stays ended.
+    pub fn wake(&mut self) {
+        match self.state {
+            State::Waiting { .. } => {
+                self.state = State::Runnable;
+                self.frame.x[0] = 1;
+            }
+            State::Runnable => self.wake_pending = true,
+            State::Ended => {}
+        }
+    }
+}
+
+/// Every dispatcher of this core, by index (the order they were loaded in; index 0 is the
+/// monitor), and the frames they are made of.
+pub struct Dispatchers {
+    record: &'static BootRecord,
+    list: Vec<Dispatcher>,
+    frames: FramePool,
+    next_asid: u16,
+}
+
+impl Dispatchers {
+    /// No dispatchers yet; the frame pool is this core's, from its boot record.
+    pub fn new(record: &'static BootRecord) -> Self {
+        Dispatchers {
+            record,
+            list: Vec::new(),
+            frames: FramePool::new(record.frames_pa, record.frames_va, record.frames_size),
+            next_asid: 1,
+        }
+    }
+
+    /// Loads the program `name` from the boot image and makes it runnable.
+    pub fn spawn(&mut self, name: &str) -> Result<(), String> {
+        let elf = boot_image::program(self.record, name)
+            .ok_or_else(|| alloc::format!("no program {name} in the boot image"))?;
+        let asid = self.next_asid;
+        let loaded = memory::load(&mut self.frames, elf, asid).map_err(|e| alloc::format!("{name}: {e}"))?;
+        self.next_asid = self.next_asid.checked_add(1).ok_or("out of address space identifiers")?;
+        let frame =
+            TrapFrame { elr: loaded.entry, spsr: 0, sp_el0: loaded.stack_top, ..TrapFrame::default() };
+        self.list.push(Dispatcher {
+            name: name.into(),
+            frame,
+            fp: FpState::new(),
+            space: loaded.space,
+            state: State::Runnable,
+            wake_pending: false,
+            grants: Vec::new(),
+            inbox: VecDeque::new(),
+            settled: false,
+        });
+        Ok(())
+    }
+
+    /// How many were loaded (ended ones included: indices never change).
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// The dispatcher at `index`.
+    pub fn get(&self, index: usize) -> Option<&Dispatcher> {
+        self.list.get(index)
+    }
+
+    /// The dispatcher at `index`, to change.
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut Dispatcher> {
+        self.list.get_mut(index)
+    }
+
+    /// The frame pool, for frames mapped on request.
+    pub fn frames(&mut self) -> &mut FramePool {
+        &mut self.frames
+    }
+
+    /// The wake SGI arrived: every dispatcher is woken (see [`Dispatcher::wake`]).
+    pub fn wake_all(&mut self) {
+        self.list.iter_mut().for_each(Dispatcher::wake);
+    }
+
+    /// Every waiting dispatcher whose deadline is before `now` runs again; its `wait` returns 0.
+    pub fn expire_deadlines(&mut self, now: u64) {
+        for d in &mut self.list {
+            if let State::Waiting { deadline: Some(deadline) } = d.state {
+                if now >= deadline {
+                    d.state = State::Runnable;
+                    d.frame.x[0] = 0;
+                }
+            }
+        }
+    }
+
+    /// The earliest deadline of a waiting dispatcher.
+    pub fn earliest_deadline(&self) -> Option<u64> {
+        self.list
+            .iter()
+            .filter_map(|d| match d.state {
+                State::Waiting { deadline } => deadline,
+                _ => None,
+            })
+            .min()
+    }
+
+    /// How many may run.
+    pub fn runnable(&self) -> usize {
+        self.list.iter().filter(|d| d.state == State::Runnable).count()
+    }
+
+    /// Whether every dispatcher has settled (waited once or ended).
+    pub fn all_settled(&self) -> bool {
+        self.list.iter().all(|d| d.settled)
+    }
+}

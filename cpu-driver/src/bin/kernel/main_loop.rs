@@ -1,0 +1,90 @@
+//! What a core does from `kernel_main` on: start its services (console, kernel channels, its
+//! GIC part), print its `core <n> up` line, load its boot dispatchers and hand the core to the
+//! scheduler for good. The scheduler calls back here when every boot dispatcher has settled
+//! (report to the boot core) and whenever the core is idle: the boot core then advances its
+//! roll call and, once it completes, shares the wake-up directory, takes the URPC figures and
+//! lets its monitor go on (or powers off if there is none); the other cores serve what the
+//! boot core sent. Uses every module below [`crate::entry`] but [`crate::syscalls`].
+
+extern crate alloc;
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use cpu_driver::arch::aarch64::cpu::{self, halt};
+use cpu_driver::boot_record::{BootRecord, FLAG_BENCH, FLAG_FAULT_TEST};
+use cpu_driver::shared_region::SharedRegion;
+
+use crate::build_info::{class_name, BUILD_TARGET_CPU};
+use crate::console::{self, kprintln};
+use crate::dispatchers::Dispatchers;
+use crate::roll_call::{self, Progress};
+use crate::scheduler::{Hooks, IdleAction, Scheduler};
+use crate::{channels, interrupts, power, urpc_figures};
+
+/// Whether this core's monitor started (then it, not the CPU driver, ends the run).
+static MONITOR_RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Runs this core's part of the boot, then its dispatchers.
+pub fn run(record: &'static BootRecord) -> ! {
+    // SAFETY: the stub zeroed the shared region for this many cores and handed it to every
+    // core; the physmap maps all RAM.
+    let Some(region) = (unsafe { SharedRegion::new(record.shared_pa, record.core_count) }) else { halt() };
+    console::init(&record.console, region.console_lock());
+    channels::init(record, region);
+    let core = record.core_index;
+    kprintln!(
+        "core {core} up mpidr={:#x} class={} cpu-driver={BUILD_TARGET_CPU} el={}",
+        cpu::mpidr(),
+        class_name(record.build),
+        cpu::current_el()
+    );
+    interrupts::init(&record.gic, core);
+    cpu::allow_el0_counter();
+    if record.is_boot_core() {
+        roll_call::open(record);
+    }
+    let mut dispatchers = Dispatchers::new(record);
+    let mut programs = alloc::vec!["monitor"];
+    if record.flags & FLAG_FAULT_TEST != 0 && core == 1 {
+        programs.push("faulter");
+    }
+    if record.flags & FLAG_BENCH != 0 {
+        programs.push("latency");
+    }
+    for program in programs {
+        match dispatchers.spawn(program) {
+            Ok(()) if program == "monitor" => MONITOR_RUNNING.store(true, Ordering::Relaxed),
+            Ok(()) => {}
+            Err(e) => kprintln!("core {core}: cannot start {program}: {e}"),
+        }
+    }
+    if dispatchers.len() == 0 {
+        roll_call::report_in(record); // nothing to wait for
+    }
+    Scheduler::new(record, dispatchers, Hooks { ready: roll_call::report_in, idle: on_idle }).run()
+}
+
+/// The idle hook: on the boot core, advances the roll call (its deadline while it is open);
+/// on the others, serves what the boot core sent.
+fn on_idle(record: &'static BootRecord) -> IdleAction {
+    if !record.is_boot_core() {
+        while let Some(request) = channels::serve() {
+            urpc_figures::echo(request);
+        }
+        return IdleAction::default();
+    }
+    match roll_call::advance(record) {
+        Progress::Closed => IdleAction::default(),
+        Progress::Waiting { deadline } => IdleAction { deadline: Some(deadline), wake_dispatchers: false },
+        Progress::Complete { up } => {
+            channels::share_directory();
+            urpc_figures::measure_and_print(record, &up);
+            roll_call::finish();
+            if !MONITOR_RUNNING.load(Ordering::Relaxed) {
+                power::off(record); // nobody at EL0 to end the run
+            }
+            // The monitor waits for the roll call to end: let it carry on.
+            IdleAction { deadline: None, wake_dispatchers: true }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Ending the run: PSCI `SYSTEM_OFF`, when this boot asks for it. A leaf, so that both the
+//! `power_off` system call and the boot core's main loop (when no monitor runs) can reach it.
+
+use cpu_driver::arch::aarch64::psci::Conduit;
+use cpu_driver::boot_record::{BootRecord, FLAG_POWER_OFF_WHEN_DONE};
+
+use crate::console::kprintln;
+
+/// Ends the run with PSCI `SYSTEM_OFF` if this boot asks for it and the firmware offers it;
+/// returns if it does not.
+pub fn off(record: &BootRecord) {
+    if record.flags & FLAG_POWER_OFF_WHEN_DONE == 0 {
+        return;
+    }
+    if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
+        let result = conduit.system_off();
+        kprintln!("PSCI SYSTEM_OFF failed: {result:?}");
+    }
+}

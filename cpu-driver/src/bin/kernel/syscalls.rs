@@ -1,0 +1,246 @@
+//! The system calls: decoding a call from a dispatcher's registers and running its handler on
+//! this core's scheduler and dispatchers. The calls themselves are listed in
+//! `userland/abi/README.md`; every argument from EL0 is checked here before use. Uses
+//! [`crate::scheduler`], [`crate::dispatchers`], [`crate::memory`], [`crate::channels`] (wake
+//! targets), [`crate::roll_call`] (whether it is over), [`crate::interrupts`],
+//! [`crate::power`] and [`crate::console`].
+
+extern crate alloc;
+
+use alloc::string::String;
+
+use cpu_driver::arch::aarch64::cpu;
+use cpu_driver::arch::aarch64::exception::TrapFrame;
+use cpu_driver::arch::aarch64::user::user_readable;
+use cpu_driver::frames::Frames;
+use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT, USER_MIN};
+use cpu_driver::paging::Attributes;
+use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
+use syscall_abi::{Call, ChannelKind, Error, Info};
+
+use crate::console::kprintln;
+use crate::dispatchers::{State, INBOX_CAPACITY};
+use crate::scheduler::Scheduler;
+use crate::{channels, interrupts, memory, power, roll_call};
+
+/// Longest console write accepted in one call.
+const MAX_CONSOLE_WRITE: u64 = 256;
+/// Where `map_channel` puts a monitor channel: one 64 KiB slot per peer core.
+const MONITOR_CHANNELS_VA: u64 = USER_FRAMES_BASE;
+/// Where `map_channel` puts an application region: one 64 KiB slot per peer core.
+const APP_CHANNELS_VA: u64 = USER_FRAMES_BASE + 0x1000_0000;
+
+/// Runs the system call in `frame` (number in x8, arguments in x0-x3, result in x0); returns
+/// whether the scheduler should switch dispatchers.
+pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
+    let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3]];
+    let result = match Call::from_raw(frame.x[8]) {
+        Some(Call::Exit) => return exit(s, args[0]),
+        Some(Call::Yield) => {
+            frame.x[0] = 0;
+            return true;
+        }
+        Some(Call::ConsoleWrite) => console_write(args[0], args[1]),
+        Some(Call::Info) => info(s, args[0], args[1]),
+        Some(Call::Wait) => return wait(s, frame, args[0]),
+        Some(Call::Notify) => notify(args[0]),
+        Some(Call::MapChannel) => map_channel(s, args[0], args[1]),
+        Some(Call::Grant) => grant(s, args[0], args[1]),
+        Some(Call::SendLocal) => send_local(s, args),
+        Some(Call::RecvLocal) => recv_local(s, frame),
+        Some(Call::PowerOff) => power_off(s),
+        Some(Call::MapDeviceTree) => map_device_tree(s),
+        Some(Call::MapFrame) => map_frame(s, args[0]),
+        None => Err(Error::NoSuchCall),
+    };
+    frame.x[0] = match result {
+        Ok(value) => value,
+        Err(error) => error.to_return(),
+    };
+    false
+}
+
+/// Whether the caller is this core's monitor (the first dispatcher).
+fn caller_is_monitor(s: &Scheduler) -> bool {
+    s.current() == Some(0)
+}
+
+fn exit(s: &mut Scheduler, code: u64) -> bool {
+    let core = s.record().core_index;
+    if let Some(d) = s.current_mut() {
+        d.state = State::Ended;
+        if code != 0 {
+            let name = d.name.clone();
+            kprintln!("core {core}: dispatcher {name} exited with code {code}");
+        }
+    }
+    s.settle_current();
+    true
+}
+
+fn console_write(ptr: u64, len: u64) -> Result<u64, Error> {
+    if len > MAX_CONSOLE_WRITE {
+        return Err(Error::InvalidArgument);
+    }
+    let end = ptr.checked_add(len).ok_or(Error::BadAddress)?;
+    if ptr < USER_MIN || end > USER_LIMIT {
+        return Err(Error::BadAddress);
+    }
+    let mut page = ptr & !(PAGE_SIZE - 1);
+    while page < end {
+        if !user_readable(page) {
+            return Err(Error::BadAddress);
+        }
+        page += PAGE_SIZE;
+    }
+    let mut buffer = [0u8; MAX_CONSOLE_WRITE as usize];
+    // SAFETY: every page of [ptr, end) is mapped readable for EL0 in the installed address
+    // space (checked above with the MMU itself), and EL1 may read what EL0 may read.
+    unsafe { core::ptr::copy_nonoverlapping(ptr as *const u8, buffer.as_mut_ptr(), len as usize) };
+    let text = String::from_utf8_lossy(&buffer[..len as usize]);
+    kprintln!("{}", text.trim_end_matches('\n'));
+    Ok(len)
+}
+
+fn info(s: &Scheduler, what: u64, arg: u64) -> Result<u64, Error> {
+    let record = s.record();
+    Ok(match Info::from_raw(what).ok_or(Error::NoSuchCall)? {
+        Info::CoreIndex => record.core_index,
+        Info::CoreCount => record.core_count,
+        Info::ExceptionLevel => 0,
+        Info::CounterFrequency => cpu::counter_frequency(),
+        Info::Build => record.build,
+        Info::BootCore => record.boot_core_index,
+        Info::RollCallDone => u64::from(roll_call::is_done()),
+        Info::CoreOnline => u64::from(channels::wake_target(arg).is_some()),
+        Info::DispatcherIndex => s.current().map_or(0, |c| c as u64),
+        Info::Flags => record.flags,
+    })
+}
+
+fn wait(s: &mut Scheduler, frame: &mut TrapFrame, timeout: u64) -> bool {
+    let deadline = (timeout != 0).then(|| cpu::counter().saturating_add(timeout));
+    s.settle_current();
+    let Some(d) = s.current_mut() else { return false };
+    if d.wake_pending {
+        d.wake_pending = false;
+        frame.x[0] = 1;
+        return false;
+    }
+    d.state = State::Waiting { deadline };
+    frame.x[0] = 0;
+    true
+}
+
+/// Sends the wake SGI to `core`: every dispatcher waiting there, its monitor among them, runs
+/// again.
+fn notify(core: u64) -> Result<u64, Error> {
+    let target = channels::wake_target(core).ok_or(Error::InvalidArgument)?;
+    interrupts::wake(target);
+    Ok(0)
+}
+
+fn map_channel(s: &mut Scheduler, peer: u64, kind: u64) -> Result<u64, Error> {
+    let record = s.record();
+    let core = record.core_index;
+    let layout = SharedLayout::new(record.core_count);
+    let (offset, bytes, va) = match ChannelKind::from_raw(kind).ok_or(Error::InvalidArgument)? {
+        ChannelKind::Monitor => {
+            if !caller_is_monitor(s) {
+                return Err(Error::Denied);
+            }
+            let (offset, _) = layout.monitor_channel(core, peer).ok_or(Error::InvalidArgument)?;
+            (offset, CHANNEL_BYTES, MONITOR_CHANNELS_VA + peer * 0x1_0000)
+        }
+        ChannelKind::Application => {
+            let granted = s.current_mut().is_some_and(|d| d.grants.contains(&peer));
+            if !granted {
+                return Err(Error::Denied);
+            }
+            let (offset, _) = layout.app_region(core, peer).ok_or(Error::InvalidArgument)?;
+            (offset, APP_REGION_BYTES, APP_CHANNELS_VA + peer * 0x1_0000)
+        }
+    };
+    let frames = Frames { pa: record.shared_pa + offset, va: 0, count: bytes / PAGE_SIZE };
+    let dispatcher = s.current_mut().ok_or(Error::InvalidArgument)?;
+    // Mapping the same frames again at the same place is allowed and changes nothing.
+    dispatcher.space.map(va, &frames, Attributes::UserData).map_err(|_| Error::InvalidArgument)?;
+    Ok(va)
+}
+
+fn map_frame(s: &mut Scheduler, va: u64) -> Result<u64, Error> {
+    if !va.is_multiple_of(PAGE_SIZE) || !(USER_MIN..USER_FRAMES_BASE).contains(&va) {
+        return Err(Error::BadAddress);
+    }
+    if user_readable(va) {
+        return Err(Error::InvalidArgument); // something is mapped there already
+    }
+    let frames = s.dispatchers().frames().take(1).ok_or(Error::WouldBlock)?;
+    // SAFETY: a fresh frame from this core's pool, mapped nowhere else yet.
+    unsafe { memory::bytes_of(&frames) }.fill(0);
+    let dispatcher = s.current_mut().ok_or(Error::InvalidArgument)?;
+    dispatcher.space.map(va, &frames, Attributes::UserData).map_err(|_| Error::InvalidArgument)?;
+    Ok(va)
+}
+
+fn map_device_tree(s: &mut Scheduler) -> Result<u64, Error> {
+    if !caller_is_monitor(s) {
+        return Err(Error::Denied);
+    }
+    let record = s.record();
+    let start = record.dtb_pa & !(PAGE_SIZE - 1);
+    let end = (record.dtb_pa + record.dtb_size).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    let frames = Frames { pa: start, va: 0, count: (end - start) / PAGE_SIZE };
+    let dispatcher = s.current_mut().ok_or(Error::InvalidArgument)?;
+    dispatcher
+        .space
+        .map(USER_DTB_BASE, &frames, Attributes::UserReadOnly)
+        .map_err(|_| Error::InvalidArgument)?;
+    Ok(USER_DTB_BASE + (record.dtb_pa - start))
+}
+
+fn grant(s: &mut Scheduler, peer: u64, dispatcher: u64) -> Result<u64, Error> {
+    if !caller_is_monitor(s) {
+        return Err(Error::Denied);
+    }
+    let record = s.record();
+    if peer >= record.core_count || peer == record.core_index {
+        return Err(Error::InvalidArgument);
+    }
+    let target = s.dispatchers().get_mut(dispatcher as usize).ok_or(Error::InvalidArgument)?;
+    if !target.grants.contains(&peer) {
+        target.grants.push(peer);
+    }
+    Ok(0)
+}
+
+/// Queues three words for the dispatcher `args[0]` of this core and wakes it.
+fn send_local(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
+    let sender = s.current().map_or(0, |c| c as u64);
+    match s.dispatchers().get_mut(args[0] as usize) {
+        Some(target) if target.state != State::Ended => {
+            if target.inbox.len() >= INBOX_CAPACITY {
+                return Err(Error::WouldBlock);
+            }
+            target.inbox.push_back((sender, [args[1], args[2], args[3]]));
+            target.wake();
+            Ok(0)
+        }
+        _ => Err(Error::InvalidArgument),
+    }
+}
+
+fn recv_local(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
+    let dispatcher = s.current_mut().ok_or(Error::InvalidArgument)?;
+    let (sender, words) = dispatcher.inbox.pop_front().ok_or(Error::WouldBlock)?;
+    frame.x[1..4].copy_from_slice(&words);
+    Ok(sender)
+}
+
+fn power_off(s: &Scheduler) -> Result<u64, Error> {
+    if !caller_is_monitor(s) || !s.record().is_boot_core() {
+        return Err(Error::Denied);
+    }
+    power::off(s.record());
+    Err(Error::NoSuchCall) // no PSCI on this machine (e.g. a Raspberry Pi without TF-A)
+}
