@@ -132,7 +132,7 @@ fn retype_refusals() {
     assert_eq!(f.retype(RAM, frames(RAM_SIZE / PAGE_SIZE - 1, 2, 1), leaf(2)), Err(CapError::OutOfBounds));
     assert_eq!(f.retype(RAM, frames(4, 1, u64::MAX), leaf(2)), Err(CapError::OutOfBounds));
     assert_eq!(
-        f.retype(RAM, Retype { offset: u64::MAX & !0xfff, ..frames(0, 1, 1) }, leaf(2)),
+        f.retype(RAM, Retype { offset: !0xfff, ..frames(0, 1, 1) }, leaf(2)),
         Err(CapError::OutOfBounds)
     );
     // Destinations: beyond the CNode, or occupied (and then nothing at all is made).
@@ -390,8 +390,8 @@ fn roots_never_overlap() {
     );
     assert!(f.caps.create_root(Capability::ram(RAM_BASE + RAM_SIZE, PAGE_SIZE).unwrap(), slot).is_ok());
     // Interrupts and the kernel object are numbered apart from memory.
-    f.caps.create_root(Capability::irq(0x4000_0), f.cspace.slot(leaf(2))).unwrap();
-    assert_eq!(f.caps.create_root(Capability::irq(0x4000_0), f.cspace.slot(leaf(3))), Err(CapError::Overlap));
+    f.caps.create_root(Capability::irq(30), f.cspace.slot(leaf(2))).unwrap();
+    assert_eq!(f.caps.create_root(Capability::irq(30), f.cspace.slot(leaf(3))), Err(CapError::Overlap));
     f.caps.create_root(Capability::kernel(), f.cspace.slot(leaf(3))).unwrap();
     assert_eq!(f.caps.create_held_root(Capability::kernel()), Err(CapError::Overlap));
     f.copy(leaf(3), leaf(4)).unwrap();
