@@ -1,20 +1,5 @@
 //! Capability addresses: how a system call names a slot of its caller's capability space.
-//!
-//! A capability space has two levels. The root CNode's slots hold (mostly) CNode capabilities;
-//! each of those CNodes' slots holds any capability. A [`CapAddr`] is one `u32`:
-//!
-//! ```text
-//! bit  31     level: 0 = two-level (leaf) address, 1 = level-1 address
-//! bits 30..24 reserved, must be 0
-//! bits 23..8  level-1 index: a slot of the root CNode
-//! bits  7..0  level-2 index: a slot of the CNode in that level-1 slot (0 in a level-1 address)
-//! ```
-//!
-//! A leaf address therefore reaches at most 65,536 CNodes of at most 256 slots each (a CNode of
-//! 16 KiB; a 4 KiB CNode has 64 slots and refuses higher indices). A level-1 address names a slot
-//! of the root CNode itself, which is how an L2 CNode capability is installed, copied or deleted.
-//! Any `u32` is accepted by [`CapAddr::from_raw`]; whether it names a slot is checked when it
-//! is used, with an error for every way it can fail.
+//! The format is documented on [`CapAddr`].
 
 use crate::error::CapError;
 
@@ -23,7 +8,22 @@ const RESERVED_MASK: u32 = 0x7f00_0000;
 const LEVEL1_SHIFT: u32 = 8;
 const LEVEL2_MASK: u32 = 0xff;
 
-/// A capability address (see the module documentation for the format).
+/// A capability address: one `u32` naming a slot of a two-level capability space. The root
+/// CNode's slots hold (mostly) CNode capabilities; each of those CNodes' slots holds any
+/// capability.
+///
+/// ```text
+/// bit  31     level: 0 = two-level (leaf) address, 1 = level-1 address
+/// bits 30..24 reserved, must be 0
+/// bits 23..8  level-1 index: a slot of the root CNode
+/// bits  7..0  level-2 index: a slot of the CNode in that level-1 slot (0 in a level-1 address)
+/// ```
+///
+/// A leaf address therefore reaches at most 65,536 CNodes of at most 256 slots each (a CNode of
+/// 16 KiB; a 4 KiB CNode has 64 slots and refuses higher indices). A level-1 address names a slot
+/// of the root CNode itself, which is how an L2 CNode capability is installed, copied or deleted.
+/// Any `u32` is accepted by [`CapAddr::from_raw`]; whether it names a slot is checked when it
+/// is used, with an error for every way it can fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CapAddr(u32);
 
