@@ -31,8 +31,26 @@ enum Op {
 /// operations fill, sometimes any `u32` at all (a forged address).
 fn src() -> impl Strategy<Value = CapAddr> {
     prop_oneof![
-        6 => (0..2u8).prop_map(|slot| CapAddr::leaf(0, slot)),
-        12 => (0..SLOTS).prop_map(|slot| CapAddr::leaf(0, slot)),
+        10 => (0..2u8).prop_map(|slot| CapAddr::leaf(0, slot)),
+        8 => (2..SLOTS).prop_map(|slot| CapAddr::leaf(0, slot)),
+        3 => mounted(),
+        1 => any::<u32>().prop_map(CapAddr::from_raw),
+    ]
+}
+
+/// Root slot 1 (empty at first: a retype of a CNode there mounts it) and slots of the CNode
+/// mounted there, so that deleting a CNode with contents happens too.
+fn mounted() -> impl Strategy<Value = CapAddr> {
+    prop_oneof![Just(CapAddr::level1(1)), (0..8u8).prop_map(|slot| CapAddr::leaf(1, slot))]
+}
+
+/// A slot to delete or revoke: seldom one of the RAM roots, so that sequences go on long
+/// after the first delete.
+fn victim() -> impl Strategy<Value = CapAddr> {
+    prop_oneof![
+        1 => (0..2u8).prop_map(|slot| CapAddr::leaf(0, slot)),
+        12 => (2..SLOTS).prop_map(|slot| CapAddr::leaf(0, slot)),
+        4 => mounted(),
         1 => any::<u32>().prop_map(CapAddr::from_raw),
     ]
 }
@@ -41,6 +59,7 @@ fn src() -> impl Strategy<Value = CapAddr> {
 fn dest() -> impl Strategy<Value = CapAddr> {
     prop_oneof![
         18 => (2..SLOTS).prop_map(|slot| CapAddr::leaf(0, slot)),
+        4 => mounted(),
         1 => any::<u32>().prop_map(CapAddr::from_raw),
     ]
 }
@@ -67,8 +86,17 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (src(), dest(), prop_oneof![9 => 0..16u64, 1 => 16..256u64])
             .prop_map(|(src, dest, rights)| Op::Mint { src, dest, rights }),
         1 => (src(), 0..3u64, dest()).prop_map(|(src, badge, dest)| Op::Endpoint { src, badge, dest }),
-        3 => src().prop_map(|at| Op::Delete { at }),
-        2 => src().prop_map(|at| Op::Revoke { at }),
+        // A level-2 CNode mounted at root slot 1, which the other operations then fill.
+        1 => (0..2u8, 0..RAM_PAGES).prop_map(|(ram, offset_pages)| Op::Retype {
+            src: CapAddr::leaf(0, ram),
+            kind: CapType::CNode,
+            offset_pages,
+            size_pages: 1,
+            count: 1,
+            dest: CapAddr::level1(1),
+        }),
+        3 => victim().prop_map(|at| Op::Delete { at }),
+        2 => victim().prop_map(|at| Op::Revoke { at }),
         1 => src().prop_map(|at| Op::Identify { at }),
     ]
 }
@@ -268,8 +296,10 @@ proptest! {
         for op in ops {
             account(step(&mut f, op)?)?;
         }
-        for slot_index in 0..=u8::MAX {
-            let at = f.cspace.slot(CapAddr::leaf(0, slot_index));
+        // Every slot of the level-2 CNode, then every root slot but the one holding it.
+        let all_slots = (0..=u8::MAX).map(|slot| CapAddr::leaf(0, slot)).chain((1..64).map(CapAddr::level1));
+        for at in all_slots {
+            let at = f.cspace.slot(at);
             if let Ok(removal) = f.caps.revoke(at) {
                 account(removal.unreferenced)?;
             }
