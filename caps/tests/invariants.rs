@@ -76,10 +76,19 @@ fn kind() -> impl Strategy<Value = CapType> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let size_pages =
-        prop_oneof![4 => 1..3u64, 2 => Just(4u64), 1 => Just(8u64), 1 => Just(u64::MAX / PAGE_SIZE)];
+    // Sizes up to both RAM roots' whole sizes (16 and 32 pages), so that retypes of a whole
+    // object happen too; offsets often 0 for the same reason.
+    let size_pages = prop_oneof![
+        8 => 1..3u64,
+        4 => Just(4u64),
+        2 => Just(8u64),
+        1 => Just(16u64),
+        1 => Just(32u64),
+        1 => Just(u64::MAX / PAGE_SIZE)
+    ];
+    let offset_pages = prop_oneof![Just(0u64), 0..RAM_PAGES + 2];
     prop_oneof![
-        6 => (src(), kind(), 0..RAM_PAGES + 2, size_pages, 1..5u64, dest()).prop_map(
+        6 => (src(), kind(), offset_pages, size_pages, 1..5u64, dest()).prop_map(
             |(src, kind, offset_pages, size_pages, count, dest)| Op::Retype { src, kind, offset_pages, size_pages, count, dest }
         ),
         2 => (src(), dest()).prop_map(|(src, dest)| Op::Copy { src, dest }),
@@ -187,6 +196,7 @@ fn step(f: &mut Fixture, op: Op) -> Result<Vec<Region>, TestCaseError> {
     let (result, addrs): (Result<(), CapError>, Vec<CapAddr>) = match op {
         Op::Retype { src, kind, offset_pages, size_pages, count, dest } => {
             let source = f.caps.identify(slot(f, src));
+            let prior: Vec<Capability> = f.caps.capabilities().collect();
             let request = Retype {
                 kind,
                 offset: offset_pages * PAGE_SIZE,
@@ -198,6 +208,13 @@ fn step(f: &mut Fixture, op: Op) -> Result<Vec<Region>, TestCaseError> {
                 prop_assert_eq!(f.caps.len(), count_before + count as usize);
                 prop_assert!(source.kind().retypes_into(kind));
                 prop_assert!(region.base >= source.base() && region.end() <= source.base() + source.size());
+                // A range already retyped is never retyped again: nothing that derived from the
+                // source before overlaps the new objects.
+                for earlier in prior.iter().filter(|c| source.is_ancestor_of(c)) {
+                    let disjoint =
+                        earlier.base() >= region.end() || earlier.base() + earlier.size() <= region.base;
+                    prop_assert!(disjoint, "retyped again: {:?} over {:?}", region, earlier);
+                }
                 for i in 0..count as u32 {
                     let child = f.caps.identify(slot(f, dest.offset(i).unwrap())).unwrap();
                     prop_assert!(source.rights().contains(child.rights()), "rights grew in retype");
