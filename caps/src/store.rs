@@ -300,13 +300,13 @@ impl CoreCapabilities {
         let (cnode, table, index, addressable) = match decoded {
             Decoded::Level1(index) => (slot.cspace.table, root, index, 1 << 16),
             Decoded::Leaf { level1, level2 } => {
-                let level1_cap = match root.get(level1) {
+                let level2_table = match root.get(level1) {
                     Some(entry) if entry.capability.kind() == CapType::CNode => entry.table,
                     _ if u64::from(level1) >= root.slots => return Err(CapError::IndexOutOfRange),
                     _ => return Err(CapError::NotACNode),
                 };
-                let table = self.table(level1_cap).ok_or(CapError::Stale)?;
-                (level1_cap, table, level2, 1 << 8)
+                let table = self.table(level2_table).ok_or(CapError::Stale)?;
+                (level2_table, table, level2, 1 << 8)
             }
         };
         let addressable = table.slots.min(addressable);
