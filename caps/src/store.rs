@@ -394,6 +394,20 @@ impl CoreCapabilities {
         self.entry_at(slot).map(|entry| entry.capability)
     }
 
+    /// The capability at `slot`, if it has type `kind` and every right in `needs`: the check in
+    /// front of every invocation (map needs a Frame with the rights of the mapping; a monitor's
+    /// operations need the Kernel capability).
+    pub fn lookup(&self, slot: SlotRef, kind: CapType, needs: Rights) -> Result<Capability, CapError> {
+        let capability = self.identify(slot)?;
+        if capability.kind() != kind {
+            return Err(CapError::WrongType);
+        }
+        if !capability.rights().contains(needs) {
+            return Err(CapError::Denied);
+        }
+        Ok(capability)
+    }
+
     /// Copies the capability at `src` into the empty slot `dest`, with the same rights.
     pub fn copy(&mut self, src: SlotRef, dest: SlotRef) -> Result<(), CapError> {
         let entry = self.entry_at(src)?;

@@ -453,3 +453,19 @@ fn bad_addresses_are_errors() {
     assert_eq!(f.caps.len(), 5);
     f.check();
 }
+
+#[test]
+fn lookup_checks_type_and_rights() {
+    let mut f = fixture();
+    f.retype(RAM, frames(0, 1, 1), leaf(1)).unwrap();
+    f.mint(leaf(1), leaf(2), Rights::READ).unwrap();
+    let read_only = f.cspace.slot(leaf(2));
+    assert_eq!(f.caps.lookup(read_only, CapType::Frame, Rights::READ).map(|c| c.base()), Ok(RAM_BASE));
+    assert_eq!(f.caps.lookup(read_only, CapType::Frame, Rights::READ | Rights::WRITE), Err(CapError::Denied));
+    assert_eq!(f.caps.lookup(read_only, CapType::Kernel, Rights::NONE), Err(CapError::WrongType));
+    assert_eq!(f.caps.lookup(f.cspace.slot(leaf(3)), CapType::Frame, Rights::NONE), Err(CapError::EmptySlot));
+    assert_eq!(
+        f.caps.lookup(f.cspace.slot(CapAddr::from_raw(u32::MAX)), CapType::Frame, Rights::NONE),
+        Err(CapError::InvalidAddress)
+    );
+}
