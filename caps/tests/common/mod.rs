@@ -1,0 +1,31 @@
+//! A small capability space shared by the tests: a root CNode held by the kernel, one level-2
+//! CNode of 256 slots in root slot 0, and 1 MiB of RAM in its slot 0.
+#![allow(dead_code)]
+
+use caps::{CSpace, CapAddr, CapType, Capability, CoreCapabilities, HeldSlot, PAGE_SIZE};
+
+pub const RAM_BASE: u64 = 0x4000_0000;
+pub const RAM_SIZE: u64 = 1 << 20;
+pub const RAM: CapAddr = CapAddr::leaf(0, 0);
+
+pub struct Fixture {
+    pub caps: CoreCapabilities,
+    pub root: HeldSlot,
+    pub cspace: CSpace,
+}
+
+pub fn fixture() -> Fixture {
+    fixture_with_ram(RAM_SIZE)
+}
+
+pub fn fixture_with_ram(ram_size: u64) -> Fixture {
+    let mut caps = CoreCapabilities::new();
+    // The CNodes come from memory below the RAM, as a kernel makes its first dispatcher's.
+    let root =
+        caps.create_held_root(Capability::memory(CapType::CNode, 0x1000_0000, PAGE_SIZE).unwrap()).unwrap();
+    let cspace = caps.cspace_of_held(root).unwrap();
+    let level2 = Capability::memory(CapType::CNode, 0x1000_4000, 4 * PAGE_SIZE).unwrap();
+    caps.create_root(level2, cspace.slot(CapAddr::level1(0))).unwrap();
+    caps.create_root(Capability::ram(RAM_BASE, ram_size).unwrap(), cspace.slot(RAM)).unwrap();
+    Fixture { caps, root, cspace }
+}
