@@ -17,6 +17,9 @@ pub const FLAG_POWER_OFF_WHEN_DONE: u64 = 1 << 0;
 pub const FLAG_FAULT_TEST: u64 = 1 << 1;
 /// Bit in `BootRecord::flags`: run the per-pair latency benchmark at EL0 (bootargs `bench`).
 pub const FLAG_BENCH: u64 = 1 << 2;
+/// Bit in `BootRecord::flags`: start the `selftest` program on every core (bootargs
+/// `selftest`), the capability system's check at EL0.
+pub const FLAG_SELFTEST: u64 = 1 << 3;
 
 /// The console a CPU driver writes to.
 #[repr(C)]

@@ -18,6 +18,12 @@ pub const FAILED_MEASURING: u64 = 6;
 /// `latency` to its monitor: it cannot echo for `peer`: `[FAILED_ECHOING, peer, code]`.
 pub const FAILED_ECHOING: u64 = 7;
 
+/// Monitor to `selftest`: your RAM capability is in place (at `SLOT_FIRST_RAM` of your
+/// capability space): `[SELFTEST_GO, 0, 0]`.
+pub const SELFTEST_GO: u64 = 8;
+/// `selftest` to its monitor: all checks ran: `[SELFTEST_DONE, passed, failed]`.
+pub const SELFTEST_DONE: u64 = 9;
+
 /// Packs two 32-bit values into a word.
 pub fn pack(low: u32, high: u32) -> u64 {
     u64::from(low) | u64::from(high) << 32
@@ -30,6 +36,8 @@ pub fn unpack(word: u64) -> (u32, u32) {
 
 /// The service name `latency` as a service identifier.
 pub const SERVICE_LATENCY: u64 = u64::from_le_bytes(*b"latency\0");
+/// The service name `selftest` as a service identifier.
+pub const SERVICE_SELFTEST: u64 = u64::from_le_bytes(*b"selftest");
 
 #[cfg(test)]
 mod tests {

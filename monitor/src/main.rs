@@ -5,7 +5,8 @@
 //! other monitors, the name service for this core's dispatchers, handing application channels
 //! to them, and (on the boot core) coordinating the per-pair latency benchmark. Each monitor
 //! builds its own replica of the System Knowledge Base from the device tree and records the
-//! measured latencies in it.
+//! measured latencies in it. It holds this core's Kernel capability and free memory (RAM
+//! capabilities) from boot, says how much, and equips the `selftest` program with a share.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
@@ -14,16 +15,25 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use monitor::bench::{self, Failure, READY_TIMEOUT_SECONDS, RESULT_TIMEOUT_SECONDS};
-use monitor::local::{self, unpack, SERVICE_LATENCY};
+use monitor::local::{self, unpack, SERVICE_LATENCY, SERVICE_SELFTEST};
 use monitor::messages::{
-    BenchEcho, BenchFailed, BenchMeasure, BenchReady, BenchResult, Bound, Hello, MonitorMessage,
+    BenchEcho, BenchFailed, BenchMeasure, BenchReady, BenchResult, Bound, Hello, MonitorMessage, SelftestDone,
 };
 use monitor::names::NameTable;
 use urpc::{Endpoint, Message, Side};
-use userland::{info, info_of, println, ChannelKind, Info, FLAG_BENCH};
+use userland::{
+    cap_type, info, info_of, println, ChannelKind, Info, FLAG_BENCH, FLAG_SELFTEST, SLOT_FIRST_FREE,
+    SLOT_FIRST_RAM,
+};
 
 /// Seconds to wait for the other monitors to bind.
 const BIND_TIMEOUT_SECONDS: u64 = 10;
+/// Seconds the boot core's monitor waits for every core's `selftest` to finish.
+const SELFTEST_TIMEOUT_SECONDS: u64 = 120;
+/// Bytes of RAM a monitor gives its `selftest`: retyped off its first RAM capability.
+const SELFTEST_RAM_BYTES: u64 = 256 << 10;
+/// Where the monitor puts the RAM piece for `selftest` in its own space before giving it.
+const SELFTEST_RAM_SLOT: u32 = SLOT_FIRST_FREE;
 
 /// How the pair being measured ended, as the coordinator heard it.
 type PairOutcome = Result<BenchResult, Failure>;
@@ -50,6 +60,10 @@ struct Monitor {
     /// The benchmark's options from the kernel command line (every monitor reads its own
     /// replica's, so each knows which pairs it must fail on purpose).
     options: bench::Options,
+    /// Selftest reports heard (boot core): bit n = core n, and the sums.
+    selftests_done: u64,
+    selftest_passed: u64,
+    selftest_failed: u64,
 }
 
 impl Monitor {
@@ -94,6 +108,9 @@ impl Monitor {
             in_flight: None,
             outcome: None,
             options,
+            selftests_done: 0,
+            selftest_passed: 0,
+            selftest_failed: 0,
         }
     }
 
@@ -150,7 +167,20 @@ impl Monitor {
     fn on_local(&mut self, sender: u64, words: [u64; 3]) {
         let core = self.core as u32;
         match words[0] {
-            local::REGISTER => self.names.register(words[1], sender),
+            local::REGISTER => {
+                self.names.register(words[1], sender);
+                if words[1] == SERVICE_SELFTEST {
+                    self.equip_selftest(sender);
+                }
+            }
+            local::SELFTEST_DONE => {
+                let done = SelftestDone { core, passed: words[1] as u32, failed: words[2] as u32 };
+                if self.core == self.boot {
+                    self.heard_selftest(done);
+                } else {
+                    self.send(self.boot, &done);
+                }
+            }
             local::READY => self.echo_ready(words[1] as u32),
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
@@ -222,7 +252,75 @@ impl Monitor {
                     self.heard_outcome((failed.from, failed.to), Err(failed.failure));
                 }
             }
+            MonitorMessage::SelftestDone(done) => {
+                if self.core == self.boot {
+                    self.heard_selftest(done);
+                }
+            }
         }
+    }
+
+    /// Says what this monitor holds: its RAM capabilities, found with `cap_identify` over its
+    /// slots (the kernel puts them from `SLOT_FIRST_RAM` on).
+    fn report_memory(&self) {
+        let mut bytes = 0;
+        let mut count = 0;
+        for slot in SLOT_FIRST_RAM..SLOT_FIRST_FREE {
+            match userland::cap_identify(slot) {
+                Ok(cap) if cap.kind == cap_type::RAM => {
+                    bytes += cap.size;
+                    count += 1;
+                }
+                _ => {}
+            }
+        }
+        let tenths = bytes * 10 / (1 << 20);
+        println!(
+            "monitor {} memory: {}.{} MiB free in {count} RAM capabilities",
+            self.core,
+            tenths / 10,
+            tenths % 10
+        );
+    }
+
+    /// `selftest` registered: give it a RAM capability of its own (retyped off this monitor's
+    /// first one, copied into its space with `cap_give`, then dropped here so the program holds
+    /// the only copy) and tell it to start.
+    fn equip_selftest(&mut self, dispatcher: u64) {
+        let given =
+            userland::cap_retype(SLOT_FIRST_RAM, cap_type::RAM, 0, SELFTEST_RAM_BYTES, 1, SELFTEST_RAM_SLOT)
+                .and_then(|()| userland::cap_give(dispatcher, SELFTEST_RAM_SLOT, SLOT_FIRST_RAM))
+                .and_then(|()| userland::cap_delete(SELFTEST_RAM_SLOT));
+        if let Err(e) = given {
+            println!("monitor {}: cannot equip selftest: {e:?}", self.core);
+        }
+        let _ = userland::send_local(dispatcher, [local::SELFTEST_GO, 0, 0]);
+    }
+
+    fn heard_selftest(&mut self, done: SelftestDone) {
+        self.selftests_done |= 1 << done.core;
+        self.selftest_passed += u64::from(done.passed);
+        self.selftest_failed += u64::from(done.failed);
+    }
+
+    /// The boot core's monitor: waits for every online core's `selftest`, prints the summary
+    /// and ends the run, with `SYSTEM_RESET` if anything failed (or a core never reported).
+    fn finish_selftest(&mut self) {
+        let online = self.online;
+        let all = self.wait_for(SELFTEST_TIMEOUT_SECONDS, |m| m.selftests_done & online == online);
+        let missing = (online & !self.selftests_done).count_ones();
+        if !all {
+            println!("monitor {}: {missing} cores never reported a selftest", self.core);
+        }
+        println!(
+            "selftest: {} passed, {} failed",
+            self.selftest_passed,
+            self.selftest_failed + u64::from(missing)
+        );
+        if self.selftest_failed == 0 && all {
+            let _ = userland::power_off();
+        }
+        let _ = userland::power_off_failed();
     }
 
     /// The coordinator heard how `pair` ended. Only the pair in flight counts: a late answer
@@ -324,6 +422,9 @@ impl Monitor {
         if info(Info::Flags).is_ok_and(|f| f & FLAG_BENCH != 0) {
             self.benchmark();
         }
+        if info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0) {
+            self.finish_selftest();
+        }
         let _ = userland::power_off();
     }
 
@@ -418,6 +519,7 @@ impl Monitor {
 fn run() -> u64 {
     let mut monitor = Monitor::new();
     println!("monitor {} up el={}", monitor.core, info(Info::ExceptionLevel).unwrap_or(u64::MAX));
+    monitor.report_memory();
     if monitor.core == monitor.boot {
         monitor.coordinate();
     }

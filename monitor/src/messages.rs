@@ -83,6 +83,18 @@ pub struct BenchFailed {
     pub failure: Failure,
 }
 
+/// A core's `selftest` finished (from its monitor to the boot core's): how many checks passed
+/// and failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SelftestDone {
+    /// The core that ran it.
+    pub core: u32,
+    /// Checks that passed.
+    pub passed: u32,
+    /// Checks that failed.
+    pub failed: u32,
+}
+
 macro_rules! message {
     ($type:ident, $tag:expr, [$($field:ident: $kind:ident),*]) => {
         impl Message for $type {
@@ -106,6 +118,7 @@ message!(Bound, 65, [from: u32, peers: u32]);
 message!(BenchEcho, 66, [initiator: u32, rounds: u32]);
 message!(BenchReady, 67, [core: u32, initiator: u32]);
 message!(BenchMeasure, 68, [peer: u32, rounds: u32]);
+message!(SelftestDone, 71, [core: u32, passed: u32, failed: u32]);
 
 impl Message for BenchResult {
     const TAG: u16 = 69;
@@ -172,6 +185,8 @@ pub enum MonitorMessage {
     BenchResult(BenchResult),
     /// See [`BenchFailed`].
     BenchFailed(BenchFailed),
+    /// See [`SelftestDone`].
+    SelftestDone(SelftestDone),
 }
 
 impl MonitorMessage {
@@ -186,6 +201,7 @@ impl MonitorMessage {
             BenchMeasure::TAG => MonitorMessage::BenchMeasure(BenchMeasure::decode(&body)?),
             BenchResult::TAG => MonitorMessage::BenchResult(BenchResult::decode(&body)?),
             BenchFailed::TAG => MonitorMessage::BenchFailed(BenchFailed::decode(&body)?),
+            SelftestDone::TAG => MonitorMessage::SelftestDone(SelftestDone::decode(&body)?),
             other => return Err(DecodeError::UnknownTag(other)),
         })
     }
@@ -201,6 +217,11 @@ mod tests {
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&result)),
             Ok(MonitorMessage::BenchResult(result))
+        );
+        let done = SelftestDone { core: 3, passed: 10, failed: 1 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&done)),
+            Ok(MonitorMessage::SelftestDone(done))
         );
         let hello = Hello { from: 0, online: 0b111111 };
         assert_eq!(MonitorMessage::decode(&urpc::message::encode(&hello)), Ok(MonitorMessage::Hello(hello)));

@@ -149,6 +149,7 @@ fn help_is_usage_on_stdout_with_status_0_and_starts_nothing() {
         ("run", &["--help"]),
         ("run", &["-h"]),
         ("run", &["bench", "--help"]),
+        ("run", &["selftest", "--help"]),
         ("run", &["--platform", "qemu-raspi4b", "--help"]),
         ("test", &["--help"]),
         ("test", &["-h"]),
@@ -221,6 +222,9 @@ fn run_checks_its_arguments_before_set_up() {
             (&["--platform", "qemu-raspi4b", "--el2"], &["--el2 applies to qemu-virt-biglittle only"]),
             (&["--no-stop"], &["--no-stop applies to qemu-raspi4b only"]),
             (&["--smp", "4", "bench"], &["'bench' must come first"]),
+            (&["--smp", "4", "selftest"], &["'selftest' must come first"]),
+            (&["selftest", "--platform", "qemu-raspi4b"], &["the selftest runs on qemu-virt-biglittle only"]),
+            (&["selftest", "--rounds", "5"], &["--rounds applies to the benchmark only"]),
             (&["--nosuch"], &["unknown argument '--nosuch'"]),
         ],
     );
@@ -229,7 +233,9 @@ fn run_checks_its_arguments_before_set_up() {
 #[test]
 fn run_with_good_arguments_goes_on_to_set_up() {
     let sandbox = Sandbox::new("run-good");
-    for args in [&[][..], &["--smp", "1"], &["--smp", "512", "--el2"], &["bench", "--rounds", "100"]] {
+    for args in
+        [&[][..], &["--smp", "1"], &["--smp", "512", "--el2"], &["bench", "--rounds", "100"], &["selftest"]]
+    {
         let output = sandbox.run("run", args);
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(STUB_STATUS), "scripts/run {args:?}: {stderr}");

@@ -64,6 +64,26 @@ pub fn syscall_with_words(call: Call) -> (u64, [u64; 3]) {
     (ret, [w0, w1, w2])
 }
 
+/// Makes a call with six arguments (`x0`..`x5`) whose results come back in `x0`..`x3`.
+pub fn syscall6(call: Call, args: [u64; 6]) -> (u64, [u64; 3]) {
+    let (ret, w0, w1, w2): (u64, u64, u64, u64);
+    // SAFETY: as in `syscall`; the kernel reads x0 to x5 and writes only x0 to x3.
+    unsafe {
+        asm!(
+            "svc #0",
+            inlateout("x0") args[0] => ret,
+            inlateout("x1") args[1] => w0,
+            inlateout("x2") args[2] => w1,
+            inlateout("x3") args[3] => w2,
+            in("x4") args[4],
+            in("x5") args[5],
+            in("x8") call as u64,
+            options(nostack),
+        );
+    }
+    (ret, [w0, w1, w2])
+}
+
 /// The virtual counter (the kernel lets EL0 read it), ordered after earlier instructions.
 pub fn counter() -> u64 {
     let value: u64;

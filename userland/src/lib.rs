@@ -6,12 +6,15 @@
 
 extern crate alloc;
 
-pub use syscall_abi::{Call, ChannelKind, Error, Info, FLAG_BENCH};
+pub use syscall_abi::{
+    cap_addr, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH, FLAG_SELFTEST, SLOT_FIRST_FREE,
+    SLOT_FIRST_RAM, SLOT_KERNEL,
+};
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod arch;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use arch::{channel_frame, counter, init_heap, pingpong_line, syscall};
+pub use arch::{channel_frame, counter, init_heap, pingpong_line, syscall, syscall6};
 
 /// Stand-ins on the host, where there is no kernel and no shared memory: programs compile
 /// there (for clippy and unit tests of their logic) but do not run.
@@ -44,7 +47,82 @@ pub fn syscall(_call: Call, _args: [u64; 4]) -> u64 {
     Error::NoSuchCall.to_return()
 }
 
+/// Stand-in on the host, where there is no kernel to call: every call fails.
+#[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+pub fn syscall6(_call: Call, _args: [u64; 6]) -> (u64, [u64; 3]) {
+    (Error::NoSuchCall.to_return(), [0; 3])
+}
+
 pub mod console;
+
+/// What `cap_identify` tells about a capability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapInfo {
+    /// Type number (`caps::CapType` order: 0 RAM, 2 Frame, 3 CNode, 11 Kernel, ...).
+    pub kind: u64,
+    /// Base of its object (a physical address for memory).
+    pub base: u64,
+    /// Size of its object in bytes.
+    pub size: u64,
+    /// Rights bits: 1 read, 2 write, 4 execute, 8 grant.
+    pub rights: u64,
+}
+
+/// Capability type numbers the programs here use (`caps::CapType` order).
+pub mod cap_type {
+    /// Untyped memory.
+    pub const RAM: u64 = 0;
+    /// Memory to map.
+    pub const FRAME: u64 = 2;
+    /// The monitor's authority.
+    pub const KERNEL: u64 = 11;
+}
+
+/// Type, object and rights of the capability at `addr` of this program's capability space.
+pub fn cap_identify(addr: u32) -> Result<CapInfo, Error> {
+    let (ret, words) = syscall6(Call::CapIdentify, [u64::from(addr), 0, 0, 0, 0, 0]);
+    Error::check(ret).map(|kind| CapInfo { kind, base: words[0], size: words[1], rights: words[2] })
+}
+
+/// Retypes `count` objects of type `kind`, `object_size` bytes each, from `offset` into the
+/// memory capability at `src`, into consecutive empty slots from `dest`.
+pub fn cap_retype(
+    src: u32,
+    kind: u64,
+    offset: u64,
+    object_size: u64,
+    count: u64,
+    dest: u32,
+) -> Result<(), Error> {
+    let args = [u64::from(src), kind, offset, object_size, count, u64::from(dest)];
+    Error::check(syscall6(Call::CapRetype, args).0).map(|_| ())
+}
+
+/// Copies the capability at `src` into the empty slot `dest`.
+pub fn cap_copy(src: u32, dest: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::CapCopy, [u64::from(src), u64::from(dest), 0, 0])).map(|_| ())
+}
+
+/// Copies the capability at `src` into the empty slot `dest` with `rights` (a subset).
+pub fn cap_mint(src: u32, dest: u32, rights: u64) -> Result<(), Error> {
+    Error::check(syscall(Call::CapMint, [u64::from(src), u64::from(dest), rights, 0])).map(|_| ())
+}
+
+/// Deletes the capability at `addr`.
+pub fn cap_delete(addr: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::CapDelete, [u64::from(addr), 0, 0, 0])).map(|_| ())
+}
+
+/// Removes every copy and descendant of the capability at `addr`.
+pub fn cap_revoke(addr: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::CapRevoke, [u64::from(addr), 0, 0, 0])).map(|_| ())
+}
+
+/// (Holder of the Kernel capability) copies the capability at `src` into the empty slot `dest`
+/// of dispatcher `dispatcher`'s capability space on this core.
+pub fn cap_give(dispatcher: u64, src: u32, dest: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::CapGive, [dispatcher, u64::from(src), u64::from(dest), 0])).map(|_| ())
+}
 
 /// Ends this program.
 pub fn exit(code: u64) -> ! {
@@ -104,9 +182,16 @@ pub fn recv_local() -> Result<(u64, [u64; 3]), Error> {
     Err(Error::WouldBlock)
 }
 
-/// (Boot core's monitor only) ends the run; returns only if the machine cannot power off.
+/// (Boot core's monitor, holding the Kernel capability) ends the run; returns only if the
+/// machine cannot power off or the caller may not.
 pub fn power_off() -> Error {
     Error::check(syscall(Call::PowerOff, [0; 4])).err().unwrap_or(Error::NoSuchCall)
+}
+
+/// As [`power_off`], but says the run failed: the kernel resets the machine (PSCI
+/// `SYSTEM_RESET`; QEMU with `-no-reboot` exits) instead of powering it off.
+pub fn power_off_failed() -> Error {
+    Error::check(syscall(Call::PowerOff, [1, 0, 0, 0])).err().unwrap_or(Error::NoSuchCall)
 }
 
 /// (Monitor only) maps the device tree read-only; returns the bytes.

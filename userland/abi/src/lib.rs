@@ -1,8 +1,14 @@
 //! The system-call interface between the CPU driver (EL1) and EL0 programs.
 //!
-//! A call is `SVC #0` with the call number in `x8`, arguments in `x0`..`x3`, and the result in
-//! `x0`: a non-negative value on success, or the negated [`Error`] code. Pointers passed in
-//! are user virtual addresses; the kernel checks every page of a buffer before it reads it.
+//! A call is `SVC #0` with the call number in `x8`, arguments in `x0`..`x5` (most calls use
+//! `x0`..`x3`; only `cap_retype` needs six), and the result in `x0`: a non-negative value on
+//! success, or the negated [`Error`] code. Pointers passed in are user virtual addresses; the
+//! kernel checks every page of a buffer before it reads it.
+//!
+//! The capability calls (`cap_*`) name capabilities by capability address (a `u32`, the
+//! format of `caps::CapAddr`: bit 31 set for a level-1 address, bits 23..8 the level-1 index,
+//! bits 7..0 the level-2 index) in the caller's own capability space, and fail with
+//! [`Error::Capability`] carrying the capability system's reason (`caps::CapError::code`).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -28,7 +34,7 @@ pub enum Call {
     /// (see [`ChannelKind`]) into the caller's address space and returns where.
     MapChannel = 6,
     /// `grant(peer, dispatcher)`: the monitor lets dispatcher `dispatcher` of this core map the
-    /// application channel to core `peer`.
+    /// application channel to core `peer`. Needs the Kernel capability at [`SLOT_KERNEL`].
     Grant = 7,
     /// `send_local(dispatcher, w0, w1, w2)`: queues a three-word message for another dispatcher
     /// of this core and wakes it.
@@ -36,14 +42,64 @@ pub enum Call {
     /// `recv_local() -> sender`: takes the oldest queued message: the sender's index in `x0`,
     /// the words in `x1`..`x3`; `WouldBlock` when there is none.
     RecvLocal = 9,
-    /// `power_off()`: the boot core's monitor ends the run (PSCI `SYSTEM_OFF`).
+    /// `power_off(failed)`: the boot core's monitor ends the run: PSCI `SYSTEM_OFF`, or with
+    /// `failed` = 1 `SYSTEM_RESET` (a run that failed). Needs the Kernel capability at
+    /// [`SLOT_KERNEL`] and the boot core; `Denied` otherwise.
     PowerOff = 10,
     /// `map_device_tree() -> va`: maps the device tree read-only into a monitor's address space
-    /// (it builds its own replica of the System Knowledge Base from it).
+    /// (it builds its own replica of the System Knowledge Base from it). Needs the Kernel
+    /// capability at [`SLOT_KERNEL`].
     MapDeviceTree = 11,
     /// `map_frame(va) -> va`: gives the caller a fresh zeroed frame of its core's memory,
     /// mapped read-write at the page-aligned user address `va`; the frame is the caller's.
     MapFrame = 12,
+    /// `cap_identify(addr) -> type`: the capability at `addr`: its type number in `x0`
+    /// (`caps::CapType` order: 0 RAM, 1 DeviceFrame, 2 Frame, 3 CNode, 4-7 VNode L0-L3,
+    /// 8 Dispatcher, 9 Endpoint, 10 IRQ, 11 Kernel), its base in `x1`, size in `x2`, rights
+    /// bits in `x3` (1 read, 2 write, 4 execute, 8 grant). Checks the address and that the slot
+    /// holds a capability.
+    CapIdentify = 13,
+    /// `cap_retype(src, kind, offset, object_size, count, dest)`: makes `count` objects of
+    /// type `kind`, `object_size` bytes each, from `offset` bytes into the memory capability at
+    /// `src`, into consecutive empty slots from `dest`. Checks: `src` holds RAM (or a Frame,
+    /// for smaller Frames) with the write right; the type pair, sizes, alignment and bounds;
+    /// that no part of the range was retyped already; that the destinations are empty and in
+    /// one CNode. The kernel zeroes the new objects (all but RAM).
+    CapRetype = 14,
+    /// `cap_copy(src, dest)`: copies the capability at `src` into the empty slot `dest`, with
+    /// the same rights.
+    CapCopy = 15,
+    /// `cap_mint(src, dest, rights)`: copies with `rights`, which must be a subset of the
+    /// source's (unknown bits: [`Error::InvalidArgument`]; more rights: `RightsExceeded`).
+    CapMint = 16,
+    /// `cap_delete(addr)`: removes the capability at `addr`; its descendants stay. When it was
+    /// the last capability naming its memory, the memory is free again.
+    CapDelete = 17,
+    /// `cap_revoke(addr)`: removes every copy and every descendant of the capability at `addr`
+    /// on this core, and keeps it.
+    CapRevoke = 18,
+    /// `cap_give(dispatcher, src, dest)`: copies the capability at `src` in the caller's space
+    /// into the empty slot `dest` of dispatcher `dispatcher`'s space (same core). Needs the
+    /// Kernel capability at [`SLOT_KERNEL`]; what a monitor does when it equips a program.
+    CapGive = 19,
+}
+
+/// Slot of the Kernel capability in a monitor's capability space (slot 0 of the CNode in
+/// root slot 0). `power_off`, `grant`, `map_device_tree`, monitor channels and `cap_give`
+/// look for it there: authority comes from holding it, not from loading first.
+pub const SLOT_KERNEL: u32 = 0;
+/// Slot of the first RAM capability the kernel (for a monitor) or the monitor (for a program
+/// it equips) puts into a capability space; further ones follow in consecutive slots.
+pub const SLOT_FIRST_RAM: u32 = 1;
+/// Slots in the level-2 CNode of every capability space (a 4 KiB CNode): leaf addresses
+/// 0 to 63 are usable; slots from [`SLOT_FIRST_FREE`] on are the program's own.
+pub const CNODE_SLOTS: u32 = 64;
+/// The first slot the kernel and monitor never fill.
+pub const SLOT_FIRST_FREE: u32 = 16;
+
+/// The capability address of slot `level2` of the CNode in root slot `level1`.
+pub const fn cap_addr(level1: u16, level2: u8) -> u32 {
+    ((level1 as u32) << 8) | level2 as u32
 }
 
 impl Call {
@@ -63,6 +119,13 @@ impl Call {
             10 => Call::PowerOff,
             11 => Call::MapDeviceTree,
             12 => Call::MapFrame,
+            13 => Call::CapIdentify,
+            14 => Call::CapRetype,
+            15 => Call::CapCopy,
+            16 => Call::CapMint,
+            17 => Call::CapDelete,
+            18 => Call::CapRevoke,
+            19 => Call::CapGive,
             _ => return None,
         })
     }
@@ -90,7 +153,8 @@ pub enum Info {
     CoreOnline = 7,
     /// This caller's dispatcher index on its core (the monitor is 0).
     DispatcherIndex = 8,
-    /// Boot flags: bit 0 power off when done, bit 1 fault test, bit 2 benchmark run.
+    /// Boot flags: bit 0 power off when done, bit 1 fault test, bit 2 benchmark run, bit 3
+    /// capability self-test.
     Flags = 9,
 }
 
@@ -118,6 +182,8 @@ impl ChannelKind {
 
 /// Boot flag bit: the benchmark run (`bench` on the kernel command line).
 pub const FLAG_BENCH: u64 = 1 << 2;
+/// Boot flag bit: the capability self-test (`selftest` on the kernel command line).
+pub const FLAG_SELFTEST: u64 = 1 << 3;
 
 impl Info {
     /// Decodes an `info` selector.
@@ -140,24 +206,46 @@ impl Info {
 
 /// Why a call failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(i64)]
 pub enum Error {
     /// Unknown call or selector.
-    NoSuchCall = 1,
+    NoSuchCall,
     /// A pointer argument names memory the caller does not own.
-    BadAddress = 2,
+    BadAddress,
     /// An argument is out of range.
-    InvalidArgument = 3,
+    InvalidArgument,
     /// Nothing to take now, or no room now: try again later.
-    WouldBlock = 4,
+    WouldBlock,
     /// The caller may not do this.
-    Denied = 5,
+    Denied,
+    /// A capability call was refused: the capability system's reason, `caps::CapError::code`
+    /// (1 and up: 1 InvalidAddress, 2 IndexOutOfRange, 3 NotACNode, 4 EmptySlot,
+    /// 5 SlotOccupied, 6 Stale, 7 WrongType, 8 InvalidRetype, 9 InvalidSize, 10 Misaligned,
+    /// 11 OutOfBounds, 12 AlreadyRetyped, 13 Overlap, 14 RightsExceeded, 15 Denied,
+    /// 16 InvalidArgument). Returned as `-(CAP_ERROR_BASE + code)`.
+    Capability(u8),
 }
 
+/// Capability errors are returned as `-(CAP_ERROR_BASE + code)`, apart from the others.
+pub const CAP_ERROR_BASE: i64 = 16;
+/// Highest capability error code the ABI carries.
+const CAP_ERROR_MAX: i64 = 63;
+
 impl Error {
+    /// The error's number (positive; `x0` holds it negated).
+    pub fn number(self) -> i64 {
+        match self {
+            Error::NoSuchCall => 1,
+            Error::BadAddress => 2,
+            Error::InvalidArgument => 3,
+            Error::WouldBlock => 4,
+            Error::Denied => 5,
+            Error::Capability(code) => CAP_ERROR_BASE + i64::from(code),
+        }
+    }
+
     /// The value returned in `x0`.
     pub fn to_return(self) -> u64 {
-        (-(self as i64)) as u64
+        (-self.number()) as u64
     }
 
     /// Decodes a returned `x0`: `Ok(value)` or the error.
@@ -168,6 +256,9 @@ impl Error {
             -2 => Err(Error::BadAddress),
             -4 => Err(Error::WouldBlock),
             -5 => Err(Error::Denied),
+            r if (-CAP_ERROR_MAX..-CAP_ERROR_BASE).contains(&r) => {
+                Err(Error::Capability((-r - CAP_ERROR_BASE) as u8))
+            }
             _ => Err(Error::InvalidArgument),
         }
     }
@@ -179,7 +270,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..13 {
+        for raw in 0..20 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }
@@ -190,11 +281,20 @@ mod tests {
         for raw in 0..10 {
             assert_eq!(Info::from_raw(raw).map(|i| i as u64), Some(raw));
         }
-        for error in
-            [Error::NoSuchCall, Error::BadAddress, Error::InvalidArgument, Error::WouldBlock, Error::Denied]
-        {
+        for error in [
+            Error::NoSuchCall,
+            Error::BadAddress,
+            Error::InvalidArgument,
+            Error::WouldBlock,
+            Error::Denied,
+            Error::Capability(1),
+            Error::Capability(14),
+            Error::Capability(16),
+        ] {
             assert_eq!(Error::check(error.to_return()), Err(error));
         }
         assert_eq!(Error::check(5), Ok(5));
+        assert_eq!(cap_addr(0, 5), 5);
+        assert_eq!(cap_addr(3, 7), 0x307);
     }
 }

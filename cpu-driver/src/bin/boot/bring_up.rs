@@ -12,7 +12,8 @@ use bootimage::{PayloadTable, TABLE_HEADER_SIZE};
 use cpu_driver::arch::aarch64::cpu::{self, halt};
 use cpu_driver::arch::aarch64::{cache, gic, phys};
 use cpu_driver::boot_record::{
-    ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE, MAX_CORES,
+    ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE,
+    FLAG_SELFTEST, MAX_CORES,
 };
 use cpu_driver::layout::{align_down, align_up, PAGE_SIZE, PHYSMAP_LIMIT};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
@@ -118,6 +119,9 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     }
     if has_arg("bench") {
         flags |= FLAG_BENCH;
+    }
+    if has_arg("selftest") {
+        flags |= FLAG_SELFTEST;
     }
     let handoff = Handoff {
         image_pa: image_base,

@@ -1,8 +1,9 @@
 //! This core's dispatchers (EL0 program instances): what one is (saved registers, FP/SIMD
-//! state, address space, state, same-core inbox, granted channels), the table of them with the
-//! frame pool they are built from, and loading one from the boot image. Choosing which one runs
-//! is [`crate::scheduler`]'s; changing them on request, [`crate::syscalls`]'. Uses
-//! [`crate::memory`] and [`crate::boot_image`].
+//! state, address space, capability space, state, same-core inbox, granted channels), the
+//! table of them with the frame pool they are built from and this core's capabilities, and
+//! loading one from the boot image. Choosing which one runs is [`crate::scheduler`]'s; changing
+//! them on request, [`crate::syscalls`]'. Uses [`crate::memory`], [`crate::capabilities`] and
+//! [`crate::boot_image`].
 
 extern crate alloc;
 
@@ -10,12 +11,14 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use caps::{CSpace, CoreCapabilities};
 use cpu_driver::arch::aarch64::exception::TrapFrame;
 use cpu_driver::arch::aarch64::fp::FpState;
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
 
 use crate::boot_image;
+use crate::capabilities::{self, SetupError};
 use crate::memory::{self, AddressSpace};
 
 /// Most same-core messages queued for one dispatcher.
@@ -45,6 +48,8 @@ pub struct Dispatcher {
     pub fp: FpState,
     /// Its address space.
     pub space: AddressSpace,
+    /// Its capability space: the capabilities its system calls name.
+    pub cspace: CSpace,
     /// Where it stands.
     pub state: State,
     /// A wake-up arrived while it was not waiting; its next `wait` returns at once.
@@ -73,12 +78,13 @@ impl Dispatcher {
 }
 
 /// Every dispatcher of this core, by index (the order they were loaded in; index 0 is the
-/// monitor), and the frames they are made of.
+/// monitor), the frames they are made of, and this core's capabilities.
 pub struct Dispatchers {
     record: &'static BootRecord,
     list: Vec<Dispatcher>,
     frames: FramePool,
     next_asid: u16,
+    caps: CoreCapabilities,
 }
 
 impl Dispatchers {
@@ -89,6 +95,7 @@ impl Dispatchers {
             list: Vec::new(),
             frames: FramePool::new(record.frames_pa, record.frames_va, record.frames_size),
             next_asid: 1,
+            caps: CoreCapabilities::new(),
         }
     }
 
@@ -96,6 +103,8 @@ impl Dispatchers {
     pub fn spawn(&mut self, name: &str) -> Result<(), String> {
         let elf = boot_image::program(self.record, name)
             .ok_or_else(|| alloc::format!("no program {name} in the boot image"))?;
+        let cspace = capabilities::new_cspace(&mut self.caps, &mut self.frames)
+            .map_err(|e| alloc::format!("{name}: {e}"))?;
         let asid = self.next_asid;
         let loaded = memory::load(&mut self.frames, elf, asid).map_err(|e| alloc::format!("{name}: {e}"))?;
         self.next_asid = self.next_asid.checked_add(1).ok_or("out of address space identifiers")?;
@@ -106,6 +115,7 @@ impl Dispatchers {
             frame,
             fp: FpState::new(),
             space: loaded.space,
+            cspace,
             state: State::Runnable,
             wake_pending: false,
             grants: Vec::new(),
@@ -128,6 +138,19 @@ impl Dispatchers {
     /// The dispatcher at `index`, to change.
     pub fn get_mut(&mut self, index: usize) -> Option<&mut Dispatcher> {
         self.list.get_mut(index)
+    }
+
+    /// Gives the monitor (dispatcher 0) the Kernel capability and the rest of the frame pool
+    /// as RAM capabilities (see [`capabilities::endow_monitor`]); once every boot dispatcher is
+    /// loaded. Returns how many RAM capabilities it got.
+    pub fn endow_monitor(&mut self) -> Result<u32, SetupError> {
+        let monitor = self.list.first().ok_or(SetupError::OutOfFrames)?.cspace;
+        capabilities::endow_monitor(&mut self.caps, monitor, &mut self.frames)
+    }
+
+    /// This core's capabilities, for the capability system calls.
+    pub fn caps(&mut self) -> &mut CoreCapabilities {
+        &mut self.caps
     }
 
     /// The frame pool, for frames mapped on request.

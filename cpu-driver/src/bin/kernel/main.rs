@@ -15,6 +15,8 @@ mod boot_image;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod build_info;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod capabilities;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod channels;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod console;

@@ -11,7 +11,7 @@ extern crate alloc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use cpu_driver::arch::aarch64::cpu::{self, halt};
-use cpu_driver::boot_record::{BootRecord, FLAG_BENCH, FLAG_FAULT_TEST};
+use cpu_driver::boot_record::{BootRecord, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST};
 use cpu_driver::shared_region::SharedRegion;
 
 use crate::build_info::{class_name, BUILD_TARGET_CPU};
@@ -51,11 +51,21 @@ pub fn run(record: &'static BootRecord) -> ! {
     if record.flags & FLAG_BENCH != 0 {
         programs.push("latency");
     }
+    if record.flags & FLAG_SELFTEST != 0 {
+        programs.push("selftest");
+    }
     for program in programs {
         match dispatchers.spawn(program) {
             Ok(()) if program == "monitor" => MONITOR_RUNNING.store(true, Ordering::Relaxed),
             Ok(()) => {}
             Err(e) => kprintln!("core {core}: cannot start {program}: {e}"),
+        }
+    }
+    // Every boot dispatcher is loaded: what is left of the pool is the monitor's, as RAM
+    // capabilities (it prints what it holds itself, at EL0).
+    if MONITOR_RUNNING.load(Ordering::Relaxed) {
+        if let Err(e) = dispatchers.endow_monitor() {
+            kprintln!("core {core}: monitor gets no capabilities: {e}");
         }
     }
     if dispatchers.len() == 0 {

@@ -1,4 +1,5 @@
-//! Ending the run: PSCI `SYSTEM_OFF`, when this boot asks for it. A leaf, so that both the
+//! Ending the run: PSCI `SYSTEM_OFF` (or `SYSTEM_RESET` for a run that failed), when this boot
+//! asks for it. A leaf, so that both the
 //! `power_off` system call and the boot core's main loop (when no monitor runs) can reach it.
 
 use cpu_driver::arch::aarch64::psci::Conduit;
@@ -15,5 +16,18 @@ pub fn off(record: &BootRecord) {
     if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
         let result = conduit.system_off();
         kprintln!("PSCI SYSTEM_OFF failed: {result:?}");
+    }
+}
+
+/// Ends a run that failed with PSCI `SYSTEM_RESET` (QEMU with `-no-reboot` exits; whoever runs
+/// it tells failure from the console), if this boot asks to end and the firmware offers it;
+/// returns if it does not.
+pub fn reset(record: &BootRecord) {
+    if record.flags & FLAG_POWER_OFF_WHEN_DONE == 0 {
+        return;
+    }
+    if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
+        let result = conduit.system_reset();
+        kprintln!("PSCI SYSTEM_RESET failed: {result:?}");
     }
 }

@@ -1,13 +1,18 @@
 //! The system calls: decoding a call from a dispatcher's registers and running its handler on
 //! this core's scheduler and dispatchers. The calls themselves are listed in
-//! `userland/abi/README.md`; every argument from EL0 is checked here before use. Uses
-//! [`crate::scheduler`], [`crate::dispatchers`], [`crate::memory`], [`crate::channels`] (wake
-//! targets), [`crate::roll_call`] (whether it is over), [`crate::interrupts`],
-//! [`crate::power`] and [`crate::console`].
+//! `userland/abi/README.md`; every argument from EL0 is checked here before use, and every
+//! capability through `caps`' lookup (a forged or stale address is an error code, never a
+//! fault). Authority to act as a monitor is the Kernel capability at `SLOT_KERNEL` of the
+//! caller's capability space, not the order it loaded in. Uses [`crate::scheduler`],
+//! [`crate::dispatchers`], [`crate::memory`], [`crate::capabilities`] (zeroing retyped memory),
+//! [`crate::channels`] (wake targets), [`crate::roll_call`] (whether it is over),
+//! [`crate::interrupts`], [`crate::power`] and [`crate::console`].
 
 extern crate alloc;
 
 use alloc::string::String;
+
+use caps::{CSpace, CapAddr, CapError, CapType, Retype, Rights};
 
 use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::exception::TrapFrame;
@@ -16,12 +21,12 @@ use cpu_driver::frames::Frames;
 use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT, USER_MIN};
 use cpu_driver::paging::Attributes;
 use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
-use syscall_abi::{Call, ChannelKind, Error, Info};
+use syscall_abi::{Call, ChannelKind, Error, Info, SLOT_KERNEL};
 
 use crate::console::kprintln;
 use crate::dispatchers::{State, INBOX_CAPACITY};
 use crate::scheduler::Scheduler;
-use crate::{channels, interrupts, memory, power, roll_call};
+use crate::{capabilities, channels, interrupts, memory, power, roll_call};
 
 /// Longest console write accepted in one call.
 const MAX_CONSOLE_WRITE: u64 = 256;
@@ -30,7 +35,7 @@ const MONITOR_CHANNELS_VA: u64 = USER_FRAMES_BASE;
 /// Where `map_channel` puts an application region: one 64 KiB slot per peer core.
 const APP_CHANNELS_VA: u64 = USER_FRAMES_BASE + 0x1000_0000;
 
-/// Runs the system call in `frame` (number in x8, arguments in x0-x3, result in x0); returns
+/// Runs the system call in `frame` (number in x8, arguments in x0-x5, result in x0); returns
 /// whether the scheduler should switch dispatchers.
 pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
     let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3]];
@@ -48,9 +53,16 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Some(Call::Grant) => grant(s, args[0], args[1]),
         Some(Call::SendLocal) => send_local(s, args),
         Some(Call::RecvLocal) => recv_local(s, frame),
-        Some(Call::PowerOff) => power_off(s),
+        Some(Call::PowerOff) => power_off(s, args[0]),
         Some(Call::MapDeviceTree) => map_device_tree(s),
         Some(Call::MapFrame) => map_frame(s, args[0]),
+        Some(Call::CapIdentify) => cap_identify(s, frame),
+        Some(Call::CapRetype) => cap_retype(s, frame),
+        Some(Call::CapCopy) => cap_copy(s, args[0], args[1]),
+        Some(Call::CapMint) => cap_mint(s, args[0], args[1], args[2]),
+        Some(Call::CapDelete) => cap_delete(s, args[0]),
+        Some(Call::CapRevoke) => cap_revoke(s, args[0]),
+        Some(Call::CapGive) => cap_give(s, args[0], args[1], args[2]),
         None => Err(Error::NoSuchCall),
     };
     frame.x[0] = match result {
@@ -60,9 +72,100 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
     false
 }
 
-/// Whether the caller is this core's monitor (the first dispatcher).
-fn caller_is_monitor(s: &Scheduler) -> bool {
-    s.current() == Some(0)
+/// Whether the caller may act as this core's monitor: it holds the Kernel capability at
+/// `SLOT_KERNEL` of its capability space (only the monitor gets it at boot).
+fn caller_is_monitor(s: &mut Scheduler) -> bool {
+    let Ok(cspace) = caller_cspace(s) else { return false };
+    let slot = cspace.slot(CapAddr::from_raw(SLOT_KERNEL));
+    s.dispatchers().caps().lookup(slot, CapType::Kernel, Rights::NONE).is_ok()
+}
+
+/// The caller's capability space.
+fn caller_cspace(s: &mut Scheduler) -> Result<CSpace, Error> {
+    let current = s.current().ok_or(Error::InvalidArgument)?;
+    s.dispatchers().get(current).map(|d| d.cspace).ok_or(Error::InvalidArgument)
+}
+
+/// The capability system's refusal, as the ABI returns it.
+fn refused(e: CapError) -> Error {
+    Error::Capability(e.code())
+}
+
+/// A capability address from a register: any `u32` (checked on use); wider values are
+/// malformed addresses.
+fn cap_addr(raw: u64) -> Result<CapAddr, Error> {
+    u32::try_from(raw).map(CapAddr::from_raw).map_err(|_| refused(CapError::InvalidAddress))
+}
+
+/// `cap_identify(addr)`: type in x0, base, size and rights in x1..x3.
+fn cap_identify(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
+    let slot = caller_cspace(s)?.slot(cap_addr(frame.x[0])?);
+    let capability = s.dispatchers().caps().identify(slot).map_err(refused)?;
+    frame.x[1] = capability.base();
+    frame.x[2] = capability.size();
+    frame.x[3] = u64::from(capability.rights().bits());
+    Ok(capability.kind() as u64)
+}
+
+/// `cap_retype(src, kind, offset, object_size, count, dest)` (x0..x5); the new objects are
+/// zeroed (all but RAM, which is never mapped and is zeroed when retyped into something that
+/// is).
+fn cap_retype(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
+    let cspace = caller_cspace(s)?;
+    let src = cspace.slot(cap_addr(frame.x[0])?);
+    let kind = CapType::from_raw(frame.x[1]).ok_or(Error::InvalidArgument)?;
+    let request = Retype { kind, offset: frame.x[2], object_size: frame.x[3], count: frame.x[4] };
+    let dest = cspace.slot(cap_addr(frame.x[5])?);
+    let region = s.dispatchers().caps().retype(src, request, dest).map_err(refused)?;
+    if kind != CapType::Ram {
+        capabilities::zero(s.record(), region);
+    }
+    Ok(0)
+}
+
+fn cap_copy(s: &mut Scheduler, src: u64, dest: u64) -> Result<u64, Error> {
+    let cspace = caller_cspace(s)?;
+    let (src, dest) = (cspace.slot(cap_addr(src)?), cspace.slot(cap_addr(dest)?));
+    s.dispatchers().caps().copy(src, dest).map_err(refused)?;
+    Ok(0)
+}
+
+fn cap_mint(s: &mut Scheduler, src: u64, dest: u64, rights: u64) -> Result<u64, Error> {
+    let rights = Rights::from_bits(rights).ok_or(Error::InvalidArgument)?;
+    let cspace = caller_cspace(s)?;
+    let (src, dest) = (cspace.slot(cap_addr(src)?), cspace.slot(cap_addr(dest)?));
+    s.dispatchers().caps().mint(src, dest, rights).map_err(refused)?;
+    Ok(0)
+}
+
+/// `cap_delete(addr)`. Memory no capability names any more is free again by the capability
+/// system's own record (a later retype of its RAM succeeds); nothing is mapped through
+/// capabilities yet, so there is nothing to unmap.
+fn cap_delete(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
+    let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
+    s.dispatchers().caps().delete(slot).map_err(refused)?;
+    Ok(0)
+}
+
+/// `cap_revoke(addr)`: as delete, for every copy and descendant.
+fn cap_revoke(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
+    let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
+    s.dispatchers().caps().revoke(slot).map_err(refused)?;
+    Ok(0)
+}
+
+/// `cap_give(dispatcher, src, dest)`: the holder of the Kernel capability copies one of its
+/// capabilities into another dispatcher's space on this core.
+fn cap_give(s: &mut Scheduler, dispatcher: u64, src: u64, dest: u64) -> Result<u64, Error> {
+    if !caller_is_monitor(s) {
+        return Err(Error::Denied);
+    }
+    let src = caller_cspace(s)?.slot(cap_addr(src)?);
+    let index = usize::try_from(dispatcher).map_err(|_| Error::InvalidArgument)?;
+    let target = s.dispatchers().get(index).map(|d| d.cspace).ok_or(Error::InvalidArgument)?;
+    let dest = target.slot(cap_addr(dest)?);
+    s.dispatchers().caps().copy(src, dest).map_err(refused)?;
+    Ok(0)
 }
 
 fn exit(s: &mut Scheduler, code: u64) -> bool {
@@ -237,10 +340,15 @@ fn recv_local(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
     Ok(sender)
 }
 
-fn power_off(s: &Scheduler) -> Result<u64, Error> {
+/// `power_off(failed)`: needs the Kernel capability and the boot core.
+fn power_off(s: &mut Scheduler, failed: u64) -> Result<u64, Error> {
     if !caller_is_monitor(s) || !s.record().is_boot_core() {
         return Err(Error::Denied);
     }
-    power::off(s.record());
+    match failed {
+        0 => power::off(s.record()),
+        1 => power::reset(s.record()),
+        _ => return Err(Error::InvalidArgument),
+    }
     Err(Error::NoSuchCall) // no PSCI on this machine (e.g. a Raspberry Pi without TF-A)
 }

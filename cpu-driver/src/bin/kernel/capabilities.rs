@@ -1,0 +1,114 @@
+//! This core's capabilities as the CPU driver uses them: the capability space every dispatcher
+//! gets, what the monitor holds at boot (the Kernel capability and the core's free memory as
+//! RAM capabilities), and zeroing memory that a retype hands out. The rules themselves (types,
+//! rights, retype, the derivation database) are the portable `caps` crate's; this module only
+//! places them on this core's memory. A leaf: it uses only the library and `caps`.
+//!
+//! Sizes: the kernel heap is 1 MiB (`cpu_driver::plan::HEAP_SIZE`) and `caps` keeps CNode
+//! tables there, growing with the slots used, not with the CNodes' sizes. A capability space
+//! is a 4 KiB root CNode (64 level-1 slots) whose slot 0 holds a 4 KiB level-2 CNode (64 slots,
+//! `syscall_abi::CNODE_SLOTS`): at most 64 capabilities per program, a few KiB of heap each
+//! program at most, which the heap holds with room to spare for the two or three dispatchers a
+//! core runs.
+
+use caps::{CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Region};
+use cpu_driver::boot_record::BootRecord;
+use cpu_driver::frames::FramePool;
+use cpu_driver::layout::PAGE_SIZE;
+use syscall_abi::{CNODE_SLOTS, SLOT_FIRST_FREE, SLOT_FIRST_RAM, SLOT_KERNEL};
+
+/// Bytes of a root CNode: 64 level-1 slots.
+const ROOT_CNODE_BYTES: u64 = PAGE_SIZE;
+/// Bytes of the level-2 CNode in root slot 0.
+const LEVEL2_CNODE_BYTES: u64 = CNODE_SLOTS as u64 * caps::SLOT_BYTES;
+/// Frames the pool keeps for `map_frame` (the old path, outside the capability system) once
+/// the rest of it went to the monitor as RAM capabilities.
+const MAP_FRAME_RESERVE_PAGES: u64 = 16;
+/// Largest RAM capability made at boot: the free pool is split into pieces of at most this,
+/// so that a monitor can hand a whole one to a program.
+const RAM_PIECE_BYTES: u64 = 1 << 20;
+
+/// Why a dispatcher could not get its capability space or the monitor its endowment.
+#[derive(Clone, Copy, Debug)]
+pub enum SetupError {
+    /// The frame pool is exhausted.
+    OutOfFrames,
+    /// The capability system refused.
+    Capability(CapError),
+}
+
+impl From<CapError> for SetupError {
+    fn from(e: CapError) -> Self {
+        SetupError::Capability(e)
+    }
+}
+
+impl core::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SetupError::OutOfFrames => write!(f, "out of frames for a capability space"),
+            SetupError::Capability(e) => write!(f, "capability system refused: {e:?}"),
+        }
+    }
+}
+
+/// Makes a new, empty two-level capability space from two frames of the pool: the root CNode
+/// (kept in a kernel-held slot, so user code can neither delete nor see it) and the level-2
+/// CNode in its slot 0.
+pub fn new_cspace(caps: &mut CoreCapabilities, pool: &mut FramePool) -> Result<CSpace, SetupError> {
+    let pages = (ROOT_CNODE_BYTES + LEVEL2_CNODE_BYTES) / PAGE_SIZE;
+    let frames = pool.take(pages).ok_or(SetupError::OutOfFrames)?;
+    let root = Capability::memory(CapType::CNode, frames.pa, ROOT_CNODE_BYTES)?;
+    let held = caps.create_held_root(root)?;
+    let cspace = caps.cspace_of_held(held)?;
+    let level2 = Capability::memory(CapType::CNode, frames.pa + ROOT_CNODE_BYTES, LEVEL2_CNODE_BYTES)?;
+    caps.create_root(level2, cspace.slot(CapAddr::level1(0)))?;
+    Ok(cspace)
+}
+
+/// Gives the monitor's capability space the Kernel capability (at `SLOT_KERNEL`) and the frame
+/// pool's free memory, but a small reserve for `map_frame`, as RAM capabilities of at most
+/// 1 MiB from `SLOT_FIRST_RAM` on. Called once every boot dispatcher is loaded, so nothing
+/// else takes from that memory. Returns the number of RAM capabilities made.
+pub fn endow_monitor(
+    caps: &mut CoreCapabilities,
+    monitor: CSpace,
+    pool: &mut FramePool,
+) -> Result<u32, SetupError> {
+    caps.create_root(Capability::kernel(), monitor.slot(CapAddr::from_raw(SLOT_KERNEL)))?;
+    let pages = (pool.free_bytes() / PAGE_SIZE).saturating_sub(MAP_FRAME_RESERVE_PAGES);
+    if pages == 0 {
+        return Ok(0);
+    }
+    let frames = pool.take(pages).ok_or(SetupError::OutOfFrames)?;
+    let mut made = 0;
+    let mut base = frames.pa;
+    let end = frames.pa + frames.len();
+    while base < end && SLOT_FIRST_RAM + made < SLOT_FIRST_FREE {
+        let size = (end - base).min(RAM_PIECE_BYTES);
+        let slot = monitor.slot(CapAddr::from_raw(SLOT_FIRST_RAM + made));
+        caps.create_root(Capability::ram(base, size)?, slot)?;
+        base += size;
+        made += 1;
+    }
+    Ok(made)
+}
+
+/// Zeroes memory a retype just made, through the kernel's view of the frame pool (every RAM
+/// capability lies in it). Returns false, touching nothing, for memory outside the pool.
+pub fn zero(record: &BootRecord, region: Region) -> bool {
+    let Some(offset) = region.base.checked_sub(record.frames_pa) else { return false };
+    let inside = offset.checked_add(region.size).is_some_and(|end| end <= record.frames_size);
+    if !inside {
+        return false;
+    }
+    // SAFETY: the range lies in this core's frame pool, which the kernel maps read-write at
+    // `frames_va` for good; only the capabilities a retype just made name it, and capabilities
+    // are not mapped anywhere yet (user mapping through VNodes is not built), so no other view
+    // of these bytes is live.
+    let bytes = unsafe {
+        core::slice::from_raw_parts_mut((record.frames_va + offset) as *mut u8, region.size as usize)
+    };
+    bytes.fill(0);
+    true
+}
