@@ -60,6 +60,12 @@ struct Monitor {
     /// The benchmark's options from the kernel command line (every monitor reads its own
     /// replica's, so each knows which pairs it must fail on purpose).
     options: bench::Options,
+    /// This core's `selftest` dispatcher, registered and not yet equipped.
+    selftest: Option<u64>,
+    /// The boot core's roll call is over (its hello arrived, or on the boot core it said so):
+    /// from then on a busy `selftest` cannot hold up the boot-time URPC figures, which the
+    /// CPU driver serves only when its core is idle.
+    roll_call_over: bool,
     /// Selftest reports heard (boot core): bit n = core n, and the sums.
     selftests_done: u64,
     selftest_passed: u64,
@@ -108,6 +114,8 @@ impl Monitor {
             in_flight: None,
             outcome: None,
             options,
+            selftest: None,
+            roll_call_over: false,
             selftests_done: 0,
             selftest_passed: 0,
             selftest_failed: 0,
@@ -170,7 +178,8 @@ impl Monitor {
             local::REGISTER => {
                 self.names.register(words[1], sender);
                 if words[1] == SERVICE_SELFTEST {
-                    self.equip_selftest(sender);
+                    self.selftest = Some(sender);
+                    self.maybe_equip_selftest();
                 }
             }
             local::SELFTEST_DONE => {
@@ -232,6 +241,8 @@ impl Monitor {
                     self.online = hello.online;
                     self.sent_hellos = true;
                     self.broadcast(&Hello { from: self.core as u32, online: self.online });
+                    self.roll_call_over = true;
+                    self.maybe_equip_selftest();
                 }
                 self.check_bound();
             }
@@ -281,6 +292,16 @@ impl Monitor {
             tenths / 10,
             tenths % 10
         );
+    }
+
+    /// Equips this core's `selftest` once it registered and the roll call is over.
+    fn maybe_equip_selftest(&mut self) {
+        if !self.roll_call_over {
+            return;
+        }
+        if let Some(dispatcher) = self.selftest.take() {
+            self.equip_selftest(dispatcher);
+        }
     }
 
     /// `selftest` registered: give it a RAM capability of its own (retyped off this monitor's
@@ -412,6 +433,8 @@ impl Monitor {
             .filter(|&c| info_of(Info::CoreOnline, c) == Ok(1))
             .fold(1 << self.core, |m, c| m | 1 << c);
         self.broadcast(&Hello { from: self.core as u32, online: self.online });
+        self.roll_call_over = true;
+        self.maybe_equip_selftest();
         let all_bound = self.wait_for(BIND_TIMEOUT_SECONDS, |m| m.bound == m.peers() && m.reported_bound);
         let bound = (self.bound & self.peers()).count_ones() + 1;
         println!(

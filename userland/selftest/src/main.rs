@@ -20,8 +20,8 @@ use userland::{
     Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE, SLOT_FIRST_RAM, SLOT_KERNEL,
 };
 
-/// Allocate/free rounds of the `alloc-free` check. A million takes too long under QEMU's
-/// emulation with six cores on a small host (see the README), so a tenth of it.
+/// Allocate/free rounds of the `alloc-free` check: a tenth of a million, because a million took
+/// 34 to 46 s per core under QEMU with six vCPUs on a two-core host (README, "Resource model").
 const ROUNDS: u64 = 100_000;
 /// The check's name, with its round count.
 const ALLOC_FREE: &str = "alloc-free-100000";
