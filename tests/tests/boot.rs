@@ -37,11 +37,16 @@ fn assert_no_interleaving(run: &Run) {
     }
 }
 
-/// Every core's monitor runs at EL0, says so exactly once, and binds a URPC channel to every
-/// other online core's monitor.
+/// Every core's monitor runs at EL0, says so exactly once, says what memory it holds, and binds
+/// a URPC channel to every other online core's monitor.
 fn assert_monitors_up(run: &Run, cores: usize) {
     for core in 0..cores {
         assert_eq!(run.lines_starting(&format!("monitor {core} up ")), [format!("monitor {core} up el=0")]);
+        // What it holds from boot, read at EL0 with cap_identify: the Kernel capability and
+        // its core's free memory as RAM capabilities.
+        let memory = run.lines_starting(&format!("monitor {core} memory: "));
+        assert_eq!(memory.len(), 1, "{memory:?}");
+        assert!(memory[0].ends_with(" RAM capabilities") && !memory[0].contains(" 0.0 MiB"), "{memory:?}");
         assert_eq!(
             run.lines_starting(&format!("monitor {core} bound ")),
             [format!("monitor {core} bound to {} peers", cores - 1)]
