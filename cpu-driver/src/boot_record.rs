@@ -20,6 +20,9 @@ pub const FLAG_BENCH: u64 = 1 << 2;
 /// Bit in `BootRecord::flags`: start the `selftest` program on every core (bootargs
 /// `selftest`), the capability system's check at EL0.
 pub const FLAG_SELFTEST: u64 = 1 << 3;
+/// Bit in `BootRecord::flags`: the emulator enables semihosting, so a failed run ends with
+/// semihosting's `SYS_EXIT` status 1 rather than `SYSTEM_RESET` (bootargs `semihosting-exit`).
+pub const FLAG_SEMIHOSTING_EXIT: u64 = 1 << 4;
 
 /// The console a CPU driver writes to.
 #[repr(C)]

@@ -188,8 +188,9 @@ pub fn power_off() -> Error {
     Error::check(syscall(Call::PowerOff, [0; 4])).err().unwrap_or(Error::NoSuchCall)
 }
 
-/// As [`power_off`], but says the run failed: the kernel resets the machine (PSCI
-/// `SYSTEM_RESET`; QEMU with `-no-reboot` exits) instead of powering it off.
+/// As [`power_off`], but says the run failed: the kernel ends it with semihosting's `SYS_EXIT`
+/// status 1 where the boot allows (QEMU exits 1), else resets the machine (PSCI
+/// `SYSTEM_RESET`; QEMU with `-no-reboot` exits 0).
 pub fn power_off_failed() -> Error {
     Error::check(syscall(Call::PowerOff, [1, 0, 0, 0])).err().unwrap_or(Error::NoSuchCall)
 }

@@ -43,7 +43,8 @@ pub enum Call {
     /// the words in `x1`..`x3`; `WouldBlock` when there is none.
     RecvLocal = 9,
     /// `power_off(failed)`: the boot core's monitor ends the run: PSCI `SYSTEM_OFF`, or with
-    /// `failed` = 1 `SYSTEM_RESET` (a run that failed). Needs the Kernel capability at
+    /// `failed` = 1 (a run that failed) semihosting's `SYS_EXIT` 1 when the boot flags allow
+    /// it, else PSCI `SYSTEM_RESET`. Needs the Kernel capability at
     /// [`SLOT_KERNEL`] and the boot core; `Denied` otherwise.
     PowerOff = 10,
     /// `map_device_tree() -> va`: maps the device tree read-only into a monitor's address space
@@ -154,7 +155,7 @@ pub enum Info {
     /// This caller's dispatcher index on its core (the monitor is 0).
     DispatcherIndex = 8,
     /// Boot flags: bit 0 power off when done, bit 1 fault test, bit 2 benchmark run, bit 3
-    /// capability self-test.
+    /// capability self-test, bit 4 a failed run exits through semihosting.
     Flags = 9,
 }
 

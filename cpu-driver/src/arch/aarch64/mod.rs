@@ -7,6 +7,7 @@ pub mod fp;
 pub mod gic;
 pub mod phys;
 pub mod psci;
+pub mod semihosting;
 pub mod timer;
 pub mod uart;
 pub mod user;

@@ -13,7 +13,7 @@ use cpu_driver::arch::aarch64::cpu::{self, halt};
 use cpu_driver::arch::aarch64::{cache, gic, phys};
 use cpu_driver::boot_record::{
     ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE,
-    FLAG_SELFTEST, MAX_CORES,
+    FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT, MAX_CORES,
 };
 use cpu_driver::layout::{align_down, align_up, PAGE_SIZE, PHYSMAP_LIMIT};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
@@ -122,6 +122,9 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     }
     if has_arg("selftest") {
         flags |= FLAG_SELFTEST;
+    }
+    if has_arg("semihosting-exit") {
+        flags |= FLAG_SEMIHOSTING_EXIT;
     }
     let handoff = Handoff {
         image_pa: image_base,

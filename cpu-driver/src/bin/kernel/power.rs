@@ -3,7 +3,8 @@
 //! `power_off` system call and the boot core's main loop (when no monitor runs) can reach it.
 
 use cpu_driver::arch::aarch64::psci::Conduit;
-use cpu_driver::boot_record::{BootRecord, FLAG_POWER_OFF_WHEN_DONE};
+use cpu_driver::arch::aarch64::semihosting;
+use cpu_driver::boot_record::{BootRecord, FLAG_POWER_OFF_WHEN_DONE, FLAG_SEMIHOSTING_EXIT};
 
 use crate::console::kprintln;
 
@@ -19,12 +20,17 @@ pub fn off(record: &BootRecord) {
     }
 }
 
-/// Ends a run that failed with PSCI `SYSTEM_RESET` (QEMU with `-no-reboot` exits; whoever runs
-/// it tells failure from the console), if this boot asks to end and the firmware offers it;
-/// returns if it does not.
+/// Ends a run that failed: with semihosting's `SYS_EXIT` status 1 when the boot says the
+/// emulator offers it (QEMU then exits 1), else with PSCI `SYSTEM_RESET` (QEMU with
+/// `-no-reboot` exits 0, so whoever runs it tells failure from the console), if this boot asks
+/// to end and the firmware offers it; returns if it does not.
 pub fn reset(record: &BootRecord) {
     if record.flags & FLAG_POWER_OFF_WHEN_DONE == 0 {
         return;
+    }
+    if record.flags & FLAG_SEMIHOSTING_EXIT != 0 {
+        semihosting::exit(1);
+        kprintln!("semihosting SYS_EXIT returned");
     }
     if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
         let result = conduit.system_reset();
