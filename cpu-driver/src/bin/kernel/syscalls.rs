@@ -117,8 +117,9 @@ fn cap_retype(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
     let request = Retype { kind, offset: frame.x[2], object_size: frame.x[3], count: frame.x[4] };
     let dest = cspace.slot(cap_addr(frame.x[5])?);
     let region = s.dispatchers().caps().retype(src, request, dest).map_err(refused)?;
-    if kind != CapType::Ram {
-        capabilities::zero(s.record(), region);
+    if kind != CapType::Ram && !capabilities::zero(s.record(), region) {
+        // Every RAM capability lies in the pool, so this would be a kernel bug: say so.
+        kprintln!("core {}: retyped memory {region:?} lies outside the frame pool", s.record().core_index);
     }
     Ok(0)
 }
