@@ -30,6 +30,18 @@ impl Tool {
         self.command(args).output().unwrap_or_else(|e| panic!("running {}: {e}", self.path))
     }
 
+    /// Runs the tool for its help (`args` ending in `--help` or `-h`), asserts the contract of
+    /// every host tool (status 0, usage on standard output, nothing on standard error) and
+    /// returns what it printed.
+    pub fn help(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(0), "{} {args:?}: {stderr}", self.path);
+        assert!(stdout.contains("Usage: "), "{} {args:?} printed {stdout:?}", self.path);
+        assert!(stderr.is_empty(), "{} {args:?} wrote to stderr: {stderr}", self.path);
+        stdout
+    }
+
     /// Runs the tool with standard output going to `stdout`; returns its status and what it
     /// wrote to standard error.
     pub fn run_into(&self, args: &[&str], stdout: impl Into<Stdio>) -> (Option<i32>, String) {
