@@ -2,8 +2,15 @@
 //! state, address space, capability space, state, same-core inbox, granted channels), the
 //! table of them with the frame pool they are built from and this core's capabilities, and
 //! loading one from the boot image. Choosing which one runs is [`crate::scheduler`]'s; changing
-//! them on request, [`crate::syscalls`]'. Uses [`crate::memory`], [`crate::capabilities`] and
-//! [`crate::boot_image`].
+//! them on request, [`crate::syscalls`]'. Uses [`crate::memory`], [`crate::capabilities`],
+//! [`crate::mappings`] and [`crate::boot_image`].
+//!
+//! ASIDs are recycled (`cpu_driver::asid`): a dispatcher that ends gives its ASID back
+//! ([`Dispatchers::end`]), and one handed out again is invalidated first (`tlbi aside1is`) in
+//! [`Dispatchers::spawn`]. Invalidating when the ASID is reused rather than when it is freed is
+//! what makes it safe: until the ended dispatcher's tables leave `TTBR0_EL1` (the next switch,
+//! or walks off while idle), a speculative walk could cache its entries again after an early
+//! invalidation.
 
 extern crate alloc;
 
@@ -14,11 +21,14 @@ use alloc::vec::Vec;
 use caps::{CSpace, CoreCapabilities};
 use cpu_driver::arch::aarch64::exception::TrapFrame;
 use cpu_driver::arch::aarch64::fp::FpState;
+use cpu_driver::arch::aarch64::tlb;
+use cpu_driver::asid::Asids;
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
 
 use crate::boot_image;
 use crate::capabilities::{self, SetupError};
+use crate::mappings::{Mappings, VNode};
 use crate::memory::{self, AddressSpace};
 
 /// Most same-core messages queued for one dispatcher.
@@ -50,6 +60,8 @@ pub struct Dispatcher {
     pub space: AddressSpace,
     /// Its capability space: the capabilities its system calls name.
     pub cspace: CSpace,
+    /// Its level-3 VNode, installed at `USER_MAPPABLE_BASE` (capability at `SLOT_VNODE`).
+    pub vnode: VNode,
     /// Where it stands.
     pub state: State,
     /// A wake-up arrived while it was not waiting; its next `wait` returns at once.
@@ -83,8 +95,9 @@ pub struct Dispatchers {
     record: &'static BootRecord,
     list: Vec<Dispatcher>,
     frames: FramePool,
-    next_asid: u16,
+    asids: Asids,
     caps: CoreCapabilities,
+    mappings: Mappings,
 }
 
 impl Dispatchers {
@@ -94,8 +107,9 @@ impl Dispatchers {
             record,
             list: Vec::new(),
             frames: FramePool::new(record.frames_pa, record.frames_va, record.frames_size),
-            next_asid: 1,
+            asids: Asids::new(),
             caps: CoreCapabilities::new(),
+            mappings: Mappings::new(),
         }
     }
 
@@ -105,17 +119,31 @@ impl Dispatchers {
             .ok_or_else(|| alloc::format!("no program {name} in the boot image"))?;
         let cspace = capabilities::new_cspace(&mut self.caps, &mut self.frames)
             .map_err(|e| alloc::format!("{name}: {e}"))?;
-        let asid = self.next_asid;
-        let loaded = memory::load(&mut self.frames, elf, asid).map_err(|e| alloc::format!("{name}: {e}"))?;
-        self.next_asid = self.next_asid.checked_add(1).ok_or("out of address space identifiers")?;
+        let allocated = self.asids.allocate().map_err(|e| alloc::format!("{name}: {e}"))?;
+        if allocated.recycled {
+            // No TTBR0 holds this ASID now (the caller runs in its own, or none runs yet).
+            tlb::invalidate_asid(allocated.asid);
+        }
+        let asid = allocated.asid;
+        let loaded = match memory::load(&mut self.frames, elf, asid) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let _ = self.asids.free(asid);
+                return Err(alloc::format!("{name}: {e}"));
+            }
+        };
+        let mut space = loaded.space;
+        let vnode = capabilities::install_vnode(&mut self.caps, cspace, &mut self.frames, &mut space)
+            .map_err(|e| alloc::format!("{name}: {e}"))?;
         let frame =
             TrapFrame { elr: loaded.entry, spsr: 0, sp_el0: loaded.stack_top, ..TrapFrame::default() };
         self.list.push(Dispatcher {
             name: name.into(),
             frame,
             fp: FpState::new(),
-            space: loaded.space,
+            space,
             cspace,
+            vnode,
             state: State::Runnable,
             wake_pending: false,
             grants: Vec::new(),
@@ -151,6 +179,25 @@ impl Dispatchers {
     /// This core's capabilities, for the capability system calls.
     pub fn caps(&mut self) -> &mut CoreCapabilities {
         &mut self.caps
+    }
+
+    /// This core's capabilities and mappings together (a map checks the one, writes the other).
+    pub fn caps_and_mappings(&mut self) -> (&mut CoreCapabilities, &mut Mappings) {
+        (&mut self.caps, &mut self.mappings)
+    }
+
+    /// The dispatcher at `index` ends (exited or stopped): it never runs again; what was mapped
+    /// through its VNode is unmapped (so its Frame capabilities may be mapped elsewhere) and
+    /// its ASID is given back.
+    pub fn end(&mut self, index: usize) {
+        let Some(d) = self.list.get_mut(index) else { return };
+        if d.state == State::Ended {
+            return;
+        }
+        d.state = State::Ended;
+        self.mappings.unmap_table(d.vnode.pa);
+        // Cannot fail: the ASID was handed out for this dispatcher and is freed once, here.
+        let _ = self.asids.free(d.space.asid);
     }
 
     /// The frame pool, for frames mapped on request.

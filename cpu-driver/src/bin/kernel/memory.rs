@@ -55,6 +55,16 @@ impl AddressSpace {
         self.tables_used = pool.tables_used();
         Ok(())
     }
+
+    /// Installs the level-3 table at physical `table_pa` for the 2 MiB window at `va`.
+    pub fn install_table(&mut self, va: u64, table_pa: u64) -> Result<(), MapError> {
+        // SAFETY: as in `map`.
+        let tables = unsafe { tables_of(&self.tables) };
+        let mut pool = TablePool::resume(tables, self.tables.pa, self.tables_used)?;
+        pool.install_table(va, table_pa)?;
+        self.tables_used = pool.tables_used();
+        Ok(())
+    }
 }
 
 /// A loaded program, ready to run.
