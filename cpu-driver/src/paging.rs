@@ -231,6 +231,23 @@ impl<'a> TablePool<'a> {
         Ok(())
     }
 
+    /// Clears the level-2 entry for the 2 MiB window at `va` if it points at the level-3 table
+    /// at `table_pa` (installed with [`TablePool::install_table`]); the caller invalidates the
+    /// TLB. Returns whether it did.
+    pub fn uninstall_table(&mut self, va: u64, table_pa: u64) -> bool {
+        let l1 = self.tables[0][((va >> 30) & (ENTRIES as u64 - 1)) as usize];
+        if l1 & VALID == 0 || l1 & TABLE_OR_PAGE == 0 {
+            return false;
+        }
+        let Some(l2) = self.table_index(l1 & ADDRESS_MASK) else { return false };
+        let entry = &mut self.tables[l2][((va >> 21) & (ENTRIES as u64 - 1)) as usize];
+        if *entry == (table_pa & ADDRESS_MASK) | TABLE_OR_PAGE | VALID {
+            *entry = 0;
+            return true;
+        }
+        false
+    }
+
     /// Looks up the descriptor that maps `va` (for tests and diagnostics): its level and value.
     pub fn lookup(&self, va: u64) -> Option<(u32, u64)> {
         let mut table = 0;
@@ -390,6 +407,13 @@ mod tests {
         assert_eq!(pool.install_table(va + 4096, l3_pa), Err(MapError::Misaligned));
         // A page mapped by the pool's own walk in the same window would now overlap.
         assert_eq!(pool.map(va, 0x8000_0000, 4096, Attributes::UserData), Err(MapError::Overlap));
+        // Uninstalling needs the same table; then the window is free again.
+        assert!(!pool.uninstall_table(va, l3_pa + 4096));
+        assert!(!pool.uninstall_table(va + (2 << 20), l3_pa));
+        assert!(pool.uninstall_table(va, l3_pa));
+        assert!(!pool.uninstall_table(va, l3_pa));
+        pool.install_table(va, l3_pa + 4096).unwrap();
+        assert_eq!(pool.tables_used(), 2, "the level-2 table is reused");
         let d = page_descriptor(0x8000_1000, Attributes::UserData);
         assert_eq!(descriptor_address(d), 0x8000_1000);
         assert_eq!(d & 3, 3, "valid page");

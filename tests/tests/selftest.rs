@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 17] = [
+const CHECKS: [&str; 18] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -23,6 +23,7 @@ const CHECKS: [&str; 17] = [
     "unmap-then-remap",
     "delete-unmaps",
     "revoke-unmaps",
+    "vnode-install-own",
 ];
 
 #[test]

@@ -8,7 +8,7 @@ extern crate alloc;
 
 pub use syscall_abi::{
     cap_addr, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH, FLAG_SELFTEST, SLOT_FIRST_FREE,
-    SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES,
+    SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
@@ -131,6 +131,12 @@ pub fn cap_give(dispatcher: u64, src: u32, dest: u32) -> Result<(), Error> {
 /// write 2, execute 4); returns the page's address, `USER_MAPPABLE_BASE + entry * 4096`.
 pub fn vnode_map(vnode: u32, entry: u64, frame: u32, rights: u64) -> Result<u64, Error> {
     Error::check(syscall(Call::VnodeMap, [u64::from(vnode), entry, u64::from(frame), rights]))
+}
+
+/// Installs the level-3 VNode capability at `vnode` (retyped from this program's RAM) in
+/// window `window` (1 to 511) of this program's address space; returns the window's address.
+pub fn vnode_install(vnode: u32, window: u64) -> Result<u64, Error> {
+    Error::check(syscall(Call::VnodeInstall, [u64::from(vnode), window, 0, 0]))
 }
 
 /// Clears entry `entry` of the level-3 VNode capability at `vnode`.

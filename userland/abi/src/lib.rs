@@ -94,14 +94,23 @@ pub enum Call {
     /// `vnode_unmap(vnode, slot)`: clears entry `slot` of the caller's level-3 VNode at
     /// `vnode`, which must be mapped, and invalidates its TLB entries.
     VnodeUnmap = 21,
+    /// `vnode_install(vnode, window)`: installs the level-3 VNode capability at `vnode` (one
+    /// the caller retyped from its RAM) as the table of window `window` (1 to 511) of its own
+    /// address space, at `USER_MAPPABLE_BASE + window * 2 MiB` (returned); `vnode_map` then
+    /// maps into it. Window 0 holds the VNode at [`SLOT_VNODE`]. Refused (`SlotOccupied`) if
+    /// the VNode is installed already or the window is in use.
+    VnodeInstall = 22,
 }
 
 /// Where the caller's level-3 VNode (at [`SLOT_VNODE`]) maps: entry `n` is the page at
 /// `USER_MAPPABLE_BASE + n * 4096`, a 2 MiB window of every dispatcher's address space
 /// (`cpu_driver::layout::USER_MAPPABLE_BASE`).
 pub const USER_MAPPABLE_BASE: u64 = 0x30_0000_0000;
-/// Entries of a level-3 VNode: pages of the window at [`USER_MAPPABLE_BASE`].
+/// Entries of a level-3 VNode: pages of its 2 MiB window; also the number of windows from
+/// [`USER_MAPPABLE_BASE`] (window `w` at `USER_MAPPABLE_BASE + w * VNODE_WINDOW_BYTES`).
 pub const VNODE_ENTRIES: u64 = 512;
+/// Bytes of the window one level-3 VNode maps.
+pub const VNODE_WINDOW_BYTES: u64 = 2 << 20;
 
 /// Slot of the Kernel capability in a monitor's capability space (slot 0 of the CNode in
 /// root slot 0). `power_off`, `grant`, `map_device_tree`, monitor channels and `cap_give`
@@ -151,6 +160,7 @@ impl Call {
             19 => Call::CapGive,
             20 => Call::VnodeMap,
             21 => Call::VnodeUnmap,
+            22 => Call::VnodeInstall,
             _ => return None,
         })
     }
@@ -295,7 +305,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..22 {
+        for raw in 0..23 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

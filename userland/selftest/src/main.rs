@@ -19,9 +19,9 @@ use alloc::string::String;
 
 use monitor::local::{self, SERVICE_SELFTEST};
 use userland::{
-    cap_copy, cap_delete, cap_identify, cap_mint, cap_retype, cap_revoke, cap_type, info, println, vnode_map,
-    vnode_unmap, CapInfo, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE,
-    USER_MAPPABLE_BASE, VNODE_ENTRIES,
+    cap_copy, cap_delete, cap_identify, cap_mint, cap_retype, cap_revoke, cap_type, info, println,
+    vnode_install, vnode_map, vnode_unmap, CapInfo, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE,
+    SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 /// Allocate/free rounds of the `alloc-free` check: a tenth of a million, because a million took
@@ -41,6 +41,9 @@ const COPY: u32 = SLOT_FIRST_FREE + 7;
 /// Frames of the mapping checks.
 const MAP_A: u32 = SLOT_FIRST_FREE + 8;
 const MAP_B: u32 = SLOT_FIRST_FREE + 9;
+/// Level-3 VNodes this program retypes from its RAM and installs.
+const VN_A: u32 = SLOT_FIRST_FREE + 10;
+const VN_B: u32 = SLOT_FIRST_FREE + 11;
 /// This program's own level-3 VNode.
 const VNODE: u32 = SLOT_VNODE;
 /// Words of a page.
@@ -360,6 +363,52 @@ impl Selftest {
         ok("delete", cap_delete(MAP_B))
     }
 
+    /// A VNode retyped from the program's own RAM, installed in window 1, maps Frames (a
+    /// pattern written through it reads back); bad installs are refused; deleting the VNode's
+    /// capability unmaps its entries and frees the window; revoking its RAM does too.
+    fn vnode_install_own(&self) -> Check {
+        ok("retype VNode", cap_retype(RAM, cap_type::VNODE_L3, 0, PAGE, 1, VN_A))?;
+        ok("retype frame", cap_retype(RAM, cap_type::FRAME, PAGE, PAGE, 1, MAP_A))?;
+        refused("map into a VNode not installed", vnode_map(VN_A, 0, MAP_A, READ), &[code::DENIED])?;
+        refused("window 0 (the kernel's)", vnode_install(VN_A, 0), &[code::INDEX_OUT_OF_RANGE])?;
+        refused("window out of range", vnode_install(VN_A, VNODE_ENTRIES), &[code::INDEX_OUT_OF_RANGE])?;
+        refused("a Frame as the VNode", vnode_install(MAP_A, 1), &[code::WRONG_TYPE])?;
+        refused("RAM as the VNode", vnode_install(RAM, 1), &[code::WRONG_TYPE])?;
+        let window = USER_MAPPABLE_BASE + VNODE_WINDOW_BYTES;
+        let base = ok("install", vnode_install(VN_A, 1))?;
+        if base != window {
+            return Err(format!("installed at {base:#x}, expected {window:#x}"));
+        }
+        refused("installed twice", vnode_install(VN_A, 2), &[code::SLOT_OCCUPIED])?;
+        ok("retype a second VNode", cap_retype(RAM, cap_type::VNODE_L3, 2 * PAGE, PAGE, 1, VN_B))?;
+        refused("window in use", vnode_install(VN_B, 1), &[code::SLOT_OCCUPIED])?;
+        refused("the kernel's VNode again", vnode_install(VNODE, 3), &[code::SLOT_OCCUPIED])?;
+        let va = ok("map", vnode_map(VN_A, 9, MAP_A, READ | WRITE))?;
+        if va != window + 9 * PAGE {
+            return Err(format!("mapped at {va:#x}, expected {:#x}", window + 9 * PAGE));
+        }
+        words(va)[3] = pattern(3);
+        let back = words(va)[3];
+        if back != pattern(3) {
+            return Err(format!("read back {back:#x}"));
+        }
+        // Deleting the installed VNode's only capability unmaps the frame (it maps again
+        // elsewhere) and frees the window (another VNode installs there).
+        ok("delete the installed VNode", cap_delete(VN_A))?;
+        let again = words(map(10, MAP_A, READ)?)[3];
+        ok("unmap", vnode_unmap(VNODE, 10))?;
+        if again != pattern(3) {
+            return Err(format!("the frame reads {again:#x} through the kernel's VNode"));
+        }
+        ok("install in the freed window", vnode_install(VN_B, 1))?;
+        ok("map into it", vnode_map(VN_B, 0, MAP_A, READ))?;
+        // Revoking the RAM removes the VNode and the frame: the window is free again.
+        ok("revoke RAM", cap_revoke(RAM))?;
+        ok("retype VNode", cap_retype(RAM, cap_type::VNODE_L3, 0, PAGE, 1, VN_A))?;
+        ok("install after the revoke", vnode_install(VN_A, 1))?;
+        ok("delete", cap_delete(VN_A))
+    }
+
     /// What needs the Kernel capability is refused to a program without it.
     fn monitor_calls_refused(&self) -> Check {
         refused("no Kernel capability at its slot", cap_identify(SLOT_KERNEL), &[code::EMPTY_SLOT])?;
@@ -388,6 +437,8 @@ fn tidy() {
     }
     let _ = cap_delete(MAP_B);
     let _ = cap_delete(MAP_A);
+    let _ = cap_delete(VN_B);
+    let _ = cap_delete(VN_A);
 }
 
 /// Waits for the monitor's go-ahead (it put the RAM capability in place).
@@ -417,7 +468,7 @@ fn run() -> u64 {
         }
     };
     let test = Selftest { ram };
-    let checks: [NamedCheck; 17] = [
+    let checks: [NamedCheck; 18] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -435,6 +486,7 @@ fn run() -> u64 {
         ("unmap-then-remap", Selftest::unmap_then_remap),
         ("delete-unmaps", Selftest::delete_unmaps),
         ("revoke-unmaps", Selftest::revoke_unmaps),
+        ("vnode-install-own", Selftest::vnode_install_own),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {

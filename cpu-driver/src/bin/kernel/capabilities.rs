@@ -110,6 +110,7 @@ pub fn install_vnode(
     cspace: CSpace,
     pool: &mut FramePool,
     space: &mut AddressSpace,
+    owner: usize,
 ) -> Result<VNode, SetupError> {
     let frames = pool.take(1).ok_or(SetupError::OutOfFrames)?;
     // SAFETY: a fresh frame from this core's pool, mapped nowhere else yet.
@@ -117,25 +118,27 @@ pub fn install_vnode(
     let capability = Capability::memory(CapType::VNodeL3, frames.pa, PAGE_SIZE)?;
     caps.create_root(capability, cspace.slot(CapAddr::from_raw(SLOT_VNODE)))?;
     space.install_table(USER_MAPPABLE_BASE, frames.pa).map_err(SetupError::Map)?;
-    Ok(VNode { pa: frames.pa, kernel_va: frames.va, asid: space.asid })
+    Ok(VNode { pa: frames.pa, kernel_va: frames.va, asid: space.asid, owner, window: 0 })
+}
+
+/// The kernel's address for `[base, base + size)` if it lies in this core's frame pool (where
+/// every RAM capability, and so everything retyped from one, lies).
+pub fn pool_va(record: &BootRecord, base: u64, size: u64) -> Option<u64> {
+    let offset = base.checked_sub(record.frames_pa)?;
+    let inside = offset.checked_add(size).is_some_and(|end| end <= record.frames_size);
+    inside.then(|| record.frames_va + offset)
 }
 
 /// Zeroes memory a retype just made, through the kernel's view of the frame pool (every RAM
 /// capability lies in it). Returns false, touching nothing, for memory outside the pool.
 pub fn zero(record: &BootRecord, region: Region) -> bool {
-    let Some(offset) = region.base.checked_sub(record.frames_pa) else { return false };
-    let inside = offset.checked_add(region.size).is_some_and(|end| end <= record.frames_size);
-    if !inside {
-        return false;
-    }
+    let Some(va) = pool_va(record, region.base, region.size) else { return false };
     // SAFETY: the range lies in this core's frame pool, which the kernel maps read-write at
     // `frames_va` for good; only the capabilities a retype just made name it, and new
     // capabilities are not mapped (a mapping is made by `vnode_map` on an existing Frame
     // capability and removed before its capability goes), so no other view of these bytes is
     // live.
-    let bytes = unsafe {
-        core::slice::from_raw_parts_mut((record.frames_va + offset) as *mut u8, region.size as usize)
-    };
+    let bytes = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, region.size as usize) };
     bytes.fill(0);
     true
 }

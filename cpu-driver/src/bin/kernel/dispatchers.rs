@@ -31,6 +31,17 @@ use crate::capabilities::{self, SetupError};
 use crate::mappings::{Mappings, VNode};
 use crate::memory::{self, AddressSpace};
 
+/// Why a VNode could not be installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstallError {
+    /// It is installed already.
+    Installed,
+    /// The window is in use (or its level-2 entry could not be written).
+    Occupied,
+    /// Its memory is not in this core's frame pool (a kernel bug: RAM always is).
+    OutsidePool,
+}
+
 /// Most same-core messages queued for one dispatcher.
 pub const INBOX_CAPACITY: usize = 32;
 
@@ -60,8 +71,6 @@ pub struct Dispatcher {
     pub space: AddressSpace,
     /// Its capability space: the capabilities its system calls name.
     pub cspace: CSpace,
-    /// Its level-3 VNode, installed at `USER_MAPPABLE_BASE` (capability at `SLOT_VNODE`).
-    pub vnode: VNode,
     /// Where it stands.
     pub state: State,
     /// A wake-up arrived while it was not waiting; its next `wait` returns at once.
@@ -133,8 +142,11 @@ impl Dispatchers {
             }
         };
         let mut space = loaded.space;
-        let vnode = capabilities::install_vnode(&mut self.caps, cspace, &mut self.frames, &mut space)
+        let owner = self.list.len();
+        let vnode = capabilities::install_vnode(&mut self.caps, cspace, &mut self.frames, &mut space, owner)
             .map_err(|e| alloc::format!("{name}: {e}"))?;
+        // A fresh page: never installed before.
+        let _ = self.mappings.record_installed(vnode);
         let frame =
             TrapFrame { elr: loaded.entry, spsr: 0, sp_el0: loaded.stack_top, ..TrapFrame::default() };
         self.list.push(Dispatcher {
@@ -143,7 +155,6 @@ impl Dispatchers {
             fp: FpState::new(),
             space,
             cspace,
-            vnode,
             state: State::Runnable,
             wake_pending: false,
             grants: Vec::new(),
@@ -195,9 +206,57 @@ impl Dispatchers {
             return;
         }
         d.state = State::Ended;
-        self.mappings.unmap_table(d.vnode.pa);
+        let asid = d.space.asid;
+        for vnode in self.mappings.installed_in(index) {
+            let vnode = self.mappings.forget_installed(vnode.pa);
+            self.uninstall(vnode);
+        }
         // Cannot fail: the ASID was handed out for this dispatcher and is freed once, here.
-        let _ = self.asids.free(d.space.asid);
+        let _ = self.asids.free(asid);
+    }
+
+    /// Unmaps what a delete or revoke removed (see [`Mappings::unmap_removed`]) and uninstalls
+    /// every installed VNode whose last capability went.
+    pub fn unmap_removed(&mut self, removal: &caps::Removal) {
+        for vnode in self.mappings.unmap_removed(removal) {
+            self.uninstall(Some(vnode));
+        }
+    }
+
+    /// Clears the level-2 entry of a VNode that was installed (its entries are unmapped
+    /// already) and invalidates its address space's TLB entries: a table entry changed, so
+    /// every page walked through it goes (`tlbi aside1is`; per-page `vae1is` would need 512).
+    fn uninstall(&mut self, vnode: Option<VNode>) {
+        let Some(vnode) = vnode else { return };
+        if let Some(d) = self.list.get_mut(vnode.owner) {
+            d.space.uninstall_table(VNode::window_va(vnode.window), vnode.pa);
+            tlb::invalidate_asid(vnode.asid);
+        }
+    }
+
+    /// Installs the level-3 VNode at `pa` (a VNode capability's object, zeroed when it was
+    /// retyped) in window `window` (1 to 511) of dispatcher `owner`'s address space.
+    pub fn install_vnode(&mut self, owner: usize, pa: u64, window: usize) -> Result<VNode, InstallError> {
+        if self.mappings.installed(pa).is_some() {
+            return Err(InstallError::Installed);
+        }
+        let kernel_va = capabilities::pool_va(self.record, pa, cpu_driver::layout::PAGE_SIZE)
+            .ok_or(InstallError::OutsidePool)?;
+        let d = self.list.get_mut(owner).ok_or(InstallError::OutsidePool)?;
+        let vnode = VNode { pa, kernel_va, asid: d.space.asid, owner, window };
+        // The table's zeroes (written by retype) must reach memory before a walk can reach the
+        // table through the new level-2 entry, even speculatively (Arm ARM D8.2.6): a DSB
+        // before the entry is written, and one after so the program's next access sees it.
+        tlb::publish_new_entry();
+        d.space.install_table(VNode::window_va(window), pa).map_err(|_| InstallError::Occupied)?;
+        tlb::publish_new_entry();
+        let _ = self.mappings.record_installed(vnode);
+        Ok(vnode)
+    }
+
+    /// The installed VNode at `pa`, if any.
+    pub fn installed_vnode(&self, pa: u64) -> Option<VNode> {
+        self.mappings.installed(pa)
     }
 
     /// The frame pool, for frames mapped on request.

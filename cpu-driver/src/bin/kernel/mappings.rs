@@ -7,11 +7,16 @@
 //! its entry before the memory can be retyped into something else. A leaf: it uses only the
 //! library and `caps`.
 //!
-//! The model is the smallest real one: every dispatcher has one level-3 VNode (4 KiB, from the
-//! core's frame pool), installed by the kernel in the 2 MiB window at
-//! `layout::USER_MAPPABLE_BASE` of its address space, its capability at `SLOT_VNODE`; entry `n`
-//! maps the page at `USER_MAPPABLE_BASE + n * PAGE_SIZE`. A capability maps one page (the first
-//! of its Frame); a second mapping of the same Frame needs a copy of the capability.
+//! The model: level-3 VNodes installed in 2 MiB windows of a dispatcher's address space, window
+//! `w` at `layout::USER_MAPPABLE_BASE + w * 2 MiB` (`w` < 512, all in one level-2 table).
+//! Window 0 holds the VNode the kernel gives every dispatcher (a pool page, capability at
+//! `SLOT_VNODE`); a program installs VNodes it retyped from its own RAM in windows 1 to 511
+//! (`vnode_install`), as Barrelfish's pmap builds its tables. Entry `n` of the VNode in window
+//! `w` maps the page at `USER_MAPPABLE_BASE + w * 2 MiB + n * PAGE_SIZE`. A capability maps
+//! one page (the first of its Frame); a second mapping of the same Frame needs a copy of the
+//! capability. This module also records which VNode is installed where, so that the last
+//! capability of an installed VNode going uninstalls it (its memory could otherwise be
+//! retyped into a Frame and mapped: a page table the program could write).
 
 extern crate alloc;
 
@@ -19,7 +24,7 @@ use alloc::collections::BTreeMap;
 
 use caps::{CapId, Removal};
 use cpu_driver::arch::aarch64::tlb;
-use cpu_driver::layout::{PAGE_SIZE, USER_MAPPABLE_BASE};
+use cpu_driver::layout::{MIB2, PAGE_SIZE, USER_MAPPABLE_BASE};
 use cpu_driver::paging::{Table, ENTRIES};
 
 /// One dispatcher's level-3 VNode: where its table is and whose address space walks it.
@@ -31,6 +36,10 @@ pub struct VNode {
     pub kernel_va: u64,
     /// The ASID of the address space it is installed in.
     pub asid: u16,
+    /// The dispatcher whose address space it is installed in.
+    pub owner: usize,
+    /// The window it is installed in (0 to 511).
+    pub window: usize,
 }
 
 impl VNode {
@@ -52,9 +61,14 @@ impl VNode {
         unsafe { core::ptr::write_volatile(&raw mut (*self.table())[entry], descriptor) }
     }
 
+    /// The user address of window `window`.
+    pub fn window_va(window: usize) -> u64 {
+        USER_MAPPABLE_BASE + window as u64 * MIB2
+    }
+
     /// The user address entry `entry` maps.
-    pub fn va_of(entry: usize) -> u64 {
-        USER_MAPPABLE_BASE + entry as u64 * PAGE_SIZE
+    pub fn va_of(&self, entry: usize) -> u64 {
+        Self::window_va(self.window) + entry as u64 * PAGE_SIZE
     }
 }
 
@@ -69,6 +83,8 @@ pub enum Refusal {
     Empty,
     /// This Frame capability is mapped already (map a copy to map it twice).
     AlreadyMapped,
+    /// This VNode is installed already.
+    AlreadyInstalled,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -82,6 +98,8 @@ struct Mapping {
 pub struct Mappings {
     by_cap: BTreeMap<CapId, Mapping>,
     by_entry: BTreeMap<(u64, usize), CapId>,
+    /// Installed VNodes by physical address.
+    installed: BTreeMap<u64, VNode>,
 }
 
 impl Mappings {
@@ -129,25 +147,50 @@ impl Mappings {
     /// Break: the entry goes invalid, then every TLB entry for it (`tlb::invalidate_page`).
     fn clear(vnode: VNode, entry: usize) {
         vnode.write(entry, 0);
-        tlb::invalidate_page(vnode.asid, VNode::va_of(entry));
+        tlb::invalidate_page(vnode.asid, vnode.va_of(entry));
+    }
+
+    /// Records `vnode` as installed (the caller wrote the level-2 entry).
+    pub fn record_installed(&mut self, vnode: VNode) -> Result<(), Refusal> {
+        if self.installed.contains_key(&vnode.pa) {
+            return Err(Refusal::AlreadyInstalled);
+        }
+        self.installed.insert(vnode.pa, vnode);
+        Ok(())
+    }
+
+    /// The installed VNode whose table is at `pa`.
+    pub fn installed(&self, pa: u64) -> Option<VNode> {
+        self.installed.get(&pa).copied()
+    }
+
+    /// Every VNode installed in dispatcher `owner`'s address space.
+    pub fn installed_in(&self, owner: usize) -> alloc::vec::Vec<VNode> {
+        self.installed.values().filter(|v| v.owner == owner).copied().collect()
+    }
+
+    /// Unmaps every entry of an installed VNode and forgets it was installed; returns it, for
+    /// the caller to clear its level-2 entry and invalidate the ASID.
+    pub fn forget_installed(&mut self, pa: u64) -> Option<VNode> {
+        self.unmap_table(pa);
+        self.installed.remove(&pa)
     }
 
     /// Unmaps whatever the capabilities `removal` lists had mapped: each removed Frame
-    /// capability's entry; every entry of a VNode whose last capability went. Returns how
-    /// many entries were cleared.
-    pub fn unmap_removed(&mut self, removal: &Removal) -> usize {
-        let mut cleared = 0;
+    /// capability's entry; every entry of a VNode whose last capability went. Returns the
+    /// installed VNodes whose last capability went: the caller uninstalls them.
+    pub fn unmap_removed(&mut self, removal: &Removal) -> alloc::vec::Vec<VNode> {
+        let mut uninstall = alloc::vec::Vec::new();
         for removed in &removal.removed {
             if let Some(mapping) = self.by_cap.remove(&removed.id) {
                 self.by_entry.remove(&(mapping.vnode.pa, mapping.entry));
                 Self::clear(mapping.vnode, mapping.entry);
-                cleared += 1;
             }
             if removed.last_copy && removed.capability.kind() == caps::CapType::VNodeL3 {
-                cleared += self.unmap_table(removed.capability.base());
+                uninstall.extend(self.forget_installed(removed.capability.base()));
             }
         }
-        cleared
+        uninstall
     }
 
     /// Unmaps every entry of the VNode at `pa` that was mapped through a capability (its table

@@ -65,6 +65,17 @@ impl AddressSpace {
         self.tables_used = pool.tables_used();
         Ok(())
     }
+
+    /// Clears the level-2 entry of the window at `va` if it holds the table at `table_pa`;
+    /// the caller invalidates the TLB.
+    pub fn uninstall_table(&mut self, va: u64, table_pa: u64) -> bool {
+        // SAFETY: as in `map`.
+        let tables = unsafe { tables_of(&self.tables) };
+        match TablePool::resume(tables, self.tables.pa, self.tables_used) {
+            Ok(mut pool) => pool.uninstall_table(va, table_pa),
+            Err(_) => false,
+        }
+    }
 }
 
 /// A loaded program, ready to run.

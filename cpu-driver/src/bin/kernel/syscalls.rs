@@ -25,7 +25,7 @@ use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
 use syscall_abi::{Call, ChannelKind, Error, Info, SLOT_KERNEL};
 
 use crate::console::kprintln;
-use crate::dispatchers::{State, INBOX_CAPACITY};
+use crate::dispatchers::{InstallError, State, INBOX_CAPACITY};
 use crate::mappings::Refusal;
 use crate::scheduler::Scheduler;
 use crate::{capabilities, channels, interrupts, mappings, memory, power, roll_call};
@@ -67,6 +67,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Some(Call::CapGive) => cap_give(s, args[0], args[1], args[2]),
         Some(Call::VnodeMap) => vnode_map(s, args),
         Some(Call::VnodeUnmap) => vnode_unmap(s, args[0], args[1]),
+        Some(Call::VnodeInstall) => vnode_install(s, args[0], args[1]),
         None => Err(Error::NoSuchCall),
     };
     frame.x[0] = match result {
@@ -149,9 +150,8 @@ fn cap_mint(s: &mut Scheduler, src: u64, dest: u64, rights: u64) -> Result<u64, 
 /// succeeds).
 fn cap_delete(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
     let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
-    let (caps, mappings) = s.dispatchers().caps_and_mappings();
-    let removal = caps.delete(slot).map_err(refused)?;
-    mappings.unmap_removed(&removal);
+    let removal = s.dispatchers().caps().delete(slot).map_err(refused)?;
+    s.dispatchers().unmap_removed(&removal);
     Ok(0)
 }
 
@@ -159,23 +159,45 @@ fn cap_delete(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
 /// unmaps every Frame retyped from it).
 fn cap_revoke(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
     let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
-    let (caps, mappings) = s.dispatchers().caps_and_mappings();
-    let removal = caps.revoke(slot).map_err(refused)?;
-    mappings.unmap_removed(&removal);
+    let removal = s.dispatchers().caps().revoke(slot).map_err(refused)?;
+    s.dispatchers().unmap_removed(&removal);
     Ok(0)
 }
 
-/// The caller's level-3 VNode, if the capability at `addr` is a VNodeL3 capability to it with
-/// the write right (changing a table writes it): `WrongType` for another type, `Denied` for a
-/// VNode of another address space.
-fn caller_vnode(s: &mut Scheduler, addr: u64) -> Result<mappings::VNode, Error> {
+/// The VNode L3 capability at `addr` of the caller's space, with the write right (changing a
+/// table writes it): `WrongType` for another type, `Denied` without the right.
+fn vnode_capability(s: &mut Scheduler, addr: u64) -> Result<caps::Capability, Error> {
     let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
-    let capability = s.dispatchers().caps().lookup(slot, CapType::VNodeL3, Rights::WRITE).map_err(refused)?;
-    let vnode = s.current_mut().ok_or(Error::InvalidArgument)?.vnode;
-    if capability.base() != vnode.pa {
-        return Err(refused(CapError::Denied));
+    s.dispatchers().caps().lookup(slot, CapType::VNodeL3, Rights::WRITE).map_err(refused)
+}
+
+/// The level-3 VNode the capability at `addr` names, if it is installed in the caller's own
+/// address space (`Denied` otherwise: another's, or not installed).
+fn caller_vnode(s: &mut Scheduler, addr: u64) -> Result<mappings::VNode, Error> {
+    let capability = vnode_capability(s, addr)?;
+    let current = s.current().ok_or(Error::InvalidArgument)?;
+    match s.dispatchers().installed_vnode(capability.base()) {
+        Some(vnode) if vnode.owner == current => Ok(vnode),
+        _ => Err(refused(CapError::Denied)),
     }
-    Ok(vnode)
+}
+
+/// `vnode_install(vnode, window)`: installs a VNode L3 the caller retyped from its RAM as the
+/// table of window `window` (1 to 511; 0 holds the kernel's) at `USER_MAPPABLE_BASE +
+/// window * 2 MiB` of its address space. The VNode must not be installed already and the
+/// window must be free (`SlotOccupied`).
+fn vnode_install(s: &mut Scheduler, vnode: u64, window: u64) -> Result<u64, Error> {
+    let capability = vnode_capability(s, vnode)?;
+    let window = usize::try_from(window)
+        .ok()
+        .filter(|w| (1..ENTRIES).contains(w))
+        .ok_or(refused(CapError::IndexOutOfRange))?;
+    let current = s.current().ok_or(Error::InvalidArgument)?;
+    match s.dispatchers().install_vnode(current, capability.base(), window) {
+        Ok(vnode) => Ok(mappings::VNode::window_va(vnode.window)),
+        Err(InstallError::Installed | InstallError::Occupied) => Err(refused(CapError::SlotOccupied)),
+        Err(InstallError::OutsidePool) => Err(Error::InvalidArgument),
+    }
 }
 
 /// A VNode entry index from a register: 0..511, else `IndexOutOfRange`.
@@ -212,7 +234,7 @@ fn vnode_map(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
     let descriptor = page_descriptor(capability.base(), attributes);
     mappings.map(vnode, entry, id, descriptor).map_err(map_refusal)?;
-    Ok(mappings::VNode::va_of(entry))
+    Ok(vnode.va_of(entry))
 }
 
 /// `vnode_unmap(vnode, entry)`: the entry must map something.
@@ -228,7 +250,7 @@ fn vnode_unmap(s: &mut Scheduler, vnode: u64, entry: u64) -> Result<u64, Error> 
 fn map_refusal(r: Refusal) -> Error {
     refused(match r {
         Refusal::OutOfRange => CapError::IndexOutOfRange,
-        Refusal::Occupied | Refusal::AlreadyMapped => CapError::SlotOccupied,
+        Refusal::Occupied | Refusal::AlreadyMapped | Refusal::AlreadyInstalled => CapError::SlotOccupied,
         Refusal::Empty => CapError::EmptySlot,
     })
 }
