@@ -5,8 +5,9 @@
 //! its counts to its monitor, which forwards them to the boot core's monitor for the summary.
 //!
 //! The mapping checks (`map-*`, `unmap-then-remap`, `delete-unmaps`, `revoke-unmaps`) map
-//! Frames through this program's own level-3 VNode (`SLOT_VNODE`) and touch a page only while
-//! `vnode_map` has it mapped. Not checked here because it is not built yet: that an access
+//! Frames through this program's own level-3 VNode (`SLOT_VNODE`), `vnode-install-own` through
+//! one it retypes from its RAM and installs; they touch a page only while `vnode_map` has it
+//! mapped. Not checked here because it is not built yet: that an access
 //! after unmap or revoke faults (it would stop this program itself; it needs a spawned child),
 //! spawning a child with fewer rights.
 #![cfg_attr(target_os = "none", no_std, no_main)]
