@@ -118,11 +118,18 @@ pub struct Retype {
     pub count: u64,
 }
 
+/// The identity of one capability (one slot's entry; a copy has another): unique on its core
+/// and never reused, so state keyed by it cannot be confused with a later capability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CapId(pub u64);
+
 /// One capability an operation removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RemovedCap {
     /// The capability.
     pub capability: Capability,
+    /// Its identity (as [`CoreCapabilities::identify_with_id`] gave it while it lived).
+    pub id: CapId,
     /// Whether it was the last capability naming its object: the kernel tears the object down
     /// (unmaps a Frame everywhere it is mapped, stops a Dispatcher, forgets a VNode's
     /// translation table). The CNode tables of last CNode capabilities are emptied by this
@@ -394,6 +401,13 @@ impl CoreCapabilities {
         self.entry_at(slot).map(|entry| entry.capability)
     }
 
+    /// The capability at `slot` and its identity: unique to this one capability (not shared by
+    /// its copies), never reused on this core, and reported again in [`RemovedCap::id`] when it
+    /// goes, so that the kernel can key state of its own (where a Frame is mapped) by it.
+    pub fn identify_with_id(&self, slot: SlotRef) -> Result<(Capability, CapId), CapError> {
+        self.entry_at(slot).map(|entry| (entry.capability, CapId(entry.id)))
+    }
+
     /// The capability at `slot`, if it has type `kind` and every right in `needs`: the check in
     /// front of every invocation (map needs a Frame with the rights of the mapping; a monitor's
     /// operations need the Kernel capability).
@@ -566,7 +580,7 @@ impl CoreCapabilities {
                 removal.unreferenced.extend(unreferenced);
             }
             let last_copy = self.mdb.is_last_copy(&key);
-            removal.removed.push(RemovedCap { capability, last_copy });
+            removal.removed.push(RemovedCap { capability, id: CapId(entry.id), last_copy });
             if capability.kind() == CapType::CNode && last_copy {
                 if let Some(table) = self.remove_table(entry.table) {
                     work.extend(table.entries.into_iter().flatten());

@@ -469,3 +469,26 @@ fn lookup_checks_type_and_rights() {
         Err(CapError::InvalidAddress)
     );
 }
+
+#[test]
+fn identities_are_per_capability_and_reported_on_removal() {
+    let mut f = fixture();
+    f.retype(RAM, frames(0, 1, 1), leaf(1)).unwrap();
+    f.copy(leaf(1), leaf(2)).unwrap();
+    let (first, id1) = f.caps.identify_with_id(f.cspace.slot(leaf(1))).unwrap();
+    let (copy, id2) = f.caps.identify_with_id(f.cspace.slot(leaf(2))).unwrap();
+    assert_eq!(first, copy);
+    assert_ne!(id1, id2, "a copy has its own identity");
+    // Revoking the RAM removes both frames, each reported with the identity it had.
+    let removal = f.revoke(RAM).unwrap();
+    let mut ids: Vec<_> = removal.removed.iter().map(|r| r.id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![id1.min(id2), id1.max(id2)]);
+    // A new capability in the same slot, of the same object, has a new identity.
+    f.retype(RAM, frames(0, 1, 1), leaf(1)).unwrap();
+    let (_, id3) = f.caps.identify_with_id(f.cspace.slot(leaf(1))).unwrap();
+    assert!(id3 != id1 && id3 != id2);
+    assert_eq!(f.delete(leaf(1)).unwrap().removed[0].id, id3);
+    assert_eq!(f.caps.identify_with_id(f.cspace.slot(leaf(1))), Err(CapError::EmptySlot));
+    f.check();
+}

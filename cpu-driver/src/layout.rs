@@ -88,6 +88,10 @@ pub const USER_STACK_SIZE: u64 = 64 << 10;
 pub const USER_FRAMES_BASE: u64 = 0x10_0000_0000;
 /// Where the device tree is mapped (read-only) for a dispatcher that asks for it.
 pub const USER_DTB_BASE: u64 = 0x20_0000_0000;
+/// The 2 MiB window (one level-2 entry) where the kernel installs each dispatcher's own
+/// level-3 VNode: user code maps Frame capabilities there with `vnode_map` (entry `n` is the
+/// page at `USER_MAPPABLE_BASE + n * PAGE_SIZE`). Must equal `syscall_abi::USER_MAPPABLE_BASE`.
+pub const USER_MAPPABLE_BASE: u64 = 0x30_0000_0000;
 /// End of the EL0 half (`TTBR0`), one past the last valid address.
 pub const USER_LIMIT: u64 = 1 << VA_BITS;
 

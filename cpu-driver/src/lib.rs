@@ -17,6 +17,7 @@
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod asid;
 pub mod boot_record;
 pub mod console_lock;
 pub mod frames;

@@ -137,8 +137,11 @@ impl<'a> TablePool<'a> {
         self.used
     }
 
-    fn table_index(&self, pa: u64) -> usize {
-        ((pa - self.base_pa) / PAGE_SIZE) as usize
+    /// The index of the pool's table at `pa`; `None` for a table outside the pool (a VNode
+    /// installed with [`TablePool::install_table`]), which the pool never writes.
+    fn table_index(&self, pa: u64) -> Option<usize> {
+        let index = (pa.checked_sub(self.base_pa)? / PAGE_SIZE) as usize;
+        (index < self.used).then_some(index)
     }
 
     /// Maps `[va, va + size)` to `[pa, pa + size)`, using 1 GiB and 2 MiB blocks wherever
@@ -190,12 +193,59 @@ impl<'a> TablePool<'a> {
                 self.tables[table][index] = next_pa | TABLE_OR_PAGE | VALID;
                 next
             } else if entry & TABLE_OR_PAGE != 0 {
-                self.table_index(entry & ADDRESS_MASK)
+                self.table_index(entry & ADDRESS_MASK).ok_or(MapError::Overlap)?
             } else {
                 return Err(MapError::Overlap);
             };
         }
         Err(MapError::Misaligned)
+    }
+
+    /// Points the level-2 entry for the 2 MiB window at `va` at the level-3 table at physical
+    /// `table_pa` (a table outside this pool: a VNode the kernel hands to user code), creating
+    /// the level-2 table if needed. The window must be unused.
+    pub fn install_table(&mut self, va: u64, table_pa: u64) -> Result<(), MapError> {
+        if !va.is_multiple_of(MIB2) || !table_pa.is_multiple_of(PAGE_SIZE) {
+            return Err(MapError::Misaligned);
+        }
+        let l1_index = ((va >> 30) & (ENTRIES as u64 - 1)) as usize;
+        let entry = self.tables[0][l1_index];
+        let l2 = if entry == 0 {
+            let next = self.used;
+            if next >= self.tables.len() {
+                return Err(MapError::OutOfTables);
+            }
+            self.used += 1;
+            self.tables[0][l1_index] = (self.base_pa + next as u64 * PAGE_SIZE) | TABLE_OR_PAGE | VALID;
+            next
+        } else if entry & TABLE_OR_PAGE != 0 {
+            self.table_index(entry & ADDRESS_MASK).ok_or(MapError::Overlap)?
+        } else {
+            return Err(MapError::Overlap);
+        };
+        let l2_index = ((va >> 21) & (ENTRIES as u64 - 1)) as usize;
+        if self.tables[l2][l2_index] != 0 {
+            return Err(MapError::Overlap);
+        }
+        self.tables[l2][l2_index] = (table_pa & ADDRESS_MASK) | TABLE_OR_PAGE | VALID;
+        Ok(())
+    }
+
+    /// Clears the level-2 entry for the 2 MiB window at `va` if it points at the level-3 table
+    /// at `table_pa` (installed with [`TablePool::install_table`]); the caller invalidates the
+    /// TLB. Returns whether it did.
+    pub fn uninstall_table(&mut self, va: u64, table_pa: u64) -> bool {
+        let l1 = self.tables[0][((va >> 30) & (ENTRIES as u64 - 1)) as usize];
+        if l1 & VALID == 0 || l1 & TABLE_OR_PAGE == 0 {
+            return false;
+        }
+        let Some(l2) = self.table_index(l1 & ADDRESS_MASK) else { return false };
+        let entry = &mut self.tables[l2][((va >> 21) & (ENTRIES as u64 - 1)) as usize];
+        if *entry == (table_pa & ADDRESS_MASK) | TABLE_OR_PAGE | VALID {
+            *entry = 0;
+            return true;
+        }
+        false
     }
 
     /// Looks up the descriptor that maps `va` (for tests and diagnostics): its level and value.
@@ -210,10 +260,21 @@ impl<'a> TablePool<'a> {
             if level == 3 || entry & TABLE_OR_PAGE == 0 {
                 return Some((level, entry));
             }
-            table = self.table_index(entry & ADDRESS_MASK);
+            table = self.table_index(entry & ADDRESS_MASK)?;
         }
         None
     }
+}
+
+/// The level-3 (page) descriptor mapping the 4 KiB page at `pa` with `attributes`: what
+/// `vnode_map` writes into a VNode's entry.
+pub fn page_descriptor(pa: u64, attributes: Attributes) -> u64 {
+    (pa & ADDRESS_MASK) | attributes.bits() | TABLE_OR_PAGE | VALID
+}
+
+/// The physical address a valid descriptor points at.
+pub fn descriptor_address(descriptor: u64) -> u64 {
+    descriptor & ADDRESS_MASK
 }
 
 /// A physical address range `[start, end)`.
@@ -331,6 +392,38 @@ mod tests {
         );
         let (_, data) = pool.lookup(0x40_1000).unwrap();
         assert_eq!(data & (AP_EL0 | AP_READ_ONLY | PXN | UXN), AP_EL0 | PXN | UXN);
+    }
+
+    #[test]
+    fn installed_tables_are_walked_and_page_descriptors_are_user_pages() {
+        let mut tables = [[0u64; ENTRIES]; 3];
+        let mut pool = pool(&mut tables);
+        let va = 0x30_0000_0000;
+        let l3_pa = 0x9000_0000;
+        pool.install_table(va, l3_pa).unwrap();
+        assert_eq!(pool.tables_used(), 2);
+        assert_eq!(pool.lookup(va), None, "the level-3 table is not in the pool: not walked here");
+        assert_eq!(pool.install_table(va, l3_pa), Err(MapError::Overlap));
+        assert_eq!(pool.install_table(va + 4096, l3_pa), Err(MapError::Misaligned));
+        // A page mapped by the pool's own walk in the same window would now overlap.
+        assert_eq!(pool.map(va, 0x8000_0000, 4096, Attributes::UserData), Err(MapError::Overlap));
+        // Uninstalling needs the same table; then the window is free again.
+        assert!(!pool.uninstall_table(va, l3_pa + 4096));
+        assert!(!pool.uninstall_table(va + (2 << 20), l3_pa));
+        assert!(pool.uninstall_table(va, l3_pa));
+        assert!(!pool.uninstall_table(va, l3_pa));
+        pool.install_table(va, l3_pa + 4096).unwrap();
+        assert_eq!(pool.tables_used(), 2, "the level-2 table is reused");
+        let d = page_descriptor(0x8000_1000, Attributes::UserData);
+        assert_eq!(descriptor_address(d), 0x8000_1000);
+        assert_eq!(d & 3, 3, "valid page");
+        assert_ne!(d & AP_EL0, 0);
+        assert_ne!(d & NOT_GLOBAL, 0);
+        assert_ne!(d & PXN, 0);
+        assert_ne!(d & UXN, 0);
+        let code = page_descriptor(0x8000_1000, Attributes::UserCode);
+        assert_eq!(code & UXN, 0);
+        assert_ne!(code & AP_READ_ONLY, 0);
     }
 
     #[test]

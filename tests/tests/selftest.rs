@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 10] = [
+const CHECKS: [&str; 18] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -16,6 +16,14 @@ const CHECKS: [&str; 10] = [
     "delete-last-frees",
     "alloc-free-100000",
     "monitor-calls-refused",
+    "map-write-read",
+    "map-zeroed",
+    "map-needs-write-right",
+    "map-forged-refused",
+    "unmap-then-remap",
+    "delete-unmaps",
+    "revoke-unmaps",
+    "vnode-install-own",
 ];
 
 #[test]

@@ -8,7 +8,7 @@ extern crate alloc;
 
 pub use syscall_abi::{
     cap_addr, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH, FLAG_SELFTEST, SLOT_FIRST_FREE,
-    SLOT_FIRST_RAM, SLOT_KERNEL,
+    SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
@@ -74,6 +74,8 @@ pub mod cap_type {
     pub const RAM: u64 = 0;
     /// Memory to map.
     pub const FRAME: u64 = 2;
+    /// A level-3 translation table (`vnode_map`).
+    pub const VNODE_L3: u64 = 7;
     /// The monitor's authority.
     pub const KERNEL: u64 = 11;
 }
@@ -122,6 +124,24 @@ pub fn cap_revoke(addr: u32) -> Result<(), Error> {
 /// of dispatcher `dispatcher`'s capability space on this core.
 pub fn cap_give(dispatcher: u64, src: u32, dest: u32) -> Result<(), Error> {
     Error::check(syscall(Call::CapGive, [dispatcher, u64::from(src), u64::from(dest), 0])).map(|_| ())
+}
+
+/// Maps the (first page of the) Frame capability at `frame` into entry `entry` of the level-3
+/// VNode capability at `vnode` (this program's own, at [`SLOT_VNODE`]) with `rights` (read 1,
+/// write 2, execute 4); returns the page's address, `USER_MAPPABLE_BASE + entry * 4096`.
+pub fn vnode_map(vnode: u32, entry: u64, frame: u32, rights: u64) -> Result<u64, Error> {
+    Error::check(syscall(Call::VnodeMap, [u64::from(vnode), entry, u64::from(frame), rights]))
+}
+
+/// Installs the level-3 VNode capability at `vnode` (retyped from this program's RAM) in
+/// window `window` (1 to 511) of this program's address space; returns the window's address.
+pub fn vnode_install(vnode: u32, window: u64) -> Result<u64, Error> {
+    Error::check(syscall(Call::VnodeInstall, [u64::from(vnode), window, 0, 0]))
+}
+
+/// Clears entry `entry` of the level-3 VNode capability at `vnode`.
+pub fn vnode_unmap(vnode: u32, entry: u64) -> Result<(), Error> {
+    Error::check(syscall(Call::VnodeUnmap, [u64::from(vnode), entry, 0, 0])).map(|_| ())
 }
 
 /// Ends this program.

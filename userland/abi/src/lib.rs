@@ -83,7 +83,34 @@ pub enum Call {
     /// into the empty slot `dest` of dispatcher `dispatcher`'s space (same core). Needs the
     /// Kernel capability at [`SLOT_KERNEL`]; what a monitor does when it equips a program.
     CapGive = 19,
+    /// `vnode_map(vnode, slot, frame, rights)`: maps the first page of the Frame capability at
+    /// `frame` into entry `slot` (0..511) of the level-3 VNode capability at `vnode`, that is
+    /// at `USER_MAPPABLE_BASE + slot * 4096`, with `rights` (read 1, write 2, execute 4; read
+    /// is needed, write and execute together are refused). The VNode must be the caller's own
+    /// (the one at [`SLOT_VNODE`]); the Frame must hold every right asked for (a mapping is
+    /// refused, never downgraded) and not be mapped already (map a copy to map it twice);
+    /// the entry must be empty.
+    VnodeMap = 20,
+    /// `vnode_unmap(vnode, slot)`: clears entry `slot` of the caller's level-3 VNode at
+    /// `vnode`, which must be mapped, and invalidates its TLB entries.
+    VnodeUnmap = 21,
+    /// `vnode_install(vnode, window)`: installs the level-3 VNode capability at `vnode` (one
+    /// the caller retyped from its RAM) as the table of window `window` (1 to 511) of its own
+    /// address space, at `USER_MAPPABLE_BASE + window * 2 MiB` (returned); `vnode_map` then
+    /// maps into it. Window 0 holds the VNode at [`SLOT_VNODE`]. Refused (`SlotOccupied`) if
+    /// the VNode is installed already or the window is in use.
+    VnodeInstall = 22,
 }
+
+/// Where the caller's level-3 VNode (at [`SLOT_VNODE`]) maps: entry `n` is the page at
+/// `USER_MAPPABLE_BASE + n * 4096`, a 2 MiB window of every dispatcher's address space
+/// (`cpu_driver::layout::USER_MAPPABLE_BASE`).
+pub const USER_MAPPABLE_BASE: u64 = 0x30_0000_0000;
+/// Entries of a level-3 VNode: pages of its 2 MiB window; also the number of windows from
+/// [`USER_MAPPABLE_BASE`] (window `w` at `USER_MAPPABLE_BASE + w * VNODE_WINDOW_BYTES`).
+pub const VNODE_ENTRIES: u64 = 512;
+/// Bytes of the window one level-3 VNode maps.
+pub const VNODE_WINDOW_BYTES: u64 = 2 << 20;
 
 /// Slot of the Kernel capability in a monitor's capability space (slot 0 of the CNode in
 /// root slot 0). `power_off`, `grant`, `map_device_tree`, monitor channels and `cap_give`
@@ -92,6 +119,10 @@ pub const SLOT_KERNEL: u32 = 0;
 /// Slot of the first RAM capability the kernel (for a monitor) or the monitor (for a program
 /// it equips) puts into a capability space; further ones follow in consecutive slots.
 pub const SLOT_FIRST_RAM: u32 = 1;
+/// Slot of the capability to the caller's own level-3 VNode, which the kernel installs in
+/// every dispatcher's address space at [`USER_MAPPABLE_BASE`] (`vnode_map`, `vnode_unmap`).
+/// A monitor's RAM capabilities stop before it.
+pub const SLOT_VNODE: u32 = 15;
 /// Slots in the level-2 CNode of every capability space (a 4 KiB CNode): leaf addresses
 /// 0 to 63 are usable; slots from [`SLOT_FIRST_FREE`] on are the program's own.
 pub const CNODE_SLOTS: u32 = 64;
@@ -127,6 +158,9 @@ impl Call {
             17 => Call::CapDelete,
             18 => Call::CapRevoke,
             19 => Call::CapGive,
+            20 => Call::VnodeMap,
+            21 => Call::VnodeUnmap,
+            22 => Call::VnodeInstall,
             _ => return None,
         })
     }
@@ -271,7 +305,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..20 {
+        for raw in 0..23 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

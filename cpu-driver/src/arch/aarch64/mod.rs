@@ -9,5 +9,6 @@ pub mod phys;
 pub mod psci;
 pub mod semihosting;
 pub mod timer;
+pub mod tlb;
 pub mod uart;
 pub mod user;

@@ -2,7 +2,8 @@
 //! gets, what the monitor holds at boot (the Kernel capability and the core's free memory as
 //! RAM capabilities), and zeroing memory that a retype hands out. The rules themselves (types,
 //! rights, retype, the derivation database) are the portable `caps` crate's; this module only
-//! places them on this core's memory. A leaf: it uses only the library and `caps`.
+//! places them on this core's memory. Uses [`crate::memory`] (the address space a VNode is
+//! installed in) and [`crate::mappings`] (the VNode it describes).
 //!
 //! Sizes: the kernel heap is 1 MiB (`cpu_driver::plan::HEAP_SIZE`) and `caps` keeps CNode
 //! tables there, growing with the slots used, not with the CNodes' sizes. A capability space
@@ -14,8 +15,12 @@
 use caps::{CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Region};
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
-use cpu_driver::layout::PAGE_SIZE;
-use syscall_abi::{CNODE_SLOTS, SLOT_FIRST_FREE, SLOT_FIRST_RAM, SLOT_KERNEL};
+use cpu_driver::layout::{PAGE_SIZE, USER_MAPPABLE_BASE};
+use cpu_driver::paging::MapError;
+use syscall_abi::{CNODE_SLOTS, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE};
+
+use crate::mappings::VNode;
+use crate::memory::{self, AddressSpace};
 
 /// Bytes of a root CNode: 64 level-1 slots.
 const ROOT_CNODE_BYTES: u64 = PAGE_SIZE;
@@ -35,6 +40,8 @@ pub enum SetupError {
     OutOfFrames,
     /// The capability system refused.
     Capability(CapError),
+    /// Installing the VNode in the address space failed.
+    Map(MapError),
 }
 
 impl From<CapError> for SetupError {
@@ -48,6 +55,7 @@ impl core::fmt::Display for SetupError {
         match self {
             SetupError::OutOfFrames => write!(f, "out of frames for a capability space"),
             SetupError::Capability(e) => write!(f, "capability system refused: {e:?}"),
+            SetupError::Map(e) => write!(f, "installing its VNode: {e}"),
         }
     }
 }
@@ -84,7 +92,7 @@ pub fn endow_monitor(
     let mut made = 0;
     let mut base = frames.pa;
     let end = frames.pa + frames.len();
-    while base < end && SLOT_FIRST_RAM + made < SLOT_FIRST_FREE {
+    while base < end && SLOT_FIRST_RAM + made < SLOT_VNODE {
         let size = (end - base).min(RAM_PIECE_BYTES);
         let slot = monitor.slot(CapAddr::from_raw(SLOT_FIRST_RAM + made));
         caps.create_root(Capability::ram(base, size)?, slot)?;
@@ -94,21 +102,43 @@ pub fn endow_monitor(
     Ok(made)
 }
 
+/// Gives a dispatcher its level-3 VNode: a zeroed page of the frame pool, installed as the
+/// level-3 table of the 2 MiB window at `USER_MAPPABLE_BASE` of `space`, its capability (a
+/// root: it derives from no RAM a program holds) at `SLOT_VNODE` of `cspace`.
+pub fn install_vnode(
+    caps: &mut CoreCapabilities,
+    cspace: CSpace,
+    pool: &mut FramePool,
+    space: &mut AddressSpace,
+    owner: usize,
+) -> Result<VNode, SetupError> {
+    let frames = pool.take(1).ok_or(SetupError::OutOfFrames)?;
+    // SAFETY: a fresh frame from this core's pool, mapped nowhere else yet.
+    unsafe { memory::bytes_of(&frames) }.fill(0);
+    let capability = Capability::memory(CapType::VNodeL3, frames.pa, PAGE_SIZE)?;
+    caps.create_root(capability, cspace.slot(CapAddr::from_raw(SLOT_VNODE)))?;
+    space.install_table(USER_MAPPABLE_BASE, frames.pa).map_err(SetupError::Map)?;
+    Ok(VNode { pa: frames.pa, kernel_va: frames.va, asid: space.asid, owner, window: 0 })
+}
+
+/// The kernel's address for `[base, base + size)` if it lies in this core's frame pool (where
+/// every RAM capability, and so everything retyped from one, lies).
+pub fn pool_va(record: &BootRecord, base: u64, size: u64) -> Option<u64> {
+    let offset = base.checked_sub(record.frames_pa)?;
+    let inside = offset.checked_add(size).is_some_and(|end| end <= record.frames_size);
+    inside.then(|| record.frames_va + offset)
+}
+
 /// Zeroes memory a retype just made, through the kernel's view of the frame pool (every RAM
 /// capability lies in it). Returns false, touching nothing, for memory outside the pool.
 pub fn zero(record: &BootRecord, region: Region) -> bool {
-    let Some(offset) = region.base.checked_sub(record.frames_pa) else { return false };
-    let inside = offset.checked_add(region.size).is_some_and(|end| end <= record.frames_size);
-    if !inside {
-        return false;
-    }
+    let Some(va) = pool_va(record, region.base, region.size) else { return false };
     // SAFETY: the range lies in this core's frame pool, which the kernel maps read-write at
-    // `frames_va` for good; only the capabilities a retype just made name it, and capabilities
-    // are not mapped anywhere yet (user mapping through VNodes is not built), so no other view
-    // of these bytes is live.
-    let bytes = unsafe {
-        core::slice::from_raw_parts_mut((record.frames_va + offset) as *mut u8, region.size as usize)
-    };
+    // `frames_va` for good; only the capabilities a retype just made name it, and new
+    // capabilities are not mapped (a mapping is made by `vnode_map` on an existing Frame
+    // capability and removed before its capability goes), so no other view of these bytes is
+    // live.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, region.size as usize) };
     bytes.fill(0);
     true
 }

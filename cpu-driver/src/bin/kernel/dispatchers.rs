@@ -2,8 +2,15 @@
 //! state, address space, capability space, state, same-core inbox, granted channels), the
 //! table of them with the frame pool they are built from and this core's capabilities, and
 //! loading one from the boot image. Choosing which one runs is [`crate::scheduler`]'s; changing
-//! them on request, [`crate::syscalls`]'. Uses [`crate::memory`], [`crate::capabilities`] and
-//! [`crate::boot_image`].
+//! them on request, [`crate::syscalls`]'. Uses [`crate::memory`], [`crate::capabilities`],
+//! [`crate::mappings`] and [`crate::boot_image`].
+//!
+//! ASIDs are recycled (`cpu_driver::asid`): a dispatcher that ends gives its ASID back
+//! ([`Dispatchers::end`]), and one handed out again is invalidated first (`tlbi aside1is`) in
+//! [`Dispatchers::spawn`]. Invalidating when the ASID is reused rather than when it is freed is
+//! what makes it safe: until the ended dispatcher's tables leave `TTBR0_EL1` (the next switch,
+//! or walks off while idle), a speculative walk could cache its entries again after an early
+//! invalidation.
 
 extern crate alloc;
 
@@ -14,12 +21,26 @@ use alloc::vec::Vec;
 use caps::{CSpace, CoreCapabilities};
 use cpu_driver::arch::aarch64::exception::TrapFrame;
 use cpu_driver::arch::aarch64::fp::FpState;
+use cpu_driver::arch::aarch64::tlb;
+use cpu_driver::asid::Asids;
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
 
 use crate::boot_image;
 use crate::capabilities::{self, SetupError};
+use crate::mappings::{Mappings, VNode};
 use crate::memory::{self, AddressSpace};
+
+/// Why a VNode could not be installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstallError {
+    /// It is installed already.
+    Installed,
+    /// The window is in use (or its level-2 entry could not be written).
+    Occupied,
+    /// Its memory is not in this core's frame pool (a kernel bug: RAM always is).
+    OutsidePool,
+}
 
 /// Most same-core messages queued for one dispatcher.
 pub const INBOX_CAPACITY: usize = 32;
@@ -83,8 +104,9 @@ pub struct Dispatchers {
     record: &'static BootRecord,
     list: Vec<Dispatcher>,
     frames: FramePool,
-    next_asid: u16,
+    asids: Asids,
     caps: CoreCapabilities,
+    mappings: Mappings,
 }
 
 impl Dispatchers {
@@ -94,8 +116,9 @@ impl Dispatchers {
             record,
             list: Vec::new(),
             frames: FramePool::new(record.frames_pa, record.frames_va, record.frames_size),
-            next_asid: 1,
+            asids: Asids::new(),
             caps: CoreCapabilities::new(),
+            mappings: Mappings::new(),
         }
     }
 
@@ -105,16 +128,32 @@ impl Dispatchers {
             .ok_or_else(|| alloc::format!("no program {name} in the boot image"))?;
         let cspace = capabilities::new_cspace(&mut self.caps, &mut self.frames)
             .map_err(|e| alloc::format!("{name}: {e}"))?;
-        let asid = self.next_asid;
-        let loaded = memory::load(&mut self.frames, elf, asid).map_err(|e| alloc::format!("{name}: {e}"))?;
-        self.next_asid = self.next_asid.checked_add(1).ok_or("out of address space identifiers")?;
+        let allocated = self.asids.allocate().map_err(|e| alloc::format!("{name}: {e}"))?;
+        if allocated.recycled {
+            // No TTBR0 holds this ASID now (the caller runs in its own, or none runs yet).
+            tlb::invalidate_asid(allocated.asid);
+        }
+        let asid = allocated.asid;
+        let loaded = match memory::load(&mut self.frames, elf, asid) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let _ = self.asids.free(asid);
+                return Err(alloc::format!("{name}: {e}"));
+            }
+        };
+        let mut space = loaded.space;
+        let owner = self.list.len();
+        let vnode = capabilities::install_vnode(&mut self.caps, cspace, &mut self.frames, &mut space, owner)
+            .map_err(|e| alloc::format!("{name}: {e}"))?;
+        // A fresh page: never installed before.
+        let _ = self.mappings.record_installed(vnode);
         let frame =
             TrapFrame { elr: loaded.entry, spsr: 0, sp_el0: loaded.stack_top, ..TrapFrame::default() };
         self.list.push(Dispatcher {
             name: name.into(),
             frame,
             fp: FpState::new(),
-            space: loaded.space,
+            space,
             cspace,
             state: State::Runnable,
             wake_pending: false,
@@ -151,6 +190,73 @@ impl Dispatchers {
     /// This core's capabilities, for the capability system calls.
     pub fn caps(&mut self) -> &mut CoreCapabilities {
         &mut self.caps
+    }
+
+    /// This core's capabilities and mappings together (a map checks the one, writes the other).
+    pub fn caps_and_mappings(&mut self) -> (&mut CoreCapabilities, &mut Mappings) {
+        (&mut self.caps, &mut self.mappings)
+    }
+
+    /// The dispatcher at `index` ends (exited or stopped): it never runs again; what was mapped
+    /// through its VNode is unmapped (so its Frame capabilities may be mapped elsewhere) and
+    /// its ASID is given back.
+    pub fn end(&mut self, index: usize) {
+        let Some(d) = self.list.get_mut(index) else { return };
+        if d.state == State::Ended {
+            return;
+        }
+        d.state = State::Ended;
+        let asid = d.space.asid;
+        for vnode in self.mappings.installed_in(index) {
+            let vnode = self.mappings.forget_installed(vnode.pa);
+            self.uninstall(vnode);
+        }
+        // Cannot fail: the ASID was handed out for this dispatcher and is freed once, here.
+        let _ = self.asids.free(asid);
+    }
+
+    /// Unmaps what a delete or revoke removed (see [`Mappings::unmap_removed`]) and uninstalls
+    /// every installed VNode whose last capability went.
+    pub fn unmap_removed(&mut self, removal: &caps::Removal) {
+        for vnode in self.mappings.unmap_removed(removal) {
+            self.uninstall(Some(vnode));
+        }
+    }
+
+    /// Clears the level-2 entry of a VNode that was installed (its entries are unmapped
+    /// already) and invalidates its address space's TLB entries: a table entry changed, so
+    /// every page walked through it goes (`tlbi aside1is`; per-page `vae1is` would need 512).
+    fn uninstall(&mut self, vnode: Option<VNode>) {
+        let Some(vnode) = vnode else { return };
+        if let Some(d) = self.list.get_mut(vnode.owner) {
+            d.space.uninstall_table(VNode::window_va(vnode.window), vnode.pa);
+            tlb::invalidate_asid(vnode.asid);
+        }
+    }
+
+    /// Installs the level-3 VNode at `pa` (a VNode capability's object, zeroed when it was
+    /// retyped) in window `window` (1 to 511) of dispatcher `owner`'s address space.
+    pub fn install_vnode(&mut self, owner: usize, pa: u64, window: usize) -> Result<VNode, InstallError> {
+        if self.mappings.installed(pa).is_some() {
+            return Err(InstallError::Installed);
+        }
+        let kernel_va = capabilities::pool_va(self.record, pa, cpu_driver::layout::PAGE_SIZE)
+            .ok_or(InstallError::OutsidePool)?;
+        let d = self.list.get_mut(owner).ok_or(InstallError::OutsidePool)?;
+        let vnode = VNode { pa, kernel_va, asid: d.space.asid, owner, window };
+        // The table's zeroes (written by retype) must reach memory before a walk can reach the
+        // table through the new level-2 entry, even speculatively (Arm ARM D8.2.6): a DSB
+        // before the entry is written, and one after so the program's next access sees it.
+        tlb::publish_new_entry();
+        d.space.install_table(VNode::window_va(window), pa).map_err(|_| InstallError::Occupied)?;
+        tlb::publish_new_entry();
+        let _ = self.mappings.record_installed(vnode);
+        Ok(vnode)
+    }
+
+    /// The installed VNode at `pa`, if any.
+    pub fn installed_vnode(&self, pa: u64) -> Option<VNode> {
+        self.mappings.installed(pa)
     }
 
     /// The frame pool, for frames mapped on request.

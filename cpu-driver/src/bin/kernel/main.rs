@@ -29,6 +29,8 @@ mod interrupts;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod main_loop;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod mappings;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod memory;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod power;

@@ -55,6 +55,27 @@ impl AddressSpace {
         self.tables_used = pool.tables_used();
         Ok(())
     }
+
+    /// Installs the level-3 table at physical `table_pa` for the 2 MiB window at `va`.
+    pub fn install_table(&mut self, va: u64, table_pa: u64) -> Result<(), MapError> {
+        // SAFETY: as in `map`.
+        let tables = unsafe { tables_of(&self.tables) };
+        let mut pool = TablePool::resume(tables, self.tables.pa, self.tables_used)?;
+        pool.install_table(va, table_pa)?;
+        self.tables_used = pool.tables_used();
+        Ok(())
+    }
+
+    /// Clears the level-2 entry of the window at `va` if it holds the table at `table_pa`;
+    /// the caller invalidates the TLB.
+    pub fn uninstall_table(&mut self, va: u64, table_pa: u64) -> bool {
+        // SAFETY: as in `map`.
+        let tables = unsafe { tables_of(&self.tables) };
+        match TablePool::resume(tables, self.tables.pa, self.tables_used) {
+            Ok(mut pool) => pool.uninstall_table(va, table_pa),
+            Err(_) => false,
+        }
+    }
 }
 
 /// A loaded program, ready to run.

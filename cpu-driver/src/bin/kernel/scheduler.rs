@@ -128,8 +128,10 @@ impl Scheduler {
     /// The current dispatcher faulted (vector `kind`): it ends, reported; the core goes on.
     pub fn stop_current(&mut self, frame: &TrapFrame, kind: u64) {
         let core = self.record.core_index;
+        if let Some(current) = self.current {
+            self.dispatchers.end(current);
+        }
         if let Some(d) = self.current_mut() {
-            d.state = State::Ended;
             kprintln!(
                 "core {core}: dispatcher {} stopped: {} at pc={:#x} far={:#x} (esr={:#x}, vector {kind}); the core goes on",
                 d.name,

@@ -5,6 +5,7 @@
 //! fault). Authority to act as a monitor is the Kernel capability at `SLOT_KERNEL` of the
 //! caller's capability space, not the order it loaded in. Uses [`crate::scheduler`],
 //! [`crate::dispatchers`], [`crate::memory`], [`crate::capabilities`] (zeroing retyped memory),
+//! [`crate::mappings`] (`vnode_map`, `vnode_unmap`, unmapping what delete and revoke remove),
 //! [`crate::channels`] (wake targets), [`crate::roll_call`] (whether it is over),
 //! [`crate::interrupts`], [`crate::power`] and [`crate::console`].
 
@@ -19,14 +20,15 @@ use cpu_driver::arch::aarch64::exception::TrapFrame;
 use cpu_driver::arch::aarch64::user::user_readable;
 use cpu_driver::frames::Frames;
 use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT, USER_MIN};
-use cpu_driver::paging::Attributes;
+use cpu_driver::paging::{page_descriptor, Attributes, ENTRIES};
 use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
 use syscall_abi::{Call, ChannelKind, Error, Info, SLOT_KERNEL};
 
 use crate::console::kprintln;
-use crate::dispatchers::{State, INBOX_CAPACITY};
+use crate::dispatchers::{InstallError, State, INBOX_CAPACITY};
+use crate::mappings::Refusal;
 use crate::scheduler::Scheduler;
-use crate::{capabilities, channels, interrupts, memory, power, roll_call};
+use crate::{capabilities, channels, interrupts, mappings, memory, power, roll_call};
 
 /// Longest console write accepted in one call.
 const MAX_CONSOLE_WRITE: u64 = 256;
@@ -63,6 +65,9 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Some(Call::CapDelete) => cap_delete(s, args[0]),
         Some(Call::CapRevoke) => cap_revoke(s, args[0]),
         Some(Call::CapGive) => cap_give(s, args[0], args[1], args[2]),
+        Some(Call::VnodeMap) => vnode_map(s, args),
+        Some(Call::VnodeUnmap) => vnode_unmap(s, args[0], args[1]),
+        Some(Call::VnodeInstall) => vnode_install(s, args[0], args[1]),
         None => Err(Error::NoSuchCall),
     };
     frame.x[0] = match result {
@@ -139,20 +144,115 @@ fn cap_mint(s: &mut Scheduler, src: u64, dest: u64, rights: u64) -> Result<u64, 
     Ok(0)
 }
 
-/// `cap_delete(addr)`. Memory no capability names any more is free again by the capability
-/// system's own record (a later retype of its RAM succeeds); nothing is mapped through
-/// capabilities yet, so there is nothing to unmap.
+/// `cap_delete(addr)`. A mapped Frame capability is unmapped first (its entry cleared, the
+/// TLB invalidated) before anything can retype its memory again; memory no capability names
+/// any more is free again by the capability system's own record (a later retype of its RAM
+/// succeeds).
 fn cap_delete(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
     let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
-    s.dispatchers().caps().delete(slot).map_err(refused)?;
+    let removal = s.dispatchers().caps().delete(slot).map_err(refused)?;
+    s.dispatchers().unmap_removed(&removal);
     Ok(0)
 }
 
-/// `cap_revoke(addr)`: as delete, for every copy and descendant.
+/// `cap_revoke(addr)`: as delete, for every copy and descendant (revoking a RAM capability
+/// unmaps every Frame retyped from it).
 fn cap_revoke(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
     let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
-    s.dispatchers().caps().revoke(slot).map_err(refused)?;
+    let removal = s.dispatchers().caps().revoke(slot).map_err(refused)?;
+    s.dispatchers().unmap_removed(&removal);
     Ok(0)
+}
+
+/// The VNode L3 capability at `addr` of the caller's space, with the write right (changing a
+/// table writes it): `WrongType` for another type, `Denied` without the right.
+fn vnode_capability(s: &mut Scheduler, addr: u64) -> Result<caps::Capability, Error> {
+    let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
+    s.dispatchers().caps().lookup(slot, CapType::VNodeL3, Rights::WRITE).map_err(refused)
+}
+
+/// The level-3 VNode the capability at `addr` names, if it is installed in the caller's own
+/// address space (`Denied` otherwise: another's, or not installed).
+fn caller_vnode(s: &mut Scheduler, addr: u64) -> Result<mappings::VNode, Error> {
+    let capability = vnode_capability(s, addr)?;
+    let current = s.current().ok_or(Error::InvalidArgument)?;
+    match s.dispatchers().installed_vnode(capability.base()) {
+        Some(vnode) if vnode.owner == current => Ok(vnode),
+        _ => Err(refused(CapError::Denied)),
+    }
+}
+
+/// `vnode_install(vnode, window)`: installs a VNode L3 the caller retyped from its RAM as the
+/// table of window `window` (1 to 511; 0 holds the kernel's) at `USER_MAPPABLE_BASE +
+/// window * 2 MiB` of its address space. The VNode must not be installed already and the
+/// window must be free (`SlotOccupied`).
+fn vnode_install(s: &mut Scheduler, vnode: u64, window: u64) -> Result<u64, Error> {
+    let capability = vnode_capability(s, vnode)?;
+    let window = usize::try_from(window)
+        .ok()
+        .filter(|w| (1..ENTRIES).contains(w))
+        .ok_or(refused(CapError::IndexOutOfRange))?;
+    let current = s.current().ok_or(Error::InvalidArgument)?;
+    match s.dispatchers().install_vnode(current, capability.base(), window) {
+        Ok(vnode) => Ok(mappings::VNode::window_va(vnode.window)),
+        Err(InstallError::Installed | InstallError::Occupied) => Err(refused(CapError::SlotOccupied)),
+        Err(InstallError::OutsidePool) => Err(Error::InvalidArgument),
+    }
+}
+
+/// A VNode entry index from a register: 0..511, else `IndexOutOfRange`.
+fn vnode_entry(raw: u64) -> Result<usize, Error> {
+    usize::try_from(raw).ok().filter(|&e| e < ENTRIES).ok_or(refused(CapError::IndexOutOfRange))
+}
+
+/// `vnode_map(vnode, entry, frame, rights)`: see `syscall_abi::Call::VnodeMap`. The rights of
+/// the mapping must be a subset of the Frame capability's (read always needed; write for a
+/// writable mapping, execute for an executable one; write and execute together are refused,
+/// W^X); refused rather than downgraded.
+fn vnode_map(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
+    let vnode = caller_vnode(s, args[0])?;
+    let entry = vnode_entry(args[1])?;
+    let rights = Rights::from_bits(args[3]).ok_or(refused(CapError::InvalidArgument))?;
+    let attributes = if rights.contains(Rights::WRITE) && rights.contains(Rights::EXECUTE) {
+        return Err(refused(CapError::InvalidArgument));
+    } else if rights.contains(Rights::WRITE) {
+        Attributes::UserData
+    } else if rights.contains(Rights::EXECUTE) {
+        Attributes::UserCode
+    } else {
+        Attributes::UserReadOnly
+    };
+    if rights.contains(Rights::GRANT) {
+        return Err(refused(CapError::InvalidArgument)); // not a right of a mapping
+    }
+    let needs = rights.union(Rights::READ);
+    let frame = caller_cspace(s)?.slot(cap_addr(args[2])?);
+    let (caps, mappings) = s.dispatchers().caps_and_mappings();
+    // Only a Frame: never RAM (it may be retyped into CNodes or VNodes under the mapping),
+    // CNode, VNode or Dispatcher memory, which only the kernel may write.
+    let capability = caps.lookup(frame, CapType::Frame, needs).map_err(refused)?;
+    let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
+    let descriptor = page_descriptor(capability.base(), attributes);
+    mappings.map(vnode, entry, id, descriptor).map_err(map_refusal)?;
+    Ok(vnode.va_of(entry))
+}
+
+/// `vnode_unmap(vnode, entry)`: the entry must map something.
+fn vnode_unmap(s: &mut Scheduler, vnode: u64, entry: u64) -> Result<u64, Error> {
+    let vnode = caller_vnode(s, vnode)?;
+    let entry = vnode_entry(entry)?;
+    let (_, mappings) = s.dispatchers().caps_and_mappings();
+    mappings.unmap(vnode, entry).map_err(map_refusal)?;
+    Ok(0)
+}
+
+/// A map or unmap refusal as the capability error the ABI documents.
+fn map_refusal(r: Refusal) -> Error {
+    refused(match r {
+        Refusal::OutOfRange => CapError::IndexOutOfRange,
+        Refusal::Occupied | Refusal::AlreadyMapped | Refusal::AlreadyInstalled => CapError::SlotOccupied,
+        Refusal::Empty => CapError::EmptySlot,
+    })
 }
 
 /// `cap_give(dispatcher, src, dest)`: the holder of the Kernel capability copies one of its
@@ -171,8 +271,10 @@ fn cap_give(s: &mut Scheduler, dispatcher: u64, src: u64, dest: u64) -> Result<u
 
 fn exit(s: &mut Scheduler, code: u64) -> bool {
     let core = s.record().core_index;
+    if let Some(current) = s.current() {
+        s.dispatchers().end(current);
+    }
     if let Some(d) = s.current_mut() {
-        d.state = State::Ended;
         if code != 0 {
             let name = d.name.clone();
             kprintln!("core {core}: dispatcher {name} exited with code {code}");

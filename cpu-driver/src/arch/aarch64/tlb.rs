@@ -1,0 +1,52 @@
+//! Making changes to a user address space's translation tables visible to this core's walks
+//! and TLB (Arm ARM DDI 0487, D8.13 "Translation Lookaside Buffers", D8.14 "TLB maintenance",
+//! and B2.3.11 / D8.2.6 on ordering translation table writes with the walks).
+//!
+//! Shareability: a user address space only ever runs on the core whose CPU driver built it
+//! (a multikernel shares no address space between cores), so the non-shareable forms (`vae1`,
+//! `aside1` with `dsb nsh`) would be enough. We use the inner-shareable forms (`vale1is`,
+//! `aside1is`, `dsb ish`) anyway: they are correct whatever core the entries were cached on,
+//! cost little at the rate programs map and unmap, and stay right if a dispatcher ever
+//! migrates between cores; the Arm ARM also requires the broadcast forms when the address
+//! space may be cached by another PE, which a future migrating design would allow.
+
+use core::arch::asm;
+
+/// Orders a write that made a translation table entry valid (it was invalid before, so no
+/// TLB can hold it) before any later walk: `dsb ishst`. The Arm ARM (D8.2.6, "Ordering of
+/// memory accesses from translation table walks") says a table walk is not ordered by program
+/// order with the PE's own stores to the tables; a DSB completes the store so that a walk
+/// started after it (for the EL0 access after the `eret`, which is a context synchronization
+/// event) sees the new entry. No TLB invalidation is needed: invalid entries are never cached.
+pub fn publish_new_entry() {
+    // SAFETY: a barrier has no effect but ordering.
+    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
+}
+
+/// After an entry for the page at `va` in address space `asid` was cleared or reduced in
+/// permissions: `dsb ishst` (the store reaches the tables before the invalidation, so a walk
+/// after it cannot refetch the old entry), `tlbi vale1is` (last-level entries for that VA and
+/// ASID: only a level-3 entry changed, not a table entry), `dsb ish` (the invalidation has
+/// completed everywhere it was broadcast), `isb` (this core's instruction stream uses no
+/// translation fetched before). The break-before-make rule (D8.16.1) is kept by the caller:
+/// an entry is only ever written over when invalid, or cleared and invalidated through here.
+pub fn invalidate_page(asid: u16, va: u64) {
+    // TLBI VALE1IS operand: VA[55:12] in bits 43:0, ASID in bits 63:48.
+    let operand = ((va >> 12) & ((1 << 44) - 1)) | (u64::from(asid) << 48);
+    // SAFETY: TLB maintenance only removes cached translations (walks refetch them from the
+    // tables); the barriers only order. None of it touches memory or registers Rust relies on.
+    unsafe {
+        asm!("dsb ishst", "tlbi vale1is, {0}", "dsb ish", "isb", in(reg) operand, options(nostack, preserves_flags))
+    };
+}
+
+/// Removes every non-global TLB entry of address space `asid` (`tlbi aside1is`), before the
+/// ASID is given to another address space, with the same barriers as [`invalidate_page`]: the
+/// new address space must not hit an entry cached for the old one.
+pub fn invalidate_asid(asid: u16) {
+    let operand = u64::from(asid) << 48;
+    // SAFETY: as in `invalidate_page`.
+    unsafe {
+        asm!("dsb ishst", "tlbi aside1is, {0}", "dsb ish", "isb", in(reg) operand, options(nostack, preserves_flags))
+    };
+}

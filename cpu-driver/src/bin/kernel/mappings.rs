@@ -1,0 +1,209 @@
+//! Frames mapped through VNode capabilities on this core: which entry of which level-3 VNode
+//! each mapped Frame capability occupies, writing and clearing those entries with the barriers
+//! and TLB maintenance the Arm ARM asks for (`cpu_driver::arch::aarch64::tlb`), and unmapping
+//! what a delete or revoke removed. Mapping state follows capabilities: a record is keyed by
+//! the capability's identity (`caps::CapId`, one per capability, never reused), so deleting or
+//! revoking a mapped Frame capability (or the RAM it came from, whose revoke removes it) clears
+//! its entry before the memory can be retyped into something else. A leaf: it uses only the
+//! library and `caps`.
+//!
+//! The model: level-3 VNodes installed in 2 MiB windows of a dispatcher's address space, window
+//! `w` at `layout::USER_MAPPABLE_BASE + w * 2 MiB` (`w` < 512, all in one level-2 table).
+//! Window 0 holds the VNode the kernel gives every dispatcher (a pool page, capability at
+//! `SLOT_VNODE`); a program installs VNodes it retyped from its own RAM in windows 1 to 511
+//! (`vnode_install`), as Barrelfish's pmap builds its tables. Entry `n` of the VNode in window
+//! `w` maps the page at `USER_MAPPABLE_BASE + w * 2 MiB + n * PAGE_SIZE`. A capability maps
+//! one page (the first of its Frame); a second mapping of the same Frame needs a copy of the
+//! capability. This module also records which VNode is installed where, so that the last
+//! capability of an installed VNode going uninstalls it (its memory could otherwise be
+//! retyped into a Frame and mapped: a page table the program could write).
+
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+
+use caps::{CapId, Removal};
+use cpu_driver::arch::aarch64::tlb;
+use cpu_driver::layout::{MIB2, PAGE_SIZE, USER_MAPPABLE_BASE};
+use cpu_driver::paging::{Table, ENTRIES};
+
+/// One dispatcher's level-3 VNode: where its table is and whose address space walks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VNode {
+    /// Physical address of the table (the VNode capability's base).
+    pub pa: u64,
+    /// The kernel's view of it (the frame pool's mapping).
+    pub kernel_va: u64,
+    /// The ASID of the address space it is installed in.
+    pub asid: u16,
+    /// The dispatcher whose address space it is installed in.
+    pub owner: usize,
+    /// The window it is installed in (0 to 511).
+    pub window: usize,
+}
+
+impl VNode {
+    fn table(&self) -> *mut Table {
+        self.kernel_va as *mut Table
+    }
+
+    fn read(&self, entry: usize) -> u64 {
+        // SAFETY: `kernel_va` is the kernel's read-write view of a 4 KiB table from the frame
+        // pool, used only as this VNode's table (the MMU also reads it: volatile, so every
+        // access really happens); `entry` < 512 is checked by every caller.
+        unsafe { core::ptr::read_volatile(&raw const (*self.table())[entry]) }
+    }
+
+    fn write(&self, entry: usize, descriptor: u64) {
+        // SAFETY: as in `read`; a single aligned 64-bit store, so a walk sees either the old or
+        // the new descriptor, never a mix (single-copy atomicity of aligned doublewords, Arm
+        // ARM B2.2.1).
+        unsafe { core::ptr::write_volatile(&raw mut (*self.table())[entry], descriptor) }
+    }
+
+    /// The user address of window `window`.
+    pub fn window_va(window: usize) -> u64 {
+        USER_MAPPABLE_BASE + window as u64 * MIB2
+    }
+
+    /// The user address entry `entry` maps.
+    pub fn va_of(&self, entry: usize) -> u64 {
+        Self::window_va(self.window) + entry as u64 * PAGE_SIZE
+    }
+}
+
+/// Why a map or unmap was refused (the system call turns these into capability errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The entry index is not below 512.
+    OutOfRange,
+    /// The entry maps something already.
+    Occupied,
+    /// The entry maps nothing.
+    Empty,
+    /// This Frame capability is mapped already (map a copy to map it twice).
+    AlreadyMapped,
+    /// This VNode is installed already.
+    AlreadyInstalled,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Mapping {
+    vnode: VNode,
+    entry: usize,
+}
+
+/// Every mapping made through a VNode capability on this core.
+#[derive(Default)]
+pub struct Mappings {
+    by_cap: BTreeMap<CapId, Mapping>,
+    by_entry: BTreeMap<(u64, usize), CapId>,
+    /// Installed VNodes by physical address.
+    installed: BTreeMap<u64, VNode>,
+}
+
+impl Mappings {
+    /// No mappings.
+    pub fn new() -> Mappings {
+        Mappings::default()
+    }
+
+    /// Writes `descriptor` (a valid level-3 page descriptor for the Frame capability `frame`)
+    /// into `entry` of `vnode`, which must be empty, and records it.
+    pub fn map(&mut self, vnode: VNode, entry: usize, frame: CapId, descriptor: u64) -> Result<(), Refusal> {
+        if entry >= ENTRIES {
+            return Err(Refusal::OutOfRange);
+        }
+        if self.by_cap.contains_key(&frame) {
+            return Err(Refusal::AlreadyMapped);
+        }
+        if vnode.read(entry) != 0 {
+            return Err(Refusal::Occupied);
+        }
+        vnode.write(entry, descriptor);
+        // The entry was invalid, so no TLB holds it (invalid entries are never cached): only
+        // the store must be complete before the program's next access walks the table.
+        tlb::publish_new_entry();
+        self.by_cap.insert(frame, Mapping { vnode, entry });
+        self.by_entry.insert((vnode.pa, entry), frame);
+        Ok(())
+    }
+
+    /// Clears `entry` of `vnode`, which must map something, and invalidates its TLB entries.
+    pub fn unmap(&mut self, vnode: VNode, entry: usize) -> Result<(), Refusal> {
+        if entry >= ENTRIES {
+            return Err(Refusal::OutOfRange);
+        }
+        if vnode.read(entry) == 0 {
+            return Err(Refusal::Empty);
+        }
+        Self::clear(vnode, entry);
+        if let Some(frame) = self.by_entry.remove(&(vnode.pa, entry)) {
+            self.by_cap.remove(&frame);
+        }
+        Ok(())
+    }
+
+    /// Break: the entry goes invalid, then every TLB entry for it (`tlb::invalidate_page`).
+    fn clear(vnode: VNode, entry: usize) {
+        vnode.write(entry, 0);
+        tlb::invalidate_page(vnode.asid, vnode.va_of(entry));
+    }
+
+    /// Records `vnode` as installed (the caller wrote the level-2 entry).
+    pub fn record_installed(&mut self, vnode: VNode) -> Result<(), Refusal> {
+        if self.installed.contains_key(&vnode.pa) {
+            return Err(Refusal::AlreadyInstalled);
+        }
+        self.installed.insert(vnode.pa, vnode);
+        Ok(())
+    }
+
+    /// The installed VNode whose table is at `pa`.
+    pub fn installed(&self, pa: u64) -> Option<VNode> {
+        self.installed.get(&pa).copied()
+    }
+
+    /// Every VNode installed in dispatcher `owner`'s address space.
+    pub fn installed_in(&self, owner: usize) -> alloc::vec::Vec<VNode> {
+        self.installed.values().filter(|v| v.owner == owner).copied().collect()
+    }
+
+    /// Unmaps every entry of an installed VNode and forgets it was installed; returns it, for
+    /// the caller to clear its level-2 entry and invalidate the ASID.
+    pub fn forget_installed(&mut self, pa: u64) -> Option<VNode> {
+        self.unmap_table(pa);
+        self.installed.remove(&pa)
+    }
+
+    /// Unmaps whatever the capabilities `removal` lists had mapped: each removed Frame
+    /// capability's entry; every entry of a VNode whose last capability went. Returns the
+    /// installed VNodes whose last capability went: the caller uninstalls them.
+    pub fn unmap_removed(&mut self, removal: &Removal) -> alloc::vec::Vec<VNode> {
+        let mut uninstall = alloc::vec::Vec::new();
+        for removed in &removal.removed {
+            if let Some(mapping) = self.by_cap.remove(&removed.id) {
+                self.by_entry.remove(&(mapping.vnode.pa, mapping.entry));
+                Self::clear(mapping.vnode, mapping.entry);
+            }
+            if removed.last_copy && removed.capability.kind() == caps::CapType::VNodeL3 {
+                uninstall.extend(self.forget_installed(removed.capability.base()));
+            }
+        }
+        uninstall
+    }
+
+    /// Unmaps every entry of the VNode at `pa` that was mapped through a capability (its table
+    /// is going away or its address space ended). Returns how many.
+    pub fn unmap_table(&mut self, pa: u64) -> usize {
+        let entries: alloc::vec::Vec<((u64, usize), CapId)> =
+            self.by_entry.range((pa, 0)..(pa, ENTRIES)).map(|(k, v)| (*k, *v)).collect();
+        for (key, frame) in &entries {
+            self.by_entry.remove(key);
+            if let Some(mapping) = self.by_cap.remove(frame) {
+                Self::clear(mapping.vnode, mapping.entry);
+            }
+        }
+        entries.len()
+    }
+}
