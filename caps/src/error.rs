@@ -41,11 +41,15 @@ pub enum CapError {
     Denied = 15,
     /// An argument is out of range (a count of 0).
     InvalidArgument = 16,
+    /// The operation would take this core past its limit on capabilities (live capabilities
+    /// plus CNode table slots and tables, [`CoreCapabilities::with_limit`](crate::CoreCapabilities::with_limit)):
+    /// the kernel heap that holds them is bounded. Delete capabilities to make room.
+    OutOfCapabilities = 17,
 }
 
 impl CapError {
     /// Every error, in code order.
-    pub const ALL: [CapError; 16] = [
+    pub const ALL: [CapError; 17] = [
         CapError::InvalidAddress,
         CapError::IndexOutOfRange,
         CapError::NotACNode,
@@ -62,6 +66,7 @@ impl CapError {
         CapError::RightsExceeded,
         CapError::Denied,
         CapError::InvalidArgument,
+        CapError::OutOfCapabilities,
     ];
 
     /// The error's number (1 and up; 0 is never an error).

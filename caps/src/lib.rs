@@ -38,4 +38,6 @@ pub use address::CapAddr;
 pub use capability::{CapType, Capability, Region, DISPATCHER_SIZE, PAGE_SIZE, SLOT_BYTES, VNODE_SIZE};
 pub use error::CapError;
 pub use rights::Rights;
-pub use store::{CSpace, CapId, CoreCapabilities, HeldSlot, Removal, RemovedCap, Retype, SlotRef};
+pub use store::{
+    CSpace, CapId, CoreCapabilities, HeldSlot, Removal, RemovedCap, Retype, SlotRef, DEFAULT_CAPABILITY_LIMIT,
+};

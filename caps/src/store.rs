@@ -54,22 +54,38 @@ impl Table {
         self.entries.get(index as usize).copied().flatten()
     }
 
-    /// Stores into a slot the caller checked is below `slots` and empty.
-    fn put(&mut self, index: u32, entry: Entry) {
+    /// Stores into a slot the caller checked is below `slots` and empty. Returns by how many
+    /// entries the table grew (the capacity is kept equal to the length, so that the table
+    /// slots counted against the core's limit are the memory held).
+    fn put(&mut self, index: u32, entry: Entry) -> usize {
         let index = index as usize;
-        if self.entries.len() <= index {
+        let grown = self.growth(index as u32);
+        if grown > 0 {
+            self.entries.reserve_exact(grown);
             self.entries.resize(index + 1, None);
         }
         self.entries[index] = Some(entry);
+        grown
     }
 
-    fn take(&mut self, index: u32) -> Option<Entry> {
-        let entry = self.entries.get_mut(index as usize)?.take();
+    /// How many entries storing into `index` adds.
+    fn growth(&self, index: u32) -> usize {
+        (index as usize + 1).saturating_sub(self.entries.len())
+    }
+
+    /// Takes a slot's entry; returns it and by how many entries the table shrank.
+    fn take(&mut self, index: u32) -> (Option<Entry>, usize) {
+        let Some(slot) = self.entries.get_mut(index as usize) else { return (None, 0) };
+        let entry = slot.take();
         // Give back the tail, so that a CNode emptied from its end holds no memory.
+        let before = self.entries.len();
         while self.entries.last().is_some_and(Option::is_none) {
             self.entries.pop();
         }
-        entry
+        if self.entries.len() < before {
+            self.entries.shrink_to_fit();
+        }
+        (entry, before - self.entries.len())
     }
 }
 
@@ -161,7 +177,15 @@ pub struct CoreCapabilities {
     held_free: Vec<u32>,
     mdb: Mdb,
     next_id: u64,
+    /// Most units of [`usage`](Self::usage) this core may hold.
+    limit: usize,
+    /// Entries of every CNode table (each as long as its highest slot in use).
+    table_slots: usize,
 }
+
+/// The limit of [`CoreCapabilities::new`]: large enough for every host test (a CPU driver
+/// chooses its own from its heap size with [`CoreCapabilities::with_limit`]).
+pub const DEFAULT_CAPABILITY_LIMIT: usize = 1 << 22;
 
 impl Default for CoreCapabilities {
     fn default() -> Self {
@@ -170,8 +194,16 @@ impl Default for CoreCapabilities {
 }
 
 impl CoreCapabilities {
-    /// No capability at all.
+    /// No capability at all, and the limit [`DEFAULT_CAPABILITY_LIMIT`] (for tests).
     pub fn new() -> CoreCapabilities {
+        CoreCapabilities::with_limit(DEFAULT_CAPABILITY_LIMIT)
+    }
+
+    /// No capability at all; at most `limit` units of [`usage`](Self::usage) at any time.
+    /// Every operation that would go past it is refused with
+    /// [`CapError::OutOfCapabilities`] before it changes anything, so that the memory these
+    /// capabilities take (the kernel heap) stays bounded whatever a program asks for.
+    pub fn with_limit(limit: usize) -> CoreCapabilities {
         CoreCapabilities {
             tables: Vec::new(),
             free_tables: Vec::new(),
@@ -180,7 +212,45 @@ impl CoreCapabilities {
             held_free: Vec::new(),
             mdb: Mdb::default(),
             next_id: 1,
+            limit,
+            table_slots: 0,
         }
+    }
+
+    /// What counts against the limit: one unit per live capability, per CNode table (one per
+    /// CNode object with a capability) and per entry of the CNode tables (each is as long as
+    /// its highest slot in use, so a capability in a CNode slot costs at least two units).
+    pub fn usage(&self) -> usize {
+        self.mdb.len() + self.table_of_cnode.len() + self.table_slots
+    }
+
+    /// The most units of [`usage`](Self::usage) this core may hold.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Refuses with [`CapError::OutOfCapabilities`] unless `units` more fit under the limit.
+    fn reserve(&self, units: usize) -> Result<(), CapError> {
+        match self.usage().checked_add(units) {
+            Some(total) if total <= self.limit => Ok(()),
+            _ => Err(CapError::OutOfCapabilities),
+        }
+    }
+
+    /// Units that storing `capability` at `location` adds: the capability, the entries its
+    /// CNode table grows by, and a new table for a CNode object that has none yet.
+    fn cost(&self, location: Location, capability: &Capability) -> usize {
+        let growth = match location {
+            Location::Slot { table, index } => self.table(table).map_or(0, |t| t.growth(index)),
+            Location::Held(_) => 0,
+        };
+        1 + growth + self.new_table_cost(capability)
+    }
+
+    fn new_table_cost(&self, capability: &Capability) -> usize {
+        usize::from(
+            capability.kind() == CapType::CNode && !self.table_of_cnode.contains_key(&capability.base()),
+        )
     }
 
     /// Number of capabilities on this core.
@@ -200,6 +270,7 @@ impl CoreCapabilities {
     /// one that some capability already names.
     pub fn create_held_root(&mut self, capability: Capability) -> Result<HeldSlot, CapError> {
         self.check_root(&capability)?;
+        self.reserve(1 + self.new_table_cost(&capability))?;
         let index = self.free_held_index()?;
         let id = self.install(Location::Held(index), capability, None);
         Ok(HeldSlot { index, id })
@@ -210,6 +281,7 @@ impl CoreCapabilities {
     pub fn create_root(&mut self, capability: Capability, dest: SlotRef) -> Result<(), CapError> {
         let location = self.resolve_empty(dest)?;
         self.check_root(&capability)?;
+        self.reserve(self.cost(location, &capability))?;
         self.install(location, capability, None);
         Ok(())
     }
@@ -230,6 +302,7 @@ impl CoreCapabilities {
     /// created keeps its root CNode this way).
     pub fn hold(&mut self, src: SlotRef) -> Result<HeldSlot, CapError> {
         let entry = self.entry_at(src)?;
+        self.reserve(1)?;
         let index = self.free_held_index()?;
         let id = self.install(Location::Held(index), entry.capability, Some(&entry.key()));
         Ok(HeldSlot { index, id })
@@ -250,6 +323,7 @@ impl CoreCapabilities {
     pub fn copy_held(&mut self, slot: HeldSlot, dest: SlotRef) -> Result<(), CapError> {
         let entry = self.held_entry(slot)?;
         let location = self.resolve_empty(dest)?;
+        self.reserve(self.cost(location, &entry.capability))?;
         self.install(location, entry.capability, Some(&entry.key()));
         Ok(())
     }
@@ -357,7 +431,7 @@ impl CoreCapabilities {
         match location {
             Location::Slot { table, index } => {
                 if let Some(table) = self.tables.get_mut(table as usize).and_then(Option::as_mut) {
-                    table.put(index, entry);
+                    self.table_slots += table.put(index, entry);
                 }
             }
             Location::Held(index) => self.held[index as usize] = Some(entry),
@@ -390,6 +464,7 @@ impl CoreCapabilities {
     fn remove_table(&mut self, index: u32) -> Option<Table> {
         let table = self.tables.get_mut(index as usize)?.take()?;
         self.table_of_cnode.remove(&table.cnode);
+        self.table_slots -= table.entries.len();
         self.free_tables.push(index);
         Some(table)
     }
@@ -436,7 +511,9 @@ impl CoreCapabilities {
             return Err(CapError::RightsExceeded);
         }
         let location = self.resolve_empty(dest)?;
-        self.install(location, entry.capability.with_rights(rights), Some(&entry.key()));
+        let minted = entry.capability.with_rights(rights);
+        self.reserve(self.cost(location, &minted))?;
+        self.install(location, minted, Some(&entry.key()));
         Ok(())
     }
 
@@ -457,6 +534,7 @@ impl CoreCapabilities {
         let location = self.resolve_empty(dest)?;
         let endpoint =
             Capability::derived(CapType::Endpoint, source.base(), source.size(), source.rights(), badge);
+        self.reserve(self.cost(location, &endpoint))?;
         self.install(location, endpoint, Some(&entry.key()));
         Ok(())
     }
@@ -509,6 +587,11 @@ impl CoreCapabilities {
         if self.mdb.has_descendant_overlapping(&source_key, region) {
             return Err(CapError::AlreadyRetyped);
         }
+        // The children, their tables if CNodes (new objects: nothing named the range), and the
+        // destination table's growth up to the last slot.
+        let count = request.count as usize;
+        let tables = if request.kind == CapType::CNode { count } else { 0 };
+        self.reserve(count + tables + dest_table.growth(last))?;
         for i in 0..request.count {
             let child = Capability::derived(
                 request.kind,
@@ -557,7 +640,11 @@ impl CoreCapabilities {
     /// Takes the entry out of its slot.
     fn detach(&mut self, location: Location) -> Option<Entry> {
         match location {
-            Location::Slot { table, index } => self.tables.get_mut(table as usize)?.as_mut()?.take(index),
+            Location::Slot { table, index } => {
+                let (entry, shrunk) = self.tables.get_mut(table as usize)?.as_mut()?.take(index);
+                self.table_slots -= shrunk;
+                entry
+            }
             Location::Held(index) => {
                 let entry = self.held.get_mut(index as usize)?.take()?;
                 self.held_free.push(index);
@@ -629,6 +716,13 @@ impl CoreCapabilities {
         }
         if stored != self.mdb.len() {
             return Err("the derivation database names capabilities no slot holds");
+        }
+        let slots: usize = self.tables.iter().flatten().map(|table| table.entries.len()).sum();
+        if slots != self.table_slots {
+            return Err("the count of CNode table entries is wrong");
+        }
+        if self.usage() > self.limit {
+            return Err("more capabilities than the limit");
         }
         let cnode_objects: BTreeMap<u64, ()> =
             self.capabilities().filter(|c| c.kind() == CapType::CNode).map(|c| (c.base(), ())).collect();

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use caps::{CapAddr, CapError, CapType, Capability, Region, Removal, Retype, Rights, SlotRef, PAGE_SIZE};
-use common::{fixture_with_ram, Fixture, RAM, RAM_BASE};
+use common::{fixture_with_limit, fixture_with_ram, Fixture, FIXTURE_USAGE, RAM, RAM_BASE};
 use proptest::prelude::*;
 
 const RAM_PAGES: u64 = 32;
@@ -110,8 +110,20 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn setup() -> Fixture {
-    let mut f = fixture_with_ram(RAM_PAGES * PAGE_SIZE);
+/// The core's limit: the default in most cases, a small one (from just the fixture's own
+/// capabilities up) in about one in four, so that refusals for the limit come up.
+fn limit() -> impl Strategy<Value = Option<usize>> {
+    prop_oneof![3 => Just(None), 1 => (SETUP_USAGE..SETUP_USAGE + 32).prop_map(Some)]
+}
+
+/// Units of the limit [`setup`] takes: the fixture's and the spare RAM (capability and slot).
+const SETUP_USAGE: usize = FIXTURE_USAGE + 2;
+
+fn setup(limit: Option<usize>) -> Fixture {
+    let mut f = match limit {
+        Some(limit) => fixture_with_limit(RAM_PAGES * PAGE_SIZE, limit),
+        None => fixture_with_ram(RAM_PAGES * PAGE_SIZE),
+    };
     let spare = Capability::ram(SPARE_BASE, SPARE_PAGES * PAGE_SIZE).unwrap();
     f.caps.create_root(spare, f.cspace.slot(CapAddr::leaf(0, 1))).unwrap();
     f
@@ -191,6 +203,8 @@ fn slot(f: &Fixture, addr: CapAddr) -> SlotRef {
 fn step(f: &mut Fixture, op: Op) -> Result<Vec<Region>, TestCaseError> {
     let before = covered_pages(f);
     let count_before = f.caps.len();
+    let usage_before = f.caps.usage();
+    let caps_before: Vec<Capability> = f.caps.capabilities().collect();
     let forged = |addr: CapAddr| addr.raw() & 0x7f00_0000 != 0;
     let mut freed = Vec::new();
     let (result, addrs): (Result<(), CapError>, Vec<CapAddr>) = match op {
@@ -287,6 +301,16 @@ fn step(f: &mut Fixture, op: Op) -> Result<Vec<Region>, TestCaseError> {
     if addrs.iter().any(|&a| forged(a)) {
         prop_assert!(result.is_err(), "a forged address was accepted");
     }
+    if let Err(error) = result {
+        // A refused operation (for the limit or any other reason) changes nothing.
+        prop_assert_eq!(f.caps.usage(), usage_before, "a refused operation changed the usage");
+        let caps_after: Vec<Capability> = f.caps.capabilities().collect();
+        prop_assert_eq!(&caps_after, &caps_before, "a refused operation changed the capabilities");
+        if error == CapError::OutOfCapabilities {
+            prop_assert!(f.caps.limit() != caps::DEFAULT_CAPABILITY_LIMIT, "the default limit was reached");
+        }
+    }
+    prop_assert!(f.caps.usage() <= f.caps.limit(), "the usage passed the limit");
     f.caps.check_consistency().map_err(TestCaseError::fail)?;
     let all: Vec<Capability> = f.caps.capabilities().collect();
     check_no_overlap(&all)?;
@@ -297,8 +321,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn invariants_hold_over_random_operations(ops in proptest::collection::vec(op(), 1..80)) {
-        let mut f = setup();
+    fn invariants_hold_over_random_operations(
+        ops in proptest::collection::vec(op(), 1..80),
+        limit in limit(),
+    ) {
+        let mut f = setup(limit);
         // The shadow allocator: every page of the two RAM roots is reported free at most once
         // while the operations run, and exactly once by the time everything is deleted.
         let mut freed_pages = BTreeSet::new();
@@ -350,7 +377,7 @@ proptest! {
 
     #[test]
     fn forged_addresses_never_panic(raw in any::<u32>(), other in any::<u32>()) {
-        let mut f = setup();
+        let mut f = setup(None);
         let a = f.cspace.slot(CapAddr::from_raw(raw));
         let b = f.cspace.slot(CapAddr::from_raw(other));
         let frame = Retype { kind: CapType::Frame, offset: 0, object_size: PAGE_SIZE, count: 1 };

@@ -6,7 +6,7 @@ mod common;
 use caps::{
     CapAddr, CapError, CapType, Capability, CoreCapabilities, Region, Retype, Rights, PAGE_SIZE, SLOT_BYTES,
 };
-use common::{fixture, Fixture, RAM, RAM_BASE, RAM_SIZE};
+use common::{fixture, fixture_with_limit, Fixture, FIXTURE_USAGE, RAM, RAM_BASE, RAM_SIZE};
 
 fn leaf(slot: u8) -> CapAddr {
     CapAddr::leaf(0, slot)
@@ -490,5 +490,106 @@ fn identities_are_per_capability_and_reported_on_removal() {
     assert!(id3 != id1 && id3 != id2);
     assert_eq!(f.delete(leaf(1)).unwrap().removed[0].id, id3);
     assert_eq!(f.caps.identify_with_id(f.cspace.slot(leaf(1))), Err(CapError::EmptySlot));
+    f.check();
+}
+
+// ----- The per-core limit on capabilities -----
+
+/// Everything the fixture's core holds, for comparing before and after a refusal.
+fn snapshot(f: &Fixture) -> (usize, Vec<Capability>) {
+    (f.caps.usage(), f.caps.capabilities().collect())
+}
+
+#[test]
+fn fixture_usage_is_as_documented() {
+    let f = fixture_with_limit(RAM_SIZE, 100);
+    assert_eq!(f.caps.usage(), FIXTURE_USAGE);
+    assert_eq!(f.caps.limit(), 100);
+    assert_eq!(fixture().caps.limit(), caps::DEFAULT_CAPABILITY_LIMIT);
+}
+
+#[test]
+fn retype_past_the_limit_is_refused_and_changes_nothing() {
+    // Room for exactly three Frames in slots 1..=3 (a capability and a table entry each).
+    let mut f = fixture_with_limit(RAM_SIZE, FIXTURE_USAGE + 6);
+    let before = snapshot(&f);
+    assert_eq!(f.retype(RAM, frames(0, 1, 4), leaf(1)), Err(CapError::OutOfCapabilities));
+    assert_eq!(snapshot(&f), before);
+    assert_eq!(f.retype(RAM, frames(0, 1, 3), leaf(1)).map(|r| r.size), Ok(3 * PAGE_SIZE));
+    assert_eq!(f.caps.usage(), f.caps.limit());
+    let before = snapshot(&f);
+    assert_eq!(f.retype(RAM, frames(3, 1, 1), leaf(4)), Err(CapError::OutOfCapabilities));
+    assert_eq!(snapshot(&f), before);
+    f.check();
+    // Deleting makes room again.
+    f.delete(leaf(3)).unwrap();
+    assert_eq!(f.retype(RAM, frames(3, 1, 1), leaf(3)).map(|r| r.size), Ok(PAGE_SIZE));
+    f.check();
+}
+
+#[test]
+fn table_growth_counts_toward_the_limit() {
+    // One capability in slot 9 of the level-2 CNode costs 1 + 9 table entries (slots 1..=9).
+    let mut f = fixture_with_limit(RAM_SIZE, FIXTURE_USAGE + 9);
+    assert_eq!(f.copy(RAM, leaf(9)), Err(CapError::OutOfCapabilities));
+    assert_eq!(f.caps.usage(), FIXTURE_USAGE);
+    assert_eq!(f.copy(RAM, leaf(8)), Ok(()));
+    assert_eq!(f.caps.usage(), FIXTURE_USAGE + 9);
+    // Deleting from the end gives the entries back.
+    f.delete(leaf(8)).unwrap();
+    assert_eq!(f.caps.usage(), FIXTURE_USAGE);
+    f.check();
+}
+
+#[test]
+fn retyped_cnodes_count_their_tables() {
+    // Two CNodes in root slots 1 and 2: two capabilities, two tables, two root entries.
+    let cnodes = Retype { kind: CapType::CNode, offset: 0, object_size: PAGE_SIZE, count: 2 };
+    let mut f = fixture_with_limit(RAM_SIZE, FIXTURE_USAGE + 5);
+    let before = snapshot(&f);
+    assert_eq!(f.retype(RAM, cnodes, CapAddr::level1(1)), Err(CapError::OutOfCapabilities));
+    assert_eq!(snapshot(&f), before);
+    let mut f = fixture_with_limit(RAM_SIZE, FIXTURE_USAGE + 6);
+    assert!(f.retype(RAM, cnodes, CapAddr::level1(1)).is_ok());
+    assert_eq!(f.caps.usage(), f.caps.limit());
+    // A copy of a CNode shares its table: only the capability and its slot.
+    f.delete(CapAddr::level1(2)).unwrap();
+    assert_eq!(f.caps.usage(), FIXTURE_USAGE + 3);
+    assert_eq!(f.copy(CapAddr::level1(1), CapAddr::level1(2)), Ok(()));
+    assert_eq!(f.caps.usage(), FIXTURE_USAGE + 5);
+    // Deleting the CNodes (and so their contents) gives everything back.
+    f.delete(CapAddr::level1(2)).unwrap();
+    f.delete(CapAddr::level1(1)).unwrap();
+    assert_eq!(f.caps.usage(), FIXTURE_USAGE);
+    f.check();
+}
+
+#[test]
+fn every_creating_operation_is_refused_at_the_limit() {
+    let mut f = fixture_with_limit(RAM_SIZE, FIXTURE_USAGE + 4);
+    // A Dispatcher in slot 1 (2 units), then a Frame copy in slot 2 fills the core.
+    let dispatcher = Retype { kind: CapType::Dispatcher, offset: 0, object_size: PAGE_SIZE, count: 1 };
+    f.retype(RAM, dispatcher, leaf(1)).unwrap();
+    f.copy(RAM, leaf(2)).unwrap();
+    assert_eq!(f.caps.usage(), f.caps.limit());
+    let before = snapshot(&f);
+    let cspace = f.cspace;
+    let full: Result<(), CapError> = Err(CapError::OutOfCapabilities);
+    assert_eq!(f.copy(leaf(1), leaf(2)), Err(CapError::SlotOccupied), "other checks come first");
+    assert_eq!(f.copy(leaf(1), leaf(3)), full);
+    assert_eq!(f.mint(leaf(1), leaf(3), Rights::READ), full);
+    assert_eq!(f.caps.create_endpoint(cspace.slot(leaf(1)), 7, cspace.slot(leaf(3))), full);
+    assert_eq!(f.retype(RAM, frames(8, 1, 1), leaf(3)).map(|_| ()), full);
+    let device = Capability::device_frame(0x0900_0000, PAGE_SIZE).unwrap();
+    assert_eq!(f.caps.create_root(device, cspace.slot(leaf(3))), full);
+    assert_eq!(f.caps.create_held_root(device).map(|_| ()), full);
+    assert_eq!(f.caps.hold(cspace.slot(leaf(1))).map(|_| ()), full);
+    assert_eq!(f.caps.copy_held(f.root, cspace.slot(leaf(3))), full);
+    assert_eq!(snapshot(&f), before);
+    f.check();
+    // Deleting the copy makes room for exactly one capability in slot 2 again.
+    f.delete(leaf(2)).unwrap();
+    assert_eq!(f.caps.create_endpoint(cspace.slot(leaf(1)), 7, cspace.slot(leaf(2))), Ok(()));
+    assert_eq!(f.caps.usage(), f.caps.limit());
     f.check();
 }

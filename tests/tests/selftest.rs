@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 18] = [
+const CHECKS: [&str; 19] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -15,6 +15,7 @@ const CHECKS: [&str; 18] = [
     "revoke-removes-copies",
     "delete-last-frees",
     "alloc-free-100000",
+    "capability-limit-refused",
     "monitor-calls-refused",
     "map-write-read",
     "map-zeroed",

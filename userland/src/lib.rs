@@ -74,6 +74,8 @@ pub mod cap_type {
     pub const RAM: u64 = 0;
     /// Memory to map.
     pub const FRAME: u64 = 2;
+    /// A CNode (capability slots).
+    pub const CNODE: u64 = 3;
     /// A level-3 translation table (`vnode_map`).
     pub const VNODE_L3: u64 = 7;
     /// The monitor's authority.

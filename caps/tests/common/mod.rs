@@ -19,7 +19,20 @@ pub fn fixture() -> Fixture {
 }
 
 pub fn fixture_with_ram(ram_size: u64) -> Fixture {
-    let mut caps = CoreCapabilities::new();
+    build(CoreCapabilities::new(), ram_size)
+}
+
+/// As [`fixture_with_ram`], on a core limited to `limit` units of capabilities
+/// ([`CoreCapabilities::usage`]); the fixture itself takes [`FIXTURE_USAGE`] of them.
+pub fn fixture_with_limit(ram_size: u64, limit: usize) -> Fixture {
+    build(CoreCapabilities::with_limit(limit), ram_size)
+}
+
+/// Units of the limit the fixture takes: the root CNode (capability and table), the level-2
+/// CNode (capability, table, root slot 0) and the RAM (capability, level-2 slot 0).
+pub const FIXTURE_USAGE: usize = 7;
+
+fn build(mut caps: CoreCapabilities, ram_size: u64) -> Fixture {
     // The CNodes come from memory below the RAM, as a kernel makes its first dispatcher's.
     let root =
         caps.create_held_root(Capability::memory(CapType::CNode, 0x1000_0000, PAGE_SIZE).unwrap()).unwrap();

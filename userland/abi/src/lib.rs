@@ -256,7 +256,8 @@ pub enum Error {
     /// (1 and up: 1 InvalidAddress, 2 IndexOutOfRange, 3 NotACNode, 4 EmptySlot,
     /// 5 SlotOccupied, 6 Stale, 7 WrongType, 8 InvalidRetype, 9 InvalidSize, 10 Misaligned,
     /// 11 OutOfBounds, 12 AlreadyRetyped, 13 Overlap, 14 RightsExceeded, 15 Denied,
-    /// 16 InvalidArgument). Returned as `-(CAP_ERROR_BASE + code)`.
+    /// 16 InvalidArgument, 17 OutOfCapabilities: the core holds as many capabilities as its
+    /// kernel heap allows; delete some). Returned as `-(CAP_ERROR_BASE + code)`.
     Capability(u8),
 }
 
@@ -325,6 +326,7 @@ mod tests {
             Error::Capability(1),
             Error::Capability(14),
             Error::Capability(16),
+            Error::Capability(17),
         ] {
             assert_eq!(Error::check(error.to_return()), Err(error));
         }

@@ -45,6 +45,11 @@ const MAP_B: u32 = SLOT_FIRST_FREE + 9;
 /// Level-3 VNodes this program retypes from its RAM and installs.
 const VN_A: u32 = SLOT_FIRST_FREE + 10;
 const VN_B: u32 = SLOT_FIRST_FREE + 11;
+/// CNodes (4 KiB, 64 slots each) the `capability-limit-refused` check retypes into root slots
+/// 1 and up, from this page of the RAM on: room for 1,536 copies, 3,072 units of the core's
+/// limit, three times the CPU driver's `CAPABILITY_LIMIT` (1,024).
+const LIMIT_CNODES: u16 = 24;
+const LIMIT_CNODES_PAGE: u64 = 16;
 /// This program's own level-3 VNode.
 const VNODE: u32 = SLOT_VNODE;
 /// Words of a page.
@@ -68,6 +73,12 @@ mod code {
     pub const ALREADY_RETYPED: u8 = 12;
     pub const OVERLAP: u8 = 13;
     pub const RIGHTS_EXCEEDED: u8 = 14;
+    pub const OUT_OF_CAPABILITIES: u8 = 17;
+}
+
+/// The address of slot `index` of this program's root CNode (a level-1 address).
+fn level1(index: u16) -> u32 {
+    0x8000_0000 | (u32::from(index) << 8)
 }
 
 type Check = Result<(), String>;
@@ -364,6 +375,63 @@ impl Selftest {
         ok("delete", cap_delete(MAP_B))
     }
 
+    /// Copies of one Frame into CNodes of this program's own, until the core's limit on
+    /// capabilities refuses one with exactly `OutOfCapabilities` (the kernel heap that holds
+    /// them never runs out); the refused copy and a refused retype leave their slots empty;
+    /// deleting the CNodes (their contents go with them) makes room, and the RAM retypes again.
+    fn capability_limit_refused(&self) -> Check {
+        ok("retype frame", cap_retype(RAM, cap_type::FRAME, 0, PAGE, 1, COPY))?;
+        let cnodes =
+            cap_retype(RAM, cap_type::CNODE, LIMIT_CNODES_PAGE * PAGE, PAGE, LIMIT_CNODES.into(), level1(1));
+        let result = ok("retype CNodes", cnodes).and_then(|_| self.fill_to_the_limit());
+        // Tidy whatever happened: the CNodes (and every copy in them), the Frames.
+        for index in 1..=LIMIT_CNODES {
+            let _ = cap_delete(level1(index));
+        }
+        for slot in [COPY, SPARE, MINTED] {
+            let _ = cap_delete(slot);
+        }
+        result?;
+        ok("retype after deleting", cap_retype(RAM, cap_type::FRAME, 0, PAGE, 4, FRAMES))?;
+        for i in 0..4 {
+            ok("delete", cap_delete(FRAMES + i))?;
+        }
+        Ok(())
+    }
+
+    /// Copies the Frame at `COPY` into every slot of the limit check's CNodes in turn until one
+    /// is refused; checks the refusal.
+    fn fill_to_the_limit(&self) -> Check {
+        let mut made = 0u32;
+        for index in 1..=LIMIT_CNODES {
+            for slot in 0..CNODE_SLOTS as u8 {
+                let dest = userland::cap_addr(index, slot);
+                match cap_copy(COPY, dest) {
+                    Ok(_) => made += 1,
+                    Err(Error::Capability(code::OUT_OF_CAPABILITIES)) => {
+                        refused("refused copy's slot", cap_identify(dest), &[code::EMPTY_SLOT])?;
+                        // At most one unit is left (a copy into a fresh slot takes two): a
+                        // retype into a slot whose table entry exists may take it, the next
+                        // is refused and leaves its slot empty.
+                        match cap_retype(RAM, cap_type::FRAME, PAGE, PAGE, 1, SPARE) {
+                            Ok(_) | Err(Error::Capability(code::OUT_OF_CAPABILITIES)) => {}
+                            other => return Err(format!("retype at the limit: {other:?}")),
+                        }
+                        let retype = cap_retype(RAM, cap_type::FRAME, 2 * PAGE, PAGE, 1, MINTED);
+                        refused("retype at the limit", retype, &[code::OUT_OF_CAPABILITIES])?;
+                        refused("refused retype's slot", cap_identify(MINTED), &[code::EMPTY_SLOT])?;
+                        println!("capability limit: copy {} refused with OutOfCapabilities", made + 1);
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        return Err(format!("copy {}: expected OutOfCapabilities, got {e:?}", made + 1))
+                    }
+                }
+            }
+        }
+        Err(format!("no refusal after {made} copies: the limit is higher than this check reaches"))
+    }
+
     /// A VNode retyped from the program's own RAM, installed in window 1, maps Frames (a
     /// pattern written through it reads back); bad installs are refused; deleting the VNode's
     /// capability unmaps its entries and frees the window; revoking its RAM does too.
@@ -469,7 +537,7 @@ fn run() -> u64 {
         }
     };
     let test = Selftest { ram };
-    let checks: [NamedCheck; 18] = [
+    let checks: [NamedCheck; 19] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -479,6 +547,7 @@ fn run() -> u64 {
         ("revoke-removes-copies", Selftest::revoke_removes_copies),
         ("delete-last-frees", Selftest::delete_last_frees),
         (ALLOC_FREE, Selftest::alloc_free),
+        ("capability-limit-refused", Selftest::capability_limit_refused),
         ("monitor-calls-refused", Selftest::monitor_calls_refused),
         ("map-write-read", Selftest::map_write_read),
         ("map-zeroed", Selftest::map_zeroed),

@@ -5,12 +5,14 @@
 //! places them on this core's memory. Uses [`crate::memory`] (the address space a VNode is
 //! installed in) and [`crate::mappings`] (the VNode it describes).
 //!
-//! Sizes: the kernel heap is 1 MiB (`cpu_driver::plan::HEAP_SIZE`) and `caps` keeps CNode
-//! tables there, growing with the slots used, not with the CNodes' sizes. A capability space
-//! is a 4 KiB root CNode (64 level-1 slots) whose slot 0 holds a 4 KiB level-2 CNode (64 slots,
-//! `syscall_abi::CNODE_SLOTS`): at most 64 capabilities per program, a few KiB of heap each
-//! program at most, which the heap holds with room to spare for the two or three dispatchers a
-//! core runs.
+//! Sizes: the kernel heap is 1 MiB (`cpu_driver::plan::HEAP_SIZE`) and `caps` keeps everything
+//! there (capabilities, the derivation database, CNode tables growing with the slots used, not
+//! with the CNodes' sizes). A capability space is a 4 KiB root CNode (64 level-1 slots) whose
+//! slot 0 holds a 4 KiB level-2 CNode (64 slots, `syscall_abi::CNODE_SLOTS`), but a program
+//! with RAM can retype more CNodes into its root and copy capabilities into them, so the
+//! capabilities of a core are bounded by [`CAPABILITY_LIMIT`]: past it, every operation that
+//! would make one is refused with `CapError::OutOfCapabilities` instead of the heap running
+//! out (which would stop the core).
 
 use caps::{CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Region};
 use cpu_driver::boot_record::BootRecord;
@@ -32,6 +34,23 @@ const MAP_FRAME_RESERVE_PAGES: u64 = 16;
 /// Largest RAM capability made at boot: the free pool is split into pieces of at most this,
 /// so that a monitor can hand a whole one to a program.
 const RAM_PIECE_BYTES: u64 = 1 << 20;
+
+/// Heap bytes one unit of `CoreCapabilities::usage` (a capability, a CNode table, a CNode
+/// table entry) may take, worst case, held plus the transient peak of revoking everything at
+/// once. Measured on the host with a counting allocator (`caps/tests/heap_per_capability.rs`,
+/// 64-bit like this target): distinct one-page Frames cost the most, 166 bytes per unit held
+/// (332 per Frame in a fresh slot: its slot entry, its derivation-database entry, its range-tree
+/// node, B-tree nodes' slack included), and revoking them all peaks at 59 bytes per unit more
+/// (the lists of what went); 225 in all, rounded up to 256. That test fails above 256.
+pub const BYTES_PER_CAPABILITY_UNIT: u64 = 256;
+
+/// Units of capabilities this core may hold: a quarter of the heap at the worst case above
+/// (1024 units, 256 KiB), leaving three quarters (768 KiB) for everything else the kernel
+/// allocates (dispatchers, mappings, messages; the capabilities made at boot count against the
+/// limit) and for the first-fit heap's fragmentation and per-block rounding. A program filling
+/// CNodes of its own with copies (two units each: the capability and its table entry) reaches
+/// it after 447 on every core of the selftest run (`capability-limit-refused`).
+pub const CAPABILITY_LIMIT: usize = (cpu_driver::plan::HEAP_SIZE / 4 / BYTES_PER_CAPABILITY_UNIT) as usize;
 
 /// Why a dispatcher could not get its capability space or the monitor its endowment.
 #[derive(Clone, Copy, Debug)]

@@ -117,7 +117,7 @@ impl Dispatchers {
             list: Vec::new(),
             frames: FramePool::new(record.frames_pa, record.frames_va, record.frames_size),
             asids: Asids::new(),
-            caps: CoreCapabilities::new(),
+            caps: CoreCapabilities::with_limit(capabilities::CAPABILITY_LIMIT),
             mappings: Mappings::new(),
         }
     }
