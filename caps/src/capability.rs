@@ -217,6 +217,12 @@ impl Capability {
         Capability { kind, base, size, rights, badge }
     }
 
+    /// The same capability with only the rights it has and `rights` also names (rights never
+    /// grow): how the kernel makes a root capability with fewer rights than all.
+    pub fn reduced(self, rights: Rights) -> Capability {
+        Capability { rights: self.rights.intersection(rights), ..self }
+    }
+
     pub(crate) fn with_rights(self, rights: Rights) -> Capability {
         Capability { rights, ..self }
     }

@@ -22,8 +22,8 @@ use monitor::messages::{
 use monitor::names::NameTable;
 use urpc::{Endpoint, Message, Side};
 use userland::{
-    cap_type, info, info_of, println, ChannelKind, Info, FLAG_BENCH, FLAG_SELFTEST, SLOT_FIRST_FREE,
-    SLOT_FIRST_RAM,
+    cap_type, info, info_of, println, ChannelKind, Info, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST, MODULES,
+    SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM,
 };
 
 /// Seconds to wait for the other monitors to bind.
@@ -294,6 +294,27 @@ impl Monitor {
         );
     }
 
+    /// Spawns the programs the command line asks for from this monitor's boot-module
+    /// capabilities (`spawn`, on the authority of its first RAM capability): `selftest` with
+    /// `selftest`, `latency` with `bench`, `faulter` with `fault-test` on core 1. They register
+    /// with this monitor themselves (`REGISTER`), so their dispatcher indices need no keeping.
+    fn spawn_programs(&self) {
+        let flags = info(Info::Flags).unwrap_or(0);
+        for (index, name) in (0u32..).zip(MODULES) {
+            let wanted = match name {
+                "selftest" => flags & FLAG_SELFTEST != 0,
+                "latency" => flags & FLAG_BENCH != 0,
+                "faulter" => flags & FLAG_FAULT_TEST != 0 && self.core == 1,
+                _ => false,
+            };
+            if wanted {
+                if let Err(e) = userland::spawn(SLOT_FIRST_MODULE + index, SLOT_FIRST_RAM) {
+                    println!("monitor {}: cannot spawn {name}: {e:?}", self.core);
+                }
+            }
+        }
+    }
+
     /// Equips this core's `selftest` once it registered and the roll call is over.
     fn maybe_equip_selftest(&mut self) {
         if !self.roll_call_over {
@@ -543,6 +564,7 @@ fn run() -> u64 {
     let mut monitor = Monitor::new();
     println!("monitor {} up el={}", monitor.core, info(Info::ExceptionLevel).unwrap_or(u64::MAX));
     monitor.report_memory();
+    monitor.spawn_programs();
     if monitor.core == monitor.boot {
         monitor.coordinate();
     }

@@ -7,8 +7,9 @@
 extern crate alloc;
 
 pub use syscall_abi::{
-    cap_addr, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH, FLAG_SELFTEST, SLOT_FIRST_FREE,
-    SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    cap_addr, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST,
+    MODULES, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE,
+    VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
@@ -139,6 +140,13 @@ pub fn vnode_map(vnode: u32, entry: u64, frame: u32, rights: u64) -> Result<u64,
 /// window `window` (1 to 511) of this program's address space; returns the window's address.
 pub fn vnode_install(vnode: u32, window: u64) -> Result<u64, Error> {
     Error::check(syscall(Call::VnodeInstall, [u64::from(vnode), window, 0, 0]))
+}
+
+/// (Holder of the Kernel capability) spawns a dispatcher on this core from the boot module
+/// capability at `module`, on the authority of the RAM capability at `ram`; returns its
+/// dispatcher index.
+pub fn spawn(module: u32, ram: u32) -> Result<u64, Error> {
+    Error::check(syscall(Call::Spawn, [u64::from(module), u64::from(ram), 0, 0]))
 }
 
 /// Clears entry `entry` of the level-3 VNode capability at `vnode`.

@@ -100,6 +100,16 @@ pub enum Call {
     /// maps into it. Window 0 holds the VNode at [`SLOT_VNODE`]. Refused (`SlotOccupied`) if
     /// the VNode is installed already or the window is in use.
     VnodeInstall = 22,
+    /// `spawn(module, ram)`: (holder of the Kernel capability at [`SLOT_KERNEL`]; `Denied`
+    /// otherwise) builds a new dispatcher on this core from the boot module whose Frame
+    /// capability (read right needed) is at `module`, with its own address space (a recycled
+    /// ASID is invalidated first), ELF loaded, stack, capability space and level-3 VNode at
+    /// [`SLOT_VNODE`], and makes it runnable; returns its dispatcher index. `ram` must be a RAM
+    /// capability with the write right (the caller's authority to spend memory), but the new
+    /// dispatcher's memory still comes from the core's frame pool, not from that RAM (not
+    /// built yet). A module capability that names no boot module is `InvalidArgument`. The
+    /// child gets no Kernel capability; the caller equips it afterwards with `cap_give`.
+    Spawn = 23,
 }
 
 /// Where the caller's level-3 VNode (at [`SLOT_VNODE`]) maps: entry `n` is the page at
@@ -128,6 +138,14 @@ pub const SLOT_VNODE: u32 = 15;
 pub const CNODE_SLOTS: u32 = 64;
 /// The first slot the kernel and monitor never fill.
 pub const SLOT_FIRST_FREE: u32 = 16;
+/// Slot of the first boot-module capability in a monitor's capability space: the kernel puts
+/// the module [`MODULES`]`[i]` (if the boot image has it) at `SLOT_FIRST_MODULE + i`, as a
+/// Frame capability with the read right only over the ELF file's pages in the boot image
+/// (the image is not the core's RAM: it is never retyped, only read by `spawn`).
+pub const SLOT_FIRST_MODULE: u32 = 48;
+/// The EL0 programs a monitor may spawn, in the order of their module slots (the monitor
+/// itself is loaded by the kernel and has none).
+pub const MODULES: [&str; 3] = ["selftest", "latency", "faulter"];
 
 /// The capability address of slot `level2` of the CNode in root slot `level1`.
 pub const fn cap_addr(level1: u16, level2: u8) -> u32 {
@@ -161,6 +179,7 @@ impl Call {
             20 => Call::VnodeMap,
             21 => Call::VnodeUnmap,
             22 => Call::VnodeInstall,
+            23 => Call::Spawn,
             _ => return None,
         })
     }
@@ -215,6 +234,8 @@ impl ChannelKind {
     }
 }
 
+/// Boot flag bit: the page-fault test (`fault-test` on the kernel command line).
+pub const FLAG_FAULT_TEST: u64 = 1 << 1;
 /// Boot flag bit: the benchmark run (`bench` on the kernel command line).
 pub const FLAG_BENCH: u64 = 1 << 2;
 /// Boot flag bit: the capability self-test (`selftest` on the kernel command line).
@@ -306,7 +327,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..23 {
+        for raw in 0..24 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

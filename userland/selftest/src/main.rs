@@ -22,7 +22,8 @@ use monitor::local::{self, SERVICE_SELFTEST};
 use userland::{
     cap_copy, cap_delete, cap_identify, cap_mint, cap_retype, cap_revoke, cap_type, info, println,
     vnode_install, vnode_map, vnode_unmap, CapInfo, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE,
-    SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES,
+    VNODE_WINDOW_BYTES,
 };
 
 /// Allocate/free rounds of the `alloc-free` check: a tenth of a million, because a million took
@@ -495,6 +496,16 @@ impl Selftest {
         }
         Ok(())
     }
+
+    /// `spawn` needs the Kernel capability: this program has none (and no module capability),
+    /// so it is refused before any capability is looked at.
+    fn spawn_refused_without_kernel_cap(&self) -> Check {
+        let spawned = userland::spawn(SLOT_FIRST_MODULE, RAM);
+        if spawned != Err(Error::Denied) {
+            return Err(format!("spawn: expected Denied, got {spawned:?}"));
+        }
+        Ok(())
+    }
 }
 
 /// After each check: what a failed mapping check may have left behind (mapped entries, its
@@ -537,7 +548,7 @@ fn run() -> u64 {
         }
     };
     let test = Selftest { ram };
-    let checks: [NamedCheck; 19] = [
+    let checks: [NamedCheck; 20] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -557,6 +568,7 @@ fn run() -> u64 {
         ("delete-unmaps", Selftest::delete_unmaps),
         ("revoke-unmaps", Selftest::revoke_unmaps),
         ("vnode-install-own", Selftest::vnode_install_own),
+        ("spawn-refused-without-kernel-cap", Selftest::spawn_refused_without_kernel_cap),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {

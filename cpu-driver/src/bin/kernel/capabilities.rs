@@ -14,12 +14,12 @@
 //! would make one is refused with `CapError::OutOfCapabilities` instead of the heap running
 //! out (which would stop the core).
 
-use caps::{CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Region};
+use caps::{CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Region, Rights};
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
 use cpu_driver::layout::{PAGE_SIZE, USER_MAPPABLE_BASE};
 use cpu_driver::paging::MapError;
-use syscall_abi::{CNODE_SLOTS, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE};
+use syscall_abi::{CNODE_SLOTS, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE};
 
 use crate::mappings::VNode;
 use crate::memory::{self, AddressSpace};
@@ -28,9 +28,13 @@ use crate::memory::{self, AddressSpace};
 const ROOT_CNODE_BYTES: u64 = PAGE_SIZE;
 /// Bytes of the level-2 CNode in root slot 0.
 const LEVEL2_CNODE_BYTES: u64 = CNODE_SLOTS as u64 * caps::SLOT_BYTES;
-/// Frames the pool keeps for `map_frame` (the old path, outside the capability system) once
-/// the rest of it went to the monitor as RAM capabilities.
-const MAP_FRAME_RESERVE_PAGES: u64 = 16;
+/// Frames the pool keeps for `map_frame` (the old path, outside the capability system) and
+/// for the dispatchers the monitor spawns (`spawn` builds them from the pool, not yet from
+/// the RAM it passes) once the rest of it went to the monitor as RAM capabilities: 16 pages
+/// for `map_frame` and 2 MiB for spawned programs (one takes its program's pages, its 1 MiB
+/// heap among them, a 64 KiB stack, 16 table pages, 2 CNode pages and a VNode page: about
+/// 1.2 MiB for `selftest`; the monitor spawns at most one per core today).
+const MAP_FRAME_RESERVE_PAGES: u64 = 16 + 512;
 /// Largest RAM capability made at boot: the free pool is split into pieces of at most this,
 /// so that a monitor can hand a whole one to a program.
 const RAM_PIECE_BYTES: u64 = 1 << 20;
@@ -119,6 +123,24 @@ pub fn endow_monitor(
         made += 1;
     }
     Ok(made)
+}
+
+/// Puts boot module `index`'s capability into the monitor's space at `SLOT_FIRST_MODULE +
+/// index`: a Frame over the ELF file's pages `[base, base + size)` in the boot image, with the
+/// read right only. A Frame rather than a DeviceFrame because the bytes are ordinary memory
+/// (an ELF file, as a multiboot module is in Barrelfish); a root (it derives from no RAM: the
+/// image is not this core's RAM, so no retype can ever name it); read-only because the image is
+/// shared by every core and `spawn` reads the program from it.
+pub fn give_module(
+    caps: &mut CoreCapabilities,
+    monitor: CSpace,
+    index: u32,
+    base: u64,
+    size: u64,
+) -> Result<(), SetupError> {
+    let capability = Capability::memory(CapType::Frame, base, size)?.reduced(Rights::READ);
+    caps.create_root(capability, monitor.slot(CapAddr::from_raw(SLOT_FIRST_MODULE + index)))?;
+    Ok(())
 }
 
 /// Gives a dispatcher its level-3 VNode: a zeroed page of the frame pool, installed as the

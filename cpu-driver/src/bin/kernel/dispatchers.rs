@@ -122,10 +122,26 @@ impl Dispatchers {
         }
     }
 
-    /// Loads the program `name` from the boot image and makes it runnable.
-    pub fn spawn(&mut self, name: &str) -> Result<(), String> {
+    /// Loads the program `name` from the boot image and makes it runnable (the monitor, at
+    /// boot).
+    pub fn spawn(&mut self, name: &str) -> Result<usize, String> {
         let elf = boot_image::program(self.record, name)
             .ok_or_else(|| alloc::format!("no program {name} in the boot image"))?;
+        self.spawn_elf(name, elf)
+    }
+
+    /// Spawns the boot module whose pages start at physical `base` (a module capability's
+    /// base, checked by the caller); returns the new dispatcher's index. `None` if no module
+    /// starts there.
+    pub fn spawn_module(&mut self, base: u64) -> Option<Result<usize, String>> {
+        let (name, elf) = boot_image::program_at(self.record, base)?;
+        Some(self.spawn_elf(&name, elf))
+    }
+
+    /// Builds a dispatcher for the ELF file `elf` from this core's frame pool: capability
+    /// space, ASID, address space with the program and its stack, VNode; makes it runnable and
+    /// returns its index.
+    fn spawn_elf(&mut self, name: &str, elf: &[u8]) -> Result<usize, String> {
         let cspace = capabilities::new_cspace(&mut self.caps, &mut self.frames)
             .map_err(|e| alloc::format!("{name}: {e}"))?;
         let allocated = self.asids.allocate().map_err(|e| alloc::format!("{name}: {e}"))?;
@@ -161,7 +177,7 @@ impl Dispatchers {
             inbox: VecDeque::new(),
             settled: false,
         });
-        Ok(())
+        Ok(owner)
     }
 
     /// How many were loaded (ended ones included: indices never change).
@@ -179,11 +195,17 @@ impl Dispatchers {
         self.list.get_mut(index)
     }
 
-    /// Gives the monitor (dispatcher 0) the Kernel capability and the rest of the frame pool
-    /// as RAM capabilities (see [`capabilities::endow_monitor`]); once every boot dispatcher is
+    /// Gives the monitor (dispatcher 0) a read-only Frame capability per boot module
+    /// (`syscall_abi::MODULES`, from `SLOT_FIRST_MODULE` on), the Kernel capability and the
+    /// rest of the frame pool as RAM capabilities (see [`capabilities::endow_monitor`]); once every boot dispatcher is
     /// loaded. Returns how many RAM capabilities it got.
     pub fn endow_monitor(&mut self) -> Result<u32, SetupError> {
         let monitor = self.list.first().ok_or(SetupError::OutOfFrames)?.cspace;
+        for (index, name) in syscall_abi::MODULES.iter().enumerate() {
+            if let Some((base, size)) = boot_image::program_pages(self.record, name) {
+                capabilities::give_module(&mut self.caps, monitor, index as u32, base, size)?;
+            }
+        }
         capabilities::endow_monitor(&mut self.caps, monitor, &mut self.frames)
     }
 

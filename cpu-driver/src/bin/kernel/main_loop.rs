@@ -1,17 +1,15 @@
 //! What a core does from `kernel_main` on: start its services (console, kernel channels, its
-//! GIC part), print its `core <n> up` line, load its boot dispatchers and hand the core to the
+//! GIC part), print its `core <n> up` line, load its monitor and hand the core to the
 //! scheduler for good. The scheduler calls back here when every boot dispatcher has settled
 //! (report to the boot core) and whenever the core is idle: the boot core then advances its
 //! roll call and, once it completes, shares the wake-up directory, takes the URPC figures and
 //! lets its monitor go on (or powers off if there is none); the other cores serve what the
 //! boot core sent. Uses every module below [`crate::entry`] but [`crate::syscalls`].
 
-extern crate alloc;
-
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use cpu_driver::arch::aarch64::cpu::{self, halt};
-use cpu_driver::boot_record::{BootRecord, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST};
+use cpu_driver::boot_record::BootRecord;
 use cpu_driver::shared_region::SharedRegion;
 
 use crate::build_info::{class_name, BUILD_TARGET_CPU};
@@ -44,25 +42,15 @@ pub fn run(record: &'static BootRecord) -> ! {
         roll_call::open(record);
     }
     let mut dispatchers = Dispatchers::new(record);
-    let mut programs = alloc::vec!["monitor"];
-    if record.flags & FLAG_FAULT_TEST != 0 && core == 1 {
-        programs.push("faulter");
+    // Only the monitor is loaded by the kernel; it spawns every other program itself
+    // (`spawn`, from the boot-module capabilities it gets below).
+    match dispatchers.spawn("monitor") {
+        Ok(_) => MONITOR_RUNNING.store(true, Ordering::Relaxed),
+        Err(e) => kprintln!("core {core}: cannot start monitor: {e}"),
     }
-    if record.flags & FLAG_BENCH != 0 {
-        programs.push("latency");
-    }
-    if record.flags & FLAG_SELFTEST != 0 {
-        programs.push("selftest");
-    }
-    for program in programs {
-        match dispatchers.spawn(program) {
-            Ok(()) if program == "monitor" => MONITOR_RUNNING.store(true, Ordering::Relaxed),
-            Ok(()) => {}
-            Err(e) => kprintln!("core {core}: cannot start {program}: {e}"),
-        }
-    }
-    // Every boot dispatcher is loaded: what is left of the pool is the monitor's, as RAM
-    // capabilities (it prints what it holds itself, at EL0).
+    // The monitor is loaded: what is left of the pool, but a reserve for `map_frame` and
+    // spawned programs, is its, as RAM capabilities, with the Kernel capability and one per
+    // boot module (it prints what it holds itself, at EL0).
     if MONITOR_RUNNING.load(Ordering::Relaxed) {
         if let Err(e) = dispatchers.endow_monitor() {
             kprintln!("core {core}: monitor gets no capabilities: {e}");

@@ -68,6 +68,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Some(Call::VnodeMap) => vnode_map(s, args),
         Some(Call::VnodeUnmap) => vnode_unmap(s, args[0], args[1]),
         Some(Call::VnodeInstall) => vnode_install(s, args[0], args[1]),
+        Some(Call::Spawn) => spawn(s, args[0], args[1]),
         None => Err(Error::NoSuchCall),
     };
     frame.x[0] = match result {
@@ -267,6 +268,30 @@ fn cap_give(s: &mut Scheduler, dispatcher: u64, src: u64, dest: u64) -> Result<u
     let dest = target.slot(cap_addr(dest)?);
     s.dispatchers().caps().copy(src, dest).map_err(refused)?;
     Ok(0)
+}
+
+/// `spawn(module, ram)`: the holder of the Kernel capability builds a dispatcher on this core
+/// from the boot module its Frame capability at `module` names (read right), on the authority
+/// of its RAM capability at `ram` (write right). The new dispatcher's memory comes from the
+/// core's frame pool (the reserve `capabilities` keeps), not from that RAM: not built yet.
+/// Returns the new dispatcher's index.
+fn spawn(s: &mut Scheduler, module: u64, ram: u64) -> Result<u64, Error> {
+    if !caller_is_monitor(s) {
+        return Err(Error::Denied);
+    }
+    let cspace = caller_cspace(s)?;
+    let (module, ram) = (cspace.slot(cap_addr(module)?), cspace.slot(cap_addr(ram)?));
+    let module = s.dispatchers().caps().lookup(module, CapType::Frame, Rights::READ).map_err(refused)?;
+    s.dispatchers().caps().lookup(ram, CapType::Ram, Rights::WRITE).map_err(refused)?;
+    let core = s.record().core_index;
+    match s.dispatchers().spawn_module(module.base()) {
+        None => Err(Error::InvalidArgument), // a Frame, but no boot module's
+        Some(Ok(index)) => Ok(index as u64),
+        Some(Err(e)) => {
+            kprintln!("core {core}: spawn refused: {e}");
+            Err(Error::WouldBlock)
+        }
+    }
 }
 
 fn exit(s: &mut Scheduler, code: u64) -> bool {
