@@ -550,29 +550,7 @@ impl CoreCapabilities {
     pub fn retype(&mut self, src: SlotRef, request: Retype, dest: SlotRef) -> Result<Region, CapError> {
         let entry = self.entry_at(src)?;
         let source = entry.capability;
-        if !source.kind().retypes_into(request.kind) {
-            return Err(CapError::InvalidRetype);
-        }
-        if !source.rights().contains(Rights::WRITE) {
-            return Err(CapError::Denied);
-        }
-        if request.count == 0 {
-            return Err(CapError::InvalidArgument);
-        }
-        let alignment = request.kind.check_object_size(request.object_size)?;
-        if request.kind == source.kind() && request.object_size >= source.size() {
-            // Same type and size would be a copy that claims to be a child.
-            return Err(CapError::InvalidSize);
-        }
-        let total = request.object_size.checked_mul(request.count).ok_or(CapError::OutOfBounds)?;
-        let end = request.offset.checked_add(total).ok_or(CapError::OutOfBounds)?;
-        if end > source.size() {
-            return Err(CapError::OutOfBounds);
-        }
-        let region = Region { base: source.base() + request.offset, size: total };
-        if !region.base.is_multiple_of(alignment) {
-            return Err(CapError::Misaligned);
-        }
+        let region = Self::check_retype(&source, &request)?;
         let (first, addressable) = self.resolve(dest)?;
         if request.count > addressable {
             return Err(CapError::IndexOutOfRange);
@@ -605,6 +583,58 @@ impl CoreCapabilities {
         Ok(region)
     }
 
+    /// The checks of [`retype`](Self::retype) that need only the source and the request;
+    /// returns the range of the new objects.
+    fn check_retype(source: &Capability, request: &Retype) -> Result<Region, CapError> {
+        if !source.kind().retypes_into(request.kind) {
+            return Err(CapError::InvalidRetype);
+        }
+        if !source.rights().contains(Rights::WRITE) {
+            return Err(CapError::Denied);
+        }
+        if request.count == 0 {
+            return Err(CapError::InvalidArgument);
+        }
+        let alignment = request.kind.check_object_size(request.object_size)?;
+        if request.kind == source.kind() && request.object_size >= source.size() {
+            // Same type and size would be a copy that claims to be a child.
+            return Err(CapError::InvalidSize);
+        }
+        let total = request.object_size.checked_mul(request.count).ok_or(CapError::OutOfBounds)?;
+        let end = request.offset.checked_add(total).ok_or(CapError::OutOfBounds)?;
+        if end > source.size() {
+            return Err(CapError::OutOfBounds);
+        }
+        let region = Region { base: source.base() + request.offset, size: total };
+        if !region.base.is_multiple_of(alignment) {
+            return Err(CapError::Misaligned);
+        }
+        Ok(region)
+    }
+
+    /// Retypes part of the memory object at `src` into one new object whose capability goes
+    /// to a kernel-held slot (the objects a dispatcher `spawn` builds is made of: neither the
+    /// program nor the holder of `src` can delete it; [`release`](Self::release) does). The
+    /// checks and refusals are [`retype`](Self::retype)'s with `request.count` 1.
+    pub fn retype_held(&mut self, src: SlotRef, request: Retype) -> Result<(HeldSlot, Region), CapError> {
+        let entry = self.entry_at(src)?;
+        let source = entry.capability;
+        if request.count != 1 {
+            return Err(CapError::InvalidArgument);
+        }
+        let region = Self::check_retype(&source, &request)?;
+        let source_key = entry.key();
+        if self.mdb.has_descendant_overlapping(&source_key, region) {
+            return Err(CapError::AlreadyRetyped);
+        }
+        let tables = usize::from(request.kind == CapType::CNode);
+        self.reserve(1 + tables)?;
+        let index = self.free_held_index()?;
+        let child = Capability::derived(request.kind, region.base, request.object_size, source.rights(), 0);
+        let id = self.install(Location::Held(index), child, Some(&source_key));
+        Ok((HeldSlot { index, id }, region))
+    }
+
     /// Removes the capability at `slot`. Its descendants stay (they are the descendants of its
     /// copies, or become roots). When it was the last capability of a CNode, the CNode's
     /// contents are deleted too.
@@ -618,13 +648,18 @@ impl CoreCapabilities {
 
     /// Removes every descendant and every other copy of the capability at `slot` on this core,
     /// and keeps that capability. Returns what went, so that the kernel can unmap what was
-    /// mapped.
+    /// mapped. Refused (`Denied`, nothing removed) when one of them is in a kernel-held slot:
+    /// the objects of a dispatcher go only when the kernel releases them.
     pub fn revoke(&mut self, slot: SlotRef) -> Result<Removal, CapError> {
         let (location, _) = self.resolve(slot)?;
         let entry = self.entry(location).ok_or(CapError::EmptySlot)?;
         let key = entry.key();
         let mut targets: Vec<MdbKey> = self.mdb.copies(&key).collect();
         targets.extend(self.mdb.descendants(&key));
+        // What the kernel holds (a dispatcher's objects) goes only when the kernel releases it.
+        if targets.iter().any(|target| matches!(self.mdb.location(target), Some(Location::Held(_)))) {
+            return Err(CapError::Denied);
+        }
         let mut removal = Removal::default();
         for target in targets {
             // An earlier removal may have taken this one already (the contents of a CNode whose

@@ -339,7 +339,11 @@ fn capability_spaces_of_other_dispatchers() {
     let held = f.caps.hold(f.cspace.slot(leaf(1))).unwrap();
     assert_eq!(f.caps.cspace_of_held(held), Ok(child));
     assert_eq!(f.caps.cspace_at(f.cspace.slot(leaf(2))), Err(CapError::WrongType));
-    // Revoking the monitor's RAM takes the child's whole space with it, and its handle goes stale.
+    // While the kernel holds the root, revoking the monitor's RAM is refused and changes nothing.
+    assert_eq!(f.revoke(RAM).map(|_| ()), Err(CapError::Denied));
+    assert!(f.caps.identify(child.slot(CapAddr::leaf(0, 5))).is_ok());
+    // Released, the revoke takes the child's whole space with it, and its handle goes stale.
+    f.caps.release(held).unwrap();
     f.revoke(RAM).unwrap();
     assert_eq!(f.caps.identify(child.slot(CapAddr::leaf(0, 5))), Err(CapError::Stale));
     assert_eq!(f.caps.held(held), Err(CapError::Stale));
@@ -591,5 +595,33 @@ fn every_creating_operation_is_refused_at_the_limit() {
     f.delete(leaf(2)).unwrap();
     assert_eq!(f.caps.create_endpoint(cspace.slot(leaf(1)), 7, cspace.slot(leaf(2))), Ok(()));
     assert_eq!(f.caps.usage(), f.caps.limit());
+    f.check();
+}
+
+#[test]
+fn retype_held_makes_kernel_objects_the_holder_cannot_remove() {
+    let mut f = fixture();
+    let cnode = Retype { kind: CapType::CNode, offset: 0, object_size: PAGE_SIZE, count: 1 };
+    let (held, region) = f.caps.retype_held(f.cspace.slot(RAM), cnode).unwrap();
+    assert_eq!(region, Region { base: RAM_BASE, size: PAGE_SIZE });
+    assert_eq!(f.caps.held(held).map(|c| (c.kind(), c.base())), Ok((CapType::CNode, RAM_BASE)));
+    let (frame, _) = f.caps.retype_held(f.cspace.slot(RAM), frames(1, 4, 1)).unwrap();
+    // The range is taken: a retype over it is refused, and so is a revoke that would reach it.
+    assert_eq!(f.retype(RAM, frames(2, 1, 1), leaf(1)), Err(CapError::AlreadyRetyped));
+    assert_eq!(f.revoke(RAM).map(|_| ()), Err(CapError::Denied));
+    assert_eq!(
+        f.caps.retype_held(f.cspace.slot(RAM), frames(0, 1, 2)).map(|_| ()),
+        Err(CapError::InvalidArgument)
+    );
+    assert_eq!(
+        f.caps.retype_held(f.cspace.slot(RAM), frames(0, RAM_SIZE / PAGE_SIZE + 1, 1)).map(|_| ()),
+        Err(CapError::OutOfBounds)
+    );
+    f.check();
+    // Released, the memory is the RAM's to retype again.
+    f.caps.release(held).unwrap();
+    f.caps.release(frame).unwrap();
+    assert!(f.retype(RAM, frames(0, 5, 1), leaf(1)).is_ok());
+    assert!(f.revoke(RAM).is_ok());
     f.check();
 }

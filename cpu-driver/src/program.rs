@@ -11,7 +11,7 @@ use object::elf::{EM_AARCH64, ET_EXEC, PF_W, PF_X, PT_LOAD};
 use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::Endianness;
 
-use crate::layout::{PAGE_SIZE, USER_FRAMES_BASE, USER_MIN};
+use crate::layout::{PAGE_SIZE, USER_FRAMES_BASE, USER_MIN, USER_STACK_SIZE};
 use crate::paging::Attributes;
 
 /// One loadable segment.
@@ -129,6 +129,22 @@ pub fn plan(elf: &[u8]) -> Result<LoadPlan, ProgramError> {
     Ok(LoadPlan { segments, entry })
 }
 
+/// Translation-table pages an address space is built with (level 1, and level 2 and 3 tables
+/// for the program, its stack and mapped frames).
+pub const TABLE_PAGES_PER_SPACE: u64 = 16;
+
+/// Pages of a dispatcher's two capability-space CNodes (a 4 KiB root and a 4 KiB level 2) and
+/// its level-3 VNode.
+pub const CSPACE_AND_VNODE_PAGES: u64 = 3;
+
+/// The pages a dispatcher for `plan` is built from: its segments (each rounded up to pages),
+/// its stack, its translation tables, its two CNodes and its VNode. `spawn` retypes this many
+/// out of the RAM capability it is given (and refuses a smaller one).
+pub fn pages_needed(plan: &LoadPlan) -> u64 {
+    let segments: u64 = plan.segments.iter().map(|s| s.mem_size.div_ceil(PAGE_SIZE)).sum();
+    segments + USER_STACK_SIZE / PAGE_SIZE + TABLE_PAGES_PER_SPACE + CSPACE_AND_VNODE_PAGES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +197,15 @@ mod tests {
         assert_eq!(plan.segments[0].attributes, Attributes::UserCode);
         assert_eq!(plan.segments[1].attributes, Attributes::UserData);
         assert_eq!(plan.segments[1].mem_size, 0x2000);
+    }
+
+    #[test]
+    fn pages_needed_counts_segments_stack_tables_cnodes_and_vnode() {
+        let bytes =
+            elf(EM_AARCH64, 0x40_0010, &[(0x40_0000, 0x100, 0x100, R | X), (0x41_0000, 0x2001, 0x10, R | W)]);
+        let plan = plan(&bytes).unwrap();
+        // 1 code page, 3 data pages, 16 stack pages, 16 table pages, 2 CNodes, 1 VNode.
+        assert_eq!(pages_needed(&plan), 1 + 3 + 16 + 16 + 2 + 1);
     }
 
     #[test]

@@ -34,6 +34,13 @@ const SELFTEST_TIMEOUT_SECONDS: u64 = 120;
 const SELFTEST_RAM_BYTES: u64 = 256 << 10;
 /// Where the monitor puts the RAM piece for `selftest` in its own space before giving it.
 const SELFTEST_RAM_SLOT: u32 = SLOT_FIRST_FREE;
+/// Bytes of RAM a monitor passes to `spawn` for each program it spawns, retyped off the end
+/// of its first RAM capability (the kernel builds the program out of it: segments, stack,
+/// tables, CNodes, VNode; `selftest`, its 1 MiB heap among them, needs about 1.2 MiB).
+const SPAWN_RAM_BYTES: u64 = 1536 << 10;
+/// Where the monitor keeps the RAM piece of the `index`th boot module it spawns
+/// (`SPAWN_RAM_SLOT + index`): kept while the program lives.
+const SPAWN_RAM_SLOT: u32 = SLOT_FIRST_FREE + 1;
 
 /// How the pair being measured ended, as the coordinator heard it.
 type PairOutcome = Result<BenchResult, Failure>;
@@ -295,11 +302,13 @@ impl Monitor {
     }
 
     /// Spawns the programs the command line asks for from this monitor's boot-module
-    /// capabilities (`spawn`, on the authority of its first RAM capability): `selftest` with
+    /// capabilities (`spawn`, each out of a RAM capability retyped for it, and says so):
+    /// `selftest` with
     /// `selftest`, `latency` with `bench`, `faulter` with `fault-test` on core 1. They register
     /// with this monitor themselves (`REGISTER`), so their dispatcher indices need no keeping.
     fn spawn_programs(&self) {
         let flags = info(Info::Flags).unwrap_or(0);
+        let mut pieces = 0;
         for (index, name) in (0u32..).zip(MODULES) {
             let wanted = match name {
                 "selftest" => flags & FLAG_SELFTEST != 0,
@@ -308,11 +317,31 @@ impl Monitor {
                 _ => false,
             };
             if wanted {
-                if let Err(e) = userland::spawn(SLOT_FIRST_MODULE + index, SLOT_FIRST_RAM) {
-                    println!("monitor {}: cannot spawn {name}: {e:?}", self.core);
+                match self.spawn_program(index, &mut pieces) {
+                    Ok(()) => println!(
+                        "monitor {} spawned {name} from {} KiB of RAM",
+                        self.core,
+                        SPAWN_RAM_BYTES >> 10
+                    ),
+                    Err(e) => println!("monitor {}: cannot spawn {name}: {e:?}", self.core),
                 }
             }
         }
+    }
+
+    /// Spawns boot module `index` out of a RAM capability of its own: `SPAWN_RAM_BYTES`
+    /// retyped off the end of this monitor's first RAM capability (below the `pieces` given
+    /// before) into `SPAWN_RAM_SLOT + index`.
+    fn spawn_program(&self, index: u32, pieces: &mut u64) -> Result<(), userland::Error> {
+        let ram = userland::cap_identify(SLOT_FIRST_RAM)?;
+        let used = (*pieces + 1) * SPAWN_RAM_BYTES;
+        let offset = ram.size.checked_sub(used).ok_or(userland::Error::Capability(11))?;
+        let slot = SPAWN_RAM_SLOT + index;
+        userland::cap_retype(SLOT_FIRST_RAM, cap_type::RAM, offset, SPAWN_RAM_BYTES, 1, slot)?;
+        *pieces += 1;
+        userland::spawn(SLOT_FIRST_MODULE + index, slot).map(|_| ()).inspect_err(|_| {
+            let _ = userland::cap_delete(slot);
+        })
     }
 
     /// Equips this core's `selftest` once it registered and the roll call is over.

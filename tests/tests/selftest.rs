@@ -57,6 +57,13 @@ fn every_check_passes_on_every_core() {
             memory[0].ends_with(" RAM capabilities") && memory[0].contains(" MiB free in "),
             "{memory:?}"
         );
+        // The monitor built `selftest` out of a RAM capability it retyped for it.
+        assert_eq!(
+            run.lines_starting(&format!("monitor {core} spawned ")),
+            [format!("monitor {core} spawned selftest from 1536 KiB of RAM")],
+            "core {core}:\n{}",
+            run.console
+        );
     }
     // The monitors start their selftests only once the roll call is over, so the busy programs
     // do not keep the CPU drivers from serving the boot-time URPC figures.

@@ -28,16 +28,14 @@ use crate::memory::{self, AddressSpace};
 const ROOT_CNODE_BYTES: u64 = PAGE_SIZE;
 /// Bytes of the level-2 CNode in root slot 0.
 const LEVEL2_CNODE_BYTES: u64 = CNODE_SLOTS as u64 * caps::SLOT_BYTES;
-/// Frames the pool keeps for `map_frame` (the old path, outside the capability system) and
-/// for the dispatchers the monitor spawns (`spawn` builds them from the pool, not yet from
-/// the RAM it passes) once the rest of it went to the monitor as RAM capabilities: 16 pages
-/// for `map_frame` and 2 MiB for spawned programs (one takes its program's pages, its 1 MiB
-/// heap among them, a 64 KiB stack, 16 table pages, 2 CNode pages and a VNode page: about
-/// 1.2 MiB for `selftest`; the monitor spawns at most one per core today).
-const MAP_FRAME_RESERVE_PAGES: u64 = 16 + 512;
+/// Frames the pool keeps for `map_frame` (the old path, outside the capability system) once
+/// the rest of it went to the monitor as RAM capabilities. The dispatchers the monitor spawns
+/// are built from the RAM capability it passes to `spawn`, not from the pool.
+const MAP_FRAME_RESERVE_PAGES: u64 = 16;
 /// Largest RAM capability made at boot: the free pool is split into pieces of at most this,
-/// so that a monitor can hand a whole one to a program.
-const RAM_PIECE_BYTES: u64 = 1 << 20;
+/// so that a monitor can hand a whole one to a program; large enough for a spawned program
+/// (`selftest` needs about 1.2 MiB, its 1 MiB heap among it) to be retyped out of one.
+const RAM_PIECE_BYTES: u64 = 4 << 20;
 
 /// Heap bytes one unit of `CoreCapabilities::usage` (a capability, a CNode table, a CNode
 /// table entry) may take, worst case, held plus the transient peak of revoking everything at
@@ -99,7 +97,7 @@ pub fn new_cspace(caps: &mut CoreCapabilities, pool: &mut FramePool) -> Result<C
 
 /// Gives the monitor's capability space the Kernel capability (at `SLOT_KERNEL`) and the frame
 /// pool's free memory, but a small reserve for `map_frame`, as RAM capabilities of at most
-/// 1 MiB from `SLOT_FIRST_RAM` on. Called once every boot dispatcher is loaded, so nothing
+/// 4 MiB from `SLOT_FIRST_RAM` on. Called once every boot dispatcher is loaded, so nothing
 /// else takes from that memory. Returns the number of RAM capabilities made.
 pub fn endow_monitor(
     caps: &mut CoreCapabilities,

@@ -18,13 +18,16 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use caps::{CSpace, CoreCapabilities};
+use caps::{CSpace, CapAddr, CapError, CapType, CoreCapabilities, HeldSlot, Region, Retype, Rights, SlotRef};
 use cpu_driver::arch::aarch64::exception::TrapFrame;
 use cpu_driver::arch::aarch64::fp::FpState;
 use cpu_driver::arch::aarch64::tlb;
 use cpu_driver::asid::Asids;
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
+use cpu_driver::layout::{PAGE_SIZE, USER_MAPPABLE_BASE};
+use cpu_driver::program;
+use syscall_abi::SLOT_VNODE;
 
 use crate::boot_image;
 use crate::capabilities::{self, SetupError};
@@ -81,6 +84,21 @@ pub struct Dispatcher {
     pub inbox: VecDeque<(u64, [u64; 3])>,
     /// It has waited once (it finished starting up) or ended.
     pub settled: bool,
+    /// The objects it is built from, retyped by `spawn` out of the RAM capability it was
+    /// given and kept in kernel-held slots (root CNode, level-2 CNode, VNode, the Frame of its
+    /// tables, segments and stack); released when it ends. Empty for the boot dispatchers
+    /// (built from the frame pool).
+    pub held: Vec<HeldSlot>,
+}
+
+/// Why `spawn` refused.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// The RAM capability was refused (too small: `OutOfBounds`; retyped already, ...);
+    /// nothing changed.
+    Capability(CapError),
+    /// Anything else (a bad program, no ASID, a kernel error), described.
+    Other(String),
 }
 
 impl Dispatcher {
@@ -130,14 +148,6 @@ impl Dispatchers {
         self.spawn_elf(name, elf)
     }
 
-    /// Spawns the boot module whose pages start at physical `base` (a module capability's
-    /// base, checked by the caller); returns the new dispatcher's index. `None` if no module
-    /// starts there.
-    pub fn spawn_module(&mut self, base: u64) -> Option<Result<usize, String>> {
-        let (name, elf) = boot_image::program_at(self.record, base)?;
-        Some(self.spawn_elf(&name, elf))
-    }
-
     /// Builds a dispatcher for the ELF file `elf` from this core's frame pool: capability
     /// space, ASID, address space with the program and its stack, VNode; makes it runnable and
     /// returns its index.
@@ -176,8 +186,137 @@ impl Dispatchers {
             grants: Vec::new(),
             inbox: VecDeque::new(),
             settled: false,
+            held: Vec::new(),
         });
         Ok(owner)
+    }
+
+    /// Spawns the boot module whose pages start at physical `base` (a module capability's
+    /// base, checked by the caller) from the RAM capability at `ram` (a RAM capability with
+    /// the write right, checked by the caller); returns the new dispatcher's index. `None` if
+    /// no module starts there. See [`Self::spawn_from_ram`].
+    pub fn spawn_module(&mut self, base: u64, ram: SlotRef) -> Option<Result<usize, SpawnError>> {
+        let (name, elf) = boot_image::program_at(self.record, base)?;
+        Some(self.spawn_from_ram(&name, elf, ram))
+    }
+
+    /// Builds a dispatcher for the ELF file `elf` out of the RAM capability at `ram`: the
+    /// first [`program::pages_needed`] pages of it are retyped into a root CNode, a level-2
+    /// CNode, a level-3 VNode (one page each) and one Frame (translation tables, segments,
+    /// stack), each in a kernel-held slot; the CNode and VNode are copied into the new
+    /// capability space as the boot dispatchers' are. A RAM capability too small, or part of
+    /// it retyped already, is refused with a capability error before anything changes.
+    fn spawn_from_ram(&mut self, name: &str, elf: &[u8], ram: SlotRef) -> Result<usize, SpawnError> {
+        let other = |e: &dyn core::fmt::Display| SpawnError::Other(alloc::format!("{name}: {e}"));
+        let plan = program::plan(elf).map_err(|e| other(&e))?;
+        let pages = program::pages_needed(&plan);
+        let source = self.caps.lookup(ram, CapType::Ram, Rights::WRITE).map_err(SpawnError::Capability)?;
+        if source.size() < pages * PAGE_SIZE {
+            return Err(SpawnError::Capability(CapError::OutOfBounds));
+        }
+        let pieces = [
+            (CapType::CNode, 0, PAGE_SIZE),
+            (CapType::CNode, PAGE_SIZE, PAGE_SIZE),
+            (CapType::VNodeL3, 2 * PAGE_SIZE, PAGE_SIZE),
+            (CapType::Frame, 3 * PAGE_SIZE, (pages - 3) * PAGE_SIZE),
+        ];
+        let mut held = Vec::new();
+        for (kind, offset, object_size) in pieces {
+            match self.caps.retype_held(ram, Retype { kind, offset, object_size, count: 1 }) {
+                Ok((slot, _)) => held.push(slot),
+                Err(e) => {
+                    self.release_all(&held);
+                    return Err(SpawnError::Capability(e));
+                }
+            }
+        }
+        let built = self.build_from(name, elf, source.base(), pages, &held);
+        if built.is_err() {
+            self.release_all(&held);
+        }
+        built.map_err(|e| other(&e))
+    }
+
+    /// The rest of [`Self::spawn_from_ram`], once the objects at `held` are retyped from the
+    /// `pages` pages at physical `base`.
+    fn build_from(
+        &mut self,
+        name: &str,
+        elf: &[u8],
+        base: u64,
+        pages: u64,
+        held: &[HeldSlot],
+    ) -> Result<usize, String> {
+        let region = Region { base, size: pages * PAGE_SIZE };
+        if !capabilities::zero(self.record, region) {
+            return Err("its RAM lies outside the frame pool".into());
+        }
+        let cspace = self.caps.cspace_of_held(held[0]).map_err(|e| alloc::format!("{e:?}"))?;
+        self.caps.copy_held(held[1], cspace.slot(CapAddr::level1(0))).map_err(|e| alloc::format!("{e:?}"))?;
+        self.caps
+            .copy_held(held[2], cspace.slot(CapAddr::from_raw(SLOT_VNODE)))
+            .map_err(|e| alloc::format!("{e:?}"))?;
+        let vnode_pa = base + 2 * PAGE_SIZE;
+        let frames_pa = base + 3 * PAGE_SIZE;
+        let frames_size = (pages - 3) * PAGE_SIZE;
+        let vnode_va =
+            capabilities::pool_va(self.record, vnode_pa, PAGE_SIZE).ok_or("VNode outside the pool")?;
+        let frames_va =
+            capabilities::pool_va(self.record, frames_pa, frames_size).ok_or("frames outside the pool")?;
+        let mut pool = FramePool::new(frames_pa, frames_va, frames_size);
+        let allocated = self.asids.allocate().map_err(|e| alloc::format!("{e}"))?;
+        if allocated.recycled {
+            // No TTBR0 holds this ASID now (the caller runs in its own).
+            tlb::invalidate_asid(allocated.asid);
+        }
+        let asid = allocated.asid;
+        let loaded = match memory::load(&mut pool, elf, asid) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let _ = self.asids.free(asid);
+                return Err(alloc::format!("{e}"));
+            }
+        };
+        let mut space = loaded.space;
+        if let Err(e) = space.install_table(USER_MAPPABLE_BASE, vnode_pa) {
+            let _ = self.asids.free(asid);
+            return Err(alloc::format!("installing its VNode: {e}"));
+        }
+        let owner = self.list.len();
+        // A fresh page: never installed before.
+        let _ = self.mappings.record_installed(VNode {
+            pa: vnode_pa,
+            kernel_va: vnode_va,
+            asid,
+            owner,
+            window: 0,
+        });
+        let frame =
+            TrapFrame { elr: loaded.entry, spsr: 0, sp_el0: loaded.stack_top, ..TrapFrame::default() };
+        self.list.push(Dispatcher {
+            name: name.into(),
+            frame,
+            fp: FpState::new(),
+            space,
+            cspace,
+            state: State::Runnable,
+            wake_pending: false,
+            grants: Vec::new(),
+            inbox: VecDeque::new(),
+            settled: false,
+            held: held.to_vec(),
+        });
+        Ok(owner)
+    }
+
+    /// Releases the kernel-held slots `held` (the root CNode first: its contents go with it)
+    /// and unmaps what went with them.
+    fn release_all(&mut self, held: &[HeldSlot]) {
+        for &slot in held {
+            if let Ok(removal) = self.caps.release(slot) {
+                self.unmap_removed(&removal);
+            }
+        }
     }
 
     /// How many were loaded (ended ones included: indices never change).
@@ -229,12 +368,18 @@ impl Dispatchers {
         }
         d.state = State::Ended;
         let asid = d.space.asid;
+        let held = core::mem::take(&mut d.held);
         for vnode in self.mappings.installed_in(index) {
             let vnode = self.mappings.forget_installed(vnode.pa);
             self.uninstall(vnode);
         }
         // Cannot fail: the ASID was handed out for this dispatcher and is freed once, here.
         let _ = self.asids.free(asid);
+        // Its objects go back to the RAM they were retyped from (no walk reaches its tables
+        // any more through a TLB entry that matters: its ASID is invalidated before reuse, and
+        // the memory is only written again after a retype by a program running in its own
+        // address space).
+        self.release_all(&held);
     }
 
     /// Unmaps what a delete or revoke removed (see [`Mappings::unmap_removed`]) and uninstalls

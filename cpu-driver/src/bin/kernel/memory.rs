@@ -33,7 +33,7 @@ pub unsafe fn tables_of(frames: &Frames) -> &'static mut [Table] {
 
 /// Translation tables per address space (level 1, and level 2 and 3 tables for the program,
 /// its stack and mapped frames).
-const TABLES_PER_SPACE: u64 = 16;
+const TABLES_PER_SPACE: u64 = program::TABLE_PAGES_PER_SPACE;
 
 /// A dispatcher's address space.
 pub struct AddressSpace {

@@ -25,7 +25,7 @@ use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
 use syscall_abi::{Call, ChannelKind, Error, Info, SLOT_KERNEL};
 
 use crate::console::kprintln;
-use crate::dispatchers::{InstallError, State, INBOX_CAPACITY};
+use crate::dispatchers::{InstallError, SpawnError, State, INBOX_CAPACITY};
 use crate::mappings::Refusal;
 use crate::scheduler::Scheduler;
 use crate::{capabilities, channels, interrupts, mappings, memory, power, roll_call};
@@ -271,10 +271,11 @@ fn cap_give(s: &mut Scheduler, dispatcher: u64, src: u64, dest: u64) -> Result<u
 }
 
 /// `spawn(module, ram)`: the holder of the Kernel capability builds a dispatcher on this core
-/// from the boot module its Frame capability at `module` names (read right), on the authority
-/// of its RAM capability at `ram` (write right). The new dispatcher's memory comes from the
-/// core's frame pool (the reserve `capabilities` keeps), not from that RAM: not built yet.
-/// Returns the new dispatcher's index.
+/// from the boot module its Frame capability at `module` names (read right), out of its RAM
+/// capability at `ram` (write right): the pages the program needs (`program::pages_needed`)
+/// are retyped from the start of that RAM into objects in kernel-held slots (see
+/// `Dispatchers::spawn_module`), released when the dispatcher ends. A RAM capability too small
+/// is refused with `OutOfBounds` before anything changes. Returns the new dispatcher's index.
 fn spawn(s: &mut Scheduler, module: u64, ram: u64) -> Result<u64, Error> {
     if !caller_is_monitor(s) {
         return Err(Error::Denied);
@@ -284,10 +285,11 @@ fn spawn(s: &mut Scheduler, module: u64, ram: u64) -> Result<u64, Error> {
     let module = s.dispatchers().caps().lookup(module, CapType::Frame, Rights::READ).map_err(refused)?;
     s.dispatchers().caps().lookup(ram, CapType::Ram, Rights::WRITE).map_err(refused)?;
     let core = s.record().core_index;
-    match s.dispatchers().spawn_module(module.base()) {
+    match s.dispatchers().spawn_module(module.base(), ram) {
         None => Err(Error::InvalidArgument), // a Frame, but no boot module's
         Some(Ok(index)) => Ok(index as u64),
-        Some(Err(e)) => {
+        Some(Err(SpawnError::Capability(e))) => Err(refused(e)),
+        Some(Err(SpawnError::Other(e))) => {
             kprintln!("core {core}: spawn refused: {e}");
             Err(Error::WouldBlock)
         }
