@@ -173,8 +173,21 @@ impl Dispatchers {
             .map_err(|e| alloc::format!("{name}: {e}"))?;
         // A fresh page: never installed before.
         let _ = self.mappings.record_installed(vnode);
-        let frame =
-            TrapFrame { elr: loaded.entry, spsr: 0, sp_el0: loaded.stack_top, ..TrapFrame::default() };
+        Ok(self.push(name, loaded.entry, loaded.stack_top, space, cspace, Vec::new()))
+    }
+
+    /// Adds a runnable dispatcher that starts at `entry` with its stack at `stack_top`;
+    /// returns its index.
+    fn push(
+        &mut self,
+        name: &str,
+        entry: u64,
+        stack_top: u64,
+        space: AddressSpace,
+        cspace: CSpace,
+        held: Vec<HeldSlot>,
+    ) -> usize {
+        let frame = TrapFrame { elr: entry, spsr: 0, sp_el0: stack_top, ..TrapFrame::default() };
         self.list.push(Dispatcher {
             name: name.into(),
             frame,
@@ -186,9 +199,9 @@ impl Dispatchers {
             grants: Vec::new(),
             inbox: VecDeque::new(),
             settled: false,
-            held: Vec::new(),
+            held,
         });
-        Ok(owner)
+        self.list.len() - 1
     }
 
     /// Spawns the boot module whose pages start at physical `base` (a module capability's
@@ -291,22 +304,7 @@ impl Dispatchers {
             owner,
             window: 0,
         });
-        let frame =
-            TrapFrame { elr: loaded.entry, spsr: 0, sp_el0: loaded.stack_top, ..TrapFrame::default() };
-        self.list.push(Dispatcher {
-            name: name.into(),
-            frame,
-            fp: FpState::new(),
-            space,
-            cspace,
-            state: State::Runnable,
-            wake_pending: false,
-            grants: Vec::new(),
-            inbox: VecDeque::new(),
-            settled: false,
-            held: held.to_vec(),
-        });
-        Ok(owner)
+        Ok(self.push(name, loaded.entry, loaded.stack_top, space, cspace, held.to_vec()))
     }
 
     /// Releases the kernel-held slots `held` (the root CNode first: its contents go with it)
