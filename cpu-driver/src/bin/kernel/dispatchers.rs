@@ -154,19 +154,8 @@ impl Dispatchers {
     fn spawn_elf(&mut self, name: &str, elf: &[u8]) -> Result<usize, String> {
         let cspace = capabilities::new_cspace(&mut self.caps, &mut self.frames)
             .map_err(|e| alloc::format!("{name}: {e}"))?;
-        let allocated = self.asids.allocate().map_err(|e| alloc::format!("{name}: {e}"))?;
-        if allocated.recycled {
-            // No TTBR0 holds this ASID now (the caller runs in its own, or none runs yet).
-            tlb::invalidate_asid(allocated.asid);
-        }
-        let asid = allocated.asid;
-        let loaded = match memory::load(&mut self.frames, elf, asid) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                let _ = self.asids.free(asid);
-                return Err(alloc::format!("{name}: {e}"));
-            }
-        };
+        let loaded = load_with_new_asid(&mut self.asids, &mut self.frames, elf)
+            .map_err(|e| alloc::format!("{name}: {e}"))?;
         let mut space = loaded.space;
         let owner = self.list.len();
         let vnode = capabilities::install_vnode(&mut self.caps, cspace, &mut self.frames, &mut space, owner)
@@ -277,19 +266,8 @@ impl Dispatchers {
         let frames_va =
             capabilities::pool_va(self.record, frames_pa, frames_size).ok_or("frames outside the pool")?;
         let mut pool = FramePool::new(frames_pa, frames_va, frames_size);
-        let allocated = self.asids.allocate().map_err(|e| alloc::format!("{e}"))?;
-        if allocated.recycled {
-            // No TTBR0 holds this ASID now (the caller runs in its own).
-            tlb::invalidate_asid(allocated.asid);
-        }
-        let asid = allocated.asid;
-        let loaded = match memory::load(&mut pool, elf, asid) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                let _ = self.asids.free(asid);
-                return Err(alloc::format!("{e}"));
-            }
-        };
+        let loaded = load_with_new_asid(&mut self.asids, &mut pool, elf)?;
+        let asid = loaded.space.asid;
         let mut space = loaded.space;
         if let Err(e) = space.install_table(USER_MAPPABLE_BASE, vnode_pa) {
             let _ = self.asids.free(asid);
@@ -466,4 +444,18 @@ impl Dispatchers {
     pub fn all_settled(&self) -> bool {
         self.list.iter().all(|d| d.settled)
     }
+}
+
+/// Loads `elf` into a new address space from `pool`, under an ASID from `asids`; a recycled
+/// ASID is invalidated first (no TTBR0 holds it now: the caller runs in its own address space,
+/// or none runs yet), and given back if loading fails.
+fn load_with_new_asid(asids: &mut Asids, pool: &mut FramePool, elf: &[u8]) -> Result<memory::Loaded, String> {
+    let allocated = asids.allocate().map_err(|e| alloc::format!("{e}"))?;
+    if allocated.recycled {
+        tlb::invalidate_asid(allocated.asid);
+    }
+    memory::load(pool, elf, allocated.asid).map_err(|e| {
+        let _ = asids.free(allocated.asid);
+        alloc::format!("{e}")
+    })
 }
