@@ -6,8 +6,18 @@
 //! pointers into another core's memory: the only memory two cores both write is the shared
 //! frame named by `shared_pa`.
 
+use crate::paging::PhysRange;
+
 /// Most cores one boot can describe.
 pub const MAX_CORES: usize = 64;
+/// Most physical memory ranges a record lists (RAM, or memory handed to the monitor).
+pub const MAX_RANGES: usize = 16;
+/// `BootRecord::core_enable` value: the device tree gives no usable way to start the core.
+pub const ENABLE_NONE: u64 = 0;
+/// `BootRecord::core_enable` value: PSCI `CPU_ON` (conduit in `psci_conduit`).
+pub const ENABLE_PSCI: u64 = 1;
+/// `BootRecord::core_enable` value: the spin table (release address in `core_release`).
+pub const ENABLE_SPIN_TABLE: u64 = 2;
 /// `BootRecord::magic` of a valid record.
 pub const BOOT_RECORD_MAGIC: u64 = u64::from_le_bytes(*b"MKBOOTR1");
 /// Bit in `BootRecord::flags`: power the machine off once every core has reported.
@@ -83,7 +93,7 @@ impl ConsoleKind {
 /// How the stub fared starting a core, as stored in `BootRecord::start_status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StartStatus {
-    /// No core at this index.
+    /// Not started: no core at this index, or the boot core's monitor has not asked for it.
     Absent,
     /// This is the boot core itself.
     BootCore,
@@ -203,6 +213,24 @@ pub struct BootRecord {
     pub boot_entry_counter: u64,
     /// Per core index, the encoded [`StartStatus`] (filled in the boot core's record).
     pub start_status: [i64; MAX_CORES],
+    /// Per core index, the MPIDR the device tree gives (the boot core's record; its kernel
+    /// starts the others when its monitor asks).
+    pub core_mpidr: [u64; MAX_CORES],
+    /// Per core index, how it is started (`ENABLE_*`).
+    pub core_enable: [u64; MAX_CORES],
+    /// Per core index, the spin-table release address (for `ENABLE_SPIN_TABLE`).
+    pub core_release: [u64; MAX_CORES],
+    /// The machine's RAM as `[start, end)` pairs (the first `ram_count`): what every core's
+    /// physmap maps as normal memory.
+    pub ram: [[u64; 2]; MAX_RANGES],
+    /// Entries of `ram` in use.
+    pub ram_count: u64,
+    /// Memory this core's monitor gets as RAM capabilities besides the frame pool's rest, as
+    /// `[start, end)` pairs (the first `monitor_ram_count`): on the boot core every byte of RAM
+    /// the stub did not use, on another core the share its booting monitor gave it.
+    pub monitor_ram: [[u64; 2]; MAX_RANGES],
+    /// Entries of `monitor_ram` in use.
+    pub monitor_ram_count: u64,
 }
 
 /// Byte offsets the entry assembly uses.
@@ -262,7 +290,36 @@ impl BootRecord {
             report_timeout_ticks: 0,
             boot_entry_counter: 0,
             start_status: [0; MAX_CORES],
+            core_mpidr: [0; MAX_CORES],
+            core_enable: [ENABLE_NONE; MAX_CORES],
+            core_release: [0; MAX_CORES],
+            ram: [[0; 2]; MAX_RANGES],
+            ram_count: 0,
+            monitor_ram: [[0; 2]; MAX_RANGES],
+            monitor_ram_count: 0,
         }
+    }
+
+    /// The RAM ranges the record lists.
+    pub fn ram_ranges(&self) -> impl Iterator<Item = PhysRange> + '_ {
+        ranges(&self.ram, self.ram_count)
+    }
+
+    /// The memory ranges this core's monitor gets.
+    pub fn monitor_ranges(&self) -> impl Iterator<Item = PhysRange> + '_ {
+        ranges(&self.monitor_ram, self.monitor_ram_count)
+    }
+
+    /// Stores `list` as the record's RAM; returns how many ranges did not fit.
+    pub fn set_ram(&mut self, list: impl IntoIterator<Item = PhysRange>) -> usize {
+        self.ram_count = 0;
+        store_ranges(&mut self.ram, &mut self.ram_count, list)
+    }
+
+    /// Stores `list` as the monitor's memory; returns how many ranges did not fit.
+    pub fn set_monitor_ram(&mut self, list: impl IntoIterator<Item = PhysRange>) -> usize {
+        self.monitor_ram_count = 0;
+        store_ranges(&mut self.monitor_ram, &mut self.monitor_ram_count, list)
     }
 
     /// Whether this core is the boot core.
@@ -274,6 +331,28 @@ impl BootRecord {
     pub fn start_status(&self, index: usize) -> StartStatus {
         self.start_status.get(index).map_or(StartStatus::Absent, |&raw| StartStatus::from_raw(raw))
     }
+}
+
+fn ranges(list: &[[u64; 2]], count: u64) -> impl Iterator<Item = PhysRange> + '_ {
+    list.iter().take(count as usize).map(|&[start, end]| PhysRange { start, end })
+}
+
+fn store_ranges(
+    list: &mut [[u64; 2]; MAX_RANGES],
+    count: &mut u64,
+    ranges: impl IntoIterator<Item = PhysRange>,
+) -> usize {
+    let mut dropped = 0;
+    for range in ranges.into_iter().filter(|r| r.start < r.end) {
+        match list.get_mut(*count as usize) {
+            Some(slot) => {
+                *slot = [range.start, range.end];
+                *count += 1;
+            }
+            None => dropped += 1,
+        }
+    }
+    dropped
 }
 
 const _: () = assert!(core::mem::size_of::<BootRecord>() <= 4096, "the record must fit its page");
@@ -296,6 +375,17 @@ mod tests {
         ] {
             assert_eq!(StartStatus::from_raw(status.to_raw()), status);
         }
+    }
+
+    #[test]
+    fn ranges_round_trip_and_report_what_did_not_fit() {
+        let mut record = BootRecord::empty();
+        let list = (0..MAX_RANGES as u64 + 2).map(|i| PhysRange { start: i << 20, end: (i << 20) + 4096 });
+        assert_eq!(record.set_ram(list), 2);
+        assert_eq!(record.ram_ranges().count(), MAX_RANGES);
+        let empty = PhysRange { start: 5, end: 5 };
+        assert_eq!(record.set_monitor_ram([empty, PhysRange { start: 0x1000, end: 0x3000 }]), 0);
+        assert_eq!(record.monitor_ranges().collect::<Vec<_>>(), [PhysRange { start: 0x1000, end: 0x3000 }]);
     }
 
     #[test]

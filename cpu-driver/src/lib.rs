@@ -22,6 +22,7 @@ pub mod boot_record;
 pub mod console_lock;
 pub mod frames;
 pub mod kernel_messages;
+pub mod kernel_region;
 pub mod layout;
 pub mod linebuf;
 pub mod paging;

@@ -1,6 +1,8 @@
 //! Boot planning: where each core's private region goes and what it holds.
 //!
-//! The boot stub runs this on the board; it is plain logic so the host tests cover it.
+//! The boot stub runs this on the board (the boot core's region, the shared region, what is
+//! left free), and the boot core's CPU driver uses the layout when its monitor boots another
+//! core; it is plain logic so the host tests cover it.
 
 use crate::layout::{align_down, align_up, MIB2, PAGE_SIZE};
 use crate::paging::PhysRange;
@@ -128,6 +130,36 @@ pub fn carve_regions(
     Ok(placed)
 }
 
+/// Calls `out` with every page-aligned piece of `ram` (intersected with `window`) that no range
+/// of `avoid` touches, in the order of `ram`: the free memory left once the boot's own regions
+/// are carved.
+pub fn free_ranges(
+    ram: &[PhysRange],
+    window: &[PhysRange],
+    avoid: &[PhysRange],
+    mut out: impl FnMut(PhysRange),
+) {
+    for usable in usable_ranges(ram, window) {
+        let mut cursor = usable.start;
+        while cursor < usable.end {
+            let blocker = avoid
+                .iter()
+                .filter(|a| a.start < usable.end && cursor < a.end && a.start < a.end)
+                .min_by_key(|a| a.start);
+            let piece_end = blocker.map_or(usable.end, |b| b.start.max(cursor));
+            let piece =
+                PhysRange { start: align_up(cursor, PAGE_SIZE), end: align_down(piece_end, PAGE_SIZE) };
+            if piece.start < piece.end {
+                out(piece);
+            }
+            match blocker {
+                Some(b) => cursor = b.end.max(cursor),
+                None => break,
+            }
+        }
+    }
+}
+
 fn usable_ranges<'a>(ram: &'a [PhysRange], window: &'a [PhysRange]) -> impl Iterator<Item = PhysRange> + 'a {
     ram.iter().flat_map(move |r| {
         window.iter().filter_map(move |w| {
@@ -157,6 +189,32 @@ mod tests {
         assert!(layout.frames + FRAME_POOL_SIZE <= layout.guard);
         assert_eq!(layout.guard + PAGE_SIZE, layout.stack);
         assert!(layout.size - layout.stack >= STACK_SIZE);
+    }
+
+    #[test]
+    fn free_ranges_are_what_nothing_avoids_page_aligned() {
+        let ram = [R(0x4000_0000, 0x8000_0000), R(0x1_0000_0000, 0x1_0010_0000)];
+        let window = [R(0, 0x1_0008_0000)];
+        let avoid = [R(0x7fe0_0000, 0x7fe1_0000), R(0x3000_0000, 0x4000_0800), R(0x4020_0000, 0x4080_0000)];
+        let mut free = Vec::new();
+        free_ranges(&ram, &window, &avoid, |r| free.push(r));
+        assert_eq!(
+            free,
+            [
+                R(0x4000_1000, 0x4020_0000),
+                R(0x4080_0000, 0x7fe0_0000),
+                R(0x7fe1_0000, 0x8000_0000),
+                R(0x1_0000_0000, 0x1_0008_0000)
+            ]
+        );
+        // Overlapping and nested avoid ranges, and a range avoided whole.
+        let avoid = [R(0x4000_0000, 0x4100_0000), R(0x4080_0000, 0x4200_0000), R(0x4100_0000, 0x4110_0000)];
+        let mut free = Vec::new();
+        free_ranges(&ram[..1], &ram[..1], &avoid, |r| free.push(r));
+        assert_eq!(free, [R(0x4200_0000, 0x8000_0000)]);
+        let mut free = Vec::new();
+        free_ranges(&ram[..1], &ram[..1], &[R(0, u64::MAX)], |r| free.push(r));
+        assert!(free.is_empty());
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The monitor's protocol logic, kept free of hardware so it is tested on the host: the
 //! messages monitors exchange over their URPC channels, the same-core messages between a
 //! monitor and its dispatchers, the name service, and the latency benchmark's failures,
-//! options, console lines and statistics.
+//! options, console lines and statistics, and carving the memory the boot core's monitor
+//! gives each core it starts.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 pub mod bench;
+pub mod carve;
 pub mod local;
 pub mod messages;
 pub mod names;

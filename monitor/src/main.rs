@@ -7,6 +7,8 @@
 //! builds its own replica of the System Knowledge Base from the device tree and records the
 //! measured latencies in it. It holds this core's Kernel capability and free memory (RAM
 //! capabilities) from boot, says how much, and equips the `selftest` program with a share.
+//! The boot core's monitor starts every other core first (`core_boot`), giving each its
+//! private region and a memory share out of its own RAM.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
@@ -15,6 +17,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use monitor::bench::{self, Failure, READY_TIMEOUT_SECONDS, RESULT_TIMEOUT_SECONDS};
+use monitor::carve::{Carver, Piece, RamCap};
 use monitor::local::{self, unpack, SERVICE_LATENCY, SERVICE_SELFTEST};
 use monitor::messages::{
     BenchEcho, BenchFailed, BenchMeasure, BenchReady, BenchResult, Bound, Hello, MonitorMessage, SelftestDone,
@@ -23,8 +26,11 @@ use monitor::names::NameTable;
 use urpc::{Endpoint, Message, Side};
 use userland::{
     cap_type, info, info_of, println, ChannelKind, Info, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST, MODULES,
-    SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM,
+    SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_VNODE,
 };
+
+/// Bytes of a page.
+const PAGE_BYTES: u64 = 4096;
 
 /// Seconds to wait for the other monitors to bind.
 const BIND_TIMEOUT_SECONDS: u64 = 10;
@@ -38,6 +44,17 @@ const SELFTEST_RAM_SLOT: u32 = SLOT_FIRST_FREE;
 /// of its first RAM capability (the kernel builds the program out of it: segments, stack,
 /// tables, CNodes, VNode; `selftest`, its 1 MiB heap among them, needs about 1.2 MiB).
 const SPAWN_RAM_BYTES: u64 = 1536 << 10;
+/// Bytes of RAM the boot core's monitor gives each core it starts, for that core's monitor (as
+/// RAM capabilities besides its frame pool's rest); halved until it fits.
+const CORE_SHARE_BYTES: u64 = 16 << 20;
+/// Smallest share a started core gets.
+const CORE_SHARE_MIN_BYTES: u64 = 1 << 20;
+/// Alignment of a core's private region (the CPU driver maps it with 2 MiB blocks).
+const CORE_REGION_ALIGN: u64 = 2 << 20;
+/// Where the boot core's monitor puts a core's region and share while it hands them to
+/// `core_boot` (deleted afterwards: the kernel holds the memory for that core).
+const CORE_REGION_SLOT: u32 = 40;
+const CORE_SHARE_SLOT: u32 = 41;
 /// Where the monitor keeps the RAM piece of the `index`th boot module it spawns
 /// (`SPAWN_RAM_SLOT + index`): kept while the program lives.
 const SPAWN_RAM_SLOT: u32 = SLOT_FIRST_FREE + 1;
@@ -278,9 +295,73 @@ impl Monitor {
         }
     }
 
+    /// The boot core's monitor starts every other core (`core_boot`, on its Kernel capability):
+    /// for each core of its SKB replica, the CPU-driver build the SKB chooses for the core's
+    /// class, a private region of the size the kernel asks for that build (2 MiB aligned) and a
+    /// memory share for the core's monitor, both carved from its own RAM capabilities (not the
+    /// first, which it keeps for the programs it spawns). Returns the bytes it gave away. A core
+    /// that cannot be started is reported and left to the roll call, which names it offline.
+    fn boot_other_cores(&self) -> u64 {
+        let core = self.core;
+        let Some(skb) = self.skb.as_ref() else {
+            println!("monitor {core}: cannot start the other cores: no SKB replica");
+            return 0;
+        };
+        let ram = (SLOT_FIRST_RAM + 1..SLOT_VNODE).filter_map(|slot| {
+            let cap = userland::cap_identify(slot).ok().filter(|c| c.kind == cap_type::RAM)?;
+            Some(RamCap { slot, base: cap.base, size: cap.size })
+        });
+        let mut carver = Carver::new(ram);
+        let count = info(Info::CoreCount).unwrap_or(0);
+        for other in (0..count).filter(|&c| c != core) {
+            let class = match skb.cpu_driver_build(other as usize) {
+                Some(skb::CpuDriverBuild::Big) => 1,
+                _ => 0,
+            };
+            if let Err(e) = Self::boot_core(&mut carver, other, class) {
+                println!("monitor {core}: cannot start core {other}: {e}");
+            }
+        }
+        carver.taken()
+    }
+
+    /// Starts core `other` with the build of `class` from memory `carver` gives.
+    fn boot_core(carver: &mut Carver, other: u64, class: u32) -> Result<(), &'static str> {
+        let bytes =
+            info_of(Info::KernelRegionBytes, u64::from(class)).map_err(|_| "no CPU-driver build for it")?;
+        let region = carver.take(bytes, CORE_REGION_ALIGN).ok_or("no RAM for its region")?;
+        let mut share_bytes = CORE_SHARE_BYTES;
+        let share = loop {
+            if let Some(piece) = carver.take(share_bytes, PAGE_BYTES) {
+                break piece;
+            }
+            share_bytes /= 2;
+            if share_bytes < CORE_SHARE_MIN_BYTES {
+                return Err("no RAM for its monitor");
+            }
+        };
+        let retype = |piece: Piece, slot| {
+            userland::cap_retype(piece.slot, cap_type::RAM, piece.offset, piece.bytes, 1, slot)
+        };
+        let started =
+            retype(region, CORE_REGION_SLOT).and_then(|()| retype(share, CORE_SHARE_SLOT)).and_then(|()| {
+                userland::core_boot(other, SLOT_FIRST_CPU_DRIVER + class, CORE_REGION_SLOT, CORE_SHARE_SLOT)
+            });
+        // The kernel holds what it took; these capabilities only named the pieces.
+        let _ = userland::cap_delete(CORE_REGION_SLOT);
+        let _ = userland::cap_delete(CORE_SHARE_SLOT);
+        started.map_err(|e| match e {
+            userland::Error::WouldBlock => "the firmware did not start it",
+            userland::Error::InvalidArgument => "no such core, or no such build",
+            userland::Error::Denied => "this monitor may not start cores",
+            _ => "the kernel refused its memory",
+        })
+    }
+
     /// Says what this monitor holds: its RAM capabilities, found with `cap_identify` over its
-    /// slots (the kernel puts them from `SLOT_FIRST_RAM` on).
-    fn report_memory(&self) {
+    /// slots (the kernel puts them from `SLOT_FIRST_RAM` on), less `given` bytes of them it
+    /// gave to other cores.
+    fn report_memory(&self, given: u64) {
         let mut bytes = 0;
         let mut count = 0;
         for slot in SLOT_FIRST_RAM..SLOT_FIRST_FREE {
@@ -292,7 +373,7 @@ impl Monitor {
                 _ => {}
             }
         }
-        let tenths = bytes * 10 / (1 << 20);
+        let tenths = bytes.saturating_sub(given) * 10 / (1 << 20);
         println!(
             "monitor {} memory: {}.{} MiB free in {count} RAM capabilities",
             self.core,
@@ -592,7 +673,8 @@ impl Monitor {
 fn run() -> u64 {
     let mut monitor = Monitor::new();
     println!("monitor {} up el={}", monitor.core, info(Info::ExceptionLevel).unwrap_or(u64::MAX));
-    monitor.report_memory();
+    let given = if monitor.core == monitor.boot { monitor.boot_other_cores() } else { 0 };
+    monitor.report_memory(given);
     monitor.spawn_programs();
     if monitor.core == monitor.boot {
         monitor.coordinate();

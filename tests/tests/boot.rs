@@ -92,10 +92,24 @@ fn big_little_machine_brings_up_six_cores_with_their_own_builds() {
     assert_urpc_figures(&run, 1..6);
     assert!(!run.console.contains("interrupt controller:"), "every core must set up its GICv3 redistributor");
     assert_eq!(run.lines_starting("boot stub: entered at EL1").len(), 1);
-    // The little boot core hands every core its own region: six distinct regions.
-    let regions: std::collections::HashSet<&str> =
-        run.lines_starting("boot stub: core ").iter().filter_map(|l| l.split("region ").nth(1)).collect();
+    // The stub prepares only the boot core's region; the boot core's monitor has its kernel
+    // start the other five, each in a region of its own: six distinct regions.
+    let stub_regions = run.lines_starting("boot stub: core ");
+    assert_eq!(stub_regions.len(), 1, "the stub sets up the boot core alone: {stub_regions:?}");
+    let started = run.lines_starting("core 0: started core ");
+    assert_eq!(started.len(), 5, "{started:?}");
+    let regions: std::collections::HashSet<&str> = stub_regions
+        .iter()
+        .chain(&started)
+        .filter_map(|l| l.split("region ").nth(1))
+        .map(|r| r.split(',').next().unwrap_or(r))
+        .collect();
     assert_eq!(regions.len(), 6, "{regions:?}");
+    for (core, line) in (1..6).zip(&started) {
+        let build = if core < 4 { "cortex-a53" } else { "cortex-a72" };
+        assert!(line.starts_with(&format!("core 0: started core {core} mpidr=")), "{line}");
+        assert!(line.contains(&format!("with the {build} build")), "the SKB's build for its class: {line}");
+    }
 }
 
 #[test]

@@ -8,8 +8,8 @@ extern crate alloc;
 
 pub use syscall_abi::{
     cap_addr, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST,
-    MODULES, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE,
-    VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    MODULES, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL,
+    SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
@@ -147,6 +147,14 @@ pub fn vnode_install(vnode: u32, window: u64) -> Result<u64, Error> {
 /// dispatcher index.
 pub fn spawn(module: u32, ram: u32) -> Result<u64, Error> {
     Error::check(syscall(Call::Spawn, [u64::from(module), u64::from(ram), 0, 0]))
+}
+
+/// (Holder of the Kernel capability, on the boot core) starts core `core` with the CPU-driver
+/// build whose capability is at `build`, in the private region the RAM capability at `region`
+/// names, giving its monitor the RAM capability at `share` (see `Call::CoreBoot`).
+pub fn core_boot(core: u64, build: u32, region: u32, share: u32) -> Result<(), Error> {
+    let args = [core, u64::from(build), u64::from(region), u64::from(share)];
+    Error::check(syscall(Call::CoreBoot, args)).map(|_| ())
 }
 
 /// Clears entry `entry` of the level-3 VNode capability at `vnode`.

@@ -110,6 +110,22 @@ pub enum Call {
     /// built yet). A module capability that names no boot module is `InvalidArgument`. The
     /// child gets no Kernel capability; the caller equips it afterwards with `cap_give`.
     Spawn = 23,
+    /// `core_boot(core, build, region, share)`: (holder of the Kernel capability at
+    /// [`SLOT_KERNEL`], on the boot core) starts core `core` (its index in the device tree's
+    /// `/cpus`) running the CPU-driver build whose module Frame capability (read right) is at
+    /// `build` ([`SLOT_FIRST_CPU_DRIVER`] + build class). `region` is a RAM capability (write
+    /// right) at least [`Info::KernelRegionBytes`] long, starting on a 2 MiB boundary: the new
+    /// core's private region (its copy of the build, tables, boot record, heap, frame pool,
+    /// stack). `share` is a RAM capability (write right) of memory the new core's monitor gets
+    /// as RAM capabilities. The kernel retypes both into objects it holds itself (so neither
+    /// can be mapped, retyped or revoked while the core runs), fills the region, cleans it to
+    /// the point of coherency and starts the core with PSCI `CPU_ON` or the spin table, as the
+    /// device tree says. Returns 0 once the core was started; the core reports in on its own.
+    /// Refused: `InvalidArgument` (no such core, the boot core, a Frame naming no CPU-driver
+    /// build), `SlotOccupied` (the core was started already), the capability errors of the
+    /// checks, and `WouldBlock` when the firmware refused (the reason is printed and the roll
+    /// call reports the core offline; the memory stays with the kernel).
+    CoreBoot = 24,
 }
 
 /// Where the caller's level-3 VNode (at [`SLOT_VNODE`]) maps: entry `n` is the page at
@@ -146,6 +162,10 @@ pub const SLOT_FIRST_MODULE: u32 = 48;
 /// The EL0 programs a monitor may spawn, in the order of their module slots (the monitor
 /// itself is loaded by the kernel and has none).
 pub const MODULES: [&str; 3] = ["selftest", "latency", "faulter"];
+/// Slot of the first CPU-driver build's capability in a monitor's capability space: the build
+/// of class `c` (0 little, 1 big), if the boot image has it, is at `SLOT_FIRST_CPU_DRIVER + c`,
+/// a read-only Frame over its bytes in the boot image, which `core_boot` takes.
+pub const SLOT_FIRST_CPU_DRIVER: u32 = 56;
 
 /// The capability address of slot `level2` of the CNode in root slot `level1`.
 pub const fn cap_addr(level1: u16, level2: u8) -> u32 {
@@ -180,6 +200,7 @@ impl Call {
             21 => Call::VnodeUnmap,
             22 => Call::VnodeInstall,
             23 => Call::Spawn,
+            24 => Call::CoreBoot,
             _ => return None,
         })
     }
@@ -210,6 +231,9 @@ pub enum Info {
     /// Boot flags: bit 0 power off when done, bit 1 fault test, bit 2 benchmark run, bit 3
     /// capability self-test, bit 4 a failed run exits through semihosting.
     Flags = 9,
+    /// Bytes of the private region a core needs to run the CPU-driver build of class `x1`
+    /// (0 little, 1 big): what `core_boot`'s `region` must hold at least.
+    KernelRegionBytes = 10,
 }
 
 /// Which channel `map_channel` maps.
@@ -255,6 +279,7 @@ impl Info {
             7 => Info::CoreOnline,
             8 => Info::DispatcherIndex,
             9 => Info::Flags,
+            10 => Info::KernelRegionBytes,
             _ => return None,
         })
     }
@@ -327,7 +352,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..24 {
+        for raw in 0..25 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }
@@ -335,7 +360,7 @@ mod tests {
             assert_eq!(Call::from_raw(call as u64), Some(call));
         }
         assert_eq!(Call::from_raw(99), None);
-        for raw in 0..10 {
+        for raw in 0..11 {
             assert_eq!(Info::from_raw(raw).map(|i| i as u64), Some(raw));
         }
         for error in [

@@ -1,7 +1,7 @@
 //! The stub's work from its first Rust line until it knows the machine: check the image and
 //! the DTB with the MMU off, turn on an identity map, start the heap and the console, read the
 //! device tree into the SKB, map all RAM, set up the GIC distributor and read the kernel
-//! command line; then [`crate::cores`] prepares and starts every core. Uses
+//! command line; then [`crate::cores`] prepares the boot core's region and enters it. Uses
 //! [`crate::console`], [`crate::heap`] and [`crate::cores`]; called only by [`crate::entry`].
 
 extern crate alloc;
@@ -138,7 +138,7 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     };
     let plan =
         Plan::new(&facts, &payloads, image, &ram, &[image_range, dtb_range], &console_config, &gic, &handoff);
-    plan.start_all()
+    plan.enter()
 }
 
 /// Validates the DTB header and returns its size.

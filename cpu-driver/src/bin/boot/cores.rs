@@ -1,23 +1,26 @@
-//! Every core's region, prepared, and starting the cores: carving the shared region and one
-//! region per core from free RAM, copying each core's CPU-driver build into its region with
-//! its translation tables and boot record, then PSCI `CPU_ON` or the spin table for the
-//! others and the boot core's own entry into its CPU driver. Uses [`crate::console`]; called by
-//! [`crate::bring_up`] once the device tree is read.
+//! The boot core's region, prepared, and entering it: carving the shared region and the boot
+//! core's region from free RAM, copying the boot core's CPU-driver build into its region with
+//! its translation tables and boot record (which lists every core, how it is started, the RAM
+//! and the memory left free), then entering that CPU driver. The stub starts no other core:
+//! the boot core's monitor does, at run time, through the Kernel capability (`core_boot`).
+//! Uses [`crate::console`]; called by [`crate::bring_up`] once the device tree is read.
 
 extern crate alloc;
 
 use alloc::vec::Vec;
 
-use bootimage::{PayloadEntry, PayloadKind, PayloadTable};
+use bootimage::{PayloadKind, PayloadTable};
 use cpu_driver::arch::aarch64::cpu::{self, halt};
 use cpu_driver::arch::aarch64::{cache, phys, psci::Conduit};
 use cpu_driver::boot_record::{
-    BootRecord, ConsoleConfig, GicConfig, StartStatus, BOOT_RECORD_MAGIC, MAX_CORES,
+    BootRecord, ConsoleConfig, GicConfig, StartStatus, BOOT_RECORD_MAGIC, ENABLE_NONE, ENABLE_PSCI,
+    ENABLE_SPIN_TABLE, MAX_CORES,
 };
 use cpu_driver::console_lock::ConsoleLock;
-use cpu_driver::layout::{align_up, kernel_region_fits, MIB2, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_LIMIT};
-use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
-use cpu_driver::plan::{carve_regions, RegionLayout, ENTRY_MAP_TABLES, TABLES_PER_CORE};
+use cpu_driver::kernel_region::{self, RegionParts};
+use cpu_driver::layout::{align_up, MIB2, PAGE_SIZE, PHYSMAP_LIMIT};
+use cpu_driver::paging::PhysRange;
+use cpu_driver::plan::{carve_regions, free_ranges, RegionLayout, TABLES_PER_CORE};
 use cpu_driver::shared_region::SharedLayout;
 
 use crate::console::{self, stub_println};
@@ -49,29 +52,18 @@ pub struct Handoff {
     pub flags: u64,
 }
 
-/// What the stub decided for one core.
-struct CorePlan {
-    mpidr: u64,
-    status: StartStatus,
-    region_pa: u64,
-    record_pa: u64,
+/// The boot core's region, prepared; ready to enter.
+pub struct Plan {
     entry_pa: u64,
-    record: BootRecord,
+    record_pa: u64,
 }
 
-/// Every core's region, prepared; ready to start.
-pub struct Plan<'a> {
-    facts: &'a skb::Skb,
-    cores: Vec<CorePlan>,
-    boot_index: usize,
-}
-
-impl<'a> Plan<'a> {
+impl Plan {
     #[allow(clippy::too_many_arguments)]
-    /// Carves the shared region and every core's region, and prepares each region for its
-    /// core (stopping the stub if even the shared region does not fit).
+    /// Carves the shared region and the boot core's region and prepares the latter (stopping
+    /// the stub if either does not fit or no build fits the boot core).
     pub fn new(
-        facts: &'a skb::Skb,
+        facts: &skb::Skb,
         payloads: &PayloadTable,
         image: &[u8],
         ram: &[PhysRange],
@@ -95,14 +87,12 @@ impl<'a> Plan<'a> {
                 facts.cpus.len()
             );
         }
-        // Every region has the size of the largest build's layout; each core's own layout
-        // follows its build, whose entry code finds the boot record right after its image.
-        let region_size = payloads
-            .entries()
-            .filter(|e| e.kind == PayloadKind::CpuDriver)
-            .map(|e| RegionLayout::for_kernel(e.mem_size).size)
-            .max()
-            .unwrap_or(MIB2);
+        if boot_index >= core_count {
+            stub_println!(
+                "boot stub: fatal: the boot core is core {boot_index}, past the {MAX_CORES} supported"
+            );
+            halt();
+        }
 
         let mut avoid: Vec<PhysRange> = in_use.to_vec();
         avoid.push(PhysRange { start: 0, end: PAGE_SIZE }); // spin tables live in page 0
@@ -128,201 +118,138 @@ impl<'a> Plan<'a> {
         let console_lock = unsafe { &*(shared_pa as *const ConsoleLock) };
         console::use_lock(console_lock);
 
-        let mut regions = alloc::vec![0u64; core_count];
-        let placed = match carve_regions(ram, &window, &avoid, region_size, MIB2, &mut regions) {
-            Ok(n) => n,
-            Err(e) => {
-                stub_println!("boot stub: {e}");
-                match e {
-                    cpu_driver::plan::PlanError::OutOfMemory { placed, .. } => placed,
-                }
-            }
-        };
-
         let conduit = facts.psci.as_ref().map(|p| match p.conduit {
             skb::PsciConduit::Hvc => Conduit::Hvc,
             skb::PsciConduit::Smc => Conduit::Smc,
         });
-        let mut cores = Vec::with_capacity(core_count);
+        let mut record = BootRecord {
+            magic: BOOT_RECORD_MAGIC,
+            core_index: boot_index as u64,
+            boot_core_index: boot_index as u64,
+            core_count: core_count as u64,
+            mpidr: boot_cpu.mpidr,
+            console: *console,
+            gic: *gic,
+            shared_pa,
+            shared_size,
+            image_pa: handoff.image_pa,
+            image_size: handoff.image_size,
+            payload_table_offset: handoff.payload_table_offset,
+            dtb_pa: handoff.dtb_pa,
+            dtb_size: u64::from(handoff.dtb_size),
+            psci_conduit: conduit.map_or(0, Conduit::to_raw),
+            stub_entry_el: handoff.entry_el,
+            flags: handoff.flags,
+            report_timeout_ticks: REPORT_TIMEOUT_SECONDS * cpu::counter_frequency(),
+            boot_entry_counter: handoff.entry_counter,
+            ..BootRecord::empty()
+        };
+        // Every core, as the device tree says it is started: the boot core's CPU driver starts
+        // them when its monitor asks.
         for (index, cpu) in facts.cpus.iter().take(core_count).enumerate() {
-            let template = BootRecord {
-                magic: BOOT_RECORD_MAGIC,
-                core_index: index as u64,
-                boot_core_index: boot_index as u64,
-                core_count: core_count as u64,
-                mpidr: cpu.mpidr,
-                console: *console,
-                gic: *gic,
-                shared_pa,
-                shared_size,
-                image_pa: handoff.image_pa,
-                image_size: handoff.image_size,
-                payload_table_offset: handoff.payload_table_offset,
-                dtb_pa: handoff.dtb_pa,
-                dtb_size: u64::from(handoff.dtb_size),
-                psci_conduit: conduit.map_or(0, Conduit::to_raw),
-                stub_entry_el: handoff.entry_el,
-                flags: handoff.flags,
-                report_timeout_ticks: REPORT_TIMEOUT_SECONDS * cpu::counter_frequency(),
-                boot_entry_counter: handoff.entry_counter,
-                ..BootRecord::empty()
-            };
-            let mut core = CorePlan {
-                mpidr: cpu.mpidr,
-                status: StartStatus::NoMemory,
-                region_pa: 0,
-                record_pa: 0,
-                entry_pa: 0,
-                record: template,
-            };
-            let build = facts.cpu_driver_build(index).map_or(0, |b| match b {
-                skb::CpuDriverBuild::Little => 0,
-                skb::CpuDriverBuild::Big => 1,
-            });
-            let payload = payloads
-                .cpu_driver(build)
-                .or_else(|| payloads.entries().find(|e| e.kind == PayloadKind::CpuDriver));
-            match (payload, regions.get(index).filter(|_| index < placed)) {
-                (None, _) => core.status = StartStatus::NoBuild,
-                (Some(_), None) => core.status = StartStatus::NoMemory,
-                (Some(payload), Some(&region_pa)) => {
-                    core.record.build = u64::from(payload.build);
-                    let layout = RegionLayout::for_kernel(payload.mem_size);
-                    match prepare_region(&layout, payload, image, region_pa, ram, &mut core.record) {
-                        Ok(entry_pa) => {
-                            core.region_pa = region_pa;
-                            core.record_pa = region_pa + layout.boot_record;
-                            core.entry_pa = entry_pa;
-                            core.status =
-                                if index == boot_index { StartStatus::BootCore } else { StartStatus::Absent };
-                            stub_println!(
-                                "boot stub: core {index} mpidr={:#x} {} -> {} build, region {region_pa:#x}..{:#x}",
-                                cpu.mpidr,
-                                cpu.compatible.as_deref().unwrap_or("?"),
-                                payload.name(),
-                                region_pa + layout.size
-                            );
-                        }
-                        Err(e) => stub_println!("boot stub: core {index}: cannot map its region: {e}"),
-                    }
-                }
-            }
-            cores.push(core);
-        }
-        Plan { facts, cores, boot_index }
-    }
-
-    /// Starts every other core, then enters this core's CPU driver.
-    pub fn start_all(mut self) -> ! {
-        let conduit = Conduit::from_raw(self.cores.first().map_or(0, |c| c.record.psci_conduit));
-        for (index, core) in self.cores.iter_mut().enumerate() {
-            if index == self.boot_index || core.entry_pa == 0 {
-                continue;
-            }
-            let cpu = &self.facts.cpus[index];
-            core.status = match (&cpu.enable_method, conduit) {
-                (skb::EnableMethod::Psci, Some(conduit)) => {
-                    match conduit.cpu_on(core.mpidr, core.entry_pa, 0) {
-                        Ok(()) => StartStatus::Started,
-                        Err(e) => StartStatus::PsciError(cpu_driver::arch::aarch64::psci::error_code(e)),
-                    }
-                }
+            record.core_mpidr[index] = cpu.mpidr;
+            (record.core_enable[index], record.core_release[index]) = match (&cpu.enable_method, conduit) {
+                (skb::EnableMethod::Psci, Some(_)) => (ENABLE_PSCI, 0),
                 (skb::EnableMethod::SpinTable, _) => match cpu.release_addr {
                     Some(release) if release % 8 == 0 && release < PHYSMAP_LIMIT => {
-                        // SAFETY: the device tree names this word as the core's release address;
-                        // it lies in reserved RAM the stub never allocates (page 0 or /memreserve/).
-                        unsafe { phys::write(release, core.entry_pa) };
-                        cache::clean_to_poc(release as usize, 8);
-                        cpu::send_event();
-                        StartStatus::Started
+                        (ENABLE_SPIN_TABLE, release)
                     }
-                    _ => StartStatus::NoEnableMethod,
+                    _ => (ENABLE_NONE, 0),
                 },
-                _ => StartStatus::NoEnableMethod,
+                _ => (ENABLE_NONE, 0),
             };
         }
-        let statuses: Vec<i64> = self.cores.iter().map(|c| c.status.to_raw()).collect();
-        let Some(boot) = self.cores.get_mut(self.boot_index) else { halt() };
-        if boot.entry_pa == 0 {
-            stub_println!("boot stub: fatal: no CPU driver could be set up for the boot core");
+        record.start_status[boot_index] = StartStatus::BootCore.to_raw();
+        if record.set_ram(ram.iter().copied()) > 0 {
+            stub_println!(
+                "boot stub: warning: more RAM ranges than a boot record lists; the rest is not mapped"
+            );
+        }
+
+        let build = facts.cpu_driver_build(boot_index).map_or(0, |b| match b {
+            skb::CpuDriverBuild::Little => 0,
+            skb::CpuDriverBuild::Big => 1,
+        });
+        let Some(payload) = payloads
+            .cpu_driver(build)
+            .or_else(|| payloads.entries().find(|e| e.kind == PayloadKind::CpuDriver))
+        else {
+            stub_println!("boot stub: fatal: the image holds no CPU-driver build");
+            halt();
+        };
+        let layout = RegionLayout::for_kernel(payload.mem_size);
+        let mut region_pa = [0u64; 1];
+        if carve_regions(ram, &window, &avoid, layout.size, MIB2, &mut region_pa).is_err() {
+            stub_println!(
+                "boot stub: fatal: no memory for the boot core's region ({:#x} bytes)",
+                layout.size
+            );
             halt();
         }
-        boot.record.start_status[..statuses.len()].copy_from_slice(&statuses);
-        let record_pa = boot.record_pa;
-        // SAFETY: the record page of the boot core's region, prepared above and not in use.
-        unsafe { phys::write(record_pa, boot.record) };
-        cache::clean_to_poc(record_pa as usize, core::mem::size_of::<BootRecord>());
+        let region_pa = region_pa[0];
+        avoid.push(PhysRange { start: region_pa, end: region_pa + layout.size });
+        // What nothing above uses is the boot core's monitor's, as RAM capabilities: it gives
+        // every other core its region and share out of it.
+        let mut free = Vec::new();
+        free_ranges(ram, &window, &avoid, |range| free.push(range));
+        if record.set_monitor_ram(free.iter().copied()) > 0 {
+            stub_println!(
+                "boot stub: warning: free memory in more ranges than a boot record lists; some stays unused"
+            );
+        }
+
+        let Some(bytes) = payloads.payload_bytes(image, payload) else {
+            stub_println!("boot stub: fatal: the {} build lies outside the image", payload.name());
+            halt();
+        };
+        // SAFETY: the region was carved from free RAM for the boot core alone and is identity
+        // mapped; nothing else refers to it.
+        let region = unsafe { phys::bytes_mut(region_pa, layout.size as usize) };
+        region.fill(0);
+        // SAFETY: as above; the table pages lie in the region, zeroed, and the image part below
+        // them is not borrowed while they are.
+        let tables = unsafe { phys::tables_mut(region_pa + layout.tables, TABLES_PER_CORE) };
+        // SAFETY: the region's first bytes up to its record page, disjoint from the tables.
+        let image_part = unsafe { phys::bytes_mut(region_pa, layout.boot_record as usize) };
+        let parts = RegionParts { image: image_part, tables, region_pa };
+        let entry_pa = match kernel_region::prepare(
+            &layout,
+            payload,
+            bytes,
+            parts,
+            ram,
+            cpu::translation_control(),
+            &mut record,
+        ) {
+            Ok(entry_pa) => entry_pa,
+            Err(e) => {
+                stub_println!("boot stub: fatal: cannot map the boot core's region: {e}");
+                halt();
+            }
+        };
+        let record_pa = region_pa + layout.boot_record;
+        // SAFETY: the record page of the boot core's region, zeroed above and aligned.
+        unsafe { phys::write(record_pa, record) };
+        cache::clean_to_poc(region_pa as usize, layout.size as usize);
+        stub_println!(
+            "boot stub: core {boot_index} mpidr={:#x} {} -> {} build, region {region_pa:#x}..{:#x}",
+            boot_cpu.mpidr,
+            boot_cpu.compatible.as_deref().unwrap_or("?"),
+            payload.name(),
+            region_pa + layout.size
+        );
+        let free_mib = free.iter().map(|r| r.end - r.start).sum::<u64>() >> 20;
+        stub_println!(
+            "boot stub: {} other cores for the boot core's monitor to start; {free_mib} MiB of RAM free for it",
+            core_count - 1
+        );
+        Plan { entry_pa, record_pa }
+    }
+
+    /// Enters the boot core's CPU driver.
+    pub fn enter(self) -> ! {
         // SAFETY: the region holds a complete CPU driver, its tables and record, all cleaned to
         // the point of coherency; the stub has nothing left to do.
-        unsafe { stub_enter_kernel(boot.entry_pa, record_pa) }
+        unsafe { stub_enter_kernel(self.entry_pa, self.record_pa) }
     }
-}
-
-/// Fills one core's region: its copy of the CPU driver, translation tables and boot record.
-/// Returns the physical entry point.
-fn prepare_region(
-    layout: &RegionLayout,
-    payload: &PayloadEntry,
-    image: &[u8],
-    region_pa: u64,
-    ram: &[PhysRange],
-    record: &mut BootRecord,
-) -> Result<u64, MapError> {
-    // SAFETY: the region was carved from free RAM for this core alone and is identity mapped.
-    let region = unsafe { phys::bytes_mut(region_pa, layout.size as usize) };
-    region.fill(0);
-    let bytes = image
-        .get(payload.file_offset as usize..(payload.file_offset + payload.file_size) as usize)
-        .ok_or(MapError::Misaligned)?;
-    region[..bytes.len()].copy_from_slice(bytes);
-
-    let entry_tables_pa = region_pa + layout.tables;
-    // SAFETY: the table pages are part of this core's region, zeroed above.
-    let entry_tables = unsafe { phys::tables_mut(entry_tables_pa, ENTRY_MAP_TABLES) };
-    let mut entry_pool = TablePool::new(entry_tables, entry_tables_pa)?;
-    entry_pool.map(region_pa, region_pa, layout.size, Attributes::Code)?;
-
-    let tables_pa = entry_tables_pa + ENTRY_MAP_TABLES as u64 * PAGE_SIZE;
-    // SAFETY: as above; these pages follow the entry map's.
-    let tables = unsafe { phys::tables_mut(tables_pa, TABLES_PER_CORE - ENTRY_MAP_TABLES) };
-    let mut pool = TablePool::new(tables, tables_pa)?;
-    map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, ram, Attributes::Data)?;
-    // Each build is mapped where it was linked (`payload.load_va`, the build's own base in the
-    // kernel window), so the little and big builds sit at different addresses and a debugger
-    // can hold both builds' symbols at once.
-    let base = payload.load_va;
-    if !kernel_region_fits(base, layout.size) {
-        return Err(MapError::OutsideWindow);
-    }
-    let text = payload.text_end_va - base;
-    let rodata = payload.rodata_end_va - base;
-    let kernel_end = align_up(payload.mem_size, PAGE_SIZE);
-    pool.map(base, region_pa, text, Attributes::Code)?;
-    pool.map(base + text, region_pa + text, rodata - text, Attributes::ReadOnly)?;
-    pool.map(base + rodata, region_pa + rodata, kernel_end - rodata, Attributes::Data)?;
-    pool.map(
-        base + layout.boot_record,
-        region_pa + layout.boot_record,
-        layout.guard - layout.boot_record,
-        Attributes::Data,
-    )?;
-    pool.map(base + layout.stack, region_pa + layout.stack, layout.size - layout.stack, Attributes::Data)?;
-
-    record.ttbr = pool.root_pa();
-    record.ttbr0_entry = entry_pool.root_pa();
-    record.tcr = cpu::translation_control();
-    record.mair = MAIR_VALUE;
-    record.stack_top_va = base + layout.size;
-    record.record_va = base + layout.boot_record;
-    record.region_pa = region_pa;
-    record.region_size = layout.size;
-    record.heap_va = base + layout.heap;
-    record.heap_size = layout.frames - layout.heap;
-    record.frames_pa = region_pa + layout.frames;
-    record.frames_va = base + layout.frames;
-    record.frames_size = layout.guard - layout.frames;
-    // SAFETY: the record page of this region, zeroed above and aligned.
-    unsafe { phys::write(region_pa + layout.boot_record, *record) };
-    cache::clean_to_poc(region_pa as usize, layout.size as usize);
-    Ok(region_pa + (payload.entry_va - base))
 }

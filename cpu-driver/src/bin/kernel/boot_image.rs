@@ -1,12 +1,13 @@
-//! The boot image as this core sees it through the physmap: where the EL0 programs are (by
-//! name, and as the physical pages a module capability names). A leaf (it uses only the
+//! The boot image as this core sees it through the physmap: where the EL0 programs and the
+//! CPU-driver builds are (by name or class, and as the physical pages a module capability
+//! names). A leaf (it uses only the
 //! library).
 
 extern crate alloc;
 
 use alloc::string::String;
 
-use bootimage::{PayloadKind, PayloadTable};
+use bootimage::{PayloadEntry, PayloadKind, PayloadTable};
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::layout::{phys_to_virt, PAGE_SIZE};
 
@@ -31,7 +32,32 @@ pub fn program(record: &BootRecord, name: &str) -> Option<&'static [u8]> {
 /// image): what its module capability names.
 pub fn program_pages(record: &BootRecord, name: &str) -> Option<(u64, u64)> {
     let (_, table) = image(record)?;
-    let entry = table.program(name)?;
+    pages_of(record, table.program(name)?)
+}
+
+/// The physical pages of the CPU-driver build of class `class`: what its module capability
+/// names.
+pub fn cpu_driver_pages(record: &BootRecord, class: u32) -> Option<(u64, u64)> {
+    let (_, table) = image(record)?;
+    pages_of(record, table.cpu_driver(class)?)
+}
+
+/// The CPU-driver build whose pages start at physical `base` (a module capability's base), with
+/// its file bytes, if one does.
+pub fn cpu_driver_at(record: &BootRecord, base: u64) -> Option<(PayloadEntry, &'static [u8])> {
+    let (image, table) = image(record)?;
+    let offset = base.checked_sub(record.image_pa)?;
+    let entry = table.entries().find(|e| e.kind == PayloadKind::CpuDriver && e.file_offset == offset)?;
+    Some((*entry, table.payload_bytes(image, entry)?))
+}
+
+/// The bytes of memory a core running the CPU-driver build of class `class` needs.
+pub fn region_bytes(record: &BootRecord, class: u32) -> Option<u64> {
+    let (_, table) = image(record)?;
+    Some(cpu_driver::plan::RegionLayout::for_kernel(table.cpu_driver(class)?.mem_size).size)
+}
+
+fn pages_of(record: &BootRecord, entry: &PayloadEntry) -> Option<(u64, u64)> {
     let base = record.image_pa.checked_add(entry.file_offset)?;
     let size = entry.file_size.div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE;
     base.is_multiple_of(PAGE_SIZE).then_some((base, size))

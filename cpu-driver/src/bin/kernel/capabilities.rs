@@ -17,10 +17,11 @@
 use caps::{CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Region, Rights};
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
-use cpu_driver::layout::{PAGE_SIZE, USER_MAPPABLE_BASE};
+use cpu_driver::layout::{phys_to_virt, PAGE_SIZE, PHYSMAP_LIMIT, USER_MAPPABLE_BASE};
 use cpu_driver::paging::MapError;
-use syscall_abi::{CNODE_SLOTS, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE};
+use syscall_abi::{CNODE_SLOTS, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE};
 
+use crate::console::kprintln;
 use crate::mappings::VNode;
 use crate::memory::{self, AddressSpace};
 
@@ -95,49 +96,72 @@ pub fn new_cspace(caps: &mut CoreCapabilities, pool: &mut FramePool) -> Result<C
     Ok(cspace)
 }
 
-/// Gives the monitor's capability space the Kernel capability (at `SLOT_KERNEL`) and the frame
-/// pool's free memory, but a small reserve for `map_frame`, as RAM capabilities of at most
-/// 4 MiB from `SLOT_FIRST_RAM` on. Called once every boot dispatcher is loaded, so nothing
-/// else takes from that memory. Returns the number of RAM capabilities made.
+/// Gives the monitor's capability space the Kernel capability (at `SLOT_KERNEL`) and its
+/// memory as RAM capabilities from `SLOT_FIRST_RAM` on: first the frame pool's free pages but a
+/// small reserve for `map_frame` (pieces of at most 4 MiB), then every range the boot record
+/// lists for the monitor (on the boot core the RAM nobody uses, on another core the share its
+/// booting monitor gave it), one capability each. Called once every boot dispatcher is loaded,
+/// so nothing else takes from that memory. Returns the number of RAM capabilities made; ranges
+/// past the last RAM slot are reported and stay unused.
 pub fn endow_monitor(
     caps: &mut CoreCapabilities,
     monitor: CSpace,
     pool: &mut FramePool,
+    record: &BootRecord,
 ) -> Result<u32, SetupError> {
     caps.create_root(Capability::kernel(), monitor.slot(CapAddr::from_raw(SLOT_KERNEL)))?;
-    let pages = (pool.free_bytes() / PAGE_SIZE).saturating_sub(MAP_FRAME_RESERVE_PAGES);
-    if pages == 0 {
-        return Ok(0);
-    }
-    let frames = pool.take(pages).ok_or(SetupError::OutOfFrames)?;
     let mut made = 0;
-    let mut base = frames.pa;
-    let end = frames.pa + frames.len();
-    while base < end && SLOT_FIRST_RAM + made < SLOT_VNODE {
-        let size = (end - base).min(RAM_PIECE_BYTES);
+    let mut give = |base: u64, size: u64| -> Result<bool, SetupError> {
+        if SLOT_FIRST_RAM + made >= SLOT_VNODE {
+            return Ok(false);
+        }
         let slot = monitor.slot(CapAddr::from_raw(SLOT_FIRST_RAM + made));
         caps.create_root(Capability::ram(base, size)?, slot)?;
-        base += size;
         made += 1;
+        Ok(true)
+    };
+    let pages = (pool.free_bytes() / PAGE_SIZE).saturating_sub(MAP_FRAME_RESERVE_PAGES);
+    if pages > 0 {
+        let frames = pool.take(pages).ok_or(SetupError::OutOfFrames)?;
+        let mut base = frames.pa;
+        let end = frames.pa + frames.len();
+        while base < end {
+            let size = (end - base).min(RAM_PIECE_BYTES);
+            if !give(base, size)? {
+                break;
+            }
+            base += size;
+        }
+    }
+    for range in record.monitor_ranges() {
+        if !give(range.start, range.end - range.start)? {
+            kprintln!(
+                "core {}: monitor memory {:#x}..{:#x} left unused: no RAM slot free",
+                record.core_index,
+                range.start,
+                range.end
+            );
+        }
     }
     Ok(made)
 }
 
-/// Puts boot module `index`'s capability into the monitor's space at `SLOT_FIRST_MODULE +
-/// index`: a Frame over the ELF file's pages `[base, base + size)` in the boot image, with the
+/// Puts a boot module's capability into the monitor's space at `slot`: a Frame over the ELF file's pages `[base, base + size)` in the boot image, with the
 /// read right only. A Frame rather than a DeviceFrame because the bytes are ordinary memory
 /// (an ELF file, as a multiboot module is in Barrelfish); a root (it derives from no RAM: the
 /// image is not this core's RAM, so no retype can ever name it); read-only because the image is
 /// shared by every core and `spawn` reads the program from it.
+/// `slot` is `SLOT_FIRST_MODULE + index` for an EL0 program, `SLOT_FIRST_CPU_DRIVER + class`
+/// for a CPU-driver build (which `core_boot` takes).
 pub fn give_module(
     caps: &mut CoreCapabilities,
     monitor: CSpace,
-    index: u32,
+    slot: u32,
     base: u64,
     size: u64,
 ) -> Result<(), SetupError> {
     let capability = Capability::memory(CapType::Frame, base, size)?.reduced(Rights::READ);
-    caps.create_root(capability, monitor.slot(CapAddr::from_raw(SLOT_FIRST_MODULE + index)))?;
+    caps.create_root(capability, monitor.slot(CapAddr::from_raw(slot)))?;
     Ok(())
 }
 
@@ -160,20 +184,30 @@ pub fn install_vnode(
     Ok(VNode { pa: frames.pa, kernel_va: frames.va, asid: space.asid, owner, window: 0 })
 }
 
-/// The kernel's address for `[base, base + size)` if it lies in this core's frame pool (where
-/// every RAM capability, and so everything retyped from one, lies).
+/// The kernel's address for `[base, base + size)` if it is RAM: in this core's frame pool,
+/// through the kernel window's view of the pool; elsewhere (the RAM the boot record lists:
+/// every RAM capability lies in the pool or in it), through the physmap. Both views are
+/// normal write-back memory, so they never disagree about attributes.
 pub fn pool_va(record: &BootRecord, base: u64, size: u64) -> Option<u64> {
-    let offset = base.checked_sub(record.frames_pa)?;
-    let inside = offset.checked_add(size).is_some_and(|end| end <= record.frames_size);
-    inside.then(|| record.frames_va + offset)
+    let end = base.checked_add(size)?;
+    if let Some(offset) = base.checked_sub(record.frames_pa) {
+        if end <= record.frames_pa + record.frames_size {
+            return Some(record.frames_va + offset);
+        }
+    }
+    let in_ram = record.ram_ranges().any(|r| r.start <= base && end <= r.end);
+    if in_ram {
+        phys_to_virt(base).filter(|_| end <= PHYSMAP_LIMIT)
+    } else {
+        None
+    }
 }
 
-/// Zeroes memory a retype just made, through the kernel's view of the frame pool (every RAM
-/// capability lies in it). Returns false, touching nothing, for memory outside the pool.
+/// Zeroes memory a retype just made, through [`pool_va`]. Returns false, touching nothing, for
+/// memory that is not RAM.
 pub fn zero(record: &BootRecord, region: Region) -> bool {
     let Some(va) = pool_va(record, region.base, region.size) else { return false };
-    // SAFETY: the range lies in this core's frame pool, which the kernel maps read-write at
-    // `frames_va` for good; only the capabilities a retype just made name it, and new
+    // SAFETY: the range is RAM the kernel maps read-write for good (`pool_va`); only the capabilities a retype just made name it, and new
     // capabilities are not mapped (a mapping is made by `vnode_map` on an existing Frame
     // capability and removed before its capability goes), so no other view of these bytes is
     // live.

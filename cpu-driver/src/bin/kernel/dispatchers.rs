@@ -295,6 +295,12 @@ impl Dispatchers {
         }
     }
 
+    /// Releases objects the kernel held for a purpose that fell through (`core_boot` when the
+    /// core could not be started).
+    pub fn release_held(&mut self, held: &[HeldSlot]) {
+        self.release_all(held);
+    }
+
     /// How many were loaded (ended ones included: indices never change).
     pub fn len(&self) -> usize {
         self.list.len()
@@ -311,17 +317,24 @@ impl Dispatchers {
     }
 
     /// Gives the monitor (dispatcher 0) a read-only Frame capability per boot module
-    /// (`syscall_abi::MODULES`, from `SLOT_FIRST_MODULE` on), the Kernel capability and the
-    /// rest of the frame pool as RAM capabilities (see [`capabilities::endow_monitor`]); once every boot dispatcher is
+    /// (`syscall_abi::MODULES`, from `SLOT_FIRST_MODULE` on; the CPU-driver builds from
+    /// `SLOT_FIRST_CPU_DRIVER` on), the Kernel capability and its memory as RAM capabilities (see [`capabilities::endow_monitor`]); once every boot dispatcher is
     /// loaded. Returns how many RAM capabilities it got.
     pub fn endow_monitor(&mut self) -> Result<u32, SetupError> {
         let monitor = self.list.first().ok_or(SetupError::OutOfFrames)?.cspace;
-        for (index, name) in syscall_abi::MODULES.iter().enumerate() {
+        for (index, name) in (0u32..).zip(syscall_abi::MODULES) {
             if let Some((base, size)) = boot_image::program_pages(self.record, name) {
-                capabilities::give_module(&mut self.caps, monitor, index as u32, base, size)?;
+                let slot = syscall_abi::SLOT_FIRST_MODULE + index;
+                capabilities::give_module(&mut self.caps, monitor, slot, base, size)?;
             }
         }
-        capabilities::endow_monitor(&mut self.caps, monitor, &mut self.frames)
+        for class in 0..2u32 {
+            if let Some((base, size)) = boot_image::cpu_driver_pages(self.record, class) {
+                let slot = syscall_abi::SLOT_FIRST_CPU_DRIVER + class;
+                capabilities::give_module(&mut self.caps, monitor, slot, base, size)?;
+            }
+        }
+        capabilities::endow_monitor(&mut self.caps, monitor, &mut self.frames, self.record)
     }
 
     /// This core's capabilities, for the capability system calls.

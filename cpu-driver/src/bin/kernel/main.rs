@@ -21,6 +21,8 @@ mod channels;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod console;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod core_boot;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod dispatchers;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod entry;

@@ -1,6 +1,6 @@
 //! Coming up: every core reports to the boot core once its boot dispatchers have settled (a
 //! `WakeTarget` and a `CoreUp` message on its kernel channel), and the boot core holds the roll
-//! call: it waits for every core the stub started (with a deadline), names the ones that did
+//! call: it waits for every core its monitor started (with a deadline), names the ones that did
 //! not come (`core <n> offline: <reason>`) and prints `all <k> cores up in <t> us`. Uses
 //! [`crate::channels`], [`crate::build_info`] and [`crate::console`]; the main loop drives it.
 
@@ -20,6 +20,7 @@ use urpc::messages::CoreUp;
 use crate::build_info;
 use crate::channels;
 use crate::console::kprintln;
+use crate::core_boot;
 
 /// The boot core's roll call, while it is open.
 static ROLL_CALL: Mutex<Option<RollCall>> = Mutex::new(None);
@@ -119,7 +120,7 @@ impl RollCall {
                 continue;
             }
             let reported = report.is_some();
-            *outcome = match record.start_status(index) {
+            *outcome = match core_boot::status(record, index) {
                 StartStatus::BootCore | StartStatus::Started if reported => Some(None),
                 StartStatus::BootCore | StartStatus::Started if now < self.deadline => {
                     waiting = true;
@@ -136,7 +137,7 @@ impl RollCall {
                 }
                 StartStatus::NoBuild => Some(Some("no CPU-driver build for its class".into())),
                 StartStatus::NoMemory => Some(Some("no memory for its region".into())),
-                StartStatus::Absent => Some(Some("not set up".into())),
+                StartStatus::Absent => Some(Some("not started by the boot core's monitor".into())),
             };
         }
         if waiting {

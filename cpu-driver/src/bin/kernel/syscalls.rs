@@ -7,6 +7,7 @@
 //! [`crate::dispatchers`], [`crate::memory`], [`crate::capabilities`] (zeroing retyped memory),
 //! [`crate::mappings`] (`vnode_map`, `vnode_unmap`, unmapping what delete and revoke remove),
 //! [`crate::channels`] (wake targets), [`crate::roll_call`] (whether it is over),
+//! [`crate::core_boot`] and [`crate::boot_image`] (starting another core),
 //! [`crate::interrupts`], [`crate::power`] and [`crate::console`].
 
 extern crate alloc;
@@ -20,7 +21,7 @@ use cpu_driver::arch::aarch64::exception::TrapFrame;
 use cpu_driver::arch::aarch64::user::user_readable;
 use cpu_driver::frames::Frames;
 use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT, USER_MIN};
-use cpu_driver::paging::{page_descriptor, Attributes, ENTRIES};
+use cpu_driver::paging::{page_descriptor, Attributes, PhysRange, ENTRIES};
 use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
 use syscall_abi::{Call, ChannelKind, Error, Info, SLOT_KERNEL};
 
@@ -28,7 +29,7 @@ use crate::console::kprintln;
 use crate::dispatchers::{InstallError, SpawnError, State, INBOX_CAPACITY};
 use crate::mappings::Refusal;
 use crate::scheduler::Scheduler;
-use crate::{capabilities, channels, interrupts, mappings, memory, power, roll_call};
+use crate::{boot_image, capabilities, channels, core_boot, interrupts, mappings, memory, power, roll_call};
 
 /// Longest console write accepted in one call.
 const MAX_CONSOLE_WRITE: u64 = 256;
@@ -69,6 +70,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Some(Call::VnodeUnmap) => vnode_unmap(s, args[0], args[1]),
         Some(Call::VnodeInstall) => vnode_install(s, args[0], args[1]),
         Some(Call::Spawn) => spawn(s, args[0], args[1]),
+        Some(Call::CoreBoot) => core_boot(s, args),
         None => Err(Error::NoSuchCall),
     };
     frame.x[0] = match result {
@@ -296,6 +298,56 @@ fn spawn(s: &mut Scheduler, module: u64, ram: u64) -> Result<u64, Error> {
     }
 }
 
+/// `core_boot(core, build, region, share)`: the boot core's Kernel-capability holder starts
+/// another core. Checks, in order and before anything changes: the Kernel capability and the
+/// boot core; `build` a Frame with READ naming a CPU-driver build of the boot image; `region`
+/// and `share` RAM with WRITE; the core exists, is not the caller's and was not started; the
+/// region starts on 2 MiB and holds the build's region layout. Then both RAM capabilities are
+/// retyped whole into Frames in kernel-held slots (kept for good: the memory of a running core
+/// can be neither mapped, retyped nor revoked), and `core_boot::start` fills the region and
+/// releases the core. If the core could not be started the held Frames are released again and
+/// the memory is the caller's once more.
+fn core_boot(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
+    if !caller_is_monitor(s) || !s.record().is_boot_core() {
+        return Err(Error::Denied);
+    }
+    let cspace = caller_cspace(s)?;
+    let [core, build, region, share] = args;
+    let (build, region, share) =
+        (cspace.slot(cap_addr(build)?), cspace.slot(cap_addr(region)?), cspace.slot(cap_addr(share)?));
+    let build = s.dispatchers().caps().lookup(build, CapType::Frame, Rights::READ).map_err(refused)?;
+    let region_cap = s.dispatchers().caps().lookup(region, CapType::Ram, Rights::WRITE).map_err(refused)?;
+    let share_cap = s.dispatchers().caps().lookup(share, CapType::Ram, Rights::WRITE).map_err(refused)?;
+    let record = s.record();
+    let (payload, bytes) = boot_image::cpu_driver_at(record, build.base()).ok_or(Error::InvalidArgument)?;
+    let range = |c: &caps::Capability| PhysRange { start: c.base(), end: c.base() + c.size() };
+    let share_range = range(&share_cap);
+    match core_boot::check(record, core, &payload, range(&region_cap), share_range) {
+        Ok(()) => {}
+        Err(core_boot::Refusal::NoSuchCore) => return Err(Error::InvalidArgument),
+        Err(core_boot::Refusal::AlreadyStarted) => return Err(refused(CapError::SlotOccupied)),
+        Err(core_boot::Refusal::BadMemory) => return Err(refused(CapError::Misaligned)),
+    }
+    let mut held = alloc::vec::Vec::new();
+    for (slot, cap) in [(region, &region_cap), (share, &share_cap)] {
+        let whole = Retype { kind: CapType::Frame, offset: 0, object_size: cap.size(), count: 1 };
+        match s.dispatchers().caps().retype_held(slot, whole) {
+            Ok((held_slot, _)) => held.push(held_slot),
+            Err(e) => {
+                s.dispatchers().release_held(&held);
+                return Err(refused(e));
+            }
+        }
+    }
+    match core_boot::start(record, core, &payload, bytes, region_cap.base(), share_range) {
+        cpu_driver::boot_record::StartStatus::Started => Ok(0),
+        _ => {
+            s.dispatchers().release_held(&held);
+            Err(Error::WouldBlock)
+        }
+    }
+}
+
 fn exit(s: &mut Scheduler, code: u64) -> bool {
     let core = s.record().core_index;
     if let Some(current) = s.current() {
@@ -348,6 +400,10 @@ fn info(s: &Scheduler, what: u64, arg: u64) -> Result<u64, Error> {
         Info::CoreOnline => u64::from(channels::wake_target(arg).is_some()),
         Info::DispatcherIndex => s.current().map_or(0, |c| c as u64),
         Info::Flags => record.flags,
+        Info::KernelRegionBytes => {
+            let class = u32::try_from(arg).map_err(|_| Error::InvalidArgument)?;
+            boot_image::region_bytes(record, class).ok_or(Error::InvalidArgument)?
+        }
     })
 }
 

@@ -1,0 +1,189 @@
+//! Starting another core when the boot core's monitor asks (`core_boot`): filling the core's
+//! private region, out of memory the monitor gave up, with the build the monitor chose, its
+//! translation tables and its boot record (`cpu_driver::kernel_region`, the stub's own
+//! procedure), cleaning it to the point of coherency, and releasing the core with PSCI
+//! `CPU_ON` or the spin table as the device tree says (the stub copied how into the boot
+//! record). It keeps each core's start status, which the roll call reads. A leaf but for
+//! [`crate::console`].
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use bootimage::PayloadEntry;
+use cpu_driver::arch::aarch64::psci::{self, Conduit};
+use cpu_driver::arch::aarch64::{cache, cpu};
+use cpu_driver::boot_record::{BootRecord, StartStatus, ENABLE_PSCI, ENABLE_SPIN_TABLE, MAX_CORES};
+use cpu_driver::kernel_region::{self, RegionParts};
+use cpu_driver::layout::{phys_to_virt, MIB2, PHYSMAP_LIMIT};
+use cpu_driver::paging::{PhysRange, Table};
+use cpu_driver::plan::{RegionLayout, TABLES_PER_CORE};
+use spin::Mutex;
+
+use crate::console::kprintln;
+
+/// Per core, its encoded [`StartStatus`]: the stub's (the boot core) until a monitor starts
+/// another one.
+static STATUS: Mutex<Option<[i64; MAX_CORES]>> = Mutex::new(None);
+
+/// The start status of core `index`.
+pub fn status(record: &BootRecord, index: usize) -> StartStatus {
+    let guard = STATUS.lock();
+    let table = guard.as_ref().unwrap_or(&record.start_status);
+    table.get(index).map_or(StartStatus::Absent, |&raw| StartStatus::from_raw(raw))
+}
+
+fn set_status(record: &BootRecord, index: usize, status: StartStatus) {
+    let mut guard = STATUS.lock();
+    let table = guard.get_or_insert(record.start_status);
+    if let Some(entry) = table.get_mut(index) {
+        *entry = status.to_raw();
+    }
+}
+
+/// Why a core cannot be started as asked; nothing was changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No core has that index, or it is the caller's own.
+    NoSuchCore,
+    /// The core was started already (or is the boot core).
+    AlreadyStarted,
+    /// The region is too small or not on a 2 MiB boundary, or the share is not RAM.
+    BadMemory,
+}
+
+/// Whether `core` may be started with a region of `region` for `build`: checked before the
+/// caller commits any memory.
+pub fn check(
+    record: &BootRecord,
+    core: u64,
+    build: &PayloadEntry,
+    region: PhysRange,
+    share: PhysRange,
+) -> Result<(), Refusal> {
+    if core >= record.core_count || core == record.core_index {
+        return Err(Refusal::NoSuchCore);
+    }
+    if status(record, core as usize) != StartStatus::Absent {
+        return Err(Refusal::AlreadyStarted);
+    }
+    let needed = RegionLayout::for_kernel(build.mem_size).size;
+    let aligned = region.start.is_multiple_of(MIB2) && region.end - region.start >= needed;
+    let reachable = |r: PhysRange| r.end <= PHYSMAP_LIMIT && r.start < r.end;
+    if !aligned || !reachable(region) || !reachable(share) {
+        return Err(Refusal::BadMemory);
+    }
+    Ok(())
+}
+
+/// Fills core `core`'s region at `region_pa` (already checked with [`check`] and now owned by
+/// the kernel) from `build` (whose bytes are `bytes`), hands its monitor `share`, and starts
+/// the core. Returns how that went; the roll call reads the same status.
+pub fn start(
+    record: &BootRecord,
+    core: u64,
+    build: &PayloadEntry,
+    bytes: &[u8],
+    region_pa: u64,
+    share: PhysRange,
+) -> StartStatus {
+    let index = core as usize;
+    let status = prepare(record, index, build, bytes, region_pa, share)
+        .map_or(StartStatus::NoMemory, |entry_pa| release(record, index, entry_pa));
+    set_status(record, index, status);
+    let layout = RegionLayout::for_kernel(build.mem_size);
+    match status {
+        StartStatus::Started => kprintln!(
+            "core {}: started core {core} mpidr={:#x} with the {} build, region {region_pa:#x}..{:#x}, {} KiB for its monitor",
+            record.core_index,
+            record.core_mpidr[index],
+            build.name(),
+            region_pa + layout.size,
+            (share.end - share.start) >> 10
+        ),
+        other => kprintln!("core {}: could not start core {core}: {other:?}", record.core_index),
+    }
+    status
+}
+
+/// Writes the region; returns the core's physical entry point.
+fn prepare(
+    record: &BootRecord,
+    index: usize,
+    build: &PayloadEntry,
+    bytes: &[u8],
+    region_pa: u64,
+    share: PhysRange,
+) -> Option<u64> {
+    let layout = RegionLayout::for_kernel(build.mem_size);
+    let region_va = phys_to_virt(region_pa)?;
+    let mut core_record = BootRecord {
+        core_index: index as u64,
+        mpidr: record.core_mpidr[index],
+        start_status: [0; MAX_CORES],
+        ..*record
+    };
+    core_record.set_monitor_ram([share]);
+    let ram: Vec<PhysRange> = record.ram_ranges().collect();
+    // SAFETY: [region_pa, + layout.size) is RAM (checked by `check`) that the caller's
+    // capability system now holds for this core alone: no capability can map, retype or revoke
+    // it, and no other view of it is live. The physmap maps it read-write; the image part and
+    // the table pages are disjoint.
+    let (image, tables) = unsafe {
+        core::ptr::write_bytes(region_va as *mut u8, 0, layout.size as usize);
+        (
+            core::slice::from_raw_parts_mut(region_va as *mut u8, layout.boot_record as usize),
+            core::slice::from_raw_parts_mut((region_va + layout.tables) as *mut Table, TABLES_PER_CORE),
+        )
+    };
+    let parts = RegionParts { image, tables, region_pa };
+    let entry_pa = match kernel_region::prepare(
+        &layout,
+        build,
+        bytes,
+        parts,
+        &ram,
+        cpu::translation_control(),
+        &mut core_record,
+    ) {
+        Ok(entry_pa) => entry_pa,
+        Err(e) => {
+            kprintln!("core {}: cannot map core {index}'s region: {e}", record.core_index);
+            return None;
+        }
+    };
+    // SAFETY: the record page of that region (page aligned, inside it, zeroed above).
+    unsafe { core::ptr::write((region_va + layout.boot_record) as *mut BootRecord, core_record) };
+    // The new core starts with its MMU and caches off: what this core wrote through its
+    // caches must be in memory first (DC CVAC to the point of coherency, then DSB SY).
+    cache::clean_to_poc(region_va as usize, layout.size as usize);
+    Some(entry_pa)
+}
+
+/// Releases core `index` at `entry_pa` as the boot record says.
+fn release(record: &BootRecord, index: usize, entry_pa: u64) -> StartStatus {
+    match record.core_enable[index] {
+        ENABLE_PSCI => match Conduit::from_raw(record.psci_conduit) {
+            Some(conduit) => match conduit.cpu_on(record.core_mpidr[index], entry_pa, 0) {
+                Ok(()) => StartStatus::Started,
+                Err(e) => StartStatus::PsciError(psci::error_code(e)),
+            },
+            None => StartStatus::NoEnableMethod,
+        },
+        ENABLE_SPIN_TABLE => {
+            let release = record.core_release[index];
+            let Some(va) = phys_to_virt(release).filter(|_| release.is_multiple_of(8)) else {
+                return StartStatus::NoEnableMethod;
+            };
+            // SAFETY: the device tree names this aligned word as the core's release address
+            // (the stub checked it lies below the physmap's limit); it lies in memory the
+            // firmware reserved (page 0 or a /memreserve/), which no capability names.
+            unsafe { core::ptr::write_volatile(va as *mut u64, entry_pa) };
+            // The spinning core reads it with its caches off: clean it to memory, then wake it.
+            cache::clean_to_poc(va as usize, 8);
+            cpu::send_event();
+            StartStatus::Started
+        }
+        _ => StartStatus::NoEnableMethod,
+    }
+}

@@ -1,0 +1,163 @@
+//! Filling one core's private region before the core starts: its copy of a CPU-driver build,
+//! its translation tables and its boot record.
+//!
+//! Two callers, one procedure: the boot stub fills the boot core's region (through its identity
+//! map), and the boot core's CPU driver fills every other core's when its monitor boots that
+//! core (through the physmap, from RAM the monitor gave up for it). Both hand in the region as
+//! plain slices, so the host tests check the very tables and record a core starts from; the
+//! caller writes the record into its page and cleans the region to the point of coherency.
+
+use bootimage::PayloadEntry;
+
+use crate::boot_record::BootRecord;
+use crate::layout::{align_up, kernel_region_fits, PAGE_SIZE, PHYSMAP_BASE, PHYSMAP_LIMIT};
+use crate::paging::{map_physical, Attributes, MapError, PhysRange, Table, TablePool, MAIR_VALUE};
+use crate::plan::{RegionLayout, ENTRY_MAP_TABLES, TABLES_PER_CORE};
+
+/// The parts of a region the procedure writes, as the caller reaches them.
+pub struct RegionParts<'a> {
+    /// Bytes `[0, layout.boot_record)` of the region: where the build is copied (zeroed first).
+    pub image: &'a mut [u8],
+    /// The region's `TABLES_PER_CORE` translation-table pages, at `layout.tables` (zeroed by
+    /// the caller).
+    pub tables: &'a mut [Table],
+    /// Physical address of the region's first byte (2 MiB aligned).
+    pub region_pa: u64,
+}
+
+/// Copies `build` (whose file bytes are `bytes`) into the region, builds the core's tables
+/// (an identity map of the region for the entry, the physmap of `ram` and the build's own
+/// window) and fills the region-dependent fields of `record`. Returns the physical entry point.
+pub fn prepare(
+    layout: &RegionLayout,
+    build: &PayloadEntry,
+    bytes: &[u8],
+    parts: RegionParts<'_>,
+    ram: &[PhysRange],
+    tcr: u64,
+    record: &mut BootRecord,
+) -> Result<u64, MapError> {
+    let RegionParts { image, tables, region_pa } = parts;
+    if bytes.len() as u64 > layout.boot_record || image.len() as u64 != layout.boot_record {
+        return Err(MapError::OutsideWindow);
+    }
+    if tables.len() != TABLES_PER_CORE || !region_pa.is_multiple_of(crate::layout::MIB2) {
+        return Err(MapError::Misaligned);
+    }
+    image.fill(0);
+    image[..bytes.len()].copy_from_slice(bytes);
+
+    let entry_tables_pa = region_pa + layout.tables;
+    let (entry_tables, kernel_tables) = tables.split_at_mut(ENTRY_MAP_TABLES);
+    let mut entry_pool = TablePool::new(entry_tables, entry_tables_pa)?;
+    entry_pool.map(region_pa, region_pa, layout.size, Attributes::Code)?;
+
+    let tables_pa = entry_tables_pa + ENTRY_MAP_TABLES as u64 * PAGE_SIZE;
+    let mut pool = TablePool::new(kernel_tables, tables_pa)?;
+    map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, ram, Attributes::Data)?;
+    // Each build is mapped where it was linked (`load_va`, the build's own base in the kernel
+    // window), so the little and big builds sit at different addresses and a debugger can
+    // hold both builds' symbols at once.
+    let base = build.load_va;
+    if !kernel_region_fits(base, layout.size) {
+        return Err(MapError::OutsideWindow);
+    }
+    let text = build.text_end_va.checked_sub(base).ok_or(MapError::OutsideWindow)?;
+    let rodata = build.rodata_end_va.checked_sub(base).ok_or(MapError::OutsideWindow)?;
+    let kernel_end = align_up(build.mem_size, PAGE_SIZE);
+    if text > rodata || rodata > kernel_end || kernel_end > layout.boot_record {
+        return Err(MapError::OutsideWindow);
+    }
+    pool.map(base, region_pa, text, Attributes::Code)?;
+    pool.map(base + text, region_pa + text, rodata - text, Attributes::ReadOnly)?;
+    pool.map(base + rodata, region_pa + rodata, kernel_end - rodata, Attributes::Data)?;
+    pool.map(
+        base + layout.boot_record,
+        region_pa + layout.boot_record,
+        layout.guard - layout.boot_record,
+        Attributes::Data,
+    )?;
+    pool.map(base + layout.stack, region_pa + layout.stack, layout.size - layout.stack, Attributes::Data)?;
+
+    record.build = u64::from(build.build);
+    record.ttbr = pool.root_pa();
+    record.ttbr0_entry = entry_pool.root_pa();
+    record.tcr = tcr;
+    record.mair = MAIR_VALUE;
+    record.stack_top_va = base + layout.size;
+    record.record_va = base + layout.boot_record;
+    record.region_pa = region_pa;
+    record.region_size = layout.size;
+    record.heap_va = base + layout.heap;
+    record.heap_size = layout.frames - layout.heap;
+    record.frames_pa = region_pa + layout.frames;
+    record.frames_va = base + layout.frames;
+    record.frames_size = layout.guard - layout.frames;
+    let entry_offset =
+        build.entry_va.checked_sub(base).filter(|&o| o < text).ok_or(MapError::OutsideWindow)?;
+    Ok(region_pa + entry_offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::MIB2;
+    use bootimage::PayloadKind;
+
+    const BASE: u64 = 0xffff_ffff_c000_0000;
+
+    fn build() -> PayloadEntry {
+        PayloadEntry {
+            kind: PayloadKind::CpuDriver,
+            build: 1,
+            file_offset: 0x1000,
+            file_size: 0x5000,
+            load_va: BASE,
+            mem_size: 0x9000,
+            entry_va: BASE + 0x40,
+            text_end_va: BASE + 0x3000,
+            rodata_end_va: BASE + 0x4000,
+            name: *b"cortex-a72\0\0\0\0\0\0",
+        }
+    }
+
+    fn prepare_at(region_pa: u64, build: &PayloadEntry) -> (Result<u64, MapError>, Vec<u8>, BootRecord) {
+        let layout = RegionLayout::for_kernel(build.mem_size);
+        let mut image = vec![0xaa; layout.boot_record as usize];
+        let mut tables = vec![[0u64; 512]; TABLES_PER_CORE];
+        let mut record = BootRecord::empty();
+        let bytes = vec![0x5a; build.file_size as usize];
+        let ram = [PhysRange { start: 0x4000_0000, end: 0x8000_0000 }];
+        let parts = RegionParts { image: &mut image, tables: &mut tables, region_pa };
+        let entry = prepare(&layout, build, &bytes, parts, &ram, 0x1234, &mut record);
+        (entry, image, record)
+    }
+
+    #[test]
+    fn the_build_is_copied_its_bss_zeroed_and_the_record_filled() {
+        let (entry, image, record) = prepare_at(0x7a00_0000, &build());
+        assert_eq!(entry, Ok(0x7a00_0040));
+        assert!(image[..0x5000].iter().all(|&b| b == 0x5a));
+        assert!(image[0x5000..].iter().all(|&b| b == 0), "bss and padding start zeroed");
+        let layout = RegionLayout::for_kernel(0x9000);
+        assert_eq!(record.build, 1);
+        assert_eq!((record.region_pa, record.region_size), (0x7a00_0000, layout.size));
+        assert_eq!(record.record_va, BASE + layout.boot_record);
+        assert_eq!(record.stack_top_va, BASE + layout.size);
+        assert_eq!(record.frames_pa, 0x7a00_0000 + layout.frames);
+        assert_eq!(record.tcr, 0x1234);
+        assert_eq!(record.ttbr, 0x7a00_0000 + layout.tables + ENTRY_MAP_TABLES as u64 * PAGE_SIZE);
+        assert_eq!(record.ttbr0_entry, 0x7a00_0000 + layout.tables);
+    }
+
+    #[test]
+    fn a_region_that_is_not_2_mib_aligned_or_a_build_outside_its_window_is_refused() {
+        assert_eq!(prepare_at(0x7a00_0000 + MIB2 / 2, &build()).0, Err(MapError::Misaligned));
+        let mut bad = build();
+        bad.entry_va = BASE + 0x3000; // past the text
+        assert!(prepare_at(0x7a00_0000, &bad).0.is_err());
+        let mut bad = build();
+        bad.text_end_va = BASE - 1;
+        assert!(prepare_at(0x7a00_0000, &bad).0.is_err());
+    }
+}
