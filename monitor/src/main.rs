@@ -55,6 +55,15 @@ const CORE_REGION_ALIGN: u64 = 2 << 20;
 /// `core_boot` (deleted afterwards: the kernel holds the memory for that core).
 const CORE_REGION_SLOT: u32 = 40;
 const CORE_SHARE_SLOT: u32 = 41;
+/// Slots the selftest run's `core_boot` refusal checks use: one for a read-only copy, one left
+/// empty.
+const CORE_SPARE_SLOT: u32 = 42;
+const CORE_EMPTY_SLOT: u32 = 43;
+/// `caps::CapError` codes the refusal checks expect (`Error::Capability(code)`).
+const CAP_EMPTY_SLOT: u8 = 4;
+const CAP_SLOT_OCCUPIED: u8 = 5;
+const CAP_MISALIGNED: u8 = 10;
+const CAP_DENIED: u8 = 15;
 /// Where the monitor keeps the RAM piece of the `index`th boot module it spawns
 /// (`SPAWN_RAM_SLOT + index`): kept while the program lives.
 const SPAWN_RAM_SLOT: u32 = SLOT_FIRST_FREE + 1;
@@ -301,61 +310,55 @@ impl Monitor {
     /// memory share for the core's monitor, both carved from its own RAM capabilities (not the
     /// first, which it keeps for the programs it spawns). Returns the bytes it gave away. A core
     /// that cannot be started is reported and left to the roll call, which names it offline.
-    fn boot_other_cores(&self) -> u64 {
+    fn boot_other_cores(&mut self) -> u64 {
         let core = self.core;
         let Some(skb) = self.skb.as_ref() else {
             println!("monitor {core}: cannot start the other cores: no SKB replica");
             return 0;
         };
+        let classes: Vec<u32> = (0..info(Info::CoreCount).unwrap_or(0) as usize)
+            .map(|c| u32::from(skb.cpu_driver_build(c) == Some(skb::CpuDriverBuild::Big)))
+            .collect();
         let ram = (SLOT_FIRST_RAM + 1..SLOT_VNODE).filter_map(|slot| {
             let cap = userland::cap_identify(slot).ok().filter(|c| c.kind == cap_type::RAM)?;
             Some(RamCap { slot, base: cap.base, size: cap.size })
         });
         let mut carver = Carver::new(ram);
-        let count = info(Info::CoreCount).unwrap_or(0);
-        for other in (0..count).filter(|&c| c != core) {
-            let class = match skb.cpu_driver_build(other as usize) {
-                Some(skb::CpuDriverBuild::Big) => 1,
-                _ => 0,
-            };
-            if let Err(e) = Self::boot_core(&mut carver, other, class) {
+        let checking = info(Info::Flags).unwrap_or(0) & FLAG_SELFTEST != 0;
+        let mut checks = Vec::new();
+        let others = (0..classes.len() as u64).filter(|&c| c != core);
+        for (nth, other) in others.enumerate() {
+            let class = classes[other as usize];
+            if checking && nth == 0 {
+                checks.extend(core_boot_refusals(&mut carver, core, other, class, classes.len() as u64));
+            }
+            let started = hand_over(&mut carver, class).and_then(|()| {
+                let build = SLOT_FIRST_CPU_DRIVER + class;
+                userland::core_boot(other, build, CORE_REGION_SLOT, CORE_SHARE_SLOT).map_err(describe_refusal)
+            });
+            if started.is_ok() && checking && nth == 0 {
+                checks.extend(core_boot_after_start(&mut carver, other, class));
+            }
+            // The kernel holds what it took; these capabilities only named the pieces.
+            let _ = userland::cap_delete(CORE_REGION_SLOT);
+            let _ = userland::cap_delete(CORE_SHARE_SLOT);
+            if let Err(e) = started {
                 println!("monitor {core}: cannot start core {other}: {e}");
             }
         }
+        for (name, outcome) in checks {
+            match outcome {
+                Ok(()) => {
+                    println!("selftest {core} {name}: ok");
+                    self.selftest_passed += 1;
+                }
+                Err(why) => {
+                    println!("selftest {core} {name}: FAILED {why}");
+                    self.selftest_failed += 1;
+                }
+            }
+        }
         carver.taken()
-    }
-
-    /// Starts core `other` with the build of `class` from memory `carver` gives.
-    fn boot_core(carver: &mut Carver, other: u64, class: u32) -> Result<(), &'static str> {
-        let bytes =
-            info_of(Info::KernelRegionBytes, u64::from(class)).map_err(|_| "no CPU-driver build for it")?;
-        let region = carver.take(bytes, CORE_REGION_ALIGN).ok_or("no RAM for its region")?;
-        let mut share_bytes = CORE_SHARE_BYTES;
-        let share = loop {
-            if let Some(piece) = carver.take(share_bytes, PAGE_BYTES) {
-                break piece;
-            }
-            share_bytes /= 2;
-            if share_bytes < CORE_SHARE_MIN_BYTES {
-                return Err("no RAM for its monitor");
-            }
-        };
-        let retype = |piece: Piece, slot| {
-            userland::cap_retype(piece.slot, cap_type::RAM, piece.offset, piece.bytes, 1, slot)
-        };
-        let started =
-            retype(region, CORE_REGION_SLOT).and_then(|()| retype(share, CORE_SHARE_SLOT)).and_then(|()| {
-                userland::core_boot(other, SLOT_FIRST_CPU_DRIVER + class, CORE_REGION_SLOT, CORE_SHARE_SLOT)
-            });
-        // The kernel holds what it took; these capabilities only named the pieces.
-        let _ = userland::cap_delete(CORE_REGION_SLOT);
-        let _ = userland::cap_delete(CORE_SHARE_SLOT);
-        started.map_err(|e| match e {
-            userland::Error::WouldBlock => "the firmware did not start it",
-            userland::Error::InvalidArgument => "no such core, or no such build",
-            userland::Error::Denied => "this monitor may not start cores",
-            _ => "the kernel refused its memory",
-        })
     }
 
     /// Says what this monitor holds: its RAM capabilities, found with `cap_identify` over its
@@ -668,6 +671,121 @@ impl Monitor {
             println!("multicast tree from {} ({basis}): {}", self.core, edges.join(" "));
         }
     }
+}
+
+/// Carves a region for the build of `class` and a share for its monitor out of `carver`'s RAM
+/// into `CORE_REGION_SLOT` and `CORE_SHARE_SLOT`.
+fn hand_over(carver: &mut Carver, class: u32) -> Result<(), &'static str> {
+    let bytes =
+        info_of(Info::KernelRegionBytes, u64::from(class)).map_err(|_| "no CPU-driver build for it")?;
+    let region = carver.take(bytes, CORE_REGION_ALIGN).ok_or("no RAM for its region")?;
+    let mut share_bytes = CORE_SHARE_BYTES;
+    let share = loop {
+        if let Some(piece) = carver.take(share_bytes, PAGE_BYTES) {
+            break piece;
+        }
+        share_bytes /= 2;
+        if share_bytes < CORE_SHARE_MIN_BYTES {
+            return Err("no RAM for its monitor");
+        }
+    };
+    retype_piece(region, CORE_REGION_SLOT)
+        .and_then(|()| retype_piece(share, CORE_SHARE_SLOT))
+        .map_err(|_| "its memory could not be retyped")
+}
+
+fn retype_piece(piece: Piece, slot: u32) -> Result<(), userland::Error> {
+    userland::cap_retype(piece.slot, cap_type::RAM, piece.offset, piece.bytes, 1, slot)
+}
+
+fn describe_refusal(e: userland::Error) -> &'static str {
+    match e {
+        userland::Error::WouldBlock => "the firmware did not start it",
+        userland::Error::InvalidArgument => "no such core, or no such build",
+        userland::Error::Denied => "this monitor may not start cores",
+        _ => "the kernel refused its memory",
+    }
+}
+
+/// One check's name and outcome.
+type Check = (&'static str, Result<(), alloc::string::String>);
+
+/// The check `name` passed if `got` is the error `want`.
+fn expect(name: &'static str, got: Result<(), userland::Error>, want: userland::Error) -> Check {
+    let outcome = match got {
+        Err(e) if e == want => Ok(()),
+        other => Err(alloc::format!("expected {want:?}, got {other:?}")),
+    };
+    (name, outcome)
+}
+
+/// In a selftest run, before the boot core's monitor starts core `target`: what `core_boot`
+/// must refuse, each with the error the ABI names, everything but the one thing wrong in order.
+fn core_boot_refusals(carver: &mut Carver, own: u64, target: u64, class: u32, count: u64) -> Vec<Check> {
+    use userland::Error::{Capability, InvalidArgument};
+    let build = SLOT_FIRST_CPU_DRIVER + class;
+    let Ok(bytes) = info_of(Info::KernelRegionBytes, u64::from(class)) else {
+        return alloc::vec![("core-boot-refusals", Err("no region size for its build".into()))];
+    };
+    // One piece 2 MiB larger than a region, so that a misaligned region fits in it too.
+    let piece = carver.take(bytes + CORE_REGION_ALIGN, CORE_REGION_ALIGN);
+    let share = carver.take(CORE_SHARE_MIN_BYTES, PAGE_BYTES);
+    let (Some(piece), Some(share)) = (piece, share) else {
+        return alloc::vec![("core-boot-refusals", Err("no RAM to try them with".into()))];
+    };
+    if retype_piece(share, CORE_SHARE_SLOT).is_err() {
+        return alloc::vec![("core-boot-refusals", Err("could not retype a share".into()))];
+    }
+    let region = |offset: u64, size: u64| {
+        userland::cap_retype(piece.slot, cap_type::RAM, piece.offset + offset, size, 1, CORE_REGION_SLOT)
+    };
+    let mut checks = Vec::new();
+    let attempts = [
+        ("core-boot-own-core-refused", 0, bytes, own, build, InvalidArgument),
+        ("core-boot-no-such-core-refused", 0, bytes, count, build, InvalidArgument),
+        ("core-boot-program-as-build-refused", 0, bytes, target, SLOT_FIRST_MODULE, InvalidArgument),
+        ("core-boot-empty-build-refused", 0, bytes, target, CORE_EMPTY_SLOT, Capability(CAP_EMPTY_SLOT)),
+        ("core-boot-misaligned-region-refused", PAGE_BYTES, bytes, target, build, Capability(CAP_MISALIGNED)),
+        (
+            "core-boot-small-region-refused",
+            0,
+            bytes - CORE_REGION_ALIGN,
+            target,
+            build,
+            Capability(CAP_MISALIGNED),
+        ),
+    ];
+    for (name, offset, size, core, build_slot, want) in attempts {
+        let got = region(offset, size)
+            .and_then(|()| userland::core_boot(core, build_slot, CORE_REGION_SLOT, CORE_SHARE_SLOT));
+        checks.push(expect(name, got, want));
+        let _ = userland::cap_delete(CORE_REGION_SLOT);
+    }
+    // The right to write the memory is needed: a read-only copy of a good region is refused.
+    let got = region(0, bytes)
+        .and_then(|()| userland::cap_mint(CORE_REGION_SLOT, CORE_SPARE_SLOT, 1))
+        .and_then(|()| userland::core_boot(target, build, CORE_SPARE_SLOT, CORE_SHARE_SLOT));
+    checks.push(expect("core-boot-read-only-region-refused", got, Capability(CAP_DENIED)));
+    for slot in [CORE_SPARE_SLOT, CORE_REGION_SLOT, CORE_SHARE_SLOT] {
+        let _ = userland::cap_delete(slot);
+    }
+    checks
+}
+
+/// In a selftest run, once core `target` was started from the pieces in `CORE_REGION_SLOT` and
+/// `CORE_SHARE_SLOT`: the memory of a running core cannot be taken back (revoking the piece
+/// that named it is refused), and a core cannot be started twice.
+fn core_boot_after_start(carver: &mut Carver, target: u64, class: u32) -> Vec<Check> {
+    use userland::Error::Capability;
+    let revoked = userland::cap_revoke(CORE_REGION_SLOT);
+    let mut checks = alloc::vec![expect("core-boot-memory-not-revocable", revoked, Capability(CAP_DENIED))];
+    let _ = userland::cap_delete(CORE_REGION_SLOT);
+    let _ = userland::cap_delete(CORE_SHARE_SLOT);
+    let again = hand_over(carver, class).map_err(|_| userland::Error::WouldBlock).and_then(|()| {
+        userland::core_boot(target, SLOT_FIRST_CPU_DRIVER + class, CORE_REGION_SLOT, CORE_SHARE_SLOT)
+    });
+    checks.push(expect("core-boot-twice-refused", again, Capability(CAP_SLOT_OCCUPIED)));
+    checks
 }
 
 fn run() -> u64 {

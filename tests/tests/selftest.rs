@@ -28,6 +28,20 @@ const CHECKS: [&str; 20] = [
     "spawn-refused-without-kernel-cap",
 ];
 
+/// The boot core's monitor's checks of `core_boot` (monitor/src/main.rs), around the first
+/// core it starts.
+const CORE_BOOT_CHECKS: [&str; 9] = [
+    "core-boot-own-core-refused",
+    "core-boot-no-such-core-refused",
+    "core-boot-program-as-build-refused",
+    "core-boot-empty-build-refused",
+    "core-boot-misaligned-region-refused",
+    "core-boot-small-region-refused",
+    "core-boot-read-only-region-refused",
+    "core-boot-memory-not-revocable",
+    "core-boot-twice-refused",
+];
+
 #[test]
 fn every_check_passes_on_every_core() {
     // As scripts/run selftest: a failed run ends with semihosting's SYS_EXIT 1.
@@ -40,6 +54,9 @@ fn every_check_passes_on_every_core() {
     let failed: Vec<&str> =
         run.lines().filter(|l| l.starts_with("selftest ") && l.contains("FAILED")).collect();
     assert!(failed.is_empty(), "failed checks: {failed:#?}\n{}", run.console);
+    for check in CORE_BOOT_CHECKS {
+        assert_eq!(run.lines_starting(&format!("selftest 0 {check}:")), [format!("selftest 0 {check}: ok")]);
+    }
     for core in 0..6 {
         for check in CHECKS {
             assert_eq!(
@@ -49,7 +66,8 @@ fn every_check_passes_on_every_core() {
                 run.console
             );
         }
-        assert_eq!(run.lines_starting(&format!("selftest {core} ")).len(), CHECKS.len(), "core {core}");
+        let on_this_core = CHECKS.len() + if core == 0 { CORE_BOOT_CHECKS.len() } else { 0 };
+        assert_eq!(run.lines_starting(&format!("selftest {core} ")).len(), on_this_core, "core {core}");
         // What the monitor holds at boot, found by cap_identify at EL0.
         let memory = run.lines_starting(&format!("monitor {core} memory: "));
         assert_eq!(memory.len(), 1, "{memory:?}");
@@ -69,7 +87,7 @@ fn every_check_passes_on_every_core() {
     // do not keep the CPU drivers from serving the boot-time URPC figures.
     let failed_figures: Vec<&str> = run.lines().filter(|l| l.contains("measurement failed")).collect();
     assert!(failed_figures.is_empty(), "{failed_figures:?}");
-    let total = CHECKS.len() * 6;
+    let total = CHECKS.len() * 6 + CORE_BOOT_CHECKS.len();
     assert_eq!(run.lines_starting("selftest: "), [format!("selftest: {total} passed, 0 failed")]);
     assert!(run.powered_off_cleanly(), "QEMU must exit 0 after a clean power-off: {:?}", run.status);
     run.assert_all_up_in_time(6);
