@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 use caps::{CSpace, CapAddr, CapError, CapType, CoreCapabilities, HeldSlot, Region, Retype, Rights, SlotRef};
 use cpu_driver::arch::aarch64::exception::TrapFrame;
 use cpu_driver::arch::aarch64::fp::FpState;
-use cpu_driver::arch::aarch64::tlb;
+use cpu_driver::arch::aarch64::{tlb, user};
 use cpu_driver::asid::Asids;
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
@@ -362,12 +362,16 @@ impl Dispatchers {
             let vnode = self.mappings.forget_installed(vnode.pa);
             self.uninstall(vnode);
         }
+        // Its tables are about to become free memory while `TTBR0_EL1` may still point at
+        // them (a dispatcher ends from its own system call or fault): no walk may read them
+        // again. `EPD0` stops new walks until the scheduler installs the next address space
+        // (it always switches after an end), and invalidating the ASID drops what the TLB and
+        // its walk caches hold for it. (A recycled ASID is invalidated again when reused.)
+        user::detach_address_space();
+        tlb::invalidate_asid(asid);
         // Cannot fail: the ASID was handed out for this dispatcher and is freed once, here.
         let _ = self.asids.free(asid);
-        // Its objects go back to the RAM they were retyped from (no walk reaches its tables
-        // any more through a TLB entry that matters: its ASID is invalidated before reuse, and
-        // the memory is only written again after a retype by a program running in its own
-        // address space).
+        // Its objects go back to the RAM they were retyped from.
         self.release_all(&held);
     }
 
