@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 20] = [
+const CHECKS: [&str; 21] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -25,6 +25,7 @@ const CHECKS: [&str; 20] = [
     "delete-unmaps",
     "revoke-unmaps",
     "vnode-install-own",
+    "protect-reduces-rights",
     "spawn-refused-without-kernel-cap",
 ];
 

@@ -136,6 +136,12 @@ pub fn vnode_map(vnode: u32, entry: u64, frame: u32, rights: u64) -> Result<u64,
     Error::check(syscall(Call::VnodeMap, [u64::from(vnode), entry, u64::from(frame), rights]))
 }
 
+/// Changes the rights of the page mapped at entry `entry` of the level-3 VNode capability at
+/// `vnode` to `rights`, on the authority of the Frame capability at `frame` mapped there.
+pub fn vnode_protect(vnode: u32, entry: u64, frame: u32, rights: u64) -> Result<(), Error> {
+    Error::check(syscall(Call::VnodeProtect, [u64::from(vnode), entry, u64::from(frame), rights])).map(|_| ())
+}
+
 /// Installs the level-3 VNode capability at `vnode` (retyped from this program's RAM) in
 /// window `window` (1 to 511) of this program's address space; returns the window's address.
 pub fn vnode_install(vnode: u32, window: u64) -> Result<u64, Error> {

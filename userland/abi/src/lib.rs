@@ -126,6 +126,15 @@ pub enum Call {
     /// checks, and `WouldBlock` when the firmware refused (the reason is printed and the roll
     /// call reports the core offline; the memory stays with the kernel).
     CoreBoot = 24,
+    /// `vnode_protect(vnode, entry, frame, rights)`: changes the rights of the live mapping at
+    /// entry `entry` of the caller's level-3 VNode capability at `vnode` (checked as for
+    /// `vnode_map`) to `rights` (read, write, execute; not write and execute together), on the
+    /// authority of the Frame capability at `frame`, which must be the one mapped there
+    /// (`EmptySlot` if the entry maps nothing, `InvalidArgument` if another capability is mapped
+    /// there) and hold read and every right asked for (`Denied`). The new entry is written and
+    /// the page's TLB entries for the caller's ASID are invalidated, so a reduction holds from
+    /// the call's return on (a write to a page made read-only faults).
+    VnodeProtect = 26,
 }
 
 /// Where the caller's level-3 VNode (at [`SLOT_VNODE`]) maps: entry `n` is the page at
@@ -201,6 +210,7 @@ impl Call {
             22 => Call::VnodeInstall,
             23 => Call::Spawn,
             24 => Call::CoreBoot,
+            26 => Call::VnodeProtect,
             _ => return None,
         })
     }
@@ -352,7 +362,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..25 {
+        for raw in (0..25).chain([26]) {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

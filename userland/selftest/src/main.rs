@@ -21,7 +21,7 @@ use alloc::string::String;
 use monitor::local::{self, SERVICE_SELFTEST};
 use userland::{
     cap_copy, cap_delete, cap_identify, cap_mint, cap_retype, cap_revoke, cap_type, info, println,
-    vnode_install, vnode_map, vnode_unmap, CapInfo, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE,
+    vnode_install, vnode_map, vnode_protect, vnode_unmap, CapInfo, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE,
     SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES,
     VNODE_WINDOW_BYTES,
 };
@@ -479,6 +479,37 @@ impl Selftest {
         ok("delete", cap_delete(VN_A))
     }
 
+    /// A live read-write mapping made read-only through `vnode_protect` still reads what was
+    /// written; only the Frame capability mapped there may change it, within its rights and
+    /// W^X, and an empty entry has nothing to change.
+    fn protect_reduces_rights(&self) -> Check {
+        ok("retype", cap_retype(RAM, cap_type::FRAME, 0, PAGE, 1, MAP_A))?;
+        ok("mint read-only", cap_mint(MAP_A, MAP_B, READ))?;
+        let page = words(map(3, MAP_A, READ | WRITE)?);
+        for (i, word) in page.iter_mut().enumerate() {
+            *word = pattern(i);
+        }
+        refused("another capability", vnode_protect(VNODE, 3, MAP_B, READ), &[code::INVALID_ARGUMENT])?;
+        refused(
+            "write and execute",
+            vnode_protect(VNODE, 3, MAP_A, READ | WRITE | EXECUTE),
+            &[code::INVALID_ARGUMENT],
+        )?;
+        refused("empty entry", vnode_protect(VNODE, 7, MAP_A, READ), &[code::EMPTY_SLOT])?;
+        refused("past the table", vnode_protect(VNODE, 512, MAP_A, READ), &[code::INDEX_OUT_OF_RANGE])?;
+        ok("protect read-only", vnode_protect(VNODE, 3, MAP_A, READ))?;
+        let bad = page.iter().enumerate().find(|&(i, &w)| w != pattern(i));
+        if let Some((i, w)) = bad {
+            return Err(format!("word {i} reads {w:#x} after protect, wrote {:#x}", pattern(i)));
+        }
+        // Back to read-write on the Frame's own right, and written again.
+        ok("protect read-write", vnode_protect(VNODE, 3, MAP_A, READ | WRITE))?;
+        page[0] = 1;
+        ok("unmap", vnode_unmap(VNODE, 3))?;
+        ok("delete copy", cap_delete(MAP_B))?;
+        ok("delete", cap_delete(MAP_A))
+    }
+
     /// What needs the Kernel capability is refused to a program without it.
     fn monitor_calls_refused(&self) -> Check {
         refused("no Kernel capability at its slot", cap_identify(SLOT_KERNEL), &[code::EMPTY_SLOT])?;
@@ -493,6 +524,10 @@ impl Selftest {
         let grant = userland::grant(0, 0);
         if grant != Err(Error::Denied) {
             return Err(format!("grant: expected Denied, got {grant:?}"));
+        }
+        let core_boot = userland::core_boot(1, SLOT_FIRST_MODULE, RAM, RAM);
+        if core_boot != Err(Error::Denied) {
+            return Err(format!("core_boot: expected Denied, got {core_boot:?}"));
         }
         Ok(())
     }
@@ -548,7 +583,7 @@ fn run() -> u64 {
         }
     };
     let test = Selftest { ram };
-    let checks: [NamedCheck; 20] = [
+    let checks: [NamedCheck; 21] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -568,6 +603,7 @@ fn run() -> u64 {
         ("delete-unmaps", Selftest::delete_unmaps),
         ("revoke-unmaps", Selftest::revoke_unmaps),
         ("vnode-install-own", Selftest::vnode_install_own),
+        ("protect-reduces-rights", Selftest::protect_reduces_rights),
         ("spawn-refused-without-kernel-cap", Selftest::spawn_refused_without_kernel_cap),
     ];
     let (mut passed, mut failed) = (0, 0);

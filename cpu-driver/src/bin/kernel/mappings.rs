@@ -85,6 +85,8 @@ pub enum Refusal {
     AlreadyMapped,
     /// This VNode is installed already.
     AlreadyInstalled,
+    /// The entry maps another capability than the one named.
+    NotThisFrame,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -145,6 +147,36 @@ impl Mappings {
     }
 
     /// Break: the entry goes invalid, then every TLB entry for it (`tlb::invalidate_page`).
+    /// Rewrites the live mapping at `entry` of `vnode`, which must be of `frame`, with
+    /// `descriptor` (the same page, other permissions), then invalidates the page's TLB
+    /// entries for the VNode's address space. Only access permissions change, never the
+    /// output address, memory type or size, so the entry may be rewritten in place without
+    /// break-before-make (Arm ARM D8.16.1); the invalidation makes a reduction hold on every
+    /// core from the return on (`dsb ishst; tlbi vale1is; dsb ish; isb`, `tlb::invalidate_page`).
+    pub fn protect(
+        &mut self,
+        vnode: VNode,
+        entry: usize,
+        frame: CapId,
+        descriptor: u64,
+    ) -> Result<(), Refusal> {
+        if entry >= ENTRIES {
+            return Err(Refusal::OutOfRange);
+        }
+        match self.by_entry.get(&(vnode.pa, entry)) {
+            None => return Err(Refusal::Empty),
+            Some(mapped) if *mapped != frame => return Err(Refusal::NotThisFrame),
+            Some(_) => {}
+        }
+        debug_assert_eq!(
+            cpu_driver::paging::descriptor_address(vnode.read(entry)),
+            cpu_driver::paging::descriptor_address(descriptor)
+        );
+        vnode.write(entry, descriptor);
+        tlb::invalidate_page(vnode.asid, vnode.va_of(entry));
+        Ok(())
+    }
+
     fn clear(vnode: VNode, entry: usize) {
         vnode.write(entry, 0);
         tlb::invalidate_page(vnode.asid, vnode.va_of(entry));

@@ -69,6 +69,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Some(Call::VnodeMap) => vnode_map(s, args),
         Some(Call::VnodeUnmap) => vnode_unmap(s, args[0], args[1]),
         Some(Call::VnodeInstall) => vnode_install(s, args[0], args[1]),
+        Some(Call::VnodeProtect) => vnode_protect(s, args),
         Some(Call::Spawn) => spawn(s, args[0], args[1]),
         Some(Call::CoreBoot) => core_boot(s, args),
         None => Err(Error::NoSuchCall),
@@ -215,7 +216,22 @@ fn vnode_entry(raw: u64) -> Result<usize, Error> {
 fn vnode_map(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
     let vnode = caller_vnode(s, args[0])?;
     let entry = vnode_entry(args[1])?;
-    let rights = Rights::from_bits(args[3]).ok_or(refused(CapError::InvalidArgument))?;
+    let (rights, attributes) = mapping_attributes(args[3])?;
+    let frame = caller_cspace(s)?.slot(cap_addr(args[2])?);
+    let (caps, mappings) = s.dispatchers().caps_and_mappings();
+    // Only a Frame: never RAM (it may be retyped into CNodes or VNodes under the mapping),
+    // CNode, VNode or Dispatcher memory, which only the kernel may write.
+    let capability = caps.lookup(frame, CapType::Frame, rights.union(Rights::READ)).map_err(refused)?;
+    let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
+    let descriptor = page_descriptor(capability.base(), attributes);
+    mappings.map(vnode, entry, id, descriptor).map_err(map_refusal)?;
+    Ok(vnode.va_of(entry))
+}
+
+/// The page attributes of a mapping with `rights` (read, write, execute bits), as `vnode_map`
+/// and `vnode_protect` accept them: never write and execute together (W^X), never grant.
+fn mapping_attributes(raw: u64) -> Result<(Rights, Attributes), Error> {
+    let rights = Rights::from_bits(raw).ok_or(refused(CapError::InvalidArgument))?;
     let attributes = if rights.contains(Rights::WRITE) && rights.contains(Rights::EXECUTE) {
         return Err(refused(CapError::InvalidArgument));
     } else if rights.contains(Rights::WRITE) {
@@ -228,16 +244,22 @@ fn vnode_map(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
     if rights.contains(Rights::GRANT) {
         return Err(refused(CapError::InvalidArgument)); // not a right of a mapping
     }
-    let needs = rights.union(Rights::READ);
+    Ok((rights, attributes))
+}
+
+/// `vnode_protect(vnode, entry, frame, rights)`: see `syscall_abi::Call::VnodeProtect`. The
+/// Frame capability named must be the one mapped at the entry and hold every right asked for.
+fn vnode_protect(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
+    let vnode = caller_vnode(s, args[0])?;
+    let entry = vnode_entry(args[1])?;
+    let (rights, attributes) = mapping_attributes(args[3])?;
     let frame = caller_cspace(s)?.slot(cap_addr(args[2])?);
     let (caps, mappings) = s.dispatchers().caps_and_mappings();
-    // Only a Frame: never RAM (it may be retyped into CNodes or VNodes under the mapping),
-    // CNode, VNode or Dispatcher memory, which only the kernel may write.
-    let capability = caps.lookup(frame, CapType::Frame, needs).map_err(refused)?;
+    let capability = caps.lookup(frame, CapType::Frame, rights.union(Rights::READ)).map_err(refused)?;
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
     let descriptor = page_descriptor(capability.base(), attributes);
-    mappings.map(vnode, entry, id, descriptor).map_err(map_refusal)?;
-    Ok(vnode.va_of(entry))
+    mappings.protect(vnode, entry, id, descriptor).map_err(map_refusal)?;
+    Ok(0)
 }
 
 /// `vnode_unmap(vnode, entry)`: the entry must map something.
@@ -255,6 +277,7 @@ fn map_refusal(r: Refusal) -> Error {
         Refusal::OutOfRange => CapError::IndexOutOfRange,
         Refusal::Occupied | Refusal::AlreadyMapped | Refusal::AlreadyInstalled => CapError::SlotOccupied,
         Refusal::Empty => CapError::EmptySlot,
+        Refusal::NotThisFrame => CapError::InvalidArgument,
     })
 }
 
