@@ -165,6 +165,14 @@ impl Gic {
 
     /// Sends the wake SGI to the core addressed by `target` (see [`own_target`]).
     pub fn send_wake(&mut self, target: u64) {
+        // The message this SGI announces (a URPC store-release in Normal memory) must be
+        // visible to the target before the interrupt can be: neither a GICv3 `ICC_SGI1R_EL1`
+        // write (a system register) nor a GICv2 `GICD_SGIR` write (Device memory) is ordered
+        // after earlier Normal-memory stores by itself. `dsb ishst` completes them first;
+        // without it the target may take the SGI, find no message and sleep with no timeout.
+        // `tests/tests/disassembly.rs` checks it precedes every SGI write in the built kernels.
+        // SAFETY: a barrier has no memory-safety effect.
+        unsafe { core::arch::asm!("dsb ishst", options(nostack, preserves_flags)) };
         match self {
             Gic::V2(gic) => gic.send_sgi(
                 IntId::sgi(SGI_WAKE),

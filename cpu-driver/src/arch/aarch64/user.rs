@@ -28,8 +28,13 @@ pub fn install_address_space(table_pa: u64, asid: u16) {
     use tock_registers::interfaces::ReadWriteable;
     let ttbr0 = table_pa | (u64::from(asid) << 48);
     // SAFETY: switching TTBR0 changes only EL0 mappings; the kernel runs from TTBR1. Entries
-    // are tagged with ASIDs, so no TLB maintenance is needed for the switch.
-    unsafe { asm!("msr ttbr0_el1, {0}", "isb", in(reg) ttbr0, options(nostack, preserves_flags)) };
+    // are tagged with ASIDs, so no TLB maintenance is needed for the switch. The `dsb ishst`
+    // first completes every store to the new space's tables (a spawn writes them all just
+    // before its first switch), so no walk after the switch reads an entry still in flight
+    // (Arm ARM D8.2.6); the `isb` makes the new TTBR0 apply to what follows.
+    unsafe {
+        asm!("dsb ishst", "msr ttbr0_el1, {0}", "isb", in(reg) ttbr0, options(nostack, preserves_flags))
+    };
     TCR_EL1.modify(TCR_EL1::EPD0::EnableTTBR0Walks);
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }

@@ -6,6 +6,7 @@
 //!
 //! The pool hands out each frame once, so a view made here is the only one.
 
+use cpu_driver::arch::aarch64::tlb;
 use cpu_driver::arch::aarch64::user::sync_instruction_cache;
 use cpu_driver::frames::{FramePool, Frames};
 use cpu_driver::layout::{align_up, PAGE_SIZE, USER_STACK_SIZE, USER_STACK_TOP};
@@ -53,6 +54,10 @@ impl AddressSpace {
         let mut pool = TablePool::resume(tables, self.tables.pa, self.tables_used)?;
         pool.map(va, frames.pa, frames.len(), attributes)?;
         self.tables_used = pool.tables_used();
+        // The address space may be live (`map_channel`, `map_frame`, `map_device_tree` map into
+        // the caller's own): the new entries must reach memory before a walk can look for them
+        // (Arm ARM D8.2.6). They were invalid before, so no TLB holds them.
+        tlb::publish_new_entry();
         Ok(())
     }
 
@@ -63,6 +68,7 @@ impl AddressSpace {
         let mut pool = TablePool::resume(tables, self.tables.pa, self.tables_used)?;
         pool.install_table(va, table_pa)?;
         self.tables_used = pool.tables_used();
+        tlb::publish_new_entry(); // as in `map`
         Ok(())
     }
 
