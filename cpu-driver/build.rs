@@ -18,6 +18,12 @@ fn main() {
         // no code is even after the debugger adds the stub's load address.
         println!("cargo:rustc-link-arg-bin=boot=-zdead-reloc-in-nonalloc=.debug_*=0x8000000000000000");
         println!("cargo:rustc-link-arg-bin=kernel=-T{}", linker_dir.join("kernel.ld").display());
+        // Cortex-A53 erratum 843419 (an ADRP in a page's last 8 bytes followed by loads or
+        // stores through its result can compute a wrong address): the linker rewrites every
+        // such sequence. The stub runs on whatever core the firmware started, the little build
+        // on Cortex-A53s; the big build gets it too (one rule, no cost on other cores).
+        // `tests/tests/disassembly.rs` checks that no such sequence is left in any build.
+        println!("cargo:rustc-link-arg-bins=--fix-cortex-a53-843419");
     }
     // scripts/build names the build it compiles next to its `-C target-cpu`, for this crate's
     // library and kernel binary alone (`--cfg cpu_driver_build="cortex-a53"`, added by its

@@ -25,6 +25,9 @@ fn main() {
     println!("cargo:rerun-if-changed={}", script.display());
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("none") {
         println!("cargo:rustc-link-arg-bins=-T{}", script.display());
+        // Cortex-A53 erratum 843419: every program may run on a little core (see
+        // cpu-driver/build.rs).
+        println!("cargo:rustc-link-arg-bins=--fix-cortex-a53-843419");
         // user.ld links at `__user_base`; a program missing from the table fails to link
         // with "symbol not found: __user_base".
         for (_, bin, base) in PROGRAMS.iter().filter(|(p, _, _)| *p == package) {

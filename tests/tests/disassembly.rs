@@ -11,6 +11,7 @@ use system_tests::built;
 struct Function {
     name: String,
     instructions: Vec<String>,
+    addresses: Vec<u64>,
 }
 
 fn objdump() -> std::path::PathBuf {
@@ -42,11 +43,16 @@ fn functions(elf: &str) -> Vec<Function> {
     let mut functions = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if let Some(name) = line.split_once(" <").and_then(|(_, rest)| rest.strip_suffix(">:")) {
-            functions.push(Function { name: name.to_owned(), instructions: Vec::new() });
-        } else if let (Some(f), Some((_, insn))) = (functions.last_mut(), line.split_once(':')) {
+            functions.push(Function {
+                name: name.to_owned(),
+                instructions: Vec::new(),
+                addresses: Vec::new(),
+            });
+        } else if let (Some(f), Some((address, insn))) = (functions.last_mut(), line.split_once(':')) {
             let insn = insn.trim().replace('\t', " ");
-            if !insn.is_empty() {
+            if let (false, Ok(address)) = (insn.is_empty(), u64::from_str_radix(address.trim(), 16)) {
                 f.instructions.push(insn);
+                f.addresses.push(address);
             }
         }
     }
@@ -110,4 +116,72 @@ fn every_user_address_space_switch_follows_a_store_barrier() {
         }
         assert!(switches > 0, "{kernel}: no TTBR0 switch found; the check would prove nothing");
     }
+}
+
+/// Whether the instructions from `at` on start Cortex-A53 erratum 843419's sequence: an
+/// `adrp xN` in a page's last two words, a load or store, at most one more instruction, then a
+/// load or store with an unsigned immediate offset based on `xN`.
+fn erratum_843419_at(function: &Function, at: usize) -> bool {
+    let is_memory = |insn: &str| {
+        let op = insn.split(' ').next().unwrap_or("");
+        (op.starts_with("ld") || op.starts_with("st")) && !op.starts_with("ldadd") && !op.starts_with("stadd")
+    };
+    let Some(register) = function.instructions[at].strip_prefix("adrp ").and_then(|r| r.split(',').next())
+    else {
+        return false;
+    };
+    if !matches!(function.addresses[at] & 0xfff, 0xff8 | 0xffc) {
+        return false;
+    }
+    let next: Vec<&str> = function.instructions[at + 1..].iter().take(3).map(String::as_str).collect();
+    let based_on = |insn: &str| is_memory(insn) && insn.contains(&format!("[{register}, #"));
+    next.first().is_some_and(|i| is_memory(i))
+        && (next.get(1).is_some_and(|i| based_on(i)) || next.get(2).is_some_and(|i| based_on(i)))
+}
+
+/// Every build that can run on a Cortex-A53 (all of them: the stub, both kernels, the EL0
+/// programs) is linked with `--fix-cortex-a53-843419`, so none may hold the erratum's sequence.
+/// (Without the flag none holds it today either: the check guards against the code changing.)
+#[test]
+fn no_build_holds_the_cortex_a53_erratum_843419_sequence() {
+    let elves =
+        ["boot-stub.elf", KERNELS[0], KERNELS[1], "el0-monitor.elf", "el0-selftest.elf", "el0-latency.elf"];
+    let mut adrps_at_page_end = 0;
+    for elf in elves {
+        for function in functions(elf) {
+            for at in 0..function.instructions.len() {
+                let adrp = function.instructions[at].starts_with("adrp ");
+                adrps_at_page_end +=
+                    usize::from(adrp && matches!(function.addresses[at] & 0xfff, 0xff8 | 0xffc));
+                assert!(
+                    !erratum_843419_at(&function, at),
+                    "{elf}: {} holds erratum 843419's sequence at {:#x}",
+                    function.name,
+                    function.addresses[at]
+                );
+            }
+        }
+    }
+    println!("adrp instructions in a page's last two words, none starting the sequence: {adrps_at_page_end}");
+}
+
+#[test]
+fn the_erratum_check_finds_the_sequence() {
+    let function = |first: u64, insns: &[&str]| Function {
+        name: "f".into(),
+        instructions: insns.iter().map(|i| (*i).to_owned()).collect(),
+        addresses: (0..insns.len() as u64).map(|i| first + 4 * i).collect(),
+    };
+    let sequence = ["adrp x1, 0x5000", "ldr x2, [x3]", "add x4, x4, #1", "ldr x5, [x1, #0x18]"];
+    assert!(erratum_843419_at(&function(0x4ff8, &sequence), 0));
+    assert!(erratum_843419_at(&function(0x4ffc, &[sequence[0], sequence[1], sequence[3]]), 0));
+    assert!(!erratum_843419_at(&function(0x4ff0, &sequence), 0), "not at a page's end");
+    assert!(!erratum_843419_at(
+        &function(0x4ff8, &["adrp x1, 0x5000", "add x2, x2, #1", "ldr x5, [x1, #0x18]"]),
+        0
+    ));
+    assert!(!erratum_843419_at(
+        &function(0x4ff8, &["adrp x1, 0x5000", "ldr x2, [x3]", "ldr x5, [x6, #0x18]"]),
+        0
+    ));
 }
