@@ -1,5 +1,7 @@
-//! Address space identifiers: which of the 8-bit ASIDs (`TCR_EL1.AS` = 0) are in use on this
-//! core, so that a dispatcher that ends gives its ASID back for the next one.
+//! Address space identifiers: which ASIDs are in use on this core, so that a dispatcher that
+//! ends gives its ASID back for the next one. A core has 16-bit ASIDs when
+//! `ID_AA64MMFR0_EL1.ASIDBits` says so (its kernel then sets `TCR_EL1.AS`), else 8-bit ones:
+//! [`Asids::with_bits`].
 //!
 //! Portable bookkeeping only. The TLB maintenance that makes a returned ASID safe to hand out
 //! again (`tlbi aside1is` for it, so no entry cached for the old address space can hit in the
@@ -8,10 +10,13 @@
 
 extern crate alloc;
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 /// Largest ASID with 8-bit ASIDs.
 pub const MAX_ASID: u16 = 255;
+/// Largest ASID with 16-bit ASIDs.
+pub const MAX_ASID_16: u16 = u16::MAX;
 
 /// An ASID handed out, and whether it was used before (so its TLB entries must be invalidated
 /// before the new address space runs with it).
@@ -23,20 +28,20 @@ pub struct Allocated {
     pub recycled: bool,
 }
 
-/// Every ASID is in use.
+/// Every ASID is in use (there are this many).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Exhausted;
+pub struct Exhausted(pub u16);
 
 impl core::fmt::Display for Exhausted {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "out of address space identifiers (all {MAX_ASID} in use)")
+        write!(f, "out of address space identifiers (all {} in use)", self.0)
     }
 }
 
 /// Why an ASID could not be given back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FreeError {
-    /// Not an ASID this allocator hands out (0 or above [`MAX_ASID`]).
+    /// Not an ASID this allocator hands out (0 or above its largest).
     OutOfRange,
     /// Not in use (given back twice, or never handed out).
     NotInUse,
@@ -45,9 +50,11 @@ pub enum FreeError {
 /// The ASIDs of one core: never-used ones first, in order, then freed ones, oldest first.
 #[derive(Debug)]
 pub struct Asids {
-    next_fresh: u16,
-    free: Vec<u16>,
-    in_use: [bool; MAX_ASID as usize + 1],
+    max: u16,
+    next_fresh: u32,
+    free: VecDeque<u16>,
+    /// One bit per ASID.
+    in_use: Vec<u64>,
 }
 
 impl Default for Asids {
@@ -57,44 +64,60 @@ impl Default for Asids {
 }
 
 impl Asids {
-    /// Every ASID from 1 to [`MAX_ASID`] free.
-    pub const fn new() -> Asids {
-        Asids { next_fresh: 1, free: Vec::new(), in_use: [false; MAX_ASID as usize + 1] }
+    /// Every 8-bit ASID from 1 to [`MAX_ASID`] free.
+    pub fn new() -> Asids {
+        Asids::with_bits(8)
+    }
+
+    /// Every ASID of a core with `bits`-bit ASIDs (16, else 8) free, from 1 on.
+    pub fn with_bits(bits: u32) -> Asids {
+        let max = if bits == 16 { MAX_ASID_16 } else { MAX_ASID };
+        Asids { max, next_fresh: 1, free: VecDeque::new(), in_use: alloc::vec![0; usize::from(max) / 64 + 1] }
+    }
+
+    /// The largest ASID handed out.
+    pub fn max(&self) -> u16 {
+        self.max
+    }
+
+    fn bit(asid: u16) -> (usize, u64) {
+        (usize::from(asid) / 64, 1 << (asid % 64))
     }
 
     /// Hands out an ASID: a never-used one while there are any (no TLB maintenance needed),
     /// else the one freed longest ago.
     pub fn allocate(&mut self) -> Result<Allocated, Exhausted> {
-        let allocated = if self.next_fresh <= MAX_ASID {
-            let asid = self.next_fresh;
+        let allocated = if self.next_fresh <= u32::from(self.max) {
+            let asid = self.next_fresh as u16;
             self.next_fresh += 1;
             Allocated { asid, recycled: false }
-        } else if !self.free.is_empty() {
-            Allocated { asid: self.free.remove(0), recycled: true }
+        } else if let Some(asid) = self.free.pop_front() {
+            Allocated { asid, recycled: true }
         } else {
-            return Err(Exhausted);
+            return Err(Exhausted(self.max));
         };
-        self.in_use[usize::from(allocated.asid)] = true;
+        let (word, bit) = Self::bit(allocated.asid);
+        self.in_use[word] |= bit;
         Ok(allocated)
     }
 
     /// Gives `asid` back (its address space will never run again).
     pub fn free(&mut self, asid: u16) -> Result<(), FreeError> {
-        if asid == 0 || asid > MAX_ASID {
+        if asid == 0 || asid > self.max {
             return Err(FreeError::OutOfRange);
         }
-        let used = &mut self.in_use[usize::from(asid)];
-        if !*used {
+        let (word, bit) = Self::bit(asid);
+        if self.in_use[word] & bit == 0 {
             return Err(FreeError::NotInUse);
         }
-        *used = false;
-        self.free.push(asid);
+        self.in_use[word] &= !bit;
+        self.free.push_back(asid);
         Ok(())
     }
 
     /// How many are in use.
     pub fn in_use(&self) -> usize {
-        self.in_use.iter().filter(|&&u| u).count()
+        self.in_use.iter().map(|w| w.count_ones() as usize).sum()
     }
 }
 
@@ -121,14 +144,30 @@ mod tests {
         for expected in 1..=MAX_ASID {
             assert_eq!(asids.allocate().unwrap().asid, expected);
         }
-        assert_eq!(asids.allocate(), Err(Exhausted));
-        assert_eq!(asids.allocate(), Err(Exhausted), "still an error, never a panic");
+        assert_eq!(asids.allocate(), Err(Exhausted(MAX_ASID)));
+        assert_eq!(asids.allocate(), Err(Exhausted(MAX_ASID)), "still an error, never a panic");
         asids.free(7).unwrap();
         asids.free(3).unwrap();
         assert_eq!(asids.allocate().unwrap(), Allocated { asid: 7, recycled: true });
         assert_eq!(asids.allocate().unwrap(), Allocated { asid: 3, recycled: true });
-        assert_eq!(asids.allocate(), Err(Exhausted));
+        assert_eq!(asids.allocate(), Err(Exhausted(MAX_ASID)));
         assert_eq!(asids.in_use(), MAX_ASID as usize);
+    }
+
+    #[test]
+    fn a_core_with_16_bit_asids_has_65535() {
+        let mut asids = Asids::with_bits(16);
+        assert_eq!(asids.max(), MAX_ASID_16);
+        for expected in 1..=MAX_ASID_16 {
+            assert_eq!(asids.allocate().unwrap().asid, expected);
+        }
+        assert_eq!(asids.allocate(), Err(Exhausted(MAX_ASID_16)));
+        asids.free(MAX_ASID_16).unwrap();
+        asids.free(300).unwrap();
+        assert_eq!(asids.allocate().unwrap(), Allocated { asid: MAX_ASID_16, recycled: true });
+        assert_eq!(asids.allocate().unwrap(), Allocated { asid: 300, recycled: true });
+        assert_eq!(Asids::with_bits(8).max(), MAX_ASID, "anything but 16 bits is 8");
+        assert_eq!(Asids::with_bits(8).free(256), Err(FreeError::OutOfRange));
     }
 
     #[test]

@@ -80,12 +80,27 @@ pub fn translation_control() -> u64 {
     t0sz | walk_attributes | ttbr1 | (ips << 32)
 }
 
+/// The width of this core's ASIDs: 16 bits where `ID_AA64MMFR0_EL1.ASIDBits` says the core
+/// has them, else 8.
+pub fn asid_bits() -> u32 {
+    use aarch64_cpu::registers::ID_AA64MMFR0_EL1;
+    if ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::ASIDBits) == 0b0010 {
+        16
+    } else {
+        8
+    }
+}
+
 /// Stops translating the low half (`TCR_EL1.EPD0`): once in the kernel window, the entry
 /// identity map is not needed, and a stray low address must fault instead of reaching it.
+/// Also sets this core's ASID width (`TCR_EL1.AS`, from [`asid_bits`]; each core decides for
+/// itself, the tables of its boot record being made on another core): the TLB is invalidated
+/// right after, as a change of `AS` requires (Arm ARM D8.14).
 pub fn disable_low_half_translation() {
     use aarch64_cpu::registers::TCR_EL1;
     use tock_registers::interfaces::ReadWriteable;
-    TCR_EL1.modify(TCR_EL1::EPD0::DisableTTBR0Walks);
+    let width = if asid_bits() == 16 { TCR_EL1::AS::ASID16Bits } else { TCR_EL1::AS::ASID8Bits };
+    TCR_EL1.modify(TCR_EL1::EPD0::DisableTTBR0Walks + width);
     asm::barrier::isb(asm::barrier::SY);
     // SAFETY: invalidating this core's TLB entries only drops cached translations.
     unsafe { core::arch::asm!("tlbi vmalle1", "dsb nsh", "isb", options(nostack, preserves_flags)) };

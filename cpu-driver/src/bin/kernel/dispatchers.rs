@@ -134,7 +134,7 @@ impl Dispatchers {
             record,
             list: Vec::new(),
             frames: FramePool::new(record.frames_pa, record.frames_va, record.frames_size),
-            asids: Asids::new(),
+            asids: Asids::with_bits(cpu_driver::arch::aarch64::cpu::asid_bits()),
             caps: CoreCapabilities::with_limit(capabilities::CAPABILITY_LIMIT),
             mappings: Mappings::new(),
         }
