@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 20] = [
+const CHECKS: [&str; 25] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -25,7 +25,12 @@ const CHECKS: [&str; 20] = [
     "delete-unmaps",
     "revoke-unmaps",
     "vnode-install-own",
-    "spawn-refused-without-kernel-cap",
+    "spawn-forged-module-refused",
+    "spawn-small-ram-refused",
+    "spawn-read-only-ram-refused",
+    "give-needs-dispatcher-capability",
+    "child-fewer-rights",
+    "child-access-after-unmap-faults",
 ];
 
 #[test]
@@ -60,7 +65,7 @@ fn every_check_passes_on_every_core() {
         // The monitor built `selftest` out of a RAM capability it retyped for it.
         assert_eq!(
             run.lines_starting(&format!("monitor {core} spawned ")),
-            [format!("monitor {core} spawned selftest from 1536 KiB of RAM")],
+            [format!("monitor {core} spawned selftest from 384 KiB of RAM")],
             "core {core}:\n{}",
             run.console
         );
