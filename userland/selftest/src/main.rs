@@ -707,7 +707,13 @@ fn start_child(role: u64) -> Result<u64, String> {
 /// Tells the child at `index` to go and waits (bounded) until it ends; returns how.
 fn go_and_wait(index: u64) -> Result<DispatcherStatus, String> {
     ok("go", userland::send_local(index, [CHILD_GO, 0, 0]))?;
-    let deadline = deadline(CHILD_TIMEOUT_SECONDS);
+    wait_for_child(CHILD_TIMEOUT_SECONDS)
+}
+
+/// Waits until the child whose Dispatcher capability is at `CHILD` ends, at most `seconds`;
+/// returns how it ended.
+fn wait_for_child(seconds: u64) -> Result<DispatcherStatus, String> {
+    let deadline = deadline(seconds);
     loop {
         let status = ok("status", dispatcher_status(CHILD))?;
         if status != DispatcherStatus::Running {
@@ -715,7 +721,7 @@ fn go_and_wait(index: u64) -> Result<DispatcherStatus, String> {
         }
         let now = userland::counter();
         if now >= deadline {
-            return Err(format!("the child still runs after {CHILD_TIMEOUT_SECONDS} s"));
+            return Err(format!("the child still runs after {seconds} s"));
         }
         userland::wait(deadline - now); // its end wakes this program
     }
@@ -821,9 +827,14 @@ fn child(role: u64) -> u64 {
 }
 
 /// After each check: what a failed mapping check may have left behind (mapped entries, its
-/// frames) goes, so that one failure does not fail the checks after it. Errors are expected
-/// (nothing left) and ignored.
+/// frames) goes, and a child a failed check left running is waited for (it gives up waiting
+/// for its go after `CHILD_TIMEOUT_SECONDS`), so that the memory it was built from comes back
+/// and one failure does not fail the checks after it. Errors are expected (nothing left) and
+/// ignored.
 fn tidy() {
+    if dispatcher_status(CHILD) == Ok(DispatcherStatus::Running) {
+        let _ = wait_for_child(CHILD_TIMEOUT_SECONDS + 2);
+    }
     for entry in 0..8 {
         let _ = vnode_unmap(VNODE, entry);
     }
