@@ -625,3 +625,29 @@ fn retype_held_makes_kernel_objects_the_holder_cannot_remove() {
     assert!(f.revoke(RAM).is_ok());
     f.check();
 }
+
+/// What `spawn` relies on for a child's Dispatcher capability: a control block retyped into a
+/// kernel-held slot and copied to the parent. Released when the child ends, the parent's copy
+/// keeps the page taken (not the last copy); the parent deleting it is the last copy, and then
+/// the whole RAM retypes again. The copy has the RAM's rights, no more.
+#[test]
+fn a_held_dispatcher_copied_out_keeps_its_page_until_the_last_copy_goes() {
+    let mut f = fixture();
+    let control = Retype { kind: CapType::Dispatcher, offset: 0, object_size: PAGE_SIZE, count: 1 };
+    let (held, _) = f.caps.retype_held(f.cspace.slot(RAM), control).unwrap();
+    f.caps.copy_held(held, f.cspace.slot(leaf(1))).unwrap();
+    let copy = f.identify(leaf(1)).unwrap();
+    assert_eq!((copy.kind(), copy.base()), (CapType::Dispatcher, RAM_BASE));
+    assert_eq!(copy.rights(), f.identify(RAM).unwrap().rights());
+    // An occupied destination is refused, nothing made.
+    assert_eq!(f.caps.copy_held(held, f.cspace.slot(leaf(1))), Err(CapError::SlotOccupied));
+    // The child ends: its held capability goes, not the last one.
+    let released = f.caps.release(held).unwrap();
+    assert!(released.removed.iter().all(|r| !r.last_copy), "{released:?}");
+    assert_eq!(f.retype(RAM, frames(0, 1, 1), leaf(2)), Err(CapError::AlreadyRetyped));
+    // The parent deletes its copy: the last one; the RAM is whole again.
+    let deleted = f.delete(leaf(1)).unwrap();
+    assert!(deleted.removed.iter().any(|r| r.last_copy && r.capability.kind() == CapType::Dispatcher));
+    assert!(f.retype(RAM, frames(0, RAM_SIZE / PAGE_SIZE, 1), leaf(2)).is_ok());
+    f.check();
+}

@@ -133,16 +133,16 @@ pub fn plan(elf: &[u8]) -> Result<LoadPlan, ProgramError> {
 /// for the program, its stack and mapped frames).
 pub const TABLE_PAGES_PER_SPACE: u64 = 16;
 
-/// Pages of a dispatcher's two capability-space CNodes (a 4 KiB root and a 4 KiB level 2) and
-/// its level-3 VNode.
-pub const CSPACE_AND_VNODE_PAGES: u64 = 3;
+/// Pages of a dispatcher's two capability-space CNodes (a 4 KiB root and a 4 KiB level 2), its
+/// level-3 VNode and its control block (the object its Dispatcher capability names).
+pub const KERNEL_OBJECT_PAGES: u64 = 4;
 
 /// The pages a dispatcher for `plan` is built from: its segments (each rounded up to pages),
-/// its stack, its translation tables, its two CNodes and its VNode. `spawn` retypes this many
+/// its stack, its translation tables, its two CNodes, its VNode and its control block. `spawn` retypes this many
 /// out of the RAM capability it is given (and refuses a smaller one).
 pub fn pages_needed(plan: &LoadPlan) -> u64 {
     let segments: u64 = plan.segments.iter().map(|s| s.mem_size.div_ceil(PAGE_SIZE)).sum();
-    segments + USER_STACK_SIZE / PAGE_SIZE + TABLE_PAGES_PER_SPACE + CSPACE_AND_VNODE_PAGES
+    segments + USER_STACK_SIZE / PAGE_SIZE + TABLE_PAGES_PER_SPACE + KERNEL_OBJECT_PAGES
 }
 
 #[cfg(test)]
@@ -204,8 +204,9 @@ mod tests {
         let bytes =
             elf(EM_AARCH64, 0x40_0010, &[(0x40_0000, 0x100, 0x100, R | X), (0x41_0000, 0x2001, 0x10, R | W)]);
         let plan = plan(&bytes).unwrap();
-        // 1 code page, 3 data pages, 16 stack pages, 16 table pages, 2 CNodes, 1 VNode.
-        assert_eq!(pages_needed(&plan), 1 + 3 + 16 + 16 + 2 + 1);
+        // 1 code page, 3 data pages, 16 stack pages, 16 table pages, 2 CNodes, 1 VNode, 1
+        // control block.
+        assert_eq!(pages_needed(&plan), 1 + 3 + 16 + 16 + 2 + 1 + 1);
     }
 
     #[test]

@@ -36,13 +36,18 @@ const PAGE_BYTES: u64 = 4096;
 const BIND_TIMEOUT_SECONDS: u64 = 10;
 /// Seconds the boot core's monitor waits for every core's `selftest` to finish.
 const SELFTEST_TIMEOUT_SECONDS: u64 = 120;
-/// Bytes of RAM a monitor gives its `selftest`: retyped off its first RAM capability.
+/// Bytes of RAM a monitor gives its `selftest` for its checks (its `SLOT_FIRST_RAM`), and for
+/// the children it spawns (its `SLOT_FIRST_RAM + 1`): retyped off the start of the monitor's
+/// first RAM capability, one after the other.
 const SELFTEST_RAM_BYTES: u64 = 256 << 10;
-/// Where the monitor puts the RAM piece for `selftest` in its own space before giving it.
+const SELFTEST_CHILD_RAM_BYTES: u64 = 512 << 10;
+/// Where the monitor puts those RAM pieces in its own space before giving them.
 const SELFTEST_RAM_SLOT: u32 = SLOT_FIRST_FREE;
-/// Bytes of RAM a monitor passes to `spawn` for each program it spawns, retyped off the end
-/// of its first RAM capability (the kernel builds the program out of it: segments, stack,
-/// tables, CNodes, VNode; `selftest`, its 1 MiB heap among them, needs about 1.2 MiB).
+const SELFTEST_CHILD_RAM_SLOT: u32 = SLOT_FIRST_FREE + 7;
+/// Bytes of RAM a monitor passes to `spawn` for a program, retyped off the end of its first
+/// RAM capability (the kernel builds the program out of it: segments, stack, tables, CNodes,
+/// VNode, control block): `latency` and `faulter` carry a 1 MiB heap and need about 1.2 MiB;
+/// `selftest` declares a 64 KiB heap and needs about 270 KiB.
 const SPAWN_RAM_BYTES: u64 = 1536 << 10;
 /// Bytes of RAM the boot core's monitor gives each core it starts, for that core's monitor (as
 /// RAM capabilities besides its frame pool's rest); halved until it fits.
@@ -64,9 +69,22 @@ const CAP_EMPTY_SLOT: u8 = 4;
 const CAP_SLOT_OCCUPIED: u8 = 5;
 const CAP_MISALIGNED: u8 = 10;
 const CAP_DENIED: u8 = 15;
+const SELFTEST_SPAWN_RAM_BYTES: u64 = 384 << 10;
 /// Where the monitor keeps the RAM piece of the `index`th boot module it spawns
 /// (`SPAWN_RAM_SLOT + index`): kept while the program lives.
 const SPAWN_RAM_SLOT: u32 = SLOT_FIRST_FREE + 1;
+/// Where the monitor keeps the Dispatcher capability `spawn` gives it for the `index`th boot
+/// module (`SPAWN_DISPATCHER_SLOT + index`): its authority over that program (`cap_give`).
+const SPAWN_DISPATCHER_SLOT: u32 = SLOT_FIRST_FREE + 4;
+
+/// Bytes of RAM the monitor spawns boot module `name` from.
+fn spawn_bytes(name: &str) -> u64 {
+    if name == "selftest" {
+        SELFTEST_SPAWN_RAM_BYTES
+    } else {
+        SPAWN_RAM_BYTES
+    }
+}
 
 /// How the pair being measured ended, as the coordinator heard it.
 type PairOutcome = Result<BenchResult, Failure>;
@@ -392,7 +410,7 @@ impl Monitor {
     /// with this monitor themselves (`REGISTER`), so their dispatcher indices need no keeping.
     fn spawn_programs(&self) {
         let flags = info(Info::Flags).unwrap_or(0);
-        let mut pieces = 0;
+        let mut used = 0;
         for (index, name) in (0u32..).zip(MODULES) {
             let wanted = match name {
                 "selftest" => flags & FLAG_SELFTEST != 0,
@@ -401,11 +419,11 @@ impl Monitor {
                 _ => false,
             };
             if wanted {
-                match self.spawn_program(index, &mut pieces) {
+                match self.spawn_program(index, spawn_bytes(name), &mut used) {
                     Ok(()) => println!(
                         "monitor {} spawned {name} from {} KiB of RAM",
                         self.core,
-                        SPAWN_RAM_BYTES >> 10
+                        spawn_bytes(name) >> 10
                     ),
                     Err(e) => println!("monitor {}: cannot spawn {name}: {e:?}", self.core),
                 }
@@ -413,19 +431,21 @@ impl Monitor {
         }
     }
 
-    /// Spawns boot module `index` out of a RAM capability of its own: `SPAWN_RAM_BYTES`
-    /// retyped off the end of this monitor's first RAM capability (below the `pieces` given
-    /// before) into `SPAWN_RAM_SLOT + index`.
-    fn spawn_program(&self, index: u32, pieces: &mut u64) -> Result<(), userland::Error> {
+    /// Spawns boot module `index` out of a RAM capability of its own: `bytes` retyped off the
+    /// end of this monitor's first RAM capability (below the `used` bytes given before) into
+    /// `SPAWN_RAM_SLOT + index`; its Dispatcher capability goes to
+    /// `SPAWN_DISPATCHER_SLOT + index`.
+    fn spawn_program(&self, index: u32, bytes: u64, used: &mut u64) -> Result<(), userland::Error> {
         let ram = userland::cap_identify(SLOT_FIRST_RAM)?;
-        let used = (*pieces + 1) * SPAWN_RAM_BYTES;
-        let offset = ram.size.checked_sub(used).ok_or(userland::Error::Capability(11))?;
+        let offset = ram.size.checked_sub(*used + bytes).ok_or(userland::Error::Capability(11))?;
         let slot = SPAWN_RAM_SLOT + index;
-        userland::cap_retype(SLOT_FIRST_RAM, cap_type::RAM, offset, SPAWN_RAM_BYTES, 1, slot)?;
-        *pieces += 1;
-        userland::spawn(SLOT_FIRST_MODULE + index, slot).map(|_| ()).inspect_err(|_| {
-            let _ = userland::cap_delete(slot);
-        })
+        userland::cap_retype(SLOT_FIRST_RAM, cap_type::RAM, offset, bytes, 1, slot)?;
+        *used += bytes;
+        userland::spawn(SLOT_FIRST_MODULE + index, slot, SPAWN_DISPATCHER_SLOT + index, 0)
+            .map(|_| ())
+            .inspect_err(|_| {
+                let _ = userland::cap_delete(slot);
+            })
     }
 
     /// Equips this core's `selftest` once it registered and the roll call is over.
@@ -438,14 +458,24 @@ impl Monitor {
         }
     }
 
-    /// `selftest` registered: give it a RAM capability of its own (retyped off this monitor's
-    /// first one, copied into its space with `cap_give`, then dropped here so the program holds
-    /// the only copy) and tell it to start.
+    /// `selftest` registered: give it two RAM capabilities of its own (retyped off this
+    /// monitor's first one, copied into its space with `cap_give` through the Dispatcher
+    /// capability `spawn` gave for it, then dropped here so the program holds the only copies):
+    /// one for its checks at `SLOT_FIRST_RAM`, one for the children it spawns at
+    /// `SLOT_FIRST_RAM + 1`; and a copy of the `selftest` module capability at
+    /// `SLOT_FIRST_MODULE`, so it can spawn itself in a child role. Then tell it to start.
     fn equip_selftest(&mut self, dispatcher: u64) {
-        let given =
-            userland::cap_retype(SLOT_FIRST_RAM, cap_type::RAM, 0, SELFTEST_RAM_BYTES, 1, SELFTEST_RAM_SLOT)
-                .and_then(|()| userland::cap_give(dispatcher, SELFTEST_RAM_SLOT, SLOT_FIRST_RAM))
-                .and_then(|()| userland::cap_delete(SELFTEST_RAM_SLOT));
+        let index = MODULES.iter().position(|&m| m == "selftest").unwrap_or(0) as u32;
+        let child = SPAWN_DISPATCHER_SLOT + index;
+        let ram =
+            |offset, bytes, slot| userland::cap_retype(SLOT_FIRST_RAM, cap_type::RAM, offset, bytes, 1, slot);
+        let given = ram(0, SELFTEST_RAM_BYTES, SELFTEST_RAM_SLOT)
+            .and_then(|()| ram(SELFTEST_RAM_BYTES, SELFTEST_CHILD_RAM_BYTES, SELFTEST_CHILD_RAM_SLOT))
+            .and_then(|()| userland::cap_give(child, SELFTEST_RAM_SLOT, SLOT_FIRST_RAM))
+            .and_then(|()| userland::cap_give(child, SELFTEST_CHILD_RAM_SLOT, SLOT_FIRST_RAM + 1))
+            .and_then(|()| userland::cap_give(child, SLOT_FIRST_MODULE + index, SLOT_FIRST_MODULE));
+        let _ = userland::cap_delete(SELFTEST_RAM_SLOT);
+        let _ = userland::cap_delete(SELFTEST_CHILD_RAM_SLOT);
         if let Err(e) = given {
             println!("monitor {}: cannot equip selftest: {e:?}", self.core);
         }

@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 21] = [
+const CHECKS: [&str; 26] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -26,7 +26,12 @@ const CHECKS: [&str; 21] = [
     "revoke-unmaps",
     "vnode-install-own",
     "protect-reduces-rights",
-    "spawn-refused-without-kernel-cap",
+    "spawn-forged-module-refused",
+    "spawn-small-ram-refused",
+    "spawn-read-only-ram-refused",
+    "give-needs-dispatcher-capability",
+    "child-fewer-rights",
+    "child-access-after-unmap-faults",
 ];
 
 /// The boot core's monitor's checks of `core_boot` (monitor/src/main.rs), around the first
@@ -79,7 +84,7 @@ fn every_check_passes_on_every_core() {
         // The monitor built `selftest` out of a RAM capability it retyped for it.
         assert_eq!(
             run.lines_starting(&format!("monitor {core} spawned ")),
-            [format!("monitor {core} spawned selftest from 1536 KiB of RAM")],
+            [format!("monitor {core} spawned selftest from 384 KiB of RAM")],
             "core {core}:\n{}",
             run.console
         );

@@ -119,11 +119,36 @@ pub fn device_tree_at(va: u64) -> &'static [u8] {
 #[global_allocator]
 static HEAP: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHeap::empty();
 
-/// The program's heap: part of its zeroed data, handed to the allocator at start.
-static mut HEAP_SPACE: [u8; 1 << 20] = [0; 1 << 20];
+/// Whether the allocator has its memory.
+static HEAP_GIVEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-/// Gives the allocator its memory (called once by the entry code).
-pub fn init_heap() {
-    // SAFETY: called once before anything allocates; HEAP_SPACE is used by nothing else.
-    unsafe { HEAP.lock().init(core::ptr::addr_of_mut!(HEAP_SPACE).cast(), 1 << 20) };
+/// The memory of a program's heap: a zeroed static (in the program's bss) of `N` bytes, which
+/// `entry!` declares and hands to [`init_heap`]. Nothing but the allocator touches it.
+pub struct HeapSpace<const N: usize>(core::cell::UnsafeCell<[u8; N]>);
+
+// SAFETY: the bytes are reached only through the allocator, which `init_heap` hands them to
+// once; the allocator's lock orders every use.
+unsafe impl<const N: usize> Sync for HeapSpace<N> {}
+
+impl<const N: usize> HeapSpace<N> {
+    /// Zeroed memory (so it lies in the bss and costs no file space).
+    pub const fn new() -> Self {
+        HeapSpace(core::cell::UnsafeCell::new([0; N]))
+    }
+}
+
+impl<const N: usize> Default for HeapSpace<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Gives the allocator `space` (called once by the entry code; later calls change nothing).
+pub fn init_heap<const N: usize>(space: &'static HeapSpace<N>) {
+    if HEAP_GIVEN.swap(true, core::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: the first call (checked above), before anything allocates; the static array
+    // lives as long as the program and its field is private, so nothing else refers to it.
+    unsafe { HEAP.lock().init(space.0.get().cast(), N) };
 }

@@ -9,13 +9,32 @@ extern crate alloc;
 pub use syscall_abi::{
     cap_addr, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST,
     MODULES, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL,
-    SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    SLOT_VNODE, STATUS_EXITED, STATUS_FAULTED, STATUS_RUNNING, USER_MAPPABLE_BASE, VNODE_ENTRIES,
+    VNODE_WINDOW_BYTES,
 };
+
+use core::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod arch;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use arch::{channel_frame, counter, init_heap, pingpong_line, syscall, syscall6};
+pub use arch::{channel_frame, counter, init_heap, pingpong_line, syscall, syscall6, HeapSpace};
+
+/// Bytes of a program's heap unless its `entry!` says otherwise.
+pub const DEFAULT_HEAP_BYTES: usize = 1 << 20;
+
+/// The word the program was started with (`x0` at entry; `spawn`'s `arg`, 0 for the monitor).
+static ARGUMENT: AtomicU64 = AtomicU64::new(0);
+
+/// Records the word the program was started with (called once by the code `entry!` makes).
+pub fn set_argument(arg: u64) {
+    ARGUMENT.store(arg, Ordering::Relaxed);
+}
+
+/// The word the program was started with: its parent's `arg` to `spawn` (0 for the monitor).
+pub fn argument() -> u64 {
+    ARGUMENT.load(Ordering::Relaxed)
+}
 
 /// Stand-ins on the host, where there is no kernel and no shared memory: programs compile
 /// there (for clippy and unit tests of their logic) but do not run.
@@ -35,12 +54,9 @@ mod host {
     pub fn pingpong_line(_va: u64) -> &'static core::sync::atomic::AtomicU64 {
         Box::leak(Box::new(core::sync::atomic::AtomicU64::new(0)))
     }
-
-    /// Nothing to set up on the host.
-    pub fn init_heap() {}
 }
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
-pub use host::{channel_frame, counter, init_heap, pingpong_line};
+pub use host::{channel_frame, counter, pingpong_line};
 
 /// Stand-in on the host, where there is no kernel to call: every call fails.
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
@@ -79,6 +95,8 @@ pub mod cap_type {
     pub const CNODE: u64 = 3;
     /// A level-3 translation table (`vnode_map`).
     pub const VNODE_L3: u64 = 7;
+    /// A dispatcher's control block (`spawn` gives the parent one for its child).
+    pub const DISPATCHER: u64 = 8;
     /// The monitor's authority.
     pub const KERNEL: u64 = 11;
 }
@@ -123,10 +141,46 @@ pub fn cap_revoke(addr: u32) -> Result<(), Error> {
     Error::check(syscall(Call::CapRevoke, [u64::from(addr), 0, 0, 0])).map(|_| ())
 }
 
+/// Copies the capability at `src` (same rights) into the empty slot `dest` of the capability
+/// space of the dispatcher whose Dispatcher capability (write right) is at `dispatcher`, as a
+/// parent equips the child it spawned.
+pub fn cap_give(dispatcher: u32, src: u32, dest: u32) -> Result<(), Error> {
+    let args = [u64::from(dispatcher), u64::from(src), u64::from(dest), syscall_abi::GIVE_BY_DISPATCHER_CAP];
+    Error::check(syscall(Call::CapGive, args)).map(|_| ())
+}
+
 /// (Holder of the Kernel capability) copies the capability at `src` into the empty slot `dest`
-/// of dispatcher `dispatcher`'s capability space on this core.
-pub fn cap_give(dispatcher: u64, src: u32, dest: u32) -> Result<(), Error> {
-    Error::check(syscall(Call::CapGive, [dispatcher, u64::from(src), u64::from(dest), 0])).map(|_| ())
+/// of dispatcher `index`'s capability space on this core.
+pub fn cap_give_by_index(index: u64, src: u32, dest: u32) -> Result<(), Error> {
+    let args = [index, u64::from(src), u64::from(dest), syscall_abi::GIVE_BY_INDEX];
+    Error::check(syscall(Call::CapGive, args)).map(|_| ())
+}
+
+/// How a dispatcher stands, as `dispatcher_status` tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DispatcherStatus {
+    /// It may still run.
+    Running,
+    /// It exited with this code.
+    Exited(u64),
+    /// The kernel stopped it after a fault: `ESR_EL1` and `FAR_EL1`.
+    Faulted {
+        /// The exception syndrome.
+        esr: u64,
+        /// The faulting address.
+        far: u64,
+    },
+}
+
+/// How the dispatcher whose Dispatcher capability (read right) is at `dispatcher` stands.
+pub fn dispatcher_status(dispatcher: u32) -> Result<DispatcherStatus, Error> {
+    let (ret, words) = syscall6(Call::DispatcherStatus, [u64::from(dispatcher), 0, 0, 0, 0, 0]);
+    match Error::check(ret)? {
+        STATUS_RUNNING => Ok(DispatcherStatus::Running),
+        STATUS_EXITED => Ok(DispatcherStatus::Exited(words[0])),
+        STATUS_FAULTED => Ok(DispatcherStatus::Faulted { esr: words[0], far: words[1] }),
+        _ => Err(Error::InvalidArgument),
+    }
 }
 
 /// Maps the (first page of the) Frame capability at `frame` into entry `entry` of the level-3
@@ -148,11 +202,11 @@ pub fn vnode_install(vnode: u32, window: u64) -> Result<u64, Error> {
     Error::check(syscall(Call::VnodeInstall, [u64::from(vnode), window, 0, 0]))
 }
 
-/// (Holder of the Kernel capability) spawns a dispatcher on this core from the boot module
-/// capability at `module`, on the authority of the RAM capability at `ram`; returns its
-/// dispatcher index.
-pub fn spawn(module: u32, ram: u32) -> Result<u64, Error> {
-    Error::check(syscall(Call::Spawn, [u64::from(module), u64::from(ram), 0, 0]))
+/// Spawns a dispatcher on this core from the boot-module capability at `module`, built out of
+/// the RAM capability at `ram`, started with `arg` in `x0` ([`argument`]); its Dispatcher
+/// capability goes into the empty slot `dest`. Returns its dispatcher index.
+pub fn spawn(module: u32, ram: u32, dest: u32, arg: u64) -> Result<u64, Error> {
+    Error::check(syscall(Call::Spawn, [u64::from(module), u64::from(ram), u64::from(dest), arg]))
 }
 
 /// (Holder of the Kernel capability, on the boot core) starts core `core` with the CPU-driver
@@ -263,15 +317,21 @@ pub fn notify(core: u64) -> Result<(), Error> {
     Error::check(syscall(Call::Notify, [core, 0, 0, 0])).map(|_| ())
 }
 
-/// Declares the program's entry function (`fn() -> u64`): the runtime calls it and exits
-/// with its result.
+/// Declares the program's entry function (`fn() -> u64`): the runtime records the word the
+/// program was started with ([`argument`]), gives the allocator a heap in the program's bss
+/// ([`DEFAULT_HEAP_BYTES`], or `heap = BYTES`), calls it and exits with its result.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        $crate::entry!($main, heap = $crate::DEFAULT_HEAP_BYTES);
+    };
+    ($main:path, heap = $bytes:expr) => {
         #[cfg(all(target_arch = "aarch64", target_os = "none"))]
         #[no_mangle]
-        extern "C" fn __user_main() -> ! {
-            $crate::init_heap();
+        extern "C" fn __user_main(arg: u64) -> ! {
+            static HEAP_SPACE: $crate::HeapSpace<{ $bytes }> = $crate::HeapSpace::new();
+            $crate::set_argument(arg);
+            $crate::init_heap(&HEAP_SPACE);
             let code: u64 = $main();
             $crate::exit(code)
         }

@@ -79,9 +79,12 @@ pub enum Call {
     /// `cap_revoke(addr)`: removes every copy and every descendant of the capability at `addr`
     /// on this core, and keeps it.
     CapRevoke = 18,
-    /// `cap_give(dispatcher, src, dest)`: copies the capability at `src` in the caller's space
-    /// into the empty slot `dest` of dispatcher `dispatcher`'s space (same core). Needs the
-    /// Kernel capability at [`SLOT_KERNEL`]; what a monitor does when it equips a program.
+    /// `cap_give(target, src, dest, by)`: copies the capability at `src` in the caller's space,
+    /// with the same rights (never more), into the empty slot `dest` of another dispatcher's
+    /// space (same core, not ended). Who receives it depends on `by` ([`GIVE_BY_DISPATCHER_CAP`]:
+    /// `target` is the address of a Dispatcher capability with the write right in the caller's
+    /// space, as `spawn` hands a parent for its child; [`GIVE_BY_INDEX`]: `target` is a
+    /// dispatcher index and the caller must hold the Kernel capability at [`SLOT_KERNEL`]).
     CapGive = 19,
     /// `vnode_map(vnode, slot, frame, rights)`: maps the first page of the Frame capability at
     /// `frame` into entry `slot` (0..511) of the level-3 VNode capability at `vnode`, that is
@@ -100,15 +103,17 @@ pub enum Call {
     /// maps into it. Window 0 holds the VNode at [`SLOT_VNODE`]. Refused (`SlotOccupied`) if
     /// the VNode is installed already or the window is in use.
     VnodeInstall = 22,
-    /// `spawn(module, ram)`: (holder of the Kernel capability at [`SLOT_KERNEL`]; `Denied`
-    /// otherwise) builds a new dispatcher on this core from the boot module whose Frame
-    /// capability (read right needed) is at `module`, with its own address space (a recycled
-    /// ASID is invalidated first), ELF loaded, stack, capability space and level-3 VNode at
-    /// [`SLOT_VNODE`], and makes it runnable; returns its dispatcher index. `ram` must be a RAM
-    /// capability with the write right (the caller's authority to spend memory), but the new
-    /// dispatcher's memory still comes from the core's frame pool, not from that RAM (not
-    /// built yet). A module capability that names no boot module is `InvalidArgument`. The
-    /// child gets no Kernel capability; the caller equips it afterwards with `cap_give`.
+    /// `spawn(module, ram, dest, arg)`: builds a new dispatcher on this core from the boot
+    /// module whose Frame capability (read right) is at `module`, out of the RAM capability
+    /// (write right) at `ram`: its capability space, its address space (ELF loaded, stack, its
+    /// level-3 VNode at [`SLOT_VNODE`]) and its control block are retyped from the start of
+    /// that RAM into kernel-held objects, released when it ends. It starts with `arg` in `x0`.
+    /// A Dispatcher capability for it goes into the caller's empty slot `dest`: the parent's
+    /// authority over its child ([`Call::CapGive`], [`Call::DispatcherStatus`]). No Kernel
+    /// capability is needed, and the child gets none: it holds nothing but its own CNode and
+    /// VNode until its parent gives it capabilities. Returns its dispatcher index. A module
+    /// capability that names no boot module is `InvalidArgument`; a RAM capability too small
+    /// is `Capability(OutOfBounds)`, checked before anything changes.
     Spawn = 23,
     /// `core_boot(core, build, region, share)`: (holder of the Kernel capability at
     /// [`SLOT_KERNEL`], on the boot core) starts core `core` (its index in the device tree's
@@ -135,7 +140,26 @@ pub enum Call {
     /// the page's TLB entries for the caller's ASID are invalidated, so a reduction holds from
     /// the call's return on (a write to a page made read-only faults).
     VnodeProtect = 26,
+    /// `dispatcher_status(dispatcher) -> state`: how the dispatcher whose Dispatcher capability
+    /// (read right) is at `dispatcher` stands: [`STATUS_RUNNING`] (runnable or waiting),
+    /// [`STATUS_EXITED`] with its exit code in `x1`, or [`STATUS_FAULTED`] (stopped by the
+    /// kernel after a fault) with the exception syndrome (`ESR_EL1`) in `x1` and the faulting
+    /// address (`FAR_EL1`) in `x2`. (Number 24 is taken by `core_boot`.)
+    DispatcherStatus = 25,
 }
+
+/// `cap_give`'s `by` (`x3`): `target` is a Dispatcher capability's address.
+pub const GIVE_BY_DISPATCHER_CAP: u64 = 0;
+/// `cap_give`'s `by` (`x3`): `target` is a dispatcher index; needs the Kernel capability.
+pub const GIVE_BY_INDEX: u64 = 1;
+
+/// `dispatcher_status`: the dispatcher may still run (runnable or waiting).
+pub const STATUS_RUNNING: u64 = 0;
+/// `dispatcher_status`: it exited; its code is in `x1`.
+pub const STATUS_EXITED: u64 = 1;
+/// `dispatcher_status`: the kernel stopped it after a fault; `ESR_EL1` in `x1`, `FAR_EL1` in
+/// `x2`.
+pub const STATUS_FAULTED: u64 = 2;
 
 /// Where the caller's level-3 VNode (at [`SLOT_VNODE`]) maps: entry `n` is the page at
 /// `USER_MAPPABLE_BASE + n * 4096`, a 2 MiB window of every dispatcher's address space
@@ -148,8 +172,8 @@ pub const VNODE_ENTRIES: u64 = 512;
 pub const VNODE_WINDOW_BYTES: u64 = 2 << 20;
 
 /// Slot of the Kernel capability in a monitor's capability space (slot 0 of the CNode in
-/// root slot 0). `power_off`, `grant`, `map_device_tree`, monitor channels and `cap_give`
-/// look for it there: authority comes from holding it, not from loading first.
+/// root slot 0). `power_off`, `grant`, `map_device_tree`, monitor channels and `cap_give` by
+/// index look for it there: authority comes from holding it, not from loading first.
 pub const SLOT_KERNEL: u32 = 0;
 /// Slot of the first RAM capability the kernel (for a monitor) or the monitor (for a program
 /// it equips) puts into a capability space; further ones follow in consecutive slots.
@@ -211,6 +235,7 @@ impl Call {
             23 => Call::Spawn,
             24 => Call::CoreBoot,
             26 => Call::VnodeProtect,
+            25 => Call::DispatcherStatus,
             _ => return None,
         })
     }
@@ -362,7 +387,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in (0..25).chain([26]) {
+        for raw in 0..27 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

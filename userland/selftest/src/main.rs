@@ -1,15 +1,18 @@
 //! The capability system's check at EL0: one instance on every core (`selftest` on the kernel
-//! command line). It registers with its monitor, which gives it a RAM capability of its own (at
-//! `SLOT_FIRST_RAM`) with `cap_give`; then it runs each check through the system calls, prints
-//! `selftest <core> <name>: ok` or `selftest <core> <name>: FAILED <why>` per check, and reports
-//! its counts to its monitor, which forwards them to the boot core's monitor for the summary.
+//! command line). It registers with its monitor, which gives it with `cap_give` two RAM
+//! capabilities of its own (at `SLOT_FIRST_RAM`, for its checks, and `SLOT_FIRST_RAM + 1`, for
+//! the children it spawns) and the `selftest` module capability (at `SLOT_FIRST_MODULE`); then
+//! it runs each check through the system calls, prints `selftest <core> <name>: ok` or
+//! `selftest <core> <name>: FAILED <why>` per check, and reports its counts to its monitor,
+//! which forwards them to the boot core's monitor for the summary.
 //!
 //! The mapping checks (`map-*`, `unmap-then-remap`, `delete-unmaps`, `revoke-unmaps`) map
 //! Frames through this program's own level-3 VNode (`SLOT_VNODE`), `vnode-install-own` through
 //! one it retypes from its RAM and installs; they touch a page only while `vnode_map` has it
-//! mapped. Not checked here because it is not built yet: that an access
-//! after unmap or revoke faults (it would stop this program itself; it needs a spawned child),
-//! spawning a child with fewer rights.
+//! mapped. What needs a program to be stopped, or to hold fewer rights, runs in a child: the
+//! `child-*` checks spawn this same program (`spawn` with the module capability, out of a RAM
+//! piece, the child's role in the start argument), equip it through the Dispatcher capability
+//! `spawn` gave, and learn how it ended with `dispatcher_status`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(unsafe_code)]
 
@@ -20,10 +23,10 @@ use alloc::string::String;
 
 use monitor::local::{self, SERVICE_SELFTEST};
 use userland::{
-    cap_copy, cap_delete, cap_identify, cap_mint, cap_retype, cap_revoke, cap_type, info, println,
-    vnode_install, vnode_map, vnode_protect, vnode_unmap, CapInfo, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE,
-    SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES,
-    VNODE_WINDOW_BYTES,
+    cap_copy, cap_delete, cap_give, cap_identify, cap_mint, cap_retype, cap_revoke, cap_type,
+    dispatcher_status, info, println, spawn, vnode_install, vnode_map, vnode_protect, vnode_unmap, CapInfo,
+    DispatcherStatus, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM,
+    SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 /// Allocate/free rounds of the `alloc-free` check: a tenth of a million, because a million took
@@ -32,8 +35,37 @@ const ROUNDS: u64 = 100_000;
 /// The check's name, with its round count.
 const ALLOC_FREE: &str = "alloc-free-100000";
 
-/// The RAM capability the monitor gave.
+/// The RAM capability the monitor gave for the checks.
 const RAM: u32 = SLOT_FIRST_RAM;
+/// The RAM capability the monitor gave for children: `CHILD_RAM_BYTES` of it become each
+/// child, the pages after that the Frames given to children.
+const CHILD_RAM_SOURCE: u32 = SLOT_FIRST_RAM + 1;
+/// The `selftest` module capability the monitor gave.
+const MODULE: u32 = SLOT_FIRST_MODULE;
+/// Slots of the child checks: the child's Dispatcher capability, a read-only copy of it, the
+/// RAM piece it is built from, Frames for it, RAM pieces `spawn` must refuse.
+const CHILD: u32 = SLOT_FIRST_FREE + 12;
+const CHILD_READ_ONLY: u32 = SLOT_FIRST_FREE + 13;
+const CHILD_RAM: u32 = SLOT_FIRST_FREE + 14;
+const SHARED: u32 = SLOT_FIRST_FREE + 15;
+const SHARED_READ_ONLY: u32 = SLOT_FIRST_FREE + 16;
+const BAD_RAM: u32 = SLOT_FIRST_FREE + 17;
+const BAD_MODULE: u32 = SLOT_FIRST_FREE + 18;
+/// Bytes a child is spawned from (this program, with its 64 KiB heap, needs about 270 KiB).
+const CHILD_RAM_BYTES: u64 = 384 << 10;
+/// Where a child finds the capability its parent gives it.
+const GIVEN: u32 = SLOT_FIRST_FREE;
+/// Parent to child (`send_local`): the capability is in place, go.
+const CHILD_GO: u64 = 0x6368_696c_645f_676f;
+/// Seconds a parent waits for its child to end, and a child for its parent's go.
+const CHILD_TIMEOUT_SECONDS: u64 = 10;
+/// The child roles (the start argument; 0 is the parent, spawned by the monitor).
+const ROLE_FEWER_RIGHTS: u64 = 1;
+const ROLE_ACCESS_AFTER_UNMAP: u64 = 2;
+/// A word the parent writes for the child to read.
+const SHARED_WORD: u64 = 0x0123_4567_89ab_cdef;
+/// Exception class of a data abort from EL0 (`ESR_EL1.EC`).
+const EC_DATA_ABORT_LOWER: u64 = 0x24;
 /// Free slots of this program's own (in the level-2 CNode, from `SLOT_FIRST_FREE`).
 const FRAMES: u32 = SLOT_FIRST_FREE; // four frames: 16..19
 const SPARE: u32 = SLOT_FIRST_FREE + 4;
@@ -74,6 +106,7 @@ mod code {
     pub const ALREADY_RETYPED: u8 = 12;
     pub const OVERLAP: u8 = 13;
     pub const RIGHTS_EXCEEDED: u8 = 14;
+    pub const OUT_OF_BOUNDS: u8 = 11;
     pub const OUT_OF_CAPABILITIES: u8 = 17;
 }
 
@@ -517,9 +550,9 @@ impl Selftest {
         if power != Error::Denied {
             return Err(format!("power_off: expected Denied, got {power:?}"));
         }
-        let give = userland::cap_give(0, RAM, SPARE);
+        let give = userland::cap_give_by_index(0, RAM, SPARE);
         if give != Err(Error::Denied) {
-            return Err(format!("cap_give: expected Denied, got {give:?}"));
+            return Err(format!("cap_give by index: expected Denied, got {give:?}"));
         }
         let grant = userland::grant(0, 0);
         if grant != Err(Error::Denied) {
@@ -532,21 +565,311 @@ impl Selftest {
         Ok(())
     }
 
-    /// `spawn` needs the Kernel capability: this program has none (and no module capability),
-    /// so it is refused before any capability is looked at.
-    fn spawn_refused_without_kernel_cap(&self) -> Check {
-        let spawned = userland::spawn(SLOT_FIRST_MODULE, RAM);
-        if spawned != Err(Error::Denied) {
-            return Err(format!("spawn: expected Denied, got {spawned:?}"));
+    /// `spawn` needs a boot module's Frame capability with the read right: a forged address,
+    /// an empty slot, RAM, a Frame of this program's own RAM and the module capability minted
+    /// without rights are refused, and nothing is made (no Dispatcher capability, the RAM piece
+    /// retypes whole afterwards).
+    fn spawn_forged_module_refused(&self) -> Check {
+        ok(
+            "retype RAM piece",
+            cap_retype(CHILD_RAM_SOURCE, cap_type::RAM, 0, CHILD_RAM_BYTES, 1, CHILD_RAM),
+        )?;
+        let spawn_from = |module: u32| spawn(module, CHILD_RAM, CHILD, ROLE_FEWER_RIGHTS);
+        refused("forged module address", spawn_from(0x7f00_0000), &[code::INVALID_ADDRESS])?;
+        refused("empty module slot", spawn_from(CNODE_SLOTS - 1), &[code::EMPTY_SLOT])?;
+        refused("RAM as the module", spawn_from(CHILD_RAM_SOURCE), &[code::WRONG_TYPE])?;
+        ok("retype own frame", cap_retype(RAM, cap_type::FRAME, 0, PAGE, 1, BAD_MODULE))?;
+        let own = spawn_from(BAD_MODULE);
+        if own != Err(Error::InvalidArgument) {
+            return Err(format!(
+                "a Frame of its own RAM as the module: expected InvalidArgument, got {own:?}"
+            ));
         }
-        Ok(())
+        ok("delete own frame", cap_delete(BAD_MODULE))?;
+        ok("mint the module without rights", cap_mint(MODULE, BAD_MODULE, 0))?;
+        refused("module without the read right", spawn_from(BAD_MODULE), &[code::DENIED])?;
+        ok("delete", cap_delete(BAD_MODULE))?;
+        nothing_spawned()
+    }
+
+    /// `spawn` needs RAM enough for the program: a piece too small, one partly retyped
+    /// already, a Frame in place of RAM, and an occupied slot for the Dispatcher capability are
+    /// refused, and nothing is made.
+    fn spawn_small_ram_refused(&self) -> Check {
+        ok("retype small RAM", cap_retype(CHILD_RAM_SOURCE, cap_type::RAM, 0, 64 << 10, 1, BAD_RAM))?;
+        refused("64 KiB of RAM", spawn(MODULE, BAD_RAM, CHILD, ROLE_FEWER_RIGHTS), &[code::OUT_OF_BOUNDS])?;
+        ok("delete", cap_delete(BAD_RAM))?;
+        ok(
+            "retype RAM piece",
+            cap_retype(CHILD_RAM_SOURCE, cap_type::RAM, 0, CHILD_RAM_BYTES, 1, CHILD_RAM),
+        )?;
+        refused(
+            "occupied destination",
+            spawn(MODULE, CHILD_RAM, RAM, ROLE_FEWER_RIGHTS),
+            &[code::SLOT_OCCUPIED],
+        )?;
+        ok("retype a frame of it", cap_retype(CHILD_RAM, cap_type::FRAME, 0, PAGE, 1, BAD_MODULE))?;
+        refused("a Frame as the RAM", spawn(MODULE, BAD_MODULE, CHILD, 0), &[code::WRONG_TYPE])?;
+        let partly = spawn(MODULE, CHILD_RAM, CHILD, ROLE_FEWER_RIGHTS);
+        refused("RAM partly retyped", partly, &[code::ALREADY_RETYPED, code::OVERLAP])?;
+        ok("delete the frame", cap_delete(BAD_MODULE))?;
+        nothing_spawned()
+    }
+
+    /// `spawn` needs the write right on the RAM: a read-only copy is refused.
+    fn spawn_read_only_ram_refused(&self) -> Check {
+        ok(
+            "retype RAM piece",
+            cap_retype(CHILD_RAM_SOURCE, cap_type::RAM, 0, CHILD_RAM_BYTES, 1, CHILD_RAM),
+        )?;
+        ok("mint read-only", cap_mint(CHILD_RAM, BAD_RAM, READ))?;
+        refused("read-only RAM", spawn(MODULE, BAD_RAM, CHILD, ROLE_FEWER_RIGHTS), &[code::DENIED])?;
+        ok("delete", cap_delete(BAD_RAM))?;
+        nothing_spawned()
+    }
+
+    /// Giving to another dispatcher needs a Dispatcher capability that names one: forged,
+    /// empty, RAM and a Dispatcher made by hand from RAM (no dispatcher behind it) are
+    /// refused, for `cap_give` and `dispatcher_status` alike.
+    fn give_needs_dispatcher_capability(&self) -> Check {
+        refused("forged", cap_give(0x7f00_0000, RAM, GIVEN), &[code::INVALID_ADDRESS])?;
+        refused("empty slot", cap_give(CNODE_SLOTS - 1, RAM, GIVEN), &[code::EMPTY_SLOT])?;
+        refused("RAM as the dispatcher", cap_give(RAM, RAM, GIVEN), &[code::WRONG_TYPE])?;
+        refused("status through RAM", dispatcher_status(RAM), &[code::WRONG_TYPE])?;
+        refused("status of a forged address", dispatcher_status(u32::MAX), &[code::INVALID_ADDRESS])?;
+        ok("retype a Dispatcher by hand", cap_retype(RAM, cap_type::DISPATCHER, 0, PAGE, 1, BAD_MODULE))?;
+        let give = cap_give(BAD_MODULE, RAM, GIVEN);
+        if give != Err(Error::InvalidArgument) {
+            return Err(format!(
+                "give to a Dispatcher of no dispatcher: expected InvalidArgument, got {give:?}"
+            ));
+        }
+        let status = dispatcher_status(BAD_MODULE);
+        if status != Err(Error::InvalidArgument) {
+            return Err(format!(
+                "status of a Dispatcher of no dispatcher: expected InvalidArgument, got {status:?}"
+            ));
+        }
+        ok("delete", cap_delete(BAD_MODULE))
+    }
+
+    /// The parent gives its child a read-only copy of a Frame it wrote a word into: the child
+    /// sees it read-only, maps it readable and reads the word, and is refused a writable
+    /// mapping and a mint with the write right (it reports by its exit code). A read-only copy
+    /// of the Dispatcher capability tells the status but cannot give. After the child ends its
+    /// memory comes back.
+    fn child_fewer_rights(&self) -> Check {
+        let frame_offset = CHILD_RAM_BYTES;
+        ok("retype frame", cap_retype(CHILD_RAM_SOURCE, cap_type::FRAME, frame_offset, PAGE, 1, SHARED))?;
+        words(map(8, SHARED, READ | WRITE)?)[0] = SHARED_WORD;
+        ok("unmap", vnode_unmap(VNODE, 8))?;
+        ok("mint read-only frame", cap_mint(SHARED, SHARED_READ_ONLY, READ))?;
+        let index = start_child(ROLE_FEWER_RIGHTS)?;
+        ok("mint read-only dispatcher", cap_mint(CHILD, CHILD_READ_ONLY, READ))?;
+        let give = cap_give(CHILD_READ_ONLY, SHARED_READ_ONLY, GIVEN);
+        refused("give through a read-only Dispatcher capability", give, &[code::DENIED])?;
+        let status = ok("status through the read-only copy", dispatcher_status(CHILD_READ_ONLY))?;
+        if status != DispatcherStatus::Running {
+            return Err(format!("the child is {status:?} before its go"));
+        }
+        ok("give", cap_give(CHILD, SHARED_READ_ONLY, GIVEN))?;
+        let status = go_and_wait(index)?;
+        if status != DispatcherStatus::Exited(0) {
+            return Err(format!("the child ended {status:?} (exit codes: see the child roles)"));
+        }
+        let after = cap_give(CHILD, SHARED_READ_ONLY, GIVEN + 1);
+        if after != Err(Error::InvalidArgument) {
+            return Err(format!("give to an ended child: expected InvalidArgument, got {after:?}"));
+        }
+        let word = words(map(8, SHARED, READ)?)[0];
+        ok("unmap", vnode_unmap(VNODE, 8))?;
+        if word != SHARED_WORD {
+            return Err(format!("the shared word changed to {word:#x}"));
+        }
+        ok("delete read-only dispatcher", cap_delete(CHILD_READ_ONLY))?;
+        memory_came_back()
+    }
+
+    /// A child maps a Frame, writes and reads it, unmaps it and touches it again: the kernel
+    /// stops it with a data abort at that address, its parent sees it stopped by the fault,
+    /// and this core runs on (this program runs the next checks). Its memory comes back.
+    fn child_access_after_unmap_faults(&self) -> Check {
+        let frame_offset = CHILD_RAM_BYTES + PAGE;
+        ok("retype frame", cap_retype(CHILD_RAM_SOURCE, cap_type::FRAME, frame_offset, PAGE, 1, SHARED))?;
+        let index = start_child(ROLE_ACCESS_AFTER_UNMAP)?;
+        ok("give", cap_give(CHILD, SHARED, GIVEN))?;
+        match go_and_wait(index)? {
+            DispatcherStatus::Faulted { esr, far } => {
+                if esr >> 26 != EC_DATA_ABORT_LOWER || far != USER_MAPPABLE_BASE {
+                    return Err(format!("stopped by esr={esr:#x} far={far:#x}, expected a data abort at {USER_MAPPABLE_BASE:#x}"));
+                }
+            }
+            other => return Err(format!("the child ended {other:?}, expected stopped by a fault")),
+        }
+        memory_came_back()
+    }
+}
+
+/// After a refused `spawn`: no Dispatcher capability was made, and the RAM piece at
+/// `CHILD_RAM` retypes whole (no object of a half-built child is left in it).
+fn nothing_spawned() -> Check {
+    refused("no Dispatcher capability", cap_identify(CHILD), &[code::EMPTY_SLOT])?;
+    memory_came_back()
+}
+
+/// The RAM piece at `CHILD_RAM` (its child ended, its Dispatcher capability deleted here)
+/// retypes whole: every object the kernel made of it went back.
+fn memory_came_back() -> Check {
+    let _ = cap_delete(CHILD);
+    let ram = ok("identify RAM piece", cap_identify(CHILD_RAM))?;
+    ok("retype the whole piece", cap_retype(CHILD_RAM, cap_type::FRAME, 0, ram.size, 1, BAD_MODULE))?;
+    ok("delete the whole frame", cap_delete(BAD_MODULE))?;
+    ok("delete the RAM piece", cap_delete(CHILD_RAM))
+}
+
+/// Spawns this program in child `role` out of a `CHILD_RAM_BYTES` piece of `CHILD_RAM_SOURCE`
+/// at `CHILD_RAM`; its Dispatcher capability at `CHILD`. Returns its index.
+fn start_child(role: u64) -> Result<u64, String> {
+    ok("retype RAM piece", cap_retype(CHILD_RAM_SOURCE, cap_type::RAM, 0, CHILD_RAM_BYTES, 1, CHILD_RAM))?;
+    let index = ok("spawn", spawn(MODULE, CHILD_RAM, CHILD, role))?;
+    let cap = ok("identify the Dispatcher capability", cap_identify(CHILD))?;
+    if cap.kind != cap_type::DISPATCHER {
+        return Err(format!("spawn put type {} at the Dispatcher slot", cap.kind));
+    }
+    Ok(index)
+}
+
+/// Tells the child at `index` to go and waits (bounded) until it ends; returns how.
+fn go_and_wait(index: u64) -> Result<DispatcherStatus, String> {
+    ok("go", userland::send_local(index, [CHILD_GO, 0, 0]))?;
+    wait_for_child(CHILD_TIMEOUT_SECONDS)
+}
+
+/// Waits until the child whose Dispatcher capability is at `CHILD` ends, at most `seconds`;
+/// returns how it ended.
+fn wait_for_child(seconds: u64) -> Result<DispatcherStatus, String> {
+    let deadline = deadline(seconds);
+    loop {
+        let status = ok("status", dispatcher_status(CHILD))?;
+        if status != DispatcherStatus::Running {
+            return Ok(status);
+        }
+        let now = userland::counter();
+        if now >= deadline {
+            return Err(format!("the child still runs after {seconds} s"));
+        }
+        userland::wait(deadline - now); // its end wakes this program
+    }
+}
+
+/// The counter value `seconds` from now.
+fn deadline(seconds: u64) -> u64 {
+    userland::counter() + seconds * info(Info::CounterFrequency).unwrap_or(1)
+}
+
+/// A child's exit code for each step of its role that went wrong (0: all as expected).
+mod exit {
+    pub const NO_GO: u64 = 2;
+    pub const NOT_READ_ONLY: u64 = 10;
+    pub const MAPPED_WRITABLE: u64 = 11;
+    pub const MINTED_WRITE: u64 = 12;
+    pub const NOT_READABLE: u64 = 13;
+    pub const WRONG_WORD: u64 = 14;
+    pub const HOLDS_KERNEL_OR_RAM: u64 = 15;
+    pub const GAVE_BY_INDEX: u64 = 16;
+    pub const NOT_MAPPED: u64 = 20;
+    pub const READ_BACK_WRONG: u64 = 21;
+    pub const NOT_UNMAPPED: u64 = 22;
+    pub const NO_FAULT: u64 = 23;
+    pub const UNKNOWN_ROLE: u64 = 99;
+}
+
+/// Reads the word at `va` after its page was unmapped: the kernel stops this program there.
+#[allow(unsafe_code)]
+fn touch_unmapped(va: u64) -> u64 {
+    // SAFETY: `va` is page-aligned and was this program's own mapping until `vnode_unmap`; the
+    // read traps to the kernel, which stops this program. Were the page still mapped, it is
+    // the program's own Frame, and a volatile read of it is harmless.
+    unsafe { core::ptr::read_volatile(va as *const u64) }
+}
+
+/// The child's side of `child-fewer-rights`: the Frame at `GIVEN` must be read-only and map
+/// only readable.
+fn role_fewer_rights() -> u64 {
+    match cap_identify(GIVEN) {
+        Ok(cap) if cap.kind == cap_type::FRAME && cap.rights == READ => {}
+        _ => return exit::NOT_READ_ONLY,
+    }
+    if vnode_map(VNODE, 0, GIVEN, READ | WRITE) != Err(Error::Capability(code::DENIED)) {
+        return exit::MAPPED_WRITABLE;
+    }
+    if cap_mint(GIVEN, GIVEN + 1, READ | WRITE) != Err(Error::Capability(code::RIGHTS_EXCEEDED)) {
+        return exit::MINTED_WRITE;
+    }
+    let empty = |slot| cap_identify(slot) == Err(Error::Capability(code::EMPTY_SLOT));
+    if !empty(SLOT_KERNEL) || !empty(RAM) || !empty(MODULE) {
+        return exit::HOLDS_KERNEL_OR_RAM;
+    }
+    if userland::cap_give_by_index(0, GIVEN, GIVEN + 1) != Err(Error::Denied) {
+        return exit::GAVE_BY_INDEX;
+    }
+    let Ok(va) = vnode_map(VNODE, 0, GIVEN, READ) else { return exit::NOT_READABLE };
+    let word = words(va)[0];
+    let _ = vnode_unmap(VNODE, 0);
+    if word != SHARED_WORD {
+        return exit::WRONG_WORD;
+    }
+    0
+}
+
+/// The child's side of `child-access-after-unmap-faults`: map the Frame at `GIVEN`, write and
+/// read it, unmap it, touch it again (which must not return).
+fn role_access_after_unmap() -> u64 {
+    let Ok(va) = vnode_map(VNODE, 0, GIVEN, READ | WRITE) else { return exit::NOT_MAPPED };
+    words(va)[5] = pattern(5);
+    if words(va)[5] != pattern(5) {
+        return exit::READ_BACK_WRONG;
+    }
+    if vnode_unmap(VNODE, 0).is_err() {
+        return exit::NOT_UNMAPPED;
+    }
+    let _ = touch_unmapped(va);
+    exit::NO_FAULT
+}
+
+/// A child: waits (bounded) for its parent's go, then plays `role`; the exit code says how it
+/// went.
+fn child(role: u64) -> u64 {
+    let deadline = deadline(CHILD_TIMEOUT_SECONDS);
+    loop {
+        match userland::recv_local() {
+            Ok((_, [CHILD_GO, _, _])) => break,
+            Ok(_) => {}
+            Err(_) => {
+                let now = userland::counter();
+                if now >= deadline {
+                    return exit::NO_GO;
+                }
+                userland::wait(deadline - now);
+            }
+        }
+    }
+    match role {
+        ROLE_FEWER_RIGHTS => role_fewer_rights(),
+        ROLE_ACCESS_AFTER_UNMAP => role_access_after_unmap(),
+        _ => exit::UNKNOWN_ROLE,
     }
 }
 
 /// After each check: what a failed mapping check may have left behind (mapped entries, its
-/// frames) goes, so that one failure does not fail the checks after it. Errors are expected
-/// (nothing left) and ignored.
+/// frames) goes, and a child a failed check left running is waited for (it gives up waiting
+/// for its go after `CHILD_TIMEOUT_SECONDS`), so that the memory it was built from comes back
+/// and one failure does not fail the checks after it. Errors are expected (nothing left) and
+/// ignored.
 fn tidy() {
+    if dispatcher_status(CHILD) == Ok(DispatcherStatus::Running) {
+        let _ = wait_for_child(CHILD_TIMEOUT_SECONDS + 2);
+    }
     for entry in 0..8 {
         let _ = vnode_unmap(VNODE, entry);
     }
@@ -554,6 +877,9 @@ fn tidy() {
     let _ = cap_delete(MAP_A);
     let _ = cap_delete(VN_B);
     let _ = cap_delete(VN_A);
+    for slot in [SHARED, SHARED_READ_ONLY, BAD_RAM, BAD_MODULE, CHILD_READ_ONLY, CHILD, CHILD_RAM] {
+        let _ = cap_delete(slot);
+    }
 }
 
 /// Waits for the monitor's go-ahead (it put the RAM capability in place).
@@ -570,6 +896,10 @@ fn wait_for_ram() {
 }
 
 fn run() -> u64 {
+    let role = userland::argument();
+    if role != 0 {
+        return child(role);
+    }
     let core = info(Info::CoreIndex).unwrap_or(u64::MAX);
     let me = info(Info::DispatcherIndex).unwrap_or(0);
     let _ = userland::send_local(0, [local::REGISTER, SERVICE_SELFTEST, me]);
@@ -583,7 +913,7 @@ fn run() -> u64 {
         }
     };
     let test = Selftest { ram };
-    let checks: [NamedCheck; 21] = [
+    let checks: [NamedCheck; 26] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -604,7 +934,12 @@ fn run() -> u64 {
         ("revoke-unmaps", Selftest::revoke_unmaps),
         ("vnode-install-own", Selftest::vnode_install_own),
         ("protect-reduces-rights", Selftest::protect_reduces_rights),
-        ("spawn-refused-without-kernel-cap", Selftest::spawn_refused_without_kernel_cap),
+        ("spawn-forged-module-refused", Selftest::spawn_forged_module_refused),
+        ("spawn-small-ram-refused", Selftest::spawn_small_ram_refused),
+        ("spawn-read-only-ram-refused", Selftest::spawn_read_only_ram_refused),
+        ("give-needs-dispatcher-capability", Selftest::give_needs_dispatcher_capability),
+        ("child-fewer-rights", Selftest::child_fewer_rights),
+        ("child-access-after-unmap-faults", Selftest::child_access_after_unmap_faults),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {
@@ -625,4 +960,6 @@ fn run() -> u64 {
     u64::from(failed != 0)
 }
 
-userland::entry!(run);
+// A 64 KiB heap (for the checks' messages): small enough that a child of this program fits
+// in `CHILD_RAM_BYTES`.
+userland::entry!(run, heap = 64 << 10);

@@ -63,11 +63,14 @@ fn pages_of(record: &BootRecord, entry: &PayloadEntry) -> Option<(u64, u64)> {
     base.is_multiple_of(PAGE_SIZE).then_some((base, size))
 }
 
-/// The name and ELF bytes of the program whose pages start at physical `base` (a module
-/// capability's base), if one does.
-pub fn program_at(record: &BootRecord, base: u64) -> Option<(String, &'static [u8])> {
+/// The name and ELF bytes of the program whose pages are exactly `[base, base + size)` (a
+/// module capability's object), if one's are.
+pub fn program_at(record: &BootRecord, base: u64, size: u64) -> Option<(String, &'static [u8])> {
     let (image, table) = image(record)?;
     let offset = base.checked_sub(record.image_pa)?;
     let entry = table.entries().find(|e| e.kind == PayloadKind::Program && e.file_offset == offset)?;
-    Some((entry.name().into(), table.payload_bytes(image, entry)?))
+    let name: String = entry.name().into();
+    let (_, pages) = program_pages(record, &name)?;
+    (pages == size).then_some(())?;
+    Some((name, table.payload_bytes(image, entry)?))
 }

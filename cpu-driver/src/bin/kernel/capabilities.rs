@@ -52,7 +52,7 @@ pub const BYTES_PER_CAPABILITY_UNIT: u64 = 256;
 /// allocates (dispatchers, mappings, messages; the capabilities made at boot count against the
 /// limit) and for the first-fit heap's fragmentation and per-block rounding. A program filling
 /// CNodes of its own with copies (two units each: the capability and its table entry) reaches
-/// it after 447 on every core of the selftest run (`capability-limit-refused`).
+/// it after 412 on every core of the selftest run (`capability-limit-refused`).
 pub const CAPABILITY_LIMIT: usize = (cpu_driver::plan::HEAP_SIZE / 4 / BYTES_PER_CAPABILITY_UNIT) as usize;
 
 /// Why a dispatcher could not get its capability space or the monitor its endowment.

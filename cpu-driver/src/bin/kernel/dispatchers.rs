@@ -62,6 +62,20 @@ pub enum State {
     Ended,
 }
 
+/// How a dispatcher ended (what `dispatcher_status` tells its parent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// It called `exit` with this code.
+    Exited(u64),
+    /// The kernel stopped it after a fault: the exception's syndrome and faulting address.
+    Faulted {
+        /// `ESR_EL1` of the fault.
+        esr: u64,
+        /// `FAR_EL1` of the fault.
+        far: u64,
+    },
+}
+
 /// One EL0 program instance on this core.
 pub struct Dispatcher {
     /// The program's name in the boot image.
@@ -85,15 +99,44 @@ pub struct Dispatcher {
     /// It has waited once (it finished starting up) or ended.
     pub settled: bool,
     /// The objects it is built from, retyped by `spawn` out of the RAM capability it was
-    /// given and kept in kernel-held slots (root CNode, level-2 CNode, VNode, the Frame of its
-    /// tables, segments and stack); released when it ends. Empty for the boot dispatchers
-    /// (built from the frame pool).
+    /// given and kept in kernel-held slots (root CNode, level-2 CNode, VNode, control block,
+    /// the Frame of its tables, segments and stack); released when it ends. Empty for the boot
+    /// dispatchers (built from the frame pool).
     pub held: Vec<HeldSlot>,
+    /// Physical address of its control block, the object its Dispatcher capabilities name,
+    /// while any capability names it (cleared when the last one goes, so a later control block
+    /// at the same address never finds this dispatcher); `None` for the boot dispatchers.
+    pub control: Option<u64>,
+    /// The dispatcher that spawned it, woken when it ends.
+    pub parent: Option<usize>,
+    /// How it ended, once it has.
+    pub ending: Option<Ending>,
+}
+
+/// What `spawn` builds a dispatcher from, checked by the caller: the boot module's pages, the
+/// RAM capability to retype them from, the caller's empty slot for the Dispatcher capability,
+/// the caller and the child's first argument.
+#[derive(Clone, Copy, Debug)]
+pub struct SpawnRequest {
+    /// Physical base of the module capability's object.
+    pub module_base: u64,
+    /// Size of the module capability's object.
+    pub module_size: u64,
+    /// The RAM capability (type and write right checked).
+    pub ram: SlotRef,
+    /// Where the caller gets the child's Dispatcher capability (checked empty).
+    pub dest: SlotRef,
+    /// The calling dispatcher: the child's parent.
+    pub parent: usize,
+    /// The child's `x0` at entry.
+    pub arg: u64,
 }
 
 /// Why `spawn` refused.
 #[derive(Debug)]
 pub enum SpawnError {
+    /// The module capability names no boot module's pages.
+    NoModule,
     /// The RAM capability was refused (too small: `OutOfBounds`; retyped already, ...);
     /// nothing changed.
     Capability(CapError),
@@ -162,21 +205,22 @@ impl Dispatchers {
             .map_err(|e| alloc::format!("{name}: {e}"))?;
         // A fresh page: never installed before.
         let _ = self.mappings.record_installed(vnode);
-        Ok(self.push(name, loaded.entry, loaded.stack_top, space, cspace, Vec::new()))
+        let start = Start { entry: loaded.entry, stack_top: loaded.stack_top, arg: 0 };
+        Ok(self.push(name, start, space, cspace, Origin { held: Vec::new(), control: None, parent: None }))
     }
 
-    /// Adds a runnable dispatcher that starts at `entry` with its stack at `stack_top`;
-    /// returns its index.
+    /// Adds a runnable dispatcher that starts as `start` says; returns its index.
     fn push(
         &mut self,
         name: &str,
-        entry: u64,
-        stack_top: u64,
+        start: Start,
         space: AddressSpace,
         cspace: CSpace,
-        held: Vec<HeldSlot>,
+        origin: Origin,
     ) -> usize {
-        let frame = TrapFrame { elr: entry, spsr: 0, sp_el0: stack_top, ..TrapFrame::default() };
+        let mut frame =
+            TrapFrame { elr: start.entry, spsr: 0, sp_el0: start.stack_top, ..TrapFrame::default() };
+        frame.x[0] = start.arg;
         self.list.push(Dispatcher {
             name: name.into(),
             frame,
@@ -188,39 +232,46 @@ impl Dispatchers {
             grants: Vec::new(),
             inbox: VecDeque::new(),
             settled: false,
-            held,
+            held: origin.held,
+            control: origin.control,
+            parent: origin.parent,
+            ending: None,
         });
         self.list.len() - 1
     }
 
-    /// Spawns the boot module whose pages start at physical `base` (a module capability's
-    /// base, checked by the caller) from the RAM capability at `ram` (a RAM capability with
-    /// the write right, checked by the caller); returns the new dispatcher's index. `None` if
-    /// no module starts there. See [`Self::spawn_from_ram`].
-    pub fn spawn_module(&mut self, base: u64, ram: SlotRef) -> Option<Result<usize, SpawnError>> {
-        let (name, elf) = boot_image::program_at(self.record, base)?;
-        Some(self.spawn_from_ram(&name, elf, ram))
+    /// Spawns the boot module whose pages `request` names out of its RAM capability (see
+    /// [`Self::spawn_from_ram`]); returns the new dispatcher's index.
+    pub fn spawn_module(&mut self, request: SpawnRequest) -> Result<usize, SpawnError> {
+        let (name, elf) = boot_image::program_at(self.record, request.module_base, request.module_size)
+            .ok_or(SpawnError::NoModule)?;
+        self.spawn_from_ram(&name, elf, request)
     }
 
-    /// Builds a dispatcher for the ELF file `elf` out of the RAM capability at `ram`: the
+    /// Builds a dispatcher for the ELF file `elf` out of the RAM capability `request.ram`: the
     /// first [`program::pages_needed`] pages of it are retyped into a root CNode, a level-2
-    /// CNode, a level-3 VNode (one page each) and one Frame (translation tables, segments,
-    /// stack), each in a kernel-held slot; the CNode and VNode are copied into the new
-    /// capability space as the boot dispatchers' are. A RAM capability too small, or part of
-    /// it retyped already, is refused with a capability error before anything changes.
-    fn spawn_from_ram(&mut self, name: &str, elf: &[u8], ram: SlotRef) -> Result<usize, SpawnError> {
+    /// CNode, a level-3 VNode, a control block (one page each) and one Frame (translation
+    /// tables, segments, stack), each in a kernel-held slot; the CNode and VNode are copied
+    /// into the new capability space as the boot dispatchers' are, the control block into the
+    /// caller's `request.dest` as the child's Dispatcher capability. A RAM capability too
+    /// small, part of it retyped already, or no room for capabilities is refused with a
+    /// capability error before anything changes (the retypes made so far are undone).
+    fn spawn_from_ram(&mut self, name: &str, elf: &[u8], request: SpawnRequest) -> Result<usize, SpawnError> {
         let other = |e: &dyn core::fmt::Display| SpawnError::Other(alloc::format!("{name}: {e}"));
         let plan = program::plan(elf).map_err(|e| other(&e))?;
         let pages = program::pages_needed(&plan);
+        let ram = request.ram;
         let source = self.caps.lookup(ram, CapType::Ram, Rights::WRITE).map_err(SpawnError::Capability)?;
         if source.size() < pages * PAGE_SIZE {
             return Err(SpawnError::Capability(CapError::OutOfBounds));
         }
+        let objects = program::KERNEL_OBJECT_PAGES;
         let pieces = [
             (CapType::CNode, 0, PAGE_SIZE),
             (CapType::CNode, PAGE_SIZE, PAGE_SIZE),
             (CapType::VNodeL3, 2 * PAGE_SIZE, PAGE_SIZE),
-            (CapType::Frame, 3 * PAGE_SIZE, (pages - 3) * PAGE_SIZE),
+            (CapType::Dispatcher, 3 * PAGE_SIZE, PAGE_SIZE),
+            (CapType::Frame, objects * PAGE_SIZE, (pages - objects) * PAGE_SIZE),
         ];
         let mut held = Vec::new();
         for (kind, offset, object_size) in pieces {
@@ -232,8 +283,15 @@ impl Dispatchers {
                 }
             }
         }
-        let built = self.build_from(name, elf, source.base(), pages, &held);
+        if let Err(e) = self.caps.copy_held(held[3], request.dest) {
+            self.release_all(&held);
+            return Err(SpawnError::Capability(e));
+        }
+        let built = self.build_from(name, elf, source.base(), pages, &held, request);
         if built.is_err() {
+            if let Ok(removal) = self.caps.delete(request.dest) {
+                self.unmap_removed(&removal);
+            }
             self.release_all(&held);
         }
         built.map_err(|e| other(&e))
@@ -248,6 +306,7 @@ impl Dispatchers {
         base: u64,
         pages: u64,
         held: &[HeldSlot],
+        request: SpawnRequest,
     ) -> Result<usize, String> {
         let region = Region { base, size: pages * PAGE_SIZE };
         if !capabilities::zero(self.record, region) {
@@ -258,9 +317,11 @@ impl Dispatchers {
         self.caps
             .copy_held(held[2], cspace.slot(CapAddr::from_raw(SLOT_VNODE)))
             .map_err(|e| alloc::format!("{e:?}"))?;
+        let objects = program::KERNEL_OBJECT_PAGES;
         let vnode_pa = base + 2 * PAGE_SIZE;
-        let frames_pa = base + 3 * PAGE_SIZE;
-        let frames_size = (pages - 3) * PAGE_SIZE;
+        let control_pa = base + 3 * PAGE_SIZE;
+        let frames_pa = base + objects * PAGE_SIZE;
+        let frames_size = (pages - objects) * PAGE_SIZE;
         let vnode_va =
             capabilities::pool_va(self.record, vnode_pa, PAGE_SIZE).ok_or("VNode outside the pool")?;
         let frames_va =
@@ -282,7 +343,15 @@ impl Dispatchers {
             owner,
             window: 0,
         });
-        Ok(self.push(name, loaded.entry, loaded.stack_top, space, cspace, held.to_vec()))
+        let start = Start { entry: loaded.entry, stack_top: loaded.stack_top, arg: request.arg };
+        let origin = Origin { held: held.to_vec(), control: Some(control_pa), parent: Some(request.parent) };
+        Ok(self.push(name, start, space, cspace, origin))
+    }
+
+    /// The dispatcher whose control block is at `control` (a Dispatcher capability's base),
+    /// if one is: ended ones included, until the last capability to it goes.
+    pub fn with_control(&self, control: u64) -> Option<usize> {
+        self.list.iter().position(|d| d.control == Some(control))
     }
 
     /// Releases the kernel-held slots `held` (the root CNode first: its contents go with it)
@@ -347,16 +416,19 @@ impl Dispatchers {
         (&mut self.caps, &mut self.mappings)
     }
 
-    /// The dispatcher at `index` ends (exited or stopped): it never runs again; what was mapped
-    /// through its VNode is unmapped (so its Frame capabilities may be mapped elsewhere) and
-    /// its ASID is given back.
-    pub fn end(&mut self, index: usize) {
+    /// The dispatcher at `index` ends (exited or stopped, as `ending` says): it never runs
+    /// again; what was mapped through its VNode is unmapped (so its Frame capabilities may be
+    /// mapped elsewhere), its ASID is given back, the objects it was built from go back to
+    /// their RAM, and its parent, if any, is woken.
+    pub fn end(&mut self, index: usize, ending: Ending) {
         let Some(d) = self.list.get_mut(index) else { return };
         if d.state == State::Ended {
             return;
         }
         d.state = State::Ended;
+        d.ending = Some(ending);
         let asid = d.space.asid;
+        let parent = d.parent;
         let held = core::mem::take(&mut d.held);
         for vnode in self.mappings.installed_in(index) {
             let vnode = self.mappings.forget_installed(vnode.pa);
@@ -373,6 +445,9 @@ impl Dispatchers {
         let _ = self.asids.free(asid);
         // Its objects go back to the RAM they were retyped from.
         self.release_all(&held);
+        if let Some(parent) = parent.and_then(|p| self.list.get_mut(p)) {
+            parent.wake();
+        }
     }
 
     /// Unmaps what a delete or revoke removed (see [`Mappings::unmap_removed`]) and uninstalls
@@ -380,6 +455,14 @@ impl Dispatchers {
     pub fn unmap_removed(&mut self, removal: &caps::Removal) {
         for vnode in self.mappings.unmap_removed(removal) {
             self.uninstall(Some(vnode));
+        }
+        // A control block no capability names any more: its dispatcher (ended, since its own
+        // held capability is only released when it ends) can no longer be found by it.
+        for removed in removal.removed.iter().filter(|r| r.last_copy) {
+            if removed.capability.kind() == CapType::Dispatcher {
+                let base = removed.capability.base();
+                self.list.iter_mut().filter(|d| d.control == Some(base)).for_each(|d| d.control = None);
+            }
         }
     }
 
@@ -461,6 +544,21 @@ impl Dispatchers {
     pub fn all_settled(&self) -> bool {
         self.list.iter().all(|d| d.settled)
     }
+}
+
+/// Where a new dispatcher starts: its entry point, its stack and its first argument (`x0`).
+struct Start {
+    entry: u64,
+    stack_top: u64,
+    arg: u64,
+}
+
+/// What a new dispatcher is built from and by whom: the kernel-held objects retyped for it,
+/// its control block and its parent (none of them for a boot dispatcher).
+struct Origin {
+    held: Vec<HeldSlot>,
+    control: Option<u64>,
+    parent: Option<usize>,
 }
 
 /// Loads `elf` into a new address space from `pool`, under an ASID from `asids`; a recycled

@@ -16,7 +16,7 @@ use cpu_driver::boot_record::BootRecord;
 use spin::Mutex;
 
 use crate::console::kprintln;
-use crate::dispatchers::{Dispatcher, Dispatchers, State};
+use crate::dispatchers::{Dispatcher, Dispatchers, Ending, State};
 use crate::interrupts;
 
 /// Length of a time slice when several dispatchers are runnable.
@@ -129,7 +129,7 @@ impl Scheduler {
     pub fn stop_current(&mut self, frame: &TrapFrame, kind: u64) {
         let core = self.record.core_index;
         if let Some(current) = self.current {
-            self.dispatchers.end(current);
+            self.dispatchers.end(current, Ending::Faulted { esr: frame.esr, far: frame.far });
         }
         if let Some(d) = self.current_mut() {
             kprintln!(

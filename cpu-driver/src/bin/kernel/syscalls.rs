@@ -23,10 +23,13 @@ use cpu_driver::frames::Frames;
 use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT, USER_MIN};
 use cpu_driver::paging::{page_descriptor, Attributes, PhysRange, ENTRIES};
 use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
-use syscall_abi::{Call, ChannelKind, Error, Info, SLOT_KERNEL};
+use syscall_abi::{
+    Call, ChannelKind, Error, Info, GIVE_BY_DISPATCHER_CAP, GIVE_BY_INDEX, SLOT_KERNEL, STATUS_EXITED,
+    STATUS_FAULTED, STATUS_RUNNING,
+};
 
 use crate::console::kprintln;
-use crate::dispatchers::{InstallError, SpawnError, State, INBOX_CAPACITY};
+use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, State, INBOX_CAPACITY};
 use crate::mappings::Refusal;
 use crate::scheduler::Scheduler;
 use crate::{boot_image, capabilities, channels, core_boot, interrupts, mappings, memory, power, roll_call};
@@ -65,13 +68,14 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Some(Call::CapMint) => cap_mint(s, args[0], args[1], args[2]),
         Some(Call::CapDelete) => cap_delete(s, args[0]),
         Some(Call::CapRevoke) => cap_revoke(s, args[0]),
-        Some(Call::CapGive) => cap_give(s, args[0], args[1], args[2]),
+        Some(Call::CapGive) => cap_give(s, args),
         Some(Call::VnodeMap) => vnode_map(s, args),
         Some(Call::VnodeUnmap) => vnode_unmap(s, args[0], args[1]),
         Some(Call::VnodeInstall) => vnode_install(s, args[0], args[1]),
         Some(Call::VnodeProtect) => vnode_protect(s, args),
-        Some(Call::Spawn) => spawn(s, args[0], args[1]),
+        Some(Call::Spawn) => spawn(s, args),
         Some(Call::CoreBoot) => core_boot(s, args),
+        Some(Call::DispatcherStatus) => dispatcher_status(s, frame),
         None => Err(Error::NoSuchCall),
     };
     frame.x[0] = match result {
@@ -281,40 +285,72 @@ fn map_refusal(r: Refusal) -> Error {
     })
 }
 
-/// `cap_give(dispatcher, src, dest)`: the holder of the Kernel capability copies one of its
-/// capabilities into another dispatcher's space on this core.
-fn cap_give(s: &mut Scheduler, dispatcher: u64, src: u64, dest: u64) -> Result<u64, Error> {
-    if !caller_is_monitor(s) {
-        return Err(Error::Denied);
-    }
+/// The dispatcher the Dispatcher capability at `addr` of the caller's space names, if it has
+/// every right in `needs` (`WrongType`, `Denied` otherwise). A Dispatcher capability that names
+/// no dispatcher (one retyped from RAM by hand, not by `spawn`) is `InvalidArgument`.
+fn dispatcher_by_capability(s: &mut Scheduler, addr: u64, needs: Rights) -> Result<usize, Error> {
+    let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
+    let capability = s.dispatchers().caps().lookup(slot, CapType::Dispatcher, needs).map_err(refused)?;
+    s.dispatchers().with_control(capability.base()).ok_or(Error::InvalidArgument)
+}
+
+/// `cap_give(target, src, dest, by)`: copies one of the caller's capabilities (same rights)
+/// into another dispatcher's space on this core. The receiver is named by a Dispatcher
+/// capability with the write right (`by` = `GIVE_BY_DISPATCHER_CAP`: what `spawn` gives a
+/// parent) or, for the holder of the Kernel capability only (`Denied` otherwise), by index
+/// (`GIVE_BY_INDEX`). An ended receiver is `InvalidArgument`.
+fn cap_give(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
+    let [target, src, dest, by] = args;
+    let index = match by {
+        GIVE_BY_DISPATCHER_CAP => dispatcher_by_capability(s, target, Rights::WRITE)?,
+        GIVE_BY_INDEX => {
+            if !caller_is_monitor(s) {
+                return Err(Error::Denied);
+            }
+            usize::try_from(target).map_err(|_| Error::InvalidArgument)?
+        }
+        _ => return Err(Error::InvalidArgument),
+    };
     let src = caller_cspace(s)?.slot(cap_addr(src)?);
-    let index = usize::try_from(dispatcher).map_err(|_| Error::InvalidArgument)?;
-    let target = s.dispatchers().get(index).map(|d| d.cspace).ok_or(Error::InvalidArgument)?;
+    let target = match s.dispatchers().get(index) {
+        Some(d) if d.state != State::Ended => d.cspace,
+        _ => return Err(Error::InvalidArgument),
+    };
     let dest = target.slot(cap_addr(dest)?);
     s.dispatchers().caps().copy(src, dest).map_err(refused)?;
     Ok(0)
 }
 
-/// `spawn(module, ram)`: the holder of the Kernel capability builds a dispatcher on this core
-/// from the boot module its Frame capability at `module` names (read right), out of its RAM
-/// capability at `ram` (write right): the pages the program needs (`program::pages_needed`)
-/// are retyped from the start of that RAM into objects in kernel-held slots (see
-/// `Dispatchers::spawn_module`), released when the dispatcher ends. A RAM capability too small
-/// is refused with `OutOfBounds` before anything changes. Returns the new dispatcher's index.
-fn spawn(s: &mut Scheduler, module: u64, ram: u64) -> Result<u64, Error> {
-    if !caller_is_monitor(s) {
-        return Err(Error::Denied);
-    }
+/// `spawn(module, ram, dest, arg)`: builds a dispatcher on this core from the boot module the
+/// Frame capability at `module` names (read right; exactly a module's pages, else
+/// `InvalidArgument`), out of the RAM capability at `ram` (write right): the pages the program
+/// needs (`program::pages_needed`) are retyped from the start of that RAM into objects in
+/// kernel-held slots (see `Dispatchers::spawn_module`), released when the dispatcher ends. The
+/// caller's slot `dest` must be empty (`SlotOccupied`): it gets the child's Dispatcher
+/// capability. Every check is made before anything changes (a RAM capability too small is
+/// `OutOfBounds`). No Kernel capability is needed. The child starts with `arg` in `x0`.
+/// Returns its index.
+fn spawn(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
+    let [module, ram, dest, arg] = args;
     let cspace = caller_cspace(s)?;
-    let (module, ram) = (cspace.slot(cap_addr(module)?), cspace.slot(cap_addr(ram)?));
+    let parent = s.current().ok_or(Error::InvalidArgument)?;
+    let (module, ram, dest) =
+        (cspace.slot(cap_addr(module)?), cspace.slot(cap_addr(ram)?), cspace.slot(cap_addr(dest)?));
     let module = s.dispatchers().caps().lookup(module, CapType::Frame, Rights::READ).map_err(refused)?;
     s.dispatchers().caps().lookup(ram, CapType::Ram, Rights::WRITE).map_err(refused)?;
+    match s.dispatchers().caps().identify(dest) {
+        Err(CapError::EmptySlot) => {}
+        Ok(_) => return Err(refused(CapError::SlotOccupied)),
+        Err(e) => return Err(refused(e)),
+    }
+    let request =
+        SpawnRequest { module_base: module.base(), module_size: module.size(), ram, dest, parent, arg };
     let core = s.record().core_index;
-    match s.dispatchers().spawn_module(module.base(), ram) {
-        None => Err(Error::InvalidArgument), // a Frame, but no boot module's
-        Some(Ok(index)) => Ok(index as u64),
-        Some(Err(SpawnError::Capability(e))) => Err(refused(e)),
-        Some(Err(SpawnError::Other(e))) => {
+    match s.dispatchers().spawn_module(request) {
+        Ok(index) => Ok(index as u64),
+        Err(SpawnError::NoModule) => Err(Error::InvalidArgument), // a Frame, but no boot module's
+        Err(SpawnError::Capability(e)) => Err(refused(e)),
+        Err(SpawnError::Other(e)) => {
             kprintln!("core {core}: spawn refused: {e}");
             Err(Error::WouldBlock)
         }
@@ -371,10 +407,26 @@ fn core_boot(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
     }
 }
 
+/// `dispatcher_status(dispatcher)`: how the dispatcher the Dispatcher capability (read right)
+/// at `dispatcher` names stands: running, exited (code in x1) or stopped by a fault (ESR in x1,
+/// FAR in x2).
+fn dispatcher_status(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
+    let index = dispatcher_by_capability(s, frame.x[0], Rights::READ)?;
+    let ending = s.dispatchers().get(index).ok_or(Error::InvalidArgument)?.ending;
+    let (status, x1, x2) = match ending {
+        None => (STATUS_RUNNING, 0, 0),
+        Some(Ending::Exited(code)) => (STATUS_EXITED, code, 0),
+        Some(Ending::Faulted { esr, far }) => (STATUS_FAULTED, esr, far),
+    };
+    frame.x[1] = x1;
+    frame.x[2] = x2;
+    Ok(status)
+}
+
 fn exit(s: &mut Scheduler, code: u64) -> bool {
     let core = s.record().core_index;
     if let Some(current) = s.current() {
-        s.dispatchers().end(current);
+        s.dispatchers().end(current, Ending::Exited(code));
     }
     if let Some(d) = s.current_mut() {
         if code != 0 {
