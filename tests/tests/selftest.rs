@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 26] = [
+const CHECKS: [&str; 27] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -32,6 +32,7 @@ const CHECKS: [&str; 26] = [
     "give-needs-dispatcher-capability",
     "child-fewer-rights",
     "child-access-after-unmap-faults",
+    "child-write-after-protect-faults",
 ];
 
 /// The boot core's monitor's checks of `core_boot` (monitor/src/main.rs), around the first

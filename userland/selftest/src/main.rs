@@ -62,6 +62,7 @@ const CHILD_TIMEOUT_SECONDS: u64 = 10;
 /// The child roles (the start argument; 0 is the parent, spawned by the monitor).
 const ROLE_FEWER_RIGHTS: u64 = 1;
 const ROLE_ACCESS_AFTER_UNMAP: u64 = 2;
+const ROLE_WRITE_AFTER_PROTECT: u64 = 3;
 /// A word the parent writes for the child to read.
 const SHARED_WORD: u64 = 0x0123_4567_89ab_cdef;
 /// Exception class of a data abort from EL0 (`ESR_EL1.EC`).
@@ -708,6 +709,34 @@ impl Selftest {
         }
         memory_came_back()
     }
+
+    /// A child maps a Frame read-write, writes it, makes the mapping read-only with
+    /// `vnode_protect`, reads it back and writes again: the kernel stops it with a permission
+    /// fault on a write at that page, so the reduction held at once.
+    fn child_write_after_protect_faults(&self) -> Check {
+        let frame_offset = CHILD_RAM_BYTES + PAGE;
+        ok("retype frame", cap_retype(CHILD_RAM_SOURCE, cap_type::FRAME, frame_offset, PAGE, 1, SHARED))?;
+        let index = start_child(ROLE_WRITE_AFTER_PROTECT)?;
+        ok("give", cap_give(CHILD, SHARED, GIVEN))?;
+        match go_and_wait(index)? {
+            DispatcherStatus::Faulted { esr, far } => {
+                // ESR_EL1: a data abort from EL0, WnR (bit 6) set, DFSC a permission fault
+                // (0b0011xx, any level).
+                let permission = esr & 0x3c == 0b00_1100;
+                if esr >> 26 != EC_DATA_ABORT_LOWER
+                    || esr & (1 << 6) == 0
+                    || !permission
+                    || far != USER_MAPPABLE_BASE
+                {
+                    return Err(format!(
+                        "stopped by esr={esr:#x} far={far:#x}, expected a write permission fault at {USER_MAPPABLE_BASE:#x}"
+                    ));
+                }
+            }
+            other => return Err(format!("the child ended {other:?}, expected stopped by a fault")),
+        }
+        memory_came_back()
+    }
 }
 
 /// After a refused `spawn`: no Dispatcher capability was made, and the RAM piece at
@@ -781,6 +810,7 @@ mod exit {
     pub const READ_BACK_WRONG: u64 = 21;
     pub const NOT_UNMAPPED: u64 = 22;
     pub const NO_FAULT: u64 = 23;
+    pub const NOT_PROTECTED: u64 = 24;
     pub const UNKNOWN_ROLE: u64 = 99;
 }
 
@@ -837,6 +867,30 @@ fn role_access_after_unmap() -> u64 {
     exit::NO_FAULT
 }
 
+/// The child's side of `child-write-after-protect-faults`: map the Frame at `GIVEN`
+/// read-write, write it, make it read-only, read it, write again (which must not return).
+fn role_write_after_protect() -> u64 {
+    let Ok(va) = vnode_map(VNODE, 0, GIVEN, READ | WRITE) else { return exit::NOT_MAPPED };
+    words(va)[0] = pattern(0);
+    if vnode_protect(VNODE, 0, GIVEN, READ).is_err() {
+        return exit::NOT_PROTECTED;
+    }
+    if words(va)[0] != pattern(0) {
+        return exit::READ_BACK_WRONG;
+    }
+    write_read_only(va);
+    exit::NO_FAULT
+}
+
+/// Writes the word at `va`, whose page was just made read-only: the kernel stops this program.
+#[allow(unsafe_code)]
+fn write_read_only(va: u64) {
+    // SAFETY: `va` is this program's own page, mapped read-only by `vnode_protect`; the write
+    // traps to the kernel, which stops this program. Were the page still writable, it is the
+    // program's own Frame, and a volatile write to it is harmless.
+    unsafe { core::ptr::write_volatile(va as *mut u64, 0) }
+}
+
 /// A child: waits (bounded) for its parent's go, then plays `role`; the exit code says how it
 /// went.
 fn child(role: u64) -> u64 {
@@ -857,6 +911,7 @@ fn child(role: u64) -> u64 {
     match role {
         ROLE_FEWER_RIGHTS => role_fewer_rights(),
         ROLE_ACCESS_AFTER_UNMAP => role_access_after_unmap(),
+        ROLE_WRITE_AFTER_PROTECT => role_write_after_protect(),
         _ => exit::UNKNOWN_ROLE,
     }
 }
@@ -913,7 +968,7 @@ fn run() -> u64 {
         }
     };
     let test = Selftest { ram };
-    let checks: [NamedCheck; 26] = [
+    let checks: [NamedCheck; 27] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -940,6 +995,7 @@ fn run() -> u64 {
         ("give-needs-dispatcher-capability", Selftest::give_needs_dispatcher_capability),
         ("child-fewer-rights", Selftest::child_fewer_rights),
         ("child-access-after-unmap-faults", Selftest::child_access_after_unmap_faults),
+        ("child-write-after-protect-faults", Selftest::child_write_after_protect_faults),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {
