@@ -26,7 +26,8 @@ use monitor::names::NameTable;
 use urpc::{Endpoint, Message, Side};
 use userland::{
     cap_type, info, info_of, println, ChannelKind, Info, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST, MODULES,
-    SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_VNODE,
+    SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_MONITOR, SLOT_SELF,
+    SLOT_VNODE,
 };
 
 /// Bytes of a page.
@@ -76,6 +77,11 @@ const SPAWN_RAM_SLOT: u32 = SLOT_FIRST_FREE + 1;
 /// Where the monitor keeps the Dispatcher capability `spawn` gives it for the `index`th boot
 /// module (`SPAWN_DISPATCHER_SLOT + index`): its authority over that program (`cap_give`).
 const SPAWN_DISPATCHER_SLOT: u32 = SLOT_FIRST_FREE + 4;
+/// Where the monitor keeps its Endpoint to the `index`th boot module it spawned
+/// (`CHILD_ENDPOINT_SLOT + index`): how it sends to that program.
+const CHILD_ENDPOINT_SLOT: u32 = SLOT_FIRST_FREE + 8;
+/// Where the monitor makes a program's Endpoint to itself before giving it.
+const ENDPOINT_TO_GIVE_SLOT: u32 = SLOT_FIRST_FREE + 11;
 
 /// Bytes of RAM the monitor spawns boot module `name` from.
 fn spawn_bytes(name: &str) -> u64 {
@@ -121,6 +127,8 @@ struct Monitor {
     selftests_done: u64,
     selftest_passed: u64,
     selftest_failed: u64,
+    /// The programs this monitor spawned: (dispatcher index, slot of its Endpoint to it).
+    children: Vec<(u64, u32)>,
 }
 
 impl Monitor {
@@ -170,6 +178,7 @@ impl Monitor {
             selftests_done: 0,
             selftest_passed: 0,
             selftest_failed: 0,
+            children: Vec::new(),
         }
     }
 
@@ -408,7 +417,7 @@ impl Monitor {
     /// `selftest` with
     /// `selftest`, `latency` with `bench`, `faulter` with `fault-test` on core 1. They register
     /// with this monitor themselves (`REGISTER`), so their dispatcher indices need no keeping.
-    fn spawn_programs(&self) {
+    fn spawn_programs(&mut self) {
         let flags = info(Info::Flags).unwrap_or(0);
         let mut used = 0;
         for (index, name) in (0u32..).zip(MODULES) {
@@ -435,17 +444,34 @@ impl Monitor {
     /// end of this monitor's first RAM capability (below the `used` bytes given before) into
     /// `SPAWN_RAM_SLOT + index`; its Dispatcher capability goes to
     /// `SPAWN_DISPATCHER_SLOT + index`.
-    fn spawn_program(&self, index: u32, bytes: u64, used: &mut u64) -> Result<(), userland::Error> {
+    ///
+    /// Then the two Endpoints between them: one to this monitor with the program's dispatcher
+    /// index as its badge, given to the program at `SLOT_MONITOR` (so what it sends is known to
+    /// be its), and one to the program, kept at `CHILD_ENDPOINT_SLOT + index`.
+    fn spawn_program(&mut self, index: u32, bytes: u64, used: &mut u64) -> Result<(), userland::Error> {
         let ram = userland::cap_identify(SLOT_FIRST_RAM)?;
         let offset = ram.size.checked_sub(*used + bytes).ok_or(userland::Error::Capability(11))?;
         let slot = SPAWN_RAM_SLOT + index;
         userland::cap_retype(SLOT_FIRST_RAM, cap_type::RAM, offset, bytes, 1, slot)?;
         *used += bytes;
-        userland::spawn(SLOT_FIRST_MODULE + index, slot, SPAWN_DISPATCHER_SLOT + index, 0)
-            .map(|_| ())
-            .inspect_err(|_| {
-                let _ = userland::cap_delete(slot);
-            })
+        let child = SPAWN_DISPATCHER_SLOT + index;
+        let dispatcher = userland::spawn(SLOT_FIRST_MODULE + index, slot, child, 0).inspect_err(|_| {
+            let _ = userland::cap_delete(slot);
+        })?;
+        let to_me = userland::endpoint_create(SLOT_SELF, dispatcher, ENDPOINT_TO_GIVE_SLOT)
+            .and_then(|()| userland::cap_give(child, ENDPOINT_TO_GIVE_SLOT, SLOT_MONITOR));
+        let _ = userland::cap_delete(ENDPOINT_TO_GIVE_SLOT);
+        to_me?;
+        userland::endpoint_create(child, 0, CHILD_ENDPOINT_SLOT + index)?;
+        self.children.push((dispatcher, CHILD_ENDPOINT_SLOT + index));
+        Ok(())
+    }
+
+    /// Sends `words` to this core's program with dispatcher index `dispatcher` (one this
+    /// monitor spawned), through the Endpoint it keeps to it.
+    fn send_to_program(&self, dispatcher: u64, words: [u64; 3]) -> Result<(), userland::Error> {
+        let endpoint = self.children.iter().find(|(d, _)| *d == dispatcher).map(|(_, e)| *e);
+        userland::send_local(endpoint.ok_or(userland::Error::InvalidArgument)?, words)
     }
 
     /// Equips this core's `selftest` once it registered and the roll call is over.
@@ -479,7 +505,7 @@ impl Monitor {
         if let Err(e) = given {
             println!("monitor {}: cannot equip selftest: {e:?}", self.core);
         }
-        let _ = userland::send_local(dispatcher, [local::SELFTEST_GO, 0, 0]);
+        let _ = self.send_to_program(dispatcher, [local::SELFTEST_GO, 0, 0]);
     }
 
     fn heard_selftest(&mut self, done: SelftestDone) {
@@ -560,7 +586,7 @@ impl Monitor {
         userland::grant(peer, latency).map_err(|_| Failure::GrantRefused)?;
         // A full queue is not reported here: the coordinator's timeout names the step that
         // did not happen.
-        let _ = userland::send_local(latency, [what, peer, rounds]);
+        let _ = self.send_to_program(latency, [what, peer, rounds]);
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 27] = [
+const CHECKS: [&str; 28] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -17,6 +17,7 @@ const CHECKS: [&str; 27] = [
     "alloc-free-100000",
     "capability-limit-refused",
     "monitor-calls-refused",
+    "send-needs-endpoint",
     "map-write-read",
     "map-zeroed",
     "map-needs-write-right",

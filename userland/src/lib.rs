@@ -9,8 +9,8 @@ extern crate alloc;
 pub use syscall_abi::{
     cap_addr, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST,
     MODULES, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL,
-    SLOT_VNODE, STATUS_EXITED, STATUS_FAULTED, STATUS_RUNNING, USER_MAPPABLE_BASE, VNODE_ENTRIES,
-    VNODE_WINDOW_BYTES,
+    SLOT_MONITOR, SLOT_SELF, SLOT_VNODE, STATUS_EXITED, STATUS_FAULTED, STATUS_RUNNING, USER_MAPPABLE_BASE,
+    VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -262,12 +262,40 @@ pub fn grant(peer: u64, dispatcher: u64) -> Result<(), Error> {
     Error::check(syscall(Call::Grant, [peer, dispatcher, 0, 0])).map(|_| ())
 }
 
-/// Queues three words for dispatcher `dispatcher` of this core and wakes it.
-pub fn send_local(dispatcher: u64, words: [u64; 3]) -> Result<(), Error> {
-    Error::check(syscall(Call::SendLocal, [dispatcher, words[0], words[1], words[2]])).map(|_| ())
+/// Queues three words for the dispatcher the Endpoint capability at `endpoint` names and
+/// wakes it.
+pub fn send_local(endpoint: u32, words: [u64; 3]) -> Result<(), Error> {
+    Error::check(syscall(Call::SendLocal, [u64::from(endpoint), words[0], words[1], words[2]])).map(|_| ())
 }
 
-/// Takes the oldest same-core message: (sender dispatcher, words).
+/// Sends three words to this program's monitor through its Endpoint at [`SLOT_MONITOR`]. The
+/// monitor gives that Endpoint right after `spawn`, so a program that runs first waits for it
+/// (yielding, at most about a thousand times).
+pub fn send_to_monitor(words: [u64; 3]) -> Result<(), Error> {
+    let mut result = send_local(SLOT_MONITOR, words);
+    for _ in 0..1000 {
+        match result {
+            Err(Error::Capability(EMPTY_SLOT)) => {
+                yield_now();
+                result = send_local(SLOT_MONITOR, words);
+            }
+            _ => break,
+        }
+    }
+    result
+}
+
+/// `caps::CapError::EmptySlot`'s code.
+const EMPTY_SLOT: u8 = 4;
+
+/// Makes an Endpoint to the dispatcher whose Dispatcher capability is at `dispatcher`, with
+/// `badge`, in the empty slot `dest`.
+pub fn endpoint_create(dispatcher: u32, badge: u64, dest: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::EndpointCreate, [u64::from(dispatcher), badge, u64::from(dest), 0]))
+        .map(|_| ())
+}
+
+/// Takes the oldest same-core message: (the badge of the Endpoint it came through, words).
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub fn recv_local() -> Result<(u64, [u64; 3]), Error> {
     let (ret, words) = arch::syscall_with_words(Call::RecvLocal);

@@ -36,11 +36,13 @@ pub enum Call {
     /// `grant(peer, dispatcher)`: the monitor lets dispatcher `dispatcher` of this core map the
     /// application channel to core `peer`. Needs the Kernel capability at [`SLOT_KERNEL`].
     Grant = 7,
-    /// `send_local(dispatcher, w0, w1, w2)`: queues a three-word message for another dispatcher
-    /// of this core and wakes it.
+    /// `send_local(endpoint, w0, w1, w2)`: queues a three-word message for the dispatcher of
+    /// this core that the Endpoint capability at `endpoint` (write right) names, and wakes it;
+    /// the receiver sees the Endpoint's badge, not who sent it. `WouldBlock` when its inbox is
+    /// full, `InvalidArgument` when it has ended.
     SendLocal = 8,
-    /// `recv_local() -> sender`: takes the oldest queued message: the sender's index in `x0`,
-    /// the words in `x1`..`x3`; `WouldBlock` when there is none.
+    /// `recv_local() -> badge`: takes the oldest queued message: the badge of the Endpoint it
+    /// was sent through in `x0`, the words in `x1`..`x3`; `WouldBlock` when there is none.
     RecvLocal = 9,
     /// `power_off(failed)`: the boot core's monitor ends the run: PSCI `SYSTEM_OFF`, or with
     /// `failed` = 1 (a run that failed) semihosting's `SYS_EXIT` 1 when the boot flags allow
@@ -131,6 +133,12 @@ pub enum Call {
     /// checks, and `WouldBlock` when the firmware refused (the reason is printed and the roll
     /// call reports the core offline; the memory stays with the kernel).
     CoreBoot = 24,
+    /// `dispatcher_status(dispatcher) -> state`: how the dispatcher whose Dispatcher capability
+    /// (read right) is at `dispatcher` stands: [`STATUS_RUNNING`] (runnable or waiting),
+    /// [`STATUS_EXITED`] with its exit code in `x1`, or [`STATUS_FAULTED`] (stopped by the
+    /// kernel after a fault) with the exception syndrome (`ESR_EL1`) in `x1` and the faulting
+    /// address (`FAR_EL1`) in `x2`. (Number 24 is taken by `core_boot`.)
+    DispatcherStatus = 25,
     /// `vnode_protect(vnode, entry, frame, rights)`: changes the rights of the live mapping at
     /// entry `entry` of the caller's level-3 VNode capability at `vnode` (checked as for
     /// `vnode_map`) to `rights` (read, write, execute; not write and execute together), on the
@@ -140,12 +148,12 @@ pub enum Call {
     /// the page's TLB entries for the caller's ASID are invalidated, so a reduction holds from
     /// the call's return on (a write to a page made read-only faults).
     VnodeProtect = 26,
-    /// `dispatcher_status(dispatcher) -> state`: how the dispatcher whose Dispatcher capability
-    /// (read right) is at `dispatcher` stands: [`STATUS_RUNNING`] (runnable or waiting),
-    /// [`STATUS_EXITED`] with its exit code in `x1`, or [`STATUS_FAULTED`] (stopped by the
-    /// kernel after a fault) with the exception syndrome (`ESR_EL1`) in `x1` and the faulting
-    /// address (`FAR_EL1`) in `x2`. (Number 24 is taken by `core_boot`.)
-    DispatcherStatus = 25,
+    /// `endpoint_create(dispatcher, badge, dest)`: makes, in the caller's empty slot `dest`, an
+    /// Endpoint capability to the dispatcher whose Dispatcher capability (write right) is at
+    /// `dispatcher`, carrying `badge` (what the receiver of a `send_local` through it sees) and
+    /// the Dispatcher capability's rights. A descendant of it: revoking the Dispatcher
+    /// capability removes every Endpoint made from it.
+    EndpointCreate = 27,
 }
 
 /// `cap_give`'s `by` (`x3`): `target` is a Dispatcher capability's address.
@@ -195,6 +203,13 @@ pub const SLOT_FIRST_MODULE: u32 = 48;
 /// The EL0 programs a monitor may spawn, in the order of their module slots (the monitor
 /// itself is loaded by the kernel and has none).
 pub const MODULES: [&str; 3] = ["selftest", "latency", "faulter"];
+/// Slot of a monitor's own Dispatcher capability (the kernel puts it there at boot): what it
+/// makes Endpoints to itself from, one per program it spawns, each with that program's
+/// dispatcher index as its badge.
+pub const SLOT_SELF: u32 = 46;
+/// Slot of a spawned program's Endpoint to its monitor (the monitor gives it right after
+/// `spawn`; its badge is the program's dispatcher index, so the monitor knows who sent).
+pub const SLOT_MONITOR: u32 = 47;
 /// Slot of the first CPU-driver build's capability in a monitor's capability space: the build
 /// of class `c` (0 little, 1 big), if the boot image has it, is at `SLOT_FIRST_CPU_DRIVER + c`,
 /// a read-only Frame over its bytes in the boot image, which `core_boot` takes.
@@ -234,8 +249,9 @@ impl Call {
             22 => Call::VnodeInstall,
             23 => Call::Spawn,
             24 => Call::CoreBoot,
-            26 => Call::VnodeProtect,
             25 => Call::DispatcherStatus,
+            26 => Call::VnodeProtect,
+            27 => Call::EndpointCreate,
             _ => return None,
         })
     }
@@ -387,7 +403,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..27 {
+        for raw in 0..28 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

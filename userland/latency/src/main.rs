@@ -62,7 +62,7 @@ impl Latency {
     fn echo(&mut self, peer: u64, rounds: u64) -> Result<(), Failure> {
         let (core, frequency) = (self.core, self.frequency);
         let channel = self.channel(peer).ok_or(Failure::NoChannel)?;
-        let _ = userland::send_local(0, [local::READY, peer, 0]);
+        let _ = userland::send_to_monitor([local::READY, peer, 0]);
         let total = WARMUP + rounds;
         let mut answered = 0;
         let mut deadline = patience(frequency);
@@ -166,12 +166,12 @@ fn run() -> u64 {
     let frequency = info(Info::CounterFrequency).unwrap_or(1);
     let me = info(Info::DispatcherIndex).unwrap_or(0);
     let mut latency = Latency { core, frequency, channels: (0..count).map(|_| None).collect() };
-    let _ = userland::send_local(0, [local::REGISTER, SERVICE_LATENCY, me]);
+    let _ = userland::send_to_monitor([local::REGISTER, SERVICE_LATENCY, me]);
     loop {
         match userland::recv_local() {
             Ok((_, [local::ECHO, peer, rounds])) => {
                 if let Err(failure) = latency.echo(peer, rounds) {
-                    let _ = userland::send_local(0, [local::FAILED_ECHOING, peer, failure.code().into()]);
+                    let _ = userland::send_to_monitor([local::FAILED_ECHOING, peer, failure.code().into()]);
                 }
             }
             Ok((_, [local::MEASURE, peer, rounds])) => {
@@ -179,7 +179,7 @@ fn run() -> u64 {
                     Ok((p50, p99, limit)) => [local::RESULT, pack(peer as u32, limit), pack(p50, p99)],
                     Err(failure) => [local::FAILED_MEASURING, peer, failure.code().into()],
                 };
-                let _ = userland::send_local(0, report);
+                let _ = userland::send_to_monitor(report);
             }
             Ok(_) => {}
             Err(_) => {

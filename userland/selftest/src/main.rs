@@ -24,9 +24,10 @@ use alloc::string::String;
 use monitor::local::{self, SERVICE_SELFTEST};
 use userland::{
     cap_copy, cap_delete, cap_give, cap_identify, cap_mint, cap_retype, cap_revoke, cap_type,
-    dispatcher_status, info, println, spawn, vnode_install, vnode_map, vnode_protect, vnode_unmap, CapInfo,
-    DispatcherStatus, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM,
-    SLOT_KERNEL, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    dispatcher_status, endpoint_create, info, println, spawn, vnode_install, vnode_map, vnode_protect,
+    vnode_unmap, CapInfo, DispatcherStatus, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE, SLOT_FIRST_MODULE,
+    SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES,
+    VNODE_WINDOW_BYTES,
 };
 
 /// Allocate/free rounds of the `alloc-free` check: a tenth of a million, because a million took
@@ -57,6 +58,10 @@ const CHILD_RAM_BYTES: u64 = 384 << 10;
 const GIVEN: u32 = SLOT_FIRST_FREE;
 /// Parent to child (`send_local`): the capability is in place, go.
 const CHILD_GO: u64 = 0x6368_696c_645f_676f;
+/// The badge of the parent's Endpoint to its child: the child takes its go only through it.
+const PARENT_BADGE: u64 = 0x7061_7265_6e74;
+/// Where the parent makes its Endpoint to the child (from the child's Dispatcher capability).
+const CHILD_ENDPOINT: u32 = SLOT_FIRST_FREE + 19;
 /// Seconds a parent waits for its child to end, and a child for its parent's go.
 const CHILD_TIMEOUT_SECONDS: u64 = 10;
 /// The child roles (the start argument; 0 is the parent, spawned by the monitor).
@@ -544,6 +549,28 @@ impl Selftest {
         ok("delete", cap_delete(MAP_A))
     }
 
+    /// Same-core messages need an Endpoint capability with the write right: an empty slot, a
+    /// Frame, a read-only copy of this program's Endpoint to its monitor are refused, as is
+    /// making an Endpoint from anything but a Dispatcher capability. (The badge a receiver sees
+    /// is checked by every child check: a child takes its go only with its parent's badge.)
+    fn send_needs_endpoint(&self) -> Check {
+        let words = [0, 0, 0];
+        refused("empty slot", userland::send_local(BAD_MODULE, words), &[code::EMPTY_SLOT])?;
+        ok("retype", cap_retype(RAM, cap_type::FRAME, 0, PAGE, 1, MAP_A))?;
+        refused("a Frame", userland::send_local(MAP_A, words), &[code::WRONG_TYPE])?;
+        ok("mint read-only", cap_mint(SLOT_MONITOR, MAP_B, READ))?;
+        refused("read-only Endpoint", userland::send_local(MAP_B, words), &[code::DENIED])?;
+        refused("Endpoint from RAM", endpoint_create(RAM, 1, BAD_MODULE), &[code::WRONG_TYPE])?;
+        refused(
+            "Endpoint from an Endpoint",
+            endpoint_create(SLOT_MONITOR, 1, BAD_MODULE),
+            &[code::WRONG_TYPE],
+        )?;
+        refused("Endpoint from nothing", endpoint_create(BAD_RAM, 1, BAD_MODULE), &[code::EMPTY_SLOT])?;
+        ok("delete copy", cap_delete(MAP_B))?;
+        ok("delete", cap_delete(MAP_A))
+    }
+
     /// What needs the Kernel capability is refused to a program without it.
     fn monitor_calls_refused(&self) -> Check {
         refused("no Kernel capability at its slot", cap_identify(SLOT_KERNEL), &[code::EMPTY_SLOT])?;
@@ -768,9 +795,14 @@ fn start_child(role: u64) -> Result<u64, String> {
     Ok(index)
 }
 
-/// Tells the child at `index` to go and waits (bounded) until it ends; returns how.
-fn go_and_wait(index: u64) -> Result<DispatcherStatus, String> {
-    ok("go", userland::send_local(index, [CHILD_GO, 0, 0]))?;
+/// Tells the child to go, through an Endpoint made from its Dispatcher capability at `CHILD`
+/// with `PARENT_BADGE`, and waits (bounded) until it ends; returns how. (`_index` is the
+/// child's dispatcher index: sending needs the Endpoint, not the index.)
+fn go_and_wait(_index: u64) -> Result<DispatcherStatus, String> {
+    ok("endpoint to the child", endpoint_create(CHILD, PARENT_BADGE, CHILD_ENDPOINT))?;
+    let sent = userland::send_local(CHILD_ENDPOINT, [CHILD_GO, 0, 0]);
+    let _ = cap_delete(CHILD_ENDPOINT);
+    ok("go", sent)?;
     wait_for_child(CHILD_TIMEOUT_SECONDS)
 }
 
@@ -897,7 +929,7 @@ fn child(role: u64) -> u64 {
     let deadline = deadline(CHILD_TIMEOUT_SECONDS);
     loop {
         match userland::recv_local() {
-            Ok((_, [CHILD_GO, _, _])) => break,
+            Ok((PARENT_BADGE, [CHILD_GO, _, _])) => break,
             Ok(_) => {}
             Err(_) => {
                 let now = userland::counter();
@@ -957,18 +989,18 @@ fn run() -> u64 {
     }
     let core = info(Info::CoreIndex).unwrap_or(u64::MAX);
     let me = info(Info::DispatcherIndex).unwrap_or(0);
-    let _ = userland::send_local(0, [local::REGISTER, SERVICE_SELFTEST, me]);
+    let _ = userland::send_to_monitor([local::REGISTER, SERVICE_SELFTEST, me]);
     wait_for_ram();
     let ram = match cap_identify(RAM) {
         Ok(ram) if ram.kind == cap_type::RAM && ram.size >= 4 * PAGE => ram,
         other => {
             println!("selftest {core} equipped: FAILED no RAM capability from the monitor: {other:?}");
-            let _ = userland::send_local(0, [local::SELFTEST_DONE, 0, 1]);
+            let _ = userland::send_to_monitor([local::SELFTEST_DONE, 0, 1]);
             return 1;
         }
     };
     let test = Selftest { ram };
-    let checks: [NamedCheck; 27] = [
+    let checks: [NamedCheck; 28] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -980,6 +1012,7 @@ fn run() -> u64 {
         (ALLOC_FREE, Selftest::alloc_free),
         ("capability-limit-refused", Selftest::capability_limit_refused),
         ("monitor-calls-refused", Selftest::monitor_calls_refused),
+        ("send-needs-endpoint", Selftest::send_needs_endpoint),
         ("map-write-read", Selftest::map_write_read),
         ("map-zeroed", Selftest::map_zeroed),
         ("map-needs-write-right", Selftest::map_needs_write_right),
@@ -1012,7 +1045,7 @@ fn run() -> u64 {
             }
         }
     }
-    let _ = userland::send_local(0, [local::SELFTEST_DONE, passed, failed]);
+    let _ = userland::send_to_monitor([local::SELFTEST_DONE, passed, failed]);
     u64::from(failed != 0)
 }
 

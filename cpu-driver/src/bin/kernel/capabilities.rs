@@ -19,7 +19,7 @@ use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
 use cpu_driver::layout::{phys_to_virt, PAGE_SIZE, PHYSMAP_LIMIT, USER_MAPPABLE_BASE};
 use cpu_driver::paging::MapError;
-use syscall_abi::{CNODE_SLOTS, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_VNODE};
+use syscall_abi::{CNODE_SLOTS, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_SELF, SLOT_VNODE};
 
 use crate::console::kprintln;
 use crate::mappings::VNode;
@@ -144,6 +144,23 @@ pub fn endow_monitor(
         }
     }
     Ok(made)
+}
+
+/// Gives the monitor a Dispatcher capability to itself at `SLOT_SELF`: a zeroed pool page as
+/// its control block, the object held by the kernel (so the monitor can delete its copy but
+/// the block lives as long as the core) and copied into its space. The monitor makes the
+/// Endpoints its programs send to it through from it. Returns the control block's address.
+pub fn give_self(
+    caps: &mut CoreCapabilities,
+    monitor: CSpace,
+    pool: &mut FramePool,
+) -> Result<u64, SetupError> {
+    let frames = pool.take(1).ok_or(SetupError::OutOfFrames)?;
+    // SAFETY: a fresh frame from this core's pool, mapped nowhere else yet.
+    unsafe { memory::bytes_of(&frames) }.fill(0);
+    let held = caps.create_held_root(Capability::memory(CapType::Dispatcher, frames.pa, PAGE_SIZE)?)?;
+    caps.copy_held(held, monitor.slot(CapAddr::from_raw(SLOT_SELF)))?;
+    Ok(frames.pa)
 }
 
 /// Puts a boot module's capability into the monitor's space at `slot`: a Frame over the ELF file's pages `[base, base + size)` in the boot image, with the

@@ -403,6 +403,10 @@ impl Dispatchers {
                 capabilities::give_module(&mut self.caps, monitor, slot, base, size)?;
             }
         }
+        let control = capabilities::give_self(&mut self.caps, monitor, &mut self.frames)?;
+        if let Some(d) = self.list.first_mut() {
+            d.control = Some(control);
+        }
         capabilities::endow_monitor(&mut self.caps, monitor, &mut self.frames, self.record)
     }
 

@@ -76,6 +76,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Some(Call::Spawn) => spawn(s, args),
         Some(Call::CoreBoot) => core_boot(s, args),
         Some(Call::DispatcherStatus) => dispatcher_status(s, frame),
+        Some(Call::EndpointCreate) => endpoint_create(s, args),
         None => Err(Error::NoSuchCall),
     };
     frame.x[0] = match result {
@@ -578,15 +579,19 @@ fn grant(s: &mut Scheduler, peer: u64, dispatcher: u64) -> Result<u64, Error> {
     Ok(0)
 }
 
-/// Queues three words for the dispatcher `args[0]` of this core and wakes it.
+/// `send_local(endpoint, w0, w1, w2)`: queues three words for the dispatcher the Endpoint
+/// capability (write right) at `endpoint` names, with the Endpoint's badge, and wakes it.
+/// Authority to send is the Endpoint, never the target's index.
 fn send_local(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
-    let sender = s.current().map_or(0, |c| c as u64);
-    match s.dispatchers().get_mut(args[0] as usize) {
+    let slot = caller_cspace(s)?.slot(cap_addr(args[0])?);
+    let endpoint = s.dispatchers().caps().lookup(slot, CapType::Endpoint, Rights::WRITE).map_err(refused)?;
+    let index = s.dispatchers().with_control(endpoint.base()).ok_or(Error::InvalidArgument)?;
+    match s.dispatchers().get_mut(index) {
         Some(target) if target.state != State::Ended => {
             if target.inbox.len() >= INBOX_CAPACITY {
                 return Err(Error::WouldBlock);
             }
-            target.inbox.push_back((sender, [args[1], args[2], args[3]]));
+            target.inbox.push_back((endpoint.badge(), [args[1], args[2], args[3]]));
             target.wake();
             Ok(0)
         }
@@ -594,11 +599,22 @@ fn send_local(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
     }
 }
 
+/// `endpoint_create(dispatcher, badge, dest)`: an Endpoint with `badge` to the dispatcher the
+/// Dispatcher capability (write right) at `dispatcher` names, into the caller's empty `dest`.
+fn endpoint_create(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
+    let [dispatcher, badge, dest, _] = args;
+    let cspace = caller_cspace(s)?;
+    let (dispatcher, dest) = (cspace.slot(cap_addr(dispatcher)?), cspace.slot(cap_addr(dest)?));
+    s.dispatchers().caps().lookup(dispatcher, CapType::Dispatcher, Rights::WRITE).map_err(refused)?;
+    s.dispatchers().caps().create_endpoint(dispatcher, badge, dest).map_err(refused)?;
+    Ok(0)
+}
+
 fn recv_local(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
     let dispatcher = s.current_mut().ok_or(Error::InvalidArgument)?;
-    let (sender, words) = dispatcher.inbox.pop_front().ok_or(Error::WouldBlock)?;
+    let (badge, words) = dispatcher.inbox.pop_front().ok_or(Error::WouldBlock)?;
     frame.x[1..4].copy_from_slice(&words);
-    Ok(sender)
+    Ok(badge)
 }
 
 /// `power_off(failed)`: needs the Kernel capability and the boot core.
