@@ -28,6 +28,7 @@ pub mod linebuf;
 pub mod paging;
 pub mod plan;
 pub mod program;
+pub mod run_queue;
 pub mod shared_region;
 pub mod time;
 

@@ -27,6 +27,7 @@ use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
 use cpu_driver::layout::{PAGE_SIZE, USER_MAPPABLE_BASE};
 use cpu_driver::program;
+use cpu_driver::run_queue::RunState;
 use syscall_abi::SLOT_VNODE;
 
 use crate::boot_image;
@@ -47,20 +48,6 @@ pub enum InstallError {
 
 /// Most same-core messages queued for one dispatcher.
 pub const INBOX_CAPACITY: usize = 32;
-
-/// Where a dispatcher stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// May run.
-    Runnable,
-    /// Sleeping in `wait` until woken or the deadline (counter ticks), if any.
-    Waiting {
-        /// Counter value at which its `wait` returns 0, if any.
-        deadline: Option<u64>,
-    },
-    /// Exited or stopped; never runs again.
-    Ended,
-}
 
 /// How a dispatcher ended (what `dispatcher_status` tells its parent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,16 +75,13 @@ pub struct Dispatcher {
     pub space: AddressSpace,
     /// Its capability space: the capabilities its system calls name.
     pub cspace: CSpace,
-    /// Where it stands.
-    pub state: State,
-    /// A wake-up arrived while it was not waiting; its next `wait` returns at once.
-    pub wake_pending: bool,
+    /// Where it stands for the scheduler (`cpu_driver::run_queue`: runnable, waiting, ended;
+    /// a wake-up kept for its next `wait`; settled).
+    pub run: RunState,
     /// Cores whose application channel its monitor granted it.
     pub grants: Vec<u64>,
     /// Same-core messages for it: (sender index, words).
     pub inbox: VecDeque<(u64, [u64; 3])>,
-    /// It has waited once (it finished starting up) or ended.
-    pub settled: bool,
     /// The objects it is built from, retyped by `spawn` out of the RAM capability it was
     /// given and kept in kernel-held slots (root CNode, level-2 CNode, VNode, control block,
     /// the Frame of its tables, segments and stack); released when it ends. Empty for the boot
@@ -148,13 +132,8 @@ impl Dispatcher {
     /// Something it may wait for happened: if waiting, it runs again and its `wait` returns 1;
     /// otherwise its next `wait` returns at once. An ended dispatcher stays ended.
     pub fn wake(&mut self) {
-        match self.state {
-            State::Waiting { .. } => {
-                self.state = State::Runnable;
-                self.frame.x[0] = 1;
-            }
-            State::Runnable => self.wake_pending = true,
-            State::Ended => {}
+        if let Some(returns) = self.run.wake() {
+            self.frame.x[0] = returns;
         }
     }
 }
@@ -227,11 +206,9 @@ impl Dispatchers {
             fp: FpState::new(),
             space,
             cspace,
-            state: State::Runnable,
-            wake_pending: false,
+            run: RunState::new(),
             grants: Vec::new(),
             inbox: VecDeque::new(),
-            settled: false,
             held: origin.held,
             control: origin.control,
             parent: origin.parent,
@@ -426,10 +403,9 @@ impl Dispatchers {
     /// their RAM, and its parent, if any, is woken.
     pub fn end(&mut self, index: usize, ending: Ending) {
         let Some(d) = self.list.get_mut(index) else { return };
-        if d.state == State::Ended {
+        if !d.run.end() {
             return;
         }
-        d.state = State::Ended;
         d.ending = Some(ending);
         let asid = d.space.asid;
         let parent = d.parent;
@@ -519,34 +495,25 @@ impl Dispatchers {
     /// Every waiting dispatcher whose deadline is before `now` runs again; its `wait` returns 0.
     pub fn expire_deadlines(&mut self, now: u64) {
         for d in &mut self.list {
-            if let State::Waiting { deadline: Some(deadline) } = d.state {
-                if now >= deadline {
-                    d.state = State::Runnable;
-                    d.frame.x[0] = 0;
-                }
+            if let Some(returns) = d.run.expire(now) {
+                d.frame.x[0] = returns;
             }
         }
     }
 
     /// The earliest deadline of a waiting dispatcher.
     pub fn earliest_deadline(&self) -> Option<u64> {
-        self.list
-            .iter()
-            .filter_map(|d| match d.state {
-                State::Waiting { deadline } => deadline,
-                _ => None,
-            })
-            .min()
+        self.list.iter().filter_map(|d| d.run.deadline()).min()
     }
 
     /// How many may run.
     pub fn runnable(&self) -> usize {
-        self.list.iter().filter(|d| d.state == State::Runnable).count()
+        self.list.iter().filter(|d| d.run.runnable()).count()
     }
 
     /// Whether every dispatcher has settled (waited once or ended).
     pub fn all_settled(&self) -> bool {
-        self.list.iter().all(|d| d.settled)
+        self.list.iter().all(|d| d.run.settled)
     }
 }
 

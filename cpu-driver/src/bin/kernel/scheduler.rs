@@ -1,5 +1,7 @@
 //! Scheduling this core's dispatchers: round robin with time slices from the generic timer,
-//! sleeping in `WFI` while none can run, and stopping one that faults.
+//! sleeping in `WFI` while none can run, and stopping one that faults. The decisions (who runs
+//! next, when the timer fires, what `wait` and a wake-up do) are `cpu_driver::run_queue`'s,
+//! portable and host-tested; this module adds the registers, address spaces and the timer.
 //!
 //! Every exception from EL0 arrives (through [`crate::entry`]) with the dispatcher's registers
 //! in a `TrapFrame` at the top of the kernel stack; [`Scheduler::resume`] may swap that frame
@@ -13,10 +15,11 @@ use cpu_driver::arch::aarch64::fp;
 use cpu_driver::arch::aarch64::user::{enter_user, install_address_space};
 use cpu_driver::arch::aarch64::{cpu, timer};
 use cpu_driver::boot_record::BootRecord;
+use cpu_driver::run_queue;
 use spin::Mutex;
 
 use crate::console::kprintln;
-use crate::dispatchers::{Dispatcher, Dispatchers, Ending, State};
+use crate::dispatchers::{Dispatcher, Dispatchers, Ending};
 use crate::interrupts;
 
 /// Length of a time slice when several dispatchers are runnable.
@@ -147,7 +150,7 @@ impl Scheduler {
     /// Marks the current dispatcher settled and runs the ready hook once all are.
     pub fn settle_current(&mut self) {
         if let Some(d) = self.current_mut() {
-            d.settled = true;
+            d.run.settled = true;
         }
         if !self.announced && self.dispatchers.all_settled() {
             self.announced = true;
@@ -168,12 +171,9 @@ impl Scheduler {
         }
         let next = loop {
             self.dispatchers.expire_deadlines(cpu::counter());
-            let start = self.current.map_or(0, |c| c + 1);
-            let count = self.dispatchers.len();
-            let found = (0..count)
-                .map(|i| (start + i) % count.max(1))
-                .find(|&i| self.dispatchers.get(i).is_some_and(|d| d.state == State::Runnable));
-            if let Some(next) = found {
+            let dispatchers = &self.dispatchers;
+            let runnable = |i| dispatchers.get(i).is_some_and(|d| d.run.runnable());
+            if let Some(next) = run_queue::next_runnable(dispatchers.len(), self.current, runnable) {
                 break next;
             }
             self.idle();
@@ -203,9 +203,9 @@ impl Scheduler {
     /// Programs the timer for the end of the slice (if another dispatcher is waiting to run)
     /// or the earliest wait deadline, whichever comes first.
     fn arm_timer(&self) {
-        let slice_end = (self.dispatchers.runnable() > 1)
-            .then(|| cpu::counter() + self.counter_ticks(SLICE_MICROSECONDS));
-        match slice_end.into_iter().chain(self.dispatchers.earliest_deadline()).min() {
+        let slice = self.counter_ticks(SLICE_MICROSECONDS);
+        let earliest = self.dispatchers.earliest_deadline();
+        match run_queue::timer_deadline(cpu::counter(), self.dispatchers.runnable(), earliest, slice) {
             Some(deadline) => timer::arm_deadline(deadline),
             None => timer::disarm(),
         }

@@ -29,7 +29,7 @@ use syscall_abi::{
 };
 
 use crate::console::kprintln;
-use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, State, INBOX_CAPACITY};
+use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, INBOX_CAPACITY};
 use crate::mappings::Refusal;
 use crate::scheduler::Scheduler;
 use crate::{boot_image, capabilities, channels, core_boot, interrupts, mappings, memory, power, roll_call};
@@ -314,7 +314,7 @@ fn cap_give(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
     };
     let src = caller_cspace(s)?.slot(cap_addr(src)?);
     let target = match s.dispatchers().get(index) {
-        Some(d) if d.state != State::Ended => d.cspace,
+        Some(d) if !d.run.ended() => d.cspace,
         _ => return Err(Error::InvalidArgument),
     };
     let dest = target.slot(cap_addr(dest)?);
@@ -487,14 +487,16 @@ fn wait(s: &mut Scheduler, frame: &mut TrapFrame, timeout: u64) -> bool {
     let deadline = (timeout != 0).then(|| cpu::counter().saturating_add(timeout));
     s.settle_current();
     let Some(d) = s.current_mut() else { return false };
-    if d.wake_pending {
-        d.wake_pending = false;
-        frame.x[0] = 1;
-        return false;
+    match d.run.wait(deadline) {
+        Some(returns) => {
+            frame.x[0] = returns; // a wake-up was pending: go on
+            false
+        }
+        None => {
+            frame.x[0] = 0;
+            true
+        }
     }
-    d.state = State::Waiting { deadline };
-    frame.x[0] = 0;
-    true
 }
 
 /// Sends the wake SGI to `core`: every dispatcher waiting there, its monitor among them, runs
@@ -587,7 +589,7 @@ fn send_local(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
     let endpoint = s.dispatchers().caps().lookup(slot, CapType::Endpoint, Rights::WRITE).map_err(refused)?;
     let index = s.dispatchers().with_control(endpoint.base()).ok_or(Error::InvalidArgument)?;
     match s.dispatchers().get_mut(index) {
-        Some(target) if target.state != State::Ended => {
+        Some(target) if !target.run.ended() => {
             if target.inbox.len() >= INBOX_CAPACITY {
                 return Err(Error::WouldBlock);
             }
