@@ -30,6 +30,7 @@ pub mod plan;
 pub mod program;
 pub mod run_queue;
 pub mod shared_region;
+pub mod syscall_decode;
 pub mod time;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]

@@ -21,12 +21,10 @@ use cpu_driver::arch::aarch64::exception::TrapFrame;
 use cpu_driver::arch::aarch64::user::user_readable;
 use cpu_driver::frames::Frames;
 use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT, USER_MIN};
-use cpu_driver::paging::{page_descriptor, Attributes, PhysRange, ENTRIES};
+use cpu_driver::paging::{page_descriptor, Attributes, PhysRange};
 use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
-use syscall_abi::{
-    Call, ChannelKind, Error, Info, GIVE_BY_DISPATCHER_CAP, GIVE_BY_INDEX, SLOT_KERNEL, STATUS_EXITED,
-    STATUS_FAULTED, STATUS_RUNNING,
-};
+use cpu_driver::syscall_decode::{self, Access, GiveTarget, MappingRights, Request};
+use syscall_abi::{ChannelKind, Error, Info, SLOT_KERNEL, STATUS_EXITED, STATUS_FAULTED, STATUS_RUNNING};
 
 use crate::console::kprintln;
 use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, INBOX_CAPACITY};
@@ -44,40 +42,50 @@ const APP_CHANNELS_VA: u64 = USER_FRAMES_BASE + 0x1000_0000;
 /// Runs the system call in `frame` (number in x8, arguments in x0-x5, result in x0); returns
 /// whether the scheduler should switch dispatchers.
 pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
-    let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3]];
-    let result = match Call::from_raw(frame.x[8]) {
-        Some(Call::Exit) => return exit(s, args[0]),
-        Some(Call::Yield) => {
+    let registers = [frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5]];
+    let request = match syscall_decode::decode(frame.x[8], registers) {
+        Ok(request) => request,
+        Err(error) => {
+            frame.x[0] = error.to_return();
+            return false;
+        }
+    };
+    let result = match request {
+        Request::Exit { code } => return exit(s, code),
+        Request::Yield => {
             frame.x[0] = 0;
             return true;
         }
-        Some(Call::ConsoleWrite) => console_write(args[0], args[1]),
-        Some(Call::Info) => info(s, args[0], args[1]),
-        Some(Call::Wait) => return wait(s, frame, args[0]),
-        Some(Call::Notify) => notify(args[0]),
-        Some(Call::MapChannel) => map_channel(s, args[0], args[1]),
-        Some(Call::Grant) => grant(s, args[0], args[1]),
-        Some(Call::SendLocal) => send_local(s, args),
-        Some(Call::RecvLocal) => recv_local(s, frame),
-        Some(Call::PowerOff) => power_off(s, args[0]),
-        Some(Call::MapDeviceTree) => map_device_tree(s),
-        Some(Call::MapFrame) => map_frame(s, args[0]),
-        Some(Call::CapIdentify) => cap_identify(s, frame),
-        Some(Call::CapRetype) => cap_retype(s, frame),
-        Some(Call::CapCopy) => cap_copy(s, args[0], args[1]),
-        Some(Call::CapMint) => cap_mint(s, args[0], args[1], args[2]),
-        Some(Call::CapDelete) => cap_delete(s, args[0]),
-        Some(Call::CapRevoke) => cap_revoke(s, args[0]),
-        Some(Call::CapGive) => cap_give(s, args),
-        Some(Call::VnodeMap) => vnode_map(s, args),
-        Some(Call::VnodeUnmap) => vnode_unmap(s, args[0], args[1]),
-        Some(Call::VnodeInstall) => vnode_install(s, args[0], args[1]),
-        Some(Call::VnodeProtect) => vnode_protect(s, args),
-        Some(Call::Spawn) => spawn(s, args),
-        Some(Call::CoreBoot) => core_boot(s, args),
-        Some(Call::DispatcherStatus) => dispatcher_status(s, frame),
-        Some(Call::EndpointCreate) => endpoint_create(s, args),
-        None => Err(Error::NoSuchCall),
+        Request::ConsoleWrite { ptr, len } => console_write(ptr, len),
+        Request::Info { what, arg } => info(s, what, arg),
+        Request::Wait { timeout } => return wait(s, frame, timeout),
+        Request::Notify { core } => notify(core),
+        Request::MapChannel { peer, kind } => map_channel(s, peer, kind),
+        Request::Grant { peer, dispatcher } => grant(s, peer, dispatcher),
+        Request::SendLocal { endpoint, words } => send_local(s, endpoint, words),
+        Request::RecvLocal => recv_local(s, frame),
+        Request::PowerOff { failed } => power_off(s, failed),
+        Request::MapDeviceTree => map_device_tree(s),
+        Request::MapFrame { va } => map_frame(s, va),
+        Request::CapIdentify { addr } => cap_identify(s, frame, addr),
+        Request::CapRetype { src, kind, offset, object_size, count, dest } => {
+            cap_retype(s, src, Retype { kind, offset, object_size, count }, dest)
+        }
+        Request::CapCopy { src, dest } => cap_copy(s, src, dest),
+        Request::CapMint { src, dest, rights } => cap_mint(s, src, dest, rights),
+        Request::CapDelete { addr } => cap_delete(s, addr),
+        Request::CapRevoke { addr } => cap_revoke(s, addr),
+        Request::CapGive { target, src, dest } => cap_give(s, target, src, dest),
+        Request::VnodeMap { vnode, entry, frame: page, rights } => vnode_map(s, vnode, entry, page, rights),
+        Request::VnodeUnmap { vnode, entry } => vnode_unmap(s, vnode, entry),
+        Request::VnodeInstall { vnode, window } => vnode_install(s, vnode, window),
+        Request::VnodeProtect { vnode, entry, frame: page, rights } => {
+            vnode_protect(s, vnode, entry, page, rights)
+        }
+        Request::Spawn { module, ram, dest, arg } => spawn(s, module, ram, dest, arg),
+        Request::CoreBoot { core, build, region, share } => core_boot(s, core, [build, region, share]),
+        Request::DispatcherStatus { dispatcher } => dispatcher_status(s, frame, dispatcher),
+        Request::EndpointCreate { dispatcher, badge, dest } => endpoint_create(s, dispatcher, badge, dest),
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -105,15 +113,9 @@ fn refused(e: CapError) -> Error {
     Error::Capability(e.code())
 }
 
-/// A capability address from a register: any `u32` (checked on use); wider values are
-/// malformed addresses.
-fn cap_addr(raw: u64) -> Result<CapAddr, Error> {
-    u32::try_from(raw).map(CapAddr::from_raw).map_err(|_| refused(CapError::InvalidAddress))
-}
-
 /// `cap_identify(addr)`: type in x0, base, size and rights in x1..x3.
-fn cap_identify(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
-    let slot = caller_cspace(s)?.slot(cap_addr(frame.x[0])?);
+fn cap_identify(s: &mut Scheduler, frame: &mut TrapFrame, addr: CapAddr) -> Result<u64, Error> {
+    let slot = caller_cspace(s)?.slot(addr);
     let capability = s.dispatchers().caps().identify(slot).map_err(refused)?;
     frame.x[1] = capability.base();
     frame.x[2] = capability.size();
@@ -124,31 +126,27 @@ fn cap_identify(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> 
 /// `cap_retype(src, kind, offset, object_size, count, dest)` (x0..x5); the new objects are
 /// zeroed (all but RAM, which is never mapped and is zeroed when retyped into something that
 /// is).
-fn cap_retype(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
+fn cap_retype(s: &mut Scheduler, src: CapAddr, request: Retype, dest: CapAddr) -> Result<u64, Error> {
     let cspace = caller_cspace(s)?;
-    let src = cspace.slot(cap_addr(frame.x[0])?);
-    let kind = CapType::from_raw(frame.x[1]).ok_or(Error::InvalidArgument)?;
-    let request = Retype { kind, offset: frame.x[2], object_size: frame.x[3], count: frame.x[4] };
-    let dest = cspace.slot(cap_addr(frame.x[5])?);
+    let (src, dest) = (cspace.slot(src), cspace.slot(dest));
     let region = s.dispatchers().caps().retype(src, request, dest).map_err(refused)?;
-    if kind != CapType::Ram && !capabilities::zero(s.record(), region) {
+    if request.kind != CapType::Ram && !capabilities::zero(s.record(), region) {
         // Every RAM capability lies in the pool, so this would be a kernel bug: say so.
         kprintln!("core {}: retyped memory {region:?} lies outside the frame pool", s.record().core_index);
     }
     Ok(0)
 }
 
-fn cap_copy(s: &mut Scheduler, src: u64, dest: u64) -> Result<u64, Error> {
+fn cap_copy(s: &mut Scheduler, src: CapAddr, dest: CapAddr) -> Result<u64, Error> {
     let cspace = caller_cspace(s)?;
-    let (src, dest) = (cspace.slot(cap_addr(src)?), cspace.slot(cap_addr(dest)?));
+    let (src, dest) = (cspace.slot(src), cspace.slot(dest));
     s.dispatchers().caps().copy(src, dest).map_err(refused)?;
     Ok(0)
 }
 
-fn cap_mint(s: &mut Scheduler, src: u64, dest: u64, rights: u64) -> Result<u64, Error> {
-    let rights = Rights::from_bits(rights).ok_or(Error::InvalidArgument)?;
+fn cap_mint(s: &mut Scheduler, src: CapAddr, dest: CapAddr, rights: Rights) -> Result<u64, Error> {
     let cspace = caller_cspace(s)?;
-    let (src, dest) = (cspace.slot(cap_addr(src)?), cspace.slot(cap_addr(dest)?));
+    let (src, dest) = (cspace.slot(src), cspace.slot(dest));
     s.dispatchers().caps().mint(src, dest, rights).map_err(refused)?;
     Ok(0)
 }
@@ -157,8 +155,8 @@ fn cap_mint(s: &mut Scheduler, src: u64, dest: u64, rights: u64) -> Result<u64, 
 /// TLB invalidated) before anything can retype its memory again; memory no capability names
 /// any more is free again by the capability system's own record (a later retype of its RAM
 /// succeeds).
-fn cap_delete(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
-    let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
+fn cap_delete(s: &mut Scheduler, addr: CapAddr) -> Result<u64, Error> {
+    let slot = caller_cspace(s)?.slot(addr);
     let removal = s.dispatchers().caps().delete(slot).map_err(refused)?;
     s.dispatchers().unmap_removed(&removal);
     Ok(0)
@@ -166,8 +164,8 @@ fn cap_delete(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
 
 /// `cap_revoke(addr)`: as delete, for every copy and descendant (revoking a RAM capability
 /// unmaps every Frame retyped from it).
-fn cap_revoke(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
-    let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
+fn cap_revoke(s: &mut Scheduler, addr: CapAddr) -> Result<u64, Error> {
+    let slot = caller_cspace(s)?.slot(addr);
     let removal = s.dispatchers().caps().revoke(slot).map_err(refused)?;
     s.dispatchers().unmap_removed(&removal);
     Ok(0)
@@ -175,14 +173,14 @@ fn cap_revoke(s: &mut Scheduler, addr: u64) -> Result<u64, Error> {
 
 /// The VNode L3 capability at `addr` of the caller's space, with the write right (changing a
 /// table writes it): `WrongType` for another type, `Denied` without the right.
-fn vnode_capability(s: &mut Scheduler, addr: u64) -> Result<caps::Capability, Error> {
-    let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
+fn vnode_capability(s: &mut Scheduler, addr: CapAddr) -> Result<caps::Capability, Error> {
+    let slot = caller_cspace(s)?.slot(addr);
     s.dispatchers().caps().lookup(slot, CapType::VNodeL3, Rights::WRITE).map_err(refused)
 }
 
 /// The level-3 VNode the capability at `addr` names, if it is installed in the caller's own
 /// address space (`Denied` otherwise: another's, or not installed).
-fn caller_vnode(s: &mut Scheduler, addr: u64) -> Result<mappings::VNode, Error> {
+fn caller_vnode(s: &mut Scheduler, addr: CapAddr) -> Result<mappings::VNode, Error> {
     let capability = vnode_capability(s, addr)?;
     let current = s.current().ok_or(Error::InvalidArgument)?;
     match s.dispatchers().installed_vnode(capability.base()) {
@@ -195,12 +193,8 @@ fn caller_vnode(s: &mut Scheduler, addr: u64) -> Result<mappings::VNode, Error> 
 /// table of window `window` (1 to 511; 0 holds the kernel's) at `USER_MAPPABLE_BASE +
 /// window * 2 MiB` of its address space. The VNode must not be installed already and the
 /// window must be free (`SlotOccupied`).
-fn vnode_install(s: &mut Scheduler, vnode: u64, window: u64) -> Result<u64, Error> {
+fn vnode_install(s: &mut Scheduler, vnode: CapAddr, window: usize) -> Result<u64, Error> {
     let capability = vnode_capability(s, vnode)?;
-    let window = usize::try_from(window)
-        .ok()
-        .filter(|w| (1..ENTRIES).contains(w))
-        .ok_or(refused(CapError::IndexOutOfRange))?;
     let current = s.current().ok_or(Error::InvalidArgument)?;
     match s.dispatchers().install_vnode(current, capability.base(), window) {
         Ok(vnode) => Ok(mappings::VNode::window_va(vnode.window)),
@@ -209,68 +203,60 @@ fn vnode_install(s: &mut Scheduler, vnode: u64, window: u64) -> Result<u64, Erro
     }
 }
 
-/// A VNode entry index from a register: 0..511, else `IndexOutOfRange`.
-fn vnode_entry(raw: u64) -> Result<usize, Error> {
-    usize::try_from(raw).ok().filter(|&e| e < ENTRIES).ok_or(refused(CapError::IndexOutOfRange))
-}
-
 /// `vnode_map(vnode, entry, frame, rights)`: see `syscall_abi::Call::VnodeMap`. The rights of
 /// the mapping must be a subset of the Frame capability's (read always needed; write for a
 /// writable mapping, execute for an executable one; write and execute together are refused,
 /// W^X); refused rather than downgraded.
-fn vnode_map(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
-    let vnode = caller_vnode(s, args[0])?;
-    let entry = vnode_entry(args[1])?;
-    let (rights, attributes) = mapping_attributes(args[3])?;
-    let frame = caller_cspace(s)?.slot(cap_addr(args[2])?);
+fn vnode_map(
+    s: &mut Scheduler,
+    vnode: CapAddr,
+    entry: usize,
+    frame: CapAddr,
+    rights: MappingRights,
+) -> Result<u64, Error> {
+    let vnode = caller_vnode(s, vnode)?;
+    let frame = caller_cspace(s)?.slot(frame);
     let (caps, mappings) = s.dispatchers().caps_and_mappings();
     // Only a Frame: never RAM (it may be retyped into CNodes or VNodes under the mapping),
     // CNode, VNode or Dispatcher memory, which only the kernel may write.
-    let capability = caps.lookup(frame, CapType::Frame, rights.union(Rights::READ)).map_err(refused)?;
+    let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
-    let descriptor = page_descriptor(capability.base(), attributes);
+    let descriptor = page_descriptor(capability.base(), attributes(rights.access));
     mappings.map(vnode, entry, id, descriptor).map_err(map_refusal)?;
     Ok(vnode.va_of(entry))
 }
 
-/// The page attributes of a mapping with `rights` (read, write, execute bits), as `vnode_map`
-/// and `vnode_protect` accept them: never write and execute together (W^X), never grant.
-fn mapping_attributes(raw: u64) -> Result<(Rights, Attributes), Error> {
-    let rights = Rights::from_bits(raw).ok_or(refused(CapError::InvalidArgument))?;
-    let attributes = if rights.contains(Rights::WRITE) && rights.contains(Rights::EXECUTE) {
-        return Err(refused(CapError::InvalidArgument));
-    } else if rights.contains(Rights::WRITE) {
-        Attributes::UserData
-    } else if rights.contains(Rights::EXECUTE) {
-        Attributes::UserCode
-    } else {
-        Attributes::UserReadOnly
-    };
-    if rights.contains(Rights::GRANT) {
-        return Err(refused(CapError::InvalidArgument)); // not a right of a mapping
+/// The page attributes of an EL0 mapping (W^X was checked when the call was decoded).
+fn attributes(access: Access) -> Attributes {
+    match access {
+        Access::ReadOnly => Attributes::UserReadOnly,
+        Access::ReadWrite => Attributes::UserData,
+        Access::Execute => Attributes::UserCode,
     }
-    Ok((rights, attributes))
 }
 
 /// `vnode_protect(vnode, entry, frame, rights)`: see `syscall_abi::Call::VnodeProtect`. The
 /// Frame capability named must be the one mapped at the entry and hold every right asked for.
-fn vnode_protect(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
-    let vnode = caller_vnode(s, args[0])?;
-    let entry = vnode_entry(args[1])?;
-    let (rights, attributes) = mapping_attributes(args[3])?;
-    let frame = caller_cspace(s)?.slot(cap_addr(args[2])?);
+fn vnode_protect(
+    s: &mut Scheduler,
+    vnode: CapAddr,
+    entry: usize,
+    frame: CapAddr,
+    rights: MappingRights,
+) -> Result<u64, Error> {
+    let vnode = caller_vnode(s, vnode)?;
+    let frame = caller_cspace(s)?.slot(frame);
     let (caps, mappings) = s.dispatchers().caps_and_mappings();
-    let capability = caps.lookup(frame, CapType::Frame, rights.union(Rights::READ)).map_err(refused)?;
+    let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
-    let descriptor = page_descriptor(capability.base(), attributes);
+    let descriptor = page_descriptor(capability.base(), attributes(rights.access));
     mappings.protect(vnode, entry, id, descriptor).map_err(map_refusal)?;
     Ok(0)
 }
 
 /// `vnode_unmap(vnode, entry)`: the entry must map something.
-fn vnode_unmap(s: &mut Scheduler, vnode: u64, entry: u64) -> Result<u64, Error> {
+fn vnode_unmap(s: &mut Scheduler, vnode: CapAddr, entry: usize) -> Result<u64, Error> {
     let vnode = caller_vnode(s, vnode)?;
-    let entry = vnode_entry(entry)?;
     let (_, mappings) = s.dispatchers().caps_and_mappings();
     mappings.unmap(vnode, entry).map_err(map_refusal)?;
     Ok(0)
@@ -289,8 +275,8 @@ fn map_refusal(r: Refusal) -> Error {
 /// The dispatcher the Dispatcher capability at `addr` of the caller's space names, if it has
 /// every right in `needs` (`WrongType`, `Denied` otherwise). A Dispatcher capability that names
 /// no dispatcher (one retyped from RAM by hand, not by `spawn`) is `InvalidArgument`.
-fn dispatcher_by_capability(s: &mut Scheduler, addr: u64, needs: Rights) -> Result<usize, Error> {
-    let slot = caller_cspace(s)?.slot(cap_addr(addr)?);
+fn dispatcher_by_capability(s: &mut Scheduler, addr: CapAddr, needs: Rights) -> Result<usize, Error> {
+    let slot = caller_cspace(s)?.slot(addr);
     let capability = s.dispatchers().caps().lookup(slot, CapType::Dispatcher, needs).map_err(refused)?;
     s.dispatchers().with_control(capability.base()).ok_or(Error::InvalidArgument)
 }
@@ -300,24 +286,22 @@ fn dispatcher_by_capability(s: &mut Scheduler, addr: u64, needs: Rights) -> Resu
 /// capability with the write right (`by` = `GIVE_BY_DISPATCHER_CAP`: what `spawn` gives a
 /// parent) or, for the holder of the Kernel capability only (`Denied` otherwise), by index
 /// (`GIVE_BY_INDEX`). An ended receiver is `InvalidArgument`.
-fn cap_give(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
-    let [target, src, dest, by] = args;
-    let index = match by {
-        GIVE_BY_DISPATCHER_CAP => dispatcher_by_capability(s, target, Rights::WRITE)?,
-        GIVE_BY_INDEX => {
+fn cap_give(s: &mut Scheduler, target: GiveTarget, src: CapAddr, dest: CapAddr) -> Result<u64, Error> {
+    let index = match target {
+        GiveTarget::Capability(addr) => dispatcher_by_capability(s, addr, Rights::WRITE)?,
+        GiveTarget::Index(index) => {
             if !caller_is_monitor(s) {
                 return Err(Error::Denied);
             }
-            usize::try_from(target).map_err(|_| Error::InvalidArgument)?
+            usize::try_from(index).map_err(|_| Error::InvalidArgument)?
         }
-        _ => return Err(Error::InvalidArgument),
     };
-    let src = caller_cspace(s)?.slot(cap_addr(src)?);
+    let src = caller_cspace(s)?.slot(src);
     let target = match s.dispatchers().get(index) {
         Some(d) if !d.run.ended() => d.cspace,
         _ => return Err(Error::InvalidArgument),
     };
-    let dest = target.slot(cap_addr(dest)?);
+    let dest = target.slot(dest);
     s.dispatchers().caps().copy(src, dest).map_err(refused)?;
     Ok(0)
 }
@@ -331,12 +315,10 @@ fn cap_give(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
 /// capability. Every check is made before anything changes (a RAM capability too small is
 /// `OutOfBounds`). No Kernel capability is needed. The child starts with `arg` in `x0`.
 /// Returns its index.
-fn spawn(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
-    let [module, ram, dest, arg] = args;
+fn spawn(s: &mut Scheduler, module: CapAddr, ram: CapAddr, dest: CapAddr, arg: u64) -> Result<u64, Error> {
     let cspace = caller_cspace(s)?;
     let parent = s.current().ok_or(Error::InvalidArgument)?;
-    let (module, ram, dest) =
-        (cspace.slot(cap_addr(module)?), cspace.slot(cap_addr(ram)?), cspace.slot(cap_addr(dest)?));
+    let (module, ram, dest) = (cspace.slot(module), cspace.slot(ram), cspace.slot(dest));
     let module = s.dispatchers().caps().lookup(module, CapType::Frame, Rights::READ).map_err(refused)?;
     s.dispatchers().caps().lookup(ram, CapType::Ram, Rights::WRITE).map_err(refused)?;
     match s.dispatchers().caps().identify(dest) {
@@ -367,14 +349,12 @@ fn spawn(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
 /// can be neither mapped, retyped nor revoked), and `core_boot::start` fills the region and
 /// releases the core. If the core could not be started the held Frames are released again and
 /// the memory is the caller's once more.
-fn core_boot(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
+fn core_boot(s: &mut Scheduler, core: u64, [build, region, share]: [CapAddr; 3]) -> Result<u64, Error> {
     if !caller_is_monitor(s) || !s.record().is_boot_core() {
         return Err(Error::Denied);
     }
     let cspace = caller_cspace(s)?;
-    let [core, build, region, share] = args;
-    let (build, region, share) =
-        (cspace.slot(cap_addr(build)?), cspace.slot(cap_addr(region)?), cspace.slot(cap_addr(share)?));
+    let (build, region, share) = (cspace.slot(build), cspace.slot(region), cspace.slot(share));
     let build = s.dispatchers().caps().lookup(build, CapType::Frame, Rights::READ).map_err(refused)?;
     let region_cap = s.dispatchers().caps().lookup(region, CapType::Ram, Rights::WRITE).map_err(refused)?;
     let share_cap = s.dispatchers().caps().lookup(share, CapType::Ram, Rights::WRITE).map_err(refused)?;
@@ -411,8 +391,8 @@ fn core_boot(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
 /// `dispatcher_status(dispatcher)`: how the dispatcher the Dispatcher capability (read right)
 /// at `dispatcher` names stands: running, exited (code in x1) or stopped by a fault (ESR in x1,
 /// FAR in x2).
-fn dispatcher_status(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
-    let index = dispatcher_by_capability(s, frame.x[0], Rights::READ)?;
+fn dispatcher_status(s: &mut Scheduler, frame: &mut TrapFrame, dispatcher: CapAddr) -> Result<u64, Error> {
+    let index = dispatcher_by_capability(s, dispatcher, Rights::READ)?;
     let ending = s.dispatchers().get(index).ok_or(Error::InvalidArgument)?.ending;
     let (status, x1, x2) = match ending {
         None => (STATUS_RUNNING, 0, 0),
@@ -463,9 +443,9 @@ fn console_write(ptr: u64, len: u64) -> Result<u64, Error> {
     Ok(len)
 }
 
-fn info(s: &Scheduler, what: u64, arg: u64) -> Result<u64, Error> {
+fn info(s: &Scheduler, what: Info, arg: u64) -> Result<u64, Error> {
     let record = s.record();
-    Ok(match Info::from_raw(what).ok_or(Error::NoSuchCall)? {
+    Ok(match what {
         Info::CoreIndex => record.core_index,
         Info::CoreCount => record.core_count,
         Info::ExceptionLevel => 0,
@@ -507,11 +487,11 @@ fn notify(core: u64) -> Result<u64, Error> {
     Ok(0)
 }
 
-fn map_channel(s: &mut Scheduler, peer: u64, kind: u64) -> Result<u64, Error> {
+fn map_channel(s: &mut Scheduler, peer: u64, kind: ChannelKind) -> Result<u64, Error> {
     let record = s.record();
     let core = record.core_index;
     let layout = SharedLayout::new(record.core_count);
-    let (offset, bytes, va) = match ChannelKind::from_raw(kind).ok_or(Error::InvalidArgument)? {
+    let (offset, bytes, va) = match kind {
         ChannelKind::Monitor => {
             if !caller_is_monitor(s) {
                 return Err(Error::Denied);
@@ -584,8 +564,8 @@ fn grant(s: &mut Scheduler, peer: u64, dispatcher: u64) -> Result<u64, Error> {
 /// `send_local(endpoint, w0, w1, w2)`: queues three words for the dispatcher the Endpoint
 /// capability (write right) at `endpoint` names, with the Endpoint's badge, and wakes it.
 /// Authority to send is the Endpoint, never the target's index.
-fn send_local(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
-    let slot = caller_cspace(s)?.slot(cap_addr(args[0])?);
+fn send_local(s: &mut Scheduler, endpoint: CapAddr, words: [u64; 3]) -> Result<u64, Error> {
+    let slot = caller_cspace(s)?.slot(endpoint);
     let endpoint = s.dispatchers().caps().lookup(slot, CapType::Endpoint, Rights::WRITE).map_err(refused)?;
     let index = s.dispatchers().with_control(endpoint.base()).ok_or(Error::InvalidArgument)?;
     match s.dispatchers().get_mut(index) {
@@ -593,7 +573,7 @@ fn send_local(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
             if target.inbox.len() >= INBOX_CAPACITY {
                 return Err(Error::WouldBlock);
             }
-            target.inbox.push_back((endpoint.badge(), [args[1], args[2], args[3]]));
+            target.inbox.push_back((endpoint.badge(), words));
             target.wake();
             Ok(0)
         }
@@ -603,10 +583,9 @@ fn send_local(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
 
 /// `endpoint_create(dispatcher, badge, dest)`: an Endpoint with `badge` to the dispatcher the
 /// Dispatcher capability (write right) at `dispatcher` names, into the caller's empty `dest`.
-fn endpoint_create(s: &mut Scheduler, args: [u64; 4]) -> Result<u64, Error> {
-    let [dispatcher, badge, dest, _] = args;
+fn endpoint_create(s: &mut Scheduler, dispatcher: CapAddr, badge: u64, dest: CapAddr) -> Result<u64, Error> {
     let cspace = caller_cspace(s)?;
-    let (dispatcher, dest) = (cspace.slot(cap_addr(dispatcher)?), cspace.slot(cap_addr(dest)?));
+    let (dispatcher, dest) = (cspace.slot(dispatcher), cspace.slot(dest));
     s.dispatchers().caps().lookup(dispatcher, CapType::Dispatcher, Rights::WRITE).map_err(refused)?;
     s.dispatchers().caps().create_endpoint(dispatcher, badge, dest).map_err(refused)?;
     Ok(0)
@@ -620,14 +599,14 @@ fn recv_local(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
 }
 
 /// `power_off(failed)`: needs the Kernel capability and the boot core.
-fn power_off(s: &mut Scheduler, failed: u64) -> Result<u64, Error> {
+fn power_off(s: &mut Scheduler, failed: bool) -> Result<u64, Error> {
     if !caller_is_monitor(s) || !s.record().is_boot_core() {
         return Err(Error::Denied);
     }
-    match failed {
-        0 => power::off(s.record()),
-        1 => power::reset(s.record()),
-        _ => return Err(Error::InvalidArgument),
+    if failed {
+        power::reset(s.record());
+    } else {
+        power::off(s.record());
     }
     Err(Error::NoSuchCall) // no PSCI on this machine (e.g. a Raspberry Pi without TF-A)
 }

@@ -1,0 +1,294 @@
+//! System-call dispatch, the portable half: a call's number and argument registers decoded
+//! into a typed [`Request`], with every check that needs nothing but the registers (call
+//! number, capability-address width, types, rights bits, W^X, table indices, selectors) done
+//! here, so the host tests cover them and no register value can make a handler misbehave.
+//! The kernel's `syscalls` module runs the request against the caller's capabilities.
+
+use caps::{CapAddr, CapError, CapType, Rights};
+use syscall_abi::{Call, ChannelKind, Error, Info, GIVE_BY_DISPATCHER_CAP, GIVE_BY_INDEX};
+
+/// Entries of a level-3 VNode, and windows of the mappable region.
+const VNODE_ENTRIES: u64 = 512;
+
+/// How a page may be used, from the rights a mapping asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read only.
+    ReadOnly,
+    /// Read and write, never execute.
+    ReadWrite,
+    /// Read and execute, never write.
+    Execute,
+}
+
+/// The rights a mapping asks for: read is always needed of the Frame, plus these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MappingRights {
+    /// What the Frame capability must hold.
+    pub rights: Rights,
+    /// What the page allows.
+    pub access: Access,
+}
+
+/// Who `cap_give` gives to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GiveTarget {
+    /// The dispatcher a Dispatcher capability names.
+    Capability(CapAddr),
+    /// A dispatcher index (the Kernel capability's holder only).
+    Index(u64),
+}
+
+/// A system call, decoded.
+#[allow(missing_docs)] // the fields are the calls' arguments, documented on `syscall_abi::Call`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    Exit { code: u64 },
+    Yield,
+    ConsoleWrite { ptr: u64, len: u64 },
+    Info { what: Info, arg: u64 },
+    Wait { timeout: u64 },
+    Notify { core: u64 },
+    MapChannel { peer: u64, kind: ChannelKind },
+    Grant { peer: u64, dispatcher: u64 },
+    SendLocal { endpoint: CapAddr, words: [u64; 3] },
+    RecvLocal,
+    PowerOff { failed: bool },
+    MapDeviceTree,
+    MapFrame { va: u64 },
+    CapIdentify { addr: CapAddr },
+    CapRetype { src: CapAddr, kind: CapType, offset: u64, object_size: u64, count: u64, dest: CapAddr },
+    CapCopy { src: CapAddr, dest: CapAddr },
+    CapMint { src: CapAddr, dest: CapAddr, rights: Rights },
+    CapDelete { addr: CapAddr },
+    CapRevoke { addr: CapAddr },
+    CapGive { target: GiveTarget, src: CapAddr, dest: CapAddr },
+    VnodeMap { vnode: CapAddr, entry: usize, frame: CapAddr, rights: MappingRights },
+    VnodeUnmap { vnode: CapAddr, entry: usize },
+    VnodeInstall { vnode: CapAddr, window: usize },
+    VnodeProtect { vnode: CapAddr, entry: usize, frame: CapAddr, rights: MappingRights },
+    Spawn { module: CapAddr, ram: CapAddr, dest: CapAddr, arg: u64 },
+    CoreBoot { core: u64, build: CapAddr, region: CapAddr, share: CapAddr },
+    DispatcherStatus { dispatcher: CapAddr },
+    EndpointCreate { dispatcher: CapAddr, badge: u64, dest: CapAddr },
+}
+
+fn refused(e: CapError) -> Error {
+    Error::Capability(e.code())
+}
+
+/// A capability address from a register: any `u32` (the capability system checks the rest on
+/// use); wider values are malformed addresses.
+pub fn cap_addr(raw: u64) -> Result<CapAddr, Error> {
+    u32::try_from(raw).map(CapAddr::from_raw).map_err(|_| refused(CapError::InvalidAddress))
+}
+
+/// A level-3 VNode entry: 0 to 511, else `IndexOutOfRange`.
+pub fn vnode_entry(raw: u64) -> Result<usize, Error> {
+    (raw < VNODE_ENTRIES).then_some(raw as usize).ok_or(refused(CapError::IndexOutOfRange))
+}
+
+/// A window of the mappable region a program may install a VNode in: 1 to 511 (0 holds the
+/// kernel's), else `IndexOutOfRange`.
+pub fn vnode_window(raw: u64) -> Result<usize, Error> {
+    (1..VNODE_ENTRIES).contains(&raw).then_some(raw as usize).ok_or(refused(CapError::IndexOutOfRange))
+}
+
+/// The rights of a mapping: only read, write and execute (grant or unknown bits are
+/// `InvalidArgument`), never write and execute together (W^X, `InvalidArgument`).
+pub fn mapping_rights(raw: u64) -> Result<MappingRights, Error> {
+    let rights = Rights::from_bits(raw).ok_or(refused(CapError::InvalidArgument))?;
+    let (write, execute) = (rights.contains(Rights::WRITE), rights.contains(Rights::EXECUTE));
+    if (write && execute) || rights.contains(Rights::GRANT) {
+        return Err(refused(CapError::InvalidArgument));
+    }
+    let access = if write {
+        Access::ReadWrite
+    } else if execute {
+        Access::Execute
+    } else {
+        Access::ReadOnly
+    };
+    Ok(MappingRights { rights: rights.union(Rights::READ), access })
+}
+
+/// Decodes call `number` with arguments `x` (`x0`..`x5`).
+pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
+    let call = Call::from_raw(number).ok_or(Error::NoSuchCall)?;
+    let a = cap_addr;
+    Ok(match call {
+        Call::Exit => Request::Exit { code: x[0] },
+        Call::Yield => Request::Yield,
+        Call::ConsoleWrite => Request::ConsoleWrite { ptr: x[0], len: x[1] },
+        Call::Info => Request::Info { what: Info::from_raw(x[0]).ok_or(Error::NoSuchCall)?, arg: x[1] },
+        Call::Wait => Request::Wait { timeout: x[0] },
+        Call::Notify => Request::Notify { core: x[0] },
+        Call::MapChannel => Request::MapChannel {
+            peer: x[0],
+            kind: ChannelKind::from_raw(x[1]).ok_or(Error::InvalidArgument)?,
+        },
+        Call::Grant => Request::Grant { peer: x[0], dispatcher: x[1] },
+        Call::SendLocal => Request::SendLocal { endpoint: a(x[0])?, words: [x[1], x[2], x[3]] },
+        Call::RecvLocal => Request::RecvLocal,
+        Call::PowerOff => Request::PowerOff {
+            failed: match x[0] {
+                0 => false,
+                1 => true,
+                _ => return Err(Error::InvalidArgument),
+            },
+        },
+        Call::MapDeviceTree => Request::MapDeviceTree,
+        Call::MapFrame => Request::MapFrame { va: x[0] },
+        Call::CapIdentify => Request::CapIdentify { addr: a(x[0])? },
+        Call::CapRetype => Request::CapRetype {
+            src: a(x[0])?,
+            kind: CapType::from_raw(x[1]).ok_or(Error::InvalidArgument)?,
+            offset: x[2],
+            object_size: x[3],
+            count: x[4],
+            dest: a(x[5])?,
+        },
+        Call::CapCopy => Request::CapCopy { src: a(x[0])?, dest: a(x[1])? },
+        Call::CapMint => Request::CapMint {
+            src: a(x[0])?,
+            dest: a(x[1])?,
+            rights: Rights::from_bits(x[2]).ok_or(Error::InvalidArgument)?,
+        },
+        Call::CapDelete => Request::CapDelete { addr: a(x[0])? },
+        Call::CapRevoke => Request::CapRevoke { addr: a(x[0])? },
+        Call::CapGive => Request::CapGive {
+            target: match x[3] {
+                GIVE_BY_DISPATCHER_CAP => GiveTarget::Capability(a(x[0])?),
+                GIVE_BY_INDEX => GiveTarget::Index(x[0]),
+                _ => return Err(Error::InvalidArgument),
+            },
+            src: a(x[1])?,
+            dest: a(x[2])?,
+        },
+        Call::VnodeMap => Request::VnodeMap {
+            vnode: a(x[0])?,
+            entry: vnode_entry(x[1])?,
+            frame: a(x[2])?,
+            rights: mapping_rights(x[3])?,
+        },
+        Call::VnodeUnmap => Request::VnodeUnmap { vnode: a(x[0])?, entry: vnode_entry(x[1])? },
+        Call::VnodeInstall => Request::VnodeInstall { vnode: a(x[0])?, window: vnode_window(x[1])? },
+        Call::VnodeProtect => Request::VnodeProtect {
+            vnode: a(x[0])?,
+            entry: vnode_entry(x[1])?,
+            frame: a(x[2])?,
+            rights: mapping_rights(x[3])?,
+        },
+        Call::Spawn => Request::Spawn { module: a(x[0])?, ram: a(x[1])?, dest: a(x[2])?, arg: x[3] },
+        Call::CoreBoot => {
+            Request::CoreBoot { core: x[0], build: a(x[1])?, region: a(x[2])?, share: a(x[3])? }
+        }
+        Call::DispatcherStatus => Request::DispatcherStatus { dispatcher: a(x[0])? },
+        Call::EndpointCreate => Request::EndpointCreate { dispatcher: a(x[0])?, badge: x[1], dest: a(x[2])? },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAP: fn(CapError) -> Error = |e| Error::Capability(e.code());
+
+    #[test]
+    fn every_call_number_decodes_and_unknown_ones_are_no_such_call() {
+        for number in 0..64u64 {
+            let decoded = decode(number, [0, 1, 2, 1, 1, 3]);
+            match Call::from_raw(number) {
+                Some(_) => assert!(
+                    decoded.is_ok() || matches!(decoded, Err(Error::InvalidArgument | Error::Capability(_))),
+                    "call {number}: {decoded:?}"
+                ),
+                None => assert_eq!(decoded, Err(Error::NoSuchCall), "call {number}"),
+            }
+        }
+        assert_eq!(decode(u64::MAX, [0; 6]), Err(Error::NoSuchCall));
+    }
+
+    #[test]
+    fn capability_addresses_wider_than_32_bits_are_malformed() {
+        let copy = Call::CapCopy as u64;
+        assert_eq!(
+            decode(copy, [5, 6, 0, 0, 0, 0]),
+            Ok(Request::CapCopy { src: CapAddr::from_raw(5), dest: CapAddr::from_raw(6) })
+        );
+        assert_eq!(decode(copy, [1 << 32, 6, 0, 0, 0, 0]), Err(CAP(CapError::InvalidAddress)));
+        assert_eq!(decode(copy, [5, u64::MAX, 0, 0, 0, 0]), Err(CAP(CapError::InvalidAddress)));
+        let retype = Call::CapRetype as u64;
+        assert_eq!(decode(retype, [1, 2, 0, 4096, 1, 1 << 40]), Err(CAP(CapError::InvalidAddress)));
+        assert_eq!(decode(retype, [1, 99, 0, 4096, 1, 20]), Err(Error::InvalidArgument), "no such type");
+    }
+
+    #[test]
+    fn mappings_keep_w_xor_x_and_ask_read_always() {
+        assert_eq!(
+            mapping_rights(1).unwrap(),
+            MappingRights { rights: Rights::READ, access: Access::ReadOnly }
+        );
+        assert_eq!(mapping_rights(0).unwrap().rights, Rights::READ, "read is always needed");
+        assert_eq!(mapping_rights(3).unwrap().access, Access::ReadWrite);
+        assert_eq!(mapping_rights(2).unwrap().rights, Rights::READ.union(Rights::WRITE));
+        assert_eq!(mapping_rights(5).unwrap().access, Access::Execute);
+        for bad in [6, 7, 8, 9, 16, u64::MAX] {
+            assert_eq!(mapping_rights(bad), Err(CAP(CapError::InvalidArgument)), "rights {bad:#b}");
+        }
+    }
+
+    #[test]
+    fn table_indices_and_windows_are_checked() {
+        assert_eq!(vnode_entry(0), Ok(0));
+        assert_eq!(vnode_entry(511), Ok(511));
+        assert_eq!(vnode_entry(512), Err(CAP(CapError::IndexOutOfRange)));
+        assert_eq!(vnode_entry(u64::MAX), Err(CAP(CapError::IndexOutOfRange)));
+        assert_eq!(vnode_window(0), Err(CAP(CapError::IndexOutOfRange)), "window 0 is the kernel's");
+        assert_eq!(vnode_window(1), Ok(1));
+        assert_eq!(vnode_window(512), Err(CAP(CapError::IndexOutOfRange)));
+    }
+
+    #[test]
+    fn selectors_and_flags_outside_their_sets_are_refused() {
+        assert_eq!(decode(Call::Info as u64, [999, 0, 0, 0, 0, 0]), Err(Error::NoSuchCall));
+        assert_eq!(decode(Call::MapChannel as u64, [1, 7, 0, 0, 0, 0]), Err(Error::InvalidArgument));
+        assert_eq!(decode(Call::PowerOff as u64, [2, 0, 0, 0, 0, 0]), Err(Error::InvalidArgument));
+        assert_eq!(decode(Call::PowerOff as u64, [1, 0, 0, 0, 0, 0]), Ok(Request::PowerOff { failed: true }));
+        assert_eq!(decode(Call::CapMint as u64, [1, 2, 1 << 9, 0, 0, 0]), Err(Error::InvalidArgument));
+        assert_eq!(decode(Call::CapGive as u64, [1, 2, 3, 7, 0, 0]), Err(Error::InvalidArgument));
+        assert_eq!(
+            decode(Call::CapGive as u64, [1 << 40, 2, 3, GIVE_BY_INDEX, 0, 0]),
+            Ok(Request::CapGive {
+                target: GiveTarget::Index(1 << 40),
+                src: CapAddr::from_raw(2),
+                dest: CapAddr::from_raw(3)
+            }),
+            "an index is not an address: the handler checks it"
+        );
+    }
+
+    /// Any register values: a request or an error, never a panic (a cheap xorshift sweep over
+    /// every call with values near the edges and random ones).
+    #[test]
+    fn no_register_values_make_decoding_panic() {
+        let edges = [0, 1, 2, 3, 4, 7, 8, 15, 16, 511, 512, 4096, u32::MAX as u64, 1 << 32, u64::MAX];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            if state.is_multiple_of(3) {
+                edges[(state >> 8) as usize % edges.len()]
+            } else {
+                state
+            }
+        };
+        for number in 0..40u64 {
+            for _ in 0..2000 {
+                let x = [next(), next(), next(), next(), next(), next()];
+                let _ = decode(number, x);
+            }
+        }
+    }
+}
