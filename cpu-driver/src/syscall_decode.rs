@@ -71,6 +71,7 @@ pub enum Request {
     CoreBoot { core: u64, build: CapAddr, region: CapAddr, share: CapAddr },
     DispatcherStatus { dispatcher: CapAddr },
     EndpointCreate { dispatcher: CapAddr, badge: u64, dest: CapAddr },
+    ModuleInfo { module: CapAddr },
 }
 
 fn refused(e: CapError) -> Error {
@@ -185,6 +186,7 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
         }
         Call::DispatcherStatus => Request::DispatcherStatus { dispatcher: a(x[0])? },
         Call::EndpointCreate => Request::EndpointCreate { dispatcher: a(x[0])?, badge: x[1], dest: a(x[2])? },
+        Call::ModuleInfo => Request::ModuleInfo { module: a(x[0])? },
     })
 }
 

@@ -25,7 +25,7 @@ use monitor::messages::{
 use monitor::names::NameTable;
 use urpc::{Endpoint, Message, Side};
 use userland::{
-    cap_type, info, info_of, println, ChannelKind, Info, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST, MODULES,
+    cap_type, info, info_of, println, ChannelKind, Info, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST,
     SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_MONITOR, SLOT_SELF,
     SLOT_VNODE,
 };
@@ -45,11 +45,6 @@ const SELFTEST_CHILD_RAM_BYTES: u64 = 512 << 10;
 /// Where the monitor puts those RAM pieces in its own space before giving them.
 const SELFTEST_RAM_SLOT: u32 = SLOT_FIRST_FREE;
 const SELFTEST_CHILD_RAM_SLOT: u32 = SLOT_FIRST_FREE + 7;
-/// Bytes of RAM a monitor passes to `spawn` for a program, retyped off the end of its first
-/// RAM capability (the kernel builds the program out of it: segments, stack, tables, CNodes,
-/// VNode, control block): `latency` and `faulter` carry a 1 MiB heap and need about 1.2 MiB;
-/// `selftest` declares a 64 KiB heap and needs about 270 KiB.
-const SPAWN_RAM_BYTES: u64 = 1536 << 10;
 /// Bytes of RAM the boot core's monitor gives each core it starts, for that core's monitor (as
 /// RAM capabilities besides its frame pool's rest); halved until it fits.
 const CORE_SHARE_BYTES: u64 = 16 << 20;
@@ -70,7 +65,6 @@ const CAP_EMPTY_SLOT: u8 = 4;
 const CAP_SLOT_OCCUPIED: u8 = 5;
 const CAP_MISALIGNED: u8 = 10;
 const CAP_DENIED: u8 = 15;
-const SELFTEST_SPAWN_RAM_BYTES: u64 = 384 << 10;
 /// Where the monitor keeps the RAM piece of the `index`th boot module it spawns
 /// (`SPAWN_RAM_SLOT + index`): kept while the program lives.
 const SPAWN_RAM_SLOT: u32 = SLOT_FIRST_FREE + 1;
@@ -84,13 +78,9 @@ const CHILD_ENDPOINT_SLOT: u32 = SLOT_FIRST_FREE + 8;
 const ENDPOINT_TO_GIVE_SLOT: u32 = SLOT_FIRST_FREE + 11;
 
 /// Bytes of RAM the monitor spawns boot module `name` from.
-fn spawn_bytes(name: &str) -> u64 {
-    if name == "selftest" {
-        SELFTEST_SPAWN_RAM_BYTES
-    } else {
-        SPAWN_RAM_BYTES
-    }
-}
+/// The programs a monitor may spawn, by name; the `index`th keeps its RAM at
+/// `SPAWN_RAM_SLOT + index` and its Dispatcher capability at `SPAWN_DISPATCHER_SLOT + index`.
+const SPAWNED: [&str; 3] = ["selftest", "latency", "faulter"];
 
 /// How the pair being measured ended, as the coordinator heard it.
 type PairOutcome = Result<BenchResult, Failure>;
@@ -413,49 +403,57 @@ impl Monitor {
     }
 
     /// Spawns the programs the command line asks for from this monitor's boot-module
-    /// capabilities (`spawn`, each out of a RAM capability retyped for it, and says so):
-    /// `selftest` with
+    /// capabilities, found by name (`module_info`), each out of a RAM capability retyped for
+    /// it of exactly the size `module_info` says it needs (and says so): `selftest` with
     /// `selftest`, `latency` with `bench`, `faulter` with `fault-test` on core 1. They register
-    /// with this monitor themselves (`REGISTER`), so their dispatcher indices need no keeping.
+    /// with this monitor themselves (`REGISTER`) through the Endpoint it gives them.
     fn spawn_programs(&mut self) {
         let flags = info(Info::Flags).unwrap_or(0);
         let mut used = 0;
-        for (index, name) in (0u32..).zip(MODULES) {
+        for (index, name) in (0u32..).zip(SPAWNED) {
             let wanted = match name {
                 "selftest" => flags & FLAG_SELFTEST != 0,
                 "latency" => flags & FLAG_BENCH != 0,
                 "faulter" => flags & FLAG_FAULT_TEST != 0 && self.core == 1,
                 _ => false,
             };
-            if wanted {
-                match self.spawn_program(index, spawn_bytes(name), &mut used) {
-                    Ok(()) => println!(
-                        "monitor {} spawned {name} from {} KiB of RAM",
-                        self.core,
-                        spawn_bytes(name) >> 10
-                    ),
-                    Err(e) => println!("monitor {}: cannot spawn {name}: {e:?}", self.core),
-                }
+            if !wanted {
+                continue;
+            }
+            let Some((module, module_info)) = userland::find_module(name) else {
+                println!("monitor {}: cannot spawn {name}: no such boot module", self.core);
+                continue;
+            };
+            let bytes = module_info.ram_bytes;
+            match self.spawn_program(index, module, bytes, &mut used) {
+                Ok(()) => println!("monitor {} spawned {name} from {} KiB of RAM", self.core, bytes >> 10),
+                Err(e) => println!("monitor {}: cannot spawn {name}: {e:?}", self.core),
             }
         }
     }
 
-    /// Spawns boot module `index` out of a RAM capability of its own: `bytes` retyped off the
-    /// end of this monitor's first RAM capability (below the `used` bytes given before) into
-    /// `SPAWN_RAM_SLOT + index`; its Dispatcher capability goes to
-    /// `SPAWN_DISPATCHER_SLOT + index`.
+    /// Spawns the boot module whose capability is at `module` (the `index`th of [`SPAWNED`])
+    /// out of a RAM capability of its own: `bytes` retyped off the end of this monitor's first
+    /// RAM capability (below the `used` bytes given before) into `SPAWN_RAM_SLOT + index`; its
+    /// Dispatcher capability goes to `SPAWN_DISPATCHER_SLOT + index`.
     ///
     /// Then the two Endpoints between them: one to this monitor with the program's dispatcher
     /// index as its badge, given to the program at `SLOT_MONITOR` (so what it sends is known to
     /// be its), and one to the program, kept at `CHILD_ENDPOINT_SLOT + index`.
-    fn spawn_program(&mut self, index: u32, bytes: u64, used: &mut u64) -> Result<(), userland::Error> {
+    fn spawn_program(
+        &mut self,
+        index: u32,
+        module: u32,
+        bytes: u64,
+        used: &mut u64,
+    ) -> Result<(), userland::Error> {
         let ram = userland::cap_identify(SLOT_FIRST_RAM)?;
         let offset = ram.size.checked_sub(*used + bytes).ok_or(userland::Error::Capability(11))?;
         let slot = SPAWN_RAM_SLOT + index;
         userland::cap_retype(SLOT_FIRST_RAM, cap_type::RAM, offset, bytes, 1, slot)?;
         *used += bytes;
         let child = SPAWN_DISPATCHER_SLOT + index;
-        let dispatcher = userland::spawn(SLOT_FIRST_MODULE + index, slot, child, 0).inspect_err(|_| {
+        let dispatcher = userland::spawn(module, slot, child, 0).inspect_err(|_| {
             let _ = userland::cap_delete(slot);
         })?;
         let to_me = userland::endpoint_create(SLOT_SELF, dispatcher, ENDPOINT_TO_GIVE_SLOT)
@@ -491,15 +489,16 @@ impl Monitor {
     /// `SLOT_FIRST_RAM + 1`; and a copy of the `selftest` module capability at
     /// `SLOT_FIRST_MODULE`, so it can spawn itself in a child role. Then tell it to start.
     fn equip_selftest(&mut self, dispatcher: u64) {
-        let index = MODULES.iter().position(|&m| m == "selftest").unwrap_or(0) as u32;
+        let index = SPAWNED.iter().position(|&m| m == "selftest").unwrap_or(0) as u32;
         let child = SPAWN_DISPATCHER_SLOT + index;
+        let module = userland::find_module("selftest").map_or(SLOT_FIRST_MODULE, |(slot, _)| slot);
         let ram =
             |offset, bytes, slot| userland::cap_retype(SLOT_FIRST_RAM, cap_type::RAM, offset, bytes, 1, slot);
         let given = ram(0, SELFTEST_RAM_BYTES, SELFTEST_RAM_SLOT)
             .and_then(|()| ram(SELFTEST_RAM_BYTES, SELFTEST_CHILD_RAM_BYTES, SELFTEST_CHILD_RAM_SLOT))
             .and_then(|()| userland::cap_give(child, SELFTEST_RAM_SLOT, SLOT_FIRST_RAM))
             .and_then(|()| userland::cap_give(child, SELFTEST_CHILD_RAM_SLOT, SLOT_FIRST_RAM + 1))
-            .and_then(|()| userland::cap_give(child, SLOT_FIRST_MODULE + index, SLOT_FIRST_MODULE));
+            .and_then(|()| userland::cap_give(child, module, SLOT_FIRST_MODULE));
         let _ = userland::cap_delete(SELFTEST_RAM_SLOT);
         let _ = userland::cap_delete(SELFTEST_CHILD_RAM_SLOT);
         if let Err(e) = given {

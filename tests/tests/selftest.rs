@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 28] = [
+const CHECKS: [&str; 29] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -29,6 +29,7 @@ const CHECKS: [&str; 28] = [
     "protect-reduces-rights",
     "spawn-forged-module-refused",
     "spawn-small-ram-refused",
+    "module-info-names-and-sizes",
     "spawn-read-only-ram-refused",
     "give-needs-dispatcher-capability",
     "child-fewer-rights",
@@ -84,12 +85,16 @@ fn every_check_passes_on_every_core() {
             "{memory:?}"
         );
         // The monitor built `selftest` out of a RAM capability it retyped for it.
-        assert_eq!(
-            run.lines_starting(&format!("monitor {core} spawned ")),
-            [format!("monitor {core} spawned selftest from 384 KiB of RAM")],
-            "core {core}:\n{}",
-            run.console
-        );
+        // Exactly the RAM `module_info` says it needs (segments, 64 KiB heap, stack, tables,
+        // CNodes, VNode, control block): a few hundred KiB.
+        let spawned = run.lines_starting(&format!("monitor {core} spawned selftest from "));
+        assert_eq!(spawned.len(), 1, "core {core}:\n{}", run.console);
+        let kib: u64 = spawned[0]
+            .strip_suffix(" KiB of RAM")
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{:?}", spawned[0]));
+        assert!((64..1024).contains(&kib), "{:?}", spawned[0]);
     }
     // The monitors start their selftests only once the roll call is over, so the busy programs
     // do not keep the CPU drivers from serving the boot-time URPC figures.

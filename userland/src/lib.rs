@@ -8,9 +8,9 @@ extern crate alloc;
 
 pub use syscall_abi::{
     cap_addr, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST,
-    MODULES, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL,
-    SLOT_MONITOR, SLOT_SELF, SLOT_VNODE, STATUS_EXITED, STATUS_FAULTED, STATUS_RUNNING, USER_MAPPABLE_BASE,
-    VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR,
+    SLOT_SELF, SLOT_VNODE, STATUS_EXITED, STATUS_FAULTED, STATUS_RUNNING, USER_MAPPABLE_BASE, VNODE_ENTRIES,
+    VNODE_WINDOW_BYTES,
 };
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -105,6 +105,38 @@ pub mod cap_type {
 pub fn cap_identify(addr: u32) -> Result<CapInfo, Error> {
     let (ret, words) = syscall6(Call::CapIdentify, [u64::from(addr), 0, 0, 0, 0, 0]);
     Error::check(ret).map(|kind| CapInfo { kind, base: words[0], size: words[1], rights: words[2] })
+}
+
+/// What a boot-module capability holds (`module_info`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModuleInfo {
+    /// Bytes of RAM `spawn` needs to build it.
+    pub ram_bytes: u64,
+    name: [u8; 16],
+}
+
+impl ModuleInfo {
+    /// The program's name.
+    pub fn name(&self) -> &str {
+        let len = self.name.iter().position(|&b| b == 0).unwrap_or(self.name.len());
+        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+}
+
+/// The name of the boot module whose Frame capability is at `module`, and the RAM `spawn`
+/// needs for it.
+pub fn module_info(module: u32) -> Result<ModuleInfo, Error> {
+    let (ret, words) = syscall6(Call::ModuleInfo, [u64::from(module), 0, 0, 0, 0, 0]);
+    Error::check(ret)
+        .map(|ram_bytes| ModuleInfo { ram_bytes, name: syscall_abi::module_name(&[words[0], words[1]]) })
+}
+
+/// Finds the boot module called `name` among the module capabilities from
+/// [`SLOT_FIRST_MODULE`] on; returns its slot and what it holds.
+pub fn find_module(name: &str) -> Option<(u32, ModuleInfo)> {
+    (SLOT_FIRST_MODULE..SLOT_FIRST_CPU_DRIVER)
+        .filter_map(|slot| module_info(slot).ok().map(|info| (slot, info)))
+        .find(|(_, info)| info.name() == name)
 }
 
 /// Retypes `count` objects of type `kind`, `object_size` bytes each, from `offset` into the

@@ -154,6 +154,21 @@ pub enum Call {
     /// the Dispatcher capability's rights. A descendant of it: revoking the Dispatcher
     /// capability removes every Endpoint made from it.
     EndpointCreate = 27,
+    /// `module_info(module) -> bytes`: what the boot-module Frame capability (read right) at
+    /// `module` holds: the RAM `spawn` needs to build it in `x0` (bytes, a multiple of the
+    /// page size), and its name in `x1`, `x2` (16 bytes, NUL padded; see [`module_name`]). A
+    /// Frame naming no program of the boot image is `InvalidArgument`. Lets a program find
+    /// modules by name and give each exactly the RAM it needs, whatever order the image holds
+    /// them in.
+    ModuleInfo = 28,
+}
+
+/// The name `module_info` returned in `x1`, `x2`, as text (up to the first NUL).
+pub fn module_name(words: &[u64; 2]) -> [u8; 16] {
+    let mut name = [0u8; 16];
+    name[..8].copy_from_slice(&words[0].to_le_bytes());
+    name[8..].copy_from_slice(&words[1].to_le_bytes());
+    name
 }
 
 /// `cap_give`'s `by` (`x3`): `target` is a Dispatcher capability's address.
@@ -196,13 +211,11 @@ pub const CNODE_SLOTS: u32 = 64;
 /// The first slot the kernel and monitor never fill.
 pub const SLOT_FIRST_FREE: u32 = 16;
 /// Slot of the first boot-module capability in a monitor's capability space: the kernel puts
-/// the module [`MODULES`]`[i]` (if the boot image has it) at `SLOT_FIRST_MODULE + i`, as a
-/// Frame capability with the read right only over the ELF file's pages in the boot image
-/// (the image is not the core's RAM: it is never retyped, only read by `spawn`).
+/// one per EL0 program of the boot image but the monitor (in the image's order) from
+/// `SLOT_FIRST_MODULE` on, before [`SLOT_FIRST_CPU_DRIVER`] (eight at most), each a Frame capability with the read right
+/// only over the ELF file's pages in the boot image (the image is not the core's RAM: it is
+/// never retyped, only read by `spawn`). `module_info` names each.
 pub const SLOT_FIRST_MODULE: u32 = 48;
-/// The EL0 programs a monitor may spawn, in the order of their module slots (the monitor
-/// itself is loaded by the kernel and has none).
-pub const MODULES: [&str; 3] = ["selftest", "latency", "faulter"];
 /// Slot of a monitor's own Dispatcher capability (the kernel puts it there at boot): what it
 /// makes Endpoints to itself from, one per program it spawns, each with that program's
 /// dispatcher index as its badge.
@@ -252,6 +265,7 @@ impl Call {
             25 => Call::DispatcherStatus,
             26 => Call::VnodeProtect,
             27 => Call::EndpointCreate,
+            28 => Call::ModuleInfo,
             _ => return None,
         })
     }
@@ -403,7 +417,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..28 {
+        for raw in 0..29 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

@@ -24,10 +24,10 @@ use alloc::string::String;
 use monitor::local::{self, SERVICE_SELFTEST};
 use userland::{
     cap_copy, cap_delete, cap_give, cap_identify, cap_mint, cap_retype, cap_revoke, cap_type,
-    dispatcher_status, endpoint_create, info, println, spawn, vnode_install, vnode_map, vnode_protect,
-    vnode_unmap, CapInfo, DispatcherStatus, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE, SLOT_FIRST_MODULE,
-    SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_VNODE, USER_MAPPABLE_BASE, VNODE_ENTRIES,
-    VNODE_WINDOW_BYTES,
+    dispatcher_status, endpoint_create, info, module_info, println, spawn, vnode_install, vnode_map,
+    vnode_protect, vnode_unmap, CapInfo, DispatcherStatus, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE,
+    SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_VNODE, USER_MAPPABLE_BASE,
+    VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 /// Allocate/free rounds of the `alloc-free` check: a tenth of a million, because a million took
@@ -644,6 +644,36 @@ impl Selftest {
         nothing_spawned()
     }
 
+    /// `module_info` names this program's own module capability and says how much RAM
+    /// `spawn` needs for it: a page less is refused (`OutOfBounds`). It refuses what is not a
+    /// module: RAM, an empty slot, a Frame of the program's own RAM.
+    fn module_info_names_and_sizes(&self) -> Check {
+        let info = ok("module_info", module_info(MODULE))?;
+        if info.name() != "selftest" || info.ram_bytes == 0 || info.ram_bytes % PAGE != 0 {
+            return Err(format!("module_info says {:?} needs {} bytes", info.name(), info.ram_bytes));
+        }
+        if info.ram_bytes > CHILD_RAM_BYTES {
+            return Err(format!(
+                "needs {} bytes, more than the {CHILD_RAM_BYTES} its children get",
+                info.ram_bytes
+            ));
+        }
+        refused("RAM", module_info(RAM), &[code::WRONG_TYPE])?;
+        refused("empty slot", module_info(BAD_MODULE), &[code::EMPTY_SLOT])?;
+        ok("retype a frame", cap_retype(RAM, cap_type::FRAME, 0, PAGE, 1, BAD_MODULE))?;
+        let not_module = module_info(BAD_MODULE);
+        if not_module != Err(Error::InvalidArgument) {
+            return Err(format!(
+                "module_info of a Frame of RAM: expected InvalidArgument, got {not_module:?}"
+            ));
+        }
+        ok("delete the frame", cap_delete(BAD_MODULE))?;
+        let short = info.ram_bytes - PAGE;
+        ok("retype RAM a page short", cap_retype(CHILD_RAM_SOURCE, cap_type::RAM, 0, short, 1, BAD_RAM))?;
+        refused("a page short", spawn(MODULE, BAD_RAM, CHILD, ROLE_FEWER_RIGHTS), &[code::OUT_OF_BOUNDS])?;
+        ok("delete", cap_delete(BAD_RAM))
+    }
+
     /// `spawn` needs the write right on the RAM: a read-only copy is refused.
     fn spawn_read_only_ram_refused(&self) -> Check {
         ok(
@@ -1000,7 +1030,7 @@ fn run() -> u64 {
         }
     };
     let test = Selftest { ram };
-    let checks: [NamedCheck; 28] = [
+    let checks: [NamedCheck; 29] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -1024,6 +1054,7 @@ fn run() -> u64 {
         ("protect-reduces-rights", Selftest::protect_reduces_rights),
         ("spawn-forged-module-refused", Selftest::spawn_forged_module_refused),
         ("spawn-small-ram-refused", Selftest::spawn_small_ram_refused),
+        ("module-info-names-and-sizes", Selftest::module_info_names_and_sizes),
         ("spawn-read-only-ram-refused", Selftest::spawn_read_only_ram_refused),
         ("give-needs-dispatcher-capability", Selftest::give_needs_dispatcher_capability),
         ("child-fewer-rights", Selftest::child_fewer_rights),

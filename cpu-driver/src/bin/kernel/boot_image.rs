@@ -6,6 +6,7 @@
 extern crate alloc;
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use bootimage::{PayloadEntry, PayloadKind, PayloadTable};
 use cpu_driver::boot_record::BootRecord;
@@ -33,6 +34,17 @@ pub fn program(record: &BootRecord, name: &str) -> Option<&'static [u8]> {
 pub fn program_pages(record: &BootRecord, name: &str) -> Option<(u64, u64)> {
     let (_, table) = image(record)?;
     pages_of(record, table.program(name)?)
+}
+
+/// Every EL0 program of the image but `skip`, in the image's order: its name and the
+/// physical pages of its ELF file (what its module capability names).
+pub fn programs(record: &BootRecord, skip: &str) -> Vec<(String, u64, u64)> {
+    let Some((_, table)) = image(record) else { return Vec::new() };
+    table
+        .entries()
+        .filter(|e| e.kind == PayloadKind::Program && e.name() != skip)
+        .filter_map(|e| pages_of(record, e).map(|(base, size)| (e.name().into(), base, size)))
+        .collect()
 }
 
 /// The physical pages of the CPU-driver build of class `class`: what its module capability

@@ -219,6 +219,14 @@ impl Dispatchers {
 
     /// Spawns the boot module whose pages `request` names out of its RAM capability (see
     /// [`Self::spawn_from_ram`]); returns the new dispatcher's index.
+    /// The name of the boot module whose pages are `[base, base + size)` and the bytes of RAM
+    /// `spawn` needs to build it ([`program::pages_needed`] pages); `None` if no module's.
+    pub fn module_info(&self, base: u64, size: u64) -> Option<(String, u64)> {
+        let (name, elf) = boot_image::program_at(self.record, base, size)?;
+        let plan = program::plan(elf).ok()?;
+        Some((name, program::pages_needed(&plan) * PAGE_SIZE))
+    }
+
     pub fn spawn_module(&mut self, request: SpawnRequest) -> Result<usize, SpawnError> {
         let (name, elf) = boot_image::program_at(self.record, request.module_base, request.module_size)
             .ok_or(SpawnError::NoModule)?;
@@ -363,16 +371,15 @@ impl Dispatchers {
     }
 
     /// Gives the monitor (dispatcher 0) a read-only Frame capability per boot module
-    /// (`syscall_abi::MODULES`, from `SLOT_FIRST_MODULE` on; the CPU-driver builds from
+    /// (every EL0 program of the image but the monitor, from `SLOT_FIRST_MODULE` on, in the
+    /// image's order; the CPU-driver builds from
     /// `SLOT_FIRST_CPU_DRIVER` on), the Kernel capability and its memory as RAM capabilities (see [`capabilities::endow_monitor`]); once every boot dispatcher is
     /// loaded. Returns how many RAM capabilities it got.
     pub fn endow_monitor(&mut self) -> Result<u32, SetupError> {
         let monitor = self.list.first().ok_or(SetupError::OutOfFrames)?.cspace;
-        for (index, name) in (0u32..).zip(syscall_abi::MODULES) {
-            if let Some((base, size)) = boot_image::program_pages(self.record, name) {
-                let slot = syscall_abi::SLOT_FIRST_MODULE + index;
-                capabilities::give_module(&mut self.caps, monitor, slot, base, size)?;
-            }
+        let slots = syscall_abi::SLOT_FIRST_MODULE..syscall_abi::SLOT_FIRST_CPU_DRIVER;
+        for (slot, (_, base, size)) in slots.zip(boot_image::programs(self.record, "monitor")) {
+            capabilities::give_module(&mut self.caps, monitor, slot, base, size)?;
         }
         for class in 0..2u32 {
             if let Some((base, size)) = boot_image::cpu_driver_pages(self.record, class) {

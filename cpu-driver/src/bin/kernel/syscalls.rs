@@ -86,6 +86,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Request::CoreBoot { core, build, region, share } => core_boot(s, core, [build, region, share]),
         Request::DispatcherStatus { dispatcher } => dispatcher_status(s, frame, dispatcher),
         Request::EndpointCreate { dispatcher, badge, dest } => endpoint_create(s, dispatcher, badge, dest),
+        Request::ModuleInfo { module } => module_info(s, frame, module),
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -402,6 +403,21 @@ fn dispatcher_status(s: &mut Scheduler, frame: &mut TrapFrame, dispatcher: CapAd
     frame.x[1] = x1;
     frame.x[2] = x2;
     Ok(status)
+}
+
+/// `module_info(module)`: the RAM `spawn` needs for the boot module the Frame capability (read
+/// right) at `module` names, and its name in x1, x2.
+fn module_info(s: &mut Scheduler, frame: &mut TrapFrame, module: CapAddr) -> Result<u64, Error> {
+    let slot = caller_cspace(s)?.slot(module);
+    let module = s.dispatchers().caps().lookup(slot, CapType::Frame, Rights::READ).map_err(refused)?;
+    let (name, bytes) =
+        s.dispatchers().module_info(module.base(), module.size()).ok_or(Error::InvalidArgument)?;
+    let mut padded = [0u8; 16];
+    let len = name.len().min(16);
+    padded[..len].copy_from_slice(&name.as_bytes()[..len]);
+    frame.x[1] = u64::from_le_bytes(padded[..8].try_into().unwrap_or_default());
+    frame.x[2] = u64::from_le_bytes(padded[8..].try_into().unwrap_or_default());
+    Ok(bytes)
 }
 
 fn exit(s: &mut Scheduler, code: u64) -> bool {
