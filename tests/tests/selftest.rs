@@ -68,6 +68,8 @@ fn every_check_passes_on_every_core() {
     }
     for core in 0..6 {
         for check in CHECKS {
+            // A million allocate/free rounds on the boot core, a tenth of that on the others.
+            let check = if core == 0 && check == "alloc-free-100000" { "alloc-free-1000000" } else { check };
             assert_eq!(
                 run.lines_starting(&format!("selftest {core} {check}:")),
                 [format!("selftest {core} {check}: ok")],
