@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 29] = [
+const CHECKS: [&str; 30] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -20,6 +20,7 @@ const CHECKS: [&str; 29] = [
     "send-needs-endpoint",
     "map-write-read",
     "map-zeroed",
+    "map-executable-runs",
     "map-needs-write-right",
     "map-forged-refused",
     "unmap-then-remap",

@@ -315,6 +315,26 @@ impl Selftest {
         }
     }
 
+    /// Code written into a Frame through a read-write mapping runs once the Frame is mapped
+    /// executable instead (W^X: never both at once): the kernel makes the page's instructions
+    /// visible to fetches (data cache cleaned to the point of unification, instruction cache
+    /// invalidated) when it maps it executable.
+    fn map_executable_runs(&self) -> Check {
+        ok("retype", cap_retype(RAM, cap_type::FRAME, 0, PAGE, 1, MAP_A))?;
+        let page = words(map(4, MAP_A, READ | WRITE)?);
+        // mov x0, #42 ; ret
+        page[0] = u64::from(0xd280_0540u32) | (u64::from(0xd65f_03c0u32) << 32);
+        ok("unmap the writable mapping", vnode_unmap(VNODE, 4))?;
+        let code = map(5, MAP_A, READ | EXECUTE)?;
+        let returned = call_code(code);
+        ok("unmap", vnode_unmap(VNODE, 5))?;
+        ok("delete", cap_delete(MAP_A))?;
+        match returned {
+            42 => Ok(()),
+            other => Err(format!("the code returned {other}, expected 42")),
+        }
+    }
+
     /// A freshly retyped Frame (the page the last check wrote a pattern into) reads as zeros.
     fn map_zeroed(&self) -> Check {
         ok("retype", cap_retype(RAM, cap_type::FRAME, 0, PAGE, 1, MAP_A))?;
@@ -881,6 +901,16 @@ mod exit {
     pub const UNKNOWN_ROLE: u64 = 99;
 }
 
+/// Calls the function whose code starts at `va`.
+#[allow(unsafe_code)]
+fn call_code(va: u64) -> u64 {
+    // SAFETY: `va` is a page this program just mapped executable, holding `mov x0, #42; ret`
+    // (written through a writable mapping of the same Frame before): a complete function of
+    // the C calling convention that touches nothing but x0.
+    let function: extern "C" fn() -> u64 = unsafe { core::mem::transmute(va as usize) };
+    function()
+}
+
 /// Reads the word at `va` after its page was unmapped: the kernel stops this program there.
 #[allow(unsafe_code)]
 fn touch_unmapped(va: u64) -> u64 {
@@ -1038,7 +1068,7 @@ fn run() -> u64 {
     let (rounds, alloc_free) =
         if on_boot_core { (ROUNDS_BOOT_CORE, ALLOC_FREE_BOOT_CORE) } else { (ROUNDS, ALLOC_FREE) };
     let test = Selftest { ram, rounds };
-    let checks: [NamedCheck; 29] = [
+    let checks: [NamedCheck; 30] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -1053,6 +1083,7 @@ fn run() -> u64 {
         ("send-needs-endpoint", Selftest::send_needs_endpoint),
         ("map-write-read", Selftest::map_write_read),
         ("map-zeroed", Selftest::map_zeroed),
+        ("map-executable-runs", Selftest::map_executable_runs),
         ("map-needs-write-right", Selftest::map_needs_write_right),
         ("map-forged-refused", Selftest::map_forged_refused),
         ("unmap-then-remap", Selftest::unmap_then_remap),

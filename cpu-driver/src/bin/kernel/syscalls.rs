@@ -223,8 +223,23 @@ fn vnode_map(
     let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
     let descriptor = page_descriptor(capability.base(), attributes(rights.access));
+    if rights.access == Access::Execute {
+        make_fetchable(capability.base());
+    }
     mappings.map(vnode, entry, id, descriptor).map_err(map_refusal)?;
     Ok(vnode.va_of(entry))
+}
+
+/// Before the page at physical `pa` becomes executable: what was written into it through a
+/// data mapping (this program's own, while it was writable) must be what instruction fetches
+/// see. Data and instruction caches are not coherent with each other (Arm ARM D7.5.2): clean
+/// the page's data-cache lines to the point of unification, then invalidate the instruction
+/// cache (`user::sync_instruction_cache`, through the physmap's view of the page). Dispatchers
+/// run only on this core, so this core's caches are the ones that matter.
+fn make_fetchable(pa: u64) {
+    if let Some(va) = cpu_driver::layout::phys_to_virt(pa) {
+        cpu_driver::arch::aarch64::user::sync_instruction_cache(va, PAGE_SIZE);
+    }
 }
 
 /// The page attributes of an EL0 mapping (W^X was checked when the call was decoded).
@@ -251,6 +266,9 @@ fn vnode_protect(
     let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
     let descriptor = page_descriptor(capability.base(), attributes(rights.access));
+    if rights.access == Access::Execute {
+        make_fetchable(capability.base());
+    }
     mappings.protect(vnode, entry, id, descriptor).map_err(map_refusal)?;
     Ok(0)
 }
