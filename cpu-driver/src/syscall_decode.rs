@@ -63,7 +63,7 @@ pub enum Request {
     CapDelete { addr: CapAddr },
     CapRevoke { addr: CapAddr },
     CapGive { target: GiveTarget, src: CapAddr, dest: CapAddr },
-    VnodeMap { vnode: CapAddr, entry: usize, frame: CapAddr, rights: MappingRights },
+    VnodeMap { vnode: CapAddr, entry: usize, frame: CapAddr, rights: MappingRights, pages: usize },
     VnodeUnmap { vnode: CapAddr, entry: usize },
     VnodeInstall { vnode: CapAddr, window: usize },
     VnodeProtect { vnode: CapAddr, entry: usize, frame: CapAddr, rights: MappingRights },
@@ -93,6 +93,16 @@ pub fn vnode_entry(raw: u64) -> Result<usize, Error> {
 /// kernel's), else `IndexOutOfRange`.
 pub fn vnode_window(raw: u64) -> Result<usize, Error> {
     (1..VNODE_ENTRIES).contains(&raw).then_some(raw as usize).ok_or(refused(CapError::IndexOutOfRange))
+}
+
+/// The pages of a mapping from `entry` on: at least one (`InvalidArgument`), all in the
+/// table (`IndexOutOfRange` past entry 511).
+pub fn mapping_pages(entry: usize, raw: u64) -> Result<usize, Error> {
+    if raw == 0 {
+        return Err(refused(CapError::InvalidArgument));
+    }
+    let end = (entry as u64).checked_add(raw).filter(|&end| end <= VNODE_ENTRIES);
+    end.map(|_| raw as usize).ok_or(refused(CapError::IndexOutOfRange))
 }
 
 /// The rights of a mapping: only read, write and execute (grant or unknown bits are
@@ -166,12 +176,16 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
             src: a(x[1])?,
             dest: a(x[2])?,
         },
-        Call::VnodeMap => Request::VnodeMap {
-            vnode: a(x[0])?,
-            entry: vnode_entry(x[1])?,
-            frame: a(x[2])?,
-            rights: mapping_rights(x[3])?,
-        },
+        Call::VnodeMap => {
+            let entry = vnode_entry(x[1])?;
+            Request::VnodeMap {
+                vnode: a(x[0])?,
+                entry,
+                frame: a(x[2])?,
+                rights: mapping_rights(x[3])?,
+                pages: mapping_pages(entry, x[4])?,
+            }
+        }
         Call::VnodeUnmap => Request::VnodeUnmap { vnode: a(x[0])?, entry: vnode_entry(x[1])? },
         Call::VnodeInstall => Request::VnodeInstall { vnode: a(x[0])?, window: vnode_window(x[1])? },
         Call::VnodeProtect => Request::VnodeProtect {
@@ -238,6 +252,34 @@ mod tests {
         for bad in [6, 7, 8, 9, 16, u64::MAX] {
             assert_eq!(mapping_rights(bad), Err(CAP(CapError::InvalidArgument)), "rights {bad:#b}");
         }
+    }
+
+    #[test]
+    fn a_mapping_has_pages_and_stays_in_its_table() {
+        assert_eq!(mapping_pages(0, 1), Ok(1));
+        assert_eq!(mapping_pages(0, 512), Ok(512));
+        assert_eq!(mapping_pages(511, 1), Ok(1));
+        assert_eq!(mapping_pages(511, 2), Err(CAP(CapError::IndexOutOfRange)));
+        assert_eq!(mapping_pages(8, u64::MAX), Err(CAP(CapError::IndexOutOfRange)));
+        assert_eq!(mapping_pages(8, 0), Err(CAP(CapError::InvalidArgument)));
+        let map = decode(Call::VnodeMap as u64, [15, 500, 20, 3, 12, 0]).unwrap();
+        assert_eq!(
+            map,
+            Request::VnodeMap {
+                vnode: CapAddr::from_raw(15),
+                entry: 500,
+                frame: CapAddr::from_raw(20),
+                rights: MappingRights {
+                    rights: Rights::READ.union(Rights::WRITE),
+                    access: Access::ReadWrite
+                },
+                pages: 12
+            }
+        );
+        assert_eq!(
+            decode(Call::VnodeMap as u64, [15, 500, 20, 3, 13, 0]),
+            Err(CAP(CapError::IndexOutOfRange))
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 30] = [
+const CHECKS: [&str; 31] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -21,6 +21,7 @@ const CHECKS: [&str; 30] = [
     "map-write-read",
     "map-zeroed",
     "map-executable-runs",
+    "map-multi-page-frame",
     "map-needs-write-right",
     "map-forged-refused",
     "unmap-then-remap",

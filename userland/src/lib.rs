@@ -219,7 +219,15 @@ pub fn dispatcher_status(dispatcher: u32) -> Result<DispatcherStatus, Error> {
 /// VNode capability at `vnode` (this program's own, at [`SLOT_VNODE`]) with `rights` (read 1,
 /// write 2, execute 4); returns the page's address, `USER_MAPPABLE_BASE + entry * 4096`.
 pub fn vnode_map(vnode: u32, entry: u64, frame: u32, rights: u64) -> Result<u64, Error> {
-    Error::check(syscall(Call::VnodeMap, [u64::from(vnode), entry, u64::from(frame), rights]))
+    vnode_map_pages(vnode, entry, frame, rights, 1)
+}
+
+/// Maps the first `pages` pages of the Frame capability at `frame` into `pages` consecutive
+/// entries from `entry` of the level-3 VNode capability at `vnode`, as one mapping (unmapped,
+/// protected and removed as a whole); returns the first page's address.
+pub fn vnode_map_pages(vnode: u32, entry: u64, frame: u32, rights: u64, pages: u64) -> Result<u64, Error> {
+    let (ret, _) = syscall6(Call::VnodeMap, [u64::from(vnode), entry, u64::from(frame), rights, pages, 0]);
+    Error::check(ret)
 }
 
 /// Changes the rights of the page mapped at entry `entry` of the level-3 VNode capability at

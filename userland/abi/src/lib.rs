@@ -88,13 +88,17 @@ pub enum Call {
     /// space, as `spawn` hands a parent for its child; [`GIVE_BY_INDEX`]: `target` is a
     /// dispatcher index and the caller must hold the Kernel capability at [`SLOT_KERNEL`]).
     CapGive = 19,
-    /// `vnode_map(vnode, slot, frame, rights)`: maps the first page of the Frame capability at
-    /// `frame` into entry `slot` (0..511) of the level-3 VNode capability at `vnode`, that is
-    /// at `USER_MAPPABLE_BASE + slot * 4096`, with `rights` (read 1, write 2, execute 4; read
-    /// is needed, write and execute together are refused). The VNode must be the caller's own
-    /// (the one at [`SLOT_VNODE`]); the Frame must hold every right asked for (a mapping is
-    /// refused, never downgraded) and not be mapped already (map a copy to map it twice);
-    /// the entry must be empty.
+    /// `vnode_map(vnode, slot, frame, rights, pages)`: maps the first `pages` pages (x4, at
+    /// least 1: `InvalidArgument`; at most the Frame's: `OutOfBounds`) of the Frame capability
+    /// at `frame` into entries `slot`.. (all below 512: `IndexOutOfRange`) of the level-3 VNode
+    /// capability at `vnode`, the first at its window's address + `slot * 4096` (returned),
+    /// with `rights` (read 1, write 2, execute 4; read is needed, write and execute together
+    /// are refused), as one mapping: unmapping or protecting any of its entries acts on all of
+    /// them. The VNode must be installed in the caller's own address space; the Frame must
+    /// hold every right asked for (a mapping is refused, never downgraded) and not be mapped
+    /// already (map a copy to map it twice); every entry must be empty. An executable mapping
+    /// has its pages' data cleaned to the point of unification and the instruction cache
+    /// invalidated first.
     VnodeMap = 20,
     /// `vnode_unmap(vnode, slot)`: clears entry `slot` of the caller's level-3 VNode at
     /// `vnode`, which must be mapped, and invalidates its TLB entries.

@@ -25,9 +25,9 @@ use monitor::local::{self, SERVICE_SELFTEST};
 use userland::{
     cap_copy, cap_delete, cap_give, cap_identify, cap_mint, cap_retype, cap_revoke, cap_type,
     dispatcher_status, endpoint_create, info, module_info, println, spawn, vnode_install, vnode_map,
-    vnode_protect, vnode_unmap, CapInfo, DispatcherStatus, Error, Info, CNODE_SLOTS, SLOT_FIRST_FREE,
-    SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_VNODE, USER_MAPPABLE_BASE,
-    VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    vnode_map_pages, vnode_protect, vnode_unmap, CapInfo, DispatcherStatus, Error, Info, CNODE_SLOTS,
+    SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_VNODE,
+    USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 /// Allocate/free rounds of the `alloc-free` check: a million on the boot core; a tenth of that
@@ -332,6 +332,46 @@ impl Selftest {
         match returned {
             42 => Ok(()),
             other => Err(format!("the code returned {other}, expected 42")),
+        }
+    }
+
+    /// A four-page Frame maps as one mapping of four entries, each page where it belongs: a
+    /// pattern written through one mapping reads back, page by page, through another made
+    /// after unmapping the first by one of its middle entries. A mapping needs at least one
+    /// page, no more than the Frame has, and room in the table, and every entry empty:
+    /// refused, nothing is mapped.
+    fn map_multi_page_frame(&self) -> Check {
+        const PAGES: u64 = 4;
+        ok("retype", cap_retype(RAM, cap_type::FRAME, 0, PAGES * PAGE, 1, MAP_A))?;
+        refused("no pages", vnode_map_pages(VNODE, 8, MAP_A, READ, 0), &[code::INVALID_ARGUMENT])?;
+        refused(
+            "more pages than the Frame",
+            vnode_map_pages(VNODE, 8, MAP_A, READ, PAGES + 1),
+            &[code::OUT_OF_BOUNDS],
+        )?;
+        refused(
+            "past the table",
+            vnode_map_pages(VNODE, 510, MAP_A, READ, PAGES),
+            &[code::INDEX_OUT_OF_RANGE],
+        )?;
+        ok("retype a page", cap_retype(RAM, cap_type::FRAME, PAGES * PAGE, PAGE, 1, MAP_B))?;
+        map(10, MAP_B, READ)?;
+        refused("over a used entry", vnode_map_pages(VNODE, 8, MAP_A, READ, PAGES), &[code::SLOT_OCCUPIED])?;
+        ok("unmap the page", vnode_unmap(VNODE, 10))?;
+        let first = ok("map four pages", vnode_map_pages(VNODE, 8, MAP_A, READ | WRITE, PAGES))?;
+        for page in 0..PAGES {
+            words(first + page * PAGE)[0] = pattern(page as usize);
+        }
+        ok("unmap by a middle entry", vnode_unmap(VNODE, 10))?;
+        refused("the rest went with it", vnode_unmap(VNODE, 8), &[code::EMPTY_SLOT])?;
+        let again = ok("map again", vnode_map_pages(VNODE, 20, MAP_A, READ, PAGES))?;
+        let wrong = (0..PAGES).find(|&page| words(again + page * PAGE)[0] != pattern(page as usize));
+        ok("unmap", vnode_unmap(VNODE, 23))?;
+        ok("delete the page", cap_delete(MAP_B))?;
+        ok("delete", cap_delete(MAP_A))?;
+        match wrong {
+            Some(page) => Err(format!("page {page} reads {:#x}", words(again)[0])),
+            None => Ok(()),
         }
     }
 
@@ -1068,7 +1108,7 @@ fn run() -> u64 {
     let (rounds, alloc_free) =
         if on_boot_core { (ROUNDS_BOOT_CORE, ALLOC_FREE_BOOT_CORE) } else { (ROUNDS, ALLOC_FREE) };
     let test = Selftest { ram, rounds };
-    let checks: [NamedCheck; 30] = [
+    let checks: [NamedCheck; 31] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -1084,6 +1124,7 @@ fn run() -> u64 {
         ("map-write-read", Selftest::map_write_read),
         ("map-zeroed", Selftest::map_zeroed),
         ("map-executable-runs", Selftest::map_executable_runs),
+        ("map-multi-page-frame", Selftest::map_multi_page_frame),
         ("map-needs-write-right", Selftest::map_needs_write_right),
         ("map-forged-refused", Selftest::map_forged_refused),
         ("unmap-then-remap", Selftest::unmap_then_remap),

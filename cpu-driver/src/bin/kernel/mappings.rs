@@ -89,11 +89,23 @@ pub enum Refusal {
     NotThisFrame,
 }
 
+/// One mapping: `pages` consecutive entries from `entry` of `vnode`, the Frame's first pages.
 #[derive(Clone, Copy, Debug)]
 struct Mapping {
     vnode: VNode,
     entry: usize,
+    pages: usize,
 }
+
+impl Mapping {
+    fn entries(&self) -> core::ops::Range<usize> {
+        self.entry..self.entry + self.pages
+    }
+}
+
+/// Above this many pages a mapping's TLB entries go by invalidating its whole address space
+/// (`tlbi aside1is`) rather than page by page.
+const PAGE_BY_PAGE_LIMIT: usize = 16;
 
 /// Every mapping made through a VNode capability on this core.
 #[derive(Default)]
@@ -110,28 +122,42 @@ impl Mappings {
         Mappings::default()
     }
 
-    /// Writes `descriptor` (a valid level-3 page descriptor for the Frame capability `frame`)
-    /// into `entry` of `vnode`, which must be empty, and records it.
-    pub fn map(&mut self, vnode: VNode, entry: usize, frame: CapId, descriptor: u64) -> Result<(), Refusal> {
-        if entry >= ENTRIES {
+    /// Maps the Frame capability `frame` into `pages` consecutive entries from `entry` of
+    /// `vnode`, which must all be empty: entry `entry + i` gets `descriptor(i)` (a valid
+    /// level-3 page descriptor for the Frame's page `i`). Records it as one mapping.
+    pub fn map(
+        &mut self,
+        vnode: VNode,
+        entry: usize,
+        pages: usize,
+        frame: CapId,
+        descriptor: impl Fn(usize) -> u64,
+    ) -> Result<(), Refusal> {
+        let mapping = Mapping { vnode, entry, pages };
+        if pages == 0 || entry.checked_add(pages).is_none_or(|end| end > ENTRIES) {
             return Err(Refusal::OutOfRange);
         }
         if self.by_cap.contains_key(&frame) {
             return Err(Refusal::AlreadyMapped);
         }
-        if vnode.read(entry) != 0 {
+        if mapping.entries().any(|e| vnode.read(e) != 0) {
             return Err(Refusal::Occupied);
         }
-        vnode.write(entry, descriptor);
-        // The entry was invalid, so no TLB holds it (invalid entries are never cached): only
-        // the store must be complete before the program's next access walks the table.
+        for (i, e) in mapping.entries().enumerate() {
+            vnode.write(e, descriptor(i));
+        }
+        // The entries were invalid, so no TLB holds them (invalid entries are never cached):
+        // only the stores must be complete before the program's next access walks the table.
         tlb::publish_new_entry();
-        self.by_cap.insert(frame, Mapping { vnode, entry });
-        self.by_entry.insert((vnode.pa, entry), frame);
+        self.by_cap.insert(frame, mapping);
+        for e in mapping.entries() {
+            self.by_entry.insert((vnode.pa, e), frame);
+        }
         Ok(())
     }
 
-    /// Clears `entry` of `vnode`, which must map something, and invalidates its TLB entries.
+    /// Clears the whole mapping `entry` of `vnode` belongs to (an entry mapped some other way
+    /// alone), which must map something, and invalidates its TLB entries.
     pub fn unmap(&mut self, vnode: VNode, entry: usize) -> Result<(), Refusal> {
         if entry >= ENTRIES {
             return Err(Refusal::OutOfRange);
@@ -139,26 +165,35 @@ impl Mappings {
         if vnode.read(entry) == 0 {
             return Err(Refusal::Empty);
         }
-        Self::clear(vnode, entry);
-        if let Some(frame) = self.by_entry.remove(&(vnode.pa, entry)) {
-            self.by_cap.remove(&frame);
+        match self.by_entry.get(&(vnode.pa, entry)).copied() {
+            Some(frame) => self.forget(frame),
+            None => Self::clear(Mapping { vnode, entry, pages: 1 }),
         }
         Ok(())
     }
 
-    /// Break: the entry goes invalid, then every TLB entry for it (`tlb::invalidate_page`).
-    /// Rewrites the live mapping at `entry` of `vnode`, which must be of `frame`, with
-    /// `descriptor` (the same page, other permissions), then invalidates the page's TLB
-    /// entries for the VNode's address space. Only access permissions change, never the
-    /// output address, memory type or size, so the entry may be rewritten in place without
-    /// break-before-make (Arm ARM D8.16.1); the invalidation makes a reduction hold on every
-    /// core from the return on (`dsb ishst; tlbi vale1is; dsb ish; isb`, `tlb::invalidate_page`).
+    /// Removes the mapping of `frame` from the record and the table.
+    fn forget(&mut self, frame: CapId) {
+        if let Some(mapping) = self.by_cap.remove(&frame) {
+            for e in mapping.entries() {
+                self.by_entry.remove(&(mapping.vnode.pa, e));
+            }
+            Self::clear(mapping);
+        }
+    }
+
+    /// Rewrites the live mapping `entry` of `vnode` belongs to, which must be of `frame`, with
+    /// `descriptor(i)` for its page `i` (the same pages, other permissions), then invalidates
+    /// its pages' TLB entries for the VNode's address space. Only access permissions change,
+    /// never the output address, memory type or size, so the entries may be rewritten in
+    /// place without break-before-make (Arm ARM D8.16.1); the invalidation makes a reduction
+    /// hold on every core from the return on (`dsb ishst; tlbi vale1is; dsb ish; isb`).
     pub fn protect(
         &mut self,
         vnode: VNode,
         entry: usize,
         frame: CapId,
-        descriptor: u64,
+        descriptor: impl Fn(usize) -> u64,
     ) -> Result<(), Refusal> {
         if entry >= ENTRIES {
             return Err(Refusal::OutOfRange);
@@ -168,18 +203,37 @@ impl Mappings {
             Some(mapped) if *mapped != frame => return Err(Refusal::NotThisFrame),
             Some(_) => {}
         }
-        debug_assert_eq!(
-            cpu_driver::paging::descriptor_address(vnode.read(entry)),
-            cpu_driver::paging::descriptor_address(descriptor)
-        );
-        vnode.write(entry, descriptor);
-        tlb::invalidate_page(vnode.asid, vnode.va_of(entry));
+        let Some(mapping) = self.by_cap.get(&frame).copied() else { return Err(Refusal::Empty) };
+        for (i, e) in mapping.entries().enumerate() {
+            let new = descriptor(i);
+            debug_assert_eq!(
+                cpu_driver::paging::descriptor_address(vnode.read(e)),
+                cpu_driver::paging::descriptor_address(new)
+            );
+            vnode.write(e, new);
+        }
+        Self::invalidate(mapping);
         Ok(())
     }
 
-    fn clear(vnode: VNode, entry: usize) {
-        vnode.write(entry, 0);
-        tlb::invalidate_page(vnode.asid, vnode.va_of(entry));
+    /// Break: the entries go invalid, then every TLB entry for them.
+    fn clear(mapping: Mapping) {
+        for e in mapping.entries() {
+            mapping.vnode.write(e, 0);
+        }
+        Self::invalidate(mapping);
+    }
+
+    /// Every TLB entry of the mapping's pages in its address space: page by page
+    /// (`tlb::invalidate_page`), or the whole ASID past [`PAGE_BY_PAGE_LIMIT`] pages.
+    fn invalidate(mapping: Mapping) {
+        if mapping.pages > PAGE_BY_PAGE_LIMIT {
+            tlb::invalidate_asid(mapping.vnode.asid);
+        } else {
+            for e in mapping.entries() {
+                tlb::invalidate_page(mapping.vnode.asid, mapping.vnode.va_of(e));
+            }
+        }
     }
 
     /// Records `vnode` as installed (the caller wrote the level-2 entry).
@@ -214,10 +268,7 @@ impl Mappings {
     pub fn unmap_removed(&mut self, removal: &Removal) -> alloc::vec::Vec<VNode> {
         let mut uninstall = alloc::vec::Vec::new();
         for removed in &removal.removed {
-            if let Some(mapping) = self.by_cap.remove(&removed.id) {
-                self.by_entry.remove(&(mapping.vnode.pa, mapping.entry));
-                Self::clear(mapping.vnode, mapping.entry);
-            }
+            self.forget(removed.id);
             if removed.last_copy && removed.capability.kind() == caps::CapType::VNodeL3 {
                 uninstall.extend(self.forget_installed(removed.capability.base()));
             }
@@ -225,17 +276,15 @@ impl Mappings {
         uninstall
     }
 
-    /// Unmaps every entry of the VNode at `pa` that was mapped through a capability (its table
-    /// is going away or its address space ended). Returns how many.
+    /// Unmaps every mapping made through a capability into the VNode at `pa` (its table is
+    /// going away or its address space ended). Returns how many.
     pub fn unmap_table(&mut self, pa: u64) -> usize {
-        let entries: alloc::vec::Vec<((u64, usize), CapId)> =
-            self.by_entry.range((pa, 0)..(pa, ENTRIES)).map(|(k, v)| (*k, *v)).collect();
-        for (key, frame) in &entries {
-            self.by_entry.remove(key);
-            if let Some(mapping) = self.by_cap.remove(frame) {
-                Self::clear(mapping.vnode, mapping.entry);
-            }
+        let mut frames: alloc::vec::Vec<CapId> =
+            self.by_entry.range((pa, 0)..(pa, ENTRIES)).map(|(_, v)| *v).collect();
+        frames.dedup();
+        for frame in &frames {
+            self.forget(*frame);
         }
-        entries.len()
+        frames.len()
     }
 }

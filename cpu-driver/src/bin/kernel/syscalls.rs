@@ -76,7 +76,9 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Request::CapDelete { addr } => cap_delete(s, addr),
         Request::CapRevoke { addr } => cap_revoke(s, addr),
         Request::CapGive { target, src, dest } => cap_give(s, target, src, dest),
-        Request::VnodeMap { vnode, entry, frame: page, rights } => vnode_map(s, vnode, entry, page, rights),
+        Request::VnodeMap { vnode, entry, frame: page, rights, pages } => {
+            vnode_map(s, vnode, (entry, pages), page, rights)
+        }
         Request::VnodeUnmap { vnode, entry } => vnode_unmap(s, vnode, entry),
         Request::VnodeInstall { vnode, window } => vnode_install(s, vnode, window),
         Request::VnodeProtect { vnode, entry, frame: page, rights } => {
@@ -211,7 +213,7 @@ fn vnode_install(s: &mut Scheduler, vnode: CapAddr, window: usize) -> Result<u64
 fn vnode_map(
     s: &mut Scheduler,
     vnode: CapAddr,
-    entry: usize,
+    (entry, pages): (usize, usize),
     frame: CapAddr,
     rights: MappingRights,
 ) -> Result<u64, Error> {
@@ -222,23 +224,27 @@ fn vnode_map(
     // CNode, VNode or Dispatcher memory, which only the kernel may write.
     let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
-    let descriptor = page_descriptor(capability.base(), attributes(rights.access));
-    if rights.access == Access::Execute {
-        make_fetchable(capability.base());
+    if capability.size() < pages as u64 * PAGE_SIZE {
+        return Err(refused(CapError::OutOfBounds));
     }
-    mappings.map(vnode, entry, id, descriptor).map_err(map_refusal)?;
+    let base = capability.base();
+    let descriptor = |page: usize| page_descriptor(base + page as u64 * PAGE_SIZE, attributes(rights.access));
+    if rights.access == Access::Execute {
+        make_fetchable(base, pages as u64);
+    }
+    mappings.map(vnode, entry, pages, id, descriptor).map_err(map_refusal)?;
     Ok(vnode.va_of(entry))
 }
 
-/// Before the page at physical `pa` becomes executable: what was written into it through a
+/// Before the `pages` pages at physical `pa` become executable: what was written into it through a
 /// data mapping (this program's own, while it was writable) must be what instruction fetches
 /// see. Data and instruction caches are not coherent with each other (Arm ARM D7.5.2): clean
 /// the page's data-cache lines to the point of unification, then invalidate the instruction
 /// cache (`user::sync_instruction_cache`, through the physmap's view of the page). Dispatchers
 /// run only on this core, so this core's caches are the ones that matter.
-fn make_fetchable(pa: u64) {
+fn make_fetchable(pa: u64, pages: u64) {
     if let Some(va) = cpu_driver::layout::phys_to_virt(pa) {
-        cpu_driver::arch::aarch64::user::sync_instruction_cache(va, PAGE_SIZE);
+        cpu_driver::arch::aarch64::user::sync_instruction_cache(va, pages * PAGE_SIZE);
     }
 }
 
@@ -265,9 +271,10 @@ fn vnode_protect(
     let (caps, mappings) = s.dispatchers().caps_and_mappings();
     let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
-    let descriptor = page_descriptor(capability.base(), attributes(rights.access));
+    let base = capability.base();
+    let descriptor = |page: usize| page_descriptor(base + page as u64 * PAGE_SIZE, attributes(rights.access));
     if rights.access == Access::Execute {
-        make_fetchable(capability.base());
+        make_fetchable(base, capability.size() / PAGE_SIZE);
     }
     mappings.protect(vnode, entry, id, descriptor).map_err(map_refusal)?;
     Ok(0)
