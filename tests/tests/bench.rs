@@ -7,7 +7,10 @@ use system_tests::Qemu;
 
 #[test]
 fn the_latency_matrix_covers_all_thirty_ordered_pairs() {
-    let qemu = Qemu { append: Some("bench".into()), ..Qemu::big_little() };
+    // 30 pairs of 10,000 round trips each take about 40 s under QEMU on an idle two-core host;
+    // the deadline only guards against a hang, so it leaves room for a loaded one.
+    let timeout = std::time::Duration::from_secs(300);
+    let qemu = Qemu { append: Some("bench".into()), timeout, ..Qemu::big_little() };
     let run = qemu.boot();
     assert!(run.powered_off_cleanly(), "the boot monitor ends the run: {:?}", run.status);
     assert_eq!(
