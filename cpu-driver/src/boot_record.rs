@@ -231,6 +231,11 @@ pub struct BootRecord {
     pub monitor_ram: [[u64; 2]; MAX_RANGES],
     /// Entries of `monitor_ram` in use.
     pub monitor_ram_count: u64,
+    /// Reserved memory marked `no-map` (secure firmware) as `[start, end)` pairs (the first
+    /// `no_map_count`): never mapped, in any core's tables.
+    pub no_map: [[u64; 2]; MAX_RANGES],
+    /// Entries of `no_map` in use.
+    pub no_map_count: u64,
 }
 
 /// Byte offsets the entry assembly uses.
@@ -297,7 +302,20 @@ impl BootRecord {
             ram_count: 0,
             monitor_ram: [[0; 2]; MAX_RANGES],
             monitor_ram_count: 0,
+            no_map: [[0; 2]; MAX_RANGES],
+            no_map_count: 0,
         }
+    }
+
+    /// The `no-map` ranges the record lists.
+    pub fn no_map_ranges(&self) -> impl Iterator<Item = PhysRange> + '_ {
+        ranges(&self.no_map, self.no_map_count)
+    }
+
+    /// Stores `list` as the `no-map` ranges; returns how many did not fit.
+    pub fn set_no_map(&mut self, list: impl IntoIterator<Item = PhysRange>) -> usize {
+        self.no_map_count = 0;
+        store_ranges(&mut self.no_map, &mut self.no_map_count, list)
     }
 
     /// The RAM ranges the record lists.

@@ -25,15 +25,24 @@ pub struct RegionParts<'a> {
     pub region_pa: u64,
 }
 
+/// The machine's memory as every core's physmap shows it.
+#[derive(Clone, Copy, Debug)]
+pub struct MachineMemory<'a> {
+    /// RAM: mapped normal.
+    pub ram: &'a [PhysRange],
+    /// Reserved memory marked `no-map`: not mapped at all.
+    pub no_map: &'a [PhysRange],
+}
+
 /// Copies `build` (whose file bytes are `bytes`) into the region, builds the core's tables
-/// (an identity map of the region for the entry, the physmap of `ram` and the build's own
-/// window) and fills the region-dependent fields of `record`. Returns the physical entry point.
+/// (an identity map of the region for the entry, the physmap of `ram` without the `no_map`
+/// holes, and the build's own window) and fills the region-dependent fields of `record`. Returns the physical entry point.
 pub fn prepare(
     layout: &RegionLayout,
     build: &PayloadEntry,
     bytes: &[u8],
     parts: RegionParts<'_>,
-    ram: &[PhysRange],
+    memory: MachineMemory<'_>,
     tcr: u64,
     record: &mut BootRecord,
 ) -> Result<u64, MapError> {
@@ -54,7 +63,7 @@ pub fn prepare(
 
     let tables_pa = entry_tables_pa + ENTRY_MAP_TABLES as u64 * PAGE_SIZE;
     let mut pool = TablePool::new(kernel_tables, tables_pa)?;
-    map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, ram, Attributes::Data)?;
+    map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, memory.ram, memory.no_map, Attributes::Data)?;
     // Each build is mapped where it was linked (`load_va`, the build's own base in the kernel
     // window), so the little and big builds sit at different addresses and a debugger can
     // hold both builds' symbols at once.
@@ -129,7 +138,8 @@ mod tests {
         let bytes = vec![0x5a; build.file_size as usize];
         let ram = [PhysRange { start: 0x4000_0000, end: 0x8000_0000 }];
         let parts = RegionParts { image: &mut image, tables: &mut tables, region_pa };
-        let entry = prepare(&layout, build, &bytes, parts, &ram, 0x1234, &mut record);
+        let memory = MachineMemory { ram: &ram, no_map: &[] };
+        let entry = prepare(&layout, build, &bytes, parts, memory, 0x1234, &mut record);
         (entry, image, record)
     }
 

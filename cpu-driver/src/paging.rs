@@ -287,17 +287,51 @@ pub struct PhysRange {
 }
 
 /// Maps physical `[0, limit)` at `va_base`: RAM with `ram_attributes`, everything else as
-/// device memory.
+/// device memory, except the `holes` (rounded outwards to pages), which get no mapping at all:
+/// `no-map` reserved memory (secure firmware) that not even a speculative access may reach.
 ///
-/// `ram` may be unsorted and overlapping; RAM edges are rounded inwards to pages.
+/// `ram` and `holes` may be unsorted and overlapping; RAM edges are rounded inwards to pages.
 pub fn map_physical(
     pool: &mut TablePool<'_>,
     va_base: u64,
     limit: u64,
     ram: &[PhysRange],
+    holes: &[PhysRange],
     ram_attributes: Attributes,
 ) -> Result<(), MapError> {
+    let holes = holes.iter().map(|h| PhysRange {
+        start: crate::layout::align_down(h.start, PAGE_SIZE),
+        end: crate::layout::align_up(h.end.min(limit), PAGE_SIZE),
+    });
     let mut cursor = 0;
+    while cursor < limit {
+        let next_hole = holes.clone().filter(|h| h.end > cursor && h.start < h.end).min_by_key(|h| h.start);
+        match next_hole {
+            Some(hole) if hole.start <= cursor => cursor = hole.end,
+            Some(hole) => {
+                map_between(pool, va_base, cursor, hole.start, ram, ram_attributes)?;
+                cursor = hole.end;
+            }
+            None => {
+                map_between(pool, va_base, cursor, limit, ram, ram_attributes)?;
+                cursor = limit;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Maps physical `[start, limit)` at `va_base + start`: RAM with `ram_attributes`, the rest
+/// as device memory.
+fn map_between(
+    pool: &mut TablePool<'_>,
+    va_base: u64,
+    start: u64,
+    limit: u64,
+    ram: &[PhysRange],
+    ram_attributes: Attributes,
+) -> Result<(), MapError> {
+    let mut cursor = start;
     while cursor < limit {
         let next_ram = ram
             .iter()
@@ -443,7 +477,7 @@ mod tests {
         // Raspberry Pi 4 shape: RAM below the peripherals in the same GiB.
         let ram =
             [PhysRange { start: 0, end: 0x3b40_0000 }, PhysRange { start: 0x4000_0000, end: 0xfc00_0000 }];
-        map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, &ram, Attributes::Data).unwrap();
+        map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, &ram, &[], Attributes::Data).unwrap();
         let attr = |pa: u64| pool.lookup(PHYSMAP_BASE + pa).map(|(_, d)| (d >> 2) & 7);
         assert_eq!(attr(0x8_0000), Some(MAIR_NORMAL));
         assert_eq!(attr(0x3b3f_f000), Some(MAIR_NORMAL));
@@ -452,5 +486,28 @@ mod tests {
         assert_eq!(attr(0xfe20_1000), Some(MAIR_DEVICE));
         assert_eq!(attr(400 * GIB), Some(MAIR_DEVICE));
         assert!(pool.lookup(KERNEL_BASE).is_none());
+    }
+
+    #[test]
+    fn no_map_holes_get_no_mapping_at_all() {
+        let mut tables = vec![[0u64; 512]; 8];
+        let mut pool = pool(&mut tables);
+        let ram = [PhysRange { start: 0x4000_0000, end: 0x8000_0000 }];
+        // Secure firmware at the start of RAM (2 MiB) and a page-sized one that does not start
+        // on a page: rounded outwards to whole pages.
+        let holes = [
+            PhysRange { start: 0x4000_0000, end: 0x4020_0000 },
+            PhysRange { start: 0x7f00_0800, end: 0x7f00_1000 },
+        ];
+        map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, &ram, &holes, Attributes::Data).unwrap();
+        let attr = |pa: u64| pool.lookup(PHYSMAP_BASE + pa).map(|(_, d)| (d >> 2) & 7);
+        assert_eq!(attr(0x4000_0000), None, "no-map: unmapped, not device");
+        assert_eq!(attr(0x401f_f000), None);
+        assert_eq!(attr(0x4020_0000), Some(MAIR_NORMAL));
+        assert_eq!(attr(0x7eff_f000), Some(MAIR_NORMAL));
+        assert_eq!(attr(0x7f00_0000), None, "the page holding the hole");
+        assert_eq!(attr(0x7f00_1000), Some(MAIR_NORMAL));
+        assert_eq!(attr(0x3fff_f000), Some(MAIR_DEVICE));
+        assert_eq!(attr(0x8000_0000), Some(MAIR_DEVICE));
     }
 }

@@ -136,25 +136,47 @@ pub fn memory(tree: &Tree) -> Result<Vec<MemoryRange>, Error> {
     Ok(ranges)
 }
 
-/// `/reserved-memory` children with a `reg`, and `/memreserve/` entries.
-pub fn reserved(tree: &Tree) -> Result<Vec<MemoryRange>, Error> {
-    let mut ranges: Vec<MemoryRange> = tree
-        .memreserve
-        .iter()
-        .map(|&(base, size)| MemoryRange { base, size })
-        .filter(|r| r.size > 0)
-        .collect();
+/// Reserved memory: every range no allocation may use, and of those the ones that must never
+/// be mapped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reserved {
+    /// `/memreserve/` entries and enabled `/reserved-memory` children with a `reg`: never
+    /// allocated.
+    pub all: Vec<MemoryRange>,
+    /// Of those, the `/reserved-memory` children marked `no-map` (firmware, TF-A, OP-TEE): never
+    /// mapped either, so no speculative access can reach them. `/memreserve/` entries and
+    /// `reusable` children stay mappable, as Linux treats them.
+    pub no_map: Vec<MemoryRange>,
+}
+
+/// Reserved memory: `/memreserve/` entries and the enabled `/reserved-memory` children with a
+/// `reg` (a child with `status = "disabled"` reserves nothing; a size-only child, with
+/// `alloc-ranges` and no `reg`, has nothing fixed to reserve).
+pub fn reserved(tree: &Tree) -> Result<Reserved, Error> {
+    let mut reserved = Reserved {
+        all: tree
+            .memreserve
+            .iter()
+            .map(|&(base, size)| MemoryRange { base, size })
+            .filter(|r| r.size > 0)
+            .collect(),
+        no_map: Vec::new(),
+    };
     if let Some(parent) = tree.find("/reserved-memory") {
-        for &child in &tree.nodes[parent].children {
+        for &child in tree.nodes[parent].children.iter().filter(|&&c| tree.is_enabled(c)) {
+            let no_map = tree.prop(child, "no-map").is_some();
             for (base, size) in reg_entries(tree, child)? {
                 let base = translate(tree, child, base)?.unwrap_or(base);
                 if size > 0 {
-                    ranges.push(MemoryRange { base, size });
+                    reserved.all.push(MemoryRange { base, size });
+                    if no_map {
+                        reserved.no_map.push(MemoryRange { base, size });
+                    }
                 }
             }
         }
     }
-    Ok(ranges)
+    Ok(reserved)
 }
 
 fn compatible_with(tree: &Tree, node: usize, list: &[&str]) -> bool {

@@ -113,6 +113,7 @@ pub fn facts(skb: &Skb) -> String {
         ("console", console),
         ("memory", ranges(&skb.memory)),
         ("reserved", ranges(&skb.reserved)),
+        ("no_map", ranges(&skb.no_map)),
         ("bootargs", opt(skb.bootargs.as_deref(), string)),
     ])
 }

@@ -52,8 +52,11 @@ pub struct Skb {
     pub cpus: Vec<Cpu>,
     /// RAM (possibly empty: some bootloaders add `/memory` only when they boot a kernel).
     pub memory: Vec<MemoryRange>,
-    /// Reserved ranges: `/reserved-memory` and `/memreserve/`.
+    /// Reserved ranges, never allocated: `/memreserve/` and the enabled `/reserved-memory`
+    /// children.
     pub reserved: Vec<MemoryRange>,
+    /// Of those, the ranges marked `no-map`: never mapped at all.
+    pub no_map: Vec<MemoryRange>,
     /// PSCI, if the firmware offers it.
     pub psci: Option<Psci>,
     /// The GIC.
@@ -76,10 +79,12 @@ impl Skb {
     /// Reads the facts of a flattened device tree.
     pub fn from_dtb(dtb: &[u8]) -> Result<Skb, Error> {
         let tree = tree::Tree::parse(dtb)?;
+        let reserved = devices::reserved(&tree)?;
         Ok(Skb {
             cpus: cpus::read(&tree)?,
             memory: devices::memory(&tree)?,
-            reserved: devices::reserved(&tree)?,
+            reserved: reserved.all,
+            no_map: reserved.no_map,
             psci: devices::psci(&tree)?,
             interrupt_controller: devices::interrupt_controller(&tree)?,
             timer: devices::timer(&tree),

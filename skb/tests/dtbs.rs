@@ -401,3 +401,15 @@ fn cpu_driver_build_names() {
     );
     assert_eq!((CpuDriverBuild::Big.target_cpu(), CpuDriverBuild::Big.class_name()), ("cortex-a72", "big"));
 }
+
+#[test]
+fn reserved_memory_tells_no_map_from_reusable_and_skips_disabled_children() {
+    let skb = Skb::from_dtb(&fixture("synthetic/reserved-memory.dtb")).unwrap();
+    let range = |base, size| skb::MemoryRange { base, size };
+    assert_eq!(
+        skb.reserved,
+        [range(0, 0x1000), range(0x4000_0000, 0x20_0000), range(0x5000_0000, 0x100_0000)],
+        "the /memreserve/ entry, the no-map firmware and the reusable pool; not the disabled child, not the size-only one"
+    );
+    assert_eq!(skb.no_map, [range(0x4000_0000, 0x20_0000)], "only the no-map child is never mapped");
+}

@@ -189,3 +189,53 @@ fn an_el0_program_that_touches_kernel_memory_is_stopped_and_the_rest_runs_on() {
     // Everything else, core 1's own monitor included, carries on to a clean end.
     assert_big_little(&run);
 }
+
+/// Reserved memory marked `no-map` (secure firmware on a board) is never mapped and never
+/// handed out: the big.LITTLE tree with a 2 MiB `no-map` child just below the regions the
+/// stub and the boot core's monitor carve from the top of RAM boots as usual, the stub says it
+/// leaves the range unmapped, and no core's region overlaps it. (That no table maps it is the
+/// host test `paging::tests::no_map_holes_get_no_mapping_at_all`.)
+#[test]
+fn no_map_reserved_memory_is_never_mapped_or_handed_out() {
+    let dir = std::env::temp_dir().join(format!("mk-no-map-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dtb = dir.join("no-map.dtb");
+    std::fs::copy(built("qemu-virt-biglittle.dtb"), &dtb).unwrap();
+    let fdtput = |args: &[&str]| {
+        let status = std::process::Command::new("fdtput")
+            .args(args)
+            .status()
+            .expect("fdtput (device-tree-compiler) runs");
+        assert!(status.success(), "fdtput {args:?}");
+    };
+    let path = dtb.to_str().unwrap();
+    let node = "/reserved-memory/firmware@7f400000";
+    fdtput(&["-p", "-c", path, node]);
+    fdtput(&["-t", "x", path, "/reserved-memory", "#address-cells", "2"]);
+    fdtput(&["-t", "x", path, "/reserved-memory", "#size-cells", "2"]);
+    fdtput(&["-t", "x", path, "/reserved-memory", "ranges"]);
+    fdtput(&["-t", "x", path, node, "reg", "0", "0x7f400000", "0", "0x200000"]);
+    fdtput(&["-t", "x", path, node, "no-map"]);
+    let run = Qemu { dtb: Some(dtb), ..Qemu::big_little() }.boot();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        run.lines_starting("boot stub: reserved "),
+        ["boot stub: reserved 0x7f400000..0x7f600000 is no-map: never mapped"]
+    );
+    assert_big_little(&run);
+    let regions: Vec<(u64, u64)> = run
+        .lines()
+        .filter_map(|l| l.split("region 0x").nth(1))
+        .filter_map(|r| {
+            let (start, end) = r.split(',').next()?.split_once("..0x")?;
+            Some((u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?))
+        })
+        .collect();
+    assert_eq!(regions.len(), 6, "{regions:x?}");
+    for (start, end) in regions {
+        assert!(
+            end <= 0x7f40_0000 || start >= 0x7f60_0000,
+            "region {start:#x}..{end:#x} overlaps the no-map range"
+        );
+    }
+}

@@ -15,6 +15,7 @@ use cpu_driver::boot_record::{
     ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE,
     FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT, MAX_CORES,
 };
+use cpu_driver::kernel_region::MachineMemory;
 use cpu_driver::layout::{align_down, align_up, PAGE_SIZE, PHYSMAP_LIMIT};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
 
@@ -61,7 +62,7 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
 
     // Early identity map: only the image (with its scratch) and the DTB are known to be RAM.
     let early_ram = [image_range, dtb_range];
-    let Ok(early_root) = build_identity_map(early_tables, &early_ram) else { halt() };
+    let Ok(early_root) = build_identity_map(early_tables, &early_ram, &[]) else { halt() };
     // SAFETY: the image, scratch and DTB were written with the caches off (relocation, tables)
     // or by a loader that cleaned them; memory holds the truth, stale lines must go.
     unsafe {
@@ -100,7 +101,17 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
         ram.push(PhysRange { start: gib, end: gib + (1 << 30) });
     }
     ram.extend_from_slice(&early_ram);
-    match build_identity_map(full_tables, &ram) {
+    // Reserved memory marked `no-map` (secure firmware) is never mapped, by the stub or by any
+    // core: not even a speculative access may reach it.
+    let no_map: Vec<PhysRange> = facts
+        .no_map
+        .iter()
+        .map(|r| PhysRange { start: r.base, end: r.base.saturating_add(r.size) })
+        .collect();
+    for hole in &no_map {
+        stub_println!("boot stub: reserved {:#x}..{:#x} is no-map: never mapped", hole.start, hole.end);
+    }
+    match build_identity_map(full_tables, &ram, &no_map) {
         // SAFETY: the new map gives every address the stub uses the same normal attributes.
         Ok(root) => unsafe { stub_enable_mmu(root, cpu::translation_control(), MAIR_VALUE) },
         Err(e) => stub_println!("boot stub: warning: full memory map failed ({e}); staying on the early map"),
@@ -136,8 +147,16 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
         entry_counter,
         flags,
     };
-    let plan =
-        Plan::new(&facts, &payloads, image, &ram, &[image_range, dtb_range], &console_config, &gic, &handoff);
+    let plan = Plan::new(
+        &facts,
+        &payloads,
+        image,
+        MachineMemory { ram: &ram, no_map: &no_map },
+        &[image_range, dtb_range],
+        &console_config,
+        &gic,
+        &handoff,
+    );
     plan.enter()
 }
 
@@ -154,12 +173,13 @@ fn dtb_size(dtb_pa: u64) -> Option<u32> {
     (magic == DTB_MAGIC && (40..=DTB_MAX_SIZE).contains(&size)).then_some(size)
 }
 
-/// Builds an identity map of `[0, PHYSMAP_LIMIT)` in the tables at `tables_pa`.
-fn build_identity_map(tables_pa: u64, ram: &[PhysRange]) -> Result<u64, MapError> {
+/// Builds an identity map of `[0, PHYSMAP_LIMIT)` but the `no_map` holes in the tables at
+/// `tables_pa`.
+fn build_identity_map(tables_pa: u64, ram: &[PhysRange], no_map: &[PhysRange]) -> Result<u64, MapError> {
     // SAFETY: the tables lie in the stub's scratch area, used by nothing else.
     let tables = unsafe { phys::tables_mut(tables_pa, STUB_TABLES) };
     let mut pool = TablePool::new(tables, tables_pa)?;
-    map_physical(&mut pool, 0, PHYSMAP_LIMIT, ram, Attributes::CodeAndData)?;
+    map_physical(&mut pool, 0, PHYSMAP_LIMIT, ram, no_map, Attributes::CodeAndData)?;
     Ok(pool.root_pa())
 }
 

@@ -17,7 +17,7 @@ use cpu_driver::boot_record::{
     ENABLE_SPIN_TABLE, MAX_CORES,
 };
 use cpu_driver::console_lock::ConsoleLock;
-use cpu_driver::kernel_region::{self, RegionParts};
+use cpu_driver::kernel_region::{self, MachineMemory, RegionParts};
 use cpu_driver::layout::{align_up, MIB2, PAGE_SIZE, PHYSMAP_LIMIT};
 use cpu_driver::paging::PhysRange;
 use cpu_driver::plan::{carve_regions, free_ranges, RegionLayout, TABLES_PER_CORE};
@@ -66,12 +66,13 @@ impl Plan {
         facts: &skb::Skb,
         payloads: &PayloadTable,
         image: &[u8],
-        ram: &[PhysRange],
+        memory: MachineMemory<'_>,
         in_use: &[PhysRange],
         console: &ConsoleConfig,
         gic: &GicConfig,
         handoff: &Handoff,
     ) -> Self {
+        let ram = memory.ram;
         let own_mpidr = cpu::mpidr();
         let Some(boot_cpu) = facts.cpu_by_mpidr(own_mpidr) else {
             stub_println!(
@@ -217,7 +218,7 @@ impl Plan {
             payload,
             bytes,
             parts,
-            ram,
+            memory,
             cpu::translation_control(),
             &mut record,
         ) {

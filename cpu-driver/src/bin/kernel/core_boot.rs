@@ -14,7 +14,7 @@ use bootimage::PayloadEntry;
 use cpu_driver::arch::aarch64::psci::{self, Conduit};
 use cpu_driver::arch::aarch64::{cache, cpu};
 use cpu_driver::boot_record::{BootRecord, StartStatus, ENABLE_PSCI, ENABLE_SPIN_TABLE, MAX_CORES};
-use cpu_driver::kernel_region::{self, RegionParts};
+use cpu_driver::kernel_region::{self, MachineMemory, RegionParts};
 use cpu_driver::layout::{phys_to_virt, MIB2, PHYSMAP_LIMIT};
 use cpu_driver::paging::{PhysRange, Table};
 use cpu_driver::plan::{RegionLayout, TABLES_PER_CORE};
@@ -125,6 +125,7 @@ fn prepare(
     };
     core_record.set_monitor_ram([share]);
     let ram: Vec<PhysRange> = record.ram_ranges().collect();
+    let no_map: Vec<PhysRange> = record.no_map_ranges().collect();
     // SAFETY: [region_pa, + layout.size) is RAM (checked by `check`) that the caller's
     // capability system now holds for this core alone: no capability can map, retype or revoke
     // it, and no other view of it is live. The physmap maps it read-write; the image part and
@@ -142,7 +143,7 @@ fn prepare(
         build,
         bytes,
         parts,
-        &ram,
+        MachineMemory { ram: &ram, no_map: &no_map },
         cpu::translation_control(),
         &mut core_record,
     ) {
