@@ -817,48 +817,39 @@ impl Selftest {
     /// stops it with a data abort at that address, its parent sees it stopped by the fault,
     /// and this core runs on (this program runs the next checks). Its memory comes back.
     fn child_access_after_unmap_faults(&self) -> Check {
-        let frame_offset = CHILD_RAM_BYTES + PAGE;
-        ok("retype frame", cap_retype(CHILD_RAM_SOURCE, cap_type::FRAME, frame_offset, PAGE, 1, SHARED))?;
-        let index = start_child(ROLE_ACCESS_AFTER_UNMAP)?;
-        ok("give", cap_give(CHILD, SHARED, GIVEN))?;
-        match go_and_wait(index)? {
-            DispatcherStatus::Faulted { esr, far } => {
-                if esr >> 26 != EC_DATA_ABORT_LOWER || far != USER_MAPPABLE_BASE {
-                    return Err(format!("stopped by esr={esr:#x} far={far:#x}, expected a data abort at {USER_MAPPABLE_BASE:#x}"));
-                }
-            }
-            other => return Err(format!("the child ended {other:?}, expected stopped by a fault")),
-        }
-        memory_came_back()
+        child_faults(ROLE_ACCESS_AFTER_UNMAP, "a data abort", |esr| esr >> 26 == EC_DATA_ABORT_LOWER)
     }
 
     /// A child maps a Frame read-write, writes it, makes the mapping read-only with
     /// `vnode_protect`, reads it back and writes again: the kernel stops it with a permission
     /// fault on a write at that page, so the reduction held at once.
     fn child_write_after_protect_faults(&self) -> Check {
-        let frame_offset = CHILD_RAM_BYTES + PAGE;
-        ok("retype frame", cap_retype(CHILD_RAM_SOURCE, cap_type::FRAME, frame_offset, PAGE, 1, SHARED))?;
-        let index = start_child(ROLE_WRITE_AFTER_PROTECT)?;
-        ok("give", cap_give(CHILD, SHARED, GIVEN))?;
-        match go_and_wait(index)? {
-            DispatcherStatus::Faulted { esr, far } => {
-                // ESR_EL1: a data abort from EL0, WnR (bit 6) set, DFSC a permission fault
-                // (0b0011xx, any level).
-                let permission = esr & 0x3c == 0b00_1100;
-                if esr >> 26 != EC_DATA_ABORT_LOWER
-                    || esr & (1 << 6) == 0
-                    || !permission
-                    || far != USER_MAPPABLE_BASE
-                {
-                    return Err(format!(
-                        "stopped by esr={esr:#x} far={far:#x}, expected a write permission fault at {USER_MAPPABLE_BASE:#x}"
-                    ));
-                }
-            }
-            other => return Err(format!("the child ended {other:?}, expected stopped by a fault")),
-        }
-        memory_came_back()
+        // ESR_EL1: a data abort from EL0, WnR (bit 6) set, DFSC a permission fault (0b0011xx,
+        // any level).
+        let write_permission_fault =
+            |esr: u64| esr >> 26 == EC_DATA_ABORT_LOWER && esr & (1 << 6) != 0 && esr & 0x3c == 0b00_1100;
+        child_faults(ROLE_WRITE_AFTER_PROTECT, "a write permission fault", write_permission_fault)
     }
+}
+
+/// Spawns a child in `role`, gives it a fresh Frame at `GIVEN`, lets it go and checks that the
+/// kernel stopped it with a fault `expected` (`what`) at the page it mapped there; then that
+/// its memory came back.
+fn child_faults(role: u64, what: &str, expected: impl Fn(u64) -> bool) -> Check {
+    let frame_offset = CHILD_RAM_BYTES + PAGE;
+    ok("retype frame", cap_retype(CHILD_RAM_SOURCE, cap_type::FRAME, frame_offset, PAGE, 1, SHARED))?;
+    let index = start_child(role)?;
+    ok("give", cap_give(CHILD, SHARED, GIVEN))?;
+    match go_and_wait(index)? {
+        DispatcherStatus::Faulted { esr, far } if expected(esr) && far == USER_MAPPABLE_BASE => {}
+        DispatcherStatus::Faulted { esr, far } => {
+            return Err(format!(
+                "stopped by esr={esr:#x} far={far:#x}, expected {what} at {USER_MAPPABLE_BASE:#x}"
+            ))
+        }
+        other => return Err(format!("the child ended {other:?}, expected stopped by a fault")),
+    }
+    memory_came_back()
 }
 
 /// After a refused `spawn`: no Dispatcher capability was made, and the RAM piece at

@@ -220,20 +220,36 @@ fn vnode_map(
     let vnode = caller_vnode(s, vnode)?;
     let frame = caller_cspace(s)?.slot(frame);
     let (caps, mappings) = s.dispatchers().caps_and_mappings();
-    // Only a Frame: never RAM (it may be retyped into CNodes or VNodes under the mapping),
-    // CNode, VNode or Dispatcher memory, which only the kernel may write.
-    let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
-    let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
+    let (capability, id) = frame_to_map(caps, frame, rights)?;
     if capability.size() < pages as u64 * PAGE_SIZE {
         return Err(refused(CapError::OutOfBounds));
     }
-    let base = capability.base();
-    let descriptor = |page: usize| page_descriptor(base + page as u64 * PAGE_SIZE, attributes(rights.access));
     if rights.access == Access::Execute {
-        make_fetchable(base, pages as u64);
+        make_fetchable(capability.base(), pages as u64);
     }
-    mappings.map(vnode, entry, pages, id, descriptor).map_err(map_refusal)?;
+    mappings
+        .map(vnode, entry, pages, id, descriptors(capability.base(), rights.access))
+        .map_err(map_refusal)?;
     Ok(vnode.va_of(entry))
+}
+
+/// The Frame capability at `frame` that a mapping with `rights` may be made of, and its id:
+/// only a Frame, never RAM (it may be retyped into CNodes or VNodes under the mapping), CNode,
+/// VNode or Dispatcher memory, which only the kernel may write; holding read and every right
+/// asked for (`Denied`: refused, never downgraded).
+fn frame_to_map(
+    caps: &mut caps::CoreCapabilities,
+    frame: caps::SlotRef,
+    rights: MappingRights,
+) -> Result<(caps::Capability, caps::CapId), Error> {
+    let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
+    let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
+    Ok((capability, id))
+}
+
+/// The level-3 descriptor of page `n` of the Frame at physical `base`, mapped for `access`.
+fn descriptors(base: u64, access: Access) -> impl Fn(usize) -> u64 {
+    move |page| page_descriptor(base + page as u64 * PAGE_SIZE, attributes(access))
 }
 
 /// Before the `pages` pages at physical `pa` become executable: what was written into it through a
@@ -269,14 +285,11 @@ fn vnode_protect(
     let vnode = caller_vnode(s, vnode)?;
     let frame = caller_cspace(s)?.slot(frame);
     let (caps, mappings) = s.dispatchers().caps_and_mappings();
-    let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
-    let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
-    let base = capability.base();
-    let descriptor = |page: usize| page_descriptor(base + page as u64 * PAGE_SIZE, attributes(rights.access));
+    let (capability, id) = frame_to_map(caps, frame, rights)?;
     if rights.access == Access::Execute {
-        make_fetchable(base, capability.size() / PAGE_SIZE);
+        make_fetchable(capability.base(), capability.size() / PAGE_SIZE);
     }
-    mappings.protect(vnode, entry, id, descriptor).map_err(map_refusal)?;
+    mappings.protect(vnode, entry, id, descriptors(capability.base(), rights.access)).map_err(map_refusal)?;
     Ok(0)
 }
 
