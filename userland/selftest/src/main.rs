@@ -136,6 +136,15 @@ fn refused<T: core::fmt::Debug>(what: &str, result: Result<T, Error>, expected: 
     }
 }
 
+/// Fails the check unless `result` is the error `expected` (one that is not a capability
+/// error: `Denied`, `InvalidArgument`).
+fn refused_with<T: core::fmt::Debug>(what: &str, result: Result<T, Error>, expected: Error) -> Check {
+    match result {
+        Err(e) if e == expected => Ok(()),
+        other => Err(format!("{what}: expected {expected:?}, got {other:?}")),
+    }
+}
+
 fn ok<T>(what: &str, result: Result<T, Error>) -> Result<T, String> {
     result.map_err(|e| format!("{what}: {e:?}"))
 }
@@ -643,18 +652,9 @@ impl Selftest {
         if power != Error::Denied {
             return Err(format!("power_off: expected Denied, got {power:?}"));
         }
-        let give = userland::cap_give_by_index(0, RAM, SPARE);
-        if give != Err(Error::Denied) {
-            return Err(format!("cap_give by index: expected Denied, got {give:?}"));
-        }
-        let grant = userland::grant(0, 0);
-        if grant != Err(Error::Denied) {
-            return Err(format!("grant: expected Denied, got {grant:?}"));
-        }
-        let core_boot = userland::core_boot(1, SLOT_FIRST_MODULE, RAM, RAM);
-        if core_boot != Err(Error::Denied) {
-            return Err(format!("core_boot: expected Denied, got {core_boot:?}"));
-        }
+        refused_with("cap_give by index", userland::cap_give_by_index(0, RAM, SPARE), Error::Denied)?;
+        refused_with("grant", userland::grant(0, 0), Error::Denied)?;
+        refused_with("core_boot", userland::core_boot(1, SLOT_FIRST_MODULE, RAM, RAM), Error::Denied)?;
         Ok(())
     }
 
@@ -672,12 +672,7 @@ impl Selftest {
         refused("empty module slot", spawn_from(CNODE_SLOTS - 1), &[code::EMPTY_SLOT])?;
         refused("RAM as the module", spawn_from(CHILD_RAM_SOURCE), &[code::WRONG_TYPE])?;
         ok("retype own frame", cap_retype(RAM, cap_type::FRAME, 0, PAGE, 1, BAD_MODULE))?;
-        let own = spawn_from(BAD_MODULE);
-        if own != Err(Error::InvalidArgument) {
-            return Err(format!(
-                "a Frame of its own RAM as the module: expected InvalidArgument, got {own:?}"
-            ));
-        }
+        refused_with("a Frame of its own RAM as the module", spawn_from(BAD_MODULE), Error::InvalidArgument)?;
         ok("delete own frame", cap_delete(BAD_MODULE))?;
         ok("mint the module without rights", cap_mint(MODULE, BAD_MODULE, 0))?;
         refused("module without the read right", spawn_from(BAD_MODULE), &[code::DENIED])?;
@@ -726,12 +721,7 @@ impl Selftest {
         refused("RAM", module_info(RAM), &[code::WRONG_TYPE])?;
         refused("empty slot", module_info(BAD_MODULE), &[code::EMPTY_SLOT])?;
         ok("retype a frame", cap_retype(RAM, cap_type::FRAME, 0, PAGE, 1, BAD_MODULE))?;
-        let not_module = module_info(BAD_MODULE);
-        if not_module != Err(Error::InvalidArgument) {
-            return Err(format!(
-                "module_info of a Frame of RAM: expected InvalidArgument, got {not_module:?}"
-            ));
-        }
+        refused_with("module_info of a Frame of RAM", module_info(BAD_MODULE), Error::InvalidArgument)?;
         ok("delete the frame", cap_delete(BAD_MODULE))?;
         let short = info.ram_bytes - PAGE;
         ok("retype RAM a page short", cap_retype(CHILD_RAM_SOURCE, cap_type::RAM, 0, short, 1, BAD_RAM))?;
@@ -761,18 +751,16 @@ impl Selftest {
         refused("status through RAM", dispatcher_status(RAM), &[code::WRONG_TYPE])?;
         refused("status of a forged address", dispatcher_status(u32::MAX), &[code::INVALID_ADDRESS])?;
         ok("retype a Dispatcher by hand", cap_retype(RAM, cap_type::DISPATCHER, 0, PAGE, 1, BAD_MODULE))?;
-        let give = cap_give(BAD_MODULE, RAM, GIVEN);
-        if give != Err(Error::InvalidArgument) {
-            return Err(format!(
-                "give to a Dispatcher of no dispatcher: expected InvalidArgument, got {give:?}"
-            ));
-        }
-        let status = dispatcher_status(BAD_MODULE);
-        if status != Err(Error::InvalidArgument) {
-            return Err(format!(
-                "status of a Dispatcher of no dispatcher: expected InvalidArgument, got {status:?}"
-            ));
-        }
+        refused_with(
+            "give to a Dispatcher of no dispatcher",
+            cap_give(BAD_MODULE, RAM, GIVEN),
+            Error::InvalidArgument,
+        )?;
+        refused_with(
+            "status of a Dispatcher of no dispatcher",
+            dispatcher_status(BAD_MODULE),
+            Error::InvalidArgument,
+        )?;
         ok("delete", cap_delete(BAD_MODULE))
     }
 
@@ -800,10 +788,11 @@ impl Selftest {
         if status != DispatcherStatus::Exited(0) {
             return Err(format!("the child ended {status:?} (exit codes: see the child roles)"));
         }
-        let after = cap_give(CHILD, SHARED_READ_ONLY, GIVEN + 1);
-        if after != Err(Error::InvalidArgument) {
-            return Err(format!("give to an ended child: expected InvalidArgument, got {after:?}"));
-        }
+        refused_with(
+            "give to an ended child",
+            cap_give(CHILD, SHARED_READ_ONLY, GIVEN + 1),
+            Error::InvalidArgument,
+        )?;
         let word = words(map(8, SHARED, READ)?)[0];
         ok("unmap", vnode_unmap(VNODE, 8))?;
         if word != SHARED_WORD {
