@@ -6,15 +6,10 @@ use std::cell::Cell;
 use urpc::messages::{AnyMessage, CoreUp, Ping};
 use urpc::{
     poll_then_wait, ChannelFrame, Full, Notify, Payload, RecvError, RecvMessageError, Side, DEFAULT_SLOTS,
-    PAYLOAD_BYTES,
 };
 
 fn payload(value: u64) -> Payload {
-    let mut payload = [0u8; PAYLOAD_BYTES];
-    for (index, chunk) in payload.chunks_exact_mut(8).enumerate() {
-        chunk.copy_from_slice(&(value ^ (index as u64) << 56).to_le_bytes());
-    }
-    payload
+    Payload::from_words(core::array::from_fn(|index| value ^ (index as u64) << 56))
 }
 
 #[test]
@@ -136,7 +131,7 @@ fn batches_send_what_fits_and_receive_what_arrived() {
     let outgoing: Vec<Payload> = (0..12).map(payload).collect();
     assert_eq!(a.sender.try_send_batch(&outgoing), 8);
     assert_eq!(a.sender.try_send_batch(&outgoing[8..]), 0);
-    let mut incoming = [[0u8; PAYLOAD_BYTES]; 5];
+    let mut incoming = [Payload::ZERO; 5];
     assert_eq!(b.receiver.try_recv_batch(&mut incoming), Ok(5));
     assert_eq!(&incoming[..], &outgoing[..5]);
     // The batch acknowledged all five at its end.

@@ -36,11 +36,7 @@ fn model(body: impl Fn() + Sync + Send + 'static) {
 }
 
 fn make(number: u64) -> Payload {
-    let mut payload = [0u8; PAYLOAD_BYTES];
-    for (index, chunk) in payload.chunks_exact_mut(8).enumerate() {
-        chunk.copy_from_slice(&(number * 100 + index as u64).to_le_bytes());
-    }
-    payload
+    Payload::from_words(core::array::from_fn(|index| number * 100 + index as u64))
 }
 
 fn send<const SLOTS: usize>(sender: &mut urpc::Sender<'_, SLOTS>, number: u64) {
@@ -110,7 +106,7 @@ fn batches_keep_order_and_contents() {
             }
         });
         let (_, mut receiver) = frame.endpoint(Side::B).split();
-        let mut got = [[0u8; PAYLOAD_BYTES]; 2];
+        let mut got = [Payload::ZERO; 2];
         let mut next = 0;
         while next < 3 {
             let count = receiver.try_recv_batch(&mut got).unwrap();

@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 use std::thread;
 
-use urpc::{ChannelFrame, Payload, RecvError, Side, PAYLOAD_BYTES, PAYLOAD_WORDS};
+use urpc::{ChannelFrame, Payload, RecvError, Side, PAYLOAD_WORDS};
 
 /// Held by each test while it runs: the tests spin two threads each, and two tests at once on a
 /// two-core machine would mostly measure the scheduler.
@@ -30,28 +30,16 @@ fn make(seq: u64) -> Payload {
         *word = mix(seq.wrapping_add(index as u64));
     }
     words[PAYLOAD_WORDS - 1] = checksum(&words);
-    let mut payload = [0u8; PAYLOAD_BYTES];
-    for (chunk, word) in payload.chunks_exact_mut(8).zip(words) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    payload
+    Payload::from_words(words)
 }
 
 fn checksum(words: &[u64; PAYLOAD_WORDS]) -> u64 {
     words[..PAYLOAD_WORDS - 1].iter().fold(0x5eed, |sum, &word| mix(sum ^ word))
 }
 
-fn words(payload: &Payload) -> [u64; PAYLOAD_WORDS] {
-    let mut words = [0u64; PAYLOAD_WORDS];
-    for (word, chunk) in words.iter_mut().zip(payload.chunks_exact(8)) {
-        *word = u64::from_le_bytes(chunk.try_into().unwrap());
-    }
-    words
-}
-
 /// Checks that `payload` is intact and is message number `expected`.
 fn check(payload: &Payload, expected: u64) {
-    let words = words(payload);
+    let words = payload.words();
     assert_eq!(words[PAYLOAD_WORDS - 1], checksum(&words), "torn message near {expected}");
     assert_eq!(words[0], expected, "lost, duplicated or reordered message");
 }
@@ -77,7 +65,7 @@ fn one_way(count: u64) {
     let (_, mut receiver) = frame.endpoint(Side::B).split();
     thread::scope(|scope| {
         scope.spawn(move || {
-            let mut batch = [[0u8; PAYLOAD_BYTES]; 3];
+            let mut batch = [Payload::ZERO; 3];
             let mut seq = 0;
             while seq < count {
                 // Alternate single sends and batches so both paths carry traffic.
@@ -105,7 +93,7 @@ fn one_way(count: u64) {
                 }
             }
         });
-        let mut batch = [[0u8; PAYLOAD_BYTES]; 5];
+        let mut batch = [Payload::ZERO; 5];
         let mut expected = 0;
         let mut backoff = Backoff(0);
         while expected < count {

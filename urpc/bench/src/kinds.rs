@@ -225,15 +225,13 @@ impl Kind {
 
 /// A 56-byte message numbered `number` (the number in the first word, so it can be checked).
 fn message(number: u64) -> Payload {
-    let mut message = [0xa5u8; PAYLOAD_BYTES];
+    let mut message = Payload::new([0xa5u8; PAYLOAD_BYTES]);
     message[..8].copy_from_slice(&number.to_le_bytes());
     message
 }
 
 fn number(message: &Payload) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(&message[..8]);
-    u64::from_le_bytes(word)
+    message.word(0)
 }
 
 fn pin(core: CoreId) {
