@@ -42,7 +42,10 @@
 //! `RUSTFLAGS="--cfg loom" cargo test -p urpc --release --test loom` (memory-ordering models);
 //! see the crate's README.
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+// No `unsafe` on the cores; the loom build shares its race-checked payload cells (src/sync.rs).
+#![cfg_attr(not(loom), forbid(unsafe_code))]
+#![cfg_attr(loom, deny(unsafe_code))]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod endpoint;
 pub mod frame;

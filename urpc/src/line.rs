@@ -30,8 +30,12 @@
 //! them are plain `MOV`s. The atomics cost nothing over a `memcpy` except that the compiler
 //! does not merge them into pair stores. No read-modify-write is used, so the rings need no
 //! exclusive monitor.
+//!
+//! The payload words are `PayloadWord`s (`src/sync.rs`): these relaxed atomics on the cores,
+//! and under `--cfg loom` race-checked cells, so that the loom models check the two
+//! happens-before edges above directly (see `src/sync.rs`).
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering, PayloadWord};
 
 /// Bytes in one message line: the cache-line size the layout is built for.
 pub const LINE_BYTES: usize = 64;
@@ -39,8 +43,6 @@ pub const LINE_BYTES: usize = 64;
 pub const PAYLOAD_WORDS: usize = 7;
 /// Payload bytes a message carries.
 pub const PAYLOAD_BYTES: usize = PAYLOAD_WORDS * 8;
-/// Index of the sequence word within the line.
-const SEQ_WORD: usize = PAYLOAD_WORDS;
 
 /// The bytes of one message, as the sender hands them over and the receiver gets them back:
 /// 56 bytes, aligned to 8 so that every copy between a payload and a [`MessageLine`] is seven
@@ -141,7 +143,10 @@ impl core::fmt::Debug for Payload {
 /// "never written".
 #[repr(C, align(64))]
 pub struct MessageLine {
-    words: [AtomicU64; PAYLOAD_WORDS + 1],
+    /// `w0..w6`, stored and loaded `Relaxed`.
+    payload: [PayloadWord; PAYLOAD_WORDS],
+    /// The sequence word, stored `Release` after the payload, loaded `Acquire`.
+    seq: AtomicU64,
 }
 
 #[cfg(not(loom))]
@@ -155,37 +160,37 @@ impl MessageLine {
     /// A never-written line (all zero).
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        Self { words: [const { AtomicU64::new(0) }; PAYLOAD_WORDS + 1] }
+        Self { payload: [const { PayloadWord::new() }; PAYLOAD_WORDS], seq: AtomicU64::new(0) }
     }
 
     /// A never-written line (all zero).
     #[cfg(loom)]
     pub fn new() -> Self {
-        Self { words: core::array::from_fn(|_| AtomicU64::new(0)) }
+        Self { payload: core::array::from_fn(|_| PayloadWord::new()), seq: AtomicU64::new(0) }
     }
 
     /// Writes `payload`, then publishes it by storing `seq` (non-zero) with `Release`.
     #[inline(always)]
     pub(crate) fn publish(&self, payload: &Payload, seq: u64) {
-        for (word, bytes) in self.words.iter().zip(payload.0.as_chunks::<8>().0) {
-            word.store(u64::from_le_bytes(*bytes), Ordering::Relaxed);
+        for (word, bytes) in self.payload.iter().zip(payload.0.as_chunks::<8>().0) {
+            word.store(u64::from_le_bytes(*bytes));
         }
-        self.words[SEQ_WORD].store(seq, Ordering::Release);
+        self.seq.store(seq, Ordering::Release);
     }
 
     /// The sequence word, loaded with `Acquire`: if it is the one the reader waits for, the
     /// payload written before it is visible to [`Self::read_payload`].
     #[inline(always)]
     pub(crate) fn seq(&self) -> u64 {
-        self.words[SEQ_WORD].load(Ordering::Acquire)
+        self.seq.load(Ordering::Acquire)
     }
 
     /// Copies the payload out. Only meaningful after [`Self::seq`] returned the expected value.
     #[inline(always)]
     pub(crate) fn read_payload(&self) -> Payload {
         let mut payload = Payload::ZERO;
-        for (word, bytes) in self.words.iter().zip(payload.0.as_chunks_mut::<8>().0) {
-            *bytes = word.load(Ordering::Relaxed).to_le_bytes();
+        for (word, bytes) in self.payload.iter().zip(payload.0.as_chunks_mut::<8>().0) {
+            *bytes = word.load().to_le_bytes();
         }
         payload
     }

@@ -77,15 +77,24 @@ fn wraps_around_many_laps_in_order() {
     let mut b = frame.endpoint(Side::B);
     let mut next_sent = 0;
     let mut next_received = 0;
-    while next_received < 1000 {
+    // Every loop is bounded: a broken ring fails this test instead of spinning forever.
+    for _ in 0..1000 {
+        if next_received >= 1000 {
+            break;
+        }
+        let mut burst = 0;
         while a.sender.try_send(&payload(next_sent)).is_ok() {
             next_sent += 1;
+            burst += 1;
+            assert!(burst <= 3, "more than 3 messages in flight in a 3-slot ring");
         }
         while let Ok(got) = b.receiver.try_recv() {
             assert_eq!(got, payload(next_received));
             next_received += 1;
         }
+        assert_eq!(b.receiver.try_recv(), Err(RecvError::Empty), "after message {next_received}");
     }
+    assert!(next_received >= 1000, "the ring stopped moving after {next_received} messages");
     assert_eq!(a.sender.sent(), next_sent);
     assert_eq!(b.receiver.received(), next_received);
 }
