@@ -165,7 +165,7 @@ fn send_all<const SLOTS: usize>(mut sender: urpc::Sender<'_, SLOTS>, count: u64,
 }
 
 /// Receives and checks `count` messages, alternating single receives and batches of up to 5;
-/// `skip` drops the message with that number (a multiple of 3) unchecked, to test the harness.
+/// `skip` drops the message with that number unchecked, to test the harness.
 fn receive_all<const SLOTS: usize>(
     mut receiver: urpc::Receiver<'_, SLOTS>,
     count: u64,
@@ -199,6 +199,10 @@ fn receive_all<const SLOTS: usize>(
         } else {
             let got = receiver.try_recv_batch(&mut batch).unwrap();
             for payload in &batch[..got] {
+                if skip == Some(expected) {
+                    skip = None;
+                    continue;
+                }
                 check(payload, expected);
                 expected += 1;
             }
