@@ -21,7 +21,7 @@ show=0
 case "${1:-}" in
     --show) show=1 ;;
     "") ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "urpc-codegen.sh: unknown argument '$1' (accepted: --show)" >&2; exit 2 ;;
 esac
 
