@@ -5,6 +5,7 @@
 //! functions and fails on byte-wise loads or stores, or on more instructions than it allows.
 //! Nothing links this crate; it holds no code of its own beyond the calls.
 #![no_std]
+#![forbid(unsafe_code)]
 
 use urpc::messages::{Ping, Pong};
 use urpc::{Full, Payload, Receiver, RecvError, RecvMessageError, Sender};
