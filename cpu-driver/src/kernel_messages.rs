@@ -111,12 +111,12 @@ impl KernelMessage {
     pub fn decode(payload: &Payload) -> Result<Self, DecodeError> {
         let body = urpc::message::body(payload);
         Ok(match urpc::message::tag(payload)? {
-            CoreUp::TAG => KernelMessage::CoreUp(CoreUp::decode(&body)?),
-            WakeTarget::TAG => KernelMessage::WakeTarget(WakeTarget::decode(&body)?),
-            PeerTarget::TAG => KernelMessage::PeerTarget(PeerTarget::decode(&body)?),
-            MeasureRequest::TAG => KernelMessage::MeasureRequest(MeasureRequest::decode(&body)?),
-            Ping::TAG => KernelMessage::Ping(Ping::decode(&body)?),
-            Pong::TAG => KernelMessage::Pong(Pong::decode(&body)?),
+            CoreUp::TAG => KernelMessage::CoreUp(CoreUp::decode(body)?),
+            WakeTarget::TAG => KernelMessage::WakeTarget(WakeTarget::decode(body)?),
+            PeerTarget::TAG => KernelMessage::PeerTarget(PeerTarget::decode(body)?),
+            MeasureRequest::TAG => KernelMessage::MeasureRequest(MeasureRequest::decode(body)?),
+            Ping::TAG => KernelMessage::Ping(Ping::decode(body)?),
+            Pong::TAG => KernelMessage::Pong(Pong::decode(body)?),
             other => return Err(DecodeError::UnknownTag(other)),
         })
     }
@@ -146,8 +146,8 @@ mod tests {
         }
         let too_long = urpc::message::encode(&MeasureRequest { rounds: u32::MAX, warmup: 1 });
         assert!(KernelMessage::decode(&too_long).is_err());
-        assert!(KernelMessage::decode(&[0u8; urpc::PAYLOAD_BYTES]).is_err());
-        let mut unknown = [0u8; urpc::PAYLOAD_BYTES];
+        assert!(KernelMessage::decode(&Payload::ZERO).is_err());
+        let mut unknown = Payload::ZERO;
         unknown[0] = 200;
         assert!(KernelMessage::decode(&unknown).is_err());
     }

@@ -194,14 +194,14 @@ impl MonitorMessage {
     pub fn decode(payload: &Payload) -> Result<Self, DecodeError> {
         let body = urpc::message::body(payload);
         Ok(match urpc::message::tag(payload)? {
-            Hello::TAG => MonitorMessage::Hello(Hello::decode(&body)?),
-            Bound::TAG => MonitorMessage::Bound(Bound::decode(&body)?),
-            BenchEcho::TAG => MonitorMessage::BenchEcho(BenchEcho::decode(&body)?),
-            BenchReady::TAG => MonitorMessage::BenchReady(BenchReady::decode(&body)?),
-            BenchMeasure::TAG => MonitorMessage::BenchMeasure(BenchMeasure::decode(&body)?),
-            BenchResult::TAG => MonitorMessage::BenchResult(BenchResult::decode(&body)?),
-            BenchFailed::TAG => MonitorMessage::BenchFailed(BenchFailed::decode(&body)?),
-            SelftestDone::TAG => MonitorMessage::SelftestDone(SelftestDone::decode(&body)?),
+            Hello::TAG => MonitorMessage::Hello(Hello::decode(body)?),
+            Bound::TAG => MonitorMessage::Bound(Bound::decode(body)?),
+            BenchEcho::TAG => MonitorMessage::BenchEcho(BenchEcho::decode(body)?),
+            BenchReady::TAG => MonitorMessage::BenchReady(BenchReady::decode(body)?),
+            BenchMeasure::TAG => MonitorMessage::BenchMeasure(BenchMeasure::decode(body)?),
+            BenchResult::TAG => MonitorMessage::BenchResult(BenchResult::decode(body)?),
+            BenchFailed::TAG => MonitorMessage::BenchFailed(BenchFailed::decode(body)?),
+            SelftestDone::TAG => MonitorMessage::SelftestDone(SelftestDone::decode(body)?),
             other => return Err(DecodeError::UnknownTag(other)),
         })
     }
@@ -225,7 +225,7 @@ mod tests {
         );
         let hello = Hello { from: 0, online: 0b111111 };
         assert_eq!(MonitorMessage::decode(&urpc::message::encode(&hello)), Ok(MonitorMessage::Hello(hello)));
-        assert!(MonitorMessage::decode(&[0u8; urpc::PAYLOAD_BYTES]).is_err());
+        assert!(MonitorMessage::decode(&Payload::ZERO).is_err());
         let mut bad = urpc::message::encode(&hello);
         bad[urpc::PAYLOAD_BYTES - 1] = 1;
         assert!(MonitorMessage::decode(&bad).is_err(), "trailing bytes must be zero");

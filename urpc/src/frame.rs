@@ -64,23 +64,30 @@ pub const DEFAULT_SLOTS: usize = 31;
 
 /// The line a ring's receiver writes to return credits to the sender.
 ///
-/// Only its first word is used; the rest of the line is padding that keeps the sender's
-/// message lines and this receiver-written word apart.
+/// Only its first word is used; the rest of the line keeps the sender's message lines and
+/// this receiver-written word apart. The rest is an explicit zero field, not compiler padding,
+/// so every byte of a frame is initialised (a frame can be viewed as bytes, and
+/// [`ChannelFrame::new`] is byte for byte the zeroed memory the kernel hands out).
 #[repr(C, align(64))]
 pub struct AckLine {
     /// Messages the receiver has consumed (and will never read again), stored with `Release`.
     pub(crate) consumed: AtomicU64,
+    /// Never read or written after construction: zero.
+    unused: [u64; LINE_WORDS - 1],
 }
+
+/// 64-bit words in a line.
+const LINE_WORDS: usize = 8;
 
 impl AckLine {
     #[cfg(not(loom))]
     const fn new() -> Self {
-        Self { consumed: AtomicU64::new(0) }
+        Self { consumed: AtomicU64::new(0), unused: [0; LINE_WORDS - 1] }
     }
 
     #[cfg(loom)]
     fn new() -> Self {
-        Self { consumed: AtomicU64::new(0) }
+        Self { consumed: AtomicU64::new(0), unused: [0; LINE_WORDS - 1] }
     }
 }
 
@@ -120,6 +127,7 @@ pub struct ChannelFrame<const SLOTS: usize = DEFAULT_SLOTS> {
 const _: () = {
     use core::mem::{align_of, offset_of, size_of};
     assert!(size_of::<AckLine>() == LINE_BYTES);
+    assert!(LINE_WORDS * 8 == LINE_BYTES, "an acknowledgement line has no padding bytes");
     assert!(size_of::<Ring<DEFAULT_SLOTS>>() == (DEFAULT_SLOTS + 1) * LINE_BYTES);
     assert!(size_of::<ChannelFrame>() == 4096, "the default channel must fill one 4 KiB frame");
     assert!(align_of::<ChannelFrame>() == LINE_BYTES);

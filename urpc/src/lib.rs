@@ -20,7 +20,8 @@
 //!   cores may map it at different virtual addresses.
 //! - **Split phase, no policy inside.** `try_send`/`try_recv` never block; waiting (poll, then
 //!   sleep with WFE or an SGI) is a policy on top, written against the [`Notify`] trait.
-//! - **No `unsafe`.** Every shared word is an atomic, so there are no data races to argue
+//! - **No `unsafe`** (the loom model build alone shares its race-checked payload cells with one
+//!   `unsafe impl Sync`). Every shared word is an atomic, so there are no data races to argue
 //!   about (see [`mod@line`] for why relaxed payload words are enough), and untrusted input is
 //!   decoded by the [typed layer](message) into a value or an error, never trusted.
 //! - `no_std`, no allocator; memory comes from the caller.
@@ -42,7 +43,10 @@
 //! `RUSTFLAGS="--cfg loom" cargo test -p urpc --release --test loom` (memory-ordering models);
 //! see the crate's README.
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+// No `unsafe` on the cores; the loom build shares its race-checked payload cells (src/sync.rs).
+#![cfg_attr(not(loom), forbid(unsafe_code))]
+#![cfg_attr(loom, deny(unsafe_code))]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod endpoint;
 pub mod frame;

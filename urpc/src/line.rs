@@ -30,8 +30,12 @@
 //! them are plain `MOV`s. The atomics cost nothing over a `memcpy` except that the compiler
 //! does not merge them into pair stores. No read-modify-write is used, so the rings need no
 //! exclusive monitor.
+//!
+//! The payload words are `PayloadWord`s (`src/sync.rs`): these relaxed atomics on the cores,
+//! and under `--cfg loom` race-checked cells, so that the loom models check the two
+//! happens-before edges above directly (see `src/sync.rs`).
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering, PayloadWord};
 
 /// Bytes in one message line: the cache-line size the layout is built for.
 pub const LINE_BYTES: usize = 64;
@@ -39,11 +43,99 @@ pub const LINE_BYTES: usize = 64;
 pub const PAYLOAD_WORDS: usize = 7;
 /// Payload bytes a message carries.
 pub const PAYLOAD_BYTES: usize = PAYLOAD_WORDS * 8;
-/// Index of the sequence word within the line.
-const SEQ_WORD: usize = PAYLOAD_WORDS;
 
-/// The bytes of one message, as the sender hands them over and the receiver gets them back.
-pub type Payload = [u8; PAYLOAD_BYTES];
+/// The bytes of one message, as the sender hands them over and the receiver gets them back:
+/// 56 bytes, aligned to 8 so that every copy between a payload and a [`MessageLine`] is seven
+/// word loads and seven word stores. (A plain `[u8; 56]` has alignment 1, and the bare-metal
+/// targets build with `+strict-align`, where a copy through such a reference becomes 56 byte
+/// loads and 56 byte stores; `scripts/lib/urpc-codegen.sh` checks the machine code.)
+///
+/// It dereferences to its `[u8; 56]`, so bytes are read and written by index or slice as
+/// before; [`Payload::word`] and [`Payload::from_words`] give the little-endian words.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C, align(8))]
+pub struct Payload(pub [u8; PAYLOAD_BYTES]);
+
+const _: () = {
+    assert!(core::mem::size_of::<Payload>() == PAYLOAD_BYTES);
+    assert!(core::mem::align_of::<Payload>() == 8);
+};
+
+impl Payload {
+    /// All zero: the payload of no message (the typed layer's tag 0).
+    pub const ZERO: Self = Self([0; PAYLOAD_BYTES]);
+
+    /// The payload holding `bytes`.
+    #[inline(always)]
+    pub const fn new(bytes: [u8; PAYLOAD_BYTES]) -> Self {
+        Self(bytes)
+    }
+
+    /// The payload whose little-endian words are `words`.
+    #[inline(always)]
+    pub fn from_words(words: [u64; PAYLOAD_WORDS]) -> Self {
+        let mut payload = Self::ZERO;
+        for (chunk, word) in payload.0.as_chunks_mut::<8>().0.iter_mut().zip(words) {
+            *chunk = word.to_le_bytes();
+        }
+        payload
+    }
+
+    /// Word `index` (0 to 6), little-endian: bytes `8 * index .. 8 * index + 8`.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is 7 or more.
+    #[inline(always)]
+    pub fn word(&self, index: usize) -> u64 {
+        u64::from_le_bytes(self.0.as_chunks::<8>().0[index])
+    }
+
+    /// The seven little-endian words.
+    #[inline(always)]
+    pub fn words(&self) -> [u64; PAYLOAD_WORDS] {
+        let mut words = [0; PAYLOAD_WORDS];
+        for (word, chunk) in words.iter_mut().zip(self.0.as_chunks::<8>().0) {
+            *word = u64::from_le_bytes(*chunk);
+        }
+        words
+    }
+}
+
+impl core::ops::Deref for Payload {
+    type Target = [u8; PAYLOAD_BYTES];
+
+    #[inline(always)]
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Payload {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Default for Payload {
+    fn default() -> Self {
+        Self::ZERO
+    }
+}
+
+impl From<[u8; PAYLOAD_BYTES]> for Payload {
+    #[inline(always)]
+    fn from(bytes: [u8; PAYLOAD_BYTES]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl core::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Payload").field(&self.words()).finish()
+    }
+}
 
 /// One message slot of a ring: a single cache line written only by the ring's sender.
 ///
@@ -51,7 +143,10 @@ pub type Payload = [u8; PAYLOAD_BYTES];
 /// "never written".
 #[repr(C, align(64))]
 pub struct MessageLine {
-    words: [AtomicU64; PAYLOAD_WORDS + 1],
+    /// `w0..w6`, stored and loaded `Relaxed`.
+    payload: [PayloadWord; PAYLOAD_WORDS],
+    /// The sequence word, stored `Release` after the payload, loaded `Acquire`.
+    seq: AtomicU64,
 }
 
 #[cfg(not(loom))]
@@ -65,39 +160,37 @@ impl MessageLine {
     /// A never-written line (all zero).
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        Self { words: [const { AtomicU64::new(0) }; PAYLOAD_WORDS + 1] }
+        Self { payload: [const { PayloadWord::new() }; PAYLOAD_WORDS], seq: AtomicU64::new(0) }
     }
 
     /// A never-written line (all zero).
     #[cfg(loom)]
     pub fn new() -> Self {
-        Self { words: core::array::from_fn(|_| AtomicU64::new(0)) }
+        Self { payload: core::array::from_fn(|_| PayloadWord::new()), seq: AtomicU64::new(0) }
     }
 
     /// Writes `payload`, then publishes it by storing `seq` (non-zero) with `Release`.
     #[inline(always)]
     pub(crate) fn publish(&self, payload: &Payload, seq: u64) {
-        for (word, bytes) in self.words.iter().zip(payload.chunks_exact(8)) {
-            let mut le = [0u8; 8];
-            le.copy_from_slice(bytes);
-            word.store(u64::from_le_bytes(le), Ordering::Relaxed);
+        for (word, bytes) in self.payload.iter().zip(payload.0.as_chunks::<8>().0) {
+            word.store(u64::from_le_bytes(*bytes));
         }
-        self.words[SEQ_WORD].store(seq, Ordering::Release);
+        self.seq.store(seq, Ordering::Release);
     }
 
     /// The sequence word, loaded with `Acquire`: if it is the one the reader waits for, the
     /// payload written before it is visible to [`Self::read_payload`].
     #[inline(always)]
     pub(crate) fn seq(&self) -> u64 {
-        self.words[SEQ_WORD].load(Ordering::Acquire)
+        self.seq.load(Ordering::Acquire)
     }
 
     /// Copies the payload out. Only meaningful after [`Self::seq`] returned the expected value.
     #[inline(always)]
     pub(crate) fn read_payload(&self) -> Payload {
-        let mut payload = [0u8; PAYLOAD_BYTES];
-        for (word, bytes) in self.words.iter().zip(payload.chunks_exact_mut(8)) {
-            bytes.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+        let mut payload = Payload::ZERO;
+        for (word, bytes) in self.payload.iter().zip(payload.0.as_chunks_mut::<8>().0) {
+            *bytes = word.load().to_le_bytes();
         }
         payload
     }

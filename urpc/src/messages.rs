@@ -30,10 +30,12 @@ pub struct CoreUp {
 impl Message for CoreUp {
     const TAG: u16 = 1;
 
+    #[inline]
     fn encode(&self, body: &mut Body) {
         BodyWriter::new(body).u32(self.core).u64(self.mpidr).u64(self.midr).u8(self.class).u8(self.el);
     }
 
+    #[inline]
     fn decode(body: &Body) -> Result<Self, DecodeError> {
         let mut reader = BodyReader::new(body);
         let message = Self {
@@ -76,10 +78,12 @@ impl Pong {
     }
 }
 
+#[inline]
 fn encode_probe(seq: u64, ts: u64, body: &mut Body) {
     BodyWriter::new(body).u64(seq).u64(ts);
 }
 
+#[inline]
 fn decode_probe(body: &Body) -> Result<(u64, u64), DecodeError> {
     let mut reader = BodyReader::new(body);
     let fields = (reader.u64()?, reader.u64()?);
@@ -90,10 +94,12 @@ fn decode_probe(body: &Body) -> Result<(u64, u64), DecodeError> {
 impl Message for Ping {
     const TAG: u16 = 2;
 
+    #[inline]
     fn encode(&self, body: &mut Body) {
         encode_probe(self.seq, self.ts, body);
     }
 
+    #[inline]
     fn decode(body: &Body) -> Result<Self, DecodeError> {
         decode_probe(body).map(|(seq, ts)| Self { seq, ts })
     }
@@ -102,10 +108,12 @@ impl Message for Ping {
 impl Message for Pong {
     const TAG: u16 = 3;
 
+    #[inline]
     fn encode(&self, body: &mut Body) {
         encode_probe(self.seq, self.ts, body);
     }
 
+    #[inline]
     fn decode(body: &Body) -> Result<Self, DecodeError> {
         decode_probe(body).map(|(seq, ts)| Self { seq, ts })
     }
@@ -134,6 +142,7 @@ pub struct Offline {
 impl Message for Offline {
     const TAG: u16 = 4;
 
+    #[inline]
     fn encode(&self, body: &mut Body) {
         let (code, psci_error) = match self.reason {
             OfflineReason::Timeout => (1, 0),
@@ -143,6 +152,7 @@ impl Message for Offline {
         BodyWriter::new(body).u32(self.core).u8(code).i32(psci_error);
     }
 
+    #[inline]
     fn decode(body: &Body) -> Result<Self, DecodeError> {
         let mut reader = BodyReader::new(body);
         let core = reader.u32()?;
@@ -178,10 +188,10 @@ impl AnyMessage {
     pub fn decode(payload: &Payload) -> Result<Self, DecodeError> {
         let body = message::body(payload);
         match message::tag(payload)? {
-            CoreUp::TAG => CoreUp::decode(&body).map(Self::CoreUp),
-            Ping::TAG => Ping::decode(&body).map(Self::Ping),
-            Pong::TAG => Pong::decode(&body).map(Self::Pong),
-            Offline::TAG => Offline::decode(&body).map(Self::Offline),
+            CoreUp::TAG => CoreUp::decode(body).map(Self::CoreUp),
+            Ping::TAG => Ping::decode(body).map(Self::Ping),
+            Pong::TAG => Pong::decode(body).map(Self::Pong),
+            Offline::TAG => Offline::decode(body).map(Self::Offline),
             unknown => Err(DecodeError::UnknownTag(unknown)),
         }
     }

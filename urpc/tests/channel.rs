@@ -6,15 +6,10 @@ use std::cell::Cell;
 use urpc::messages::{AnyMessage, CoreUp, Ping};
 use urpc::{
     poll_then_wait, ChannelFrame, Full, Notify, Payload, RecvError, RecvMessageError, Side, DEFAULT_SLOTS,
-    PAYLOAD_BYTES,
 };
 
 fn payload(value: u64) -> Payload {
-    let mut payload = [0u8; PAYLOAD_BYTES];
-    for (index, chunk) in payload.chunks_exact_mut(8).enumerate() {
-        chunk.copy_from_slice(&(value ^ (index as u64) << 56).to_le_bytes());
-    }
-    payload
+    Payload::from_words(core::array::from_fn(|index| value ^ (index as u64) << 56))
 }
 
 #[test]
@@ -82,15 +77,24 @@ fn wraps_around_many_laps_in_order() {
     let mut b = frame.endpoint(Side::B);
     let mut next_sent = 0;
     let mut next_received = 0;
-    while next_received < 1000 {
+    // Every loop is bounded: a broken ring fails this test instead of spinning forever.
+    for _ in 0..1000 {
+        if next_received >= 1000 {
+            break;
+        }
+        let mut burst = 0;
         while a.sender.try_send(&payload(next_sent)).is_ok() {
             next_sent += 1;
+            burst += 1;
+            assert!(burst <= 3, "more than 3 messages in flight in a 3-slot ring");
         }
         while let Ok(got) = b.receiver.try_recv() {
             assert_eq!(got, payload(next_received));
             next_received += 1;
         }
+        assert_eq!(b.receiver.try_recv(), Err(RecvError::Empty), "after message {next_received}");
     }
+    assert!(next_received >= 1000, "the ring stopped moving after {next_received} messages");
     assert_eq!(a.sender.sent(), next_sent);
     assert_eq!(b.receiver.received(), next_received);
 }
@@ -136,7 +140,7 @@ fn batches_send_what_fits_and_receive_what_arrived() {
     let outgoing: Vec<Payload> = (0..12).map(payload).collect();
     assert_eq!(a.sender.try_send_batch(&outgoing), 8);
     assert_eq!(a.sender.try_send_batch(&outgoing[8..]), 0);
-    let mut incoming = [[0u8; PAYLOAD_BYTES]; 5];
+    let mut incoming = [Payload::ZERO; 5];
     assert_eq!(b.receiver.try_recv_batch(&mut incoming), Ok(5));
     assert_eq!(&incoming[..], &outgoing[..5]);
     // The batch acknowledged all five at its end.

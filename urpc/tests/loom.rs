@@ -1,18 +1,21 @@
 //! Loom models of the ring's memory ordering: every interleaving and every value the C++11
-//! memory model allows a load to see, for tiny rings and a few messages.
+//! memory model allows a load to see (within a preemption bound for the two 8-slot models),
+//! for small rings and a few messages.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p urpc --release --test loom` (about 10 s).
-//! Under `--cfg loom` the crate's atomics are loom's (see `src/sync.rs`), so this checks the
-//! real `try_send`/`try_recv` code. Each message's payload words all derive from its number,
-//! so a torn or stale line fails the content check, and the sequence check catches loss,
-//! duplication and reordering. Weakening the sequence word's `Release` store to `Relaxed`
-//! makes every model fail.
+//! Under `--cfg loom` the crate's atomics are loom's and its payload words race-checked
+//! cells (see `src/sync.rs`), so this checks the real `try_send`/`try_recv` code, and loom
+//! fails a model on any payload access that is not ordered by happens-before with every other
+//! access to that word. Each message's payload words all derive from its number, so a torn or
+//! stale line also fails the content check, and the sequence check catches loss, duplication
+//! and reordering; a receiver that takes a previous lap's line for garbage reports `Desync`,
+//! which fails the model too.
 //!
-//! Limit: loom does not model load buffering (a load seeing a store that comes later in the
-//! other thread's program order), which is what the acknowledgement's `Release`/`Acquire`
-//! pair forbids: a receiver's payload loads seeing the next lap's stores. Loom cannot tell that
-//! edge from `Relaxed`; the argument for it is in `src/line.rs`, and it costs nothing (one
-//! `STLR` per acknowledgement batch, one `LDAR` per credit refresh).
+//! What each model covers: one message; a 1-slot ring (every send waits for the
+//! acknowledgement); a 2-slot ring wrapping twice; batch send and receive; ping-pong over both
+//! rings; an 8-slot ring whose acknowledgements come every 2 messages, wrapped; and the flush of
+//! acknowledgements on an empty poll, which the sender waits for. Which model catches which
+//! weakened ordering or off-by-one: `urpc/mutations.sh` applies each to a copy and says.
 #![cfg(loom)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,8 +28,17 @@ use urpc::{ChannelFrame, Payload, RecvError, Side, PAYLOAD_BYTES, PAYLOAD_WORDS}
 /// exhaustively (no preemption bound, about 200,000 executions, 10 s in all);
 /// `LOOM_MAX_PREEMPTIONS=3` bounds them for a quick run. Prints how many executions it took.
 fn model(body: impl Fn() + Sync + Send + 'static) {
+    model_bounded(None, body);
+}
+
+/// [`model`] with at most `preemptions` preemptions per execution (`None`: exhaustive, or
+/// `LOOM_MAX_PREEMPTIONS` when set).
+fn model_bounded(preemptions: Option<usize>, body: impl Fn() + Sync + Send + 'static) {
     static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
-    let builder = loom::model::Builder::new();
+    let mut builder = loom::model::Builder::new();
+    if preemptions.is_some() && builder.preemption_bound.is_none() {
+        builder.preemption_bound = preemptions;
+    }
     EXECUTIONS.store(0, Ordering::Relaxed);
     builder.check(move || {
         EXECUTIONS.fetch_add(1, Ordering::Relaxed);
@@ -36,11 +48,7 @@ fn model(body: impl Fn() + Sync + Send + 'static) {
 }
 
 fn make(number: u64) -> Payload {
-    let mut payload = [0u8; PAYLOAD_BYTES];
-    for (index, chunk) in payload.chunks_exact_mut(8).enumerate() {
-        chunk.copy_from_slice(&(number * 100 + index as u64).to_le_bytes());
-    }
-    payload
+    Payload::from_words(core::array::from_fn(|index| number * 100 + index as u64))
 }
 
 fn send<const SLOTS: usize>(sender: &mut urpc::Sender<'_, SLOTS>, number: u64) {
@@ -110,7 +118,7 @@ fn batches_keep_order_and_contents() {
             }
         });
         let (_, mut receiver) = frame.endpoint(Side::B).split();
-        let mut got = [[0u8; PAYLOAD_BYTES]; 2];
+        let mut got = [Payload::ZERO; 2];
         let mut next = 0;
         while next < 3 {
             let count = receiver.try_recv_batch(&mut got).unwrap();
@@ -155,6 +163,58 @@ fn send_payload<const SLOTS: usize>(sender: &mut urpc::Sender<'_, SLOTS>, payloa
     while sender.try_send(payload).is_err() {
         thread::yield_now();
     }
+}
+
+/// An 8-slot ring acknowledges every 2 messages: 11 messages wrap it, so the sender reuses
+/// slots 0 to 2 on credits that only batched acknowledgements returned. Bounded to 3
+/// preemptions (about 50,000 executions, 1.5 s; 4 preemptions: 300,000 and 17 s; unbounded
+/// it runs for hours): every mutation the crate's mutation script applies fails with 2.
+#[test]
+fn batched_acknowledgements_return_the_slots_they_cover() {
+    model_bounded(Some(3), || {
+        let frame = Arc::new(ChannelFrame::<8>::new());
+        let sender_frame = Arc::clone(&frame);
+        let sender = thread::spawn(move || {
+            let (mut sender, _) = sender_frame.endpoint(Side::A).split();
+            for number in 0..11 {
+                send(&mut sender, number);
+            }
+        });
+        let (_, mut receiver) = frame.endpoint(Side::B).split();
+        for number in 0..11 {
+            assert_eq!(recv(&mut receiver), make(number));
+        }
+        sender.join().unwrap();
+        assert_eq!(receiver.try_recv(), Err(RecvError::Empty));
+    });
+}
+
+/// The flush on an empty poll: the sender sends one message (less than the acknowledgement
+/// batch of 2) and waits until every credit is back, which only the receiver's flush on
+/// finding the ring empty returns; then it fills the ring again, reusing slot 0 on that
+/// flushed credit. Without the flush both threads wait forever and loom fails the model.
+/// Bounded to 3 preemptions (about 700 executions).
+#[test]
+fn an_empty_poll_flushes_the_acknowledgements() {
+    model_bounded(Some(3), || {
+        let frame = Arc::new(ChannelFrame::<8>::new());
+        let sender_frame = Arc::clone(&frame);
+        let sender = thread::spawn(move || {
+            let (mut sender, _) = sender_frame.endpoint(Side::A).split();
+            send(&mut sender, 0);
+            while sender.free_slots() < 8 {
+                thread::yield_now();
+            }
+            for number in 1..=8 {
+                send(&mut sender, number);
+            }
+        });
+        let (_, mut receiver) = frame.endpoint(Side::B).split();
+        for number in 0..=8 {
+            assert_eq!(recv(&mut receiver), make(number));
+        }
+        sender.join().unwrap();
+    });
 }
 
 #[test]

@@ -28,8 +28,9 @@ fn any_message() -> impl Strategy<Value = AnyMessage> {
 /// Payloads biased toward the interesting ones: valid tags with random bodies, and mostly
 /// zero bodies with a few random bytes (which random bytes alone would almost never produce).
 fn any_payload() -> impl Strategy<Value = Payload> {
-    let fully_random = any::<[u8; PAYLOAD_BYTES]>();
-    let known_tag_random_body = (1u16..=5, any::<[u8; PAYLOAD_BYTES]>()).prop_map(|(tag, mut payload)| {
+    let fully_random = any::<[u8; PAYLOAD_BYTES]>().prop_map(Payload::new);
+    let known_tag_random_body = (1u16..=5, any::<[u8; PAYLOAD_BYTES]>()).prop_map(|(tag, bytes)| {
+        let mut payload = Payload::new(bytes);
         payload[..HEADER_BYTES].fill(0);
         payload[..2].copy_from_slice(&tag.to_le_bytes());
         payload
@@ -75,7 +76,7 @@ proptest! {
 
 #[test]
 fn a_zeroed_line_is_no_message() {
-    assert_eq!(AnyMessage::decode(&[0; PAYLOAD_BYTES]), Err(DecodeError::UnknownTag(0)));
+    assert_eq!(AnyMessage::decode(&Payload::ZERO), Err(DecodeError::UnknownTag(0)));
 }
 
 #[test]
@@ -103,4 +104,31 @@ fn malformed_payloads_are_named() {
     let mut unknown = ping;
     unknown[0] = 0xff;
     assert_eq!(AnyMessage::decode(&unknown), Err(DecodeError::UnknownTag(0xff)));
+}
+
+#[test]
+fn the_body_is_borrowed_in_place_and_payloads_are_word_aligned() {
+    let payload = message::encode(&Ping { seq: 1, ts: 2 });
+    assert_eq!(message::body(&payload).as_ptr(), payload[HEADER_BYTES..].as_ptr());
+    assert_eq!(std::mem::align_of::<Payload>(), 8);
+    assert_eq!(payload.word(0), 2, "the tag in the first word, the reserved bytes zero");
+    assert_eq!((payload.word(1), payload.word(2)), (1, 2));
+}
+
+#[test]
+fn every_byte_after_the_fields_is_checked() {
+    // The check goes a word at a time with the first word masked: each byte counts.
+    let fields_end = [
+        (message::encode(&Ping { seq: u64::MAX, ts: u64::MAX }), HEADER_BYTES + 16),
+        (message::encode(&CoreUp { core: 1, mpidr: 2, midr: 3, class: 4, el: 1 }), HEADER_BYTES + 22),
+        (message::encode(&Offline { core: 1, reason: OfflineReason::PsciError(-1) }), HEADER_BYTES + 9),
+    ];
+    for (valid, end) in fields_end {
+        assert!(AnyMessage::decode(&valid).is_ok());
+        for at in end..PAYLOAD_BYTES {
+            let mut bad = valid;
+            bad[at] = 0x80;
+            assert_eq!(AnyMessage::decode(&bad), Err(DecodeError::TrailingBytes), "byte {at}");
+        }
+    }
 }

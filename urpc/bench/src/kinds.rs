@@ -15,8 +15,9 @@ use urpc::{ChannelFrame, Payload, Side, PAYLOAD_BYTES};
 
 /// Round trips timed together in one latency sample (so the clock's own cost is amortised).
 pub const ROUND_TRIPS_PER_SAMPLE: u64 = 100;
-/// Untimed round trips or messages before each measurement, to warm caches and predictors.
-const WARM_UP: u64 = 2_000;
+/// Untimed round trips or messages before each measurement, to warm caches and predictors
+/// (the rounds are short and many, so this is kept small; 500 round trips are about 0.1 ms).
+const WARM_UP: u64 = 500;
 /// Slots in every ring under test (the default URPC frame's, so all transports get the same).
 const CAPACITY: usize = urpc::DEFAULT_SLOTS;
 
@@ -25,9 +26,19 @@ const CAPACITY: usize = urpc::DEFAULT_SLOTS;
 pub enum Kind {
     /// One cache line bounced with an atomic store and load: the hardware's limit.
     CacheLine,
-    /// Two cache lines, one written by each side (ping and pong): the limit for a protocol
-    /// that keeps one writer per line, as URPC does.
+    /// Two cache lines, one written by each side (ping and pong), in different 128-byte blocks:
+    /// the limit for a protocol that keeps one writer per line, as URPC does.
     TwoLines,
+    /// The same two lines adjacent, in one 128-byte block (64-byte placement): what an
+    /// adjacent-line prefetcher that pairs lines does to two writers sharing a pair.
+    TwoLines64,
+    /// A 31-line ring each way carrying 56-byte messages as URPC's lines do (seven payload
+    /// words, then the sequence word), without flow control or counters: the floor for URPC.
+    /// The two rings start in different 128-byte blocks.
+    RingFloor,
+    /// The same with the second ring right after the first (64-byte placement, as in URPC's
+    /// frame): the first ring's last line and the second's first share a 128-byte block.
+    RingFloor64,
     /// This crate.
     Urpc,
     /// `rtrb`, a wait-free single-producer single-consumer ring.
@@ -38,13 +49,25 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order they are reported.
-    pub const ALL: [Kind; 5] = [Kind::CacheLine, Kind::TwoLines, Kind::Urpc, Kind::Rtrb, Kind::Crossbeam];
+    pub const ALL: [Kind; 8] = [
+        Kind::CacheLine,
+        Kind::TwoLines,
+        Kind::TwoLines64,
+        Kind::RingFloor,
+        Kind::RingFloor64,
+        Kind::Urpc,
+        Kind::Rtrb,
+        Kind::Crossbeam,
+    ];
 
     /// The name in the output and the CSV.
     pub fn name(self) -> &'static str {
         match self {
             Kind::CacheLine => "cacheline",
             Kind::TwoLines => "twolines",
+            Kind::TwoLines64 => "twolines-64",
+            Kind::RingFloor => "ring-floor",
+            Kind::RingFloor64 => "ring-floor-64",
             Kind::Urpc => "urpc",
             Kind::Rtrb => "rtrb",
             Kind::Crossbeam => "crossbeam",
@@ -53,7 +76,7 @@ impl Kind {
 
     /// Whether a one-way throughput figure means anything (a lone line carries no queue).
     pub fn has_throughput(self) -> bool {
-        !matches!(self, Kind::CacheLine | Kind::TwoLines)
+        matches!(self, Kind::Urpc | Kind::Rtrb | Kind::Crossbeam)
     }
 
     /// Nanoseconds per round trip, one sample per [`ROUND_TRIPS_PER_SAMPLE`] round trips,
@@ -62,7 +85,10 @@ impl Kind {
         let samples = round_trips.div_ceil(ROUND_TRIPS_PER_SAMPLE);
         match self {
             Kind::CacheLine => cache_line_round_trips(client, server, samples),
-            Kind::TwoLines => two_lines_round_trips(client, server, samples),
+            Kind::TwoLines => two_lines_round_trips::<1>(client, server, samples),
+            Kind::TwoLines64 => two_lines_round_trips::<0>(client, server, samples),
+            Kind::RingFloor => ring_floor_round_trips::<1>(client, server, samples),
+            Kind::RingFloor64 => ring_floor_round_trips::<0>(client, server, samples),
             Kind::Urpc => {
                 let frame: Box<ChannelFrame> = Box::default();
                 let a = frame.endpoint(Side::A);
@@ -159,7 +185,9 @@ impl Kind {
     /// Messages per second from `sender` to `receiver`, `messages` sent back to back.
     pub fn throughput(self, sender: CoreId, receiver: CoreId, messages: u64) -> f64 {
         match self {
-            Kind::CacheLine | Kind::TwoLines => f64::NAN,
+            Kind::CacheLine | Kind::TwoLines | Kind::TwoLines64 | Kind::RingFloor | Kind::RingFloor64 => {
+                f64::NAN
+            }
             Kind::Urpc => {
                 let frame: Box<ChannelFrame> = Box::default();
                 let (mut tx, _) = frame.endpoint(Side::A).split();
@@ -225,15 +253,13 @@ impl Kind {
 
 /// A 56-byte message numbered `number` (the number in the first word, so it can be checked).
 fn message(number: u64) -> Payload {
-    let mut message = [0xa5u8; PAYLOAD_BYTES];
+    let mut message = Payload::new([0xa5u8; PAYLOAD_BYTES]);
     message[..8].copy_from_slice(&number.to_le_bytes());
     message
 }
 
 fn number(message: &Payload) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(&message[..8]);
-    u64::from_le_bytes(word)
+    message.word(0)
 }
 
 fn pin(core: CoreId) {
@@ -317,8 +343,8 @@ fn ping_pong(
 /// each with the next even one.
 fn cache_line_round_trips(client_core: CoreId, server_core: CoreId, samples: u64) -> Vec<f64> {
     #[repr(align(128))]
-    struct Line(AtomicU64);
-    let line = Line(AtomicU64::new(0));
+    struct Block(AtomicU64);
+    let line = Block(AtomicU64::new(0));
     let line = &line.0;
     let total = WARM_UP + samples * ROUND_TRIPS_PER_SAMPLE;
     let round_trip = move |turn: u64| {
@@ -368,14 +394,32 @@ fn stream(
     on_pair(receiver_core, sender_core, receiver, sender)
 }
 
+/// A 64-byte line holding one word.
+#[repr(C, align(64))]
+struct Line(AtomicU64);
+
+/// Two one-word lines written by different sides, `GAP` lines apart after the first: 1 puts
+/// them in different 128-byte blocks, 0 in the same one.
+#[repr(C, align(128))]
+struct TwoLines<const GAP: usize> {
+    ping: Line,
+    _gap: [Line; GAP],
+    pong: Line,
+}
+
 /// The limit with one writer per line: the client writes the ping line, the server the pong
-/// line, each on its own 128-byte-aligned line (adjacent-line prefetchers pair 64-byte lines).
-fn two_lines_round_trips(client_core: CoreId, server_core: CoreId, samples: u64) -> Vec<f64> {
-    #[repr(align(128))]
-    struct Line(AtomicU64);
-    let ping = Line(AtomicU64::new(0));
-    let pong = Line(AtomicU64::new(0));
-    let (ping, pong) = (&ping.0, &pong.0);
+/// line (`GAP` as in [`TwoLines`]).
+fn two_lines_round_trips<const GAP: usize>(
+    client_core: CoreId,
+    server_core: CoreId,
+    samples: u64,
+) -> Vec<f64> {
+    let lines = TwoLines::<GAP> {
+        ping: Line(AtomicU64::new(0)),
+        _gap: std::array::from_fn(|_| Line(AtomicU64::new(0))),
+        pong: Line(AtomicU64::new(0)),
+    };
+    let (ping, pong) = (&lines.ping.0, &lines.pong.0);
     let total = WARM_UP + samples * ROUND_TRIPS_PER_SAMPLE;
     let round_trip = move |turn: u64| {
         ping.store(turn + 1, Ordering::Release);
@@ -390,6 +434,80 @@ fn two_lines_round_trips(client_core: CoreId, server_core: CoreId, samples: u64)
                 spin_loop();
             }
             pong.store(turn + 1, Ordering::Release);
+        }
+    };
+    on_pair(client_core, server_core, client, server)
+}
+
+/// Lines in each ring of the ring floor: URPC's default ring.
+const FLOOR_SLOTS: usize = urpc::DEFAULT_SLOTS;
+
+/// One message line of the ring floor, laid out as URPC's: seven payload words, then the
+/// sequence word.
+#[repr(C, align(64))]
+struct FloorLine {
+    payload: [AtomicU64; 7],
+    seq: AtomicU64,
+}
+
+impl FloorLine {
+    fn new() -> Self {
+        Self { payload: std::array::from_fn(|_| AtomicU64::new(0)), seq: AtomicU64::new(0) }
+    }
+
+    /// Stores the payload, then publishes it as message `seq`.
+    fn publish(&self, message: &Payload, seq: u64) {
+        for (index, word) in self.payload.iter().enumerate() {
+            word.store(message.word(index), Ordering::Relaxed);
+        }
+        self.seq.store(seq, Ordering::Release);
+    }
+
+    /// Waits for message `seq` and copies it out.
+    fn take(&self, seq: u64) -> Payload {
+        while self.seq.load(Ordering::Acquire) != seq {
+            spin_loop();
+        }
+        Payload::from_words(std::array::from_fn(|index| self.payload[index].load(Ordering::Relaxed)))
+    }
+}
+
+/// The ping ring (written by the client) and the pong ring (written by the server), `GAP`
+/// lines apart: 1 starts the pong ring in a new 128-byte block, 0 right after the ping ring.
+#[repr(C, align(128))]
+struct FloorRings<const GAP: usize> {
+    ping: [FloorLine; FLOOR_SLOTS],
+    _gap: [Line; GAP],
+    pong: [FloorLine; FLOOR_SLOTS],
+}
+
+/// The floor for a ring of 56-byte messages: round trip `k` goes through line `k % 31` of each
+/// ring, with URPC's copies and orderings but no flow control (a ping-pong never has more
+/// than one message in flight, so the sequence word alone is safe) and no counters.
+fn ring_floor_round_trips<const GAP: usize>(
+    client_core: CoreId,
+    server_core: CoreId,
+    samples: u64,
+) -> Vec<f64> {
+    let rings = Box::new(FloorRings::<GAP> {
+        ping: std::array::from_fn(|_| FloorLine::new()),
+        _gap: std::array::from_fn(|_| Line(AtomicU64::new(0))),
+        pong: std::array::from_fn(|_| FloorLine::new()),
+    });
+    let (ping, pong) = (&rings.ping, &rings.pong);
+    let total = WARM_UP + samples * ROUND_TRIPS_PER_SAMPLE;
+    let round_trip = move |turn: u64| {
+        let slot = (turn % FLOOR_SLOTS as u64) as usize;
+        ping[slot].publish(&message(turn), turn + 1);
+        let answer = pong[slot].take(turn + 1);
+        assert_eq!(number(&answer), turn, "echo out of order");
+    };
+    let client = move || timed_round_trips(samples, round_trip);
+    let server = move || {
+        for turn in 0..total {
+            let slot = (turn % FLOOR_SLOTS as u64) as usize;
+            let message = ping[slot].take(turn + 1);
+            pong[slot].publish(&message, turn + 1);
         }
     };
     on_pair(client_core, server_core, client, server)

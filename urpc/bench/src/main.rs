@@ -35,11 +35,19 @@ use clap::Parser;
 use core_affinity::CoreId;
 
 use kinds::Kind;
-use report::PairResult;
+use report::{PairResult, RoundRecord};
 use stats::Summary;
 
-/// Measurement rounds per pair; each runs every kind once with 1/ROUNDS of the work.
-const ROUNDS: u64 = 20;
+/// The fewest and the most round-trip rounds per pair: many short rounds, so that a round the
+/// hypervisor disturbed can be dropped without losing much.
+const MIN_ROUNDS: u64 = 20;
+const MAX_ROUNDS: u64 = 500;
+/// Round trips each kind aims for in one round (20 samples), which sets the number of rounds.
+const ROUND_TRIPS_PER_ROUND: u64 = 20 * kinds::ROUND_TRIPS_PER_SAMPLE;
+/// Round trips of one measurement of the limit (the bracket before and after each kind).
+const LIMIT_ROUND_TRIPS: u64 = 10 * kinds::ROUND_TRIPS_PER_SAMPLE;
+/// Throughput rounds per pair (every queue once per round).
+const THROUGHPUT_ROUNDS: u64 = 10;
 
 /// URPC round trip and throughput per pair of host cores (threads pinned), against one cache
 /// line bounced between the cores (the hardware's limit), rtrb and crossbeam-channel. Writes
@@ -96,7 +104,7 @@ fn parse_iters(text: &str) -> Result<u64, String> {
         std::num::IntErrorKind::PosOverflow => "too large".to_owned(),
         _ => format!("`{text}` is not a whole number"),
     })?;
-    let least = ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE;
+    let least = MIN_ROUNDS * kinds::ROUND_TRIPS_PER_SAMPLE;
     if round_trips < least {
         return Err(format!("must be at least {least}"));
     }
@@ -119,35 +127,45 @@ fn default_round_trips(pairs: usize) -> u64 {
     (8_000_000 / pairs.max(1) as u64).clamp(100_000, 1_000_000)
 }
 
+/// Rounds for `round_trips` per kind: one per [`ROUND_TRIPS_PER_ROUND`], within the bounds.
+fn rounds_for(round_trips: u64) -> u64 {
+    (round_trips / ROUND_TRIPS_PER_ROUND).clamp(MIN_ROUNDS, MAX_ROUNDS)
+}
+
+/// Measures one pair: `rounds_for(round_trips)` rounds, each running every kind once with the
+/// one-line limit measured before the first kind and after each (the kinds' order rotates from
+/// round to round); then the throughput rounds.
 fn measure_pair(client: usize, server: usize, round_trips: u64) -> PairResult {
     let (client_core, server_core) = (CoreId { id: client }, CoreId { id: server });
-    let round_trips_per_round = round_trips / ROUNDS;
-    let messages_per_round = 10 * round_trips_per_round;
-    let mut round_trip_samples = vec![Vec::new(); Kind::ALL.len()];
-    let mut throughput_samples = vec![Vec::new(); Kind::ALL.len()];
-    let mut limit_per_round = Vec::new();
-    for _ in 0..ROUNDS {
-        for (index, kind) in Kind::ALL.iter().enumerate() {
+    let rounds = rounds_for(round_trips);
+    let round_trips_per_round = round_trips / rounds;
+    let measured: Vec<Kind> = Kind::ALL.iter().copied().filter(|&kind| kind != Kind::CacheLine).collect();
+    let limit = || Kind::CacheLine.round_trips(client_core, server_core, LIMIT_ROUND_TRIPS);
+    let mut result = PairResult::new(client, server);
+    for round in 0..rounds {
+        let mut record = RoundRecord::new();
+        record.limit(&limit());
+        for offset in 0..measured.len() {
+            let kind = measured[(round as usize + offset) % measured.len()];
             let samples = kind.round_trips(client_core, server_core, round_trips_per_round);
-            if *kind == Kind::CacheLine {
-                limit_per_round.push(Summary::of(&samples).median);
-            }
-            round_trip_samples[index].extend(samples);
+            record.kind(kind, &samples, &limit());
+        }
+        result.add_round(record);
+    }
+    let messages_per_round = 10 * round_trips / THROUGHPUT_ROUNDS;
+    let mut throughput_samples = vec![Vec::new(); Kind::ALL.len()];
+    for _ in 0..THROUGHPUT_ROUNDS {
+        for (index, kind) in Kind::ALL.iter().enumerate() {
             if kind.has_throughput() {
                 throughput_samples[index].push(kind.throughput(client_core, server_core, messages_per_round));
             }
         }
     }
-    PairResult {
-        client,
-        server,
-        round_trip: round_trip_samples.iter().map(|samples| Summary::of(samples)).collect(),
-        throughput: throughput_samples
-            .iter()
-            .map(|samples| (!samples.is_empty()).then(|| Summary::of(samples)))
-            .collect(),
-        limit_per_round,
-    }
+    result.throughput = throughput_samples
+        .iter()
+        .map(|samples| (!samples.is_empty()).then(|| Summary::of(samples)))
+        .collect();
+    result
 }
 
 fn main() -> ExitCode {
@@ -191,7 +209,7 @@ fn main() -> ExitCode {
         for line in Kind::ALL.iter().filter_map(|&kind| report::throughput_line(&result, kind)) {
             println!("{line}");
         }
-        println!("{}", report::drift_line(&result));
+        println!("{}", report::rounds_line(&result));
         csv.push_str(&report::csv_rows(&result));
         results.push(result);
     }
@@ -205,12 +223,13 @@ fn main() -> ExitCode {
     let notes = vec![
         bench_report::host::describe(),
         format!(
-            "{} pairs of cores {cores:?}, started {started}; per kind and pair {round_trips} round trips in {ROUNDS} interleaved rounds, one sample = the mean of {} round trips",
+            "{} pairs of cores {cores:?}, started {started}; per kind and pair {round_trips} round trips in {} interleaved rounds, one sample = the mean of {} round trips",
             pairs.len(),
+            rounds_for(round_trips),
             kinds::ROUND_TRIPS_PER_SAMPLE
         ),
-        "each pair measured once (client = lower core) and drawn on both sides; x limit = urpc median / cacheline median of the pair".to_string(),
-        summary.last().cloned().unwrap_or_default(),
+        "each pair measured once (client = lower core) and drawn on both sides; ratios: p50 over the kept rounds of the per-round ratio".to_string(),
+        summary.first().cloned().unwrap_or_default(),
     ];
     let svg = report::figure(&cores, (&groups, group_name), &results, notes).svg();
     let written = std::fs::create_dir_all(&options.out)

@@ -88,3 +88,29 @@ fn a_closed_pipe_ends_quietly_with_status_0() {
     assert_eq!(status, Some(0), "{stderr}");
     assert!(stderr.lines().all(|line| line.starts_with("[urpc-bench]")), "{stderr}");
 }
+
+#[test]
+fn a_run_prints_every_kind_and_the_ring_floor_summary() {
+    let out = out_dir("summary");
+    let output = run(&one_pair(&out));
+    let Some((status, stderr)) = measured((output.status.code(), text(&output.stderr))) else { return };
+    assert_eq!(status, Some(0), "{stderr}");
+    let stdout = text(&output.stdout);
+    for kind in
+        ["cacheline", "twolines", "twolines-64", "ring-floor", "ring-floor-64", "urpc", "rtrb", "crossbeam"]
+    {
+        assert!(
+            stdout.lines().any(|line| line.split_whitespace().nth(1) == Some(kind)),
+            "no {kind} line: {stdout}"
+        );
+    }
+    let summary =
+        stdout.lines().find(|line| line.starts_with("urpc rtt / ring-floor: ")).expect("the summary line");
+    // `urpc rtt / ring-floor: p50 <x> (p10 <a>, p90 <b>)`, and the same figures on urpc's line.
+    let figures = summary.trim_start_matches("urpc rtt / ring-floor: ");
+    let words: Vec<&str> = figures.split_whitespace().take(6).collect();
+    assert_eq!((words[0], words[2], words[4]), ("p50", "(p10", "p90"), "{summary}");
+    let urpc_line = stdout.lines().find(|line| line.split_whitespace().nth(1) == Some("urpc")).unwrap();
+    let same = figures.split(" (per kept round").next().unwrap();
+    assert!(urpc_line.ends_with(&format!("/ring-floor {same}")), "{urpc_line} vs {summary}");
+}
