@@ -47,9 +47,15 @@ done
 
 copy=$(mktemp -d)
 trap 'rm -rf "$copy"' EXIT
-git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' file; do
-    [ -e "$file" ] && printf '%s\0' "$file"
-done | xargs -0 cp --parents -t "$copy"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' file; do
+        [ -e "$file" ] && printf '%s\0' "$file"
+    done | xargs -0 cp --parents -t "$copy"
+else
+    # A checkout without git (.ci/run tests a copy of the tracked files alone): all of it but
+    # the build outputs.
+    tar -C "$REPO_ROOT" --exclude=./target --exclude=./build -cf - . | tar -C "$copy" -xf -
+fi
 target=$REPO_ROOT/target/urpc-mutations
 
 # Runs the crate's tests in the copy; prints one failed test a line (suite::test), or
