@@ -13,4 +13,5 @@ pub mod carve;
 pub mod local;
 pub mod messages;
 pub mod names;
+pub mod outbox;
 pub mod stats;

@@ -23,6 +23,7 @@ use monitor::messages::{
     BenchEcho, BenchFailed, BenchMeasure, BenchReady, BenchResult, Bound, Hello, MonitorMessage, SelftestDone,
 };
 use monitor::names::NameTable;
+use monitor::outbox::{Outbox, Sent};
 use urpc::{Endpoint, Message, Side};
 use userland::{
     cap_type, info, info_of, println, ChannelKind, Info, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST,
@@ -33,6 +34,8 @@ use userland::{
 /// Bytes of a page.
 const PAGE_BYTES: u64 = 4096;
 
+/// How often a monitor with messages waiting in its outbox looks for room again.
+const OUTBOX_RETRY_MICROSECONDS: u64 = 100;
 /// Seconds to wait for the other monitors to bind.
 const BIND_TIMEOUT_SECONDS: u64 = 10;
 /// Seconds the boot core's monitor waits for every core's `selftest` to finish.
@@ -90,6 +93,8 @@ struct Monitor {
     boot: u64,
     frequency: u64,
     links: Vec<Option<Endpoint<'static>>>,
+    /// What waits for room in a peer's channel.
+    outbox: Outbox,
     online: u64,
     hellos: u64,
     sent_hellos: bool,
@@ -125,7 +130,7 @@ impl Monitor {
     fn new() -> Self {
         let core = info(Info::CoreIndex).unwrap_or(0);
         let count = info(Info::CoreCount).unwrap_or(0);
-        let links = (0..count)
+        let links: Vec<Option<Endpoint<'static>>> = (0..count)
             .map(|peer| {
                 let va = userland::map_channel(peer, ChannelKind::Monitor).ok()?;
                 let side = if core < peer { Side::A } else { Side::B };
@@ -151,6 +156,7 @@ impl Monitor {
             core,
             boot: info(Info::BootCore).unwrap_or(0),
             frequency: info(Info::CounterFrequency).unwrap_or(1),
+            outbox: Outbox::new(links.len()),
             links,
             online: 0,
             hellos: 0,
@@ -184,20 +190,32 @@ impl Monitor {
         }
     }
 
+    /// Sends `message` to `peer`'s monitor: now, or, if its channel is full, as soon as it has
+    /// room (the outbox keeps it, in order; nothing is dropped).
     fn send<M: Message>(&mut self, peer: u64, message: &M) {
-        for _ in 0..1000 {
-            let Some(Some(link)) = self.links.get_mut(peer as usize) else { return };
-            if link.sender.try_send_message(message).is_ok() {
-                let _ = userland::notify(peer);
-                return;
+        let Some(Some(link)) = self.links.get_mut(peer as usize) else { return };
+        match self.outbox.send(peer as usize, urpc::message::encode(message), &mut link.sender) {
+            Some(Sent::Queued(depth)) if depth == Outbox::WARN_DEPTH => {
+                println!(
+                    "monitor {}: {depth} messages wait for core {peer}, which does not read them",
+                    self.core
+                )
             }
-            self.pump(); // the peer may be waiting on us to drain our side
+            _ => {}
         }
-        println!("monitor {}: channel to core {peer} stayed full; message dropped", self.core);
+        // Wake the peer either way: a queue waits for it to read.
+        let _ = userland::notify(peer);
     }
 
     /// Handles everything that has arrived: same-core messages and every monitor channel.
     fn pump(&mut self) {
+        for (peer, link) in self.links.iter_mut().enumerate() {
+            if let Some(link) = link {
+                if self.outbox.pending(peer) > 0 && self.outbox.flush(peer, &mut link.sender) > 0 {
+                    let _ = userland::notify(peer as u64);
+                }
+            }
+        }
         while let Ok((sender, words)) = userland::recv_local() {
             self.on_local(sender, words);
         }
@@ -601,8 +619,21 @@ impl Monitor {
             if now >= deadline {
                 return false;
             }
-            userland::wait(deadline - now);
+            self.sleep(deadline - now);
         }
+    }
+
+    /// Sleeps until woken or `ticks` pass (0: no limit), but only briefly while messages wait
+    /// in the outbox: a peer that drains its channel does not wake this core, so the monitor
+    /// looks again for room every `OUTBOX_RETRY_MICROSECONDS`.
+    fn sleep(&self, ticks: u64) {
+        let retry = (self.frequency * OUTBOX_RETRY_MICROSECONDS / 1_000_000).max(1);
+        let ticks = match (self.outbox.any_pending(), ticks) {
+            (false, ticks) => ticks,
+            (true, 0) => retry,
+            (true, ticks) => ticks.min(retry),
+        };
+        userland::wait(ticks);
     }
 
     fn class_name(&self, core: u64) -> &'static str {
@@ -854,7 +885,7 @@ fn run() -> u64 {
     }
     loop {
         monitor.pump();
-        userland::wait(0);
+        monitor.sleep(0);
     }
 }
 

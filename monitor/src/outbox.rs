@@ -1,0 +1,168 @@
+//! Messages to other monitors that never get lost: what does not fit into a peer's channel
+//! now waits in a queue for that peer, in order, and goes out when the channel has room again
+//! (the monitor flushes on every pump). Nothing is dropped and nothing overtakes: a message
+//! for a peer with a queue joins the end of that queue. The monitor says when a queue grows
+//! past [`Outbox::WARN_DEPTH`], so a peer that stopped reading is visible.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use urpc::Payload;
+
+/// A channel's sending side as the outbox needs it.
+pub trait Link {
+    /// Sends `payload` now, or says the ring is full (nothing sent).
+    fn try_send(&mut self, payload: &Payload) -> Result<(), urpc::Full>;
+}
+
+impl Link for urpc::Sender<'_> {
+    fn try_send(&mut self, payload: &Payload) -> Result<(), urpc::Full> {
+        urpc::Sender::try_send(self, payload)
+    }
+}
+
+/// What became of a message given to [`Outbox::send`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// It is in the peer's channel (and so is everything queued before it).
+    Now,
+    /// It waits, behind this many messages (itself included).
+    Queued(usize),
+}
+
+/// Per peer, the messages waiting for room in its channel.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    queues: Vec<VecDeque<Payload>>,
+}
+
+impl Outbox {
+    /// Queue depth from which the monitor reports a peer that does not read.
+    pub const WARN_DEPTH: usize = 64;
+
+    /// An empty outbox for `peers` peers.
+    pub fn new(peers: usize) -> Self {
+        Outbox { queues: (0..peers).map(|_| VecDeque::new()).collect() }
+    }
+
+    /// Sends `payload` to `peer` through `link`, after whatever waits for it; queues what does
+    /// not fit. A peer out of range is `None` (nothing sent or kept).
+    pub fn send(&mut self, peer: usize, payload: Payload, link: &mut impl Link) -> Option<Sent> {
+        let queue = self.queues.get_mut(peer)?;
+        queue.push_back(payload);
+        Self::drain(queue, link);
+        Some(if queue.is_empty() { Sent::Now } else { Sent::Queued(queue.len()) })
+    }
+
+    /// Sends what waits for `peer`, in order, until its channel is full; returns how many went.
+    pub fn flush(&mut self, peer: usize, link: &mut impl Link) -> usize {
+        self.queues.get_mut(peer).map_or(0, |queue| Self::drain(queue, link))
+    }
+
+    /// Whether messages wait for any peer.
+    pub fn any_pending(&self) -> bool {
+        self.queues.iter().any(|q| !q.is_empty())
+    }
+
+    /// Messages waiting for `peer`.
+    pub fn pending(&self, peer: usize) -> usize {
+        self.queues.get(peer).map_or(0, VecDeque::len)
+    }
+
+    fn drain(queue: &mut VecDeque<Payload>, link: &mut impl Link) -> usize {
+        let mut sent = 0;
+        while let Some(next) = queue.front() {
+            if link.try_send(next).is_err() {
+                break;
+            }
+            queue.pop_front();
+            sent += 1;
+        }
+        sent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A channel with room for `room` messages at a time; `taken` drains it.
+    struct FakeLink {
+        room: usize,
+        delivered: Vec<u64>,
+        in_ring: usize,
+    }
+
+    impl FakeLink {
+        fn new(room: usize) -> Self {
+            FakeLink { room, delivered: Vec::new(), in_ring: 0 }
+        }
+        fn receive_all(&mut self) {
+            self.in_ring = 0;
+        }
+    }
+
+    impl Link for FakeLink {
+        fn try_send(&mut self, payload: &Payload) -> Result<(), urpc::Full> {
+            if self.in_ring == self.room {
+                return Err(urpc::Full);
+            }
+            self.in_ring += 1;
+            self.delivered.push(payload.word(0));
+            Ok(())
+        }
+    }
+
+    fn message(n: u64) -> Payload {
+        Payload::from_words([n, 0, 0, 0, 0, 0, 0])
+    }
+
+    #[test]
+    fn a_full_channel_queues_in_order_and_nothing_is_lost_or_overtaken() {
+        let mut outbox = Outbox::new(2);
+        let mut link = FakeLink::new(2);
+        assert_eq!(outbox.send(1, message(1), &mut link), Some(Sent::Now));
+        assert_eq!(outbox.send(1, message(2), &mut link), Some(Sent::Now));
+        assert_eq!(outbox.send(1, message(3), &mut link), Some(Sent::Queued(1)));
+        assert!(outbox.any_pending());
+        assert_eq!(outbox.send(1, message(4), &mut link), Some(Sent::Queued(2)));
+        assert_eq!(outbox.pending(1), 2);
+        assert_eq!(outbox.flush(1, &mut link), 0, "still full");
+        link.receive_all();
+        // A new message joins the queue's end: 3 and 4 go first.
+        assert_eq!(outbox.send(1, message(5), &mut link), Some(Sent::Queued(1)));
+        link.receive_all();
+        assert_eq!(outbox.flush(1, &mut link), 1);
+        assert_eq!(link.delivered, [1, 2, 3, 4, 5]);
+        assert_eq!(outbox.pending(1), 0);
+        assert_eq!(outbox.pending(0), 0, "other peers are not affected");
+        assert!(!outbox.any_pending());
+    }
+
+    #[test]
+    fn a_peer_out_of_range_keeps_nothing() {
+        let mut outbox = Outbox::new(1);
+        let mut link = FakeLink::new(4);
+        assert_eq!(outbox.send(3, message(1), &mut link), None);
+        assert!(link.delivered.is_empty());
+        assert_eq!(outbox.flush(3, &mut link), 0);
+    }
+
+    #[test]
+    fn many_messages_through_a_small_ring_arrive_all_in_order() {
+        let mut outbox = Outbox::new(1);
+        let mut link = FakeLink::new(3);
+        for n in 0..1000u64 {
+            let _ = outbox.send(0, message(n), &mut link);
+            if n % 7 == 0 {
+                link.receive_all();
+                outbox.flush(0, &mut link);
+            }
+        }
+        while outbox.pending(0) > 0 {
+            link.receive_all();
+            outbox.flush(0, &mut link);
+        }
+        assert_eq!(link.delivered, (0..1000).collect::<Vec<_>>());
+    }
+}
