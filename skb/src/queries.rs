@@ -37,14 +37,31 @@ impl CpuDriverBuild {
 pub struct MulticastTree {
     /// The core the message starts at.
     pub root: usize,
-    /// `(parent, child)` edges, parents before their children.
+    /// `(parent, child)` edges in send order: the root's first, each parent's children in the
+    /// order it sends to them.
     pub edges: Vec<(usize, usize)>,
 }
 
 impl MulticastTree {
-    /// The cores `core` forwards to.
+    /// The cores `core` forwards to, in send order.
     pub fn children(&self, core: usize) -> impl Iterator<Item = usize> + '_ {
         self.edges.iter().filter(move |(p, _)| *p == core).map(|&(_, c)| c)
+    }
+
+    /// Hops from the root to the farthest core (0 for a tree of the root alone).
+    pub fn depth(&self) -> usize {
+        let depth_of = |mut core: usize| {
+            let mut hops = 0;
+            while let Some(&(parent, _)) = self.edges.iter().find(|&&(_, c)| c == core) {
+                core = parent;
+                hops += 1;
+                if hops > self.edges.len() {
+                    break; // not a tree: stop rather than loop
+                }
+            }
+            hops
+        };
+        self.edges.iter().map(|&(_, c)| depth_of(c)).max().unwrap_or(0)
     }
 }
 
@@ -95,11 +112,17 @@ impl Skb {
         self.cluster_siblings(index).map(|c| c.index).find(|&p| self.is_online(p)).or_else(|| peers().next())
     }
 
-    /// A multicast tree from `root` over the online cores (the root always included). When
-    /// every pair of them has a measurement it is the minimum spanning tree of the measured
-    /// round trips, grown from the root (Prim), so expensive links (between clusters) are
-    /// crossed once each; otherwise it follows the clusters: the root sends to its cluster
-    /// siblings and to one core of every other cluster, which sends on to its siblings.
+    /// A multicast tree from `root` over the online cores (the root always included), in the
+    /// shape of Barrelfish's multicast routing: at most two hops. The root sends to one
+    /// representative of every other cluster, which forwards to the rest of its cluster, and
+    /// to the cores of its own cluster itself; so a message crosses between clusters once per
+    /// cluster, and the tree stays shallow rather than light (a minimum spanning tree would
+    /// chain cores one after another). Where every pair of online cores has a measurement, a
+    /// cluster's representative is its member the root reaches fastest; otherwise its first
+    /// online member. Each parent's children are in send order, the one whose part takes
+    /// longest first (its own link plus the slowest link it forwards on; without
+    /// measurements, a representative with more cores behind it first, then the root's own
+    /// cluster), so the longest paths start earliest.
     pub fn multicast_tree(&self, root: usize) -> MulticastTree {
         let mut edges = Vec::new();
         if root >= self.cpus.len() {
@@ -107,47 +130,47 @@ impl Skb {
         }
         let online: Vec<usize> = (0..self.cpus.len()).filter(|&c| self.is_online(c) || c == root).collect();
         let measured = online.iter().all(|&a| online.iter().all(|&b| a == b || self.cost(a, b).is_some()));
-        if measured {
-            // Prim with a best-known link per core outside the tree: O(n^2).
-            let mut best: Vec<(usize, Option<(u64, usize)>)> = online
-                .iter()
-                .filter(|&&c| c != root)
-                .map(|&c| (c, self.cost(root, c).map(|ns| (ns, root))))
-                .collect();
-            while !best.is_empty() {
-                // Cheapest link first; ties go to the lower core number, so the tree does not
-                // depend on the order of this list.
-                let cheapest =
-                    (0..best.len()).min_by_key(|&i| (best[i].1.map_or(u64::MAX, |(ns, _)| ns), best[i].0));
-                let Some(next) = cheapest else { break };
-                let (child, link) = best.swap_remove(next);
-                let Some((_, parent)) = link else { break };
-                edges.push((parent, child));
-                for (core, link) in best.iter_mut() {
-                    if let Some(ns) = self.cost(child, *core) {
-                        if link.is_none_or(|(known, _)| ns < known) {
-                            *link = Some((ns, child));
-                        }
-                    }
-                }
+        // What a link costs for ordering: measured, else a same-cluster link is cheap (1) and
+        // a link between clusters dear (2).
+        let cost = |a: usize, b: usize| match self.cost(a, b) {
+            Some(ns) if measured => ns,
+            _ => 1 + u64::from(self.cpus[a].cluster != self.cpus[b].cluster),
+        };
+        let root_cluster = self.cpus[root].cluster;
+        let mut clusters: Vec<u32> = online.iter().map(|&c| self.cpus[c].cluster).collect();
+        clusters.sort_unstable();
+        clusters.dedup();
+        // (child of the root, the cores it forwards to, in send order).
+        let mut branches: Vec<(usize, Vec<usize>)> = Vec::new();
+        for cluster in clusters {
+            let members: Vec<usize> =
+                online.iter().copied().filter(|&c| self.cpus[c].cluster == cluster).collect();
+            if cluster == root_cluster {
+                branches.extend(members.into_iter().filter(|&c| c != root).map(|c| (c, Vec::new())));
+                continue;
             }
-        } else {
-            let root_cluster = self.cpus[root].cluster;
-            for &c in &online {
-                if c != root && self.cpus[c].cluster == root_cluster {
-                    edges.push((root, c));
-                }
-            }
-            let mut clusters: Vec<u32> = online.iter().map(|&c| self.cpus[c].cluster).collect();
-            clusters.sort_unstable();
-            clusters.dedup();
-            for cluster in clusters.into_iter().filter(|&k| k != root_cluster) {
-                let members: Vec<usize> =
-                    online.iter().copied().filter(|&c| self.cpus[c].cluster == cluster).collect();
-                let Some(&leader) = members.first() else { continue };
-                edges.push((root, leader));
-                edges.extend(members.iter().skip(1).map(|&m| (leader, m)));
-            }
+            let representative = if measured {
+                members.iter().copied().min_by_key(|&m| (cost(root, m), m))
+            } else {
+                members.first().copied()
+            };
+            let Some(representative) = representative else { continue };
+            let mut rest: Vec<usize> = members.into_iter().filter(|&m| m != representative).collect();
+            rest.sort_by_key(|&m| (core::cmp::Reverse(cost(representative, m)), m));
+            branches.push((representative, rest));
+        }
+        // The part of a branch: its link from the root plus its slowest forward; without
+        // measurements the cores behind it count too.
+        let part = |(child, rest): &(usize, Vec<usize>)| {
+            let slowest = rest.iter().map(|&m| cost(*child, m)).max().unwrap_or(0);
+            (cost(root, *child) + slowest, rest.len())
+        };
+        branches.sort_by_key(|branch| (core::cmp::Reverse(part(branch)), branch.0));
+        for (child, _) in &branches {
+            edges.push((root, *child));
+        }
+        for (child, rest) in &branches {
+            edges.extend(rest.iter().map(|&m| (*child, m)));
         }
         MulticastTree { root, edges }
     }

@@ -347,8 +347,11 @@ fn measured_facts_drive_the_peer_and_multicast_queries() {
     // Without measurements: cluster siblings, and a tree along the clusters.
     assert_eq!(skb.cheapest_peer(4), Some(5));
     let tree = skb.multicast_tree(0);
-    assert_eq!(tree.children(0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    // The big cluster's representative first (a link between clusters, and a core behind it),
+    // then the root's own cluster.
+    assert_eq!(tree.children(0).collect::<Vec<_>>(), [4, 1, 2, 3]);
     assert_eq!(tree.children(4).collect::<Vec<_>>(), [5]);
+    assert_eq!(tree.depth(), 2);
     // Measurements for every pair: the tree follows them.
     for a in 0..6 {
         for b in 0..6 {
@@ -363,7 +366,16 @@ fn measured_facts_drive_the_peer_and_multicast_queries() {
     assert_eq!(skb.cheapest_peer(4), Some(2));
     let tree = skb.multicast_tree(0);
     assert_eq!(tree.edges.len(), 5);
-    assert!(tree.edges.contains(&(2, 4)), "the cheap measured link is used: {:?}", tree.edges);
+    assert_eq!(tree.depth(), 2, "shallow, not the lightest chain: {:?}", tree.edges);
+    // The big cluster's representative is the member the root reaches fastest (4: 404 ns,
+    // against 405 for 5); the root sends to it first (404 + 109 to forward), then to its own
+    // cluster, farthest first.
+    assert_eq!(tree.children(0).collect::<Vec<_>>(), [4, 3, 2, 1]);
+    assert_eq!(tree.children(4).collect::<Vec<_>>(), [5]);
+    skb.record_latency(0, 5, 90);
+    let tree = skb.multicast_tree(0);
+    assert_eq!(tree.children(5).collect::<Vec<_>>(), [4], "a faster link makes 5 the representative");
+    assert_eq!(tree.edges[0], (0, 5));
     // Offline cores are left out.
     skb.mark_offline(5, "no report");
     assert_eq!(skb.offline_reason(5), Some("no report"));
@@ -375,15 +387,17 @@ fn without_measurements_the_multicast_tree_follows_the_clusters() {
     let mut skb = Skb::from_dtb(&fixture("synthetic/three-classes.dtb")).unwrap();
     // From an X1 (cluster 2): its sibling, and the first core of clusters 0 and 1, which
     // forward to their own siblings.
+    // In send order: the representatives with most cores behind them first, then its sibling.
     let tree = skb.multicast_tree(6);
-    assert_eq!(tree.children(6).collect::<Vec<_>>(), [7, 0, 4]);
+    assert_eq!(tree.children(6).collect::<Vec<_>>(), [0, 4, 7]);
     assert_eq!(tree.children(0).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(tree.children(4).collect::<Vec<_>>(), [5]);
     assert_eq!(tree.edges.len(), 7, "every other core reached once");
+    assert_eq!(tree.depth(), 2);
     // An offline cluster leader is replaced by the next core of its cluster.
     skb.mark_offline(0, "PSCI CPU_ON returned DENIED");
     let tree = skb.multicast_tree(6);
-    assert_eq!(tree.children(6).collect::<Vec<_>>(), [7, 1, 4]);
+    assert_eq!(tree.children(6).collect::<Vec<_>>(), [1, 4, 7]);
     assert_eq!(tree.children(1).collect::<Vec<_>>(), [2, 3]);
     assert_eq!(skb.offline_cores().collect::<Vec<_>>(), [(0, "PSCI CPU_ON returned DENIED")]);
     // Unknown cores have no answers.
@@ -412,4 +426,49 @@ fn reserved_memory_tells_no_map_from_reusable_and_skips_disabled_children() {
         "the /memreserve/ entry, the no-map firmware and the reusable pool; not the disabled child, not the size-only one"
     );
     assert_eq!(skb.no_map, [range(0x4000_0000, 0x20_0000)], "only the no-map child is never mapped");
+}
+
+/// Whatever the measurements and whichever cores are offline: the tree reaches every online
+/// core but the root exactly once, from a parent reached before it, in at most two hops.
+#[test]
+fn every_multicast_tree_spans_the_online_cores_in_two_hops() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..300 {
+        let mut skb = Skb::from_dtb(&fixture("synthetic/three-classes.dtb")).unwrap();
+        let n = skb.cpus.len();
+        if round % 2 == 0 {
+            for a in 0..n {
+                for b in (0..n).filter(|&b| b != a) {
+                    skb.record_latency(a, b, 50 + next() % 2000);
+                }
+            }
+        }
+        let root = (next() % n as u64) as usize;
+        let offline = (next() % n as u64) as usize;
+        if offline != root && round % 3 == 0 {
+            skb.mark_offline(offline, "test");
+        }
+        let tree = skb.multicast_tree(root);
+        let mut reached = vec![root];
+        for &(parent, child) in &tree.edges {
+            assert!(
+                reached.contains(&parent),
+                "round {round}: {parent} sends before it is reached: {:?}",
+                tree.edges
+            );
+            assert!(!reached.contains(&child), "round {round}: {child} reached twice: {:?}", tree.edges);
+            reached.push(child);
+        }
+        let mut online: Vec<usize> = (0..n).filter(|&c| skb.is_online(c) || c == root).collect();
+        reached.sort_unstable();
+        online.sort_unstable();
+        assert_eq!(reached, online, "round {round}");
+        assert!(tree.depth() <= 2, "round {round}: {:?}", tree.edges);
+    }
 }
