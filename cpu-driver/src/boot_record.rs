@@ -33,6 +33,13 @@ pub const FLAG_SELFTEST: u64 = 1 << 3;
 /// Bit in `BootRecord::flags`: the emulator enables semihosting, so a failed run ends with
 /// semihosting's `SYS_EXIT` status 1 rather than `SYSTEM_RESET` (bootargs `semihosting-exit`).
 pub const FLAG_SEMIHOSTING_EXIT: u64 = 1 << 4;
+/// Bit in `BootRecord::flags`: core 2's CPU driver recurses until its kernel stack overflows
+/// (bootargs `kernel-stack-overflow-test`), to show the overflow is reported with its address.
+pub const FLAG_KERNEL_STACK_OVERFLOW_TEST: u64 = 1 << 5;
+/// Bit in `BootRecord::flags`: the `faulter` runs the instructions `SCTLR_EL1` decides about at
+/// EL0 (bootargs `el0-instructions-test`, which also sets [`FLAG_FAULT_TEST`] so core 1's
+/// monitor spawns it). The same bit as `syscall_abi::FLAG_EL0_INSTRUCTIONS_TEST`.
+pub const FLAG_EL0_INSTRUCTIONS_TEST: u64 = 1 << 6;
 
 /// The console a CPU driver writes to.
 #[repr(C)]

@@ -29,6 +29,7 @@ pub mod paging;
 pub mod plan;
 pub mod program;
 pub mod shared_region;
+pub mod system_control;
 pub mod time;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]

@@ -12,8 +12,9 @@ use bootimage::{PayloadTable, TABLE_HEADER_SIZE};
 use cpu_driver::arch::aarch64::cpu::{self, halt};
 use cpu_driver::arch::aarch64::{cache, gic, phys};
 use cpu_driver::boot_record::{
-    ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE,
-    FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT, MAX_CORES,
+    ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST,
+    FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_POWER_OFF_WHEN_DONE, FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT,
+    MAX_CORES,
 };
 use cpu_driver::layout::{align_down, align_up, PAGE_SIZE, PHYSMAP_LIMIT};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
@@ -109,7 +110,9 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     let gic = gic_config(&facts);
     // SAFETY: the identity map covers the GIC as device memory; no other core runs yet.
     if let Err(e) = unsafe { gic::init_distributor(&gic, Some) } {
-        stub_println!("boot stub: warning: interrupt controller: {e}; cores will poll instead of sleeping");
+        stub_println!(
+            "boot stub: warning: interrupt controller: {e}; cores will wait on the timer's event stream"
+        );
     }
     let mut flags = FLAG_POWER_OFF_WHEN_DONE;
     let has_arg =
@@ -122,6 +125,12 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     }
     if has_arg("selftest") {
         flags |= FLAG_SELFTEST;
+    }
+    if has_arg("el0-instructions-test") {
+        flags |= FLAG_FAULT_TEST | FLAG_EL0_INSTRUCTIONS_TEST;
+    }
+    if has_arg("kernel-stack-overflow-test") {
+        flags |= FLAG_KERNEL_STACK_OVERFLOW_TEST;
     }
     if has_arg("semihosting-exit") {
         flags |= FLAG_SEMIHOSTING_EXIT;
