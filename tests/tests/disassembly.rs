@@ -252,3 +252,38 @@ fn the_kernels_write_the_decided_el0_controls_into_sctlr_el1() {
         assert_eq!(sctlr & (1 << 16), 0, "{kernel}: SCTLR_EL1 {sctlr:#x} lets EL0 run WFI (nTWI)");
     }
 }
+
+/// The EL2-to-EL1 drop (`el2_to_el1.S`, in the stub and in every kernel's entry) sets
+/// `VPIDR_EL2` from `MIDR_EL1` and `VMPIDR_EL2` from `MPIDR_EL1`, whose reset values are
+/// UNKNOWN on a board (QEMU resets them to the real values, so a boot there cannot tell), and
+/// points `VBAR_EL2` at `el2_vectors`.
+#[test]
+fn the_el2_drop_sets_the_virtual_identity_registers_and_el2_vectors() {
+    for (elf, function) in
+        [("boot-stub.elf", "stub_entry"), (KERNELS[0], "_kernel_entry"), (KERNELS[1], "_kernel_entry")]
+    {
+        let functions = functions(elf);
+        let code = &functions
+            .iter()
+            .find(|f| f.name == function)
+            .unwrap_or_else(|| panic!("{elf}: {function}"))
+            .instructions;
+        let copies = |from: &str, to: &str| {
+            code.windows(2).any(|w| {
+                let register =
+                    w[0].strip_prefix(&format!("mrs ")).and_then(|r| r.strip_suffix(&format!(", {from}")));
+                register.is_some_and(|r| w[1] == format!("msr {to}, {r}"))
+            })
+        };
+        assert!(copies("MIDR_EL1", "VPIDR_EL2"), "{elf}: {function} does not set VPIDR_EL2 from MIDR_EL1");
+        assert!(
+            copies("MPIDR_EL1", "VMPIDR_EL2"),
+            "{elf}: {function} does not set VMPIDR_EL2 from MPIDR_EL1"
+        );
+        let eret =
+            code.iter().position(|i| i == "eret").unwrap_or_else(|| panic!("{elf}: no eret in {function}"));
+        let vbar = code.iter().rposition(|i| i.starts_with("msr VBAR_EL2, ")).expect("a VBAR_EL2 write");
+        assert!(vbar < eret, "{elf}: VBAR_EL2 must be set before the drop");
+        assert!(functions.iter().any(|f| f.name == "el2_vectors"), "{elf}: no el2_vectors");
+    }
+}

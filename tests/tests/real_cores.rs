@@ -117,17 +117,11 @@ fn entered_at_el2_every_core_keeps_the_physical_timer() {
 fn without_an_interrupt_controller_cores_wait_on_the_event_stream() {
     // The big.LITTLE tree with its GIC's compatible string replaced: the SKB finds no
     // interrupt controller (QEMU's GIC is still there, unused).
-    let dir = std::env::temp_dir().join(format!("mk-nogic-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temporary folder");
-    let dtb = dir.join("nogic.dtb");
-    std::fs::copy(built("qemu-virt-biglittle.dtb"), &dtb).expect("copy the tree");
-    let status = std::process::Command::new("fdtput")
-        .args(["-t", "s"])
-        .arg(&dtb)
-        .args(["/intc@8000000", "compatible", "none,no-interrupt-controller"])
-        .status()
-        .expect("fdtput (device-tree-compiler) runs");
-    assert!(status.success());
+    let (dir, dtb) = edited_tree(
+        "qemu-virt-biglittle.dtb",
+        "nogic",
+        &[&["/intc@8000000", "compatible", "none,no-interrupt-controller"]],
+    );
     let run = Qemu { dtb: Some(dtb), ..Qemu::big_little() }.boot();
     let _ = std::fs::remove_dir_all(&dir);
     for core in 0..6 {
@@ -137,5 +131,67 @@ fn without_an_interrupt_controller_cores_wait_on_the_event_stream() {
         let cntkctl = hex_field(lines[0], "cntkctl_el1=");
         assert_ne!(cntkctl & (1 << 2), 0, "CNTKCTL_EL1.EVNTEN must be set: {lines:?}");
     }
+    assert_run_ends(&run, 6);
+}
+
+/// A copy of built device tree `name` with `fdtput` edits, in a folder of its own.
+fn edited_tree(name: &str, tag: &str, edits: &[&[&str]]) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("mk-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary folder");
+    let dtb = dir.join(format!("{tag}.dtb"));
+    std::fs::copy(built(name), &dtb).expect("copy the tree");
+    for edit in edits {
+        let status = std::process::Command::new("fdtput")
+            .args(["-t", "s"])
+            .arg(&dtb)
+            .args(*edit)
+            .status()
+            .expect("fdtput (device-tree-compiler) runs");
+        assert!(status.success(), "fdtput {edit:?}");
+    }
+    (dir, dtb)
+}
+
+/// Entered at EL2 with a device tree that says PSCI over `hvc`: nothing but this kernel runs at
+/// EL2, so EL2's vectors must pass every HVC on to the firmware (QEMU's PSCI, on `smc`). Every
+/// core is started with CPU_ON over HVC and the run ends with SYSTEM_OFF over HVC.
+///
+/// QEMU rewrites `/psci/method` to its own conduit in any tree it hands a kernel (`-kernel`
+/// with `-dtb`), so here QEMU boots a four-instruction "firmware" from flash (`-bios`) that
+/// enters the image the way a boot loader does (x0 = the tree), with the image and the edited
+/// tree placed in RAM by QEMU's generic loader, untouched.
+#[test]
+fn entered_at_el2_psci_over_hvc_is_passed_on_to_the_firmware() {
+    let (dir, dtb) = edited_tree("qemu-virt-biglittle-el2.dtb", "el2-hvc", &[&["/psci", "method", "hvc"]]);
+    const IMAGE: u32 = 0x4020_0000;
+    const TREE: u32 = 0x4800_0000;
+    // movz x0, #(TREE >> 16), lsl #16; movz x1, #(IMAGE >> 16), lsl #16; br x1
+    let movz_high = |rd: u32, value: u32| 0xd2a0_0000 | ((value >> 16) << 5) | rd;
+    let firmware: Vec<u8> = [movz_high(0, TREE), movz_high(1, IMAGE), 0xd61f_0020, 0]
+        .iter()
+        .flat_map(|i: &u32| i.to_le_bytes())
+        .collect();
+    let bios = dir.join("enter-image.bin");
+    std::fs::write(&bios, firmware).expect("write the firmware");
+    let loader = |file: &std::path::Path, address: u32| {
+        ["-device".to_owned(), format!("loader,file={},addr={address:#x},force-raw=on", file.display())]
+    };
+    let qemu = Qemu {
+        machine: "virt,gic-version=3,virtualization=on".into(),
+        dtb: None,
+        bios: Some(bios),
+        extra_args: [loader(&built("Image"), IMAGE), loader(&dtb, TREE)].concat(),
+        ..Qemu::big_little()
+    };
+    let run = qemu.boot();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(run.lines_starting("boot stub: entered at EL2").len(), 1, "{}", run.console);
+    assert_eq!(
+        run.lines_starting("boot stub: PSCI over hvc, entered at EL2: EL2's vectors pass each call on").len(),
+        1,
+        "{}",
+        run.console
+    );
+    assert_eq!(run.lines_starting("core 0: started core ").len(), 5, "CPU_ON over hvc: {}", run.console);
     assert_run_ends(&run, 6);
 }
