@@ -53,6 +53,13 @@ pub struct ConsoleConfig {
     pub reg_shift: u64,
     /// Register access width in bytes.
     pub reg_io_width: u64,
+    /// Baud rate the device tree gives (0: none; the firmware's stays).
+    pub baud: u64,
+    /// The UART's input clock in Hz where the device tree states it (0: unknown; then the
+    /// firmware's divisor stays).
+    pub clock_hz: u64,
+    /// Line format from the device tree (`uart_setup::line`; 0: none given).
+    pub line: u64,
 }
 
 /// Where the interrupt controller is and how to reach the boot core through it.
@@ -282,7 +289,15 @@ impl BootRecord {
             frames_pa: 0,
             frames_va: 0,
             frames_size: 0,
-            console: ConsoleConfig { kind: 0, base_pa: 0, reg_shift: 0, reg_io_width: 0 },
+            console: ConsoleConfig {
+                kind: 0,
+                base_pa: 0,
+                reg_shift: 0,
+                reg_io_width: 0,
+                baud: 0,
+                clock_hz: 0,
+                line: 0,
+            },
             gic: GicConfig { version: 0, distributor_pa: 0, cpu_pa: 0, core_count: 0, boot_core_target: 0 },
             shared_pa: 0,
             shared_size: 0,

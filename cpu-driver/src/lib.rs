@@ -31,6 +31,7 @@ pub mod program;
 pub mod shared_region;
 pub mod system_control;
 pub mod time;
+pub mod uart_setup;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod arch;

@@ -18,6 +18,7 @@ use cpu_driver::boot_record::{
 };
 use cpu_driver::layout::{align_down, align_up, PAGE_SIZE, PHYSMAP_LIMIT};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
+use cpu_driver::uart_setup::line;
 
 use crate::console::{self, stub_println};
 use crate::cores::{Handoff, Plan};
@@ -185,6 +186,16 @@ fn console_config(facts: &skb::Skb) -> ConsoleConfig {
         base_pa: console.base,
         reg_shift: u64::from(console.reg_shift),
         reg_io_width: u64::from(console.reg_io_width),
+        baud: u64::from(console.baud.unwrap_or(0)),
+        clock_hz: u64::from(console.clock_hz.unwrap_or(0)),
+        line: console.line.map_or(0, |format| {
+            let parity = match format.parity {
+                skb::Parity::None => line::PARITY_NONE,
+                skb::Parity::Odd => line::PARITY_ODD,
+                skb::Parity::Even => line::PARITY_EVEN,
+            };
+            line::encode(format.data_bits, parity)
+        }),
     }
 }
 
