@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::address::{mmio, reg_entries, translate};
 use crate::error::Error;
-use crate::tree::Tree;
+use crate::tree::{read_cells, Tree};
 
 /// A physical memory range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,8 +138,9 @@ pub fn uart_clock(tree: &Tree, node: usize) -> Option<u32> {
     if let Some(hz) = tree.prop_u32(node, "clock-frequency").filter(|&hz| hz > 0) {
         return Some(hz);
     }
-    let handle = tree.prop_u32(node, "clocks")?;
-    let clock = tree.by_phandle(handle)?;
+    // The first specifier's phandle: the first cell, whatever the clock's `#clock-cells`.
+    let handle = tree.prop(node, "clocks").and_then(|cells| read_cells(cells, 0, 1))?;
+    let clock = tree.by_phandle(u32::try_from(handle).ok()?)?;
     tree.is_compatible(clock, "fixed-clock")
         .then(|| tree.prop_u32(clock, "clock-frequency"))
         .flatten()

@@ -425,3 +425,11 @@ fn a_console_that_states_its_own_clock_and_only_a_baud_rate() {
     assert_eq!(console.line, None, "no format in the options: none guessed");
     assert_eq!(console.clock_hz, Some(500_000_000), "its own clock-frequency");
 }
+
+#[test]
+fn a_console_clocked_by_a_clock_controller_has_no_known_clock() {
+    let skb = Skb::from_dtb(&fixture("synthetic/console-clock-controller.dtb")).unwrap();
+    let console = skb.console.unwrap();
+    assert_eq!(console.baud, Some(115_200));
+    assert_eq!(console.clock_hz, None, "a controller's own clock-frequency is not its outputs' rate");
+}
