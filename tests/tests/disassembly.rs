@@ -270,8 +270,7 @@ fn the_el2_drop_sets_the_virtual_identity_registers_and_el2_vectors() {
             .instructions;
         let copies = |from: &str, to: &str| {
             code.windows(2).any(|w| {
-                let register =
-                    w[0].strip_prefix(&format!("mrs ")).and_then(|r| r.strip_suffix(&format!(", {from}")));
+                let register = w[0].strip_prefix("mrs ").and_then(|r| r.strip_suffix(&format!(", {from}")));
                 register.is_some_and(|r| w[1] == format!("msr {to}, {r}"))
             })
         };

@@ -19,11 +19,13 @@ pub const WAKE_INTID: u32 = SGI_WAKE;
 static GIC: Mutex<Option<Gic>> = Mutex::new(None);
 
 /// Chooses this core's timer by the level it entered the kernel at (`timer::Kind`: virtual
-/// under a possible hypervisor, physical where the kernel owns EL2), says which, and sets up
-/// this core's GIC. Without a GIC the core waits in `WFE` with the timer's event stream on, so
-/// every wait ends within about a millisecond and a deadline is seen (Arm ARM DDI 0487,
-/// D12.2.3 "Event streams": nothing else would wake a WFE no core signals).
+/// under a possible hypervisor, physical where the kernel owns EL2), says which, turns on the
+/// timer's event stream and sets up this core's GIC. The event stream bounds every `WFE`: the
+/// kernel's own without a GIC, where the core waits in `WFE` and a deadline must still be seen,
+/// and EL0's, which `SCTLR_EL1.nTWE` lets through (Arm ARM DDI 0487, D12.2.3 "Event streams":
+/// nothing else wakes a WFE no core signals). It does not end a `WFI`, the kernel's idle.
 pub fn init(config: &GicConfig, core: u64, entry_el: u64) {
+    let period = cpu::enable_event_stream();
     let kind = timer::Kind::for_entry_el(entry_el);
     timer::select(kind);
     let why = match kind {
@@ -36,7 +38,6 @@ pub fn init(config: &GicConfig, core: u64, entry_el: u64) {
     match unsafe { Gic::this_core(config, cpu::mpidr(), kind.intid(), phys_to_virt) } {
         Ok(gic) => *GIC.lock() = Some(gic),
         Err(e) => {
-            let period = cpu::enable_event_stream();
             kprintln!(
                 "core {core}: interrupt controller: {e}; waiting in WFE with the timer's event stream \
                  (cntkctl_el1={:#x}, an event every {period} ticks)",
