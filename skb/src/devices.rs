@@ -168,7 +168,8 @@ pub struct Console {
     pub baud: Option<u32>,
     /// Line format from the stdout-path options, when they give one.
     pub line: Option<LineFormat>,
-    /// The UART's input clock in Hz, where the tree states it ([`uart_clock`]).
+    /// The UART's input clock in Hz, where the tree states it: its own `clock-frequency`, or
+    /// that of a `fixed-clock` its `clocks` names first.
     pub clock_hz: Option<u32>,
 }
 
