@@ -33,6 +33,13 @@ pub const FLAG_SELFTEST: u64 = 1 << 3;
 /// Bit in `BootRecord::flags`: the emulator enables semihosting, so a failed run ends with
 /// semihosting's `SYS_EXIT` status 1 rather than `SYSTEM_RESET` (bootargs `semihosting-exit`).
 pub const FLAG_SEMIHOSTING_EXIT: u64 = 1 << 4;
+/// Bit in `BootRecord::flags`: core 2's CPU driver recurses until its kernel stack overflows
+/// (bootargs `kernel-stack-overflow-test`), to show the overflow is reported with its address.
+pub const FLAG_KERNEL_STACK_OVERFLOW_TEST: u64 = 1 << 5;
+/// Bit in `BootRecord::flags`: the `faulter` runs the instructions `SCTLR_EL1` decides about at
+/// EL0 (bootargs `el0-instructions-test`, which also sets [`FLAG_FAULT_TEST`] so core 1's
+/// monitor spawns it). The same bit as `syscall_abi::FLAG_EL0_INSTRUCTIONS_TEST`.
+pub const FLAG_EL0_INSTRUCTIONS_TEST: u64 = 1 << 6;
 
 /// The console a CPU driver writes to.
 #[repr(C)]
@@ -46,6 +53,13 @@ pub struct ConsoleConfig {
     pub reg_shift: u64,
     /// Register access width in bytes.
     pub reg_io_width: u64,
+    /// Baud rate the device tree gives (0: none; the firmware's stays).
+    pub baud: u64,
+    /// The UART's input clock in Hz where the device tree states it (0: unknown; then the
+    /// firmware's divisor stays).
+    pub clock_hz: u64,
+    /// Line format from the device tree (`uart_setup::line`; 0: none given).
+    pub line: u64,
 }
 
 /// Where the interrupt controller is and how to reach the boot core through it.
@@ -280,7 +294,15 @@ impl BootRecord {
             frames_pa: 0,
             frames_va: 0,
             frames_size: 0,
-            console: ConsoleConfig { kind: 0, base_pa: 0, reg_shift: 0, reg_io_width: 0 },
+            console: ConsoleConfig {
+                kind: 0,
+                base_pa: 0,
+                reg_shift: 0,
+                reg_io_width: 0,
+                baud: 0,
+                clock_hz: 0,
+                line: 0,
+            },
             gic: GicConfig { version: 0, distributor_pa: 0, cpu_pa: 0, core_count: 0, boot_core_target: 0 },
             shared_pa: 0,
             shared_size: 0,

@@ -31,7 +31,9 @@ pub mod program;
 pub mod run_queue;
 pub mod shared_region;
 pub mod syscall_decode;
+pub mod system_control;
 pub mod time;
+pub mod uart_setup;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub mod arch;

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::address::{mmio, reg_entries, translate};
 use crate::error::Error;
-use crate::tree::Tree;
+use crate::tree::{read_cells, Tree};
 
 /// A physical memory range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +80,73 @@ pub enum UartKind {
     Other,
 }
 
+/// Parity of a serial line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parity {
+    /// No parity bit.
+    None,
+    /// Odd parity.
+    Odd,
+    /// Even parity.
+    Even,
+}
+
+/// A serial line's format, from the `stdout-path` options (`<baud><parity><bits>`, as Linux's
+/// console options: `115200n8`); one stop bit, which the options cannot change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineFormat {
+    /// Data bits, 5 to 8.
+    pub data_bits: u8,
+    /// Parity.
+    pub parity: Parity,
+}
+
+impl Default for LineFormat {
+    /// 8N1, what Linux assumes when the options stop after the baud rate.
+    fn default() -> Self {
+        LineFormat { data_bits: 8, parity: Parity::None }
+    }
+}
+
+/// The baud rate and line format in `stdout-path` options such as `115200n8`: digits, then
+/// optionally a parity letter (`n`, `o`, `e`) and a data-bit count (5 to 8); anything after
+/// (flow control) is ignored. The format is `None` when the options give only a baud rate or
+/// something this cannot read; a malformed part is never guessed at.
+pub fn stdout_options(options: &str) -> (Option<u32>, Option<LineFormat>) {
+    let digits: String = options.chars().take_while(char::is_ascii_digit).collect();
+    let baud = digits.parse().ok().filter(|&b| b > 0);
+    let mut rest = options[digits.len()..].chars();
+    let parity = match rest.next() {
+        Some('n') => Parity::None,
+        Some('o') => Parity::Odd,
+        Some('e') => Parity::Even,
+        _ => return (baud, None),
+    };
+    let data_bits = match rest.next().and_then(|c| c.to_digit(10)) {
+        Some(bits @ 5..=8) => bits as u8,
+        None => 8,
+        Some(_) => return (baud, None),
+    };
+    (baud, Some(LineFormat { data_bits, parity }))
+}
+
+/// The UART's input clock in Hz: its own `clock-frequency`, else the `clock-frequency` of the
+/// first clock `clocks` names when that clock is a `fixed-clock` (a clock whose rate the tree
+/// states). `None` for clocks a driver would have to ask (a clock controller): the firmware's
+/// divisor stays then.
+pub fn uart_clock(tree: &Tree, node: usize) -> Option<u32> {
+    if let Some(hz) = tree.prop_u32(node, "clock-frequency").filter(|&hz| hz > 0) {
+        return Some(hz);
+    }
+    // The first specifier's phandle: the first cell, whatever the clock's `#clock-cells`.
+    let handle = tree.prop(node, "clocks").and_then(|cells| read_cells(cells, 0, 1))?;
+    let clock = tree.by_phandle(u32::try_from(handle).ok()?)?;
+    tree.is_compatible(clock, "fixed-clock")
+        .then(|| tree.prop_u32(clock, "clock-frequency"))
+        .flatten()
+        .filter(|&hz| hz > 0)
+}
+
 /// The console from `/chosen/stdout-path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Console {
@@ -99,6 +166,11 @@ pub struct Console {
     pub reg_io_width: u32,
     /// Baud rate from the stdout-path options or `current-speed`.
     pub baud: Option<u32>,
+    /// Line format from the stdout-path options, when they give one.
+    pub line: Option<LineFormat>,
+    /// The UART's input clock in Hz, where the tree states it: its own `clock-frequency`, or
+    /// that of a `fixed-clock` its `clocks` names first.
+    pub clock_hz: Option<u32>,
 }
 
 const GICV3: &[&str] = &["arm,gic-v3"];
@@ -295,10 +367,7 @@ pub fn console(tree: &Tree) -> Result<Option<Console>, Error> {
         UartKind::Other
     };
     let Some((base, _)) = mmio(tree, node, 0)? else { return Ok(None) };
-    let baud_from_options = options.and_then(|o| {
-        let digits: String = o.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    });
+    let (baud_from_options, line) = options.map_or((None, None), stdout_options);
     Ok(Some(Console {
         path,
         compatible: tree.string(node, "compatible").unwrap_or_default(),
@@ -308,10 +377,38 @@ pub fn console(tree: &Tree) -> Result<Option<Console>, Error> {
         reg_shift: tree.prop_u32(node, "reg-shift").unwrap_or(0),
         reg_io_width: tree.prop_u32(node, "reg-io-width").unwrap_or(1),
         baud: baud_from_options.or_else(|| tree.prop_u32(node, "current-speed")),
+        line,
+        clock_hz: uart_clock(tree, node),
     }))
 }
 
 /// `/chosen/bootargs`.
 pub fn bootargs(tree: &Tree) -> Option<String> {
     tree.find("/chosen").and_then(|chosen| tree.string(chosen, "bootargs"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdout_options_give_baud_parity_and_data_bits() {
+        let format = |data_bits, parity| Some(LineFormat { data_bits, parity });
+        assert_eq!(stdout_options("115200n8"), (Some(115_200), format(8, Parity::None)));
+        assert_eq!(stdout_options("1500000n8"), (Some(1_500_000), format(8, Parity::None)));
+        assert_eq!(stdout_options("9600e7"), (Some(9600), format(7, Parity::Even)));
+        assert_eq!(stdout_options("38400o"), (Some(38_400), format(8, Parity::Odd)));
+        assert_eq!(
+            stdout_options("115200n8r"),
+            (Some(115_200), format(8, Parity::None)),
+            "flow control ignored"
+        );
+        assert_eq!(stdout_options("115200"), (Some(115_200), None), "no format given: none guessed");
+        assert_eq!(stdout_options("115200x8"), (Some(115_200), None));
+        assert_eq!(stdout_options("115200n9"), (Some(115_200), None));
+        assert_eq!(stdout_options("115200n4"), (Some(115_200), None));
+        assert_eq!(stdout_options(""), (None, None));
+        assert_eq!(stdout_options("0n8").0, None);
+        assert_eq!(stdout_options("99999999999999n8").0, None, "overflow is no baud rate");
+    }
 }

@@ -40,7 +40,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 pub use cpus::{Caches, Cpu, EnableMethod};
-pub use devices::{Console, InterruptController, MemoryRange, Psci, PsciConduit, Timer, UartKind};
+pub use devices::{
+    stdout_options, Console, InterruptController, LineFormat, MemoryRange, Parity, Psci, PsciConduit, Timer,
+    UartKind,
+};
 pub use error::Error;
 pub use microarch::{from_compatible as micro_arch_from_compatible, micro_arch_from_midr, MicroArch};
 pub use queries::{CpuDriverBuild, MulticastTree};

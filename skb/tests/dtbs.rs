@@ -2,7 +2,8 @@
 //! from QEMU's own `virt` trees, including one as QEMU patches it (with FDT_NOP tokens).
 
 use skb::{
-    Caches, CpuDriverBuild, EnableMethod, InterruptController, MemoryRange, PsciConduit, Skb, UartKind,
+    Caches, CpuDriverBuild, EnableMethod, InterruptController, LineFormat, MemoryRange, Parity, PsciConduit,
+    Skb, UartKind,
 };
 
 fn board(name: &str) -> Vec<u8> {
@@ -47,6 +48,8 @@ fn rockpro64_is_four_little_and_two_big_in_two_clusters() {
         (UartKind::Ns16550, 0xff1a_0000, 2, 4)
     );
     assert_eq!(console.baud, Some(1_500_000));
+    assert_eq!(console.line, Some(LineFormat { data_bits: 8, parity: Parity::None }), "1500000n8");
+    assert_eq!(console.clock_hz, None, "the UART's clock comes from the CRU: the firmware's divisor stays");
     assert!(skb.memory.is_empty(), "U-Boot adds /memory; the kernel's tree has none");
 }
 
@@ -91,6 +94,7 @@ fn raspberry_pi_4_is_one_class_with_spin_tables_and_translated_devices() {
     );
     let console = skb.console.unwrap();
     assert_eq!(console.kind, UartKind::Bcm2835Aux, "stdout-path is serial1, the mini-UART");
+    assert_eq!(console.clock_hz, None, "the core clock is the firmware's: its divisor stays");
     assert_eq!(console.base, 0xfe21_5040, "bus address 0x7e215040 seen from the CPU");
     assert!(
         skb.reserved.iter().any(|r| r.base == 0 && r.size == 0x1000),
@@ -471,4 +475,32 @@ fn every_multicast_tree_spans_the_online_cores_in_two_hops() {
         assert_eq!(reached, online, "round {round}");
         assert!(tree.depth() <= 2, "round {round}: {:?}", tree.edges);
     }
+}
+
+#[test]
+fn a_console_with_a_fixed_clock_and_a_line_format() {
+    let skb = Skb::from_dtb(&fixture("synthetic/console-fixed-clock.dtb")).unwrap();
+    let console = skb.console.unwrap();
+    assert_eq!((console.kind, console.base, console.reg_shift), (UartKind::Ns16550, 0x10000, 2));
+    assert_eq!(console.baud, Some(9600));
+    assert_eq!(console.line, Some(LineFormat { data_bits: 7, parity: Parity::Even }), "9600e7");
+    assert_eq!(console.clock_hz, Some(24_000_000), "from the fixed-clock `clocks` names");
+}
+
+#[test]
+fn a_console_that_states_its_own_clock_and_only_a_baud_rate() {
+    let skb = Skb::from_dtb(&fixture("synthetic/console-aux-clock-frequency.dtb")).unwrap();
+    let console = skb.console.unwrap();
+    assert_eq!(console.kind, UartKind::Bcm2835Aux);
+    assert_eq!(console.baud, Some(115_200));
+    assert_eq!(console.line, None, "no format in the options: none guessed");
+    assert_eq!(console.clock_hz, Some(500_000_000), "its own clock-frequency");
+}
+
+#[test]
+fn a_console_clocked_by_a_clock_controller_has_no_known_clock() {
+    let skb = Skb::from_dtb(&fixture("synthetic/console-clock-controller.dtb")).unwrap();
+    let console = skb.console.unwrap();
+    assert_eq!(console.baud, Some(115_200));
+    assert_eq!(console.clock_hz, None, "a controller's own clock-frequency is not its outputs' rate");
 }

@@ -185,3 +185,104 @@ fn the_erratum_check_finds_the_sequence() {
         0
     ));
 }
+
+/// Whether `insn` calls `arm-gic`'s `GicV2::setup`, which writes the shared distributor's
+/// `GICD_CTLR` and all its group registers.
+fn calls_gicv2_setup(insn: &str) -> bool {
+    (insn.starts_with("bl ") || insn.starts_with("b ")) && insn.contains("GicV2::setup")
+}
+
+/// On GICv2 only the boot stub configures the distributor; a CPU driver sets up its own CPU
+/// interface and banked registers only (`gic::Gic::this_core`). QEMU cannot show a core
+/// rewriting `GICD_CTLR` under the others (its GIC model takes the same value again), so the
+/// builds are checked: neither kernel holds or calls `GicV2::setup`, while the stub does (so
+/// the check can see it).
+#[test]
+fn only_the_boot_stub_sets_up_the_gicv2_distributor() {
+    let holds = |elf: &str| {
+        functions(elf).iter().any(|f| {
+            f.name.contains("arm_gic::gicv2::GicV2::setup")
+                || f.instructions.iter().any(|i| calls_gicv2_setup(i))
+        })
+    };
+    assert!(holds("boot-stub.elf"), "the stub must set up the distributor; the check would prove nothing");
+    for kernel in KERNELS {
+        assert!(!holds(kernel), "{kernel} sets up the GICv2 distributor again on every core");
+    }
+}
+
+/// The `SCTLR_EL1` value `_kernel_entry` writes (with the MMU on): the `mov`/`movk` pair into
+/// the register the `msr` writes.
+fn kernel_sctlr(kernel: &str) -> u64 {
+    let functions = functions(kernel);
+    let entry = functions.iter().find(|f| f.name == "_kernel_entry").expect("_kernel_entry");
+    let at = entry
+        .instructions
+        .iter()
+        .rposition(|i| i.starts_with("msr SCTLR_EL1, "))
+        .unwrap_or_else(|| panic!("{kernel}: no SCTLR_EL1 write in _kernel_entry"));
+    let register = entry.instructions[at].rsplit(' ').next().expect("a register");
+    let immediate = |insn: &str| {
+        let hex = insn.split('#').nth(1).and_then(|h| h.split([',', ' ']).next()).expect("an immediate");
+        u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("hex immediate")
+    };
+    let mut value = 0;
+    for insn in &entry.instructions[at.saturating_sub(2)..at] {
+        if insn.starts_with(&format!("mov {register}, #")) {
+            value = immediate(insn);
+        } else if insn.starts_with(&format!("movk {register}, #")) && insn.ends_with("lsl #16") {
+            value |= immediate(insn) << 16;
+        }
+    }
+    value
+}
+
+/// The EL0 controls of `SCTLR_EL1` as `cpu_driver::system_control::KERNEL` decides them,
+/// checked in what the kernels really write: UCT (15), DZE (14), UCI (26) and nTWE (18) set,
+/// nTWI (16) clear. QEMU traps a WFE at EL0 never, so the boot test cannot show nTWE; this can.
+#[test]
+fn the_kernels_write_the_decided_el0_controls_into_sctlr_el1() {
+    for kernel in KERNELS {
+        let sctlr = kernel_sctlr(kernel);
+        for (bit, name) in
+            [(15, "UCT"), (14, "DZE"), (26, "UCI"), (18, "nTWE"), (0, "M"), (2, "C"), (12, "I")]
+        {
+            assert_ne!(sctlr & (1 << bit), 0, "{kernel}: SCTLR_EL1 {sctlr:#x} lacks {name}");
+        }
+        assert_eq!(sctlr & (1 << 16), 0, "{kernel}: SCTLR_EL1 {sctlr:#x} lets EL0 run WFI (nTWI)");
+    }
+}
+
+/// The EL2-to-EL1 drop (`el2_to_el1.S`, in the stub and in every kernel's entry) sets
+/// `VPIDR_EL2` from `MIDR_EL1` and `VMPIDR_EL2` from `MPIDR_EL1`, whose reset values are
+/// UNKNOWN on a board (QEMU resets them to the real values, so a boot there cannot tell), and
+/// points `VBAR_EL2` at `el2_vectors`.
+#[test]
+fn the_el2_drop_sets_the_virtual_identity_registers_and_el2_vectors() {
+    for (elf, function) in
+        [("boot-stub.elf", "stub_entry"), (KERNELS[0], "_kernel_entry"), (KERNELS[1], "_kernel_entry")]
+    {
+        let functions = functions(elf);
+        let code = &functions
+            .iter()
+            .find(|f| f.name == function)
+            .unwrap_or_else(|| panic!("{elf}: {function}"))
+            .instructions;
+        let copies = |from: &str, to: &str| {
+            code.windows(2).any(|w| {
+                let register = w[0].strip_prefix("mrs ").and_then(|r| r.strip_suffix(&format!(", {from}")));
+                register.is_some_and(|r| w[1] == format!("msr {to}, {r}"))
+            })
+        };
+        assert!(copies("MIDR_EL1", "VPIDR_EL2"), "{elf}: {function} does not set VPIDR_EL2 from MIDR_EL1");
+        assert!(
+            copies("MPIDR_EL1", "VMPIDR_EL2"),
+            "{elf}: {function} does not set VMPIDR_EL2 from MPIDR_EL1"
+        );
+        let eret =
+            code.iter().position(|i| i == "eret").unwrap_or_else(|| panic!("{elf}: no eret in {function}"));
+        let vbar = code.iter().rposition(|i| i.starts_with("msr VBAR_EL2, ")).expect("a VBAR_EL2 write");
+        assert!(vbar < eret, "{elf}: VBAR_EL2 must be set before the drop");
+        assert!(functions.iter().any(|f| f.name == "el2_vectors"), "{elf}: no el2_vectors");
+    }
+}

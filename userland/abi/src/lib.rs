@@ -298,7 +298,8 @@ pub enum Info {
     /// This caller's dispatcher index on its core (the monitor is 0).
     DispatcherIndex = 8,
     /// Boot flags: bit 0 power off when done, bit 1 fault test, bit 2 benchmark run, bit 3
-    /// capability self-test, bit 4 a failed run exits through semihosting.
+    /// capability self-test, bit 4 a failed run exits through semihosting, bit 5 the kernel
+    /// stack overflow test, bit 6 the EL0 instruction test (`faulter`).
     Flags = 9,
     /// Bytes of the private region a core needs to run the CPU-driver build of class `x1`
     /// (0 little, 1 big): what `core_boot`'s `region` must hold at least.
@@ -333,6 +334,9 @@ pub const FLAG_FAULT_TEST: u64 = 1 << 1;
 pub const FLAG_BENCH: u64 = 1 << 2;
 /// Boot flag bit: the capability self-test (`selftest` on the kernel command line).
 pub const FLAG_SELFTEST: u64 = 1 << 3;
+/// Boot flag bit: the EL0 instruction test (`el0-instructions-test` on the kernel command
+/// line, which also sets [`FLAG_FAULT_TEST`] so the `faulter` runs on core 1, in this role).
+pub const FLAG_EL0_INSTRUCTIONS_TEST: u64 = 1 << 6;
 
 impl Info {
     /// Decodes an `info` selector.

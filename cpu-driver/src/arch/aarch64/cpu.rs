@@ -57,15 +57,25 @@ pub fn send_event() {
     asm::sev();
 }
 
-/// Turns on the timer's event stream so a WFE wakes at least every ~1 ms even if no core
-/// ever sends an event: waits with a timeout can then sleep instead of spinning.
-pub fn enable_event_stream() {
+/// Turns on the timer's event stream so a WFE wakes at least every ~1-2 ms even if no core
+/// ever sends an event: waits with a timeout can then sleep instead of spinning (Arm ARM DDI
+/// 0487, D12.2.3 "Event streams", `CNTKCTL_EL1.EVNTEN`/`EVNTI`). Returns the period in counter
+/// ticks: an event each time counter bit `EVNTI` goes from 0 to 1.
+pub fn enable_event_stream() -> u64 {
     use aarch64_cpu::registers::CNTKCTL_EL1;
     use tock_registers::interfaces::ReadWriteable;
     // The stream fires when counter bit EVNTI flips: pick the bit closest to 1 ms.
     let ticks_per_ms = (counter_frequency() / 1000).max(2);
-    let bit = 63 - ticks_per_ms.leading_zeros() as u64;
-    CNTKCTL_EL1.modify(CNTKCTL_EL1::EVNTEN::SET + CNTKCTL_EL1::EVNTI.val(bit.min(15)));
+    let bit = (63 - ticks_per_ms.leading_zeros() as u64).min(15);
+    CNTKCTL_EL1.modify(CNTKCTL_EL1::EVNTEN::SET + CNTKCTL_EL1::EVNTI.val(bit));
+    asm::barrier::isb(asm::barrier::SY);
+    1 << (bit + 1)
+}
+
+/// `CNTKCTL_EL1` as it is now (the event stream's enable is bit 2, its bit select bits 7:4).
+pub fn event_stream_control() -> u64 {
+    use aarch64_cpu::registers::CNTKCTL_EL1;
+    CNTKCTL_EL1.get()
 }
 
 /// `TCR_EL1` for the layout in [`crate::layout`]: 39-bit VA in both halves, 4 KiB granule,

@@ -20,6 +20,10 @@ pub struct TrapFrame {
 
 const _: () = assert!(core::mem::size_of::<TrapFrame>() == 36 * 8);
 
+/// Added to the vector index by `kernel_vectors.S` when an exception taken at EL1 found the
+/// kernel stack exhausted and was moved to the overflow stack.
+pub const KERNEL_OVERFLOW: u64 = 0x10;
+
 /// Which vector was taken (the index into the 16-entry table).
 pub fn vector_name(kind: u64) -> &'static str {
     const NAMES: [&str; 16] = [

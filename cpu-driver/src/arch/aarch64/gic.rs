@@ -3,7 +3,13 @@
 //! CPU interface, e.g. the Raspberry Pi 4's GIC-400).
 //!
 //! Each core drives only its own redistributor or banked registers; the distributor's global
-//! settings are written once, by the boot stub, before any other core starts. The CPU driver
+//! settings (`GICD_CTLR`, the shared group registers) are written once, by the boot stub,
+//! before any other core starts ([`init_distributor`]). On GICv2 that means no core but the
+//! stub calls `arm-gic`'s `GicV2::setup`, which writes `GICD_CTLR` and all 32 `GICD_IGROUPR`s:
+//! a core starting later would rewrite the distributor under the cores already running (GIC
+//! architecture specification IHI 0048B, 4.3.1 and 4.3.4; only `GICD_IGROUPR0`, `ISENABLER0`
+//! and `IPRIORITYR0-7` are banked per CPU interface). `tests/tests/disassembly.rs` checks that
+//! neither kernel build holds `GicV2::setup`. The CPU driver
 //! keeps interrupts masked at EL1 and uses the GIC to *wake* from `WFI` (a pending interrupt
 //! ends `WFI` even while masked), then acknowledges what is pending.
 
@@ -18,8 +24,11 @@ use crate::boot_record::GicConfig;
 
 /// The SGI a core sends to wake another (URPC notification, report in).
 pub const SGI_WAKE: u32 = 1;
-/// The non-secure EL1 physical timer's PPI (INTID 30 on every GIC the project supports).
-pub const TIMER_INTID: u32 = 30;
+/// The bit [`Gic::drain`] reports the core's timer under, whichever timer it uses (see
+/// `timer::Kind`): the non-secure EL1 physical timer's INTID, 30.
+pub const TIMER_INTID: u32 = super::timer::PHYSICAL_INTID;
+/// Offset of GICC_CTLR in the GICv2 CPU interface (banked: this core's interface).
+const GICC_CTLR: u64 = 0x000;
 /// Offset of GICD_ITARGETSR0 (GICv2): its first byte reads as this core's CPU interface mask.
 const GICD_ITARGETSR0: u64 = 0x800;
 
@@ -45,11 +54,23 @@ impl core::fmt::Display for GicSetupError {
 }
 
 /// This core's view of the interrupt controller.
-pub enum Gic {
+pub struct Gic {
+    /// The controller.
+    version: Version,
+    /// The INTID of this core's timer.
+    timer_intid: u32,
+}
+
+/// The controller behind a [`Gic`].
+enum Version {
     /// GICv2.
     V2(GicV2<'static>),
-    /// GICv3, with this core's redistributor index.
-    V3(GicV3<'static>, usize),
+    /// GICv3: the CPU interface is system registers; the driver instance is kept as the
+    /// owner of this core's distributor and redistributor pointers.
+    V3 {
+        /// The driver.
+        _gic: GicV3<'static>,
+    },
 }
 
 /// Maps a physical address through `to_va` into a non-null pointer.
@@ -116,7 +137,8 @@ pub unsafe fn own_target(config: &GicConfig, mpidr: u64, to_va: impl Fn(u64) -> 
 }
 
 impl Gic {
-    /// Sets up this core's part of the GIC and enables the wake SGI and the timer PPI.
+    /// Sets up this core's part of the GIC and enables the wake SGI and the timer PPI
+    /// `timer_intid` (see `timer::Kind::intid`).
     ///
     /// # Safety
     /// `to_va` must map the GIC's registers as device memory for the rest of the program, and
@@ -124,18 +146,35 @@ impl Gic {
     pub unsafe fn this_core(
         config: &GicConfig,
         mpidr: u64,
+        timer_intid: u32,
         to_va: impl Fn(u64) -> Option<u64>,
     ) -> Result<Gic, GicSetupError> {
-        match config.version {
+        let timer = IntId::ppi(timer_intid - 16);
+        let version = match config.version {
             2 => {
+                let gicc_ctlr = to_va(config.cpu_pa + GICC_CTLR).ok_or(GicSetupError::Missing)?;
                 // SAFETY: the caller guarantees the mapping for the rest of the program.
                 let mut gic = unsafe { gic_v2(config, to_va) }?;
-                gic.setup();
-                for intid in [IntId::sgi(SGI_WAKE), IntId::ppi(TIMER_INTID - 16)] {
+                // This core's banked registers only (not `GicV2::setup`, see the module
+                // comment): the two interrupts in the group the stub gave every interrupt
+                // (group 1 where the GIC has the Security Extensions, whose non-secure side
+                // sees only group 1, else group 0; `GICD_IGROUPR0` is banked), their priority
+                // and enable, the priority mask and this CPU interface's enable.
+                let group = if gic.typer().has_security_extension() {
+                    InterruptGroup::Group1
+                } else {
+                    InterruptGroup::Group0
+                };
+                for intid in [IntId::sgi(SGI_WAKE), timer] {
+                    gic.set_group(intid, group);
                     gic.set_interrupt_priority(intid, 0x80);
                     gic.enable_interrupt(intid, true).map_err(|_| GicSetupError::Driver)?;
                 }
-                Ok(Gic::V2(gic))
+                gic.set_priority_mask(0xff);
+                // SAFETY: GICC_CTLR of this core's CPU interface, mapped per the caller; bit 0
+                // enables the interrupts of this security state's group (IHI 0048B, 4.4.1).
+                unsafe { core::ptr::write_volatile(gicc_ctlr as *mut u32, 1) };
+                Version::V2(gic)
             }
             3 => {
                 let gicd = mmio::<Gicd>(config.distributor_pa, &to_va)?;
@@ -150,17 +189,18 @@ impl Gic {
                     .ok_or(GicSetupError::NoRedistributor)?;
                 gic.init_cpu(index);
                 gic.redistributor(index).map_err(|_| GicSetupError::Driver)?.configure_default_settings();
-                for intid in [IntId::sgi(SGI_WAKE), IntId::ppi(TIMER_INTID - 16)] {
+                for intid in [IntId::sgi(SGI_WAKE), timer] {
                     gic.set_interrupt_priority(intid, Some(index), 0x80)
                         .map_err(|_| GicSetupError::Driver)?;
                     gic.enable_interrupt(intid, Some(index), true).map_err(|_| GicSetupError::Driver)?;
                 }
                 GicCpuInterface::set_priority_mask(0xff);
                 GicCpuInterface::enable_group1(true);
-                Ok(Gic::V3(gic, index))
+                Version::V3 { _gic: gic }
             }
-            _ => Err(GicSetupError::Missing),
-        }
+            _ => return Err(GicSetupError::Missing),
+        };
+        Ok(Gic { version, timer_intid })
     }
 
     /// Sends the wake SGI to the core addressed by `target` (see [`own_target`]).
@@ -173,15 +213,15 @@ impl Gic {
         // `tests/tests/disassembly.rs` checks it precedes every SGI write in the built kernels.
         // SAFETY: a barrier has no memory-safety effect.
         unsafe { core::arch::asm!("dsb ishst", options(nostack, preserves_flags)) };
-        match self {
-            Gic::V2(gic) => gic.send_sgi(
+        match &mut self.version {
+            Version::V2(gic) => gic.send_sgi(
                 IntId::sgi(SGI_WAKE),
                 SgiTargetV2::List {
                     target_list_filter: SgiTargetListFilter::CPUTargetList,
                     target_list: (target & 0xff) as u16,
                 },
             ),
-            Gic::V3(..) => {
+            Version::V3 { .. } => {
                 let aff0 = (target & 0xf) as u16;
                 let _ = GicCpuInterface::send_sgi(
                     IntId::sgi(SGI_WAKE),
@@ -198,7 +238,7 @@ impl Gic {
     }
 
     /// Acknowledges and ends every pending interrupt; returns the private ones as a bit set
-    /// (bit n = INTID n, n < 32).
+    /// (bit n = INTID n, n < 32), this core's timer always as bit [`TIMER_INTID`].
     ///
     /// GICv2 uses `GICC_IAR`/`GICC_EOIR` (the crate's "group 0" registers): from the
     /// non-secure side they are the ones that deliver its interrupts; the aliased registers
@@ -207,20 +247,22 @@ impl Gic {
         let mut seen = 0u32;
         // Bounded, so a misbehaving controller cannot keep a core here.
         for _ in 0..64 {
-            let intid = match self {
-                Gic::V2(gic) => gic.get_and_acknowledge_interrupt(InterruptGroup::Group0),
-                Gic::V3(..) => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
+            let intid = match &mut self.version {
+                Version::V2(gic) => gic.get_and_acknowledge_interrupt(InterruptGroup::Group0),
+                Version::V3 { .. } => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
             };
             let Some(intid) = intid else { break };
             // On GICv2 the acknowledge register also names the CPU that sent an SGI (bits 12:10);
             // the interrupt itself is the low ten bits.
             let raw = u32::from(intid) & 0x3ff;
-            if raw < 32 {
+            if raw == self.timer_intid {
+                seen |= 1 << TIMER_INTID;
+            } else if raw < 32 {
                 seen |= 1 << raw;
             }
-            match self {
-                Gic::V2(gic) => gic.end_interrupt(intid, InterruptGroup::Group0),
-                Gic::V3(..) => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
+            match &mut self.version {
+                Version::V2(gic) => gic.end_interrupt(intid, InterruptGroup::Group0),
+                Version::V3 { .. } => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
             }
             if raw >= 1020 {
                 break; // special INTIDs: nothing more to take

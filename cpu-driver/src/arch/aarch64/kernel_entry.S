@@ -8,6 +8,7 @@
 .global _kernel_entry
 _kernel_entry:
     adrp    x19, __boot_record              // physical: the MMU is off
+    mrs     x20, CurrentEL                  // this core's entry level, for its timer choice
     adrp    x1, kernel_vectors
     add     x1, x1, :lo12:kernel_vectors
     INSTALL_VECTORS x1
@@ -25,9 +26,9 @@ _kernel_entry:
     ldr     x1, [x19, #{TTBR}]
     msr     ttbr1_el1, x1                   // physmap and this core's kernel window
     isb
-    movz    x1, #0x181d
-    movk    x1, #0x30d0, lsl #16            // SCTLR_EL1: M, C, SA, SA0, I + RES1
-    msr     sctlr_el1, x1
+    movz    x1, #({SCTLR} & 0xffff)
+    movk    x1, #(({SCTLR} >> 16) & 0xffff), lsl #16
+    msr     sctlr_el1, x1                   // cpu_driver::system_control::KERNEL
     isb
     ldr     x1, =kernel_high                // link-time (kernel window) address
     br      x1
@@ -42,6 +43,7 @@ kernel_high:
     ldr     x1, =kernel_vectors
     msr     vbar_el1, x1
     isb
+    ubfx    x1, x20, #2, #2                 // kernel_main's entry_el
     bl      kernel_main
 1:  wfi
     b       1b

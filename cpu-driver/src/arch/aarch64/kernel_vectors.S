@@ -1,6 +1,17 @@
 // CPU-driver exception vectors (Arm ARM DDI 0487, D1.10.2: four groups of four, 0x80 apart).
 // Each entry saves the general registers into a TrapFrame on the current stack and calls
 // `kernel_exception(kind, frame)`; if that returns, the registers are restored and ERET resumes.
+//
+// An exception taken from EL1 itself arrives on the stack that was in use (SP_EL1: the kernel
+// runs EL1h), so a kernel stack overflow, which faults on the guard page below the stack, would
+// fault again pushing its own TrapFrame and recurse down through the guard page. The EL1
+// entries therefore check SP first: below `KERNEL_STACK_LIMIT` (the lowest stack byte plus one
+// TrapFrame, written by `kernel_main`; 0 until then, which never matches) they switch to this
+// core's overflow stack (in its own .bss: every core has its own copy of the kernel) and report
+// with `kind | OVERFLOW`, the faulting SP in the word above the frame. TPIDR_EL1 is the scratch
+// register (the kernel uses it for nothing else); it is EL1-only, so EL0 never sees it.
+
+.equ KERNEL_OVERFLOW, 0x10
 
 .macro KERNEL_VECTOR kind
 .balign 0x80
@@ -10,6 +21,37 @@
     b       kernel_vector_common
 .endm
 
+.macro KERNEL_EL1_VECTOR kind
+.balign 0x80
+    msr     tpidr_el1, x0
+    adrp    x0, KERNEL_STACK_LIMIT
+    ldr     x0, [x0, :lo12:KERNEL_STACK_LIMIT]
+    sub     x0, sp, x0
+    tbnz    x0, #63, 1f                     // SP below the limit: the stack is exhausted
+    mrs     x0, tpidr_el1
+    sub     sp, sp, #(36 * 8)
+    stp     x0, x1, [sp, #(0 * 8)]
+    mov     x0, #\kind
+    b       kernel_vector_common
+1:  adrp    x0, kernel_overflow_stack_top
+    add     x0, x0, :lo12:kernel_overflow_stack_top
+    add     sp, sp, x0                      // swap SP and x0 with no other register:
+    sub     x0, sp, x0                      // x0 = the faulting SP
+    sub     sp, sp, x0                      // SP = the overflow stack's top
+    str     x0, [sp, #-16]!
+    mrs     x0, tpidr_el1
+    sub     sp, sp, #(36 * 8)
+    stp     x0, x1, [sp, #(0 * 8)]
+    mov     x0, #(\kind | KERNEL_OVERFLOW)
+    b       kernel_vector_common
+.endm
+
+.section .bss.kernel_overflow_stack, "aw", @nobits
+.balign 16
+kernel_overflow_stack:
+    .space  16384
+kernel_overflow_stack_top:
+
 .section .text
 .balign 0x800
 .global kernel_vectors
@@ -18,10 +60,10 @@ kernel_vectors:
     KERNEL_VECTOR 1     //                     IRQ
     KERNEL_VECTOR 2     //                     FIQ
     KERNEL_VECTOR 3     //                     SError
-    KERNEL_VECTOR 4     // current EL, SP_ELx: synchronous
-    KERNEL_VECTOR 5     //                     IRQ
-    KERNEL_VECTOR 6     //                     FIQ
-    KERNEL_VECTOR 7     //                     SError
+    KERNEL_EL1_VECTOR 4 // current EL, SP_ELx: synchronous
+    KERNEL_EL1_VECTOR 5 //                     IRQ
+    KERNEL_EL1_VECTOR 6 //                     FIQ
+    KERNEL_EL1_VECTOR 7 //                     SError
     KERNEL_VECTOR 8     // lower EL, AArch64:  synchronous
     KERNEL_VECTOR 9     //                     IRQ
     KERNEL_VECTOR 10    //                     FIQ

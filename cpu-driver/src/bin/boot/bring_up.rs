@@ -12,12 +12,14 @@ use bootimage::{PayloadTable, TABLE_HEADER_SIZE};
 use cpu_driver::arch::aarch64::cpu::{self, halt};
 use cpu_driver::arch::aarch64::{cache, gic, phys};
 use cpu_driver::boot_record::{
-    ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_POWER_OFF_WHEN_DONE,
-    FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT, MAX_CORES,
+    ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST,
+    FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_POWER_OFF_WHEN_DONE, FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT,
+    MAX_CORES,
 };
 use cpu_driver::kernel_region::MachineMemory;
 use cpu_driver::layout::{align_down, align_up, PAGE_SIZE, PHYSMAP_LIMIT};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
+use cpu_driver::uart_setup::line;
 
 use crate::console::{self, stub_println};
 use crate::cores::{Handoff, Plan};
@@ -120,7 +122,9 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     let gic = gic_config(&facts);
     // SAFETY: the identity map covers the GIC as device memory; no other core runs yet.
     if let Err(e) = unsafe { gic::init_distributor(&gic, Some) } {
-        stub_println!("boot stub: warning: interrupt controller: {e}; cores will poll instead of sleeping");
+        stub_println!(
+            "boot stub: warning: interrupt controller: {e}; cores will wait on the timer's event stream"
+        );
     }
     let mut flags = FLAG_POWER_OFF_WHEN_DONE;
     let has_arg =
@@ -133,6 +137,12 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     }
     if has_arg("selftest") {
         flags |= FLAG_SELFTEST;
+    }
+    if has_arg("el0-instructions-test") {
+        flags |= FLAG_FAULT_TEST | FLAG_EL0_INSTRUCTIONS_TEST;
+    }
+    if has_arg("kernel-stack-overflow-test") {
+        flags |= FLAG_KERNEL_STACK_OVERFLOW_TEST;
     }
     if has_arg("semihosting-exit") {
         flags |= FLAG_SEMIHOSTING_EXIT;
@@ -196,6 +206,16 @@ fn console_config(facts: &skb::Skb) -> ConsoleConfig {
         base_pa: console.base,
         reg_shift: u64::from(console.reg_shift),
         reg_io_width: u64::from(console.reg_io_width),
+        baud: u64::from(console.baud.unwrap_or(0)),
+        clock_hz: u64::from(console.clock_hz.unwrap_or(0)),
+        line: console.line.map_or(0, |format| {
+            let parity = match format.parity {
+                skb::Parity::None => line::PARITY_NONE,
+                skb::Parity::Odd => line::PARITY_ODD,
+                skb::Parity::Even => line::PARITY_EVEN,
+            };
+            line::encode(format.data_bits, parity)
+        }),
     }
 }
 

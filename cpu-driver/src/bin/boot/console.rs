@@ -13,8 +13,9 @@ static CONSOLE: Once<Uart> = Once::new();
 /// Starts the console. The stub's identity map must map `config.base_pa` as device memory.
 pub fn init(config: &ConsoleConfig) {
     // SAFETY: the stub's identity map covers every physical address, with non-RAM as device
-    // memory, and the UART stays mapped while the stub runs.
-    CONSOLE.call_once(|| unsafe { Uart::new(config, config.base_pa) });
+    // memory, and the UART stays mapped while the stub runs; no other core runs yet, so the
+    // stub alone programs the line format and baud rate the device tree gives.
+    CONSOLE.call_once(|| unsafe { Uart::new(config, config.base_pa, true) });
 }
 
 /// Prints one line.

@@ -123,6 +123,13 @@ impl Plan {
             skb::PsciConduit::Hvc => Conduit::Hvc,
             skb::PsciConduit::Smc => Conduit::Smc,
         });
+        if conduit == Some(Conduit::Hvc) && handoff.entry_el == 2 {
+            // Nothing runs under this kernel at EL2 to answer an HVC: `el2_to_el1.S` left
+            // EL2's vectors passing each one on to the firmware with SMC.
+            stub_println!(
+                "boot stub: PSCI over hvc, entered at EL2: EL2's vectors pass each call on to the firmware with smc"
+            );
+        }
         let mut record = BootRecord {
             magic: BOOT_RECORD_MAGIC,
             core_index: boot_index as u64,

@@ -21,8 +21,9 @@ static CONSOLE: Once<Console> = Once::new();
 pub fn init(config: &ConsoleConfig, lock: &'static ConsoleLock) {
     let uart = match phys_to_virt(config.base_pa) {
         // SAFETY: the physmap maps every non-RAM address as device memory, for good.
-        Some(va) => unsafe { Uart::new(config, va) },
-        None => Uart::None,
+        // (Not programmed again: the stub set the UART up before any CPU driver ran.)
+        Some(va) => unsafe { Uart::new(config, va, false) },
+        None => Uart::none(),
     };
     CONSOLE.call_once(|| Console { uart, lock });
 }

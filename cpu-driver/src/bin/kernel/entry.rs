@@ -5,9 +5,12 @@
 //! Nothing calls into this module but the assembly.
 
 use core::arch::global_asm;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cpu_driver::arch::aarch64::cpu::{self, halt};
-use cpu_driver::arch::aarch64::exception::{class_of, exception_class, vector_name, TrapFrame, EC_SVC64};
+use cpu_driver::arch::aarch64::exception::{
+    class_of, exception_class, vector_name, TrapFrame, EC_SVC64, KERNEL_OVERFLOW,
+};
 use cpu_driver::boot_record::{offsets, BootRecord, BOOT_RECORD_MAGIC};
 use linked_list_allocator::LockedHeap;
 
@@ -26,6 +29,7 @@ global_asm!(
     STACK_TOP = const offsets::STACK_TOP,
     RECORD_VA = const offsets::RECORD_VA,
     TTBR0_ENTRY = const offsets::TTBR0_ENTRY,
+    SCTLR = const cpu_driver::system_control::KERNEL,
 );
 
 // The address this build is linked at, for `linker/kernel.ld` (`. = KERNEL_BASE`): an absolute
@@ -41,19 +45,34 @@ const EL0_SYNC: u64 = 8;
 /// Vector index of an IRQ from EL0 (AArch64): the timer or the wake SGI.
 const EL0_IRQ: u64 = 9;
 
-/// Called by the entry assembly with the MMU on, on this core's stack.
+/// The lowest kernel stack address at which an exception taken at EL1 may still push its
+/// TrapFrame (the stack's lowest byte plus one frame); `kernel_vectors.S` switches to the
+/// overflow stack below it. 0 (never below) until `kernel_main` sets it.
 #[no_mangle]
-extern "C" fn kernel_main(record_va: u64) -> ! {
+static KERNEL_STACK_LIMIT: AtomicU64 = AtomicU64::new(0);
+
+/// Set once a stack overflow is being reported, so a fault while reporting stops the core
+/// silently instead of reporting forever.
+static OVERFLOW_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Called by the entry assembly with the MMU on, on this core's stack; `entry_el` is the
+/// exception level this core entered the kernel at (before the drop to EL1).
+#[no_mangle]
+extern "C" fn kernel_main(record_va: u64, entry_el: u64) -> ! {
     // SAFETY: the entry code passes the kernel-window address of this core's boot record,
     // written by the stub before the core started and never written again.
     let record: &'static BootRecord = unsafe { &*(record_va as *const BootRecord) };
     if record.magic != BOOT_RECORD_MAGIC {
         halt();
     }
+    // The stack runs from the page above the guard page (right after the frame pool) to
+    // `stack_top_va` (`plan::RegionLayout`).
+    let stack_bottom = record.frames_va + record.frames_size + cpu_driver::layout::PAGE_SIZE;
+    KERNEL_STACK_LIMIT.store(stack_bottom + core::mem::size_of::<TrapFrame>() as u64, Ordering::Relaxed);
     cpu::disable_low_half_translation();
     // SAFETY: the stub reserved and mapped this heap range for this core alone.
     unsafe { HEAP.lock().init(record.heap_va as *mut u8, record.heap_size as usize) };
-    main_loop::run(record)
+    main_loop::run(record, entry_el)
 }
 
 /// Every exception: those from EL0 (vectors 8 to 11) are a dispatcher's system call,
@@ -77,6 +96,27 @@ extern "C" fn kernel_exception(kind: u64, frame: &mut TrapFrame) {
             halt();
         }
         return;
+    }
+    if kind & KERNEL_OVERFLOW != 0 {
+        if OVERFLOW_REPORTED.swap(true, Ordering::Relaxed) {
+            halt();
+        }
+        let frame_ptr: *const TrapFrame = frame;
+        // SAFETY: on the overflow path the vector code stored the faulting SP in the 16 bytes
+        // right above the frame, at the top of the overflow stack.
+        let sp = unsafe { frame_ptr.add(1).cast::<u64>().read() };
+        let limit = KERNEL_STACK_LIMIT.load(Ordering::Relaxed) - core::mem::size_of::<TrapFrame>() as u64;
+        kprintln!(
+            "core mpidr={:#x}: kernel stack overflow: {}: {} at far={:#x} with sp={sp:#x} (guard page guard={:#x} below the stack's bottom={limit:#x}; esr={:#x} elr={:#x}); core stopped",
+            cpu::mpidr(),
+            vector_name(kind & !KERNEL_OVERFLOW),
+            exception_class(frame.esr),
+            frame.far,
+            limit - cpu_driver::layout::PAGE_SIZE,
+            frame.esr,
+            frame.elr
+        );
+        halt();
     }
     kprintln!(
         "core mpidr={:#x}: unexpected exception: {}: {} (esr={:#x} elr={:#x} far={:#x}); core stopped",

@@ -18,13 +18,32 @@ pub const WAKE_INTID: u32 = SGI_WAKE;
 /// This core's GIC (a per-core static: every core has its own copy of this kernel).
 static GIC: Mutex<Option<Gic>> = Mutex::new(None);
 
-/// Sets up this core's GIC; without one the core still works, polling instead of sleeping.
-pub fn init(config: &GicConfig, core: u64) {
+/// Chooses this core's timer by the level it entered the kernel at (`timer::Kind`: virtual
+/// under a possible hypervisor, physical where the kernel owns EL2), says which, turns on the
+/// timer's event stream and sets up this core's GIC. The event stream bounds every `WFE`: the
+/// kernel's own without a GIC, where the core waits in `WFE` and a deadline must still be seen,
+/// and EL0's, which `SCTLR_EL1.nTWE` lets through (Arm ARM DDI 0487, D12.2.3 "Event streams":
+/// nothing else wakes a WFE no core signals). It does not end a `WFI`, the kernel's idle.
+pub fn init(config: &GicConfig, core: u64, entry_el: u64) {
+    let period = cpu::enable_event_stream();
+    let kind = timer::Kind::for_entry_el(entry_el);
+    timer::select(kind);
+    let why = match kind {
+        timer::Kind::Virtual => "entered at EL1, where a hypervisor may trap the physical timer",
+        timer::Kind::Physical => "entered at EL2, this kernel owns the machine",
+    };
+    kprintln!("core {core} timer: {} (INTID {}): {why}", kind.name(), kind.intid());
     // SAFETY: the physmap maps the GIC as device memory for good, and this is this core's
     // only `Gic`.
-    match unsafe { Gic::this_core(config, cpu::mpidr(), phys_to_virt) } {
+    match unsafe { Gic::this_core(config, cpu::mpidr(), kind.intid(), phys_to_virt) } {
         Ok(gic) => *GIC.lock() = Some(gic),
-        Err(e) => kprintln!("core {core}: interrupt controller: {e}; polling instead of sleeping"),
+        Err(e) => {
+            kprintln!(
+                "core {core}: interrupt controller: {e}; waiting in WFE with the timer's event stream \
+                 (cntkctl_el1={:#x}, an event every {period} ticks)",
+                cpu::event_stream_control()
+            );
+        }
     }
 }
 

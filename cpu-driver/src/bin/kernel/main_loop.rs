@@ -9,7 +9,7 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use cpu_driver::arch::aarch64::cpu::{self, halt};
-use cpu_driver::boot_record::BootRecord;
+use cpu_driver::boot_record::{BootRecord, FLAG_KERNEL_STACK_OVERFLOW_TEST};
 use cpu_driver::shared_region::SharedRegion;
 
 use crate::build_info::{class_name, BUILD_TARGET_CPU};
@@ -22,8 +22,9 @@ use crate::{channels, interrupts, power, urpc_figures};
 /// Whether this core's monitor started (then it, not the CPU driver, ends the run).
 static MONITOR_RUNNING: AtomicBool = AtomicBool::new(false);
 
-/// Runs this core's part of the boot, then its dispatchers.
-pub fn run(record: &'static BootRecord) -> ! {
+/// Runs this core's part of the boot, then its dispatchers (`entry_el`: the exception level the
+/// core entered the kernel at).
+pub fn run(record: &'static BootRecord, entry_el: u64) -> ! {
     // SAFETY: the stub zeroed the shared region for this many cores and handed it to every
     // core; the physmap maps all RAM.
     let Some(region) = (unsafe { SharedRegion::new(record.shared_pa, record.core_count) }) else { halt() };
@@ -36,7 +37,13 @@ pub fn run(record: &'static BootRecord) -> ! {
         class_name(record.build),
         cpu::current_el()
     );
-    interrupts::init(&record.gic, core);
+    if record.flags & FLAG_KERNEL_STACK_OVERFLOW_TEST != 0 && core == 2 {
+        kprintln!("core {core}: recursing until the kernel stack overflows (kernel-stack-overflow-test)");
+        recurse(0);
+    }
+    // The boot core enters its kernel from the stub, which has already dropped to EL1 if the
+    // firmware gave it EL2: the level the machine was entered at is the stub's.
+    interrupts::init(&record.gic, core, entry_el.max(record.stub_entry_el));
     cpu::allow_el0_counter();
     if record.is_boot_core() {
         roll_call::open(record);
@@ -60,6 +67,20 @@ pub fn run(record: &'static BootRecord) -> ! {
         roll_call::report_in(record); // nothing to wait for
     }
     Scheduler::new(record, dispatchers, Hooks { ready: roll_call::report_in, idle: on_idle }).run()
+}
+
+/// Recurses until the kernel stack overflows into its guard page, half a KiB of stack a call
+/// (less than the guard page, so no frame jumps over it); the exception vectors must report
+/// the overflow (`entry::kernel_exception`) rather than recurse themselves.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let mut chunk = [0u8; 512];
+    chunk[(depth % 512) as usize] = depth as u8;
+    let chunk = core::hint::black_box(chunk);
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(core::hint::black_box(depth + 1)) + u64::from(chunk[0])
 }
 
 /// The idle hook: on the boot core, advances the roll call (its deadline while it is open);
