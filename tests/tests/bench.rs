@@ -7,8 +7,8 @@ use system_tests::Qemu;
 
 #[test]
 fn the_latency_matrix_covers_all_thirty_ordered_pairs() {
-    // 30 pairs of 10,000 round trips each take about 40 s under QEMU on an idle two-core host;
-    // the deadline only guards against a hang, so it leaves room for a loaded one.
+    // 30 pairs of 10,000 round trips each take a few seconds under QEMU on an idle two-core
+    // host; the deadline only guards against a hang, so it leaves room for a loaded one.
     let timeout = std::time::Duration::from_secs(300);
     let qemu = Qemu { append: Some("bench".into()), timeout, ..Qemu::big_little() };
     let run = qemu.boot();

@@ -48,6 +48,7 @@
 #![cfg_attr(loom, deny(unsafe_code))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod deadline;
 pub mod endpoint;
 pub mod frame;
 pub mod line;
@@ -56,6 +57,7 @@ pub mod messages;
 pub mod notify;
 mod sync;
 
+pub use deadline::{PollDeadline, POLLS_PER_CLOCK_READ};
 pub use endpoint::{Endpoint, Full, Receiver, RecvError, RecvMessageError, Sender, Side};
 pub use frame::{AckLine, ChannelFrame, Ring, DEFAULT_SLOTS};
 pub use line::{MessageLine, Payload, LINE_BYTES, PAYLOAD_BYTES, PAYLOAD_WORDS};

@@ -20,7 +20,7 @@ use monitor::bench::{Failure, PATIENCE_SECONDS};
 use monitor::local::{self, pack, SERVICE_LATENCY};
 use monitor::stats::{percentile, ticks_to_ns};
 use urpc::messages::{Ping, Pong};
-use urpc::{Endpoint, Side};
+use urpc::{Endpoint, PollDeadline, Side, POLLS_PER_CLOCK_READ};
 use userland::{info, ChannelKind, Info};
 
 /// Round trips before timing starts.
@@ -37,9 +37,11 @@ struct Latency {
     channels: Vec<Option<Channel>>,
 }
 
-/// A deadline `PATIENCE_SECONDS` from now.
-fn patience(frequency: u64) -> u64 {
-    userland::counter() + PATIENCE_SECONDS * frequency
+/// A wait of `PATIENCE_SECONDS` from `start` that reads the counter only every
+/// `POLLS_PER_CLOCK_READ` empty polls: a counter read per poll would measure the counter (under
+/// QEMU each read takes the emulator's global lock) rather than the channel.
+fn patience(frequency: u64, start: u64) -> PollDeadline<fn() -> u64> {
+    PollDeadline::new(userland::counter, start, PATIENCE_SECONDS * frequency, POLLS_PER_CLOCK_READ)
 }
 
 impl Latency {
@@ -65,22 +67,21 @@ impl Latency {
         let _ = userland::send_to_monitor([local::READY, peer, 0]);
         let total = WARMUP + rounds;
         let mut answered = 0;
-        let mut deadline = patience(frequency);
+        let mut deadline = patience(frequency, userland::counter());
         while answered < total {
             match channel.link.receiver.try_recv_message::<Ping>() {
                 Ok(ping) => {
-                    let give_up = patience(frequency);
                     while channel.link.sender.try_send_message(&Pong::answer(&ping)).is_err() {
-                        if userland::counter() > give_up {
+                        if deadline.expired() {
                             userland::println!("latency {core}: core {peer} stopped taking pongs");
                             return Ok(());
                         }
                         core::hint::spin_loop();
                     }
                     answered += 1;
-                    deadline = patience(frequency);
+                    deadline.progress();
                 }
-                Err(_) if userland::counter() > deadline => {
+                Err(_) if deadline.expired() => {
                     userland::println!("latency {core}: core {peer} stopped pinging");
                     return Ok(());
                 }
@@ -88,15 +89,15 @@ impl Latency {
             }
         }
         for i in 0..total {
-            let deadline = patience(frequency);
             while channel.line.load(Ordering::Acquire) != 2 * i + 1 {
-                if userland::counter() > deadline {
+                if deadline.expired() {
                     userland::println!("latency {core}: core {peer} stopped bouncing");
                     return Ok(());
                 }
                 core::hint::spin_loop();
             }
             channel.line.store(2 * i + 2, Ordering::Release);
+            deadline.progress();
         }
         Ok(())
     }
@@ -107,21 +108,22 @@ impl Latency {
         let frequency = self.frequency;
         let channel = self.channel(peer).ok_or(Failure::NoChannel)?;
         let mut samples: Vec<u32> = Vec::with_capacity(rounds as usize);
+        // Two counter reads a round trip, at its start and end; the waits read it only every
+        // `POLLS_PER_CLOCK_READ` empty polls.
         for seq in 0..WARMUP + rounds {
             let start = userland::counter();
-            let give_up = patience(frequency);
+            let mut deadline = patience(frequency, start);
             while channel.link.sender.try_send_message(&Ping { seq, ts: start }).is_err() {
-                if userland::counter() > give_up {
+                if deadline.expired() {
                     return Err(Failure::RingFull);
                 }
                 core::hint::spin_loop();
             }
-            let deadline = patience(frequency);
             loop {
                 match channel.link.receiver.try_recv_message::<Pong>() {
                     Ok(pong) if pong.seq == seq => break,
                     Ok(_) => return Err(Failure::WrongPong),
-                    Err(_) if userland::counter() > deadline => return Err(Failure::NoPong),
+                    Err(_) if deadline.expired() => return Err(Failure::NoPong),
                     Err(_) => core::hint::spin_loop(),
                 }
             }
@@ -133,9 +135,9 @@ impl Latency {
         for i in 0..WARMUP + rounds {
             let start = userland::counter();
             channel.line.store(2 * i + 1, Ordering::Release);
-            let deadline = patience(frequency);
+            let mut deadline = patience(frequency, start);
             while channel.line.load(Ordering::Acquire) != 2 * i + 2 {
-                if userland::counter() > deadline {
+                if deadline.expired() {
                     return Err(Failure::NoBounce);
                 }
                 core::hint::spin_loop();

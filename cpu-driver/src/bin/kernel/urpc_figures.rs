@@ -12,6 +12,7 @@ use cpu_driver::boot_record::BootRecord;
 use cpu_driver::kernel_messages::{KernelMessage, MeasureRequest};
 use cpu_driver::time::ticks_to_ns;
 use urpc::messages::{Ping, Pong};
+use urpc::{PollDeadline, POLLS_PER_CLOCK_READ};
 
 use crate::channels::{self, send, Link, Peer};
 use crate::console::kprintln;
@@ -62,20 +63,27 @@ fn measure(peer: Peer<'_>, rounds: u32, warmup: u32) -> Option<Measurement> {
     interrupts::wake(wake_target);
 
     let patience = patience_ticks();
+    // One wait for the whole batch, restarted by every answer: the counter is read at the
+    // batch's start and end, and by the wait only every `POLLS_PER_CLOCK_READ` empty polls (a
+    // read per poll would time the counter, whose every read under QEMU takes the emulator's
+    // lock, not the channel).
+    let mut deadline = waiting(patience);
     let mut round_trip = |seq: u64| -> bool {
         if !send(link, &Ping { seq, ts: 0 }) {
             return false;
         }
         // A core that stops answering must not hang the boot; a host that deschedules a vCPU
         // for a while must not fail the measurement either.
-        let deadline = cpu::counter() + patience;
-        while cpu::counter() < deadline {
+        loop {
             if let Ok(payload) = link.receiver.try_recv() {
+                deadline.progress();
                 return matches!(KernelMessage::decode(&payload), Ok(KernelMessage::Pong(p)) if p.seq == seq);
+            }
+            if deadline.expired() {
+                return false;
             }
             core::hint::spin_loop();
         }
-        false
     };
     for seq in 0..u64::from(warmup) {
         if !round_trip(seq) {
@@ -98,13 +106,13 @@ fn measure(peer: Peer<'_>, rounds: u32, warmup: u32) -> Option<Measurement> {
             start = cpu::counter();
         }
         line.store(2 * i + 1, Ordering::Release);
-        let deadline = cpu::counter() + patience;
         while line.load(Ordering::Acquire) != 2 * i + 2 {
-            if cpu::counter() > deadline {
+            if deadline.expired() {
                 return None;
             }
             core::hint::spin_loop();
         }
+        deadline.progress();
     }
     let limit_ticks = (cpu::counter() - start) / u64::from(rounds.max(1));
     Some(Measurement { urpc_ticks, limit_ticks })
@@ -120,7 +128,7 @@ pub fn echo(request: MeasureRequest) {
 fn serve(link: &mut Link, line: Option<&'static AtomicU64>, total: u64) {
     let patience = patience_ticks();
     let mut answered = 0;
-    let mut deadline = cpu::counter() + patience;
+    let mut deadline = waiting(patience);
     while answered < total {
         match link.receiver.try_recv() {
             Ok(payload) => {
@@ -128,21 +136,26 @@ fn serve(link: &mut Link, line: Option<&'static AtomicU64>, total: u64) {
                     send(link, &Pong::answer(&ping));
                     answered += 1;
                 }
-                deadline = cpu::counter() + patience;
+                deadline.progress();
             }
-            Err(_) if cpu::counter() > deadline => return, // the boot core gave up
+            Err(_) if deadline.expired() => return, // the boot core gave up
             Err(_) => core::hint::spin_loop(),
         }
     }
     let Some(line) = line else { return };
     for i in 0..total {
-        let deadline = cpu::counter() + patience;
         while line.load(Ordering::Acquire) != 2 * i + 1 {
-            if cpu::counter() > deadline {
+            if deadline.expired() {
                 return;
             }
             core::hint::spin_loop();
         }
         line.store(2 * i + 2, Ordering::Release);
+        deadline.progress();
     }
+}
+
+/// A wait of `ticks` from now that reads the counter only every `POLLS_PER_CLOCK_READ` polls.
+fn waiting(ticks: u64) -> PollDeadline<fn() -> u64> {
+    PollDeadline::new(cpu::counter, cpu::counter(), ticks, POLLS_PER_CLOCK_READ)
 }
