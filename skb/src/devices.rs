@@ -255,7 +255,9 @@ fn compatible_with(tree: &Tree, node: usize, list: &[&str]) -> bool {
     list.iter().any(|c| tree.is_compatible(node, c))
 }
 
-/// The GIC: the root's `interrupt-parent` chain first, else the first GIC node found.
+/// The GIC: the root's `interrupt-parent` chain first (up to a controller that is its own
+/// parent, the root of the interrupt tree), else the first GIC node found. A chain that loops
+/// through two or more nodes is an error.
 pub fn interrupt_controller(tree: &Tree) -> Result<Option<InterruptController>, Error> {
     let mut candidate = None;
     let mut node = tree.prop_u32(0, "interrupt-parent").and_then(|h| tree.by_phandle(h));
@@ -267,7 +269,15 @@ pub fn interrupt_controller(tree: &Tree) -> Result<Option<InterruptController>, 
         }
         node = tree.prop_u32(current, "interrupt-parent").and_then(|h| tree.by_phandle(h));
         if node == Some(current) {
-            return Err(Error::PhandleCycle("interrupt-parent"));
+            // An interrupt controller that is its own parent is the root of the interrupt tree
+            // (as Linux reads it: every Raspberry Pi 3-family tree's local controller does
+            // this), not a loop; it is not a GIC, so look for one elsewhere. Any other node
+            // naming itself is a loop.
+            if tree.prop(current, "interrupt-controller").is_none() {
+                return Err(Error::PhandleCycle("interrupt-parent"));
+            }
+            node = None;
+            break;
         }
     }
     if node.is_some() && candidate.is_none() {

@@ -504,3 +504,15 @@ fn a_console_clocked_by_a_clock_controller_has_no_known_clock() {
     assert_eq!(console.baud, Some(115_200));
     assert_eq!(console.clock_hz, None, "a controller's own clock-frequency is not its outputs' rate");
 }
+
+#[test]
+fn a_controller_that_is_its_own_interrupt_parent_is_the_root_not_a_loop() {
+    // Raspberry Pi 3-family trees: read, with no GIC, cores and spin tables intact.
+    let skb = Skb::from_dtb(&fixture("synthetic/interrupt-parent-self.dtb")).unwrap();
+    assert_eq!(skb.interrupt_controller, None);
+    assert_eq!(skb.cpus.len(), 2);
+    assert_eq!(skb.cpus[1].release_addr, Some(0xe0));
+    // Two controllers naming each other are still a loop.
+    let looped = Skb::from_dtb(&fixture("synthetic/interrupt-parent-loop.dtb")).unwrap_err();
+    assert_eq!(looped.to_string(), "phandle references loop (interrupt-parent)");
+}
