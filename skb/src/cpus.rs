@@ -93,8 +93,17 @@ pub fn read(tree: &Tree) -> Result<Vec<Cpu>, Error> {
             return Err(Error::TooLarge("more than 1024 cores"));
         }
         let bad = |property| Error::BadProperty { node: tree.path(child), property };
-        let reg = tree.prop(child, "reg").ok_or_else(|| bad("reg"))?;
+        // One address of `#address-cells` cells and nothing else (`/cpus` has no sizes): a
+        // longer `reg` read as its first cells would give another core's MPIDR, or 0.
+        let reg = tree
+            .prop(child, "reg")
+            .filter(|r| r.len() == address_cells as usize * 4)
+            .ok_or_else(|| bad("reg"))?;
         let mpidr = read_cells(reg, 0, address_cells).ok_or_else(|| bad("reg"))?;
+        const AFFINITY: u64 = 0xff_00ff_ffff;
+        if cpus.iter().any(|c: &Cpu| c.mpidr & AFFINITY == mpidr & AFFINITY) {
+            return Err(Error::DuplicateCpu { node: tree.path(child), mpidr });
+        }
         let enable_method = enable_method(tree, child);
         let release_addr = match tree.prop(child, "cpu-release-addr") {
             None => None,

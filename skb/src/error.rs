@@ -42,6 +42,13 @@ pub enum Error {
     PhandleCycle(&'static str),
     /// No usable core in `/cpus`.
     NoCpus,
+    /// Two cores of `/cpus` claim the same affinity (MPIDR).
+    DuplicateCpu {
+        /// The later core's path.
+        node: String,
+        /// The affinity both claim.
+        mpidr: u64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -61,6 +68,9 @@ impl fmt::Display for Error {
             Error::AbsurdCells { node, cells } => write!(f, "{node}: absurd cell count {cells}"),
             Error::PhandleCycle(what) => write!(f, "phandle references loop ({what})"),
             Error::NoCpus => write!(f, "no usable core in /cpus"),
+            Error::DuplicateCpu { node, mpidr } => {
+                write!(f, "{node}: mpidr {mpidr:#x} is another core's already")
+            }
         }
     }
 }

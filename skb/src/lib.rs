@@ -116,9 +116,14 @@ impl Skb {
     }
 
     /// Records a measured URPC round trip from core `from` to core `to` (a later measurement
-    /// of the same pair replaces the earlier one).
-    pub fn record_latency(&mut self, from: usize, to: usize, ns: u64) {
-        self.latencies.insert((from, to), ns);
+    /// of the same pair replaces the earlier one). A pair with a core the tree does not have,
+    /// or a core with itself, is not recorded: returns false.
+    pub fn record_latency(&mut self, from: usize, to: usize, ns: u64) -> bool {
+        let known = from < self.cpus.len() && to < self.cpus.len() && from != to;
+        if known {
+            self.latencies.insert((from, to), ns);
+        }
+        known
     }
 
     /// The measured round trip from `from` to `to`, if any.
@@ -131,9 +136,14 @@ impl Skb {
         self.latencies.iter().map(|(&(from, to), &ns)| (from, to, ns))
     }
 
-    /// Records that a core is offline and why (it did not start, or stopped reporting).
-    pub fn mark_offline(&mut self, index: usize, reason: impl Into<String>) {
-        self.offline.insert(index, reason.into());
+    /// Records that a core is offline and why (it did not start, or stopped reporting); false,
+    /// and nothing recorded, for a core the tree does not have.
+    pub fn mark_offline(&mut self, index: usize, reason: impl Into<String>) -> bool {
+        let known = index < self.cpus.len();
+        if known {
+            self.offline.insert(index, reason.into());
+        }
+        known
     }
 
     /// Why a core is offline, if it is.

@@ -443,3 +443,51 @@ fn errors_read_as_one_line() {
         assert!(!text.is_empty() && !text.contains('\n'), "{text:?}");
     }
 }
+
+#[test]
+fn a_cpu_reg_longer_than_its_address_cells_is_refused() {
+    // `reg = <0 0x100>` with one address cell would read as MPIDR 0.
+    let mut reg = Vec::new();
+    reg.extend_from_slice(&0u32.to_be_bytes());
+    reg.extend_from_slice(&0x100u32.to_be_bytes());
+    let dtb = Writer::new()
+        .begin("")
+        .begin("cpus")
+        .cell("#address-cells", 1)
+        .cell("#size-cells", 0)
+        .begin("cpu@100")
+        .prop("device_type", b"cpu\0")
+        .prop("reg", &reg)
+        .end()
+        .end()
+        .end()
+        .finish();
+    assert_eq!(
+        Skb::from_dtb(&dtb).unwrap_err(),
+        Error::BadProperty { node: "/cpus/cpu@100".into(), property: "reg" }
+    );
+}
+
+#[test]
+fn two_cpus_with_one_mpidr_are_refused() {
+    let dtb = Writer::new()
+        .begin("")
+        .begin("cpus")
+        .cell("#address-cells", 1)
+        .cell("#size-cells", 0)
+        .begin("cpu@0")
+        .prop("device_type", b"cpu\0")
+        .cell("reg", 0)
+        .end()
+        .begin("cpu@1")
+        .prop("device_type", b"cpu\0")
+        .cell("reg", 0)
+        .end()
+        .end()
+        .end()
+        .finish();
+    assert_eq!(
+        Skb::from_dtb(&dtb).unwrap_err(),
+        Error::DuplicateCpu { node: "/cpus/cpu@1".into(), mpidr: 0 }
+    );
+}

@@ -516,3 +516,17 @@ fn a_controller_that_is_its_own_interrupt_parent_is_the_root_not_a_loop() {
     let looped = Skb::from_dtb(&fixture("synthetic/interrupt-parent-loop.dtb")).unwrap_err();
     assert_eq!(looped.to_string(), "phandle references loop (interrupt-parent)");
 }
+
+#[test]
+fn facts_about_cores_the_tree_does_not_have_are_not_recorded() {
+    let mut skb = Skb::from_dtb(&fixture("synthetic/three-classes.dtb")).unwrap();
+    let n = skb.cpus.len();
+    assert!(skb.record_latency(0, 1, 100));
+    assert!(!skb.record_latency(0, n, 100), "no such core");
+    assert!(!skb.record_latency(n, 0, 100));
+    assert!(!skb.record_latency(2, 2, 100), "a core with itself");
+    assert_eq!(skb.latencies().count(), 1);
+    assert!(!skb.mark_offline(n + 3, "never there"));
+    assert_eq!(skb.offline_cores().count(), 0);
+    assert!(skb.mark_offline(1, "test"));
+}
