@@ -25,6 +25,45 @@ pub struct RegionParts<'a> {
     pub region_pa: u64,
 }
 
+/// Why a core cannot be started as asked (`core_boot`); nothing was changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartRefusal {
+    /// No core has that index, or it is the caller's own.
+    NoSuchCore,
+    /// The core was started already (or is the boot core).
+    AlreadyStarted,
+    /// The region is too small or not on a 2 MiB boundary, or the region or the share is
+    /// empty or beyond the physmap.
+    BadMemory,
+}
+
+/// Whether core `core` may be started on `record`'s machine (whose own core is
+/// `record.core_index`; `status` is the core's start status so far) in `region` for a build
+/// occupying `mem_size` bytes, giving its monitor `share`: checked before any memory is taken.
+pub fn check_start(
+    record: &BootRecord,
+    core: u64,
+    status: crate::boot_record::StartStatus,
+    mem_size: u64,
+    region: PhysRange,
+    share: PhysRange,
+) -> Result<(), StartRefusal> {
+    if core >= record.core_count || core == record.core_index {
+        return Err(StartRefusal::NoSuchCore);
+    }
+    if status != crate::boot_record::StartStatus::Absent {
+        return Err(StartRefusal::AlreadyStarted);
+    }
+    let needed = RegionLayout::for_kernel(mem_size).size;
+    let reachable = |r: PhysRange| r.start < r.end && r.end <= PHYSMAP_LIMIT;
+    let fits =
+        region.start.is_multiple_of(crate::layout::MIB2) && region.end.saturating_sub(region.start) >= needed;
+    if !fits || !reachable(region) || !reachable(share) {
+        return Err(StartRefusal::BadMemory);
+    }
+    Ok(())
+}
+
 /// The machine's memory as every core's physmap shows it.
 #[derive(Clone, Copy, Debug)]
 pub struct MachineMemory<'a> {
@@ -158,6 +197,38 @@ mod tests {
         assert_eq!(record.tcr, 0x1234);
         assert_eq!(record.ttbr, 0x7a00_0000 + layout.tables + ENTRY_MAP_TABLES as u64 * PAGE_SIZE);
         assert_eq!(record.ttbr0_entry, 0x7a00_0000 + layout.tables);
+    }
+
+    #[test]
+    fn a_core_starts_only_once_in_a_region_that_fits() {
+        use crate::boot_record::StartStatus;
+        let mut record = BootRecord::empty();
+        (record.core_count, record.core_index) = (6, 0);
+        let size = RegionLayout::for_kernel(0x9000).size;
+        let region = PhysRange { start: 0x7a00_0000, end: 0x7a00_0000 + size };
+        let share = PhysRange { start: 0x6000_0000, end: 0x6100_0000 };
+        let check = |core, status, region, share| check_start(&record, core, status, 0x9000, region, share);
+        assert_eq!(check(3, StartStatus::Absent, region, share), Ok(()));
+        assert_eq!(check(0, StartStatus::Absent, region, share), Err(StartRefusal::NoSuchCore), "its own");
+        assert_eq!(check(6, StartStatus::Absent, region, share), Err(StartRefusal::NoSuchCore));
+        assert_eq!(check(3, StartStatus::Started, region, share), Err(StartRefusal::AlreadyStarted));
+        assert_eq!(check(3, StartStatus::PsciError(-2), region, share), Err(StartRefusal::AlreadyStarted));
+        let shifted = PhysRange { start: region.start + 4096, end: region.end + 4096 };
+        assert_eq!(
+            check(3, StartStatus::Absent, shifted, share),
+            Err(StartRefusal::BadMemory),
+            "not on 2 MiB"
+        );
+        let short = PhysRange { start: region.start, end: region.end - 4096 };
+        assert_eq!(check(3, StartStatus::Absent, short, share), Err(StartRefusal::BadMemory), "too small");
+        let empty = PhysRange { start: 0x6000_0000, end: 0x6000_0000 };
+        assert_eq!(check(3, StartStatus::Absent, region, empty), Err(StartRefusal::BadMemory));
+        let far = PhysRange { start: PHYSMAP_LIMIT, end: PHYSMAP_LIMIT + size };
+        assert_eq!(
+            check(3, StartStatus::Absent, far, share),
+            Err(StartRefusal::BadMemory),
+            "beyond the physmap"
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@ use bootimage::PayloadEntry;
 use cpu_driver::arch::aarch64::psci::{self, Conduit};
 use cpu_driver::arch::aarch64::{cache, cpu};
 use cpu_driver::boot_record::{BootRecord, StartStatus, ENABLE_PSCI, ENABLE_SPIN_TABLE, MAX_CORES};
-use cpu_driver::kernel_region::{self, MachineMemory, RegionParts};
-use cpu_driver::layout::{phys_to_virt, MIB2, PHYSMAP_LIMIT};
+use cpu_driver::kernel_region::{self, MachineMemory, RegionParts, StartRefusal};
+use cpu_driver::layout::phys_to_virt;
 use cpu_driver::paging::{PhysRange, Table};
 use cpu_driver::plan::{RegionLayout, TABLES_PER_CORE};
 use spin::Mutex;
@@ -41,39 +41,17 @@ fn set_status(record: &BootRecord, index: usize, status: StartStatus) {
     }
 }
 
-/// Why a core cannot be started as asked; nothing was changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// No core has that index, or it is the caller's own.
-    NoSuchCore,
-    /// The core was started already (or is the boot core).
-    AlreadyStarted,
-    /// The region is too small or not on a 2 MiB boundary, or the share is not RAM.
-    BadMemory,
-}
-
-/// Whether `core` may be started with a region of `region` for `build`: checked before the
-/// caller commits any memory.
+/// Whether `core` may be started with a region of `region` for `build` (see
+/// `cpu_driver::kernel_region::check_start`, host-tested): checked before the caller commits
+/// any memory.
 pub fn check(
     record: &BootRecord,
     core: u64,
     build: &PayloadEntry,
     region: PhysRange,
     share: PhysRange,
-) -> Result<(), Refusal> {
-    if core >= record.core_count || core == record.core_index {
-        return Err(Refusal::NoSuchCore);
-    }
-    if status(record, core as usize) != StartStatus::Absent {
-        return Err(Refusal::AlreadyStarted);
-    }
-    let needed = RegionLayout::for_kernel(build.mem_size).size;
-    let aligned = region.start.is_multiple_of(MIB2) && region.end - region.start >= needed;
-    let reachable = |r: PhysRange| r.end <= PHYSMAP_LIMIT && r.start < r.end;
-    if !aligned || !reachable(region) || !reachable(share) {
-        return Err(Refusal::BadMemory);
-    }
-    Ok(())
+) -> Result<(), StartRefusal> {
+    kernel_region::check_start(record, core, status(record, core as usize), build.mem_size, region, share)
 }
 
 /// Fills core `core`'s region at `region_pa` (already checked with [`check`] and now owned by

@@ -20,6 +20,7 @@ use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::exception::TrapFrame;
 use cpu_driver::arch::aarch64::user::user_readable;
 use cpu_driver::frames::Frames;
+use cpu_driver::kernel_region::StartRefusal;
 use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT, USER_MIN};
 use cpu_driver::paging::{page_descriptor, Attributes, PhysRange};
 use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
@@ -403,9 +404,9 @@ fn core_boot(s: &mut Scheduler, core: u64, [build, region, share]: [CapAddr; 3])
     let share_range = range(&share_cap);
     match core_boot::check(record, core, &payload, range(&region_cap), share_range) {
         Ok(()) => {}
-        Err(core_boot::Refusal::NoSuchCore) => return Err(Error::InvalidArgument),
-        Err(core_boot::Refusal::AlreadyStarted) => return Err(refused(CapError::SlotOccupied)),
-        Err(core_boot::Refusal::BadMemory) => return Err(refused(CapError::Misaligned)),
+        Err(StartRefusal::NoSuchCore) => return Err(Error::InvalidArgument),
+        Err(StartRefusal::AlreadyStarted) => return Err(refused(CapError::SlotOccupied)),
+        Err(StartRefusal::BadMemory) => return Err(refused(CapError::Misaligned)),
     }
     let mut held = alloc::vec::Vec::new();
     for (slot, cap) in [(region, &region_cap), (share, &share_cap)] {
