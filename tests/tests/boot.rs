@@ -105,6 +105,12 @@ fn big_little_machine_brings_up_six_cores_with_their_own_builds() {
         .map(|r| r.split(',').next().unwrap_or(r))
         .collect();
     assert_eq!(regions.len(), 6, "{regions:?}");
+    // Every core reads its own CTR_EL0 and reports its data cache line size with CoreUp.
+    for core in 0..6 {
+        let line = run.lines_starting(&format!("core {core} midr="));
+        assert_eq!(line.len(), 1, "{line:?}");
+        assert!(line[0].ends_with(", 64-byte data cache lines"), "{}", line[0]);
+    }
     for (core, line) in (1..6).zip(&started) {
         let build = if core < 4 { "cortex-a53" } else { "cortex-a72" };
         assert!(line.starts_with(&format!("core 0: started core {core} mpidr=")), "{line}");

@@ -25,6 +25,23 @@ pub struct CoreUp {
     pub class: u8,
     /// The exception level the CPU driver runs at, 0 to 3.
     pub el: u8,
+    /// Its `CTR_EL0` (cache line sizes: `DminLine` in bits 19:16, `CWG` in bits 27:24), as the
+    /// core read it: big and little clusters may differ.
+    pub ctr: u64,
+}
+
+impl CoreUp {
+    /// Bytes of the smallest data cache line (`CTR_EL0.DminLine`).
+    pub fn dcache_line_bytes(&self) -> u64 {
+        4 << ((self.ctr >> 16) & 0xf)
+    }
+
+    /// Bytes of the cache writeback granule (`CTR_EL0.CWG`; `None` when the core does not say,
+    /// which the architecture allows to mean up to 2 KiB).
+    pub fn writeback_granule_bytes(&self) -> Option<u64> {
+        let cwg = (self.ctr >> 24) & 0xf;
+        (cwg != 0).then(|| 4 << cwg)
+    }
 }
 
 impl Message for CoreUp {
@@ -32,7 +49,13 @@ impl Message for CoreUp {
 
     #[inline]
     fn encode(&self, body: &mut Body) {
-        BodyWriter::new(body).u32(self.core).u64(self.mpidr).u64(self.midr).u8(self.class).u8(self.el);
+        BodyWriter::new(body)
+            .u32(self.core)
+            .u64(self.mpidr)
+            .u64(self.midr)
+            .u8(self.class)
+            .u8(self.el)
+            .u64(self.ctr);
     }
 
     #[inline]
@@ -44,6 +67,7 @@ impl Message for CoreUp {
             midr: reader.u64()?,
             class: reader.u8()?,
             el: reader.u8()?,
+            ctr: reader.u64()?,
         };
         reader.finish()?;
         if message.el > 3 {

@@ -175,7 +175,7 @@ fn typed_messages_travel_and_wrong_types_are_reported() {
     let frame: ChannelFrame = ChannelFrame::new();
     let mut a = frame.endpoint(Side::A);
     let mut b = frame.endpoint(Side::B);
-    let up = CoreUp { core: 4, mpidr: 0x8000_0100, midr: 0x410f_d083, class: 1, el: 1 };
+    let up = CoreUp { core: 4, mpidr: 0x8000_0100, midr: 0x410f_d083, class: 1, el: 1, ctr: 0x8444_c004 };
     a.sender.try_send_message(&up).unwrap();
     a.sender.try_send_message(&Ping { seq: 1, ts: 2 }).unwrap();
     assert_eq!(b.receiver.try_recv_message::<CoreUp>(), Ok(up));

@@ -16,8 +16,15 @@ fn any_reason() -> impl Strategy<Value = OfflineReason> {
 
 fn any_message() -> impl Strategy<Value = AnyMessage> {
     prop_oneof![
-        (any::<u32>(), any::<u64>(), any::<u64>(), any::<u8>(), 0u8..=3).prop_map(
-            |(core, mpidr, midr, class, el)| AnyMessage::CoreUp(CoreUp { core, mpidr, midr, class, el })
+        (any::<u32>(), any::<u64>(), any::<u64>(), any::<u8>(), 0u8..=3, any::<u64>()).prop_map(
+            |(core, mpidr, midr, class, el, ctr)| AnyMessage::CoreUp(CoreUp {
+                core,
+                mpidr,
+                midr,
+                class,
+                el,
+                ctr
+            })
         ),
         (any::<u64>(), any::<u64>()).prop_map(|(seq, ts)| AnyMessage::Ping(Ping { seq, ts })),
         (any::<u64>(), any::<u64>()).prop_map(|(seq, ts)| AnyMessage::Pong(Pong { seq, ts })),
@@ -93,7 +100,7 @@ fn malformed_payloads_are_named() {
 
     assert_eq!(message::decode::<Pong>(&ping), Err(DecodeError::WrongTag { expected: 3, found: 2 }));
 
-    let mut bad_el = message::encode(&CoreUp { core: 0, mpidr: 0, midr: 0, class: 0, el: 1 });
+    let mut bad_el = message::encode(&CoreUp { core: 0, mpidr: 0, midr: 0, class: 0, el: 1, ctr: 0 });
     bad_el[HEADER_BYTES + 21] = 4;
     assert_eq!(AnyMessage::decode(&bad_el), Err(DecodeError::InvalidField { field: "el" }));
 
@@ -120,7 +127,7 @@ fn every_byte_after_the_fields_is_checked() {
     // The check goes a word at a time with the first word masked: each byte counts.
     let fields_end = [
         (message::encode(&Ping { seq: u64::MAX, ts: u64::MAX }), HEADER_BYTES + 16),
-        (message::encode(&CoreUp { core: 1, mpidr: 2, midr: 3, class: 4, el: 1 }), HEADER_BYTES + 22),
+        (message::encode(&CoreUp { core: 1, mpidr: 2, midr: 3, class: 4, el: 1, ctr: 5 }), HEADER_BYTES + 30),
         (message::encode(&Offline { core: 1, reason: OfflineReason::PsciError(-1) }), HEADER_BYTES + 9),
     ];
     for (valid, end) in fields_end {
@@ -131,4 +138,15 @@ fn every_byte_after_the_fields_is_checked() {
             assert_eq!(AnyMessage::decode(&bad), Err(DecodeError::TrailingBytes), "byte {at}");
         }
     }
+}
+
+#[test]
+fn a_cores_cache_line_sizes_from_its_ctr() {
+    // Cortex-A72: CTR_EL0 = 0x8444c004 (DminLine 4: 64 bytes, CWG 4: 64 bytes).
+    let up = CoreUp { core: 4, mpidr: 0, midr: 0, class: 1, el: 1, ctr: 0x8444_c004 };
+    assert_eq!(up.dcache_line_bytes(), 64);
+    assert_eq!(up.writeback_granule_bytes(), Some(64));
+    let wide = CoreUp { ctr: 5 << 16, ..up };
+    assert_eq!(wide.dcache_line_bytes(), 128);
+    assert_eq!(wide.writeback_granule_bytes(), None, "CWG 0: the core does not say");
 }

@@ -17,6 +17,14 @@ pub fn midr() -> u64 {
     MIDR_EL1.get()
 }
 
+/// `CTR_EL0`: this core's cache line sizes (its `DminLine` and `CWG` fields).
+pub fn cache_type() -> u64 {
+    let ctr: u64;
+    // SAFETY: reading CTR_EL0 has no side effects and is permitted at EL1.
+    unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+    ctr
+}
+
 /// The exception level the code runs at.
 pub fn current_el() -> u64 {
     CurrentEL.read(CurrentEL::EL)

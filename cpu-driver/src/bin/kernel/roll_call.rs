@@ -44,6 +44,7 @@ pub fn report_in(record: &BootRecord) {
         midr: cpu::midr(),
         class: record.build as u8,
         el: cpu::current_el() as u8,
+        ctr: cpu::cache_type(),
     };
     channels::report_in(report, wake_target);
 }
@@ -154,7 +155,20 @@ impl RollCall {
             if let Some(report) = report {
                 let model = skb::micro_arch_from_midr(report.midr).map_or("unknown", |arch| arch.name());
                 let build = build_info::class_name(u64::from(report.class));
-                kprintln!("core {index} midr={:#x} ({model}) runs the {build} build", report.midr);
+                let line = report.dcache_line_bytes();
+                kprintln!(
+                    "core {index} midr={:#x} ({model}) runs the {build} build, {line}-byte data cache lines",
+                    report.midr
+                );
+                // URPC gives each writer its own 64-byte line; on a core whose lines are wider
+                // two writers share one: still correct (the caches stay coherent), but every
+                // message then moves a line the other side also writes.
+                if line > urpc::LINE_BYTES as u64 {
+                    kprintln!(
+                        "core {index}: data cache lines of {line} bytes, wider than URPC's {}: channel lines share cache lines (correct, slower)",
+                        urpc::LINE_BYTES
+                    );
+                }
             }
         }
         // Bring-up time in guest counter time, from the stub's first instruction on this core
