@@ -205,7 +205,7 @@ pub fn install_vnode(
 /// through the kernel window's view of the pool; elsewhere (the RAM the boot record lists:
 /// every RAM capability lies in the pool or in it), through the physmap. Both views are
 /// normal write-back memory, so they never disagree about attributes.
-pub fn pool_va(record: &BootRecord, base: u64, size: u64) -> Option<u64> {
+pub fn ram_va(record: &BootRecord, base: u64, size: u64) -> Option<u64> {
     let end = base.checked_add(size)?;
     if let Some(offset) = base.checked_sub(record.frames_pa) {
         if end <= record.frames_pa + record.frames_size {
@@ -220,11 +220,11 @@ pub fn pool_va(record: &BootRecord, base: u64, size: u64) -> Option<u64> {
     }
 }
 
-/// Zeroes memory a retype just made, through [`pool_va`]. Returns false, touching nothing, for
+/// Zeroes memory a retype just made, through [`ram_va`]. Returns false, touching nothing, for
 /// memory that is not RAM.
 pub fn zero(record: &BootRecord, region: Region) -> bool {
-    let Some(va) = pool_va(record, region.base, region.size) else { return false };
-    // SAFETY: the range is RAM the kernel maps read-write for good (`pool_va`); only the capabilities a retype just made name it, and new
+    let Some(va) = ram_va(record, region.base, region.size) else { return false };
+    // SAFETY: the range is RAM the kernel maps read-write for good (`ram_va`); only the capabilities a retype just made name it, and new
     // capabilities are not mapped (a mapping is made by `vnode_map` on an existing Frame
     // capability and removed before its capability goes), so no other view of these bytes is
     // live.

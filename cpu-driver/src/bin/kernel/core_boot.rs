@@ -66,10 +66,10 @@ pub fn start(
     share: PhysRange,
 ) -> StartStatus {
     let index = core as usize;
-    let status = prepare(record, index, build, bytes, region_pa, share)
+    let layout = RegionLayout::for_kernel(build.mem_size);
+    let status = prepare(record, index, (build, bytes), &layout, region_pa, share)
         .map_or(StartStatus::NoMemory, |entry_pa| release(record, index, entry_pa));
     set_status(record, index, status);
-    let layout = RegionLayout::for_kernel(build.mem_size);
     match status {
         StartStatus::Started => kprintln!(
             "core {}: started core {core} mpidr={:#x} with the {} build, region {region_pa:#x}..{:#x}, {} KiB for its monitor",
@@ -88,12 +88,11 @@ pub fn start(
 fn prepare(
     record: &BootRecord,
     index: usize,
-    build: &PayloadEntry,
-    bytes: &[u8],
+    (build, bytes): (&PayloadEntry, &[u8]),
+    layout: &RegionLayout,
     region_pa: u64,
     share: PhysRange,
 ) -> Option<u64> {
-    let layout = RegionLayout::for_kernel(build.mem_size);
     let region_va = phys_to_virt(region_pa)?;
     let mut core_record = BootRecord {
         core_index: index as u64,
@@ -117,7 +116,7 @@ fn prepare(
     };
     let parts = RegionParts { image, tables, region_pa };
     let entry_pa = match kernel_region::prepare(
-        &layout,
+        layout,
         build,
         bytes,
         parts,

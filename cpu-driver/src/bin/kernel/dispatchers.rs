@@ -42,8 +42,9 @@ pub enum InstallError {
     Installed,
     /// The window is in use (or its level-2 entry could not be written).
     Occupied,
-    /// Its memory is not in this core's frame pool (a kernel bug: RAM always is).
-    OutsidePool,
+    /// Its memory is not RAM the kernel maps (a kernel bug: a VNode capability's always is),
+    /// or the dispatcher does not exist.
+    NotRam,
 }
 
 /// Most same-core messages queued for one dispatcher.
@@ -263,13 +264,13 @@ impl Dispatchers {
             match self.caps.retype_held(ram, Retype { kind, offset, object_size, count: 1 }) {
                 Ok((slot, _)) => held.push(slot),
                 Err(e) => {
-                    self.release_all(&held);
+                    self.release_held(&held);
                     return Err(SpawnError::Capability(e));
                 }
             }
         }
         if let Err(e) = self.caps.copy_held(held[3], request.dest) {
-            self.release_all(&held);
+            self.release_held(&held);
             return Err(SpawnError::Capability(e));
         }
         let built = self.build_from(name, elf, source.base(), pages, &held, request);
@@ -277,7 +278,7 @@ impl Dispatchers {
             if let Ok(removal) = self.caps.delete(request.dest) {
                 self.unmap_removed(&removal);
             }
-            self.release_all(&held);
+            self.release_held(&held);
         }
         built.map_err(|e| other(&e))
     }
@@ -295,7 +296,7 @@ impl Dispatchers {
     ) -> Result<usize, String> {
         let region = Region { base, size: pages * PAGE_SIZE };
         if !capabilities::zero(self.record, region) {
-            return Err("its RAM lies outside the frame pool".into());
+            return Err("its RAM is not memory the kernel maps".into());
         }
         let cspace = self.caps.cspace_of_held(held[0]).map_err(|e| alloc::format!("{e:?}"))?;
         self.caps.copy_held(held[1], cspace.slot(CapAddr::level1(0))).map_err(|e| alloc::format!("{e:?}"))?;
@@ -307,10 +308,9 @@ impl Dispatchers {
         let control_pa = base + 3 * PAGE_SIZE;
         let frames_pa = base + objects * PAGE_SIZE;
         let frames_size = (pages - objects) * PAGE_SIZE;
-        let vnode_va =
-            capabilities::pool_va(self.record, vnode_pa, PAGE_SIZE).ok_or("VNode outside the pool")?;
+        let vnode_va = capabilities::ram_va(self.record, vnode_pa, PAGE_SIZE).ok_or("VNode not in RAM")?;
         let frames_va =
-            capabilities::pool_va(self.record, frames_pa, frames_size).ok_or("frames outside the pool")?;
+            capabilities::ram_va(self.record, frames_pa, frames_size).ok_or("frames not in RAM")?;
         let mut pool = FramePool::new(frames_pa, frames_va, frames_size);
         let loaded = load_with_new_asid(&mut self.asids, &mut pool, elf)?;
         let asid = loaded.space.asid;
@@ -340,19 +340,14 @@ impl Dispatchers {
     }
 
     /// Releases the kernel-held slots `held` (the root CNode first: its contents go with it)
-    /// and unmaps what went with them.
-    fn release_all(&mut self, held: &[HeldSlot]) {
+    /// and unmaps what went with them: what a dispatcher was built from when it ends or its
+    /// building fails, and what `core_boot` held for a core that could not be started.
+    pub fn release_held(&mut self, held: &[HeldSlot]) {
         for &slot in held {
             if let Ok(removal) = self.caps.release(slot) {
                 self.unmap_removed(&removal);
             }
         }
-    }
-
-    /// Releases objects the kernel held for a purpose that fell through (`core_boot` when the
-    /// core could not be started).
-    pub fn release_held(&mut self, held: &[HeldSlot]) {
-        self.release_all(held);
     }
 
     /// How many were loaded (ended ones included: indices never change).
@@ -399,9 +394,9 @@ impl Dispatchers {
         &mut self.caps
     }
 
-    /// This core's capabilities and mappings together (a map checks the one, writes the other).
-    pub fn caps_and_mappings(&mut self) -> (&mut CoreCapabilities, &mut Mappings) {
-        (&mut self.caps, &mut self.mappings)
+    /// This core's mappings through VNode capabilities.
+    pub fn mappings(&mut self) -> &mut Mappings {
+        &mut self.mappings
     }
 
     /// The dispatcher at `index` ends (exited or stopped, as `ending` says): it never runs
@@ -431,7 +426,7 @@ impl Dispatchers {
         // Cannot fail: the ASID was handed out for this dispatcher and is freed once, here.
         let _ = self.asids.free(asid);
         // Its objects go back to the RAM they were retyped from.
-        self.release_all(&held);
+        self.release_held(&held);
         if let Some(parent) = parent.and_then(|p| self.list.get_mut(p)) {
             parent.wake();
         }
@@ -470,9 +465,9 @@ impl Dispatchers {
         if self.mappings.installed(pa).is_some() {
             return Err(InstallError::Installed);
         }
-        let kernel_va = capabilities::pool_va(self.record, pa, cpu_driver::layout::PAGE_SIZE)
-            .ok_or(InstallError::OutsidePool)?;
-        let d = self.list.get_mut(owner).ok_or(InstallError::OutsidePool)?;
+        let kernel_va = capabilities::ram_va(self.record, pa, cpu_driver::layout::PAGE_SIZE)
+            .ok_or(InstallError::NotRam)?;
+        let d = self.list.get_mut(owner).ok_or(InstallError::NotRam)?;
         let vnode = VNode { pa, kernel_va, asid: d.space.asid, owner, window };
         // The table's zeroes (written by retype) must reach memory before a walk can reach the
         // table through the new level-2 entry, even speculatively (Arm ARM D8.2.6): a DSB

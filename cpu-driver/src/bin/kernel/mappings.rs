@@ -188,13 +188,14 @@ impl Mappings {
     /// never the output address, memory type or size, so the entries may be rewritten in
     /// place without break-before-make (Arm ARM D8.16.1); the invalidation makes a reduction
     /// hold on every core from the return on (`dsb ishst; tlbi vale1is; dsb ish; isb`).
+    /// Returns the mapping's pages.
     pub fn protect(
         &mut self,
         vnode: VNode,
         entry: usize,
         frame: CapId,
         descriptor: impl Fn(usize) -> u64,
-    ) -> Result<(), Refusal> {
+    ) -> Result<usize, Refusal> {
         if entry >= ENTRIES {
             return Err(Refusal::OutOfRange);
         }
@@ -213,7 +214,7 @@ impl Mappings {
             vnode.write(e, new);
         }
         Self::invalidate(mapping);
-        Ok(())
+        Ok(mapping.pages)
     }
 
     /// Break: the entries go invalid, then every TLB entry for them.

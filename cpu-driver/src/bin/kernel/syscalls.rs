@@ -135,8 +135,8 @@ fn cap_retype(s: &mut Scheduler, src: CapAddr, request: Retype, dest: CapAddr) -
     let (src, dest) = (cspace.slot(src), cspace.slot(dest));
     let region = s.dispatchers().caps().retype(src, request, dest).map_err(refused)?;
     if request.kind != CapType::Ram && !capabilities::zero(s.record(), region) {
-        // Every RAM capability lies in the pool, so this would be a kernel bug: say so.
-        kprintln!("core {}: retyped memory {region:?} lies outside the frame pool", s.record().core_index);
+        // Every RAM capability is RAM the kernel maps, so this would be a kernel bug: say so.
+        kprintln!("core {}: retyped memory {region:?} is not RAM the kernel maps", s.record().core_index);
     }
     Ok(0)
 }
@@ -203,7 +203,7 @@ fn vnode_install(s: &mut Scheduler, vnode: CapAddr, window: usize) -> Result<u64
     match s.dispatchers().install_vnode(current, capability.base(), window) {
         Ok(vnode) => Ok(mappings::VNode::window_va(vnode.window)),
         Err(InstallError::Installed | InstallError::Occupied) => Err(refused(CapError::SlotOccupied)),
-        Err(InstallError::OutsidePool) => Err(Error::InvalidArgument),
+        Err(InstallError::NotRam) => Err(Error::InvalidArgument),
     }
 }
 
@@ -218,34 +218,35 @@ fn vnode_map(
     frame: CapAddr,
     rights: MappingRights,
 ) -> Result<u64, Error> {
-    let vnode = caller_vnode(s, vnode)?;
-    let frame = caller_cspace(s)?.slot(frame);
-    let (caps, mappings) = s.dispatchers().caps_and_mappings();
-    let (capability, id) = frame_to_map(caps, frame, rights)?;
+    let (vnode, capability, id) = mapping_parts(s, vnode, frame, rights)?;
     if capability.size() < pages as u64 * PAGE_SIZE {
         return Err(refused(CapError::OutOfBounds));
     }
+    let descriptors = descriptors(capability.base(), rights.access);
+    s.dispatchers().mappings().map(vnode, entry, pages, id, descriptors).map_err(map_refusal)?;
     if rights.access == Access::Execute {
-        make_fetchable(capability.base(), pages as u64);
+        make_fetchable(capability.base(), pages);
     }
-    mappings
-        .map(vnode, entry, pages, id, descriptors(capability.base(), rights.access))
-        .map_err(map_refusal)?;
     Ok(vnode.va_of(entry))
 }
 
-/// The Frame capability at `frame` that a mapping with `rights` may be made of, and its id:
-/// only a Frame, never RAM (it may be retyped into CNodes or VNodes under the mapping), CNode,
-/// VNode or Dispatcher memory, which only the kernel may write; holding read and every right
-/// asked for (`Denied`: refused, never downgraded).
-fn frame_to_map(
-    caps: &mut caps::CoreCapabilities,
-    frame: caps::SlotRef,
+/// What a mapping call names, checked: the caller's own installed VNode at `vnode`, and the
+/// Frame capability at `frame` with its id. Only a Frame, never RAM (it may be retyped into
+/// CNodes or VNodes under the mapping), CNode, VNode or Dispatcher memory, which only the
+/// kernel may write; holding read and every right asked for (`Denied`: refused, never
+/// downgraded).
+fn mapping_parts(
+    s: &mut Scheduler,
+    vnode: CapAddr,
+    frame: CapAddr,
     rights: MappingRights,
-) -> Result<(caps::Capability, caps::CapId), Error> {
+) -> Result<(mappings::VNode, caps::Capability, caps::CapId), Error> {
+    let vnode = caller_vnode(s, vnode)?;
+    let frame = caller_cspace(s)?.slot(frame);
+    let caps = s.dispatchers().caps();
     let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
-    Ok((capability, id))
+    Ok((vnode, capability, id))
 }
 
 /// The level-3 descriptor of page `n` of the Frame at physical `base`, mapped for `access`.
@@ -253,15 +254,16 @@ fn descriptors(base: u64, access: Access) -> impl Fn(usize) -> u64 {
     move |page| page_descriptor(base + page as u64 * PAGE_SIZE, attributes(access))
 }
 
-/// Before the `pages` pages at physical `pa` become executable: what was written into it through a
-/// data mapping (this program's own, while it was writable) must be what instruction fetches
-/// see. Data and instruction caches are not coherent with each other (Arm ARM D7.5.2): clean
+/// The `pages` pages at physical `pa` were just mapped executable: what was written into them
+/// through a data mapping (this program's own, while it was writable) must be what
+/// instruction fetches see once the caller returns to EL0 (it cannot fetch before, and no
+/// other core runs its address space). Data and instruction caches are not coherent with each other (Arm ARM D7.5.2): clean
 /// the page's data-cache lines to the point of unification, then invalidate the instruction
 /// cache (`user::sync_instruction_cache`, through the physmap's view of the page). Dispatchers
 /// run only on this core, so this core's caches are the ones that matter.
-fn make_fetchable(pa: u64, pages: u64) {
+fn make_fetchable(pa: u64, pages: usize) {
     if let Some(va) = cpu_driver::layout::phys_to_virt(pa) {
-        cpu_driver::arch::aarch64::user::sync_instruction_cache(va, pages * PAGE_SIZE);
+        cpu_driver::arch::aarch64::user::sync_instruction_cache(va, pages as u64 * PAGE_SIZE);
     }
 }
 
@@ -283,21 +285,19 @@ fn vnode_protect(
     frame: CapAddr,
     rights: MappingRights,
 ) -> Result<u64, Error> {
-    let vnode = caller_vnode(s, vnode)?;
-    let frame = caller_cspace(s)?.slot(frame);
-    let (caps, mappings) = s.dispatchers().caps_and_mappings();
-    let (capability, id) = frame_to_map(caps, frame, rights)?;
+    let (vnode, capability, id) = mapping_parts(s, vnode, frame, rights)?;
+    let descriptors = descriptors(capability.base(), rights.access);
+    let pages = s.dispatchers().mappings().protect(vnode, entry, id, descriptors).map_err(map_refusal)?;
     if rights.access == Access::Execute {
-        make_fetchable(capability.base(), capability.size() / PAGE_SIZE);
+        make_fetchable(capability.base(), pages);
     }
-    mappings.protect(vnode, entry, id, descriptors(capability.base(), rights.access)).map_err(map_refusal)?;
     Ok(0)
 }
 
 /// `vnode_unmap(vnode, entry)`: the entry must map something.
 fn vnode_unmap(s: &mut Scheduler, vnode: CapAddr, entry: usize) -> Result<u64, Error> {
     let vnode = caller_vnode(s, vnode)?;
-    let (_, mappings) = s.dispatchers().caps_and_mappings();
+    let mappings = s.dispatchers().mappings();
     mappings.unmap(vnode, entry).map_err(map_refusal)?;
     Ok(0)
 }
