@@ -209,11 +209,16 @@ impl Writer {
     /// `/cpus` with `#address-cells = 1` and one core with the given extra properties.
     fn cpus(&mut self, core_props: &[(&str, &[u8])]) -> &mut Writer {
         self.begin("cpus").cell("#address-cells", 1).cell("#size-cells", 0);
-        self.begin("cpu@0").prop("device_type", b"cpu\0").cell("reg", 0);
-        for (name, value) in core_props {
-            self.prop(name, value);
+        self.cpu("cpu@0", &0u32.to_be_bytes(), core_props).end()
+    }
+
+    /// A `cpu` node called `name` with `reg` and `props`, inside an open `/cpus`.
+    fn cpu(&mut self, name: &str, reg: &[u8], props: &[(&str, &[u8])]) -> &mut Writer {
+        self.begin(name).prop("device_type", b"cpu\0").prop("reg", reg);
+        for (property, value) in props {
+            self.prop(property, value);
         }
-        self.end().end()
+        self.end()
     }
 
     fn finish(&mut self) -> Vec<u8> {
@@ -447,21 +452,10 @@ fn errors_read_as_one_line() {
 #[test]
 fn a_cpu_reg_longer_than_its_address_cells_is_refused() {
     // `reg = <0 0x100>` with one address cell would read as MPIDR 0.
-    let mut reg = Vec::new();
-    reg.extend_from_slice(&0u32.to_be_bytes());
-    reg.extend_from_slice(&0x100u32.to_be_bytes());
-    let dtb = Writer::new()
-        .begin("")
-        .begin("cpus")
-        .cell("#address-cells", 1)
-        .cell("#size-cells", 0)
-        .begin("cpu@100")
-        .prop("device_type", b"cpu\0")
-        .prop("reg", &reg)
-        .end()
-        .end()
-        .end()
-        .finish();
+    let reg = [0u32.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
+    let mut dtb = Writer::new();
+    dtb.begin("").begin("cpus").cell("#address-cells", 1).cell("#size-cells", 0);
+    let dtb = dtb.cpu("cpu@100", &reg, &[]).end().end().finish();
     assert_eq!(
         Skb::from_dtb(&dtb).unwrap_err(),
         Error::BadProperty { node: "/cpus/cpu@100".into(), property: "reg" }
@@ -470,22 +464,10 @@ fn a_cpu_reg_longer_than_its_address_cells_is_refused() {
 
 #[test]
 fn two_cpus_with_one_mpidr_are_refused() {
-    let dtb = Writer::new()
-        .begin("")
-        .begin("cpus")
-        .cell("#address-cells", 1)
-        .cell("#size-cells", 0)
-        .begin("cpu@0")
-        .prop("device_type", b"cpu\0")
-        .cell("reg", 0)
-        .end()
-        .begin("cpu@1")
-        .prop("device_type", b"cpu\0")
-        .cell("reg", 0)
-        .end()
-        .end()
-        .end()
-        .finish();
+    let mut dtb = Writer::new();
+    dtb.begin("").begin("cpus").cell("#address-cells", 1).cell("#size-cells", 0);
+    let reg = 0u32.to_be_bytes();
+    let dtb = dtb.cpu("cpu@0", &reg, &[]).cpu("cpu@1", &reg, &[]).end().end().finish();
     assert_eq!(
         Skb::from_dtb(&dtb).unwrap_err(),
         Error::DuplicateCpu { node: "/cpus/cpu@1".into(), mpidr: 0 }
