@@ -45,11 +45,17 @@ pub enum CapError {
     /// plus CNode table slots and tables, [`CoreCapabilities::with_limit`](crate::CoreCapabilities::with_limit)):
     /// the kernel heap that holds them is bounded. Delete capabilities to make room.
     OutOfCapabilities = 17,
+    /// The capability is a copy of an object another core owns: only the owning core retypes or
+    /// revokes it (ask the owner through the monitors).
+    NotOwner = 18,
+    /// Copies of the object (or of objects inside it) may be held by other cores: removing the
+    /// last copy here or revoking it needs the monitors' agreement with those cores.
+    Lent = 19,
 }
 
 impl CapError {
     /// Every error, in code order.
-    pub const ALL: [CapError; 17] = [
+    pub const ALL: [CapError; 19] = [
         CapError::InvalidAddress,
         CapError::IndexOutOfRange,
         CapError::NotACNode,
@@ -67,6 +73,8 @@ impl CapError {
         CapError::Denied,
         CapError::InvalidArgument,
         CapError::OutOfCapabilities,
+        CapError::NotOwner,
+        CapError::Lent,
     ];
 
     /// The error's number (1 and up; 0 is never an error).

@@ -11,7 +11,10 @@
 //!
 //! Principles:
 //! - **Per core.** A [`CoreCapabilities`] holds one core's capabilities; nothing in it is
-//!   shared with another core. Agreement between cores belongs to the monitors.
+//!   shared with another core. An object held on several cores has one owning core and
+//!   foreign copies elsewhere ([`Owner`]); this crate keeps the rules each core can check
+//!   alone (only the owner retypes or revokes, a lent object's last copy stays), and the
+//!   agreement between cores belongs to the monitors.
 //! - **Mechanism, not policy.** The crate checks and records; which memory a program gets is
 //!   the monitors' decision.
 //! - **No fault on bad input.** Every address, size and type argument may be forged: every
@@ -39,5 +42,6 @@ pub use capability::{CapType, Capability, Region, DISPATCHER_SIZE, PAGE_SIZE, SL
 pub use error::CapError;
 pub use rights::Rights;
 pub use store::{
-    CSpace, CapId, CoreCapabilities, HeldSlot, Removal, RemovedCap, Retype, SlotRef, DEFAULT_CAPABILITY_LIMIT,
+    CSpace, CapId, CoreCapabilities, HeldSlot, Owner, Removal, RemovedCap, Retype, SlotRef,
+    DEFAULT_CAPABILITY_LIMIT,
 };

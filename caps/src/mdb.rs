@@ -237,6 +237,63 @@ impl Mdb {
             .collect()
     }
 
+    /// One capability naming exactly the object of `capability` (any of its copies).
+    pub(crate) fn any_copy(&self, capability: &Capability) -> Option<MdbKey> {
+        let key = MdbKey::of(capability, 0);
+        self.order.range(key..=key.with_id(u64::MAX)).next().map(|(k, _)| *k)
+    }
+
+    /// The smallest range some capability names that contains all of `[base, base + size)`
+    /// of `space`, and one capability of that range (the one of lowest rank: the ancestor of
+    /// the others there). `None` when no range contains it.
+    pub(crate) fn innermost_containing(&self, space: Space, base: u64, size: u64) -> Option<MdbKey> {
+        let end = base.checked_add(size)?;
+        let (&(_, top_base), &top_size) = self.top.range((space, 0)..=(space, base)).next_back()?;
+        if top_base + top_size < end {
+            return None;
+        }
+        let mut range = RangeKey { space, base: top_base, size: top_size };
+        loop {
+            let node = self.ranges.get(&range)?;
+            match node.children.range(..=base).next_back() {
+                Some((&child_base, &child_size)) if child_base + child_size >= end => {
+                    range = RangeKey { space, base: child_base, size: child_size };
+                }
+                _ => break,
+            }
+        }
+        let first = MdbKey {
+            space,
+            base: range.base,
+            size_descending: u64::MAX - range.size,
+            rank: 0,
+            badge: 0,
+            id: 0,
+        };
+        self.order.range(first..).next().map(|(k, _)| *k).filter(|k| k.range() == range)
+    }
+
+    /// Whether a child range of the range of `key` overlaps `[base, base + size)` without
+    /// being that very range.
+    pub(crate) fn child_overlaps(&self, key: &MdbKey, base: u64, size: u64) -> bool {
+        let Some(node) = self.ranges.get(&key.range()) else { return false };
+        node.children
+            .range(..base + size)
+            .next_back()
+            .is_some_and(|(&child_base, &child_size)| child_base + child_size > base)
+    }
+
+    /// Every capability of `space` whose range starts inside `[base, base + size)`, in
+    /// derivation order.
+    pub(crate) fn starting_inside(&self, space: Space, base: u64, size: u64) -> Vec<MdbKey> {
+        let first = MdbKey { space, base, size_descending: 0, rank: 0, badge: 0, id: 0 };
+        self.order
+            .range(first..)
+            .map(|(k, _)| *k)
+            .take_while(|k| k.space == space && k.base < base + size)
+            .collect()
+    }
+
     /// Checks the two indexes against each other (for tests and debugging): every range node
     /// counts exactly the capabilities of its range, lies inside its parent, and is listed as
     /// a child of its parent or at the top.

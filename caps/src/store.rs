@@ -1,7 +1,7 @@
 //! The capabilities of one core: CNode tables, kernel-held slots, the derivation database, and
 //! the operations a CPU driver's system calls invoke on them.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use crate::address::{CapAddr, Decoded};
@@ -9,6 +9,11 @@ use crate::capability::{CapType, Capability, Region, Space};
 use crate::error::CapError;
 use crate::mdb::{Mdb, MdbKey};
 use crate::rights::Rights;
+
+mod remote;
+
+use remote::ObjectKey;
+pub use remote::Owner;
 
 /// Where a capability is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -181,6 +186,10 @@ pub struct CoreCapabilities {
     limit: usize,
     /// Entries of every CNode table (each as long as its highest slot in use).
     table_slots: usize,
+    /// Objects whose capabilities here are copies of another core's: the owning core.
+    foreign: BTreeMap<ObjectKey, u32>,
+    /// Objects this core owns of which copies were sent to other cores.
+    lent: BTreeSet<ObjectKey>,
 }
 
 /// The limit of [`CoreCapabilities::new`]: large enough for every host test (a CPU driver
@@ -214,6 +223,8 @@ impl CoreCapabilities {
             next_id: 1,
             limit,
             table_slots: 0,
+            foreign: BTreeMap::new(),
+            lent: BTreeSet::new(),
         }
     }
 
@@ -550,6 +561,7 @@ impl CoreCapabilities {
     pub fn retype(&mut self, src: SlotRef, request: Retype, dest: SlotRef) -> Result<Region, CapError> {
         let entry = self.entry_at(src)?;
         let source = entry.capability;
+        self.check_owned(&source)?;
         let region = Self::check_retype(&source, &request)?;
         let (first, addressable) = self.resolve(dest)?;
         if request.count > addressable {
@@ -622,6 +634,7 @@ impl CoreCapabilities {
         if request.count != 1 {
             return Err(CapError::InvalidArgument);
         }
+        self.check_owned(&source)?;
         let region = Self::check_retype(&source, &request)?;
         let source_key = entry.key();
         if self.mdb.has_descendant_overlapping(&source_key, region) {
@@ -638,8 +651,16 @@ impl CoreCapabilities {
     /// Removes the capability at `slot`. Its descendants stay (they are the descendants of its
     /// copies, or become roots). When it was the last capability of a CNode, the CNode's
     /// contents are deleted too.
+    ///
+    /// Refused with [`CapError::Lent`] for the last copy on this core of an object whose
+    /// copies were sent to other cores: revoke it by agreement first
+    /// ([`revoke_agreed`](Self::revoke_agreed)).
     pub fn delete(&mut self, slot: SlotRef) -> Result<Removal, CapError> {
         let (location, _) = self.resolve(slot)?;
+        let entry = self.entry(location).ok_or(CapError::EmptySlot)?;
+        if self.is_lent(&entry.capability) && self.mdb.is_last_copy(&entry.key()) {
+            return Err(CapError::Lent);
+        }
         let entry = self.detach(location).ok_or(CapError::EmptySlot)?;
         let mut removal = Removal::default();
         self.remove_detached(entry, &mut removal);
@@ -650,16 +671,36 @@ impl CoreCapabilities {
     /// and keeps that capability. Returns what went, so that the kernel can unmap what was
     /// mapped. Refused (`Denied`, nothing removed) when one of them is in a kernel-held slot:
     /// the objects of a dispatcher go only when the kernel releases them.
+    ///
+    /// Refused with [`CapError::NotOwner`] for a copy of another core's object, and with
+    /// [`CapError::Lent`] when copies of it or of a descendant were sent to other cores: those
+    /// go by the monitors' agreement ([`revoke_agreed`](Self::revoke_agreed)).
     pub fn revoke(&mut self, slot: SlotRef) -> Result<Removal, CapError> {
         let (location, _) = self.resolve(slot)?;
         let entry = self.entry(location).ok_or(CapError::EmptySlot)?;
+        self.check_owned(&entry.capability)?;
+        let targets = self.revoke_targets(&entry)?;
+        if self.is_lent(&entry.capability) || targets.iter().any(|target| self.key_is_lent(target)) {
+            return Err(CapError::Lent);
+        }
+        Ok(self.remove_all(targets))
+    }
+
+    /// The other copies and the descendants of `entry` on this core; refused (`Denied`) when
+    /// the kernel holds one of them: a dispatcher's objects go only when the kernel releases
+    /// them.
+    fn revoke_targets(&self, entry: &Entry) -> Result<Vec<MdbKey>, CapError> {
         let key = entry.key();
         let mut targets: Vec<MdbKey> = self.mdb.copies(&key).collect();
         targets.extend(self.mdb.descendants(&key));
-        // What the kernel holds (a dispatcher's objects) goes only when the kernel releases it.
         if targets.iter().any(|target| matches!(self.mdb.location(target), Some(Location::Held(_)))) {
             return Err(CapError::Denied);
         }
+        Ok(targets)
+    }
+
+    /// Removes the capabilities at `targets` (and what goes with them).
+    fn remove_all(&mut self, targets: Vec<MdbKey>) -> Removal {
         let mut removal = Removal::default();
         for target in targets {
             // An earlier removal may have taken this one already (the contents of a CNode whose
@@ -669,7 +710,7 @@ impl CoreCapabilities {
                 self.remove_detached(entry, &mut removal);
             }
         }
-        Ok(removal)
+        removal
     }
 
     /// Takes the entry out of its slot.
@@ -698,10 +739,16 @@ impl CoreCapabilities {
             let key = entry.key();
             let unreferenced = self.mdb.remove(&key);
             let capability = entry.capability;
-            if capability.kind().space() == Space::Physical && capability.kind() != CapType::DeviceFrame {
+            let last_copy = self.mdb.is_last_copy(&key);
+            // Memory of another core's object, or of one lent to other cores, is not this
+            // core's to hand out again, whatever capabilities remain here.
+            let shared = self.forget_remote_state(&capability, last_copy);
+            if capability.kind().space() == Space::Physical
+                && capability.kind() != CapType::DeviceFrame
+                && !shared
+            {
                 removal.unreferenced.extend(unreferenced);
             }
-            let last_copy = self.mdb.is_last_copy(&key);
             removal.removed.push(RemovedCap { capability, id: CapId(entry.id), last_copy });
             if capability.kind() == CapType::CNode && last_copy {
                 if let Some(table) = self.remove_table(entry.table) {
@@ -764,6 +811,7 @@ impl CoreCapabilities {
         if !self.table_of_cnode.keys().eq(cnode_objects.keys()) {
             return Err("CNode tables and CNode capabilities differ");
         }
+        self.check_remote()?;
         self.mdb.check()
     }
 }
