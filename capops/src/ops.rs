@@ -225,6 +225,8 @@ struct RoundState {
     /// On the owner: the slot whose capability the revoke keeps, the two-phase state and the
     /// deadline.
     initiator: Option<(CapAddr, TwoPhase, u64)>,
+    /// Elsewhere: when to stop waiting for the owner's commit or abort.
+    expires: u64,
 }
 
 /// This core's part in every capability operation across cores.
@@ -290,11 +292,10 @@ impl CapOps {
         core::mem::take(&mut self.events)
     }
 
-    /// Whether anything started here still waits for an answer.
+    /// Whether anything here still waits: an answer to what this core started, or the end of
+    /// a round it takes part in (the caller keeps calling [`poll`](Self::poll) until not).
     pub fn busy(&self) -> bool {
-        self.sending.values().any(|s| !s.reported)
-            || !self.asking.is_empty()
-            || self.rounds.values().any(|r| r.initiator.is_some())
+        self.sending.values().any(|s| !s.reported) || !self.asking.is_empty() || !self.rounds.is_empty()
     }
 
     fn number(&mut self) -> u32 {
@@ -420,7 +421,13 @@ impl CapOps {
         let deadline = now.saturating_add(self.timeout);
         self.rounds.insert(
             round,
-            RoundState { route, object, owner: self.me, initiator: Some((slot, two_phase, deadline)) },
+            RoundState {
+                route,
+                object,
+                owner: self.me,
+                initiator: Some((slot, two_phase, deadline)),
+                expires: deadline,
+            },
         );
         self.carry_out(core, round, actions);
         Ok(round)
@@ -453,7 +460,9 @@ impl CapOps {
                     self.events.push(Event::Retyped { request, result: Err(refusal) });
                 }
             }
-            Message::Round { msg, object, subtree } => self.round_message(core, from, msg, object, subtree),
+            Message::Round { msg, object, subtree } => {
+                self.round_message(core, from, msg, object, subtree, now)
+            }
         }
     }
 
@@ -511,6 +520,7 @@ impl CapOps {
         msg: Msg,
         object: Capability,
         subtree: u64,
+        now: u64,
     ) {
         let round = msg.round;
         if msg.kind == Kind::Request && !self.rounds.contains_key(&round) {
@@ -527,7 +537,10 @@ impl CapOps {
             edges.extend((0..MAX_CORES).filter(|c| subtree & (1 << c) != 0).map(|c| (self.me, c)));
             let owner = (round >> ROUND_INITIATOR_SHIFT) as CoreId;
             let route = Route::tree(from, &edges);
-            self.rounds.insert(round, RoundState { route, object, owner, initiator: None });
+            // Past twice the owner's deadline the owner has given up: the round cannot commit
+            // any more, and this core forgets it (see `poll`).
+            let expires = now.saturating_add(self.timeout.saturating_mul(2));
+            self.rounds.insert(round, RoundState { route, object, owner, initiator: None, expires });
         }
         let Some(state) = self.rounds.get(&round) else { return };
         let (route, object, owner) = (state.route.clone(), state.object, state.owner);
@@ -607,6 +620,19 @@ impl CapOps {
             .filter(|(_, state)| state.initiator.as_ref().is_some_and(|(_, _, deadline)| *deadline <= now))
             .map(|(&round, _)| round)
             .collect();
+        // A round this core took part in whose owner gave up before telling it to commit or
+        // abort: unmark, as an abort would. Safe either way: an owner that gave up keeps the
+        // object lent and reports the revoke failed, and sweeping is for a repeated revoke.
+        let expired: Vec<u32> = self
+            .rounds
+            .iter()
+            .filter(|(_, state)| state.initiator.is_none() && state.expires <= now)
+            .map(|(&round, _)| round)
+            .collect();
+        for round in expired {
+            self.rounds.remove(&round);
+            self.marked.remove(&round);
+        }
         for round in late {
             let Some(state) = self.rounds.get_mut(&round) else { continue };
             let (route, object, owner) = (state.route.clone(), state.object, state.owner);

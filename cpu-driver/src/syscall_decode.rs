@@ -4,7 +4,7 @@
 //! here, so the host tests cover them and no register value can make a handler misbehave.
 //! The kernel's `syscalls` module runs the request against the caller's capabilities.
 
-use caps::{CapAddr, CapError, CapType, Rights};
+use caps::{CapAddr, CapError, CapType, Capability, Rights};
 use syscall_abi::{Call, ChannelKind, Error, Info, GIVE_BY_DISPATCHER_CAP, GIVE_BY_INDEX};
 
 /// Entries of a level-3 VNode, and windows of the mappable region.
@@ -72,6 +72,30 @@ pub enum Request {
     DispatcherStatus { dispatcher: CapAddr },
     EndpointCreate { dispatcher: CapAddr, badge: u64, dest: CapAddr },
     ModuleInfo { module: CapAddr },
+    CapExport { addr: CapAddr },
+    CapReceive { dest: CapAddr, described: Described },
+    CapSweep { described: Described },
+    CapRevokeAgreed { addr: CapAddr },
+    CapOwner { addr: CapAddr },
+}
+
+/// A capability another core described (`cap_export`): what it is and which core owns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Described {
+    /// The capability (a memory type, its object checked as `Capability::memory` checks it).
+    pub capability: Capability,
+    /// The owning core's index.
+    pub owner: u32,
+}
+
+/// Decodes `syscall_abi::describe`'s word and the base and size: any type, rights, range or
+/// core number is checked here, so the kernel sees only capabilities that could exist.
+fn described(word: u64, base: u64, size: u64) -> Result<Described, Error> {
+    let (kind, rights, owner) = syscall_abi::undescribe(word).ok_or(Error::InvalidArgument)?;
+    let kind = CapType::from_raw(kind).ok_or(Error::InvalidArgument)?;
+    let rights = Rights::from_bits(rights).ok_or(Error::InvalidArgument)?;
+    let capability = Capability::memory(kind, base, size).map_err(refused)?.reduced(rights);
+    Ok(Described { capability, owner: owner as u32 })
 }
 
 fn refused(e: CapError) -> Error {
@@ -201,6 +225,11 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
         Call::DispatcherStatus => Request::DispatcherStatus { dispatcher: a(x[0])? },
         Call::EndpointCreate => Request::EndpointCreate { dispatcher: a(x[0])?, badge: x[1], dest: a(x[2])? },
         Call::ModuleInfo => Request::ModuleInfo { module: a(x[0])? },
+        Call::CapExport => Request::CapExport { addr: a(x[0])? },
+        Call::CapReceive => Request::CapReceive { dest: a(x[0])?, described: described(x[1], x[2], x[3])? },
+        Call::CapSweep => Request::CapSweep { described: described(x[0], x[1], x[2])? },
+        Call::CapRevokeAgreed => Request::CapRevokeAgreed { addr: a(x[0])? },
+        Call::CapOwner => Request::CapOwner { addr: a(x[0])? },
     })
 }
 
@@ -237,6 +266,40 @@ mod tests {
         let retype = Call::CapRetype as u64;
         assert_eq!(decode(retype, [1, 2, 0, 4096, 1, 1 << 40]), Err(CAP(CapError::InvalidAddress)));
         assert_eq!(decode(retype, [1, 99, 0, 4096, 1, 20]), Err(Error::InvalidArgument), "no such type");
+    }
+
+    #[test]
+    fn described_capabilities_are_checked_before_the_kernel_sees_them() {
+        let receive = Call::CapReceive as u64;
+        let frame = syscall_abi::describe(CapType::Frame as u64, 0b11, 3);
+        let want = Capability::memory(CapType::Frame, 0x4000_0000, 0x2000)
+            .unwrap()
+            .reduced(Rights::from_bits(0b11).unwrap());
+        assert_eq!(
+            decode(receive, [20, frame, 0x4000_0000, 0x2000, 0, 0]),
+            Ok(Request::CapReceive {
+                dest: CapAddr::from_raw(20),
+                described: Described { capability: want, owner: 3 }
+            })
+        );
+        // Misaligned, zero-sized, unknown type, unknown rights bits, a word with high bits.
+        assert_eq!(decode(receive, [20, frame, 0x4000_0800, 0x2000, 0, 0]), Err(CAP(CapError::Misaligned)));
+        assert_eq!(decode(receive, [20, frame, 0x4000_0000, 0, 0, 0]), Err(CAP(CapError::InvalidSize)));
+        let sweep = Call::CapSweep as u64;
+        assert_eq!(
+            decode(sweep, [syscall_abi::describe(99, 1, 0), 0, 4096, 0, 0, 0]),
+            Err(Error::InvalidArgument)
+        );
+        assert_eq!(
+            decode(sweep, [syscall_abi::describe(2, 0x80, 0), 0, 4096, 0, 0, 0]),
+            Err(Error::InvalidArgument)
+        );
+        assert_eq!(decode(sweep, [1 << 50, 0, 4096, 0, 0, 0]), Err(Error::InvalidArgument));
+        // Types that are not memory cannot be described at all.
+        assert_eq!(
+            decode(sweep, [syscall_abi::describe(CapType::Kernel as u64, 1, 0), 0, 1, 0, 0, 0]),
+            Err(CAP(CapError::WrongType))
+        );
     }
 
     #[test]

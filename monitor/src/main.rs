@@ -14,13 +14,20 @@
 
 extern crate alloc;
 
+mod exercise;
+mod kernel_caps;
+
 use alloc::vec::Vec;
 
+use capops::{CapOps, Event};
+
 use monitor::bench::{self, Failure, READY_TIMEOUT_SECONDS, RESULT_TIMEOUT_SECONDS};
+use monitor::capability_messages;
 use monitor::carve::{Carver, Piece, RamCap};
 use monitor::local::{self, unpack, SERVICE_LATENCY, SERVICE_SELFTEST};
 use monitor::messages::{
-    BenchEcho, BenchFailed, BenchMeasure, BenchReady, BenchResult, Bound, Hello, MonitorMessage, SelftestDone,
+    BenchEcho, BenchFailed, BenchMeasure, BenchReady, BenchResult, Bound, ExerciseReport, Hello,
+    MonitorMessage, SelftestDone,
 };
 use monitor::names::NameTable;
 use monitor::outbox::{Outbox, Sent};
@@ -36,6 +43,9 @@ const PAGE_BYTES: u64 = 4096;
 
 /// How often a monitor with messages waiting in its outbox looks for room again.
 const OUTBOX_RETRY_MICROSECONDS: u64 = 100;
+/// How long the capability protocol waits for an answer: generous, because under QEMU with
+/// more emulated cores than host cores a core may not run for tens of milliseconds.
+const CAPOPS_TIMEOUT_NS: u64 = 10_000_000_000;
 /// Seconds to wait for the other monitors to bind.
 const BIND_TIMEOUT_SECONDS: u64 = 10;
 /// Seconds the boot core's monitor waits for every core's `selftest` to finish.
@@ -124,6 +134,14 @@ struct Monitor {
     selftest_failed: u64,
     /// The programs this monitor spawned: (dispatcher index, slot of its Endpoint to it).
     children: Vec<(u64, u32)>,
+    /// This core's part in the capability operations across cores.
+    capops: CapOps,
+    /// What the capability protocol reported (the exercise reads them).
+    cap_events: Vec<Event>,
+    /// The capability exercise: reports heard (boot core), retype asks in flight with the
+    /// bits already known (other cores).
+    exercise_reports: Vec<ExerciseReport>,
+    exercise_asks: Vec<(u32, u32)>,
 }
 
 impl Monitor {
@@ -175,6 +193,37 @@ impl Monitor {
             selftest_passed: 0,
             selftest_failed: 0,
             children: Vec::new(),
+            capops: CapOps::with_timeout(core as usize, CAPOPS_TIMEOUT_NS),
+            cap_events: Vec::new(),
+            exercise_reports: Vec::new(),
+            exercise_asks: Vec::new(),
+        }
+    }
+
+    /// Nanoseconds since the counter started (the capability protocol's clock).
+    fn now_ns(&self) -> u64 {
+        (u128::from(userland::counter()) * 1_000_000_000 / u128::from(self.frequency.max(1))) as u64
+    }
+
+    /// Sends what the capability protocol produced and acts on what it reported.
+    fn after_capops(&mut self) {
+        for (to, message) in self.capops.take_messages() {
+            self.send_payload(to as u64, capability_messages::encode(&message));
+        }
+        let exercising = info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0);
+        for event in self.capops.take_events() {
+            match event {
+                Event::Arrived { from, slot, capability } if exercising && from as u64 == self.boot => {
+                    self.exercise_arrived(slot, capability);
+                }
+                Event::Retyped { request, ref result } if exercising => {
+                    self.exercise_retyped(request, result.is_ok());
+                }
+                _ => {}
+            }
+            if self.core == self.boot {
+                self.cap_events.push(event);
+            }
         }
     }
 
@@ -193,8 +242,13 @@ impl Monitor {
     /// Sends `message` to `peer`'s monitor: now, or, if its channel is full, as soon as it has
     /// room (the outbox keeps it, in order; nothing is dropped).
     fn send<M: Message>(&mut self, peer: u64, message: &M) {
+        self.send_payload(peer, urpc::message::encode(message));
+    }
+
+    /// Sends an encoded message as [`send`](Self::send) does.
+    fn send_payload(&mut self, peer: u64, payload: urpc::Payload) {
         let Some(Some(link)) = self.links.get_mut(peer as usize) else { return };
-        match self.outbox.send(peer as usize, urpc::message::encode(message), &mut link.sender) {
+        match self.outbox.send(peer as usize, payload, &mut link.sender) {
             Some(Sent::Queued(depth)) if depth == Outbox::WARN_DEPTH => {
                 println!(
                     "monitor {}: {depth} messages wait for core {peer}, which does not read them",
@@ -218,6 +272,12 @@ impl Monitor {
         }
         while let Ok((sender, words)) = userland::recv_local() {
             self.on_local(sender, words);
+        }
+        if self.capops.busy() {
+            let now = self.now_ns();
+            let mut kernel = self.kernel_caps();
+            self.capops.poll(&mut kernel, now);
+            self.after_capops();
         }
         for peer in 0..self.links.len() {
             while let Some(payload) = self
@@ -336,6 +396,14 @@ impl Monitor {
                     self.heard_selftest(done);
                 }
             }
+            MonitorMessage::Capability(message) => {
+                let now = self.now_ns();
+                let mut kernel = self.kernel_caps();
+                self.capops.receive(&mut kernel, peer as usize, message, now);
+                self.after_capops();
+            }
+            MonitorMessage::ExerciseReport(report) => self.exercise_reports.push(report),
+            MonitorMessage::ExerciseQuery(query) => self.answer_exercise_query(query),
         }
     }
 
@@ -540,6 +608,8 @@ impl Monitor {
         if !all {
             println!("monitor {}: {missing} cores never reported a selftest", self.core);
         }
+        // Once every core's selftest is done, so that the cores answer as fast as they can.
+        self.capability_exercise();
         println!(
             "selftest: {} passed, {} failed",
             self.selftest_passed,

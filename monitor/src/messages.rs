@@ -1,4 +1,5 @@
-//! What monitors say to each other over the monitor channels (tags 64-79).
+//! What monitors say to each other over the monitor channels (tags 64-79; 72-76 are the
+//! capability protocol's, in `capability_messages`).
 //!
 //! A benchmark pair ends in exactly one of [`BenchResult`] (figures, all of them non-zero)
 //! or [`BenchFailed`] (why there are none): a failure is said, never encoded as a zero figure.
@@ -95,6 +96,34 @@ pub struct SelftestDone {
     pub failed: u32,
 }
 
+/// The boot core's capability exercise (selftest runs): a core says how a step went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExerciseReport {
+    /// The reporting core.
+    pub core: u32,
+    /// Which step ([`EXERCISE_RETYPED`], [`EXERCISE_HELD`]).
+    pub step: u32,
+    /// The step's figure.
+    pub value: u32,
+}
+
+/// The boot core's capability exercise: how many capabilities inside `[base, base + size)`
+/// does the receiving core hold? (answered with an [`ExerciseReport`] of [`EXERCISE_HELD`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExerciseQuery {
+    /// First byte.
+    pub base: u64,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// [`ExerciseReport::step`]: the retype this core asked of the owner ended; value: bit 0 it
+/// succeeded, bit 1 the local retype and revoke of the foreign copy were refused as `NotOwner`.
+pub const EXERCISE_RETYPED: u32 = 1;
+/// [`ExerciseReport::step`]: value is how many capabilities the core holds inside the asked
+/// range.
+pub const EXERCISE_HELD: u32 = 2;
+
 macro_rules! message {
     ($type:ident, $tag:expr, [$($field:ident: $kind:ident),*]) => {
         impl Message for $type {
@@ -119,6 +148,9 @@ message!(BenchEcho, 66, [initiator: u32, rounds: u32]);
 message!(BenchReady, 67, [core: u32, initiator: u32]);
 message!(BenchMeasure, 68, [peer: u32, rounds: u32]);
 message!(SelftestDone, 71, [core: u32, passed: u32, failed: u32]);
+// 72-76: the capability protocol (`capability_messages`).
+message!(ExerciseReport, 77, [core: u32, step: u32, value: u32]);
+message!(ExerciseQuery, 78, [base: u64, size: u64]);
 
 impl Message for BenchResult {
     const TAG: u16 = 69;
@@ -187,6 +219,12 @@ pub enum MonitorMessage {
     BenchFailed(BenchFailed),
     /// See [`SelftestDone`].
     SelftestDone(SelftestDone),
+    /// A capability protocol message (`capops`).
+    Capability(capops::Message),
+    /// See [`ExerciseReport`].
+    ExerciseReport(ExerciseReport),
+    /// See [`ExerciseQuery`].
+    ExerciseQuery(ExerciseQuery),
 }
 
 impl MonitorMessage {
@@ -202,6 +240,11 @@ impl MonitorMessage {
             BenchResult::TAG => MonitorMessage::BenchResult(BenchResult::decode(body)?),
             BenchFailed::TAG => MonitorMessage::BenchFailed(BenchFailed::decode(body)?),
             SelftestDone::TAG => MonitorMessage::SelftestDone(SelftestDone::decode(body)?),
+            ExerciseReport::TAG => MonitorMessage::ExerciseReport(ExerciseReport::decode(body)?),
+            ExerciseQuery::TAG => MonitorMessage::ExerciseQuery(ExerciseQuery::decode(body)?),
+            tag if crate::capability_messages::is_capability_tag(tag) => {
+                MonitorMessage::Capability(crate::capability_messages::decode(payload)?)
+            }
             other => return Err(DecodeError::UnknownTag(other)),
         })
     }

@@ -104,7 +104,28 @@ fn every_check_passes_on_every_core() {
     // do not keep the CPU drivers from serving the boot-time URPC figures.
     let failed_figures: Vec<&str> = run.lines().filter(|l| l.contains("measurement failed")).collect();
     assert!(failed_figures.is_empty(), "{failed_figures:?}");
-    let total = CHECKS.len() * 6 + CORE_BOOT_CHECKS.len();
+    // Capabilities across cores (the boot core's monitor lends RAM to the five others, they
+    // race to retype it through the owner, the owner revokes it over each route).
+    let mut capops_checks = 0;
+    for strategy in ["unicast", "broadcast", "tree"] {
+        for step in ["lend", "racing-retypes", "only-the-owner", "lent-kept", "revoke", "nothing-left"] {
+            let lines = run.lines_starting(&format!("capops {strategy}-{step}: "));
+            assert_eq!(lines.len(), 1, "{strategy}-{step}:\n{}", run.console);
+            assert!(lines[0].contains(": ok ("), "{lines:?}");
+            capops_checks += 1;
+        }
+    }
+    assert_eq!(
+        run.lines_starting("capops unicast-racing-retypes: "),
+        ["capops unicast-racing-retypes: ok (1 of 5 cores got pages 0-3 retyped)"]
+    );
+    assert!(run.lines_starting("capops tree-revoke: ")[0].contains("Some(Done) over 6 cores"));
+    assert_eq!(
+        run.lines_starting("capops delete-after-revoke: "),
+        ["capops delete-after-revoke: ok (Ok(()))"]
+    );
+    capops_checks += 1;
+    let total = CHECKS.len() * 6 + CORE_BOOT_CHECKS.len() + capops_checks;
     assert_eq!(run.lines_starting("selftest: "), [format!("selftest: {total} passed, 0 failed")]);
     assert!(run.powered_off_cleanly(), "QEMU must exit 0 after a clean power-off: {:?}", run.status);
     run.assert_all_up_in_time(6);

@@ -7,10 +7,10 @@
 extern crate alloc;
 
 pub use syscall_abi::{
-    cap_addr, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH, FLAG_EL0_INSTRUCTIONS_TEST,
-    FLAG_FAULT_TEST, FLAG_SELFTEST, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE,
-    SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_SELF, SLOT_VNODE, STATUS_EXITED, STATUS_FAULTED,
-    STATUS_RUNNING, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    cap_addr, describe, undescribe, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH,
+    FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST, FLAG_SELFTEST, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE,
+    SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_SELF, SLOT_VNODE, STATUS_EXITED,
+    STATUS_FAULTED, STATUS_RUNNING, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -171,6 +171,47 @@ pub fn cap_delete(addr: u32) -> Result<(), Error> {
 /// Removes every copy and descendant of the capability at `addr`.
 pub fn cap_revoke(addr: u32) -> Result<(), Error> {
     Error::check(syscall(Call::CapRevoke, [u64::from(addr), 0, 0, 0])).map(|_| ())
+}
+
+/// A capability as `cap_export` described it for another core (`syscall_abi::describe`'s
+/// word: type, rights, owning core; and its object).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Described {
+    /// Type, rights and owning core, packed.
+    pub word: u64,
+    /// Base of its object.
+    pub base: u64,
+    /// Size of its object.
+    pub size: u64,
+}
+
+/// (Monitor) describes the memory capability at `addr` for another core; on its owner the
+/// object becomes lent.
+pub fn cap_export(addr: u32) -> Result<Described, Error> {
+    let (ret, words) = syscall6(Call::CapExport, [u64::from(addr), 0, 0, 0, 0, 0]);
+    Error::check(ret).map(|word| Described { word, base: words[0], size: words[1] })
+}
+
+/// (Monitor) puts another core's described capability into the empty slot `dest`.
+pub fn cap_receive(dest: u32, described: Described) -> Result<(), Error> {
+    let args = [u64::from(dest), described.word, described.base, described.size];
+    Error::check(syscall(Call::CapReceive, args)).map(|_| ())
+}
+
+/// (Monitor) removes this core's foreign copies of the described object and of everything
+/// inside it; returns how many went.
+pub fn cap_sweep(described: Described) -> Result<u64, Error> {
+    Error::check(syscall(Call::CapSweep, [described.word, described.base, described.size, 0]))
+}
+
+/// (Monitor, owner) revokes the lent capability at `addr` once every other core swept.
+pub fn cap_revoke_agreed(addr: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::CapRevokeAgreed, [u64::from(addr), 0, 0, 0])).map(|_| ())
+}
+
+/// The index of the core owning the object of the capability at `addr`.
+pub fn cap_owner(addr: u32) -> Result<u64, Error> {
+    Error::check(syscall(Call::CapOwner, [u64::from(addr), 0, 0, 0]))
 }
 
 /// Copies the capability at `src` (same rights) into the empty slot `dest` of the capability

@@ -165,6 +165,45 @@ pub enum Call {
     /// modules by name and give each exactly the RAM it needs, whatever order the image holds
     /// them in.
     ModuleInfo = 28,
+    /// `cap_export(addr) -> described`: (holder of the Kernel capability) the memory
+    /// capability (RAM, Frame, device frame: else `WrongType`) at `addr`, described for a
+    /// monitor to send to another core: `x0` = [`describe`]`(kind, rights, owner)` with its
+    /// owning core's index, `x1` base, `x2` size. On its owner the object becomes *lent*: its
+    /// last copy there can no longer be deleted, nor reached by a local revoke (`Lent`), until
+    /// [`Call::CapRevokeAgreed`].
+    CapExport = 29,
+    /// `cap_receive(dest, described, base, size)`: (holder of the Kernel capability) puts the
+    /// capability another core exported into the empty slot `dest`: a foreign copy owned by
+    /// the core the description names (or, naming this core, a copy coming home). Refused
+    /// with `Overlap` when it overlaps this core's own memory or cuts across a foreign object.
+    CapReceive = 30,
+    /// `cap_sweep(described, base, size) -> removed`: (holder of the Kernel capability) this
+    /// core's part of the owner's revoke: removes (and unmaps) every foreign copy of the
+    /// described object owned by the core the description names, and every foreign object of
+    /// that owner inside it. Returns how many capabilities went.
+    CapSweep = 31,
+    /// `cap_revoke_agreed(addr)`: (holder of the Kernel capability, on the owner, after every
+    /// other core swept) removes every other copy and descendant here, keeps the capability at
+    /// `addr`, and the object is no longer lent.
+    CapRevokeAgreed = 32,
+    /// `cap_owner(addr) -> core`: the index of the core that owns the object of the
+    /// capability at `addr` (this core's own index for everything it did not receive).
+    CapOwner = 33,
+}
+
+/// Packs a capability's type, rights and owning core into one word, as `cap_export` returns
+/// it and `cap_receive` and `cap_sweep` take it: bits 0-7 type, 8-15 rights, 16-47 core.
+pub const fn describe(kind: u64, rights: u64, owner: u64) -> u64 {
+    (kind & 0xff) | (rights & 0xff) << 8 | (owner & 0xffff_ffff) << 16
+}
+
+/// The type, rights and owning core of a word [`describe`] packed; `None` when bits above 47
+/// are set.
+pub const fn undescribe(word: u64) -> Option<(u64, u64, u64)> {
+    if word >> 48 != 0 {
+        return None;
+    }
+    Some((word & 0xff, (word >> 8) & 0xff, (word >> 16) & 0xffff_ffff))
 }
 
 /// The name `module_info` returned in `x1`, `x2`, as text (up to the first NUL).
@@ -270,6 +309,11 @@ impl Call {
             26 => Call::VnodeProtect,
             27 => Call::EndpointCreate,
             28 => Call::ModuleInfo,
+            29 => Call::CapExport,
+            30 => Call::CapReceive,
+            31 => Call::CapSweep,
+            32 => Call::CapRevokeAgreed,
+            33 => Call::CapOwner,
             _ => return None,
         })
     }
@@ -376,7 +420,8 @@ pub enum Error {
     /// 5 SlotOccupied, 6 Stale, 7 WrongType, 8 InvalidRetype, 9 InvalidSize, 10 Misaligned,
     /// 11 OutOfBounds, 12 AlreadyRetyped, 13 Overlap, 14 RightsExceeded, 15 Denied,
     /// 16 InvalidArgument, 17 OutOfCapabilities: the core holds as many capabilities as its
-    /// kernel heap allows; delete some). Returned as `-(CAP_ERROR_BASE + code)`.
+    /// kernel heap allows; delete some; 18 NotOwner: another core owns the object, only it
+    /// retypes or revokes; 19 Lent: copies were sent to other cores, revoke by agreement). Returned as `-(CAP_ERROR_BASE + code)`.
     Capability(u8),
 }
 
@@ -425,7 +470,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..29 {
+        for raw in 0..34 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }
@@ -450,6 +495,9 @@ mod tests {
             assert_eq!(Error::check(error.to_return()), Err(error));
         }
         assert_eq!(Error::check(5), Ok(5));
+        assert_eq!(undescribe(describe(2, 0b1011, 5)), Some((2, 0b1011, 5)));
+        assert_eq!(undescribe(describe(11, 0xff, 0xffff_ffff)), Some((11, 0xff, 0xffff_ffff)));
+        assert_eq!(undescribe(1 << 48), None);
         assert_eq!(cap_addr(0, 5), 5);
         assert_eq!(cap_addr(3, 7), 0x307);
     }

@@ -14,7 +14,7 @@ extern crate alloc;
 
 use alloc::string::String;
 
-use caps::{CSpace, CapAddr, CapError, CapType, Retype, Rights};
+use caps::{CSpace, CapAddr, CapError, CapType, Owner, Retype, Rights};
 
 use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::exception::TrapFrame;
@@ -24,7 +24,7 @@ use cpu_driver::kernel_region::StartRefusal;
 use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT, USER_MIN};
 use cpu_driver::paging::{page_descriptor, Attributes, PhysRange};
 use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
-use cpu_driver::syscall_decode::{self, Access, GiveTarget, MappingRights, Request};
+use cpu_driver::syscall_decode::{self, Access, Described, GiveTarget, MappingRights, Request};
 use syscall_abi::{ChannelKind, Error, Info, SLOT_KERNEL, STATUS_EXITED, STATUS_FAULTED, STATUS_RUNNING};
 
 use crate::console::kprintln;
@@ -90,6 +90,11 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Request::DispatcherStatus { dispatcher } => dispatcher_status(s, frame, dispatcher),
         Request::EndpointCreate { dispatcher, badge, dest } => endpoint_create(s, dispatcher, badge, dest),
         Request::ModuleInfo { module } => module_info(s, frame, module),
+        Request::CapExport { addr } => cap_export(s, frame, addr),
+        Request::CapReceive { dest, described } => cap_receive(s, dest, described),
+        Request::CapSweep { described } => cap_sweep(s, described),
+        Request::CapRevokeAgreed { addr } => cap_revoke_agreed(s, addr),
+        Request::CapOwner { addr } => cap_owner(s, addr),
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -442,6 +447,73 @@ fn dispatcher_status(s: &mut Scheduler, frame: &mut TrapFrame, dispatcher: CapAd
     frame.x[1] = x1;
     frame.x[2] = x2;
     Ok(status)
+}
+
+/// The caller's capability space, if it holds the Kernel capability: the calls that act for
+/// other cores (capabilities across cores) are the monitor's alone.
+fn monitor_cspace(s: &mut Scheduler) -> Result<CSpace, Error> {
+    if !caller_is_monitor(s) {
+        return Err(Error::Denied);
+    }
+    caller_cspace(s)
+}
+
+/// This core's view of an owning core's index.
+fn owner_here(s: &mut Scheduler, owner: u32) -> Owner {
+    if u64::from(owner) == s.record().core_index {
+        Owner::Here
+    } else {
+        Owner::Core(owner)
+    }
+}
+
+fn owner_index(s: &mut Scheduler, owner: Owner) -> u64 {
+    match owner {
+        Owner::Here => s.record().core_index,
+        Owner::Core(core) => u64::from(core),
+    }
+}
+
+/// `cap_export(addr)`: the description in x0 (`describe(kind, rights, owner)`), base and size
+/// in x1, x2.
+fn cap_export(s: &mut Scheduler, frame: &mut TrapFrame, addr: CapAddr) -> Result<u64, Error> {
+    let slot = monitor_cspace(s)?.slot(addr);
+    let (capability, owner) = s.dispatchers().caps().export(slot).map_err(refused)?;
+    let owner = owner_index(s, owner);
+    frame.x[1] = capability.base();
+    frame.x[2] = capability.size();
+    Ok(syscall_abi::describe(capability.kind() as u64, u64::from(capability.rights().bits()), owner))
+}
+
+/// `cap_receive(dest, described, base, size)`.
+fn cap_receive(s: &mut Scheduler, dest: CapAddr, described: Described) -> Result<u64, Error> {
+    let slot = monitor_cspace(s)?.slot(dest);
+    let owner = owner_here(s, described.owner);
+    s.dispatchers().caps().receive(described.capability, owner, slot).map_err(refused)?;
+    Ok(0)
+}
+
+/// `cap_sweep(described, base, size)`: what goes is unmapped first, as for a revoke.
+fn cap_sweep(s: &mut Scheduler, described: Described) -> Result<u64, Error> {
+    monitor_cspace(s)?;
+    let removal = s.dispatchers().caps().sweep(described.capability, described.owner);
+    s.dispatchers().unmap_removed(&removal);
+    Ok(removal.removed.len() as u64)
+}
+
+/// `cap_revoke_agreed(addr)`: as `cap_revoke`, for a lent object once every core swept.
+fn cap_revoke_agreed(s: &mut Scheduler, addr: CapAddr) -> Result<u64, Error> {
+    let slot = monitor_cspace(s)?.slot(addr);
+    let removal = s.dispatchers().caps().revoke_agreed(slot).map_err(refused)?;
+    s.dispatchers().unmap_removed(&removal);
+    Ok(0)
+}
+
+/// `cap_owner(addr)`: the owning core's index.
+fn cap_owner(s: &mut Scheduler, addr: CapAddr) -> Result<u64, Error> {
+    let slot = caller_cspace(s)?.slot(addr);
+    let owner = s.dispatchers().caps().owner(slot).map_err(refused)?;
+    Ok(owner_index(s, owner))
 }
 
 /// `module_info(module)`: the RAM `spawn` needs for the boot module the Frame capability (read

@@ -1,0 +1,105 @@
+//! This core's CPU driver as the capability protocol (`capops`) reaches it: the calls of the
+//! Kernel capability's holder, and the slots of the monitor's capability space the protocol
+//! fills.
+
+use caps::{CapAddr, CapError, CapType, Capability, Owner, Retype, Rights};
+use userland::{Described, Error};
+
+/// Slots of the monitor's capability space the protocol fills (copies that arrive, objects
+/// retyped for other cores): between what boot and spawning use and the core-boot slots.
+pub const PROTOCOL_SLOTS: core::ops::Range<u32> = 28..40;
+
+/// The Kernel capability's calls, on core `core`.
+pub struct KernelCaps {
+    /// This core's index.
+    pub core: u64,
+}
+
+/// What the capability system said, from the error a call returned.
+fn cap_error(error: Error) -> CapError {
+    match error {
+        Error::Capability(code) => CapError::from_code(code.into()).unwrap_or(CapError::InvalidArgument),
+        Error::Denied => CapError::Denied,
+        _ => CapError::InvalidArgument,
+    }
+}
+
+fn described(capability: &Capability, owner: u64) -> Described {
+    Described {
+        word: userland::describe(capability.kind() as u64, u64::from(capability.rights().bits()), owner),
+        base: capability.base(),
+        size: capability.size(),
+    }
+}
+
+impl KernelCaps {
+    fn owner(&self, index: u64) -> Owner {
+        if index == self.core {
+            Owner::Here
+        } else {
+            Owner::Core(index as u32)
+        }
+    }
+
+    fn index(&self, owner: Owner) -> u64 {
+        match owner {
+            Owner::Here => self.core,
+            Owner::Core(core) => u64::from(core),
+        }
+    }
+}
+
+impl capops::Core for KernelCaps {
+    fn identify(&self, slot: CapAddr) -> Result<Capability, CapError> {
+        let info = userland::cap_identify(slot.raw()).map_err(cap_error)?;
+        let kind = CapType::from_raw(info.kind).ok_or(CapError::WrongType)?;
+        let rights = Rights::from_bits(info.rights).ok_or(CapError::InvalidArgument)?;
+        Ok(Capability::memory(kind, info.base, info.size)?.reduced(rights))
+    }
+
+    fn owner(&self, slot: CapAddr) -> Result<Owner, CapError> {
+        userland::cap_owner(slot.raw()).map(|index| KernelCaps::owner(self, index)).map_err(cap_error)
+    }
+
+    fn export(&mut self, slot: CapAddr) -> Result<(Capability, Owner), CapError> {
+        let exported = userland::cap_export(slot.raw()).map_err(cap_error)?;
+        let (kind, rights, owner) = syscall_word(exported.word)?;
+        let capability = Capability::memory(kind, exported.base, exported.size)?.reduced(rights);
+        Ok((capability, KernelCaps::owner(self, owner)))
+    }
+
+    fn receive(&mut self, capability: Capability, owner: Owner, dest: CapAddr) -> Result<(), CapError> {
+        userland::cap_receive(dest.raw(), described(&capability, self.index(owner))).map_err(cap_error)
+    }
+
+    fn retype(&mut self, src: CapAddr, retype: Retype, dest: CapAddr) -> Result<(), CapError> {
+        let kind = retype.kind as u64;
+        userland::cap_retype(src.raw(), kind, retype.offset, retype.object_size, 1, dest.raw())
+            .map_err(cap_error)
+    }
+
+    fn sweep(&mut self, object: Capability, owner: usize) -> Result<(), CapError> {
+        userland::cap_sweep(described(&object, owner as u64)).map(|_| ()).map_err(cap_error)
+    }
+
+    fn revoke_agreed(&mut self, slot: CapAddr) -> Result<(), CapError> {
+        userland::cap_revoke_agreed(slot.raw()).map_err(cap_error)
+    }
+
+    fn take_slot(&mut self) -> Option<CapAddr> {
+        let empty = Error::Capability(CapError::EmptySlot.code());
+        PROTOCOL_SLOTS.map(CapAddr::from_raw).find(|slot| userland::cap_identify(slot.raw()) == Err(empty))
+    }
+
+    fn return_slot(&mut self, _slot: CapAddr) {
+        // Free slots are found by looking: nothing to give back.
+    }
+}
+
+/// The type, rights and owner `cap_export` packed.
+fn syscall_word(word: u64) -> Result<(CapType, Rights, u64), CapError> {
+    let (kind, rights, owner) = userland::undescribe(word).ok_or(CapError::InvalidArgument)?;
+    let kind = CapType::from_raw(kind).ok_or(CapError::InvalidArgument)?;
+    let rights = Rights::from_bits(rights).ok_or(CapError::InvalidArgument)?;
+    Ok((kind, rights, owner))
+}
