@@ -129,15 +129,20 @@ pub struct Options {
     /// `bench-fail=A-B[,C-D...]`: ordered pairs (measuring, echoing) whose echoing side is
     /// told not to answer, so that the failure path runs for real (for tests).
     pub fail: Vec<(u32, u32)>,
+    /// `bench-unmap`: run the unmap benchmark (`bench-rounds` rounds per core count and
+    /// strategy, at most 1,000).
+    pub unmap: bool,
 }
 
 impl Options {
     /// Reads the options from a kernel command line; words it does not know are ignored.
     pub fn from_bootargs(bootargs: &str) -> Self {
-        let mut options = Options { rounds: DEFAULT_ROUNDS, fail: Vec::new() };
+        let mut options = Options { rounds: DEFAULT_ROUNDS, fail: Vec::new(), unmap: false };
         for word in bootargs.split_whitespace() {
             if let Some(rounds) = word.strip_prefix("bench-rounds=").and_then(|n| n.parse::<u64>().ok()) {
                 options.rounds = rounds.clamp(1, MAX_ROUNDS);
+            } else if word == "bench-unmap" {
+                options.unmap = true;
             } else if let Some(pairs) = word.strip_prefix("bench-fail=") {
                 options.fail.extend(pairs.split(',').filter_map(|pair| {
                     let (from, to) = pair.split_once('-')?;
@@ -241,7 +246,8 @@ mod tests {
     #[test]
     fn options_from_the_command_line() {
         let options = Options::from_bootargs("console=x bench bench-rounds=500 bench-fail=2-3,4-0,junk");
-        assert_eq!(options, Options { rounds: 500, fail: alloc::vec![(2, 3), (4, 0)] });
+        assert_eq!(options, Options { rounds: 500, fail: alloc::vec![(2, 3), (4, 0)], unmap: false });
+        assert!(Options::from_bootargs("bench-unmap bench-rounds=20").unmap);
         assert!(options.fails(2, 3) && !options.fails(3, 2));
         assert_eq!(Options::from_bootargs("bench-rounds=0").rounds, 1);
         assert_eq!(Options::from_bootargs("bench-rounds=x").rounds, DEFAULT_ROUNDS);

@@ -29,36 +29,59 @@ impl Monitor {
         KernelCaps { core: self.core }
     }
 
-    fn online_peers(&self) -> Vec<usize> {
+    pub(crate) fn online_peers(&self) -> Vec<usize> {
         let peers = self.peers();
         (0..64).filter(|&p| peers & (1 << p) != 0).collect()
     }
 
     /// The route of one revoke round from this core to every online peer.
     fn route(&self, strategy: Strategy) -> Route {
+        self.route_over(strategy, &self.online_peers())
+    }
+
+    /// The route of one round from this core to `peers`.
+    pub(crate) fn route_over(&self, strategy: Strategy, peers: &[usize]) -> Route {
         let me = self.core as usize;
-        let peers = self.online_peers();
         match strategy {
-            Strategy::Unicast => Route::unicast(me, &peers),
-            Strategy::Broadcast => Route::broadcast(me, &peers),
+            Strategy::Unicast => Route::unicast(me, peers),
+            Strategy::Broadcast => Route::broadcast(me, peers),
             Strategy::Tree => {
-                let online = |c: usize| c == me || peers.contains(&c);
+                let taking_part = |c: usize| c == me || peers.contains(&c);
                 let mut edges: Vec<(usize, usize)> = self
                     .skb
                     .as_ref()
                     .map(|skb| skb.multicast_tree(me).edges)
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|&(parent, child)| online(parent) && online(child))
+                    .filter(|&(parent, child)| taking_part(parent) && taking_part(child))
                     .collect();
-                // A peer the tree does not reach (its representative is offline) gets the
+                // A core the tree does not reach (its representative takes no part) gets the
                 // message straight from the root.
-                let route = Route::tree(me, &edges);
-                let reached: Vec<usize> = route.subtree(me);
+                let reached: Vec<usize> = Route::tree(me, &edges).subtree(me);
                 edges.extend(peers.iter().filter(|p| !reached.contains(p)).map(|&p| (me, p)));
                 Route::tree(me, &edges)
             }
         }
+    }
+
+    /// A RAM capability of `LENT_BYTES` off the end of the first of the monitor's RAM
+    /// capabilities whose end is not handed out, in a protocol slot.
+    pub(crate) fn lendable_ram(&mut self) -> Option<(CapAddr, Capability)> {
+        let mut kernel = self.kernel_caps();
+        let slot = kernel.take_slot()?;
+        for ram_slot in SLOT_FIRST_RAM..SLOT_VNODE {
+            let made = userland::cap_identify(ram_slot).and_then(|ram| {
+                if ram.kind != cap_type::RAM || ram.size < LENT_BYTES {
+                    return Err(Error::InvalidArgument);
+                }
+                let offset = (ram.size - LENT_BYTES) & !(PAGE - 1);
+                userland::cap_retype(ram_slot, cap_type::RAM, offset, LENT_BYTES, 1, slot.raw())
+            });
+            if made.is_ok() {
+                return kernel.identify(slot).ok().map(|capability| (slot, capability));
+            }
+        }
+        None
     }
 
     fn check(&mut self, name: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
@@ -78,28 +101,8 @@ impl Monitor {
             println!("capops: no other core online, exercise skipped");
             return;
         }
-        let mut kernel = self.kernel_caps();
-        let Some(lent) = kernel.take_slot() else {
-            self.check("lend", false, format_args!("no free protocol slot"));
-            return;
-        };
-        // The end of the first of the monitor's RAM capabilities whose end is not handed out.
-        let mut made = Err(Error::InvalidArgument);
-        for slot in SLOT_FIRST_RAM..SLOT_VNODE {
-            made = userland::cap_identify(slot).and_then(|ram| {
-                if ram.kind != cap_type::RAM || ram.size < LENT_BYTES {
-                    return Err(Error::InvalidArgument);
-                }
-                let offset = (ram.size - LENT_BYTES) & !(PAGE - 1);
-                userland::cap_retype(slot, cap_type::RAM, offset, LENT_BYTES, 1, lent.raw())
-            });
-            if made.is_ok() {
-                break;
-            }
-        }
-        let object = kernel.identify(lent);
-        let (Ok(()), Ok(object)) = (made, object) else {
-            self.check("lend", false, format_args!("cannot retype {LENT_BYTES} bytes of RAM: {made:?}"));
+        let Some((lent, object)) = self.lendable_ram() else {
+            self.check("lend", false, format_args!("no {LENT_BYTES} bytes of RAM to lend"));
             return;
         };
         for strategy in [Strategy::Unicast, Strategy::Broadcast, Strategy::Tree] {

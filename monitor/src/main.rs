@@ -16,6 +16,7 @@ extern crate alloc;
 
 mod exercise;
 mod kernel_caps;
+mod unmap_bench;
 
 use alloc::vec::Vec;
 
@@ -215,6 +216,9 @@ impl Monitor {
             match event {
                 Event::Arrived { from, slot, capability } if exercising && from as u64 == self.boot => {
                     self.exercise_arrived(slot, capability);
+                }
+                Event::Arrived { from, slot, .. } if self.options.unmap && from as u64 == self.boot => {
+                    self.bench_arrived(slot);
                 }
                 Event::Retyped { request, ref result } if exercising => {
                     self.exercise_retyped(request, result.is_ok());
@@ -734,6 +738,9 @@ impl Monitor {
         );
         if info(Info::Flags).is_ok_and(|f| f & FLAG_BENCH != 0) {
             self.benchmark();
+        }
+        if self.options.unmap {
+            self.unmap_benchmark();
         }
         if info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0) {
             self.finish_selftest();
