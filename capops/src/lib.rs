@@ -33,5 +33,6 @@
 extern crate alloc;
 
 mod ops;
+pub mod wire;
 
 pub use ops::{CapOps, Core, Event, Message, Refusal, RetypeStart, Revoke, DEFAULT_TIMEOUT};

@@ -2,15 +2,14 @@
 //! messages monitors exchange over their URPC channels, the same-core messages between a
 //! monitor and its dispatchers, the name service, and the latency benchmark's failures,
 //! options, console lines and statistics, and carving the memory the boot core's monitor
-//! gives each core it starts. The capability protocol itself is the `capops` crate; its
-//! messages' encoding is here.
+//! gives each core it starts. The capability protocol is the `capops` crate, its messages'
+//! encoding `capops::wire`.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 pub mod bench;
-pub mod capability_messages;
 pub mod carve;
 pub mod local;
 pub mod messages;

@@ -22,8 +22,8 @@ use alloc::vec::Vec;
 
 use capops::{CapOps, Event};
 
+use capops::wire;
 use monitor::bench::{self, Failure, READY_TIMEOUT_SECONDS, RESULT_TIMEOUT_SECONDS};
-use monitor::capability_messages;
 use monitor::carve::{Carver, Piece, RamCap};
 use monitor::local::{self, unpack, SERVICE_LATENCY, SERVICE_SELFTEST};
 use monitor::messages::{
@@ -209,7 +209,7 @@ impl Monitor {
     /// Sends what the capability protocol produced and acts on what it reported.
     fn after_capops(&mut self) {
         for (to, message) in self.capops.take_messages() {
-            self.send_payload(to as u64, capability_messages::encode(&message));
+            self.send_payload(to as u64, wire::encode(&message));
         }
         let exercising = info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0);
         for event in self.capops.take_events() {

@@ -1,5 +1,5 @@
 //! What monitors say to each other over the monitor channels (tags 64-79; 72-76 are the
-//! capability protocol's, in `capability_messages`).
+//! capability protocol's, `capops::wire`).
 //!
 //! A benchmark pair ends in exactly one of [`BenchResult`] (figures, all of them non-zero)
 //! or [`BenchFailed`] (why there are none): a failure is said, never encoded as a zero figure.
@@ -148,7 +148,7 @@ message!(BenchEcho, 66, [initiator: u32, rounds: u32]);
 message!(BenchReady, 67, [core: u32, initiator: u32]);
 message!(BenchMeasure, 68, [peer: u32, rounds: u32]);
 message!(SelftestDone, 71, [core: u32, passed: u32, failed: u32]);
-// 72-76: the capability protocol (`capability_messages`).
+// 72-76: the capability protocol (`capops::wire`).
 message!(ExerciseReport, 77, [core: u32, step: u32, value: u32]);
 message!(ExerciseQuery, 78, [base: u64, size: u64]);
 
@@ -242,8 +242,8 @@ impl MonitorMessage {
             SelftestDone::TAG => MonitorMessage::SelftestDone(SelftestDone::decode(body)?),
             ExerciseReport::TAG => MonitorMessage::ExerciseReport(ExerciseReport::decode(body)?),
             ExerciseQuery::TAG => MonitorMessage::ExerciseQuery(ExerciseQuery::decode(body)?),
-            tag if crate::capability_messages::is_capability_tag(tag) => {
-                MonitorMessage::Capability(crate::capability_messages::decode(payload)?)
+            tag if capops::wire::is_capability_tag(tag) => {
+                MonitorMessage::Capability(capops::wire::decode(payload)?)
             }
             other => return Err(DecodeError::UnknownTag(other)),
         })

@@ -1,9 +1,10 @@
-//! The capability protocol's messages (`capops::Message`) on the monitor channels (tags
-//! 72-76). Every field a peer sends is checked on decoding: a capability must be one that could
-//! exist (`Capability::memory`'s checks), a phase, vote or refusal one the protocol knows.
+//! The protocol's [`Message`](crate::Message)s as URPC payloads (tags 72-76, beside the
+//! monitors' own 64-71), so the monitors and the host-thread tests carry the same bytes. Every
+//! field a peer sends is checked on decoding: a capability must be one that could exist
+//! (`Capability::memory`'s checks), a phase, vote or refusal one the protocol knows.
 
+use crate::{Message as CapMessage, Refusal};
 use agreement::node::{Kind, Msg, Phase};
-use capops::{Message as CapMessage, Refusal};
 use caps::{CapType, Capability, Retype, Rights};
 use urpc::message::{self, BodyReader, BodyWriter, DecodeError};
 use urpc::Payload;
