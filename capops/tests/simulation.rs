@@ -22,7 +22,7 @@ use caps::{CapType, Capability, Owner, Retype, PAGE_SIZE};
 
 mod common;
 
-use common::{slot, Rng, SimCore};
+use common::{random_frame, random_peer, slot, Rng, SimCore};
 
 struct Machine {
     cores: Vec<SimCore>,
@@ -209,21 +209,13 @@ impl Machine {
         let now = self.now;
         match rng.below(10) {
             0..=3 => {
-                let to = (c + 1 + rng.below(n as u64 - 1) as usize) % n;
+                let to = random_peer(rng, c, n);
                 if let Ok(request) = self.ops[c].send(&mut self.cores[c], to, addr, now) {
                     *self.started.sends.entry((c, request)).or_default() += 1;
                 }
             }
             4..=7 => {
-                let pages = capability.size() / PAGE_SIZE;
-                let size = 1 + rng.below(pages.min(4));
-                let offset = rng.below(pages - size + 1);
-                let retype = Retype {
-                    kind: CapType::Frame,
-                    offset: offset * PAGE_SIZE,
-                    object_size: size * PAGE_SIZE,
-                    count: 1,
-                };
+                let retype = random_frame(rng, &capability);
                 match self.ops[c].retype(&mut self.cores[c], addr, retype, now) {
                     Ok(RetypeStart::Asked(request)) => {
                         *self.started.asks.entry((c, request)).or_default() += 1

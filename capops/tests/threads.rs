@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use agreement::route::Route;
 use capops::{wire, CapOps, Event, RetypeStart};
-use caps::{CapType, Capability, Owner, Retype, PAGE_SIZE};
-use common::{Rng, SimCore};
+use caps::{Capability, Owner};
+use common::{random_frame, random_peer, Rng, SimCore};
 use urpc::{ChannelFrame, Receiver, Sender, Side};
 
 const OPERATIONS: usize = 150;
@@ -86,21 +86,13 @@ fn run_core(
                 let (slot, capability) = held[rng.below(held.len() as u64) as usize];
                 match rng.below(10) {
                     0..=3 => {
-                        let to = (me + 1 + rng.below(n as u64 - 1) as usize) % n;
+                        let to = random_peer(&mut rng, me, n);
                         if let Ok(request) = ops.send(&mut core, to, slot, now()) {
                             ledger.started.insert(('s', request), 1);
                         }
                     }
                     4..=7 => {
-                        let pages = capability.size() / PAGE_SIZE;
-                        let size = 1 + rng.below(pages.min(4));
-                        let offset = rng.below(pages - size + 1);
-                        let retype = Retype {
-                            kind: CapType::Frame,
-                            offset: offset * PAGE_SIZE,
-                            object_size: size * PAGE_SIZE,
-                            count: 1,
-                        };
+                        let retype = random_frame(&mut rng, &capability);
                         if let Ok(RetypeStart::Asked(request)) = ops.retype(&mut core, slot, retype, now()) {
                             ledger.started.insert(('r', request), 1);
                         }

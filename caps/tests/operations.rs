@@ -6,20 +6,7 @@ mod common;
 use caps::{
     CapAddr, CapError, CapType, Capability, CoreCapabilities, Region, Retype, Rights, PAGE_SIZE, SLOT_BYTES,
 };
-use common::{fixture, fixture_with_limit, Fixture, FIXTURE_USAGE, RAM, RAM_BASE, RAM_SIZE};
-
-fn leaf(slot: u8) -> CapAddr {
-    CapAddr::leaf(0, slot)
-}
-
-fn frames(offset_pages: u64, pages_each: u64, count: u64) -> Retype {
-    Retype {
-        kind: CapType::Frame,
-        offset: offset_pages * PAGE_SIZE,
-        object_size: pages_each * PAGE_SIZE,
-        count,
-    }
-}
+use common::{fixture, fixture_with_limit, frames, leaf, Fixture, FIXTURE_USAGE, RAM, RAM_BASE, RAM_SIZE};
 
 impl Fixture {
     fn retype(&mut self, src: CapAddr, request: Retype, dest: CapAddr) -> Result<Region, CapError> {

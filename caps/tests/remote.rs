@@ -4,21 +4,8 @@
 
 mod common;
 
-use caps::{CapAddr, CapError, CapType, Capability, Owner, Region, Retype, Rights, PAGE_SIZE};
-use common::{fixture, Fixture, RAM, RAM_BASE, RAM_SIZE};
-
-fn leaf(slot: u8) -> CapAddr {
-    CapAddr::leaf(0, slot)
-}
-
-fn frames(offset_pages: u64, pages_each: u64, count: u64) -> Retype {
-    Retype {
-        kind: CapType::Frame,
-        offset: offset_pages * PAGE_SIZE,
-        object_size: pages_each * PAGE_SIZE,
-        count,
-    }
-}
+use caps::{CapAddr, CapError, CapType, Capability, Owner, Region, Rights, PAGE_SIZE};
+use common::{fixture, frames, leaf, Fixture, RAM, RAM_BASE, RAM_SIZE};
 
 /// A core with the fixture's CNodes and no RAM (its own memory is elsewhere).
 fn core_without_ram() -> Fixture {

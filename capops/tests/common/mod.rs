@@ -90,3 +90,16 @@ impl Core for SimCore {
     }
     fn return_slot(&mut self, _slot: CapAddr) {}
 }
+
+/// A one- to four-page Frame somewhere inside `capability`, as a random retype asks.
+pub fn random_frame(rng: &mut Rng, capability: &Capability) -> Retype {
+    let pages = capability.size() / PAGE_SIZE;
+    let size = 1 + rng.below(pages.min(4));
+    let offset = rng.below(pages - size + 1);
+    Retype { kind: CapType::Frame, offset: offset * PAGE_SIZE, object_size: size * PAGE_SIZE, count: 1 }
+}
+
+/// A random core other than `me` of `n`.
+pub fn random_peer(rng: &mut Rng, me: usize, n: usize) -> usize {
+    (me + 1 + rng.below(n as u64 - 1) as usize) % n
+}

@@ -2,7 +2,7 @@
 //! CNode of 256 slots in root slot 0, and 1 MiB of RAM in its slot 0.
 #![allow(dead_code)]
 
-use caps::{CSpace, CapAddr, CapType, Capability, CoreCapabilities, HeldSlot, PAGE_SIZE};
+use caps::{CSpace, CapAddr, CapType, Capability, CoreCapabilities, HeldSlot, Retype, PAGE_SIZE};
 
 pub const RAM_BASE: u64 = 0x4000_0000;
 pub const RAM_SIZE: u64 = 1 << 20;
@@ -41,4 +41,19 @@ fn build(mut caps: CoreCapabilities, ram_size: u64) -> Fixture {
     caps.create_root(level2, cspace.slot(CapAddr::level1(0))).unwrap();
     caps.create_root(Capability::ram(RAM_BASE, ram_size).unwrap(), cspace.slot(RAM)).unwrap();
     Fixture { caps, root, cspace }
+}
+
+/// Slot `slot` of the level-2 CNode.
+pub fn leaf(slot: u8) -> CapAddr {
+    CapAddr::leaf(0, slot)
+}
+
+/// `count` Frames of `pages_each` pages from page `offset_pages` on.
+pub fn frames(offset_pages: u64, pages_each: u64, count: u64) -> Retype {
+    Retype {
+        kind: CapType::Frame,
+        offset: offset_pages * PAGE_SIZE,
+        object_size: pages_each * PAGE_SIZE,
+        count,
+    }
 }
