@@ -2,8 +2,8 @@
 //! reshaped for this system's rule that only the owner retypes or revokes).
 //!
 //! One [`CapOps`] per monitor keeps that core's part of every operation in flight. It never
-//! touches a capability itself: it asks the core's CPU driver through [`Kernel`] (the calls
-//! that need the Kernel capability) and says which messages to send to which core; the monitor
+//! touches a capability itself: it asks the core's CPU driver through [`Core`] (the calls
+//! that need the Kernel capability, and the monitor's free slots) and says which messages to send to which core; the monitor
 //! carries them over URPC and the tests over a simulated network. No I/O, no `unsafe`.
 //!
 //! - **Transfer** ([`CapOps::send`]): the sender exports the capability (on its owner the
