@@ -11,7 +11,7 @@ use crate::route::Route;
 use crate::CoreId;
 
 /// How a round ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// Every core prepared and committed.
     Committed,
@@ -28,7 +28,7 @@ pub enum Outcome {
 }
 
 /// One two-phase round at its initiator.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TwoPhase {
     round: u32,
     phase: Phase,
