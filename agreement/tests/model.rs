@@ -2,7 +2,8 @@
 //! with `stateright`: every reachable state of a small system, over every order in which the
 //! per-pair FIFO channels (as URPC's) can deliver, every vote of every core, a core that stops
 //! answering at any moment (what is sent to it is lost; it never sends again) and the
-//! initiator giving up at any moment (its deadline can pass whenever a core is slow).
+//! initiator giving up at any moment (its deadline can pass whenever a core is slow); in one
+//! test also one message delivered twice.
 //!
 //! Checked in every reachable state:
 //! - no core commits unless every core voted yes in prepare;
@@ -35,6 +36,9 @@ struct Round {
     route: Route,
     /// The harness's weakening: the initiator reads every prepare answer as yes.
     ignore_votes: bool,
+    /// Whether the network may deliver one message a second time (URPC never does; a monitor
+    /// that re-sends after a timeout would).
+    may_repeat: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -49,12 +53,16 @@ struct State {
     applied: Vec<[u8; 3]>,
     /// The core that stopped answering, if one did.
     stopped: Option<CoreId>,
+    /// Whether a message was delivered twice already.
+    repeated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Step {
     /// The head of the channel `from -> to` arrives (and is lost if `to` stopped).
     Deliver { from: CoreId, to: CoreId },
+    /// The same, but the message stays at the head, to arrive once more.
+    Repeat { from: CoreId, to: CoreId },
     /// The core stops answering.
     Stop(CoreId),
     /// The initiator's deadline passes.
@@ -106,7 +114,7 @@ impl State {
 
 impl Round {
     fn new(cores: usize, route: Route) -> Round {
-        Round { cores, route, ignore_votes: false }
+        Round { cores, route, ignore_votes: false, may_repeat: false }
     }
 
     /// Whether a stopped core lies on the route between the initiator and `core`.
@@ -150,7 +158,8 @@ impl Model for Round {
                     TwoPhase::start(&mut nodes[0], &self.route, ROUND, &mut apply, &mut out)
                 };
                 let channels = vec![vec![VecDeque::new(); self.cores]; self.cores];
-                let mut state = State { nodes, round, channels, votes, applied, stopped: None };
+                let mut state =
+                    State { nodes, round, channels, votes, applied, stopped: None, repeated: false };
                 self.drain(&mut state, &mut out);
                 state.post(0, out);
                 state
@@ -163,6 +172,9 @@ impl Model for Round {
             for (to, channel) in channels.iter().enumerate() {
                 if !channel.is_empty() {
                     actions.push(Step::Deliver { from, to });
+                    if self.may_repeat && !state.repeated {
+                        actions.push(Step::Repeat { from, to });
+                    }
                 }
             }
         }
@@ -178,8 +190,13 @@ impl Model for Round {
         let mut state = last.clone();
         let mut out = Vec::new();
         match step {
-            Step::Deliver { from, to } => {
-                let msg = state.channels[from][to].pop_front()?;
+            Step::Deliver { from, to } | Step::Repeat { from, to } => {
+                let msg = if matches!(step, Step::Repeat { .. }) {
+                    state.repeated = true;
+                    *state.channels[from][to].front()?
+                } else {
+                    state.channels[from][to].pop_front()?
+                };
                 if Some(to) == state.stopped {
                     return Some(state);
                 }
@@ -291,6 +308,14 @@ fn three_cores_every_strategy() {
     states += check("broadcast, 3 cores", Round::new(3, Route::broadcast(0, &others(3))));
     states += check("tree, 3 cores (0 -> 1 -> 2)", Round::new(3, Route::tree(0, &[(0, 1), (1, 2)])));
     assert!(states > 1000, "{states} states: the model explores little");
+}
+
+#[test]
+fn three_cores_with_one_message_delivered_twice() {
+    let repeating = |route| Round { may_repeat: true, ..Round::new(3, route) };
+    check("unicast, 3 cores, one repeat", repeating(Route::unicast(0, &others(3))));
+    check("broadcast, 3 cores, one repeat", repeating(Route::broadcast(0, &others(3))));
+    check("tree, 3 cores (0 -> 1 -> 2), one repeat", repeating(Route::tree(0, &[(0, 1), (1, 2)])));
 }
 
 #[test]
