@@ -114,7 +114,7 @@ impl TwoPhase {
             self.phase = Phase::Abort;
             // All at once, even on a unicast route: the core that stopped answering must not
             // keep the abort from the cores after it (the model checker found that one).
-            node.start_at_once(route, self.round, Phase::Abort, apply, out);
+            node.start(&route.all_at_once(), self.round, Phase::Abort, apply, out);
             out.retain(|a| !matches!(a, Action::Complete { round, .. } if *round == self.round));
         }
         self.outcome = Some(failed.clone());

@@ -111,21 +111,7 @@ impl Node {
         apply: &mut impl FnMut(u32, Phase) -> bool,
         out: &mut Vec<Action>,
     ) {
-        self.begin(route, round, phase, None, route.sequential(), apply, out);
-    }
-
-    /// (The route's root) starts `phase` of `round` asking all its children at once, even on
-    /// a unicast route: for an abort after the initiator gave up, which has no vote to wait
-    /// for, and which a core that stopped answering must not keep from the cores after it.
-    pub fn start_at_once(
-        &mut self,
-        route: &Route,
-        round: u32,
-        phase: Phase,
-        apply: &mut impl FnMut(u32, Phase) -> bool,
-        out: &mut Vec<Action>,
-    ) {
-        self.begin(route, round, phase, None, false, apply, out);
+        self.begin(route, round, phase, None, apply, out);
     }
 
     /// A message arrived from core `from`.
@@ -140,7 +126,7 @@ impl Node {
         match msg.kind {
             Kind::Request => {
                 if route.parent(self.me) == Some(from) {
-                    self.begin(route, msg.round, msg.phase, Some(from), false, apply, out);
+                    self.begin(route, msg.round, msg.phase, Some(from), apply, out);
                 }
             }
             Kind::Answer { yes } => self.answered(from, msg.round, msg.phase, yes, out),
@@ -176,15 +162,12 @@ impl Node {
         self.gathering = self.gathering.split_off(&(round, Phase::Prepare));
     }
 
-    /// Applies `phase` here and asks the children: one at a time if `sequential`.
-    #[allow(clippy::too_many_arguments, reason = "private; every caller names them all")]
     fn begin(
         &mut self,
         route: &Route,
         round: u32,
         phase: Phase,
         parent: Option<CoreId>,
-        sequential: bool,
         apply: &mut impl FnMut(u32, Phase) -> bool,
         out: &mut Vec<Action>,
     ) {
@@ -193,6 +176,7 @@ impl Node {
         }
         let yes = apply(round, phase);
         let children = route.children(self.me);
+        let sequential = route.sequential() && parent.is_none();
         let (ask, unasked) =
             if sequential { children.split_at(children.len().min(1)) } else { (children, &[][..]) };
         for &child in ask {

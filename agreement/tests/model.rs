@@ -107,6 +107,11 @@ impl State {
         self.channels.iter().flatten().any(|channel| !channel.is_empty())
     }
 
+    /// Whether the round ended without committing: aborted, or given up in prepare.
+    fn undone(&self) -> bool {
+        matches!(self.round.outcome(), Some(Outcome::Aborted | Outcome::Failed { phase: Phase::Prepare, .. }))
+    }
+
     fn committed(&self, core: CoreId) -> bool {
         self.applied[core][1] > 0
     }
@@ -241,11 +246,7 @@ impl Model for Round {
             Property::always(
                 "aborted or failed in prepare: nothing committed",
                 |_: &Round, state: &State| {
-                    let undone = matches!(
-                        state.round.outcome(),
-                        Some(Outcome::Aborted | Outcome::Failed { phase: Phase::Prepare, .. })
-                    );
-                    !undone || (0..state.nodes.len()).all(|core| !state.committed(core))
+                    !state.undone() || (0..state.nodes.len()).all(|core| !state.committed(core))
                 },
             ),
             Property::always(
@@ -260,11 +261,7 @@ impl Model for Round {
             Property::always(
                 "quiet after an abort: every live core that prepared aborted, or a stopped core cut it off",
                 |model: &Round, state: &State| {
-                    let undone = matches!(
-                        state.round.outcome(),
-                        Some(Outcome::Aborted | Outcome::Failed { phase: Phase::Prepare, .. })
-                    );
-                    !undone
+                    !state.undone()
                         || state.in_flight()
                         || (0..model.cores).all(|core| {
                             let counts = state.applied[core];

@@ -17,7 +17,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use crate::heatmap::{escape, text_width};
+use crate::heatmap::{escape, Heading};
 
 /// One line.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,8 +46,6 @@ pub struct LinePlot {
 /// Okabe and Ito's palette: told apart with every common colour-vision deficiency.
 pub const PALETTE: [&str; 7] = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"];
 
-const TITLE_SIZE: usize = 16;
-const NOTE_SIZE: usize = 11;
 const LINE: usize = 16;
 const PADDING: usize = 12;
 const PLOT_WIDTH: usize = 560;
@@ -132,38 +130,16 @@ fn marker(index: usize, x: f64, y: f64, colour: &str, tooltip: &str) -> String {
 impl LinePlot {
     /// The plot as an SVG document.
     pub fn svg(&self) -> String {
-        let header = 8 + LINE + 4 + self.notes.len() * LINE + 8;
-        let text_needed = core::iter::once(text_width(&self.title, TITLE_SIZE))
-            .chain(self.notes.iter().map(|note| text_width(note, NOTE_SIZE)))
-            .max()
-            .unwrap_or(0)
-            + 2 * PADDING;
-        let width = (PADDING + Y_AXIS + PLOT_WIDTH + LEGEND).max(text_needed);
+        let heading = Heading { title: &self.title, notes: &self.notes };
+        let header = heading.height();
+        let width = (PADDING + Y_AXIS + PLOT_WIDTH + LEGEND).max(heading.min_width());
         let height = header + PLOT_HEIGHT + X_AXIS + PADDING;
         let (left, top) = ((PADDING + Y_AXIS) as f64, header as f64);
         let (right, bottom) = (left + PLOT_WIDTH as f64, top + PLOT_HEIGHT as f64);
 
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="{NOTE_SIZE}">"#
-        );
-        let _ = writeln!(out, r#"<title>{}</title>"#, escape(&self.title));
-        let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-        let _ = writeln!(
-            out,
-            r#"<text x="{PADDING}" y="{}" font-size="{TITLE_SIZE}" font-weight="bold">{}</text>"#,
-            8 + LINE,
-            escape(&self.title)
-        );
-        for (line, note) in self.notes.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                r##"<text x="{PADDING}" y="{}" fill="#333">{}</text>"##,
-                8 + LINE + 4 + (line + 1) * LINE - 4,
-                escape(note)
-            );
-        }
+        heading.open(&mut out, width, height);
+        heading.draw(&mut out);
 
         let points = || self.series.iter().flat_map(|series| series.points.iter().copied());
         let finite = || points().filter(|(x, y)| x.is_finite() && y.is_finite());
