@@ -133,8 +133,10 @@ impl LinePlot {
         let heading = Heading { title: &self.title, notes: &self.notes };
         let header = heading.height();
         let width = (PADDING + Y_AXIS + PLOT_WIDTH + LEGEND).max(heading.min_width());
-        let height = header + PLOT_HEIGHT + X_AXIS + PADDING;
-        let (left, top) = ((PADDING + Y_AXIS) as f64, header as f64);
+        // Room above the plot for the top tick's figure, clear of the last note.
+        let top = header + PADDING;
+        let height = top + PLOT_HEIGHT + X_AXIS + PADDING;
+        let (left, top) = ((PADDING + Y_AXIS) as f64, top as f64);
         let (right, bottom) = (left + PLOT_WIDTH as f64, top + PLOT_HEIGHT as f64);
 
         let mut out = String::new();
