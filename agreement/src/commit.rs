@@ -11,7 +11,7 @@ use crate::route::Route;
 use crate::CoreId;
 
 /// How a round ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// Every core prepared and committed.
     Committed,
@@ -28,7 +28,7 @@ pub enum Outcome {
 }
 
 /// One two-phase round at its initiator.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TwoPhase {
     round: u32,
     phase: Phase,
@@ -91,9 +91,12 @@ impl TwoPhase {
         }
     }
 
-    /// The initiator stops waiting (its deadline passed). In prepare: the round fails and the
-    /// cores that answered are told to abort. In commit or abort: the round fails naming who
-    /// did not answer. Returns the outcome.
+    /// The initiator stops waiting (its deadline passed). In prepare: the round fails and every
+    /// core on the route is told to abort, the root's children all at once (unicast too); the
+    /// abort is not waited for, so a core that stops answering while it forwards the abort
+    /// leaves the cores below it prepared, unknown to the initiator (the model checker's
+    /// counterexample in `tests/model.rs`; the star routes have no such cores). In commit or
+    /// abort: the round fails naming who did not answer. Returns the outcome.
     pub fn give_up(
         &mut self,
         node: &mut Node,
@@ -109,7 +112,9 @@ impl TwoPhase {
         node.forget(self.round, self.phase);
         if self.phase == Phase::Prepare {
             self.phase = Phase::Abort;
-            node.start(route, self.round, Phase::Abort, apply, out);
+            // All at once, even on a unicast route: the core that stopped answering must not
+            // keep the abort from the cores after it (the model checker found that one).
+            node.start(&route.all_at_once(), self.round, Phase::Abort, apply, out);
             out.retain(|a| !matches!(a, Action::Complete { round, .. } if *round == self.round));
         }
         self.outcome = Some(failed.clone());

@@ -13,6 +13,8 @@
 //!   core voted yes, *commit* everywhere, else (or when a core does not answer in time)
 //!   *abort* everywhere, so no core ever commits what another did not prepare.
 //!
+//! - [`wire`]: a protocol message as one typed URPC message.
+//!
 //! The crate sends nothing itself: every step returns [`node::Action`]s (send this message,
 //! apply this phase here, the phase is done), so the monitor runs it over URPC and the tests
 //! run it over a simulated network that delivers in any order a per-pair FIFO channel allows.
@@ -24,6 +26,7 @@ extern crate alloc;
 pub mod commit;
 pub mod node;
 pub mod route;
+pub mod wire;
 
 /// A core's index (as the SKB numbers them).
 pub type CoreId = usize;

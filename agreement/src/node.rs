@@ -70,7 +70,7 @@ pub enum Action {
 }
 
 /// A phase this core is gathering answers for.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Gather {
     parent: Option<CoreId>,
     /// Children asked and not yet answered.
@@ -80,19 +80,21 @@ struct Gather {
     yes: bool,
 }
 
-/// One core's state across rounds.
-#[derive(Debug)]
+/// One core's state across rounds (comparable and hashable, so a model checker can store it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Node {
     me: CoreId,
     gathering: BTreeMap<(u32, Phase), Gather>,
     /// Phases applied here, so a repeated request is not applied twice.
     applied: BTreeSet<(u32, Phase)>,
+    /// Rounds below this one are over (see [`Node::retire_before`]): their messages are ignored.
+    retired_below: u32,
 }
 
 impl Node {
     /// Core `me`'s state, with nothing in flight.
     pub fn new(me: CoreId) -> Node {
-        Node { me, gathering: BTreeMap::new(), applied: BTreeSet::new() }
+        Node { me, gathering: BTreeMap::new(), applied: BTreeSet::new(), retired_below: 0 }
     }
 
     /// This core.
@@ -146,6 +148,20 @@ impl Node {
         self.gathering.remove(&(round, phase));
     }
 
+    /// Drops everything kept about the rounds numbered below `round`, which the caller knows
+    /// are over here (say, one initiator numbering its rounds upwards and starting the next
+    /// only after the last one's outcome); a late message of such a round is ignored, never
+    /// applied, so dropping the record of what was applied cannot make a phase apply twice.
+    /// Without this a long-lived core's record grows by two entries a round.
+    pub fn retire_before(&mut self, round: u32) {
+        if round <= self.retired_below {
+            return;
+        }
+        self.retired_below = round;
+        self.applied = self.applied.split_off(&(round, Phase::Prepare));
+        self.gathering = self.gathering.split_off(&(round, Phase::Prepare));
+    }
+
     fn begin(
         &mut self,
         route: &Route,
@@ -155,8 +171,8 @@ impl Node {
         apply: &mut impl FnMut(u32, Phase) -> bool,
         out: &mut Vec<Action>,
     ) {
-        if !self.applied.insert((round, phase)) {
-            return; // asked twice: applied and passed on already
+        if round < self.retired_below || !self.applied.insert((round, phase)) {
+            return; // a retired round, or asked twice: applied and passed on already
         }
         let yes = apply(round, phase);
         let children = route.children(self.me);
@@ -172,6 +188,7 @@ impl Node {
     }
 
     fn answered(&mut self, from: CoreId, round: u32, phase: Phase, yes: bool, out: &mut Vec<Action>) {
+        // (A retired round has nothing gathering, so its late answers fall through below.)
         let Some(mut gather) = self.gathering.remove(&(round, phase)) else { return };
         if !gather.waiting.remove(&from) {
             self.gathering.insert((round, phase), gather); // not a child it asked: ignored
@@ -197,5 +214,38 @@ impl Node {
             }
             None => Action::Complete { round, phase, yes: gather.yes },
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(round: u32, phase: Phase) -> Msg {
+        Msg { round, phase, kind: Kind::Request }
+    }
+
+    #[test]
+    fn a_retired_round_is_never_applied_again_and_later_rounds_still_are() {
+        let route = Route::broadcast(0, &[1]);
+        let mut node = Node::new(1);
+        let mut applied = Vec::new();
+        let mut apply = |round, phase| {
+            applied.push((round, phase));
+            true
+        };
+        let mut out = Vec::new();
+        for round in [3, 4] {
+            node.receive(&route, 0, request(round, Phase::Prepare), &mut apply, &mut out);
+        }
+        node.retire_before(4);
+        node.retire_before(2); // going back does nothing
+        for round in [3, 4, 5] {
+            node.receive(&route, 0, request(round, Phase::Prepare), &mut apply, &mut out);
+        }
+        assert_eq!(applied, [(3, Phase::Prepare), (4, Phase::Prepare), (5, Phase::Prepare)]);
+        assert_eq!(node.applied.len(), 2, "round 3's record dropped: {:?}", node.applied);
+        let answers = out.iter().filter(|a| matches!(a, Action::Send { to: 0, .. })).count();
+        assert_eq!(answers, 3, "one answer per applied phase: {out:?}");
     }
 }

@@ -58,6 +58,14 @@ impl Route {
         Route::tree(root, &edges)
     }
 
+    /// The same route with the root asking all its children at once (a unicast route made a
+    /// broadcast; others unchanged): for an abort after the initiator gave up, which has no
+    /// vote to wait for, and which a core that stopped answering must not keep from the cores
+    /// after it.
+    pub fn all_at_once(&self) -> Route {
+        Route { sequential: false, ..self.clone() }
+    }
+
     /// The initiator.
     pub fn root(&self) -> CoreId {
         self.root
@@ -104,6 +112,7 @@ mod tests {
         let unicast = Route::unicast(0, &[1, 2, 3]);
         assert!(unicast.sequential());
         assert_eq!(unicast.children(0), [1, 2, 3]);
+        assert_eq!(unicast.all_at_once(), Route::broadcast(0, &[1, 2, 3]));
         let broadcast = Route::broadcast(2, &[0, 1, 3]);
         assert!(!broadcast.sequential());
         assert_eq!(broadcast.parent(3), Some(2));

@@ -96,6 +96,59 @@ pub fn text_width(text: &str, size: usize) -> usize {
     (text.chars().count() * size * 62).div_ceil(100)
 }
 
+/// The top of a figure, the same on the heatmaps and the line plots: a bold title and grey
+/// note lines under it (what ran where and when), on a white background.
+pub struct Heading<'text> {
+    /// One line.
+    pub title: &'text str,
+    /// The lines under it.
+    pub notes: &'text [String],
+}
+
+impl Heading<'_> {
+    /// How tall the heading is, the space under the last note included.
+    pub fn height(&self) -> usize {
+        8 + LINE + 4 + self.notes.len() * LINE + 8
+    }
+
+    /// The narrowest figure the title and every note fit in.
+    pub fn min_width(&self) -> usize {
+        core::iter::once(text_width(self.title, TITLE_SIZE))
+            .chain(self.notes.iter().map(|note| text_width(note, NOTE_SIZE)))
+            .max()
+            .unwrap_or(0)
+            + 2 * PADDING
+    }
+
+    /// Opens the SVG document of `width` by `height`, named by the title.
+    pub fn open(&self, out: &mut String, width: usize, height: usize) {
+        let _ = writeln!(
+            out,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="{NOTE_SIZE}">"#
+        );
+        let _ = writeln!(out, r#"<title>{}</title>"#, escape(self.title));
+    }
+
+    /// The background, the title and the notes (after any definitions).
+    pub fn draw(&self, out: &mut String) {
+        let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
+        let _ = writeln!(
+            out,
+            r#"<text x="{PADDING}" y="{}" font-size="{TITLE_SIZE}" font-weight="bold">{}</text>"#,
+            8 + LINE,
+            escape(self.title)
+        );
+        for (index, note) in self.notes.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                r##"<text x="{PADDING}" y="{}" fill="#333">{}</text>"##,
+                8 + LINE + 4 + (index + 1) * LINE,
+                escape(note)
+            );
+        }
+    }
+}
+
 /// `text` with the characters XML reserves escaped.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -231,21 +284,13 @@ impl Figure {
         let (panel_width, panel_height) = self.panel_size();
         let per_row = self.panels.len().min(self.panels_per_row).max(1);
         let rows = self.panels.len().div_ceil(per_row).max(1);
-        let header = 8 + LINE + 4 + self.notes.len() * LINE + 8;
-        let text_needed = core::iter::once(text_width(&self.title, TITLE_SIZE))
-            .chain(self.notes.iter().map(|note| text_width(note, NOTE_SIZE)))
-            .max()
-            .unwrap_or(0)
-            + 2 * PADDING;
-        let width = (per_row * panel_width + PADDING).max(text_needed);
+        let heading = Heading { title: &self.title, notes: &self.notes };
+        let header = heading.height();
+        let width = (per_row * panel_width + PADDING).max(heading.min_width());
         let height = header + rows * panel_height + PADDING;
 
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="{NOTE_SIZE}">"#
-        );
-        let _ = writeln!(out, r#"<title>{}</title>"#, escape(&self.title));
+        heading.open(&mut out, width, height);
         let _ = writeln!(out, "<defs>");
         let _ = writeln!(
             out,
@@ -257,21 +302,7 @@ impl Figure {
             let _ = write!(out, r#"<stop offset="{fraction}" stop-color="{}"/>"#, colour(fraction).0);
         }
         let _ = writeln!(out, "</linearGradient>\n</defs>");
-        let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-        let _ = writeln!(
-            out,
-            r#"<text x="{PADDING}" y="{}" font-size="{TITLE_SIZE}" font-weight="bold">{}</text>"#,
-            8 + LINE,
-            escape(&self.title)
-        );
-        for (index, note) in self.notes.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                r##"<text x="{PADDING}" y="{}" fill="#333">{}</text>"##,
-                8 + LINE + 4 + (index + 1) * LINE,
-                escape(note)
-            );
-        }
+        heading.draw(&mut out);
         for (index, panel) in self.panels.iter().enumerate() {
             let left = PADDING + (index % per_row) * panel_width;
             let top = header + (index / per_row) * panel_height;

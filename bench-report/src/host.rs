@@ -77,6 +77,40 @@ pub fn topology(cpu: usize) -> Topology {
     Topology { package: read("physical_package_id"), die: read("die_id"), cluster: read("cluster_id") }
 }
 
+/// Where a core sits, as far as grouping goes: (package, die, cluster).
+type Place = (u32, u32, u32);
+
+/// Groups of cores from their topology (a figure's boundaries, a multicast tree's clusters): clusters where they group
+/// several of the chosen cores, else packages and dies, else one group. Returns each core's
+/// group and what a group is.
+pub fn groups(topology: &[Topology]) -> (Vec<u32>, &'static str) {
+    let distinct = |key: &dyn Fn(&Topology) -> Option<Place>| -> Option<Vec<u32>> {
+        let keys: Vec<Place> = topology.iter().map(key).collect::<Option<_>>()?;
+        let mut seen: Vec<Place> = Vec::new();
+        let ids = keys
+            .iter()
+            .map(|key| {
+                let id = seen.iter().position(|candidate| candidate == key).unwrap_or_else(|| {
+                    seen.push(*key);
+                    seen.len() - 1
+                });
+                id as u32
+            })
+            .collect();
+        // Useful only if some group holds two or more cores and there are two or more groups.
+        (seen.len() > 1 && seen.len() < keys.len()).then_some(ids)
+    };
+    let cluster = |t: &Topology| Some((t.package?, t.die.unwrap_or(0), t.cluster?));
+    let package = |t: &Topology| Some((t.package?, t.die.unwrap_or(0), 0));
+    if let Some(ids) = distinct(&cluster) {
+        return (ids, "cluster");
+    }
+    if let Some(ids) = distinct(&package) {
+        return (ids, "package/die");
+    }
+    (vec![0; topology.len()], "group")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +126,18 @@ mod tests {
     fn the_host_is_described_on_one_line() {
         let host = describe();
         assert!(host.starts_with("host: ") && !host.contains('\n'), "{host}");
+    }
+
+    #[test]
+    fn groups_come_from_clusters_then_packages() {
+        let core =
+            |package, cluster| Topology { package: Some(package), die: Some(0), cluster: Some(cluster) };
+        assert_eq!(groups(&[core(0, 0), core(0, 0), core(0, 1), core(0, 1)]), (vec![0, 0, 1, 1], "cluster"));
+        // One cluster per core (as x86 hosts often say) is no grouping; packages are.
+        assert_eq!(
+            groups(&[core(0, 0), core(0, 1), core(1, 2), core(1, 3)]),
+            (vec![0, 0, 1, 1], "package/die")
+        );
+        assert_eq!(groups(&[core(0, 0), core(0, 1)]), (vec![0, 0], "group"));
     }
 }

@@ -1,11 +1,12 @@
 //! What the benchmarks' reports share: [`heatmap`], SVG figures of one or more panels of
 //! values per ordered core pair (a colour scale with its legend and units, cluster boundaries,
-//! failed pairs marked and never coloured), and, with the `std` feature, [`host`]: what machine
+//! failed pairs marked and never coloured), [`lineplot`], SVG line plots of series of points
+//! (one line per series over shared axes), and, with the `std` feature, [`host`]: what machine
 //! ran the report and when.
 //!
-//! The figures are hand-written SVG: a grid of squares, a gradient and a hatch pattern need no
-//! plotting library, keep the library `no_std` (the `latency` package builds it for the EL0
-//! target too) and leave text rendering to the viewer, so no font is read at build or run time.
+//! The figures are hand-written SVG: a grid of squares, a gradient, a hatch pattern and
+//! polylines need no plotting library, keep the library `no_std` (the `latency` package builds
+//! it for the EL0 target too) and leave text rendering to the viewer, so no font is read at build or run time.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
@@ -14,3 +15,4 @@ extern crate alloc;
 pub mod heatmap;
 #[cfg(feature = "std")]
 pub mod host;
+pub mod lineplot;

@@ -156,6 +156,7 @@ fn help_is_usage_on_stdout_with_status_0_and_starts_nothing() {
         ("bench", &["--help"]),
         ("bench", &["-h"]),
         ("bench", &["urpc", "--help"]),
+        ("bench", &["agreement", "--help"]),
         ("mkimage", &["--help"]),
         ("mkimage", &["-h"]),
         ("mkimage", &["rk3399", "--help"]),
@@ -281,7 +282,7 @@ fn bench_checks_its_arguments_before_installing_or_building() {
         &Sandbox::new("bench"),
         "bench",
         &[
-            (&["nosuch"], &["unknown benchmark 'nosuch'", "accepted: urpc"]),
+            (&["nosuch"], &["unknown benchmark 'nosuch'", "accepted: urpc, agreement"]),
             (&["urpc", "--iters", "abc"], &["--iters 'abc' is not a whole number"]),
             (&["urpc", "--iters", "5"], &["at least 2000"]),
             (&["urpc", "--iters=5"], &["at least 2000"]),
@@ -289,6 +290,13 @@ fn bench_checks_its_arguments_before_installing_or_building() {
             (&["urpc", "--iters"], &["--iters needs a value"]),
             (&["urpc", "--cores", "a-b"], &["not a core list"]),
             (&["urpc", "--nosuch"], &["unknown argument '--nosuch'"]),
+            (&["agreement", "--cores", "1"], &["--cores 1 is too small (at least 2)"]),
+            (&["agreement", "--cores=257"], &["--cores 257 is too large (at most 256)"]),
+            (&["agreement", "--rounds", "ten"], &["--rounds 'ten' is not a whole number (10 to 10000000)"]),
+            (&["agreement", "--rounds", "99999999999999999999999"], &["too large"]),
+            (&["agreement", "--cluster-size", "0"], &["at least 1"]),
+            (&["agreement", "--out"], &["--out needs a value"]),
+            (&["agreement", "--iters", "5"], &["unknown argument '--iters' for agreement"]),
         ],
     );
 }

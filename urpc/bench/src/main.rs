@@ -219,7 +219,7 @@ fn main() -> ExitCode {
     }
 
     let topology: Vec<_> = cores.iter().map(|&core| bench_report::host::topology(core)).collect();
-    let (groups, group_name) = report::groups(&topology);
+    let (groups, group_name) = bench_report::host::groups(&topology);
     let notes = vec![
         bench_report::host::describe(),
         format!(

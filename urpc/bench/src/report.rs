@@ -17,7 +17,6 @@
 use std::fmt::Write as _;
 
 use bench_report::heatmap::{Cell, Core, Figure, Panel};
-use bench_report::host::Topology;
 
 use crate::kinds::Kind;
 use crate::stats::Summary;
@@ -327,40 +326,6 @@ pub fn csv_rows(result: &PairResult) -> String {
     csv
 }
 
-/// Where a core sits, as far as grouping goes: (package, die, cluster).
-type Place = (u32, u32, u32);
-
-/// Groups for the figure's boundaries from the cores' topology: clusters where they group
-/// several of the chosen cores, else packages and dies, else one group. Returns each core's
-/// group and what a group is.
-pub fn groups(topology: &[Topology]) -> (Vec<u32>, &'static str) {
-    let distinct = |key: &dyn Fn(&Topology) -> Option<Place>| -> Option<Vec<u32>> {
-        let keys: Vec<Place> = topology.iter().map(key).collect::<Option<_>>()?;
-        let mut seen: Vec<Place> = Vec::new();
-        let ids = keys
-            .iter()
-            .map(|key| {
-                let id = seen.iter().position(|candidate| candidate == key).unwrap_or_else(|| {
-                    seen.push(*key);
-                    seen.len() - 1
-                });
-                id as u32
-            })
-            .collect();
-        // Useful only if some group holds two or more cores and there are two or more groups.
-        (seen.len() > 1 && seen.len() < keys.len()).then_some(ids)
-    };
-    let cluster = |t: &Topology| Some((t.package?, t.die.unwrap_or(0), t.cluster?));
-    let package = |t: &Topology| Some((t.package?, t.die.unwrap_or(0), 0));
-    if let Some(ids) = distinct(&cluster) {
-        return (ids, "cluster");
-    }
-    if let Some(ids) = distinct(&package) {
-        return (ids, "package/die");
-    }
-    (vec![0; topology.len()], "group")
-}
-
 /// The figure: one panel per kind (median round trip), urpc's p99, and urpc over the
 /// cache-line limit. Each unordered pair is drawn on both sides of the diagonal.
 pub fn figure(cores: &[usize], groups: (&[u32], &str), results: &[PairResult], notes: Vec<String>) -> Figure {
@@ -544,18 +509,5 @@ mod tests {
         let svg = figure.svg();
         assert!(svg.contains("0-1: 161 ns") && svg.contains("1-0: 161 ns"), "{svg}");
         assert!(svg.contains("0-1: 1.10 × floor"));
-    }
-
-    #[test]
-    fn groups_come_from_clusters_then_packages() {
-        let core =
-            |package, cluster| Topology { package: Some(package), die: Some(0), cluster: Some(cluster) };
-        assert_eq!(groups(&[core(0, 0), core(0, 0), core(0, 1), core(0, 1)]), (vec![0, 0, 1, 1], "cluster"));
-        // One cluster per core (as x86 hosts often say) is no grouping; packages are.
-        assert_eq!(
-            groups(&[core(0, 0), core(0, 1), core(1, 2), core(1, 3)]),
-            (vec![0, 0, 1, 1], "package/die")
-        );
-        assert_eq!(groups(&[core(0, 0), core(0, 1)]), (vec![0, 0], "group"));
     }
 }
