@@ -1,7 +1,8 @@
 //! What the benchmarks' reports share: [`heatmap`], SVG figures of one or more panels of
 //! values per ordered core pair (a colour scale with its legend and units, cluster boundaries,
 //! failed pairs marked and never coloured), [`lineplot`], SVG line plots of series of points
-//! (one line per series over shared axes), and, with the `std` feature, [`host`]: what machine
+//! (one line per series over shared axes), [`unmap`], the unmap experiment's rows, CSV and plot
+//! (`unmap-report`), and, with the `std` feature, [`host`]: what machine
 //! ran the report and when.
 //!
 //! The figures are hand-written SVG: a grid of squares, a gradient, a hatch pattern and
@@ -16,3 +17,4 @@ pub mod heatmap;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod lineplot;
+pub mod unmap;

@@ -94,3 +94,24 @@ fn a_pair_whose_echo_side_does_not_answer_is_reported_failed_everywhere() {
     assert!(problems[0].starts_with("pair 2-3 failed: no-pong"), "{problems:?}");
     assert!(report.svg(&[]).contains("2-3: failed, no-pong"));
 }
+
+#[test]
+fn the_unmap_experiment_measures_every_core_count_and_strategy() {
+    // `scripts/run bench unmap` with two rounds: for k = 2..6 one page mapped on k cores is
+    // unmapped everywhere by the revoke round over each route, and by one broadcast TLB
+    // invalidation; every round must end `Done` (a failed round is counted on its line).
+    let timeout = std::time::Duration::from_secs(300);
+    let qemu = Qemu { append: Some("bench-unmap bench-rounds=2".into()), timeout, ..Qemu::big_little() };
+    let run = qemu.boot();
+    assert!(run.powered_off_cleanly(), "the boot monitor ends the run: {:?}", run.status);
+    let (rows, skipped) = bench_report::unmap::parse(&run.console);
+    assert_eq!(skipped, 0, "every strategy completed its rounds:\n{}", run.console);
+    for cores in 2..=6 {
+        for strategy in bench_report::unmap::STRATEGIES {
+            let row = rows.iter().find(|r| r.cores == cores && r.strategy == strategy);
+            let row = row.unwrap_or_else(|| panic!("no line for k={cores} {strategy}:\n{}", run.console));
+            assert_eq!((row.rounds, row.failed), (2, 0), "{row:?}");
+        }
+    }
+    assert!(run.lines().all(|l| !l.contains("cannot map the lent page")), "{}", run.console);
+}
