@@ -7,39 +7,57 @@ use urpc::message::{Body, BodyReader, BodyWriter, DecodeError, Message};
 
 use crate::node::{Kind, Msg, Phase};
 
+/// A phase's number on the wire: 1 prepare, 2 commit, 3 abort.
+pub fn phase_code(phase: Phase) -> u8 {
+    match phase {
+        Phase::Prepare => 1,
+        Phase::Commit => 2,
+        Phase::Abort => 3,
+    }
+}
+
+/// The phase numbered `code`; any other number is an invalid `phase` field.
+pub fn phase_of(code: u8) -> Result<Phase, DecodeError> {
+    Ok(match code {
+        1 => Phase::Prepare,
+        2 => Phase::Commit,
+        3 => Phase::Abort,
+        _ => return Err(DecodeError::InvalidField { field: "phase" }),
+    })
+}
+
+/// A message kind's number on the wire: 1 request, 2 answer yes, 3 answer no.
+pub fn kind_code(kind: Kind) -> u8 {
+    match kind {
+        Kind::Request => 1,
+        Kind::Answer { yes: true } => 2,
+        Kind::Answer { yes: false } => 3,
+    }
+}
+
+/// The kind numbered `code`; any other number is an invalid `kind` field.
+pub fn kind_of(code: u8) -> Result<Kind, DecodeError> {
+    Ok(match code {
+        1 => Kind::Request,
+        2 => Kind::Answer { yes: true },
+        3 => Kind::Answer { yes: false },
+        _ => return Err(DecodeError::InvalidField { field: "kind" }),
+    })
+}
+
 impl Message for Msg {
     /// Clear of the URPC (1-4), CPU driver (32-34) and monitor (64-71) tags.
     const TAG: u16 = 80;
 
     fn encode(&self, body: &mut Body) {
-        let phase = match self.phase {
-            Phase::Prepare => 1,
-            Phase::Commit => 2,
-            Phase::Abort => 3,
-        };
-        let kind = match self.kind {
-            Kind::Request => 1,
-            Kind::Answer { yes: true } => 2,
-            Kind::Answer { yes: false } => 3,
-        };
-        BodyWriter::new(body).u32(self.round).u8(phase).u8(kind);
+        BodyWriter::new(body).u32(self.round).u8(phase_code(self.phase)).u8(kind_code(self.kind));
     }
 
     fn decode(body: &Body) -> Result<Self, DecodeError> {
         let mut reader = BodyReader::new(body);
         let round = reader.u32()?;
-        let phase = match reader.u8()? {
-            1 => Phase::Prepare,
-            2 => Phase::Commit,
-            3 => Phase::Abort,
-            _ => return Err(DecodeError::InvalidField { field: "phase" }),
-        };
-        let kind = match reader.u8()? {
-            1 => Kind::Request,
-            2 => Kind::Answer { yes: true },
-            3 => Kind::Answer { yes: false },
-            _ => return Err(DecodeError::InvalidField { field: "kind" }),
-        };
+        let phase = phase_of(reader.u8()?)?;
+        let kind = kind_of(reader.u8()?)?;
         reader.finish()?;
         Ok(Msg { round, phase, kind })
     }

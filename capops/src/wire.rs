@@ -4,7 +4,8 @@
 //! (`Capability::memory`'s checks), a phase, vote or refusal one the protocol knows.
 
 use crate::{Message as CapMessage, Refusal};
-use agreement::node::{Kind, Msg, Phase};
+use agreement::node::Msg;
+use agreement::wire::{kind_code, kind_of, phase_code, phase_of};
 use caps::{CapType, Capability, Retype, Rights};
 use urpc::message::{self, BodyReader, BodyWriter, DecodeError};
 use urpc::Payload;
@@ -51,23 +52,6 @@ fn read_refusal(reader: &mut BodyReader<'_>) -> Result<Result<(), Refusal>, Deco
     }
 }
 
-fn phase_code(phase: Phase) -> u8 {
-    match phase {
-        Phase::Prepare => 0,
-        Phase::Commit => 1,
-        Phase::Abort => 2,
-    }
-}
-
-fn read_phase(code: u8) -> Result<Phase, DecodeError> {
-    Ok(match code {
-        0 => Phase::Prepare,
-        1 => Phase::Commit,
-        2 => Phase::Abort,
-        _ => return Err(DecodeError::InvalidField { field: "phase" }),
-    })
-}
-
 /// A capability protocol message as a URPC payload.
 pub fn encode(message: &CapMessage) -> Payload {
     let tag = match message {
@@ -96,12 +80,7 @@ pub fn encode(message: &CapMessage) -> Payload {
             writer.u32(*request).u8(refusal.code());
         }
         CapMessage::Round { msg, object, subtree } => {
-            let kind = match msg.kind {
-                Kind::Request => 0,
-                Kind::Answer { yes: true } => 1,
-                Kind::Answer { yes: false } => 2,
-            };
-            writer.u32(msg.round).u8(phase_code(msg.phase)).u8(kind);
+            writer.u32(msg.round).u8(phase_code(msg.phase)).u8(kind_code(msg.kind));
             write_capability(&mut writer, object);
             writer.u64(*subtree);
         }
@@ -137,13 +116,7 @@ pub fn decode(payload: &Payload) -> Result<CapMessage, DecodeError> {
             CapMessage::RetypeRefused { request, refusal }
         }
         TAG_ROUND => {
-            let (round, phase) = (reader.u32()?, read_phase(reader.u8()?)?);
-            let kind = match reader.u8()? {
-                0 => Kind::Request,
-                1 => Kind::Answer { yes: true },
-                2 => Kind::Answer { yes: false },
-                _ => return Err(DecodeError::InvalidField { field: "kind" }),
-            };
+            let (round, phase, kind) = (reader.u32()?, phase_of(reader.u8()?)?, kind_of(reader.u8()?)?);
             let object = read_capability(&mut reader)?;
             CapMessage::Round { msg: Msg { round, phase, kind }, object, subtree: reader.u64()? }
         }
@@ -155,6 +128,8 @@ pub fn decode(payload: &Payload) -> Result<CapMessage, DecodeError> {
 
 #[cfg(test)]
 mod tests {
+    use agreement::node::{Kind, Phase};
+
     use super::*;
 
     fn frame() -> Capability {
@@ -219,7 +194,7 @@ mod tests {
             object: frame(),
             subtree: 0,
         });
-        bad_phase.0[body_at(4)] = 3;
+        bad_phase.0[body_at(4)] = 4;
         assert_eq!(decode(&bad_phase), Err(DecodeError::InvalidField { field: "phase" }));
         let refused_ok = encode(&CapMessage::Received { request: 1, result: Ok(()) });
         let mut as_refused = refused_ok;
