@@ -1,7 +1,8 @@
 //! What a real core needs and QEMU can still show: exceptions taken on their own stack when the
 //! kernel stack overflows, the EL0 instructions `SCTLR_EL1` lets through or traps, the timer
-//! chosen by the entry level, PSCI over HVC on a machine entered at EL2, and waiting without an
-//! interrupt controller. (What QEMU cannot show is checked in `disassembly.rs` or listed in
+//! chosen by the entry level, PSCI over HVC on a machine entered at EL2, waiting without an
+//! interrupt controller, cores whose design the device tree does not name, and a core whose
+//! start method lacks a fact. (What QEMU cannot show is checked in `disassembly.rs` or listed in
 //! the README's "What QEMU cannot show".)
 
 use system_tests::{built, Qemu, Run};
@@ -135,6 +136,55 @@ fn without_an_interrupt_controller_cores_wait_on_the_event_stream() {
         assert_ne!(cntkctl & (1 << 2), 0, "CNTKCTL_EL1.EVNTEN must be set: {lines:?}");
     }
     assert_run_ends(&run, 6);
+}
+
+/// A design the tree does not name (`qcom,kryo385` covers two): the boot core reads its own
+/// MIDR in the stub (QEMU's Cortex-A72: the big build); another core is started before its
+/// MIDR can be read, with the portable little build, and the roll call says what its MIDR
+/// would have chosen.
+#[test]
+fn a_core_the_tree_does_not_name_runs_what_its_midr_or_the_portable_build_gives() {
+    let (dir, dtb) = edited_tree(
+        "qemu-virt-biglittle.dtb",
+        "unknown-design",
+        &[&["/cpus/cpu@0", "compatible", "qcom,kryo385"], &["/cpus/cpu@4", "compatible", "qcom,kryo385"]],
+    );
+    let run = Qemu { dtb: Some(dtb), ..Qemu::big_little() }.boot();
+    let _ = std::fs::remove_dir_all(&dir);
+    let decided =
+        run.lines_starting("boot stub: the device tree does not name core 0's design (qcom,kryo385)");
+    assert_eq!(decided.len(), 1, "{}", run.console);
+    assert!(decided[0].ends_with("its MIDR 0x410fd083 says cortex-a72"), "{}", decided[0]);
+    let planned = run.lines_starting("boot stub: core 0 ");
+    assert!(planned.len() == 1 && planned[0].contains("qcom,kryo385 -> cortex-a72 build"), "{planned:?}");
+    let started = run.lines_starting("core 0: started core 4 ");
+    assert!(started.len() == 1 && started[0].contains("with the cortex-a53 build"), "{started:?}");
+    assert_eq!(
+        run.lines_starting("core 4: its MIDR (cortex-a72) suits the big build; it runs the little build")
+            .len(),
+        1
+    );
+    assert!(run.lines_starting("core 0: its MIDR").is_empty(), "the boot core runs what its MIDR chose");
+    assert_run_ends(&run, 6);
+}
+
+/// A spin-table core without `cpu-release-addr`: a warning, not a refused tree; the boot cannot
+/// start that core, says so, and the roll call names it offline while the rest run.
+#[test]
+fn a_spin_table_core_without_a_release_address_stays_offline_and_the_rest_boot() {
+    let (dir, dtb) = edited_tree(
+        "qemu-virt-biglittle.dtb",
+        "no-release",
+        &[&["/cpus/cpu@5", "enable-method", "spin-table"]],
+    );
+    let run = Qemu { dtb: Some(dtb), ..Qemu::big_little() }.boot();
+    let _ = std::fs::remove_dir_all(&dir);
+    let warning = "boot stub: warning: device tree: /cpus/cpu@5: property cpu-release-addr is missing; this spin-table core cannot be started";
+    assert_eq!(run.lines_starting(warning).len(), 1, "{}", run.console);
+    let refusal = "boot stub: warning: core 5 (/cpus/cpu@5) cannot be started: spin-table without a usable cpu-release-addr";
+    assert_eq!(run.lines_starting(refusal).len(), 1, "{}", run.console);
+    assert_eq!(run.lines_starting("core 5 offline: ").len(), 1, "{}", run.console);
+    assert_run_ends(&run, 5);
 }
 
 /// A copy of built device tree `name` with `fdtput` edits, in a folder of its own.

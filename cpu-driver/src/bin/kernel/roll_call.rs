@@ -167,7 +167,7 @@ impl RollCall {
                 let suits = skb::build_for_midr(report.midr).class_name();
                 if suits != build {
                     kprintln!(
-                        "core {index}: its MIDR ({model}) suits the {suits} build; it was started with the {build} build, chosen from the device tree before it ran"
+                        "core {index}: its MIDR ({model}) suits the {suits} build; it runs the {build} build, chosen from the device tree (the portable build where the tree does not name the design)"
                     );
                 }
                 // URPC gives each writer its own 64-byte line; on a core whose lines are wider
