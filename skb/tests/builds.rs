@@ -116,3 +116,26 @@ fn the_json_says_which_builds_midr_decides() {
     );
     assert!(json.contains(r#""micro_arch":"cortex-a57","pipeline":"out-of-order""#), "{json}");
 }
+
+#[test]
+fn partial_capacities_are_ignored_and_an_unknown_core_orders_nothing() {
+    let path = format!("{}/tests/data/synthetic/partial-capacities.dtb", env!("CARGO_MANIFEST_DIR"));
+    let dtb = std::fs::read(path).unwrap();
+    let skb = Skb::from_dtb(&dtb).unwrap();
+    assert_eq!(skb.cpus.iter().map(|c| c.capacity).collect::<Vec<_>>(), [Some(485), Some(485), None, None]);
+    assert_eq!(classes(&skb), [0, 0, 1, 1], "not every core has a capacity: the core table ranks them");
+    assert_eq!(builds(&skb), ["cortex-a53", "cortex-a53", "cortex-a72", "cortex-a72"]);
+    // The same tree with the Denver enabled (its status rewritten in place, same length).
+    let at = dtb.windows(9).position(|w| w == b"disabled\0").unwrap();
+    let mut enabled = dtb.clone();
+    enabled[at..at + 9].copy_from_slice(b"okay\0\0\0\0\0");
+    let skb = Skb::from_dtb(&enabled).unwrap();
+    assert_eq!(skb.cpus.len(), 5);
+    assert_eq!(classes(&skb), [0; 5], "a core nothing ranks leaves the cores unordered");
+    assert_eq!(builds(&skb)[4], "decided from MIDR at boot");
+    assert_eq!(
+        builds(&skb)[..4],
+        ["cortex-a53", "cortex-a53", "cortex-a72", "cortex-a72"],
+        "builds unchanged"
+    );
+}

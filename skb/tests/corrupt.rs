@@ -116,8 +116,14 @@ fn every_flipped_bit_in_the_header_and_first_nodes_is_survived() {
 
 #[test]
 fn random_flipped_bytes_never_panic() {
-    for name in ["rk3588-rock-5b.dtb", "juno-r2.dtb"] {
-        let dtb = board(name);
+    let trees = [
+        board("rk3588-rock-5b.dtb"),
+        board("juno-r2.dtb"),
+        fixture("synthetic/cache-chains.dtb"),
+        fixture("synthetic/psci-without-method.dtb"),
+        fixture("synthetic/tegra186-denver-a57.dtb"),
+    ];
+    for dtb in trees {
         let mut random = Xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..1500 {
             let mut bad = dtb.clone();
@@ -129,6 +135,10 @@ fn random_flipped_bytes_never_panic() {
             if let Ok(skb) = Skb::from_dtb(&bad) {
                 let _ = skb::json::facts(&skb);
                 let _ = skb.multicast_tree(0);
+                let _ = skb.warnings.iter().map(ToString::to_string).count();
+                for index in 0..=skb.cpus.len() {
+                    let _ = (skb.build_choice(index), skb.cpu_driver_build_running(index, 0x4e0f_0030));
+                }
             }
         }
     }

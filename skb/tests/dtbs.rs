@@ -632,3 +632,17 @@ fn a_cache_chain_that_loops_or_dangles_stops_with_a_warning() {
         ["phandle references loop (next-level-cache)", "/cpus/cpu@2: property next-level-cache is malformed"]
     );
 }
+
+#[test]
+fn with_only_some_pairs_measured_measurements_pick_peers_and_clusters_shape_the_tree() {
+    let mut skb = Skb::from_dtb(&board("rk3399-rockpro64.dtb")).unwrap();
+    // One pair across the clusters measured, in one direction only.
+    assert!(skb.record_latency(4, 1, 300));
+    assert_eq!(skb.cheapest_peer(4), Some(1), "a measured peer beats an unmeasured sibling");
+    assert_eq!(skb.cheapest_peer(1), Some(4), "a round trip costs the same either way");
+    assert_eq!(skb.cheapest_peer(2), Some(0), "no measurement: the first cluster sibling");
+    // Not every pair measured: the multicast tree keeps the cluster shape, whatever was measured.
+    let unmeasured = Skb::from_dtb(&board("rk3399-rockpro64.dtb")).unwrap().multicast_tree(0);
+    assert_eq!(skb.multicast_tree(0), unmeasured);
+    assert_eq!(skb.multicast_tree(0).children(0).collect::<Vec<_>>(), [4, 1, 2, 3]);
+}
