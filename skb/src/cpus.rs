@@ -220,8 +220,12 @@ fn caches(tree: &Tree, cpu: usize, warnings: &mut Warnings) -> Caches {
             warnings.add(bad, "cache levels from there on left out");
             break;
         };
-        if next == cpu || seen.contains(&next) || seen.len() == MAX_CACHE_LEVELS {
+        if next == cpu || seen.contains(&next) {
             warnings.add(Error::PhandleCycle("next-level-cache"), "cache levels from the loop on left out");
+            break;
+        }
+        if seen.len() == MAX_CACHE_LEVELS {
+            warnings.add(Error::TooLarge("more than 6 cache levels"), "the levels past the sixth left out");
             break;
         }
         seen.push(next);

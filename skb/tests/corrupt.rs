@@ -589,3 +589,21 @@ fn a_spin_table_core_without_a_release_address_is_kept_but_unusable() {
     let psci = Skb::from_dtb(&tree_with_core(&[("enable-method", b"psci\0")])).unwrap();
     assert!(psci.warnings.is_empty());
 }
+
+#[test]
+fn a_cache_chain_past_six_levels_is_cut_with_a_warning() {
+    let mut writer = Writer::new();
+    writer.begin("").begin("cpus").cell("#address-cells", 1).cell("#size-cells", 0);
+    writer.cpu("cpu@0", &0u32.to_be_bytes(), &[("next-level-cache", &1u32.to_be_bytes())]);
+    for level in 1..=8u32 {
+        writer
+            .begin(&format!("cache{level}"))
+            .cell("phandle", level)
+            .cell("next-level-cache", level + 1)
+            .end();
+    }
+    let skb = Skb::from_dtb(&writer.end().end().finish()).unwrap();
+    let levels: Vec<u32> = skb.cpus[0].caches.outer.iter().map(|c| c.level).collect();
+    assert_eq!(levels, [2, 3, 4, 5, 6, 7]);
+    assert_eq!(problems(&skb), [Error::TooLarge("more than 6 cache levels")]);
+}
