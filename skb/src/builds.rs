@@ -4,10 +4,12 @@
 //! build, scheduled for an in-order pipeline) and `-C target-cpu=cortex-a72` (the big build,
 //! scheduled for an out-of-order one). Both target ARMv8.0-A on
 //! `aarch64-unknown-none-softfloat`: no floating point or SIMD, and the only extension either
-//! enables beyond ARMv8.0 is CRC32 (which every Arm-designed ARMv8 core implements and ARMv8.1
-//! makes mandatory). So each build runs on every core in the table; what the choice changes is
-//! instruction scheduling, not correctness, and the rule below still refuses a build that
-//! needs a newer architecture than a design implements, should one ever be added.
+//! enables beyond ARMv8.0 is CRC32 (optional in ARMv8.0, mandatory from ARMv8.1), which the
+//! compiler emits only for intrinsics nothing here uses; the system tests check the built
+//! binaries hold no instruction beyond ARMv8.0 (`tests/tests/disassembly.rs`). So each build
+//! runs on every ARMv8 core; what the choice changes is instruction scheduling, not
+//! correctness, and the rule below still refuses a build that needs a newer architecture than
+//! a design implements, should one ever be added.
 
 use crate::microarch::{micro_arch_from_midr, ArchVersion, MicroArch, Pipeline};
 
