@@ -103,6 +103,14 @@ mod tests {
     }
 
     #[test]
+    fn every_design_in_the_table_has_a_build_tuned_for_its_pipeline() {
+        for arch in crate::microarch::all() {
+            let build = build_for(arch);
+            assert_eq!(build.map(CpuDriverBuild::tuned_for), Some(arch.pipeline()), "{}", arch.name());
+        }
+    }
+
+    #[test]
     fn builds_follow_the_design_by_midr() {
         for (midr, build) in [
             (0x410f_d034, CpuDriverBuild::Little), // Cortex-A53

@@ -154,6 +154,11 @@ const CORES: &[MicroArch] = &[
     kryo("kryo-4xx-silver", 0x805, A55),
 ];
 
+/// Every design the table knows.
+pub fn all() -> &'static [MicroArch] {
+    CORES
+}
+
 /// The design named by a `compatible` string such as `arm,cortex-a72` (Arm's designs only:
 /// vendors' names such as `qcom,kryo385` cover several designs, so the tree cannot say which).
 pub fn from_compatible(compatible: &str) -> Option<MicroArch> {
