@@ -89,10 +89,9 @@ fn warnings_go_to_stderr_and_the_facts_still_print_with_status_0() {
     assert!(table.contains("psci: none"), "{table}");
     let unknown = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/synthetic/tegra186-denver-a57.dtb");
     let table = text(&run(&["facts", unknown]).stdout);
+    let denver = table.lines().find(|l| l.starts_with("0 ")).unwrap_or_default();
     assert!(
-        table.contains(
-            "nvidia,tegra186-denver -         0        0      psci           decided from MIDR at boot"
-        ),
+        denver.contains("nvidia,tegra186-denver") && denver.ends_with(" decided from MIDR at boot"),
         "{table}"
     );
 }
