@@ -153,9 +153,8 @@ impl Plan {
             ..BootRecord::empty()
         };
         // Every core, as the device tree says it is started: the boot core's CPU driver starts
-        // them when its monitor asks.
-        // A core whose method needs a fact the tree lacks cannot be started; the rest of the
-        // machine boots without it, and the roll call names it offline.
+        // them when its monitor asks. A core whose method needs a fact the tree lacks cannot be
+        // started; the rest of the machine boots without it, and the roll call names it offline.
         for (index, cpu) in facts.cpus.iter().take(core_count).enumerate() {
             record.core_mpidr[index] = cpu.mpidr;
             let unusable = |why: &str| {
