@@ -413,7 +413,7 @@ impl Monitor {
 
     /// The boot core's monitor starts every other core (`core_boot`, on its Kernel capability):
     /// for each core of its SKB replica, the CPU-driver build the SKB chooses for the core's
-    /// class, a private region of the size the kernel asks for that build (2 MiB aligned) and a
+    /// design (the portable build where the tree does not name it), a private region of the size the kernel asks for that build (2 MiB aligned) and a
     /// memory share for the core's monitor, both carved from its own RAM capabilities (not the
     /// first, which it keeps for the programs it spawns). Returns the bytes it gave away. A core
     /// that cannot be started is reported and left to the roll call, which names it offline.

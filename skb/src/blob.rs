@@ -2,10 +2,10 @@
 //!
 //! The `fdt` crate trusts its input in places (it subtracts from block lengths, assumes the
 //! structure block ends in `FDT_END`, scans for balanced nodes), so no byte string reaches it
-//! unchecked: this module checks the header (every block inside the blob), reads the memory
-//! reservation block, and walks the whole structure block token by token (names terminated,
-//! property values and name offsets in range, nodes balanced, nesting and node count bounded,
-//! `FDT_END` last). A blob that passes is one the `fdt` crate parses without surprises.
+//! unchecked: this module checks the header (every block inside the blob, none inside the
+//! header, none over another), reads the memory reservation block, and walks the whole
+//! structure block token by token (names terminated, property values and name offsets in
+//! range, nodes balanced, nesting and node count bounded, `FDT_END` last). A blob that passes is one the `fdt` crate parses without surprises.
 //! `FDT_NOP` tokens, which QEMU leaves where it removed nodes or properties, are allowed
 //! anywhere a token may stand.
 
@@ -87,6 +87,20 @@ pub fn check_header(dtb: &[u8]) -> Result<Layout, Error> {
     if !inside(layout.reservations, 16) {
         return Err(Error::BadHeader("memory reservation block lies outside the blob"));
     }
+    // As libfdt's header check: no block may start inside the header (a reservation block at
+    // offset 16 reads the header's own fields as reservations).
+    if layout.structs < HEADER_SIZE {
+        return Err(Error::BadHeader("structure block starts inside the header"));
+    }
+    if layout.strings < HEADER_SIZE {
+        return Err(Error::BadHeader("strings block starts inside the header"));
+    }
+    if layout.reservations < HEADER_SIZE {
+        return Err(Error::BadHeader("memory reservation block starts inside the header"));
+    }
+    if overlap((layout.structs, layout.structs_size), (layout.strings, layout.strings_size)) {
+        return Err(Error::BadHeader("structure and strings blocks overlap"));
+    }
     if !layout.structs.is_multiple_of(4)
         || !layout.structs_size.is_multiple_of(4)
         || !layout.reservations.is_multiple_of(8)
@@ -105,7 +119,17 @@ pub fn memory_reservations(dtb: &[u8], layout: &Layout) -> Result<Vec<(u64, u64)
         let entry = at.and_then(|at| Some((be64(blob, at)?, be64(blob, at.checked_add(8)?)?)));
         match entry {
             None => return Err(Error::BadHeader("memory reservation block runs past the end")),
-            Some((0, 0)) => return Ok(entries),
+            Some((0, 0)) => {
+                // The block's extent is known only now: up to and including its terminator.
+                let block = (layout.reservations, (entries.len() + 1) * 16);
+                if overlap(block, (layout.structs, layout.structs_size)) {
+                    return Err(Error::BadHeader("memory reservation block overlaps the structure block"));
+                }
+                if overlap(block, (layout.strings, layout.strings_size)) {
+                    return Err(Error::BadHeader("memory reservation block overlaps the strings block"));
+                }
+                return Ok(entries);
+            }
             Some(entry) => entries.push(entry),
         }
     }
@@ -204,6 +228,11 @@ pub fn check_structure(dtb: &[u8], layout: &Layout) -> Result<Shape, Error> {
             _ => return Err(bad("unknown token")),
         }
     }
+}
+
+/// Whether two blocks, each (offset, size), share a byte (an empty block shares none).
+fn overlap((a, a_size): (usize, usize), (b, b_size): (usize, usize)) -> bool {
+    a_size > 0 && b_size > 0 && a < b.saturating_add(b_size) && b < a.saturating_add(a_size)
 }
 
 fn align4(offset: usize) -> usize {

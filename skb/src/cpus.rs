@@ -1,11 +1,12 @@
-//! Cores from `/cpus`: identity (MPIDR from `reg`), cluster (from `cpu-map`), performance
-//! class (from `capacity-dmips-mhz`, else the micro-architecture table), how to start them.
+//! Cores from `/cpus`: identity (MPIDR from `reg`), design (from `compatible`), cluster (from
+//! `cpu-map`), performance class (from `capacity-dmips-mhz`, else the micro-architecture
+//! table), how to start them, and their caches (`next-level-cache` chains).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::error::Error;
-use crate::microarch;
+use crate::error::{Error, Warnings};
+use crate::microarch::{self, MicroArch};
 use crate::tree::{read_cells, Tree};
 
 /// How a core is started.
@@ -33,15 +34,42 @@ impl EnableMethod {
     }
 }
 
-/// Cache sizes given for a core (bytes), where the tree has them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What the tree says about a core's caches; every fact is optional (`None` where the tree
+/// does not give it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Caches {
-    /// L1 data cache.
+    /// L1 data cache size in bytes (`d-cache-size`).
     pub l1d: Option<u32>,
-    /// L1 instruction cache.
+    /// L1 instruction cache size in bytes (`i-cache-size`).
     pub l1i: Option<u32>,
-    /// The next level (through `next-level-cache`).
-    pub l2: Option<u32>,
+    /// L1 data cache line size in bytes (`d-cache-line-size`).
+    pub l1d_line: Option<u32>,
+    /// L1 instruction cache line size in bytes (`i-cache-line-size`).
+    pub l1i_line: Option<u32>,
+    /// The levels beyond L1, nearest first, along the `next-level-cache` chain.
+    pub outer: Vec<CacheLevel>,
+}
+
+impl Caches {
+    /// The size of the level-2 cache, if the chain names one with a size.
+    pub fn l2_size(&self) -> Option<u32> {
+        self.outer.iter().find(|c| c.level == 2).and_then(|c| c.size)
+    }
+}
+
+/// One cache beyond L1 (a node that a `next-level-cache` names).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheLevel {
+    /// The cache node's path (cores of a cluster name the same node: they share it).
+    pub path: String,
+    /// `cache-level`, else one more than the level before it (L1 being 1).
+    pub level: u32,
+    /// `cache-unified`: one cache for data and instructions.
+    pub unified: bool,
+    /// `cache-size` (or `d-cache-size` for a split level), in bytes.
+    pub size: Option<u32>,
+    /// `cache-line-size` (or `d-cache-line-size` for a split level), in bytes.
+    pub line: Option<u32>,
 }
 
 /// One core.
@@ -55,6 +83,10 @@ pub struct Cpu {
     pub mpidr: u64,
     /// First `compatible` string.
     pub compatible: Option<String>,
+    /// The design its `compatible` names, `None` where the SKB does not know it (vendors'
+    /// names such as `qcom,kryo385`, `nvidia,tegra186-denver`, `apple,firestorm`): then only
+    /// its MIDR, read on the core itself, can tell (see [`crate::BuildChoice`]).
+    pub micro_arch: Option<MicroArch>,
     /// `capacity-dmips-mhz`.
     pub capacity: Option<u32>,
     /// Cluster number: the innermost `/cpus/cpu-map` cluster holding the core, numbered in
@@ -65,17 +97,20 @@ pub struct Cpu {
     pub class: u8,
     /// How to start it.
     pub enable_method: EnableMethod,
-    /// `cpu-release-addr` for spin tables.
+    /// `cpu-release-addr` for spin tables (`None` if absent or malformed: with a warning, the
+    /// core cannot be started).
     pub release_addr: Option<u64>,
-    /// Cache sizes.
+    /// Cache facts.
     pub caches: Caches,
 }
 
 /// Most cores accepted.
 const MAX_CPUS: usize = 1024;
 
-/// Reads `/cpus`.
-pub fn read(tree: &Tree) -> Result<Vec<Cpu>, Error> {
+/// Reads `/cpus`. A malformed `capacity-dmips-mhz`, `cpu-release-addr` or cache fact is a
+/// warning with that fact absent; a spin-table core without its release address is a warning
+/// and a core that cannot be started (the boot names it offline).
+pub fn read(tree: &Tree, warnings: &mut Warnings) -> Result<Vec<Cpu>, Error> {
     let cpus_node = tree.find("/cpus").ok_or(Error::MissingNode("/cpus"))?;
     let (address_cells, _) = tree.cells_for_children(cpus_node)?;
     if address_cells == 0 || address_cells > 2 {
@@ -106,28 +141,40 @@ pub fn read(tree: &Tree) -> Result<Vec<Cpu>, Error> {
         }
         let enable_method = enable_method(tree, child);
         let release_addr = match tree.prop(child, "cpu-release-addr") {
-            None => None,
             Some(v) if v.len() == 8 => read_cells(v, 0, 2),
             Some(v) if v.len() == 4 => read_cells(v, 0, 1),
-            Some(_) => return Err(bad("cpu-release-addr")),
+            Some(_) => {
+                warnings.add(bad("cpu-release-addr"), "this core cannot be started from its spin table");
+                None
+            }
+            None if enable_method == EnableMethod::SpinTable => {
+                let missing = Error::MissingProperty { node: tree.path(child), property: "cpu-release-addr" };
+                warnings.add(missing, "this spin-table core cannot be started");
+                None
+            }
+            None => None,
         };
         let capacity = match tree.prop(child, "capacity-dmips-mhz") {
             None => None,
-            Some(_) => {
-                Some(tree.prop_u32(child, "capacity-dmips-mhz").ok_or_else(|| bad("capacity-dmips-mhz"))?)
-            }
+            Some(_) => tree.prop_u32(child, "capacity-dmips-mhz").or_else(|| {
+                warnings
+                    .add(bad("capacity-dmips-mhz"), "capacity left out: classes come from the core table");
+                None
+            }),
         };
+        let compatibles = tree.strings(child, "compatible");
         cpus.push(Cpu {
             index: cpus.len(),
             path: tree.path(child),
             mpidr,
-            compatible: tree.string(child, "compatible"),
+            micro_arch: compatibles.iter().find_map(|c| microarch::from_compatible(c)),
+            compatible: compatibles.into_iter().next(),
             capacity,
             cluster: 0,
             class: 0,
             enable_method,
             release_addr,
-            caches: caches(tree, child),
+            caches: caches(tree, child, warnings),
         });
         nodes.push(child);
     }
@@ -135,7 +182,7 @@ pub fn read(tree: &Tree) -> Result<Vec<Cpu>, Error> {
         return Err(Error::NoCpus);
     }
     assign_clusters(tree, cpus_node, &nodes, &mut cpus)?;
-    assign_classes(&mut cpus);
+    assign_classes(&mut cpus, warnings);
     Ok(cpus)
 }
 
@@ -152,12 +199,48 @@ fn enable_method(tree: &Tree, cpu: usize) -> EnableMethod {
     }
 }
 
-fn caches(tree: &Tree, cpu: usize) -> Caches {
-    let l2 = tree
-        .prop_u32(cpu, "next-level-cache")
-        .and_then(|handle| tree.by_phandle(handle))
-        .and_then(|cache| tree.prop_u32(cache, "cache-size"));
-    Caches { l1d: tree.prop_u32(cpu, "d-cache-size"), l1i: tree.prop_u32(cpu, "i-cache-size"), l2 }
+/// Most cache levels followed beyond L1 (real chips stop at L3 or a system cache, L4).
+const MAX_CACHE_LEVELS: usize = 6;
+
+/// L1 from the core's own properties, then the `next-level-cache` chain. A chain that loops or
+/// names no node ends there, with a warning.
+fn caches(tree: &Tree, cpu: usize, warnings: &mut Warnings) -> Caches {
+    let mut caches = Caches {
+        l1d: tree.prop_u32(cpu, "d-cache-size"),
+        l1i: tree.prop_u32(cpu, "i-cache-size"),
+        l1d_line: tree.prop_u32(cpu, "d-cache-line-size"),
+        l1i_line: tree.prop_u32(cpu, "i-cache-line-size"),
+        outer: Vec::new(),
+    };
+    let mut seen = Vec::new();
+    let mut from = cpu;
+    while tree.prop(from, "next-level-cache").is_some() {
+        let Some(next) = tree.prop_u32(from, "next-level-cache").and_then(|h| tree.by_phandle(h)) else {
+            let bad = Error::BadProperty { node: tree.path(from), property: "next-level-cache" };
+            warnings.add(bad, "cache levels from there on left out");
+            break;
+        };
+        if next == cpu || seen.contains(&next) {
+            warnings.add(Error::PhandleCycle("next-level-cache"), "cache levels from the loop on left out");
+            break;
+        }
+        if seen.len() == MAX_CACHE_LEVELS {
+            warnings.add(Error::TooLarge("more than 6 cache levels"), "the levels past the sixth left out");
+            break;
+        }
+        seen.push(next);
+        let previous = caches.outer.last().map_or(1, |c: &CacheLevel| c.level);
+        let first = |names: [&str; 2]| names.iter().find_map(|name| tree.prop_u32(next, name));
+        caches.outer.push(CacheLevel {
+            path: tree.path(next),
+            level: tree.prop_u32(next, "cache-level").unwrap_or(previous.saturating_add(1)),
+            unified: tree.prop(next, "cache-unified").is_some(),
+            size: first(["cache-size", "d-cache-size"]),
+            line: first(["cache-line-size", "d-cache-line-size"]),
+        });
+        from = next;
+    }
+    caches
 }
 
 /// Clusters from `/cpus/cpu-map` (sockets and nested clusters included): each innermost
@@ -230,21 +313,31 @@ fn walk_map(
 }
 
 /// Classes: distinct capacities in ascending order when every core has one; otherwise the
-/// micro-architecture table's rank of each core's `compatible` (unknown cores rank lowest).
-fn assign_classes(cpus: &mut [Cpu]) {
+/// micro-architecture table's rank of each core's design. Where neither orders every core (no
+/// capacities, and a design the table does not know), the tree says nothing about which
+/// cores are faster, and all share class 0: an unknown core is not taken for a slower one.
+/// Classes are a `u8`: beyond 256 distinct ranks, the fastest share class 255, with a warning.
+fn assign_classes(cpus: &mut [Cpu], warnings: &mut Warnings) {
     let all_have_capacity = cpus.iter().all(|c| c.capacity.is_some());
+    let all_known = cpus.iter().all(|c| c.micro_arch.is_some());
     let key = |cpu: &Cpu| -> u32 {
         if all_have_capacity {
             cpu.capacity.unwrap_or(0)
+        } else if all_known {
+            cpu.micro_arch.map_or(0, |a| u32::from(a.rank()))
         } else {
-            cpu.compatible.as_deref().and_then(microarch::from_compatible).map_or(0, |a| u32::from(a.rank()))
+            0
         }
     };
     let mut keys: Vec<u32> = cpus.iter().map(key).collect();
     keys.sort_unstable();
     keys.dedup();
+    if keys.len() > usize::from(u8::MAX) + 1 {
+        warnings
+            .add(Error::TooLarge("more than 256 performance classes"), "the fastest cores share class 255");
+    }
     for cpu in cpus.iter_mut() {
         let k = key(cpu);
-        cpu.class = keys.iter().position(|&x| x == k).unwrap_or(0).min(u8::MAX as usize) as u8;
+        cpu.class = keys.iter().position(|&x| x == k).unwrap_or(0).min(usize::from(u8::MAX)) as u8;
     }
 }

@@ -289,8 +289,11 @@ pub fn interrupt_controller(tree: &Tree) -> Result<Option<InterruptController>, 
         })
     });
     let Some(gic) = candidate else { return Ok(None) };
-    let (Some((first, _)), Some((second, _))) = (mmio(tree, gic, 0)?, mmio(tree, gic, 1)?) else {
+    if reg_entries(tree, gic)?.len() < 2 {
         return Err(Error::BadProperty { node: tree.path(gic), property: "reg" });
+    }
+    let (Some((first, _)), Some((second, _))) = (mmio(tree, gic, 0)?, mmio(tree, gic, 1)?) else {
+        return Err(Error::NotMemoryMapped { node: tree.path(gic) });
     };
     Ok(Some(if compatible_with(tree, gic, GICV3) {
         InterruptController::GicV3 { distributor: first, redistributor: second }
@@ -324,7 +327,8 @@ pub fn psci(tree: &Tree) -> Result<Option<Psci>, Error> {
     let conduit = match tree.string(node, "method").as_deref() {
         Some("hvc") => PsciConduit::Hvc,
         Some("smc") => PsciConduit::Smc,
-        _ => return Err(Error::BadProperty { node: tree.path(node), property: "method" }),
+        None => return Err(Error::MissingProperty { node: tree.path(node), property: "method" }),
+        Some(_) => return Err(Error::BadProperty { node: tree.path(node), property: "method" }),
     };
     // "arm,psci-1.0" > "arm,psci-0.2" > "arm,psci" (0.1); versions compare as (major, minor).
     let version_of = |c: &str| -> Option<(u32, u32)> {

@@ -1,5 +1,8 @@
-//! Why a device tree was refused. Every problem found in the input is one of these values;
-//! nothing in the crate panics on input.
+//! Problems found in a device tree. An [`Error`] refuses the whole tree: the blob cannot be
+//! read, or a fact nothing can do without (the cores, the memory map) is malformed. A
+//! [`Warning`] leaves one optional fact out (PSCI, the interrupt controller, the console, a
+//! core's capacity or cache facts) or one core unusable, and says which; the boot refuses only
+//! what needs the missing fact. Nothing in the crate panics on input.
 
 use alloc::string::String;
 use core::fmt;
@@ -30,6 +33,19 @@ pub enum Error {
         node: String,
         /// The property.
         property: &'static str,
+    },
+    /// A property that the node's other facts call for is absent.
+    MissingProperty {
+        /// The node's path.
+        node: String,
+        /// The property.
+        property: &'static str,
+    },
+    /// A node's registers are not in the CPU's physical address space (a parent bus has no
+    /// `ranges`, or none covers them).
+    NotMemoryMapped {
+        /// The node's path.
+        node: String,
     },
     /// `#address-cells` or `#size-cells` beyond what any bus uses.
     AbsurdCells {
@@ -65,6 +81,10 @@ impl fmt::Display for Error {
             Error::TooLarge(what) => write!(f, "device tree too large: {what}"),
             Error::MissingNode(path) => write!(f, "device tree has no {path} node"),
             Error::BadProperty { node, property } => write!(f, "{node}: property {property} is malformed"),
+            Error::MissingProperty { node, property } => write!(f, "{node}: property {property} is missing"),
+            Error::NotMemoryMapped { node } => {
+                write!(f, "{node}: reg is not memory mapped (no bus ranges reach it)")
+            }
             Error::AbsurdCells { node, cells } => write!(f, "{node}: absurd cell count {cells}"),
             Error::PhandleCycle(what) => write!(f, "phandle references loop ({what})"),
             Error::NoCpus => write!(f, "no usable core in /cpus"),
@@ -76,3 +96,46 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+/// A problem that left one fact out rather than refusing the tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// What is wrong in the tree.
+    pub problem: Error,
+    /// What the SKB did about it (which fact is absent, which core cannot be started).
+    pub consequence: &'static str,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; {}", self.problem, self.consequence)
+    }
+}
+
+/// The warnings of one reading of a tree, each recorded once (a cache shared by every core
+/// of a cluster would otherwise repeat its problem per core).
+#[derive(Clone, Debug, Default)]
+pub struct Warnings(alloc::vec::Vec<Warning>);
+
+impl Warnings {
+    /// Records `problem` with its consequence, unless recorded already.
+    pub fn add(&mut self, problem: Error, consequence: &'static str) {
+        let warning = Warning { problem, consequence };
+        if !self.0.contains(&warning) {
+            self.0.push(warning);
+        }
+    }
+
+    /// The fact `result` holds, or, if reading it failed, nothing and a warning.
+    pub fn optional<T>(&mut self, result: Result<Option<T>, Error>, consequence: &'static str) -> Option<T> {
+        result.unwrap_or_else(|problem| {
+            self.add(problem, consequence);
+            None
+        })
+    }
+
+    /// The warnings, in the order found.
+    pub fn into_vec(self) -> alloc::vec::Vec<Warning> {
+        self.0
+    }
+}

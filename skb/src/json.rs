@@ -4,7 +4,10 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::{InterruptController, PsciConduit, Skb, UartKind};
+use crate::{BuildChoice, Caches, InterruptController, Pipeline, PsciConduit, Skb, UartKind};
+
+/// What `cpu_driver` says for a core whose build only its MIDR can decide.
+pub const FROM_MIDR: &str = "decided from MIDR at boot";
 
 fn string(s: &str) -> String {
     let mut out = String::from("\"");
@@ -33,6 +36,38 @@ fn array(items: impl Iterator<Item = String>) -> String {
     format!("[{}]", items.collect::<Vec<_>>().join(","))
 }
 
+fn number(value: impl core::fmt::Display) -> String {
+    format!("{value}")
+}
+
+fn caches(caches: &Caches) -> String {
+    let levels = array(caches.outer.iter().map(|c| {
+        object(&[
+            ("path", string(&c.path)),
+            ("level", number(c.level)),
+            ("unified", number(c.unified)),
+            ("size", opt(c.size, number)),
+            ("line_size", opt(c.line, number)),
+        ])
+    }));
+    object(&[
+        ("l1d_size", opt(caches.l1d, number)),
+        ("l1d_line_size", opt(caches.l1d_line, number)),
+        ("l1i_size", opt(caches.l1i, number)),
+        ("l1i_line_size", opt(caches.l1i_line, number)),
+        ("levels", levels),
+    ])
+}
+
+/// What `skb facts` says of core `index`'s build: the `-C target-cpu` of the build its design
+/// calls for, or that its MIDR decides at boot.
+pub fn build_text(skb: &Skb, index: usize) -> Option<&'static str> {
+    Some(match skb.build_choice(index)? {
+        BuildChoice::FromTree(build) => build.target_cpu(),
+        BuildChoice::FromMidrAtBoot => FROM_MIDR,
+    })
+}
+
 /// The facts of `skb` as a JSON object.
 pub fn facts(skb: &Skb) -> String {
     let cpus = array(skb.cpus.iter().map(|c| {
@@ -41,12 +76,23 @@ pub fn facts(skb: &Skb) -> String {
             ("path", string(&c.path)),
             ("mpidr", format!("{}", c.mpidr)),
             ("compatible", opt(c.compatible.as_deref(), string)),
+            ("micro_arch", opt(c.micro_arch, |a| string(a.name()))),
+            (
+                "pipeline",
+                opt(c.micro_arch, |a| {
+                    string(match a.pipeline() {
+                        Pipeline::InOrder => "in-order",
+                        Pipeline::OutOfOrder => "out-of-order",
+                    })
+                }),
+            ),
             ("capacity", opt(c.capacity, |v| format!("{v}"))),
             ("cluster", format!("{}", c.cluster)),
             ("class", format!("{}", c.class)),
             ("enable_method", opt(c.enable_method.as_str(), string)),
             ("release_addr", opt(c.release_addr, |v| format!("{v}"))),
-            ("cpu_driver", opt(skb.cpu_driver_build(c.index), |b| string(b.target_cpu()))),
+            ("cpu_driver", opt(build_text(skb, c.index), string)),
+            ("caches", caches(&c.caches)),
         ])
     }));
     let psci = opt(skb.psci.as_ref(), |p| {
@@ -115,5 +161,6 @@ pub fn facts(skb: &Skb) -> String {
         ("reserved", ranges(&skb.reserved)),
         ("no_map", ranges(&skb.no_map)),
         ("bootargs", opt(skb.bootargs.as_deref(), string)),
+        ("warnings", array(skb.warnings.iter().map(|w| string(&format!("{w}"))))),
     ])
 }

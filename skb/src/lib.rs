@@ -11,13 +11,20 @@
 //!
 //! - **Any board.** Nothing here names a board; what varies (cell sizes, `ranges`, aliases,
 //!   nested `cpu-map`s, missing `/memory`) is read from the tree.
-//! - **Bad input is an error value.** Truncated blobs, wrong magic, offsets or cell counts out
-//!   of range, phandle loops: [`Error`] names the problem. Nothing panics or loops on input:
-//!   the blob is checked whole (`blob`) before the `fdt` crate walks it, every property is read
-//!   with bounds-checked accessors, every walk is bounded (there is a fuzz target in `fuzz/`).
+//! - **Bad input is an error value.** Truncated blobs, wrong magic, header blocks inside the
+//!   header or over each other, offsets or cell counts out of range, phandle loops: [`Error`]
+//!   names the problem. Nothing panics or loops on input: the blob is checked whole (`blob`)
+//!   before the `fdt` crate walks it, every property is read with bounds-checked accessors,
+//!   every walk is bounded (there is a fuzz target in `fuzz/`).
+//! - **One bad optional fact is a warning, not a refusal.** A malformed `/psci`, interrupt
+//!   controller or console, a core's capacity, release address or cache chain: that fact is
+//!   absent and [`Skb::warnings`] says why; the boot refuses only what needs it.
+//! - **The build follows the core's design** ([`Skb::build_choice`]): in-order designs run the
+//!   little build, out-of-order ones the big build, whatever their capacity class; a design the
+//!   tree does not name is decided from `MIDR_EL1` on the running core.
 //! - **Small modules with one job:** `blob` (the raw bytes), `tree` (nodes and properties),
-//!   `address` (`reg` and `ranges`), `cpus`, `devices`, `microarch` (the core table),
-//!   `queries`, `json`.
+//!   `address` (`reg` and `ranges`), `cpus`, `devices`, `microarch` (the core table), `builds`
+//!   (which CPU-driver build suits a design), `queries`, `json`.
 //! - **`no_std` + `alloc`**, `forbid(unsafe_code)`; the host CLI (`skb facts`) sits behind the
 //!   default `std` feature.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -27,6 +34,7 @@ extern crate alloc;
 
 mod address;
 mod blob;
+mod builds;
 mod cpus;
 mod devices;
 mod error;
@@ -39,14 +47,17 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use cpus::{Caches, Cpu, EnableMethod};
+pub use builds::{build_for, build_for_midr, CpuDriverBuild, PORTABLE_BUILD};
+pub use cpus::{CacheLevel, Caches, Cpu, EnableMethod};
 pub use devices::{
     stdout_options, Console, InterruptController, LineFormat, MemoryRange, Parity, Psci, PsciConduit, Timer,
     UartKind,
 };
-pub use error::Error;
-pub use microarch::{from_compatible as micro_arch_from_compatible, micro_arch_from_midr, MicroArch};
-pub use queries::{CpuDriverBuild, MulticastTree};
+pub use error::{Error, Warning};
+pub use microarch::{
+    from_compatible as micro_arch_from_compatible, micro_arch_from_midr, ArchVersion, MicroArch, Pipeline,
+};
+pub use queries::{BuildChoice, MulticastTree};
 
 /// The facts about one machine.
 #[derive(Clone, Debug)]
@@ -72,6 +83,8 @@ pub struct Skb {
     pub bootargs: Option<String>,
     /// `/model`.
     pub model: Option<String>,
+    /// What was malformed but only left a fact out, in the order found.
+    pub warnings: Vec<Warning>,
     /// Measured URPC round trips in ns, by (from, to) core.
     latencies: BTreeMap<(usize, usize), u64>,
     /// Cores found offline, with the reason.
@@ -79,21 +92,32 @@ pub struct Skb {
 }
 
 impl Skb {
-    /// Reads the facts of a flattened device tree.
+    /// Reads the facts of a flattened device tree. The blob, the cores, memory and reserved
+    /// memory must be sound; a malformed optional fact is left out with a warning.
     pub fn from_dtb(dtb: &[u8]) -> Result<Skb, Error> {
         let tree = tree::Tree::parse(dtb)?;
+        let mut warnings = error::Warnings::default();
+        let cpus = cpus::read(&tree, &mut warnings)?;
         let reserved = devices::reserved(&tree)?;
+        let memory = devices::memory(&tree)?;
+        let psci = warnings.optional(devices::psci(&tree), "no PSCI: cores started through it stay offline");
+        let interrupt_controller = warnings.optional(
+            devices::interrupt_controller(&tree),
+            "no interrupt controller: cores wait on the timer's event stream",
+        );
+        let console = warnings.optional(devices::console(&tree), "no console");
         Ok(Skb {
-            cpus: cpus::read(&tree)?,
-            memory: devices::memory(&tree)?,
+            cpus,
+            memory,
             reserved: reserved.all,
             no_map: reserved.no_map,
-            psci: devices::psci(&tree)?,
-            interrupt_controller: devices::interrupt_controller(&tree)?,
+            psci,
+            interrupt_controller,
             timer: devices::timer(&tree),
-            console: devices::console(&tree)?,
+            console,
             bootargs: devices::bootargs(&tree),
             model: tree.string(0, "model"),
+            warnings: warnings.into_vec(),
             latencies: BTreeMap::new(),
             offline: BTreeMap::new(),
         })

@@ -2,34 +2,17 @@
 
 use alloc::vec::Vec;
 
-use crate::microarch;
+use crate::builds::{build_for, build_for_midr, CpuDriverBuild, PORTABLE_BUILD};
 use crate::{Cpu, Skb};
 
-/// The CPU-driver build a core runs.
+/// How the build for a core is decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CpuDriverBuild {
-    /// Built for the efficiency cores (`-C target-cpu=cortex-a53`); runs on any ARMv8.0 core.
-    Little,
-    /// Built for the performance cores (`-C target-cpu=cortex-a72`).
-    Big,
-}
-
-impl CpuDriverBuild {
-    /// The `-C target-cpu` it is built with.
-    pub fn target_cpu(self) -> &'static str {
-        match self {
-            CpuDriverBuild::Little => "cortex-a53",
-            CpuDriverBuild::Big => "cortex-a72",
-        }
-    }
-
-    /// The class name printed by the OS.
-    pub fn class_name(self) -> &'static str {
-        match self {
-            CpuDriverBuild::Little => "little",
-            CpuDriverBuild::Big => "big",
-        }
-    }
+pub enum BuildChoice {
+    /// The tree names the core's design: the build that suits it.
+    FromTree(CpuDriverBuild),
+    /// The tree does not name a design the SKB knows: only the running core's `MIDR_EL1`
+    /// can tell (see [`Skb::cpu_driver_build_running`]).
+    FromMidrAtBoot,
 }
 
 /// A multicast tree: who forwards a message to whom.
@@ -77,17 +60,34 @@ impl Skb {
         self.cpus.iter().filter(move |c| Some(c.cluster) == cluster && c.index != index)
     }
 
-    /// The CPU-driver build for core `index`: with two or more classes, class 0 runs the
-    /// little build and every higher class the big one; on a machine with one class the
-    /// micro-architecture decides (a big design such as the Pi 4's Cortex-A72 gets the big
-    /// build, anything else the baseline little build).
-    pub fn cpu_driver_build(&self, index: usize) -> Option<CpuDriverBuild> {
-        let cpu = self.cpus.get(index)?;
-        if self.class_count() > 1 {
-            return Some(if cpu.class == 0 { CpuDriverBuild::Little } else { CpuDriverBuild::Big });
+    /// How the build for core `index` is decided: from its design as the tree names it, or
+    /// from its `MIDR_EL1` at boot. `None` for a core the tree does not have, or a design no
+    /// build runs on.
+    pub fn build_choice(&self, index: usize) -> Option<BuildChoice> {
+        match self.cpus.get(index)?.micro_arch {
+            Some(arch) => build_for(&arch).map(BuildChoice::FromTree),
+            None => Some(BuildChoice::FromMidrAtBoot),
         }
-        let big = cpu.compatible.as_deref().and_then(microarch::from_compatible).is_some_and(|a| a.is_big());
-        Some(if big { CpuDriverBuild::Big } else { CpuDriverBuild::Little })
+    }
+
+    /// The build to start core `index` with before it runs (a core's MIDR can only be read on
+    /// that core): the one its design calls for (in-order designs the little build,
+    /// out-of-order ones the big build, whatever their capacity class), else, for a design the
+    /// tree does not name, the portable build, which runs on every ARMv8.0 core.
+    pub fn cpu_driver_build(&self, index: usize) -> Option<CpuDriverBuild> {
+        match self.build_choice(index)? {
+            BuildChoice::FromTree(build) => Some(build),
+            BuildChoice::FromMidrAtBoot => Some(PORTABLE_BUILD),
+        }
+    }
+
+    /// The build for core `index` while it runs with `MIDR_EL1` = `midr` (the boot core, which
+    /// the firmware started): the tree's choice where it has one, else the MIDR's.
+    pub fn cpu_driver_build_running(&self, index: usize, midr: u64) -> Option<CpuDriverBuild> {
+        match self.build_choice(index)? {
+            BuildChoice::FromTree(build) => Some(build),
+            BuildChoice::FromMidrAtBoot => Some(build_for_midr(midr)),
+        }
     }
 
     /// The measured cost of a message between `a` and `b`: the round trip measured from `a`,

@@ -71,3 +71,27 @@ fn a_closed_pipe_ends_quietly_with_status_0() {
         assert_eq!(stderr, "", "skb {args:?} | (closed)");
     }
 }
+
+#[test]
+fn warnings_go_to_stderr_and_the_facts_still_print_with_status_0() {
+    let tree = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/synthetic/psci-without-method.dtb");
+    for args in [&["facts", tree][..], &["facts", "--json", tree]] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(0), "skb {args:?}");
+        let stderr = text(&output.stderr);
+        assert_eq!(stderr.lines().count(), 3, "{stderr}");
+        assert!(stderr
+            .lines()
+            .all(|l| l.starts_with("skb: warning: ") && l.contains("psci-without-method.dtb: ")));
+        assert!(stderr.contains("/psci: property method is missing; no PSCI"), "{stderr}");
+    }
+    let table = text(&run(&["facts", tree]).stdout);
+    assert!(table.contains("psci: none"), "{table}");
+    let unknown = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/synthetic/tegra186-denver-a57.dtb");
+    let table = text(&run(&["facts", unknown]).stdout);
+    let denver = table.lines().find(|l| l.starts_with("0 ")).unwrap_or_default();
+    assert!(
+        denver.contains("nvidia,tegra186-denver") && denver.ends_with(" decided from MIDR at boot"),
+        "{table}"
+    );
+}

@@ -116,8 +116,14 @@ fn every_flipped_bit_in_the_header_and_first_nodes_is_survived() {
 
 #[test]
 fn random_flipped_bytes_never_panic() {
-    for name in ["rk3588-rock-5b.dtb", "juno-r2.dtb"] {
-        let dtb = board(name);
+    let trees = [
+        board("rk3588-rock-5b.dtb"),
+        board("juno-r2.dtb"),
+        fixture("synthetic/cache-chains.dtb"),
+        fixture("synthetic/psci-without-method.dtb"),
+        fixture("synthetic/tegra186-denver-a57.dtb"),
+    ];
+    for dtb in trees {
         let mut random = Xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..1500 {
             let mut bad = dtb.clone();
@@ -129,6 +135,10 @@ fn random_flipped_bytes_never_panic() {
             if let Ok(skb) = Skb::from_dtb(&bad) {
                 let _ = skb::json::facts(&skb);
                 let _ = skb.multicast_tree(0);
+                let _ = skb.warnings.iter().map(ToString::to_string).count();
+                for index in 0..=skb.cpus.len() {
+                    let _ = (skb.build_choice(index), skb.cpu_driver_build_running(index, 0x4e0f_0030));
+                }
             }
         }
     }
@@ -332,42 +342,47 @@ fn absurd_cell_counts_are_refused() {
         .end()
         .finish();
     assert!(matches!(Skb::from_dtb(&dtb), Err(Error::AbsurdCells { cells: 200, .. })));
-    let bus = fixture("synthetic/absurd-bus-cells.dtb");
-    assert_eq!(Skb::from_dtb(&bus).unwrap_err(), Error::AbsurdCells { node: "/bus".into(), cells: 200 });
+    // On the console's bus only the console is lost.
+    let bus = Skb::from_dtb(&fixture("synthetic/absurd-bus-cells.dtb")).unwrap();
+    assert_eq!(problems(&bus), [Error::AbsurdCells { node: "/bus".into(), cells: 200 }]);
+    assert!(bus.console.is_none());
+    assert_eq!(bus.cpus.len(), 1);
+}
+
+/// The problems an accepted tree was warned about.
+fn problems(skb: &Skb) -> Vec<Error> {
+    skb.warnings.iter().map(|w| w.problem.clone()).collect()
 }
 
 #[test]
-fn property_values_of_the_wrong_length_are_errors_not_panics() {
-    let cases: [(&str, &[u8]); 5] = [
+fn property_values_of_the_wrong_length_are_errors_or_warnings_not_panics() {
+    let bad_reg = Writer::new()
+        .begin("")
+        .begin("cpus")
+        .cell("#address-cells", 1)
+        .begin("cpu@0")
+        .prop("device_type", b"cpu\0")
+        .prop("reg", &[0, 0])
+        .end()
+        .end()
+        .end()
+        .finish();
+    assert_eq!(
+        Skb::from_dtb(&bad_reg).unwrap_err(),
+        Error::BadProperty { node: "/cpus/cpu@0".into(), property: "reg" },
+        "a core without an identity refuses the tree"
+    );
+    // A malformed optional fact of a core is left out, with a warning.
+    let cases: [(&str, &[u8]); 4] = [
         ("capacity-dmips-mhz", &[0, 0, 1]),
         ("capacity-dmips-mhz", &[0, 0, 0, 0, 0, 0, 4, 0]),
         ("cpu-release-addr", &[0, 0, 0, 0, 0, 0xd8]),
         ("cpu-release-addr", &[]),
-        ("reg", &[0, 0]),
     ];
     for (name, value) in cases {
-        // A second `reg` is shadowed by the first; put the bad one first.
-        let dtb = if name == "reg" {
-            Writer::new()
-                .begin("")
-                .begin("cpus")
-                .cell("#address-cells", 1)
-                .begin("cpu@0")
-                .prop("device_type", b"cpu\0")
-                .prop("reg", value)
-                .end()
-                .end()
-                .end()
-                .finish()
-        } else {
-            tree_with_core(&[(name, value)])
-        };
-        match Skb::from_dtb(&dtb) {
-            Err(Error::BadProperty { node, property }) => {
-                assert_eq!((node.as_str(), property), ("/cpus/cpu@0", name));
-            }
-            other => panic!("{name} = {value:?}: {other:?}"),
-        }
+        let skb = Skb::from_dtb(&tree_with_core(&[(name, value)])).unwrap();
+        assert_eq!(problems(&skb), [Error::BadProperty { node: "/cpus/cpu@0".into(), property: name }]);
+        assert_eq!((skb.cpus[0].capacity, skb.cpus[0].release_addr), (None, None), "{name} = {value:?}");
     }
     // Shapes that are merely odd are read as far as they make sense.
     let odd = Writer::new()
@@ -407,12 +422,16 @@ fn property_values_of_the_wrong_length_are_errors_not_panics() {
 
 #[test]
 fn a_phandle_loop_is_reported() {
-    // The root's interrupt-parent names the root itself, which is no interrupt controller.
+    // The root's interrupt-parent names the root itself, which is no interrupt controller: the
+    // interrupt controller is left out, with a warning; the cores stay.
     let dtb = Writer::new().begin("").cell("phandle", 7).cell("interrupt-parent", 7).cpus(&[]).end().finish();
-    assert_eq!(Skb::from_dtb(&dtb).unwrap_err(), Error::PhandleCycle("interrupt-parent"));
+    let skb = Skb::from_dtb(&dtb).unwrap();
+    assert_eq!(problems(&skb), [Error::PhandleCycle("interrupt-parent")]);
+    assert!(skb.interrupt_controller.is_none());
+    assert_eq!(skb.cpus.len(), 1);
     // Two controllers naming each other.
-    let two = fixture("synthetic/interrupt-parent-loop.dtb");
-    assert_eq!(Skb::from_dtb(&two).unwrap_err(), Error::PhandleCycle("interrupt-parent"));
+    let two = Skb::from_dtb(&fixture("synthetic/interrupt-parent-loop.dtb")).unwrap();
+    assert_eq!(problems(&two), [Error::PhandleCycle("interrupt-parent")]);
 }
 
 #[test]
@@ -436,17 +455,21 @@ fn missing_nodes_are_reported() {
 }
 
 #[test]
-fn errors_read_as_one_line() {
+fn errors_and_warnings_read_as_one_line() {
     let dtb = board("rk3399-rockpro64.dtb");
-    let errors = [
-        Skb::from_dtb(&dtb[..64]).unwrap_err(),
-        Skb::from_dtb(&fixture("synthetic/absurd-bus-cells.dtb")).unwrap_err(),
-        Skb::from_dtb(&fixture("synthetic/interrupt-parent-loop.dtb")).unwrap_err(),
+    let error = Skb::from_dtb(&dtb[..64]).unwrap_err().to_string();
+    let warned = [
+        Skb::from_dtb(&fixture("synthetic/absurd-bus-cells.dtb")).unwrap(),
+        Skb::from_dtb(&fixture("synthetic/interrupt-parent-loop.dtb")).unwrap(),
     ];
-    for error in errors {
-        let text = error.to_string();
+    let warnings = warned.iter().flat_map(|skb| skb.warnings.iter().map(ToString::to_string));
+    for text in warnings.chain([error]) {
         assert!(!text.is_empty() && !text.contains('\n'), "{text:?}");
     }
+    assert_eq!(
+        warned[1].warnings[0].to_string(),
+        "phandle references loop (interrupt-parent); no interrupt controller: cores wait on the timer's event stream"
+    );
 }
 
 #[test]
@@ -472,4 +495,115 @@ fn two_cpus_with_one_mpidr_are_refused() {
         Skb::from_dtb(&dtb).unwrap_err(),
         Error::DuplicateCpu { node: "/cpus/cpu@1".into(), mpidr: 0 }
     );
+}
+
+#[test]
+fn blocks_inside_the_header_or_over_each_other_are_refused() {
+    let dtb = tree_with_core(&[]);
+    let refused = |field: usize, value: u32| {
+        let mut bad = dtb.clone();
+        put(&mut bad, field, value);
+        Skb::from_dtb(&bad).unwrap_err()
+    };
+    // `off_mem_rsvmap = 16` read the header's own fields as ten reservations.
+    assert_eq!(refused(16, 16), Error::BadHeader("memory reservation block starts inside the header"));
+    assert_eq!(refused(16, 0), Error::BadHeader("memory reservation block starts inside the header"));
+    assert_eq!(refused(8, 32), Error::BadHeader("structure block starts inside the header"));
+    assert_eq!(refused(12, 8), Error::BadHeader("strings block starts inside the header"));
+    // The Writer lays out: header, reservations at 40 (one terminator), structure at 56, then
+    // strings. Strings pointed into the structure block, reservations into either block:
+    let (structs, strings) = (word(&dtb, 8), word(&dtb, 12));
+    assert_eq!(refused(12, structs + 8), Error::BadHeader("structure and strings blocks overlap"));
+    // Sixteen zero bytes (8-aligned) between the structure and strings blocks, the reservation
+    // block pointed at them: a terminator, valid; then the structure block grown over them.
+    let mut gap = dtb[..strings as usize].to_vec();
+    let padding = (8 - gap.len() % 8) % 8 + 16;
+    gap.resize(gap.len() + padding, 0);
+    gap.extend_from_slice(&dtb[strings as usize..]);
+    let total = gap.len() as u32;
+    put(&mut gap, 4, total);
+    put(&mut gap, 12, strings + padding as u32);
+    put(&mut gap, 16, strings + padding as u32 - 16);
+    assert!(Skb::from_dtb(&gap).is_ok());
+    put(&mut gap, 36, word(&dtb, 36) + padding as u32);
+    assert_eq!(
+        Skb::from_dtb(&gap).unwrap_err(),
+        Error::BadHeader("memory reservation block overlaps the structure block")
+    );
+    // A strings block ending in 16 zero bytes (8-aligned), with the reservation block pointed
+    // at them: a terminator, but inside the strings block.
+    let mut into_strings = dtb.clone();
+    let padding = (8 - into_strings.len() % 8) % 8 + 16;
+    into_strings.resize(into_strings.len() + padding, 0);
+    let total = into_strings.len() as u32;
+    put(&mut into_strings, 4, total);
+    put(&mut into_strings, 32, total - strings);
+    put(&mut into_strings, 16, total - 16);
+    assert_eq!(
+        Skb::from_dtb(&into_strings).unwrap_err(),
+        Error::BadHeader("memory reservation block overlaps the strings block")
+    );
+    put(&mut into_strings, 32, total - strings - padding as u32);
+    assert!(
+        Skb::from_dtb(&into_strings).is_ok(),
+        "the same zeros after the strings block are its terminator"
+    );
+}
+
+#[test]
+fn more_than_256_classes_merge_the_fastest_with_a_warning() {
+    let mut writer = Writer::new();
+    writer.begin("").begin("cpus").cell("#address-cells", 1).cell("#size-cells", 0);
+    for core in 0..258u32 {
+        let capacity = (core + 1).to_be_bytes();
+        writer.cpu(&format!("cpu@{core:x}"), &core.to_be_bytes(), &[("capacity-dmips-mhz", &capacity)]);
+    }
+    let skb = Skb::from_dtb(&writer.end().end().finish()).unwrap();
+    assert_eq!(skb.cpus[254].class, 254);
+    assert_eq!((skb.cpus[255].class, skb.cpus[256].class, skb.cpus[257].class), (255, 255, 255));
+    assert_eq!(skb.class_count(), 256);
+    assert_eq!(problems(&skb), [Error::TooLarge("more than 256 performance classes")]);
+    // 256 distinct capacities fit without a warning.
+    let mut writer = Writer::new();
+    writer.begin("").begin("cpus").cell("#address-cells", 1).cell("#size-cells", 0);
+    for core in 0..256u32 {
+        writer.cpu(
+            &format!("cpu@{core:x}"),
+            &core.to_be_bytes(),
+            &[("capacity-dmips-mhz", &(core + 1).to_be_bytes())],
+        );
+    }
+    let skb = Skb::from_dtb(&writer.end().end().finish()).unwrap();
+    assert_eq!((skb.cpus[255].class, skb.warnings.len()), (255, 0));
+}
+
+#[test]
+fn a_spin_table_core_without_a_release_address_is_kept_but_unusable() {
+    let skb = Skb::from_dtb(&tree_with_core(&[("enable-method", b"spin-table\0")])).unwrap();
+    assert_eq!(skb.cpus[0].release_addr, None);
+    assert_eq!(
+        problems(&skb),
+        [Error::MissingProperty { node: "/cpus/cpu@0".into(), property: "cpu-release-addr" }]
+    );
+    // A PSCI core needs no release address: no warning.
+    let psci = Skb::from_dtb(&tree_with_core(&[("enable-method", b"psci\0")])).unwrap();
+    assert!(psci.warnings.is_empty());
+}
+
+#[test]
+fn a_cache_chain_past_six_levels_is_cut_with_a_warning() {
+    let mut writer = Writer::new();
+    writer.begin("").begin("cpus").cell("#address-cells", 1).cell("#size-cells", 0);
+    writer.cpu("cpu@0", &0u32.to_be_bytes(), &[("next-level-cache", &1u32.to_be_bytes())]);
+    for level in 1..=8u32 {
+        writer
+            .begin(&format!("cache{level}"))
+            .cell("phandle", level)
+            .cell("next-level-cache", level + 1)
+            .end();
+    }
+    let skb = Skb::from_dtb(&writer.end().end().finish()).unwrap();
+    let levels: Vec<u32> = skb.cpus[0].caches.outer.iter().map(|c| c.level).collect();
+    assert_eq!(levels, [2, 3, 4, 5, 6, 7]);
+    assert_eq!(problems(&skb), [Error::TooLarge("more than 6 cache levels")]);
 }

@@ -2,8 +2,8 @@
 //! from QEMU's own `virt` trees, including one as QEMU patches it (with FDT_NOP tokens).
 
 use skb::{
-    Caches, CpuDriverBuild, EnableMethod, InterruptController, LineFormat, MemoryRange, Parity, PsciConduit,
-    Skb, UartKind,
+    CpuDriverBuild, EnableMethod, InterruptController, LineFormat, MemoryRange, Parity, PsciConduit, Skb,
+    UartKind,
 };
 
 fn board(name: &str) -> Vec<u8> {
@@ -223,7 +223,8 @@ fn three_classes_from_capacities_with_translated_devices() {
     assert_eq!(skb.cpu_driver_build(0), Some(CpuDriverBuild::Little));
     assert_eq!(skb.cpu_driver_build(4), Some(CpuDriverBuild::Big));
     assert_eq!(skb.cpu_driver_build(7), Some(CpuDriverBuild::Big));
-    assert_eq!(skb.cpus[4].caches, Caches { l1d: Some(0x10000), l1i: Some(0x10000), l2: Some(0x40000) });
+    let caches = &skb.cpus[4].caches;
+    assert_eq!((caches.l1d, caches.l1i, caches.l2_size()), (Some(0x10000), Some(0x10000), Some(0x40000)));
     let psci = skb.psci.as_ref().unwrap();
     assert_eq!((psci.conduit, psci.version.as_str()), (PsciConduit::Smc, "1.0"));
     // soc bus 0 is CPU 0x1_0000_0000; the GIC's `ranges;` is the identity; its ITS child
@@ -512,9 +513,11 @@ fn a_controller_that_is_its_own_interrupt_parent_is_the_root_not_a_loop() {
     assert_eq!(skb.interrupt_controller, None);
     assert_eq!(skb.cpus.len(), 2);
     assert_eq!(skb.cpus[1].release_addr, Some(0xe0));
-    // Two controllers naming each other are still a loop.
-    let looped = Skb::from_dtb(&fixture("synthetic/interrupt-parent-loop.dtb")).unwrap_err();
-    assert_eq!(looped.to_string(), "phandle references loop (interrupt-parent)");
+    assert!(skb.warnings.is_empty(), "{:?}", skb.warnings);
+    // Two controllers naming each other are still a loop: no interrupt controller, a warning.
+    let looped = Skb::from_dtb(&fixture("synthetic/interrupt-parent-loop.dtb")).unwrap();
+    assert_eq!(looped.warnings[0].problem.to_string(), "phandle references loop (interrupt-parent)");
+    assert_eq!(looped.interrupt_controller, None);
 }
 
 #[test]
@@ -529,4 +532,117 @@ fn facts_about_cores_the_tree_does_not_have_are_not_recorded() {
     assert!(!skb.mark_offline(n + 3, "never there"));
     assert_eq!(skb.offline_cores().count(), 0);
     assert!(skb.mark_offline(1, "test"));
+}
+
+#[test]
+fn malformed_optional_facts_are_warnings_with_the_fact_absent() {
+    let skb = Skb::from_dtb(&fixture("synthetic/psci-without-method.dtb")).unwrap();
+    let problems: Vec<String> = skb.warnings.iter().map(|w| w.problem.to_string()).collect();
+    assert_eq!(
+        problems,
+        [
+            "/cpus/cpu@1: property cpu-release-addr is missing",
+            "/psci: property method is missing",
+            "/soc/interrupt-controller@1000: reg is not memory mapped (no bus ranges reach it)",
+        ]
+    );
+    assert_eq!((skb.psci.as_ref(), skb.interrupt_controller), (None, None));
+    // The cores are all there; the one whose method needs a missing fact cannot be started.
+    assert_eq!(skb.cpus.len(), 3);
+    assert_eq!(skb.cpus[0].enable_method, EnableMethod::Psci, "the boot finds no PSCI to start it with");
+    assert_eq!(
+        (skb.cpus[1].enable_method.clone(), skb.cpus[1].release_addr),
+        (EnableMethod::SpinTable, None)
+    );
+    assert_eq!(skb.cpus[2].release_addr, Some(0xe8));
+    assert!(skb.warnings[0].to_string().ends_with("; this spin-table core cannot be started"));
+    let json = skb::json::facts(&skb);
+    assert!(json.contains(r#""warnings":["/cpus/cpu@1: property cpu-release-addr is missing; "#), "{json}");
+}
+
+#[test]
+fn board_trees_read_without_warnings() {
+    for name in [
+        "bcm2711-rpi-4-b.dtb",
+        "juno-r2.dtb",
+        "rk3399-rockpro64.dtb",
+        "rk3566-quartz64-b.dtb",
+        "rk3588-rock-5b.dtb",
+    ] {
+        let skb = Skb::from_dtb(&board(name)).unwrap();
+        assert!(skb.warnings.is_empty(), "{name}: {:?}", skb.warnings);
+    }
+}
+
+#[test]
+fn cache_facts_follow_the_next_level_cache_chain() {
+    let skb = Skb::from_dtb(&board("rk3588-rock-5b.dtb")).unwrap();
+    let little = &skb.cpus[0].caches;
+    assert_eq!(
+        (little.l1d, little.l1d_line, little.l1i, little.l1i_line),
+        (Some(0x8000), Some(64), Some(0x8000), Some(64))
+    );
+    let levels: Vec<_> =
+        little.outer.iter().map(|c| (c.path.as_str(), c.level, c.unified, c.size, c.line)).collect();
+    assert_eq!(
+        levels,
+        [
+            ("/cpus/l2-cache-l0", 2, true, Some(0x20000), Some(64)),
+            ("/l3-cache", 3, true, Some(0x30_0000), Some(64))
+        ]
+    );
+    let big = &skb.cpus[4].caches;
+    assert_eq!(big.l2_size(), Some(0x8_0000), "the A76s' private 512 KiB L2");
+    assert_eq!(big.outer[1].path, "/l3-cache", "shared with the A55s");
+    // Juno: the A72 cluster and the A53 cluster each share their own L2.
+    let juno = Skb::from_dtb(&board("juno-r2.dtb")).unwrap();
+    let l2 = |i: usize| juno.cpus[i].caches.outer[0].path.clone();
+    assert_eq!(
+        (l2(0), l2(1), l2(2)),
+        ("/cpus/l2-cache0".into(), "/cpus/l2-cache0".into(), "/cpus/l2-cache1".into())
+    );
+    let json = skb::json::facts(&skb);
+    assert!(
+        json.contains(r#""caches":{"l1d_size":32768,"l1d_line_size":64,"l1i_size":32768,"l1i_line_size":64,"levels":[{"path":"/cpus/l2-cache-l0","level":2,"unified":true,"size":131072,"line_size":64}"#),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_cache_chain_that_loops_or_dangles_stops_with_a_warning() {
+    let skb = Skb::from_dtb(&fixture("synthetic/cache-chains.dtb")).unwrap();
+    let levels = |i: usize| -> Vec<(String, u32)> {
+        skb.cpus[i].caches.outer.iter().map(|c| (c.path.clone(), c.level)).collect()
+    };
+    assert_eq!(
+        levels(0),
+        [("/cpus/l2-cache-0".into(), 2), ("/l3-cache".into(), 3)],
+        "a level without cache-level is counted"
+    );
+    assert_eq!(skb.cpus[1].caches.l1d_line, Some(128));
+    assert_eq!(
+        levels(1),
+        [("/cpus/l2-cache-1".into(), 2), ("/cpus/other-cache".into(), 3)],
+        "up to the loop"
+    );
+    assert!(levels(2).is_empty());
+    let problems: Vec<String> = skb.warnings.iter().map(|w| w.problem.to_string()).collect();
+    assert_eq!(
+        problems,
+        ["phandle references loop (next-level-cache)", "/cpus/cpu@2: property next-level-cache is malformed"]
+    );
+}
+
+#[test]
+fn with_only_some_pairs_measured_measurements_pick_peers_and_clusters_shape_the_tree() {
+    let mut skb = Skb::from_dtb(&board("rk3399-rockpro64.dtb")).unwrap();
+    // One pair across the clusters measured, in one direction only.
+    assert!(skb.record_latency(4, 1, 300));
+    assert_eq!(skb.cheapest_peer(4), Some(1), "a measured peer beats an unmeasured sibling");
+    assert_eq!(skb.cheapest_peer(1), Some(4), "a round trip costs the same either way");
+    assert_eq!(skb.cheapest_peer(2), Some(0), "no measurement: the first cluster sibling");
+    // Not every pair measured: the multicast tree keeps the cluster shape, whatever was measured.
+    let unmeasured = Skb::from_dtb(&board("rk3399-rockpro64.dtb")).unwrap().multicast_tree(0);
+    assert_eq!(skb.multicast_tree(0), unmeasured);
+    assert_eq!(skb.multicast_tree(0).children(0).collect::<Vec<_>>(), [4, 1, 2, 3]);
 }

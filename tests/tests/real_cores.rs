@@ -1,7 +1,8 @@
 //! What a real core needs and QEMU can still show: exceptions taken on their own stack when the
 //! kernel stack overflows, the EL0 instructions `SCTLR_EL1` lets through or traps, the timer
-//! chosen by the entry level, PSCI over HVC on a machine entered at EL2, and waiting without an
-//! interrupt controller. (What QEMU cannot show is checked in `disassembly.rs` or listed in
+//! chosen by the entry level, PSCI over HVC on a machine entered at EL2, waiting without an
+//! interrupt controller, cores whose design the device tree does not name, and a core whose
+//! start method lacks a fact. (What QEMU cannot show is checked in `disassembly.rs` or listed in
 //! the README's "What QEMU cannot show".)
 
 use system_tests::{built, Qemu, Run};
@@ -137,6 +138,55 @@ fn without_an_interrupt_controller_cores_wait_on_the_event_stream() {
     assert_run_ends(&run, 6);
 }
 
+/// A design the tree does not name (`qcom,kryo385` covers two): the boot core reads its own
+/// MIDR in the stub (QEMU's Cortex-A72: the big build); another core is started before its
+/// MIDR can be read, with the portable little build, and the roll call says what its MIDR
+/// would have chosen.
+#[test]
+fn a_core_the_tree_does_not_name_runs_what_its_midr_or_the_portable_build_gives() {
+    let (dir, dtb) = edited_tree(
+        "qemu-virt-biglittle.dtb",
+        "unknown-design",
+        &[&["/cpus/cpu@0", "compatible", "qcom,kryo385"], &["/cpus/cpu@4", "compatible", "qcom,kryo385"]],
+    );
+    let run = Qemu { dtb: Some(dtb), ..Qemu::big_little() }.boot();
+    let _ = std::fs::remove_dir_all(&dir);
+    let decided =
+        run.lines_starting("boot stub: the device tree does not name core 0's design (qcom,kryo385)");
+    assert_eq!(decided.len(), 1, "{}", run.console);
+    assert!(decided[0].ends_with("its MIDR 0x410fd083 says cortex-a72"), "{}", decided[0]);
+    let planned = run.lines_starting("boot stub: core 0 ");
+    assert!(planned.len() == 1 && planned[0].contains("qcom,kryo385 -> cortex-a72 build"), "{planned:?}");
+    let started = run.lines_starting("core 0: started core 4 ");
+    assert!(started.len() == 1 && started[0].contains("with the cortex-a53 build"), "{started:?}");
+    assert_eq!(
+        run.lines_starting("core 4: its MIDR (cortex-a72) suits the big build; it runs the little build")
+            .len(),
+        1
+    );
+    assert!(run.lines_starting("core 0: its MIDR").is_empty(), "the boot core runs what its MIDR chose");
+    assert_run_ends(&run, 6);
+}
+
+/// A spin-table core without `cpu-release-addr`: a warning, not a refused tree; the boot cannot
+/// start that core, says so, and the roll call names it offline while the rest run.
+#[test]
+fn a_spin_table_core_without_a_release_address_stays_offline_and_the_rest_boot() {
+    let (dir, dtb) = edited_tree(
+        "qemu-virt-biglittle.dtb",
+        "no-release",
+        &[&["/cpus/cpu@5", "enable-method", "spin-table"]],
+    );
+    let run = Qemu { dtb: Some(dtb), ..Qemu::big_little() }.boot();
+    let _ = std::fs::remove_dir_all(&dir);
+    let warning = "boot stub: warning: device tree: /cpus/cpu@5: property cpu-release-addr is missing; this spin-table core cannot be started";
+    assert_eq!(run.lines_starting(warning).len(), 1, "{}", run.console);
+    let refusal = "boot stub: warning: core 5 (/cpus/cpu@5) cannot be started: spin-table without a usable cpu-release-addr";
+    assert_eq!(run.lines_starting(refusal).len(), 1, "{}", run.console);
+    assert_eq!(run.lines_starting("core 5 offline: ").len(), 1, "{}", run.console);
+    assert_run_ends(&run, 5);
+}
+
 /// A copy of built device tree `name` with `fdtput` edits, in a folder of its own.
 fn edited_tree(name: &str, tag: &str, edits: &[&[&str]]) -> (std::path::PathBuf, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("mk-{tag}-{}", std::process::id()));
@@ -155,17 +205,11 @@ fn edited_tree(name: &str, tag: &str, edits: &[&[&str]]) -> (std::path::PathBuf,
     (dir, dtb)
 }
 
-/// Entered at EL2 with a device tree that says PSCI over `hvc`: nothing but this kernel runs at
-/// EL2, so EL2's vectors must pass every HVC on to the firmware (QEMU's PSCI, on `smc`). Every
-/// core is started with CPU_ON over HVC and the run ends with SYSTEM_OFF over HVC.
-///
-/// QEMU rewrites `/psci/method` to its own conduit in any tree it hands a kernel (`-kernel`
-/// with `-dtb`), so here QEMU boots a four-instruction "firmware" from flash (`-bios`) that
-/// enters the image the way a boot loader does (x0 = the tree), with the image and the edited
-/// tree placed in RAM by QEMU's generic loader, untouched.
-#[test]
-fn entered_at_el2_psci_over_hvc_is_passed_on_to_the_firmware() {
-    let (dir, dtb) = edited_tree("qemu-virt-biglittle-el2.dtb", "el2-hvc", &[&["/psci", "method", "hvc"]]);
+/// QEMU booting a four-instruction "firmware" from flash (`-bios`) that enters the image the
+/// way a boot loader does (x0 = the tree), with the image and the tree `dtb` placed in RAM by
+/// QEMU's generic loader, untouched: QEMU rewrites `/psci/method` to its own conduit in any
+/// tree it hands a kernel (`-kernel` with `-dtb`). The firmware is written into `dir`.
+fn firmware_boot(machine: &str, dir: &std::path::Path, dtb: &std::path::Path) -> Qemu {
     const IMAGE: u32 = 0x4020_0000;
     const TREE: u32 = 0x4800_0000;
     // movz x0, #(TREE >> 16), lsl #16; movz x1, #(IMAGE >> 16), lsl #16; br x1
@@ -179,14 +223,22 @@ fn entered_at_el2_psci_over_hvc_is_passed_on_to_the_firmware() {
     let loader = |file: &std::path::Path, address: u32| {
         ["-device".to_owned(), format!("loader,file={},addr={address:#x},force-raw=on", file.display())]
     };
-    let qemu = Qemu {
-        machine: "virt,gic-version=3,virtualization=on".into(),
+    Qemu {
+        machine: machine.into(),
         dtb: None,
         bios: Some(bios),
-        extra_args: [loader(&built("Image"), IMAGE), loader(&dtb, TREE)].concat(),
+        extra_args: [loader(&built("Image"), IMAGE), loader(dtb, TREE)].concat(),
         ..Qemu::big_little()
-    };
-    let run = qemu.boot();
+    }
+}
+
+/// Entered at EL2 with a device tree that says PSCI over `hvc`: nothing but this kernel runs at
+/// EL2, so EL2's vectors must pass every HVC on to the firmware (QEMU's PSCI, on `smc`). Every
+/// core is started with CPU_ON over HVC and the run ends with SYSTEM_OFF over HVC.
+#[test]
+fn entered_at_el2_psci_over_hvc_is_passed_on_to_the_firmware() {
+    let (dir, dtb) = edited_tree("qemu-virt-biglittle-el2.dtb", "el2-hvc", &[&["/psci", "method", "hvc"]]);
+    let run = firmware_boot("virt,gic-version=3,virtualization=on", &dir, &dtb).boot();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(run.lines_starting("boot stub: entered at EL2").len(), 1, "{}", run.console);
     assert_eq!(
@@ -197,6 +249,39 @@ fn entered_at_el2_psci_over_hvc_is_passed_on_to_the_firmware() {
     );
     assert_eq!(run.lines_starting("core 0: started core ").len(), 5, "CPU_ON over hvc: {}", run.console);
     assert_run_ends(&run, 6);
+}
+
+/// A `/psci` without `method`: a warning and no PSCI, not a refused tree. The boot core runs;
+/// the others, whose enable-method is psci, cannot be started, and the boot says so for each.
+/// (Without PSCI nothing powers the machine off: the run stops at the roll call.)
+#[test]
+fn without_a_psci_method_the_boot_core_runs_and_names_the_cores_it_cannot_start() {
+    let (dir, dtb) = edited_tree("qemu-virt-biglittle.dtb", "no-psci-method", &[]);
+    let status = std::process::Command::new("fdtput")
+        .arg("-d")
+        .arg(&dtb)
+        .args(["/psci", "method"])
+        .status()
+        .expect("fdtput runs");
+    assert!(status.success());
+    let qemu = Qemu {
+        stop_at: Some("all ".into()),
+        timeout: std::time::Duration::from_secs(60),
+        ..firmware_boot("virt,gic-version=3", &dir, &dtb)
+    };
+    let run = qemu.boot();
+    let _ = std::fs::remove_dir_all(&dir);
+    let warning = "boot stub: warning: device tree: /psci: property method is missing; no PSCI";
+    assert_eq!(run.lines_starting(warning).len(), 1, "{}", run.console);
+    for core in 1..6 {
+        let refusal = format!(
+            "boot stub: warning: core {core} (/cpus/cpu@{core}) cannot be started: its enable-method is psci, and the tree gives no usable PSCI"
+        );
+        assert_eq!(run.lines_starting(&refusal).len(), 1, "{}", run.console);
+        assert_eq!(run.lines_starting(&format!("core {core} offline: ")).len(), 1, "{}", run.console);
+    }
+    assert!(run.stopped_at_marker, "{}", run.console);
+    assert_eq!(run.roll_call().0, 1);
 }
 
 /// A console UART that never takes a byte must not stop the system. The tree's console is a

@@ -14,6 +14,11 @@ fuzz_target!(|data: &[u8]| {
     }
     for index in 0..=cores {
         let _ = skb.cpu_driver_build(index);
+        let _ = skb.build_choice(index);
+        let _ = skb.cpu_driver_build_running(index, 0x410f_d034);
+        let _ = skb.cpu_driver_build_running(index, 0x4e0f_0030);
+        let _ = skb.cpus.get(index).map(|c| c.caches.l2_size());
+        let _ = skb::json::build_text(&skb, index);
         let _ = skb.cheapest_peer(index);
         let _ = skb.cluster_siblings(index).count();
         let _ = skb.cpu_by_mpidr(skb.cpus.get(index).map_or(0, |c| c.mpidr));

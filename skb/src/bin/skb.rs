@@ -1,6 +1,9 @@
 //! `skb facts [--json] FILE.dtb`: the facts the multikernel would read from a device tree.
 //!
-//! Prints the facts (a table, or one JSON object with `--json`) and exits 0. Exit statuses
+//! Prints the facts (a table, or one JSON object with `--json`) and exits 0; what was
+//! malformed but only left a fact out goes to standard error, one `skb: warning:` line each
+//! (and into the JSON's `warnings`). A core whose design the tree does not name has its build
+//! "decided from MIDR at boot". Exit statuses
 //! (those of every host tool, see `host-cli`): 1 for a tree that cannot be read or parsed, or
 //! standard output that cannot be written (`> /dev/full`), each with one line on standard
 //! error; 2 for a usage error; 0 and no message when the reader of standard output went away
@@ -60,8 +63,13 @@ fn table(skb: &Skb) -> String {
                 (Some(m), None) => m.to_string(),
                 (None, _) => "-".into(),
             },
-            skb.cpu_driver_build(c.index).map_or("-", |b| b.target_cpu()),
+            skb::json::build_text(skb, c.index).unwrap_or("-"),
         );
+    }
+    for c in &skb.cpus {
+        if let Some(line) = cache_line(&c.caches) {
+            out += &format!("core {} caches: {line}\n", c.index);
+        }
     }
     out += &match &skb.psci {
         Some(p) => format!(
@@ -120,11 +128,42 @@ fn table(skb: &Skb) -> String {
     out
 }
 
-fn facts(file: &PathBuf, json: bool) -> Result<String, String> {
+/// One core's cache facts on one line (`None` where the tree gives none).
+fn cache_line(caches: &skb::Caches) -> Option<String> {
+    let bytes = |n: u32| {
+        if n >= 1024 && n.is_multiple_of(1024) {
+            format!("{} KiB", n / 1024)
+        } else {
+            format!("{n} B")
+        }
+    };
+    let level = |name: &str, size: Option<u32>, line: Option<u32>| match (size, line) {
+        (None, None) => None,
+        (size, line) => Some(format!(
+            "{name} {}{}",
+            size.map_or("size ?".into(), bytes),
+            line.map_or(String::new(), |l| format!(" ({l}-byte lines)"))
+        )),
+    };
+    let mut parts: Vec<String> =
+        [level("L1d", caches.l1d, caches.l1d_line), level("L1i", caches.l1i, caches.l1i_line)]
+            .into_iter()
+            .flatten()
+            .collect();
+    for c in &caches.outer {
+        let name = format!("L{}{} {}", c.level, if c.unified { " unified" } else { "" }, c.path);
+        parts.push(level(&name, c.size, c.line).unwrap_or(name));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The facts as text, and the warnings.
+fn facts(file: &PathBuf, json: bool) -> Result<(String, Vec<String>), String> {
     let name = file.display();
     let bytes = std::fs::read(file).map_err(|e| format!("{name}: {e}"))?;
     let skb = Skb::from_dtb(&bytes).map_err(|e| format!("{name}: {e}"))?;
-    Ok(if json { skb::json::facts(&skb) } else { table(&skb) })
+    let warnings = skb.warnings.iter().map(|w| format!("{name}: {w}")).collect();
+    Ok((if json { skb::json::facts(&skb) } else { table(&skb) }, warnings))
 }
 
 fn main() -> ExitCode {
@@ -134,8 +173,13 @@ fn main() -> ExitCode {
     };
     let Command::Facts { json, file } = &cli.command;
     match facts(file, *json) {
-        Ok(text) => match host_cli::write_stdout(&format!("{}\n", text.trim_end())) {
-            Ok(()) => ExitCode::SUCCESS,
+        Ok((text, warnings)) => match host_cli::write_stdout(&format!("{}\n", text.trim_end())) {
+            Ok(()) => {
+                for warning in warnings {
+                    host_cli::errln!("skb: warning: {warning}");
+                }
+                ExitCode::SUCCESS
+            }
             Err(e) => host_cli::output_error("skb", &e),
         },
         Err(e) => {

@@ -89,6 +89,9 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
         cpu::mpidr(),
         total_size / 1024
     );
+    for warning in &facts.warnings {
+        stub_println!("boot stub: warning: device tree: {warning}");
+    }
 
     // Full identity map from the device tree's memory, so regions can go anywhere in RAM.
     let mut ram: Vec<PhysRange> = facts

@@ -153,16 +153,27 @@ impl Plan {
             ..BootRecord::empty()
         };
         // Every core, as the device tree says it is started: the boot core's CPU driver starts
-        // them when its monitor asks.
+        // them when its monitor asks. A core whose method needs a fact the tree lacks cannot be
+        // started; the rest of the machine boots without it, and the roll call names it offline.
         for (index, cpu) in facts.cpus.iter().take(core_count).enumerate() {
             record.core_mpidr[index] = cpu.mpidr;
+            let unusable = |why: &str| {
+                if index != boot_index {
+                    stub_println!("boot stub: warning: core {index} ({}) cannot be started: {why}", cpu.path);
+                }
+                (ENABLE_NONE, 0)
+            };
             (record.core_enable[index], record.core_release[index]) = match (&cpu.enable_method, conduit) {
                 (skb::EnableMethod::Psci, Some(_)) => (ENABLE_PSCI, 0),
+                (skb::EnableMethod::Psci, None) => {
+                    unusable("its enable-method is psci, and the tree gives no usable PSCI")
+                }
                 (skb::EnableMethod::SpinTable, _) => match cpu.release_addr {
                     Some(release) if release % 8 == 0 && release < PHYSMAP_LIMIT => {
                         (ENABLE_SPIN_TABLE, release)
                     }
-                    _ => (ENABLE_NONE, 0),
+                    Some(_) => unusable("its cpu-release-addr is misaligned or beyond the mapped memory"),
+                    None => unusable("spin-table without a usable cpu-release-addr"),
                 },
                 _ => (ENABLE_NONE, 0),
             };
@@ -174,7 +185,17 @@ impl Plan {
             );
         }
 
-        let build = facts.cpu_driver_build(boot_index).map_or(0, |b| match b {
+        // This core is running: where the tree does not name its design, its MIDR decides.
+        let midr = cpu::midr();
+        let decided_by_midr = facts.build_choice(boot_index) == Some(skb::BuildChoice::FromMidrAtBoot);
+        if decided_by_midr {
+            stub_println!(
+                "boot stub: the device tree does not name core {boot_index}'s design ({}); its MIDR {midr:#x} says {}",
+                boot_cpu.compatible.as_deref().unwrap_or("no compatible"),
+                skb::micro_arch_from_midr(midr).map_or("a design the SKB does not know: the portable build", |a| a.name())
+            );
+        }
+        let build = facts.cpu_driver_build_running(boot_index, midr).map_or(0, |b| match b {
             skb::CpuDriverBuild::Little => 0,
             skb::CpuDriverBuild::Big => 1,
         });

@@ -160,6 +160,16 @@ impl RollCall {
                     "core {index} midr={:#x} ({model}) runs the {build} build, {line}-byte data cache lines",
                     report.midr
                 );
+                // Another core's build is chosen before it runs, from the device tree (only the
+                // core itself can read its MIDR; a design the tree does not name gets the
+                // portable build). Where the MIDR disagrees, say so: the build still runs
+                // correctly (both are ARMv8.0), only scheduled for the other pipeline.
+                let suits = skb::build_for_midr(report.midr).class_name();
+                if suits != build {
+                    kprintln!(
+                        "core {index}: its MIDR ({model}) suits the {suits} build; it runs the {build} build, chosen from the device tree (the portable build where the tree does not name the design)"
+                    );
+                }
                 // URPC gives each writer its own 64-byte line; on a core whose lines are wider
                 // two writers share one: still correct (the caches stay coherent), but every
                 // message then moves a line the other side also writes.
