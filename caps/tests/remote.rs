@@ -4,7 +4,7 @@
 
 mod common;
 
-use caps::{CapAddr, CapError, CapType, Capability, Owner, Region, Rights, PAGE_SIZE};
+use caps::{CapAddr, CapError, CapType, Capability, Owner, Region, Retype, Rights, PAGE_SIZE};
 use common::{fixture, frames, leaf, Fixture, RAM, RAM_BASE, RAM_SIZE};
 
 /// A core with the fixture's CNodes and no RAM (its own memory is elsewhere).
@@ -199,4 +199,25 @@ fn the_owner_decides_racing_retypes_of_the_same_memory() {
     assert!(first.is_ok());
     assert_eq!(second, Err(CapError::AlreadyRetyped));
     owner.check();
+}
+
+#[test]
+fn memory_given_to_another_core_takes_that_cores_copies_and_no_sweep_removes_the_record() {
+    // The boot core retypes a started core's share into a kernel-held Frame, then records that
+    // the memory is that core's: its capabilities inside the share may come back as copies.
+    let mut boot = fixture();
+    let share = Retype { kind: CapType::Frame, offset: 0, object_size: 16 * PAGE_SIZE, count: 1 };
+    let (held, _) = boot.caps.retype_held(boot.at(RAM), share).unwrap();
+    let page = Capability::ram(RAM_BASE + PAGE_SIZE, PAGE_SIZE).unwrap();
+    assert_eq!(boot.caps.receive(page, Owner::Core(3), boot.at(leaf(1))), Err(CapError::Overlap));
+    boot.caps.disown_held(held, 3).unwrap();
+    boot.caps.receive(page, Owner::Core(3), boot.at(leaf(1))).unwrap();
+    assert_eq!(boot.caps.receive(page, Owner::Core(4), boot.at(leaf(2))), Err(CapError::Overlap));
+    // The other core revokes all of its share: the copy goes, the kernel's record stays.
+    let whole = Capability::ram(RAM_BASE, 16 * PAGE_SIZE).unwrap();
+    assert_eq!(boot.caps.sweep(whole, 3).removed.len(), 1);
+    assert!(boot.caps.held(held).is_ok());
+    boot.check();
+    // Released, it reports no memory free: it is not this core's.
+    assert!(boot.caps.release(held).unwrap().unreferenced.is_empty());
 }

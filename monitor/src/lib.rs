@@ -10,6 +10,7 @@
 extern crate alloc;
 
 pub mod bench;
+pub mod binding;
 pub mod carve;
 pub mod local;
 pub mod messages;

@@ -24,6 +24,46 @@ pub const SELFTEST_GO: u64 = 8;
 /// `selftest` to its monitor: all checks ran: `[SELFTEST_DONE, passed, failed]`.
 pub const SELFTEST_DONE: u64 = 9;
 
+/// A program offers `service` to other cores: channels bound to it are given to it at `slot`
+/// of its capability space: `[ACCEPT, service, slot]`.
+pub const ACCEPT: u64 = 10;
+/// A program asks its monitor to bind a channel to `service` on core `core`, the channel's
+/// Frame capability to go to `slot` of its space: `[BIND, pack(core, slot), service]`.
+pub const BIND: u64 = 11;
+/// Monitor to the program that asked to bind: `[BOUND, pack(core, status), slot]`; status 0:
+/// the channel's Frame is at `slot` (the program is side A), else a [`BindStatus`] code.
+pub const BOUND: u64 = 12;
+/// Monitor to a program that accepts a service: a core bound a channel to it, its Frame is at
+/// the slot it gave (it is side B): `[BIND_INCOMING, core, slot]`.
+pub const BIND_INCOMING: u64 = 13;
+
+/// Why a bind did not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum BindStatus {
+    /// No program on that core accepts the service (yet): try again later.
+    NoService = 1,
+    /// No such core, or it is not online.
+    NoCore = 2,
+    /// The asking program has no channel RAM left (or none).
+    NoMemory = 3,
+    /// The frame could not be sent or given (the capability protocol refused).
+    Refused = 4,
+}
+
+impl BindStatus {
+    /// The status with code `code` (0 is success, not a status).
+    pub fn from_code(code: u32) -> Option<BindStatus> {
+        Some(match code {
+            1 => BindStatus::NoService,
+            2 => BindStatus::NoCore,
+            3 => BindStatus::NoMemory,
+            4 => BindStatus::Refused,
+            _ => return None,
+        })
+    }
+}
+
 /// Packs two 32-bit values into a word.
 pub fn pack(low: u32, high: u32) -> u64 {
     u64::from(low) | u64::from(high) << 32
@@ -38,6 +78,8 @@ pub fn unpack(word: u64) -> (u32, u32) {
 pub const SERVICE_LATENCY: u64 = u64::from_le_bytes(*b"latency\0");
 /// The service name `selftest` as a service identifier.
 pub const SERVICE_SELFTEST: u64 = u64::from_le_bytes(*b"selftest");
+/// The service name `echo` as a service identifier (`selftest`'s bind check).
+pub const SERVICE_ECHO: u64 = u64::from_le_bytes(*b"echo\0\0\0\0");
 
 #[cfg(test)]
 mod tests {
@@ -46,5 +88,9 @@ mod tests {
     #[test]
     fn packing_round_trips() {
         assert_eq!(unpack(pack(7, u32::MAX)), (7, u32::MAX));
+        for status in [BindStatus::NoService, BindStatus::NoCore, BindStatus::NoMemory, BindStatus::Refused] {
+            assert_eq!(BindStatus::from_code(status as u32), Some(status));
+        }
+        assert_eq!(BindStatus::from_code(0), None);
     }
 }

@@ -14,6 +14,7 @@
 
 extern crate alloc;
 
+mod bind;
 mod exercise;
 mod kernel_caps;
 mod unmap_bench;
@@ -58,6 +59,11 @@ const SELFTEST_RAM_BYTES: u64 = 256 << 10;
 const SELFTEST_CHILD_RAM_BYTES: u64 = 512 << 10;
 /// Where the monitor puts those RAM pieces in its own space before giving them.
 const SELFTEST_RAM_SLOT: u32 = SLOT_FIRST_FREE;
+/// Bytes of RAM a monitor gives its `selftest` for channels bound on demand (at its
+/// `SLOT_FIRST_RAM + 2`), after the two pieces above; the monitor keeps a copy at
+/// `CHANNEL_RAM_SLOT` and retypes each channel's Frame from it.
+const SELFTEST_CHANNEL_RAM_BYTES: u64 = 64 << 10;
+const CHANNEL_RAM_SLOT: u32 = 44;
 const SELFTEST_CHILD_RAM_SLOT: u32 = SLOT_FIRST_FREE + 7;
 /// Bytes of RAM the boot core's monitor gives each core it starts, for that core's monitor (as
 /// RAM capabilities besides its frame pool's rest); halved until it fits.
@@ -143,6 +149,12 @@ struct Monitor {
     /// bits already known (other cores).
     exercise_reports: Vec<ExerciseReport>,
     exercise_asks: Vec<(u32, u32)>,
+    /// Channel binding: who accepts what, the binds in flight, the capabilities that arrived
+    /// for a bind, and the channel RAM given to each program (dispatcher, this monitor's copy).
+    accepting: monitor::binding::Accepting,
+    binds: monitor::binding::Binds,
+    arrived: Vec<(u64, caps::CapAddr, caps::Capability)>,
+    channel_ram: Vec<(u64, u32)>,
 }
 
 impl Monitor {
@@ -198,6 +210,10 @@ impl Monitor {
             cap_events: Vec::new(),
             exercise_reports: Vec::new(),
             exercise_asks: Vec::new(),
+            accepting: Default::default(),
+            binds: Default::default(),
+            arrived: Vec::new(),
+            channel_ram: Vec::new(),
         }
     }
 
@@ -214,11 +230,16 @@ impl Monitor {
         let exercising = info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0);
         for event in self.capops.take_events() {
             match event {
-                Event::Arrived { from, slot, capability } if exercising && from as u64 == self.boot => {
+                Event::Arrived { from, slot, capability }
+                    if exercising && from as u64 == self.boot && capability.kind() == caps::CapType::Ram =>
+                {
                     self.exercise_arrived(slot, capability);
                 }
                 Event::Arrived { from, slot, .. } if self.options.unmap && from as u64 == self.boot => {
                     self.bench_arrived(slot);
+                }
+                Event::Arrived { from, slot, capability } if capability.kind() == caps::CapType::Frame => {
+                    self.remember_arrival(from as u64, slot, capability);
                 }
                 Event::Retyped { request, ref result } if exercising => {
                     self.exercise_retyped(request, result.is_ok());
@@ -323,6 +344,11 @@ impl Monitor {
                 }
             }
             local::READY => self.echo_ready(words[1] as u32),
+            local::ACCEPT => self.on_accept(sender, words[1], words[2]),
+            local::BIND => {
+                let (core, slot) = unpack(words[1]);
+                self.on_bind(sender, core, slot, words[2]);
+            }
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
                 let (p50_ns, p99_ns) = unpack(words[2]);
@@ -408,6 +434,8 @@ impl Monitor {
             }
             MonitorMessage::ExerciseReport(report) => self.exercise_reports.push(report),
             MonitorMessage::ExerciseQuery(query) => self.answer_exercise_query(query),
+            MonitorMessage::BindRequest(request) => self.on_bind_request(peer, request),
+            MonitorMessage::BindReply(reply) => self.on_bind_reply(peer, reply),
         }
     }
 
@@ -588,7 +616,14 @@ impl Monitor {
             .and_then(|()| ram(SELFTEST_RAM_BYTES, SELFTEST_CHILD_RAM_BYTES, SELFTEST_CHILD_RAM_SLOT))
             .and_then(|()| userland::cap_give(child, SELFTEST_RAM_SLOT, SLOT_FIRST_RAM))
             .and_then(|()| userland::cap_give(child, SELFTEST_CHILD_RAM_SLOT, SLOT_FIRST_RAM + 1))
-            .and_then(|()| userland::cap_give(child, module, SLOT_FIRST_MODULE));
+            .and_then(|()| userland::cap_give(child, module, SLOT_FIRST_MODULE))
+            .and_then(|()| {
+                let offset = SELFTEST_RAM_BYTES + SELFTEST_CHILD_RAM_BYTES;
+                ram(offset, SELFTEST_CHANNEL_RAM_BYTES, CHANNEL_RAM_SLOT)?;
+                userland::cap_give(child, CHANNEL_RAM_SLOT, SLOT_FIRST_RAM + 2)?;
+                self.channel_ram.push((dispatcher, CHANNEL_RAM_SLOT));
+                Ok(())
+            });
         let _ = userland::cap_delete(SELFTEST_RAM_SLOT);
         let _ = userland::cap_delete(SELFTEST_CHILD_RAM_SLOT);
         if let Err(e) = given {

@@ -124,6 +124,29 @@ pub const EXERCISE_RETYPED: u32 = 1;
 /// range.
 pub const EXERCISE_HELD: u32 = 2;
 
+/// A program on the sending core binds a channel to `service` on the receiving core; the
+/// channel's Frame was transferred just before (same channel, so it arrived first) and is
+/// named by its base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindRequest {
+    /// The service.
+    pub service: u64,
+    /// The asking program's dispatcher index on the sending core.
+    pub client: u32,
+    /// Physical base of the channel's Frame.
+    pub frame_base: u64,
+}
+
+/// The answer to a [`BindRequest`]: status 0 when the service's program got the Frame, else a
+/// `local::BindStatus` code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindReply {
+    /// The asking program's dispatcher index (as in the request).
+    pub client: u32,
+    /// 0 or a `BindStatus` code.
+    pub status: u32,
+}
+
 macro_rules! message {
     ($type:ident, $tag:expr, [$($field:ident: $kind:ident),*]) => {
         impl Message for $type {
@@ -151,6 +174,9 @@ message!(SelftestDone, 71, [core: u32, passed: u32, failed: u32]);
 // 72-76: the capability protocol (`capops::wire`).
 message!(ExerciseReport, 77, [core: u32, step: u32, value: u32]);
 message!(ExerciseQuery, 78, [base: u64, size: u64]);
+message!(BindRequest, 79, [service: u64, client: u32, frame_base: u64]);
+// 80: agreement's `Msg` (`agreement::wire`).
+message!(BindReply, 81, [client: u32, status: u32]);
 
 impl Message for BenchResult {
     const TAG: u16 = 69;
@@ -225,6 +251,10 @@ pub enum MonitorMessage {
     ExerciseReport(ExerciseReport),
     /// See [`ExerciseQuery`].
     ExerciseQuery(ExerciseQuery),
+    /// See [`BindRequest`].
+    BindRequest(BindRequest),
+    /// See [`BindReply`].
+    BindReply(BindReply),
 }
 
 impl MonitorMessage {
@@ -242,6 +272,8 @@ impl MonitorMessage {
             SelftestDone::TAG => MonitorMessage::SelftestDone(SelftestDone::decode(body)?),
             ExerciseReport::TAG => MonitorMessage::ExerciseReport(ExerciseReport::decode(body)?),
             ExerciseQuery::TAG => MonitorMessage::ExerciseQuery(ExerciseQuery::decode(body)?),
+            BindRequest::TAG => MonitorMessage::BindRequest(BindRequest::decode(body)?),
+            BindReply::TAG => MonitorMessage::BindReply(BindReply::decode(body)?),
             tag if capops::wire::is_capability_tag(tag) => {
                 MonitorMessage::Capability(capops::wire::decode(payload)?)
             }
@@ -265,6 +297,16 @@ mod tests {
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&done)),
             Ok(MonitorMessage::SelftestDone(done))
+        );
+        let bind = BindRequest { service: crate::local::SERVICE_ECHO, client: 3, frame_base: 0x4800_0000 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&bind)),
+            Ok(MonitorMessage::BindRequest(bind))
+        );
+        let reply = BindReply { client: 3, status: 1 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&reply)),
+            Ok(MonitorMessage::BindReply(reply))
         );
         let hello = Hello { from: 0, online: 0b111111 };
         assert_eq!(MonitorMessage::decode(&urpc::message::encode(&hello)), Ok(MonitorMessage::Hello(hello)));

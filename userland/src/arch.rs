@@ -99,6 +99,17 @@ pub fn channel_frame(va: u64) -> &'static urpc::ChannelFrame {
     unsafe { &*(va as *const urpc::ChannelFrame) }
 }
 
+/// The channel frame of a channel bound on demand, whose Frame capability the program mapped
+/// read-write at `va` with `vnode_map` (the address `vnode_map` returned).
+pub fn bound_channel_frame(va: u64) -> &'static urpc::ChannelFrame {
+    // SAFETY: a Frame is zeroed when retyped, and an all-zero frame is a valid empty channel;
+    // `vnode_map` mapped all of its page, page-aligned and writable, at `va`, as Normal memory
+    // the other side maps the same way; it is only accessed through atomics. Should the Frame
+    // be revoked, the entry is cleared and the next access faults, which stops the program:
+    // nothing else is ever mapped at that entry behind its back.
+    unsafe { &*(va as *const urpc::ChannelFrame) }
+}
+
 /// The ping-pong cache line of an application region mapped at `va` (its second page).
 pub fn pingpong_line(va: u64) -> &'static core::sync::atomic::AtomicU64 {
     // SAFETY: `map_channel` maps an application region as a channel frame followed by a zeroed

@@ -18,7 +18,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod arch;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use arch::{channel_frame, counter, init_heap, pingpong_line, syscall, syscall6, HeapSpace};
+pub use arch::{
+    bound_channel_frame, channel_frame, counter, init_heap, pingpong_line, syscall, syscall6, HeapSpace,
+};
 
 /// Bytes of a program's heap unless its `entry!` says otherwise.
 pub const DEFAULT_HEAP_BYTES: usize = 1 << 20;
@@ -50,13 +52,18 @@ mod host {
         Box::leak(Box::new(urpc::ChannelFrame::new()))
     }
 
+    /// A private, empty channel frame in place of a bound one.
+    pub fn bound_channel_frame(_va: u64) -> &'static urpc::ChannelFrame {
+        channel_frame(_va)
+    }
+
     /// A private word in place of a mapped ping-pong line.
     pub fn pingpong_line(_va: u64) -> &'static core::sync::atomic::AtomicU64 {
         Box::leak(Box::new(core::sync::atomic::AtomicU64::new(0)))
     }
 }
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
-pub use host::{channel_frame, counter, pingpong_line};
+pub use host::{bound_channel_frame, channel_frame, counter, pingpong_line};
 
 /// Stand-in on the host, where there is no kernel to call: every call fails.
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]

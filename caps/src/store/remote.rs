@@ -147,6 +147,20 @@ impl CoreCapabilities {
         Ok(Some(parent))
     }
 
+    /// Records that the memory of the capability in kernel-held slot `slot` was given to core
+    /// `owner` (the boot core's record of a core it started: its private region and memory
+    /// share): from now on the object is that core's, so this core never hands the memory out
+    /// again and copies of that core's capabilities inside it may be received here. Refused
+    /// (`Lent`) for an object this core lent.
+    pub fn disown_held(&mut self, slot: super::HeldSlot, owner: u32) -> Result<(), CapError> {
+        let capability = self.held(slot)?;
+        if self.is_lent(&capability) {
+            return Err(CapError::Lent);
+        }
+        self.foreign.insert(ObjectKey::of(&capability), owner);
+        Ok(())
+    }
+
     /// Removes every foreign copy owned by `owner` of `object` and of the objects inside it
     /// (its descendants there): this core's part of the owner's revoke, after which the owner
     /// revokes its own with [`revoke_agreed`](Self::revoke_agreed). Returns what went (the
@@ -156,6 +170,9 @@ impl CoreCapabilities {
             .mdb
             .starting_inside(object.kind().space(), object.base(), object.size())
             .into_iter()
+            // Kernel-held slots are this kernel's own records (such as memory given to a core it
+            // started), never a copy a monitor handed around.
+            .filter(|key| !matches!(self.mdb.location(key), Some(Location::Held(_))))
             .filter(|key| {
                 self.capability_of(key).is_some_and(|held| {
                     (object.same_object(&held) || object.is_ancestor_of(&held))

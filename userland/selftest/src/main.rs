@@ -18,6 +18,8 @@
 
 extern crate alloc;
 
+mod bind;
+
 use alloc::format;
 use alloc::string::String;
 
@@ -1088,7 +1090,7 @@ fn run() -> u64 {
     let (rounds, alloc_free) =
         if on_boot_core { (ROUNDS_BOOT_CORE, ALLOC_FREE_BOOT_CORE) } else { (ROUNDS, ALLOC_FREE) };
     let test = Selftest { ram, rounds };
-    let checks: [NamedCheck; 31] = [
+    let checks: [NamedCheck; 32] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -1120,6 +1122,7 @@ fn run() -> u64 {
         ("child-fewer-rights", Selftest::child_fewer_rights),
         ("child-access-after-unmap-faults", Selftest::child_access_after_unmap_faults),
         ("child-write-after-protect-faults", Selftest::child_write_after_protect_faults),
+        ("bind-remote-echo", |_| bind::bind_remote_echo()),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {

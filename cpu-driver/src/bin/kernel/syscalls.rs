@@ -425,7 +425,14 @@ fn core_boot(s: &mut Scheduler, core: u64, [build, region, share]: [CapAddr; 3])
         }
     }
     match core_boot::start(record, core, &payload, bytes, region_cap.base(), share_range) {
-        cpu_driver::boot_record::StartStatus::Started => Ok(0),
+        cpu_driver::boot_record::StartStatus::Started => {
+            // The memory is the started core's now: what this core holds of it is that core's
+            // object, so copies of that core's capabilities inside it may be received here.
+            for slot in held {
+                let _ = s.dispatchers().caps().disown_held(slot, core as u32);
+            }
+            Ok(0)
+        }
         _ => {
             s.dispatchers().release_held(&held);
             Err(Error::WouldBlock)

@@ -1,0 +1,169 @@
+//! Channels bound on demand between programs on different cores (the monitor's part; the
+//! bookkeeping is `monitor::binding`). A program sends `BIND` for a service on another core;
+//! its monitor retypes the channel's Frame from the RAM it gave that program for channels
+//! (the program's own memory), lends it to the other core's monitor through the capability
+//! protocol and sends a `BindRequest`; that monitor gives the Frame to the program accepting
+//! the service (`cap_give` by index, its Kernel capability) and tells it `BIND_INCOMING`, then
+//! answers; on success this monitor gives its program the Frame and says `BOUND`. The
+//! monitors' own channels stay the bootstrap.
+
+use caps::{CapAddr, Capability};
+use monitor::binding::PendingBind;
+use monitor::local::{self, pack, BindStatus};
+use monitor::messages::{BindReply, BindRequest};
+use userland::{cap_type, println};
+
+use crate::kernel_caps::PROTOCOL_SLOTS;
+use crate::Monitor;
+use capops::Core;
+
+/// Bytes of a channel's Frame (one `urpc::ChannelFrame`).
+const CHANNEL_BYTES: u64 = 4096;
+/// Capabilities that arrived and wait for a `BindRequest` naming them; older ones are dropped
+/// (their slots deleted) past this many.
+pub(crate) const ARRIVALS_KEPT: usize = 8;
+
+impl Monitor {
+    /// `[ACCEPT, service, slot]` from `sender`.
+    pub(crate) fn on_accept(&mut self, sender: u64, service: u64, slot: u64) {
+        self.accepting.accept(service, sender, slot as u32);
+    }
+
+    /// `[BIND, pack(core, slot), service]` from `sender`.
+    pub(crate) fn on_bind(&mut self, sender: u64, core: u32, client_slot: u32, service: u64) {
+        if let Err(status) = self.start_bind(sender, u64::from(core), client_slot, service) {
+            self.tell_bound(sender, core, Err(status), client_slot);
+        }
+    }
+
+    fn tell_bound(&self, client: u64, core: u32, result: Result<(), BindStatus>, slot: u32) {
+        let status = result.err().map_or(0, |s| s as u32);
+        let _ = self.send_to_program(client, [local::BOUND, pack(core, status), u64::from(slot)]);
+    }
+
+    fn start_bind(
+        &mut self,
+        client: u64,
+        core: u64,
+        client_slot: u32,
+        service: u64,
+    ) -> Result<(), BindStatus> {
+        if core == self.core || self.peers() & (1 << core) == 0 {
+            return Err(BindStatus::NoCore);
+        }
+        if self.binds.in_flight(client) {
+            return Err(BindStatus::Refused);
+        }
+        let frame = match self.binds.take_spare(client) {
+            Some(frame) => CapAddr::from_raw(frame),
+            None => self.retype_channel_frame(client)?,
+        };
+        let mut kernel = self.kernel_caps();
+        let base = kernel.identify(frame).map_err(|_| BindStatus::Refused)?.base();
+        let now = self.now_ns();
+        if self.capops.send(&mut kernel, core as usize, frame, now).is_err() {
+            self.binds.keep_spare(client, frame.raw());
+            return Err(BindStatus::Refused);
+        }
+        self.after_capops();
+        self.send(core, &BindRequest { service, client: client as u32, frame_base: base });
+        self.binds.start(PendingBind { client, client_slot, frame_slot: frame.raw(), core });
+        Ok(())
+    }
+
+    /// A one-page Frame from the channel RAM this monitor gave `client`, in a protocol slot.
+    fn retype_channel_frame(&mut self, client: u64) -> Result<CapAddr, BindStatus> {
+        let ram = self.channel_ram.iter().find(|&&(d, _)| d == client).map(|&(_, slot)| slot);
+        let ram = ram.ok_or(BindStatus::NoMemory)?;
+        let size = userland::cap_identify(ram).map_err(|_| BindStatus::NoMemory)?.size;
+        let frame = self.kernel_caps().take_slot().ok_or(BindStatus::NoMemory)?;
+        (0..size / CHANNEL_BYTES)
+            .find(|page| {
+                userland::cap_retype(
+                    ram,
+                    cap_type::FRAME,
+                    page * CHANNEL_BYTES,
+                    CHANNEL_BYTES,
+                    1,
+                    frame.raw(),
+                )
+                .is_ok()
+            })
+            .map(|_| frame)
+            .ok_or(BindStatus::NoMemory)
+    }
+
+    /// A `BindRequest` from core `from`: the Frame it names arrived just before.
+    pub(crate) fn on_bind_request(&mut self, from: u64, request: BindRequest) {
+        let status = match self.give_to_service(from, request) {
+            Ok(()) => 0,
+            Err(status) => status as u32,
+        };
+        self.send(from, &BindReply { client: request.client, status });
+    }
+
+    fn give_to_service(&mut self, from: u64, request: BindRequest) -> Result<(), BindStatus> {
+        let at = self
+            .arrived
+            .iter()
+            .position(|&(f, _, c)| f == from && c.base() == request.frame_base)
+            .ok_or(BindStatus::Refused)?;
+        let (_, slot, capability) = self.arrived.remove(at);
+        if !self.kernel_caps().identify(slot).is_ok_and(|held| held.same_object(&capability)) {
+            return Err(BindStatus::Refused);
+        }
+        let result = match self.accepting.lookup(request.service) {
+            None => Err(BindStatus::NoService),
+            Some((dispatcher, dest)) => userland::cap_give_by_index(dispatcher, slot.raw(), dest)
+                .map_err(|_| BindStatus::Refused)
+                .map(|()| (dispatcher, dest)),
+        };
+        // This monitor's foreign copy is not needed either way (the program holds its own).
+        let _ = userland::cap_delete(slot.raw());
+        let (dispatcher, dest) = result?;
+        let _ = self.send_to_program(dispatcher, [local::BIND_INCOMING, from, u64::from(dest)]);
+        Ok(())
+    }
+
+    /// The answer to a bind this monitor started.
+    pub(crate) fn on_bind_reply(&mut self, from: u64, reply: BindReply) {
+        let Some(bind) = self.binds.finish(u64::from(reply.client)) else { return };
+        if bind.core != from {
+            println!(
+                "monitor {}: bind answer from core {from} for core {}'s bind ignored",
+                self.core, bind.core
+            );
+            return;
+        }
+        let status = match BindStatus::from_code(reply.status) {
+            None if reply.status == 0 => {
+                userland::cap_give_by_index(bind.client, bind.frame_slot, bind.client_slot)
+                    .map_err(|_| BindStatus::Refused)
+            }
+            None => Err(BindStatus::Refused),
+            Some(status) => Err(status),
+        };
+        if status.is_err() {
+            self.binds.keep_spare(bind.client, bind.frame_slot);
+        }
+        self.tell_bound(bind.client, from as u32, status, bind.client_slot);
+    }
+
+    /// Keeps a capability that arrived for a later `BindRequest`.
+    pub(crate) fn remember_arrival(&mut self, from: u64, slot: CapAddr, capability: Capability) {
+        if !PROTOCOL_SLOTS.contains(&slot.raw()) {
+            return;
+        }
+        // A slot whose capability went (swept, or taken by the exercise) may hold another one
+        // by now: only delete what is still the capability that arrived.
+        let kernel = self.kernel_caps();
+        self.arrived.retain(|(_, slot, capability)| {
+            kernel.identify(*slot).is_ok_and(|held| held.same_object(capability))
+        });
+        if self.arrived.len() == ARRIVALS_KEPT {
+            let (_, old, _) = self.arrived.remove(0);
+            let _ = userland::cap_delete(old.raw());
+        }
+        self.arrived.push((from, slot, capability));
+    }
+}
