@@ -35,7 +35,7 @@ impl Monitor {
     }
 
     /// The route of one revoke round from this core to every online peer.
-    fn route(&self, strategy: Strategy) -> Route {
+    pub(crate) fn route(&self, strategy: Strategy) -> Route {
         self.route_over(strategy, &self.online_peers())
     }
 
@@ -84,7 +84,7 @@ impl Monitor {
         None
     }
 
-    fn check(&mut self, name: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
+    pub(crate) fn check(&mut self, name: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
         if ok {
             self.selftest_passed += 1;
             println!("capops {name}: ok ({detail})");

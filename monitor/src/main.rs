@@ -16,6 +16,7 @@ extern crate alloc;
 
 mod bind;
 mod exercise;
+mod exercise_random;
 mod kernel_caps;
 mod unmap_bench;
 
@@ -155,6 +156,9 @@ struct Monitor {
     binds: monitor::binding::Binds,
     arrived: Vec<(u64, caps::CapAddr, caps::Capability)>,
     channel_ram: Vec<(u64, u32)>,
+    /// The random capability exercise on this core, while it runs; what the boot core heard.
+    random: Option<exercise_random::RandomRun>,
+    exercise_holdings: Vec<monitor::holdings::Holding>,
 }
 
 impl Monitor {
@@ -214,6 +218,8 @@ impl Monitor {
             binds: Default::default(),
             arrived: Vec::new(),
             channel_ram: Vec::new(),
+            random: None,
+            exercise_holdings: Vec::new(),
         }
     }
 
@@ -229,9 +235,13 @@ impl Monitor {
         }
         let exercising = info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0);
         for event in self.capops.take_events() {
+            self.random_event(&event);
             match event {
                 Event::Arrived { from, slot, capability }
-                    if exercising && from as u64 == self.boot && capability.kind() == caps::CapType::Ram =>
+                    if exercising
+                        && self.random.is_none()
+                        && from as u64 == self.boot
+                        && capability.kind() == caps::CapType::Ram =>
                 {
                     self.exercise_arrived(slot, capability);
                 }
@@ -298,6 +308,7 @@ impl Monitor {
         while let Ok((sender, words)) = userland::recv_local() {
             self.on_local(sender, words);
         }
+        self.random_step();
         if self.capops.busy() {
             let now = self.now_ns();
             let mut kernel = self.kernel_caps();
@@ -436,6 +447,15 @@ impl Monitor {
             MonitorMessage::ExerciseQuery(query) => self.answer_exercise_query(query),
             MonitorMessage::BindRequest(request) => self.on_bind_request(peer, request),
             MonitorMessage::BindReply(reply) => self.on_bind_reply(peer, reply),
+            MonitorMessage::ExerciseRandom(order) => self.start_random(order),
+            MonitorMessage::ExerciseListHoldings(list) => self.send_holdings(u64::from(list.to)),
+            MonitorMessage::ExerciseHolding(h) => self.exercise_holdings.push(monitor::holdings::Holding {
+                core: h.core,
+                kind: h.kind,
+                base: h.base,
+                size: h.size,
+                owner: h.owner,
+            }),
         }
     }
 
@@ -649,6 +669,7 @@ impl Monitor {
         }
         // Once every core's selftest is done, so that the cores answer as fast as they can.
         self.capability_exercise();
+        self.random_exercise();
         println!(
             "selftest: {} passed, {} failed",
             self.selftest_passed,
@@ -737,7 +758,8 @@ impl Monitor {
     /// looks again for room every `OUTBOX_RETRY_MICROSECONDS`.
     fn sleep(&self, ticks: u64) {
         let retry = (self.frequency * OUTBOX_RETRY_MICROSECONDS / 1_000_000).max(1);
-        let ticks = match (self.outbox.any_pending(), ticks) {
+        let busy = self.outbox.any_pending() || self.random.as_ref().is_some_and(|r| !r.done);
+        let ticks = match (busy, ticks) {
             (false, ticks) => ticks,
             (true, 0) => retry,
             (true, ticks) => ticks.min(retry),

@@ -117,6 +117,45 @@ pub struct ExerciseQuery {
     pub size: u64,
 }
 
+/// The random exercise: run `operations` random capability operations (seeded by `seed` and
+/// the core's index), then report [`EXERCISE_RANDOM_DONE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExerciseRandom {
+    /// The run's seed.
+    pub seed: u64,
+    /// Operations each core starts.
+    pub operations: u32,
+}
+
+/// The random exercise: report every capability of the protocol's slots to core `to` (one
+/// [`ExerciseHolding`] each, then [`EXERCISE_HOLDINGS`] with the count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExerciseListHoldings {
+    /// The core collecting them.
+    pub to: u32,
+}
+
+/// One capability a core holds (see `holdings::Holding`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExerciseHolding {
+    /// The holding core.
+    pub core: u32,
+    /// Type number.
+    pub kind: u32,
+    /// First byte.
+    pub base: u64,
+    /// Bytes.
+    pub size: u64,
+    /// The owning core.
+    pub owner: u32,
+}
+
+/// [`ExerciseReport::step`]: the random operations ended; value: problems found (requests that
+/// never ended, mappings that outlived their capability).
+pub const EXERCISE_RANDOM_DONE: u32 = 3;
+/// [`ExerciseReport::step`]: value: how many [`ExerciseHolding`]s the core sent.
+pub const EXERCISE_HOLDINGS: u32 = 4;
+
 /// [`ExerciseReport::step`]: the retype this core asked of the owner ended; value: bit 0 it
 /// succeeded, bit 1 the local retype and revoke of the foreign copy were refused as `NotOwner`.
 pub const EXERCISE_RETYPED: u32 = 1;
@@ -177,6 +216,9 @@ message!(ExerciseQuery, 78, [base: u64, size: u64]);
 message!(BindRequest, 79, [service: u64, client: u32, frame_base: u64]);
 // 80: agreement's `Msg` (`agreement::wire`).
 message!(BindReply, 81, [client: u32, status: u32]);
+message!(ExerciseRandom, 82, [seed: u64, operations: u32]);
+message!(ExerciseListHoldings, 83, [to: u32]);
+message!(ExerciseHolding, 84, [core: u32, kind: u32, base: u64, size: u64, owner: u32]);
 
 impl Message for BenchResult {
     const TAG: u16 = 69;
@@ -255,6 +297,12 @@ pub enum MonitorMessage {
     BindRequest(BindRequest),
     /// See [`BindReply`].
     BindReply(BindReply),
+    /// See [`ExerciseRandom`].
+    ExerciseRandom(ExerciseRandom),
+    /// See [`ExerciseListHoldings`].
+    ExerciseListHoldings(ExerciseListHoldings),
+    /// See [`ExerciseHolding`].
+    ExerciseHolding(ExerciseHolding),
 }
 
 impl MonitorMessage {
@@ -274,6 +322,11 @@ impl MonitorMessage {
             ExerciseQuery::TAG => MonitorMessage::ExerciseQuery(ExerciseQuery::decode(body)?),
             BindRequest::TAG => MonitorMessage::BindRequest(BindRequest::decode(body)?),
             BindReply::TAG => MonitorMessage::BindReply(BindReply::decode(body)?),
+            ExerciseRandom::TAG => MonitorMessage::ExerciseRandom(ExerciseRandom::decode(body)?),
+            ExerciseListHoldings::TAG => {
+                MonitorMessage::ExerciseListHoldings(ExerciseListHoldings::decode(body)?)
+            }
+            ExerciseHolding::TAG => MonitorMessage::ExerciseHolding(ExerciseHolding::decode(body)?),
             tag if capops::wire::is_capability_tag(tag) => {
                 MonitorMessage::Capability(capops::wire::decode(payload)?)
             }
@@ -302,6 +355,11 @@ mod tests {
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&bind)),
             Ok(MonitorMessage::BindRequest(bind))
+        );
+        let holding = ExerciseHolding { core: 2, kind: 2, base: 0x4000_0000, size: 0x1000, owner: 0 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&holding)),
+            Ok(MonitorMessage::ExerciseHolding(holding))
         );
         let reply = BindReply { client: 3, status: 1 };
         assert_eq!(
