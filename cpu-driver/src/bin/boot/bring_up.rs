@@ -27,6 +27,7 @@ use crate::heap;
 
 extern "C" {
     fn stub_enable_mmu(ttbr: u64, tcr: u64, mair: u64);
+    fn stub_switch_map(ttbr: u64);
 }
 
 const DTB_MAGIC: u32 = 0xd00d_feed;
@@ -114,8 +115,10 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
         stub_println!("boot stub: reserved {:#x}..{:#x} is no-map: never mapped", hole.start, hole.end);
     }
     match build_identity_map(full_tables, &ram, &no_map) {
-        // SAFETY: the new map gives every address the stub uses the same normal attributes.
-        Ok(root) => unsafe { stub_enable_mmu(root, cpu::translation_control(), MAIR_VALUE) },
+        // SAFETY: the new map gives every address the stub uses the same normal attributes;
+        // the early map's entries are dropped with the MMU off before the new ones are used
+        // (break-before-make for blocks whose size changes), and the TCR and MAIR stay.
+        Ok(root) => unsafe { stub_switch_map(root) },
         Err(e) => stub_println!("boot stub: warning: full memory map failed ({e}); staying on the early map"),
     }
 
