@@ -40,6 +40,10 @@ pub const FLAG_KERNEL_STACK_OVERFLOW_TEST: u64 = 1 << 5;
 /// EL0 (bootargs `el0-instructions-test`, which also sets [`FLAG_FAULT_TEST`] so core 1's
 /// monitor spawns it). The same bit as `syscall_abi::FLAG_EL0_INSTRUCTIONS_TEST`.
 pub const FLAG_EL0_INSTRUCTIONS_TEST: u64 = 1 << 6;
+/// Bit in `BootRecord::flags`: core 2's CPU driver stops for good half-way through putting a
+/// console line into its log ring (bootargs `console-stall-test`), to show that a core stopped
+/// while it prints holds no other core's output up.
+pub const FLAG_CONSOLE_STALL_TEST: u64 = 1 << 7;
 
 /// The console a CPU driver writes to.
 #[repr(C)]

@@ -1,5 +1,5 @@
 //! What a real core needs and QEMU can still show: exceptions taken on their own stack when the
-//! kernel stack overflows, the EL0 instructions `SCTLR_EL1` lets through or traps, the timer
+//! kernel stack overflows, a console that a core stopped half-way through a line cannot block, the EL0 instructions `SCTLR_EL1` lets through or traps, the timer
 //! chosen by the entry level, PSCI over HVC on a machine entered at EL2, and waiting without an
 //! interrupt controller. (What QEMU cannot show is checked in `disassembly.rs` or listed in
 //! the README's "What QEMU cannot show".)
@@ -52,6 +52,46 @@ fn a_kernel_stack_overflow_is_reported_with_its_address_and_the_other_cores_run_
     assert_eq!(run.lines_starting("core 2 offline: ").len(), 1, "{}", run.console);
     for core in [0, 1, 3, 4, 5] {
         assert_eq!(run.lines_starting(&format!("core {core} up ")).len(), 1);
+    }
+    assert_run_ends(&run, 5);
+}
+
+/// Core 2 stops for good with its log ring's next line written but not published, interrupts
+/// masked: the way a core dies in the middle of a print. With one console lock held across
+/// the print every other core would wait for it for ever; with per-core rings the owner never
+/// sees the half line and every other core's lines keep coming, up to the end of the run.
+#[test]
+fn a_core_stopped_half_way_through_a_console_line_holds_no_other_core_up() {
+    let qemu = Qemu { append: Some("console-stall-test".into()), ..Qemu::big_little() };
+    let run = qemu.boot();
+    assert_eq!(
+        run.lines_starting("core 2: stopping for good half-way through a console line").len(),
+        1,
+        "{}",
+        run.console
+    );
+    assert!(
+        !run.console.contains("this line is never published"),
+        "a half-written line came out: {}",
+        run.console
+    );
+    assert!(run.lines_starting("core 2 timer: ").is_empty(), "core 2 went on: {}", run.console);
+    // The other cores print after core 2 stopped: their own bring-up, their monitors, the
+    // roll call that names core 2 offline after its deadline, and the end of the run.
+    for core in [0, 1, 3, 4, 5] {
+        assert_eq!(run.lines_starting(&format!("core {core} timer: ")).len(), 1, "{}", run.console);
+    }
+    assert_eq!(run.lines_starting("core 2 offline: ").len(), 1, "{}", run.console);
+    // Each monitor binds to its peers only after the roll call, 5 s after core 2 stopped: these
+    // lines come out of the other cores' rings after the stall.
+    let stopped = run.console.find("core 2: stopping for good").expect("said above");
+    let after = &run.console[stopped..];
+    for core in [1, 3, 4, 5] {
+        assert!(
+            after.contains(&format!("monitor {core} bound to ")),
+            "core {core} printed nothing after the stall: {}",
+            run.console
+        );
     }
     assert_run_ends(&run, 5);
 }
