@@ -1,5 +1,6 @@
 //! What a real core needs and QEMU can still show: exceptions taken on their own stack when the
-//! kernel stack overflows, a console that a core stopped half-way through a line cannot block, the EL0 instructions `SCTLR_EL1` lets through or traps, the timer
+//! kernel stack overflows, a console that a core stopped half-way through a line cannot block,
+//! a physmap that maps no other core's region, the EL0 instructions `SCTLR_EL1` lets through or traps, the timer
 //! chosen by the entry level, PSCI over HVC on a machine entered at EL2, and waiting without an
 //! interrupt controller. (What QEMU cannot show is checked in `disassembly.rs` or listed in
 //! the README's "What QEMU cannot show".)
@@ -93,6 +94,43 @@ fn a_core_stopped_half_way_through_a_console_line_holds_no_other_core_up() {
             run.console
         );
     }
+    assert_run_ends(&run, 5);
+}
+
+/// No core's physmap maps another core's private memory or its own text: core 2 reads its
+/// own region through its physmap and takes a translation fault, reported with that address;
+/// the boot core, which wrote each started core's region through its physmap, has unmapped it
+/// and the core's monitor share afterwards (checked there with `AT S1E1R`).
+#[test]
+fn no_core_maps_another_cores_region_or_its_own_text_through_its_physmap() {
+    let qemu = Qemu { append: Some("physmap-test".into()), ..Qemu::big_little() };
+    let run = qemu.boot();
+    let reading = run.lines_starting("core 2: reading its own region ");
+    assert_eq!(reading.len(), 1, "{}", run.console);
+    let va = hex_field(reading[0], "va=");
+    let faults = run.lines_starting("core mpidr=0x2: unexpected exception: synchronous (EL1): data abort");
+    assert_eq!(faults.len(), 1, "the read must fault: {}", run.console);
+    assert_eq!(hex_field(faults[0], "far="), va, "{}", faults[0]);
+    let esr = hex_field(faults[0], "esr=");
+    assert_eq!(esr >> 26, 0x25, "a data abort taken at EL1: {}", faults[0]);
+    assert_eq!(
+        esr & 0x3c,
+        0x04,
+        "a translation fault (DFSC 0b0001xx), not a permission fault: {}",
+        faults[0]
+    );
+    assert!(run.lines_starting("core 2: read ").is_empty(), "{}", run.console);
+    for core in 1..6 {
+        let unmapped =
+            format!("core 0: physmap: core {core}'s region and its monitor's share are unmapped here");
+        assert_eq!(run.lines_starting(&unmapped).len(), 1, "{}", run.console);
+    }
+    assert!(
+        run.lines_starting("core 0: core ").iter().all(|l| !l.contains("still mapped")),
+        "{}",
+        run.console
+    );
+    assert_eq!(run.lines_starting("core 2 offline: ").len(), 1, "{}", run.console);
     assert_run_ends(&run, 5);
 }
 

@@ -13,8 +13,8 @@ use cpu_driver::arch::aarch64::cpu::{self, halt};
 use cpu_driver::arch::aarch64::{cache, gic, phys};
 use cpu_driver::boot_record::{
     ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_CONSOLE_STALL_TEST, FLAG_EL0_INSTRUCTIONS_TEST,
-    FLAG_FAULT_TEST, FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_POWER_OFF_WHEN_DONE, FLAG_SELFTEST,
-    FLAG_SEMIHOSTING_EXIT, MAX_CORES,
+    FLAG_FAULT_TEST, FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_PHYSMAP_TEST, FLAG_POWER_OFF_WHEN_DONE,
+    FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT, MAX_CORES,
 };
 use cpu_driver::kernel_region::MachineMemory;
 use cpu_driver::layout::{align_down, align_up, PAGE_SIZE, PHYSMAP_LIMIT};
@@ -146,6 +146,9 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     }
     if has_arg("kernel-stack-overflow-test") {
         flags |= FLAG_KERNEL_STACK_OVERFLOW_TEST;
+    }
+    if has_arg("physmap-test") {
+        flags |= FLAG_PHYSMAP_TEST;
     }
     if has_arg("console-stall-test") {
         flags |= FLAG_CONSOLE_STALL_TEST;
