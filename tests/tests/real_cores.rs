@@ -23,16 +23,22 @@ fn hex_field(line: &str, name: &str) -> u64 {
     u64::from_str_radix(value.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("{name} in {line:?}"))
 }
 
+/// Boots the big.LITTLE machine with `word` on the kernel command line.
+fn boot_with(word: &str) -> Run {
+    Qemu { append: Some(word.into()), ..Qemu::big_little() }.boot()
+}
+
+/// The one line of the run that starts with `prefix`.
+fn said_once<'a>(run: &'a Run, prefix: &str) -> &'a str {
+    let lines = run.lines_starting(prefix);
+    assert_eq!(lines.len(), 1, "one line {prefix:?} expected: {}", run.console);
+    lines[0]
+}
+
 #[test]
 fn a_kernel_stack_overflow_is_reported_with_its_address_and_the_other_cores_run_on() {
-    let qemu = Qemu { append: Some("kernel-stack-overflow-test".into()), ..Qemu::big_little() };
-    let run = qemu.boot();
-    assert_eq!(
-        run.lines_starting("core 2: recursing until the kernel stack overflows").len(),
-        1,
-        "{}",
-        run.console
-    );
+    let run = boot_with("kernel-stack-overflow-test");
+    said_once(&run, "core 2: recursing until the kernel stack overflows");
     let reports =
         run.lines_starting("core mpidr=0x2: kernel stack overflow: synchronous (EL1): data abort at far=");
     assert_eq!(reports.len(), 1, "one report, not a recursion: {}", run.console);
@@ -63,14 +69,8 @@ fn a_kernel_stack_overflow_is_reported_with_its_address_and_the_other_cores_run_
 /// sees the half line and every other core's lines keep coming, up to the end of the run.
 #[test]
 fn a_core_stopped_half_way_through_a_console_line_holds_no_other_core_up() {
-    let qemu = Qemu { append: Some("console-stall-test".into()), ..Qemu::big_little() };
-    let run = qemu.boot();
-    assert_eq!(
-        run.lines_starting("core 2: stopping for good half-way through a console line").len(),
-        1,
-        "{}",
-        run.console
-    );
+    let run = boot_with("console-stall-test");
+    said_once(&run, "core 2: stopping for good half-way through a console line");
     assert!(
         !run.console.contains("this line is never published"),
         "a half-written line came out: {}",
@@ -103,34 +103,23 @@ fn a_core_stopped_half_way_through_a_console_line_holds_no_other_core_up() {
 /// and the core's monitor share afterwards (checked there with `AT S1E1R`).
 #[test]
 fn no_core_maps_another_cores_region_or_its_own_text_through_its_physmap() {
-    let qemu = Qemu { append: Some("physmap-test".into()), ..Qemu::big_little() };
-    let run = qemu.boot();
-    let reading = run.lines_starting("core 2: reading its own region ");
-    assert_eq!(reading.len(), 1, "{}", run.console);
-    let va = hex_field(reading[0], "va=");
-    let faults = run.lines_starting("core mpidr=0x2: unexpected exception: synchronous (EL1): data abort");
-    assert_eq!(faults.len(), 1, "the read must fault: {}", run.console);
-    assert_eq!(hex_field(faults[0], "far="), va, "{}", faults[0]);
-    let esr = hex_field(faults[0], "esr=");
-    assert_eq!(esr >> 26, 0x25, "a data abort taken at EL1: {}", faults[0]);
-    assert_eq!(
-        esr & 0x3c,
-        0x04,
-        "a translation fault (DFSC 0b0001xx), not a permission fault: {}",
-        faults[0]
-    );
+    let run = boot_with("physmap-test");
+    let va = hex_field(said_once(&run, "core 2: reading its own region "), "va=");
+    // The read must fault.
+    let fault = said_once(&run, "core mpidr=0x2: unexpected exception: synchronous (EL1): data abort");
+    assert_eq!(hex_field(fault, "far="), va, "{fault}");
+    let esr = hex_field(fault, "esr=");
+    assert_eq!(esr >> 26, 0x25, "a data abort taken at EL1: {fault}");
+    assert_eq!(esr & 0x3c, 0x04, "a translation fault (DFSC 0b0001xx), not a permission fault: {fault}");
     assert!(run.lines_starting("core 2: read ").is_empty(), "{}", run.console);
     for core in 1..6 {
-        let unmapped =
-            format!("core 0: physmap: core {core}'s region and its monitor's share are unmapped here");
-        assert_eq!(run.lines_starting(&unmapped).len(), 1, "{}", run.console);
+        said_once(
+            &run,
+            &format!("core 0: physmap: core {core}'s region and its monitor's share are unmapped here"),
+        );
     }
-    assert!(
-        run.lines_starting("core 0: core ").iter().all(|l| !l.contains("still mapped")),
-        "{}",
-        run.console
-    );
-    assert_eq!(run.lines_starting("core 2 offline: ").len(), 1, "{}", run.console);
+    assert!(!run.console.contains("still mapped"), "{}", run.console);
+    said_once(&run, "core 2 offline: ");
     assert_run_ends(&run, 5);
 }
 
