@@ -139,7 +139,8 @@ impl LogRing {
 
     /// The stamp of the oldest line not yet taken out; only the ring's reader calls this.
     pub fn oldest_stamp(&self) -> Option<u64> {
-        let consumed = self.reader.consumed.load(Ordering::Relaxed);
+        // Acquire: the emergency path may have been the reader last (see `pop`).
+        let consumed = self.reader.consumed.load(Ordering::Acquire);
         // Acquire: pairs with the writer's release of `written`; the slot is complete.
         let written = self.writer.written.load(Ordering::Acquire);
         (consumed != written)

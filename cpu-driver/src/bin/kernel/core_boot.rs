@@ -126,13 +126,20 @@ fn prepare(
     region_pa: u64,
     share: PhysRange,
 ) -> Option<u64> {
-    // The region is the boot core's own RAM until now (its monitor's): its physmap maps it.
-    if !kernel_region::owns(record, region_pa, layout.size, Attributes::Data) {
-        kprintln!(
-            "core {}: core {index}'s region {region_pa:#x} is not memory this core owns",
-            record.core_index
-        );
-        return None;
+    // The region and the share are this core's monitor's RAM until now, which its physmap
+    // maps and can unmap once the core runs (not the frame pool, which the kernel window maps
+    // for good).
+    let region = PhysRange { start: region_pa, end: region_pa + layout.size };
+    for (what, range) in [("region", region), ("share", share)] {
+        if !kernel_region::owns(record, range.start, range.end - range.start, Attributes::Data) {
+            kprintln!(
+                "core {}: core {index}'s {what} {:#x}..{:#x} is not its monitor's memory",
+                record.core_index,
+                range.start,
+                range.end
+            );
+            return None;
+        }
     }
     let region_va = phys_to_virt(region_pa)?;
     let mut core_record = BootRecord {
