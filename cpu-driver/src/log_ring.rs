@@ -19,13 +19,23 @@
 //! The shared region is Normal Write-Back Inner Shareable memory on every core that maps it
 //! (the physmap's RAM attributes; cores run in one Inner Shareable domain), so these
 //! acquire/release pairs need no cache maintenance.
+//!
+//! Under `--cfg loom` the atomics are loom's (and a ring has 2 slots), so the models in
+//! `tests/loom.rs` check this very code.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(loom))]
+use core::sync::atomic::{fence, AtomicU64, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{fence, AtomicU64, Ordering};
 
 use crate::linebuf::LINE_CAPACITY;
 
 /// Lines one ring holds before its writer must wait for the owner.
+#[cfg(not(loom))]
 pub const RING_SLOTS: u64 = 64;
+/// Lines one ring holds (a small ring for the loom models, which must wrap it).
+#[cfg(loom)]
+pub const RING_SLOTS: u64 = 2;
 const WORDS: usize = LINE_CAPACITY / 8;
 
 /// One line in a ring: the counter value when it was written (the owner's merge key), its
@@ -60,18 +70,23 @@ pub struct LogRing {
 }
 
 impl Slot {
-    const fn new() -> Self {
-        Slot { stamp: AtomicU64::new(0), len: AtomicU64::new(0), words: [const { AtomicU64::new(0) }; WORDS] }
+    fn new() -> Self {
+        Slot {
+            stamp: AtomicU64::new(0),
+            len: AtomicU64::new(0),
+            words: core::array::from_fn(|_| AtomicU64::new(0)),
+        }
     }
 }
 
 impl LogRing {
-    /// An empty ring (the same as all-zero memory, which is how the shared region's rings start).
-    pub const fn new() -> Self {
+    /// An empty ring (the same as all-zero memory, which is how the shared region's rings
+    /// start; the cores never build one, the host tests and models do).
+    pub fn new() -> Self {
         LogRing {
             writer: WriterSide { written: AtomicU64::new(0), dropped: AtomicU64::new(0) },
             reader: ReaderSide { consumed: AtomicU64::new(0) },
-            slots: [const { Slot::new() }; RING_SLOTS as usize],
+            slots: core::array::from_fn(|_| Slot::new()),
         }
     }
 }
@@ -170,10 +185,13 @@ impl LogRing {
 
 /// Who may write to the UART right now besides the owner's draining: one cache line the owner
 /// writes (`draining`, set while it writes a line) and one any core may claim (`emergency`,
-/// the index plus one of the core on the emergency path). Each side writes its flag, then
-/// reads the other's, all sequentially consistent (Dekker's handshake): at least one of the
+/// the index plus one of the core on the emergency path). Each side writes its flag, then a
+/// sequentially consistent fence (`dmb ish` on AArch64), then reads the other's flag
+/// (Dekker's handshake): with a fence between each side's store and load, at least one of the
 /// two sees the other's flag, so the owner and an emergency writer never write a line at the
-/// same time, and neither ever waits for the other without a bound.
+/// same time, and neither ever waits for the other without a bound. The flags' release stores
+/// (`end_line`, `release_emergency`) and acquire loads also order each side's use of a ring
+/// before the other's.
 #[repr(C)]
 pub struct ConsoleGate {
     draining: GateLine,
@@ -185,7 +203,7 @@ struct GateLine(AtomicU64);
 
 impl ConsoleGate {
     /// An idle gate (the same as all-zero memory).
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         ConsoleGate { draining: GateLine(AtomicU64::new(0)), emergency: GateLine(AtomicU64::new(0)) }
     }
 }
@@ -203,8 +221,9 @@ impl ConsoleGate {
     /// The owner, before writing one line: false (and nothing claimed) while a core is on the
     /// emergency path.
     pub fn begin_line(&self) -> bool {
-        self.draining.0.store(1, Ordering::SeqCst);
-        if self.emergency.0.load(Ordering::SeqCst) != 0 {
+        self.draining.0.store(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.emergency.0.load(Ordering::Acquire) != 0 {
             self.draining.0.store(0, Ordering::Release);
             return false;
         }
@@ -216,14 +235,19 @@ impl ConsoleGate {
         self.draining.0.store(0, Ordering::Release);
     }
 
-    /// Whether the owner is writing a line now.
+    /// Whether the owner is writing a line now (after [`ConsoleGate::claim_emergency`]).
     pub fn owner_writing(&self) -> bool {
-        self.draining.0.load(Ordering::SeqCst) != 0
+        self.draining.0.load(Ordering::Acquire) != 0
     }
 
     /// Core `core`, about to stop: claims the emergency path; false while another core has it.
     pub fn claim_emergency(&self, core: u64) -> bool {
-        self.emergency.0.compare_exchange(0, core + 1, Ordering::SeqCst, Ordering::Relaxed).is_ok()
+        let claimed =
+            self.emergency.0.compare_exchange(0, core + 1, Ordering::Acquire, Ordering::Relaxed).is_ok();
+        if claimed {
+            fence(Ordering::SeqCst); // between this store and the load of `draining`
+        }
+        claimed
     }
 
     /// Gives the emergency path back (after its line is out).
@@ -390,6 +414,45 @@ mod tests {
         g.release_emergency();
         assert!(drain(&[&r], &g, &mut DrainState::<1>::default(), |_| out += 1));
         assert_eq!(out, 1);
+    }
+
+    /// The owner and a core on the emergency path, each on its own thread, never write to the
+    /// "UART" at the same time: the gate's handshake (each side's flag store, then its load of
+    /// the other's, sequentially consistent) lets at most one through.
+    #[test]
+    fn the_gate_never_lets_the_owner_and_an_emergency_writer_write_at_once() {
+        const ROUNDS: u32 = 1_000_000;
+        let gate = Arc::new(ConsoleGate::new());
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let uart_busy = Arc::new(AtomicBool::new(false));
+        let write = |uart_busy: &AtomicBool, who: &str| {
+            assert!(!uart_busy.swap(true, Ordering::Relaxed), "{who} writes while the other one does");
+            std::hint::spin_loop();
+            uart_busy.store(false, Ordering::Relaxed);
+        };
+        let owner = {
+            let (gate, uart_busy, start) = (Arc::clone(&gate), Arc::clone(&uart_busy), Arc::clone(&start));
+            std::thread::spawn(move || {
+                start.wait();
+                for _ in 0..ROUNDS {
+                    if gate.begin_line() {
+                        write(&uart_busy, "the owner");
+                        gate.end_line();
+                    }
+                }
+            })
+        };
+        start.wait();
+        for _ in 0..ROUNDS {
+            if gate.claim_emergency(1) {
+                while gate.owner_writing() {
+                    std::hint::spin_loop();
+                }
+                write(&uart_busy, "the emergency writer");
+                gate.release_emergency();
+            }
+        }
+        owner.join().unwrap();
     }
 
     /// Three writers and the owner on their own threads: every line that was not dropped
