@@ -1,5 +1,6 @@
 //! Links the two bare-metal binaries with their linker scripts and declares the
-//! `cpu_driver_build` configuration through which a kernel build knows its own core class.
+//! `cpu_driver_build` configuration through which a kernel build knows its own core class,
+//! and the `loom` configuration of the console rings' models.
 
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
@@ -30,4 +31,6 @@ fn main() {
     // RUSTC_WORKSPACE_WRAPPER scripts/lib/rustc-for-core-class); these are the names the SKB
     // chooses from.
     println!("cargo::rustc-check-cfg=cfg(cpu_driver_build, values(\"cortex-a53\", \"cortex-a72\"))");
+    // `--cfg loom` swaps the console rings' atomics for loom's (`tests/loom.rs`).
+    println!("cargo::rustc-check-cfg=cfg(loom)");
 }

@@ -40,6 +40,15 @@ pub const FLAG_KERNEL_STACK_OVERFLOW_TEST: u64 = 1 << 5;
 /// EL0 (bootargs `el0-instructions-test`, which also sets [`FLAG_FAULT_TEST`] so core 1's
 /// monitor spawns it). The same bit as `syscall_abi::FLAG_EL0_INSTRUCTIONS_TEST`.
 pub const FLAG_EL0_INSTRUCTIONS_TEST: u64 = 1 << 6;
+/// Bit in `BootRecord::flags`: core 2's CPU driver stops for good half-way through putting a
+/// console line into its log ring (bootargs `console-stall-test`), to show that a core stopped
+/// while it prints holds no other core's output up.
+pub const FLAG_CONSOLE_STALL_TEST: u64 = 1 << 7;
+/// Bit in `BootRecord::flags` (bootargs `physmap-test`): the boot core checks with `AT S1E1R`
+/// that each core it started is gone from its physmap and says so, and core 2's CPU driver
+/// reads its own region through its physmap, which must fault (no core maps another's region
+/// or its own text writable).
+pub const FLAG_PHYSMAP_TEST: u64 = 1 << 8;
 
 /// The console a CPU driver writes to.
 #[repr(C)]
@@ -250,6 +259,10 @@ pub struct BootRecord {
     pub no_map: [[u64; 2]; MAX_RANGES],
     /// Entries of `no_map` in use.
     pub no_map_count: u64,
+    /// How many of the region's kernel tables (those after the entry map's, the TTBR1 pool)
+    /// `kernel_region::prepare` used; the core may use the rest later (`core_boot` splits
+    /// physmap blocks to unmap a started core's memory).
+    pub kernel_tables_used: u64,
 }
 
 /// Byte offsets the entry assembly uses.
@@ -326,6 +339,7 @@ impl BootRecord {
             monitor_ram_count: 0,
             no_map: [[0; 2]; MAX_RANGES],
             no_map_count: 0,
+            kernel_tables_used: 0,
         }
     }
 

@@ -7,8 +7,8 @@
 //!   that build's virtual address (the same on every core of the class; the little and big
 //!   builds differ) by its own translation tables ([`layout`]). The only memory two cores
 //!   write is the shared region the stub sets aside ([`shared_region`]): URPC channel frames
-//!   carrying [`kernel_messages`] and the monitors' messages, and the console lock
-//!   ([`console_lock`]).
+//!   carrying [`kernel_messages`] and the monitors' messages, and each core's console log
+//!   ring, which the boot core drains ([`log_ring`]; no core waits for another to print).
 //! - **Plan on the host, poke on the board.** Boot planning ([`plan`]), translation tables
 //!   ([`paging`]) and the boot record ([`boot_record`]) are plain Rust with host unit tests;
 //!   register access, assembly and firmware calls live in `arch::aarch64`, built only for the
@@ -19,12 +19,12 @@
 
 pub mod asid;
 pub mod boot_record;
-pub mod console_lock;
 pub mod frames;
 pub mod kernel_messages;
 pub mod kernel_region;
 pub mod layout;
 pub mod linebuf;
+pub mod log_ring;
 pub mod paging;
 pub mod plan;
 pub mod program;

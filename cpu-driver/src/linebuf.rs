@@ -1,5 +1,5 @@
 //! A fixed-size line buffer that `core::fmt` writes into, so a whole console line is formatted
-//! before the console lock is taken (no allocation, no interleaving).
+//! before it goes into the core's console log ring as one unit (no allocation, no interleaving).
 
 use core::fmt;
 

@@ -248,6 +248,69 @@ impl<'a> TablePool<'a> {
         false
     }
 
+    /// Removes every mapping in `[va, va + size)` (page aligned) of tables this pool built,
+    /// leaving the rest as it was. A block that reaches beyond the range is split first into
+    /// the next level's entries (a table from the pool, same attributes): the block's entry
+    /// is cleared, `break_entry(block_va)` runs (the caller completes the clear and
+    /// invalidates the TLB for that address: break-before-make, Arm ARM D8.16.1, since the
+    /// tables may be live), then the new table takes its place. The caller invalidates the
+    /// TLB for the whole range afterwards. A window holding a table from outside the pool
+    /// (`install_table`) is refused.
+    pub fn unmap(&mut self, va: u64, size: u64, mut break_entry: impl FnMut(u64)) -> Result<(), MapError> {
+        if !va.is_multiple_of(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) {
+            return Err(MapError::Misaligned);
+        }
+        let end = va.checked_add(size).ok_or(MapError::OutsideWindow)?;
+        let mut cursor = va;
+        while cursor < end {
+            cursor = self.unmap_at(cursor, end, &mut break_entry)?;
+        }
+        Ok(())
+    }
+
+    /// Clears the entry that maps `va` if it lies inside `[va, end)`, splitting a larger block
+    /// first; returns the address after what was handled.
+    fn unmap_at(&mut self, va: u64, end: u64, break_entry: &mut impl FnMut(u64)) -> Result<u64, MapError> {
+        let mut table = 0;
+        for level in 1..=3u32 {
+            let shift = 39 - 9 * level;
+            let span = 1u64 << shift;
+            let index = ((va >> shift) & (ENTRIES as u64 - 1)) as usize;
+            let entry = self.tables[table][index];
+            let entry_start = va & !(span - 1);
+            let entry_end = entry_start + span;
+            if entry & VALID == 0 {
+                return Ok(entry_end.min(end));
+            }
+            if level < 3 && entry & TABLE_OR_PAGE != 0 {
+                table = self.table_index(entry & ADDRESS_MASK).ok_or(MapError::Overlap)?;
+                continue;
+            }
+            if entry_start >= va && entry_end <= end {
+                self.tables[table][index] = 0;
+                return Ok(entry_end);
+            }
+            // A block reaching beyond the range: split it into the next level's entries.
+            let next = self.used;
+            if next >= self.tables.len() {
+                return Err(MapError::OutOfTables);
+            }
+            self.used += 1;
+            let child_span = span >> 9;
+            let kind = if level == 2 { TABLE_OR_PAGE } else { 0 };
+            let attributes = entry & !ADDRESS_MASK;
+            let output = entry & ADDRESS_MASK;
+            for (i, child) in self.tables[next].iter_mut().enumerate() {
+                *child = (output + i as u64 * child_span) | attributes | kind;
+            }
+            self.tables[table][index] = 0;
+            break_entry(entry_start);
+            self.tables[table][index] = (self.base_pa + next as u64 * PAGE_SIZE) | TABLE_OR_PAGE | VALID;
+            table = next;
+        }
+        Err(MapError::Misaligned)
+    }
+
     /// Looks up the descriptor that maps `va` (for tests and diagnostics): its level and value.
     pub fn lookup(&self, va: u64) -> Option<(u32, u64)> {
         let mut table = 0;
@@ -486,6 +549,41 @@ mod tests {
         assert_eq!(attr(0xfe20_1000), Some(MAIR_DEVICE));
         assert_eq!(attr(400 * GIB), Some(MAIR_DEVICE));
         assert!(pool.lookup(KERNEL_BASE).is_none());
+    }
+
+    #[test]
+    fn unmapping_splits_blocks_with_break_before_make_and_keeps_the_rest() {
+        let mut tables = vec![[0u64; 512]; 4];
+        let mut pool = pool(&mut tables);
+        pool.map(PHYSMAP_BASE + GIB, GIB, GIB, Attributes::Data).unwrap();
+        let mut broken = Vec::new();
+        // 6 MiB from 2 MiB + 4 KiB on: the GiB block splits into 2 MiB blocks, the first and
+        // last of the range's 2 MiB blocks split into pages.
+        let (start, size) = (GIB + MIB2 + PAGE_SIZE, 3 * MIB2);
+        pool.unmap(PHYSMAP_BASE + start, size, |va| broken.push(va)).unwrap();
+        assert_eq!(
+            broken,
+            [PHYSMAP_BASE + GIB, PHYSMAP_BASE + GIB + MIB2, PHYSMAP_BASE + GIB + 4 * MIB2],
+            "each split block's entry is broken first"
+        );
+        assert_eq!(pool.tables_used(), 4);
+        let at = |pa: u64| pool.lookup(PHYSMAP_BASE + pa);
+        for pa in [start, start + MIB2, start + size - PAGE_SIZE] {
+            assert_eq!(at(pa), None, "{pa:#x} unmapped");
+        }
+        let (level, kept) = at(start - PAGE_SIZE).unwrap();
+        assert_eq!((level, kept & ADDRESS_MASK), (3, start - PAGE_SIZE));
+        assert_eq!(kept & !ADDRESS_MASK, Attributes::Data.bits() | TABLE_OR_PAGE | VALID, "same attributes");
+        assert_eq!(at(start + size).map(|(l, d)| (l, d & ADDRESS_MASK)), Some((3, start + size)));
+        assert_eq!(at(GIB).map(|(l, d)| (l, d & ADDRESS_MASK)), Some((2, GIB)));
+        assert_eq!(at(2 * GIB - PAGE_SIZE).map(|(l, d)| (l, d & ADDRESS_MASK)), Some((2, 2 * GIB - MIB2)));
+        // Unmapping what is not mapped is harmless; running out of tables is an error.
+        pool.unmap(PHYSMAP_BASE + start, size, |_| panic!("nothing to split")).unwrap();
+        assert_eq!(
+            pool.unmap(PHYSMAP_BASE + GIB + 100 * MIB2, PAGE_SIZE, |_| {}),
+            Err(MapError::OutOfTables)
+        );
+        assert_eq!(pool.unmap(PHYSMAP_BASE + 1, PAGE_SIZE, |_| {}), Err(MapError::Misaligned));
     }
 
     #[test]

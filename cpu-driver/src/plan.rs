@@ -8,7 +8,7 @@ use crate::layout::{align_down, align_up, MIB2, PAGE_SIZE};
 use crate::paging::PhysRange;
 
 /// Translation tables reserved in each core's region: the entry identity map's first.
-pub const TABLES_PER_CORE: usize = 16;
+pub const TABLES_PER_CORE: usize = 32;
 /// Of those, the tables of the entry identity map (level 1 and level 2: the region is mapped
 /// with 2 MiB blocks).
 pub const ENTRY_MAP_TABLES: usize = 2;

@@ -4,27 +4,29 @@
 //! physmap ([`SharedRegion`]). What travels through its channel frames is in
 //! [`crate::kernel_messages`] (between CPU drivers) and the monitors' own protocol.
 //!
-//! Every exchange between cores is a URPC message in one of its channel frames; nothing else in
-//! it is written by two cores except the console lock ([`crate::console_lock`]), and the
-//! ping-pong lines that measure the raw cache-line round trip.
+//! Every exchange between cores is a URPC message in one of its channel frames; besides them it
+//! holds each core's console log ring (one writer, its core; one reader, the console owner)
+//! and the console gate ([`crate::log_ring`]), and the ping-pong lines that measure the raw
+//! cache-line round trip. No core ever waits in it for another to finish printing.
 //!
 //! ```text
 //! offset                      contents
-//! 0                           console lock (one cache line), rest of the page unused
+//! 0                           console gate (two cache lines), rest of the page unused
 //! 4 KiB * (1 + n)             kernel channel between the boot core (side A) and core n (side B)
 //! after them, 1 page / 64     the cache line core n and the boot core bounce to measure the
 //!   cores per page            raw cache-line round trip ("limit")
 //! after them, 4 KiB each      monitor channel of each unordered pair of cores (a < b; a is side A)
 //! after them, 8 KiB each      application region of each pair: a channel frame, then a page
 //!                             whose first cache line the pair bounces for the raw limit
+//! after them, 24 KiB each     console log ring of core n
 //! ```
 
 use core::sync::atomic::AtomicU64;
 
 use urpc::ChannelFrame;
 
-use crate::console_lock::ConsoleLock;
 use crate::layout::{align_up, phys_to_virt, PAGE_SIZE};
+use crate::log_ring::{ConsoleGate, LogRing};
 
 /// Bytes of one channel frame.
 pub const CHANNEL_BYTES: u64 = urpc::ChannelFrame::<{ urpc::DEFAULT_SLOTS }>::BYTES as u64;
@@ -32,6 +34,9 @@ pub const CHANNEL_BYTES: u64 = urpc::ChannelFrame::<{ urpc::DEFAULT_SLOTS }>::BY
 const LINE: u64 = 64;
 /// Bytes of a pair's application region: its channel frame and its ping-pong page.
 pub const APP_REGION_BYTES: u64 = CHANNEL_BYTES + PAGE_SIZE;
+/// Bytes from one core's log ring to the next (whole pages).
+const LOG_RING_STRIDE: u64 = align_up(LogRing::BYTES, PAGE_SIZE);
+const _: () = assert!(ConsoleGate::BYTES <= PAGE_SIZE);
 
 /// Where everything sits in the shared region of a machine with `core_count` cores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,8 +50,13 @@ impl SharedLayout {
         SharedLayout { core_count }
     }
 
-    /// Offset of the console lock.
-    pub const fn console_lock(&self) -> u64 {
+    /// Cores the layout has room for.
+    pub const fn core_count(&self) -> u64 {
+        self.core_count
+    }
+
+    /// Offset of the console gate.
+    pub const fn console_gate(&self) -> u64 {
         0
     }
 
@@ -95,9 +105,18 @@ impl SharedLayout {
         Some((base + pair * APP_REGION_BYTES, a_is_side_a))
     }
 
+    fn log_ring_base(&self) -> u64 {
+        self.monitor_base() + self.pairs() * (CHANNEL_BYTES + APP_REGION_BYTES)
+    }
+
+    /// Offset of core `core`'s console log ring.
+    pub fn log_ring(&self, core: u64) -> Option<u64> {
+        (core < self.core_count).then(|| self.log_ring_base() + core * LOG_RING_STRIDE)
+    }
+
     /// Bytes of the whole region.
     pub fn size(&self) -> u64 {
-        self.monitor_base() + self.pairs() * (CHANNEL_BYTES + APP_REGION_BYTES)
+        self.log_ring_base() + self.core_count * LOG_RING_STRIDE
     }
 }
 
@@ -123,10 +142,19 @@ impl SharedRegion {
         Some(SharedRegion { va: phys_to_virt(pa)?, layout: SharedLayout::new(core_count) })
     }
 
-    /// The console lock.
-    pub fn console_lock(&self) -> &'static ConsoleLock {
-        // SAFETY: per `new`, offset 0 of the region is a zero-initialised ConsoleLock (atomics).
-        unsafe { &*((self.va + self.layout.console_lock()) as *const ConsoleLock) }
+    /// The console gate.
+    pub fn console_gate(&self) -> &'static ConsoleGate {
+        // SAFETY: per `new`, offset 0 of the region is a zero-initialised ConsoleGate (atomics;
+        // all-zero is idle), page aligned.
+        unsafe { &*((self.va + self.layout.console_gate()) as *const ConsoleGate) }
+    }
+
+    /// Core `core`'s console log ring, if the machine has that core.
+    pub fn log_ring(&self, core: u64) -> Option<&'static LogRing> {
+        let offset = self.layout.log_ring(core)?;
+        // SAFETY: per `new`, the layout's ring offsets name zeroed, page-aligned rings of
+        // atomics inside the region; all-zero is an empty ring.
+        Some(unsafe { &*((self.va + offset) as *const LogRing) })
     }
 
     /// The channel frame at `offset` (from one of the layout's channel functions).
@@ -152,13 +180,16 @@ mod tests {
     #[test]
     fn regions_do_not_overlap_and_channels_are_page_aligned() {
         let layout = SharedLayout::new(6);
-        let mut spans = vec![(0, 64)];
+        let mut spans = vec![(0, ConsoleGate::BYTES)];
         for core in 0..6 {
             let channel = layout.kernel_channel(core).unwrap();
             assert_eq!(channel % PAGE_SIZE, 0);
             spans.push((channel, channel + CHANNEL_BYTES));
             let line = layout.pingpong_line(core).unwrap();
             spans.push((line, line + 64));
+            let ring = layout.log_ring(core).unwrap();
+            assert_eq!(ring % PAGE_SIZE, 0);
+            spans.push((ring, ring + LogRing::BYTES));
         }
         let mut pairs = std::collections::HashSet::new();
         for a in 0..6 {
@@ -184,8 +215,9 @@ mod tests {
         for w in spans.windows(2) {
             assert!(w[0].1 <= w[1].0, "{:?} overlaps {:?}", w[0], w[1]);
         }
-        assert_eq!(spans.last().unwrap().1, layout.size());
+        assert_eq!(align_up(spans.last().unwrap().1, PAGE_SIZE), layout.size());
         assert_eq!(layout.kernel_channel(6), None);
+        assert_eq!(layout.log_ring(6), None);
         assert_eq!(layout.monitor_channel(0, 6), None);
     }
 }

@@ -325,3 +325,63 @@ fn every_build_runs_on_any_armv8_0_core() {
         !beyond_armv8_0("ldaxr x0, [x1]") && !beyond_armv8_0("stlr x0, [x1]") && !beyond_armv8_0("casual")
     );
 }
+
+/// Whether `insn` calls the function `name` (a direct branch with link).
+fn calls(insn: &str, name: &str) -> bool {
+    insn.starts_with("bl ") && insn.ends_with(&format!("<{name}>"))
+}
+
+/// The stub turns translation on once, from off (`stub_enable_mmu`), and replaces that live
+/// early identity map by the full one, whose block sizes differ, only with the MMU off
+/// (`stub_switch_map`): break-before-make for every entry at once, so no TLB can hold an entry
+/// of each map for one address (a TLB conflict abort on a board; QEMU's TLB never conflicts).
+/// Between clearing `SCTLR_EL1.M` and setting it again the switch writes the TTBRs,
+/// invalidates the whole TLB and waits for that, and touches no memory.
+#[test]
+fn the_boot_stub_replaces_its_live_identity_map_with_the_mmu_off() {
+    let stub = functions("boot-stub.elf");
+    let count_calls =
+        |name: &str| stub.iter().flat_map(|f| &f.instructions).filter(|i| calls(i, name)).count();
+    assert_eq!(count_calls("stub_enable_mmu"), 1, "translation is turned on once, from off");
+    assert_eq!(
+        count_calls("stub_switch_map"),
+        1,
+        "the full map replaces the early one through stub_switch_map"
+    );
+    for function in stub.iter().filter(|f| f.name != "stub_enable_mmu" && f.name != "stub_switch_map") {
+        assert!(
+            !function
+                .instructions
+                .iter()
+                .any(|i| i.starts_with("msr TTBR0_EL1") || i.starts_with("msr TTBR1_EL1")),
+            "{} changes a translation table base outside the two checked functions",
+            function.name
+        );
+    }
+    let switch =
+        stub.iter().find(|f| f.name == "stub_switch_map").expect("boot-stub.elf holds stub_switch_map");
+    let insns = &switch.instructions;
+    let sctlr_writes: Vec<usize> =
+        (0..insns.len()).filter(|&i| insns[i].starts_with("msr SCTLR_EL1")).collect();
+    let [off, on] = sctlr_writes[..] else { panic!("two SCTLR_EL1 writes expected: {insns:?}") };
+    let off_register = insns[off].rsplit(' ').next().expect("msr names a register");
+    assert!(
+        insns[off - 1].starts_with(&format!("and {off_register}, "))
+            && insns[off - 1].ends_with("#0xfffffffffffffffe"),
+        "the first SCTLR_EL1 write must clear M (bit 0): {insns:?}"
+    );
+    let between = &insns[off..on];
+    let at = |what: &str| between.iter().position(|i| i.starts_with(what));
+    let ttbr0 = at("msr TTBR0_EL1").expect("TTBR0 written with the MMU off");
+    let tlbi = at("tlbi vmalle1").expect("the whole TLB invalidated with the MMU off");
+    let dsb = between[tlbi..].iter().position(|i| i.starts_with("dsb ")).expect("the invalidation completed");
+    assert!(ttbr0 < tlbi && dsb > 0, "{insns:?}");
+    assert!(
+        !between.iter().any(|i| ["ld", "st", "prfm"].iter().any(|p| i.starts_with(p))),
+        "no memory access with the MMU off (it would be Device memory, past the cache): {insns:?}"
+    );
+    assert!(
+        !insns[..off].iter().chain(&insns[on..]).any(|i| i.starts_with("msr TTBR")),
+        "the TTBRs change only while the MMU is off: {insns:?}"
+    );
+}

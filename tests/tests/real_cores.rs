@@ -1,8 +1,9 @@
 //! What a real core needs and QEMU can still show: exceptions taken on their own stack when the
-//! kernel stack overflows, the EL0 instructions `SCTLR_EL1` lets through or traps, the timer
-//! chosen by the entry level, PSCI over HVC on a machine entered at EL2, waiting without an
-//! interrupt controller, cores whose design the device tree does not name, and a core whose
-//! start method lacks a fact. (What QEMU cannot show is checked in `disassembly.rs` or listed in
+//! kernel stack overflows, a console that a core stopped half-way through a line cannot block,
+//! a physmap that maps no other core's region, the EL0 instructions `SCTLR_EL1` lets through or
+//! traps, the timer chosen by the entry level, PSCI over HVC on a machine entered at EL2, waiting
+//! without an interrupt controller, cores whose design the device tree does not name, and a core
+//! whose start method lacks a fact. (What QEMU cannot show is checked in `disassembly.rs` or listed in
 //! the README's "What QEMU cannot show".)
 
 use system_tests::{built, Qemu, Run};
@@ -23,16 +24,22 @@ fn hex_field(line: &str, name: &str) -> u64 {
     u64::from_str_radix(value.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("{name} in {line:?}"))
 }
 
+/// Boots the big.LITTLE machine with `word` on the kernel command line.
+fn boot_with(word: &str) -> Run {
+    Qemu { append: Some(word.into()), ..Qemu::big_little() }.boot()
+}
+
+/// The one line of the run that starts with `prefix`.
+fn said_once<'a>(run: &'a Run, prefix: &str) -> &'a str {
+    let lines = run.lines_starting(prefix);
+    assert_eq!(lines.len(), 1, "one line {prefix:?} expected: {}", run.console);
+    lines[0]
+}
+
 #[test]
 fn a_kernel_stack_overflow_is_reported_with_its_address_and_the_other_cores_run_on() {
-    let qemu = Qemu { append: Some("kernel-stack-overflow-test".into()), ..Qemu::big_little() };
-    let run = qemu.boot();
-    assert_eq!(
-        run.lines_starting("core 2: recursing until the kernel stack overflows").len(),
-        1,
-        "{}",
-        run.console
-    );
+    let run = boot_with("kernel-stack-overflow-test");
+    said_once(&run, "core 2: recursing until the kernel stack overflows");
     let reports =
         run.lines_starting("core mpidr=0x2: kernel stack overflow: synchronous (EL1): data abort at far=");
     assert_eq!(reports.len(), 1, "one report, not a recursion: {}", run.console);
@@ -54,6 +61,66 @@ fn a_kernel_stack_overflow_is_reported_with_its_address_and_the_other_cores_run_
     for core in [0, 1, 3, 4, 5] {
         assert_eq!(run.lines_starting(&format!("core {core} up ")).len(), 1);
     }
+    assert_run_ends(&run, 5);
+}
+
+/// Core 2 stops for good with its log ring's next line written but not published, interrupts
+/// masked: the way a core dies in the middle of a print. With one console lock held across
+/// the print every other core would wait for it for ever; with per-core rings the owner never
+/// sees the half line and every other core's lines keep coming, up to the end of the run.
+#[test]
+fn a_core_stopped_half_way_through_a_console_line_holds_no_other_core_up() {
+    let run = boot_with("console-stall-test");
+    said_once(&run, "core 2: stopping for good half-way through a console line");
+    assert!(
+        !run.console.contains("this line is never published"),
+        "a half-written line came out: {}",
+        run.console
+    );
+    assert!(run.lines_starting("core 2 timer: ").is_empty(), "core 2 went on: {}", run.console);
+    // The other cores print after core 2 stopped: their own bring-up, their monitors, the
+    // roll call that names core 2 offline after its deadline, and the end of the run.
+    for core in [0, 1, 3, 4, 5] {
+        assert_eq!(run.lines_starting(&format!("core {core} timer: ")).len(), 1, "{}", run.console);
+    }
+    assert_eq!(run.lines_starting("core 2 offline: ").len(), 1, "{}", run.console);
+    // Each monitor binds to its peers only after the roll call, 5 s after core 2 stopped: these
+    // lines come out of the other cores' rings after the stall.
+    let stopped = run.console.find("core 2: stopping for good").expect("said above");
+    let after = &run.console[stopped..];
+    for core in [1, 3, 4, 5] {
+        assert!(
+            after.contains(&format!("monitor {core} bound to ")),
+            "core {core} printed nothing after the stall: {}",
+            run.console
+        );
+    }
+    assert_run_ends(&run, 5);
+}
+
+/// No core's physmap maps another core's private memory or its own text: core 2 reads its
+/// own region through its physmap and takes a translation fault, reported with that address;
+/// the boot core, which wrote each started core's region through its physmap, has unmapped it
+/// and the core's monitor share afterwards (checked there with `AT S1E1R`).
+#[test]
+fn no_core_maps_another_cores_region_or_its_own_text_through_its_physmap() {
+    let run = boot_with("physmap-test");
+    let va = hex_field(said_once(&run, "core 2: reading its own region "), "va=");
+    // The read must fault.
+    let fault = said_once(&run, "core mpidr=0x2: unexpected exception: synchronous (EL1): data abort");
+    assert_eq!(hex_field(fault, "far="), va, "{fault}");
+    let esr = hex_field(fault, "esr=");
+    assert_eq!(esr >> 26, 0x25, "a data abort taken at EL1: {fault}");
+    assert_eq!(esr & 0x3c, 0x04, "a translation fault (DFSC 0b0001xx), not a permission fault: {fault}");
+    assert!(run.lines_starting("core 2: read ").is_empty(), "{}", run.console);
+    for core in 1..6 {
+        said_once(
+            &run,
+            &format!("core 0: physmap: core {core}'s region and its monitor's share are unmapped here"),
+        );
+    }
+    assert!(!run.console.contains("still mapped"), "{}", run.console);
+    said_once(&run, "core 2 offline: ");
     assert_run_ends(&run, 5);
 }
 

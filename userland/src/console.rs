@@ -1,5 +1,6 @@
 //! Console output for EL0 programs: whole lines, formatted in a buffer and written with one
-//! system call, so the kernel's console lock keeps them from interleaving with other cores.
+//! system call, which the kernel puts into its console log ring as one line, so it never
+//! interleaves with other cores' output.
 
 use core::fmt::{self, Write};
 

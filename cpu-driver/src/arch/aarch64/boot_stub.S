@@ -91,7 +91,8 @@ stub_enter_kernel:
     mov     x0, x20
     br      x19
 
-// stub_enable_mmu(ttbr, tcr, mair): turns on translation with an identity map.
+// stub_enable_mmu(ttbr, tcr, mair): turns on translation with an identity map; called once,
+// with the MMU off (stub_switch_map replaces the map later).
 .global stub_enable_mmu
 stub_enable_mmu:
     msr     mair_el1, x2
@@ -105,6 +106,30 @@ stub_enable_mmu:
     movz    x3, #0x181d
     movk    x3, #0x30d0, lsl #16            // SCTLR_EL1: M, C, SA, SA0, I + RES1
     msr     sctlr_el1, x3
+    isb
+    ret
+
+// stub_switch_map(ttbr): replaces the live identity map by another one with translation
+// off for the switch. The two maps give some addresses different block sizes, and changing a
+// live entry's size without break-before-make may leave both in the TLB, which the
+// architecture answers with a TLB conflict abort or a mix of both (Arm ARM D8.16.1). With
+// SCTLR_EL1.M clear no walk happens and no TLB entry is used, so invalidating every entry
+// there and enabling the new tables afterwards is break-before-make for all of them at once.
+// No memory is touched while M is clear: data accesses would then be Device-nGnRnE and miss
+// the cached stack. The code is identity-mapped in both maps, so the PC stays valid.
+.global stub_switch_map
+stub_switch_map:
+    dsb     ishst                           // the new tables are written before any walk
+    mrs     x1, sctlr_el1
+    bic     x2, x1, #1                      // M
+    msr     sctlr_el1, x2
+    isb
+    msr     ttbr0_el1, x0
+    msr     ttbr1_el1, x0
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    msr     sctlr_el1, x1
     isb
     ret
 

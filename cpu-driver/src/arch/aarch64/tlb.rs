@@ -1,4 +1,5 @@
-//! Making changes to a user address space's translation tables visible to this core's walks
+//! Making changes to a user address space's (and, for the physmap, the kernel's own)
+//! translation tables visible to this core's walks
 //! and TLB (Arm ARM DDI 0487, D8.13 "Translation Lookaside Buffers", D8.14 "TLB maintenance",
 //! and B2.3.11 / D8.2.6 on ordering translation table writes with the walks).
 //!
@@ -38,6 +39,39 @@ pub fn invalidate_page(asid: u16, va: u64) {
     unsafe {
         asm!("dsb ishst", "tlbi vale1is, {0}", "dsb ish", "isb", in(reg) operand, options(nostack, preserves_flags))
     };
+}
+
+/// Break-before-make's break for an entry of this core's kernel tables (TTBR1: the kernel
+/// window and the physmap) that was valid and has just been cleared, before anything else is
+/// written in its place: `dsb ishst` (the clear, and the replacement table's contents written
+/// before it, reach the tables), `tlbi vaae1` (every entry for that address, of any level and
+/// any ASID, on this core), `dsb nsh` (the invalidation completed), `isb`. Local forms: each
+/// core walks its own kernel tables only, so no other core's TLB can hold these entries.
+pub fn break_kernel_entry(va: u64) {
+    let operand = (va >> 12) & ((1 << 44) - 1);
+    // SAFETY: as in `invalidate_page`.
+    unsafe {
+        asm!("dsb ishst", "tlbi vaae1, {0}", "dsb nsh", "isb", in(reg) operand, options(nostack, preserves_flags))
+    };
+}
+
+/// After entries of this core's kernel tables were cleared (a range unmapped from the
+/// physmap): `dsb ishst`, `tlbi vmalle1` (every entry of this core's EL1&0 regime), `dsb nsh`,
+/// `isb`. Local for the reason given at [`break_kernel_entry`].
+pub fn invalidate_kernel_all() {
+    // SAFETY: as in `invalidate_page`.
+    unsafe { asm!("dsb ishst", "tlbi vmalle1", "dsb nsh", "isb", options(nostack, preserves_flags)) };
+}
+
+/// Whether this core's kernel may read `va` now (`AT S1E1R`): for checks that a mapping is
+/// gone.
+pub fn kernel_readable(va: u64) -> bool {
+    let par: u64;
+    // SAFETY: an address translation instruction only writes PAR_EL1, which is read right after.
+    unsafe {
+        asm!("at s1e1r, {0}", "isb", "mrs {1}, par_el1", in(reg) va, out(reg) par, options(nostack, preserves_flags))
+    };
+    par & 1 == 0
 }
 
 /// Removes every non-global TLB entry of address space `asid` (`tlbi aside1is`), before the

@@ -86,7 +86,8 @@ const AUX_CNTL_RX_TX: u32 = 0b11;
 pub struct Uart {
     /// The device.
     port: Port,
-    /// The bounded wait for room in its transmitter (taken under the console lock).
+    /// The bounded wait for room in its transmitter (this core's copy; its drop count is this
+    /// core's).
     wait: spin::Mutex<TransmitWait>,
     /// How long one byte may wait, in counter ticks.
     timeout: u64,
@@ -112,7 +113,8 @@ enum Port {
 }
 
 // SAFETY: the UART registers are device memory owned by the console; every access is a single
-// volatile register access, and callers serialise whole lines with the console lock.
+// volatile register access; whole lines are kept apart by the console owner and the console
+// gate (`crate::log_ring`), not here.
 unsafe impl Send for Port {}
 // SAFETY: as above.
 unsafe impl Sync for Port {}

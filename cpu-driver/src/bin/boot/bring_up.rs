@@ -12,9 +12,9 @@ use bootimage::{PayloadTable, TABLE_HEADER_SIZE};
 use cpu_driver::arch::aarch64::cpu::{self, halt};
 use cpu_driver::arch::aarch64::{cache, gic, phys};
 use cpu_driver::boot_record::{
-    ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST,
-    FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_POWER_OFF_WHEN_DONE, FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT,
-    MAX_CORES,
+    ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_CONSOLE_STALL_TEST, FLAG_EL0_INSTRUCTIONS_TEST,
+    FLAG_FAULT_TEST, FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_PHYSMAP_TEST, FLAG_POWER_OFF_WHEN_DONE,
+    FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT, MAX_CORES,
 };
 use cpu_driver::kernel_region::MachineMemory;
 use cpu_driver::layout::{align_down, align_up, PAGE_SIZE, PHYSMAP_LIMIT};
@@ -27,6 +27,7 @@ use crate::heap;
 
 extern "C" {
     fn stub_enable_mmu(ttbr: u64, tcr: u64, mair: u64);
+    fn stub_switch_map(ttbr: u64);
 }
 
 const DTB_MAGIC: u32 = 0xd00d_feed;
@@ -117,8 +118,10 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
         stub_println!("boot stub: reserved {:#x}..{:#x} is no-map: never mapped", hole.start, hole.end);
     }
     match build_identity_map(full_tables, &ram, &no_map) {
-        // SAFETY: the new map gives every address the stub uses the same normal attributes.
-        Ok(root) => unsafe { stub_enable_mmu(root, cpu::translation_control(), MAIR_VALUE) },
+        // SAFETY: the new map gives every address the stub uses the same normal attributes;
+        // the early map's entries are dropped with the MMU off before the new ones are used
+        // (break-before-make for blocks whose size changes), and the TCR and MAIR stay.
+        Ok(root) => unsafe { stub_switch_map(root) },
         Err(e) => stub_println!("boot stub: warning: full memory map failed ({e}); staying on the early map"),
     }
 
@@ -146,6 +149,12 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     }
     if has_arg("kernel-stack-overflow-test") {
         flags |= FLAG_KERNEL_STACK_OVERFLOW_TEST;
+    }
+    if has_arg("physmap-test") {
+        flags |= FLAG_PHYSMAP_TEST;
+    }
+    if has_arg("console-stall-test") {
+        flags |= FLAG_CONSOLE_STALL_TEST;
     }
     if has_arg("semihosting-exit") {
         flags |= FLAG_SEMIHOSTING_EXIT;

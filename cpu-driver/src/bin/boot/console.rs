@@ -1,5 +1,7 @@
 //! The stub's console: the UART from `/chosen/stdout-path`, once the MMU is on. Before that
-//! (and on boards whose console the stub cannot drive) output is dropped.
+//! (and on boards whose console the stub cannot drive) output is dropped. The stub writes to
+//! the UART directly: it runs before any CPU driver, and no other core runs until the boot
+//! core's CPU driver, the console owner, starts them (`cpu_driver::log_ring`).
 
 use core::fmt::Write;
 
@@ -23,11 +25,7 @@ pub fn print_line(args: core::fmt::Arguments<'_>) {
     if let Some(uart) = CONSOLE.get() {
         let mut line = LineBuffer::new();
         let _ = line.write_fmt(args);
-        let bytes = line.finish();
-        match LOCK.get() {
-            Some(lock) => lock.with(core::hint::spin_loop, || uart.write_bytes(bytes)),
-            None => uart.write_bytes(bytes),
-        }
+        uart.write_bytes(line.finish());
     }
 }
 
@@ -36,10 +34,3 @@ macro_rules! stub_println {
     ($($arg:tt)*) => { $crate::console::print_line(format_args!($($arg)*)) };
 }
 pub(crate) use stub_println;
-
-static LOCK: Once<&'static cpu_driver::console_lock::ConsoleLock> = Once::new();
-
-/// From now on, take the cross-core console lock for each line (other cores are about to run).
-pub fn use_lock(lock: &'static cpu_driver::console_lock::ConsoleLock) {
-    LOCK.call_once(|| lock);
-}

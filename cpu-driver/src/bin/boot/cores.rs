@@ -16,14 +16,13 @@ use cpu_driver::boot_record::{
     BootRecord, ConsoleConfig, GicConfig, StartStatus, BOOT_RECORD_MAGIC, ENABLE_NONE, ENABLE_PSCI,
     ENABLE_SPIN_TABLE, MAX_CORES,
 };
-use cpu_driver::console_lock::ConsoleLock;
 use cpu_driver::kernel_region::{self, MachineMemory, RegionParts};
 use cpu_driver::layout::{align_up, MIB2, PAGE_SIZE, PHYSMAP_LIMIT};
 use cpu_driver::paging::PhysRange;
 use cpu_driver::plan::{carve_regions, free_ranges, RegionLayout, TABLES_PER_CORE};
 use cpu_driver::shared_region::SharedLayout;
 
-use crate::console::{self, stub_println};
+use crate::console::stub_println;
 
 extern "C" {
     fn stub_enter_kernel(entry_pa: u64, record_pa: u64) -> !;
@@ -115,9 +114,6 @@ impl Plan {
         let shared = unsafe { phys::bytes_mut(shared_pa, shared_size as usize) };
         shared.fill(0);
         cache::clean_to_poc(shared_pa as usize, shared_size as usize);
-        // SAFETY: zeroed above and never freed; all-zero is a valid ConsoleLock (atomics).
-        let console_lock = unsafe { &*(shared_pa as *const ConsoleLock) };
-        console::use_lock(console_lock);
 
         let conduit = facts.psci.as_ref().map(|p| match p.conduit {
             skb::PsciConduit::Hvc => Conduit::Hvc,

@@ -201,10 +201,11 @@ pub fn install_vnode(
     Ok(VNode { pa: frames.pa, kernel_va: frames.va, asid: space.asid, owner, window: 0 })
 }
 
-/// The kernel's address for `[base, base + size)` if it is RAM: in this core's frame pool,
-/// through the kernel window's view of the pool; elsewhere (the RAM the boot record lists:
-/// every RAM capability lies in the pool or in it), through the physmap. Both views are
-/// normal write-back memory, so they never disagree about attributes.
+/// The kernel's address for `[base, base + size)` if it is RAM this core owns: in its frame
+/// pool, through the kernel window's view of the pool; in its monitor's memory (the boot
+/// record's `monitor_ram`: every RAM capability lies in the pool or in it), through the
+/// physmap, which maps no other RAM (`kernel_region::owned_memory`). Both views are normal
+/// write-back memory, so they never disagree about attributes.
 pub fn ram_va(record: &BootRecord, base: u64, size: u64) -> Option<u64> {
     let end = base.checked_add(size)?;
     if let Some(offset) = base.checked_sub(record.frames_pa) {
@@ -212,7 +213,7 @@ pub fn ram_va(record: &BootRecord, base: u64, size: u64) -> Option<u64> {
             return Some(record.frames_va + offset);
         }
     }
-    let in_ram = record.ram_ranges().any(|r| r.start <= base && end <= r.end);
+    let in_ram = record.monitor_ranges().any(|r| r.start <= base && end <= r.end);
     if in_ram {
         phys_to_virt(base).filter(|_| end <= PHYSMAP_LIMIT)
     } else {

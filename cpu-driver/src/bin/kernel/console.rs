@@ -1,41 +1,194 @@
-//! This core's console: the board UART through the physmap, one whole line at a time under
-//! the cross-core console lock, so lines from different cores never interleave.
+//! This core's console, with no cross-core lock. Every core formats a whole line and puts it
+//! into its own log ring in the shared region (`cpu_driver::log_ring`); the boot core is the
+//! console owner and moves every ring's lines to the UART, oldest first: after each line of
+//! its own, whenever its scheduler is idle or takes an interrupt, and at least every
+//! [`DRAIN_PERIOD_US`] (its timer, [`drain_deadline`]). A core that is about to stop (a panic,
+//! an exception at EL1) writes its last line itself ([`emergency_line`]): it claims the
+//! console gate's emergency flag, waits a bounded time for the owner to finish the line it is
+//! writing, flushes its own ring and writes to the UART. No path waits for another core
+//! without a bound, so a core stopped anywhere, even in the middle of a line, blocks no one.
 
 use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering};
 
+use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::uart::Uart;
-use cpu_driver::boot_record::ConsoleConfig;
-use cpu_driver::console_lock::ConsoleLock;
+use cpu_driver::boot_record::{ConsoleConfig, MAX_CORES};
 use cpu_driver::layout::phys_to_virt;
-use cpu_driver::linebuf::LineBuffer;
-use spin::Once;
+use cpu_driver::linebuf::{LineBuffer, LINE_CAPACITY};
+use cpu_driver::log_ring::{self, ConsoleGate, DrainState, LogRing};
+use cpu_driver::shared_region::SharedRegion;
+use spin::{Mutex, Once};
+
+/// The owner drains the rings at least this often, even while its dispatchers compute.
+pub const DRAIN_PERIOD_US: u64 = 2_000;
+/// How long a core whose ring is full waits for the owner to take lines out before it drops
+/// the line (longer than a 256-byte line takes at 115200 baud, 22 ms, several times over).
+const FULL_RING_WAIT_US: u64 = 100_000;
+/// How long the emergency path waits for another core's emergency line, or for the owner to
+/// end the line it is writing.
+const EMERGENCY_WAIT_US: u64 = 100_000;
 
 struct Console {
     uart: Uart,
-    lock: &'static ConsoleLock,
+    core: u64,
+    owner: bool,
+    region: SharedRegion,
+    ring: &'static LogRing,
+    gate: &'static ConsoleGate,
 }
 
 static CONSOLE: Once<Console> = Once::new();
+/// The owner's memory of reported drops; `try_lock` only, so a fault inside a drain that
+/// reaches the emergency path does not drain again.
+static DRAIN: Mutex<DrainState<MAX_CORES>> = Mutex::new(DrainState::new());
+/// One more than the ring's `consumed` count when this core last gave up waiting for room (the
+/// owner made no progress for [`FULL_RING_WAIT_US`]): until the owner takes a line out, a
+/// full ring drops at once instead of waiting again. 0: not given up.
+static GAVE_UP_AT: AtomicU64 = AtomicU64::new(0);
 
-/// Starts the console.
-pub fn init(config: &ConsoleConfig, lock: &'static ConsoleLock) {
+/// Starts the console; the boot core becomes the owner.
+pub fn init(config: &ConsoleConfig, region: SharedRegion, core: u64, owner: bool) {
     let uart = match phys_to_virt(config.base_pa) {
         // SAFETY: the physmap maps every non-RAM address as device memory, for good.
         // (Not programmed again: the stub set the UART up before any CPU driver ran.)
         Some(va) => unsafe { Uart::new(config, va, false) },
         None => Uart::none(),
     };
-    CONSOLE.call_once(|| Console { uart, lock });
+    let Some(ring) = region.log_ring(core) else { return };
+    CONSOLE.call_once(|| Console { uart, core, owner, region, ring, gate: region.console_gate() });
 }
 
-/// Prints one line.
+fn ticks(microseconds: u64) -> u64 {
+    cpu::counter_frequency() * microseconds / 1_000_000
+}
+
+/// Prints one line: into this core's ring (the owner then drains every ring).
 pub fn print_line(args: core::fmt::Arguments<'_>) {
+    let Some(console) = CONSOLE.get() else { return };
+    let mut line = LineBuffer::new();
+    let _ = line.write_fmt(args);
+    console.put(line.finish(), || {});
+    if console.owner {
+        drain();
+    }
+}
+
+impl Console {
+    /// Puts `bytes` into this core's ring, waiting a bounded time while it is full; a line
+    /// that still finds no room is dropped and counted (the owner reports the count).
+    fn put(&self, bytes: &[u8], before_publish: impl FnOnce() + Copy) {
+        let push = || self.ring.push_with(cpu::counter(), bytes, before_publish).is_ok();
+        if push() {
+            return;
+        }
+        if self.owner {
+            drain();
+            if !push() {
+                self.ring.count_drop();
+            }
+            return;
+        }
+        let gave_up_at = GAVE_UP_AT.load(Ordering::Relaxed);
+        if gave_up_at != 0 && gave_up_at == self.ring.consumed() + 1 {
+            self.ring.count_drop(); // the owner still takes nothing out
+            return;
+        }
+        let deadline = cpu::counter() + ticks(FULL_RING_WAIT_US);
+        while cpu::counter() < deadline {
+            core::hint::spin_loop();
+            if push() {
+                GAVE_UP_AT.store(0, Ordering::Relaxed);
+                return;
+            }
+        }
+        GAVE_UP_AT.store(self.ring.consumed() + 1, Ordering::Relaxed);
+        self.ring.count_drop();
+    }
+
+    fn rings(&self) -> ([&'static LogRing; MAX_CORES], usize) {
+        let mut rings = [self.ring; MAX_CORES];
+        let count = (self.region.layout.core_count() as usize).min(MAX_CORES);
+        for (core, slot) in rings.iter_mut().enumerate().take(count) {
+            if let Some(ring) = self.region.log_ring(core as u64) {
+                *slot = ring;
+            }
+        }
+        (rings, count)
+    }
+}
+
+/// On the owner: moves every line now in the rings to the UART, oldest first. Elsewhere, or
+/// while the owner is already draining (a fault inside a drain), does nothing.
+pub fn drain() {
+    let Some(console) = CONSOLE.get().filter(|c| c.owner) else { return };
+    let Some(mut state) = DRAIN.try_lock() else { return };
+    let (rings, count) = console.rings();
+    log_ring::drain(&rings[..count], console.gate, &mut state, |line| console.uart.write_bytes(line.bytes));
+}
+
+/// On the owner, the counter value by which it must drain again (its scheduler sleeps and
+/// runs dispatchers no longer than that); `None` on the other cores.
+pub fn drain_deadline() -> Option<u64> {
+    CONSOLE.get().filter(|c| c.owner).map(|_| cpu::counter() + ticks(DRAIN_PERIOD_US))
+}
+
+/// Waits up to `microseconds` for `done`; whether it came.
+fn wait_bounded(microseconds: u64, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = cpu::counter() + ticks(microseconds);
+    loop {
+        if done() {
+            return true;
+        }
+        if cpu::counter() >= deadline {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// The last line of a core that is about to stop, written to the UART by the core itself so
+/// that it comes out even when the owner is dead (or is this core). On the owner, a last
+/// drain of every ring comes first. Every wait is bounded; a line that cannot take the
+/// emergency path in time goes into the ring like any other.
+pub fn emergency_line(args: core::fmt::Arguments<'_>) {
+    let Some(console) = CONSOLE.get() else { return };
+    let mut line = LineBuffer::new();
+    let _ = line.write_fmt(args);
+    let bytes = line.finish();
+    if console.owner {
+        drain();
+    }
+    let gate = console.gate;
+    if !wait_bounded(EMERGENCY_WAIT_US, || gate.claim_emergency(console.core)) {
+        console.put(bytes, || {});
+        return;
+    }
+    if console.owner {
+        if gate.owner_writing() {
+            console.uart.write_bytes(b"\n"); // this core stopped half-way through a line
+        }
+    } else if wait_bounded(EMERGENCY_WAIT_US, || !gate.owner_writing()) {
+        // The owner is kept out of the rings until the gate is released: this core may take
+        // its own earlier lines out itself, so they precede its last one.
+        let mut buffer = [0u8; LINE_CAPACITY];
+        while let Some(len) = console.ring.pop(&mut buffer) {
+            console.uart.write_bytes(&buffer[..len]);
+        }
+    }
+    console.uart.write_bytes(bytes);
+    gate.release_emergency();
+}
+
+/// For the `console-stall-test`: this core stops for good half-way through putting `args`
+/// into its ring (the slot written, the line not yet published), with interrupts masked.
+pub fn stall_mid_line(args: core::fmt::Arguments<'_>) -> ! {
     if let Some(console) = CONSOLE.get() {
         let mut line = LineBuffer::new();
         let _ = line.write_fmt(args);
-        let bytes = line.finish();
-        console.lock.with(core::hint::spin_loop, || console.uart.write_bytes(bytes));
+        console.put(line.finish(), || cpu::halt());
     }
+    cpu::halt()
 }
 
 /// `println!` for the CPU driver.
@@ -43,3 +196,9 @@ macro_rules! kprintln {
     ($($arg:tt)*) => { $crate::console::print_line(format_args!($($arg)*)) };
 }
 pub(crate) use kprintln;
+
+/// The last words of a core about to stop (see [`emergency_line`]).
+macro_rules! kprintln_emergency {
+    ($($arg:tt)*) => { $crate::console::emergency_line(format_args!($($arg)*)) };
+}
+pub(crate) use kprintln_emergency;

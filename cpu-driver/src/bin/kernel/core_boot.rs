@@ -11,13 +11,17 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use bootimage::PayloadEntry;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use cpu_driver::arch::aarch64::psci::{self, Conduit};
-use cpu_driver::arch::aarch64::{cache, cpu};
-use cpu_driver::boot_record::{BootRecord, StartStatus, ENABLE_PSCI, ENABLE_SPIN_TABLE, MAX_CORES};
+
+use cpu_driver::arch::aarch64::{cache, cpu, tlb};
+use cpu_driver::boot_record::{
+    BootRecord, StartStatus, ENABLE_PSCI, ENABLE_SPIN_TABLE, FLAG_PHYSMAP_TEST, MAX_CORES,
+};
 use cpu_driver::kernel_region::{self, MachineMemory, RegionParts, StartRefusal};
-use cpu_driver::layout::phys_to_virt;
-use cpu_driver::paging::{PhysRange, Table};
-use cpu_driver::plan::{RegionLayout, TABLES_PER_CORE};
+use cpu_driver::layout::{phys_to_virt, PAGE_SIZE};
+use cpu_driver::paging::{Attributes, MapError, PhysRange, Table, TablePool};
+use cpu_driver::plan::{RegionLayout, ENTRY_MAP_TABLES, TABLES_PER_CORE};
 use spin::Mutex;
 
 use crate::console::kprintln;
@@ -81,6 +85,35 @@ pub fn start(
         ),
         other => kprintln!("core {}: could not start core {core}: {other:?}", record.core_index),
     }
+    if status == StartStatus::Started {
+        // The core owns its region and share from now on: gone from this core's physmap.
+        for range in [PhysRange { start: region_pa, end: region_pa + layout.size }, share] {
+            if let Err(e) = unmap_from_physmap(record, range) {
+                kprintln!(
+                    "core {}: cannot unmap {:#x}..{:#x} from its physmap: {e}",
+                    record.core_index,
+                    range.start,
+                    range.end
+                );
+            }
+        }
+        let still_readable =
+            [region_pa, region_pa + layout.size - PAGE_SIZE, share.start, share.end - PAGE_SIZE]
+                .into_iter()
+                .filter_map(phys_to_virt)
+                .find(|&va| tlb::kernel_readable(va));
+        match still_readable {
+            Some(va) => kprintln!(
+                "core {}: core {core}'s memory is still mapped at {va:#x} in this core's physmap",
+                record.core_index
+            ),
+            None if record.flags & FLAG_PHYSMAP_TEST != 0 => kprintln!(
+                "core {}: physmap: core {core}'s region and its monitor's share are unmapped here (AT S1E1R)",
+                record.core_index
+            ),
+            None => {}
+        }
+    }
     status
 }
 
@@ -93,6 +126,21 @@ fn prepare(
     region_pa: u64,
     share: PhysRange,
 ) -> Option<u64> {
+    // The region and the share are this core's monitor's RAM until now, which its physmap
+    // maps and can unmap once the core runs (not the frame pool, which the kernel window maps
+    // for good).
+    let region = PhysRange { start: region_pa, end: region_pa + layout.size };
+    for (what, range) in [("region", region), ("share", share)] {
+        if !kernel_region::owns(record, range.start, range.end - range.start, Attributes::Data) {
+            kprintln!(
+                "core {}: core {index}'s {what} {:#x}..{:#x} is not its monitor's memory",
+                record.core_index,
+                range.start,
+                range.end
+            );
+            return None;
+        }
+    }
     let region_va = phys_to_virt(region_pa)?;
     let mut core_record = BootRecord {
         core_index: index as u64,
@@ -138,6 +186,34 @@ fn prepare(
     Some(entry_pa)
 }
 
+/// This core's count of kernel tables in use (0: the record's `kernel_tables_used`, as the
+/// region was prepared); a split while unmapping takes more.
+static KERNEL_TABLES_USED: AtomicUsize = AtomicUsize::new(0);
+
+/// Removes `range` (page aligned) from this core's physmap, splitting blocks with
+/// break-before-make, and invalidates this core's TLB.
+fn unmap_from_physmap(record: &BootRecord, range: PhysRange) -> Result<(), MapError> {
+    let va = phys_to_virt(range.start).ok_or(MapError::OutsideWindow)?;
+    // The TTBR1 tables follow the entry map's in the region's table pages, which follow the
+    // boot record's page (`plan::RegionLayout`); the kernel window maps them read-write.
+    let tables_va = record.record_va + PAGE_SIZE * (1 + ENTRY_MAP_TABLES as u64);
+    let count = TABLES_PER_CORE - ENTRY_MAP_TABLES;
+    // SAFETY: those pages are this core's kernel tables, mapped for good in its kernel window
+    // and written by nothing else (each core has its own); `TablePool` writes only entries of
+    // the physmap range given and tables past the used count, and breaks live entries
+    // through `tlb::break_kernel_entry` before replacing them.
+    let tables = unsafe { core::slice::from_raw_parts_mut(tables_va as *mut Table, count) };
+    let used = match KERNEL_TABLES_USED.load(Ordering::Relaxed) {
+        0 => record.kernel_tables_used as usize,
+        used => used,
+    };
+    let mut pool = TablePool::resume(tables, record.ttbr, used)?;
+    let result = pool.unmap(va, range.end - range.start, tlb::break_kernel_entry);
+    KERNEL_TABLES_USED.store(pool.tables_used(), Ordering::Relaxed);
+    tlb::invalidate_kernel_all();
+    result
+}
+
 /// Releases core `index` at `entry_pa` as the boot record says.
 fn release(record: &BootRecord, index: usize, entry_pa: u64) -> StartStatus {
     match record.core_enable[index] {
@@ -150,7 +226,10 @@ fn release(record: &BootRecord, index: usize, entry_pa: u64) -> StartStatus {
         },
         ENABLE_SPIN_TABLE => {
             let release = record.core_release[index];
-            let Some(va) = phys_to_virt(release).filter(|_| release.is_multiple_of(8)) else {
+            // The boot core's physmap maps each release word's page (`owned_memory`) unless
+            // it is not RAM or lies in `no-map` memory.
+            let mapped = kernel_region::owns(record, release, 8, Attributes::Data);
+            let Some(va) = phys_to_virt(release).filter(|_| mapped && release.is_multiple_of(8)) else {
                 return StartStatus::NoEnableMethod;
             };
             // SAFETY: the device tree names this aligned word as the core's release address

@@ -14,7 +14,7 @@ use cpu_driver::arch::aarch64::exception::{
 use cpu_driver::boot_record::{offsets, BootRecord, BOOT_RECORD_MAGIC};
 use linked_list_allocator::LockedHeap;
 
-use crate::console::kprintln;
+use crate::console::kprintln_emergency;
 use crate::{main_loop, scheduler, syscalls};
 
 global_asm!(
@@ -92,7 +92,10 @@ extern "C" fn kernel_exception(kind: u64, frame: &mut TrapFrame) {
             scheduler.resume(frame, switch);
         });
         if handled.is_none() {
-            kprintln!("core mpidr={:#x}: exception from EL0 with no dispatcher; core stopped", cpu::mpidr());
+            kprintln_emergency!(
+                "core mpidr={:#x}: exception from EL0 with no dispatcher; core stopped",
+                cpu::mpidr()
+            );
             halt();
         }
         return;
@@ -106,7 +109,7 @@ extern "C" fn kernel_exception(kind: u64, frame: &mut TrapFrame) {
         // right above the frame, at the top of the overflow stack.
         let sp = unsafe { frame_ptr.add(1).cast::<u64>().read() };
         let limit = KERNEL_STACK_LIMIT.load(Ordering::Relaxed) - core::mem::size_of::<TrapFrame>() as u64;
-        kprintln!(
+        kprintln_emergency!(
             "core mpidr={:#x}: kernel stack overflow: {}: {} at far={:#x} with sp={sp:#x} (guard page guard={:#x} below the stack's bottom={limit:#x}; esr={:#x} elr={:#x}); core stopped",
             cpu::mpidr(),
             vector_name(kind & !KERNEL_OVERFLOW),
@@ -118,7 +121,7 @@ extern "C" fn kernel_exception(kind: u64, frame: &mut TrapFrame) {
         );
         halt();
     }
-    kprintln!(
+    kprintln_emergency!(
         "core mpidr={:#x}: unexpected exception: {}: {} (esr={:#x} elr={:#x} far={:#x}); core stopped",
         cpu::mpidr(),
         vector_name(kind),
@@ -132,6 +135,6 @@ extern "C" fn kernel_exception(kind: u64, frame: &mut TrapFrame) {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    kprintln!("core mpidr={:#x}: panic: {info}", cpu::mpidr());
+    kprintln_emergency!("core mpidr={:#x}: panic: {info}", cpu::mpidr());
     halt()
 }

@@ -9,7 +9,9 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use cpu_driver::arch::aarch64::cpu::{self, halt};
-use cpu_driver::boot_record::{BootRecord, FLAG_KERNEL_STACK_OVERFLOW_TEST};
+use cpu_driver::boot_record::{
+    BootRecord, FLAG_CONSOLE_STALL_TEST, FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_PHYSMAP_TEST,
+};
 use cpu_driver::shared_region::SharedRegion;
 
 use crate::build_info::{class_name, BUILD_TARGET_CPU};
@@ -28,9 +30,9 @@ pub fn run(record: &'static BootRecord, entry_el: u64) -> ! {
     // SAFETY: the stub zeroed the shared region for this many cores and handed it to every
     // core; the physmap maps all RAM.
     let Some(region) = (unsafe { SharedRegion::new(record.shared_pa, record.core_count) }) else { halt() };
-    console::init(&record.console, region.console_lock());
-    channels::init(record, region);
     let core = record.core_index;
+    console::init(&record.console, region, core, record.is_boot_core());
+    channels::init(record, region);
     kprintln!(
         "core {core} up mpidr={:#x} class={} cpu-driver={BUILD_TARGET_CPU} el={}",
         cpu::mpidr(),
@@ -40,6 +42,13 @@ pub fn run(record: &'static BootRecord, entry_el: u64) -> ! {
     if record.flags & FLAG_KERNEL_STACK_OVERFLOW_TEST != 0 && core == 2 {
         kprintln!("core {core}: recursing until the kernel stack overflows (kernel-stack-overflow-test)");
         recurse(0);
+    }
+    if record.flags & FLAG_PHYSMAP_TEST != 0 && core == 2 {
+        read_own_region_through_the_physmap(record);
+    }
+    if record.flags & FLAG_CONSOLE_STALL_TEST != 0 && core == 2 {
+        kprintln!("core {core}: stopping for good half-way through a console line (console-stall-test)");
+        console::stall_mid_line(format_args!("core {core}: this line is never published"));
     }
     // The boot core enters its kernel from the stub, which has already dropped to EL1 if the
     // firmware gave it EL2: the level the machine was entered at is the stub's.
@@ -81,6 +90,25 @@ fn recurse(depth: u64) -> u64 {
         return 0;
     }
     recurse(core::hint::black_box(depth + 1)) + u64::from(chunk[0])
+}
+
+/// For the `physmap-test`: reads the first word of this core's own region (its kernel's text)
+/// through the physmap, which maps no part of it; the translation fault must be reported by
+/// `entry::kernel_exception` and stop this core.
+fn read_own_region_through_the_physmap(record: &BootRecord) {
+    let Some(va) = cpu_driver::layout::phys_to_virt(record.region_pa) else { return };
+    kprintln!(
+        "core {}: reading its own region {:#x} through the physmap at va={va:#x} (physmap-test)",
+        record.core_index,
+        record.region_pa
+    );
+    // SAFETY: deliberately not sound if the physmap mapped the region (it would read this
+    // core's own text, harmlessly); it does not, so this faults and the core stops.
+    let word = unsafe { core::ptr::read_volatile(va as *const u64) };
+    kprintln!(
+        "core {}: read {word:#x} through the physmap: it maps this core's own region",
+        record.core_index
+    );
 }
 
 /// The idle hook: on the boot core, advances the roll call (its deadline while it is open);

@@ -6,7 +6,7 @@ use cpu_driver::arch::aarch64::psci::Conduit;
 use cpu_driver::arch::aarch64::semihosting;
 use cpu_driver::boot_record::{BootRecord, FLAG_POWER_OFF_WHEN_DONE, FLAG_SEMIHOSTING_EXIT};
 
-use crate::console::kprintln;
+use crate::console::{self, kprintln};
 
 /// Ends the run with PSCI `SYSTEM_OFF` if this boot asks for it and the firmware offers it;
 /// returns if it does not.
@@ -14,6 +14,7 @@ pub fn off(record: &BootRecord) {
     if record.flags & FLAG_POWER_OFF_WHEN_DONE == 0 {
         return;
     }
+    console::drain(); // the owner's last chance to print what the rings hold
     if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
         let result = conduit.system_off();
         kprintln!("PSCI SYSTEM_OFF failed: {result:?}");
@@ -28,6 +29,7 @@ pub fn reset(record: &BootRecord) {
     if record.flags & FLAG_POWER_OFF_WHEN_DONE == 0 {
         return;
     }
+    console::drain();
     if record.flags & FLAG_SEMIHOSTING_EXIT != 0 {
         semihosting::exit(1);
         kprintln!("semihosting SYS_EXIT returned");

@@ -18,7 +18,7 @@ use cpu_driver::boot_record::BootRecord;
 use cpu_driver::run_queue;
 use spin::Mutex;
 
-use crate::console::kprintln;
+use crate::console::{self, kprintln};
 use crate::dispatchers::{Dispatcher, Dispatchers, Ending};
 use crate::interrupts;
 
@@ -120,6 +120,7 @@ impl Scheduler {
     /// An interrupt from EL0: acknowledges it, delivers a wake-up, expires deadlines; returns
     /// whether the slice ended (the timer fired), so the next dispatcher should have a go.
     pub fn take_interrupts(&mut self) -> bool {
+        console::drain();
         let pending = interrupts::drain();
         if pending & (1 << interrupts::WAKE_INTID) != 0 {
             self.dispatchers.wake_all();
@@ -193,7 +194,14 @@ impl Scheduler {
             self.dispatchers.wake_all();
             return;
         }
-        let deadline = self.dispatchers.earliest_deadline().into_iter().chain(action.deadline).min();
+        console::drain();
+        let deadline = self
+            .dispatchers
+            .earliest_deadline()
+            .into_iter()
+            .chain(action.deadline)
+            .chain(console::drain_deadline())
+            .min();
         let wakeup = interrupts::sleep_until(deadline);
         if wakeup.woken {
             self.dispatchers.wake_all();
@@ -204,7 +212,8 @@ impl Scheduler {
     /// or the earliest wait deadline, whichever comes first.
     fn arm_timer(&self) {
         let slice = self.counter_ticks(SLICE_MICROSECONDS);
-        let earliest = self.dispatchers.earliest_deadline();
+        let earliest =
+            self.dispatchers.earliest_deadline().into_iter().chain(console::drain_deadline()).min();
         match run_queue::timer_deadline(cpu::counter(), self.dispatchers.runnable(), earliest, slice) {
             Some(deadline) => timer::arm_deadline(deadline),
             None => timer::disarm(),

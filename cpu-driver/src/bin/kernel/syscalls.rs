@@ -19,8 +19,9 @@ use caps::{CSpace, CapAddr, CapError, CapType, Owner, Retype, Rights};
 use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::exception::TrapFrame;
 use cpu_driver::arch::aarch64::user::user_readable;
+use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::Frames;
-use cpu_driver::kernel_region::StartRefusal;
+use cpu_driver::kernel_region::{self, StartRefusal};
 use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT, USER_MIN};
 use cpu_driver::paging::{page_descriptor, Attributes, PhysRange};
 use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
@@ -230,7 +231,7 @@ fn vnode_map(
     let descriptors = descriptors(capability.base(), rights.access);
     s.dispatchers().mappings().map(vnode, entry, pages, id, descriptors).map_err(map_refusal)?;
     if rights.access == Access::Execute {
-        make_fetchable(capability.base(), pages);
+        make_fetchable(s.record(), capability.base(), pages);
     }
     Ok(vnode.va_of(entry))
 }
@@ -266,9 +267,17 @@ fn descriptors(base: u64, access: Access) -> impl Fn(usize) -> u64 {
 /// the page's data-cache lines to the point of unification, then invalidate the instruction
 /// cache (`user::sync_instruction_cache`, through the physmap's view of the page). Dispatchers
 /// run only on this core, so this core's caches are the ones that matter.
-fn make_fetchable(pa: u64, pages: usize) {
-    if let Some(va) = cpu_driver::layout::phys_to_virt(pa) {
-        cpu_driver::arch::aarch64::user::sync_instruction_cache(va, pages as u64 * PAGE_SIZE);
+/// The page is RAM this core owns (`capabilities::ram_va`) or a boot module (the image,
+/// which the physmap maps read-only; cleaning by address needs only read access).
+fn make_fetchable(record: &BootRecord, pa: u64, pages: usize) {
+    let len = pages as u64 * PAGE_SIZE;
+    let image = || {
+        kernel_region::owns(record, pa, len, Attributes::ReadOnly)
+            .then(|| cpu_driver::layout::phys_to_virt(pa))
+            .flatten()
+    };
+    if let Some(va) = capabilities::ram_va(record, pa, len).or_else(image) {
+        cpu_driver::arch::aarch64::user::sync_instruction_cache(va, len);
     }
 }
 
@@ -294,7 +303,7 @@ fn vnode_protect(
     let descriptors = descriptors(capability.base(), rights.access);
     let pages = s.dispatchers().mappings().protect(vnode, entry, id, descriptors).map_err(map_refusal)?;
     if rights.access == Access::Execute {
-        make_fetchable(capability.base(), pages);
+        make_fetchable(s.record(), capability.base(), pages);
     }
     Ok(0)
 }
