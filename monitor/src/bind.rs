@@ -72,7 +72,7 @@ impl Monitor {
     }
 
     /// A one-page Frame from the channel RAM this monitor gave `client`, in a protocol slot.
-    fn retype_channel_frame(&mut self, client: u64) -> Result<CapAddr, BindStatus> {
+    pub(crate) fn retype_channel_frame(&mut self, client: u64) -> Result<CapAddr, BindStatus> {
         let ram = self.channel_ram.iter().find(|&&(d, _)| d == client).map(|&(_, slot)| slot);
         let ram = ram.ok_or(BindStatus::NoMemory)?;
         let size = userland::cap_identify(ram).map_err(|_| BindStatus::NoMemory)?.size;

@@ -37,6 +37,31 @@ pub const BOUND: u64 = 12;
 /// the slot it gave (it is side B): `[BIND_INCOMING, core, slot]`.
 pub const BIND_INCOMING: u64 = 13;
 
+/// A program spans to core `core`: that core's monitor starts the same program there with
+/// argument `role` (a member of the span, in the same layout of address space):
+/// `[SPAN, pack(core, role), 0]`.
+pub const SPAN: u64 = 14;
+/// Monitor to the spanning program: `[SPANNED, pack(core, status), 0]` (status 0, or a
+/// [`BindStatus`] code).
+pub const SPANNED: u64 = 15;
+/// The spanning program shares a new page with its span at entry `entry` of every member's
+/// level-3 VNode (its own included), its Frame capability to go to `slot` of its space:
+/// `[SPAN_SHARE, pack(entry, slot), 0]`. To a member (from its monitor): map the Frame at
+/// `slot` at `entry`: `[SPAN_SHARE, pack(entry, slot), 0]`.
+pub const SPAN_SHARE: u64 = 16;
+/// Monitor to the spanning program: the page is the program's at its slot and every member was
+/// given it: `[SPAN_SHARED, pack(entry, status), 0]`.
+pub const SPAN_SHARED: u64 = 17;
+/// The spanning program unmaps the shared page everywhere: `[SPAN_UNSHARE, entry, 0]`.
+pub const SPAN_UNSHARE: u64 = 18;
+/// Monitor to the spanning program: the page is unmapped on every core of the span, each
+/// core's TLB invalidated, and its memory free again: `[SPAN_UNSHARED, pack(entry, status),
+/// nanoseconds the agreement took]`.
+pub const SPAN_UNSHARED: u64 = 19;
+/// Monitor to the spanning program: the member on `core` ended: `[SPAN_MEMBER_ENDED,
+/// pack(core, status), far]` (status as `dispatcher_status` says; `far` the faulting address).
+pub const SPAN_MEMBER_ENDED: u64 = 20;
+
 /// Why a bind did not happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]

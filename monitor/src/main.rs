@@ -18,6 +18,7 @@ mod bind;
 mod exercise;
 mod exercise_random;
 mod kernel_caps;
+mod span;
 mod unmap_bench;
 
 use alloc::vec::Vec;
@@ -159,6 +160,11 @@ struct Monitor {
     /// The random capability exercise on this core, while it runs; what the boot core heard.
     random: Option<exercise_random::RandomRun>,
     exercise_holdings: Vec<monitor::holdings::Holding>,
+    /// Spans: this core's programs' (with their members elsewhere), the member this core runs
+    /// for another core's program, and the boot module each spawned program came from.
+    spans: Vec<span::Span>,
+    members: Vec<span::Member>,
+    child_modules: Vec<(u64, u64)>,
 }
 
 impl Monitor {
@@ -220,6 +226,9 @@ impl Monitor {
             channel_ram: Vec::new(),
             random: None,
             exercise_holdings: Vec::new(),
+            spans: Vec::new(),
+            members: Vec::new(),
+            child_modules: Vec::new(),
         }
     }
 
@@ -236,6 +245,9 @@ impl Monitor {
         let exercising = info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0);
         for event in self.capops.take_events() {
             self.random_event(&event);
+            if let Event::Revoked { round, ref outcome } = event {
+                self.span_revoked(round, outcome);
+            }
             match event {
                 Event::Arrived { from, slot, capability }
                     if exercising
@@ -309,6 +321,7 @@ impl Monitor {
             self.on_local(sender, words);
         }
         self.random_step();
+        self.watch_members();
         if self.capops.busy() {
             let now = self.now_ns();
             let mut kernel = self.kernel_caps();
@@ -360,6 +373,15 @@ impl Monitor {
                 let (core, slot) = unpack(words[1]);
                 self.on_bind(sender, core, slot, words[2]);
             }
+            local::SPAN => {
+                let (core, role) = unpack(words[1]);
+                self.on_span(sender, core, role);
+            }
+            local::SPAN_SHARE => {
+                let (entry, slot) = unpack(words[1]);
+                self.on_span_share(sender, entry, slot);
+            }
+            local::SPAN_UNSHARE => self.on_span_unshare(sender, words[1] as u32),
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
                 let (p50_ns, p99_ns) = unpack(words[2]);
@@ -448,6 +470,11 @@ impl Monitor {
             MonitorMessage::BindRequest(request) => self.on_bind_request(peer, request),
             MonitorMessage::BindReply(reply) => self.on_bind_reply(peer, reply),
             MonitorMessage::ExerciseRandom(order) => self.start_random(order),
+            MonitorMessage::SpanRequest(request) => self.on_span_request(peer, request),
+            MonitorMessage::SpanReply(reply) => self.on_span_reply(peer, reply),
+            MonitorMessage::SpanShare(share) => self.on_span_share_request(peer, share),
+            MonitorMessage::SpanShareDone(done) => self.on_span_share_done(done),
+            MonitorMessage::SpanMemberEnded(ended) => self.on_span_member_ended(peer, ended),
             MonitorMessage::ExerciseListHoldings(list) => self.send_holdings(u64::from(list.to)),
             MonitorMessage::ExerciseHolding(h) => self.exercise_holdings.push(monitor::holdings::Holding {
                 core: h.core,
@@ -564,7 +591,14 @@ impl Monitor {
             };
             let bytes = module_info.ram_bytes;
             match self.spawn_program(index, module, bytes, &mut used) {
-                Ok(()) => println!("monitor {} spawned {name} from {} KiB of RAM", self.core, bytes >> 10),
+                Ok(()) => {
+                    if let Some(&(dispatcher, _)) = self.children.last() {
+                        let mut id = [0u8; 8];
+                        id[..name.len().min(8)].copy_from_slice(&name.as_bytes()[..name.len().min(8)]);
+                        self.child_modules.push((dispatcher, u64::from_le_bytes(id)));
+                    }
+                    println!("monitor {} spawned {name} from {} KiB of RAM", self.core, bytes >> 10)
+                }
                 Err(e) => println!("monitor {}: cannot spawn {name}: {e:?}", self.core),
             }
         }
@@ -758,7 +792,9 @@ impl Monitor {
     /// looks again for room every `OUTBOX_RETRY_MICROSECONDS`.
     fn sleep(&self, ticks: u64) {
         let retry = (self.frequency * OUTBOX_RETRY_MICROSECONDS / 1_000_000).max(1);
-        let busy = self.outbox.any_pending() || self.random.as_ref().is_some_and(|r| !r.done);
+        let busy = self.outbox.any_pending()
+            || self.random.as_ref().is_some_and(|r| !r.done)
+            || !self.members.is_empty();
         let ticks = match (busy, ticks) {
             (false, ticks) => ticks,
             (true, 0) => retry,

@@ -150,6 +150,61 @@ pub struct ExerciseHolding {
     pub owner: u32,
 }
 
+/// A program on the sending core spans to the receiving core: start the same boot module there
+/// with argument `role`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanRequest {
+    /// The spanning program's dispatcher index on the sending core.
+    pub client: u32,
+    /// The boot module's name (up to 8 bytes, as a service identifier).
+    pub module: u64,
+    /// The member's argument.
+    pub role: u32,
+}
+
+/// The answer to a [`SpanRequest`] (status 0 or a `BindStatus` code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanReply {
+    /// The spanning program.
+    pub client: u32,
+    /// 0 or a `BindStatus` code.
+    pub status: u32,
+}
+
+/// The spanning program shares a page: the Frame transferred just before (named by its base)
+/// goes to the member, mapped at `entry`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanShare {
+    /// The spanning program.
+    pub client: u32,
+    /// The VNode entry.
+    pub entry: u32,
+    /// Physical base of the Frame.
+    pub frame_base: u64,
+}
+
+/// The answer to a [`SpanShare`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanShareDone {
+    /// The spanning program.
+    pub client: u32,
+    /// The VNode entry.
+    pub entry: u32,
+    /// 0 or a `BindStatus` code.
+    pub status: u32,
+}
+
+/// A member of a span ended (its dispatcher exited or faulted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanMemberEnded {
+    /// The spanning program.
+    pub client: u32,
+    /// `dispatcher_status`'s status.
+    pub status: u32,
+    /// The faulting address (0 when it exited).
+    pub far: u64,
+}
+
 /// [`ExerciseReport::step`]: the random operations ended; value: problems found (requests that
 /// never ended, mappings that outlived their capability).
 pub const EXERCISE_RANDOM_DONE: u32 = 3;
@@ -219,6 +274,11 @@ message!(BindReply, 81, [client: u32, status: u32]);
 message!(ExerciseRandom, 82, [seed: u64, operations: u32]);
 message!(ExerciseListHoldings, 83, [to: u32]);
 message!(ExerciseHolding, 84, [core: u32, kind: u32, base: u64, size: u64, owner: u32]);
+message!(SpanRequest, 85, [client: u32, module: u64, role: u32]);
+message!(SpanReply, 86, [client: u32, status: u32]);
+message!(SpanShare, 87, [client: u32, entry: u32, frame_base: u64]);
+message!(SpanShareDone, 88, [client: u32, entry: u32, status: u32]);
+message!(SpanMemberEnded, 89, [client: u32, status: u32, far: u64]);
 
 impl Message for BenchResult {
     const TAG: u16 = 69;
@@ -303,6 +363,16 @@ pub enum MonitorMessage {
     ExerciseListHoldings(ExerciseListHoldings),
     /// See [`ExerciseHolding`].
     ExerciseHolding(ExerciseHolding),
+    /// See [`SpanRequest`].
+    SpanRequest(SpanRequest),
+    /// See [`SpanReply`].
+    SpanReply(SpanReply),
+    /// See [`SpanShare`].
+    SpanShare(SpanShare),
+    /// See [`SpanShareDone`].
+    SpanShareDone(SpanShareDone),
+    /// See [`SpanMemberEnded`].
+    SpanMemberEnded(SpanMemberEnded),
 }
 
 impl MonitorMessage {
@@ -327,6 +397,11 @@ impl MonitorMessage {
                 MonitorMessage::ExerciseListHoldings(ExerciseListHoldings::decode(body)?)
             }
             ExerciseHolding::TAG => MonitorMessage::ExerciseHolding(ExerciseHolding::decode(body)?),
+            SpanRequest::TAG => MonitorMessage::SpanRequest(SpanRequest::decode(body)?),
+            SpanReply::TAG => MonitorMessage::SpanReply(SpanReply::decode(body)?),
+            SpanShare::TAG => MonitorMessage::SpanShare(SpanShare::decode(body)?),
+            SpanShareDone::TAG => MonitorMessage::SpanShareDone(SpanShareDone::decode(body)?),
+            SpanMemberEnded::TAG => MonitorMessage::SpanMemberEnded(SpanMemberEnded::decode(body)?),
             tag if capops::wire::is_capability_tag(tag) => {
                 MonitorMessage::Capability(capops::wire::decode(payload)?)
             }
@@ -360,6 +435,11 @@ mod tests {
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&holding)),
             Ok(MonitorMessage::ExerciseHolding(holding))
+        );
+        let share = SpanShare { client: 3, entry: 502, frame_base: 0x4800_0000 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&share)),
+            Ok(MonitorMessage::SpanShare(share))
         );
         let reply = BindReply { client: 3, status: 1 };
         assert_eq!(

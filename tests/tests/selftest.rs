@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 32] = [
+const CHECKS: [&str; 33] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -38,6 +38,7 @@ const CHECKS: [&str; 32] = [
     "child-access-after-unmap-faults",
     "child-write-after-protect-faults",
     "bind-remote-echo",
+    "span-shared-page-and-unmap",
 ];
 
 /// The boot core's monitor's checks of `core_boot` (monitor/src/main.rs), around the first

@@ -19,6 +19,7 @@
 extern crate alloc;
 
 mod bind;
+mod span;
 
 use alloc::format;
 use alloc::string::String;
@@ -1071,6 +1072,9 @@ fn wait_for_ram() {
 
 fn run() -> u64 {
     let role = userland::argument();
+    if role == span::ROLE_SPAN_MEMBER {
+        return span::member();
+    }
     if role != 0 {
         return child(role);
     }
@@ -1090,7 +1094,7 @@ fn run() -> u64 {
     let (rounds, alloc_free) =
         if on_boot_core { (ROUNDS_BOOT_CORE, ALLOC_FREE_BOOT_CORE) } else { (ROUNDS, ALLOC_FREE) };
     let test = Selftest { ram, rounds };
-    let checks: [NamedCheck; 32] = [
+    let checks: [NamedCheck; 33] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -1123,6 +1127,7 @@ fn run() -> u64 {
         ("child-access-after-unmap-faults", Selftest::child_access_after_unmap_faults),
         ("child-write-after-protect-faults", Selftest::child_write_after_protect_faults),
         ("bind-remote-echo", |_| bind::bind_remote_echo()),
+        ("span-shared-page-and-unmap", |_| span::span_shared_page_and_unmap()),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {

@@ -1,0 +1,256 @@
+//! Programs spanning several cores (the monitors' part). A program asks its monitor to span to
+//! another core; that core's monitor starts the same boot module there (its own kernel builds
+//! the member's address space: the same layout, its own page tables, no kernel state shared).
+//! A page the program shares with its span is retyped by its monitor from the program's channel
+//! RAM, given to the program and lent (capops) to every member's monitor, which gives it to the
+//! member to map at the same entry of its own level-3 VNode: one page at one virtual address,
+//! in one page-table replica per core. Unsharing is the capops revoke round over the members'
+//! cores: it returns only once every member's mapping is gone and its core's TLB invalidated
+//! (the sweep unmaps), then the owner's own copies (the program's included) go, and only then
+//! is the memory free for another retype. A member that ends is reported to the program.
+
+use capops::{Core, Revoke};
+use caps::CapAddr;
+use monitor::local::{self, pack, BindStatus};
+use monitor::messages::{SpanMemberEnded, SpanReply, SpanRequest, SpanShare, SpanShareDone};
+use userland::{cap_type, println, DispatcherStatus, SLOT_FIRST_RAM, SLOT_MONITOR, SLOT_SELF, SLOT_VNODE};
+
+use crate::Monitor;
+
+/// Where a monitor keeps what it holds for the one span member it runs (after boot, the core-boot
+/// slots are free on every core): the member's RAM, its Dispatcher capability, the Endpoint to
+/// it, and the Endpoint to this monitor while it is being given.
+const MEMBER_RAM_SLOT: u32 = 40;
+const MEMBER_DISPATCHER_SLOT: u32 = 41;
+const MEMBER_ENDPOINT_SLOT: u32 = 42;
+const MEMBER_GIVE_SLOT: u32 = 43;
+/// Where a member gets a shared page's Frame capability.
+pub const MEMBER_FRAME_SLOT: u32 = userland::SLOT_FIRST_FREE + 30;
+
+/// A span this monitor's program started (one member, on `core`).
+pub(crate) struct Span {
+    client: u64,
+    core: u64,
+    /// The shared page: its entry, this monitor's slot of its Frame.
+    shared: Option<(u32, CapAddr)>,
+    /// The unshare in flight: the revoke round and when it started (counter ticks).
+    unsharing: Option<(u32, u64)>,
+}
+
+/// The member this monitor runs for a program on another core.
+pub(crate) struct Member {
+    origin: u64,
+    client: u32,
+    dispatcher: u64,
+}
+
+fn status_code(result: Result<(), BindStatus>) -> u32 {
+    result.err().map_or(0, |s| s as u32)
+}
+
+impl Monitor {
+    /// `[SPAN, pack(core, role), 0]` from `sender`.
+    pub(crate) fn on_span(&mut self, sender: u64, core: u32, role: u32) {
+        let result = (|| {
+            let core = u64::from(core);
+            if core == self.core || self.peers() & (1 << core) == 0 {
+                return Err(BindStatus::NoCore);
+            }
+            let module = self.child_modules.iter().find(|&&(d, _)| d == sender).map(|&(_, m)| m);
+            let module = module.ok_or(BindStatus::Refused)?;
+            if self.spans.iter().any(|s| s.client == sender) {
+                return Err(BindStatus::Refused); // one member per program
+            }
+            self.send(core, &SpanRequest { client: sender as u32, module, role });
+            self.spans.push(Span { client: sender, core, shared: None, unsharing: None });
+            Ok(())
+        })();
+        if let Err(status) = result {
+            let _ = self.send_to_program(sender, [local::SPANNED, pack(core, status as u32), 0]);
+        }
+    }
+
+    /// A `SpanRequest` from core `from`: start the member.
+    pub(crate) fn on_span_request(&mut self, from: u64, request: SpanRequest) {
+        let result = self.start_member(from, request);
+        self.send(from, &SpanReply { client: request.client, status: status_code(result) });
+    }
+
+    fn start_member(&mut self, origin: u64, request: SpanRequest) -> Result<(), BindStatus> {
+        if !self.members.is_empty() {
+            return Err(BindStatus::Refused);
+        }
+        let name = request.module.to_le_bytes();
+        let name = core::str::from_utf8(&name).map_err(|_| BindStatus::Refused)?.trim_end_matches('\0');
+        let (module, info) = userland::find_module(name).ok_or(BindStatus::NoService)?;
+        self.retype_free_ram(info.ram_bytes, MEMBER_RAM_SLOT).ok_or(BindStatus::NoMemory)?;
+        let spawned =
+            userland::spawn(module, MEMBER_RAM_SLOT, MEMBER_DISPATCHER_SLOT, u64::from(request.role));
+        let Ok(dispatcher) = spawned else {
+            let _ = userland::cap_delete(MEMBER_RAM_SLOT);
+            return Err(BindStatus::Refused);
+        };
+        let to_me = userland::endpoint_create(SLOT_SELF, dispatcher, MEMBER_GIVE_SLOT)
+            .and_then(|()| userland::cap_give(MEMBER_DISPATCHER_SLOT, MEMBER_GIVE_SLOT, SLOT_MONITOR));
+        let _ = userland::cap_delete(MEMBER_GIVE_SLOT);
+        to_me
+            .and_then(|()| userland::endpoint_create(MEMBER_DISPATCHER_SLOT, 0, MEMBER_ENDPOINT_SLOT))
+            .map_err(|_| BindStatus::Refused)?;
+        self.children.push((dispatcher, MEMBER_ENDPOINT_SLOT));
+        self.members.push(Member { origin, client: request.client, dispatcher });
+        println!("monitor {}: started {name} as a member of core {origin}'s span", self.core);
+        Ok(())
+    }
+
+    /// RAM of `bytes` from the end of one of this monitor's RAM capabilities (not the first,
+    /// whose end the spawned programs take) that no retype took yet, at `dest`.
+    fn retype_free_ram(&mut self, bytes: u64, dest: u32) -> Option<()> {
+        const PAGE: u64 = 4096;
+        let bytes = bytes.div_ceil(PAGE) * PAGE;
+        for slot in SLOT_FIRST_RAM + 1..SLOT_VNODE {
+            let Ok(ram) = userland::cap_identify(slot) else { continue };
+            if ram.kind != cap_type::RAM || ram.size < bytes {
+                continue;
+            }
+            for k in 1..=(ram.size / bytes).min(64) {
+                if userland::cap_retype(slot, cap_type::RAM, ram.size - k * bytes, bytes, 1, dest).is_ok() {
+                    return Some(());
+                }
+            }
+        }
+        None
+    }
+
+    /// The answer to our `SpanRequest`.
+    pub(crate) fn on_span_reply(&mut self, from: u64, reply: SpanReply) {
+        let client = u64::from(reply.client);
+        if reply.status != 0 {
+            self.spans.retain(|s| !(s.client == client && s.core == from));
+        }
+        let _ = self.send_to_program(client, [local::SPANNED, pack(from as u32, reply.status), 0]);
+    }
+
+    /// `[SPAN_SHARE, pack(entry, slot), 0]` from `sender`.
+    pub(crate) fn on_span_share(&mut self, sender: u64, entry: u32, client_slot: u32) {
+        if let Err(status) = self.share_page(sender, entry, client_slot) {
+            let _ = self.send_to_program(sender, [local::SPAN_SHARED, pack(entry, status as u32), 0]);
+        }
+    }
+
+    fn share_page(&mut self, client: u64, entry: u32, client_slot: u32) -> Result<(), BindStatus> {
+        let at = self.spans.iter().position(|s| s.client == client && s.shared.is_none());
+        let at = at.ok_or(BindStatus::Refused)?;
+        let core = self.spans[at].core;
+        let frame = self.retype_channel_frame(client)?;
+        userland::cap_give_by_index(client, frame.raw(), client_slot).map_err(|_| BindStatus::Refused)?;
+        let mut kernel = self.kernel_caps();
+        let base = kernel.identify(frame).map_err(|_| BindStatus::Refused)?.base();
+        let now = self.now_ns();
+        self.capops.send(&mut kernel, core as usize, frame, now).map_err(|_| BindStatus::Refused)?;
+        self.after_capops();
+        self.send(core, &SpanShare { client: client as u32, entry, frame_base: base });
+        self.spans[at].shared = Some((entry, frame));
+        Ok(())
+    }
+
+    /// A `SpanShare` from core `from`: the Frame arrived just before; give it to the member.
+    pub(crate) fn on_span_share_request(&mut self, from: u64, share: SpanShare) {
+        let result = (|| {
+            let member = self.members.iter().find(|m| m.origin == from && m.client == share.client);
+            let dispatcher = member.ok_or(BindStatus::NoService)?.dispatcher;
+            let at = self.arrived.iter().position(|&(f, _, c)| f == from && c.base() == share.frame_base);
+            let (_, slot, _) = self.arrived.remove(at.ok_or(BindStatus::Refused)?);
+            let given = userland::cap_give_by_index(dispatcher, slot.raw(), MEMBER_FRAME_SLOT);
+            let _ = userland::cap_delete(slot.raw());
+            given.map_err(|_| BindStatus::Refused)?;
+            let words = [local::SPAN_SHARE, pack(share.entry, MEMBER_FRAME_SLOT), 0];
+            self.send_to_program(dispatcher, words).map_err(|_| BindStatus::Refused)
+        })();
+        let done = SpanShareDone { client: share.client, entry: share.entry, status: status_code(result) };
+        self.send(from, &done);
+    }
+
+    /// The answer to our `SpanShare`.
+    pub(crate) fn on_span_share_done(&mut self, done: SpanShareDone) {
+        let words = [local::SPAN_SHARED, pack(done.entry, done.status), 0];
+        let _ = self.send_to_program(u64::from(done.client), words);
+    }
+
+    /// `[SPAN_UNSHARE, entry, 0]` from `sender`: the revoke round over the span's cores.
+    pub(crate) fn on_span_unshare(&mut self, sender: u64, entry: u32) {
+        let now = self.now_ns();
+        let mut kernel = self.kernel_caps();
+        let Some(at) =
+            self.spans.iter().position(|s| s.client == sender && s.shared.is_some_and(|(e, _)| e == entry))
+        else {
+            let _ = self
+                .send_to_program(sender, [local::SPAN_UNSHARED, pack(entry, BindStatus::Refused as u32), 0]);
+            return;
+        };
+        let (core, frame) =
+            (self.spans[at].core, self.spans[at].shared.map(|(_, f)| f).unwrap_or(CapAddr::from_raw(0)));
+        let route = self.route_over(agreement::route::Strategy::Unicast, &[core as usize]);
+        match self.capops.revoke(&mut kernel, frame, route, now) {
+            Ok(round) => self.spans[at].unsharing = Some((round, userland::counter())),
+            Err(_) => {
+                let _ = self.send_to_program(
+                    sender,
+                    [local::SPAN_UNSHARED, pack(entry, BindStatus::Refused as u32), 0],
+                );
+            }
+        }
+        self.after_capops();
+    }
+
+    /// A revoke round ended: if it was an unshare, the page is gone everywhere.
+    pub(crate) fn span_revoked(&mut self, round: u32, outcome: &Revoke) {
+        let Some(span) = self.spans.iter_mut().find(|s| s.unsharing.is_some_and(|(r, _)| r == round)) else {
+            return;
+        };
+        let (_, started) = span.unsharing.take().unwrap_or_default();
+        let elapsed = (userland::counter() - started) * 1_000_000_000 / self.frequency.max(1);
+        let (entry, frame) = span.shared.take().unwrap_or((0, CapAddr::from_raw(0)));
+        let status = match outcome {
+            Revoke::Done => {
+                // No longer lent, and the program's copy went with the revoke: free the page.
+                let _ = userland::cap_delete(frame.raw());
+                0
+            }
+            _ => {
+                span.shared = Some((entry, frame));
+                BindStatus::Refused as u32
+            }
+        };
+        let client = span.client;
+        let _ = self.send_to_program(client, [local::SPAN_UNSHARED, pack(entry, status), elapsed]);
+    }
+
+    /// Checks whether a member this monitor runs ended; tells its program's monitor.
+    pub(crate) fn watch_members(&mut self) {
+        if self.members.is_empty() {
+            return;
+        }
+        let status = userland::dispatcher_status(MEMBER_DISPATCHER_SLOT);
+        let (code, far) = match status {
+            Ok(DispatcherStatus::Running) => return,
+            Ok(DispatcherStatus::Exited(_)) => (userland::STATUS_EXITED, 0),
+            Ok(DispatcherStatus::Faulted { far, .. }) => (userland::STATUS_FAULTED, far),
+            Err(_) => (0, 0),
+        };
+        let member = self.members.remove(0);
+        self.children.retain(|&(d, _)| d != member.dispatcher);
+        for slot in [MEMBER_ENDPOINT_SLOT, MEMBER_DISPATCHER_SLOT, MEMBER_RAM_SLOT] {
+            let _ = userland::cap_delete(slot);
+        }
+        let ended = SpanMemberEnded { client: member.client, status: code as u32, far };
+        self.send(member.origin, &ended);
+    }
+
+    /// A member of our program's span ended.
+    pub(crate) fn on_span_member_ended(&mut self, from: u64, ended: SpanMemberEnded) {
+        let client = u64::from(ended.client);
+        let words = [local::SPAN_MEMBER_ENDED, pack(from as u32, ended.status), ended.far];
+        let _ = self.send_to_program(client, words);
+        self.spans.retain(|s| !(s.client == client && s.core == from && s.shared.is_none()));
+    }
+}
