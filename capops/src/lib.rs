@@ -35,4 +35,4 @@ extern crate alloc;
 mod ops;
 pub mod wire;
 
-pub use ops::{CapOps, Core, Event, Message, Refusal, RetypeStart, Revoke, DEFAULT_TIMEOUT};
+pub use ops::{CapOps, Core, Event, Message, Operation, Refusal, RetypeStart, RoundEnd, DEFAULT_TIMEOUT};

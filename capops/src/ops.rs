@@ -8,7 +8,7 @@ use agreement::commit::{Outcome, TwoPhase};
 use agreement::node::{Action, Kind, Msg, Node, Phase};
 use agreement::route::Route;
 use agreement::CoreId;
-use caps::{CapAddr, CapError, Capability, Owner, Retype};
+use caps::{CapAddr, CapError, Capability, Owner, Retype, Rights};
 
 /// How long a request waits for its answer by default, in the unit of the `now` the caller
 /// passes (nanoseconds in the monitor): 2 s, generous for six emulated cores on two host cores.
@@ -36,6 +36,12 @@ pub trait Core {
     fn sweep(&mut self, object: Capability, owner: CoreId) -> Result<(), CapError>;
     /// The owner's revoke after every other core swept.
     fn revoke_agreed(&mut self, slot: CapAddr) -> Result<(), CapError>;
+    /// Reduces to `rights` the foreign copies of `object` owned by `owner` (and their
+    /// mappings).
+    fn protect(&mut self, object: Capability, owner: CoreId, rights: Rights) -> Result<(), CapError>;
+    /// The owner's protect after every other core's: its own copies of the object at `slot`
+    /// (and their mappings).
+    fn protect_own(&mut self, slot: CapAddr, rights: Rights) -> Result<(), CapError>;
     /// An empty slot of the monitor's capability space, now the protocol's to fill.
     fn take_slot(&mut self) -> Option<CapAddr>;
     /// Gives back a slot from [`take_slot`](Self::take_slot) that stayed empty.
@@ -89,6 +95,24 @@ impl From<CapError> for Refusal {
     }
 }
 
+/// What a round does to an object on every core that holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Remove every copy and descendant but the owner's one capability.
+    Revoke,
+    /// Reduce every copy's rights (and mapping) to these.
+    Protect(Rights),
+}
+
+impl Operation {
+    fn protect_rights(self) -> Option<Rights> {
+        match self {
+            Operation::Revoke => None,
+            Operation::Protect(rights) => Some(rights),
+        }
+    }
+}
+
 /// A message between two cores' monitors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -136,12 +160,14 @@ pub enum Message {
         object: Capability,
         /// The cores below the receiver on the route, one bit each.
         subtree: u64,
+        /// A protect to these rights; `None` for a revoke.
+        protect: Option<Rights>,
     },
 }
 
-/// How a revoke ended (at its owner).
+/// How a revoke or protect round ended (at the object's owner).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Revoke {
+pub enum RoundEnd {
     /// Every core swept and the owner revoked: no copy or descendant remains anywhere.
     Done,
     /// A core had a copy in flight: nothing removed anywhere. Try again.
@@ -185,12 +211,19 @@ pub enum Event {
         /// Where the new capability is, or why there is none.
         result: Result<CapAddr, Refusal>,
     },
+    /// A protect this core started ended.
+    Protected {
+        /// The round's number.
+        round: u32,
+        /// How.
+        outcome: RoundEnd,
+    },
     /// A revoke this core started ended.
     Revoked {
         /// The round's number.
         round: u32,
         /// How.
-        outcome: Revoke,
+        outcome: RoundEnd,
     },
 }
 
@@ -220,6 +253,7 @@ struct Asking {
 struct RoundState {
     route: Route,
     object: Capability,
+    op: Operation,
     /// The owner (the round's initiator).
     owner: CoreId,
     /// On the owner: the slot whose capability the revoke keeps, the two-phase state and the
@@ -400,6 +434,32 @@ impl CapOps {
         route: Route,
         now: u64,
     ) -> Result<u32, Refusal> {
+        self.start_round(core, slot, route, now, Operation::Revoke)
+    }
+
+    /// Reduces the rights of every copy of the capability at `slot` (this core must own it),
+    /// on every core of `route` and here, to `rights`, with their mappings: the same two-phase
+    /// round as a revoke (no copy may move while it runs), committing a protect instead of a
+    /// sweep. Returns the round's number; an [`Event::Protected`] follows.
+    pub fn protect(
+        &mut self,
+        core: &mut impl Core,
+        slot: CapAddr,
+        rights: Rights,
+        route: Route,
+        now: u64,
+    ) -> Result<u32, Refusal> {
+        self.start_round(core, slot, route, now, Operation::Protect(rights))
+    }
+
+    fn start_round(
+        &mut self,
+        core: &mut impl Core,
+        slot: CapAddr,
+        route: Route,
+        now: u64,
+        op: Operation,
+    ) -> Result<u32, Refusal> {
         if route.root() != self.me || route.cores().any(|c| c >= MAX_CORES) {
             return Err(Refusal::Capability(CapError::InvalidArgument));
         }
@@ -407,7 +467,7 @@ impl CapOps {
         if core.owner(slot)? != Owner::Here {
             return Err(Refusal::Capability(CapError::NotOwner));
         }
-        // One revoke at a time over any memory: a revoke of something around an object being
+        // One round at a time over any memory: a revoke of something around an object being
         // revoked would remove the capability that revoke keeps.
         if self.marked.values().any(|marked| covers(marked, &object) || covers(&object, marked)) {
             return Err(Refusal::Revoking);
@@ -415,20 +475,14 @@ impl CapOps {
         let round = ((self.me as u32) << ROUND_INITIATOR_SHIFT) | self.number();
         let mut actions = Vec::new();
         let mut apply = |_: u32, phase: Phase| {
-            self::apply(self.me, &mut self.marked, &self.sending, core, round, object, self.me, phase)
+            let target = (object, op, self.me);
+            self::apply(self.me, &mut self.marked, &self.sending, core, round, target, phase)
         };
         let two_phase = TwoPhase::start(&mut self.node, &route, round, &mut apply, &mut actions);
         let deadline = now.saturating_add(self.timeout);
-        self.rounds.insert(
-            round,
-            RoundState {
-                route,
-                object,
-                owner: self.me,
-                initiator: Some((slot, two_phase, deadline)),
-                expires: deadline,
-            },
-        );
+        let initiator = Some((slot, two_phase, deadline));
+        let state = RoundState { route, object, op, owner: self.me, initiator, expires: deadline };
+        self.rounds.insert(round, state);
         self.carry_out(core, round, actions);
         Ok(round)
     }
@@ -460,8 +514,9 @@ impl CapOps {
                     self.events.push(Event::Retyped { request, result: Err(refusal) });
                 }
             }
-            Message::Round { msg, object, subtree } => {
-                self.round_message(core, from, msg, object, subtree, now)
+            Message::Round { msg, object, subtree, protect } => {
+                let op = protect.map_or(Operation::Revoke, Operation::Protect);
+                self.round_message(core, from, msg, (object, op), subtree, now)
             }
         }
     }
@@ -518,7 +573,7 @@ impl CapOps {
         core: &mut impl Core,
         from: CoreId,
         msg: Msg,
-        object: Capability,
+        (object, op): (Capability, Operation),
         subtree: u64,
         now: u64,
     ) {
@@ -528,7 +583,8 @@ impl CapOps {
                 // Commit or abort of a round never prepared here (its prepare went to a core
                 // that gave it up): nothing to undo; answer so that the parent does not wait.
                 let answer = Msg { kind: Kind::Answer { yes: true }, ..msg };
-                self.out.push((from, Message::Round { msg: answer, object, subtree: 0 }));
+                let protect = op.protect_rights();
+                self.out.push((from, Message::Round { msg: answer, object, subtree: 0, protect }));
                 return;
             }
             // The route as this core needs it: its parent, and the cores below it, which it
@@ -540,14 +596,14 @@ impl CapOps {
             // Past twice the owner's deadline the owner has given up: the round cannot commit
             // any more, and this core forgets it (see `poll`).
             let expires = now.saturating_add(self.timeout.saturating_mul(2));
-            self.rounds.insert(round, RoundState { route, object, owner, initiator: None, expires });
+            self.rounds.insert(round, RoundState { route, object, op, owner, initiator: None, expires });
         }
         let Some(state) = self.rounds.get(&round) else { return };
-        let (route, object, owner) = (state.route.clone(), state.object, state.owner);
+        let (route, target) = (state.route.clone(), (state.object, state.op, state.owner));
         let mut actions = Vec::new();
         let me = self.me;
         let mut apply = |_: u32, phase: Phase| {
-            self::apply(me, &mut self.marked, &self.sending, core, round, object, owner, phase)
+            self::apply(me, &mut self.marked, &self.sending, core, round, target, phase)
         };
         self.node.receive(&route, from, msg, &mut apply, &mut actions);
         self.carry_out(core, round, actions);
@@ -556,11 +612,12 @@ impl CapOps {
     /// Sends what a step of the round produced and moves the initiator's two-phase state on.
     fn carry_out(&mut self, core: &mut impl Core, round: u32, mut actions: Vec<Action>) {
         let Some(state) = self.rounds.get_mut(&round) else { return };
-        let (route, object, owner) = (state.route.clone(), state.object, state.owner);
+        let (route, target) = (state.route.clone(), (state.object, state.op, state.owner));
+        let (object, protect) = (state.object, state.op.protect_rights());
         if let Some((_, two_phase, _)) = state.initiator.as_mut() {
             let me = self.me;
             let mut apply = |_: u32, phase: Phase| {
-                self::apply(me, &mut self.marked, &self.sending, core, round, object, owner, phase)
+                self::apply(me, &mut self.marked, &self.sending, core, round, target, phase)
             };
             two_phase.drain_completions(&mut self.node, &route, &mut apply, &mut actions);
         }
@@ -572,7 +629,7 @@ impl CapOps {
                     }
                     Kind::Answer { .. } => 0,
                 };
-                self.out.push((to, Message::Round { msg, object, subtree }));
+                self.out.push((to, Message::Round { msg, object, subtree, protect }));
                 // A participant is done with the round once it answered its commit or abort.
                 if matches!(msg.kind, Kind::Answer { .. }) && msg.phase != Phase::Prepare {
                     self.rounds.remove(&round);
@@ -583,23 +640,33 @@ impl CapOps {
     }
 
     fn finish_if_ended(&mut self, core: &mut impl Core, round: u32) {
-        let Some(RoundState { initiator: Some((slot, two_phase, _)), object, .. }) = self.rounds.get(&round)
+        let Some(RoundState { initiator: Some((slot, two_phase, _)), object, op, .. }) =
+            self.rounds.get(&round)
         else {
             return;
         };
         let Some(outcome) = two_phase.outcome().cloned() else { return };
-        let (slot, object) = (*slot, *object);
+        let (slot, object, op) = (*slot, *object, *op);
         self.rounds.remove(&round);
         self.marked.remove(&round);
         let still_there = core.identify(slot).is_ok_and(|held| held.same_object(&object));
-        let outcome = match outcome {
-            Outcome::Committed if still_there && core.revoke_agreed(slot).is_ok() => Revoke::Done,
-            // The owner's own copy went meanwhile: the other cores swept all the same.
-            Outcome::Committed => Revoke::Failed { swept: true, missing: Vec::new() },
-            Outcome::Aborted => Revoke::Busy,
-            Outcome::Failed { phase, missing } => Revoke::Failed { swept: phase != Phase::Prepare, missing },
+        let mut own_part = || match op {
+            Operation::Revoke => core.revoke_agreed(slot),
+            Operation::Protect(rights) => core.protect_own(slot, rights),
         };
-        self.events.push(Event::Revoked { round, outcome });
+        let outcome = match outcome {
+            Outcome::Committed if still_there && own_part().is_ok() => RoundEnd::Done,
+            // The owner's own copy went meanwhile: the other cores applied it all the same.
+            Outcome::Committed => RoundEnd::Failed { swept: true, missing: Vec::new() },
+            Outcome::Aborted => RoundEnd::Busy,
+            Outcome::Failed { phase, missing } => {
+                RoundEnd::Failed { swept: phase != Phase::Prepare, missing }
+            }
+        };
+        self.events.push(match op {
+            Operation::Revoke => Event::Revoked { round, outcome },
+            Operation::Protect(_) => Event::Protected { round, outcome },
+        });
     }
 
     /// Gives up on what waited past its deadline: transfers and asks are reported
@@ -635,12 +702,12 @@ impl CapOps {
         }
         for round in late {
             let Some(state) = self.rounds.get_mut(&round) else { continue };
-            let (route, object, owner) = (state.route.clone(), state.object, state.owner);
+            let (route, target) = (state.route.clone(), (state.object, state.op, state.owner));
             let Some((_, two_phase, _)) = state.initiator.as_mut() else { continue };
             let mut actions = Vec::new();
             let me = self.me;
             let mut apply = |_: u32, phase: Phase| {
-                self::apply(me, &mut self.marked, &self.sending, core, round, object, owner, phase)
+                self::apply(me, &mut self.marked, &self.sending, core, round, target, phase)
             };
             two_phase.give_up(&mut self.node, &route, &mut apply, &mut actions);
             self.carry_out(core, round, actions);
@@ -648,17 +715,15 @@ impl CapOps {
     }
 }
 
-/// Applies `phase` of revoke round `round` of `object` (owned by `owner`) on core `me`;
-/// returns the vote.
-#[allow(clippy::too_many_arguments)]
+/// Applies `phase` of round `round`, which does `op` to `object` (owned by `owner`), on core
+/// `me`; returns the vote.
 fn apply(
     me: CoreId,
     marked: &mut BTreeMap<u32, Capability>,
     sending: &BTreeMap<u32, Sending>,
     core: &mut impl Core,
     round: u32,
-    object: Capability,
-    owner: CoreId,
+    (object, op, owner): (Capability, Operation, CoreId),
     phase: Phase,
 ) -> bool {
     match phase {
@@ -668,11 +733,14 @@ fn apply(
         }
         Phase::Commit => {
             if me == owner {
-                return true; // the owner revokes its own once every core answered
+                return true; // the owner does its own part once every core answered
             }
-            let swept = core.sweep(object, owner).is_ok();
+            let applied = match op {
+                Operation::Revoke => core.sweep(object, owner),
+                Operation::Protect(rights) => core.protect(object, owner, rights),
+            };
             marked.remove(&round);
-            swept
+            applied.is_ok()
         }
         Phase::Abort => {
             if me != owner {

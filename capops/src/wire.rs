@@ -79,10 +79,15 @@ pub fn encode(message: &CapMessage) -> Payload {
         CapMessage::RetypeRefused { request, refusal } => {
             writer.u32(*request).u8(refusal.code());
         }
-        CapMessage::Round { msg, object, subtree } => {
+        CapMessage::Round { msg, object, subtree, protect } => {
             writer.u32(msg.round).u8(phase_code(msg.phase)).u8(kind_code(msg.kind));
             write_capability(&mut writer, object);
             writer.u64(*subtree);
+            // The operation: 0 revoke, 1 protect (then the rights).
+            match protect {
+                None => writer.u8(0).u8(0),
+                Some(rights) => writer.u8(1).u8(rights.bits()),
+            };
         }
     }
     payload
@@ -118,7 +123,16 @@ pub fn decode(payload: &Payload) -> Result<CapMessage, DecodeError> {
         TAG_ROUND => {
             let (round, phase, kind) = (reader.u32()?, phase_of(reader.u8()?)?, kind_of(reader.u8()?)?);
             let object = read_capability(&mut reader)?;
-            CapMessage::Round { msg: Msg { round, phase, kind }, object, subtree: reader.u64()? }
+            let subtree = reader.u64()?;
+            let protect = match (reader.u8()?, reader.u8()?) {
+                (0, 0) => None,
+                (1, bits) => Some(
+                    Rights::from_bits(u64::from(bits))
+                        .ok_or(DecodeError::InvalidField { field: "rights" })?,
+                ),
+                _ => return Err(DecodeError::InvalidField { field: "operation" }),
+            };
+            CapMessage::Round { msg: Msg { round, phase, kind }, object, subtree, protect }
         }
         other => return Err(DecodeError::UnknownTag(other)),
     };
@@ -152,11 +166,13 @@ mod tests {
                 msg: Msg { round: (2 << 20) | 5, phase: Phase::Commit, kind: Kind::Answer { yes: false } },
                 object: frame(),
                 subtree: 0b1011_0000,
+                protect: None,
             },
             CapMessage::Round {
                 msg: Msg { round: 1, phase: Phase::Prepare, kind: Kind::Request },
                 object: frame(),
                 subtree: 0,
+                protect: Some(Rights::READ),
             },
         ] {
             let payload = encode(&message);
@@ -193,7 +209,11 @@ mod tests {
             msg: Msg { round: 1, phase: Phase::Prepare, kind: Kind::Request },
             object: frame(),
             subtree: 0,
+            protect: None,
         });
+        let mut bad_operation = bad_phase;
+        bad_operation.0[8 + 32] = 2;
+        assert_eq!(decode(&bad_operation), Err(DecodeError::InvalidField { field: "operation" }));
         bad_phase.0[body_at(4)] = 4;
         assert_eq!(decode(&bad_phase), Err(DecodeError::InvalidField { field: "phase" }));
         let refused_ok = encode(&CapMessage::Received { request: 1, result: Ok(()) });

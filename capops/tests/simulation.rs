@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use agreement::route::{Route, Strategy};
 use agreement::CoreId;
-use capops::{CapOps, Core, Event, Message, RetypeStart, Revoke};
-use caps::{CapType, Capability, Owner, Retype, PAGE_SIZE};
+use capops::{CapOps, Core, Event, Message, RetypeStart, RoundEnd};
+use caps::{CapType, Capability, Owner, Retype, Rights, PAGE_SIZE};
 
 mod common;
 
@@ -45,6 +45,7 @@ struct Tally {
     revokes_done: usize,
     revokes_busy: usize,
     swept_copies: usize,
+    protects_done: usize,
 }
 
 #[derive(Default, Debug, PartialEq)]
@@ -108,15 +109,40 @@ impl Machine {
                     *self.ended.revokes.entry((c, round)).or_default() += 1;
                     let object = self.revokes[&(c, round)];
                     match outcome {
-                        Revoke::Done => {
+                        RoundEnd::Done => {
                             self.check_revoked(c, &object);
                             self.tally.revokes_done += 1;
                         }
-                        Revoke::Busy => self.tally.revokes_busy += 1,
-                        Revoke::Failed { .. } => {}
+                        RoundEnd::Busy => self.tally.revokes_busy += 1,
+                        RoundEnd::Failed { .. } => {}
+                    }
+                }
+                Event::Protected { round, outcome } => {
+                    *self.ended.revokes.entry((c, round)).or_default() += 1;
+                    if outcome == RoundEnd::Done {
+                        self.check_protected(&self.revokes[&(c, round)]);
+                        self.tally.protects_done += 1;
                     }
                 }
                 Event::Arrived { .. } => self.tally.arrived += 1,
+            }
+        }
+    }
+
+    /// The moment a protect to read-only says `Done`: no copy of the object anywhere, or in
+    /// flight, may still write.
+    fn check_protected(&self, object: &Capability) {
+        let writable = |c: &Capability| object.same_object(c) && c.rights().contains(Rights::WRITE);
+        for (index, core) in self.cores.iter().enumerate() {
+            for (_, capability) in core.occupied() {
+                assert!(!writable(&capability), "core {index} can still write {capability:?} after the protect");
+            }
+        }
+        for ((from, to), queue) in &self.channels {
+            for message in queue {
+                if let Message::Transfer { capability, .. } = message {
+                    assert!(!writable(capability), "{capability:?} in flight {from}->{to} after the protect");
+                }
             }
         }
     }
@@ -221,6 +247,15 @@ impl Machine {
                         *self.started.asks.entry((c, request)).or_default() += 1
                     }
                     Ok(RetypeStart::Done(_)) | Err(_) => {}
+                }
+            }
+            8 => {
+                let strategy =
+                    [Strategy::Unicast, Strategy::Broadcast, Strategy::Tree][rng.below(3) as usize];
+                let route = self.route(strategy, c);
+                if let Ok(round) = self.ops[c].protect(&mut self.cores[c], addr, Rights::READ, route, now) {
+                    *self.started.revokes.entry((c, round)).or_default() += 1;
+                    self.revokes.insert((c, round), capability);
                 }
             }
             _ => {
@@ -330,6 +365,7 @@ fn random_operations_keep_every_invariant() {
     assert!(totals.arrived > 500, "{totals:?}");
     assert!(totals.retyped_for_another_core > 50, "{totals:?}");
     assert!(totals.revokes_done > 50 && totals.swept_copies > 50, "{totals:?}");
+    assert!(totals.protects_done > 20, "{totals:?}");
 }
 
 impl Tally {
@@ -339,6 +375,7 @@ impl Tally {
         self.revokes_done += other.revokes_done;
         self.revokes_busy += other.revokes_busy;
         self.swept_copies += other.swept_copies;
+        self.protects_done += other.protects_done;
     }
 }
 

@@ -129,8 +129,9 @@ fn run_core(
             let key = match event {
                 Event::Sent { request, .. } => ('s', request),
                 Event::Retyped { request, .. } => ('r', request),
+                Event::Protected { round, .. } => ('v', round),
                 Event::Revoked { round, outcome } => {
-                    ledger.revokes_done += usize::from(outcome == capops::Revoke::Done);
+                    ledger.revokes_done += usize::from(outcome == capops::RoundEnd::Done);
                     ('v', round)
                 }
                 Event::Arrived { .. } => {

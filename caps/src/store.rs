@@ -423,6 +423,23 @@ impl CoreCapabilities {
         }
     }
 
+    /// Replaces the capability stored at `location` by one naming the same object (its rights
+    /// reduced): the derivation database does not order by rights, so nothing else changes.
+    fn set_capability(&mut self, location: Location, capability: Capability) {
+        let slot = match location {
+            Location::Slot { table, index } => self
+                .tables
+                .get_mut(table as usize)
+                .and_then(Option::as_mut)
+                .and_then(|t| t.entries.get_mut(index as usize)),
+            Location::Held(index) => self.held.get_mut(index as usize),
+        };
+        if let Some(Some(entry)) = slot {
+            debug_assert!(entry.capability.same_object(&capability));
+            entry.capability = capability;
+        }
+    }
+
     fn entry_at(&self, slot: SlotRef) -> Result<Entry, CapError> {
         let (location, _) = self.resolve(slot)?;
         self.entry(location).ok_or(CapError::EmptySlot)

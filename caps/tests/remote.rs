@@ -221,3 +221,30 @@ fn memory_given_to_another_core_takes_that_cores_copies_and_no_sweep_removes_the
     // Released, it reports no memory free: it is not this core's.
     assert!(boot.caps.release(held).unwrap().unreferenced.is_empty());
 }
+
+#[test]
+fn a_protect_reduces_the_rights_of_the_copies_asked_for_and_no_others() {
+    let (mut owner, mut other) = (fixture(), core_without_ram());
+    owner.caps.retype(owner.at(RAM), frames(0, 1, 2), owner.at(leaf(1))).unwrap();
+    owner.caps.copy(owner.at(leaf(1)), owner.at(leaf(3))).unwrap();
+    other.receive(owner.export(leaf(1)), 0, 1, leaf(1)).unwrap();
+    other.caps.copy(other.at(leaf(1)), other.at(leaf(4))).unwrap();
+    other.receive(owner.export(leaf(2)), 0, 1, leaf(2)).unwrap();
+    let object = owner.caps.identify(owner.at(leaf(1))).unwrap();
+
+    // The other core's foreign copies of that Frame (not of the one beside it).
+    let changed = other.caps.reduce_copies(object, Some(0), Rights::READ);
+    assert_eq!(changed.len(), 2);
+    for slot in [leaf(1), leaf(4)] {
+        assert_eq!(other.caps.identify(other.at(slot)).unwrap().rights(), Rights::READ);
+    }
+    assert_eq!(other.caps.identify(other.at(leaf(2))).unwrap().rights(), Rights::ALL);
+    assert!(other.caps.reduce_copies(object, Some(5), Rights::NONE).is_empty(), "another owner's: none");
+    assert!(other.caps.reduce_copies(object, Some(0), Rights::READ).is_empty(), "nothing left to reduce");
+    // The owner's own copies; rights never grow back.
+    assert_eq!(owner.caps.reduce_copies(object, None, Rights::READ).len(), 2);
+    assert!(owner.caps.reduce_copies(object, None, Rights::ALL).is_empty());
+    assert_eq!(owner.caps.identify(owner.at(leaf(3))).unwrap().rights(), Rights::READ);
+    owner.check();
+    other.check();
+}

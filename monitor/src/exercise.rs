@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 
 use agreement::route::{Route, Strategy};
-use capops::{Core, Event, Revoke};
+use capops::{Core, Event, RoundEnd};
 use caps::{CapAddr, CapError, CapType, Capability, Retype};
 use monitor::messages::{ExerciseQuery, ExerciseReport, EXERCISE_HELD, EXERCISE_RETYPED};
 use userland::{cap_type, println, Error, SLOT_FIRST_RAM, SLOT_VNODE};
@@ -189,7 +189,7 @@ impl Monitor {
         });
         self.check(
             &alloc::format!("{name}-revoke"),
-            outcome == Some(Revoke::Done),
+            outcome == Some(RoundEnd::Done),
             format_args!("{outcome:?} over {} cores in {elapsed_us} us", peers.len() + 1),
         );
 

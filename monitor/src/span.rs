@@ -9,7 +9,7 @@
 //! (the sweep unmaps), then the owner's own copies (the program's included) go, and only then
 //! is the memory free for another retype. A member that ends is reported to the program.
 
-use capops::{Core, Revoke};
+use capops::{Core, RoundEnd};
 use caps::CapAddr;
 use monitor::local::{self, pack, BindStatus};
 use monitor::messages::{SpanMemberEnded, SpanReply, SpanRequest, SpanShare, SpanShareDone};
@@ -211,7 +211,7 @@ impl Monitor {
         let elapsed = (userland::counter() - started) * 1_000_000_000 / self.frequency.max(1);
         let (entry, frame) = span.shared.take().unwrap_or((0, CapAddr::from_raw(0)));
         let status = match outcome {
-            Revoke::Done => {
+            RoundEnd::Done => {
                 // No longer lent, and the program's copy went with the revoke: free the page.
                 let _ = userland::cap_delete(frame.raw());
                 0

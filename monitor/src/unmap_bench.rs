@@ -13,7 +13,7 @@
 use alloc::vec::Vec;
 
 use agreement::route::Strategy;
-use capops::{Core, Event, Revoke};
+use capops::{Core, Event, RoundEnd};
 use caps::{CapAddr, CapType, Retype};
 use monitor::stats::{percentile, ticks_to_ns};
 use userland::{println, SLOT_VNODE};
@@ -154,7 +154,7 @@ impl Monitor {
         let done = self
             .cap_events
             .iter()
-            .any(|e| matches!(e, Event::Revoked { round: r, outcome: Revoke::Done } if *r == round));
+            .any(|e| matches!(e, Event::Revoked { round: r, outcome: RoundEnd::Done } if *r == round));
         done.then(|| ticks_to_ns(ticks, self.frequency))
     }
 

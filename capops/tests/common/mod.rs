@@ -4,7 +4,7 @@
 
 use agreement::CoreId;
 use capops::Core;
-use caps::{CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Owner, Retype, PAGE_SIZE};
+use caps::{CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Owner, Retype, Rights, PAGE_SIZE};
 
 pub const SLOTS: u8 = 255;
 pub const RAM_PAGES: u64 = 64;
@@ -84,6 +84,15 @@ impl Core for SimCore {
     }
     fn revoke_agreed(&mut self, slot: CapAddr) -> Result<(), CapError> {
         self.caps.revoke_agreed(self.cspace.slot(slot)).map(|_| ())
+    }
+    fn protect(&mut self, object: Capability, owner: CoreId, rights: Rights) -> Result<(), CapError> {
+        self.caps.reduce_copies(object, Some(owner as u32), rights);
+        Ok(())
+    }
+    fn protect_own(&mut self, slot: CapAddr, rights: Rights) -> Result<(), CapError> {
+        let object = self.caps.identify(self.cspace.slot(slot))?;
+        self.caps.reduce_copies(object, None, rights);
+        Ok(())
     }
     fn take_slot(&mut self) -> Option<CapAddr> {
         (1..SLOTS).map(slot).find(|&s| self.caps.identify(self.cspace.slot(s)) == Err(CapError::EmptySlot))

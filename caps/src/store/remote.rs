@@ -197,6 +197,37 @@ impl CoreCapabilities {
         Ok(removal)
     }
 
+    /// Reduces the rights of every copy of `object` here to those it has and `rights` names:
+    /// the foreign copies owned by core `owner`, or with `None` this core's own copies of an
+    /// object it owns. One core's part of a protect by agreement (the kernel then downgrades
+    /// their mappings). Returns the copies whose rights changed, with their new capability.
+    pub fn reduce_copies(
+        &mut self,
+        object: Capability,
+        owner: Option<u32>,
+        rights: crate::Rights,
+    ) -> Vec<(super::CapId, Capability)> {
+        let owned_as_asked = |this: &CoreCapabilities, held: &Capability| match owner {
+            Some(owner) => this.foreign.get(&ObjectKey::of(held)) == Some(&owner),
+            None => this.owner_of(held) == Owner::Here,
+        };
+        let mut changed = Vec::new();
+        for key in self.mdb.starting_inside(object.kind().space(), object.base(), object.size()) {
+            let Some(location) = self.mdb.location(&key) else { continue };
+            let Some(entry) = self.entry(location) else { continue };
+            let held = entry.capability;
+            if !held.same_object(&object) || !owned_as_asked(self, &held) {
+                continue;
+            }
+            let reduced = held.reduced(rights);
+            if reduced.rights() != held.rights() {
+                self.set_capability(location, reduced);
+                changed.push((super::CapId(entry.id), reduced));
+            }
+        }
+        changed
+    }
+
     /// Refuses a capability of another core's object (`NotOwner`).
     pub(super) fn check_owned(&self, capability: &Capability) -> Result<(), CapError> {
         match self.owner_of(capability) {
