@@ -135,7 +135,10 @@ impl Machine {
         let writable = |c: &Capability| object.same_object(c) && c.rights().contains(Rights::WRITE);
         for (index, core) in self.cores.iter().enumerate() {
             for (_, capability) in core.occupied() {
-                assert!(!writable(&capability), "core {index} can still write {capability:?} after the protect");
+                assert!(
+                    !writable(&capability),
+                    "core {index} can still write {capability:?} after the protect"
+                );
             }
         }
         for ((from, to), queue) in &self.channels {

@@ -329,6 +329,11 @@ impl<'a> TablePool<'a> {
     }
 }
 
+/// Whether a page descriptor forbids writes (`AP[2]` set).
+pub fn is_read_only(descriptor: u64) -> bool {
+    descriptor & AP_READ_ONLY != 0
+}
+
 /// The level-3 (page) descriptor mapping the 4 KiB page at `pa` with `attributes`: what
 /// `vnode_map` writes into a VNode's entry.
 pub fn page_descriptor(pa: u64, attributes: Attributes) -> u64 {
@@ -471,6 +476,7 @@ mod tests {
         assert_eq!(code & ADDRESS_MASK, 0x7fe0_0000);
         assert_eq!(code & (PXN | UXN), UXN, "EL1 may execute code");
         assert_ne!(code & AP_READ_ONLY, 0);
+        assert!(is_read_only(code) && !is_read_only(page_descriptor(0x4000_0000, Attributes::UserData)));
         let (_, data) = pool.lookup(KERNEL_BASE + PAGE_SIZE).unwrap();
         assert_eq!(data & (PXN | AP_READ_ONLY), PXN, "data is writable, never executable");
         assert!(pool.lookup(KERNEL_BASE + 2 * PAGE_SIZE).is_none());

@@ -77,6 +77,7 @@ pub enum Request {
     CapSweep { described: Described },
     CapRevokeAgreed { addr: CapAddr },
     CapOwner { addr: CapAddr },
+    CapProtect { described: Described, rights: Rights },
 }
 
 /// A capability another core described (`cap_export`): what it is and which core owns it.
@@ -230,6 +231,10 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
         Call::CapSweep => Request::CapSweep { described: described(x[0], x[1], x[2])? },
         Call::CapRevokeAgreed => Request::CapRevokeAgreed { addr: a(x[0])? },
         Call::CapOwner => Request::CapOwner { addr: a(x[0])? },
+        Call::CapProtect => Request::CapProtect {
+            described: described(x[0], x[1], x[2])?,
+            rights: Rights::from_bits(x[3]).ok_or(Error::InvalidArgument)?,
+        },
     })
 }
 

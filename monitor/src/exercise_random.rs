@@ -82,7 +82,7 @@ impl Monitor {
         let key = match event {
             Event::Sent { request, .. } => ('s', *request),
             Event::Retyped { request, .. } => ('r', *request),
-            Event::Revoked { round, .. } => ('v', *round),
+            Event::Revoked { round, .. } | Event::Protected { round, .. } => ('v', *round),
             Event::Arrived { .. } => return,
         };
         if run.open.remove(&key).is_none() && (key.0 != 's' || run.started > 0) {

@@ -86,6 +86,19 @@ impl capops::Core for KernelCaps {
         userland::cap_revoke_agreed(slot.raw()).map_err(cap_error)
     }
 
+    fn protect(&mut self, object: Capability, owner: usize, rights: Rights) -> Result<(), CapError> {
+        userland::cap_protect(described(&object, owner as u64), u64::from(rights.bits()))
+            .map(|_| ())
+            .map_err(cap_error)
+    }
+
+    fn protect_own(&mut self, slot: CapAddr, rights: Rights) -> Result<(), CapError> {
+        let object = self.identify(slot)?;
+        userland::cap_protect(described(&object, self.core), u64::from(rights.bits()))
+            .map(|_| ())
+            .map_err(cap_error)
+    }
+
     fn take_slot(&mut self) -> Option<CapAddr> {
         let empty = Error::Capability(CapError::EmptySlot.code());
         PROTOCOL_SLOTS.map(CapAddr::from_raw).find(|slot| userland::cap_identify(slot.raw()) == Err(empty))

@@ -62,6 +62,13 @@ pub const SPAN_UNSHARED: u64 = 19;
 /// pack(core, status), far]` (status as `dispatcher_status` says; `far` the faulting address).
 pub const SPAN_MEMBER_ENDED: u64 = 20;
 
+/// The spanning program makes the shared page read-only on every core of the span:
+/// `[SPAN_PROTECT, entry, 0]`.
+pub const SPAN_PROTECT: u64 = 21;
+/// Monitor to the spanning program: every copy of the page, and every mapping of it, is
+/// read-only on every core of the span: `[SPAN_PROTECTED, pack(entry, status), nanoseconds]`.
+pub const SPAN_PROTECTED: u64 = 22;
+
 /// Why a bind did not happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]

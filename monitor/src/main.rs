@@ -245,8 +245,10 @@ impl Monitor {
         let exercising = info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0);
         for event in self.capops.take_events() {
             self.random_event(&event);
-            if let Event::Revoked { round, ref outcome } = event {
-                self.span_revoked(round, outcome);
+            match event {
+                Event::Revoked { round, ref outcome } => self.span_revoked(round, outcome),
+                Event::Protected { round, ref outcome } => self.span_protected(round, outcome),
+                _ => {}
             }
             match event {
                 Event::Arrived { from, slot, capability }
@@ -382,6 +384,7 @@ impl Monitor {
                 self.on_span_share(sender, entry, slot);
             }
             local::SPAN_UNSHARE => self.on_span_unshare(sender, words[1] as u32),
+            local::SPAN_PROTECT => self.on_span_protect(sender, words[1] as u32),
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
                 let (p50_ns, p99_ns) = unpack(words[2]);

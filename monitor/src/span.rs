@@ -35,6 +35,8 @@ pub(crate) struct Span {
     shared: Option<(u32, CapAddr)>,
     /// The unshare in flight: the revoke round and when it started (counter ticks).
     unsharing: Option<(u32, u64)>,
+    /// The protect in flight, likewise.
+    protecting: Option<(u32, u64)>,
 }
 
 /// The member this monitor runs for a program on another core.
@@ -62,7 +64,7 @@ impl Monitor {
                 return Err(BindStatus::Refused); // one member per program
             }
             self.send(core, &SpanRequest { client: sender as u32, module, role });
-            self.spans.push(Span { client: sender, core, shared: None, unsharing: None });
+            self.spans.push(Span { client: sender, core, shared: None, unsharing: None, protecting: None });
             Ok(())
         })();
         if let Err(status) = result {
@@ -203,7 +205,7 @@ impl Monitor {
     }
 
     /// A revoke round ended: if it was an unshare, the page is gone everywhere.
-    pub(crate) fn span_revoked(&mut self, round: u32, outcome: &Revoke) {
+    pub(crate) fn span_revoked(&mut self, round: u32, outcome: &RoundEnd) {
         let Some(span) = self.spans.iter_mut().find(|s| s.unsharing.is_some_and(|(r, _)| r == round)) else {
             return;
         };
@@ -223,6 +225,43 @@ impl Monitor {
         };
         let client = span.client;
         let _ = self.send_to_program(client, [local::SPAN_UNSHARED, pack(entry, status), elapsed]);
+    }
+
+    /// `[SPAN_PROTECT, entry, 0]` from `sender`: the protect round over the span's cores, to
+    /// read-only.
+    pub(crate) fn on_span_protect(&mut self, sender: u64, entry: u32) {
+        let refused = [local::SPAN_PROTECTED, pack(entry, BindStatus::Refused as u32), 0];
+        let at =
+            self.spans.iter().position(|s| s.client == sender && s.shared.is_some_and(|(e, _)| e == entry));
+        let Some(at) = at else {
+            let _ = self.send_to_program(sender, refused);
+            return;
+        };
+        let (core, frame) =
+            (self.spans[at].core, self.spans[at].shared.map_or(CapAddr::from_raw(0), |(_, f)| f));
+        let route = self.route_over(agreement::route::Strategy::Unicast, &[core as usize]);
+        let now = self.now_ns();
+        let mut kernel = self.kernel_caps();
+        match self.capops.protect(&mut kernel, frame, caps::Rights::READ, route, now) {
+            Ok(round) => self.spans[at].protecting = Some((round, userland::counter())),
+            Err(_) => {
+                let _ = self.send_to_program(sender, refused);
+            }
+        }
+        self.after_capops();
+    }
+
+    /// A protect round ended: tell the program.
+    pub(crate) fn span_protected(&mut self, round: u32, outcome: &RoundEnd) {
+        let Some(span) = self.spans.iter_mut().find(|s| s.protecting.is_some_and(|(r, _)| r == round)) else {
+            return;
+        };
+        let (_, started) = span.protecting.take().unwrap_or_default();
+        let elapsed = (userland::counter() - started) * 1_000_000_000 / self.frequency.max(1);
+        let entry = span.shared.map_or(0, |(e, _)| e);
+        let status = if *outcome == RoundEnd::Done { 0 } else { BindStatus::Refused as u32 };
+        let client = span.client;
+        let _ = self.send_to_program(client, [local::SPAN_PROTECTED, pack(entry, status), elapsed]);
     }
 
     /// Checks whether a member this monitor runs ended; tells its program's monitor.

@@ -38,7 +38,7 @@ const CHECKS: [&str; 33] = [
     "child-access-after-unmap-faults",
     "child-write-after-protect-faults",
     "bind-remote-echo",
-    "span-shared-page-and-unmap",
+    "span-shared-page-protect-unmap",
 ];
 
 /// The boot core's monitor's checks of `core_boot` (monitor/src/main.rs), around the first

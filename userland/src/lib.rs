@@ -216,6 +216,13 @@ pub fn cap_revoke_agreed(addr: u32) -> Result<(), Error> {
     Error::check(syscall(Call::CapRevokeAgreed, [u64::from(addr), 0, 0, 0])).map(|_| ())
 }
 
+/// (Monitor) reduces to `rights` this core's copies of the described object (foreign copies of
+/// its owner, or this core's own when it is the owner) and their mappings; returns how many
+/// changed.
+pub fn cap_protect(described: Described, rights: u64) -> Result<u64, Error> {
+    Error::check(syscall(Call::CapProtect, [described.word, described.base, described.size, rights]))
+}
+
 /// The index of the core owning the object of the capability at `addr`.
 pub fn cap_owner(addr: u32) -> Result<u64, Error> {
     Error::check(syscall(Call::CapOwner, [u64::from(addr), 0, 0, 0]))

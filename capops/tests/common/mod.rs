@@ -4,7 +4,9 @@
 
 use agreement::CoreId;
 use capops::Core;
-use caps::{CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Owner, Retype, Rights, PAGE_SIZE};
+use caps::{
+    CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Owner, Retype, Rights, PAGE_SIZE,
+};
 
 pub const SLOTS: u8 = 255;
 pub const RAM_PAGES: u64 = 64;

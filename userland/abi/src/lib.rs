@@ -189,6 +189,12 @@ pub enum Call {
     /// `cap_owner(addr) -> core`: the index of the core that owns the object of the
     /// capability at `addr` (this core's own index for everything it did not receive).
     CapOwner = 33,
+    /// `cap_protect(described, base, size, rights) -> changed`: (holder of the Kernel
+    /// capability) one core's part of a protect by agreement: reduces to `rights` every copy of
+    /// the described object here (foreign copies of the owner the description names, or, naming
+    /// this core, its own copies), downgrading their mappings (read-only without write, removed
+    /// without read; TLB invalidated). Returns how many copies changed.
+    CapProtect = 34,
 }
 
 /// Packs a capability's type, rights and owning core into one word, as `cap_export` returns
@@ -314,6 +320,7 @@ impl Call {
             31 => Call::CapSweep,
             32 => Call::CapRevokeAgreed,
             33 => Call::CapOwner,
+            34 => Call::CapProtect,
             _ => return None,
         })
     }
@@ -470,7 +477,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..34 {
+        for raw in 0..35 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

@@ -1127,7 +1127,7 @@ fn run() -> u64 {
         ("child-access-after-unmap-faults", Selftest::child_access_after_unmap_faults),
         ("child-write-after-protect-faults", Selftest::child_write_after_protect_faults),
         ("bind-remote-echo", |_| bind::bind_remote_echo()),
-        ("span-shared-page-and-unmap", |_| span::span_shared_page_and_unmap()),
+        ("span-shared-page-protect-unmap", |_| span::span_shared_page_protect_unmap()),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {

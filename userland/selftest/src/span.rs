@@ -1,11 +1,13 @@
-//! `span-shared-page-and-unmap`: a program spanning two cores. This `selftest` asks its
+//! `span-shared-page-protect-unmap`: a program spanning two cores. This `selftest` asks its
 //! monitor to span to the next online core (that core's monitor starts this program there in
 //! the member role, its own kernel building the member's page tables), to share a page with the
-//! span (mapped at the same entry of this program's VNode and of the member's), sees the member
-//! answer through the page, then unshares it: the call returns once the page is unmapped on
-//! both cores (each core's own tables, each core's TLB invalidated), after which this program's
-//! entry is empty, its capability gone, and the member, still reading the page, faults at its
-//! address.
+//! span (mapped at the same entry of this program's VNode and of the member's), and sees the
+//! member answer through the page (the member keeps reading word 0 and writing word 1). Then it
+//! protects the page to read-only: the call returns once every copy and mapping on both cores
+//! is read-only (each core's TLB invalidated), and the member's next write faults at word 1
+//! while its read of word 0 did not (a permission fault, not a missing mapping). Then it
+//! unshares the page: the call returns once it is unmapped on both cores, after which this
+//! program's entry is empty and its capability gone.
 
 use alloc::format;
 use alloc::string::String;
@@ -65,7 +67,7 @@ fn status(what: &str, code: u32) -> Result<(), String> {
 }
 
 /// The check (see the module documentation).
-pub fn span_shared_page_and_unmap() -> Result<(), String> {
+pub fn span_shared_page_protect_unmap() -> Result<(), String> {
     let core = info(Info::CoreIndex).map_err(|e| format!("core index: {e:?}"))?;
     let count = info(Info::CoreCount).unwrap_or(1);
     let Some(target) = (1..count)
@@ -95,6 +97,22 @@ pub fn span_shared_page_and_unmap() -> Result<(), String> {
         userland::wait(frequency / 10_000);
     }
 
+    ask([local::SPAN_PROTECT, ENTRY, 0])?;
+    let protected = from_monitor(local::SPAN_PROTECTED, STEP_SECONDS).ok_or("no answer to SPAN_PROTECT")?;
+    status("protect", unpack(protected[1]).1)?;
+    if page[0].load(Ordering::Acquire) != ASKED {
+        return Err("the page no longer reads back after the protect".into());
+    }
+    let ended = from_monitor(local::SPAN_MEMBER_ENDED, STEP_SECONDS).ok_or("the member never stopped")?;
+    let (_, member_status) = unpack(ended[1]);
+    let word1 = va + 8;
+    if u64::from(member_status) != STATUS_FAULTED || ended[2] != word1 {
+        return Err(format!(
+            "the member ended with status {member_status}, address {:#x}; expected a fault writing {word1:#x}",
+            ended[2]
+        ));
+    }
+
     ask([local::SPAN_UNSHARE, ENTRY, 0])?;
     let unshared = from_monitor(local::SPAN_UNSHARED, STEP_SECONDS).ok_or("no answer to SPAN_UNSHARE")?;
     status("unshare", unpack(unshared[1]).1)?;
@@ -107,23 +125,17 @@ pub fn span_shared_page_and_unmap() -> Result<(), String> {
     if capability != empty {
         return Err(format!("the page's capability after the unshare: {capability:?}"));
     }
-    let ended = from_monitor(local::SPAN_MEMBER_ENDED, STEP_SECONDS).ok_or("the member never stopped")?;
-    let (_, member_status) = unpack(ended[1]);
-    if u64::from(member_status) != STATUS_FAULTED || ended[2] != va {
-        return Err(format!(
-            "the member ended with status {member_status}, address {:#x}; expected a fault at {va:#x}",
-            ended[2]
-        ));
-    }
     println!(
-        "span {core}: page at {va:#x} shared with core {target}, unmapped on both cores in {} us, core {target}'s member faulted at it",
+        "span {core}: page at {va:#x} shared with core {target}; read-only on both cores in {} us (core {target}'s member faulted writing it), unmapped on both in {} us",
+        protected[2] / 1000,
         unshared[2] / 1000
     );
     Ok(())
 }
 
-/// The member's part: map the shared page where the monitor says, answer through it, and keep
-/// reading it (the read after the unshare faults, which is what the spanning program checks).
+/// The member's part: map the shared page where the monitor says, then keep reading word 0 and,
+/// once it was asked, writing the answer to word 1 (the write after the protect faults, which
+/// is what the spanning program checks).
 pub fn member() -> u64 {
     let Some(share) = from_monitor(local::SPAN_SHARE, 2 * STEP_SECONDS) else { return 1 };
     let (entry, slot) = unpack(share[1]);
@@ -131,8 +143,10 @@ pub fn member() -> u64 {
     let page = words(va);
     let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
     let deadline = userland::counter() + 4 * STEP_SECONDS * frequency;
+    let mut asked = false;
     while userland::counter() < deadline {
-        if page[0].load(Ordering::Acquire) == ASKED {
+        asked |= page[0].load(Ordering::Acquire) == ASKED;
+        if asked {
             page[1].store(ANSWERED, Ordering::Release);
         }
         userland::wait(frequency / 10_000);

@@ -217,6 +217,26 @@ impl Mappings {
         Ok(mapping.pages)
     }
 
+    /// After the rights of the capability `frame` were reduced (a protect by agreement): its
+    /// mapping, if any, is removed when `readable` is false, or else rewritten with
+    /// `descriptor(i)` (read-only) where it allowed writes, then its TLB entries invalidated as
+    /// in [`protect`](Self::protect). Returns whether a mapping changed.
+    pub fn reduce(&mut self, frame: CapId, readable: bool, descriptor: impl Fn(usize) -> u64) -> bool {
+        let Some(mapping) = self.by_cap.get(&frame).copied() else { return false };
+        if !readable {
+            self.forget(frame);
+            return true;
+        }
+        if mapping.entries().all(|e| cpu_driver::paging::is_read_only(mapping.vnode.read(e))) {
+            return false;
+        }
+        for (i, e) in mapping.entries().enumerate() {
+            mapping.vnode.write(e, descriptor(i));
+        }
+        Self::invalidate(mapping);
+        true
+    }
+
     /// Break: the entries go invalid, then every TLB entry for them.
     fn clear(mapping: Mapping) {
         for e in mapping.entries() {

@@ -96,6 +96,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Request::CapSweep { described } => cap_sweep(s, described),
         Request::CapRevokeAgreed { addr } => cap_revoke_agreed(s, addr),
         Request::CapOwner { addr } => cap_owner(s, addr),
+        Request::CapProtect { described, rights } => cap_protect(s, described, rights),
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -523,6 +524,24 @@ fn cap_revoke_agreed(s: &mut Scheduler, addr: CapAddr) -> Result<u64, Error> {
     let removal = s.dispatchers().caps().revoke_agreed(slot).map_err(refused)?;
     s.dispatchers().unmap_removed(&removal);
     Ok(0)
+}
+
+/// `cap_protect(described, base, size, rights)`: reduce the copies' rights, then their
+/// mappings (a copy without write loses a writable mapping's write permission, one without
+/// read its mapping).
+fn cap_protect(s: &mut Scheduler, described: Described, rights: Rights) -> Result<u64, Error> {
+    monitor_cspace(s)?;
+    let owner = match owner_here(s, described.owner) {
+        Owner::Here => None,
+        Owner::Core(core) => Some(core),
+    };
+    let changed = s.dispatchers().caps().reduce_copies(described.capability, owner, rights);
+    for (id, capability) in &changed {
+        let readable = capability.rights().contains(Rights::READ);
+        let read_only = descriptors(capability.base(), Access::ReadOnly);
+        s.dispatchers().mappings().reduce(*id, readable, read_only);
+    }
+    Ok(changed.len() as u64)
 }
 
 /// `cap_owner(addr)`: the owning core's index.
