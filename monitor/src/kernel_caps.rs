@@ -6,8 +6,8 @@ use caps::{CapAddr, CapError, CapType, Capability, Owner, Retype, Rights};
 use userland::{Described, Error};
 
 /// Slots of the monitor's capability space the protocol fills (copies that arrive, objects
-/// retyped for other cores): between what boot and spawning use and the core-boot slots.
-pub const PROTOCOL_SLOTS: core::ops::Range<u32> = 28..40;
+/// retyped for other cores): between what boot and spawning use and the span members' slots.
+pub const PROTOCOL_SLOTS: core::ops::Range<u32> = 28..37;
 
 /// The Kernel capability's calls, on core `core`.
 pub struct KernelCaps {

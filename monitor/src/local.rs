@@ -50,9 +50,11 @@ pub const SPANNED: u64 = 15;
 /// `slot` at `entry`: `[SPAN_SHARE, pack(entry, slot), 0]`.
 pub const SPAN_SHARE: u64 = 16;
 /// Monitor to the spanning program: the page is the program's at its slot and every member was
-/// given it: `[SPAN_SHARED, pack(entry, status), 0]`.
+/// given it: `[SPAN_SHARED, pack(entry, status), 0]`. All or nothing: when one member's core
+/// could not take it, the share is undone everywhere and the status says so.
 pub const SPAN_SHARED: u64 = 17;
-/// The spanning program unmaps the shared page everywhere: `[SPAN_UNSHARE, entry, 0]`.
+/// The spanning program unmaps the shared page everywhere, over a route of the member cores
+/// (`strategy` 0 unicast, 1 broadcast, 2 the SKB's tree): `[SPAN_UNSHARE, entry, strategy]`.
 pub const SPAN_UNSHARE: u64 = 18;
 /// Monitor to the spanning program: the page is unmapped on every core of the span, each
 /// core's TLB invalidated, and its memory free again: `[SPAN_UNSHARED, pack(entry, status),
@@ -62,8 +64,8 @@ pub const SPAN_UNSHARED: u64 = 19;
 /// pack(core, status), far]` (status as `dispatcher_status` says; `far` the faulting address).
 pub const SPAN_MEMBER_ENDED: u64 = 20;
 
-/// The spanning program makes the shared page read-only on every core of the span:
-/// `[SPAN_PROTECT, entry, 0]`.
+/// The spanning program makes the shared page read-only on every core of the span (route as
+/// for [`SPAN_UNSHARE`]): `[SPAN_PROTECT, entry, strategy]`.
 pub const SPAN_PROTECT: u64 = 21;
 /// Monitor to the spanning program: every copy of the page, and every mapping of it, is
 /// read-only on every core of the span: `[SPAN_PROTECTED, pack(entry, status), nanoseconds]`.

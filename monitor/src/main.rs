@@ -48,8 +48,10 @@ const PAGE_BYTES: u64 = 4096;
 /// How often a monitor with messages waiting in its outbox looks for room again.
 const OUTBOX_RETRY_MICROSECONDS: u64 = 100;
 /// How long the capability protocol waits for an answer: generous, because under QEMU with
-/// more emulated cores than host cores a core may not run for tens of milliseconds.
-const CAPOPS_TIMEOUT_NS: u64 = 10_000_000_000;
+/// more emulated cores than host cores a core may not run for tens of milliseconds, and a
+/// monitor shares its core with programs that compute (the boot core's `selftest` runs a
+/// million allocations: its monitor answered a round after more than 10 s).
+const CAPOPS_TIMEOUT_NS: u64 = 30_000_000_000;
 /// Seconds to wait for the other monitors to bind.
 const BIND_TIMEOUT_SECONDS: u64 = 10;
 /// Seconds the boot core's monitor waits for every core's `selftest` to finish.
@@ -383,8 +385,8 @@ impl Monitor {
                 let (entry, slot) = unpack(words[1]);
                 self.on_span_share(sender, entry, slot);
             }
-            local::SPAN_UNSHARE => self.on_span_unshare(sender, words[1] as u32),
-            local::SPAN_PROTECT => self.on_span_protect(sender, words[1] as u32),
+            local::SPAN_UNSHARE => self.on_span_unshare(sender, words[1] as u32, words[2]),
+            local::SPAN_PROTECT => self.on_span_protect(sender, words[1] as u32, words[2]),
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
                 let (p50_ns, p99_ns) = unpack(words[2]);
@@ -476,7 +478,7 @@ impl Monitor {
             MonitorMessage::SpanRequest(request) => self.on_span_request(peer, request),
             MonitorMessage::SpanReply(reply) => self.on_span_reply(peer, reply),
             MonitorMessage::SpanShare(share) => self.on_span_share_request(peer, share),
-            MonitorMessage::SpanShareDone(done) => self.on_span_share_done(done),
+            MonitorMessage::SpanShareDone(done) => self.on_span_share_done(peer, done),
             MonitorMessage::SpanMemberEnded(ended) => self.on_span_member_ended(peer, ended),
             MonitorMessage::ExerciseListHoldings(list) => self.send_holdings(u64::from(list.to)),
             MonitorMessage::ExerciseHolding(h) => self.exercise_holdings.push(monitor::holdings::Holding {

@@ -9,6 +9,9 @@
 //! (the sweep unmaps), then the owner's own copies (the program's included) go, and only then
 //! is the memory free for another retype. A member that ends is reported to the program.
 
+use alloc::vec::Vec;
+
+use agreement::route::Strategy;
 use capops::{Core, RoundEnd};
 use caps::CapAddr;
 use monitor::local::{self, pack, BindStatus};
@@ -17,33 +20,59 @@ use userland::{cap_type, println, DispatcherStatus, SLOT_FIRST_RAM, SLOT_MONITOR
 
 use crate::Monitor;
 
-/// Where a monitor keeps what it holds for the one span member it runs (after boot, the core-boot
-/// slots are free on every core): the member's RAM, its Dispatcher capability, the Endpoint to
-/// it, and the Endpoint to this monitor while it is being given.
-const MEMBER_RAM_SLOT: u32 = 40;
-const MEMBER_DISPATCHER_SLOT: u32 = 41;
-const MEMBER_ENDPOINT_SLOT: u32 = 42;
+/// Where a monitor keeps what it holds for each span member it runs (at most two; after boot the
+/// core-boot slots are free on every core): the member's RAM, its Dispatcher capability and the
+/// Endpoint to it; and the Endpoint to this monitor while it is being given.
+const MEMBER_SLOTS: [MemberSlots; 2] = [
+    MemberSlots { ram: 37, dispatcher: 38, endpoint: 39 },
+    MemberSlots { ram: 40, dispatcher: 41, endpoint: 42 },
+];
 const MEMBER_GIVE_SLOT: u32 = 43;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemberSlots {
+    ram: u32,
+    dispatcher: u32,
+    endpoint: u32,
+}
 /// Where a member gets a shared page's Frame capability.
 pub const MEMBER_FRAME_SLOT: u32 = userland::SLOT_FIRST_FREE + 30;
 
-/// A span this monitor's program started (one member, on `core`).
+/// A span this monitor's program started.
 pub(crate) struct Span {
     client: u64,
-    core: u64,
+    /// Cores asked to run a member, not yet answered.
+    asked: Vec<u64>,
+    /// Cores running a member.
+    cores: Vec<u64>,
     /// The shared page: its entry, this monitor's slot of its Frame.
     shared: Option<(u32, CapAddr)>,
-    /// The unshare in flight: the revoke round and when it started (counter ticks).
-    unsharing: Option<(u32, u64)>,
-    /// The protect in flight, likewise.
+    /// Member cores that have not yet said they gave the member the page, and whether one
+    /// could not.
+    sharing: Vec<u64>,
+    share_failed: bool,
+    /// The unshare in flight: the revoke round, when it started (counter ticks), and whether
+    /// the program asked for it (else it undoes a share that failed on some core).
+    unsharing: Option<(u32, u64, bool)>,
+    /// The protect in flight: the round and when it started.
     protecting: Option<(u32, u64)>,
 }
 
-/// The member this monitor runs for a program on another core.
+/// A member this monitor runs for a program on another core.
 pub(crate) struct Member {
     origin: u64,
     client: u32,
     dispatcher: u64,
+    slots: MemberSlots,
+}
+
+/// The route shape a program names: 0 unicast, 1 broadcast, else the SKB's tree.
+fn strategy_of(word: u64) -> Strategy {
+    match word {
+        0 => Strategy::Unicast,
+        1 => Strategy::Broadcast,
+        _ => Strategy::Tree,
+    }
 }
 
 fn status_code(result: Result<(), BindStatus>) -> u32 {
@@ -51,7 +80,8 @@ fn status_code(result: Result<(), BindStatus>) -> u32 {
 }
 
 impl Monitor {
-    /// `[SPAN, pack(core, role), 0]` from `sender`.
+    /// `[SPAN, pack(core, role), 0]` from `sender`: one more member, on `core`. Members join
+    /// before the span shares a page.
     pub(crate) fn on_span(&mut self, sender: u64, core: u32, role: u32) {
         let result = (|| {
             let core = u64::from(core);
@@ -60,11 +90,24 @@ impl Monitor {
             }
             let module = self.child_modules.iter().find(|&&(d, _)| d == sender).map(|&(_, m)| m);
             let module = module.ok_or(BindStatus::Refused)?;
-            if self.spans.iter().any(|s| s.client == sender) {
-                return Err(BindStatus::Refused); // one member per program
+            if !self.spans.iter().any(|s| s.client == sender) {
+                self.spans.push(Span {
+                    client: sender,
+                    asked: Vec::new(),
+                    cores: Vec::new(),
+                    shared: None,
+                    sharing: Vec::new(),
+                    share_failed: false,
+                    unsharing: None,
+                    protecting: None,
+                });
             }
+            let span = self.spans.iter_mut().find(|s| s.client == sender).ok_or(BindStatus::Refused)?;
+            if span.shared.is_some() || span.asked.contains(&core) || span.cores.contains(&core) {
+                return Err(BindStatus::Refused);
+            }
+            span.asked.push(core);
             self.send(core, &SpanRequest { client: sender as u32, module, role });
-            self.spans.push(Span { client: sender, core, shared: None, unsharing: None, protecting: None });
             Ok(())
         })();
         if let Err(status) = result {
@@ -79,27 +122,25 @@ impl Monitor {
     }
 
     fn start_member(&mut self, origin: u64, request: SpanRequest) -> Result<(), BindStatus> {
-        if !self.members.is_empty() {
-            return Err(BindStatus::Refused);
-        }
+        let free = MEMBER_SLOTS.iter().find(|slots| !self.members.iter().any(|m| m.slots == **slots));
+        let slots = *free.ok_or(BindStatus::Refused)?;
         let name = request.module.to_le_bytes();
         let name = core::str::from_utf8(&name).map_err(|_| BindStatus::Refused)?.trim_end_matches('\0');
         let (module, info) = userland::find_module(name).ok_or(BindStatus::NoService)?;
-        self.retype_free_ram(info.ram_bytes, MEMBER_RAM_SLOT).ok_or(BindStatus::NoMemory)?;
-        let spawned =
-            userland::spawn(module, MEMBER_RAM_SLOT, MEMBER_DISPATCHER_SLOT, u64::from(request.role));
+        self.retype_free_ram(info.ram_bytes, slots.ram).ok_or(BindStatus::NoMemory)?;
+        let spawned = userland::spawn(module, slots.ram, slots.dispatcher, u64::from(request.role));
         let Ok(dispatcher) = spawned else {
-            let _ = userland::cap_delete(MEMBER_RAM_SLOT);
+            let _ = userland::cap_delete(slots.ram);
             return Err(BindStatus::Refused);
         };
         let to_me = userland::endpoint_create(SLOT_SELF, dispatcher, MEMBER_GIVE_SLOT)
-            .and_then(|()| userland::cap_give(MEMBER_DISPATCHER_SLOT, MEMBER_GIVE_SLOT, SLOT_MONITOR));
+            .and_then(|()| userland::cap_give(slots.dispatcher, MEMBER_GIVE_SLOT, SLOT_MONITOR));
         let _ = userland::cap_delete(MEMBER_GIVE_SLOT);
         to_me
-            .and_then(|()| userland::endpoint_create(MEMBER_DISPATCHER_SLOT, 0, MEMBER_ENDPOINT_SLOT))
+            .and_then(|()| userland::endpoint_create(slots.dispatcher, 0, slots.endpoint))
             .map_err(|_| BindStatus::Refused)?;
-        self.children.push((dispatcher, MEMBER_ENDPOINT_SLOT));
-        self.members.push(Member { origin, client: request.client, dispatcher });
+        self.children.push((dispatcher, slots.endpoint));
+        self.members.push(Member { origin, client: request.client, dispatcher, slots });
         println!("monitor {}: started {name} as a member of core {origin}'s span", self.core);
         Ok(())
     }
@@ -126,8 +167,11 @@ impl Monitor {
     /// The answer to our `SpanRequest`.
     pub(crate) fn on_span_reply(&mut self, from: u64, reply: SpanReply) {
         let client = u64::from(reply.client);
-        if reply.status != 0 {
-            self.spans.retain(|s| !(s.client == client && s.core == from));
+        if let Some(span) = self.spans.iter_mut().find(|s| s.client == client) {
+            span.asked.retain(|&c| c != from);
+            if reply.status == 0 {
+                span.cores.push(from);
+            }
         }
         let _ = self.send_to_program(client, [local::SPANNED, pack(from as u32, reply.status), 0]);
     }
@@ -140,19 +184,47 @@ impl Monitor {
     }
 
     fn share_page(&mut self, client: u64, entry: u32, client_slot: u32) -> Result<(), BindStatus> {
-        let at = self.spans.iter().position(|s| s.client == client && s.shared.is_none());
+        let at =
+            self.spans.iter().position(|s| s.client == client && s.shared.is_none() && !s.cores.is_empty());
         let at = at.ok_or(BindStatus::Refused)?;
-        let core = self.spans[at].core;
         let frame = self.retype_channel_frame(client)?;
         userland::cap_give_by_index(client, frame.raw(), client_slot).map_err(|_| BindStatus::Refused)?;
         let mut kernel = self.kernel_caps();
         let base = kernel.identify(frame).map_err(|_| BindStatus::Refused)?.base();
         let now = self.now_ns();
-        self.capops.send(&mut kernel, core as usize, frame, now).map_err(|_| BindStatus::Refused)?;
-        self.after_capops();
-        self.send(core, &SpanShare { client: client as u32, entry, frame_base: base });
+        let cores = self.spans[at].cores.clone();
         self.spans[at].shared = Some((entry, frame));
+        self.spans[at].share_failed = false;
+        for &core in &cores {
+            // A core that cannot be lent the page counts as a failed share (undone below).
+            if self.capops.send(&mut kernel, core as usize, frame, now).is_ok() {
+                // The Transfer first, then the SpanShare that names it (same channel, in order).
+                self.after_capops();
+                self.send(core, &SpanShare { client: client as u32, entry, frame_base: base });
+                self.spans[at].sharing.push(core);
+            } else {
+                self.spans[at].share_failed = true;
+            }
+        }
+        self.after_capops();
+        if self.spans[at].sharing.is_empty() {
+            self.share_answered(at);
+        }
         Ok(())
+    }
+
+    /// Every member core answered the share: tell the program, or, when one could not take
+    /// the page, undo it everywhere (the unshare round) and say it failed: all or nothing.
+    fn share_answered(&mut self, at: usize) {
+        let span = &self.spans[at];
+        let (client, entry) = (span.client, span.shared.map_or(0, |(e, _)| e));
+        if !span.share_failed {
+            let _ = self.send_to_program(client, [local::SPAN_SHARED, pack(entry, 0), 0]);
+            return;
+        }
+        let _ =
+            self.send_to_program(client, [local::SPAN_SHARED, pack(entry, BindStatus::Refused as u32), 0]);
+        self.start_unshare(at, Strategy::Broadcast, false);
     }
 
     /// A `SpanShare` from core `from`: the Frame arrived just before; give it to the member.
@@ -172,44 +244,62 @@ impl Monitor {
         self.send(from, &done);
     }
 
-    /// The answer to our `SpanShare`.
-    pub(crate) fn on_span_share_done(&mut self, done: SpanShareDone) {
-        let words = [local::SPAN_SHARED, pack(done.entry, done.status), 0];
-        let _ = self.send_to_program(u64::from(done.client), words);
+    /// A member core's answer to our `SpanShare`.
+    pub(crate) fn on_span_share_done(&mut self, from: u64, done: SpanShareDone) {
+        let Some(at) = self.spans.iter().position(|s| s.client == u64::from(done.client)) else { return };
+        let span = &mut self.spans[at];
+        if !span.sharing.contains(&from) {
+            return;
+        }
+        span.sharing.retain(|&c| c != from);
+        span.share_failed |= done.status != 0;
+        if span.sharing.is_empty() {
+            self.share_answered(at);
+        }
     }
 
-    /// `[SPAN_UNSHARE, entry, 0]` from `sender`: the revoke round over the span's cores.
-    pub(crate) fn on_span_unshare(&mut self, sender: u64, entry: u32) {
+    fn route_over_span(&self, at: usize, strategy: Strategy) -> agreement::route::Route {
+        let cores: Vec<usize> = self.spans[at].cores.iter().map(|&c| c as usize).collect();
+        self.route_over(strategy, &cores)
+    }
+
+    /// `[SPAN_UNSHARE, entry, strategy]` from `sender`: the revoke round over the span's cores.
+    pub(crate) fn on_span_unshare(&mut self, sender: u64, entry: u32, strategy: u64) {
+        let at = self.spans.iter().position(|s| {
+            s.client == sender && s.sharing.is_empty() && s.shared.is_some_and(|(e, _)| e == entry)
+        });
+        match at {
+            Some(at) => self.start_unshare(at, strategy_of(strategy), true),
+            None => {
+                let refused = [local::SPAN_UNSHARED, pack(entry, BindStatus::Refused as u32), 0];
+                let _ = self.send_to_program(sender, refused);
+            }
+        }
+    }
+
+    fn start_unshare(&mut self, at: usize, strategy: Strategy, asked: bool) {
+        let Some((entry, frame)) = self.spans[at].shared else { return };
+        let route = self.route_over_span(at, strategy);
         let now = self.now_ns();
         let mut kernel = self.kernel_caps();
-        let Some(at) =
-            self.spans.iter().position(|s| s.client == sender && s.shared.is_some_and(|(e, _)| e == entry))
-        else {
-            let _ = self
-                .send_to_program(sender, [local::SPAN_UNSHARED, pack(entry, BindStatus::Refused as u32), 0]);
-            return;
-        };
-        let (core, frame) =
-            (self.spans[at].core, self.spans[at].shared.map(|(_, f)| f).unwrap_or(CapAddr::from_raw(0)));
-        let route = self.route_over(agreement::route::Strategy::Unicast, &[core as usize]);
         match self.capops.revoke(&mut kernel, frame, route, now) {
-            Ok(round) => self.spans[at].unsharing = Some((round, userland::counter())),
-            Err(_) => {
-                let _ = self.send_to_program(
-                    sender,
-                    [local::SPAN_UNSHARED, pack(entry, BindStatus::Refused as u32), 0],
-                );
+            Ok(round) => self.spans[at].unsharing = Some((round, userland::counter(), asked)),
+            Err(_) if asked => {
+                let refused = [local::SPAN_UNSHARED, pack(entry, BindStatus::Refused as u32), 0];
+                let _ = self.send_to_program(self.spans[at].client, refused);
             }
+            Err(_) => {}
         }
         self.after_capops();
     }
 
     /// A revoke round ended: if it was an unshare, the page is gone everywhere.
     pub(crate) fn span_revoked(&mut self, round: u32, outcome: &RoundEnd) {
-        let Some(span) = self.spans.iter_mut().find(|s| s.unsharing.is_some_and(|(r, _)| r == round)) else {
+        let Some(span) = self.spans.iter_mut().find(|s| s.unsharing.is_some_and(|(r, _, _)| r == round))
+        else {
             return;
         };
-        let (_, started) = span.unsharing.take().unwrap_or_default();
+        let (_, started, asked) = span.unsharing.take().unwrap_or_default();
         let elapsed = (userland::counter() - started) * 1_000_000_000 / self.frequency.max(1);
         let (entry, frame) = span.shared.take().unwrap_or((0, CapAddr::from_raw(0)));
         let status = match outcome {
@@ -224,27 +314,33 @@ impl Monitor {
             }
         };
         let client = span.client;
-        let _ = self.send_to_program(client, [local::SPAN_UNSHARED, pack(entry, status), elapsed]);
+        if asked {
+            let _ = self.send_to_program(client, [local::SPAN_UNSHARED, pack(entry, status), elapsed]);
+        }
     }
 
-    /// `[SPAN_PROTECT, entry, 0]` from `sender`: the protect round over the span's cores, to
-    /// read-only.
-    pub(crate) fn on_span_protect(&mut self, sender: u64, entry: u32) {
+    /// `[SPAN_PROTECT, entry, strategy]` from `sender`: the protect round over the span's
+    /// cores, to read-only.
+    pub(crate) fn on_span_protect(&mut self, sender: u64, entry: u32, strategy: u64) {
         let refused = [local::SPAN_PROTECTED, pack(entry, BindStatus::Refused as u32), 0];
-        let at =
-            self.spans.iter().position(|s| s.client == sender && s.shared.is_some_and(|(e, _)| e == entry));
+        let at = self.spans.iter().position(|s| {
+            s.client == sender && s.sharing.is_empty() && s.shared.is_some_and(|(e, _)| e == entry)
+        });
         let Some(at) = at else {
             let _ = self.send_to_program(sender, refused);
             return;
         };
-        let (core, frame) =
-            (self.spans[at].core, self.spans[at].shared.map_or(CapAddr::from_raw(0), |(_, f)| f));
-        let route = self.route_over(agreement::route::Strategy::Unicast, &[core as usize]);
+        let frame = self.spans[at].shared.map_or(CapAddr::from_raw(0), |(_, f)| f);
+        let route = self.route_over_span(at, strategy_of(strategy));
         let now = self.now_ns();
         let mut kernel = self.kernel_caps();
         match self.capops.protect(&mut kernel, frame, caps::Rights::READ, route, now) {
             Ok(round) => self.spans[at].protecting = Some((round, userland::counter())),
-            Err(_) => {
+            Err(refusal) => {
+                println!(
+                    "monitor {}: cannot protect dispatcher {sender}'s shared page: {refusal:?}",
+                    self.core
+                );
                 let _ = self.send_to_program(sender, refused);
             }
         }
@@ -261,28 +357,37 @@ impl Monitor {
         let entry = span.shared.map_or(0, |(e, _)| e);
         let status = if *outcome == RoundEnd::Done { 0 } else { BindStatus::Refused as u32 };
         let client = span.client;
+        if status != 0 {
+            println!(
+                "monitor {}: the protect of dispatcher {client}'s shared page ended {outcome:?}",
+                self.core
+            );
+        }
         let _ = self.send_to_program(client, [local::SPAN_PROTECTED, pack(entry, status), elapsed]);
     }
 
     /// Checks whether a member this monitor runs ended; tells its program's monitor.
     pub(crate) fn watch_members(&mut self) {
-        if self.members.is_empty() {
-            return;
+        let mut at = 0;
+        while at < self.members.len() {
+            let slots = self.members[at].slots;
+            let (code, far) = match userland::dispatcher_status(slots.dispatcher) {
+                Ok(DispatcherStatus::Running) => {
+                    at += 1;
+                    continue;
+                }
+                Ok(DispatcherStatus::Exited(_)) => (userland::STATUS_EXITED, 0),
+                Ok(DispatcherStatus::Faulted { far, .. }) => (userland::STATUS_FAULTED, far),
+                Err(_) => (0, 0),
+            };
+            let member = self.members.remove(at);
+            self.children.retain(|&(d, _)| d != member.dispatcher);
+            for slot in [slots.endpoint, slots.dispatcher, slots.ram] {
+                let _ = userland::cap_delete(slot);
+            }
+            let ended = SpanMemberEnded { client: member.client, status: code as u32, far };
+            self.send(member.origin, &ended);
         }
-        let status = userland::dispatcher_status(MEMBER_DISPATCHER_SLOT);
-        let (code, far) = match status {
-            Ok(DispatcherStatus::Running) => return,
-            Ok(DispatcherStatus::Exited(_)) => (userland::STATUS_EXITED, 0),
-            Ok(DispatcherStatus::Faulted { far, .. }) => (userland::STATUS_FAULTED, far),
-            Err(_) => (0, 0),
-        };
-        let member = self.members.remove(0);
-        self.children.retain(|&(d, _)| d != member.dispatcher);
-        for slot in [MEMBER_ENDPOINT_SLOT, MEMBER_DISPATCHER_SLOT, MEMBER_RAM_SLOT] {
-            let _ = userland::cap_delete(slot);
-        }
-        let ended = SpanMemberEnded { client: member.client, status: code as u32, far };
-        self.send(member.origin, &ended);
     }
 
     /// A member of our program's span ended.
@@ -290,6 +395,8 @@ impl Monitor {
         let client = u64::from(ended.client);
         let words = [local::SPAN_MEMBER_ENDED, pack(from as u32, ended.status), ended.far];
         let _ = self.send_to_program(client, words);
-        self.spans.retain(|s| !(s.client == client && s.core == from && s.shared.is_none()));
+        if let Some(span) = self.spans.iter_mut().find(|s| s.client == client) {
+            span.cores.retain(|&c| c != from);
+        }
     }
 }

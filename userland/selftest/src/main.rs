@@ -1072,8 +1072,8 @@ fn wait_for_ram() {
 
 fn run() -> u64 {
     let role = userland::argument();
-    if role == span::ROLE_SPAN_MEMBER {
-        return span::member();
+    if role & 0xff == span::ROLE_SPAN_MEMBER {
+        return span::member((role >> 8) as usize);
     }
     if role != 0 {
         return child(role);

@@ -1,16 +1,19 @@
-//! `span-shared-page-protect-unmap`: a program spanning two cores. This `selftest` asks its
-//! monitor to span to the next online core (that core's monitor starts this program there in
-//! the member role, its own kernel building the member's page tables), to share a page with the
-//! span (mapped at the same entry of this program's VNode and of the member's), and sees the
-//! member answer through the page (the member keeps reading word 0 and writing word 1). Then it
-//! protects the page to read-only: the call returns once every copy and mapping on both cores
-//! is read-only (each core's TLB invalidated), and the member's next write faults at word 1
-//! while its read of word 0 did not (a permission fault, not a missing mapping). Then it
-//! unshares the page: the call returns once it is unmapped on both cores, after which this
-//! program's entry is empty and its capability gone.
+//! `span-shared-page-protect-unmap`: a program spanning three cores. This `selftest` asks its
+//! monitor to span to the next two online cores (each core's monitor starts this program there
+//! in the member role, its own kernel building the member's page tables), to share a page with
+//! the span (mapped at the same entry of this program's VNode and of every member's), and sees
+//! each member answer through the page (member `i` answers in word `1 + i`; member 0 keeps
+//! writing its answer, the others write it once and then only read word 0). Then it protects
+//! the page to read-only over the SKB's tree: the call returns once every copy and mapping on
+//! every core is read-only (each core's TLB invalidated), and member 0's next write faults at
+//! its word while its read of word 0 did not (a permission fault, not a missing mapping). Then
+//! it unshares the page: the call returns once it is unmapped on every core, after which this
+//! program's entry is empty, its capability gone, and the reading members fault at word 0
+//! (the page is gone from their own tables).
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use monitor::local::{self, pack, unpack, BindStatus};
@@ -18,42 +21,59 @@ use userland::{
     cap_identify, info, println, vnode_map, vnode_unmap, Error, Info, SLOT_VNODE, STATUS_FAULTED,
 };
 
-/// The member's argument.
+/// The member's argument: this role, with the member's index from bit 8.
 pub const ROLE_SPAN_MEMBER: u64 = 4;
+/// Members the span gets (fewer when fewer other cores are online).
+const MEMBERS: u64 = 2;
+/// Route of the protect and the unshare: the SKB's multicast tree.
+const TREE: u64 = 2;
 /// The shared page's entry in every member's level-3 VNode, and where this program gets its
 /// Frame capability.
 const ENTRY: u64 = 502;
 const FRAME_SLOT: u32 = userland::SLOT_FIRST_FREE + 30;
-const STEP_SECONDS: u64 = 30;
+const STEP_SECONDS: u64 = 90;
 const READ_WRITE: u64 = 3;
 const ASKED: u64 = 42;
 const ANSWERED: u64 = 43;
 
-/// The page's first two words (the member reads word 0 and answers in word 1).
-fn words(va: u64) -> &'static [AtomicU64; 2] {
+/// The page's first words (members read word 0, member `i` answers in word `1 + i`).
+fn words(va: u64) -> &'static [AtomicU64; 1 + MEMBERS as usize] {
     #[allow(unsafe_code)]
     // SAFETY: `va` is where `vnode_map` mapped a whole page read-write (the shared Frame,
     // zeroed by its retype); the words are only accessed atomically. When the page is unmapped
     // the next access faults and the kernel stops this program: nothing else is mapped there.
     unsafe {
-        &*(va as *const [AtomicU64; 2])
+        &*(va as *const [AtomicU64; 1 + MEMBERS as usize])
     }
 }
 
-/// Waits for the monitor's `[what, ...]`; `None` after `seconds`.
-fn from_monitor(what: u64, seconds: u64) -> Option<[u64; 3]> {
-    let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
-    let deadline = userland::counter() + seconds * frequency;
-    loop {
-        match userland::recv_local() {
-            Ok((0, words)) if words[0] == what => return Some(words),
-            Ok(_) => {}
-            Err(_) => {
-                let now = userland::counter();
-                if now >= deadline {
-                    return None;
+/// The monitor's messages to this program, with those that came while it waited for another
+/// kept in order (a member may end before the answer to the protect that stopped it arrives).
+#[derive(Default)]
+struct Inbox {
+    kept: Vec<[u64; 3]>,
+}
+
+impl Inbox {
+    /// The monitor's next `[what, ...]`; `None` after `seconds`.
+    fn wait_for(&mut self, what: u64, seconds: u64) -> Option<[u64; 3]> {
+        if let Some(at) = self.kept.iter().position(|words| words[0] == what) {
+            return Some(self.kept.remove(at));
+        }
+        let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
+        let deadline = userland::counter() + seconds * frequency;
+        loop {
+            match userland::recv_local() {
+                Ok((0, words)) if words[0] == what => return Some(words),
+                Ok((0, words)) => self.kept.push(words),
+                Ok(_) => {}
+                Err(_) => {
+                    let now = userland::counter();
+                    if now >= deadline {
+                        return None;
+                    }
+                    userland::wait((deadline - now).min(frequency / 1000));
                 }
-                userland::wait((deadline - now).min(frequency / 1000));
             }
         }
     }
@@ -66,55 +86,77 @@ fn status(what: &str, code: u32) -> Result<(), String> {
     }
 }
 
+/// Waits until the members on `cores` ended, each stopped by a fault at `address(core)`.
+fn expect_ended(inbox: &mut Inbox, cores: &[u64], address: impl Fn(u64) -> u64) -> Result<(), String> {
+    let mut waiting: Vec<u64> = cores.to_vec();
+    while !waiting.is_empty() {
+        let ended = inbox.wait_for(local::SPAN_MEMBER_ENDED, STEP_SECONDS).ok_or("a member never stopped")?;
+        let (member_core, member_status) = unpack(ended[1]);
+        let core = u64::from(member_core);
+        let at =
+            waiting.iter().position(|&c| c == core).ok_or(format!("core {core}'s member ended too early"))?;
+        waiting.remove(at);
+        let expected = address(core);
+        if u64::from(member_status) != STATUS_FAULTED || ended[2] != expected {
+            return Err(format!(
+                "core {core}'s member ended with status {member_status}, address {:#x}; expected a fault at {expected:#x}",
+                ended[2]
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The check (see the module documentation).
 pub fn span_shared_page_protect_unmap() -> Result<(), String> {
     let core = info(Info::CoreIndex).map_err(|e| format!("core index: {e:?}"))?;
     let count = info(Info::CoreCount).unwrap_or(1);
-    let Some(target) = (1..count)
+    let targets: Vec<u64> = (1..count)
         .map(|step| (core + step) % count)
-        .find(|&c| userland::info_of(Info::CoreOnline, c) == Ok(1))
-    else {
+        .filter(|&c| userland::info_of(Info::CoreOnline, c) == Ok(1))
+        .take(MEMBERS as usize)
+        .collect();
+    if targets.is_empty() {
         return Ok(());
-    };
+    }
     let ask =
         |words: [u64; 3]| userland::send_to_monitor(words).map_err(|e| format!("ask the monitor: {e:?}"));
-    ask([local::SPAN, pack(target as u32, ROLE_SPAN_MEMBER as u32), 0])?;
-    let spanned = from_monitor(local::SPANNED, STEP_SECONDS).ok_or("no answer to SPAN")?;
-    status("span", unpack(spanned[1]).1)?;
+    let mut inbox = Inbox::default();
+    for (index, &target) in targets.iter().enumerate() {
+        let role = ROLE_SPAN_MEMBER | (index as u64) << 8;
+        ask([local::SPAN, pack(target as u32, role as u32), 0])?;
+        let spanned = inbox.wait_for(local::SPANNED, STEP_SECONDS).ok_or("no answer to SPAN")?;
+        status(&format!("span to core {target}"), unpack(spanned[1]).1)?;
+    }
 
     ask([local::SPAN_SHARE, pack(ENTRY as u32, FRAME_SLOT), 0])?;
-    let shared = from_monitor(local::SPAN_SHARED, STEP_SECONDS).ok_or("no answer to SPAN_SHARE")?;
+    let shared = inbox.wait_for(local::SPAN_SHARED, STEP_SECONDS).ok_or("no answer to SPAN_SHARE")?;
     status("share", unpack(shared[1]).1)?;
     let va = vnode_map(SLOT_VNODE, ENTRY, FRAME_SLOT, READ_WRITE).map_err(|e| format!("map: {e:?}"))?;
     let page = words(va);
     page[0].store(ASKED, Ordering::Release);
     let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
     let deadline = userland::counter() + STEP_SECONDS * frequency;
-    while page[1].load(Ordering::Acquire) != ANSWERED {
-        if userland::counter() > deadline {
-            return Err(format!("core {target}'s member never answered through the page"));
+    for (index, target) in targets.iter().enumerate() {
+        while page[1 + index].load(Ordering::Acquire) != ANSWERED {
+            if userland::counter() > deadline {
+                return Err(format!("core {target}'s member never answered through the page"));
+            }
+            userland::wait(frequency / 10_000);
         }
-        userland::wait(frequency / 10_000);
     }
 
-    ask([local::SPAN_PROTECT, ENTRY, 0])?;
-    let protected = from_monitor(local::SPAN_PROTECTED, STEP_SECONDS).ok_or("no answer to SPAN_PROTECT")?;
+    ask([local::SPAN_PROTECT, ENTRY, TREE])?;
+    let protected = inbox.wait_for(local::SPAN_PROTECTED, STEP_SECONDS).ok_or("no answer to SPAN_PROTECT")?;
     status("protect", unpack(protected[1]).1)?;
     if page[0].load(Ordering::Acquire) != ASKED {
         return Err("the page no longer reads back after the protect".into());
     }
-    let ended = from_monitor(local::SPAN_MEMBER_ENDED, STEP_SECONDS).ok_or("the member never stopped")?;
-    let (_, member_status) = unpack(ended[1]);
-    let word1 = va + 8;
-    if u64::from(member_status) != STATUS_FAULTED || ended[2] != word1 {
-        return Err(format!(
-            "the member ended with status {member_status}, address {:#x}; expected a fault writing {word1:#x}",
-            ended[2]
-        ));
-    }
+    // The writing member stops at its write; the reading ones read on.
+    expect_ended(&mut inbox, &targets[..1], |_| va + 8)?;
 
-    ask([local::SPAN_UNSHARE, ENTRY, 0])?;
-    let unshared = from_monitor(local::SPAN_UNSHARED, STEP_SECONDS).ok_or("no answer to SPAN_UNSHARE")?;
+    ask([local::SPAN_UNSHARE, ENTRY, TREE])?;
+    let unshared = inbox.wait_for(local::SPAN_UNSHARED, STEP_SECONDS).ok_or("no answer to SPAN_UNSHARE")?;
     status("unshare", unpack(unshared[1]).1)?;
     let empty = Err(Error::Capability(4));
     let own = vnode_unmap(SLOT_VNODE, ENTRY);
@@ -125,8 +167,11 @@ pub fn span_shared_page_protect_unmap() -> Result<(), String> {
     if capability != empty {
         return Err(format!("the page's capability after the unshare: {capability:?}"));
     }
+    // The reading members stop at their next read: the page is gone from their tables too.
+    expect_ended(&mut inbox, &targets[1..], |_| va)?;
     println!(
-        "span {core}: page at {va:#x} shared with core {target}; read-only on both cores in {} us (core {target}'s member faulted writing it), unmapped on both in {} us",
+        "span {core}: page at {va:#x} shared with cores {targets:?}; read-only on all {} cores in {} us (a write faulted), unmapped on all in {} us (a read faulted)",
+        targets.len() + 1,
         protected[2] / 1000,
         unshared[2] / 1000
     );
@@ -136,18 +181,22 @@ pub fn span_shared_page_protect_unmap() -> Result<(), String> {
 /// The member's part: map the shared page where the monitor says, then keep reading word 0 and,
 /// once it was asked, writing the answer to word 1 (the write after the protect faults, which
 /// is what the spanning program checks).
-pub fn member() -> u64 {
-    let Some(share) = from_monitor(local::SPAN_SHARE, 2 * STEP_SECONDS) else { return 1 };
+pub fn member(index: usize) -> u64 {
+    let mut inbox = Inbox::default();
+    let Some(share) = inbox.wait_for(local::SPAN_SHARE, 2 * STEP_SECONDS) else { return 1 };
     let (entry, slot) = unpack(share[1]);
     let Ok(va) = vnode_map(SLOT_VNODE, u64::from(entry), slot, READ_WRITE) else { return 2 };
     let page = words(va);
     let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
     let deadline = userland::counter() + 4 * STEP_SECONDS * frequency;
-    let mut asked = false;
+    let word = &page[1 + index.min(MEMBERS as usize - 1)];
+    let mut answered = false;
     while userland::counter() < deadline {
-        asked |= page[0].load(Ordering::Acquire) == ASKED;
-        if asked {
-            page[1].store(ANSWERED, Ordering::Release);
+        // Member 0 writes its answer again and again (its write after the protect faults);
+        // the others answer once and then only read (their read after the unshare faults).
+        if page[0].load(Ordering::Acquire) == ASKED && (index == 0 || !answered) {
+            word.store(ANSWERED, Ordering::Release);
+            answered = true;
         }
         userland::wait(frequency / 10_000);
     }
