@@ -177,7 +177,15 @@ impl Monitor {
             .map(|peer| {
                 let va = userland::map_channel(peer, ChannelKind::Monitor).ok()?;
                 let side = if core < peer { Side::A } else { Side::B };
-                Some(userland::channel_frame(va).endpoint(side))
+                match userland::channel_frame(va).try_endpoint(side) {
+                    Ok(endpoint) => Some(endpoint),
+                    Err(urpc::SideTaken) => {
+                        println!(
+                            "monitor {core}: the channel to core {peer} already has this side's endpoint"
+                        );
+                        None
+                    }
+                }
             })
             .collect();
         let skb = match userland::device_tree() {

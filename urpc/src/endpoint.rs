@@ -253,6 +253,12 @@ impl<'frame, const SLOTS: usize> Receiver<'frame, SLOTS> {
         message::decode(&payload).map_err(RecvMessageError::Decode)
     }
 
+    /// The next message's payload, without taking it (`None` when nothing is waiting).
+    pub(crate) fn peek(&self) -> Option<Payload> {
+        let line = &self.ring.slots[self.next_slot];
+        (line.seq() == self.received + 1).then(|| line.read_payload())
+    }
+
     /// Whether a message is waiting, without taking it (a condition for a wait loop).
     pub fn has_message(&self) -> bool {
         self.ring.slots[self.next_slot].seq() == self.received + 1

@@ -57,24 +57,35 @@ use crate::endpoint::{Endpoint, Side};
 use crate::line::MessageLine;
 #[cfg(not(loom))]
 use crate::line::LINE_BYTES;
-use crate::sync::AtomicU64;
+use crate::sync::{AtomicU64, Ordering};
 
 /// Message slots per ring in the default frame: the most that fit two rings in 4 KiB.
 pub const DEFAULT_SLOTS: usize = 31;
 
 /// The line a ring's receiver writes to return credits to the sender.
 ///
-/// Only its first word is used; the rest of the line keeps the sender's message lines and
-/// this receiver-written word apart. The rest is an explicit zero field, not compiler padding,
+/// Its first word is the consumed count; its second records which ends of the ring were
+/// claimed by [`ChannelFrame::try_endpoint`] (written once each, when a channel is set up);
+/// the rest of the line keeps the sender's message lines and the receiver-written count apart. The rest is an explicit zero field, not compiler padding,
 /// so every byte of a frame is initialised (a frame can be viewed as bytes, and
 /// [`ChannelFrame::new`] is byte for byte the zeroed memory the kernel hands out).
 #[repr(C, align(64))]
 pub struct AckLine {
     /// Messages the receiver has consumed (and will never read again), stored with `Release`.
     pub(crate) consumed: AtomicU64,
+    /// Bit 0: the ring's sending end is claimed; bit 1: its receiving end.
+    pub(crate) claims: AtomicU64,
     /// Never read or written after construction: zero.
-    unused: [u64; LINE_WORDS - 1],
+    unused: [u64; LINE_WORDS - 2],
 }
+
+/// [`AckLine::claims`] bits.
+const CLAIM_SENDER: u64 = 1 << 0;
+const CLAIM_RECEIVER: u64 = 1 << 1;
+
+/// A second endpoint for a side of a channel was refused ([`ChannelFrame::try_endpoint`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SideTaken;
 
 /// 64-bit words in a line.
 const LINE_WORDS: usize = 8;
@@ -82,12 +93,12 @@ const LINE_WORDS: usize = 8;
 impl AckLine {
     #[cfg(not(loom))]
     const fn new() -> Self {
-        Self { consumed: AtomicU64::new(0), unused: [0; LINE_WORDS - 1] }
+        Self { consumed: AtomicU64::new(0), claims: AtomicU64::new(0), unused: [0; LINE_WORDS - 2] }
     }
 
     #[cfg(loom)]
     fn new() -> Self {
-        Self { consumed: AtomicU64::new(0), unused: [0; LINE_WORDS - 1] }
+        Self { consumed: AtomicU64::new(0), claims: AtomicU64::new(0), unused: [0; LINE_WORDS - 2] }
     }
 }
 
@@ -158,6 +169,22 @@ impl<const SLOTS: usize> ChannelFrame<SLOTS> {
     /// protocol cannot survive (though it stays memory-safe).
     pub fn endpoint(&self, side: Side) -> Endpoint<'_, SLOTS> {
         Endpoint::new(self, side)
+    }
+
+    /// The endpoint of `side`, if no endpoint of that side was claimed over this frame before
+    /// (in any address space that maps it): a second writer of a ring would break the
+    /// protocol, so a side is claimed for the frame's life (a channel is set up once, on a
+    /// freshly zeroed frame). Nothing is claimed when it is refused.
+    pub fn try_endpoint(&self, side: Side) -> Result<Endpoint<'_, SLOTS>, SideTaken> {
+        let (outgoing, incoming) = (&self.outgoing(side).ack.claims, &self.incoming(side).ack.claims);
+        if outgoing.fetch_or(CLAIM_SENDER, Ordering::AcqRel) & CLAIM_SENDER != 0 {
+            return Err(SideTaken);
+        }
+        if incoming.fetch_or(CLAIM_RECEIVER, Ordering::AcqRel) & CLAIM_RECEIVER != 0 {
+            outgoing.fetch_and(!CLAIM_SENDER, Ordering::AcqRel);
+            return Err(SideTaken);
+        }
+        Ok(Endpoint::new(self, side))
     }
 
     /// The ring `side` sends on.

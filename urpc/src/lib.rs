@@ -56,10 +56,12 @@ pub mod message;
 pub mod messages;
 pub mod notify;
 mod sync;
+pub mod wait;
 
 pub use deadline::{PollDeadline, POLLS_PER_CLOCK_READ};
 pub use endpoint::{Endpoint, Full, Receiver, RecvError, RecvMessageError, Sender, Side};
-pub use frame::{AckLine, ChannelFrame, Ring, DEFAULT_SLOTS};
+pub use frame::{AckLine, ChannelFrame, Ring, SideTaken, DEFAULT_SLOTS};
 pub use line::{MessageLine, Payload, LINE_BYTES, PAYLOAD_BYTES, PAYLOAD_WORDS};
 pub use message::{DecodeError, Message};
 pub use notify::{poll_then_wait, Notify, SpinOnly};
+pub use wait::{recv_any, WaitError, POLLS_BEFORE_WAITING};

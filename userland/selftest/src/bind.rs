@@ -31,7 +31,8 @@ type Side2<'a> = (Sender<'a>, Receiver<'a>);
 
 fn map_channel(slot: u32, entry: u64, side: Side) -> Result<Side2<'static>, String> {
     let va = vnode_map(SLOT_VNODE, entry, slot, READ_WRITE).map_err(|e| format!("map the channel: {e:?}"))?;
-    Ok(userland::bound_channel_frame(va).endpoint(side).split())
+    let endpoint = userland::bound_channel_frame(va).try_endpoint(side);
+    Ok(endpoint.map_err(|_| format!("the channel's side {side:?} is taken already"))?.split())
 }
 
 /// The check (see the module documentation).

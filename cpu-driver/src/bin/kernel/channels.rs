@@ -43,7 +43,8 @@ static LINKS: Mutex<Option<Links>> = Mutex::new(None);
 pub fn init(record: &'static BootRecord, region: SharedRegion) {
     let core = record.core_index;
     let own = |peer: u64, side| {
-        region.layout.kernel_channel(peer).map(|offset| region.channel(offset).endpoint(side))
+        // A side already claimed would be a second writer of a ring: leave that link out.
+        region.layout.kernel_channel(peer).and_then(|offset| region.channel(offset).try_endpoint(side).ok())
     };
     let (to_core, to_boot) = if record.is_boot_core() {
         let links =
