@@ -37,8 +37,8 @@ impl Monitor {
     }
 
     fn tell_bound(&self, client: u64, core: u32, result: Result<(), BindStatus>, slot: u32) {
-        let status = result.err().map_or(0, |s| s as u32);
-        let _ = self.send_to_program(client, [local::BOUND, pack(core, status), u64::from(slot)]);
+        let words = [local::BOUND, pack(core, BindStatus::code(result)), u64::from(slot)];
+        let _ = self.send_to_program(client, words);
     }
 
     fn start_bind(
@@ -95,23 +95,12 @@ impl Monitor {
 
     /// A `BindRequest` from core `from`: the Frame it names arrived just before.
     pub(crate) fn on_bind_request(&mut self, from: u64, request: BindRequest) {
-        let status = match self.give_to_service(from, request) {
-            Ok(()) => 0,
-            Err(status) => status as u32,
-        };
+        let status = BindStatus::code(self.give_to_service(from, request));
         self.send(from, &BindReply { client: request.client, status });
     }
 
     fn give_to_service(&mut self, from: u64, request: BindRequest) -> Result<(), BindStatus> {
-        let at = self
-            .arrived
-            .iter()
-            .position(|&(f, _, c)| f == from && c.base() == request.frame_base)
-            .ok_or(BindStatus::Refused)?;
-        let (_, slot, capability) = self.arrived.remove(at);
-        if !self.kernel_caps().identify(slot).is_ok_and(|held| held.same_object(&capability)) {
-            return Err(BindStatus::Refused);
-        }
+        let slot = self.take_arrival(from, request.frame_base).ok_or(BindStatus::Refused)?;
         let result = match self.accepting.lookup(request.service) {
             None => Err(BindStatus::NoService),
             Some((dispatcher, dest)) => userland::cap_give_by_index(dispatcher, slot.raw(), dest)
@@ -147,6 +136,14 @@ impl Monitor {
             self.binds.keep_spare(bind.client, bind.frame_slot);
         }
         self.tell_bound(bind.client, from as u32, status, bind.client_slot);
+    }
+
+    /// The slot of the capability that arrived from core `from` with base `base` (for the
+    /// `BindRequest` or `SpanShare` naming it), if it is still there: no longer kept.
+    pub(crate) fn take_arrival(&mut self, from: u64, base: u64) -> Option<CapAddr> {
+        let at = self.arrived.iter().position(|&(f, _, c)| f == from && c.base() == base)?;
+        let (_, slot, capability) = self.arrived.remove(at);
+        self.kernel_caps().identify(slot).is_ok_and(|held| held.same_object(&capability)).then_some(slot)
     }
 
     /// Keeps a capability that arrived for a later `BindRequest`.

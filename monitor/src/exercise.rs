@@ -10,7 +10,7 @@ use agreement::route::{Route, Strategy};
 use capops::{Core, Event, RoundEnd};
 use caps::{CapAddr, CapError, CapType, Capability, Retype};
 use monitor::messages::{ExerciseQuery, ExerciseReport, EXERCISE_HELD, EXERCISE_RETYPED};
-use userland::{cap_type, println, Error, SLOT_FIRST_RAM, SLOT_VNODE};
+use userland::{cap_type, println, Error};
 
 use crate::kernel_caps::{KernelCaps, PROTOCOL_SLOTS};
 use crate::Monitor;
@@ -64,24 +64,13 @@ impl Monitor {
         }
     }
 
-    /// A RAM capability of `LENT_BYTES` off the end of the first of the monitor's RAM
-    /// capabilities whose end is not handed out, in a protocol slot.
+    /// A RAM capability of `LENT_BYTES` no retype took yet, from the end of one of the
+    /// monitor's RAM capabilities ([`retype_free_ram`](Monitor::retype_free_ram)), in a
+    /// protocol slot.
     pub(crate) fn lendable_ram(&mut self) -> Option<(CapAddr, Capability)> {
-        let mut kernel = self.kernel_caps();
-        let slot = kernel.take_slot()?;
-        for ram_slot in SLOT_FIRST_RAM..SLOT_VNODE {
-            let made = userland::cap_identify(ram_slot).and_then(|ram| {
-                if ram.kind != cap_type::RAM || ram.size < LENT_BYTES {
-                    return Err(Error::InvalidArgument);
-                }
-                let offset = (ram.size - LENT_BYTES) & !(PAGE - 1);
-                userland::cap_retype(ram_slot, cap_type::RAM, offset, LENT_BYTES, 1, slot.raw())
-            });
-            if made.is_ok() {
-                return kernel.identify(slot).ok().map(|capability| (slot, capability));
-            }
-        }
-        None
+        let slot = self.kernel_caps().take_slot()?;
+        self.retype_free_ram(LENT_BYTES, slot.raw())?;
+        self.kernel_caps().identify(slot).ok().map(|capability| (slot, capability))
     }
 
     pub(crate) fn check(&mut self, name: &str, ok: bool, detail: core::fmt::Arguments<'_>) {
@@ -182,7 +171,7 @@ impl Monitor {
             m.cap_events.iter().any(|e| matches!(e, Event::Revoked { round: r, .. } if Ok(*r) == round))
         };
         self.wait_for(STEP_SECONDS, ended);
-        let elapsed_us = (userland::counter() - started) * 1_000_000 / self.frequency.max(1);
+        let elapsed_us = monitor::stats::ticks_to_ns(userland::counter() - started, self.frequency) / 1000;
         let outcome = self.cap_events.iter().find_map(|e| match e {
             Event::Revoked { round: r, outcome } if Ok(*r) == round => Some(outcome.clone()),
             _ => None,

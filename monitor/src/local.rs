@@ -86,6 +86,11 @@ pub enum BindStatus {
 }
 
 impl BindStatus {
+    /// How a bind (or a span's step) ended, as a message carries it: 0, or the status.
+    pub fn code(result: Result<(), BindStatus>) -> u32 {
+        result.err().map_or(0, |status| status as u32)
+    }
+
     /// The status with code `code` (0 is success, not a status).
     pub fn from_code(code: u32) -> Option<BindStatus> {
         Some(match code {
@@ -126,5 +131,10 @@ mod tests {
             assert_eq!(BindStatus::from_code(status as u32), Some(status));
         }
         assert_eq!(BindStatus::from_code(0), None);
+        assert_eq!(BindStatus::code(Ok(())), 0);
+        assert_eq!(
+            BindStatus::from_code(BindStatus::code(Err(BindStatus::NoMemory))),
+            Some(BindStatus::NoMemory)
+        );
     }
 }

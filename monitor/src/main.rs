@@ -159,6 +159,9 @@ struct Monitor {
     binds: monitor::binding::Binds,
     arrived: Vec<(u64, caps::CapAddr, caps::Capability)>,
     channel_ram: Vec<(u64, u32)>,
+    /// `selftest` on the kernel command line: the capability exercises answer (read once: the
+    /// capability protocol's events are handled on every pass).
+    selftest_run: bool,
     /// The random capability exercise on this core, while it runs; what the boot core heard.
     random: Option<exercise_random::RandomRun>,
     exercise_holdings: Vec<monitor::holdings::Holding>,
@@ -234,6 +237,7 @@ impl Monitor {
             binds: Default::default(),
             arrived: Vec::new(),
             channel_ram: Vec::new(),
+            selftest_run: info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0),
             random: None,
             exercise_holdings: Vec::new(),
             spans: Vec::new(),
@@ -244,7 +248,7 @@ impl Monitor {
 
     /// Nanoseconds since the counter started (the capability protocol's clock).
     fn now_ns(&self) -> u64 {
-        (u128::from(userland::counter()) * 1_000_000_000 / u128::from(self.frequency.max(1))) as u64
+        monitor::stats::ticks_to_ns(userland::counter(), self.frequency)
     }
 
     /// Sends what the capability protocol produced and acts on what it reported.
@@ -252,7 +256,7 @@ impl Monitor {
         for (to, message) in self.capops.take_messages() {
             self.send_payload(to as u64, wire::encode(&message));
         }
-        let exercising = info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0);
+        let exercising = self.selftest_run;
         for event in self.capops.take_events() {
             self.random_event(&event);
             match event {

@@ -16,6 +16,7 @@ use capops::{Core, RoundEnd};
 use caps::CapAddr;
 use monitor::local::{self, pack, BindStatus};
 use monitor::messages::{SpanMemberEnded, SpanReply, SpanRequest, SpanShare, SpanShareDone};
+use monitor::stats::ticks_to_ns;
 use userland::{cap_type, println, DispatcherStatus, SLOT_FIRST_RAM, SLOT_MONITOR, SLOT_SELF, SLOT_VNODE};
 
 use crate::Monitor;
@@ -75,10 +76,6 @@ fn strategy_of(word: u64) -> Strategy {
     }
 }
 
-fn status_code(result: Result<(), BindStatus>) -> u32 {
-    result.err().map_or(0, |s| s as u32)
-}
-
 impl Monitor {
     /// `[SPAN, pack(core, role), 0]` from `sender`: one more member, on `core`. Members join
     /// before the span shares a page.
@@ -118,7 +115,7 @@ impl Monitor {
     /// A `SpanRequest` from core `from`: start the member.
     pub(crate) fn on_span_request(&mut self, from: u64, request: SpanRequest) {
         let result = self.start_member(from, request);
-        self.send(from, &SpanReply { client: request.client, status: status_code(result) });
+        self.send(from, &SpanReply { client: request.client, status: BindStatus::code(result) });
     }
 
     fn start_member(&mut self, origin: u64, request: SpanRequest) -> Result<(), BindStatus> {
@@ -147,7 +144,7 @@ impl Monitor {
 
     /// RAM of `bytes` from the end of one of this monitor's RAM capabilities (not the first,
     /// whose end the spawned programs take) that no retype took yet, at `dest`.
-    fn retype_free_ram(&mut self, bytes: u64, dest: u32) -> Option<()> {
+    pub(crate) fn retype_free_ram(&mut self, bytes: u64, dest: u32) -> Option<()> {
         const PAGE: u64 = 4096;
         let bytes = bytes.div_ceil(PAGE) * PAGE;
         for slot in SLOT_FIRST_RAM + 1..SLOT_VNODE {
@@ -232,15 +229,15 @@ impl Monitor {
         let result = (|| {
             let member = self.members.iter().find(|m| m.origin == from && m.client == share.client);
             let dispatcher = member.ok_or(BindStatus::NoService)?.dispatcher;
-            let at = self.arrived.iter().position(|&(f, _, c)| f == from && c.base() == share.frame_base);
-            let (_, slot, _) = self.arrived.remove(at.ok_or(BindStatus::Refused)?);
+            let slot = self.take_arrival(from, share.frame_base).ok_or(BindStatus::Refused)?;
             let given = userland::cap_give_by_index(dispatcher, slot.raw(), MEMBER_FRAME_SLOT);
             let _ = userland::cap_delete(slot.raw());
             given.map_err(|_| BindStatus::Refused)?;
             let words = [local::SPAN_SHARE, pack(share.entry, MEMBER_FRAME_SLOT), 0];
             self.send_to_program(dispatcher, words).map_err(|_| BindStatus::Refused)
         })();
-        let done = SpanShareDone { client: share.client, entry: share.entry, status: status_code(result) };
+        let done =
+            SpanShareDone { client: share.client, entry: share.entry, status: BindStatus::code(result) };
         self.send(from, &done);
     }
 
@@ -263,12 +260,17 @@ impl Monitor {
         self.route_over(strategy, &cores)
     }
 
+    /// The span of `client` whose page at `entry` every member has taken (protect and unshare
+    /// act on it).
+    fn settled_share(&self, client: u64, entry: u32) -> Option<usize> {
+        self.spans.iter().position(|s| {
+            s.client == client && s.sharing.is_empty() && s.shared.is_some_and(|(e, _)| e == entry)
+        })
+    }
+
     /// `[SPAN_UNSHARE, entry, strategy]` from `sender`: the revoke round over the span's cores.
     pub(crate) fn on_span_unshare(&mut self, sender: u64, entry: u32, strategy: u64) {
-        let at = self.spans.iter().position(|s| {
-            s.client == sender && s.sharing.is_empty() && s.shared.is_some_and(|(e, _)| e == entry)
-        });
-        match at {
+        match self.settled_share(sender, entry) {
             Some(at) => self.start_unshare(at, strategy_of(strategy), true),
             None => {
                 let refused = [local::SPAN_UNSHARED, pack(entry, BindStatus::Refused as u32), 0];
@@ -300,7 +302,7 @@ impl Monitor {
             return;
         };
         let (_, started, asked) = span.unsharing.take().unwrap_or_default();
-        let elapsed = (userland::counter() - started) * 1_000_000_000 / self.frequency.max(1);
+        let elapsed = ticks_to_ns(userland::counter() - started, self.frequency);
         let (entry, frame) = span.shared.take().unwrap_or((0, CapAddr::from_raw(0)));
         let status = match outcome {
             RoundEnd::Done => {
@@ -323,10 +325,7 @@ impl Monitor {
     /// cores, to read-only.
     pub(crate) fn on_span_protect(&mut self, sender: u64, entry: u32, strategy: u64) {
         let refused = [local::SPAN_PROTECTED, pack(entry, BindStatus::Refused as u32), 0];
-        let at = self.spans.iter().position(|s| {
-            s.client == sender && s.sharing.is_empty() && s.shared.is_some_and(|(e, _)| e == entry)
-        });
-        let Some(at) = at else {
+        let Some(at) = self.settled_share(sender, entry) else {
             let _ = self.send_to_program(sender, refused);
             return;
         };
@@ -353,7 +352,7 @@ impl Monitor {
             return;
         };
         let (_, started) = span.protecting.take().unwrap_or_default();
-        let elapsed = (userland::counter() - started) * 1_000_000_000 / self.frequency.max(1);
+        let elapsed = ticks_to_ns(userland::counter() - started, self.frequency);
         let entry = span.shared.map_or(0, |(e, _)| e);
         let status = if *outcome == RoundEnd::Done { 0 } else { BindStatus::Refused as u32 };
         let client = span.client;
