@@ -16,6 +16,8 @@ pub const DEFAULT_TIMEOUT: u64 = 2_000_000_000;
 
 /// Round numbers carry their initiator in the bits above this many.
 const ROUND_INITIATOR_SHIFT: u32 = 20;
+/// Exported objects remembered before stale entries are looked for.
+const EXPORTED_BEFORE_PRUNING: usize = 32;
 /// Cores a revoke round can name (the subtree of a message is a 64-bit set).
 const MAX_CORES: CoreId = 64;
 
@@ -369,6 +371,11 @@ impl CapOps {
         if owner == Owner::Here
             && !self.exported.iter().any(|(c, s)| c.same_object(&capability) && *s == slot)
         {
+            // Forget the slots that no longer hold what was exported from them (deleted,
+            // revoked, reused), so the list stays as long as what is really lent from here.
+            if self.exported.len() >= EXPORTED_BEFORE_PRUNING {
+                self.exported.retain(|(c, s)| core.identify(*s).is_ok_and(|held| held.same_object(c)));
+            }
             self.exported.push((capability, slot));
         }
         let request = self.number();
