@@ -132,11 +132,22 @@ pub fn next_runnable(
     (0..count).map(|i| (start + i) % count).find(|&i| runnable(i))
 }
 
-/// When the timer must next fire, at counter `now`: the end of a slice of `slice_ticks` if
-/// more than one dispatcher may run, or the earliest deadline of a waiting one, whichever
-/// comes first; `None` when neither (the core may sleep until woken).
-pub fn timer_deadline(now: u64, runnable: usize, earliest: Option<u64>, slice_ticks: u64) -> Option<u64> {
-    let slice_end = (runnable > 1).then(|| now.saturating_add(slice_ticks));
+/// The counter value at which a slice of `slice_ticks` started at `started` ends.
+pub fn slice_end(started: u64, slice_ticks: u64) -> u64 {
+    started.saturating_add(slice_ticks)
+}
+
+/// When the timer must next fire: the end of the running dispatcher's slice (`slice_end`,
+/// fixed when it was switched in) if more than one dispatcher may run, or the earliest
+/// deadline of a waiting one, whichever comes first; `None` when neither (the core may sleep
+/// until woken).
+///
+/// The slice end is the one chosen at the switch, never "now plus a slice": a dispatcher that
+/// traps often (system calls, interrupts) would otherwise push its own slice forward on every
+/// trap and keep the others (its monitor among them) off the core for as long as it computes.
+/// A slice that already ended while its dispatcher ran alone ends at once when another wakes.
+pub fn timer_deadline(slice_end: u64, runnable: usize, earliest: Option<u64>) -> Option<u64> {
+    let slice_end = (runnable > 1).then_some(slice_end);
     slice_end.into_iter().chain(earliest).min()
 }
 
@@ -213,10 +224,26 @@ mod tests {
 
     #[test]
     fn the_timer_ends_a_slice_only_when_another_dispatcher_waits_to_run() {
-        assert_eq!(timer_deadline(1000, 1, None, 50), None, "one alone runs untimed");
-        assert_eq!(timer_deadline(1000, 2, None, 50), Some(1050));
-        assert_eq!(timer_deadline(1000, 2, Some(1020), 50), Some(1020), "an earlier deadline first");
-        assert_eq!(timer_deadline(1000, 1, Some(5000), 50), Some(5000));
-        assert_eq!(timer_deadline(u64::MAX - 1, 3, None, 50), Some(u64::MAX), "no overflow");
+        assert_eq!(timer_deadline(slice_end(1000, 50), 1, None), None, "one alone runs untimed");
+        assert_eq!(timer_deadline(slice_end(1000, 50), 2, None), Some(1050));
+        assert_eq!(
+            timer_deadline(slice_end(1000, 50), 2, Some(1020)),
+            Some(1020),
+            "an earlier deadline first"
+        );
+        assert_eq!(timer_deadline(slice_end(1000, 50), 1, Some(5000)), Some(5000));
+        assert_eq!(timer_deadline(slice_end(u64::MAX - 1, 50), 3, None), Some(u64::MAX), "no overflow");
+    }
+
+    #[test]
+    fn traps_during_a_slice_do_not_extend_it() {
+        let end = slice_end(1000, 50);
+        // The running dispatcher traps every 7 ticks; each trap re-arms the timer.
+        let mut now = 1000;
+        while timer_deadline(end, 2, None).is_some_and(|deadline| now < deadline) {
+            now += 7;
+            assert!(now <= 1056, "the slice kept moving: still running at {now}");
+        }
+        assert!(now >= 1050, "the slice ended early, at {now}");
     }
 }

@@ -13,7 +13,7 @@ use monitor::local::{self, pack, BindStatus};
 use monitor::messages::{BindReply, BindRequest};
 use userland::{cap_type, println};
 
-use crate::kernel_caps::PROTOCOL_SLOTS;
+use crate::kernel_caps::is_protocol_slot;
 use crate::Monitor;
 use capops::Core;
 
@@ -148,7 +148,7 @@ impl Monitor {
 
     /// Keeps a capability that arrived for a later `BindRequest`.
     pub(crate) fn remember_arrival(&mut self, from: u64, slot: CapAddr, capability: Capability) {
-        if !PROTOCOL_SLOTS.contains(&slot.raw()) {
+        if !is_protocol_slot(slot.raw()) {
             return;
         }
         // A slot whose capability went (swept, or taken by the exercise) may hold another one

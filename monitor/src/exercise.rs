@@ -12,7 +12,7 @@ use caps::{CapAddr, CapError, CapType, Capability, Retype};
 use monitor::messages::{ExerciseQuery, ExerciseReport, EXERCISE_HELD, EXERCISE_RETYPED};
 use userland::{cap_type, println, Error};
 
-use crate::kernel_caps::{KernelCaps, PROTOCOL_SLOTS};
+use crate::kernel_caps::{protocol_slots, KernelCaps};
 use crate::Monitor;
 
 /// Bytes of the RAM capability lent (off the end of the monitor's first RAM capability).
@@ -205,7 +205,7 @@ impl Monitor {
         }
         let mut kernel = self.kernel_caps();
         let not_owner = Err(Error::Capability(CapError::NotOwner.code()));
-        let probe = kernel.take_slot().map_or(PROTOCOL_SLOTS.end - 1, CapAddr::raw);
+        let probe = kernel.take_slot().map_or(protocol_slots().last().unwrap_or(0), CapAddr::raw);
         let local_retype = userland::cap_retype(slot.raw(), cap_type::FRAME, 0, RACED_PAGES * PAGE, 1, probe);
         let local_revoke = userland::cap_revoke(slot.raw());
         let refused = u32::from(local_retype == not_owner && local_revoke == not_owner) << 1;
@@ -238,7 +238,7 @@ impl Monitor {
 
 /// How many capabilities in the protocol's slots name memory inside `[base, base + size)`.
 fn held_inside(base: u64, size: u64) -> u32 {
-    PROTOCOL_SLOTS
+    protocol_slots()
         .filter_map(|slot| userland::cap_identify(slot).ok())
         .filter(|c| c.kind != cap_type::KERNEL && c.base >= base && c.base + c.size <= base + size)
         .count() as u32

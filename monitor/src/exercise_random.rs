@@ -20,7 +20,7 @@ use monitor::messages::{
 };
 use userland::{println, Error, SLOT_VNODE};
 
-use crate::kernel_caps::PROTOCOL_SLOTS;
+use crate::kernel_caps::{is_protocol_slot, protocol_slots};
 use crate::Monitor;
 
 /// Operations each core starts.
@@ -110,7 +110,7 @@ impl Monitor {
         run.remaining -= 1;
         let held: Vec<(CapAddr, Capability)> = {
             let kernel = self.kernel_caps();
-            PROTOCOL_SLOTS
+            protocol_slots()
                 .map(CapAddr::from_raw)
                 .filter_map(|slot| kernel.identify(slot).ok().map(|c| (slot, c)))
                 .collect()
@@ -202,7 +202,7 @@ impl Monitor {
     /// This core's holdings in the protocol's slots.
     fn holdings(&self) -> Vec<Holding> {
         let kernel = self.kernel_caps();
-        PROTOCOL_SLOTS
+        protocol_slots()
             .map(CapAddr::from_raw)
             .filter_map(|slot| {
                 let capability = kernel.identify(slot).ok()?;

@@ -5,9 +5,29 @@
 use caps::{CapAddr, CapError, CapType, Capability, Owner, Retype, Rights};
 use userland::{Described, Error};
 
-/// Slots of the monitor's capability space the protocol fills (copies that arrive, objects
-/// retyped for other cores): between what boot and spawning use and the span members' slots.
-pub const PROTOCOL_SLOTS: core::ops::Range<u32> = 28..37;
+/// Root slot of the CNode whose slots the protocol fills (copies that arrive, objects retyped
+/// for other cores, channel frames): a CNode of its own, retyped by [`make_protocol_cnode`] at
+/// start-up, so that the protocol never competes with boot and spawning for the first CNode's 64
+/// slots (with nine, arrivals were refused for lack of a slot while a core was busy).
+const PROTOCOL_CNODE: u16 = 1;
+/// Slots of that CNode (one 4 KiB CNode).
+const PROTOCOL_SLOT_COUNT: u8 = userland::CNODE_SLOTS as u8;
+
+/// The addresses of the protocol's slots.
+pub fn protocol_slots() -> impl Iterator<Item = u32> + Clone {
+    (0..PROTOCOL_SLOT_COUNT).map(|index| userland::cap_addr(PROTOCOL_CNODE, index))
+}
+
+/// Whether `raw` is one of the protocol's slots.
+pub fn is_protocol_slot(raw: u32) -> bool {
+    protocol_slots().any(|slot| slot == raw)
+}
+
+/// Retypes the protocol's CNode from this monitor's free RAM; `None` when there is none.
+pub fn make_protocol_cnode() -> Option<()> {
+    let bytes = u64::from(PROTOCOL_SLOT_COUNT) * caps::SLOT_BYTES;
+    crate::span::retype_free(userland::cap_type::CNODE, bytes, CapAddr::level1(PROTOCOL_CNODE).raw())
+}
 
 /// The Kernel capability's calls, on core `core`.
 pub struct KernelCaps {
@@ -101,7 +121,7 @@ impl capops::Core for KernelCaps {
 
     fn take_slot(&mut self) -> Option<CapAddr> {
         let empty = Error::Capability(CapError::EmptySlot.code());
-        PROTOCOL_SLOTS.map(CapAddr::from_raw).find(|slot| userland::cap_identify(slot.raw()) == Err(empty))
+        protocol_slots().map(CapAddr::from_raw).find(|slot| userland::cap_identify(slot.raw()) == Err(empty))
     }
 
     fn return_slot(&mut self, _slot: CapAddr) {

@@ -1066,6 +1066,12 @@ fn run() -> u64 {
     println!("monitor {} up el={}", monitor.core, info(Info::ExceptionLevel).unwrap_or(u64::MAX));
     let given = if monitor.core == monitor.boot { monitor.boot_other_cores() } else { 0 };
     monitor.report_memory(given);
+    if kernel_caps::make_protocol_cnode().is_none() {
+        println!(
+            "monitor {}: no RAM for the capability protocol's slots; transfers to this core will be refused",
+            monitor.core
+        );
+    }
     monitor.spawn_programs();
     if monitor.core == monitor.boot {
         monitor.coordinate();

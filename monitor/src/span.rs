@@ -145,22 +145,8 @@ impl Monitor {
     /// RAM of `bytes` from the end of one of this monitor's RAM capabilities (not the first,
     /// whose end the spawned programs take) that no retype took yet, at `dest`.
     pub(crate) fn retype_free_ram(&mut self, bytes: u64, dest: u32) -> Option<()> {
-        const PAGE: u64 = 4096;
-        let bytes = bytes.div_ceil(PAGE) * PAGE;
-        for slot in SLOT_FIRST_RAM + 1..SLOT_VNODE {
-            let Ok(ram) = userland::cap_identify(slot) else { continue };
-            if ram.kind != cap_type::RAM || ram.size < bytes {
-                continue;
-            }
-            for k in 1..=(ram.size / bytes).min(64) {
-                if userland::cap_retype(slot, cap_type::RAM, ram.size - k * bytes, bytes, 1, dest).is_ok() {
-                    return Some(());
-                }
-            }
-        }
-        None
+        retype_free(cap_type::RAM, bytes, dest)
     }
-
     /// The answer to our `SpanRequest`.
     pub(crate) fn on_span_reply(&mut self, from: u64, reply: SpanReply) {
         let client = u64::from(reply.client);
@@ -398,4 +384,24 @@ impl Monitor {
             span.cores.retain(|&c| c != from);
         }
     }
+}
+
+/// An object of `kind` and `bytes` (rounded up to pages) from the end of one of this monitor's
+/// RAM capabilities (not the first, whose end the spawned programs take) that no retype took
+/// yet, at `dest`.
+pub(crate) fn retype_free(kind: u64, bytes: u64, dest: u32) -> Option<()> {
+    const PAGE: u64 = 4096;
+    let bytes = bytes.div_ceil(PAGE) * PAGE;
+    for slot in SLOT_FIRST_RAM + 1..SLOT_VNODE {
+        let Ok(ram) = userland::cap_identify(slot) else { continue };
+        if ram.kind != cap_type::RAM || ram.size < bytes {
+            continue;
+        }
+        for k in 1..=(ram.size / bytes).min(64) {
+            if userland::cap_retype(slot, kind, ram.size - k * bytes, bytes, 1, dest).is_ok() {
+                return Some(());
+            }
+        }
+    }
+    None
 }

@@ -52,6 +52,9 @@ pub struct Scheduler {
     hooks: Hooks,
     /// Whether the ready hook ran.
     announced: bool,
+    /// Counter value at which the running dispatcher's slice ends, fixed when it was switched
+    /// in (see [`run_queue::timer_deadline`] for why a trap never moves it).
+    slice_end: u64,
 }
 
 /// The scheduler of this core (a per-core static, like every static of the CPU driver), once
@@ -67,7 +70,7 @@ impl Scheduler {
     /// A scheduler over `dispatchers`, none of which has run yet.
     pub fn new(record: &'static BootRecord, dispatchers: Dispatchers, hooks: Hooks) -> Self {
         fp::enable();
-        Scheduler { record, dispatchers, current: None, hooks, announced: false }
+        Scheduler { record, dispatchers, current: None, hooks, announced: false, slice_end: 0 }
     }
 
     /// Hands the core to the dispatchers for good.
@@ -108,7 +111,7 @@ impl Scheduler {
     }
 
     /// After an exception from EL0 was handled: runs the next dispatcher if `switch`, else
-    /// lets the current one go on with its slice re-armed.
+    /// lets the current one go on to the end of its slice.
     pub fn resume(&mut self, frame: &mut TrapFrame, switch: bool) {
         if switch {
             self.switch_to_next(frame);
@@ -184,6 +187,7 @@ impl Scheduler {
         *frame = dispatcher.frame;
         fp::restore(&dispatcher.fp);
         install_address_space(dispatcher.space.tables.pa, dispatcher.space.asid);
+        self.slice_end = run_queue::slice_end(cpu::counter(), self.counter_ticks(SLICE_MICROSECONDS));
         self.arm_timer();
     }
 
@@ -211,10 +215,9 @@ impl Scheduler {
     /// Programs the timer for the end of the slice (if another dispatcher is waiting to run)
     /// or the earliest wait deadline, whichever comes first.
     fn arm_timer(&self) {
-        let slice = self.counter_ticks(SLICE_MICROSECONDS);
         let earliest =
             self.dispatchers.earliest_deadline().into_iter().chain(console::drain_deadline()).min();
-        match run_queue::timer_deadline(cpu::counter(), self.dispatchers.runnable(), earliest, slice) {
+        match run_queue::timer_deadline(self.slice_end, self.dispatchers.runnable(), earliest) {
             Some(deadline) => timer::arm_deadline(deadline),
             None => timer::disarm(),
         }
