@@ -184,12 +184,19 @@ pub struct CoreCapabilities {
     next_id: u64,
     /// Most units of [`usage`](Self::usage) this core may hold.
     limit: usize,
+    /// Units below the limit only privileged calls may take ([`set_privileged`](Self::set_privileged)).
+    reserved: usize,
+    /// Whether the operations from now on are the privileged caller's.
+    privileged: bool,
     /// Entries of every CNode table (each as long as its highest slot in use).
     table_slots: usize,
     /// Objects whose capabilities here are copies of another core's: the owning core.
     foreign: BTreeMap<ObjectKey, u32>,
     /// Objects this core owns of which copies were sent to other cores.
     lent: BTreeSet<ObjectKey>,
+    /// Objects of kernel-held records of memory given to another core (`disown_held`): no
+    /// sweep by that core removes them.
+    given_away: BTreeSet<ObjectKey>,
 }
 
 /// The limit of [`CoreCapabilities::new`]: large enough for every host test (a CPU driver
@@ -222,9 +229,12 @@ impl CoreCapabilities {
             mdb: Mdb::default(),
             next_id: 1,
             limit,
+            reserved: 0,
+            privileged: false,
             table_slots: 0,
             foreign: BTreeMap::new(),
             lent: BTreeSet::new(),
+            given_away: BTreeSet::new(),
         }
     }
 
@@ -240,10 +250,26 @@ impl CoreCapabilities {
         self.limit
     }
 
-    /// Refuses with [`CapError::OutOfCapabilities`] unless `units` more fit under the limit.
+    /// Keeps the last `units` below the limit for privileged callers: a kernel sets it so that
+    /// its programs, filling the core's capabilities, cannot stop the operations of the one
+    /// that runs the system's protocols (the monitor, which must still receive what other
+    /// cores send). At most the limit.
+    pub fn set_reserve(&mut self, units: usize) {
+        self.reserved = units.min(self.limit);
+    }
+
+    /// Says whether the operations from now on are made for a privileged caller (one that may
+    /// use the reserve, see [`set_reserve`](Self::set_reserve)).
+    pub fn set_privileged(&mut self, privileged: bool) {
+        self.privileged = privileged;
+    }
+
+    /// Refuses with [`CapError::OutOfCapabilities`] unless `units` more fit under the limit
+    /// (less the reserve, for a caller that is not privileged).
     fn reserve(&self, units: usize) -> Result<(), CapError> {
+        let ceiling = if self.privileged { self.limit } else { self.limit - self.reserved };
         match self.usage().checked_add(units) {
-            Some(total) if total <= self.limit => Ok(()),
+            Some(total) if total <= ceiling => Ok(()),
             _ => Err(CapError::OutOfCapabilities),
         }
     }
@@ -342,6 +368,7 @@ impl CoreCapabilities {
     /// Deletes the capability in a kernel-held slot.
     pub fn release(&mut self, slot: HeldSlot) -> Result<Removal, CapError> {
         let entry = self.held_entry(slot)?;
+        self.given_away.remove(&ObjectKey::of(&entry.capability));
         self.held[slot.index as usize] = None;
         self.held_free.push(slot.index);
         let mut removal = Removal::default();

@@ -519,6 +519,33 @@ fn retype_past_the_limit_is_refused_and_changes_nothing() {
 }
 
 #[test]
+fn the_reserve_is_for_the_privileged_caller_alone() {
+    // Room for three Frames, the last two kept for the privileged caller (the monitor).
+    let mut f = fixture_with_limit(RAM_SIZE, FIXTURE_USAGE + 6);
+    f.caps.set_reserve(4);
+    assert_eq!(f.retype(RAM, frames(0, 1, 1), leaf(1)).map(|r| r.size), Ok(PAGE_SIZE));
+    let before = snapshot(&f);
+    assert_eq!(f.retype(RAM, frames(1, 1, 1), leaf(2)), Err(CapError::OutOfCapabilities));
+    assert_eq!(snapshot(&f), before, "a refusal changes nothing");
+    f.caps.set_privileged(true);
+    assert_eq!(f.retype(RAM, frames(1, 1, 2), leaf(2)).map(|r| r.size), Ok(2 * PAGE_SIZE));
+    assert_eq!(f.caps.usage(), f.caps.limit());
+    assert_eq!(
+        f.retype(RAM, frames(3, 1, 1), leaf(4)),
+        Err(CapError::OutOfCapabilities),
+        "not past the limit"
+    );
+    f.caps.set_privileged(false);
+    f.delete(leaf(3)).unwrap();
+    assert_eq!(
+        f.retype(RAM, frames(3, 1, 1), leaf(3)),
+        Err(CapError::OutOfCapabilities),
+        "still in the reserve"
+    );
+    f.check();
+}
+
+#[test]
 fn table_growth_counts_toward_the_limit() {
     // One capability in slot 9 of the level-2 CNode costs 1 + 9 table entries (slots 1..=9).
     let mut f = fixture_with_limit(RAM_SIZE, FIXTURE_USAGE + 9);

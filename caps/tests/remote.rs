@@ -103,6 +103,25 @@ fn a_lent_object_keeps_its_last_copy_until_an_agreed_revoke() {
 }
 
 #[test]
+fn the_sweep_takes_a_kernel_held_foreign_copy_too() {
+    // A dispatcher that joined a program on another core maps that core's image through a
+    // kernel-held copy: the owner's revoke must reach it, or the image could be reused there
+    // while this core still maps it.
+    let (mut owner, mut other) = (fixture(), core_without_ram());
+    owner.caps.retype(owner.at(RAM), frames(0, 4, 1), owner.at(leaf(1))).unwrap();
+    other.receive(owner.export(leaf(1)), 0, 1, leaf(1)).unwrap();
+    let held = other.caps.hold(other.at(leaf(1))).unwrap();
+    other.caps.delete(other.at(leaf(1))).unwrap();
+    assert!(other.caps.held(held).is_ok(), "the kernel's copy outlives the monitor's");
+    let object = owner.caps.identify(owner.at(leaf(1))).unwrap();
+    let swept = other.caps.sweep(object, 0);
+    assert_eq!(swept.removed.len(), 1);
+    assert!(swept.removed[0].capability.same_object(&object));
+    assert!(other.caps.held(held).is_err(), "the held copy went with the sweep");
+    other.check();
+}
+
+#[test]
 fn the_sweep_reaches_nested_foreign_copies_and_nothing_else() {
     let (mut owner, mut other) = (fixture(), core_without_ram());
     owner.caps.retype(owner.at(RAM), frames(0, 4, 2), owner.at(leaf(1))).unwrap();

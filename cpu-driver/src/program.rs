@@ -141,9 +141,20 @@ pub const KERNEL_OBJECT_PAGES: u64 = 4;
 /// its stack, its translation tables, its two CNodes, its VNode and its control block. `spawn` retypes this many
 /// out of the RAM capability it is given (and refuses a smaller one).
 pub fn pages_needed(plan: &LoadPlan) -> u64 {
-    let segments: u64 = plan.segments.iter().map(|s| s.mem_size.div_ceil(PAGE_SIZE)).sum();
-    segments + USER_STACK_SIZE / PAGE_SIZE + TABLE_PAGES_PER_SPACE + KERNEL_OBJECT_PAGES
+    segment_pages(plan) + PRIVATE_PAGES
 }
+
+/// The pages of `plan`'s segments (each rounded up to pages), in the order the loader lays
+/// them out: the program's image, which every dispatcher of a span maps (see
+/// [`PRIVATE_PAGES`]).
+pub fn segment_pages(plan: &LoadPlan) -> u64 {
+    plan.segments.iter().map(|s| s.mem_size.div_ceil(PAGE_SIZE)).sum()
+}
+
+/// The pages of a dispatcher that are its own whatever program it runs: its stack, translation
+/// tables, CNodes, VNode and control block. A dispatcher that joins a program already running
+/// on another core is built from these alone and maps the first dispatcher's segments.
+pub const PRIVATE_PAGES: u64 = USER_STACK_SIZE / PAGE_SIZE + TABLE_PAGES_PER_SPACE + KERNEL_OBJECT_PAGES;
 
 #[cfg(test)]
 mod tests {
@@ -207,6 +218,8 @@ mod tests {
         // 1 code page, 3 data pages, 16 stack pages, 16 table pages, 2 CNodes, 1 VNode, 1
         // control block.
         assert_eq!(pages_needed(&plan), 1 + 3 + 16 + 16 + 2 + 1 + 1);
+        assert_eq!(segment_pages(&plan), 1 + 3, "the image a joining dispatcher maps");
+        assert_eq!(PRIVATE_PAGES, 16 + 16 + 2 + 1 + 1);
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub enum Request {
     VnodeInstall { vnode: CapAddr, window: usize },
     VnodeProtect { vnode: CapAddr, entry: usize, frame: CapAddr, rights: MappingRights },
     Spawn { module: CapAddr, ram: CapAddr, dest: CapAddr, arg: u64 },
+    SpawnJoined { module: CapAddr, ram: CapAddr, dest: CapAddr, image: CapAddr, arg: u64 },
+    DispatcherImage { dispatcher: CapAddr, dest: CapAddr },
     CoreBoot { core: u64, build: CapAddr, region: CapAddr, share: CapAddr },
     DispatcherStatus { dispatcher: CapAddr },
     EndpointCreate { dispatcher: CapAddr, badge: u64, dest: CapAddr },
@@ -220,6 +222,14 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
             rights: mapping_rights(x[3])?,
         },
         Call::Spawn => Request::Spawn { module: a(x[0])?, ram: a(x[1])?, dest: a(x[2])?, arg: x[3] },
+        Call::SpawnJoined => Request::SpawnJoined {
+            module: a(x[0])?,
+            ram: a(x[1])?,
+            dest: a(x[2])?,
+            image: a(x[3])?,
+            arg: x[4],
+        },
+        Call::DispatcherImage => Request::DispatcherImage { dispatcher: a(x[0])?, dest: a(x[1])? },
         Call::CoreBoot => {
             Request::CoreBoot { core: x[0], build: a(x[1])?, region: a(x[2])?, share: a(x[3])? }
         }

@@ -20,7 +20,7 @@ use monitor::messages::{
 };
 use userland::{println, Error, SLOT_VNODE};
 
-use crate::kernel_caps::{is_protocol_slot, protocol_slots};
+use crate::kernel_caps::protocol_slots;
 use crate::Monitor;
 
 /// Operations each core starts.

@@ -338,6 +338,7 @@ impl Monitor {
         }
         self.random_step();
         self.watch_members();
+        self.watch_spans();
         if self.capops.busy() {
             let now = self.now_ns();
             let mut kernel = self.kernel_caps();
@@ -652,6 +653,13 @@ impl Monitor {
         userland::endpoint_create(child, 0, CHILD_ENDPOINT_SLOT + index)?;
         self.children.push((dispatcher, CHILD_ENDPOINT_SLOT + index));
         Ok(())
+    }
+
+    /// Where this monitor keeps the Dispatcher capability of its boot program `dispatcher`.
+    fn spawned_dispatcher_slot(&self, dispatcher: u64) -> Option<u32> {
+        let endpoint = self.children.iter().find(|(d, _)| *d == dispatcher).map(|&(_, e)| e)?;
+        let index = endpoint.checked_sub(CHILD_ENDPOINT_SLOT).filter(|&i| (i as usize) < SPAWNED.len())?;
+        Some(SPAWN_DISPATCHER_SLOT + index)
     }
 
     /// Sends `words` to this core's program with dispatcher index `dispatcher` (one this

@@ -160,6 +160,9 @@ pub struct SpanRequest {
     pub module: u64,
     /// The member's argument.
     pub role: u32,
+    /// Base of the program's image, whose Frame capability was transferred just before: the
+    /// member maps it (one address space).
+    pub image_base: u64,
 }
 
 /// The answer to a [`SpanRequest`] (status 0 or a `BindStatus` code).
@@ -274,7 +277,7 @@ message!(BindReply, 81, [client: u32, status: u32]);
 message!(ExerciseRandom, 82, [seed: u64, operations: u32]);
 message!(ExerciseListHoldings, 83, [to: u32]);
 message!(ExerciseHolding, 84, [core: u32, kind: u32, base: u64, size: u64, owner: u32]);
-message!(SpanRequest, 85, [client: u32, module: u64, role: u32]);
+message!(SpanRequest, 85, [client: u32, module: u64, role: u32, image_base: u64]);
 message!(SpanReply, 86, [client: u32, status: u32]);
 message!(SpanShare, 87, [client: u32, entry: u32, frame_base: u64]);
 message!(SpanShareDone, 88, [client: u32, entry: u32, status: u32]);

@@ -57,6 +57,13 @@ pub(crate) struct Span {
     unsharing: Option<(u32, u64, bool)>,
     /// The protect in flight: the round and when it started.
     protecting: Option<(u32, u64)>,
+    /// This monitor's copy of the program's image (its segments as one Frame), lent to every
+    /// member core so that its members map the same pages: one address space.
+    image: Option<CapAddr>,
+    /// The cores the image was lent to.
+    image_lent_to: Vec<u64>,
+    /// The revoke of the image once the program ended: the round and when it started.
+    image_revoke: Option<(u32, u64)>,
 }
 
 /// A member this monitor runs for a program on another core.
@@ -97,14 +104,37 @@ impl Monitor {
                     share_failed: false,
                     unsharing: None,
                     protecting: None,
+                    image: None,
+                    image_lent_to: Vec::new(),
+                    image_revoke: None,
                 });
             }
             let span = self.spans.iter_mut().find(|s| s.client == sender).ok_or(BindStatus::Refused)?;
             if span.shared.is_some() || span.asked.contains(&core) || span.cores.contains(&core) {
                 return Err(BindStatus::Refused);
             }
-            span.asked.push(core);
-            self.send(core, &SpanRequest { client: sender as u32, module, role });
+            let image = match span.image {
+                Some(image) => image,
+                None => {
+                    let image = self.program_image(sender).ok_or(BindStatus::NoMemory)?;
+                    self.spans.iter_mut().find(|s| s.client == sender).ok_or(BindStatus::Refused)?.image =
+                        Some(image);
+                    image
+                }
+            };
+            // The image goes first, by the capability protocol; the request names it.
+            let mut kernel = self.kernel_caps();
+            let image_base = kernel.identify(image).map_err(|_| BindStatus::Refused)?.base();
+            let now = self.now_ns();
+            self.capops.send(&mut kernel, core as usize, image, now).map_err(|_| BindStatus::Refused)?;
+            self.after_capops();
+            if let Some(span) = self.spans.iter_mut().find(|s| s.client == sender) {
+                span.asked.push(core);
+                if !span.image_lent_to.contains(&core) {
+                    span.image_lent_to.push(core);
+                }
+            }
+            self.send(core, &SpanRequest { client: sender as u32, module, role, image_base });
             Ok(())
         })();
         if let Err(status) = result {
@@ -124,8 +154,19 @@ impl Monitor {
         let name = request.module.to_le_bytes();
         let name = core::str::from_utf8(&name).map_err(|_| BindStatus::Refused)?.trim_end_matches('\0');
         let (module, info) = userland::find_module(name).ok_or(BindStatus::NoService)?;
-        self.retype_free_ram(info.ram_bytes, slots.ram).ok_or(BindStatus::NoMemory)?;
-        let spawned = userland::spawn(module, slots.ram, slots.dispatcher, u64::from(request.role));
+        // The program's image, lent by the origin just before: the member maps it and needs
+        // RAM only for what is its own (stack, tables, capability space, control block).
+        let image = self.take_arrival(origin, request.image_base).ok_or(BindStatus::Refused)?;
+        let image_bytes = userland::cap_identify(image.raw()).map_or(0, |c| c.size);
+        let private = info.ram_bytes.saturating_sub(image_bytes);
+        if self.retype_free_ram(private, slots.ram).is_none() {
+            let _ = userland::cap_delete(image.raw());
+            return Err(BindStatus::NoMemory);
+        }
+        let role = u64::from(request.role);
+        let spawned = userland::spawn_joined(module, slots.ram, slots.dispatcher, image.raw(), role);
+        // The kernel keeps its own copy for the member (until the image is revoked).
+        let _ = userland::cap_delete(image.raw());
         let Ok(dispatcher) = spawned else {
             let _ = userland::cap_delete(slots.ram);
             return Err(BindStatus::Refused);
@@ -140,6 +181,14 @@ impl Monitor {
         self.members.push(Member { origin, client: request.client, dispatcher, slots });
         println!("monitor {}: started {name} as a member of core {origin}'s span", self.core);
         Ok(())
+    }
+
+    /// A copy of the image of this core's program `dispatcher` (one this monitor spawned), in a
+    /// protocol slot.
+    fn program_image(&mut self, dispatcher: u64) -> Option<CapAddr> {
+        let authority = self.spawned_dispatcher_slot(dispatcher)?;
+        let slot = self.kernel_caps().take_slot()?;
+        userland::dispatcher_image(authority, slot.raw()).ok().map(|()| slot)
     }
 
     /// RAM of `bytes` from the end of one of this monitor's RAM capabilities (not the first,
@@ -281,8 +330,66 @@ impl Monitor {
         self.after_capops();
     }
 
+    /// Once a spanning program ended here, its image is revoked on every core it was lent to:
+    /// members still running end there (their kernels drop the image with the sweep), and only
+    /// then does this monitor drop its copy, the last one, so the memory is never reused while
+    /// a core maps it.
+    pub(crate) fn watch_spans(&mut self) {
+        for at in 0..self.spans.len() {
+            let span = &self.spans[at];
+            let (Some(image), None) = (span.image, span.image_revoke) else { continue };
+            let Some(authority) = self.spawned_dispatcher_slot(span.client) else { continue };
+            if userland::dispatcher_status(authority) == Ok(DispatcherStatus::Running) {
+                continue;
+            }
+            let cores: Vec<usize> = span.image_lent_to.iter().map(|&c| c as usize).collect();
+            let route = self.route_over(Strategy::Tree, &cores);
+            let now = self.now_ns();
+            let mut kernel = self.kernel_caps();
+            match self.capops.revoke(&mut kernel, image, route, now) {
+                Ok(round) => self.spans[at].image_revoke = Some((round, userland::counter())),
+                // Not lent after all (no member ever took it): the copy can simply go.
+                Err(_) => {
+                    if userland::cap_delete(image.raw()).is_ok() {
+                        self.spans[at].image = None;
+                    }
+                }
+            }
+            self.after_capops();
+        }
+        self.spans.retain(|s| {
+            s.image.is_some() || !s.asked.is_empty() || !s.cores.is_empty() || s.shared.is_some()
+        });
+    }
+
+    /// A revoke round ended: if it revoked an ended program's image, that image is gone
+    /// everywhere and this monitor's copy goes.
+    fn image_revoked(&mut self, round: u32, outcome: &RoundEnd) -> bool {
+        let Some(at) = self.spans.iter().position(|s| s.image_revoke.is_some_and(|(r, _)| r == round)) else {
+            return false;
+        };
+        let (_, started) = self.spans[at].image_revoke.take().unwrap_or_default();
+        let elapsed_us = ticks_to_ns(userland::counter() - started, self.frequency) / 1000;
+        let span = &mut self.spans[at];
+        match outcome {
+            RoundEnd::Done => {
+                let _ = span.image.take().map(|image| userland::cap_delete(image.raw()));
+                println!(
+                    "monitor {}: program {} ended; its image revoked on cores {:?} in {elapsed_us} us",
+                    self.core, span.client, span.image_lent_to
+                );
+            }
+            // Tried again on the next pass.
+            other => println!("monitor {}: revoking program {}'s image: {other:?}", self.core, span.client),
+        }
+        true
+    }
+
     /// A revoke round ended: if it was an unshare, the page is gone everywhere.
     pub(crate) fn span_revoked(&mut self, round: u32, outcome: &RoundEnd) {
+        if self.image_revoked(round, outcome) {
+            return;
+        }
         let Some(span) = self.spans.iter_mut().find(|s| s.unsharing.is_some_and(|(r, _, _)| r == round))
         else {
             return;
@@ -363,6 +470,7 @@ impl Monitor {
                 }
                 Ok(DispatcherStatus::Exited(_)) => (userland::STATUS_EXITED, 0),
                 Ok(DispatcherStatus::Faulted { far, .. }) => (userland::STATUS_FAULTED, far),
+                Ok(DispatcherStatus::ImageRevoked) => (userland::STATUS_IMAGE_REVOKED, 0),
                 Err(_) => (0, 0),
             };
             let member = self.members.remove(at);

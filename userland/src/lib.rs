@@ -10,7 +10,8 @@ pub use syscall_abi::{
     cap_addr, describe, undescribe, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH,
     FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST, FLAG_SELFTEST, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE,
     SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_SELF, SLOT_VNODE, STATUS_EXITED,
-    STATUS_FAULTED, STATUS_RUNNING, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    STATUS_FAULTED, STATUS_IMAGE_REVOKED, STATUS_RUNNING, USER_MAPPABLE_BASE, VNODE_ENTRIES,
+    VNODE_WINDOW_BYTES,
 };
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -257,6 +258,8 @@ pub enum DispatcherStatus {
         /// The faulting address.
         far: u64,
     },
+    /// It had joined a program on another core and that image was revoked.
+    ImageRevoked,
 }
 
 /// How the dispatcher whose Dispatcher capability (read right) is at `dispatcher` stands.
@@ -266,6 +269,7 @@ pub fn dispatcher_status(dispatcher: u32) -> Result<DispatcherStatus, Error> {
         STATUS_RUNNING => Ok(DispatcherStatus::Running),
         STATUS_EXITED => Ok(DispatcherStatus::Exited(words[0])),
         STATUS_FAULTED => Ok(DispatcherStatus::Faulted { esr: words[0], far: words[1] }),
+        STATUS_IMAGE_REVOKED => Ok(DispatcherStatus::ImageRevoked),
         _ => Err(Error::InvalidArgument),
     }
 }
@@ -302,6 +306,19 @@ pub fn vnode_install(vnode: u32, window: u64) -> Result<u64, Error> {
 /// capability goes into the empty slot `dest`. Returns its dispatcher index.
 pub fn spawn(module: u32, ram: u32, dest: u32, arg: u64) -> Result<u64, Error> {
     Error::check(syscall(Call::Spawn, [u64::from(module), u64::from(ram), u64::from(dest), arg]))
+}
+
+/// Spawns a dispatcher that joins the program already running on another core whose image
+/// Frame capability is at `image` (see `Call::SpawnJoined`); returns its index.
+pub fn spawn_joined(module: u32, ram: u32, dest: u32, image: u32, arg: u64) -> Result<u64, Error> {
+    let args = [u64::from(module), u64::from(ram), u64::from(dest), u64::from(image), arg, 0];
+    Error::check(syscall6(Call::SpawnJoined, args).0)
+}
+
+/// Copies a Frame capability to the image of the dispatcher whose Dispatcher capability is at
+/// `dispatcher` into `dest` (see `Call::DispatcherImage`).
+pub fn dispatcher_image(dispatcher: u32, dest: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::DispatcherImage, [u64::from(dispatcher), u64::from(dest), 0, 0])).map(|_| ())
 }
 
 /// (Holder of the Kernel capability, on the boot core) starts core `core` with the CPU-driver
@@ -429,6 +446,14 @@ pub fn device_tree() -> Result<&'static [u8], Error> {
     Err(Error::NoSuchCall)
 }
 
+/// What a program without a `joined` entry (see [`entry!`]) exits with when it is joined.
+pub const EXIT_CANNOT_JOIN: u64 = 0xdead_0001;
+
+/// The `joined` entry of a program that declares none.
+pub fn cannot_join(_arg: u64) -> u64 {
+    EXIT_CANNOT_JOIN
+}
+
 /// Sleeps until woken or `timeout_ticks` pass (0: no timeout). True if woken.
 pub fn wait(timeout_ticks: u64) -> bool {
     Error::check(syscall(Call::Wait, [timeout_ticks, 0, 0, 0])) == Ok(1)
@@ -443,16 +468,31 @@ pub fn notify(core: u64) -> Result<(), Error> {
 /// Declares the program's entry function (`fn() -> u64`): the runtime records the word the
 /// program was started with ([`argument`]), gives the allocator a heap in the program's bss
 /// ([`DEFAULT_HEAP_BYTES`], or `heap = BYTES`), calls it and exits with its result.
+///
+/// A dispatcher that joins the program on another core (`spawn_joined`: the same image, so
+/// the same statics and heap, already initialised) calls `joined = PATH` instead
+/// (`fn(u64) -> u64`, given the word it was started with, which [`argument`] does not hold
+/// for it: that static is the first dispatcher's); without one it exits at once with
+/// [`EXIT_CANNOT_JOIN`].
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
         $crate::entry!($main, heap = $crate::DEFAULT_HEAP_BYTES);
     };
     ($main:path, heap = $bytes:expr) => {
+        $crate::entry!($main, heap = $bytes, joined = $crate::cannot_join);
+    };
+    ($main:path, heap = $bytes:expr, joined = $joined:path) => {
         #[cfg(all(target_arch = "aarch64", target_os = "none"))]
         #[no_mangle]
-        extern "C" fn __user_main(arg: u64) -> ! {
+        extern "C" fn __user_main(arg: u64, joined: u64) -> ! {
             static HEAP_SPACE: $crate::HeapSpace<{ $bytes }> = $crate::HeapSpace::new();
+            if joined != 0 {
+                // A dispatcher joining the program on another core: the image, its statics and
+                // its heap are the first dispatcher's, initialised already.
+                let joined: fn(u64) -> u64 = $joined;
+                $crate::exit(joined(arg))
+            }
             $crate::set_argument(arg);
             $crate::init_heap(&HEAP_SPACE);
             let code: u64 = $main();
@@ -461,6 +501,7 @@ macro_rules! entry {
         #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
         fn main() {
             let _ = $main;
+            let _: fn(u64) -> u64 = $joined;
             eprintln!("this program runs at EL0 on the multikernel only");
         }
     };

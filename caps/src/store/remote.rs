@@ -158,21 +158,28 @@ impl CoreCapabilities {
             return Err(CapError::Lent);
         }
         self.foreign.insert(ObjectKey::of(&capability), owner);
+        self.given_away.insert(ObjectKey::of(&capability));
         Ok(())
     }
 
     /// Removes every foreign copy owned by `owner` of `object` and of the objects inside it
     /// (its descendants there): this core's part of the owner's revoke, after which the owner
     /// revokes its own with [`revoke_agreed`](Self::revoke_agreed). Returns what went (the
-    /// kernel unmaps what was mapped); never any unreferenced memory.
+    /// kernel unmaps what was mapped, and ends a dispatcher whose kernel-held copy went: one
+    /// that mapped another core's program image); never any unreferenced memory.
     pub fn sweep(&mut self, object: Capability, owner: u32) -> Removal {
         let targets: Vec<MdbKey> = self
             .mdb
             .starting_inside(object.kind().space(), object.base(), object.size())
             .into_iter()
-            // Kernel-held slots are this kernel's own records (such as memory given to a core it
-            // started), never a copy a monitor handed around.
-            .filter(|key| !matches!(self.mdb.location(key), Some(Location::Held(_))))
+            // The kernel's records of memory given to a core it started are not copies that
+            // core handed around; every other foreign copy goes, kernel-held ones included.
+            .filter(|key| {
+                !matches!(self.mdb.location(key), Some(Location::Held(_)))
+                    || self
+                        .capability_of(key)
+                        .is_some_and(|held| !self.given_away.contains(&ObjectKey::of(&held)))
+            })
             .filter(|key| {
                 self.capability_of(key).is_some_and(|held| {
                     (object.same_object(&held) || object.is_ancestor_of(&held))

@@ -195,6 +195,19 @@ pub enum Call {
     /// this core, its own copies), downgrading their mappings (read-only without write, removed
     /// without read; TLB invalidated). Returns how many copies changed.
     CapProtect = 34,
+    /// `spawn_joined(module, ram, dest, image, arg) -> index`: as `spawn`, but the child joins
+    /// the program already running on another core: it maps the Frame capability at `image`
+    /// (read and write rights; exactly the module's image, as `dispatcher_image` gave it
+    /// there, else `OutOfBounds`) at the program's segment addresses instead of loading them,
+    /// and only its private pages (stack, tables, CNodes, VNode, control block) are retyped
+    /// from `ram`. It starts with `arg` in `x0` and 1 in `x1`. It ends when the image is
+    /// revoked on this core ([`STATUS_IMAGE_REVOKED`]).
+    SpawnJoined = 35,
+    /// `dispatcher_image(dispatcher, dest)`: a Frame capability (read and write) to the image
+    /// (its segments, one Frame) of the dispatcher the Dispatcher capability (write right) at
+    /// `dispatcher` names, copied to `dest`; refused (`InvalidArgument`) for a dispatcher that
+    /// joined another core's image or was loaded at boot.
+    DispatcherImage = 36,
 }
 
 /// Packs a capability's type, rights and owning core into one word, as `cap_export` returns
@@ -232,6 +245,9 @@ pub const STATUS_EXITED: u64 = 1;
 /// `dispatcher_status`: the kernel stopped it after a fault; `ESR_EL1` in `x1`, `FAR_EL1` in
 /// `x2`.
 pub const STATUS_FAULTED: u64 = 2;
+/// `dispatcher_status`: it had joined a program on another core and the image it mapped from
+/// there was revoked.
+pub const STATUS_IMAGE_REVOKED: u64 = 3;
 
 /// Where the caller's level-3 VNode (at [`SLOT_VNODE`]) maps: entry `n` is the page at
 /// `USER_MAPPABLE_BASE + n * 4096`, a 2 MiB window of every dispatcher's address space
@@ -321,6 +337,8 @@ impl Call {
             32 => Call::CapRevokeAgreed,
             33 => Call::CapOwner,
             34 => Call::CapProtect,
+            35 => Call::SpawnJoined,
+            36 => Call::DispatcherImage,
             _ => return None,
         })
     }

@@ -1072,9 +1072,6 @@ fn wait_for_ram() {
 
 fn run() -> u64 {
     let role = userland::argument();
-    if role & 0xff == span::ROLE_SPAN_MEMBER {
-        return span::member((role >> 8) as usize);
-    }
     if role != 0 {
         return child(role);
     }
@@ -1150,4 +1147,4 @@ fn run() -> u64 {
 
 // A 64 KiB heap (for the checks' messages): small enough that a child of this program fits
 // in `CHILD_RAM_BYTES`.
-userland::entry!(run, heap = 64 << 10);
+userland::entry!(run, heap = 64 << 10, joined = span::joined);

@@ -11,6 +11,7 @@
 //! program's entry is empty, its capability gone, and the reading members fault at word 0
 //! (the page is gone from their own tables).
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -35,6 +36,41 @@ const STEP_SECONDS: u64 = 90;
 const READ_WRITE: u64 = 3;
 const ASKED: u64 = 42;
 const ANSWERED: u64 = 43;
+/// What member `i` on core `c` writes into [`MEMBER_STATICS`]`[i]`: `SEEN ^ c`.
+const SEEN: u64 = 0x5ea0_0000_0000;
+
+/// Written by each member on its own core, read by the program here: one address space, so
+/// the same memory (the members map this program's image, statics and heap included).
+static MEMBER_STATICS: [AtomicU64; MEMBERS as usize] = [const { AtomicU64::new(0) }; MEMBERS as usize];
+/// A value each member allocated on the heap (the program's, shared likewise), freed here.
+static MEMBER_BOXES: spin::Mutex<[Option<Box<u64>>; MEMBERS as usize]> = spin::Mutex::new([None, None]);
+
+/// The entry of a dispatcher joined on another core (see `userland::entry!`).
+pub fn joined(role: u64) -> u64 {
+    if role & 0xff != ROLE_SPAN_MEMBER {
+        return 9;
+    }
+    member((role >> 8) as usize)
+}
+
+/// Checks that every member's writes to this program's statics and heap are seen here (and
+/// frees what they allocated: one heap).
+fn members_share_this_address_space(targets: &[u64]) -> Result<(), String> {
+    for (index, &target) in targets.iter().enumerate() {
+        let wrote = MEMBER_STATICS[index].load(Ordering::Acquire);
+        if wrote != SEEN ^ target {
+            return Err(format!(
+                "core {target}'s member wrote {wrote:#x} to a static; seen here: not the same memory"
+            ));
+        }
+        let boxed = MEMBER_BOXES.lock()[index].take();
+        let value = *boxed.ok_or(format!("core {target}'s member left no heap value"))?;
+        if value != SEEN + index as u64 {
+            return Err(format!("core {target}'s member's heap value reads {value:#x} here"));
+        }
+    }
+    Ok(())
+}
 
 /// The page's first words (members read word 0, member `i` answers in word `1 + i`).
 fn words(va: u64) -> &'static [AtomicU64; 1 + MEMBERS as usize] {
@@ -145,6 +181,7 @@ pub fn span_shared_page_protect_unmap() -> Result<(), String> {
             userland::wait(frequency / 10_000);
         }
     }
+    members_share_this_address_space(&targets)?;
 
     ask([local::SPAN_PROTECT, ENTRY, TREE])?;
     let protected = inbox.wait_for(local::SPAN_PROTECTED, STEP_SECONDS).ok_or("no answer to SPAN_PROTECT")?;
@@ -170,7 +207,7 @@ pub fn span_shared_page_protect_unmap() -> Result<(), String> {
     // The reading members stop at their next read: the page is gone from their tables too.
     expect_ended(&mut inbox, &targets[1..], |_| va)?;
     println!(
-        "span {core}: page at {va:#x} shared with cores {targets:?}; read-only on all {} cores in {} us (a write faulted), unmapped on all in {} us (a read faulted)",
+        "span {core}: one address space on cores {targets:?} (their writes to statics and heap seen here); page at {va:#x} shared; read-only on all {} cores in {} us (a write faulted), unmapped on all in {} us (a read faulted)",
         targets.len() + 1,
         protected[2] / 1000,
         unshared[2] / 1000
@@ -187,9 +224,14 @@ pub fn member(index: usize) -> u64 {
     let (entry, slot) = unpack(share[1]);
     let Ok(va) = vnode_map(SLOT_VNODE, u64::from(entry), slot, READ_WRITE) else { return 2 };
     let page = words(va);
+    let index = index.min(MEMBERS as usize - 1);
+    // Before the answer through the page, so that the program sees these once it sees that.
+    let core = info(Info::CoreIndex).unwrap_or(u64::MAX);
+    MEMBER_BOXES.lock()[index] = Some(Box::new(SEEN + index as u64));
+    MEMBER_STATICS[index].store(SEEN ^ core, Ordering::Release);
     let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
     let deadline = userland::counter() + 4 * STEP_SECONDS * frequency;
-    let word = &page[1 + index.min(MEMBERS as usize - 1)];
+    let word = &page[1 + index];
     let mut answered = false;
     while userland::counter() < deadline {
         // Member 0 writes its answer again and again (its write after the protect faults);

@@ -50,6 +50,13 @@ pub fn detach_address_space() {
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }
 
+/// Physical address of the translation table `TTBR0_EL1` holds (the installed address space).
+pub fn installed_tables() -> u64 {
+    use aarch64_cpu::registers::TTBR0_EL1;
+    use tock_registers::interfaces::Readable;
+    TTBR0_EL1.get() & 0x0000_ffff_ffff_fffe
+}
+
 /// Whether EL0 may read the byte at `va` in the installed address space (`AT S1E0R`).
 pub fn user_readable(va: u64) -> bool {
     let par: u64;
@@ -58,6 +65,13 @@ pub fn user_readable(va: u64) -> bool {
         asm!("at s1e0r, {0}", "isb", "mrs {1}, par_el1", in(reg) va, out(reg) par, options(nostack, preserves_flags))
     };
     par & 1 == 0
+}
+
+/// Invalidates this core's instruction cache (`ic iallu`, completed, then the pipeline
+/// resynchronised): for code another core wrote and cleaned to the point of unification.
+pub fn invalidate_local_instruction_cache() {
+    // SAFETY: an invalidate of this core's instruction cache and barriers only cost time.
+    unsafe { asm!("ic iallu", "dsb nsh", "isb", options(nostack, preserves_flags)) };
 }
 
 /// Makes freshly written instructions at kernel address `va` visible to instruction fetches

@@ -52,8 +52,16 @@ pub const BYTES_PER_CAPABILITY_UNIT: u64 = 256;
 /// allocates (dispatchers, mappings, messages; the capabilities made at boot count against the
 /// limit) and for the first-fit heap's fragmentation and per-block rounding. A program filling
 /// CNodes of its own with copies (two units each: the capability and its table entry) reaches
-/// it after 412 on every core of the selftest run (`capability-limit-refused`).
+/// its part of it (the limit less [`MONITOR_CAPABILITY_RESERVE`]) after about 380 on every
+/// core of the selftest run (`capability-limit-refused`).
 pub const CAPABILITY_LIMIT: usize = (cpu_driver::plan::HEAP_SIZE / 4 / BYTES_PER_CAPABILITY_UNIT) as usize;
+
+/// Units of [`CAPABILITY_LIMIT`] only the holder of the Kernel capability (the monitor) may
+/// take: a program that fills the core's capabilities must not stop the capability protocol
+/// (a transfer from another core arriving then was refused, and a channel bind with it). The
+/// protocol's slots hold a few dozen capabilities at the most busy (each costs a unit and at
+/// most its table entries), a span member's spawn six more.
+pub const MONITOR_CAPABILITY_RESERVE: usize = 96;
 
 /// Why a dispatcher could not get its capability space or the monitor its endowment.
 #[derive(Clone, Copy, Debug)]

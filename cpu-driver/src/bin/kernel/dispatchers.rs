@@ -62,6 +62,23 @@ pub enum Ending {
         /// `FAR_EL1` of the fault.
         far: u64,
     },
+    /// It had joined a program running on another core, and the image it mapped from there was
+    /// revoked (the last capability to it on this core went).
+    ImageRevoked,
+}
+
+/// The pages a dispatcher's program image (its segments) lives in, as one Frame object.
+#[derive(Clone, Copy, Debug)]
+pub struct Image {
+    /// The kernel-held Frame capability to it.
+    pub held: HeldSlot,
+    /// Its physical base.
+    pub base: u64,
+    /// Its bytes.
+    pub size: u64,
+    /// Whether it was filled by the program's first dispatcher on another core (this one
+    /// joined it) rather than loaded here.
+    pub joined: bool,
 }
 
 /// One EL0 program instance on this core.
@@ -96,6 +113,9 @@ pub struct Dispatcher {
     pub parent: Option<usize>,
     /// How it ended, once it has.
     pub ending: Option<Ending>,
+    /// Its program image as one Frame: loaded here (a span may lend it to other cores) or
+    /// joined from another core's; `None` for the boot dispatchers.
+    pub image: Option<Image>,
 }
 
 /// What `spawn` builds a dispatcher from, checked by the caller: the boot module's pages, the
@@ -158,7 +178,11 @@ impl Dispatchers {
             list: Vec::new(),
             frames: FramePool::new(record.frames_pa, record.frames_va, record.frames_size),
             asids: Asids::with_bits(cpu_driver::arch::aarch64::cpu::asid_bits()),
-            caps: CoreCapabilities::with_limit(capabilities::CAPABILITY_LIMIT),
+            caps: {
+                let mut caps = CoreCapabilities::with_limit(capabilities::CAPABILITY_LIMIT);
+                caps.set_reserve(capabilities::MONITOR_CAPABILITY_RESERVE);
+                caps
+            },
             mappings: Mappings::new(),
         }
     }
@@ -177,7 +201,7 @@ impl Dispatchers {
     fn spawn_elf(&mut self, name: &str, elf: &[u8]) -> Result<usize, String> {
         let cspace = capabilities::new_cspace(&mut self.caps, &mut self.frames)
             .map_err(|e| alloc::format!("{name}: {e}"))?;
-        let loaded = load_with_new_asid(&mut self.asids, &mut self.frames, elf)
+        let loaded = load_with_new_asid(&mut self.asids, &mut self.frames, memory::Segments::FromPool, elf)
             .map_err(|e| alloc::format!("{name}: {e}"))?;
         let mut space = loaded.space;
         let owner = self.list.len();
@@ -185,8 +209,14 @@ impl Dispatchers {
             .map_err(|e| alloc::format!("{name}: {e}"))?;
         // A fresh page: never installed before.
         let _ = self.mappings.record_installed(vnode);
-        let start = Start { entry: loaded.entry, stack_top: loaded.stack_top, arg: 0 };
-        Ok(self.push(name, start, space, cspace, Origin { held: Vec::new(), control: None, parent: None }))
+        let start = Start { entry: loaded.entry, stack_top: loaded.stack_top, arg: 0, joined: false };
+        Ok(self.push(
+            name,
+            start,
+            space,
+            cspace,
+            Origin { held: Vec::new(), control: None, parent: None, image: None },
+        ))
     }
 
     /// Adds a runnable dispatcher that starts as `start` says; returns its index.
@@ -201,6 +231,7 @@ impl Dispatchers {
         let mut frame =
             TrapFrame { elr: start.entry, spsr: 0, sp_el0: start.stack_top, ..TrapFrame::default() };
         frame.x[0] = start.arg;
+        frame.x[1] = u64::from(start.joined);
         self.list.push(Dispatcher {
             name: name.into(),
             frame,
@@ -214,6 +245,7 @@ impl Dispatchers {
             control: origin.control,
             parent: origin.parent,
             ending: None,
+            image: origin.image,
         });
         self.list.len() - 1
     }
@@ -231,7 +263,38 @@ impl Dispatchers {
     pub fn spawn_module(&mut self, request: SpawnRequest) -> Result<usize, SpawnError> {
         let (name, elf) = boot_image::program_at(self.record, request.module_base, request.module_size)
             .ok_or(SpawnError::NoModule)?;
-        self.spawn_from_ram(&name, elf, request)
+        self.spawn_from_ram(&name, elf, request, None)
+    }
+
+    /// Spawns a dispatcher that joins the boot module `request` names, already running on
+    /// another core: it maps the image Frame capability at `image` (read and write rights,
+    /// exactly [`program::segment_pages`] pages of that module, else `OutOfBounds`) instead of
+    /// loading the segments, and only its private pages ([`program::PRIVATE_PAGES`]) are retyped
+    /// from the RAM. A kernel-held copy of the image capability lives as long as the dispatcher;
+    /// when the image is revoked (that copy goes) the dispatcher ends
+    /// ([`Ending::ImageRevoked`]).
+    pub fn spawn_joined(&mut self, request: SpawnRequest, image: SlotRef) -> Result<usize, SpawnError> {
+        let (name, elf) = boot_image::program_at(self.record, request.module_base, request.module_size)
+            .ok_or(SpawnError::NoModule)?;
+        let plan = program::plan(elf).map_err(|e| SpawnError::Other(alloc::format!("{name}: {e}")))?;
+        let capability = self
+            .caps
+            .lookup(image, CapType::Frame, Rights::READ | Rights::WRITE)
+            .map_err(SpawnError::Capability)?;
+        if capability.size() != program::segment_pages(&plan) * PAGE_SIZE {
+            return Err(SpawnError::Capability(CapError::OutOfBounds));
+        }
+        self.spawn_from_ram(&name, elf, request, Some(image))
+    }
+
+    /// A Frame capability to the image of the dispatcher at `index` (loaded here, not joined),
+    /// copied to `dest`: what its monitor lends to the cores a span joins it on.
+    pub fn copy_image(&mut self, index: usize, dest: SlotRef) -> Result<(), CapError> {
+        let image = self.list.get(index).and_then(|d| d.image).ok_or(CapError::InvalidArgument)?;
+        if image.joined {
+            return Err(CapError::InvalidArgument);
+        }
+        self.caps.copy_held(image.held, dest)
     }
 
     /// Builds a dispatcher for the ELF file `elf` out of the RAM capability `request.ram`: the
@@ -242,13 +305,21 @@ impl Dispatchers {
     /// caller's `request.dest` as the child's Dispatcher capability. A RAM capability too
     /// small, part of it retyped already, or no room for capabilities is refused with a
     /// capability error before anything changes (the retypes made so far are undone).
-    fn spawn_from_ram(&mut self, name: &str, elf: &[u8], request: SpawnRequest) -> Result<usize, SpawnError> {
+    fn spawn_from_ram(
+        &mut self,
+        name: &str,
+        elf: &[u8],
+        request: SpawnRequest,
+        joined: Option<SlotRef>,
+    ) -> Result<usize, SpawnError> {
         let other = |e: &dyn core::fmt::Display| SpawnError::Other(alloc::format!("{name}: {e}"));
         let plan = program::plan(elf).map_err(|e| other(&e))?;
-        let pages = program::pages_needed(&plan);
+        let image_pages = program::segment_pages(&plan);
+        let private = program::PRIVATE_PAGES;
+        let pages = if joined.is_some() { private } else { private + image_pages };
         let ram = request.ram;
         let source = self.caps.lookup(ram, CapType::Ram, Rights::WRITE).map_err(SpawnError::Capability)?;
-        if source.size() < pages * PAGE_SIZE {
+        if source.size() < pages * PAGE_SIZE || image_pages == 0 {
             return Err(SpawnError::Capability(CapError::OutOfBounds));
         }
         let objects = program::KERNEL_OBJECT_PAGES;
@@ -257,12 +328,25 @@ impl Dispatchers {
             (CapType::CNode, PAGE_SIZE, PAGE_SIZE),
             (CapType::VNodeL3, 2 * PAGE_SIZE, PAGE_SIZE),
             (CapType::Dispatcher, 3 * PAGE_SIZE, PAGE_SIZE),
-            (CapType::Frame, objects * PAGE_SIZE, (pages - objects) * PAGE_SIZE),
+            // Its translation tables and stack.
+            (CapType::Frame, objects * PAGE_SIZE, (private - objects) * PAGE_SIZE),
+            // Its image, unless it maps another core's.
+            (CapType::Frame, private * PAGE_SIZE, image_pages * PAGE_SIZE),
         ];
         let mut held = Vec::new();
-        for (kind, offset, object_size) in pieces {
+        let retyped = if joined.is_some() { &pieces[..5] } else { &pieces[..] };
+        for &(kind, offset, object_size) in retyped {
             match self.caps.retype_held(ram, Retype { kind, offset, object_size, count: 1 }) {
                 Ok((slot, _)) => held.push(slot),
+                Err(e) => {
+                    self.release_held(&held);
+                    return Err(SpawnError::Capability(e));
+                }
+            }
+        }
+        if let Some(image) = joined {
+            match self.caps.hold(image) {
+                Ok(slot) => held.push(slot),
                 Err(e) => {
                     self.release_held(&held);
                     return Err(SpawnError::Capability(e));
@@ -273,7 +357,14 @@ impl Dispatchers {
             self.release_held(&held);
             return Err(SpawnError::Capability(e));
         }
-        let built = self.build_from(name, elf, source.base(), pages, &held, request);
+        let built = self.build_from(
+            name,
+            elf,
+            Region { base: source.base(), size: pages * PAGE_SIZE },
+            &held,
+            request,
+            joined.is_some(),
+        );
         if built.is_err() {
             if let Ok(removal) = self.caps.delete(request.dest) {
                 self.unmap_removed(&removal);
@@ -284,17 +375,16 @@ impl Dispatchers {
     }
 
     /// The rest of [`Self::spawn_from_ram`], once the objects at `held` are retyped from the
-    /// `pages` pages at physical `base`.
+    /// RAM `region` (the image too unless `joined`).
     fn build_from(
         &mut self,
         name: &str,
         elf: &[u8],
-        base: u64,
-        pages: u64,
+        region: Region,
         held: &[HeldSlot],
         request: SpawnRequest,
+        joined: bool,
     ) -> Result<usize, String> {
-        let region = Region { base, size: pages * PAGE_SIZE };
         if !capabilities::zero(self.record, region) {
             return Err("its RAM is not memory the kernel maps".into());
         }
@@ -304,15 +394,26 @@ impl Dispatchers {
             .copy_held(held[2], cspace.slot(CapAddr::from_raw(SLOT_VNODE)))
             .map_err(|e| alloc::format!("{e:?}"))?;
         let objects = program::KERNEL_OBJECT_PAGES;
+        let base = region.base;
         let vnode_pa = base + 2 * PAGE_SIZE;
         let control_pa = base + 3 * PAGE_SIZE;
         let frames_pa = base + objects * PAGE_SIZE;
-        let frames_size = (pages - objects) * PAGE_SIZE;
+        let frames_size = (program::PRIVATE_PAGES - objects) * PAGE_SIZE;
         let vnode_va = capabilities::ram_va(self.record, vnode_pa, PAGE_SIZE).ok_or("VNode not in RAM")?;
         let frames_va =
             capabilities::ram_va(self.record, frames_pa, frames_size).ok_or("frames not in RAM")?;
         let mut pool = FramePool::new(frames_pa, frames_va, frames_size);
-        let loaded = load_with_new_asid(&mut self.asids, &mut pool, elf)?;
+        let image_slot = *held.get(5).ok_or("no image")?;
+        let image_cap = self.caps.held(image_slot).map_err(|e| alloc::format!("{e:?}"))?;
+        let image = Image { held: image_slot, base: image_cap.base(), size: image_cap.size(), joined };
+        let loaded = if joined {
+            load_with_new_asid(&mut self.asids, &mut pool, memory::Segments::Joined { pa: image.base }, elf)?
+        } else {
+            let image_va =
+                capabilities::ram_va(self.record, image.base, image.size).ok_or("image not in RAM")?;
+            let mut image_pool = FramePool::new(image.base, image_va, image.size);
+            load_with_new_asid(&mut self.asids, &mut pool, memory::Segments::Image(&mut image_pool), elf)?
+        };
         let asid = loaded.space.asid;
         let mut space = loaded.space;
         if let Err(e) = space.install_table(USER_MAPPABLE_BASE, vnode_pa) {
@@ -328,8 +429,13 @@ impl Dispatchers {
             owner,
             window: 0,
         });
-        let start = Start { entry: loaded.entry, stack_top: loaded.stack_top, arg: request.arg };
-        let origin = Origin { held: held.to_vec(), control: Some(control_pa), parent: Some(request.parent) };
+        let start = Start { entry: loaded.entry, stack_top: loaded.stack_top, arg: request.arg, joined };
+        let origin = Origin {
+            held: held.to_vec(),
+            control: Some(control_pa),
+            parent: Some(request.parent),
+            image: Some(image),
+        };
         Ok(self.push(name, start, space, cspace, origin))
     }
 
@@ -410,6 +516,7 @@ impl Dispatchers {
         }
         d.ending = Some(ending);
         let asid = d.space.asid;
+        let tables_pa = d.space.tables.pa;
         let parent = d.parent;
         let held = core::mem::take(&mut d.held);
         for vnode in self.mappings.installed_in(index) {
@@ -417,11 +524,15 @@ impl Dispatchers {
             self.uninstall(vnode);
         }
         // Its tables are about to become free memory while `TTBR0_EL1` may still point at
-        // them (a dispatcher ends from its own system call or fault): no walk may read them
+        // them (a dispatcher ending from its own system call or fault): no walk may read them
         // again. `EPD0` stops new walks until the scheduler installs the next address space
         // (it always switches after an end), and invalidating the ASID drops what the TLB and
-        // its walk caches hold for it. (A recycled ASID is invalidated again when reused.)
-        user::detach_address_space();
+        // its walk caches hold for it. (A recycled ASID is invalidated again when reused.) A
+        // dispatcher ended by another's call (its image revoked) is not installed: the caller's
+        // address space stays.
+        if user::installed_tables() == tables_pa {
+            user::detach_address_space();
+        }
         tlb::invalidate_asid(asid);
         // Cannot fail: the ASID was handed out for this dispatcher and is freed once, here.
         let _ = self.asids.free(asid);
@@ -437,6 +548,31 @@ impl Dispatchers {
     pub fn unmap_removed(&mut self, removal: &caps::Removal) {
         for vnode in self.mappings.unmap_removed(removal) {
             self.uninstall(Some(vnode));
+        }
+        // A dispatcher that joined a program on another core maps that core's image through a
+        // held copy of its capability; a revoke reaching this core removes that copy too, and
+        // the image may be reused there as soon as the revoke is acknowledged: the dispatcher
+        // ends now (its address space goes with it).
+        let revoked: Vec<usize> = self
+            .list
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.ending.is_none())
+            .filter(|(_, d)| {
+                d.image.is_some_and(|image| {
+                    image.joined
+                        && removal.removed.iter().any(|r| {
+                            r.capability.kind() == CapType::Frame
+                                && r.capability.base() == image.base
+                                && r.capability.size() == image.size
+                                && self.caps.held(image.held).is_err()
+                        })
+                })
+            })
+            .map(|(index, _)| index)
+            .collect();
+        for index in revoked {
+            self.end(index, Ending::ImageRevoked);
         }
         // A control block no capability names any more: its dispatcher (ended, since its own
         // held capability is only released when it ends) can no longer be found by it.
@@ -524,6 +660,9 @@ struct Start {
     entry: u64,
     stack_top: u64,
     arg: u64,
+    /// Whether it joins a program running on another core (`x1` at entry: the program's
+    /// runtime must not initialise what the first dispatcher already did).
+    joined: bool,
 }
 
 /// What a new dispatcher is built from and by whom: the kernel-held objects retyped for it,
@@ -532,17 +671,23 @@ struct Origin {
     held: Vec<HeldSlot>,
     control: Option<u64>,
     parent: Option<usize>,
+    image: Option<Image>,
 }
 
 /// Loads `elf` into a new address space from `pool`, under an ASID from `asids`; a recycled
 /// ASID is invalidated first (no TTBR0 holds it now: the caller runs in its own address space,
 /// or none runs yet), and given back if loading fails.
-fn load_with_new_asid(asids: &mut Asids, pool: &mut FramePool, elf: &[u8]) -> Result<memory::Loaded, String> {
+fn load_with_new_asid(
+    asids: &mut Asids,
+    pool: &mut FramePool,
+    segments: memory::Segments<'_>,
+    elf: &[u8],
+) -> Result<memory::Loaded, String> {
     let allocated = asids.allocate().map_err(|e| alloc::format!("{e}"))?;
     if allocated.recycled {
         tlb::invalidate_asid(allocated.asid);
     }
-    memory::load(pool, elf, allocated.asid).map_err(|e| {
+    memory::load(pool, segments, elf, allocated.asid).map_err(|e| {
         let _ = asids.free(allocated.asid);
         alloc::format!("{e}")
     })

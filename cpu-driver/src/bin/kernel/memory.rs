@@ -7,7 +7,7 @@
 //! The pool hands out each frame once, so a view made here is the only one.
 
 use cpu_driver::arch::aarch64::tlb;
-use cpu_driver::arch::aarch64::user::sync_instruction_cache;
+use cpu_driver::arch::aarch64::user::{invalidate_local_instruction_cache, sync_instruction_cache};
 use cpu_driver::frames::{FramePool, Frames};
 use cpu_driver::layout::{align_up, PAGE_SIZE, USER_STACK_SIZE, USER_STACK_TOP};
 use cpu_driver::paging::{Attributes, MapError, Table, TablePool};
@@ -121,8 +121,31 @@ impl From<MapError> for LoadError {
     }
 }
 
-/// Loads `elf` into a new address space with identifier `asid`.
-pub fn load(pool: &mut FramePool, elf: &[u8], asid: u16) -> Result<Loaded, LoadError> {
+/// Where a program's segments come from.
+pub enum Segments<'a> {
+    /// Fresh frames from the address space's own pool (taken after its tables), filled from
+    /// the ELF file.
+    FromPool,
+    /// Fresh frames from a pool of their own, filled from the ELF file: the program's image as
+    /// one Frame, which a span can lend to the dispatchers that join it on other cores.
+    Image(&'a mut FramePool),
+    /// The image of the same program, filled already by its first dispatcher on another core,
+    /// at this physical address (a Frame of [`program::segment_pages`] pages, segment after
+    /// segment as [`Segments::Image`] lays them out): mapped, neither zeroed nor copied.
+    Joined {
+        /// Physical address of the image's first page.
+        pa: u64,
+    },
+}
+
+/// Loads `elf` into a new address space with identifier `asid`: translation tables and stack
+/// from `pool`, segments as `segments` says.
+pub fn load(
+    pool: &mut FramePool,
+    segments: Segments<'_>,
+    elf: &[u8],
+    asid: u16,
+) -> Result<Loaded, LoadError> {
     let plan = program::plan(elf).map_err(LoadError::Program)?;
     let tables = pool.take(TABLES_PER_SPACE).ok_or(LoadError::OutOfFrames)?;
     // SAFETY: fresh frames from this core's pool.
@@ -130,9 +153,21 @@ pub fn load(pool: &mut FramePool, elf: &[u8], asid: u16) -> Result<Loaded, LoadE
     let tables_used = TablePool::new(pool_tables, tables.pa)?.tables_used();
     let mut space = AddressSpace { tables, tables_used, asid };
 
+    let mut image = segments;
+    let mut joined_offset = 0;
     for segment in &plan.segments {
         let pages = align_up(segment.mem_size, PAGE_SIZE) / PAGE_SIZE;
-        let frames = pool.take(pages).ok_or(LoadError::OutOfFrames)?;
+        let frames = match &mut image {
+            Segments::Joined { pa } => {
+                let frames = Frames { pa: *pa + joined_offset, va: 0, count: pages };
+                joined_offset += pages * PAGE_SIZE;
+                space.map(segment.vaddr, &frames, segment.attributes)?;
+                continue;
+            }
+            Segments::FromPool => pool.take(pages),
+            Segments::Image(image) => image.take(pages),
+        };
+        let frames = frames.ok_or(LoadError::OutOfFrames)?;
         // SAFETY: fresh frames from this core's pool, not yet mapped anywhere else.
         let bytes = unsafe { bytes_of(&frames) };
         bytes.fill(0);
@@ -142,6 +177,13 @@ pub fn load(pool: &mut FramePool, elf: &[u8], asid: u16) -> Result<Loaded, LoadE
             sync_instruction_cache(frames.va, frames.len());
         }
         space.map(segment.vaddr, &frames, segment.attributes)?;
+    }
+    if matches!(image, Segments::Joined { .. }) {
+        // The first dispatcher cleaned the code to the point of unification by address, which
+        // reaches every core of the Inner Shareable domain, but invalidated only its own core's
+        // instruction cache (`ic iallu`); this core may hold lines of that memory from an
+        // earlier program.
+        invalidate_local_instruction_cache();
     }
     let stack = pool.take(USER_STACK_SIZE / PAGE_SIZE).ok_or(LoadError::OutOfFrames)?;
     // SAFETY: fresh frames from this core's pool.

@@ -26,7 +26,10 @@ use cpu_driver::layout::{PAGE_SIZE, USER_DTB_BASE, USER_FRAMES_BASE, USER_LIMIT,
 use cpu_driver::paging::{page_descriptor, Attributes, PhysRange};
 use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
 use cpu_driver::syscall_decode::{self, Access, Described, GiveTarget, MappingRights, Request};
-use syscall_abi::{ChannelKind, Error, Info, SLOT_KERNEL, STATUS_EXITED, STATUS_FAULTED, STATUS_RUNNING};
+use syscall_abi::{
+    ChannelKind, Error, Info, SLOT_KERNEL, STATUS_EXITED, STATUS_FAULTED, STATUS_IMAGE_REVOKED,
+    STATUS_RUNNING,
+};
 
 use crate::console::kprintln;
 use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, INBOX_CAPACITY};
@@ -52,6 +55,9 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
             return false;
         }
     };
+    // Only the Kernel capability's holder may use the capabilities kept for the protocols.
+    let privileged = caller_is_monitor(s);
+    s.dispatchers().caps().set_privileged(privileged);
     let result = match request {
         Request::Exit { code } => return exit(s, code),
         Request::Yield => {
@@ -97,6 +103,10 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Request::CapRevokeAgreed { addr } => cap_revoke_agreed(s, addr),
         Request::CapOwner { addr } => cap_owner(s, addr),
         Request::CapProtect { described, rights } => cap_protect(s, described, rights),
+        Request::SpawnJoined { module, ram, dest, image, arg } => {
+            spawn_joined(s, [module, ram, dest, image], arg)
+        }
+        Request::DispatcherImage { dispatcher, dest } => dispatcher_image(s, dispatcher, dest),
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -371,6 +381,38 @@ fn cap_give(s: &mut Scheduler, target: GiveTarget, src: CapAddr, dest: CapAddr) 
 /// `OutOfBounds`). No Kernel capability is needed. The child starts with `arg` in `x0`.
 /// Returns its index.
 fn spawn(s: &mut Scheduler, module: CapAddr, ram: CapAddr, dest: CapAddr, arg: u64) -> Result<u64, Error> {
+    let request = spawn_request(s, module, ram, dest, arg)?;
+    let spawned = s.dispatchers().spawn_module(request);
+    spawn_answer(s, spawned)
+}
+
+/// `spawn_joined(module, ram, dest, image, arg)`: as [`spawn`], but the child maps the image
+/// Frame capability at `image` (read and write rights, exactly the module's image) that the
+/// program's first dispatcher was loaded into on another core, and only its private pages are
+/// retyped from `ram` (see `Dispatchers::spawn_joined`). The child gets 1 in `x1`.
+fn spawn_joined(s: &mut Scheduler, [module, ram, dest, image]: [CapAddr; 4], arg: u64) -> Result<u64, Error> {
+    let request = spawn_request(s, module, ram, dest, arg)?;
+    let image = caller_cspace(s)?.slot(image);
+    let spawned = s.dispatchers().spawn_joined(request, image);
+    spawn_answer(s, spawned)
+}
+
+/// `dispatcher_image(dispatcher, dest)`: a copy of the image Frame capability of the dispatcher
+/// the Dispatcher capability (write right) at `dispatcher` names, at the caller's `dest`.
+fn dispatcher_image(s: &mut Scheduler, dispatcher: CapAddr, dest: CapAddr) -> Result<u64, Error> {
+    let index = dispatcher_by_capability(s, dispatcher, Rights::WRITE)?;
+    let dest = caller_cspace(s)?.slot(dest);
+    s.dispatchers().copy_image(index, dest).map(|()| 0).map_err(refused)
+}
+
+/// The checks `spawn` and `spawn_joined` share, made before anything changes.
+fn spawn_request(
+    s: &mut Scheduler,
+    module: CapAddr,
+    ram: CapAddr,
+    dest: CapAddr,
+    arg: u64,
+) -> Result<SpawnRequest, Error> {
     let cspace = caller_cspace(s)?;
     let parent = s.current().ok_or(Error::InvalidArgument)?;
     let (module, ram, dest) = (cspace.slot(module), cspace.slot(ram), cspace.slot(dest));
@@ -381,10 +423,13 @@ fn spawn(s: &mut Scheduler, module: CapAddr, ram: CapAddr, dest: CapAddr, arg: u
         Ok(_) => return Err(refused(CapError::SlotOccupied)),
         Err(e) => return Err(refused(e)),
     }
-    let request =
-        SpawnRequest { module_base: module.base(), module_size: module.size(), ram, dest, parent, arg };
+    Ok(SpawnRequest { module_base: module.base(), module_size: module.size(), ram, dest, parent, arg })
+}
+
+/// What a spawn returns: the child's index, or why not.
+fn spawn_answer(s: &mut Scheduler, spawned: Result<usize, SpawnError>) -> Result<u64, Error> {
     let core = s.record().core_index;
-    match s.dispatchers().spawn_module(request) {
+    match spawned {
         Ok(index) => Ok(index as u64),
         Err(SpawnError::NoModule) => Err(Error::InvalidArgument), // a Frame, but no boot module's
         Err(SpawnError::Capability(e)) => Err(refused(e)),
@@ -460,6 +505,7 @@ fn dispatcher_status(s: &mut Scheduler, frame: &mut TrapFrame, dispatcher: CapAd
         None => (STATUS_RUNNING, 0, 0),
         Some(Ending::Exited(code)) => (STATUS_EXITED, code, 0),
         Some(Ending::Faulted { esr, far }) => (STATUS_FAULTED, esr, far),
+        Some(Ending::ImageRevoked) => (STATUS_IMAGE_REVOKED, 0, 0),
     };
     frame.x[1] = x1;
     frame.x[2] = x2;
