@@ -64,7 +64,7 @@ pub enum Request {
     CapRevoke { addr: CapAddr },
     CapGive { target: GiveTarget, src: CapAddr, dest: CapAddr },
     VnodeMap { vnode: CapAddr, entry: usize, frame: CapAddr, rights: MappingRights, pages: usize },
-    VnodeUnmap { vnode: CapAddr, entry: usize },
+    VnodeUnmap { vnode: CapAddr, entry: usize, broadcast: bool },
     VnodeInstall { vnode: CapAddr, window: usize },
     VnodeProtect { vnode: CapAddr, entry: usize, frame: CapAddr, rights: MappingRights },
     Spawn { module: CapAddr, ram: CapAddr, dest: CapAddr, arg: u64 },
@@ -213,7 +213,15 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
                 pages: mapping_pages(entry, x[4])?,
             }
         }
-        Call::VnodeUnmap => Request::VnodeUnmap { vnode: a(x[0])?, entry: vnode_entry(x[1])? },
+        Call::VnodeUnmap => Request::VnodeUnmap {
+            vnode: a(x[0])?,
+            entry: vnode_entry(x[1])?,
+            broadcast: match x[2] {
+                0 => false,
+                syscall_abi::UNMAP_BROADCAST_TLBI => true,
+                _ => return Err(Error::InvalidArgument),
+            },
+        },
         Call::VnodeInstall => Request::VnodeInstall { vnode: a(x[0])?, window: vnode_window(x[1])? },
         Call::VnodeProtect => Request::VnodeProtect {
             vnode: a(x[0])?,
@@ -267,6 +275,38 @@ mod tests {
             }
         }
         assert_eq!(decode(u64::MAX, [0; 6]), Err(Error::NoSuchCall));
+    }
+
+    #[test]
+    fn unmap_takes_the_broadcast_flag_and_refuses_others() {
+        let unmap = Call::VnodeUnmap as u64;
+        let vnode = CapAddr::from_raw(15);
+        assert_eq!(
+            decode(unmap, [15, 3, 0, 0, 0, 0]),
+            Ok(Request::VnodeUnmap { vnode, entry: 3, broadcast: false })
+        );
+        let broadcast = syscall_abi::UNMAP_BROADCAST_TLBI;
+        assert_eq!(
+            decode(unmap, [15, 3, broadcast, 0, 0, 0]),
+            Ok(Request::VnodeUnmap { vnode, entry: 3, broadcast: true })
+        );
+        assert_eq!(decode(unmap, [15, 3, 2, 0, 0, 0]), Err(Error::InvalidArgument));
+    }
+
+    #[test]
+    fn spawn_joined_and_dispatcher_image_decode_their_addresses() {
+        let joined = Call::SpawnJoined as u64;
+        let a = CapAddr::from_raw;
+        assert_eq!(
+            decode(joined, [48, 37, 38, 30, 7, 0]),
+            Ok(Request::SpawnJoined { module: a(48), ram: a(37), dest: a(38), image: a(30), arg: 7 })
+        );
+        assert_eq!(decode(joined, [48, 37, 38, 1 << 33, 7, 0]), Err(CAP(CapError::InvalidAddress)));
+        let image = Call::DispatcherImage as u64;
+        assert_eq!(
+            decode(image, [20, 30, 0, 0, 0, 0]),
+            Ok(Request::DispatcherImage { dispatcher: a(20), dest: a(30) })
+        );
     }
 
     #[test]

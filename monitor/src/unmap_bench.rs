@@ -109,7 +109,7 @@ impl Monitor {
     fn time_local_unmap(&mut self, frame: CapAddr) -> Option<u64> {
         userland::vnode_map(SLOT_VNODE, BENCH_ENTRY, frame.raw(), READ_WRITE).ok()?;
         let start = userland::counter();
-        let unmapped = userland::vnode_unmap(SLOT_VNODE, BENCH_ENTRY);
+        let unmapped = userland::vnode_unmap_broadcast(SLOT_VNODE, BENCH_ENTRY);
         let ticks = userland::counter() - start;
         unmapped.ok().map(|()| ticks_to_ns(ticks, self.frequency))
     }

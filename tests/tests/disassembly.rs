@@ -385,3 +385,45 @@ fn the_boot_stub_replaces_its_live_identity_map_with_the_mmu_off() {
         "the TTBRs change only while the MMU is off: {insns:?}"
     );
 }
+
+/// The barriers a TLB invalidation of a user address space needs around it: the local forms
+/// (`tlbi vale1` / `aside1`, every address space being one core's) with `dsb nshst` before and
+/// `dsb nsh` after; the broadcast form only for the unmap experiment's shared-memory baseline
+/// (`tlbi vale1is`, with `dsb ishst` / `dsb ish`), and never a broadcast of a whole ASID.
+#[test]
+fn user_tlb_maintenance_is_local_and_completed() {
+    for kernel in KERNELS {
+        let (mut local, mut broadcast) = (0, 0);
+        for function in functions(kernel) {
+            let insns = &function.instructions;
+            for (at, insn) in insns.iter().enumerate() {
+                let around = |before: &str, after: &str| {
+                    at.checked_sub(1).map(|i| insns[i].as_str()) == Some(before)
+                        && insns.get(at + 1).map(String::as_str) == Some(after)
+                };
+                if insn.starts_with("tlbi vale1,") || insn.starts_with("tlbi aside1,") {
+                    local += 1;
+                    assert!(
+                        around("dsb nshst", "dsb nsh"),
+                        "{kernel}: {}: `{insn}` without its barriers",
+                        function.name
+                    );
+                } else if insn.starts_with("tlbi vale1is,") {
+                    broadcast += 1;
+                    assert!(
+                        around("dsb ishst", "dsb ish"),
+                        "{kernel}: {}: `{insn}` without its barriers",
+                        function.name
+                    );
+                }
+                assert!(
+                    !insn.starts_with("tlbi aside1is"),
+                    "{kernel}: {}: a broadcast ASID invalidation",
+                    function.name
+                );
+            }
+        }
+        assert!(local >= 2, "{kernel}: {local} local user TLB invalidations; the check would prove nothing");
+        assert!(broadcast >= 1, "{kernel}: the shared-memory baseline's broadcast invalidation is missing");
+    }
+}

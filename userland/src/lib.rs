@@ -329,9 +329,17 @@ pub fn core_boot(core: u64, build: u32, region: u32, share: u32) -> Result<(), E
     Error::check(syscall(Call::CoreBoot, args)).map(|_| ())
 }
 
-/// Clears entry `entry` of the level-3 VNode capability at `vnode`.
+/// Clears entry `entry` of the level-3 VNode capability at `vnode` (this core's TLB
+/// invalidated).
 pub fn vnode_unmap(vnode: u32, entry: u64) -> Result<(), Error> {
     Error::check(syscall(Call::VnodeUnmap, [u64::from(vnode), entry, 0, 0])).map(|_| ())
+}
+
+/// As [`vnode_unmap`], invalidating every core's TLB (`tlbi vale1is`), as a kernel sharing one
+/// page table across cores must: the unmap experiment's baseline.
+pub fn vnode_unmap_broadcast(vnode: u32, entry: u64) -> Result<(), Error> {
+    let args = [u64::from(vnode), entry, syscall_abi::UNMAP_BROADCAST_TLBI, 0];
+    Error::check(syscall(Call::VnodeUnmap, args)).map(|_| ())
 }
 
 /// Ends this program.

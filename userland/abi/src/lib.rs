@@ -100,8 +100,11 @@ pub enum Call {
     /// has its pages' data cleaned to the point of unification and the instruction cache
     /// invalidated first.
     VnodeMap = 20,
-    /// `vnode_unmap(vnode, slot)`: clears entry `slot` of the caller's level-3 VNode at
-    /// `vnode`, which must be mapped, and invalidates its TLB entries.
+    /// `vnode_unmap(vnode, slot, flags)`: clears entry `slot` of the caller's level-3 VNode at
+    /// `vnode`, which must be mapped, and invalidates its TLB entries: this core's TLB (every
+    /// address space is one core's), or with [`UNMAP_BROADCAST_TLBI`] in `flags` every core's
+    /// (`tlbi vale1is`: the shared-memory baseline of the unmap experiment). Other flags are
+    /// `InvalidArgument`.
     VnodeUnmap = 21,
     /// `vnode_install(vnode, window)`: installs the level-3 VNode capability at `vnode` (one
     /// the caller retyped from its RAM) as the table of window `window` (1 to 511) of its own
@@ -237,6 +240,9 @@ pub fn module_name(words: &[u64; 2]) -> [u8; 16] {
 pub const GIVE_BY_DISPATCHER_CAP: u64 = 0;
 /// `cap_give`'s `by` (`x3`): `target` is a dispatcher index; needs the Kernel capability.
 pub const GIVE_BY_INDEX: u64 = 1;
+
+/// `vnode_unmap`'s flag: invalidate with the broadcast (Inner Shareable) TLB operation.
+pub const UNMAP_BROADCAST_TLBI: u64 = 1;
 
 /// `dispatcher_status`: the dispatcher may still run (runnable or waiting).
 pub const STATUS_RUNNING: u64 = 0;

@@ -27,6 +27,16 @@ use cpu_driver::arch::aarch64::tlb;
 use cpu_driver::layout::{MIB2, PAGE_SIZE, USER_MAPPABLE_BASE};
 use cpu_driver::paging::{Table, ENTRIES};
 
+/// Which TLBs an unmap invalidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlbScope {
+    /// This core's: every address space is one core's alone (`tlb` module documentation).
+    ThisCore,
+    /// Every core's of the Inner Shareable domain: the shared-memory baseline of the unmap
+    /// experiment, as if several cores walked this table.
+    InnerShareable,
+}
+
 /// One dispatcher's level-3 VNode: where its table is and whose address space walks it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VNode {
@@ -158,7 +168,7 @@ impl Mappings {
 
     /// Clears the whole mapping `entry` of `vnode` belongs to (an entry mapped some other way
     /// alone), which must map something, and invalidates its TLB entries.
-    pub fn unmap(&mut self, vnode: VNode, entry: usize) -> Result<(), Refusal> {
+    pub fn unmap(&mut self, vnode: VNode, entry: usize, scope: TlbScope) -> Result<(), Refusal> {
         if entry >= ENTRIES {
             return Err(Refusal::OutOfRange);
         }
@@ -166,19 +176,23 @@ impl Mappings {
             return Err(Refusal::Empty);
         }
         match self.by_entry.get(&(vnode.pa, entry)).copied() {
-            Some(frame) => self.forget(frame),
-            None => Self::clear(Mapping { vnode, entry, pages: 1 }),
+            Some(frame) => self.forget_in(frame, scope),
+            None => Self::clear(Mapping { vnode, entry, pages: 1 }, scope),
         }
         Ok(())
     }
 
     /// Removes the mapping of `frame` from the record and the table.
     fn forget(&mut self, frame: CapId) {
+        self.forget_in(frame, TlbScope::ThisCore);
+    }
+
+    fn forget_in(&mut self, frame: CapId, scope: TlbScope) {
         if let Some(mapping) = self.by_cap.remove(&frame) {
             for e in mapping.entries() {
                 self.by_entry.remove(&(mapping.vnode.pa, e));
             }
-            Self::clear(mapping);
+            Self::clear(mapping, scope);
         }
     }
 
@@ -213,7 +227,7 @@ impl Mappings {
             );
             vnode.write(e, new);
         }
-        Self::invalidate(mapping);
+        Self::invalidate(mapping, TlbScope::ThisCore);
         Ok(mapping.pages)
     }
 
@@ -233,22 +247,27 @@ impl Mappings {
         for (i, e) in mapping.entries().enumerate() {
             mapping.vnode.write(e, descriptor(i));
         }
-        Self::invalidate(mapping);
+        Self::invalidate(mapping, TlbScope::ThisCore);
         true
     }
 
     /// Break: the entries go invalid, then every TLB entry for them.
-    fn clear(mapping: Mapping) {
+    fn clear(mapping: Mapping, scope: TlbScope) {
         for e in mapping.entries() {
             mapping.vnode.write(e, 0);
         }
-        Self::invalidate(mapping);
+        Self::invalidate(mapping, scope);
     }
 
     /// Every TLB entry of the mapping's pages in its address space: page by page
-    /// (`tlb::invalidate_page`), or the whole ASID past [`PAGE_BY_PAGE_LIMIT`] pages.
-    fn invalidate(mapping: Mapping) {
-        if mapping.pages > PAGE_BY_PAGE_LIMIT {
+    /// (`tlb::invalidate_page`), or the whole ASID past [`PAGE_BY_PAGE_LIMIT`] pages; this
+    /// core's TLB alone unless `scope` asks for the broadcast.
+    fn invalidate(mapping: Mapping, scope: TlbScope) {
+        if scope == TlbScope::InnerShareable {
+            for e in mapping.entries() {
+                tlb::invalidate_page_inner_shareable(mapping.vnode.asid, mapping.vnode.va_of(e));
+            }
+        } else if mapping.pages > PAGE_BY_PAGE_LIMIT {
             tlb::invalidate_asid(mapping.vnode.asid);
         } else {
             for e in mapping.entries() {

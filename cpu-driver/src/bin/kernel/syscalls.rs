@@ -33,7 +33,7 @@ use syscall_abi::{
 
 use crate::console::kprintln;
 use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, INBOX_CAPACITY};
-use crate::mappings::Refusal;
+use crate::mappings::{Refusal, TlbScope};
 use crate::scheduler::Scheduler;
 use crate::{boot_image, capabilities, channels, core_boot, interrupts, mappings, memory, power, roll_call};
 
@@ -87,7 +87,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Request::VnodeMap { vnode, entry, frame: page, rights, pages } => {
             vnode_map(s, vnode, (entry, pages), page, rights)
         }
-        Request::VnodeUnmap { vnode, entry } => vnode_unmap(s, vnode, entry),
+        Request::VnodeUnmap { vnode, entry, broadcast } => vnode_unmap(s, vnode, entry, broadcast),
         Request::VnodeInstall { vnode, window } => vnode_install(s, vnode, window),
         Request::VnodeProtect { vnode, entry, frame: page, rights } => {
             vnode_protect(s, vnode, entry, page, rights)
@@ -320,10 +320,11 @@ fn vnode_protect(
 }
 
 /// `vnode_unmap(vnode, entry)`: the entry must map something.
-fn vnode_unmap(s: &mut Scheduler, vnode: CapAddr, entry: usize) -> Result<u64, Error> {
+fn vnode_unmap(s: &mut Scheduler, vnode: CapAddr, entry: usize, broadcast: bool) -> Result<u64, Error> {
     let vnode = caller_vnode(s, vnode)?;
     let mappings = s.dispatchers().mappings();
-    mappings.unmap(vnode, entry).map_err(map_refusal)?;
+    let scope = if broadcast { TlbScope::InnerShareable } else { TlbScope::ThisCore };
+    mappings.unmap(vnode, entry, scope).map_err(map_refusal)?;
     Ok(0)
 }
 
