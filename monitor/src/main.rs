@@ -169,6 +169,7 @@ struct Monitor {
     /// for another core's program, and the boot module each spawned program came from.
     spans: Vec<span::Span>,
     members: Vec<span::Member>,
+    prepared_shares: Vec<span::PreparedShare>,
     child_modules: Vec<(u64, u64)>,
 }
 
@@ -242,6 +243,7 @@ impl Monitor {
             exercise_holdings: Vec::new(),
             spans: Vec::new(),
             members: Vec::new(),
+            prepared_shares: Vec::new(),
             child_modules: Vec::new(),
         }
     }
@@ -492,6 +494,7 @@ impl Monitor {
             MonitorMessage::SpanReply(reply) => self.on_span_reply(peer, reply),
             MonitorMessage::SpanShare(share) => self.on_span_share_request(peer, share),
             MonitorMessage::SpanShareDone(done) => self.on_span_share_done(peer, done),
+            MonitorMessage::SpanShareCommit(commit) => self.on_span_share_commit(peer, commit),
             MonitorMessage::SpanMemberEnded(ended) => self.on_span_member_ended(peer, ended),
             MonitorMessage::ExerciseListHoldings(list) => self.send_holdings(u64::from(list.to)),
             MonitorMessage::ExerciseHolding(h) => self.exercise_holdings.push(monitor::holdings::Holding {

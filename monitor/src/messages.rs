@@ -174,8 +174,10 @@ pub struct SpanReply {
     pub status: u32,
 }
 
-/// The spanning program shares a page: the Frame transferred just before (named by its base)
-/// goes to the member, mapped at `entry`.
+/// The spanning program shares a page, phase one (prepare): the Frame transferred just before
+/// (named by its base) is kept by the member's monitor, not yet given; the answer is a
+/// [`SpanShareDone`]. Phase two is [`SpanShareCommit`] once every member core prepared, or the
+/// revoke round, which sweeps the kept copies, once one could not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanShare {
     /// The spanning program.
@@ -186,7 +188,7 @@ pub struct SpanShare {
     pub frame_base: u64,
 }
 
-/// The answer to a [`SpanShare`].
+/// The answer to a [`SpanShare`]: prepared (0) or why not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanShareDone {
     /// The spanning program.
@@ -195,6 +197,15 @@ pub struct SpanShareDone {
     pub entry: u32,
     /// 0 or a `BindStatus` code.
     pub status: u32,
+}
+
+/// Every member core prepared the share: give the kept Frame to the member, to map at `entry`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanShareCommit {
+    /// The spanning program.
+    pub client: u32,
+    /// The VNode entry.
+    pub entry: u32,
 }
 
 /// A member of a span ended (its dispatcher exited or faulted).
@@ -282,6 +293,7 @@ message!(SpanReply, 86, [client: u32, status: u32]);
 message!(SpanShare, 87, [client: u32, entry: u32, frame_base: u64]);
 message!(SpanShareDone, 88, [client: u32, entry: u32, status: u32]);
 message!(SpanMemberEnded, 89, [client: u32, status: u32, far: u64]);
+message!(SpanShareCommit, 90, [client: u32, entry: u32]);
 
 impl Message for BenchResult {
     const TAG: u16 = 69;
@@ -376,6 +388,8 @@ pub enum MonitorMessage {
     SpanShareDone(SpanShareDone),
     /// See [`SpanMemberEnded`].
     SpanMemberEnded(SpanMemberEnded),
+    /// See [`SpanShareCommit`].
+    SpanShareCommit(SpanShareCommit),
 }
 
 impl MonitorMessage {
@@ -405,6 +419,7 @@ impl MonitorMessage {
             SpanShare::TAG => MonitorMessage::SpanShare(SpanShare::decode(body)?),
             SpanShareDone::TAG => MonitorMessage::SpanShareDone(SpanShareDone::decode(body)?),
             SpanMemberEnded::TAG => MonitorMessage::SpanMemberEnded(SpanMemberEnded::decode(body)?),
+            SpanShareCommit::TAG => MonitorMessage::SpanShareCommit(SpanShareCommit::decode(body)?),
             tag if capops::wire::is_capability_tag(tag) => {
                 MonitorMessage::Capability(capops::wire::decode(payload)?)
             }
@@ -443,6 +458,11 @@ mod tests {
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&share)),
             Ok(MonitorMessage::SpanShare(share))
+        );
+        let commit = SpanShareCommit { client: 3, entry: 502 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&commit)),
+            Ok(MonitorMessage::SpanShareCommit(commit))
         );
         let reply = BindReply { client: 3, status: 1 };
         assert_eq!(

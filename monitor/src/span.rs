@@ -1,13 +1,18 @@
 //! Programs spanning several cores (the monitors' part). A program asks its monitor to span to
-//! another core; that core's monitor starts the same boot module there (its own kernel builds
-//! the member's address space: the same layout, its own page tables, no kernel state shared).
-//! A page the program shares with its span is retyped by its monitor from the program's channel
-//! RAM, given to the program and lent (capops) to every member's monitor, which gives it to the
-//! member to map at the same entry of its own level-3 VNode: one page at one virtual address,
-//! in one page-table replica per core. Unsharing is the capops revoke round over the members'
+//! another core; its monitor lends the program's image (one Frame) to that core's monitor,
+//! which starts a member joined to it there (its own kernel builds the member's page tables,
+//! mapping the same image: one address space, one page-table replica per core, no kernel state
+//! shared). A page the program shares with its span is retyped by its monitor from the
+//! program's channel RAM and shared in two phases: prepare (lent, capops, to every member's
+//! monitor, which keeps it and answers) and commit (once every member core prepared: the
+//! program gets it and every member's monitor gives it to its member, to map at the same entry
+//! of its own level-3 VNode); when one core cannot prepare, no member ever sees the page and the
+//! revoke round takes the kept copies. Unsharing is the capops revoke round over the members'
 //! cores: it returns only once every member's mapping is gone and its core's TLB invalidated
 //! (the sweep unmaps), then the owner's own copies (the program's included) go, and only then
-//! is the memory free for another retype. A member that ends is reported to the program.
+//! is the memory free for another retype. A member that ends is reported to the program. Once
+//! the program ends, its image is revoked on every core it was lent to (members still running
+//! end there) before this monitor drops its copy.
 
 use alloc::vec::Vec;
 
@@ -15,7 +20,7 @@ use agreement::route::Strategy;
 use capops::{Core, RoundEnd};
 use caps::CapAddr;
 use monitor::local::{self, pack, BindStatus};
-use monitor::messages::{SpanMemberEnded, SpanReply, SpanRequest, SpanShare, SpanShareDone};
+use monitor::messages::{SpanMemberEnded, SpanReply, SpanRequest, SpanShare, SpanShareCommit, SpanShareDone};
 use monitor::stats::ticks_to_ns;
 use userland::{cap_type, println, DispatcherStatus, SLOT_FIRST_RAM, SLOT_MONITOR, SLOT_SELF, SLOT_VNODE};
 
@@ -48,6 +53,8 @@ pub(crate) struct Span {
     cores: Vec<u64>,
     /// The shared page: its entry, this monitor's slot of its Frame.
     shared: Option<(u32, CapAddr)>,
+    /// Where the program gets the shared page's capability once every member core prepared.
+    share_slot: u32,
     /// Member cores that have not yet said they gave the member the page, and whether one
     /// could not.
     sharing: Vec<u64>,
@@ -64,6 +71,15 @@ pub(crate) struct Span {
     image_lent_to: Vec<u64>,
     /// The revoke of the image once the program ended: the round and when it started.
     image_revoke: Option<(u32, u64)>,
+}
+
+/// A shared page this monitor keeps for its member until the origin commits the share.
+pub(crate) struct PreparedShare {
+    origin: u64,
+    client: u32,
+    entry: u32,
+    slot: CapAddr,
+    capability: caps::Capability,
 }
 
 /// A member this monitor runs for a program on another core.
@@ -100,6 +116,7 @@ impl Monitor {
                     asked: Vec::new(),
                     cores: Vec::new(),
                     shared: None,
+                    share_slot: 0,
                     sharing: Vec::new(),
                     share_failed: false,
                     unsharing: None,
@@ -220,12 +237,12 @@ impl Monitor {
             self.spans.iter().position(|s| s.client == client && s.shared.is_none() && !s.cores.is_empty());
         let at = at.ok_or(BindStatus::Refused)?;
         let frame = self.retype_channel_frame(client)?;
-        userland::cap_give_by_index(client, frame.raw(), client_slot).map_err(|_| BindStatus::Refused)?;
         let mut kernel = self.kernel_caps();
         let base = kernel.identify(frame).map_err(|_| BindStatus::Refused)?.base();
         let now = self.now_ns();
         let cores = self.spans[at].cores.clone();
         self.spans[at].shared = Some((entry, frame));
+        self.spans[at].share_slot = client_slot;
         self.spans[at].share_failed = false;
         for &core in &cores {
             // A core that cannot be lent the page counts as a failed share (undone below).
@@ -245,35 +262,76 @@ impl Monitor {
         Ok(())
     }
 
-    /// Every member core answered the share: tell the program, or, when one could not take
-    /// the page, undo it everywhere (the unshare round) and say it failed: all or nothing.
+    /// Every member core answered the prepare: when all prepared, commit (the program and every
+    /// member get the page); when one could not, no member got it, and the revoke round takes
+    /// the copies the others kept: all or nothing, and nothing half applied is ever visible.
     fn share_answered(&mut self, at: usize) {
         let span = &self.spans[at];
         let (client, entry) = (span.client, span.shared.map_or(0, |(e, _)| e));
         if !span.share_failed {
-            let _ = self.send_to_program(client, [local::SPAN_SHARED, pack(entry, 0), 0]);
-            return;
+            let frame = span.shared.map_or(0, |(_, f)| f.raw());
+            let given = userland::cap_give_by_index(client, frame, span.share_slot);
+            if given.is_ok() {
+                for core in span.cores.clone() {
+                    self.send(core, &SpanShareCommit { client: client as u32, entry });
+                }
+                let _ = self.send_to_program(client, [local::SPAN_SHARED, pack(entry, 0), 0]);
+                return;
+            }
         }
         let _ =
             self.send_to_program(client, [local::SPAN_SHARED, pack(entry, BindStatus::Refused as u32), 0]);
         self.start_unshare(at, Strategy::Broadcast, false);
     }
 
-    /// A `SpanShare` from core `from`: the Frame arrived just before; give it to the member.
+    /// A `SpanShare` from core `from` (prepare): the Frame arrived just before; keep it until
+    /// the commit.
     pub(crate) fn on_span_share_request(&mut self, from: u64, share: SpanShare) {
         let result = (|| {
-            let member = self.members.iter().find(|m| m.origin == from && m.client == share.client);
-            let dispatcher = member.ok_or(BindStatus::NoService)?.dispatcher;
+            if !self.members.iter().any(|m| m.origin == from && m.client == share.client) {
+                return Err(BindStatus::NoService);
+            }
             let slot = self.take_arrival(from, share.frame_base).ok_or(BindStatus::Refused)?;
-            let given = userland::cap_give_by_index(dispatcher, slot.raw(), MEMBER_FRAME_SLOT);
-            let _ = userland::cap_delete(slot.raw());
-            given.map_err(|_| BindStatus::Refused)?;
-            let words = [local::SPAN_SHARE, pack(share.entry, MEMBER_FRAME_SLOT), 0];
-            self.send_to_program(dispatcher, words).map_err(|_| BindStatus::Refused)
+            let capability = self.kernel_caps().identify(slot).map_err(|_| BindStatus::Refused)?;
+            // Kept copies that a revoke round took (an aborted share) are forgotten here.
+            let kernel = self.kernel_caps();
+            self.prepared_shares.retain(|p| {
+                (p.origin, p.client) != (from, share.client)
+                    && kernel.identify(p.slot).is_ok_and(|held| held.same_object(&p.capability))
+            });
+            let (client, entry) = (share.client, share.entry);
+            self.prepared_shares.push(PreparedShare { origin: from, client, entry, slot, capability });
+            Ok(())
         })();
         let done =
             SpanShareDone { client: share.client, entry: share.entry, status: BindStatus::code(result) };
         self.send(from, &done);
+    }
+
+    /// A `SpanShareCommit` from core `from`: give the kept page to the member and tell it.
+    pub(crate) fn on_span_share_commit(&mut self, from: u64, commit: SpanShareCommit) {
+        let key = (from, commit.client, commit.entry);
+        let Some(at) = self.prepared_shares.iter().position(|p| (p.origin, p.client, p.entry) == key) else {
+            return;
+        };
+        let prepared = self.prepared_shares.remove(at);
+        let member = self.members.iter().find(|m| m.origin == from && m.client == commit.client);
+        let still_held = self
+            .kernel_caps()
+            .identify(prepared.slot)
+            .is_ok_and(|held| held.same_object(&prepared.capability));
+        if let (Some(member), true) = (member, still_held) {
+            let dispatcher = member.dispatcher;
+            if userland::cap_give_by_index(dispatcher, prepared.slot.raw(), MEMBER_FRAME_SLOT).is_ok() {
+                let _ = self.send_to_program(
+                    dispatcher,
+                    [local::SPAN_SHARE, pack(commit.entry, MEMBER_FRAME_SLOT), 0],
+                );
+            }
+        }
+        if still_held {
+            let _ = userland::cap_delete(prepared.slot.raw());
+        }
     }
 
     /// A member core's answer to our `SpanShare`.
