@@ -14,6 +14,7 @@ pub mod binding;
 pub mod carve;
 pub mod holdings;
 pub mod local;
+pub mod membership;
 pub mod messages;
 pub mod names;
 pub mod outbox;

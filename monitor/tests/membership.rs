@@ -1,0 +1,249 @@
+//! The membership protocol over a simulated machine: cores that run, stop, or pause (a vCPU the
+//! host does not schedule), FIFO links with random delays, many seeds. Checks that every
+//! survivor removes a stopped core within the stated bound, that a briefly paused core is never
+//! removed, that a core paused too long is removed and told so, and that the survivors'
+//! replicas always end equal.
+
+use std::collections::VecDeque;
+
+use monitor::membership::{Config, Event, Membership, Wire};
+
+const MS: u64 = 1_000_000;
+const CONFIG: Config =
+    Config { heartbeat_ns: 50 * MS, suspect_after_ns: 300 * MS, round_timeout_ns: 300 * MS };
+/// How long after its last message a stopped core is gone from every survivor's replica: the
+/// suspicion time, a round (at most its timeout), and a second one if the first was started
+/// while another core's clock had not yet run out (twice), with the links' delay.
+const REMOVAL_BOUND: u64 = 2 * CONFIG.suspect_after_ns + 2 * CONFIG.round_timeout_ns + 100 * MS;
+const STEP: u64 = 5 * MS;
+
+/// A small deterministic generator (xorshift), so that every failure names its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    /// Stopped for good (a panic, a core parked with interrupts masked).
+    Stopped,
+    /// Not scheduled until this time.
+    PausedUntil(u64),
+}
+
+struct Machine {
+    cores: Vec<Membership>,
+    state: Vec<State>,
+    /// Per (from, to): messages in flight with their delivery times, in order.
+    links: Vec<VecDeque<(u64, Wire)>>,
+    now: u64,
+    rng: Rng,
+    max_delay: u64,
+    /// When each core was removed, per replica.
+    removed_at: Vec<Vec<Option<u64>>>,
+    evicted: Vec<bool>,
+    /// Per (from, to): nothing is delivered before this time (a link that stalls).
+    stalled_until: Vec<u64>,
+}
+
+impl Machine {
+    fn new(n: usize, seed: u64, max_delay: u64) -> Machine {
+        let live = (1u64 << n) - 1;
+        Machine {
+            cores: (0..n).map(|c| Membership::new(c, n, live, CONFIG, 0)).collect(),
+            state: vec![State::Running; n],
+            links: (0..n * n).map(|_| VecDeque::new()).collect(),
+            now: 0,
+            rng: Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+            max_delay,
+            removed_at: vec![vec![None; n]; n],
+            evicted: vec![false; n],
+            stalled_until: vec![0; n * n],
+        }
+    }
+
+    fn n(&self) -> usize {
+        self.cores.len()
+    }
+
+    fn runs(&self, core: usize) -> bool {
+        match self.state[core] {
+            State::Running => true,
+            State::Stopped => false,
+            State::PausedUntil(t) => self.now >= t,
+        }
+    }
+
+    /// One step of simulated time: deliveries due to running cores, then every running core's
+    /// tick; what they send goes onto the links with a delay that keeps each link FIFO.
+    fn step(&mut self) {
+        self.now += STEP;
+        let n = self.n();
+        for to in 0..n {
+            if !self.runs(to) {
+                continue;
+            }
+            for from in 0..n {
+                while let Some(&(due, wire)) = self.links[from * n + to].front() {
+                    if due > self.now || self.stalled_until[from * n + to] > self.now {
+                        break;
+                    }
+                    self.links[from * n + to].pop_front();
+                    self.cores[to].receive(from, wire, self.now);
+                }
+            }
+            self.cores[to].tick(self.now);
+            for (dest, wire) in self.cores[to].take_messages() {
+                let link = &mut self.links[to * n + dest];
+                let earliest = link.back().map_or(0, |&(t, _)| t);
+                let due = (self.now + self.rng.below(self.max_delay)).max(earliest);
+                link.push_back((due, wire));
+            }
+            for event in self.cores[to].take_events() {
+                match event {
+                    Event::Failed { core, .. } => {
+                        let at = &mut self.removed_at[to][core];
+                        assert!(at.is_none(), "core {to} removed core {core} twice");
+                        *at = Some(self.now);
+                    }
+                    Event::Evicted { .. } => self.evicted[to] = true,
+                }
+            }
+        }
+    }
+
+    fn run_until(&mut self, t: u64) {
+        while self.now < t {
+            self.step();
+        }
+    }
+
+    fn survivors(&self) -> Vec<usize> {
+        (0..self.n()).filter(|&c| self.state[c] == State::Running).collect()
+    }
+
+    /// Every survivor's replica is the same set: the survivors.
+    fn assert_converged(&self, what: &str) {
+        let want: u64 = self.survivors().iter().map(|&c| 1u64 << c).sum();
+        for c in self.survivors() {
+            assert_eq!(
+                self.cores[c].live(),
+                want,
+                "{what}: core {c}'s replica {:#b}, want {want:#b}",
+                self.cores[c].live()
+            );
+        }
+    }
+}
+
+#[test]
+fn nobody_is_removed_while_every_core_runs() {
+    for seed in 0..20 {
+        let mut m = Machine::new(6, seed, 40 * MS);
+        m.run_until(10_000 * MS);
+        m.assert_converged(&format!("seed {seed}"));
+        assert!(
+            m.removed_at.iter().flatten().all(Option::is_none),
+            "seed {seed}: a running core was removed"
+        );
+    }
+}
+
+#[test]
+fn a_stopped_core_is_removed_by_every_survivor_within_the_bound() {
+    for seed in 0..40 {
+        let mut m = Machine::new(6, seed, 20 * MS);
+        m.run_until(500 * MS);
+        let dead = 1 + m.rng.below(5) as usize;
+        let stopped_at = m.now;
+        m.state[dead] = State::Stopped;
+        m.run_until(stopped_at + REMOVAL_BOUND + 500 * MS);
+        m.assert_converged(&format!("seed {seed}, core {dead} stopped"));
+        for c in m.survivors() {
+            let at =
+                m.removed_at[c][dead].unwrap_or_else(|| panic!("seed {seed}: core {c} never removed {dead}"));
+            assert!(
+                at - stopped_at <= REMOVAL_BOUND,
+                "seed {seed}: core {c} took {} ms",
+                (at - stopped_at) / MS
+            );
+        }
+    }
+}
+
+#[test]
+fn the_boot_core_and_two_cores_at_once_are_removed_too() {
+    for seed in 0..20 {
+        let mut m = Machine::new(6, seed, 20 * MS);
+        m.run_until(400 * MS);
+        m.state[0] = State::Stopped;
+        m.state[3] = State::Stopped;
+        m.run_until(400 * MS + REMOVAL_BOUND + 600 * MS);
+        m.assert_converged(&format!("seed {seed}, cores 0 and 3 stopped"));
+    }
+}
+
+#[test]
+fn a_briefly_paused_core_stays_and_a_long_paused_one_is_evicted() {
+    for seed in 0..20 {
+        let mut m = Machine::new(4, seed, 10 * MS);
+        m.run_until(300 * MS);
+        // Less than half the suspicion time: no survivor may vote it out.
+        m.state[2] = State::PausedUntil(m.now + CONFIG.suspect_after_ns / 2 - 20 * MS);
+        m.run_until(3_000 * MS);
+        m.state[2] = State::Running;
+        m.assert_converged(&format!("seed {seed}, short pause"));
+        assert!(!m.evicted[2]);
+
+        // Far longer than the bound: removed; once it runs again it hears it was evicted.
+        let paused_at = m.now;
+        m.state[2] = State::PausedUntil(paused_at + REMOVAL_BOUND + 500 * MS);
+        m.run_until(paused_at + REMOVAL_BOUND + 2_000 * MS);
+        assert!(m.evicted[2], "seed {seed}: the paused core was never told");
+        for c in [0, 1, 3] {
+            assert!(!m.cores[c].is_live(2), "seed {seed}: core {c} kept the paused core");
+            assert_eq!(m.cores[c].live(), 0b1011, "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn a_core_that_only_one_monitor_cannot_hear_stays() {
+    for seed in 0..20 {
+        let mut m = Machine::new(4, seed, 10 * MS);
+        m.run_until(300 * MS);
+        // Core 0 (the lowest, so the one that starts rounds) hears nothing from core 3 for a
+        // while; cores 1 and 2 hear it as usual and vote no.
+        m.stalled_until[3 * 4] = m.now + 2 * CONFIG.suspect_after_ns;
+        m.run_until(m.now + 4_000 * MS);
+        m.assert_converged(&format!("seed {seed}"));
+        assert!(!m.evicted[3], "seed {seed}");
+    }
+}
+
+#[test]
+fn random_failures_converge() {
+    for seed in 0..100 {
+        let mut m = Machine::new(6, seed, 30 * MS);
+        let kills = 1 + m.rng.below(3);
+        let mut end = 0;
+        for _ in 0..kills {
+            let at = m.now + m.rng.below(1_500 * MS);
+            m.run_until(at);
+            let victim = m.rng.below(6) as usize;
+            if m.survivors().len() > 2 {
+                m.state[victim] = State::Stopped;
+            }
+            end = m.now;
+        }
+        m.run_until(end + 2 * REMOVAL_BOUND);
+        m.assert_converged(&format!("seed {seed}"));
+    }
+}
