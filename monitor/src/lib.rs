@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod bench;
 pub mod binding;
 pub mod carve;
+pub mod faults;
 pub mod holdings;
 pub mod local;
 pub mod membership;

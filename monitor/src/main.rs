@@ -18,6 +18,7 @@ mod bind;
 mod exercise;
 mod exercise_random;
 mod kernel_caps;
+mod liveness;
 mod span;
 mod unmap_bench;
 
@@ -170,6 +171,15 @@ struct Monitor {
     spans: Vec<span::Span>,
     members: Vec<span::Member>,
     prepared_shares: Vec<span::PreparedShare>,
+    /// The failure detector and this core's replica of the live cores, once the roll call
+    /// is over.
+    membership: Option<monitor::membership::Membership>,
+    /// The faults the command line injects.
+    faults: monitor::faults::Plan,
+    /// When this monitor started (ns), for the faults' times.
+    started_ns: u64,
+    /// This monitor stopped taking part (a fault injected, or evicted by the others).
+    stopped: bool,
     child_modules: Vec<(u64, u64)>,
 }
 
@@ -205,8 +215,9 @@ impl Monitor {
                 None
             }
         };
-        let options =
-            bench::Options::from_bootargs(skb.as_ref().and_then(|s| s.bootargs.as_deref()).unwrap_or(""));
+        let bootargs = skb.as_ref().and_then(|s| s.bootargs.as_deref()).unwrap_or("");
+        let options = bench::Options::from_bootargs(bootargs);
+        let faults = monitor::faults::Plan::from_bootargs(bootargs);
         Monitor {
             core,
             boot: info(Info::BootCore).unwrap_or(0),
@@ -244,6 +255,13 @@ impl Monitor {
             spans: Vec::new(),
             members: Vec::new(),
             prepared_shares: Vec::new(),
+            membership: None,
+            faults,
+            started_ns: monitor::stats::ticks_to_ns(
+                userland::counter(),
+                info(Info::CounterFrequency).unwrap_or(1),
+            ),
+            stopped: false,
             child_modules: Vec::new(),
         }
     }
@@ -310,6 +328,13 @@ impl Monitor {
         self.send_payload(peer, urpc::message::encode(message));
     }
 
+    /// As [`send`](Self::send), without waking the peer (it reads the message when it next
+    /// wakes for anything else).
+    fn send_quietly<M: Message>(&mut self, peer: u64, message: &M) {
+        let Some(Some(link)) = self.links.get_mut(peer as usize) else { return };
+        let _ = self.outbox.send(peer as usize, urpc::message::encode(message), &mut link.sender);
+    }
+
     /// Sends an encoded message as [`send`](Self::send) does.
     fn send_payload(&mut self, peer: u64, payload: urpc::Payload) {
         let Some(Some(link)) = self.links.get_mut(peer as usize) else { return };
@@ -328,6 +353,10 @@ impl Monitor {
 
     /// Handles everything that has arrived: same-core messages and every monitor channel.
     fn pump(&mut self) {
+        self.inject_due_faults();
+        if self.stopped {
+            return;
+        }
         for (peer, link) in self.links.iter_mut().enumerate() {
             if let Some(link) = link {
                 if self.outbox.pending(peer) > 0 && self.outbox.flush(peer, &mut link.sender) > 0 {
@@ -347,6 +376,7 @@ impl Monitor {
             self.capops.poll(&mut kernel, now);
             self.after_capops();
         }
+        let now = self.now_ns();
         for peer in 0..self.links.len() {
             while let Some(payload) = self
                 .links
@@ -354,6 +384,7 @@ impl Monitor {
                 .and_then(Option::as_mut)
                 .and_then(|link| link.receiver.try_recv().ok())
             {
+                self.heard_from(peer as u64, now);
                 match MonitorMessage::decode(&payload) {
                     Ok(message) => self.on_message(peer as u64, message),
                     Err(e) => {
@@ -362,6 +393,7 @@ impl Monitor {
                 }
             }
         }
+        self.membership_step();
     }
 
     fn latency_dispatcher(&self) -> Option<u64> {
@@ -445,11 +477,27 @@ impl Monitor {
     }
 
     fn on_message(&mut self, peer: u64, message: MonitorMessage) {
+        let membership = match message {
+            MonitorMessage::Heartbeat(_) => Some(monitor::membership::Wire::Heartbeat),
+            MonitorMessage::Evicted(_) => Some(monitor::membership::Wire::Evicted),
+            MonitorMessage::MembershipStep(step) => step.to_wire().ok(),
+            _ => None,
+        };
+        if let Some(wire) = membership {
+            self.on_membership(peer, wire);
+            return;
+        }
+        // A removed core's messages count for nothing (it is told to stop).
+        if !self.peer_counts(peer) {
+            self.on_membership(peer, monitor::membership::Wire::Heartbeat);
+            return;
+        }
         match message {
             MonitorMessage::Hello(hello) => {
                 self.hellos |= 1 << peer;
                 if peer == self.boot && !self.sent_hellos {
                     self.online = hello.online;
+                    self.start_membership();
                     self.sent_hellos = true;
                     self.broadcast(&Hello { from: self.core as u32, online: self.online });
                     self.roll_call_over = true;
@@ -495,6 +543,9 @@ impl Monitor {
             MonitorMessage::SpanShare(share) => self.on_span_share_request(peer, share),
             MonitorMessage::SpanShareDone(done) => self.on_span_share_done(peer, done),
             MonitorMessage::SpanShareCommit(commit) => self.on_span_share_commit(peer, commit),
+            // Handled above.
+            MonitorMessage::Heartbeat(_) | MonitorMessage::MembershipStep(_) | MonitorMessage::Evicted(_) => {
+            }
             MonitorMessage::SpanMemberEnded(ended) => self.on_span_member_ended(peer, ended),
             MonitorMessage::ExerciseListHoldings(list) => self.send_holdings(u64::from(list.to)),
             MonitorMessage::ExerciseHolding(h) => self.exercise_holdings.push(monitor::holdings::Holding {
@@ -776,7 +827,7 @@ impl Monitor {
     }
 
     /// Once every online peer said hello, this monitor is bound: say so.
-    fn check_bound(&mut self) {
+    pub(crate) fn check_bound(&mut self) {
         if self.reported_bound || self.online == 0 || self.hellos & self.peers() != self.peers() {
             return;
         }
@@ -819,6 +870,23 @@ impl Monitor {
     /// in the outbox: a peer that drains its channel does not wake this core, so the monitor
     /// looks again for room every `OUTBOX_RETRY_MICROSECONDS`.
     fn sleep(&self, ticks: u64) {
+        if self.stopped {
+            userland::wait(0);
+            return;
+        }
+        // The failure detector's next heartbeat or suspicion is a deadline too.
+        let ticks = match self.membership.as_ref().map(|m| m.next_deadline()) {
+            Some(deadline) => {
+                let until = deadline.saturating_sub(self.now_ns());
+                let detector = (until.saturating_mul(self.frequency) / 1_000_000_000).max(1);
+                if ticks == 0 {
+                    detector
+                } else {
+                    ticks.min(detector)
+                }
+            }
+            None => ticks,
+        };
         let retry = (self.frequency * OUTBOX_RETRY_MICROSECONDS / 1_000_000).max(1);
         let busy = self.outbox.any_pending()
             || self.random.as_ref().is_some_and(|r| !r.done)
@@ -847,6 +915,7 @@ impl Monitor {
         self.online = (0..count)
             .filter(|&c| info_of(Info::CoreOnline, c) == Ok(1))
             .fold(1 << self.core, |m, c| m | 1 << c);
+        self.start_membership();
         self.broadcast(&Hello { from: self.core as u32, online: self.online });
         self.roll_call_over = true;
         self.maybe_equip_selftest();
@@ -866,6 +935,7 @@ impl Monitor {
         if info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0) {
             self.finish_selftest();
         }
+        self.await_faults();
         let _ = userland::power_off();
     }
 

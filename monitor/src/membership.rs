@@ -22,6 +22,13 @@
 //! A round whose answers do not all arrive within [`Config::round_timeout_ns`] fails and
 //! removes nobody: a voter that does not answer is suspected in its turn, so every round
 //! completes or aborts and never hangs.
+//!
+//! **Not being scheduled is not the others' silence.** A monitor whose own steps
+//! ([`Membership::tick`], [`Membership::receive`]) were more than half the suspicion time apart
+//! was itself not running (its core busy, or, under an emulator, its vCPU not scheduled by the
+//! host): the others' messages may simply not have been read. For the next suspicion time it
+//! counts everyone as heard and votes no, so only a core that the running ones stopped hearing
+//! is removed.
 
 use alloc::vec::Vec;
 
@@ -42,12 +49,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// The times the monitors use: heartbeats every 50 ms, suspicion after 300 ms of silence,
-    /// rounds bounded by 300 ms. A dead core is removed within about 0.6 s of its last message
-    /// (suspicion, then a round of two phases), well under a second of guest time, and a vCPU
-    /// the host does not schedule for less than 150 ms is never suspected by a voter.
+    /// The times the monitors use: heartbeats every 50 ms, suspicion after 500 ms of silence,
+    /// rounds bounded by 300 ms. A dead core is removed about 0.5 s after its last message
+    /// (suspicion, then a round of two phases that takes milliseconds), well under a second
+    /// of guest time; a core the host does not schedule for less than 250 ms is never voted
+    /// out, and a monitor that was itself not scheduled accuses nobody (see [`Membership`]).
     pub const MONITOR: Config =
-        Config { heartbeat_ns: 50_000_000, suspect_after_ns: 300_000_000, round_timeout_ns: 300_000_000 };
+        Config { heartbeat_ns: 50_000_000, suspect_after_ns: 500_000_000, round_timeout_ns: 300_000_000 };
 }
 
 /// A membership message between two monitors.
@@ -113,6 +121,10 @@ pub struct Membership {
     aborted_at: Vec<u64>,
     outbox: Vec<(CoreId, Wire)>,
     events: Vec<Event>,
+    /// When this monitor last took a step.
+    last_step: u64,
+    /// Until when it accuses nobody (it was not scheduled for a while before).
+    starved_until: u64,
 }
 
 /// Bits of a round number that say which core started it (rounds from different initiators
@@ -134,6 +146,8 @@ impl Membership {
             aborted_at: alloc::vec![0; cores],
             outbox: Vec::new(),
             events: Vec::new(),
+            last_step: now,
+            starved_until: 0,
         }
     }
 
@@ -182,6 +196,7 @@ impl Membership {
 
     /// Time passed: heartbeats due, suspicions, a round that waited too long.
     pub fn tick(&mut self, now: u64) {
+        self.step_at(now);
         for peer in self.peers() {
             if now.saturating_sub(self.last_sent[peer]) >= self.config.heartbeat_ns {
                 self.outbox.push((peer, Wire::Heartbeat));
@@ -199,6 +214,7 @@ impl Membership {
 
     /// A membership message from `from`.
     pub fn receive(&mut self, from: CoreId, wire: Wire, now: u64) {
+        self.step_at(now);
         self.heard(from, now);
         if !self.is_live(from) {
             // A removed core's word counts for nothing (it is told to stop below).
@@ -214,6 +230,18 @@ impl Membership {
         }
     }
 
+    /// Notes a step at `now`; after a gap of half the suspicion time, this monitor was not
+    /// running and gives everyone a fresh start.
+    fn step_at(&mut self, now: u64) {
+        if now.saturating_sub(self.last_step) > self.config.suspect_after_ns / 2 {
+            self.starved_until = now + self.config.suspect_after_ns;
+            for heard in &mut self.last_heard {
+                *heard = (*heard).max(now);
+            }
+        }
+        self.last_step = self.last_step.max(now);
+    }
+
     fn peers(&self) -> Vec<CoreId> {
         (0..self.last_heard.len()).filter(|&c| c != self.me && self.is_live(c)).collect()
     }
@@ -223,6 +251,9 @@ impl Membership {
     /// this core is the lowest-numbered live one outside them or the silence lasted twice as
     /// long; none shortly after a round about them aborted, unless they were silent since.
     fn suspects_to_act_on(&self, now: u64) -> u64 {
+        if now < self.starved_until {
+            return 0;
+        }
         let suspect_after = self.config.suspect_after_ns;
         let silent = |p: CoreId| now.saturating_sub(self.last_heard[p]);
         let suspects: u64 = self
@@ -269,9 +300,10 @@ impl Membership {
     /// them for half the suspicion time either (every other phase is a yes).
     fn applier(&self, suspects: u64, now: u64) -> impl FnMut(u32, Phase) -> bool {
         let half = self.config.suspect_after_ns / 2;
-        let all_silent = (0..self.last_heard.len())
-            .filter(|&c| suspects & bit(c) != 0)
-            .all(|c| now.saturating_sub(self.last_heard[c]) >= half);
+        let all_silent = now >= self.starved_until
+            && (0..self.last_heard.len())
+                .filter(|&c| suspects & bit(c) != 0)
+                .all(|c| now.saturating_sub(self.last_heard[c]) >= half);
         move |_, phase| phase != Phase::Prepare || all_silent
     }
 

@@ -208,6 +208,33 @@ pub struct SpanShareCommit {
     pub entry: u32,
 }
 
+/// Still alive (the membership's heartbeat: sent only when nothing else was).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// The sender.
+    pub from: u32,
+}
+
+/// A step of a membership round removing the cores in `suspects` (`crate::membership`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MembershipStep {
+    /// The round.
+    pub round: u32,
+    /// `agreement::wire::phase_code` of its phase.
+    pub phase: u8,
+    /// 0 request, 1 answer no, 2 answer yes.
+    pub kind: u8,
+    /// The cores the round would remove, a bit each.
+    pub suspects: u64,
+}
+
+/// The receiving core was removed from the membership: it must stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evicted {
+    /// The core that says so.
+    pub by: u32,
+}
+
 /// A member of a span ended (its dispatcher exited or faulted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanMemberEnded {
@@ -294,6 +321,45 @@ message!(SpanShare, 87, [client: u32, entry: u32, frame_base: u64]);
 message!(SpanShareDone, 88, [client: u32, entry: u32, status: u32]);
 message!(SpanMemberEnded, 89, [client: u32, status: u32, far: u64]);
 message!(SpanShareCommit, 90, [client: u32, entry: u32]);
+message!(Heartbeat, 91, [from: u32]);
+message!(MembershipStep, 92, [round: u32, phase: u8, kind: u8, suspects: u64]);
+message!(Evicted, 93, [by: u32]);
+
+impl MembershipStep {
+    /// The wire form of a membership message (`None` for the heartbeat and the eviction, which
+    /// have messages of their own).
+    pub fn from_wire(wire: crate::membership::Wire) -> Option<MembershipStep> {
+        use agreement::node::Kind;
+        let crate::membership::Wire::Round { msg, suspects } = wire else { return None };
+        let kind = match msg.kind {
+            Kind::Request => 0,
+            Kind::Answer { yes: false } => 1,
+            Kind::Answer { yes: true } => 2,
+        };
+        Some(MembershipStep {
+            round: msg.round,
+            phase: agreement::wire::phase_code(msg.phase),
+            kind,
+            suspects,
+        })
+    }
+
+    /// Back to the protocol's form; a malformed step is refused.
+    pub fn to_wire(self) -> Result<crate::membership::Wire, DecodeError> {
+        use agreement::node::{Kind, Msg};
+        let phase = agreement::wire::phase_of(self.phase)?;
+        let kind = match self.kind {
+            0 => Kind::Request,
+            1 => Kind::Answer { yes: false },
+            2 => Kind::Answer { yes: true },
+            _ => return Err(DecodeError::InvalidField { field: "kind" }),
+        };
+        Ok(crate::membership::Wire::Round {
+            msg: Msg { round: self.round, phase, kind },
+            suspects: self.suspects,
+        })
+    }
+}
 
 impl Message for BenchResult {
     const TAG: u16 = 69;
@@ -390,6 +456,12 @@ pub enum MonitorMessage {
     SpanMemberEnded(SpanMemberEnded),
     /// See [`SpanShareCommit`].
     SpanShareCommit(SpanShareCommit),
+    /// See [`Heartbeat`].
+    Heartbeat(Heartbeat),
+    /// See [`MembershipStep`].
+    MembershipStep(MembershipStep),
+    /// See [`Evicted`].
+    Evicted(Evicted),
 }
 
 impl MonitorMessage {
@@ -420,6 +492,9 @@ impl MonitorMessage {
             SpanShareDone::TAG => MonitorMessage::SpanShareDone(SpanShareDone::decode(body)?),
             SpanMemberEnded::TAG => MonitorMessage::SpanMemberEnded(SpanMemberEnded::decode(body)?),
             SpanShareCommit::TAG => MonitorMessage::SpanShareCommit(SpanShareCommit::decode(body)?),
+            Heartbeat::TAG => MonitorMessage::Heartbeat(Heartbeat::decode(body)?),
+            MembershipStep::TAG => MonitorMessage::MembershipStep(MembershipStep::decode(body)?),
+            Evicted::TAG => MonitorMessage::Evicted(Evicted::decode(body)?),
             tag if capops::wire::is_capability_tag(tag) => {
                 MonitorMessage::Capability(capops::wire::decode(payload)?)
             }
@@ -464,6 +539,14 @@ mod tests {
             MonitorMessage::decode(&urpc::message::encode(&commit)),
             Ok(MonitorMessage::SpanShareCommit(commit))
         );
+        let step = MembershipStep { round: 3 << 24 | 7, phase: 1, kind: 2, suspects: 0b1000 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&step)),
+            Ok(MonitorMessage::MembershipStep(step))
+        );
+        assert_eq!(step.to_wire().ok().and_then(MembershipStep::from_wire), Some(step));
+        assert!(MembershipStep { kind: 3, ..step }.to_wire().is_err());
+        assert!(MembershipStep { phase: 9, ..step }.to_wire().is_err());
         let reply = BindReply { client: 3, status: 1 };
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&reply)),

@@ -59,6 +59,11 @@ impl Outbox {
         self.queues.get_mut(peer).map_or(0, |queue| Self::drain(queue, link))
     }
 
+    /// Drops what waits for `peer` (it was removed); returns how many.
+    pub fn discard(&mut self, peer: usize) -> usize {
+        self.queues.get_mut(peer).map_or(0, |queue| core::mem::take(queue).len())
+    }
+
     /// Whether messages wait for any peer.
     pub fn any_pending(&self) -> bool {
         self.queues.iter().any(|q| !q.is_empty())

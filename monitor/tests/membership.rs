@@ -215,6 +215,42 @@ fn a_briefly_paused_core_stays_and_a_long_paused_one_is_evicted() {
 }
 
 #[test]
+fn a_monitor_that_was_not_scheduled_accuses_nobody() {
+    for seed in 0..20 {
+        let mut m = Machine::new(4, seed, 10 * MS);
+        m.run_until(300 * MS);
+        // Core 0 (the one that starts rounds) is not scheduled for longer than the suspicion
+        // time; the others' heartbeats wait in its links. On waking it must not remove them.
+        m.state[0] = State::PausedUntil(m.now + 2 * CONFIG.suspect_after_ns);
+        m.run_until(m.now + 4_000 * MS);
+        for c in 1..4 {
+            assert_eq!(m.removed_at[0][c], None, "seed {seed}: the core that slept removed core {c}");
+        }
+        // The others did not hear it for that long: it is gone, and it knows.
+        assert!(m.evicted[0], "seed {seed}");
+    }
+}
+
+#[test]
+fn a_voter_that_was_not_scheduled_votes_no() {
+    for seed in 0..20 {
+        let mut m = Machine::new(3, seed, 5 * MS);
+        m.run_until(300 * MS);
+        let t0 = m.now;
+        // Core 0 stops hearing core 2 and suspects it; core 1, the only other voter, is not
+        // scheduled meanwhile: when it runs again it reads core 0's prepare before core 2's
+        // heartbeats waiting in its other link, and must not take their absence for silence.
+        m.stalled_until[2 * 3] = t0 + 2 * CONFIG.suspect_after_ns;
+        m.state[1] = State::PausedUntil(t0 + CONFIG.suspect_after_ns + 100 * MS);
+        m.run_until(t0 + CONFIG.suspect_after_ns + 150 * MS);
+        m.state[1] = State::Running;
+        m.run_until(t0 + 400 * MS + 2 * CONFIG.suspect_after_ns);
+        m.assert_converged(&format!("seed {seed}"));
+        assert!(!m.evicted[2], "seed {seed}");
+    }
+}
+
+#[test]
 fn a_core_that_only_one_monitor_cannot_hear_stays() {
     for seed in 0..20 {
         let mut m = Machine::new(4, seed, 10 * MS);

@@ -1,0 +1,171 @@
+//! The monitor's side of the membership (`monitor::membership`): heartbeats and rounds over the
+//! monitors' channels, what a removal changes here (the peers this monitor talks to, the SKB
+//! replica, the channel to the removed core), stopping when this core is evicted, and the
+//! faults the command line injects (`monitor::faults`).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use monitor::faults::Kind;
+use monitor::membership::{Config, Event, Membership, Wire};
+use monitor::messages::{Evicted, Heartbeat, MembershipStep};
+use userland::println;
+
+use crate::Monitor;
+
+impl Monitor {
+    /// Starts the failure detector once the roll call said who is online.
+    pub(crate) fn start_membership(&mut self) {
+        if self.membership.is_none() && self.online != 0 {
+            let now = self.now_ns();
+            let cores = self.links.len();
+            self.membership =
+                Some(Membership::new(self.core as usize, cores, self.online, Config::MONITOR, now));
+        }
+    }
+
+    /// A sign of life from `peer`.
+    pub(crate) fn heard_from(&mut self, peer: u64, now: u64) {
+        if let Some(membership) = self.membership.as_mut() {
+            membership.heard(peer as usize, now);
+        }
+    }
+
+    /// Whether messages from `peer` still count (it was not removed).
+    pub(crate) fn peer_counts(&self, peer: u64) -> bool {
+        self.membership.as_ref().is_none_or(|m| m.is_live(peer as usize))
+    }
+
+    /// A membership message from `peer`.
+    pub(crate) fn on_membership(&mut self, peer: u64, wire: Wire) {
+        let now = self.now_ns();
+        if let Some(membership) = self.membership.as_mut() {
+            membership.receive(peer as usize, wire, now);
+        }
+    }
+
+    /// Runs the detector: heartbeats due, suspicions, rounds; then acts on what it decided.
+    pub(crate) fn membership_step(&mut self) {
+        let now = self.now_ns();
+        let Some(membership) = self.membership.as_mut() else { return };
+        membership.tick(now);
+        let messages = membership.take_messages();
+        let events = membership.take_events();
+        let me = self.core as u32;
+        for (to, wire) in messages {
+            match wire {
+                // No wake-up: the peer reads it when its own heartbeat is due at the latest.
+                Wire::Heartbeat => self.send_quietly(to as u64, &Heartbeat { from: me }),
+                Wire::Evicted => self.send(to as u64, &Evicted { by: me }),
+                Wire::Round { .. } => {
+                    if let Some(step) = MembershipStep::from_wire(wire) {
+                        self.send(to as u64, &step);
+                    }
+                }
+            }
+        }
+        for event in events {
+            match event {
+                Event::Failed { core, silent_ns, detected_by, detection_ns } => {
+                    self.core_failed(core as u64, silent_ns, detected_by, detection_ns)
+                }
+                Event::Evicted { by } => {
+                    println!(
+                        "monitor {me}: evicted by core {by} (the others declared this core failed); it stops"
+                    );
+                    self.stopped = true;
+                }
+            }
+        }
+    }
+
+    /// The survivors agreed that `core` failed: it is no longer a peer, its channel is torn
+    /// down (what waits for it is dropped) and the SKB replica marks it offline, so that every
+    /// query (multicast tree, cores of a class, cheapest peer) leaves it out.
+    fn core_failed(&mut self, core: u64, silent_ns: u64, detected_by: usize, detection_ns: u64) {
+        self.online &= !(1 << core);
+        let dropped = self.outbox.discard(core as usize);
+        if let Some(link) = self.links.get_mut(core as usize) {
+            *link = None;
+        }
+        let silent_ms = silent_ns / 1_000_000;
+        if let Some(skb) = self.skb.as_mut() {
+            skb.mark_offline(core as usize, alloc::format!("failed: no message for {silent_ms} ms"));
+        }
+        // A core that stopped before saying hello no longer holds up this monitor's binding.
+        self.check_bound();
+        let live: Vec<String> =
+            (0..64).filter(|&c| self.online & (1 << c) != 0).map(|c| alloc::format!("{c}")).collect();
+        if detected_by > 0 {
+            println!(
+                "core {core} failed: no message for {silent_ms} ms (detected by {detected_by} monitors in {} us)",
+                detection_ns / 1000
+            );
+            println!("membership: [{}]", live.join(", "));
+        } else {
+            println!(
+                "monitor {}: core {core} removed; live [{}]{}",
+                self.core,
+                live.join(", "),
+                if dropped > 0 {
+                    alloc::format!(", {dropped} queued messages to it dropped")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+
+    /// Carries out what the command line injects on this core, once it is due.
+    pub(crate) fn inject_due_faults(&mut self) {
+        if self.stopped || self.faults.injections.is_empty() {
+            return;
+        }
+        let elapsed_ms = self.now_ns().saturating_sub(self.started_ns) / 1_000_000;
+        let due = self.faults.for_core(self.core as u32).find(|i| elapsed_ms >= i.at_ms).copied();
+        if let Some(injection) = due {
+            match injection.kind {
+                Kind::Hang => {
+                    println!("monitor {}: fault injected: hang at {} ms", self.core, injection.at_ms);
+                    self.stopped = true;
+                }
+            }
+        }
+    }
+
+    /// The boot core's monitor, with faults injected: waits until the survivors removed every
+    /// core a fault stopped (or the bound passed), then reports each injection and the sum.
+    pub(crate) fn await_faults(&mut self) {
+        let injected = self.faults.cores() & !(1 << self.core);
+        if injected == 0 {
+            return;
+        }
+        let last_ms = self.faults.injections.iter().map(|i| i.at_ms).max().unwrap_or(0);
+        let bound_s = last_ms / 1000 + FAULT_DETECTION_BOUND_SECONDS;
+        let started = self.now_ns();
+        let removed = self.wait_for(bound_s, |m| m.online & injected == 0);
+        let elapsed_ms = (self.now_ns() - started) / 1_000_000;
+        let survivors_live = self.membership.as_ref().is_some_and(|m| m.live() == self.online);
+        let mut survived = 0;
+        for injection in &self.faults.injections {
+            let gone = self.online & (1 << injection.core) == 0;
+            survived += u32::from(gone && survivors_live);
+            println!(
+                "fault hang:{}@{}: {}",
+                injection.core,
+                injection.at_ms,
+                if gone { "removed by every survivor" } else { "still counted live" }
+            );
+        }
+        println!(
+            "faults: {} injected, {survived} survived, {} hangs{}",
+            self.faults.injections.len(),
+            u32::from(!removed),
+            if removed { alloc::format!(" ({elapsed_ms} ms)") } else { String::new() }
+        );
+    }
+}
+
+/// How long after the last injection the survivors have to remove every faulty core: the
+/// detector's bound (under a second) with room for an emulator that runs six cores on two.
+const FAULT_DETECTION_BOUND_SECONDS: u64 = 10;
