@@ -19,14 +19,19 @@ pub struct Goal {
     pub what: &'static str,
     /// The largest ratio that meets it.
     pub at_most: f64,
+    /// The ratio of one pair, when both systems measured it.
+    pub ratio: fn(&Row) -> Option<f64>,
 }
 
 /// The multikernel's raw limit at most 1.1 times Linux's raw one-line p50.
-pub const RAW_LIMIT_GOAL: Goal = Goal { what: "multikernel raw limit / Linux raw p50", at_most: 1.1 };
+pub const RAW_LIMIT_GOAL: Goal =
+    Goal { what: "multikernel raw limit / Linux raw p50", at_most: 1.1, ratio: Row::limit_ratio };
 /// The EL0 URPC p50 at most 1.5 times the raw limit in the same boot.
-pub const URPC_OVER_LIMIT_GOAL: Goal = Goal { what: "multikernel URPC p50 / its raw limit", at_most: 1.5 };
+pub const URPC_OVER_LIMIT_GOAL: Goal =
+    Goal { what: "multikernel URPC p50 / its raw limit", at_most: 1.5, ratio: Row::urpc_over_limit };
 /// The EL0 URPC p50 at most 1.2 times URPC between Linux threads.
-pub const URPC_GOAL: Goal = Goal { what: "multikernel URPC p50 / Linux URPC p50", at_most: 1.2 };
+pub const URPC_GOAL: Goal =
+    Goal { what: "multikernel URPC p50 / Linux URPC p50", at_most: 1.2, ratio: Row::urpc_ratio };
 
 /// One ordered pair on both systems (either side may be missing or failed).
 #[derive(Clone, Debug, PartialEq)]
@@ -156,7 +161,8 @@ impl Comparison {
     /// The medians over the pairs measured on both sides, and each goal met or not.
     pub fn summary(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        let both: Vec<&Row> = self.rows.iter().filter(|r| r.linux.is_some() && r.multikernel.is_some()).collect();
+        let both: Vec<&Row> =
+            self.rows.iter().filter(|r| r.linux.is_some() && r.multikernel.is_some()).collect();
         let mut linux_raw: Vec<u64> = self.rows.iter().filter_map(|r| Some(r.linux?.p50_ns)).collect();
         let mut linux_urpc: Vec<u64> = self.rows.iter().filter_map(|r| Some(r.linux?.urpc_p50_ns)).collect();
         lines.push(format!(
@@ -176,15 +182,11 @@ impl Comparison {
             ns(median(&mut mk_limit)),
             ns(median(&mut mk_urpc))
         ));
-        let goals: [(&Goal, fn(&Row) -> Option<f64>, &[&Row]); 3] = [
-            (&RAW_LIMIT_GOAL, Row::limit_ratio, &both),
-            (&URPC_OVER_LIMIT_GOAL, Row::urpc_over_limit, &both),
-            (&URPC_GOAL, Row::urpc_ratio, &both),
-        ];
-        for (goal, ratio_of, rows) in goals {
-            let mut ratios: Vec<f64> = rows.iter().filter_map(|r| ratio_of(r)).collect();
+        for goal in [&RAW_LIMIT_GOAL, &URPC_OVER_LIMIT_GOAL, &URPC_GOAL] {
+            let mut ratios: Vec<f64> = both.iter().filter_map(|r| (goal.ratio)(r)).collect();
             let within = ratios.iter().filter(|&&r| r <= goal.at_most).count();
-            let (low, high) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+            let (low, high) =
+                ratios.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
             let line = match median(&mut ratios) {
                 None => format!("goal {} <= {}: no pair measured on both", goal.what, goal.at_most),
                 Some(m) => format!(

@@ -151,7 +151,8 @@ impl LinuxRun {
     /// missing or repeated pairs, and figures that are zero, below one counter tick or out of
     /// order (p99 below p50). Empty for a complete run. Never a timing threshold.
     pub fn problems(&self) -> Vec<String> {
-        let mut problems: Vec<String> = self.errors.iter().map(|e| format!("the program said: {e}")).collect();
+        let mut problems: Vec<String> =
+            self.errors.iter().map(|e| format!("the program said: {e}")).collect();
         if self.cpus.is_none() || self.counter_hz.is_none() {
             problems.push("no `linux machine: cpus=<n> counter_hz=<hz> ...` line".into());
         }
@@ -172,11 +173,15 @@ impl LinuxRun {
             }
             seen.push((pair.from, pair.to));
             match &pair.outcome {
-                Outcome::Failed { failure, detail } => problems.push(format!("pair {name} failed: {failure} {detail}")),
+                Outcome::Failed { failure, detail } => {
+                    problems.push(format!("pair {name} failed: {failure} {detail}"))
+                }
                 Outcome::Measured(f) => {
                     let all = [Some(f.p50_ns), Some(f.p99_ns), Some(f.urpc_p50_ns), f.urpc_p99_ns];
                     if all.iter().flatten().any(|&ns| ns < tick_ns) {
-                        problems.push(format!("pair {name}: a figure below one counter tick ({tick_ns} ns): {f:?}"));
+                        problems.push(format!(
+                            "pair {name}: a figure below one counter tick ({tick_ns} ns): {f:?}"
+                        ));
                     }
                     if f.p99_ns < f.p50_ns || f.urpc_p99_ns.is_some_and(|p99| p99 < f.urpc_p50_ns) {
                         problems.push(format!("pair {name}: a p99 below its p50: {f:?}"));
@@ -185,7 +190,10 @@ impl LinuxRun {
             }
         }
         if seen.len() != announced {
-            problems.push(format!("the program announced {announced} ordered pairs; the log has {} pair lines", seen.len()));
+            problems.push(format!(
+                "the program announced {announced} ordered pairs; the log has {} pair lines",
+                seen.len()
+            ));
         }
         let failed = self.pairs.iter().filter(|p| matches!(p.outcome, Outcome::Failed { .. })).count();
         match self.done {
@@ -256,7 +264,10 @@ linux done: 5 measured, 1 failed
                 detail: "(the echoing core answered no ping within 2 s)".into()
             }
         );
-        assert_eq!(run.problems(), ["pair 1-2 failed: no-pong (the echoing core answered no ping within 2 s)"]);
+        assert_eq!(
+            run.problems(),
+            ["pair 1-2 failed: no-pong (the echoing core answered no ping within 2 s)"]
+        );
         assert_eq!(
             run.describe(),
             "Linux 6.12.117+deb13-arm64, 3 cores, counter 62500000 Hz, 10000 round trips per pair and kind"
@@ -265,10 +276,13 @@ linux done: 5 measured, 1 failed
 
     #[test]
     fn a_complete_run_has_no_problems() {
-        let run = LinuxRun::from_log(&RUN.replace(
-            "linux 1-2 failed: no-pong (the echoing core answered no ping within 2 s)",
-            "linux 1-2 p50_ns=256 p99_ns=256 urpc_p50_ns=384 urpc_p99_ns=384",
-        ).replace("5 measured, 1 failed", "6 measured, 0 failed"));
+        let run = LinuxRun::from_log(
+            &RUN.replace(
+                "linux 1-2 failed: no-pong (the echoing core answered no ping within 2 s)",
+                "linux 1-2 p50_ns=256 p99_ns=256 urpc_p50_ns=384 urpc_p99_ns=384",
+            )
+            .replace("5 measured, 1 failed", "6 measured, 0 failed"),
+        );
         assert_eq!(run.problems(), Vec::<String>::new());
     }
 

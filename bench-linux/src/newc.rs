@@ -105,7 +105,15 @@ impl Archive {
         self.bytes
     }
 
-    fn add(&mut self, path: &str, kind: u32, mode: u32, nlink: u32, data: &[u8], rdev: (u32, u32)) -> Result<(), NewcError> {
+    fn add(
+        &mut self,
+        path: &str,
+        kind: u32,
+        mode: u32,
+        nlink: u32,
+        data: &[u8],
+        rdev: (u32, u32),
+    ) -> Result<(), NewcError> {
         let plain = |part: &str| !part.is_empty() && part != "." && part != "..";
         if path.starts_with('/') || path.contains('\0') || !path.split('/').all(plain) || path == TRAILER {
             return Err(NewcError::BadPath(path.into()));
@@ -156,7 +164,7 @@ impl Archive {
 
     /// Zeros up to the next multiple of 4 bytes (headers and data both start aligned).
     fn pad(&mut self) {
-        while self.bytes.len() % 4 != 0 {
+        while !self.bytes.len().is_multiple_of(4) {
             self.bytes.push(0);
         }
     }
@@ -249,8 +257,20 @@ mod tests {
         archive.char_device("dev/null", 0o666, 1, 3).unwrap();
         let bytes = archive.finish();
         let expected = concat!(
-            "070701", "00000001", "000021B6", "00000000", "00000000", "00000001", "00000000",
-            "00000000", "00000000", "00000000", "00000001", "00000003", "00000009", "00000000",
+            "070701",
+            "00000001",
+            "000021B6",
+            "00000000",
+            "00000000",
+            "00000001",
+            "00000000",
+            "00000000",
+            "00000000",
+            "00000000",
+            "00000001",
+            "00000003",
+            "00000009",
+            "00000000",
             "dev/null\0",
         );
         assert_eq!(&bytes[..expected.len()], expected.as_bytes());

@@ -9,7 +9,9 @@ pub fn counter() -> u64 {
     let value: u64;
     // SAFETY: reading CNTVCT_EL0 has no side effects; Linux enables EL0 access to the virtual
     // counter (CNTKCTL_EL1.EL0VCTEN) and traps and emulates it where an erratum forbids it.
-    unsafe { core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) value, options(nomem, nostack, preserves_flags))
+    };
     value
 }
 
@@ -19,7 +21,9 @@ pub fn frequency() -> u64 {
     let value: u64;
     // SAFETY: reading CNTFRQ_EL0 has no side effects and is allowed at EL0 whenever a counter
     // is.
-    unsafe { core::arch::asm!("mrs {}, cntfrq_el0", out(reg) value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mrs {}, cntfrq_el0", out(reg) value, options(nomem, nostack, preserves_flags))
+    };
     value
 }
 

@@ -14,7 +14,8 @@
 use linux_pingpong::{clock, options, pair, sys};
 
 fn run() -> Result<(), String> {
-    let options = options::parse(std::env::args().skip(1)).map_err(|e| format!("{e} ({})", options::USAGE))?;
+    let options =
+        options::parse(std::env::args().skip(1)).map_err(|e| format!("{e} ({})", options::USAGE))?;
     let allowed = sys::allowed_cpus().map_err(|e| format!("sched_getaffinity: {e}"))?;
     let cores = options.cores.unwrap_or_else(|| allowed.clone());
     if let Some(core) = cores.iter().find(|c| !allowed.contains(c)) {
@@ -26,7 +27,11 @@ fn run() -> Result<(), String> {
     }
     let kernel = sys::kernel_release().unwrap_or_else(|e| format!("unknown ({e})"));
     println!("linux machine: cpus={} counter_hz={} kernel={kernel}", allowed.len(), clock::frequency());
-    println!("linux benchmark: {} ordered pairs, {} round trips each, pinned threads", pairs.len(), options.rounds);
+    println!(
+        "linux benchmark: {} ordered pairs, {} round trips each, pinned threads",
+        pairs.len(),
+        options.rounds
+    );
     let mut failed = 0;
     for &(a, b) in &pairs {
         let result = pair::measure_pair(a, b, options.rounds);

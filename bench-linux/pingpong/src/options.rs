@@ -69,7 +69,10 @@ mod tests {
     fn rounds_and_cores_are_read_in_either_spelling() {
         assert_eq!(parse_words(&[]), Ok(Options { rounds: DEFAULT_ROUNDS, cores: None }));
         assert_eq!(parse_words(&["--rounds", "200"]).map(|o| o.rounds), Ok(200));
-        assert_eq!(parse_words(&["--rounds=7", "--cores=2,0"]), Ok(Options { rounds: 7, cores: Some(vec![2, 0]) }));
+        assert_eq!(
+            parse_words(&["--rounds=7", "--cores=2,0"]),
+            Ok(Options { rounds: 7, cores: Some(vec![2, 0]) })
+        );
     }
 
     #[test]

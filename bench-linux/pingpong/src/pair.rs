@@ -81,7 +81,8 @@ pub fn line(a: usize, b: usize, result: &Result<Figures, PairFailure>) -> String
 
 /// Measures `a` against `b`: `rounds` timed round trips of each kind.
 pub fn measure_pair(a: usize, b: usize, rounds: u64) -> Result<Figures, PairFailure> {
-    let region = Box::new(Region { frame: ChannelFrame::new(), line: PingPongPage { word: AtomicU64::new(0) } });
+    let region =
+        Box::new(Region { frame: ChannelFrame::new(), line: PingPongPage { word: AtomicU64::new(0) } });
     let region = &*region;
     std::thread::scope(|scope| {
         let echo = scope.spawn(move || -> Result<(), PairFailure> {
@@ -110,7 +111,8 @@ fn patience(start: u64) -> PollDeadline<fn() -> u64> {
 
 /// The echoing side: answers `WARMUP + rounds` pings, then bounces the line as many times.
 fn echo(region: &Region, rounds: u64) -> Result<(), Failure> {
-    let Endpoint { mut sender, mut receiver } = region.frame.try_endpoint(Side::B).map_err(|_| Failure::NoChannel)?;
+    let Endpoint { mut sender, mut receiver } =
+        region.frame.try_endpoint(Side::B).map_err(|_| Failure::NoChannel)?;
     let total = WARMUP + rounds;
     let mut answered = 0;
     let mut deadline = patience(clock::counter());
@@ -146,7 +148,8 @@ fn echo(region: &Region, rounds: u64) -> Result<(), Failure> {
 
 /// The measuring side: the URPC round trips, then the raw line's.
 fn measure(region: &Region, rounds: u64) -> Result<Figures, Failure> {
-    let Endpoint { mut sender, mut receiver } = region.frame.try_endpoint(Side::A).map_err(|_| Failure::NoChannel)?;
+    let Endpoint { mut sender, mut receiver } =
+        region.frame.try_endpoint(Side::A).map_err(|_| Failure::NoChannel)?;
     let capacity = usize::try_from(rounds).map_err(|_| Failure::NoResult)?;
     let mut urpc: Vec<u32> = Vec::with_capacity(capacity);
     for seq in 0..WARMUP + rounds {
@@ -234,15 +237,20 @@ mod tests {
     #[test]
     fn a_core_that_cannot_be_had_fails_the_pair_with_its_name() {
         let cpus = crate::sys::allowed_cpus().expect("sched_getaffinity");
-        let missing = (0..libc::CPU_SETSIZE as usize).find(|c| !cpus.contains(c)).expect("a core not allowed");
+        let missing =
+            (0..libc::CPU_SETSIZE as usize).find(|c| !cpus.contains(c)).expect("a core not allowed");
         let result = measure_pair(cpus[0], missing, 10);
         let text = line(cpus[0], missing, &result);
-        assert!(text.starts_with(&format!("linux {}-{missing} failed: no-pin (core {missing}: ", cpus[0])), "{text}");
+        assert!(
+            text.starts_with(&format!("linux {}-{missing} failed: no-pin (core {missing}: ", cpus[0])),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_silent_echo_side_is_a_no_pong_failure_within_the_patience() {
-        let region = Box::new(Region { frame: ChannelFrame::new(), line: PingPongPage { word: AtomicU64::new(0) } });
+        let region =
+            Box::new(Region { frame: ChannelFrame::new(), line: PingPongPage { word: AtomicU64::new(0) } });
         let started = std::time::Instant::now();
         assert_eq!(measure(&region, 10), Err(Failure::NoPong));
         let waited = started.elapsed().as_secs_f64();

@@ -51,7 +51,7 @@ pub fn kernel_release() -> io::Result<String> {
     if unsafe { libc::uname(&mut name) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let bytes: Vec<u8> = name.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let bytes: Vec<u8> = name.release.iter().take_while(|&&c| c != 0).map(|c| c.to_ne_bytes()[0]).collect();
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -93,6 +93,9 @@ mod tests {
     #[test]
     fn the_kernel_names_its_release() {
         let release = kernel_release().expect("uname");
-        assert!(!release.is_empty() && release.chars().next().is_some_and(|c| c.is_ascii_digit()), "{release}");
+        assert!(
+            !release.is_empty() && release.chars().next().is_some_and(|c| c.is_ascii_digit()),
+            "{release}"
+        );
     }
 }
