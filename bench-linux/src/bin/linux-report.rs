@@ -6,23 +6,15 @@
 //! never a failure.
 //!
 //! Exit statuses are those of every host tool (`host-cli`): 2 for a usage error, 1 for a
-//! failure or an incomplete run; `--help` prints usage on standard output.
+//! failure or an incomplete run; `--help` prints usage on standard output. Every line goes out
+//! through host-cli's `outln!`/`errln!`, which never panic (a closed pipe ends the tool
+//! quietly, a full disk is one line and status 1).
 
 use std::process::ExitCode;
 
 use bench_linux::compare::Comparison;
 use bench_linux::linux::LinuxRun;
 use clap::Parser;
-
-// `println!` and `eprintln!` in this file are host-cli's, which never panic: a closed pipe
-// ends the program quietly (status 0), a full disk with one line and status 1, and a failed
-// write to standard error is ignored. The std macros panic on any failed write.
-macro_rules! println {
-    ($($arg:tt)*) => { host_cli::outln!($($arg)*) };
-}
-macro_rules! eprintln {
-    ($($arg:tt)*) => { host_cli::errln!($($arg)*) };
-}
 
 /// Puts the Linux ping-pong run beside the multikernel's latency benchmark, pair by pair:
 /// writes OUT_DIR/linux.csv and prints the comparison and the goals. Exits 1 when either run
@@ -56,26 +48,26 @@ fn run(args: &Args) -> Result<bool, String> {
     let csv_path = format!("{}/linux.csv", args.out);
     std::fs::write(&csv_path, comparison.csv()).map_err(|e| format!("{csv_path}: {e}"))?;
 
-    println!("{} ({})", linux.describe(), args.linux);
+    host_cli::outln!("{} ({})", linux.describe(), args.linux);
     if let Some((path, report)) = &multikernel {
         let rounds = report.run.rounds.map_or_else(|| "?".into(), |r| r.to_string());
-        println!("multikernel: EL0 latency benchmark, {rounds} round trips per pair ({path})");
-        println!("per pair: Linux vs multikernel, ratio = multikernel / Linux (below 1: the multikernel is faster)");
+        host_cli::outln!("multikernel: EL0 latency benchmark, {rounds} round trips per pair ({path})");
+        host_cli::outln!("per pair: Linux vs multikernel, ratio = multikernel / Linux (below 1: the multikernel is faster)");
     }
     for line in comparison.lines() {
-        println!("{line}");
+        host_cli::outln!("{line}");
     }
     for line in comparison.summary() {
-        println!("{line}");
+        host_cli::outln!("{line}");
     }
     let mut problems: Vec<String> = linux.problems().into_iter().map(|p| format!("linux: {p}")).collect();
     if let Some((_, report)) = &multikernel {
         problems.extend(report.problems().into_iter().map(|p| format!("multikernel: {p}")));
     }
     for problem in &problems {
-        eprintln!("linux-report: {problem}");
+        host_cli::errln!("linux-report: {problem}");
     }
-    eprintln!("linux-report: {} pairs -> {csv_path}", comparison.rows.len());
+    host_cli::errln!("linux-report: {} pairs -> {csv_path}", comparison.rows.len());
     Ok(problems.is_empty())
 }
 
@@ -87,11 +79,13 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("linux-report: a run is incomplete (see above); the figures cover the pairs measured");
+            host_cli::errln!(
+                "linux-report: a run is incomplete (see above); the figures cover the pairs measured"
+            );
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("linux-report: {e}");
+            host_cli::errln!("linux-report: {e}");
             ExitCode::FAILURE
         }
     }
