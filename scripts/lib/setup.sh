@@ -143,6 +143,19 @@ install_rust() {
     done
 }
 
+# Adds one more Rust target to the pinned toolchain if it is missing: for builds only one
+# command needs (scripts/bench linux: aarch64-unknown-linux-musl), kept out of
+# rust-toolchain.toml so that every other set-up does not download it.
+install_rust_target() { # TARGET
+    local toolchain
+    toolchain=$(toolchain_field channel)
+    if ! rustup target list --installed --toolchain "$toolchain" 2>/dev/null | grep -qx "$1"; then
+        log "adding Rust target $1 to $toolchain"
+        rustup target add --toolchain "$toolchain" "$1" ||
+            { log "error: rustup target add $1 failed"; exit 1; }
+    fi
+}
+
 setup_all() {
     install_packages
     install_qemu

@@ -44,12 +44,14 @@ setup_all() { stub setup_all; }
 install_packages() { stub install_packages; }
 install_qemu() { stub install_qemu; }
 install_rust() { stub install_rust; }
+install_rust_target() { stub install_rust_target "$@"; }
 "#;
 
 const DEBIAN_STUB: &str = r#"# Test stand-in for scripts/lib/debian.sh: any download ends the script.
 set -euo pipefail
 stub() { echo "[debian] stub $*" >&2; echo "debian.sh $*" >>"$STUB_LOG"; exit 97; }
 debian_root() { stub debian_root "$@"; }
+debian_root_part() { stub debian_root_part "$@"; }
 debian_dependency() { stub debian_dependency "$@"; }
 debian_update() { stub debian_update "$@"; }
 "#;
@@ -157,6 +159,8 @@ fn help_is_usage_on_stdout_with_status_0_and_starts_nothing() {
         ("bench", &["-h"]),
         ("bench", &["urpc", "--help"]),
         ("bench", &["agreement", "--help"]),
+        ("bench", &["linux", "--help"]),
+        ("bench", &["linux", "--rounds", "5", "-h"]),
         ("mkimage", &["--help"]),
         ("mkimage", &["-h"]),
         ("mkimage", &["rk3399", "--help"]),
@@ -282,7 +286,7 @@ fn bench_checks_its_arguments_before_installing_or_building() {
         &Sandbox::new("bench"),
         "bench",
         &[
-            (&["nosuch"], &["unknown benchmark 'nosuch'", "accepted: urpc, agreement"]),
+            (&["nosuch"], &["unknown benchmark 'nosuch'", "accepted: urpc, agreement, linux"]),
             (&["urpc", "--iters", "abc"], &["--iters 'abc' is not a whole number"]),
             (&["urpc", "--iters", "5"], &["at least 2000"]),
             (&["urpc", "--iters=5"], &["at least 2000"]),
@@ -297,8 +301,31 @@ fn bench_checks_its_arguments_before_installing_or_building() {
             (&["agreement", "--cluster-size", "0"], &["at least 1"]),
             (&["agreement", "--out"], &["--out needs a value"]),
             (&["agreement", "--iters", "5"], &["unknown argument '--iters' for agreement"]),
+            (&["linux", "--rounds", "0"], &["--rounds 0 is too small (at least 1)"]),
+            (&["linux", "--rounds=1000001"], &["--rounds 1000001 is too large (at most 1000000)"]),
+            (&["linux", "--smp", "1"], &["--smp 1 is too small (at least 2)"]),
+            (&["linux", "--smp", "7"], &["--smp 7 is too large (at most 6)"]),
+            (&["linux", "--timeout", "x"], &["--timeout 'x' is not a whole number"]),
+            (&["linux", "--multikernel-log", "/nonexistent/console.log"], &["no such file"]),
+            (&["linux", "--linux-log"], &["--linux-log needs a value"]),
+            (&["linux", "--linux-only", "--multikernel-log", "rust-toolchain.toml"], &["exclude each other"]),
+            (&["linux", "--linux-log", "rust-toolchain.toml", "--smp", "2"], &["apply to a Linux boot"]),
+            (&["linux", "--iters", "5"], &["unknown argument '--iters' for linux"]),
         ],
     );
+}
+
+#[test]
+fn bench_linux_with_good_arguments_goes_on_to_set_up() {
+    let sandbox = Sandbox::new("bench-linux-good");
+    for args in
+        [&["linux"][..], &["linux", "--linux-only", "--smp", "2", "--rounds", "300", "--timeout", "240"]]
+    {
+        let output = sandbox.run("bench", args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(STUB_STATUS), "scripts/bench {args:?}: {stderr}");
+        assert!(stderr.contains("[setup] stub setup_all"), "scripts/bench {args:?}: {stderr}");
+    }
 }
 
 #[test]

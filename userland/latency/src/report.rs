@@ -159,8 +159,9 @@ pub struct Report {
     pub pairs: Vec<PairResult>,
 }
 
-/// The lower median (the nearest-rank 50th percentile, as the monitor takes it).
-fn median<T: Copy + PartialOrd>(values: &mut [T]) -> Option<T> {
+/// The lower median (the nearest-rank 50th percentile, as the monitor takes it); `None` when
+/// empty. NaNs sort as equal to everything, so they never panic.
+pub fn median<T: Copy + PartialOrd>(values: &mut [T]) -> Option<T> {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal));
     let middle = values.len().checked_sub(1)? / 2;
     values.get(middle).copied()
