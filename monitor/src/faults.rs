@@ -1,7 +1,8 @@
 //! Faults injected on purpose, from the kernel command line, so that the failure paths run for
-//! real under QEMU (`faults=KIND:CORE@MS[,...]`). The monitor of the core named carries the
-//! fault out once its counter passes `MS` milliseconds after its start; everything else reacts
-//! as it would to the real thing.
+//! real under QEMU: `faults=KIND:CORE@MS[,...]` names them, `faults-seed=S faults-count=K`
+//! draws `K` from seed `S` (every monitor draws the same ones: the same seed, the same live
+//! cores). The monitor of the core named carries the fault out once its counter passes `MS`
+//! milliseconds after its start; everything else reacts as it would to the real thing.
 
 use alloc::vec::Vec;
 
@@ -32,12 +33,25 @@ pub struct Plan {
     pub injections: Vec<Injection>,
     /// How many items of `faults=` could not be read.
     pub malformed: usize,
+    /// `faults-seed=S faults-count=K`: injections still to draw ([`Plan::draw`]).
+    pub seeded: Option<(u64, u32)>,
 }
+
+/// Earliest and latest time of a drawn injection (ms after the monitor started): after the
+/// monitors bound, before the run could end.
+const DRAWN_FROM_MS: u64 = 2_500;
+const DRAWN_TO_MS: u64 = 6_000;
 
 impl Plan {
     /// Reads `faults=` from a kernel command line.
     pub fn from_bootargs(bootargs: &str) -> Plan {
         let mut plan = Plan::default();
+        let number = |key: &str| {
+            bootargs.split_whitespace().find_map(|w| w.strip_prefix(key)).and_then(|n| n.parse::<u64>().ok())
+        };
+        if let (Some(seed), Some(count)) = (number("faults-seed="), number("faults-count=")) {
+            plan.seeded = Some((seed, count.min(64) as u32));
+        }
         for list in bootargs.split_whitespace().filter_map(|w| w.strip_prefix("faults=")) {
             for item in list.split(',').filter(|i| !i.is_empty()) {
                 match parse(item) {
@@ -47,6 +61,27 @@ impl Plan {
             }
         }
         plan
+    }
+
+    /// Draws the seeded injections over the `live` cores (a bit each): distinct cores other
+    /// than `boot`, leaving it and at least one other core running, at times between 2.5 and
+    /// 6 s. The same seed and cores give the same injections on every monitor.
+    pub fn draw(&mut self, live: u64, boot: u32) {
+        let Some((seed, count)) = self.seeded.take() else { return };
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound.max(1)
+        };
+        let mut candidates: Vec<u32> = (0..64).filter(|&c| c != boot && live & (1 << c) != 0).collect();
+        let most = candidates.len().saturating_sub(1);
+        for _ in 0..(count as usize).min(most) {
+            let core = candidates.remove(next(candidates.len() as u64) as usize);
+            let at_ms = DRAWN_FROM_MS + next(DRAWN_TO_MS - DRAWN_FROM_MS);
+            self.injections.push(Injection { kind: Kind::Hang, core, at_ms });
+        }
     }
 
     /// The injections for `core`.
@@ -89,5 +124,25 @@ mod tests {
         assert_eq!(plan.cores(), 0b101000);
         assert_eq!(plan.for_core(5).count(), 1);
         assert_eq!(Plan::from_bootargs(""), Plan::default());
+    }
+
+    #[test]
+    fn drawn_injections_spare_the_boot_core_and_one_other_and_repeat_with_the_seed() {
+        for seed in 0..200 {
+            let mut plan = Plan::from_bootargs(&format!("faults-seed={seed} faults-count=9"));
+            plan.draw(0b111111, 0);
+            assert_eq!(plan.injections.len(), 4, "six cores: all but the boot core and one");
+            let cores = plan.cores();
+            assert_eq!(cores & 1, 0, "never the boot core");
+            assert_eq!(cores.count_ones(), 4, "distinct cores");
+            assert!(plan.injections.iter().all(|i| (DRAWN_FROM_MS..DRAWN_TO_MS).contains(&i.at_ms)));
+            let mut again = Plan::from_bootargs(&format!("faults-seed={seed} faults-count=9"));
+            again.draw(0b111111, 0);
+            assert_eq!(again, plan);
+        }
+        let mut one = Plan::from_bootargs("faults-seed=7 faults-count=1");
+        one.draw(0b110011, 4);
+        assert_eq!(one.injections.len(), 1);
+        assert!([0, 1, 5].contains(&one.injections[0].core));
     }
 }

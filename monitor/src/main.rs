@@ -180,6 +180,8 @@ struct Monitor {
     started_ns: u64,
     /// This monitor stopped taking part (a fault injected, or evicted by the others).
     stopped: bool,
+    /// Echoes of the boot monitor's probes after faults: (from, number).
+    probe_echoes: Vec<(u64, u32)>,
     child_modules: Vec<(u64, u64)>,
 }
 
@@ -262,6 +264,7 @@ impl Monitor {
                 info(Info::CounterFrequency).unwrap_or(1),
             ),
             stopped: false,
+            probe_echoes: Vec::new(),
             child_modules: Vec::new(),
         }
     }
@@ -310,7 +313,7 @@ impl Monitor {
         }
     }
 
-    fn peers(&self) -> u64 {
+    pub(crate) fn peers(&self) -> u64 {
         self.online & !(1 << self.core)
     }
 
@@ -543,6 +546,8 @@ impl Monitor {
             MonitorMessage::SpanShare(share) => self.on_span_share_request(peer, share),
             MonitorMessage::SpanShareDone(done) => self.on_span_share_done(peer, done),
             MonitorMessage::SpanShareCommit(commit) => self.on_span_share_commit(peer, commit),
+            MonitorMessage::Probe(probe) => self.send(peer, &monitor::messages::ProbeEcho { seq: probe.seq }),
+            MonitorMessage::ProbeEcho(echo) => self.probe_echoes.push((peer, echo.seq)),
             // Handled above.
             MonitorMessage::Heartbeat(_) | MonitorMessage::MembershipStep(_) | MonitorMessage::Evicted(_) => {
             }
@@ -851,7 +856,7 @@ impl Monitor {
     }
 
     /// Handles messages until `done` holds or `seconds` pass; false on timeout.
-    fn wait_for(&mut self, seconds: u64, done: impl Fn(&Self) -> bool) -> bool {
+    pub(crate) fn wait_for(&mut self, seconds: u64, done: impl Fn(&Self) -> bool) -> bool {
         let deadline = userland::counter() + seconds * self.frequency;
         loop {
             self.pump();
@@ -919,7 +924,8 @@ impl Monitor {
         self.broadcast(&Hello { from: self.core as u32, online: self.online });
         self.roll_call_over = true;
         self.maybe_equip_selftest();
-        let all_bound = self.wait_for(BIND_TIMEOUT_SECONDS, |m| m.bound == m.peers() && m.reported_bound);
+        let all_bound =
+            self.wait_for(BIND_TIMEOUT_SECONDS, |m| m.bound & m.peers() == m.peers() && m.reported_bound);
         let bound = (self.bound & self.peers()).count_ones() + 1;
         println!(
             "monitors bound: {bound} of {}{}",

@@ -235,6 +235,21 @@ pub struct Evicted {
     pub by: u32,
 }
 
+/// A numbered message the receiving monitor sends straight back ([`ProbeEcho`]): after faults,
+/// the boot core's monitor checks that none between survivors is lost or duplicated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// Its number.
+    pub seq: u32,
+}
+
+/// The answer to a [`Probe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeEcho {
+    /// The probe's number.
+    pub seq: u32,
+}
+
 /// A member of a span ended (its dispatcher exited or faulted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanMemberEnded {
@@ -324,6 +339,8 @@ message!(SpanShareCommit, 90, [client: u32, entry: u32]);
 message!(Heartbeat, 91, [from: u32]);
 message!(MembershipStep, 92, [round: u32, phase: u8, kind: u8, suspects: u64]);
 message!(Evicted, 93, [by: u32]);
+message!(Probe, 94, [seq: u32]);
+message!(ProbeEcho, 95, [seq: u32]);
 
 impl MembershipStep {
     /// The wire form of a membership message (`None` for the heartbeat and the eviction, which
@@ -462,6 +479,10 @@ pub enum MonitorMessage {
     MembershipStep(MembershipStep),
     /// See [`Evicted`].
     Evicted(Evicted),
+    /// See [`Probe`].
+    Probe(Probe),
+    /// See [`ProbeEcho`].
+    ProbeEcho(ProbeEcho),
 }
 
 impl MonitorMessage {
@@ -495,6 +516,8 @@ impl MonitorMessage {
             Heartbeat::TAG => MonitorMessage::Heartbeat(Heartbeat::decode(body)?),
             MembershipStep::TAG => MonitorMessage::MembershipStep(MembershipStep::decode(body)?),
             Evicted::TAG => MonitorMessage::Evicted(Evicted::decode(body)?),
+            Probe::TAG => MonitorMessage::Probe(Probe::decode(body)?),
+            ProbeEcho::TAG => MonitorMessage::ProbeEcho(ProbeEcho::decode(body)?),
             tag if capops::wire::is_capability_tag(tag) => {
                 MonitorMessage::Capability(capops::wire::decode(payload)?)
             }

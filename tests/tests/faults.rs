@@ -29,5 +29,5 @@ fn cores_that_stop_answering_are_removed_by_every_survivor() {
     assert_eq!(run.lines_starting("membership: ").last(), Some(&"membership: [0, 1, 2, 4]"));
     let faults = run.lines_starting("faults: ");
     assert_eq!(faults.len(), 1, "{faults:?}");
-    assert!(faults[0].starts_with("faults: 2 injected, 2 survived, 0 hangs"), "{faults:?}");
+    assert!(faults[0].starts_with("faults: 2 injected, 2 survived, 0 messages lost, 0 hangs"), "{faults:?}");
 }
