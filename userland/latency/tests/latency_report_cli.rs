@@ -60,9 +60,12 @@ fn a_complete_run_exits_zero() {
     assert!(stderr.contains("6 of 6 ordered pairs measured"), "{stderr}");
 }
 
+/// What a terminal program or `ts` puts before line `i` of a capture.
+type Stamp = fn(usize) -> String;
+
 /// The complete run as a terminal program records a board's serial line: U-Boot's lines
 /// first, CR LF line ends, and a timestamp before every line in the form `stamp` gives.
-fn serial_capture(stamp: impl Fn(usize) -> String) -> String {
+fn serial_capture(stamp: Stamp) -> String {
     let complete = complete_run();
     let lines = ["U-Boot 2025.01 (Jan 01 2025 - 00:00:00 +0000)", "Starting kernel ...", ""]
         .into_iter()
@@ -83,12 +86,12 @@ fn a_board_serial_capture_gives_the_same_report_as_the_plain_log() {
     let (status, stderr) = report(&plain, &complete_run());
     assert!(status.success(), "{stderr}");
     let expected_csv = std::fs::read_to_string(plain.join("latency.csv")).expect("CSV written");
-    let captures: [(&str, Box<dyn Fn(usize) -> String>); 5] = [
-        ("crlf", Box::new(|_| String::new())),
-        ("ts", Box::new(|i| format!("Nov 27 14:39:{:02} ", 40 + i))),
-        ("ts-incremental", Box::new(|i| format!("00:00:00.{:06} ", 120 * i))),
-        ("tio", Box::new(|i| format!("\x1b[1m[14:39:{:02}.{:03}]\x1b[0m ", 40 + i, 7 * i))),
-        ("minicom", Box::new(|i| format!("[2026-11-27 14:39:{:02}] ", 40 + i))),
+    let captures: [(&str, Stamp); 5] = [
+        ("crlf", |_| String::new()),
+        ("ts", |i| format!("Nov 27 14:39:{:02} ", 40 + i)),
+        ("ts-incremental", |i| format!("00:00:00.{:06} ", 120 * i)),
+        ("tio", |i| format!("\x1b[1m[14:39:{:02}.{:03}]\x1b[0m ", 40 + i, 7 * i)),
+        ("minicom", |i| format!("[2026-11-27 14:39:{:02}] ", 40 + i)),
     ];
     for (name, stamp) in captures {
         let dir = scratch(&format!("capture-{name}"));
