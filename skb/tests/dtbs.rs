@@ -130,6 +130,7 @@ fn raspberry_pi_5_is_four_a76_with_psci_a_gic_400_and_the_debug_uart_above_4_gib
         "until the firmware writes the real size"
     );
     assert!(skb.reserved.iter().any(|r| r.base == 0 && r.size == 0x8_0000), "TF-A's first 512 KiB");
+    assert_eq!(skb.no_map, [MemoryRange { base: 0, size: 0x8_0000 }], "TF-A's memory is never mapped");
     let l2 = skb.cpus[0].caches.l2_size();
     assert_eq!(l2, Some(512 * 1024));
 }
