@@ -349,7 +349,8 @@ fn every_rk3399_card_has_u_boot_where_its_spl_reads_it_and_puma_reads_sector_512
     let boards = String::from_utf8(boards.stdout).unwrap();
     assert!(boards.lines().any(|b| b == "puma"), "{boards}");
     for board in boards.lines() {
-        let image = sd_image(&format!("rk3399-{board}"), &["rk3399", "--board", board]);
+        // Its own name: the image is deleted below, and other tests keep theirs.
+        let image = sd_image(&format!("rk3399-every-{board}"), &["rk3399", "--board", board]);
         let itb_sector = if board == "puma" { PUMA_ITB_SECTOR } else { RK_ITB_SECTOR };
         let dir = format!("usr/lib/u-boot/{board}-rk3399");
         for (file, sector) in [("idbloader.img", RK_IDBLOADER_SECTOR), ("u-boot.itb", itb_sector)] {

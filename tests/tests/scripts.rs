@@ -327,6 +327,7 @@ fn mkimage_checks_platform_board_and_files_before_downloading() {
                 &["--bootargs must be one line of printable characters"],
             ),
             (&["rk3399", "--board", "puma", "--bootargs", "a\tb", "x.img"], &["one line of printable"]),
+            (&["qemu-virt-uboot", "--bootargs", "root=${x}", "x.img"], &["U-Boot would expand the '$'"]),
             (&["rpi4", "--board", "rockpro64", "x.img"], &["--board applies to rk3399, rk3588 only"]),
             (&["rpi4", "--list-boards"], &["--list-boards applies to rk3399, rk3588 only"]),
             (
