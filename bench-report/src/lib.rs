@@ -2,8 +2,9 @@
 //! values per ordered core pair (a colour scale with its legend and units, cluster boundaries,
 //! failed pairs marked and never coloured), [`lineplot`], SVG line plots of series of points
 //! (one line per series over shared axes), [`unmap`], the unmap experiment's rows, CSV and plot
-//! (`unmap-report`), and, with the `std` feature, [`host`]: what machine
-//! ran the report and when.
+//! (`unmap-report`), [`capture`], console lines as the system printed them from a QEMU log or
+//! a board's serial capture (CR LF line ends, timestamp prefixes), and, with the `std`
+//! feature, [`host`]: what machine ran the report and when.
 //!
 //! The figures are hand-written SVG: a grid of squares, a gradient, a hatch pattern and
 //! polylines need no plotting library, keep the library `no_std` (the `latency` package builds
@@ -13,6 +14,7 @@
 
 extern crate alloc;
 
+pub mod capture;
 pub mod heatmap;
 #[cfg(feature = "std")]
 pub mod host;

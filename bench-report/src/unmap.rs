@@ -55,13 +55,14 @@ pub fn parse_line(line: &str) -> Option<Row> {
     (row.p50_ns > 0 && row.p99_ns >= row.p50_ns && row.rounds > 0).then_some(row)
 }
 
-/// Every measurement line of a console log, and how many `unmap cores=` lines were not one
-/// (a strategy with no completed round, or a damaged line).
+/// Every measurement line of a console log (QEMU's output or a board's serial capture, see
+/// [`crate::capture`]), and how many `unmap cores=` lines were not one (a strategy with no
+/// completed round, or a damaged line).
 pub fn parse(console: &str) -> (Vec<Row>, usize) {
     let mut rows = Vec::new();
     let mut skipped = 0;
-    for line in console.lines().filter(|l| l.starts_with("unmap cores=")) {
-        match parse_line(line) {
+    for line in crate::capture::console_lines(console).filter(|l| l.starts_with("unmap cores=")) {
+        match parse_line(&line) {
             Some(row) => rows.push(row),
             None => skipped += 1,
         }

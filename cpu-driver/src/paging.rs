@@ -593,6 +593,31 @@ mod tests {
     }
 
     #[test]
+    fn raspberry_pi_5_shape_ram_from_zero_tf_a_hole_and_devices_above_64_gib() {
+        let mut tables = vec![[0u64; 512]; 8];
+        let mut pool = pool(&mut tables);
+        // What the Pi 5's firmware writes into /memory on an 8 GB board (RAM from 0, the
+        // VideoCore's share cut out below 1 GiB), and its tree's no-map TF-A region at 0.
+        let ram = [
+            PhysRange { start: 0, end: 0x3fc0_0000 },
+            PhysRange { start: 0x4000_0000, end: 0x1_0000_0000 },
+            PhysRange { start: 0x1_0000_0000, end: 0x2_0000_0000 },
+        ];
+        let tf_a = [PhysRange { start: 0, end: 0x8_0000 }];
+        map_physical(&mut pool, PHYSMAP_BASE, PHYSMAP_LIMIT, &ram, &tf_a, Attributes::Data).unwrap();
+        let attr = |pa: u64| pool.lookup(PHYSMAP_BASE + pa).map(|(_, d)| (d >> 2) & 7);
+        assert_eq!(attr(0), None, "TF-A's 512 KiB: never mapped");
+        assert_eq!(attr(0x7_f000), None);
+        assert_eq!(attr(0x8_0000), Some(MAIR_NORMAL), "the kernel may be loaded right after it");
+        assert_eq!(attr(0x3fbf_f000), Some(MAIR_NORMAL));
+        assert_eq!(attr(0x3fc0_0000), Some(MAIR_DEVICE), "the VideoCore's share is not RAM here");
+        assert_eq!(attr(0x1_ffff_f000), Some(MAIR_NORMAL), "RAM above 4 GiB");
+        assert_eq!(attr(0x10_7d00_1000), Some(MAIR_DEVICE), "the debug UART's PL011");
+        assert_eq!(attr(0x10_7fff_9000), Some(MAIR_DEVICE), "the GIC-400 distributor");
+        assert_eq!(attr(0x10_7fff_a000), Some(MAIR_DEVICE), "the GIC-400 CPU interface");
+    }
+
+    #[test]
     fn no_map_holes_get_no_mapping_at_all() {
         let mut tables = vec![[0u64; 512]; 8];
         let mut pool = pool(&mut tables);

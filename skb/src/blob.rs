@@ -1,11 +1,12 @@
 //! The raw flattened device tree, checked before anything else reads it.
 //!
-//! The `fdt` crate trusts its input in places (it subtracts from block lengths, assumes the
-//! structure block ends in `FDT_END`, scans for balanced nodes), so no byte string reaches it
-//! unchecked: this module checks the header (every block inside the blob, none inside the
-//! header, none over another), reads the memory reservation block, and walks the whole
-//! structure block token by token (names terminated, property values and name offsets in
-//! range, nodes balanced, nesting and node count bounded, `FDT_END` last). A blob that passes is one the `fdt` crate parses without surprises.
+//! Every byte of the blob is checked before any fact is read from it: this module checks the
+//! header (every block inside the blob, none inside the header, none over another), reads the
+//! memory reservation block, and walks the structure block once, token by token (names
+//! terminated and UTF-8, property values and name offsets in range, properties before
+//! children, nodes balanced, nesting and node count bounded, `FDT_END` last), handing each
+//! checked node and property to a [`StructureVisitor`] ([`crate::tree`] builds its node list
+//! from them). The walk is the only one: nothing reads the structure block again.
 //! `FDT_NOP` tokens, which QEMU leaves where it removed nodes or properties, are allowed
 //! anywhere a token may stand.
 
@@ -136,15 +137,26 @@ pub fn memory_reservations(dtb: &[u8], layout: &Layout) -> Result<Vec<(u64, u64)
     Err(Error::TooLarge("more than 4096 memory reservations"))
 }
 
-/// What the structure-block walk counted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shape {
-    /// Nodes, the root included.
-    pub nodes: usize,
+/// What the structure-block walk hands on, token by token, once each token has passed its
+/// checks. Names and values borrow the blob: nothing is copied.
+pub trait StructureVisitor<'dtb> {
+    /// `FDT_BEGIN_NODE`: a node named `name` (with its unit address; empty for the root)
+    /// opens inside the node opened last.
+    fn begin_node(&mut self, name: &'dtb str);
+    /// `FDT_PROP`: a property of the node opened last, before any of its children.
+    fn property(&mut self, name: &'dtb str, value: &'dtb [u8]);
+    /// `FDT_END_NODE`: the node opened last closes.
+    fn end_node(&mut self);
 }
 
-/// Walks the structure block and checks every token (see the module documentation).
-pub fn check_structure(dtb: &[u8], layout: &Layout) -> Result<Shape, Error> {
+/// Walks the structure block once, checking every token (see the module documentation) and
+/// handing each one that passes to `visitor`. On an error the visitor has seen a prefix of a
+/// tree that must be thrown away.
+pub fn walk_structure<'dtb>(
+    dtb: &'dtb [u8],
+    layout: &Layout,
+    visitor: &mut impl StructureVisitor<'dtb>,
+) -> Result<(), Error> {
     let bad = |what: &'static str| Error::Structure(what.into());
     let block = layout
         .structs
@@ -160,7 +172,7 @@ pub fn check_structure(dtb: &[u8], layout: &Layout) -> Result<Shape, Error> {
     let mut depth = 0usize;
     let mut nodes = 0usize;
     let mut root_closed = false;
-    // Properties must precede a node's children (the `fdt` crate parses them in that order).
+    // Properties must precede a node's children, as the specification orders them.
     let mut children_started = false;
     loop {
         let token = be32(block, at).ok_or_else(|| bad("structure block ends without FDT_END"))?;
@@ -179,19 +191,18 @@ pub fn check_structure(dtb: &[u8], layout: &Layout) -> Result<Shape, Error> {
                 if nodes > MAX_NODES {
                     return Err(Error::TooLarge("more than 20000 nodes"));
                 }
-                let rest = block.get(at..).unwrap_or_default();
-                let length =
-                    rest.iter().position(|&b| b == 0).ok_or_else(|| bad("unterminated node name"))?;
-                if core::str::from_utf8(&rest[..length]).is_err() {
-                    return Err(bad("node name is not UTF-8"));
-                }
-                at = align4(at + length + 1);
+                let name = c_string(block.get(at..).unwrap_or_default())
+                    .ok_or_else(|| bad("unterminated node name"))?;
+                let name = core::str::from_utf8(name).map_err(|_| bad("node name is not UTF-8"))?;
+                at = align4(at + name.len() + 1);
                 children_started = false;
+                visitor.begin_node(name);
             }
             FDT_END_NODE => {
                 depth = depth.checked_sub(1).ok_or_else(|| bad("FDT_END_NODE without a node"))?;
                 root_closed = depth == 0;
                 children_started = true;
+                visitor.end_node();
             }
             FDT_PROP => {
                 if depth == 0 {
@@ -201,19 +212,16 @@ pub fn check_structure(dtb: &[u8], layout: &Layout) -> Result<Shape, Error> {
                     return Err(bad("property after a child node"));
                 }
                 let length = be32(block, at).ok_or_else(|| bad("truncated property"))? as usize;
-                let name = be32(block, at + 4).ok_or_else(|| bad("truncated property"))? as usize;
+                let name_offset = be32(block, at + 4).ok_or_else(|| bad("truncated property"))? as usize;
                 at += 8;
                 let end = at.checked_add(length).filter(|&end| end <= block.len());
                 let end = end.ok_or_else(|| bad("property value runs past the structure block"))?;
-                let name_bytes =
-                    strings.get(name..).ok_or_else(|| bad("property name outside the strings block"))?;
-                let name_length = name_bytes
-                    .iter()
-                    .position(|&b| b == 0)
-                    .ok_or_else(|| bad("unterminated property name"))?;
-                if core::str::from_utf8(&name_bytes[..name_length]).is_err() {
-                    return Err(bad("property name is not UTF-8"));
-                }
+                let name = strings
+                    .get(name_offset..)
+                    .ok_or_else(|| bad("property name outside the strings block"))?;
+                let name = c_string(name).ok_or_else(|| bad("unterminated property name"))?;
+                let name = core::str::from_utf8(name).map_err(|_| bad("property name is not UTF-8"))?;
+                visitor.property(name, &block[at..end]);
                 at = align4(end);
             }
             FDT_END => {
@@ -223,11 +231,16 @@ pub fn check_structure(dtb: &[u8], layout: &Layout) -> Result<Shape, Error> {
                 if at != block.len() {
                     return Err(bad("data after FDT_END in the structure block"));
                 }
-                return Ok(Shape { nodes });
+                return Ok(());
             }
             _ => return Err(bad("unknown token")),
         }
     }
+}
+
+/// The bytes before the first NUL, if there is one.
+fn c_string(bytes: &[u8]) -> Option<&[u8]> {
+    bytes.iter().position(|&b| b == 0).map(|length| &bytes[..length])
 }
 
 /// Whether two blocks, each (offset, size), share a byte (an empty block shares none).

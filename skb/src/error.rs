@@ -21,7 +21,7 @@ pub enum Error {
     BadMagic(u32),
     /// A header field is out of range or inconsistent.
     BadHeader(&'static str),
-    /// The structure block is malformed (the `fdt` crate's words).
+    /// The structure block is malformed (what the walk found).
     Structure(String),
     /// Nesting deeper than any real tree, or more nodes than the limit.
     TooLarge(&'static str),

@@ -13,8 +13,8 @@
 //!   nested `cpu-map`s, missing `/memory`) is read from the tree.
 //! - **Bad input is an error value.** Truncated blobs, wrong magic, header blocks inside the
 //!   header or over each other, offsets or cell counts out of range, phandle loops: [`Error`]
-//!   names the problem. Nothing panics or loops on input: the blob is checked whole (`blob`)
-//!   before the `fdt` crate walks it, every property is read with bounds-checked accessors,
+//!   names the problem. Nothing panics or loops on input: one walk of the blob (`blob`) checks
+//!   every token as it builds the node list, every property is read with bounds-checked accessors,
 //!   every walk is bounded (there is a fuzz target in `fuzz/`).
 //! - **One bad optional fact is a warning, not a refusal.** A malformed `/psci`, interrupt
 //!   controller or console, a core's capacity, release address or cache chain: that fact is

@@ -1,15 +1,12 @@
-//! The device tree as plain data: after [`crate::blob`] has checked the blob, the `fdt` crate
-//! walks the structure block (in its non-panicking mode) and this module copies what it yields
-//! into a node list with a phandle index. Everything else in the crate reads this list, with
-//! bounds-checked accessors.
+//! The device tree as plain data: the node list [`crate::blob`]'s one checked walk of the
+//! structure block builds, with a phandle index. Names and property values borrow the blob.
+//! Everything else in the crate reads this list, with bounds-checked accessors.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use fdt::nodes::AsNode;
-
-use crate::blob::{self, be32, MAX_DEPTH, MAX_NODES};
+use crate::blob::{self, be32, StructureVisitor};
 use crate::error::Error;
 
 /// Largest `#address-cells`/`#size-cells` accepted (PCI uses 3; nothing uses more than 4).
@@ -17,49 +14,74 @@ pub const MAX_CELLS: u32 = 4;
 
 /// One node.
 #[derive(Clone, Debug)]
-pub struct Node {
+pub struct Node<'dtb> {
     /// Full path, `/` for the root.
     pub path: String,
-    /// The last path component (with unit address).
-    pub name: String,
+    /// The last path component (with unit address; empty for the root).
+    pub name: &'dtb str,
     /// Index of the parent node.
     pub parent: Option<usize>,
     /// Indices of the children, in tree order.
     pub children: Vec<usize>,
     /// Properties, in tree order.
-    pub properties: Vec<(String, Vec<u8>)>,
+    pub properties: Vec<(&'dtb str, &'dtb [u8])>,
 }
 
 /// The whole tree.
 #[derive(Clone, Debug)]
-pub struct Tree {
+pub struct Tree<'dtb> {
     /// Nodes in depth-first order; index 0 is the root.
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<Node<'dtb>>,
     /// `/memreserve/` entries: (address, size).
     pub memreserve: Vec<(u64, u64)>,
     /// `phandle` (or `linux,phandle`) value to node; the first node wins a duplicate.
     phandles: BTreeMap<u32, usize>,
 }
 
-fn structure(e: fdt::FdtError) -> Error {
-    Error::Structure(e.to_string())
+/// Builds the node list from the walk's tokens: the open nodes are a stack of indices.
+struct Builder<'dtb> {
+    nodes: Vec<Node<'dtb>>,
+    open: Vec<usize>,
 }
 
-impl Tree {
-    /// Reads a flattened device tree.
-    pub fn parse(dtb: &[u8]) -> Result<Tree, Error> {
+impl<'dtb> StructureVisitor<'dtb> for Builder<'dtb> {
+    fn begin_node(&mut self, name: &'dtb str) {
+        let parent = self.open.last().copied();
+        let path = match parent {
+            None => "/".to_string(),
+            Some(p) if self.nodes[p].path == "/" => alloc::format!("/{name}"),
+            Some(p) => alloc::format!("{}/{name}", self.nodes[p].path),
+        };
+        let index = self.nodes.len();
+        self.nodes.push(Node { path, name, parent, children: Vec::new(), properties: Vec::new() });
+        if let Some(p) = parent {
+            self.nodes[p].children.push(index);
+        }
+        self.open.push(index);
+    }
+
+    fn property(&mut self, name: &'dtb str, value: &'dtb [u8]) {
+        // The walk hands properties only inside a node; a stray one would have no owner.
+        if let Some(&node) = self.open.last() {
+            self.nodes[node].properties.push((name, value));
+        }
+    }
+
+    fn end_node(&mut self) {
+        self.open.pop();
+    }
+}
+
+impl<'dtb> Tree<'dtb> {
+    /// Reads a flattened device tree: checks the header and the reservation block, then walks
+    /// the structure block once, checking it and building the node list.
+    pub fn parse(dtb: &'dtb [u8]) -> Result<Tree<'dtb>, Error> {
         let layout = blob::check_header(dtb)?;
         let dtb = dtb.get(..layout.total).ok_or(Error::BadHeader("totalsize"))?;
         let memreserve = blob::memory_reservations(dtb, &layout)?;
-        let shape = blob::check_structure(dtb, &layout)?;
-        let fdt = fdt::Fdt::new_unaligned_fallible(dtb).map_err(structure)?;
-        let root = fdt.root().map_err(structure)?;
-        let mut tree = Tree { nodes: Vec::new(), memreserve, phandles: BTreeMap::new() };
-        tree.add(root.as_node(), None, 0)?;
-        if tree.nodes.len() != shape.nodes {
-            // Both walks read the same checked block; a difference means one of them is wrong.
-            return Err(Error::Structure("node count differs between the two walks".into()));
-        }
+        let mut builder = Builder { nodes: Vec::new(), open: Vec::new() };
+        blob::walk_structure(dtb, &layout, &mut builder)?;
+        let mut tree = Tree { nodes: builder.nodes, memreserve, phandles: BTreeMap::new() };
         for index in 0..tree.nodes.len() {
             let handle = tree.prop_u32(index, "phandle").or_else(|| tree.prop_u32(index, "linux,phandle"));
             if let Some(handle) = handle {
@@ -67,50 +89,6 @@ impl Tree {
             }
         }
         Ok(tree)
-    }
-
-    fn add<'a, P>(
-        &mut self,
-        node: fdt::nodes::Node<'a, P>,
-        parent: Option<usize>,
-        depth: usize,
-    ) -> Result<(), Error>
-    where
-        P: fdt::parsing::ParserWithMode<'a>,
-    {
-        if depth > MAX_DEPTH {
-            return Err(Error::TooLarge("nesting deeper than 32"));
-        }
-        if self.nodes.len() >= MAX_NODES {
-            return Err(Error::TooLarge("more than 20000 nodes"));
-        }
-        let node = node.fallible();
-        let name = node.name().map_err(structure)?;
-        let name = match name.unit_address {
-            Some(unit) => alloc::format!("{}@{unit}", name.name),
-            None if parent.is_none() => String::new(),
-            None => name.name.to_string(),
-        };
-        let path = match parent {
-            None => "/".to_string(),
-            Some(p) if self.nodes[p].path == "/" => alloc::format!("/{name}"),
-            Some(p) => alloc::format!("{}/{name}", self.nodes[p].path),
-        };
-        let mut properties = Vec::new();
-        for property in node.properties().map_err(structure)?.iter() {
-            let property = property.map_err(structure)?;
-            properties.push((property.name.to_string(), property.value.to_vec()));
-        }
-        let index = self.nodes.len();
-        self.nodes.push(Node { path, name, parent, children: Vec::new(), properties });
-        if let Some(p) = parent {
-            self.nodes[p].children.push(index);
-        }
-        for child in node.children().map_err(structure)?.iter() {
-            let child = child.map_err(structure)?;
-            self.add(child, Some(index), depth + 1)?;
-        }
-        Ok(())
     }
 
     /// The node at `path` (exact).
@@ -125,7 +103,7 @@ impl Tree {
 
     /// A property's raw value.
     pub fn prop(&self, node: usize, name: &str) -> Option<&[u8]> {
-        self.nodes.get(node)?.properties.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.nodes.get(node)?.properties.iter().find(|(n, _)| *n == name).map(|&(_, value)| value)
     }
 
     /// A one-cell property (`None` when absent or not exactly one cell long).

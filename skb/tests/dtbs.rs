@@ -103,6 +103,39 @@ fn raspberry_pi_4_is_one_class_with_spin_tables_and_translated_devices() {
 }
 
 #[test]
+fn raspberry_pi_5_is_four_a76_with_psci_a_gic_400_and_the_debug_uart_above_4_gib() {
+    let skb = Skb::from_dtb(&board("bcm2712-rpi-5-b.dtb")).unwrap();
+    assert_eq!(skb.model.as_deref(), Some("Raspberry Pi 5"));
+    assert_eq!(skb.cpus.iter().map(|c| c.mpidr).collect::<Vec<_>>(), [0x0, 0x100, 0x200, 0x300]);
+    assert!(skb
+        .cpus
+        .iter()
+        .all(|c| c.compatible.as_deref() == Some("arm,cortex-a76") && c.enable_method == EnableMethod::Psci));
+    assert_eq!(skb.class_count(), 1);
+    assert_eq!(skb.cpu_driver_build(0), Some(CpuDriverBuild::Big), "the Cortex-A76 is out of order");
+    let psci = skb.psci.unwrap();
+    assert_eq!(psci.conduit, PsciConduit::Smc, "the firmware's own TF-A at EL3");
+    assert_eq!(
+        skb.interrupt_controller,
+        Some(InterruptController::GicV2 { distributor: 0x10_7fff_9000, cpu_interface: 0x10_7fff_a000 })
+    );
+    let console = skb.console.unwrap();
+    assert_eq!(console.kind, UartKind::Pl011, "stdout-path is serial10, the debug UART");
+    assert_eq!(console.base, 0x10_7d00_1000, "bus address 0x7d001000 through /soc@107c000000's ranges");
+    assert_eq!(console.baud, Some(115_200));
+    assert_eq!(console.clock_hz, Some(9_216_000), "the fixed clk_uart clock the tree names");
+    assert_eq!(
+        skb.memory,
+        [MemoryRange { base: 0, size: 0x2800_0000 }],
+        "until the firmware writes the real size"
+    );
+    assert!(skb.reserved.iter().any(|r| r.base == 0 && r.size == 0x8_0000), "TF-A's first 512 KiB");
+    assert_eq!(skb.no_map, [MemoryRange { base: 0, size: 0x8_0000 }], "TF-A's memory is never mapped");
+    let l2 = skb.cpus[0].caches.l2_size();
+    assert_eq!(l2, Some(512 * 1024));
+}
+
+#[test]
 fn juno_lists_big_cores_first_and_they_still_rank_higher() {
     let skb = Skb::from_dtb(&board("juno-r2.dtb")).unwrap();
     assert_eq!(skb.cpus[0].compatible.as_deref(), Some("arm,cortex-a72"));
@@ -564,6 +597,7 @@ fn malformed_optional_facts_are_warnings_with_the_fact_absent() {
 fn board_trees_read_without_warnings() {
     for name in [
         "bcm2711-rpi-4-b.dtb",
+        "bcm2712-rpi-5-b.dtb",
         "juno-r2.dtb",
         "rk3399-rockpro64.dtb",
         "rk3566-quartz64-b.dtb",

@@ -6,7 +6,8 @@
 //!
 //! The images are built on first use (the first run downloads the packages into
 //! `build/cache/`; later runs reuse them). Needs mtools, fdisk and dosfstools
-//! (`scripts/test` installs them) and Debian's `u-boot-qemu` for the U-Boot boot.
+//! (`scripts/test` installs them); the U-Boot boot runs the trixie `u-boot-qemu` that
+//! `scripts/mkimage qemu-virt-uboot` fetches.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,10 @@ const SECTOR: u64 = 512;
 const RPI_PART_SECTOR: u64 = 8192;
 const RK_PART_SECTOR: u64 = 32768;
 const RK_IDBLOADER_SECTOR: u64 = 64;
+/// Where SPL reads u-boot.itb on every RK3399 board Debian builds U-Boot for but the Puma
+/// (Debian's `u-boot-install-rockchip`, which writes it at 512 on the Puma alone).
 const RK_ITB_SECTOR: u64 = 16384;
+const PUMA_ITB_SECTOR: u64 = 512;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -113,8 +117,14 @@ fn fat_files(image: &Path, start_sector: u64) -> HashSet<String> {
 
 /// One file from the FAT file system, copied out.
 fn fat_read(image: &Path, start_sector: u64, path: &str) -> Vec<u8> {
-    let dest =
-        std::env::temp_dir().join(format!("mk-boards-{}-{}", std::process::id(), path.replace('/', "_")));
+    // Tests run in parallel and may copy the same file: each copy gets its own name.
+    static COPIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let copy = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dest = std::env::temp_dir().join(format!(
+        "mk-boards-{}-{copy}-{}",
+        std::process::id(),
+        path.replace('/', "_")
+    ));
     let status = mtools("mcopy")
         .args(["-n", "-o", "-i"])
         .arg(format!("{}@@{}", image.display(), start_sector * SECTOR))
@@ -128,16 +138,46 @@ fn fat_read(image: &Path, start_sector: u64, path: &str) -> Vec<u8> {
     bytes
 }
 
-/// A file of an unpacked Debian package in the mkimage cache.
-fn package_file(package: &str, path: &str) -> Vec<u8> {
+/// Where a Debian package is unpacked in the mkimage cache.
+fn package_root(package: &str) -> PathBuf {
     let debian = cache_dir().join("debian");
     let entries = std::fs::read_dir(&debian).unwrap_or_else(|e| panic!("{}: {e}", debian.display()));
-    let root = entries
+    entries
         .filter_map(Result::ok)
         .map(|e| e.path().join("root").join(package))
         .find(|root| root.join(".extracted").exists())
-        .unwrap_or_else(|| panic!("{package} is not unpacked under {}", debian.display()));
+        .unwrap_or_else(|| panic!("{package} is not unpacked under {}", debian.display()))
+}
+
+/// A file of an unpacked Debian package in the mkimage cache.
+fn package_file(package: &str, path: &str) -> Vec<u8> {
+    let root = package_root(package);
     std::fs::read(root.join(path.trim_start_matches('/'))).unwrap_or_else(|e| panic!("{package}:{path}: {e}"))
+}
+
+/// The device trees of Debian's kernel package (as unpacked by scripts/mkimage) in `vendor/`
+/// whose names start with `prefix`: (file name, bytes), sorted by name.
+fn linux_trees(vendor: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let debian = cache_dir().join("debian");
+    let mut trees = Vec::new();
+    for suite in std::fs::read_dir(&debian).into_iter().flatten().filter_map(Result::ok) {
+        let root = suite.path().join("root");
+        for package in std::fs::read_dir(&root).into_iter().flatten().filter_map(Result::ok) {
+            let lib = package.path().join("usr/lib");
+            for kernel in std::fs::read_dir(&lib).into_iter().flatten().filter_map(Result::ok) {
+                for tree in
+                    std::fs::read_dir(kernel.path().join(vendor)).into_iter().flatten().filter_map(Result::ok)
+                {
+                    let name = tree.file_name().to_string_lossy().into_owned();
+                    if name.starts_with(prefix) && name.ends_with(".dtb") {
+                        trees.push((name, std::fs::read(tree.path()).expect("a tree")));
+                    }
+                }
+            }
+        }
+    }
+    trees.sort();
+    trees
 }
 
 fn assert_one_bootable_fat32(image: &Path, start: u64) -> Partition {
@@ -174,6 +214,7 @@ fn rpi4_sd_image_holds_firmware_config_device_tree_and_the_kernel() {
     for name in ["/start4.elf", "/fixup4.dat", "/config.txt", "/bcm2711-rpi-4-b.dtb", "/kernel8.img"] {
         assert!(files.contains(name), "{name} missing from the boot partition: {files:?}");
     }
+    assert!(!files.contains("/cmdline.txt"), "no cmdline.txt without --bootargs");
     assert!(!files.contains("/bl31.bin"), "no armstub without --armstub-tfa");
     assert_eq!(fat_read(&image, RPI_PART_SECTOR, "/kernel8.img"), std::fs::read(built("Image")).unwrap());
     let firmware = "usr/lib/raspi-firmware";
@@ -192,6 +233,78 @@ fn rpi4_sd_image_holds_firmware_config_device_tree_and_the_kernel() {
     assert!(!settings.iter().any(|s| s.starts_with("armstub")), "{config}");
     let dtb = fat_read(&image, RPI_PART_SECTOR, "/bcm2711-rpi-4-b.dtb");
     assert_eq!(&dtb[..4], &[0xd0, 0x0d, 0xfe, 0xed], "the device tree must be a DTB");
+}
+
+#[test]
+fn rpi4_card_carries_every_bcm2711_tree_and_lets_the_firmware_choose() {
+    let image = sd_image("rpi4", &["rpi4"]);
+    let files = fat_files(&image, RPI_PART_SECTOR);
+    let kernel_trees = linux_trees("broadcom", "bcm2711-rpi-");
+    assert!(kernel_trees.len() >= 3, "Debian ships the 4 B, 400 and CM4 trees: {kernel_trees:?}");
+    for (name, bytes) in &kernel_trees {
+        assert!(files.contains(&format!("/{name}")), "{name} missing: {files:?}");
+        assert!(
+            fat_read(&image, RPI_PART_SECTOR, &format!("/{name}")) == *bytes,
+            "{name} differs from Debian's"
+        );
+    }
+    for board in ["bcm2711-rpi-400.dtb", "bcm2711-rpi-cm4-io.dtb"] {
+        assert!(kernel_trees.iter().any(|(name, _)| name == board), "{board} not among {kernel_trees:?}");
+    }
+    let config = String::from_utf8(fat_read(&image, RPI_PART_SECTOR, "/config.txt")).unwrap();
+    let settings: Vec<&str> = config.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(
+        settings.contains(&"upstream_kernel=1"),
+        "the firmware must look for Linux's tree names: {config}"
+    );
+    assert!(!settings.iter().any(|s| s.starts_with("device_tree=")), "no tree pinned: {config}");
+}
+
+#[test]
+fn bootargs_land_in_cmdline_txt_on_the_pi_and_in_the_extlinux_append_line() {
+    const ARGS: &str = "bench bench-rounds=500 console-check=\"a b\"";
+    let pi = sd_image("rpi4-bootargs", &["rpi4", "--bootargs", ARGS]);
+    let cmdline = String::from_utf8(fat_read(&pi, RPI_PART_SECTOR, "/cmdline.txt")).unwrap();
+    assert_eq!(cmdline, format!("{ARGS}\n"), "one line, as the firmware reads it");
+    let pi5 = sd_image("rpi5-bootargs", &["rpi5", "--bootargs", ARGS]);
+    assert_eq!(
+        String::from_utf8(fat_read(&pi5, RPI_PART_SECTOR, "/cmdline.txt")).unwrap(),
+        format!("{ARGS}\n")
+    );
+    let rk = sd_image("rk3399-rockpro64-bootargs", &["rk3399", "--board", "rockpro64", "--bootargs", ARGS]);
+    let conf = extlinux(&rk);
+    let appends: Vec<&str> = conf.lines().map(str::trim).filter(|l| l.starts_with("append")).collect();
+    assert_eq!(appends, [format!("append {ARGS}")], "{conf}");
+    let plain = extlinux(&sd_image("rk3399-rockpro64", &["rk3399", "--board", "rockpro64"]));
+    assert!(!plain.contains("append"), "no append line without --bootargs: {plain}");
+}
+
+#[test]
+fn rpi5_card_holds_config_the_pi_5_tree_and_the_kernel_but_no_firmware() {
+    let image = sd_image("rpi5", &["rpi5"]);
+    assert_one_bootable_fat32(&image, RPI_PART_SECTOR);
+    let files = fat_files(&image, RPI_PART_SECTOR);
+    for name in ["/config.txt", "/bcm2712-rpi-5-b.dtb", "/kernel8.img"] {
+        assert!(files.contains(name), "{name} missing: {files:?}");
+    }
+    assert!(
+        !files.iter().any(|f| f.starts_with("/start")),
+        "the Pi 5's firmware is in its EEPROM: {files:?}"
+    );
+    assert_eq!(fat_read(&image, RPI_PART_SECTOR, "/kernel8.img"), std::fs::read(built("Image")).unwrap());
+    let (_, debian) = linux_trees("broadcom", "bcm2712-rpi-5-b.dtb").pop().expect("Debian's Pi 5 tree");
+    assert!(fat_read(&image, RPI_PART_SECTOR, "/bcm2712-rpi-5-b.dtb") == debian, "the tree must be Debian's");
+    let config = String::from_utf8(fat_read(&image, RPI_PART_SECTOR, "/config.txt")).unwrap();
+    let settings: Vec<&str> = config.lines().filter(|l| !l.starts_with('#')).collect();
+    for setting in [
+        "arm_64bit=1",
+        "enable_uart=1",
+        "uart_2ndstage=1",
+        "kernel=kernel8.img",
+        "device_tree=bcm2712-rpi-5-b.dtb",
+    ] {
+        assert!(settings.contains(&setting), "config.txt lacks {setting}: {config}");
+    }
 }
 
 #[test]
@@ -225,6 +338,56 @@ fn rockpro64_sd_image_has_u_boot_at_the_rockchip_offsets_and_an_extlinux_boot_pa
     let conf = extlinux(&image);
     assert!(conf.lines().any(|l| l.trim() == "kernel /Image"), "{conf}");
     assert!(conf.lines().any(|l| l.trim() == "fdt /rk3399-rockpro64.dtb"), "{conf}");
+}
+
+#[test]
+fn every_rk3399_card_has_u_boot_where_its_spl_reads_it_and_puma_reads_sector_512() {
+    let boards = Command::new(repo_root().join("scripts/mkimage"))
+        .args(["rk3399", "--list-boards"])
+        .output()
+        .expect("scripts/mkimage --list-boards");
+    let boards = String::from_utf8(boards.stdout).unwrap();
+    assert!(boards.lines().any(|b| b == "puma"), "{boards}");
+    for board in boards.lines() {
+        // Its own name: the image is deleted below, and other tests keep theirs.
+        let image = sd_image(&format!("rk3399-every-{board}"), &["rk3399", "--board", board]);
+        let itb_sector = if board == "puma" { PUMA_ITB_SECTOR } else { RK_ITB_SECTOR };
+        let dir = format!("usr/lib/u-boot/{board}-rk3399");
+        for (file, sector) in [("idbloader.img", RK_IDBLOADER_SECTOR), ("u-boot.itb", itb_sector)] {
+            let expected = package_file("u-boot-rockchip", &format!("{dir}/{file}"));
+            let found = read_range(&image, sector * SECTOR, expected.len());
+            assert!(found == expected, "{board}: {file} must sit byte for byte at sector {sector}");
+        }
+        // The combined image Debian built for the board has the same layout from sector 64.
+        let combined = package_file("u-boot-rockchip", &format!("{dir}/u-boot-rockchip.bin"));
+        let card = read_range(&image, RK_IDBLOADER_SECTOR * SECTOR, combined.len());
+        let itb_len = package_file("u-boot-rockchip", &format!("{dir}/u-boot.itb")).len();
+        let itb_at = ((itb_sector - RK_IDBLOADER_SECTOR) * SECTOR) as usize;
+        assert!(
+            card[itb_at..itb_at + itb_len] == combined[itb_at..itb_at + itb_len],
+            "{board}: u-boot.itb where Debian's u-boot-rockchip.bin has it"
+        );
+        let _ = std::fs::remove_file(&image);
+    }
+}
+
+#[test]
+fn rk3588_cards_for_the_orange_pi_5_and_5_plus_ship_their_debian_trees() {
+    for (board, tree) in
+        [("orangepi-5", "rk3588s-orangepi-5.dtb"), ("orangepi-5-plus", "rk3588-orangepi-5-plus.dtb")]
+    {
+        let image = sd_image(&format!("rk3588-{board}"), &["rk3588", "--board", board]);
+        assert_one_bootable_fat32(&image, RK_PART_SECTOR);
+        let (_, debian) = linux_trees("rockchip", tree).pop().unwrap_or_else(|| panic!("Debian's {tree}"));
+        assert!(
+            fat_read(&image, RK_PART_SECTOR, &format!("/{tree}")) == debian,
+            "{board}: {tree} must be Debian's"
+        );
+        let conf = extlinux(&image);
+        assert!(conf.lines().any(|l| l.trim() == format!("fdt /{tree}")), "{board}: {conf}");
+        let skb = skb::Skb::from_dtb(&debian).unwrap_or_else(|e| panic!("{tree}: {e}"));
+        assert_eq!(skb.cpus.len(), 8, "{tree}: four Cortex-A55 and four Cortex-A76");
+    }
 }
 
 #[test]
@@ -295,10 +458,24 @@ fn raspi4b_boots_the_sd_card_kernel_with_four_cores_through_the_spin_table() {
 
 #[test]
 fn u_boot_finds_the_kernel_through_extlinux_and_boots_big_little_at_el2() {
-    let image = sd_image("qemu-virt-uboot", &["qemu-virt-uboot"]);
-    let uboot = std::env::var_os("MK_UBOOT_QEMU")
-        .map_or_else(|| PathBuf::from("/usr/lib/u-boot/qemu_arm64/u-boot.bin"), PathBuf::from);
-    assert!(uboot.exists(), "{} missing: install Debian's u-boot-qemu (scripts/test does)", uboot.display());
+    const ARGS: &str = "mk-uboot-check=1 bench-rounds=7";
+    let image = sd_image("qemu-virt-uboot", &["qemu-virt-uboot", "--bootargs", ARGS]);
+    // The U-Boot scripts/mkimage put next to the disk: Debian's u-boot-qemu of the same
+    // release as the u-boot-rockchip the RK3399 cards carry.
+    let uboot = image.with_extension("u-boot.bin");
+    assert!(uboot.exists(), "scripts/mkimage qemu-virt-uboot must leave {}", uboot.display());
+    let release = |package: &str| {
+        let marker = package_root(package).join(".extracted");
+        let deb = std::fs::read_to_string(&marker).unwrap_or_else(|e| panic!("{}: {e}", marker.display()));
+        // u-boot-qemu_2025.01-3+deb13u1_all.deb -> 2025.01
+        deb.split('_')
+            .nth(1)
+            .and_then(|v| v.split('-').next())
+            .map(str::to_owned)
+            .expect("a versioned .deb name")
+    };
+    let (qemu_release, rockchip_release) = (release("u-boot-qemu"), release("u-boot-rockchip"));
+    assert_eq!(qemu_release, rockchip_release, "one U-Boot release for QEMU and the RK3399 cards");
     let qemu = Qemu {
         machine: "virt,gic-version=3,virtualization=on".into(),
         // QEMU hands this tree to U-Boot as the board's own; U-Boot passes it on to the kernel.
@@ -309,7 +486,16 @@ fn u_boot_finds_the_kernel_through_extlinux_and_boots_big_little_at_el2() {
         ..Qemu::big_little()
     };
     let run = qemu.boot();
-    assert!(run.console.contains("U-Boot 20"), "U-Boot must run first");
+    assert!(
+        run.console.contains(&format!("U-Boot {qemu_release}")),
+        "U-Boot {qemu_release} (Debian's u-boot-qemu) must run first"
+    );
+    let command_line = run.lines_starting("boot stub: command line: ");
+    assert_eq!(
+        command_line,
+        [format!("boot stub: command line: {ARGS}")],
+        "extlinux's append line must arrive"
+    );
     assert!(
         run.console.contains("Retrieving file: /extlinux/extlinux.conf")
             || run.console.contains("/extlinux/extlinux.conf"),
@@ -324,5 +510,53 @@ fn u_boot_finds_the_kernel_through_extlinux_and_boots_big_little_at_el2() {
         assert_core_up(&run, core, "big", "cortex-a72");
     }
     run.assert_all_up_in_time(6);
+    assert!(run.powered_off_cleanly(), "PSCI SYSTEM_OFF over smc must end QEMU: {:?}", run.status);
+}
+
+#[test]
+fn the_pi_5_trees_cores_caches_and_psci_boot_on_qemu_virt() {
+    // QEMU has no Pi 5: platforms/rpi5/make-qemu-dtb gives virt the Pi 5 tree's model, cores
+    // (four Cortex-A76) and cache facts, a GICv2 and EL2 entry with PSCI over smc; the MPIDRs,
+    // RAM, GIC and UART addresses stay virt's.
+    let image = sd_image("rpi5", &["rpi5"]);
+    let dir = std::env::temp_dir().join(format!("mk-boards-rpi5-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (pi5, dtb) = (dir.join("bcm2712-rpi-5-b.dtb"), dir.join("rpi5-on-virt.dtb"));
+    std::fs::write(&pi5, fat_read(&image, RPI_PART_SECTOR, "/bcm2712-rpi-5-b.dtb")).unwrap();
+    let status = Command::new(repo_root().join("platforms/rpi5/make-qemu-dtb"))
+        .arg(&dtb)
+        .arg(&pi5)
+        .status()
+        .expect("platforms/rpi5/make-qemu-dtb runs");
+    assert!(status.success(), "make-qemu-dtb: {status}");
+    let facts = skb::Skb::from_dtb(&std::fs::read(&dtb).unwrap()).expect("the merged tree reads");
+    assert_eq!(facts.model.as_deref(), Some("Raspberry Pi 5 (facts on QEMU virt)"));
+    assert!(facts.warnings.is_empty(), "{:?}", facts.warnings);
+    for cpu in &facts.cpus {
+        assert_eq!(cpu.compatible.as_deref(), Some("arm,cortex-a76"));
+        assert_eq!(cpu.caches.l2_size(), Some(512 * 1024), "the Pi 5's private L2");
+        assert_eq!(
+            cpu.caches.outer.last().map(|l| (l.level, l.size)),
+            Some((3, Some(2 << 20))),
+            "the shared L3"
+        );
+    }
+    let qemu = Qemu {
+        machine: "virt,gic-version=2,virtualization=on".into(),
+        cpu: "cortex-a76".into(),
+        smp: 4,
+        dtb: Some(dtb),
+        append: Some("pi5-on-virt".into()),
+        ..Qemu::big_little()
+    };
+    let run = qemu.boot();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(run.lines_starting("boot stub: entered at EL2").len(), 1, "{}", run.console);
+    let planned = run.lines_starting("boot stub: core 0 ");
+    assert!(planned.len() == 1 && planned[0].contains("arm,cortex-a76 -> cortex-a72 build"), "{planned:?}");
+    for core in 0..4 {
+        assert_core_up(&run, core, "big", "cortex-a72");
+    }
+    run.assert_all_up_in_time(4);
     assert!(run.powered_off_cleanly(), "PSCI SYSTEM_OFF over smc must end QEMU: {:?}", run.status);
 }

@@ -1,4 +1,4 @@
-//! The scripts a person types (`scripts/run`, `test`, `bench`, `mkimage`, `build`) explain
+//! The scripts a person types (`scripts/run`, `test`, `bench`, `mkimage`, `flash`, `build`) explain
 //! themselves and check their arguments before anything is installed, downloaded or built:
 //! `--help` and `-h` print usage on standard output with status 0, and a bad argument is one
 //! message naming what is accepted, with status 2.
@@ -164,6 +164,8 @@ fn help_is_usage_on_stdout_with_status_0_and_starts_nothing() {
         ("mkimage", &["--help"]),
         ("mkimage", &["-h"]),
         ("mkimage", &["rk3399", "--help"]),
+        ("flash", &["--help"]),
+        ("flash", &["-h"]),
         ("build", &["--help"]),
         ("build", &["-h"]),
     ];
@@ -331,7 +333,7 @@ fn bench_linux_with_good_arguments_goes_on_to_set_up() {
 #[test]
 fn mkimage_checks_platform_board_and_files_before_downloading() {
     let boards = "firefly nanopc-t4 nanopi-neo4 pinebook-pro puma roc-pc rock-4se rock-pi-4 rockpro64";
-    let platforms = "rpi4, rk3399, rk3588, qemu-virt-uboot";
+    let platforms = "rpi4, rpi5, rk3399, rk3588, qemu-virt-uboot";
     assert_usage_errors(
         &Sandbox::new("mkimage"),
         "mkimage",
@@ -341,7 +343,18 @@ fn mkimage_checks_platform_board_and_files_before_downloading() {
             (&["rk3399", "--board", "nosuch", "x.img"], &["unknown rk3399 board 'nosuch'", boards]),
             (&["rk3399", "x.img"], &["rk3399 needs --board", boards]),
             (&["rk3399", "--board", "rockpro64"], &["no output file given"]),
-            (&["rk3588", "--board", "nosuch", "x.img"], &["unknown rk3588 board 'nosuch'", "rock-5b"]),
+            (
+                &["rk3588", "--board", "nosuch", "x.img"],
+                &["unknown rk3588 board 'nosuch'", "rock-5b orangepi-5 orangepi-5-plus", "--dtb"],
+            ),
+            (&["rpi4", "--bootargs"], &["--bootargs needs a value"]),
+            (&["rpi4", "--bootargs", "  ", "x.img"], &["--bootargs needs a value"]),
+            (
+                &["rpi5", "--bootargs", "a\nb", "x.img"],
+                &["--bootargs must be one line of printable characters"],
+            ),
+            (&["rk3399", "--board", "puma", "--bootargs", "a\tb", "x.img"], &["one line of printable"]),
+            (&["qemu-virt-uboot", "--bootargs", "root=${x}", "x.img"], &["U-Boot would expand the '$'"]),
             (&["rpi4", "--board", "rockpro64", "x.img"], &["--board applies to rk3399, rk3588 only"]),
             (&["rpi4", "--list-boards"], &["--list-boards applies to rk3399, rk3588 only"]),
             (
@@ -364,7 +377,10 @@ fn mkimage_lists_boards_without_downloading_and_goes_on_for_a_known_one() {
     let listed: Vec<String> = text(&output.stdout).lines().map(str::to_owned).collect();
     assert_eq!(listed.len(), 9, "{listed:?}");
     assert!(listed.iter().any(|board| board == "rockpro64"), "{listed:?}");
-    assert_eq!(text(&sandbox.run("mkimage", &["rk3588", "--list-boards"]).stdout), "rock-5b\n");
+    assert_eq!(
+        text(&sandbox.run("mkimage", &["rk3588", "--list-boards"]).stdout),
+        "rock-5b\norangepi-5\norangepi-5-plus\n"
+    );
     sandbox.assert_nothing_happened("--list-boards");
 
     // A board from the list passes the checks and reaches the download of its U-Boot.

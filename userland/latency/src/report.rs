@@ -3,7 +3,8 @@
 //! ordered pair, measured or `failed:`), and writing them as a CSV, a summary, and an SVG
 //! figure of heatmaps per ordered core pair (rows measure, columns echo): p50, p99, the raw
 //! cache-line limit and p50 over the limit. Portable, so the host tool (`latency-report`) and
-//! its tests share it.
+//! its tests share it. The log may be QEMU's output or a capture of a board's serial line
+//! (CR LF line ends, timestamp prefixes: [`bench_report::capture`]).
 //!
 //! A failed pair stays a failure all the way: a `failed` row in the CSV with no figures, a
 //! hatched `×` cell in every panel, no part in the summary, and a [`Report::problems`] entry
@@ -20,6 +21,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write;
 
+use bench_report::capture::console_lines;
 use bench_report::heatmap::{Cell, Core, Figure, Panel};
 
 /// The failure name given to a line whose figures include a zero.
@@ -122,15 +124,16 @@ pub fn parse_line(line: &str) -> Option<PairResult> {
     })
 }
 
-/// Every pair line of a console log.
+/// Every pair line of a console log (QEMU's output or a board's serial capture).
 pub fn parse_log(log: &str) -> Vec<PairResult> {
-    log.lines().filter_map(parse_line).collect()
+    console_lines(log).filter_map(|line| parse_line(&line)).collect()
 }
 
 /// The run's facts from a console log.
 pub fn parse_run_info(log: &str) -> RunInfo {
     let mut info = RunInfo::default();
-    for line in log.lines().map(str::trim) {
+    for line in console_lines(log) {
+        let line = line.trim();
         if let Some(rest) = line.strip_prefix("latency machine: ") {
             let (fields, model) = rest.split_once(" model=").unwrap_or((rest, ""));
             info.model = (!model.is_empty()).then(|| model.into());

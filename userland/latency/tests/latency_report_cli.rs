@@ -1,6 +1,6 @@
 //! The `latency-report` tool end to end: a console log with a failed pair gives a CSV with a
 //! `failed` row, a figure with the failure marked, and a non-zero exit status; a complete log
-//! exits 0.
+//! exits 0; a board's serial capture of it (CR LF, timestamps) gives the same report.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -58,4 +58,52 @@ fn a_complete_run_exits_zero() {
     let (status, stderr) = report(&dir, &complete);
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("6 of 6 ordered pairs measured"), "{stderr}");
+}
+
+/// What a terminal program or `ts` puts before line `i` of a capture.
+type Stamp = fn(usize) -> String;
+
+/// The complete run as a terminal program records a board's serial line: U-Boot's lines
+/// first, CR LF line ends, and a timestamp before every line in the form `stamp` gives.
+fn serial_capture(stamp: Stamp) -> String {
+    let complete = complete_run();
+    let lines = ["U-Boot 2025.01 (Jan 01 2025 - 00:00:00 +0000)", "Starting kernel ...", ""]
+        .into_iter()
+        .chain(complete.lines());
+    lines.enumerate().map(|(i, line)| format!("{}{line}\r\n", stamp(i))).collect()
+}
+
+fn complete_run() -> String {
+    FAILED_RUN.replace(
+        "latency 1-2 class=little-big failed: no-pong (the echoing core answered no ping within 2 s)",
+        "latency 1-2 class=little-big p50_ns=1700 p99_ns=2500 limit_ns=1250",
+    )
+}
+
+#[test]
+fn a_board_serial_capture_gives_the_same_report_as_the_plain_log() {
+    let plain = scratch("capture-plain");
+    let (status, stderr) = report(&plain, &complete_run());
+    assert!(status.success(), "{stderr}");
+    let expected_csv = std::fs::read_to_string(plain.join("latency.csv")).expect("CSV written");
+    let captures: [(&str, Stamp); 5] = [
+        ("crlf", |_| String::new()),
+        ("ts", |i| format!("Nov 27 14:39:{:02} ", 40 + i)),
+        ("ts-incremental", |i| format!("00:00:00.{:06} ", 120 * i)),
+        ("tio", |i| format!("\x1b[1m[14:39:{:02}.{:03}]\x1b[0m ", 40 + i, 7 * i)),
+        ("minicom", |i| format!("[2026-11-27 14:39:{:02}] ", 40 + i)),
+    ];
+    for (name, stamp) in captures {
+        let dir = scratch(&format!("capture-{name}"));
+        let (status, stderr) = report(&dir, &serial_capture(stamp));
+        assert!(status.success(), "{name}: {stderr}");
+        assert!(stderr.contains("6 of 6 ordered pairs measured"), "{name}: {stderr}");
+        let csv = std::fs::read_to_string(dir.join("latency.csv")).expect("CSV written");
+        assert_eq!(csv, expected_csv, "{name}: the capture must read as the plain log does");
+        let svg = std::fs::read_to_string(dir.join("latency-heatmap.svg")).expect("SVG written");
+        assert!(
+            !svg.contains("no `latency machine:` line"),
+            "{name}: the machine line (model=test) must be read too"
+        );
+    }
 }

@@ -93,6 +93,11 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     for warning in &facts.warnings {
         stub_println!("boot stub: warning: device tree: {warning}");
     }
+    // What the loader put in /chosen/bootargs (cmdline.txt, extlinux `append`, QEMU -append):
+    // on a board the one place to see that the arguments arrived.
+    if let Some(args) = facts.bootargs.as_deref().filter(|args| !args.trim().is_empty()) {
+        stub_println!("boot stub: command line: {args}");
+    }
 
     // Full identity map from the device tree's memory, so regions can go anywhere in RAM.
     let mut ram: Vec<PhysRange> = facts
