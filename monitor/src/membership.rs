@@ -15,20 +15,21 @@
 //! replica; the initiator reports how many monitors agreed and how long detection took, and
 //! tells the removed core it was evicted, so that a core that was only slow stops instead of
 //! acting on state the others no longer share with it (fail-stop). Only the lowest-numbered
-//! live core that suspects starts the round, unless the silence lasts twice as long (that core
-//! may be the slow one): fewer duplicate rounds, none needed for correctness, because removal
-//! is idempotent and commutes (the replicas converge whatever order commits arrive in).
+//! live core that suspects starts the round, unless the silence lasts four times as long (that
+//! core may be the slow one): one report per failure as a rule, and duplicate rounds harmless,
+//! because removal is idempotent and commutes (the replicas converge whatever order commits
+//! arrive in). After a round a voter refused, the suspects need a fresh silence before the next;
+//! after one that timed out (a voter stopped too), the next starts at once without it.
 //!
 //! A round whose answers do not all arrive within [`Config::round_timeout_ns`] fails and
 //! removes nobody: a voter that does not answer is suspected in its turn, so every round
 //! completes or aborts and never hangs.
 //!
-//! **Not being scheduled is not the others' silence.** A monitor whose own steps
-//! ([`Membership::tick`], [`Membership::receive`]) were more than half the suspicion time apart
-//! was itself not running (its core busy, or, under an emulator, its vCPU not scheduled by the
-//! host): the others' messages may simply not have been read. For the next suspicion time it
-//! counts everyone as heard and votes no, so only a core that the running ones stopped hearing
-//! is removed.
+//! **Not being scheduled is not the others' silence.** A monitor that was itself not running
+//! (its core busy, or, under an emulator, its vCPU not scheduled by the host) has the others'
+//! messages waiting unread in its channels. So [`Membership::receive`] only notes a round's
+//! step, and [`Membership::tick`], which the monitor calls once it has read every channel,
+//! votes and suspects: by then everything the others sent counts as heard.
 
 use alloc::vec::Vec;
 
@@ -53,7 +54,7 @@ impl Config {
     /// rounds bounded by 300 ms. A dead core is removed about 0.5 s after its last message
     /// (suspicion, then a round of two phases that takes milliseconds), well under a second
     /// of guest time; a core the host does not schedule for less than 250 ms is never voted
-    /// out, and a monitor that was itself not scheduled accuses nobody (see [`Membership`]).
+    /// out, and a monitor that was itself not scheduled reads what waits before it judges.
     pub const MONITOR: Config =
         Config { heartbeat_ns: 50_000_000, suspect_after_ns: 500_000_000, round_timeout_ns: 300_000_000 };
 }
@@ -121,10 +122,9 @@ pub struct Membership {
     aborted_at: Vec<u64>,
     outbox: Vec<(CoreId, Wire)>,
     events: Vec<Event>,
-    /// When this monitor last took a step.
-    last_step: u64,
-    /// Until when it accuses nobody (it was not scheduled for a while before).
-    starved_until: u64,
+    /// Round steps received, handled at the next [`tick`](Self::tick) (once every channel
+    /// was read).
+    steps: Vec<(CoreId, Msg, u64)>,
 }
 
 /// Bits of a round number that say which core started it (rounds from different initiators
@@ -146,8 +146,7 @@ impl Membership {
             aborted_at: alloc::vec![0; cores],
             outbox: Vec::new(),
             events: Vec::new(),
-            last_step: now,
-            starved_until: 0,
+            steps: Vec::new(),
         }
     }
 
@@ -194,9 +193,14 @@ impl Membership {
         [heartbeat, suspicion, round].into_iter().flatten().min().unwrap_or(u64::MAX)
     }
 
-    /// Time passed: heartbeats due, suspicions, a round that waited too long.
+    /// Time passed, and every channel was read: the round steps received, heartbeats due,
+    /// suspicions, a round that waited too long.
     pub fn tick(&mut self, now: u64) {
-        self.step_at(now);
+        for (from, msg, suspects) in core::mem::take(&mut self.steps) {
+            if self.is_live(from) {
+                self.round_message(from, msg, suspects, now);
+            }
+        }
         for peer in self.peers() {
             if now.saturating_sub(self.last_sent[peer]) >= self.config.heartbeat_ns {
                 self.outbox.push((peer, Wire::Heartbeat));
@@ -212,9 +216,9 @@ impl Membership {
         }
     }
 
-    /// A membership message from `from`.
+    /// A membership message from `from` (a round's step waits for the next
+    /// [`tick`](Self::tick)).
     pub fn receive(&mut self, from: CoreId, wire: Wire, now: u64) {
-        self.step_at(now);
         self.heard(from, now);
         if !self.is_live(from) {
             // A removed core's word counts for nothing (it is told to stop below).
@@ -226,20 +230,8 @@ impl Membership {
         match wire {
             Wire::Heartbeat => {}
             Wire::Evicted => self.events.push(Event::Evicted { by: from }),
-            Wire::Round { msg, suspects } => self.round_message(from, msg, suspects, now),
+            Wire::Round { msg, suspects } => self.steps.push((from, msg, suspects)),
         }
-    }
-
-    /// Notes a step at `now`; after a gap of half the suspicion time, this monitor was not
-    /// running and gives everyone a fresh start.
-    fn step_at(&mut self, now: u64) {
-        if now.saturating_sub(self.last_step) > self.config.suspect_after_ns / 2 {
-            self.starved_until = now + self.config.suspect_after_ns;
-            for heard in &mut self.last_heard {
-                *heard = (*heard).max(now);
-            }
-        }
-        self.last_step = self.last_step.max(now);
     }
 
     fn peers(&self) -> Vec<CoreId> {
@@ -251,9 +243,6 @@ impl Membership {
     /// this core is the lowest-numbered live one outside them or the silence lasted twice as
     /// long; none shortly after a round about them aborted, unless they were silent since.
     fn suspects_to_act_on(&self, now: u64) -> u64 {
-        if now < self.starved_until {
-            return 0;
-        }
         let suspect_after = self.config.suspect_after_ns;
         let silent = |p: CoreId| now.saturating_sub(self.last_heard[p]);
         let suspects: u64 = self
@@ -271,7 +260,7 @@ impl Membership {
         }
         let lowest = (0..64).find(|&c| self.is_live(c) && suspects & bit(c) == 0) == Some(self.me);
         let long =
-            (0..self.last_heard.len()).any(|p| suspects & bit(p) != 0 && silent(p) >= 2 * suspect_after);
+            (0..self.last_heard.len()).any(|p| suspects & bit(p) != 0 && silent(p) >= 4 * suspect_after);
         if lowest || long {
             suspects
         } else {
@@ -300,10 +289,9 @@ impl Membership {
     /// them for half the suspicion time either (every other phase is a yes).
     fn applier(&self, suspects: u64, now: u64) -> impl FnMut(u32, Phase) -> bool {
         let half = self.config.suspect_after_ns / 2;
-        let all_silent = now >= self.starved_until
-            && (0..self.last_heard.len())
-                .filter(|&c| suspects & bit(c) != 0)
-                .all(|c| now.saturating_sub(self.last_heard[c]) >= half);
+        let all_silent = (0..self.last_heard.len())
+            .filter(|&c| suspects & bit(c) != 0)
+            .all(|c| now.saturating_sub(self.last_heard[c]) >= half);
         move |_, phase| phase != Phase::Prepare || all_silent
     }
 
@@ -352,7 +340,11 @@ impl Membership {
                     self.remove(core, silent_ns, voters, now.saturating_sub(silent_since));
                     self.outbox.push((core, Wire::Evicted));
                 }
-                false => self.aborted_at[core] = now,
+                // Someone still heard them: a fresh silence first. A round that only timed out
+                // (a voter did not answer) is tried again at once, with that voter among the
+                // suspects once it is silent long enough.
+                false if outcome == Outcome::Aborted => self.aborted_at[core] = now,
+                false => {}
             }
         }
     }

@@ -152,6 +152,7 @@ fn help_is_usage_on_stdout_with_status_0_and_starts_nothing() {
         ("run", &["-h"]),
         ("run", &["bench", "--help"]),
         ("run", &["selftest", "--help"]),
+        ("run", &["faults", "--help"]),
         ("run", &["--platform", "qemu-raspi4b", "--help"]),
         ("test", &["--help"]),
         ("test", &["-h"]),
@@ -232,6 +233,16 @@ fn run_checks_its_arguments_before_set_up() {
             (&["--smp", "4", "selftest"], &["'selftest' must come first"]),
             (&["selftest", "--platform", "qemu-raspi4b"], &["the selftest runs on qemu-virt-biglittle only"]),
             (&["selftest", "--rounds", "5"], &["--rounds applies to the benchmark only"]),
+            (&["--seed", "3"], &["--seed is for scripts/run faults"]),
+            (&["bench", "--count", "3"], &["--count is for scripts/run faults"]),
+            (&["faults", "--count", "0"], &["--count 0 is out of range", "1 to 1000 injections"]),
+            (&["faults", "--count", "x"], &["--count 'x' is not a whole number"]),
+            (&["faults", "--seed", "-1"], &["not a whole number"]),
+            (
+                &["faults", "--platform", "qemu-raspi4b"],
+                &["fault injection runs on qemu-virt-biglittle only"],
+            ),
+            (&["--smp", "4", "faults"], &["'faults' must come first"]),
             (&["--nosuch"], &["unknown argument '--nosuch'"]),
         ],
     );
@@ -240,9 +251,14 @@ fn run_checks_its_arguments_before_set_up() {
 #[test]
 fn run_with_good_arguments_goes_on_to_set_up() {
     let sandbox = Sandbox::new("run-good");
-    for args in
-        [&[][..], &["--smp", "1"], &["--smp", "512", "--el2"], &["bench", "--rounds", "100"], &["selftest"]]
-    {
+    for args in [
+        &[][..],
+        &["--smp", "1"],
+        &["--smp", "512", "--el2"],
+        &["bench", "--rounds", "100"],
+        &["selftest"],
+        &["faults", "--seed", "7", "--count", "5"],
+    ] {
         let output = sandbox.run("run", args);
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(STUB_STATUS), "scripts/run {args:?}: {stderr}");
