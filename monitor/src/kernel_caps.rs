@@ -6,7 +6,7 @@ use caps::{CapAddr, CapError, CapType, Capability, Owner, Retype, Rights};
 use userland::{Described, Error};
 
 /// Root slot of the CNode whose slots the protocol fills (copies that arrive, objects retyped
-/// for other cores, channel frames): a CNode of its own, retyped by [`make_protocol_cnode`] at
+/// for other cores, channel frames): a CNode of its own, retyped by [`make_monitor_cnodes`] at
 /// start-up, so that the protocol never competes with boot and spawning for the first CNode's 64
 /// slots (with nine, arrivals were refused for lack of a slot while a core was busy).
 const PROTOCOL_CNODE: u16 = 1;
@@ -23,10 +23,23 @@ pub fn is_protocol_slot(raw: u32) -> bool {
     protocol_slots().any(|slot| slot == raw)
 }
 
-/// Retypes the protocol's CNode from this monitor's free RAM; `None` when there is none.
-pub fn make_protocol_cnode() -> Option<()> {
+/// Root slot of the CNode where the monitor keeps what it holds for each program it spawned
+/// (slot `i` for the `i`th boot module it spawns: the program's channel RAM).
+const PROGRAM_CNODE: u16 = 2;
+
+/// Where the monitor keeps its copy of the channel RAM of the `index`th program it spawns.
+pub fn program_channel_ram_slot(index: u32) -> u32 {
+    userland::cap_addr(PROGRAM_CNODE, index as u8)
+}
+
+/// Retypes the protocol's CNode and the programs' CNode from this monitor's free RAM; `None`
+/// when there is not enough.
+pub fn make_monitor_cnodes() -> Option<()> {
     let bytes = u64::from(PROTOCOL_SLOT_COUNT) * caps::SLOT_BYTES;
-    crate::span::retype_free(userland::cap_type::CNODE, bytes, CapAddr::level1(PROTOCOL_CNODE).raw())
+    for root in [PROTOCOL_CNODE, PROGRAM_CNODE] {
+        crate::span::retype_free(userland::cap_type::CNODE, bytes, CapAddr::level1(root).raw())?;
+    }
+    Some(())
 }
 
 /// The Kernel capability's calls, on core `core`.

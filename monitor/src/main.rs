@@ -64,11 +64,9 @@ const SELFTEST_RAM_BYTES: u64 = 256 << 10;
 const SELFTEST_CHILD_RAM_BYTES: u64 = 512 << 10;
 /// Where the monitor puts those RAM pieces in its own space before giving them.
 const SELFTEST_RAM_SLOT: u32 = SLOT_FIRST_FREE;
-/// Bytes of RAM a monitor gives its `selftest` for channels bound on demand (at its
-/// `SLOT_FIRST_RAM + 2`), after the two pieces above; the monitor keeps a copy at
-/// `CHANNEL_RAM_SLOT` and retypes each channel's Frame from it.
-const SELFTEST_CHANNEL_RAM_BYTES: u64 = 64 << 10;
-const CHANNEL_RAM_SLOT: u32 = 44;
+/// Bytes of RAM a monitor gives every program it spawns for channels bound on demand (at its
+/// `SLOT_CHANNEL_RAM`; see `give_channel_ram`).
+const CHANNEL_RAM_BYTES: u64 = 64 << 10;
 const SELFTEST_CHILD_RAM_SLOT: u32 = SLOT_FIRST_FREE + 7;
 /// Bytes of RAM the boot core's monitor gives each core it starts, for that core's monitor (as
 /// RAM capabilities besides its frame pool's rest); halved until it fits.
@@ -711,7 +709,26 @@ impl Monitor {
         to_me?;
         userland::endpoint_create(child, 0, CHILD_ENDPOINT_SLOT + index)?;
         self.children.push((dispatcher, CHILD_ENDPOINT_SLOT + index));
+        self.give_channel_ram(index, child, dispatcher);
         Ok(())
+    }
+
+    /// Gives the `index`th program (Dispatcher capability at `child`) RAM for the channels it
+    /// binds on demand, at its `SLOT_CHANNEL_RAM`; this monitor keeps a copy to retype each
+    /// channel's Frame from. A program without it can still run; only its binds are refused.
+    fn give_channel_ram(&mut self, index: u32, child: u32, dispatcher: u64) {
+        let slot = kernel_caps::program_channel_ram_slot(index);
+        let given = self
+            .retype_free_ram(CHANNEL_RAM_BYTES, slot)
+            .ok_or(userland::Error::Capability(11))
+            .and_then(|()| userland::cap_give(child, slot, userland::SLOT_CHANNEL_RAM));
+        match given {
+            Ok(()) => self.channel_ram.push((dispatcher, slot)),
+            Err(e) => {
+                let _ = userland::cap_delete(slot);
+                println!("monitor {}: no channel RAM for program {index}: {e:?}", self.core);
+            }
+        }
     }
 
     /// Where this monitor keeps the Dispatcher capability of its boot program `dispatcher`.
@@ -754,14 +771,7 @@ impl Monitor {
             .and_then(|()| ram(SELFTEST_RAM_BYTES, SELFTEST_CHILD_RAM_BYTES, SELFTEST_CHILD_RAM_SLOT))
             .and_then(|()| userland::cap_give(child, SELFTEST_RAM_SLOT, SLOT_FIRST_RAM))
             .and_then(|()| userland::cap_give(child, SELFTEST_CHILD_RAM_SLOT, SLOT_FIRST_RAM + 1))
-            .and_then(|()| userland::cap_give(child, module, SLOT_FIRST_MODULE))
-            .and_then(|()| {
-                let offset = SELFTEST_RAM_BYTES + SELFTEST_CHILD_RAM_BYTES;
-                ram(offset, SELFTEST_CHANNEL_RAM_BYTES, CHANNEL_RAM_SLOT)?;
-                userland::cap_give(child, CHANNEL_RAM_SLOT, SLOT_FIRST_RAM + 2)?;
-                self.channel_ram.push((dispatcher, CHANNEL_RAM_SLOT));
-                Ok(())
-            });
+            .and_then(|()| userland::cap_give(child, module, SLOT_FIRST_MODULE));
         let _ = userland::cap_delete(SELFTEST_RAM_SLOT);
         let _ = userland::cap_delete(SELFTEST_CHILD_RAM_SLOT);
         if let Err(e) = given {
@@ -1153,7 +1163,7 @@ fn run() -> u64 {
     println!("monitor {} up el={}", monitor.core, info(Info::ExceptionLevel).unwrap_or(u64::MAX));
     let given = if monitor.core == monitor.boot { monitor.boot_other_cores() } else { 0 };
     monitor.report_memory(given);
-    if kernel_caps::make_protocol_cnode().is_none() {
+    if kernel_caps::make_monitor_cnodes().is_none() {
         println!(
             "monitor {}: no RAM for the capability protocol's slots; transfers to this core will be refused",
             monitor.core

@@ -272,6 +272,10 @@ pub const SLOT_KERNEL: u32 = 0;
 /// Slot of the first RAM capability the kernel (for a monitor) or the monitor (for a program
 /// it equips) puts into a capability space; further ones follow in consecutive slots.
 pub const SLOT_FIRST_RAM: u32 = 1;
+/// Slot of the RAM capability a monitor gives each program it spawns for channels bound on
+/// demand (`BIND`): the monitor retypes each channel's Frame from its own copy of it, so the
+/// channel is made of the program's memory.
+pub const SLOT_CHANNEL_RAM: u32 = SLOT_FIRST_RAM + 2;
 /// Slot of the capability to the caller's own level-3 VNode, which the kernel installs in
 /// every dispatcher's address space at [`USER_MAPPABLE_BASE`] (`vnode_map`, `vnode_unmap`).
 /// A monitor's RAM capabilities stop before it.
