@@ -19,6 +19,7 @@
 
 pub mod asid;
 pub mod boot_record;
+pub mod fallback_console;
 pub mod frames;
 pub mod kernel_messages;
 pub mod kernel_region;

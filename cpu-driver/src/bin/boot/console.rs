@@ -20,6 +20,11 @@ pub fn init(config: &ConsoleConfig) {
     CONSOLE.call_once(|| unsafe { Uart::new(config, config.base_pa, true) });
 }
 
+/// Whether a console was started (a later [`init`] changes nothing).
+pub fn started() -> bool {
+    CONSOLE.is_completed()
+}
+
 /// Prints one line.
 pub fn print_line(args: core::fmt::Arguments<'_>) {
     if let Some(uart) = CONSOLE.get() {
