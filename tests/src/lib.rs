@@ -46,7 +46,8 @@ pub struct Qemu {
     pub memory: String,
     /// `-dtb`, if any.
     pub dtb: Option<PathBuf>,
-    /// `-kernel`; not passed when [`Qemu::bios`] is set (the firmware finds the OS itself).
+    /// `-kernel`; not passed when [`Qemu::bios`] is set (the firmware finds the OS itself) or
+    /// when empty.
     pub kernel: PathBuf,
     /// Kernel command line (`-append`, which QEMU puts in `/chosen/bootargs`).
     pub append: Option<String>,
@@ -167,6 +168,8 @@ impl Qemu {
             Some(bios) => {
                 command.arg("-bios").arg(bios);
             }
+            // An empty path: the test loads the image some other way (`-device loader`).
+            None if self.kernel.as_os_str().is_empty() => {}
             None => {
                 command.arg("-kernel").arg(&self.kernel);
             }

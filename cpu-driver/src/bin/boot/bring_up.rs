@@ -190,6 +190,7 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
         entry_el,
         entry_counter,
         flags,
+        inject_panic: cpu_driver::inject::panicking_cores(facts.bootargs.as_deref().unwrap_or("")),
     };
     let plan = Plan::new(
         &facts,

@@ -50,6 +50,8 @@ pub struct Handoff {
     pub entry_counter: u64,
     /// `FLAG_*` bits from the kernel command line.
     pub flags: u64,
+    /// Cores told to panic (`BootRecord::inject_panic`).
+    pub inject_panic: u64,
 }
 
 /// The boot core's region, prepared; ready to enter.
@@ -138,6 +140,7 @@ impl Plan {
             psci_conduit: conduit.map_or(0, Conduit::to_raw),
             stub_entry_el: handoff.entry_el,
             flags: handoff.flags,
+            inject_panic: handoff.inject_panic,
             report_timeout_ticks: REPORT_TIMEOUT_SECONDS * cpu::counter_frequency(),
             boot_entry_counter: handoff.entry_counter,
             ..BootRecord::empty()
