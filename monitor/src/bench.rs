@@ -156,20 +156,28 @@ pub struct Options {
     /// monitor exits on purpose right after its `up` line, bit N for core N, so that the path
     /// of a monitor that ends runs for real (for tests).
     pub inject_exit: u64,
+    /// `inject=monitor-exit-in-bench@core<N>`: the cores whose monitor exits on purpose when
+    /// first asked to take part in the benchmark, so that a core dying mid-benchmark is seen
+    /// for real (for tests).
+    pub inject_exit_in_bench: u64,
 }
 
 impl Options {
     /// Reads the options from a kernel command line; words it does not know are ignored.
     pub fn from_bootargs(bootargs: &str) -> Self {
-        let mut options = Options { rounds: DEFAULT_ROUNDS, fail: Vec::new(), unmap: false, inject_exit: 0 };
+        let mut options = Options {
+            rounds: DEFAULT_ROUNDS,
+            fail: Vec::new(),
+            unmap: false,
+            inject_exit: 0,
+            inject_exit_in_bench: 0,
+        };
         for word in bootargs.split_whitespace() {
             if let Some(rounds) = word.strip_prefix("bench-rounds=").and_then(|n| n.parse::<u64>().ok()) {
                 options.rounds = rounds.clamp(1, MAX_ROUNDS);
             } else if let Some(faults) = word.strip_prefix("inject=") {
-                let cores = faults
-                    .split(',')
-                    .filter_map(|f| f.strip_prefix("monitor-exit@core")?.parse::<u32>().ok());
-                options.inject_exit |= cores.filter(|&c| c < 64).fold(0, |mask, c| mask | 1 << c);
+                options.inject_exit |= injected_cores(faults, "monitor-exit@core");
+                options.inject_exit_in_bench |= injected_cores(faults, "monitor-exit-in-bench@core");
             } else if word == "bench-unmap" {
                 options.unmap = true;
             } else if let Some(pairs) = word.strip_prefix("bench-fail=") {
@@ -186,6 +194,13 @@ impl Options {
     pub fn fails(&self, from: u32, to: u32) -> bool {
         self.fail.contains(&(from, to))
     }
+}
+
+/// The cores `faults` (the value of one `inject=` word) names for the fault `prefix` (up to the
+/// core number), as a mask.
+fn injected_cores(faults: &str, prefix: &str) -> u64 {
+    let cores = faults.split(',').filter_map(|f| f.strip_prefix(prefix)?.parse::<u32>().ok());
+    cores.filter(|&c| c < 64).fold(0, |mask, c| mask | 1 << c)
 }
 
 /// A measured pair's console line.
@@ -288,11 +303,19 @@ mod tests {
         let options = Options::from_bootargs("console=x bench bench-rounds=500 bench-fail=2-3,4-0,junk");
         assert_eq!(
             options,
-            Options { rounds: 500, fail: alloc::vec![(2, 3), (4, 0)], unmap: false, inject_exit: 0 }
+            Options {
+                rounds: 500,
+                fail: alloc::vec![(2, 3), (4, 0)],
+                unmap: false,
+                inject_exit: 0,
+                inject_exit_in_bench: 0
+            }
         );
         let injected =
             Options::from_bootargs("inject=panic@core1,monitor-exit@core0 inject=monitor-exit@core5");
         assert_eq!(injected.inject_exit, 0b10_0001);
+        let in_bench = Options::from_bootargs("inject=monitor-exit-in-bench@core3");
+        assert_eq!((in_bench.inject_exit, in_bench.inject_exit_in_bench), (0, 0b1000));
         assert_eq!(Options::from_bootargs("inject=monitor-exit@core64 inject=monitor-exit@1").inject_exit, 0);
         assert!(Options::from_bootargs("bench-unmap bench-rounds=20").unmap);
         assert!(options.fails(2, 3) && !options.fails(3, 2));

@@ -459,8 +459,14 @@ impl Monitor {
                 self.check_bound();
             }
             MonitorMessage::Bound(bound) => self.bound |= 1 << bound.from,
-            MonitorMessage::BenchEcho(echo) => self.start_echo(echo.initiator, echo.rounds.into()),
-            MonitorMessage::BenchMeasure(m) => self.start_measure(m.peer, m.rounds.into()),
+            MonitorMessage::BenchEcho(echo) => {
+                self.exit_if_injected_in_bench();
+                self.start_echo(echo.initiator, echo.rounds.into());
+            }
+            MonitorMessage::BenchMeasure(m) => {
+                self.exit_if_injected_in_bench();
+                self.start_measure(m.peer, m.rounds.into());
+            }
             MonitorMessage::BenchReady(ready) => self.ready = Some((ready.core, ready.initiator)),
             MonitorMessage::BenchResult(result) => {
                 if self.core == self.boot {
@@ -743,6 +749,18 @@ impl Monitor {
             self.outcome = Some(outcome);
         } else {
             println!("monitor {}: late answer for pair {}-{} ignored", self.core, pair.0, pair.1);
+        }
+    }
+
+    /// `inject=monitor-exit-in-bench@core<N>` for this core: exits, silent from now on, as a
+    /// monitor whose core died mid-benchmark would be.
+    fn exit_if_injected_in_bench(&self) {
+        if self.options.inject_exit_in_bench & (1 << self.core) != 0 {
+            println!(
+                "monitor {}: exiting on purpose (inject=monitor-exit-in-bench@core{})",
+                self.core, self.core
+            );
+            userland::exit(3);
         }
     }
 

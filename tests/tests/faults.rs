@@ -310,3 +310,46 @@ fn a_core_whose_monitor_died_is_left_out_of_the_benchmark_and_the_tree() {
     assert!(!tree[0].contains("->3"), "the tree routes around core 3: {tree:?}");
     assert_exit(&run, 0);
 }
+
+#[test]
+fn a_core_that_dies_mid_benchmark_is_waited_for_once_then_skipped() {
+    // Core 3's monitor exits when first asked to echo (pair 0-3): that pair times out once,
+    // core 3 is taken as dead, and its nine other pairs are reported as not tried instead of
+    // each waiting 10 or 30 s; the tree at the end routes around it.
+    let run = Qemu {
+        timeout: Duration::from_secs(150),
+        ..machine(
+            built("qemu-virt-biglittle.dtb"),
+            "bench bench-rounds=100 inject=monitor-exit-in-bench@core3",
+        )
+    }
+    .boot();
+    assert_eq!(
+        run.lines_starting("monitor 0: core 3 taken as dead"),
+        ["monitor 0: core 3 taken as dead (echo-not-ready): left out from now on"],
+        "{}",
+        run.console
+    );
+    let involving_3: Vec<&str> = run
+        .lines_starting("latency ")
+        .into_iter()
+        .filter(|l| l.starts_with("latency 3-") || l.contains("-3 class="))
+        .collect();
+    assert_eq!(involving_3.len(), 10, "{involving_3:?}");
+    assert!(involving_3[0].starts_with("latency 0-3 ") && involving_3[0].contains("failed: echo-not-ready"));
+    for line in &involving_3[1..] {
+        assert!(line.contains("failed: core-dead "), "not tried, not waited for: {line}");
+        assert!(!line.contains("_ns="), "a failure has no figures: {line}");
+    }
+    let summary = run.lines_starting("latency summary: ");
+    assert_eq!(summary.len(), 1);
+    assert!(
+        summary[0].contains(" failed=10 ")
+            && summary[0].contains("pairs=8 ")
+            && summary[0].contains("pairs=12 "),
+        "{summary:?}"
+    );
+    let tree = run.lines_starting("multicast tree from 0 ");
+    assert!(tree.len() == 1 && !tree[0].contains("->3"), "the tree routes around core 3: {tree:?}");
+    assert_exit(&run, 0);
+}
