@@ -147,7 +147,8 @@ pub fn uart_clock(tree: &Tree, node: usize) -> Option<u32> {
         .filter(|&hz| hz > 0)
 }
 
-/// The console: a UART [`console`] found.
+/// The console: the UART `/chosen/stdout-path` names, else `/aliases/serial0`, else the first
+/// enabled one in the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Console {
     /// Path of the UART node (aliases resolved).
@@ -171,7 +172,7 @@ pub struct Console {
     /// The UART's input clock in Hz, where the tree states it: its own `clock-frequency`, or
     /// that of a `fixed-clock` its `clocks` names first.
     pub clock_hz: Option<u32>,
-    /// Which rule of [`console`] chose it.
+    /// Which of those rules chose it.
     pub found_by: ConsoleSource,
 }
 

@@ -27,7 +27,6 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use cpu_driver::arch::aarch64::psci::Conduit;
 use cpu_driver::arch::aarch64::{cpu, semihosting};
-use cpu_driver::boot_record::ConsoleConfig;
 use cpu_driver::fallback_console::FALLBACK;
 use cpu_driver::linebuf::LineBuffer;
 use spin::{Mutex, Once};
@@ -118,8 +117,7 @@ fn start_console() {
         return;
     }
     let from_tree = DTB.get().and_then(|dtb| skb::Rescue::from_dtb(dtb).console);
-    let config =
-        from_tree.map(|c| console_config(Some(&c))).or(FALLBACK).unwrap_or_else(ConsoleConfig::default);
+    let config = from_tree.map(|c| console_config(Some(&c))).or(FALLBACK).unwrap_or_default();
     console::init(&config);
 }
 
