@@ -21,6 +21,9 @@
 //!    between.
 //!
 //! Only the stub's core runs while it does, so the state is a few statics with no contention.
+//! A refusal may come with the MMU off, where every data access is Device-nGnRnE and must be
+//! aligned: the bare-metal target builds with `strict-align`, so formatting the reason makes
+//! no unaligned access.
 
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU8, Ordering};
