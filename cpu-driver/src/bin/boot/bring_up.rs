@@ -13,14 +13,13 @@ use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::psci::Conduit;
 use cpu_driver::arch::aarch64::{cache, gic, phys};
 use cpu_driver::boot_record::{
-    ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_CONSOLE_STALL_TEST, FLAG_EL0_INSTRUCTIONS_TEST,
-    FLAG_FAULT_TEST, FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_PHYSMAP_TEST, FLAG_POWER_OFF_WHEN_DONE,
-    FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT, MAX_CORES,
+    GicConfig, FLAG_BENCH, FLAG_CONSOLE_STALL_TEST, FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST,
+    FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_PHYSMAP_TEST, FLAG_POWER_OFF_WHEN_DONE, FLAG_SELFTEST,
+    FLAG_SEMIHOSTING_EXIT, MAX_CORES,
 };
 use cpu_driver::kernel_region::MachineMemory;
 use cpu_driver::layout::{align_down, align_up, PAGE_SIZE, PHYSMAP_LIMIT};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
-use cpu_driver::uart_setup::line;
 
 use crate::console::{self, stub_println};
 use crate::cores::{Handoff, Plan};
@@ -105,7 +104,7 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
         skb::PsciConduit::Hvc => Conduit::Hvc,
         skb::PsciConduit::Smc => Conduit::Smc,
     }));
-    let console_config = console_config(facts.console.as_ref());
+    let console_config = console::config_of(facts.console.as_ref());
     console::init(&console_config);
     stub_println!(
         "boot stub: entered at EL{entry_el} on mpidr={:#x}, image at {image_base:#x} ({} KiB), dtb at {dtb_pa:#x} ({dtb_size} bytes)",
@@ -254,33 +253,6 @@ fn build_identity_map(tables_pa: u64, ram: &[PhysRange], no_map: &[PhysRange]) -
     let mut pool = TablePool::new(tables, tables_pa)?;
     map_physical(&mut pool, 0, PHYSMAP_LIMIT, ram, no_map, Attributes::CodeAndData)?;
     Ok(pool.root_pa())
-}
-
-/// The boot record's description of `console` (no console: output dropped).
-pub fn console_config(console: Option<&skb::Console>) -> ConsoleConfig {
-    let Some(console) = console else { return ConsoleConfig::default() };
-    let kind = match console.kind {
-        skb::UartKind::Pl011 => ConsoleKind::Pl011,
-        skb::UartKind::Bcm2835Aux => ConsoleKind::Bcm2835Aux,
-        skb::UartKind::Ns16550 => ConsoleKind::Ns16550,
-        _ => ConsoleKind::None,
-    };
-    ConsoleConfig {
-        kind: kind as u64,
-        base_pa: console.base,
-        reg_shift: u64::from(console.reg_shift),
-        reg_io_width: u64::from(console.reg_io_width),
-        baud: u64::from(console.baud.unwrap_or(0)),
-        clock_hz: u64::from(console.clock_hz.unwrap_or(0)),
-        line: console.line.map_or(0, |format| {
-            let parity = match format.parity {
-                skb::Parity::None => line::PARITY_NONE,
-                skb::Parity::Odd => line::PARITY_ODD,
-                skb::Parity::Even => line::PARITY_EVEN,
-            };
-            line::encode(format.data_bits, parity)
-        }),
-    }
 }
 
 fn gic_config(facts: &skb::Skb) -> GicConfig {

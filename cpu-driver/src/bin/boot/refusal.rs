@@ -34,7 +34,6 @@ use cpu_driver::fallback_console::FALLBACK;
 use cpu_driver::linebuf::LineBuffer;
 use spin::{Mutex, Once};
 
-use crate::bring_up::console_config;
 use crate::console::{self, stub_println};
 
 /// Seconds between repeats of the reason once parked.
@@ -120,7 +119,7 @@ fn start_console() {
         return;
     }
     let from_tree = DTB.get().and_then(|dtb| skb::Rescue::from_dtb(dtb).console);
-    let config = from_tree.map(|c| console_config(Some(&c))).or(FALLBACK).unwrap_or_default();
+    let config = from_tree.map(|c| console::config_of(Some(&c))).or(FALLBACK).unwrap_or_default();
     console::init(&config);
 }
 

@@ -7,6 +7,7 @@
 use cpu_driver::arch::aarch64::psci::Conduit;
 use cpu_driver::arch::aarch64::semihosting;
 use cpu_driver::boot_record::{BootRecord, FLAG_POWER_OFF_WHEN_DONE, FLAG_SEMIHOSTING_EXIT};
+use smccc::psci::error::Error as PsciError;
 
 use crate::console::{self, kprintln};
 
@@ -28,6 +29,20 @@ pub fn off(record: &BootRecord) {
 /// `-no-reboot` exits 0, so whoever runs it tells failure from the console), if this boot asks
 /// to end and the firmware offers it; returns if it does not.
 pub fn reset(record: &BootRecord) {
+    end_failed(record, "SYSTEM_RESET", Conduit::system_reset);
+}
+
+/// Ends a run that cannot go on because the boot core lost what coordinates it: semihosting's
+/// `SYS_EXIT` status 1 where the boot says the emulator offers it (QEMU exits 1), else PSCI
+/// `SYSTEM_OFF` (a failed run is not restarted: it would fail again; QEMU exits 0, and the
+/// console says why). Returns if neither ends it. The console is drained only if no other
+/// drain is under way (a panic may have struck mid-drain), so this never waits on a lock.
+pub fn fail(record: &BootRecord) {
+    end_failed(record, "SYSTEM_OFF", Conduit::system_off);
+}
+
+/// A failed run's end: semihosting's exit 1 where the boot allows, else the PSCI call named.
+fn end_failed(record: &BootRecord, name: &str, psci_call: fn(Conduit) -> Result<(), PsciError>) {
     if record.flags & FLAG_POWER_OFF_WHEN_DONE == 0 {
         return;
     }
@@ -37,25 +52,7 @@ pub fn reset(record: &BootRecord) {
         kprintln!("semihosting SYS_EXIT returned");
     }
     if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
-        let result = conduit.system_reset();
-        kprintln!("PSCI SYSTEM_RESET failed: {result:?}");
-    }
-}
-
-/// Ends a run that cannot go on because the boot core lost what coordinates it: semihosting's
-/// `SYS_EXIT` status 1 where the boot says the emulator offers it (QEMU exits 1), else PSCI
-/// `SYSTEM_OFF` (a failed run is not restarted: it would fail again; QEMU exits 0, and the
-/// console says why). Returns if neither ends it. The console is drained only if no other
-/// drain is under way (a panic may have struck mid-drain), so this never waits on a lock.
-pub fn fail(record: &BootRecord) {
-    if record.flags & FLAG_POWER_OFF_WHEN_DONE == 0 {
-        return;
-    }
-    console::drain();
-    if record.flags & FLAG_SEMIHOSTING_EXIT != 0 {
-        semihosting::exit(1);
-    }
-    if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
-        let _ = conduit.system_off();
+        let result = psci_call(conduit);
+        kprintln!("PSCI {name} failed: {result:?}");
     }
 }
