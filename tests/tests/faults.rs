@@ -89,17 +89,37 @@ fn write_tree(name: &str, blob: &[u8]) -> PathBuf {
     path
 }
 
+/// The tokens of the top-level node `name`: the index of its `FDT_BEGIN_NODE` and of its
+/// `FDT_END_NODE`.
+fn top_level_node(list: &[Token], name: &str) -> (usize, usize) {
+    let open = list.iter().position(|t| t.kind == FDT_BEGIN_NODE && t.depth == 2 && t.name == name).unwrap();
+    let close = list[open..].iter().position(|t| t.kind == FDT_END_NODE && t.depth == 2).unwrap() + open;
+    (open, close)
+}
+
+/// `blob` with the bytes `[from, to)` of its structure block turned into `FDT_NOP`s.
+fn nop(blob: &mut [u8], from: usize, to: usize) {
+    for word in (from..to).step_by(4) {
+        blob[word..word + 4].copy_from_slice(&FDT_NOP.to_be_bytes());
+    }
+}
+
 /// `blob` with every node inside `/cpus` turned into `FDT_NOP`s: `/cpus` stays, empty.
 fn without_cores(blob: &[u8]) -> Vec<u8> {
     let mut out = blob.to_vec();
     let list = tokens(blob);
-    let cpus =
-        list.iter().position(|t| t.kind == FDT_BEGIN_NODE && t.depth == 2 && t.name == "cpus").unwrap();
-    let close = list[cpus..].iter().position(|t| t.kind == FDT_END_NODE && t.depth == 2).unwrap() + cpus;
-    let first_child = list[cpus..close].iter().find(|t| t.kind == FDT_BEGIN_NODE && t.depth == 3).unwrap();
-    for word in (first_child.at..list[close].at).step_by(4) {
-        out[word..word + 4].copy_from_slice(&FDT_NOP.to_be_bytes());
-    }
+    let (open, close) = top_level_node(&list, "cpus");
+    let first_child = list[open..close].iter().find(|t| t.kind == FDT_BEGIN_NODE && t.depth == 3).unwrap();
+    nop(&mut out, first_child.at, list[close].at);
+    out
+}
+
+/// `blob` without the top-level node `name` (all `FDT_NOP`s).
+fn without_node(blob: &[u8], name: &str) -> Vec<u8> {
+    let mut out = blob.to_vec();
+    let list = tokens(blob);
+    let (open, close) = top_level_node(&list, name);
+    nop(&mut out, list[open].at, list[close].at + 4);
     out
 }
 
@@ -352,4 +372,28 @@ fn a_core_that_dies_mid_benchmark_is_waited_for_once_then_skipped() {
     let tree = run.lines_starting("multicast tree from 0 ");
     assert!(tree.len() == 1 && !tree[0].contains("->3"), "the tree routes around core 3: {tree:?}");
     assert_exit(&run, 0);
+}
+
+#[test]
+fn with_neither_semihosting_nor_psci_the_stub_parks_and_repeats_why() {
+    // A tree with no `/psci` (and no core, so it is refused), entered by a firmware boot so
+    // QEMU leaves the tree as it is; no semihosting either: the HLT traps, there is no PSCI
+    // to call, and the stub parks, saying so and the reason again (every 10 s after that; the
+    // harness stops QEMU once the parked line is out and the console went quiet).
+    let tree = write_tree("no-cores-no-psci.dtb", &without_node(&without_cores(&big_little_tree()), "psci"));
+    let dir = build_dir().join("test-trees");
+    let run = Qemu {
+        stop_at: Some("boot stub: nothing could power this machine off".into()),
+        timeout: DEADLINE,
+        ..Qemu::firmware_boot("virt,gic-version=3", &dir, &tree)
+    }
+    .boot();
+    assert!(run.stopped_at_marker, "the stub must park, not end or hang silently:\n{}", run.console);
+    let reason = "boot stub: fatal: the device tree at 0x48000000 is refused: no usable core in /cpus";
+    assert_eq!(
+        run.lines().filter(|l| *l == reason).count(),
+        2,
+        "said, then repeated once parked:\n{}",
+        run.console
+    );
 }
