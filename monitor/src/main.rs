@@ -927,6 +927,7 @@ impl Monitor {
     /// tree routes around it).
     fn declare_dead(&mut self, core: u32, why: &str) {
         self.online &= !(1u64 << core);
+        self.outbox.forget(core as usize);
         if let Some(skb) = self.skb.as_mut() {
             skb.mark_offline(core as usize, why);
         }
