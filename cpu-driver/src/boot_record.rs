@@ -263,6 +263,9 @@ pub struct BootRecord {
     /// `kernel_region::prepare` used; the core may use the rest later (`core_boot` splits
     /// physmap blocks to unmap a started core's memory).
     pub kernel_tables_used: u64,
+    /// Cores whose CPU driver panics on purpose after its `core <n> up` line, bit N for core
+    /// N (bootargs `inject=panic@core<N>`, `cpu_driver::inject`); 0 in a normal boot.
+    pub inject_panic: u64,
 }
 
 /// Byte offsets the entry assembly uses.
@@ -340,6 +343,7 @@ impl BootRecord {
             no_map: [[0; 2]; MAX_RANGES],
             no_map_count: 0,
             kernel_tables_used: 0,
+            inject_panic: 0,
         }
     }
 

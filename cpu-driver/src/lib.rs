@@ -19,7 +19,9 @@
 
 pub mod asid;
 pub mod boot_record;
+pub mod fallback_console;
 pub mod frames;
+pub mod inject;
 pub mod kernel_messages;
 pub mod kernel_region;
 pub mod layout;

@@ -50,11 +50,14 @@ pub enum Failure {
     EchoNotReady,
     /// No result arrived within [`RESULT_TIMEOUT_SECONDS`] of asking the measuring side.
     NoResult,
+    /// A core of the pair stopped answering earlier in the run (its monitor never bound, or
+    /// a pair of its timed out): the pair is not tried, so no later pair waits on it.
+    CoreDead,
 }
 
 impl Failure {
     /// Every failure, in code order.
-    pub const ALL: [Failure; 10] = [
+    pub const ALL: [Failure; 11] = [
         Failure::NoChannel,
         Failure::NoPong,
         Failure::WrongPong,
@@ -65,6 +68,7 @@ impl Failure {
         Failure::GrantRefused,
         Failure::EchoNotReady,
         Failure::NoResult,
+        Failure::CoreDead,
     ];
 
     /// The number that stands for it in messages (1-based, so a zeroed word is never one).
@@ -91,6 +95,7 @@ impl Failure {
             Failure::GrantRefused => "grant-refused",
             Failure::EchoNotReady => "echo-not-ready",
             Failure::NoResult => "no-result",
+            Failure::CoreDead => "core-dead",
         }
     }
 }
@@ -116,9 +121,24 @@ impl fmt::Display for Failure {
                 write!(f, "the echoing core was not ready within {READY_TIMEOUT_SECONDS} s")
             }
             Failure::NoResult => write!(f, "no result within {RESULT_TIMEOUT_SECONDS} s"),
+            Failure::CoreDead => write!(f, "a core of the pair stopped answering earlier: not tried"),
         }?;
         write!(f, ")")
     }
+}
+
+/// The core a failure shows to be silent, if any: the coordinator (`coordinator`) heard
+/// nothing from a monitor it asked. `EchoNotReady`: the echoing side never said it was ready;
+/// `NoResult`: the measuring side never reported (had only its peer died, its `latency`
+/// program would have given up after [`PATIENCE_SECONDS`] and said so). Every other failure
+/// came as an answer, so its cores are alive. The coordinator never takes itself for dead.
+pub fn silent_core(from: u32, to: u32, failure: Failure, coordinator: u32) -> Option<u32> {
+    let silent = match failure {
+        Failure::EchoNotReady => to,
+        Failure::NoResult => from,
+        _ => return None,
+    };
+    (silent != coordinator).then_some(silent)
 }
 
 /// What the benchmark takes from the kernel command line.
@@ -132,15 +152,32 @@ pub struct Options {
     /// `bench-unmap`: run the unmap benchmark (`bench-rounds` rounds per core count and
     /// strategy, at most 1,000).
     pub unmap: bool,
+    /// `inject=monitor-exit@core<N>` (among other faults, comma-separated): the cores whose
+    /// monitor exits on purpose right after its `up` line, bit N for core N, so that the path
+    /// of a monitor that ends runs for real (for tests).
+    pub inject_exit: u64,
+    /// `inject=monitor-exit-in-bench@core<N>`: the cores whose monitor exits on purpose when
+    /// first asked to take part in the benchmark, so that a core dying mid-benchmark is seen
+    /// for real (for tests).
+    pub inject_exit_in_bench: u64,
 }
 
 impl Options {
     /// Reads the options from a kernel command line; words it does not know are ignored.
     pub fn from_bootargs(bootargs: &str) -> Self {
-        let mut options = Options { rounds: DEFAULT_ROUNDS, fail: Vec::new(), unmap: false };
+        let mut options = Options {
+            rounds: DEFAULT_ROUNDS,
+            fail: Vec::new(),
+            unmap: false,
+            inject_exit: 0,
+            inject_exit_in_bench: 0,
+        };
         for word in bootargs.split_whitespace() {
             if let Some(rounds) = word.strip_prefix("bench-rounds=").and_then(|n| n.parse::<u64>().ok()) {
                 options.rounds = rounds.clamp(1, MAX_ROUNDS);
+            } else if let Some(faults) = word.strip_prefix("inject=") {
+                options.inject_exit |= injected_cores(faults, "monitor-exit@core");
+                options.inject_exit_in_bench |= injected_cores(faults, "monitor-exit-in-bench@core");
             } else if word == "bench-unmap" {
                 options.unmap = true;
             } else if let Some(pairs) = word.strip_prefix("bench-fail=") {
@@ -157,6 +194,13 @@ impl Options {
     pub fn fails(&self, from: u32, to: u32) -> bool {
         self.fail.contains(&(from, to))
     }
+}
+
+/// The cores `faults` (the value of one `inject=` word) names for the fault `prefix` (up to the
+/// core number), as a mask.
+fn injected_cores(faults: &str, prefix: &str) -> u64 {
+    let cores = faults.split(',').filter_map(|f| f.strip_prefix(prefix)?.parse::<u32>().ok());
+    cores.filter(|&c| c < 64).fold(0, |mask, c| mask | 1 << c)
 }
 
 /// A measured pair's console line.
@@ -234,6 +278,17 @@ mod tests {
     }
 
     #[test]
+    fn only_a_silence_marks_a_core_dead_and_never_the_coordinator() {
+        assert_eq!(silent_core(0, 3, Failure::EchoNotReady, 0), Some(3));
+        assert_eq!(silent_core(3, 4, Failure::NoResult, 0), Some(3));
+        assert_eq!(silent_core(2, 0, Failure::EchoNotReady, 0), None, "the coordinator itself");
+        assert_eq!(silent_core(0, 2, Failure::NoResult, 0), None, "the coordinator itself");
+        for answered in [Failure::NoPong, Failure::RingFull, Failure::NoBounce, Failure::GrantRefused] {
+            assert_eq!(silent_core(1, 2, answered, 0), None, "{answered}: an answer came");
+        }
+    }
+
+    #[test]
     fn a_failed_pair_prints_a_failed_line_with_no_figures() {
         let line = failure_line(2, 3, "little-little", Failure::NoPong);
         assert_eq!(
@@ -246,7 +301,22 @@ mod tests {
     #[test]
     fn options_from_the_command_line() {
         let options = Options::from_bootargs("console=x bench bench-rounds=500 bench-fail=2-3,4-0,junk");
-        assert_eq!(options, Options { rounds: 500, fail: alloc::vec![(2, 3), (4, 0)], unmap: false });
+        assert_eq!(
+            options,
+            Options {
+                rounds: 500,
+                fail: alloc::vec![(2, 3), (4, 0)],
+                unmap: false,
+                inject_exit: 0,
+                inject_exit_in_bench: 0
+            }
+        );
+        let injected =
+            Options::from_bootargs("inject=panic@core1,monitor-exit@core0 inject=monitor-exit@core5");
+        assert_eq!(injected.inject_exit, 0b10_0001);
+        let in_bench = Options::from_bootargs("inject=monitor-exit-in-bench@core3");
+        assert_eq!((in_bench.inject_exit, in_bench.inject_exit_in_bench), (0, 0b1000));
+        assert_eq!(Options::from_bootargs("inject=monitor-exit@core64 inject=monitor-exit@1").inject_exit, 0);
         assert!(Options::from_bootargs("bench-unmap bench-rounds=20").unmap);
         assert!(options.fails(2, 3) && !options.fails(3, 2));
         assert_eq!(Options::from_bootargs("bench-rounds=0").rounds, 1);

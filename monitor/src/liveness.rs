@@ -86,7 +86,7 @@ impl Monitor {
     /// query (multicast tree, cores of a class, cheapest peer) leaves it out.
     fn core_failed(&mut self, core: u64, silent_ns: u64, detected_by: usize, detection_ns: u64) {
         self.online &= !(1 << core);
-        let dropped = self.outbox.discard(core as usize);
+        let dropped = self.outbox.forget(core as usize);
         if let Some(link) = self.links.get_mut(core as usize) {
             *link = None;
         }

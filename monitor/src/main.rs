@@ -496,8 +496,13 @@ impl Monitor {
         match message {
             MonitorMessage::Hello(hello) => {
                 self.hellos |= 1 << peer;
+                if peer == self.boot {
+                    // The boot core's view of who is online, also when it later leaves out a
+                    // core it took as dead (`declare_dead`); never one the membership removed.
+                    let live = self.membership.as_ref().map_or(u64::MAX, |m| m.live());
+                    self.online = hello.online & live;
+                }
                 if peer == self.boot && !self.sent_hellos {
-                    self.online = hello.online;
                     self.start_membership();
                     self.sent_hellos = true;
                     self.broadcast(&Hello { from: self.core as u32, online: self.online });
@@ -507,8 +512,14 @@ impl Monitor {
                 self.check_bound();
             }
             MonitorMessage::Bound(bound) => self.bound |= 1 << bound.from,
-            MonitorMessage::BenchEcho(echo) => self.start_echo(echo.initiator, echo.rounds.into()),
-            MonitorMessage::BenchMeasure(m) => self.start_measure(m.peer, m.rounds.into()),
+            MonitorMessage::BenchEcho(echo) => {
+                self.exit_if_injected_in_bench();
+                self.start_echo(echo.initiator, echo.rounds.into());
+            }
+            MonitorMessage::BenchMeasure(m) => {
+                self.exit_if_injected_in_bench();
+                self.start_measure(m.peer, m.rounds.into());
+            }
             MonitorMessage::BenchReady(ready) => self.ready = Some((ready.core, ready.initiator)),
             MonitorMessage::BenchResult(result) => {
                 if self.core == self.boot {
@@ -819,6 +830,18 @@ impl Monitor {
         }
     }
 
+    /// `inject=monitor-exit-in-bench@core<N>` for this core: exits, silent from now on, as a
+    /// monitor whose core died mid-benchmark would be.
+    fn exit_if_injected_in_bench(&self) {
+        if self.options.inject_exit_in_bench & (1 << self.core) != 0 {
+            println!(
+                "monitor {}: exiting on purpose (inject=monitor-exit-in-bench@core{})",
+                self.core, self.core
+            );
+            userland::exit(3);
+        }
+    }
+
     /// Has this core's `latency` echo for `initiator`, unless the command line says this pair
     /// must fail (`bench-fail=`): then the coordinator hears "ready" and nobody answers, so the
     /// measuring side runs into its real timeout.
@@ -930,10 +953,18 @@ impl Monitor {
         self.online = (0..count)
             .filter(|&c| info_of(Info::CoreOnline, c) == Ok(1))
             .fold(1 << self.core, |m, c| m | 1 << c);
+        // The replica learns who is missing, so its queries (the multicast tree) leave them out.
+        let online = self.online;
+        if let Some(skb) = self.skb.as_mut() {
+            for core in (0..count as usize).filter(|&c| online & (1 << c) == 0) {
+                skb.mark_offline(core, "offline at the roll call");
+            }
+        }
         self.start_membership();
         self.broadcast(&Hello { from: self.core as u32, online: self.online });
         self.roll_call_over = true;
         self.maybe_equip_selftest();
+        self.check_bound(); // with no peer, nobody's hello would
         let all_bound =
             self.wait_for(BIND_TIMEOUT_SECONDS, |m| m.bound & m.peers() == m.peers() && m.reported_bound);
         let bound = (self.bound & self.peers()).count_ones() + 1;
@@ -942,6 +973,11 @@ impl Monitor {
             self.peers().count_ones() + 1,
             if all_bound { "" } else { " (timed out)" }
         );
+        // A monitor that never said hello is not there to answer anything later.
+        let silent = self.peers() & !self.hellos;
+        for core in (0..64).filter(|&c| silent & (1 << c) != 0) {
+            self.declare_dead(core, "its monitor never said hello");
+        }
         if info(Info::Flags).is_ok_and(|f| f & FLAG_BENCH != 0) {
             self.benchmark();
         }
@@ -984,6 +1020,19 @@ impl Monitor {
         self.outcome.unwrap_or(Err(Failure::NoResult))
     }
 
+    /// Takes `core` as dead for the rest of the run: it leaves the online set (so no later pair,
+    /// exercise or wait involves it) and the SKB replica marks it offline (so the multicast
+    /// tree routes around it).
+    fn declare_dead(&mut self, core: u32, why: &str) {
+        self.online &= !(1u64 << core);
+        self.outbox.forget(core as usize);
+        if let Some(skb) = self.skb.as_mut() {
+            skb.mark_offline(core as usize, why);
+        }
+        println!("monitor {}: core {core} taken as dead ({why}): left out from now on", self.core);
+        self.broadcast(&Hello { from: self.core as u32, online: self.online });
+    }
+
     fn benchmark(&mut self) {
         let cores: Vec<u32> = (0..64).filter(|&c| self.online & (1 << c) != 0).collect();
         let pairs = cores.len() * cores.len().saturating_sub(1);
@@ -1003,8 +1052,18 @@ impl Monitor {
             for &to in cores.iter().filter(|&&to| to != from) {
                 let classes =
                     alloc::format!("{}-{}", self.class_name(from.into()), self.class_name(to.into()));
-                let outcome = self.measure_pair(from, to);
+                let alive = |c: u32| self.online & (1u64 << c) != 0;
+                let outcome = if alive(from) && alive(to) {
+                    self.measure_pair(from, to)
+                } else {
+                    Err(Failure::CoreDead)
+                };
                 self.in_flight = None;
+                if let Err(failure) = outcome {
+                    if let Some(silent) = bench::silent_core(from, to, failure, self.core as u32) {
+                        self.declare_dead(silent, failure.name());
+                    }
+                }
                 let r = match outcome {
                     Ok(r) => r,
                     Err(failure) => {
@@ -1024,6 +1083,7 @@ impl Monitor {
             }
         }
         println!("{}", summary.line());
+        let cores: Vec<u32> = cores.into_iter().filter(|&c| self.online & (1u64 << c) != 0).collect();
         if let Some(skb) = self.skb.as_ref() {
             let tree = skb.multicast_tree(self.core as usize);
             let edges: Vec<alloc::string::String> =
@@ -1161,6 +1221,10 @@ fn core_boot_after_start(carver: &mut Carver, target: u64, class: u32) -> Vec<Ch
 fn run() -> u64 {
     let mut monitor = Monitor::new();
     println!("monitor {} up el={}", monitor.core, info(Info::ExceptionLevel).unwrap_or(u64::MAX));
+    if monitor.options.inject_exit & (1 << monitor.core) != 0 {
+        println!("monitor {}: exiting on purpose (inject=monitor-exit@core{})", monitor.core, monitor.core);
+        userland::exit(3);
+    }
     let given = if monitor.core == monitor.boot { monitor.boot_other_cores() } else { 0 };
     monitor.report_memory(given);
     if kernel_caps::make_monitor_cnodes().is_none() {

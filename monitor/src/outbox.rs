@@ -2,7 +2,8 @@
 //! now waits in a queue for that peer, in order, and goes out when the channel has room again
 //! (the monitor flushes on every pump). Nothing is dropped and nothing overtakes: a message
 //! for a peer with a queue joins the end of that queue. The monitor says when a queue grows
-//! past [`Outbox::WARN_DEPTH`], so a peer that stopped reading is visible.
+//! past [`Outbox::WARN_DEPTH`], so a peer that stopped reading is visible. Only a peer taken as
+//! dead loses what waits for it ([`Outbox::forget`]): nobody will read it.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -59,8 +60,9 @@ impl Outbox {
         self.queues.get_mut(peer).map_or(0, |queue| Self::drain(queue, link))
     }
 
-    /// Drops what waits for `peer` (it was removed); returns how many.
-    pub fn discard(&mut self, peer: usize) -> usize {
+    /// Drops what waits for `peer` (taken as dead: its channel will never have room again, and
+    /// a queue kept for it would keep the monitor waking to retry); returns how many went.
+    pub fn forget(&mut self, peer: usize) -> usize {
         self.queues.get_mut(peer).map_or(0, |queue| core::mem::take(queue).len())
     }
 
@@ -169,5 +171,21 @@ mod tests {
             outbox.flush(0, &mut link);
         }
         assert_eq!(link.delivered, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_dead_peer_s_queue_is_forgotten_and_the_others_stay() {
+        let mut outbox = Outbox::new(3);
+        let mut full = FakeLink::new(0);
+        for n in 0..5 {
+            outbox.send(1, message(n), &mut full);
+            outbox.send(2, message(n), &mut full);
+        }
+        assert_eq!(outbox.forget(1), 5);
+        assert_eq!((outbox.pending(1), outbox.pending(2)), (0, 5));
+        assert!(outbox.any_pending(), "peer 2's messages still wait");
+        assert_eq!(outbox.forget(2), 5);
+        assert!(!outbox.any_pending());
+        assert_eq!(outbox.forget(7), 0, "no such peer");
     }
 }

@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::address::{mmio, reg_entries, translate};
-use crate::error::Error;
+use crate::error::{Error, Warnings};
 use crate::tree::{read_cells, Tree};
 
 /// A physical memory range.
@@ -147,7 +147,8 @@ pub fn uart_clock(tree: &Tree, node: usize) -> Option<u32> {
         .filter(|&hz| hz > 0)
 }
 
-/// The console from `/chosen/stdout-path`.
+/// The console: the UART `/chosen/stdout-path` names, else `/aliases/serial0`, else the first
+/// enabled one in the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Console {
     /// Path of the UART node (aliases resolved).
@@ -171,6 +172,19 @@ pub struct Console {
     /// The UART's input clock in Hz, where the tree states it: its own `clock-frequency`, or
     /// that of a `fixed-clock` its `clocks` names first.
     pub clock_hz: Option<u32>,
+    /// Which of those rules chose it.
+    pub found_by: ConsoleSource,
+}
+
+/// How the console was found, best first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleSource {
+    /// `/chosen/stdout-path` names it.
+    StdoutPath,
+    /// `stdout-path` names nothing usable (or is absent); `/aliases/serial0` names it.
+    Serial0Alias,
+    /// Neither names a usable UART; it is the first enabled one in tree order.
+    FirstUart,
 }
 
 const GICV3: &[&str] = &["arm,gic-v3"];
@@ -349,28 +363,59 @@ pub fn psci(tree: &Tree) -> Result<Option<Psci>, Error> {
     Ok(Some(Psci { conduit, version: alloc::format!("{major}.{minor}"), compatible }))
 }
 
-/// The console named by `/chosen/stdout-path` (or `linux,stdout-path`).
-pub fn console(tree: &Tree) -> Result<Option<Console>, Error> {
-    let Some(chosen) = tree.find("/chosen") else { return Ok(None) };
-    let Some(stdout) =
+/// The console: the UART `/chosen/stdout-path` (or `linux,stdout-path`) names; where that
+/// names nothing usable, the UART `/aliases/serial0` names; else the first enabled UART of a
+/// known family in tree order. A boot that cannot print is a boot that fails silently, so a
+/// wrong `stdout-path` costs the console's options, never the console. Each step passed over
+/// leaves a warning naming what was wrong with it.
+pub fn console(tree: &Tree, warnings: &mut Warnings) -> Result<Option<Console>, Error> {
+    const NEXT: &str = "the console is the UART /aliases/serial0 names, else the first UART in the tree";
+    let stdout = tree.find("/chosen").and_then(|chosen| {
         tree.string(chosen, "stdout-path").or_else(|| tree.string(chosen, "linux,stdout-path"))
-    else {
-        return Ok(None);
-    };
-    let (target, options) = match stdout.split_once(':') {
-        Some((target, options)) => (target, Some(options)),
-        None => (stdout.as_str(), None),
-    };
-    let path = if target.starts_with('/') {
-        String::from(target)
-    } else {
-        let Some(aliases) = tree.find("/aliases") else { return Ok(None) };
-        match tree.string(aliases, target) {
-            Some(path) => path,
-            None => return Ok(None),
+    });
+    if let Some(stdout) = stdout {
+        let (target, options) = match stdout.split_once(':') {
+            Some((target, options)) => (target, Some(options)),
+            None => (stdout.as_str(), None),
+        };
+        match resolve_alias(tree, target).and_then(|path| tree.find(&path)) {
+            Some(node) => match uart_at(tree, node, options, ConsoleSource::StdoutPath) {
+                Ok(Some(console)) => return Ok(Some(console)),
+                Ok(None) => warnings.add(Error::UnusableStdoutPath(stdout.clone()), NEXT),
+                Err(problem) => warnings.add(problem, NEXT),
+            },
+            None => warnings.add(Error::UnusableStdoutPath(stdout.clone()), NEXT),
         }
-    };
-    let Some(node) = tree.find(&path) else { return Ok(None) };
+    }
+    if let Some(node) = resolve_alias(tree, "serial0").and_then(|path| tree.find(&path)) {
+        if let Ok(Some(console)) = uart_at(tree, node, None, ConsoleSource::Serial0Alias) {
+            return Ok(Some(console));
+        }
+    }
+    let known = |node: usize| [PL011, AUX, NS16550].iter().any(|family| compatible_with(tree, node, family));
+    for node in (0..tree.nodes.len()).filter(|&node| tree.is_enabled(node) && known(node)) {
+        if let Ok(Some(console)) = uart_at(tree, node, None, ConsoleSource::FirstUart) {
+            return Ok(Some(console));
+        }
+    }
+    Ok(None)
+}
+
+/// `target` as a path: itself if it is one, else what `/aliases` says it stands for.
+fn resolve_alias(tree: &Tree, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return Some(String::from(target));
+    }
+    tree.string(tree.find("/aliases")?, target)
+}
+
+/// The UART at `node`, with the `stdout-path` options if any; `None` if it has no registers.
+fn uart_at(
+    tree: &Tree,
+    node: usize,
+    options: Option<&str>,
+    found_by: ConsoleSource,
+) -> Result<Option<Console>, Error> {
     let kind = if compatible_with(tree, node, PL011) {
         UartKind::Pl011
     } else if compatible_with(tree, node, AUX) {
@@ -383,7 +428,7 @@ pub fn console(tree: &Tree) -> Result<Option<Console>, Error> {
     let Some((base, _)) = mmio(tree, node, 0)? else { return Ok(None) };
     let (baud_from_options, line) = options.map_or((None, None), stdout_options);
     Ok(Some(Console {
-        path,
+        path: tree.path(node),
         compatible: tree.string(node, "compatible").unwrap_or_default(),
         compatibles: tree.strings(node, "compatible"),
         kind,
@@ -393,6 +438,7 @@ pub fn console(tree: &Tree) -> Result<Option<Console>, Error> {
         baud: baud_from_options.or_else(|| tree.prop_u32(node, "current-speed")),
         line,
         clock_hz: uart_clock(tree, node),
+        found_by,
     }))
 }
 

@@ -58,6 +58,8 @@ pub enum Error {
     PhandleCycle(&'static str),
     /// No usable core in `/cpus`.
     NoCpus,
+    /// `/chosen/stdout-path` names no node, or one with no registers.
+    UnusableStdoutPath(String),
     /// Two cores of `/cpus` claim the same affinity (MPIDR).
     DuplicateCpu {
         /// The later core's path.
@@ -88,6 +90,9 @@ impl fmt::Display for Error {
             Error::AbsurdCells { node, cells } => write!(f, "{node}: absurd cell count {cells}"),
             Error::PhandleCycle(what) => write!(f, "phandle references loop ({what})"),
             Error::NoCpus => write!(f, "no usable core in /cpus"),
+            Error::UnusableStdoutPath(path) => {
+                write!(f, "/chosen/stdout-path {path:?} names no UART with registers in the tree")
+            }
             Error::DuplicateCpu { node, mpidr } => {
                 write!(f, "{node}: mpidr {mpidr:#x} is another core's already")
             }

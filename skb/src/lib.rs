@@ -50,8 +50,8 @@ use alloc::vec::Vec;
 pub use builds::{build_for, build_for_midr, CpuDriverBuild, PORTABLE_BUILD};
 pub use cpus::{CacheLevel, Caches, Cpu, EnableMethod};
 pub use devices::{
-    stdout_options, Console, InterruptController, LineFormat, MemoryRange, Parity, Psci, PsciConduit, Timer,
-    UartKind,
+    stdout_options, Console, ConsoleSource, InterruptController, LineFormat, MemoryRange, Parity, Psci,
+    PsciConduit, Timer, UartKind,
 };
 pub use error::{Error, Warning};
 pub use microarch::{
@@ -91,6 +91,29 @@ pub struct Skb {
     offline: BTreeMap<usize, String>,
 }
 
+/// What a boot that refuses a tree can still take from it to say why and to power off: the
+/// console and the PSCI conduit, read alone, each `None` where the blob is unreadable or the
+/// fact absent. [`Skb::from_dtb`] needs the whole tree sound; this needs only the blob.
+#[derive(Clone, Debug, Default)]
+pub struct Rescue {
+    /// The console, found as [`Skb::console`] is.
+    pub console: Option<Console>,
+    /// How PSCI calls reach the firmware, if the tree says.
+    pub psci_conduit: Option<PsciConduit>,
+}
+
+impl Rescue {
+    /// Reads what it can of `dtb`; never fails.
+    pub fn from_dtb(dtb: &[u8]) -> Rescue {
+        let Ok(tree) = tree::Tree::parse(dtb) else { return Rescue::default() };
+        let mut ignored = error::Warnings::default();
+        Rescue {
+            console: devices::console(&tree, &mut ignored).ok().flatten(),
+            psci_conduit: devices::psci(&tree).ok().flatten().map(|psci| psci.conduit),
+        }
+    }
+}
+
 impl Skb {
     /// Reads the facts of a flattened device tree. The blob, the cores, memory and reserved
     /// memory must be sound; a malformed optional fact is left out with a warning.
@@ -105,7 +128,8 @@ impl Skb {
             devices::interrupt_controller(&tree),
             "no interrupt controller: cores wait on the timer's event stream",
         );
-        let console = warnings.optional(devices::console(&tree), "no console");
+        let console = devices::console(&tree, &mut warnings);
+        let console = warnings.optional(console, "no console");
         Ok(Skb {
             cpus,
             memory,

@@ -607,3 +607,77 @@ fn a_cache_chain_past_six_levels_is_cut_with_a_warning() {
     assert_eq!(levels, [2, 3, 4, 5, 6, 7]);
     assert_eq!(problems(&skb), [Error::TooLarge("more than 6 cache levels")]);
 }
+
+/// A root with `/cpus`, UARTs `(name, status)` at 0x1000 apart, and the `/chosen` and
+/// `/aliases` properties given.
+fn tree_with_uarts(uarts: &[(&str, &str)], chosen: &[(&str, &str)], aliases: &[(&str, &str)]) -> Vec<u8> {
+    let mut writer = Writer::new();
+    writer.begin("").cpus(&[]);
+    for (index, (name, status)) in uarts.iter().enumerate() {
+        let reg =
+            [(0x1000u64 * (index as u64 + 1)).to_be_bytes().as_slice(), &0x1000u32.to_be_bytes()].concat();
+        writer.begin(name).prop("compatible", b"arm,pl011\0arm,primecell\0").prop("reg", &reg);
+        writer.prop("status", &[status.as_bytes(), b"\0"].concat()).end();
+    }
+    for (node, properties) in [("chosen", chosen), ("aliases", aliases)] {
+        writer.begin(node);
+        for (name, value) in properties {
+            writer.prop(name, &[value.as_bytes(), b"\0"].concat());
+        }
+        writer.end();
+    }
+    writer.end().finish()
+}
+
+#[test]
+fn the_console_is_stdout_path_else_serial0_else_the_first_enabled_uart() {
+    use skb::ConsoleSource::{FirstUart, Serial0Alias, StdoutPath};
+    let uarts = [("uart@1000", "disabled"), ("uart@2000", "okay"), ("uart@3000", "okay")];
+    let found = |chosen: &[(&str, &str)], aliases: &[(&str, &str)]| {
+        let skb = Skb::from_dtb(&tree_with_uarts(&uarts, chosen, aliases)).unwrap();
+        let console = skb.console.clone().expect("a console");
+        (console.path, console.found_by, problems(&skb))
+    };
+    let serial0 = [("serial0", "/uart@3000")];
+    assert_eq!(
+        found(&[("stdout-path", "/uart@3000:115200n8")], &[]),
+        ("/uart@3000".into(), StdoutPath, vec![])
+    );
+    assert_eq!(found(&[("stdout-path", "serial0")], &serial0), ("/uart@3000".into(), StdoutPath, vec![]));
+    // stdout-path names a node that is not there: serial0, and a warning naming the path.
+    let missing = Error::UnusableStdoutPath("/uart@9000".into());
+    assert_eq!(
+        found(&[("stdout-path", "/uart@9000")], &serial0),
+        ("/uart@3000".into(), Serial0Alias, vec![missing])
+    );
+    // Neither names anything: the first enabled UART (uart@1000 is disabled).
+    let (path, by, _) = found(&[("stdout-path", "serial7")], &[("serial0", "/nowhere")]);
+    assert_eq!((path.as_str(), by), ("/uart@2000", FirstUart));
+    assert_eq!(found(&[], &[]).0, "/uart@2000", "no stdout-path at all");
+    let none = Skb::from_dtb(&tree_with_uarts(&[("uart@1000", "disabled")], &[], &[])).unwrap();
+    assert!(none.console.is_none(), "a disabled UART is no console");
+}
+
+#[test]
+fn a_refused_tree_still_gives_its_console_and_psci_conduit() {
+    // No core: the SKB refuses the tree, the rescue still reads what a refusal needs.
+    let dtb = Writer::new()
+        .begin("")
+        .begin("uart@1000")
+        .prop("compatible", b"arm,pl011\0")
+        .prop("reg", &[0x1000u64.to_be_bytes().as_slice(), &0x1000u32.to_be_bytes()].concat())
+        .end()
+        .begin("psci")
+        .prop("compatible", b"arm,psci-1.0\0")
+        .prop("method", b"smc\0")
+        .end()
+        .end()
+        .finish();
+    assert!(Skb::from_dtb(&dtb).is_err());
+    let rescue = skb::Rescue::from_dtb(&dtb);
+    assert_eq!(rescue.console.map(|c| (c.base, c.found_by)), Some((0x1000, skb::ConsoleSource::FirstUart)));
+    assert_eq!(rescue.psci_conduit, Some(skb::PsciConduit::Smc));
+    // A blob that cannot be read gives nothing, and no panic.
+    let nothing = skb::Rescue::from_dtb(&dtb[..dtb.len() / 2]);
+    assert!(nothing.console.is_none() && nothing.psci_conduit.is_none());
+}

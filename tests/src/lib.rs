@@ -46,7 +46,8 @@ pub struct Qemu {
     pub memory: String,
     /// `-dtb`, if any.
     pub dtb: Option<PathBuf>,
-    /// `-kernel`; not passed when [`Qemu::bios`] is set (the firmware finds the OS itself).
+    /// `-kernel`; not passed when [`Qemu::bios`] is set (the firmware finds the OS itself) or
+    /// when empty.
     pub kernel: PathBuf,
     /// Kernel command line (`-append`, which QEMU puts in `/chosen/bootargs`).
     pub append: Option<String>,
@@ -144,6 +145,33 @@ impl Qemu {
         }
     }
 
+    /// QEMU booting a four-instruction "firmware" from flash (`-bios`) that enters the image the
+    /// way a boot loader does (x0 = the tree), with the image and the tree `dtb` placed in RAM by
+    /// QEMU's generic loader, untouched: QEMU rewrites `/psci/method` to its own conduit in any
+    /// tree it hands a kernel (`-kernel` with `-dtb`). The firmware is written into `dir`.
+    pub fn firmware_boot(machine: &str, dir: &std::path::Path, dtb: &std::path::Path) -> Self {
+        const IMAGE: u32 = 0x4020_0000;
+        const TREE: u32 = 0x4800_0000;
+        // movz x0, #(TREE >> 16), lsl #16; movz x1, #(IMAGE >> 16), lsl #16; br x1
+        let movz_high = |rd: u32, value: u32| 0xd2a0_0000 | ((value >> 16) << 5) | rd;
+        let firmware: Vec<u8> = [movz_high(0, TREE), movz_high(1, IMAGE), 0xd61f_0020, 0]
+            .iter()
+            .flat_map(|i: &u32| i.to_le_bytes())
+            .collect();
+        let bios = dir.join("enter-image.bin");
+        std::fs::write(&bios, firmware).expect("write the firmware");
+        let loader = |file: &std::path::Path, address: u32| {
+            ["-device".to_owned(), format!("loader,file={},addr={address:#x},force-raw=on", file.display())]
+        };
+        Qemu {
+            machine: machine.into(),
+            dtb: None,
+            bios: Some(bios),
+            extra_args: [loader(&built("Image"), IMAGE), loader(dtb, TREE)].concat(),
+            ..Qemu::big_little()
+        }
+    }
+
     /// Boots the machine and collects the console until QEMU exits, the deadline passes, or
     /// (with [`Qemu::stop_at`]) the marker was printed and the console settled.
     pub fn boot(&self) -> Run {
@@ -167,6 +195,8 @@ impl Qemu {
             Some(bios) => {
                 command.arg("-bios").arg(bios);
             }
+            // An empty path: the test loads the image some other way (`-device loader`).
+            None if self.kernel.as_os_str().is_empty() => {}
             None => {
                 command.arg("-kernel").arg(&self.kernel);
             }

@@ -272,40 +272,13 @@ fn edited_tree(name: &str, tag: &str, edits: &[&[&str]]) -> (std::path::PathBuf,
     (dir, dtb)
 }
 
-/// QEMU booting a four-instruction "firmware" from flash (`-bios`) that enters the image the
-/// way a boot loader does (x0 = the tree), with the image and the tree `dtb` placed in RAM by
-/// QEMU's generic loader, untouched: QEMU rewrites `/psci/method` to its own conduit in any
-/// tree it hands a kernel (`-kernel` with `-dtb`). The firmware is written into `dir`.
-fn firmware_boot(machine: &str, dir: &std::path::Path, dtb: &std::path::Path) -> Qemu {
-    const IMAGE: u32 = 0x4020_0000;
-    const TREE: u32 = 0x4800_0000;
-    // movz x0, #(TREE >> 16), lsl #16; movz x1, #(IMAGE >> 16), lsl #16; br x1
-    let movz_high = |rd: u32, value: u32| 0xd2a0_0000 | ((value >> 16) << 5) | rd;
-    let firmware: Vec<u8> = [movz_high(0, TREE), movz_high(1, IMAGE), 0xd61f_0020, 0]
-        .iter()
-        .flat_map(|i: &u32| i.to_le_bytes())
-        .collect();
-    let bios = dir.join("enter-image.bin");
-    std::fs::write(&bios, firmware).expect("write the firmware");
-    let loader = |file: &std::path::Path, address: u32| {
-        ["-device".to_owned(), format!("loader,file={},addr={address:#x},force-raw=on", file.display())]
-    };
-    Qemu {
-        machine: machine.into(),
-        dtb: None,
-        bios: Some(bios),
-        extra_args: [loader(&built("Image"), IMAGE), loader(dtb, TREE)].concat(),
-        ..Qemu::big_little()
-    }
-}
-
 /// Entered at EL2 with a device tree that says PSCI over `hvc`: nothing but this kernel runs at
 /// EL2, so EL2's vectors must pass every HVC on to the firmware (QEMU's PSCI, on `smc`). Every
 /// core is started with CPU_ON over HVC and the run ends with SYSTEM_OFF over HVC.
 #[test]
 fn entered_at_el2_psci_over_hvc_is_passed_on_to_the_firmware() {
     let (dir, dtb) = edited_tree("qemu-virt-biglittle-el2.dtb", "el2-hvc", &[&["/psci", "method", "hvc"]]);
-    let run = firmware_boot("virt,gic-version=3,virtualization=on", &dir, &dtb).boot();
+    let run = Qemu::firmware_boot("virt,gic-version=3,virtualization=on", &dir, &dtb).boot();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(run.lines_starting("boot stub: entered at EL2").len(), 1, "{}", run.console);
     assert_eq!(
@@ -334,7 +307,7 @@ fn without_a_psci_method_the_boot_core_runs_and_names_the_cores_it_cannot_start(
     let qemu = Qemu {
         stop_at: Some("all ".into()),
         timeout: std::time::Duration::from_secs(60),
-        ..firmware_boot("virt,gic-version=3", &dir, &dtb)
+        ..Qemu::firmware_boot("virt,gic-version=3", &dir, &dtb)
     };
     let run = qemu.boot();
     let _ = std::fs::remove_dir_all(&dir);

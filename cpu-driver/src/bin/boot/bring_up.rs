@@ -9,21 +9,22 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use bootimage::{PayloadTable, TABLE_HEADER_SIZE};
-use cpu_driver::arch::aarch64::cpu::{self, halt};
+use cpu_driver::arch::aarch64::cpu;
+use cpu_driver::arch::aarch64::psci::Conduit;
 use cpu_driver::arch::aarch64::{cache, gic, phys};
 use cpu_driver::boot_record::{
-    ConsoleConfig, ConsoleKind, GicConfig, FLAG_BENCH, FLAG_CONSOLE_STALL_TEST, FLAG_EL0_INSTRUCTIONS_TEST,
-    FLAG_FAULT_TEST, FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_PHYSMAP_TEST, FLAG_POWER_OFF_WHEN_DONE,
-    FLAG_SELFTEST, FLAG_SEMIHOSTING_EXIT, MAX_CORES,
+    GicConfig, FLAG_BENCH, FLAG_CONSOLE_STALL_TEST, FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST,
+    FLAG_KERNEL_STACK_OVERFLOW_TEST, FLAG_PHYSMAP_TEST, FLAG_POWER_OFF_WHEN_DONE, FLAG_SELFTEST,
+    FLAG_SEMIHOSTING_EXIT, MAX_CORES,
 };
 use cpu_driver::kernel_region::MachineMemory;
 use cpu_driver::layout::{align_down, align_up, PAGE_SIZE, PHYSMAP_LIMIT};
 use cpu_driver::paging::{map_physical, Attributes, MapError, PhysRange, TablePool, MAIR_VALUE};
-use cpu_driver::uart_setup::line;
 
 use crate::console::{self, stub_println};
 use crate::cores::{Handoff, Plan};
 use crate::heap;
+use crate::refusal::{self, refuse};
 
 extern "C" {
     fn stub_enable_mmu(ttbr: u64, tcr: u64, mair: u64);
@@ -31,8 +32,11 @@ extern "C" {
 }
 
 const DTB_MAGIC: u32 = 0xd00d_feed;
-/// Largest device tree the stub accepts.
-const DTB_MAX_SIZE: u32 = 2 << 20;
+/// Largest device tree the stub accepts (its `totalsize`, free space included). Loaders pad:
+/// QEMU opens a `-dtb` file into a buffer twice its size plus 20,000 bytes and passes that
+/// size on, so its own dumped 1 MiB tree arrives as 2,117,152 bytes. The bound only keeps a
+/// corrupt header from mapping half the address space as RAM.
+const DTB_MAX_SIZE: u32 = 64 << 20;
 /// Translation tables for each of the stub's two identity maps.
 const STUB_TABLES: usize = 16;
 
@@ -44,16 +48,25 @@ fn page_range(start: u64, len: u64) -> PhysRange {
 /// The whole bring-up; never returns (it ends in this core's CPU driver). `entry_counter` is
 /// the counter at the stub's entry, handed on to every core's record.
 pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_counter: u64) -> ! {
-    // MMU off: only the image and the DTB header are touched until the early map is on.
+    refusal::entered_at(entry_el);
+    // MMU off: only the image and the DTB header are touched until the early map is on. Until
+    // the device tree is read, a refusal prints on the build's fallback console (with the MMU
+    // off every data access is Device-nGnRnE, as a UART needs).
     // SAFETY: the packer put the table header at __stub_end, inside the loaded image.
     let total_size: u64 = unsafe { phys::read(stub_end + 16) };
     if total_size < stub_end - image_base + TABLE_HEADER_SIZE as u64 || total_size > 1 << 30 {
-        halt(); // No console yet: a corrupt image has nowhere to report to.
+        refuse(format_args!("the boot image is corrupt: its payload table says {total_size} bytes"));
     }
     // SAFETY: the loader placed `total_size` bytes of image at image_base; nothing writes them.
     let image = unsafe { phys::bytes(image_base, total_size as usize) };
-    let Ok(payloads) = PayloadTable::parse(image, (stub_end - image_base) as usize) else { halt() };
-    let Some(dtb_size) = dtb_size(dtb_pa) else { halt() };
+    let payloads = match PayloadTable::parse(image, (stub_end - image_base) as usize) {
+        Ok(payloads) => payloads,
+        Err(e) => refuse(format_args!("the boot image's payload table is corrupt: {e:?}")),
+    };
+    let dtb_size = match dtb_size(dtb_pa) {
+        Ok(size) => size,
+        Err(why) => refuse(format_args!("no usable device tree at {dtb_pa:#x}: {why}")),
+    };
 
     let scratch = align_up(image_base + total_size, PAGE_SIZE);
     let scratch_end = scratch + payloads.scratch_size;
@@ -65,7 +78,10 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
 
     // Early identity map: only the image (with its scratch) and the DTB are known to be RAM.
     let early_ram = [image_range, dtb_range];
-    let Ok(early_root) = build_identity_map(early_tables, &early_ram, &[]) else { halt() };
+    let early_root = match build_identity_map(early_tables, &early_ram, &[]) {
+        Ok(root) => root,
+        Err(e) => refuse(format_args!("cannot build the early identity map: {e}")),
+    };
     // SAFETY: the image, scratch and DTB were written with the caches off (relocation, tables)
     // or by a loader that cleaned them; memory holds the truth, stale lines must go.
     unsafe {
@@ -79,11 +95,16 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
 
     // SAFETY: the DTB is mapped and nothing writes it.
     let dtb = unsafe { phys::bytes(dtb_pa, dtb_size as usize) };
+    refusal::tree_readable(dtb);
     let facts = match skb::Skb::from_dtb(dtb) {
         Ok(facts) => facts,
-        Err(_) => halt(), // The console's address comes from the device tree.
+        Err(e) => refuse(format_args!("the device tree at {dtb_pa:#x} is refused: {e}")),
     };
-    let console_config = console_config(&facts);
+    refusal::conduit_known(facts.psci.as_ref().map(|psci| match psci.conduit {
+        skb::PsciConduit::Hvc => Conduit::Hvc,
+        skb::PsciConduit::Smc => Conduit::Smc,
+    }));
+    let console_config = console::config_of(facts.console.as_ref());
     console::init(&console_config);
     stub_println!(
         "boot stub: entered at EL{entry_el} on mpidr={:#x}, image at {image_base:#x} ({} KiB), dtb at {dtb_pa:#x} ({dtb_size} bytes)",
@@ -173,6 +194,7 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
         entry_el,
         entry_counter,
         flags,
+        inject_panic: cpu_driver::inject::panicking_cores(facts.bootargs.as_deref().unwrap_or("")),
     };
     let plan = Plan::new(
         &facts,
@@ -187,17 +209,45 @@ pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_cou
     plan.enter()
 }
 
-/// Validates the DTB header and returns its size.
-fn dtb_size(dtb_pa: u64) -> Option<u32> {
+/// Validates the DTB header and returns its size, or why it is not a device tree.
+fn dtb_size(dtb_pa: u64) -> Result<u32, DtbHeaderError> {
     if dtb_pa == 0 || !dtb_pa.is_multiple_of(8) {
-        return None;
+        return Err(DtbHeaderError::Misplaced);
     }
     // SAFETY: the boot protocol puts a DTB at x0; its first 8 bytes are readable if it exists
     // at all, and a wrong magic stops here.
     let header: [u8; 8] = unsafe { phys::read(dtb_pa) };
     let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     let size = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-    (magic == DTB_MAGIC && (40..=DTB_MAX_SIZE).contains(&size)).then_some(size)
+    if magic != DTB_MAGIC {
+        return Err(DtbHeaderError::Magic(magic));
+    }
+    if !(40..=DTB_MAX_SIZE).contains(&size) {
+        return Err(DtbHeaderError::Size(size));
+    }
+    Ok(size)
+}
+
+/// Why `x0` does not point at a device tree the stub can take.
+enum DtbHeaderError {
+    /// Null or not 8-byte aligned (the boot protocol's rule).
+    Misplaced,
+    /// The first word is not the device tree magic.
+    Magic(u32),
+    /// `totalsize` is below the header's own size or above [`DTB_MAX_SIZE`].
+    Size(u32),
+}
+
+impl core::fmt::Display for DtbHeaderError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DtbHeaderError::Misplaced => write!(f, "the address is null or not 8-byte aligned"),
+            DtbHeaderError::Magic(magic) => write!(f, "magic {magic:#010x}, expected 0xd00dfeed"),
+            DtbHeaderError::Size(size) => {
+                write!(f, "totalsize {size} bytes, outside 40 to {DTB_MAX_SIZE} bytes")
+            }
+        }
+    }
 }
 
 /// Builds an identity map of `[0, PHYSMAP_LIMIT)` but the `no_map` holes in the tables at
@@ -208,32 +258,6 @@ fn build_identity_map(tables_pa: u64, ram: &[PhysRange], no_map: &[PhysRange]) -
     let mut pool = TablePool::new(tables, tables_pa)?;
     map_physical(&mut pool, 0, PHYSMAP_LIMIT, ram, no_map, Attributes::CodeAndData)?;
     Ok(pool.root_pa())
-}
-
-fn console_config(facts: &skb::Skb) -> ConsoleConfig {
-    let Some(console) = facts.console.as_ref() else { return ConsoleConfig::default() };
-    let kind = match console.kind {
-        skb::UartKind::Pl011 => ConsoleKind::Pl011,
-        skb::UartKind::Bcm2835Aux => ConsoleKind::Bcm2835Aux,
-        skb::UartKind::Ns16550 => ConsoleKind::Ns16550,
-        _ => ConsoleKind::None,
-    };
-    ConsoleConfig {
-        kind: kind as u64,
-        base_pa: console.base,
-        reg_shift: u64::from(console.reg_shift),
-        reg_io_width: u64::from(console.reg_io_width),
-        baud: u64::from(console.baud.unwrap_or(0)),
-        clock_hz: u64::from(console.clock_hz.unwrap_or(0)),
-        line: console.line.map_or(0, |format| {
-            let parity = match format.parity {
-                skb::Parity::None => line::PARITY_NONE,
-                skb::Parity::Odd => line::PARITY_ODD,
-                skb::Parity::Even => line::PARITY_EVEN,
-            };
-            line::encode(format.data_bits, parity)
-        }),
-    }
 }
 
 fn gic_config(facts: &skb::Skb) -> GicConfig {

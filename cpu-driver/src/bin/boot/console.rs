@@ -1,13 +1,15 @@
-//! The stub's console: the UART from `/chosen/stdout-path`, once the MMU is on. Before that
-//! (and on boards whose console the stub cannot drive) output is dropped. The stub writes to
-//! the UART directly: it runs before any CPU driver, and no other core runs until the boot
-//! core's CPU driver, the console owner, starts them (`cpu_driver::log_ring`).
-
+//! The stub's console: the UART the device tree names (`skb`'s console: `stdout-path`, else
+//! `/aliases/serial0`, else the first UART), or, for a boot refused before the tree could be
+//! read, the build's fallback (`crate::refusal`). A UART of a family the stub cannot drive
+//! drops the output. The stub writes to the UART directly: it runs before any CPU driver, and
+//! no other core runs until the boot core's CPU driver, the console owner, starts them
+//! (`cpu_driver::log_ring`).
 use core::fmt::Write;
 
 use cpu_driver::arch::aarch64::uart::Uart;
-use cpu_driver::boot_record::ConsoleConfig;
+use cpu_driver::boot_record::{ConsoleConfig, ConsoleKind};
 use cpu_driver::linebuf::LineBuffer;
+use cpu_driver::uart_setup::line;
 use spin::Once;
 
 static CONSOLE: Once<Uart> = Once::new();
@@ -20,12 +22,44 @@ pub fn init(config: &ConsoleConfig) {
     CONSOLE.call_once(|| unsafe { Uart::new(config, config.base_pa, true) });
 }
 
+/// Whether a console was started (a later [`init`] changes nothing).
+pub fn started() -> bool {
+    CONSOLE.is_completed()
+}
+
 /// Prints one line.
 pub fn print_line(args: core::fmt::Arguments<'_>) {
     if let Some(uart) = CONSOLE.get() {
         let mut line = LineBuffer::new();
         let _ = line.write_fmt(args);
         uart.write_bytes(line.finish());
+    }
+}
+
+/// The boot record's description of `console` (no console: output dropped).
+pub fn config_of(console: Option<&skb::Console>) -> ConsoleConfig {
+    let Some(console) = console else { return ConsoleConfig::default() };
+    let kind = match console.kind {
+        skb::UartKind::Pl011 => ConsoleKind::Pl011,
+        skb::UartKind::Bcm2835Aux => ConsoleKind::Bcm2835Aux,
+        skb::UartKind::Ns16550 => ConsoleKind::Ns16550,
+        _ => ConsoleKind::None,
+    };
+    ConsoleConfig {
+        kind: kind as u64,
+        base_pa: console.base,
+        reg_shift: u64::from(console.reg_shift),
+        reg_io_width: u64::from(console.reg_io_width),
+        baud: u64::from(console.baud.unwrap_or(0)),
+        clock_hz: u64::from(console.clock_hz.unwrap_or(0)),
+        line: console.line.map_or(0, |format| {
+            let parity = match format.parity {
+                skb::Parity::None => line::PARITY_NONE,
+                skb::Parity::Odd => line::PARITY_ODD,
+                skb::Parity::Even => line::PARITY_EVEN,
+            };
+            line::encode(format.data_bits, parity)
+        }),
     }
 }
 

@@ -10,7 +10,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use bootimage::{PayloadKind, PayloadTable};
-use cpu_driver::arch::aarch64::cpu::{self, halt};
+use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::{cache, phys, psci::Conduit};
 use cpu_driver::boot_record::{
     BootRecord, ConsoleConfig, GicConfig, StartStatus, BOOT_RECORD_MAGIC, ENABLE_NONE, ENABLE_PSCI,
@@ -23,6 +23,7 @@ use cpu_driver::plan::{carve_regions, free_ranges, RegionLayout, TABLES_PER_CORE
 use cpu_driver::shared_region::SharedLayout;
 
 use crate::console::stub_println;
+use crate::refusal::refuse;
 
 extern "C" {
     fn stub_enter_kernel(entry_pa: u64, record_pa: u64) -> !;
@@ -49,6 +50,8 @@ pub struct Handoff {
     pub entry_counter: u64,
     /// `FLAG_*` bits from the kernel command line.
     pub flags: u64,
+    /// Cores told to panic (`BootRecord::inject_panic`).
+    pub inject_panic: u64,
 }
 
 /// The boot core's region, prepared; ready to enter.
@@ -74,10 +77,7 @@ impl Plan {
         let ram = memory.ram;
         let own_mpidr = cpu::mpidr();
         let Some(boot_cpu) = facts.cpu_by_mpidr(own_mpidr) else {
-            stub_println!(
-                "boot stub: fatal: this core (mpidr={own_mpidr:#x}) is not in the device tree's /cpus"
-            );
-            halt()
+            refuse(format_args!("this core (mpidr={own_mpidr:#x}) is not in the device tree's /cpus"))
         };
         let boot_index = boot_cpu.index;
         let core_count = facts.cpus.len().min(MAX_CORES);
@@ -88,10 +88,7 @@ impl Plan {
             );
         }
         if boot_index >= core_count {
-            stub_println!(
-                "boot stub: fatal: the boot core is core {boot_index}, past the {MAX_CORES} supported"
-            );
-            halt();
+            refuse(format_args!("the boot core is core {boot_index}, past the {MAX_CORES} supported"))
         }
 
         let mut avoid: Vec<PhysRange> = in_use.to_vec();
@@ -105,8 +102,7 @@ impl Plan {
         let shared_size = align_up(SharedLayout::new(core_count as u64).size(), MIB2);
         let mut shared_pa = [0u64; 1];
         if carve_regions(ram, &window, &avoid, shared_size, MIB2, &mut shared_pa).is_err() {
-            stub_println!("boot stub: fatal: no memory for the shared region ({shared_size:#x} bytes)");
-            halt();
+            refuse(format_args!("no memory for the shared region ({shared_size:#x} bytes)"))
         }
         let shared_pa = shared_pa[0];
         avoid.push(PhysRange { start: shared_pa, end: shared_pa + shared_size });
@@ -144,6 +140,7 @@ impl Plan {
             psci_conduit: conduit.map_or(0, Conduit::to_raw),
             stub_entry_el: handoff.entry_el,
             flags: handoff.flags,
+            inject_panic: handoff.inject_panic,
             report_timeout_ticks: REPORT_TIMEOUT_SECONDS * cpu::counter_frequency(),
             boot_entry_counter: handoff.entry_counter,
             ..BootRecord::empty()
@@ -199,17 +196,12 @@ impl Plan {
             .cpu_driver(build)
             .or_else(|| payloads.entries().find(|e| e.kind == PayloadKind::CpuDriver))
         else {
-            stub_println!("boot stub: fatal: the image holds no CPU-driver build");
-            halt();
+            refuse(format_args!("the image holds no CPU-driver build"))
         };
         let layout = RegionLayout::for_kernel(payload.mem_size);
         let mut region_pa = [0u64; 1];
         if carve_regions(ram, &window, &avoid, layout.size, MIB2, &mut region_pa).is_err() {
-            stub_println!(
-                "boot stub: fatal: no memory for the boot core's region ({:#x} bytes)",
-                layout.size
-            );
-            halt();
+            refuse(format_args!("no memory for the boot core's region ({:#x} bytes)", layout.size))
         }
         let region_pa = region_pa[0];
         avoid.push(PhysRange { start: region_pa, end: region_pa + layout.size });
@@ -224,8 +216,7 @@ impl Plan {
         }
 
         let Some(bytes) = payloads.payload_bytes(image, payload) else {
-            stub_println!("boot stub: fatal: the {} build lies outside the image", payload.name());
-            halt();
+            refuse(format_args!("the {} build lies outside the image", payload.name()))
         };
         // SAFETY: the region was carved from free RAM for the boot core alone and is identity
         // mapped; nothing else refers to it.
@@ -247,10 +238,7 @@ impl Plan {
             &mut record,
         ) {
             Ok(entry_pa) => entry_pa,
-            Err(e) => {
-                stub_println!("boot stub: fatal: cannot map the boot core's region: {e}");
-                halt();
-            }
+            Err(e) => refuse(format_args!("cannot map the boot core's region: {e}")),
         };
         let record_pa = region_pa + layout.boot_record;
         // SAFETY: the record page of the boot core's region, zeroed above and aligned.

@@ -4,9 +4,7 @@
 
 use core::arch::global_asm;
 
-use cpu_driver::arch::aarch64::cpu::halt;
-
-use crate::console::stub_println;
+use crate::refusal;
 
 global_asm!(concat!(
     include_str!("../../arch/aarch64/el2_to_el1.S"),
@@ -20,18 +18,24 @@ extern "C" fn stub_main(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u
     crate::bring_up::run(dtb_pa, entry_el, image_base, stub_end, entry_counter)
 }
 
-/// Any exception in the stub is a bug: say so if the console is up, then stop.
+/// An exception in the stub is a bug, and the boot is refused for it; while a refusal is
+/// under way it is a step of the ending that trapped (an instruction this machine lacks), and
+/// the ending carries on with the next.
 #[no_mangle]
 extern "C" fn stub_exception(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
-    stub_println!(
-        "boot stub: unexpected exception, vector {kind}: {} (esr={esr:#x} elr={elr:#x} far={far:#x})",
+    if refusal::under_way() {
+        refusal::carry_on();
+    }
+    refusal::refuse(format_args!(
+        "unexpected exception, vector {kind}: {} (esr={esr:#x} elr={elr:#x} far={far:#x})",
         cpu_driver::arch::aarch64::exception::exception_class(esr)
-    );
-    halt()
+    ))
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    stub_println!("boot stub: panic: {info}");
-    halt()
+    if refusal::under_way() {
+        refusal::carry_on();
+    }
+    refusal::refuse(format_args!("panic: {info}"))
 }

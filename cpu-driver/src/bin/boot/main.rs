@@ -19,6 +19,8 @@ mod cores;
 mod entry;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod heap;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod refusal;
 
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
 fn main() {

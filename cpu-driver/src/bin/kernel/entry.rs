@@ -15,7 +15,7 @@ use cpu_driver::boot_record::{offsets, BootRecord, BOOT_RECORD_MAGIC};
 use linked_list_allocator::LockedHeap;
 
 use crate::console::kprintln_emergency;
-use crate::{main_loop, scheduler, syscalls};
+use crate::{main_loop, power, scheduler, syscalls};
 
 global_asm!(
     concat!(
@@ -51,6 +51,9 @@ const EL0_IRQ: u64 = 9;
 #[no_mangle]
 static KERNEL_STACK_LIMIT: AtomicU64 = AtomicU64::new(0);
 
+/// This core's boot record, for the panic handler (set first thing in `kernel_main`).
+static RECORD: spin::Once<&'static BootRecord> = spin::Once::new();
+
 /// Set once a stack overflow is being reported, so a fault while reporting stops the core
 /// silently instead of reporting forever.
 static OVERFLOW_REPORTED: AtomicBool = AtomicBool::new(false);
@@ -65,6 +68,7 @@ extern "C" fn kernel_main(record_va: u64, entry_el: u64) -> ! {
     if record.magic != BOOT_RECORD_MAGIC {
         halt();
     }
+    RECORD.call_once(|| record);
     // The stack runs from the page above the guard page (right after the frame pool) to
     // `stack_top_va` (`plan::RegionLayout`).
     let stack_bottom = record.frames_va + record.frames_size + cpu_driver::layout::PAGE_SIZE;
@@ -133,8 +137,18 @@ extern "C" fn kernel_exception(kind: u64, frame: &mut TrapFrame) {
     halt()
 }
 
+/// Another core's panic stops that core alone (the others go on, and the boot core's monitor
+/// finds it silent); the boot core's ends the run as failed, since the boot core drains every
+/// core's console and its monitor coordinates the run.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     kprintln_emergency!("core mpidr={:#x}: panic: {info}", cpu::mpidr());
+    if let Some(record) = RECORD.get().filter(|r| r.is_boot_core()) {
+        kprintln_emergency!(
+            "core {}: the boot core panicked: the run cannot go on; ending it as failed",
+            record.core_index
+        );
+        power::fail(record);
+    }
     halt()
 }

@@ -39,6 +39,9 @@ pub fn run(record: &'static BootRecord, entry_el: u64) -> ! {
         class_name(record.build),
         cpu::current_el()
     );
+    if record.inject_panic & (1 << core) != 0 {
+        panic!("injected (inject=panic@core{core})");
+    }
     if record.flags & FLAG_KERNEL_STACK_OVERFLOW_TEST != 0 && core == 2 {
         kprintln!("core {core}: recursing until the kernel stack overflows (kernel-stack-overflow-test)");
         recurse(0);

@@ -20,7 +20,7 @@ use spin::Mutex;
 
 use crate::console::{self, kprintln};
 use crate::dispatchers::{Dispatcher, Dispatchers, Ending};
-use crate::interrupts;
+use crate::{interrupts, power};
 
 /// Length of a time slice when several dispatchers are runnable.
 const SLICE_MICROSECONDS: u64 = 10_000;
@@ -148,7 +148,22 @@ impl Scheduler {
                 frame.esr
             );
         }
+        self.end_run_if_monitor_ended();
         self.settle_current();
+    }
+
+    /// The boot core's monitor coordinates the run and is the one to end it; if it ended
+    /// itself (exit or fault) nothing else would, so the run ends here, as failed. Call it
+    /// once the current dispatcher ended.
+    pub fn end_run_if_monitor_ended(&mut self) {
+        let record = self.record;
+        if record.is_boot_core() && self.current_mut().is_some_and(|d| d.name == "monitor") {
+            kprintln!(
+                "core {}: the boot core's monitor ended: the run cannot go on; ending it as failed",
+                record.core_index
+            );
+            power::fail(record);
+        }
     }
 
     /// Marks the current dispatcher settled and runs the ready hook once all are.

@@ -624,6 +624,7 @@ fn exit(s: &mut Scheduler, code: u64) -> bool {
             kprintln!("core {core}: dispatcher {name} exited with code {code}");
         }
     }
+    s.end_run_if_monitor_ended();
     s.settle_current();
     true
 }
