@@ -313,12 +313,11 @@ fn a_core_whose_monitor_died_is_left_out_of_the_benchmark_and_the_tree() {
         ..machine(built("qemu-virt-biglittle.dtb"), "bench bench-rounds=100 inject=monitor-exit@core3")
     }
     .boot();
-    assert_eq!(
-        run.lines_starting("monitor 0: core 3 taken as dead"),
-        ["monitor 0: core 3 taken as dead (its monitor never said hello): left out from now on"],
-        "{}",
-        run.console
-    );
+    // The membership's failure detector removes it within about half a second, before the
+    // boot monitor's bind deadline would have taken it as dead.
+    let removed = run.lines_starting("core 3 failed: no message for ").len()
+        + run.lines_starting("monitor 0: core 3 taken as dead").len();
+    assert_eq!(removed, 1, "{}", run.console);
     assert_eq!(
         run.lines_starting("latency benchmark: "),
         ["latency benchmark: 20 ordered pairs, 100 round trips each, at EL0 over URPC"]
