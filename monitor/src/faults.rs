@@ -84,6 +84,13 @@ impl Plan {
         }
     }
 
+    /// Keeps only the injections on `live` cores (a bit each); returns how many it dropped.
+    pub fn keep_live(&mut self, live: u64) -> usize {
+        let before = self.injections.len();
+        self.injections.retain(|i| i.core < 64 && live & (1 << i.core) != 0);
+        before - self.injections.len()
+    }
+
     /// The injections for `core`.
     pub fn for_core(&self, core: u32) -> impl Iterator<Item = &Injection> {
         self.injections.iter().filter(move |i| i.core == core)
@@ -140,6 +147,9 @@ mod tests {
             again.draw(0b111111, 0);
             assert_eq!(again, plan);
         }
+        let mut named = Plan::from_bootargs("faults=hang:9@100,hang:2@100");
+        assert_eq!(named.keep_live(0b111), 1, "core 9 is not there");
+        assert_eq!(named.cores(), 0b100);
         let mut one = Plan::from_bootargs("faults-seed=7 faults-count=1");
         one.draw(0b110011, 4);
         assert_eq!(one.injections.len(), 1);

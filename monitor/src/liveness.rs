@@ -23,6 +23,13 @@ impl Monitor {
                 Some(Membership::new(self.core as usize, cores, self.online, Config::MONITOR, now));
             // Every monitor draws the same seeded faults: the same seed, the same live cores.
             self.faults.draw(self.online, self.boot as u32);
+            let dropped = self.faults.keep_live(self.online);
+            if dropped > 0 && self.core == self.boot {
+                println!("faults: {dropped} injections name cores that are not online; left out");
+            }
+            if self.faults.malformed > 0 && self.core == self.boot {
+                println!("faults: {} items of faults= could not be read; left out", self.faults.malformed);
+            }
         }
     }
 
