@@ -676,6 +676,25 @@ impl CapOps {
         });
     }
 
+    /// The monitors agreed that `core` failed: what waits for it is given up at the next
+    /// [`poll`](Self::poll) instead of at its deadline (a transfer to it is reported
+    /// unanswered; a round this core started over a route through it fails, naming who did not
+    /// answer; a round it started here is unmarked, as when its owner gives up).
+    pub fn core_removed(&mut self, core: CoreId, now: u64) {
+        for sending in self.sending.values_mut().filter(|s| s.to == core) {
+            sending.deadline = sending.deadline.min(now);
+        }
+        for state in self.rounds.values_mut() {
+            match state.initiator.as_mut() {
+                Some((_, _, deadline)) if state.route.cores().any(|c| c == core) => {
+                    *deadline = (*deadline).min(now)
+                }
+                None if state.owner == core => state.expires = state.expires.min(now),
+                _ => {}
+            }
+        }
+    }
+
     /// Gives up on what waited past its deadline: transfers and asks are reported
     /// [`Refusal::Unanswered`], revoke rounds fail naming the cores that did not answer.
     pub fn poll(&mut self, core: &mut impl Core, now: u64) {

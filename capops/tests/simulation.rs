@@ -419,6 +419,42 @@ fn a_silent_core_fails_the_revoke_in_prepare_and_nothing_is_removed() {
     }
 }
 
+#[test]
+fn a_core_removed_by_the_membership_ends_the_revoke_at_once() {
+    for strategy in [Strategy::Unicast, Strategy::Broadcast, Strategy::Tree] {
+        let mut machine = Machine::new(4);
+        let mut rng = Rng(11);
+        machine.ops[0]
+            .retype(
+                &mut machine.cores[0],
+                slot(0),
+                Retype { kind: CapType::Frame, offset: 0, object_size: PAGE_SIZE, count: 1 },
+                0,
+            )
+            .unwrap();
+        for to in 1..4 {
+            machine.ops[0].send(&mut machine.cores[0], to, slot(1), 0).unwrap();
+        }
+        machine.collect(0);
+        machine.drain(&mut rng);
+        machine.silent.push(3);
+        let route = machine.route(strategy, 0);
+        let object = machine.cores[0].identify(slot(1)).unwrap();
+        let round = machine.ops[0].revoke(&mut machine.cores[0], slot(1), route, machine.now).unwrap();
+        machine.revokes.insert((0, round), object);
+        machine.collect(0);
+        while machine.deliver_random(&mut rng) {}
+        assert_eq!(machine.ended.revokes.get(&(0, round)), None, "{strategy:?}: waits for core 3");
+        // No time passes: the removal alone ends the round.
+        let now = machine.now;
+        machine.ops[0].core_removed(3, now);
+        machine.ops[0].poll(&mut machine.cores[0], now);
+        machine.collect(0);
+        while machine.deliver_random(&mut rng) {}
+        assert_eq!(machine.ended.revokes.get(&(0, round)), Some(&1), "{strategy:?}: ended at the removal");
+    }
+}
+
 impl Machine {
     /// Delivers everything except what travels `held_from` -> `held_to`.
     fn deliver_all_but(&mut self, rng: &mut Rng, held_from: CoreId, held_to: CoreId) {

@@ -89,10 +89,17 @@ impl Monitor {
     }
 
     /// The survivors agreed that `core` failed: it is no longer a peer, its channel is torn
-    /// down (what waits for it is dropped) and the SKB replica marks it offline, so that every
-    /// query (multicast tree, cores of a class, cheapest peer) leaves it out.
+    /// down (what waits for it is dropped), the SKB replica marks it offline, so that every
+    /// query (multicast tree, cores of a class, cheapest peer) leaves it out, and the capability
+    /// protocol gives up at once on what waits for it (rounds through it fail, transfers to it
+    /// are unanswered) rather than at its deadline.
     fn core_failed(&mut self, core: u64, silent_ns: u64, detected_by: usize, detection_ns: u64) {
         self.online &= !(1 << core);
+        let now = self.now_ns();
+        self.capops.core_removed(core as usize, now);
+        let mut kernel = self.kernel_caps();
+        self.capops.poll(&mut kernel, now);
+        self.after_capops();
         let dropped = self.outbox.forget(core as usize);
         if let Some(link) = self.links.get_mut(core as usize) {
             *link = None;
