@@ -110,6 +110,13 @@ impl Monitor {
         }
         // A core that stopped before saying hello no longer holds up this monitor's binding.
         self.check_bound();
+        if core == self.boot && self.lowest_live() == Some(self.core) {
+            // The boot core coordinated this run and printed the console: without it the run
+            // cannot end as it should, so the lowest live core ends it, as failed, after its
+            // kernel printed what every core's console ring holds.
+            println!("monitor {}: the boot core {core} failed; this core ends the run as failed", self.core);
+            let _ = userland::power_off_failed();
+        }
         let live: Vec<String> =
             (0..64).filter(|&c| self.online & (1 << c) != 0).map(|c| alloc::format!("{c}")).collect();
         if detected_by > 0 {
@@ -130,6 +137,11 @@ impl Monitor {
                 }
             );
         }
+    }
+
+    /// The lowest-numbered live core.
+    fn lowest_live(&self) -> Option<u64> {
+        (0..64).find(|&c| self.online & (1 << c) != 0)
     }
 
     /// Carries out what the command line injects on this core, once it is due.

@@ -31,3 +31,28 @@ fn cores_that_stop_answering_are_removed_by_every_survivor() {
     assert_eq!(faults.len(), 1, "{faults:?}");
     assert!(faults[0].starts_with("faults: 2 injected, 2 survived, 0 messages lost, 0 hangs"), "{faults:?}");
 }
+
+#[test]
+fn when_the_boot_core_fails_another_core_ends_the_run_as_failed() {
+    // The boot core's monitor stops in the middle of the selftest run: the survivors remove it,
+    // the lowest of them ends the run with a failure status, its kernel printing every core's
+    // console ring first (the boot core's kernel no longer drains them for anyone).
+    let qemu = Qemu {
+        append: Some("selftest faults=hang:0@6000 semihosting-exit".into()),
+        timeout: std::time::Duration::from_secs(150),
+        extra_args: vec!["-semihosting-config".into(), "enable=on,target=native".into()],
+        ..Qemu::big_little()
+    };
+    let run = qemu.boot();
+    let status = run.status.unwrap_or_else(|| panic!("QEMU did not end by itself:\n{}", run.console));
+    assert_eq!(status.code(), Some(1), "a failed run; console:\n{}", run.console);
+    assert_eq!(run.lines_starting("monitor 0: fault injected: hang").len(), 1, "{}", run.console);
+    assert_eq!(
+        run.lines_starting("monitor 1: the boot core 0 failed"),
+        ["monitor 1: the boot core 0 failed; this core ends the run as failed"],
+        "{}",
+        run.console
+    );
+    let removed: Vec<&str> = run.lines().filter(|l| l.contains(": core 0 removed; live [")).collect();
+    assert!(removed.len() >= 3, "the survivors removed core 0: {removed:?}");
+}

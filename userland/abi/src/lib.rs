@@ -44,10 +44,10 @@ pub enum Call {
     /// `recv_local() -> badge`: takes the oldest queued message: the badge of the Endpoint it
     /// was sent through in `x0`, the words in `x1`..`x3`; `WouldBlock` when there is none.
     RecvLocal = 9,
-    /// `power_off(failed)`: the boot core's monitor ends the run: PSCI `SYSTEM_OFF`, or with
-    /// `failed` = 1 (a run that failed) semihosting's `SYS_EXIT` 1 when the boot flags allow
-    /// it, else PSCI `SYSTEM_RESET`. Needs the Kernel capability at
-    /// [`SLOT_KERNEL`] and the boot core; `Denied` otherwise.
+    /// `power_off(failed)`: a monitor ends the run (the boot core's, or another when the boot
+    /// core failed): the console rings are printed, then PSCI `SYSTEM_OFF`, or with `failed` =
+    /// 1 (a run that failed) semihosting's `SYS_EXIT` 1 when the boot flags allow it, else PSCI
+    /// `SYSTEM_RESET`. Needs the Kernel capability at [`SLOT_KERNEL`]; `Denied` otherwise.
     PowerOff = 10,
     /// `map_device_tree() -> va`: maps the device tree read-only into a monitor's address space
     /// (it builds its own replica of the System Knowledge Base from it). Needs the Kernel

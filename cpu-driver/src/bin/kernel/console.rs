@@ -180,6 +180,39 @@ pub fn emergency_line(args: core::fmt::Arguments<'_>) {
     gate.release_emergency();
 }
 
+/// Before the run ends from this core: every line the rings hold goes to the UART. On the
+/// owner that is a drain; elsewhere (the run ended by another core because the owner failed)
+/// this core claims the gate's emergency flag, which keeps the owner out of the rings, and
+/// takes the lines out itself, oldest first. Every wait is bounded; if the gate cannot be had,
+/// nothing is printed.
+pub fn last_drain() {
+    let Some(console) = CONSOLE.get() else { return };
+    if console.owner {
+        drain();
+        return;
+    }
+    let gate = console.gate;
+    if !wait_bounded(EMERGENCY_WAIT_US, || gate.claim_emergency(console.core)) {
+        return;
+    }
+    if wait_bounded(EMERGENCY_WAIT_US, || !gate.owner_writing()) {
+        let (rings, count) = console.rings();
+        let mut buffer = [0u8; LINE_CAPACITY];
+        for _ in 0..log_ring::RING_SLOTS * count as u64 {
+            let oldest = rings[..count]
+                .iter()
+                .enumerate()
+                .filter_map(|(core, ring)| ring.oldest_stamp().map(|stamp| (stamp, core)))
+                .min();
+            let Some((_, core)) = oldest else { break };
+            if let Some(len) = rings[core].pop(&mut buffer) {
+                console.uart.write_bytes(&buffer[..len]);
+            }
+        }
+    }
+    gate.release_emergency();
+}
+
 /// For the `console-stall-test`: this core stops for good half-way through putting `args`
 /// into its ring (the slot written, the line not yet published), with interrupts masked.
 pub fn stall_mid_line(args: core::fmt::Arguments<'_>) -> ! {

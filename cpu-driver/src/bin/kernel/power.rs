@@ -17,7 +17,7 @@ pub fn off(record: &BootRecord) {
     if record.flags & FLAG_POWER_OFF_WHEN_DONE == 0 {
         return;
     }
-    console::drain(); // the owner's last chance to print what the rings hold
+    console::last_drain(); // the last chance to print what the rings hold
     if let Some(conduit) = Conduit::from_raw(record.psci_conduit) {
         let result = conduit.system_off();
         kprintln!("PSCI SYSTEM_OFF failed: {result:?}");
@@ -46,7 +46,7 @@ fn end_failed(record: &BootRecord, name: &str, psci_call: fn(Conduit) -> Result<
     if record.flags & FLAG_POWER_OFF_WHEN_DONE == 0 {
         return;
     }
-    console::drain();
+    console::last_drain();
     if record.flags & FLAG_SEMIHOSTING_EXIT != 0 {
         semihosting::exit(1);
         kprintln!("semihosting SYS_EXIT returned");
