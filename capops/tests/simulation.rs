@@ -385,22 +385,8 @@ impl Tally {
 #[test]
 fn a_silent_core_fails_the_revoke_in_prepare_and_nothing_is_removed() {
     for strategy in [Strategy::Unicast, Strategy::Broadcast, Strategy::Tree] {
-        let mut machine = Machine::new(4);
         let mut rng = Rng(7);
-        // Core 0 lends a Frame to every other core.
-        machine.ops[0]
-            .retype(
-                &mut machine.cores[0],
-                slot(0),
-                Retype { kind: CapType::Frame, offset: 0, object_size: PAGE_SIZE, count: 1 },
-                0,
-            )
-            .unwrap();
-        for to in 1..4 {
-            machine.ops[0].send(&mut machine.cores[0], to, slot(1), 0).unwrap();
-        }
-        machine.collect(0);
-        machine.drain(&mut rng);
+        let mut machine = Machine::with_a_lent_frame(&mut rng);
         let before: Vec<usize> = machine.cores.iter().map(|c| c.occupied().len()).collect();
         machine.silent.push(2);
         let route = machine.route(strategy, 0);
@@ -422,21 +408,8 @@ fn a_silent_core_fails_the_revoke_in_prepare_and_nothing_is_removed() {
 #[test]
 fn a_core_removed_by_the_membership_ends_the_revoke_at_once() {
     for strategy in [Strategy::Unicast, Strategy::Broadcast, Strategy::Tree] {
-        let mut machine = Machine::new(4);
         let mut rng = Rng(11);
-        machine.ops[0]
-            .retype(
-                &mut machine.cores[0],
-                slot(0),
-                Retype { kind: CapType::Frame, offset: 0, object_size: PAGE_SIZE, count: 1 },
-                0,
-            )
-            .unwrap();
-        for to in 1..4 {
-            machine.ops[0].send(&mut machine.cores[0], to, slot(1), 0).unwrap();
-        }
-        machine.collect(0);
-        machine.drain(&mut rng);
+        let mut machine = Machine::with_a_lent_frame(&mut rng);
         machine.silent.push(3);
         let route = machine.route(strategy, 0);
         let object = machine.cores[0].identify(slot(1)).unwrap();
@@ -456,6 +429,25 @@ fn a_core_removed_by_the_membership_ends_the_revoke_at_once() {
 }
 
 impl Machine {
+    /// Four cores; core 0 has retyped a Frame (at its slot 1) and lent it to every other core.
+    fn with_a_lent_frame(rng: &mut Rng) -> Machine {
+        let mut machine = Machine::new(4);
+        machine.ops[0]
+            .retype(
+                &mut machine.cores[0],
+                slot(0),
+                Retype { kind: CapType::Frame, offset: 0, object_size: PAGE_SIZE, count: 1 },
+                0,
+            )
+            .unwrap();
+        for to in 1..4 {
+            machine.ops[0].send(&mut machine.cores[0], to, slot(1), 0).unwrap();
+        }
+        machine.collect(0);
+        machine.drain(rng);
+        machine
+    }
+
     /// Delivers everything except what travels `held_from` -> `held_to`.
     fn deliver_all_but(&mut self, rng: &mut Rng, held_from: CoreId, held_to: CoreId) {
         loop {
