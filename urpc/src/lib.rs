@@ -55,13 +55,17 @@ pub mod line;
 pub mod message;
 pub mod messages;
 pub mod notify;
+pub mod sleep;
 mod sync;
 pub mod wait;
 
 pub use deadline::{PollDeadline, POLLS_PER_CLOCK_READ};
 pub use endpoint::{Endpoint, Full, Receiver, RecvError, RecvMessageError, Sender, Side};
-pub use frame::{AckLine, ChannelFrame, Ring, SideTaken, DEFAULT_SLOTS};
+pub use frame::{
+    check_cache_line, AckLine, ChannelFrame, LineTooWide, Ring, SideTaken, DEFAULT_SLOTS, WRITER_BLOCK_BYTES,
+};
 pub use line::{MessageLine, Payload, LINE_BYTES, PAYLOAD_BYTES, PAYLOAD_WORDS};
 pub use message::{DecodeError, Message};
 pub use notify::{poll_then_wait, Notify, SpinOnly};
+pub use sleep::{SpinWatch, WaitPolicy, WatchLine};
 pub use wait::{recv_any, WaitError, POLLS_BEFORE_WAITING};
