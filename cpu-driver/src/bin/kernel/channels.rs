@@ -134,6 +134,11 @@ pub fn share_directory() {
     }
 }
 
+/// How to wake the boot core.
+pub fn boot_wake_target() -> Option<u64> {
+    Some(LINKS.lock().as_ref()?.record.gic.boot_core_target)
+}
+
 /// How to wake `core`, if known.
 pub fn wake_target(core: u64) -> Option<u64> {
     LINKS.lock().as_ref()?.wake_targets.get(core as usize).copied().flatten()
