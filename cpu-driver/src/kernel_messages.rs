@@ -178,7 +178,7 @@ pub enum KernelMessage {
 impl KernelMessage {
     /// Decodes a payload; anything malformed or unknown is an error, never trusted.
     pub fn decode(payload: &Payload) -> Result<Self, DecodeError> {
-        let body = urpc::message::body(payload);
+        let body = &urpc::message::body(payload);
         Ok(match urpc::message::tag(payload)? {
             CoreUp::TAG => KernelMessage::CoreUp(CoreUp::decode(body)?),
             WakeTarget::TAG => KernelMessage::WakeTarget(WakeTarget::decode(body)?),
@@ -200,7 +200,11 @@ mod tests {
         let messages = [
             KernelMessage::WakeTarget(WakeTarget { core: 3, target: 0x103 }),
             KernelMessage::PeerTarget(PeerTarget { core: 5, target: 0x20 }),
-            KernelMessage::MeasureRequest(MeasureRequest { rounds: 10_000, warmup: 1_000, wait: WaitMode::Spin }),
+            KernelMessage::MeasureRequest(MeasureRequest {
+                rounds: 10_000,
+                warmup: 1_000,
+                wait: WaitMode::Spin,
+            }),
             KernelMessage::MeasureRequest(MeasureRequest {
                 rounds: 5_000,
                 warmup: 500,
@@ -218,9 +222,11 @@ mod tests {
             };
             assert_eq!(KernelMessage::decode(&payload), Ok(message));
         }
-        let too_long = urpc::message::encode(&MeasureRequest { rounds: u32::MAX, warmup: 1, wait: WaitMode::Spin });
+        let too_long =
+            urpc::message::encode(&MeasureRequest { rounds: u32::MAX, warmup: 1, wait: WaitMode::Spin });
         assert!(KernelMessage::decode(&too_long).is_err());
-        let mut no_such_mode = urpc::message::encode(&MeasureRequest { rounds: 1, warmup: 1, wait: WaitMode::Spin });
+        let mut no_such_mode =
+            urpc::message::encode(&MeasureRequest { rounds: 1, warmup: 1, wait: WaitMode::Spin });
         no_such_mode[urpc::message::HEADER_BYTES + 8] = 4;
         assert_eq!(KernelMessage::decode(&no_such_mode), Err(DecodeError::InvalidField { field: "wait" }));
         assert!(KernelMessage::decode(&Payload::ZERO).is_err());

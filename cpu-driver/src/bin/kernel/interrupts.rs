@@ -3,8 +3,8 @@
 //! deadline), after which the pending interrupts are acknowledged here. Uses only
 //! [`crate::console`].
 
-pub use cpu_driver::arch::aarch64::gic::TIMER_INTID;
 use core::sync::atomic::{AtomicU64, Ordering};
+pub use cpu_driver::arch::aarch64::gic::TIMER_INTID;
 
 use cpu_driver::arch::aarch64::gic::{Gic, SGI_WAKE};
 use cpu_driver::arch::aarch64::{cpu, timer};

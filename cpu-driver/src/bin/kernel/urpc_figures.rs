@@ -275,7 +275,8 @@ fn serve_waiting(link: &mut Link, request: MeasureRequest, boot_target: u64) {
         if answered == u64::from(request.warmup) {
             sgis_before = interrupts::sgis_sent();
         }
-        let Ok(payload) = link.receiver.recv_waiting(request.wait.policy(), &LineWatch, &sleeper, &mut deadline)
+        let Ok(payload) =
+            link.receiver.recv_waiting(request.wait.policy(), &LineWatch, &sleeper, &mut deadline)
         else {
             return; // the boot core gave up, or the ring broke
         };
