@@ -7,7 +7,8 @@
 //! 2. **Watch the line** ([`WatchLine`]): on AArch64 an exclusive load (`LDAXR`) of the
 //!    sequence word arms the core's exclusive monitor for its line, then `WFE`. The sender's
 //!    store to that line clears the monitor, which is a wake-up event (Arm ARM DDI 0487,
-//!    D1.6.1 "Wait for Event", and B2.10 on the global monitor's clearing event), so the core
+//!    "Wait for Event": the clearing of the global exclusive monitor is among the events
+//!    that set the Event Register), so the core
 //!    sleeps until the message lands and the sender does nothing extra: no interrupt, no `SEV`.
 //!    `WFE` also wakes on other events (the timer's event stream, another core's `SEV`, an
 //!    interrupt) or for no reason, so every watch is followed by a look at the ring.
@@ -35,7 +36,7 @@
 //! the other side's store: either the receiver sees the message and does not sleep, or the
 //! sender sees the flag and sends the interrupt (both may happen; an extra interrupt is
 //! harmless). On AArch64 each fence is `DMB ISH`, which orders the earlier store before the
-//! later load for all observers of the Inner Shareable domain (Arm ARM B2.3.7). The
+//! later load for all observers of the Inner Shareable domain (the Arm ARM's ordering rules for `DMB`). The
 //! interrupt itself latches: an SGI that arrives before the receiver's `WFI` stays pending and
 //! ends the `WFI` at once. The loom model `asleep_flag_*` in `tests/loom.rs` checks the
 //! handshake, and `scripts/lib/urpc-mutations.sh` weakens each fence to show it catches that.

@@ -4,8 +4,8 @@
 //! `LDAXR` marks the word's address for exclusive access in this core's local monitor and in
 //! the global monitor of the shareability domain. A write to that location (or its cache line,
 //! the reservation granule on these cores) by another core clears the monitor, and clearing
-//! the global monitor sets this core's event register (Arm ARM DDI 0487, D1.6.1 "Wait for
-//! Event mechanism", the list of WFE wake-up events). `WFE` sleeps only while the event
+//! the global monitor sets this core's event register (Arm ARM DDI 0487, "Wait for Event":
+//! the events that set the Event Register). `WFE` sleeps only while the event
 //! register is clear, so a store that lands between the load and the `WFE` ends the sleep at
 //! once: no wake-up is lost, and the writer needs no `SEV` and no interrupt. `WFE` also wakes on
 //! the timer's event stream (enabled on every core, about every millisecond), on an interrupt,
