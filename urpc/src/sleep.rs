@@ -129,8 +129,10 @@ impl<const SLOTS: usize> Receiver<'_, SLOTS> {
     /// Waits for the next message the cheapest way that is fast enough: polls, then watches
     /// the line, then sleeps through `sleeper` with the asleep flag set, as `policy` says,
     /// and starts over after every wake-up. Ends with a message, a broken ring, or when
-    /// `deadline` expires (checked after each way of waiting; `sleeper.wait` must return in
-    /// bounded time for the deadline to be seen, as the kernel's does with a timer).
+    /// `deadline` expires (checked after each look at the ring; `sleeper.wait` must return in
+    /// bounded time for the deadline to be seen, as the kernel's does with a timer, and a
+    /// deadline that reads its clock only every so many looks is seen only after that many
+    /// sleeps: give it a clock read per look when sleeps are long).
     pub fn recv_waiting<C: FnMut() -> u64>(
         &mut self,
         policy: WaitPolicy,

@@ -65,7 +65,7 @@ pub fn measure_and_print(record: &BootRecord, up: &[u64]) {
     // The boot core with the next core that came up and with the last (on the big.LITTLE
     // machine: a little and a big one), or with the only other.
     let mut others = up.iter().copied().filter(|&core| core != boot);
-    let (first, last) = (others.next(), others.last());
+    let (first, last) = (others.next(), others.next_back());
     for core in first.into_iter().chain(last) {
         compare_waits(boot, core, frequency);
     }
@@ -142,7 +142,7 @@ fn measure_waiting(peer: Peer<'_>, mode: WaitMode) -> Option<WaitFigures> {
     interrupts::wake(wake_target);
     let patience = patience_ticks();
     let sleeper = interrupts::SleepAtMost { ticks: patience };
-    let mut deadline = waiting(patience);
+    let mut deadline = waiting_between_sleeps(patience);
     let mut receive = |link: &mut Link| -> Option<KernelMessage> {
         let payload = link.receiver.recv_waiting(mode.policy(), &LineWatch, &sleeper, &mut deadline).ok()?;
         deadline.progress();
@@ -268,7 +268,7 @@ pub fn echo(request: MeasureRequest) {
 fn serve_waiting(link: &mut Link, request: MeasureRequest, boot_target: u64) {
     let patience = patience_ticks();
     let sleeper = interrupts::SleepAtMost { ticks: patience };
-    let mut deadline = waiting(patience);
+    let mut deadline = waiting_between_sleeps(patience);
     let total = u64::from(request.rounds) + u64::from(request.warmup);
     let mut sgis_before = interrupts::sgis_sent();
     for answered in 0..total {
@@ -321,6 +321,13 @@ fn serve(link: &mut Link, line: Option<&'static AtomicU64>, total: u64) {
         line.store(2 * i + 2, Ordering::Release);
         deadline.progress();
     }
+}
+
+/// A wait of `ticks` from now for a receiver that sleeps between its looks at the ring: the
+/// counter is read at every look, since each look may follow a sleep of up to `ticks` (read
+/// only every `POLLS_PER_CLOCK_READ` looks, a dead peer would hold the core that many sleeps).
+fn waiting_between_sleeps(ticks: u64) -> PollDeadline<fn() -> u64> {
+    PollDeadline::new(cpu::counter, cpu::counter(), ticks, 1)
 }
 
 /// A wait of `ticks` from now that reads the counter only every `POLLS_PER_CLOCK_READ` polls.
