@@ -65,7 +65,7 @@ impl Message for Msg {
 
 #[cfg(test)]
 mod tests {
-    use urpc::message::{body_mut, decode, encode};
+    use urpc::message::{decode, encode, HEADER_BYTES};
     use urpc::{ChannelFrame, Side};
 
     use super::*;
@@ -89,7 +89,7 @@ mod tests {
         let good = encode(&Msg { round: 5, phase: Phase::Commit, kind: Kind::Request });
         let with = |at: usize, value: u8| {
             let mut payload = good;
-            body_mut(&mut payload)[at] = value;
+            payload[HEADER_BYTES + at] = value;
             decode::<Msg>(&payload)
         };
         assert_eq!(with(4, 0), Err(DecodeError::InvalidField { field: "phase" }));

@@ -7,7 +7,7 @@ use crate::{Message as CapMessage, Refusal};
 use agreement::node::Msg;
 use agreement::wire::{kind_code, kind_of, phase_code, phase_of};
 use caps::{CapType, Capability, Retype, Rights};
-use urpc::message::{self, BodyReader, BodyWriter, DecodeError};
+use urpc::message::{self, Body, BodyReader, BodyWriter, DecodeError};
 use urpc::Payload;
 
 /// Tag of `Transfer`; the others follow.
@@ -61,8 +61,8 @@ pub fn encode(message: &CapMessage) -> Payload {
         CapMessage::RetypeRefused { .. } => TAG_RETYPE_REFUSED,
         CapMessage::Round { .. } => TAG_ROUND,
     };
-    let mut payload = Payload::from_words([u64::from(tag), 0, 0, 0, 0, 0, 0]);
-    let mut writer = BodyWriter::new(message::body_mut(&mut payload));
+    let mut body = Body::ZERO;
+    let mut writer = BodyWriter::new(&mut body);
     match message {
         CapMessage::Transfer { request, capability, owner, answers } => {
             writer.u32(*request).u32(*answers).u32(*owner as u32);
@@ -90,13 +90,15 @@ pub fn encode(message: &CapMessage) -> Payload {
             };
         }
     }
-    payload
+    drop(writer); // stores the last word
+    message::assemble(tag, &body)
 }
 
 /// Decodes a payload whose tag [`is_capability_tag`].
 pub fn decode(payload: &Payload) -> Result<CapMessage, DecodeError> {
     let tag = message::tag(payload)?;
-    let mut reader = BodyReader::new(message::body(payload));
+    let body = message::body(payload);
+    let mut reader = BodyReader::new(&body);
     let decoded = match tag {
         TAG_TRANSFER => {
             let (request, answers, owner) = (reader.u32()?, reader.u32()?, reader.u32()?);

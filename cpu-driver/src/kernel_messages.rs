@@ -28,14 +28,81 @@ pub struct PeerTarget {
     pub target: u64,
 }
 
-/// Asks a core to answer `warmup + rounds` pings on its kernel channel, then to bounce the
-/// ping-pong line `warmup + rounds` times.
+/// Asks a core to answer `warmup + rounds` pings on its kernel channel, waiting for each as
+/// `wait` says; after a [`WaitMode::Spin`] measurement it also bounces the ping-pong line
+/// `warmup + rounds` times, after the others it reports the interrupts it raised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MeasureRequest {
     /// Round trips that are timed.
     pub rounds: u32,
     /// Round trips before timing starts.
     pub warmup: u32,
+    /// How both sides wait for the next message and wake each other.
+    pub wait: WaitMode,
+}
+
+/// How the two sides of a measurement wait for a message and wake the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitMode {
+    /// Both poll without end: the round trip of the channel itself.
+    Spin,
+    /// The way before the asleep flag: a receiver with nothing to do sleeps in `WFI` at once,
+    /// and every send raises the wake SGI.
+    InterruptEveryMessage,
+    /// The receiver sleeps in `WFI` at once, with its asleep flag set; a sender raises the SGI
+    /// only when it reads the flag set after sending (`urpc::sleep`).
+    AsleepFlag,
+    /// The receiver first watches the slot's line (`LDAXR` + `WFE`, woken by the sender's
+    /// store without an interrupt) for [`WaitMode::WATCHES`] wake-ups, then sleeps as in
+    /// [`WaitMode::AsleepFlag`].
+    WatchThenAsleep,
+}
+
+impl WaitMode {
+    /// The modes a wait measurement compares, the baseline first.
+    pub const COMPARED: [WaitMode; 3] =
+        [WaitMode::InterruptEveryMessage, WaitMode::AsleepFlag, WaitMode::WatchThenAsleep];
+
+    /// Line watches before sleeping in [`WaitMode::WatchThenAsleep`]. On a board each lasts
+    /// until the store or the timer's event stream (about 1 ms), so this bounds the shallow
+    /// sleep; under QEMU's TCG a `WFE` returns at once (it is a yield to the emulator).
+    pub const WATCHES: u32 = 64;
+
+    /// Its name on the console.
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitMode::Spin => "spin",
+            WaitMode::InterruptEveryMessage => "sgi-every-message",
+            WaitMode::AsleepFlag => "asleep-flag",
+            WaitMode::WatchThenAsleep => "wfe-then-asleep",
+        }
+    }
+
+    /// How a receiver waits in this mode (not used by [`WaitMode::Spin`], which polls).
+    pub fn policy(self) -> urpc::WaitPolicy {
+        let watches = if self == WaitMode::WatchThenAsleep { Self::WATCHES } else { 0 };
+        urpc::WaitPolicy { polls: 0, watches }
+    }
+
+    /// Whether a sender raises the SGI after every message, asleep flag or not.
+    pub fn interrupts_every_message(self) -> bool {
+        self == WaitMode::InterruptEveryMessage
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            WaitMode::Spin => 0,
+            WaitMode::InterruptEveryMessage => 1,
+            WaitMode::AsleepFlag => 2,
+            WaitMode::WatchThenAsleep => 3,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        [WaitMode::Spin, WaitMode::InterruptEveryMessage, WaitMode::AsleepFlag, WaitMode::WatchThenAsleep]
+            .get(usize::from(code))
+            .copied()
+    }
 }
 
 /// Longest measurement a core agrees to serve.
@@ -76,12 +143,14 @@ impl Message for PeerTarget {
 impl Message for MeasureRequest {
     const TAG: u16 = 34;
     fn encode(&self, body: &mut Body) {
-        BodyWriter::new(body).u32(self.rounds).u32(self.warmup);
+        BodyWriter::new(body).u32(self.rounds).u32(self.warmup).u8(self.wait.code());
     }
     fn decode(body: &Body) -> Result<Self, DecodeError> {
         let mut reader = BodyReader::new(body);
-        let message = MeasureRequest { rounds: reader.u32()?, warmup: reader.u32()? };
+        let (rounds, warmup) = (reader.u32()?, reader.u32()?);
+        let wait = WaitMode::from_code(reader.u8()?).ok_or(DecodeError::InvalidField { field: "wait" })?;
         reader.finish()?;
+        let message = MeasureRequest { rounds, warmup, wait };
         if message.rounds.saturating_add(message.warmup) > MAX_MEASURE_ROUNDS {
             return Err(DecodeError::InvalidField { field: "rounds" });
         }
@@ -109,7 +178,7 @@ pub enum KernelMessage {
 impl KernelMessage {
     /// Decodes a payload; anything malformed or unknown is an error, never trusted.
     pub fn decode(payload: &Payload) -> Result<Self, DecodeError> {
-        let body = urpc::message::body(payload);
+        let body = &urpc::message::body(payload);
         Ok(match urpc::message::tag(payload)? {
             CoreUp::TAG => KernelMessage::CoreUp(CoreUp::decode(body)?),
             WakeTarget::TAG => KernelMessage::WakeTarget(WakeTarget::decode(body)?),
@@ -131,7 +200,16 @@ mod tests {
         let messages = [
             KernelMessage::WakeTarget(WakeTarget { core: 3, target: 0x103 }),
             KernelMessage::PeerTarget(PeerTarget { core: 5, target: 0x20 }),
-            KernelMessage::MeasureRequest(MeasureRequest { rounds: 10_000, warmup: 1_000 }),
+            KernelMessage::MeasureRequest(MeasureRequest {
+                rounds: 10_000,
+                warmup: 1_000,
+                wait: WaitMode::Spin,
+            }),
+            KernelMessage::MeasureRequest(MeasureRequest {
+                rounds: 5_000,
+                warmup: 500,
+                wait: WaitMode::WatchThenAsleep,
+            }),
             KernelMessage::Ping(Ping { seq: 7, ts: 99 }),
         ];
         for message in messages {
@@ -144,8 +222,13 @@ mod tests {
             };
             assert_eq!(KernelMessage::decode(&payload), Ok(message));
         }
-        let too_long = urpc::message::encode(&MeasureRequest { rounds: u32::MAX, warmup: 1 });
+        let too_long =
+            urpc::message::encode(&MeasureRequest { rounds: u32::MAX, warmup: 1, wait: WaitMode::Spin });
         assert!(KernelMessage::decode(&too_long).is_err());
+        let mut no_such_mode =
+            urpc::message::encode(&MeasureRequest { rounds: 1, warmup: 1, wait: WaitMode::Spin });
+        no_such_mode[urpc::message::HEADER_BYTES + 8] = 4;
+        assert_eq!(KernelMessage::decode(&no_such_mode), Err(DecodeError::InvalidField { field: "wait" }));
         assert!(KernelMessage::decode(&Payload::ZERO).is_err());
         let mut unknown = Payload::ZERO;
         unknown[0] = 200;

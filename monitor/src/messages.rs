@@ -488,7 +488,7 @@ pub enum MonitorMessage {
 impl MonitorMessage {
     /// Decodes whatever arrived; malformed or unknown lines are errors, never trusted.
     pub fn decode(payload: &Payload) -> Result<Self, DecodeError> {
-        let body = urpc::message::body(payload);
+        let body = &urpc::message::body(payload);
         Ok(match urpc::message::tag(payload)? {
             Hello::TAG => MonitorMessage::Hello(Hello::decode(body)?),
             Bound::TAG => MonitorMessage::Bound(Bound::decode(body)?),

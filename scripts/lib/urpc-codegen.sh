@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the machine code of URPC's send and receive paths as the cores run them: builds
 # urpc/codegen-probe (plain instances of try_send, try_recv, a typed Ping send and a typed Pong
-# receive on the default 31-slot channel) for both bare-metal targets with each core class's
+# receive on the default 30-slot channel, and CoreUp's encode, not inlined) for both
+# bare-metal targets with each core class's
 # -C target-cpu, disassembles it with llvm-objdump (Rust's llvm-tools component, which
 # scripts/lib/setup.sh installs from rust-toolchain.toml) and fails when
 #   - a path loads or stores bytes or halfwords (ldrb, strb, ldrh, ldursb, ...): both targets
@@ -9,7 +10,13 @@
 #     aligned becomes one access per byte (a 56-byte payload: 56 ldrb or strb, plus shifts);
 #     the one exception is recv_pong's error result, see RECV_PONG_HALFWORD_STORES below;
 #   - a path has more instructions than its bound below (the whole function, cold tails
-#     included, as the disassembler lists it).
+#     included, as the disassembler lists it);
+#   - an encoder (encode_core_up, and in the built kernels and monitor every
+#     `<T as urpc::message::Message>::encode` the compiler kept out of line) stores bytes or
+#     halfwords into the body: message::Body is 8-aligned and BodyWriter writes whole words.
+#     Encoders may load bytes: a message's own u8 fields, and body bytes a word keeps.
+#     The built binaries are checked only when build/ holds them (scripts/build; scripts/test
+#     builds them after this step, and tests/tests/disassembly.rs checks them again).
 #
 # usage: scripts/lib/urpc-codegen.sh [--show]   (--show prints the disassembly as well)
 # Called by scripts/test; needs the pinned toolchain with its targets and llvm-tools.
@@ -44,7 +51,10 @@ esac
 #              of constants): about 45. Bound 64.
 #   recv_pong  try_recv plus the tag, reserved-bytes and trailing-zero checks as word
 #              operations (about 10) and the error results: about 78. Bound 96.
-declare -A BOUND=([try_send]=64 [try_recv]=90 [send_ping]=64 [recv_pong]=96)
+#   encode_core_up  the fields of CoreUp (30 bytes: 4, 8, 8, 8, 1, 1) shifted and merged into
+#              four words, stored as two pairs: about 15. Bound 32 (with the 1-aligned body:
+#              byte stores for every field).
+declare -A BOUND=([try_send]=64 [try_recv]=90 [send_ping]=64 [recv_pong]=96 [encode_core_up]=32)
 # recv_pong returns Result<Pong, RecvMessageError>; its DecodeError::WrongTag result holds two
 # u16 tags and a 2-byte discriminant, which the compiler writes with halfword stores into the
 # caller's result slot. Those (at most 3) are not a copy of the payload; nothing else may be
@@ -75,7 +85,7 @@ for target in aarch64-unknown-none aarch64-unknown-none-softfloat; do
                 current = name; order[++n] = name; next
             }
             /^[0-9a-f]+ </ { current = ""; next }
-            current != "" && /^ +[0-9a-f]+:[ \t]/ {
+            current != "" && /^ *[0-9a-f]+:[ \t]/ {
                 split($0, field, "\t"); mnemonic = field[2]
                 insns[current]++
                 if (mnemonic ~ /^ld[a-z]*[bh]$/) loads[current]++
@@ -88,7 +98,7 @@ for target in aarch64-unknown-none aarch64-unknown-none-softfloat; do
                     printf "%s %d %d %d %d\n", f, insns[f], loads[f] + 0, bytes[f] + 0, halves[f] + 0
                 }
             }')
-        for function in try_send try_recv send_ping recv_pong; do
+        for function in try_send try_recv send_ping recv_pong encode_core_up; do
             line=$(printf '%s\n' "$table" | awk -v f="$function" '$1 == f')
             if [ -z "$line" ]; then
                 echo "FAIL $target $cpu $function: not in the disassembly of $rlib" >&2
@@ -100,11 +110,14 @@ for target in aarch64-unknown-none aarch64-unknown-none-softfloat; do
             [ "$function" != recv_pong ] || allowed_halves=$RECV_PONG_HALFWORD_STORES
             verdict=ok
             problems=()
-            # Fewer than 20 would mean the listing was not parsed (or the probe lost its path).
-            [ "$insns" -ge 20 ] || problems+=("only $insns instructions: the listing was not understood")
+            # Fewer than 20 (8 for the encoder) would mean the listing was not parsed (or the probe
+            # lost its path).
+            least=20
+            [ "$function" != encode_core_up ] || least=8
+            [ "$insns" -ge "$least" ] || problems+=("only $insns instructions: the listing was not understood")
             [ "$insns" -le "${BOUND[$function]}" ] ||
                 problems+=("$insns instructions, more than the bound ${BOUND[$function]}")
-            [ "$loads" -eq 0 ] || problems+=("$loads byte/halfword loads")
+            [ "$loads" -eq 0 ] || [ "$function" = encode_core_up ] || problems+=("$loads byte/halfword loads")
             [ "$bytes" -eq 0 ] || problems+=("$bytes byte stores")
             [ "$halves" -le "$allowed_halves" ] ||
                 problems+=("$halves halfword stores (at most $allowed_halves allowed)")
@@ -119,9 +132,46 @@ for target in aarch64-unknown-none aarch64-unknown-none-softfloat; do
         done
     done
 done
+
+# The encoders of the built kernels and monitor that stayed functions of their own: no byte or
+# halfword store may remain in them.
+built_encoders() { # ELF: one line per out-of-line encoder: name, instructions, sub-word stores
+    "$objdump" -d --no-show-raw-insn --demangle "$1" 2>/dev/null | awk '
+        /^[0-9a-f]+ </ {
+            current = ""
+            # Demangled, or as the ELF keeps legacy symbols: <T$u20$as$u20$urpc..message..Message$GT$::encode
+            if ($0 ~ /urpc(::|\.\.)message(::|\.\.)Message(>|\$GT\$)::encode/) {
+                current = $0; sub(/^[0-9a-f]+ </, "", current); sub(/>:$/, "", current)
+                order[++n] = current
+            }
+            next
+        }
+        current != "" && /^ *[0-9a-f]+:[ \t]/ {
+            split($0, field, "\t"); mnemonic = field[2]
+            insns[current]++
+            if (mnemonic ~ /^st[a-z]*[bh]$/) narrow[current]++
+        }
+        END { for (i = 1; i <= n; i++) printf "%s\t%d\t%d\n", order[i], insns[order[i]], narrow[order[i]] + 0 }'
+}
+for elf in cpu-driver-cortex-a53.elf cpu-driver-cortex-a72.elf el0-monitor.elf; do
+    if [ ! -f "build/$elf" ]; then
+        echo "build/$elf: not built yet, its encoders are not checked here (tests/tests/disassembly.rs does)"
+        continue
+    fi
+    encoders=$(built_encoders "build/$elf")
+    count=$(printf '%s' "$encoders" | grep -c . || true)
+    narrow=$(printf '%s\n' "$encoders" | awk -F'\t' '$3 > 0 { printf "  %s: %d byte/halfword stores\n", $1, $3 }')
+    if [ -n "$narrow" ]; then
+        echo "FAIL build/$elf: encoders that store bytes or halfwords into the body:" >&2
+        printf '%s\n' "$narrow" >&2
+        failed=1
+    else
+        echo "build/$elf: $count out-of-line Message::encode functions, none stores a byte or halfword"
+    fi
+done
 if [ "$failed" -ne 0 ]; then
-    echo "urpc-codegen.sh: URPC's send or receive path copies byte-wise or grew past its bound" \
-        "(rerun with --show for the disassembly)" >&2
+    echo "urpc-codegen.sh: URPC's send or receive path copies byte-wise or grew past its bound," \
+        "or an encoder writes sub-words (rerun with --show for the disassembly)" >&2
     exit 1
 fi
-echo "urpc-codegen.sh: every path copies by words and stays within its bound"
+echo "urpc-codegen.sh: every path copies by words and stays within its bound; encoders store words"

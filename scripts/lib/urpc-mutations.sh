@@ -2,7 +2,7 @@
 # Shows that URPC's tests catch what they claim: applies each mutation below (a weakened
 # memory ordering, an off-by-one in the credits or the lap check, a missing flush) to a
 # temporary copy of the repository, one at a time, runs the crate's tests on it (channel,
-# messages and stress, release, URPC_STRESS_MESSAGES=1000000; then the loom models) and
+# messages, stress and sleep, release, URPC_STRESS_MESSAGES=1000000; then the loom models) and
 # prints which tests fail. Exits 1 if some mutation fails no test, or if the unmutated copy
 # fails one.
 #
@@ -25,6 +25,9 @@ MUTATIONS=(
     "ack-one-ahead|urpc/src/endpoint.rs|consumed.store(self.received, Ordering::Release);|consumed.store(self.received + 1, Ordering::Release);|the receiver acknowledges one message more than it consumed"
     "ack-batch-late|urpc/src/endpoint.rs|if self.received - self.acknowledged >= Self::ACK_BATCH {|if self.received - self.acknowledged > Self::ACK_BATCH {|acknowledgements one message later than the batch"
     "no-flush-on-empty|urpc/src/endpoint.rs|        self.flush_acknowledgements();\n        RecvError::Empty|        RecvError::Empty|no flush of the acknowledgements on an empty poll"
+    "sleep-fence-weak|urpc/src/sleep.rs|asleep.store(1, Ordering::Relaxed);\n        sync::fence(Ordering::SeqCst);|asleep.store(1, Ordering::Relaxed);\n        sync::fence(Ordering::AcqRel);|the receiver's barrier between its asleep flag and its look at the ring: SeqCst -> AcqRel"
+    "notify-fence-weak|urpc/src/sleep.rs|sync::fence(Ordering::SeqCst);\n        self.ring.ack.asleep.load|sync::fence(Ordering::AcqRel);\n        self.ring.ack.asleep.load|the sender's barrier between its message and its read of the asleep flag: SeqCst -> AcqRel"
+    "sleep-without-recheck|urpc/src/sleep.rs|if self.slot_changed() {|if self.next_slot == usize::MAX {|the receiver sleeps without looking at the ring after setting its asleep flag"
     "empty-lap-off-by-one|urpc/src/endpoint.rs|if found != expected.saturating_sub(SLOTS as u64) {|if found != expected.saturating_sub(SLOTS as u64 - 1) {|the previous lap's sequence (empty) taken one lap off"
 )
 
@@ -65,7 +68,7 @@ failing_tests() {
     (
         cd "$copy"
         URPC_STRESS_MESSAGES=1000000 timeout 900 cargo test --release --no-fail-fast -p urpc \
-            --test channel --test messages --test stress --target-dir "$target/host" 2>&1
+            --test channel --test messages --test stress --test sleep --target-dir "$target/host" 2>&1
         RUSTFLAGS="--cfg loom" timeout 900 cargo test --release --no-fail-fast -p urpc --test loom \
             --target-dir "$target/loom" 2>&1
     ) >"$log" || status=$?

@@ -95,7 +95,7 @@ impl<'frame, const SLOTS: usize> Endpoint<'frame, SLOTS> {
 
 /// The sending half: the only writer of its ring's message lines.
 pub struct Sender<'frame, const SLOTS: usize = { crate::DEFAULT_SLOTS }> {
-    ring: &'frame Ring<SLOTS>,
+    pub(crate) ring: &'frame Ring<SLOTS>,
     /// Messages sent so far; the next one carries sequence number `sent + 1`.
     sent: u64,
     /// `sent % SLOTS`, kept separately so the hot path needs no division.
@@ -181,11 +181,11 @@ impl<'frame, const SLOTS: usize> Sender<'frame, SLOTS> {
 /// The receiving half: the only reader of its ring's message lines and the only writer of its
 /// acknowledgement line.
 pub struct Receiver<'frame, const SLOTS: usize = { crate::DEFAULT_SLOTS }> {
-    ring: &'frame Ring<SLOTS>,
+    pub(crate) ring: &'frame Ring<SLOTS>,
     /// Messages consumed so far; the next one carries sequence number `received + 1`.
-    received: u64,
+    pub(crate) received: u64,
     /// `received % SLOTS`.
-    next_slot: usize,
+    pub(crate) next_slot: usize,
     /// The consumed count last published on the acknowledgement line.
     acknowledged: u64,
 }

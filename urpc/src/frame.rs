@@ -1,20 +1,33 @@
-//! The shared memory of a channel: two rings in one frame, each cache line with one writer.
+//! The shared memory of a channel: two rings in one frame, each cache line with one writer,
+//! and each 128-byte pair of lines too.
 //!
-//! With the default [`DEFAULT_SLOTS`] = 31 a channel fills one 4 KiB frame exactly:
+//! With the default [`DEFAULT_SLOTS`] = 30 a channel fills one 4 KiB frame exactly:
 //!
 //! ```text
-//!  offset   line   contents                         written by   read by
-//!  0x000    0      ring A->B  slot 0   (MessageLine)  A            B
-//!  0x040    1      ring A->B  slot 1                  A            B
-//!   ...     ...     ...
-//!  0x780    30     ring A->B  slot 30                 A            B
-//!  0x7c0    31     ring A->B  ack: consumed count     B            A
-//!  0x800    32     ring B->A  slot 0                  B            A
-//!   ...     ...     ...
-//!  0xf80    62     ring B->A  slot 30                 B            A
-//!  0xfc0    63     ring B->A  ack: consumed count     A            B
-//!  0x1000          end of frame (size 64 * (2 * SLOTS + 2) bytes, alignment 64)
+//!  offset   lines   contents                                   written by   read by
+//!  0x000    0       ring A->B  slot 0   (MessageLine)            A            B
+//!  0x040    1       ring A->B  slot 1                            A            B
+//!   ...     ...      ...
+//!  0x740    29      ring A->B  slot 29                           A            B
+//!  0x780    30-31   ring A->B  ack block: consumed, claims, asleep   B            A
+//!  0x800    32      ring B->A  slot 0                            B            A
+//!   ...     ...      ...
+//!  0xf40    61      ring B->A  slot 29                           B            A
+//!  0xf80    62-63   ring B->A  ack block                         A            B
+//!  0x1000           end of frame (size 64 * (2 * SLOTS + 4) bytes for even SLOTS, alignment 128)
 //! ```
+//!
+//! # Why the acknowledgement takes a 128-byte block
+//!
+//! Cortex-A72's L2 and many x86 cores fetch lines in aligned 128-byte pairs (the adjacent-line
+//! or spatial prefetcher), and a core whose data cache line is 128 bytes (`CTR_EL0.DminLine`)
+//! has such a pair as its line. If the receiver's acknowledgement line shared a pair with the
+//! sender's last slot, as it did when it took one 64-byte line after 31 slots, the two cores
+//! would write one 128-byte unit and pull it back and forth. The [`AckLine`] is therefore 128
+//! bytes aligned to 128: every 128-byte block of the frame has exactly one writer, for a ring
+//! of any slot count (an odd count leaves a padding line before the block). The cost is one
+//! slot per ring (30 instead of 31). [`check_cache_line`] refuses cores whose lines are wider
+//! than that block, where single writers could no longer be kept.
 //!
 //! # Protocol of one ring
 //!
@@ -59,24 +72,65 @@ use crate::line::MessageLine;
 use crate::line::LINE_BYTES;
 use crate::sync::{AtomicU64, Ordering};
 
-/// Message slots per ring in the default frame: the most that fit two rings in 4 KiB.
-pub const DEFAULT_SLOTS: usize = 31;
+/// Message slots per ring in the default frame: the most that fit two rings, each with its
+/// 128-byte acknowledgement block, in 4 KiB.
+pub const DEFAULT_SLOTS: usize = 30;
 
-/// The line a ring's receiver writes to return credits to the sender.
+/// The granularity the frame keeps single-writer: an aligned pair of 64-byte lines (see the
+/// module documentation), and so any data cache line up to this size.
+pub const WRITER_BLOCK_BYTES: usize = 128;
+
+/// A core's data cache line is wider than [`WRITER_BLOCK_BYTES`]: lines written by the two
+/// ends of a channel would share one of its cache lines ([`check_cache_line`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineTooWide {
+    /// The core's smallest data cache line, in bytes (`CTR_EL0.DminLine`).
+    pub line_bytes: usize,
+}
+
+impl core::fmt::Display for LineTooWide {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "data cache line of {} bytes: URPC keeps each writer's lines apart only up to {} bytes",
+            self.line_bytes, WRITER_BLOCK_BYTES
+        )
+    }
+}
+
+/// Whether a core whose smallest data cache line is `line_bytes` (from `CTR_EL0`) can use URPC
+/// frames: up to [`WRITER_BLOCK_BYTES`] every cache line still has one writer (a 128-byte line
+/// holds two message slots of one sender, or one acknowledgement block); wider lines would mix
+/// the two ends' writes and are refused. A line narrower than the 64-byte message line only
+/// splits a message over several lines of one writer, which costs transfers but stays correct.
+pub const fn check_cache_line(line_bytes: usize) -> Result<(), LineTooWide> {
+    if line_bytes > WRITER_BLOCK_BYTES {
+        Err(LineTooWide { line_bytes })
+    } else {
+        Ok(())
+    }
+}
+
+/// The 128-byte block a ring's receiver writes: credits for the sender, and whether the
+/// receiver sleeps.
 ///
 /// Its first word is the consumed count; its second records which ends of the ring were
 /// claimed by [`ChannelFrame::try_endpoint`] (written once each, when a channel is set up);
-/// the rest of the line keeps the sender's message lines and the receiver-written count apart. The rest is an explicit zero field, not compiler padding,
-/// so every byte of a frame is initialised (a frame can be viewed as bytes, and
-/// [`ChannelFrame::new`] is byte for byte the zeroed memory the kernel hands out).
-#[repr(C, align(64))]
+/// its third is the receiver's asleep flag ([`crate::sleep`]). The rest of the block keeps the
+/// sender's message lines and the receiver-written words in different 128-byte units (see the
+/// module documentation). The rest is an explicit zero field, not compiler padding, so every
+/// byte of a frame is initialised (a frame can be viewed as bytes, and [`ChannelFrame::new`]
+/// is byte for byte the zeroed memory the kernel hands out).
+#[repr(C, align(128))]
 pub struct AckLine {
     /// Messages the receiver has consumed (and will never read again), stored with `Release`.
     pub(crate) consumed: AtomicU64,
     /// Bit 0: the ring's sending end is claimed; bit 1: its receiving end.
     pub(crate) claims: AtomicU64,
+    /// Non-zero while the receiver sleeps until notified (see [`crate::sleep`]).
+    pub(crate) asleep: AtomicU64,
     /// Never read or written after construction: zero.
-    unused: [u64; LINE_WORDS - 2],
+    unused: [u64; BLOCK_WORDS - 3],
 }
 
 /// [`AckLine::claims`] bits.
@@ -87,23 +141,33 @@ const CLAIM_RECEIVER: u64 = 1 << 1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SideTaken;
 
-/// 64-bit words in a line.
-const LINE_WORDS: usize = 8;
+/// 64-bit words in an acknowledgement block.
+const BLOCK_WORDS: usize = WRITER_BLOCK_BYTES / 8;
 
 impl AckLine {
     #[cfg(not(loom))]
     const fn new() -> Self {
-        Self { consumed: AtomicU64::new(0), claims: AtomicU64::new(0), unused: [0; LINE_WORDS - 2] }
+        Self {
+            consumed: AtomicU64::new(0),
+            claims: AtomicU64::new(0),
+            asleep: AtomicU64::new(0),
+            unused: [0; BLOCK_WORDS - 3],
+        }
     }
 
     #[cfg(loom)]
     fn new() -> Self {
-        Self { consumed: AtomicU64::new(0), claims: AtomicU64::new(0), unused: [0; LINE_WORDS - 2] }
+        Self {
+            consumed: AtomicU64::new(0),
+            claims: AtomicU64::new(0),
+            asleep: AtomicU64::new(0),
+            unused: [0; BLOCK_WORDS - 3],
+        }
     }
 }
 
 /// One direction of a channel: `SLOTS` message lines written by the sender and one
-/// acknowledgement line written by the receiver.
+/// acknowledgement block written by the receiver.
 #[repr(C)]
 pub struct Ring<const SLOTS: usize> {
     pub(crate) slots: [MessageLine; SLOTS],
@@ -137,17 +201,19 @@ pub struct ChannelFrame<const SLOTS: usize = DEFAULT_SLOTS> {
 #[cfg(not(loom))]
 const _: () = {
     use core::mem::{align_of, offset_of, size_of};
-    assert!(size_of::<AckLine>() == LINE_BYTES);
-    assert!(LINE_WORDS * 8 == LINE_BYTES, "an acknowledgement line has no padding bytes");
-    assert!(size_of::<Ring<DEFAULT_SLOTS>>() == (DEFAULT_SLOTS + 1) * LINE_BYTES);
+    assert!(size_of::<AckLine>() == WRITER_BLOCK_BYTES && align_of::<AckLine>() == WRITER_BLOCK_BYTES);
+    assert!(BLOCK_WORDS * 8 == WRITER_BLOCK_BYTES, "an acknowledgement block has no padding bytes");
+    assert!(WRITER_BLOCK_BYTES == 2 * LINE_BYTES);
+    assert!(size_of::<Ring<DEFAULT_SLOTS>>() == DEFAULT_SLOTS * LINE_BYTES + WRITER_BLOCK_BYTES);
     assert!(size_of::<ChannelFrame>() == 4096, "the default channel must fill one 4 KiB frame");
-    assert!(align_of::<ChannelFrame>() == LINE_BYTES);
+    assert!(align_of::<ChannelFrame>() == WRITER_BLOCK_BYTES);
     assert!(offset_of!(ChannelFrame, b_to_a) == 0x800);
-    assert!(offset_of!(Ring<DEFAULT_SLOTS>, ack) == 0x7c0);
+    assert!(offset_of!(Ring<DEFAULT_SLOTS>, ack) == 0x780);
 };
 
 impl<const SLOTS: usize> ChannelFrame<SLOTS> {
-    /// Size of the frame in bytes: `64 * (2 * SLOTS + 2)`.
+    /// Size of the frame in bytes: two rings of `SLOTS` lines rounded up to a 128-byte block,
+    /// each with its 128-byte acknowledgement block.
     pub const BYTES: usize = core::mem::size_of::<Self>();
 
     /// An empty channel: every byte zero, the same as a frame the boot core zeroed.
@@ -204,5 +270,62 @@ impl<const SLOTS: usize> ChannelFrame<SLOTS> {
 impl<const SLOTS: usize> Default for ChannelFrame<SLOTS> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use core::mem::{offset_of, size_of};
+
+    use super::*;
+
+    /// The 128-byte blocks `[start, end)` touches.
+    fn blocks(start: usize, end: usize) -> core::ops::Range<usize> {
+        start / WRITER_BLOCK_BYTES..end.div_ceil(WRITER_BLOCK_BYTES)
+    }
+
+    /// No 128-byte block of the frame holds lines of both ends, for any slot count: the
+    /// blocks written by A (ring A->B's slots, ring B->A's acknowledgements) and by B are
+    /// disjoint.
+    fn check_single_writer_blocks<const SLOTS: usize>() {
+        let ring = size_of::<Ring<SLOTS>>();
+        let slots = SLOTS * LINE_BYTES;
+        let ack = offset_of!(Ring<SLOTS>, ack);
+        let second = offset_of!(ChannelFrame<SLOTS>, b_to_a);
+        assert_eq!(second, ring);
+        let written_by_a = [blocks(0, slots), blocks(second + ack, second + ring)];
+        let written_by_b = [blocks(ack, ring), blocks(second, second + slots)];
+        for a in &written_by_a {
+            for b in &written_by_b {
+                assert!(a.end <= b.start || b.end <= a.start, "SLOTS={SLOTS}: blocks {a:?} and {b:?} meet");
+            }
+        }
+        assert!(ack >= slots && ack.is_multiple_of(WRITER_BLOCK_BYTES));
+    }
+
+    #[test]
+    fn every_128_byte_block_has_one_writer_for_any_slot_count() {
+        check_single_writer_blocks::<1>();
+        check_single_writer_blocks::<2>();
+        check_single_writer_blocks::<3>();
+        check_single_writer_blocks::<7>();
+        check_single_writer_blocks::<DEFAULT_SLOTS>();
+        check_single_writer_blocks::<31>();
+        assert_eq!(ChannelFrame::<DEFAULT_SLOTS>::BYTES, 4096);
+        assert_eq!(ChannelFrame::<31>::BYTES, 4352, "31 slots no longer fit a page");
+    }
+
+    #[test]
+    fn cache_lines_wider_than_the_block_are_refused() {
+        for line in [16, 32, 64, 128] {
+            assert_eq!(check_cache_line(line), Ok(()), "{line}-byte lines");
+        }
+        for line in [256, 512, 2048] {
+            assert_eq!(check_cache_line(line), Err(LineTooWide { line_bytes: line }));
+        }
+        assert_eq!(
+            LineTooWide { line_bytes: 256 }.to_string(),
+            "data cache line of 256 bytes: URPC keeps each writer's lines apart only up to 128 bytes"
+        );
     }
 }

@@ -18,8 +18,9 @@
 //! - **All-zero is an empty channel.** A zeroed frame needs no initialisation handshake.
 //! - **No pointers in shared memory.** The frame holds only counters and payload, so the two
 //!   cores may map it at different virtual addresses.
-//! - **Split phase, no policy inside.** `try_send`/`try_recv` never block; waiting (poll, then
-//!   sleep with WFE or an SGI) is a policy on top, written against the [`Notify`] trait.
+//! - **Split phase, no policy inside.** `try_send`/`try_recv` never block; waiting (poll, watch
+//!   the line with `LDAXR`/`WFE`, then sleep until an SGI with the asleep flag set) is a
+//!   policy on top ([`sleep`]), written against the [`WatchLine`] and [`Notify`] traits.
 //! - **No `unsafe`** (the loom model build alone shares its race-checked payload cells with one
 //!   `unsafe impl Sync`). Every shared word is an atomic, so there are no data races to argue
 //!   about (see [`mod@line`] for why relaxed payload words are enough), and untrusted input is
@@ -55,13 +56,17 @@ pub mod line;
 pub mod message;
 pub mod messages;
 pub mod notify;
+pub mod sleep;
 mod sync;
 pub mod wait;
 
 pub use deadline::{PollDeadline, POLLS_PER_CLOCK_READ};
 pub use endpoint::{Endpoint, Full, Receiver, RecvError, RecvMessageError, Sender, Side};
-pub use frame::{AckLine, ChannelFrame, Ring, SideTaken, DEFAULT_SLOTS};
+pub use frame::{
+    check_cache_line, AckLine, ChannelFrame, LineTooWide, Ring, SideTaken, DEFAULT_SLOTS, WRITER_BLOCK_BYTES,
+};
 pub use line::{MessageLine, Payload, LINE_BYTES, PAYLOAD_BYTES, PAYLOAD_WORDS};
 pub use message::{DecodeError, Message};
 pub use notify::{poll_then_wait, Notify, SpinOnly};
+pub use sleep::{SpinWatch, WaitPolicy, WatchLine};
 pub use wait::{recv_any, WaitError, POLLS_BEFORE_WAITING};

@@ -185,6 +185,12 @@ impl MessageLine {
         self.seq.load(Ordering::Acquire)
     }
 
+    /// The sequence word itself, for a core that waits on its line (see [`crate::sleep`]).
+    #[inline(always)]
+    pub(crate) fn seq_word(&self) -> &AtomicU64 {
+        &self.seq
+    }
+
     /// Copies the payload out. Only meaningful after [`Self::seq`] returned the expected value.
     #[inline(always)]
     pub(crate) fn read_payload(&self) -> Payload {

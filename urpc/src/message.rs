@@ -28,11 +28,82 @@ pub const HEADER_BYTES: usize = 8;
 /// Bytes a message's fields may use.
 pub const BODY_BYTES: usize = PAYLOAD_BYTES - HEADER_BYTES;
 
-/// The body of a typed payload: the last 48 bytes of a [`Payload`], borrowed in place (it
-/// starts 8 bytes into an 8-aligned payload, so its words are aligned too).
-pub type Body = [u8; BODY_BYTES];
+/// Little-endian words in a body.
+pub const BODY_WORDS: usize = BODY_BYTES / 8;
 
-const _: () = assert!(BODY_BYTES.is_multiple_of(8), "the body is whole words");
+/// The body of a typed payload: its last 48 bytes, aligned to 8 like the payload.
+///
+/// The alignment is the point: a message's `encode` and `decode` get a `&mut Body` / `&Body`,
+/// and when the compiler does not inline them it knows only what the type says. With a
+/// plain `[u8; 48]` (alignment 1) the bare-metal targets, which build with `+strict-align`,
+/// had to write every field byte by byte (the monitor's `Hello::encode`: 12 `strb`); with an
+/// 8-aligned body, and a [`BodyWriter`] that writes whole words, a field costs a word load,
+/// a mask and a word store at most, and a run of fields in one word one store.
+/// `scripts/lib/urpc-codegen.sh` and `tests/tests/disassembly.rs` check the built code.
+///
+/// It dereferences to its bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C, align(8))]
+pub struct Body(pub [u8; BODY_BYTES]);
+
+const _: () = {
+    assert!(BODY_BYTES.is_multiple_of(8), "the body is whole words");
+    assert!(core::mem::size_of::<Body>() == BODY_BYTES && core::mem::align_of::<Body>() == 8);
+};
+
+impl Body {
+    /// All zero: what a message's `encode` starts from.
+    pub const ZERO: Self = Self([0; BODY_BYTES]);
+
+    /// Word `index` (0 to 5), little-endian.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is 6 or more.
+    #[inline(always)]
+    pub fn word(&self, index: usize) -> u64 {
+        u64::from_le_bytes(self.0.as_chunks::<8>().0[index])
+    }
+
+    /// Sets word `index` (0 to 5), little-endian.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is 6 or more.
+    #[inline(always)]
+    pub fn set_word(&mut self, index: usize, value: u64) {
+        self.0.as_chunks_mut::<8>().0[index] = value.to_le_bytes();
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Self::ZERO
+    }
+}
+
+impl core::ops::Deref for Body {
+    type Target = [u8; BODY_BYTES];
+
+    #[inline(always)]
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Body {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: [u64; BODY_WORDS] = core::array::from_fn(|index| self.word(index));
+        f.debug_tuple("Body").field(&words).finish()
+    }
+}
 
 /// A message type that travels in one URPC line.
 pub trait Message: Sized {
@@ -87,13 +158,20 @@ impl fmt::Display for DecodeError {
     }
 }
 
-/// The payload carrying `message`: header with its tag, then its body. The fields are
-/// written in place, straight into the payload (no temporary body to copy).
+/// The payload carrying `message`: header with its tag, then its body. Inlined into a send,
+/// the body is the payload's words in registers (no copy is left).
 #[inline]
 pub fn encode<M: Message>(message: &M) -> Payload {
-    let mut payload = Payload::from_words([u64::from(M::TAG), 0, 0, 0, 0, 0, 0]);
-    message.encode(body_mut(&mut payload));
-    payload
+    let mut body = Body::ZERO;
+    message.encode(&mut body);
+    assemble(M::TAG, &body)
+}
+
+/// The payload with header `tag` (reserved bytes zero) and `body`: seven word moves.
+#[inline(always)]
+pub fn assemble(tag: u16, body: &Body) -> Payload {
+    let [w1, w2, w3, w4, w5, w6] = core::array::from_fn(|index| body.word(index));
+    Payload::from_words([u64::from(tag), w1, w2, w3, w4, w5, w6])
 }
 
 /// The tag of a payload, after checking the reserved header bytes; the body is not looked at.
@@ -107,22 +185,15 @@ pub fn tag(payload: &Payload) -> Result<u16, DecodeError> {
     Ok(header as u16)
 }
 
-/// The body of a payload (everything after the header), in place: no copy.
+/// The body of a payload (everything after the header): six word moves, which vanish when
+/// the decoder is inlined.
 #[inline(always)]
-pub fn body(payload: &Payload) -> &Body {
-    match payload.0.last_chunk::<BODY_BYTES>() {
-        Some(body) => body,
-        None => unreachable!("the body is the end of the payload"),
+pub fn body(payload: &Payload) -> Body {
+    let mut body = Body::ZERO;
+    for index in 0..BODY_WORDS {
+        body.set_word(index, payload.word(index + 1));
     }
-}
-
-/// The body of a payload, in place, to write.
-#[inline(always)]
-pub fn body_mut(payload: &mut Payload) -> &mut Body {
-    match payload.0.last_chunk_mut::<BODY_BYTES>() {
-        Some(body) => body,
-        None => unreachable!("the body is the end of the payload"),
-    }
+    body
 }
 
 /// Decodes `payload` as an `M`, checking the header, the tag and the body (in place).
@@ -132,58 +203,107 @@ pub fn decode<M: Message>(payload: &Payload) -> Result<M, DecodeError> {
     if found != M::TAG {
         return Err(DecodeError::WrongTag { expected: M::TAG, found });
     }
-    M::decode(body(payload))
+    M::decode(&body(payload))
 }
 
-/// Writes fields one after the other into a body, little-endian.
+/// Writes fields one after the other into a body, little-endian, packed.
+///
+/// Every store is a whole word: the writer gathers the fields of the current word in a
+/// register and stores the word when a field reaches its end, and the last, partly filled
+/// word when the writer is dropped. The body arrives zeroed (see [`Message::encode`]), so
+/// bytes of a word that no field covers are stored as zero. (A word updated in place, load,
+/// mask, insert and store, lets the compiler narrow a lone `u8` field to a byte store.)
 ///
 /// Writing past the end of the body is ignored rather than a panic; the message's decoder then
 /// reports [`DecodeError::BodyOverflow`], and the round-trip tests catch the definition bug.
 pub struct BodyWriter<'body> {
     body: &'body mut Body,
     position: usize,
+    /// The fields of word `word_index` written so far (stored when complete or on drop).
+    word: u64,
+    /// The word the last field that fitted ended in (`BODY_WORDS` once the body is full).
+    word_index: usize,
+    /// Whether `word` holds a field not yet stored.
+    pending: bool,
+}
+
+/// The low `bytes` bytes of a word set (`bytes` from 1 to 8).
+#[inline(always)]
+fn low_bytes(bytes: usize) -> u64 {
+    u64::MAX >> (64 - 8 * bytes)
 }
 
 impl<'body> BodyWriter<'body> {
     /// A writer at the start of `body`.
     #[inline]
     pub fn new(body: &'body mut Body) -> Self {
-        Self { body, position: 0 }
+        Self { body, position: 0, word: 0, word_index: 0, pending: false }
+    }
+
+    /// Puts the low `bytes` bytes of `value` (the rest zero) at the current position.
+    #[inline(always)]
+    fn put(&mut self, value: u64, bytes: usize) -> &mut Self {
+        let end = self.position + bytes;
+        if end <= BODY_BYTES {
+            let (index, shift) = (self.position / 8, 8 * (self.position % 8));
+            self.word |= value << shift;
+            self.pending = true;
+            if shift + 8 * bytes >= 64 {
+                // This word is complete: store it; the field's top bytes start the next.
+                self.body.set_word(index, self.word);
+                let spill = shift + 8 * bytes - 64;
+                self.word = if spill > 0 { value >> (64 - shift) } else { 0 };
+                self.pending = spill > 0;
+            }
+            self.word_index = end / 8;
+        }
+        self.position = end;
+        self
     }
 
     /// Appends raw bytes.
     #[inline]
     pub fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
-        let end = self.position + bytes.len();
-        if let Some(destination) = self.body.get_mut(self.position..end) {
-            destination.copy_from_slice(bytes);
+        for &byte in bytes {
+            self.put(u64::from(byte), 1);
         }
-        self.position = end;
         self
     }
 
     /// Appends a `u8`.
     #[inline]
     pub fn u8(&mut self, value: u8) -> &mut Self {
-        self.bytes(&[value])
+        self.put(u64::from(value), 1)
     }
 
     /// Appends a `u32`.
     #[inline]
     pub fn u32(&mut self, value: u32) -> &mut Self {
-        self.bytes(&value.to_le_bytes())
+        self.put(u64::from(value), 4)
     }
 
     /// Appends an `i32`.
     #[inline]
     pub fn i32(&mut self, value: i32) -> &mut Self {
-        self.bytes(&value.to_le_bytes())
+        self.put(u64::from(value as u32), 4)
     }
 
     /// Appends a `u64`.
     #[inline]
     pub fn u64(&mut self, value: u64) -> &mut Self {
-        self.bytes(&value.to_le_bytes())
+        self.put(value, 8)
+    }
+}
+
+impl Drop for BodyWriter<'_> {
+    /// Stores the last, partly filled word.
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Pending bits never belong past the last word: a field ending exactly there
+        // completes it and leaves nothing pending.
+        if self.pending && self.word_index < BODY_WORDS {
+            self.body.set_word(self.word_index, self.word);
+        }
     }
 }
 
@@ -200,39 +320,57 @@ impl<'body> BodyReader<'body> {
         Self { body, position: 0 }
     }
 
+    /// The next `bytes` bytes (1 to 8) as a little-endian number, read a word at a time.
+    #[inline(always)]
+    fn take(&mut self, bytes: usize) -> Result<u64, DecodeError> {
+        let end = self.position + bytes;
+        if end > BODY_BYTES {
+            return Err(DecodeError::BodyOverflow);
+        }
+        let (index, shift) = (self.position / 8, 8 * (self.position % 8));
+        let mut value = self.body.word(index) >> shift;
+        if shift + 8 * bytes > 64 {
+            value |= self.body.word(index + 1) << (64 - shift);
+        }
+        self.position = end;
+        Ok(value & low_bytes(bytes))
+    }
+
     /// The next `N` bytes.
     #[inline]
     pub fn bytes<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let end = self.position + N;
-        let source = self.body.get(self.position..end).ok_or(DecodeError::BodyOverflow)?;
+        if self.position + N > BODY_BYTES {
+            return Err(DecodeError::BodyOverflow);
+        }
         let mut bytes = [0u8; N];
-        bytes.copy_from_slice(source);
-        self.position = end;
+        for byte in &mut bytes {
+            *byte = self.take(1)? as u8;
+        }
         Ok(bytes)
     }
 
     /// The next `u8`.
     #[inline]
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.bytes::<1>()?[0])
+        self.take(1).map(|value| value as u8)
     }
 
     /// The next `u32`.
     #[inline]
     pub fn u32(&mut self) -> Result<u32, DecodeError> {
-        self.bytes().map(u32::from_le_bytes)
+        self.take(4).map(|value| value as u32)
     }
 
     /// The next `i32`.
     #[inline]
     pub fn i32(&mut self) -> Result<i32, DecodeError> {
-        self.bytes().map(i32::from_le_bytes)
+        self.take(4).map(|value| value as u32 as i32)
     }
 
     /// The next `u64`.
     #[inline]
     pub fn u64(&mut self) -> Result<u64, DecodeError> {
-        self.bytes().map(u64::from_le_bytes)
+        self.take(8)
     }
 
     /// Ends decoding: every byte after the fields read must be zero. Checked a word at a time
@@ -241,7 +379,7 @@ impl<'body> BodyReader<'body> {
     #[inline]
     pub fn finish(self) -> Result<(), DecodeError> {
         let mut rest = 0;
-        for (index, chunk) in self.body.as_chunks::<8>().0.iter().enumerate() {
+        for (index, chunk) in self.body.0.as_chunks::<8>().0.iter().enumerate() {
             let start = index * 8;
             // The bytes of this word at or after `position` (byte k is bits 8k..8k+8).
             let unread = if start >= self.position {

@@ -210,7 +210,7 @@ pub enum AnyMessage {
 impl AnyMessage {
     /// Decodes a payload as whichever message its tag names.
     pub fn decode(payload: &Payload) -> Result<Self, DecodeError> {
-        let body = message::body(payload);
+        let body = &message::body(payload);
         match message::tag(payload)? {
             CoreUp::TAG => CoreUp::decode(body).map(Self::CoreUp),
             Ping::TAG => Ping::decode(body).map(Self::Ping),

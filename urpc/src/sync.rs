@@ -13,10 +13,14 @@
 //! which is exactly what weakening either edge, or an off-by-one in the credits, produces.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
+pub use loom::sync::atomic::AtomicU64;
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{fence, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicU64, Ordering};
+pub use core::sync::atomic::AtomicU64;
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::{fence, Ordering};
 
 /// One payload word of a message line: stored and loaded `Relaxed` (see [`crate::line`]).
 #[cfg(not(loom))]

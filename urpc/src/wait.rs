@@ -51,14 +51,25 @@ impl<const SLOTS: usize> Receiver<'_, SLOTS> {
         self.peek().map(|payload| message::tag(&payload))
     }
 
-    /// Waits for the next message: polls, then sleeps through `notifier` between polls.
-    /// Returns only a message or a broken ring.
+    /// Waits for the next message: polls, then sleeps through `notifier` between polls, with
+    /// the asleep flag set while it sleeps (so a sender using [`Sender::notify_if_asleep`]
+    /// wakes it, see [`crate::sleep`]). Returns only a message or a broken ring.
     pub fn recv_blocking(&mut self, notifier: &impl Notify) -> Result<Payload, WaitError> {
-        poll_then_wait(notifier, POLLS_BEFORE_WAITING, || match self.try_recv() {
-            Ok(payload) => Some(Ok(payload)),
-            Err(RecvError::Empty) => None,
-            Err(error) => Some(Err(error.into())),
-        })
+        let mut polls = 0;
+        loop {
+            match self.try_recv() {
+                Ok(payload) => return Ok(payload),
+                Err(RecvError::Empty) => {}
+                Err(error) => return Err(error.into()),
+            }
+            if polls < POLLS_BEFORE_WAITING {
+                polls += 1;
+                crate::sync::spin_loop();
+            } else if self.prepare_to_sleep() {
+                notifier.wait();
+                self.woke();
+            }
+        }
     }
 
     /// Waits for the next message until `deadline` expires.

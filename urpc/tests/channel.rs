@@ -32,7 +32,10 @@ fn new_frame_is_all_zero_bytes_and_fills_a_page() {
     assert_eq!(ChannelFrame::<DEFAULT_SLOTS>::BYTES, 4096);
     // SAFETY: the frame is `BYTES` long, initialised, and not written while this view lives.
     let bytes = unsafe {
-        std::slice::from_raw_parts(&frame as *const ChannelFrame as *const u8, ChannelFrame::<31>::BYTES)
+        std::slice::from_raw_parts(
+            &frame as *const ChannelFrame as *const u8,
+            ChannelFrame::<DEFAULT_SLOTS>::BYTES,
+        )
     };
     assert!(bytes.iter().all(|&byte| byte == 0));
 }

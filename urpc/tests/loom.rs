@@ -14,7 +14,8 @@
 //! What each model covers: one message; a 1-slot ring (every send waits for the
 //! acknowledgement); a 2-slot ring wrapping twice; batch send and receive; ping-pong over both
 //! rings; an 8-slot ring whose acknowledgements come every 2 messages, wrapped; and the flush of
-//! acknowledgements on an empty poll, which the sender waits for. Which model catches which
+//! acknowledgements on an empty poll, which the sender waits for; and the asleep-flag
+//! handshake of `urpc::sleep` (no lost wake-up). Which model catches which
 //! weakened ordering or off-by-one: `urpc/mutations.sh` applies each to a copy and says.
 #![cfg(loom)]
 
@@ -212,6 +213,74 @@ fn an_empty_poll_flushes_the_acknowledgements() {
         let (_, mut receiver) = frame.endpoint(Side::B).split();
         for number in 0..=8 {
             assert_eq!(recv(&mut receiver), make(number));
+        }
+        sender.join().unwrap();
+    });
+}
+
+/// The asleep-flag handshake (`urpc::sleep`): the receiver finds the ring empty, announces
+/// it sleeps (flag, full barrier, look again) and, if still empty, sleeps until an interrupt
+/// is pending; the sender publishes, then (full barrier) reads the flag and raises an
+/// interrupt if it is set. Interrupts latch as a GIC's SGI does: one raised before the sleep
+/// stays pending and ends it at once, and the sleeper takes every pending one on waking. (They
+/// are a count only the sender writes, and the sleeper remembers how many it took: loom orders
+/// a store against a concurrent read-modify-write only partially, so a pending *bit* that both
+/// sides write could let the sleeper miss a set bit C++ guarantees it sees.) A lost wake-up is
+/// a receiver asleep with nothing pending once the sender has finished: no interrupt can come
+/// any more, a core would sleep for good, and the model fails with that message. Two
+/// messages, so the second sleep starts from the flag the first wake-up cleared, or with a
+/// stale interrupt pending. Exhaustive.
+#[test]
+fn asleep_flag_handshake_loses_no_wakeup() {
+    use loom::sync::atomic::{AtomicBool, AtomicU64};
+
+    model(|| {
+        let frame = Arc::new(ChannelFrame::<2>::new());
+        let raised = Arc::new(AtomicU64::new(0));
+        let finished = Arc::new(AtomicBool::new(false));
+        let (sender_frame, sender_raised, sender_finished) =
+            (Arc::clone(&frame), Arc::clone(&raised), Arc::clone(&finished));
+        let sender = thread::spawn(move || {
+            let (mut sender, _) = sender_frame.endpoint(Side::A).split();
+            for number in 0..2 {
+                send(&mut sender, number);
+                if sender.receiver_asleep() {
+                    let count = sender_raised.load(Ordering::Relaxed);
+                    sender_raised.store(count + 1, Ordering::Release);
+                }
+            }
+            sender_finished.store(true, Ordering::Release);
+        });
+        let (_, mut receiver) = frame.endpoint(Side::B).split();
+        let mut taken = 0;
+        for number in 0..2 {
+            loop {
+                match receiver.try_recv() {
+                    Ok(payload) => {
+                        assert_eq!(payload, make(number));
+                        break;
+                    }
+                    Err(RecvError::Empty) => {}
+                    Err(error) => panic!("{error}"),
+                }
+                if receiver.prepare_to_sleep() {
+                    // WFI: ends once an interrupt is pending, taking all that are.
+                    loop {
+                        let sender_done = finished.load(Ordering::Acquire);
+                        let now = raised.load(Ordering::Acquire);
+                        if now > taken {
+                            taken = now;
+                            break;
+                        }
+                        assert!(
+                            !sender_done,
+                            "lost wake-up: asleep for message {number}, and no interrupt will come"
+                        );
+                        thread::yield_now();
+                    }
+                    receiver.woke();
+                }
+            }
         }
         sender.join().unwrap();
     });

@@ -114,10 +114,11 @@ fn malformed_payloads_are_named() {
 }
 
 #[test]
-fn the_body_is_borrowed_in_place_and_payloads_are_word_aligned() {
+fn the_body_is_the_payload_after_the_header_and_both_are_word_aligned() {
     let payload = message::encode(&Ping { seq: 1, ts: 2 });
-    assert_eq!(message::body(&payload).as_ptr(), payload[HEADER_BYTES..].as_ptr());
+    assert_eq!(message::body(&payload)[..], payload[HEADER_BYTES..]);
     assert_eq!(std::mem::align_of::<Payload>(), 8);
+    assert_eq!(std::mem::align_of::<message::Body>(), 8);
     assert_eq!(payload.word(0), 2, "the tag in the first word, the reserved bytes zero");
     assert_eq!((payload.word(1), payload.word(2)), (1, 2));
 }
@@ -149,4 +150,46 @@ fn a_cores_cache_line_sizes_from_its_ctr() {
     let wide = CoreUp { ctr: 5 << 16, ..up };
     assert_eq!(wide.dcache_line_bytes(), 128);
     assert_eq!(wide.writeback_granule_bytes(), None, "CWG 0: the core does not say");
+}
+
+/// The word-wise writer and reader put each field at its packed byte offset, little-endian,
+/// also where a field runs across two words; words no field reaches are left alone.
+#[test]
+fn fields_straddling_words_land_on_their_bytes() {
+    use urpc::message::{Body, BodyReader, BodyWriter};
+    let mut body = Body::ZERO;
+    body[47] = 0xee; // beyond the fields: must survive the writes
+    BodyWriter::new(&mut body)
+        .u8(0x11)
+        .u64(0x2233_4455_6677_8899)
+        .u32(0xaabb_ccdd)
+        .i32(-2)
+        .bytes(&[1, 2, 3])
+        .u64(u64::MAX);
+    let mut expected = [0u8; 48];
+    expected[0] = 0x11;
+    expected[1..9].copy_from_slice(&0x2233_4455_6677_8899u64.to_le_bytes());
+    expected[9..13].copy_from_slice(&0xaabb_ccddu32.to_le_bytes());
+    expected[13..17].copy_from_slice(&(-2i32).to_le_bytes());
+    expected[17..20].copy_from_slice(&[1, 2, 3]);
+    expected[20..28].copy_from_slice(&u64::MAX.to_le_bytes());
+    expected[47] = 0xee;
+    assert_eq!(body.0, expected);
+
+    let mut reader = BodyReader::new(&body);
+    assert_eq!(reader.u8(), Ok(0x11));
+    assert_eq!(reader.u64(), Ok(0x2233_4455_6677_8899));
+    assert_eq!(reader.u32(), Ok(0xaabb_ccdd));
+    assert_eq!(reader.i32(), Ok(-2));
+    assert_eq!(reader.bytes::<3>(), Ok([1, 2, 3]));
+    assert_eq!(reader.u64(), Ok(u64::MAX));
+    assert_eq!(reader.finish(), Err(DecodeError::TrailingBytes), "byte 47 is not zero");
+
+    // Writes past the end are dropped, reads past it are an error.
+    let mut full = Body::ZERO;
+    BodyWriter::new(&mut full).bytes(&[0xff; 44]).u64(7);
+    assert_eq!(full.0[44..], [0, 0, 0, 0]);
+    let mut reader = BodyReader::new(&full);
+    reader.bytes::<44>().unwrap();
+    assert_eq!(reader.u64(), Err(DecodeError::BodyOverflow));
 }

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod cpu;
+pub mod event;
 pub mod exception;
 pub mod fp;
 pub mod gic;

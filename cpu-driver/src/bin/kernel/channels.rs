@@ -10,6 +10,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::sync::atomic::AtomicU64;
 
+use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::boot_record::{BootRecord, MAX_CORES};
 use cpu_driver::kernel_messages::{KernelMessage, MeasureRequest, PeerTarget, WakeTarget};
 use cpu_driver::shared_region::SharedRegion;
@@ -39,10 +40,23 @@ struct Links {
 /// This core's links (a per-core static, like every static of the CPU driver).
 static LINKS: Mutex<Option<Links>> = Mutex::new(None);
 
-/// Opens this core's side of its kernel channels.
+/// Opens this core's side of its kernel channels, unless this core's data cache lines are too
+/// wide for URPC's frames (`urpc::check_cache_line`): then it says so and opens none, and the
+/// roll call reports it as not having come up.
 pub fn init(record: &'static BootRecord, region: SharedRegion) {
     let core = record.core_index;
+    let line_bytes = 4usize << ((cpu::cache_type() >> 16) & 0xf);
+    let fits = match urpc::check_cache_line(line_bytes) {
+        Ok(()) => true,
+        Err(refused) => {
+            kprintln!("core {core}: no URPC channels: {refused}");
+            false
+        }
+    };
     let own = |peer: u64, side| {
+        if !fits {
+            return None;
+        }
         // A side already claimed would be a second writer of a ring: leave that link out.
         region.layout.kernel_channel(peer).and_then(|offset| region.channel(offset).try_endpoint(side).ok())
     };
@@ -132,6 +146,11 @@ pub fn share_directory() {
         }
         SgiNotify { target }.notify();
     }
+}
+
+/// How to wake the boot core.
+pub fn boot_wake_target() -> Option<u64> {
+    Some(LINKS.lock().as_ref()?.record.gic.boot_core_target)
 }
 
 /// How to wake `core`, if known.

@@ -3,7 +3,9 @@
 //! deadline), after which the pending interrupts are acknowledged here. Uses only
 //! [`crate::console`].
 
+use core::sync::atomic::{AtomicU64, Ordering};
 pub use cpu_driver::arch::aarch64::gic::TIMER_INTID;
+
 use cpu_driver::arch::aarch64::gic::{Gic, SGI_WAKE};
 use cpu_driver::arch::aarch64::{cpu, timer};
 use cpu_driver::boot_record::GicConfig;
@@ -47,11 +49,20 @@ pub fn init(config: &GicConfig, core: u64, entry_el: u64) {
     }
 }
 
+/// Wake SGIs this core has sent (a per-core static), for the wait measurement's counts.
+static SGIS_SENT: AtomicU64 = AtomicU64::new(0);
+
 /// Wakes the core addressed by `target` (see `gic::own_target`).
 pub fn wake(target: u64) {
     if let Some(gic) = GIC.lock().as_mut() {
         gic.send_wake(target);
+        SGIS_SENT.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Wake SGIs this core has sent since it started.
+pub fn sgis_sent() -> u64 {
+    SGIS_SENT.load(Ordering::Relaxed)
 }
 
 /// What woke a [`sleep_until`].
@@ -103,5 +114,20 @@ impl urpc::Notify for SgiNotify {
 
     fn wait(&self) {
         sleep_until(None);
+    }
+}
+
+/// A URPC sleeper whose every sleep ends within `ticks` (a `WFI` with the timer armed), for
+/// waits that must give up on a peer that stopped: the caller's deadline is then seen.
+pub struct SleepAtMost {
+    /// The longest sleep, in counter ticks.
+    pub ticks: u64,
+}
+
+impl urpc::Notify for SleepAtMost {
+    fn notify(&self) {}
+
+    fn wait(&self) {
+        sleep_until(Some(cpu::counter().saturating_add(self.ticks)));
     }
 }

@@ -170,13 +170,14 @@ impl RollCall {
                         "core {index}: its MIDR ({model}) suits the {suits} build; it runs the {build} build, chosen from the device tree (the portable build where the tree does not name the design)"
                     );
                 }
-                // URPC gives each writer its own 64-byte line; on a core whose lines are wider
-                // two writers share one: still correct (the caches stay coherent), but every
-                // message then moves a line the other side also writes.
+                // URPC's frames give each writer its own 128-byte blocks, so lines up to 128
+                // bytes still have one writer (a wider line makes the core refuse its channels,
+                // `channels::init`, and it never reports).
                 if line > urpc::LINE_BYTES as u64 {
                     kprintln!(
-                        "core {index}: data cache lines of {line} bytes, wider than URPC's {}: channel lines share cache lines (correct, slower)",
-                        urpc::LINE_BYTES
+                        "core {index}: data cache lines of {line} bytes, wider than a {}-byte message: URPC's {}-byte blocks keep one writer per line",
+                        urpc::LINE_BYTES,
+                        urpc::WRITER_BLOCK_BYTES
                     );
                 }
             }

@@ -2,14 +2,23 @@
 //! trip to every core that came up, next to the raw cache-line ping-pong on the same pair, and
 //! prints `urpc <a>-<b> rtt_ns=<n> limit_ns=<m>`. The other side of each measurement
 //! ([`echo`]) answers on the core measured. Both cores spin for the duration; the others sleep.
+//!
+//! With `bench` on the command line it also compares the ways of waiting ([`WaitMode`]) on
+//! two pairs (the boot core with the next core and with the last): both sides sleep as soon as nothing is there, and each line
+//! `urpc-wait <a>-<b> mode=<m> rtt_ns=<n> sgis_per_10k_messages=<k>` gives the mean round trip
+//! and the wake SGIs the two sides raised per 10,000 messages, then a line of ratios against
+//! the first mode (every message raises an SGI), all measured in the same boot.
 //! Uses [`crate::channels`] (the kernel channel and ping-pong line of each pair),
 //! [`crate::interrupts`] and [`crate::console`].
+
+extern crate alloc;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use cpu_driver::arch::aarch64::cpu;
-use cpu_driver::boot_record::BootRecord;
-use cpu_driver::kernel_messages::{KernelMessage, MeasureRequest};
+use cpu_driver::arch::aarch64::event::LineWatch;
+use cpu_driver::boot_record::{BootRecord, FLAG_BENCH};
+use cpu_driver::kernel_messages::{KernelMessage, MeasureRequest, WaitMode};
 use cpu_driver::time::ticks_to_ns;
 use urpc::messages::{Ping, Pong};
 use urpc::{PollDeadline, POLLS_PER_CLOCK_READ};
@@ -22,6 +31,11 @@ use crate::interrupts;
 const MEASURE_ROUNDS: u32 = 10_000;
 /// Round trips before timing starts.
 const MEASURE_WARMUP: u32 = 1_000;
+
+/// Timed round trips per pair and mode in the wait comparison: 10,000 messages.
+const WAIT_ROUNDS: u32 = 5_000;
+/// Round trips before timing starts, in the wait comparison.
+const WAIT_WARMUP: u32 = 500;
 
 /// Round trip figures for one core pair, in counter ticks per round trip.
 struct Measurement {
@@ -45,6 +59,125 @@ pub fn measure_and_print(record: &BootRecord, up: &[u64]) {
             None => kprintln!("urpc {boot}-{core} measurement failed: the core stopped answering"),
         }
     }
+    if record.flags & FLAG_BENCH == 0 {
+        return;
+    }
+    // The boot core with the next core that came up and with the last (on the big.LITTLE
+    // machine: a little and a big one), or with the only other.
+    let mut others = up.iter().copied().filter(|&core| core != boot);
+    let (first, last) = (others.next(), others.next_back());
+    for core in first.into_iter().chain(last) {
+        compare_waits(boot, core, frequency);
+    }
+}
+
+/// What one wait measurement found.
+#[derive(Clone, Copy)]
+struct WaitFigures {
+    /// Counter ticks per round trip.
+    rtt_ticks: u64,
+    /// SGIs both sides raised in the timed round trips, per 10,000 messages.
+    sgis_per_10k: u64,
+}
+
+/// Measures every [`WaitMode::COMPARED`] on the pair `boot`-`core` and prints a line each and a
+/// line of ratios to the first.
+fn compare_waits(boot: u64, core: u64, frequency: u64) {
+    let mut baseline: Option<WaitFigures> = None;
+    let mut ratios = alloc::string::String::new();
+    for mode in WaitMode::COMPARED {
+        let figures = channels::with_peer(core, |peer| measure_waiting(peer, mode)).flatten();
+        let Some(figures) = figures else {
+            kprintln!("urpc-wait {boot}-{core} mode={} failed: the core stopped answering", mode.name());
+            return;
+        };
+        kprintln!(
+            "urpc-wait {boot}-{core} mode={} rtt_ns={} sgis_per_10k_messages={}",
+            mode.name(),
+            ticks_to_ns(figures.rtt_ticks, frequency),
+            figures.sgis_per_10k
+        );
+        match baseline {
+            None => baseline = Some(figures),
+            Some(base) => {
+                use core::fmt::Write;
+                let _ = write!(
+                    ratios,
+                    " {}: rtt {} sgis {}",
+                    mode.name(),
+                    Hundredths::ratio(figures.rtt_ticks, base.rtt_ticks),
+                    Hundredths::ratio(figures.sgis_per_10k, base.sgis_per_10k)
+                );
+            }
+        }
+    }
+    kprintln!("urpc-wait {boot}-{core} over {}:{ratios}", WaitMode::COMPARED[0].name());
+}
+
+/// A ratio printed with two decimals (`-` when the denominator is 0).
+struct Hundredths(Option<u64>);
+
+impl Hundredths {
+    fn ratio(numerator: u64, denominator: u64) -> Self {
+        Self((denominator != 0).then(|| numerator.saturating_mul(100) / denominator))
+    }
+}
+
+impl core::fmt::Display for Hundredths {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(hundredths) => write!(f, "{}.{:02}", hundredths / 100, hundredths % 100),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// Boot core: one wait measurement. Both sides wait as `mode` says and wake each other as it
+/// says; the echoing core reports the SGIs it raised in a last pong (`ts`).
+fn measure_waiting(peer: Peer<'_>, mode: WaitMode) -> Option<WaitFigures> {
+    let Peer { link, wake_target, .. } = peer;
+    if !send(link, &MeasureRequest { rounds: WAIT_ROUNDS, warmup: WAIT_WARMUP, wait: mode }) {
+        return None;
+    }
+    interrupts::wake(wake_target);
+    let patience = patience_ticks();
+    let sleeper = interrupts::SleepAtMost { ticks: patience };
+    let mut deadline = waiting_between_sleeps(patience);
+    let mut receive = |link: &mut Link| -> Option<KernelMessage> {
+        let payload = link.receiver.recv_waiting(mode.policy(), &LineWatch, &sleeper, &mut deadline).ok()?;
+        deadline.progress();
+        KernelMessage::decode(&payload).ok()
+    };
+    let total = u64::from(WAIT_WARMUP) + u64::from(WAIT_ROUNDS);
+    let (mut start, mut sgis_before) = (cpu::counter(), interrupts::sgis_sent());
+    for seq in 0..total {
+        if seq == u64::from(WAIT_WARMUP) {
+            (start, sgis_before) = (cpu::counter(), interrupts::sgis_sent());
+        }
+        if !send(link, &Ping { seq, ts: 0 }) {
+            return None;
+        }
+        wake_if_needed(link, mode, wake_target);
+        match receive(link)? {
+            KernelMessage::Pong(pong) if pong.seq == seq => {}
+            _ => return None,
+        }
+    }
+    let rtt_ticks = (cpu::counter() - start) / u64::from(WAIT_ROUNDS);
+    let own_sgis = interrupts::sgis_sent() - sgis_before;
+    let echo_sgis = match receive(link)? {
+        KernelMessage::Pong(report) if report.seq == total => report.ts,
+        _ => return None,
+    };
+    let messages = 2 * u64::from(WAIT_ROUNDS);
+    Some(WaitFigures { rtt_ticks, sgis_per_10k: (own_sgis + echo_sgis) * 10_000 / messages })
+}
+
+/// After a send: raises the wake SGI if `mode` always does, or if the receiver sleeps.
+fn wake_if_needed(link: &Link, mode: WaitMode, target: u64) {
+    if mode.interrupts_every_message() || link.sender.receiver_asleep() {
+        interrupts::wake(target);
+    }
 }
 
 /// How long one side of a measurement waits for the other before giving up: long enough for
@@ -57,7 +190,7 @@ fn patience_ticks() -> u64 {
 /// ping-pongs of the pair's line, each after `warmup` untimed ones.
 fn measure(peer: Peer<'_>, rounds: u32, warmup: u32) -> Option<Measurement> {
     let Peer { link, line, wake_target } = peer;
-    if !send(link, &MeasureRequest { rounds, warmup }) {
+    if !send(link, &MeasureRequest { rounds, warmup, wait: WaitMode::Spin }) {
         return None;
     }
     interrupts::wake(wake_target);
@@ -122,7 +255,42 @@ fn measure(peer: Peer<'_>, rounds: u32, warmup: u32) -> Option<Measurement> {
 /// pings and then bouncing the pair's line, until done or the boot core gives up.
 pub fn echo(request: MeasureRequest) {
     let total = u64::from(request.rounds) + u64::from(request.warmup);
-    channels::with_boot_link(|link, line| serve(link, line, total));
+    if request.wait == WaitMode::Spin {
+        channels::with_boot_link(|link, line| serve(link, line, total));
+    } else if let Some(boot_target) = channels::boot_wake_target() {
+        channels::with_boot_link(|link, _| serve_waiting(link, request, boot_target));
+    }
+}
+
+/// Any core but the boot core: answers the pings of a wait measurement, waiting and waking as
+/// `request.wait` says, then reports the SGIs it raised after the warm-up in a last pong
+/// (`seq` one past the last ping's, the count in `ts`).
+fn serve_waiting(link: &mut Link, request: MeasureRequest, boot_target: u64) {
+    let patience = patience_ticks();
+    let sleeper = interrupts::SleepAtMost { ticks: patience };
+    let mut deadline = waiting_between_sleeps(patience);
+    let total = u64::from(request.rounds) + u64::from(request.warmup);
+    let mut sgis_before = interrupts::sgis_sent();
+    for answered in 0..total {
+        if answered == u64::from(request.warmup) {
+            sgis_before = interrupts::sgis_sent();
+        }
+        let Ok(payload) =
+            link.receiver.recv_waiting(request.wait.policy(), &LineWatch, &sleeper, &mut deadline)
+        else {
+            return; // the boot core gave up, or the ring broke
+        };
+        deadline.progress();
+        let Ok(KernelMessage::Ping(ping)) = KernelMessage::decode(&payload) else { return };
+        if !send(link, &Pong::answer(&ping)) {
+            return;
+        }
+        wake_if_needed(link, request.wait, boot_target);
+    }
+    let report = Pong { seq: total, ts: interrupts::sgis_sent() - sgis_before };
+    if send(link, &report) {
+        wake_if_needed(link, request.wait, boot_target);
+    }
 }
 
 fn serve(link: &mut Link, line: Option<&'static AtomicU64>, total: u64) {
@@ -153,6 +321,13 @@ fn serve(link: &mut Link, line: Option<&'static AtomicU64>, total: u64) {
         line.store(2 * i + 2, Ordering::Release);
         deadline.progress();
     }
+}
+
+/// A wait of `ticks` from now for a receiver that sleeps between its looks at the ring: the
+/// counter is read at every look, since each look may follow a sleep of up to `ticks` (read
+/// only every `POLLS_PER_CLOCK_READ` looks, a dead peer would hold the core that many sleeps).
+fn waiting_between_sleeps(ticks: u64) -> PollDeadline<fn() -> u64> {
+    PollDeadline::new(cpu::counter, cpu::counter(), ticks, 1)
 }
 
 /// A wait of `ticks` from now that reads the counter only every `POLLS_PER_CLOCK_READ` polls.
