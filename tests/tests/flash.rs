@@ -45,13 +45,27 @@ fn flash(args: &[&Path], stdin: &str) -> Output {
 }
 
 fn flash_as(user: Option<&str>, args: &[&Path], stdin: &str) -> Output {
+    flash_with(&flash_script(), user, args, stdin)
+}
+
+/// A scratch folder under the system's temporary folder that every user may enter and read.
+fn public_scratch(name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("mk-flash-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("public scratch folder");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("permissions");
+    dir
+}
+
+fn flash_with(script: &Path, user: Option<&str>, args: &[&Path], stdin: &str) -> Output {
     let mut command = match user {
         Some(user) => {
             let mut c = Command::new("setpriv");
-            c.args([&format!("--reuid={user}"), "--regid=nogroup", "--clear-groups"]).arg(flash_script());
+            c.args([&format!("--reuid={user}"), "--regid=nogroup", "--clear-groups", "bash"]).arg(script);
             c
         }
-        None => Command::new(flash_script()),
+        None => Command::new(script),
     };
     let mut child = command
         .args(args)
@@ -166,14 +180,24 @@ fn the_disk_of_the_running_system_is_refused_even_with_force() {
         eprintln!("skipped: / is not on a block device here (a container?)");
         return;
     };
-    let dir = scratch("system");
-    let (img, _) = image(&dir);
     // As root, run as nobody: a check that failed would then meet a permission error, never
-    // a written system disk.
+    // a written system disk. Nobody must reach the script and the image: the checkout may sit
+    // in a folder only its owner can enter (CI copies it into one), so both go into a folder
+    // of their own that anyone may read.
     let user = is_root().then_some("nobody");
-    let output = flash_as(user, &[Path::new("--yes"), Path::new("--force"), &img, &disk], "");
+    let dir = match user {
+        Some(_) => public_scratch("system"),
+        None => scratch("system"),
+    };
+    let (img, _) = image(&dir);
+    let script = dir.join("flash");
+    std::fs::copy(flash_script(), &script).expect("a copy of scripts/flash");
+    let output = flash_with(&script, user, &[Path::new("--yes"), Path::new("--force"), &img, &disk], "");
     assert_eq!(output.status.code(), Some(REFUSED), "{}", stderr(&output));
     assert!(stderr(&output).contains("holds the running system (/)"), "{}", stderr(&output));
+    if user.is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// A loop device over `file`, detached when dropped.
