@@ -50,6 +50,19 @@ fn symbol_address(path: &Path, name: &str) -> u64 {
         .address()
 }
 
+/// The address of the one symbol whose (mangled) name starts with `prefix`.
+fn symbol_address_by_prefix(path: &Path, prefix: &str) -> u64 {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file = object::File::parse(&*bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let found: Vec<u64> = file
+        .symbols()
+        .filter(|s| s.name().is_ok_and(|n| n.starts_with(prefix)))
+        .map(|s| s.address())
+        .collect();
+    assert_eq!(found.len(), 1, "{prefix}* in {}: {found:x?}", path.display());
+    found[0]
+}
+
 /// Runs gdb-multiarch in batch mode on `script`, killing it at the deadline; returns its
 /// standard output and error together.
 fn run_gdb(script: &Path) -> String {
@@ -149,6 +162,19 @@ fn debug_session(machine: &str, dtb: &str) {
     let big_main = symbol_address(&big, "kernel_main");
     assert_ne!(little_main, big_main, "the two builds must link kernel_main at different addresses");
     let symbols = built("gdb/symbols.gdb");
+    // The stub's `bring_up::run` at its first instruction: gdb's breakpoint by name skips what
+    // it takes for the prologue, and in an optimised build that can land on a line run only
+    // later, or not at all (an `if` taken only with a command line). The stub is linked at 0 and
+    // loaded where `symbols.gdb` says.
+    let stub_offset = std::fs::read_to_string(&symbols)
+        .expect("symbols.gdb")
+        .lines()
+        .find(|l| l.contains("boot-stub.elf"))
+        .and_then(|l| l.split(" -o ").nth(1))
+        .and_then(|o| u64::from_str_radix(o.trim().trim_start_matches("0x"), 16).ok())
+        .expect("symbols.gdb loads the boot stub at an offset");
+    let stub_run =
+        stub_offset + symbol_address_by_prefix(&built("boot-stub.elf"), "_ZN4boot8bring_up3run17h");
 
     let port = free_local_port();
     let qemu = Qemu {
@@ -173,7 +199,7 @@ fn debug_session(machine: &str, dtb: &str) {
          set architecture aarch64\n\
          target remote 127.0.0.1:{port}\n\
          source {symbols}\n\
-         thbreak boot::bring_up::run\n\
+         thbreak *{stub_run:#x}\n\
          thbreak *{little_main:#x}\n\
          thbreak *{big_main:#x}\n\
          thbreak monitor::run\n\

@@ -46,7 +46,10 @@ fn page_range(start: u64, len: u64) -> PhysRange {
 }
 
 /// The whole bring-up; never returns (it ends in this core's CPU driver). `entry_counter` is
-/// the counter at the stub's entry, handed on to every core's record.
+/// the counter at the stub's entry, handed on to every core's record. Never inlined: it is
+/// where a debugger first stops in the stub (`tests/tests/gdb.rs` breaks at its first
+/// instruction), so it must stay a frame of its own whatever the optimiser does with its caller.
+#[inline(never)]
 pub fn run(dtb_pa: u64, entry_el: u64, image_base: u64, stub_end: u64, entry_counter: u64) -> ! {
     refusal::entered_at(entry_el);
     // MMU off: only the image and the DTB header are touched until the early map is on. Until
