@@ -283,6 +283,16 @@ impl<const CORES: usize> Default for DrainState<CORES> {
     }
 }
 
+/// Which of `rings` holds the oldest line (by stamp), if any holds one.
+pub fn oldest(rings: &[&LogRing]) -> Option<usize> {
+    rings
+        .iter()
+        .enumerate()
+        .filter_map(|(core, ring)| ring.oldest_stamp().map(|stamp| (stamp, core)))
+        .min()
+        .map(|(_, core)| core)
+}
+
 /// The owner's drain: moves every line now in `rings` to `write`, oldest stamp first across
 /// the rings (lines of one core stay in their order), at most [`RING_SLOTS`] per ring so a
 /// core that never stops printing cannot keep the owner here. A ring whose drop count grew
@@ -298,12 +308,7 @@ pub fn drain<const CORES: usize>(
     let mut budget = RING_SLOTS * rings.len() as u64;
     while budget > 0 {
         budget -= 1;
-        let oldest = rings
-            .iter()
-            .enumerate()
-            .filter_map(|(core, ring)| ring.oldest_stamp().map(|stamp| (stamp, core)))
-            .min();
-        let Some((_, core)) = oldest else { break };
+        let Some(core) = oldest(rings) else { break };
         if !gate.begin_line() {
             return false;
         }

@@ -2,9 +2,9 @@
 //! failure detector and the membership protocol of the multikernel (portable, host-tested;
 //! the monitor carries its messages over URPC and acts on its events).
 //!
-//! **Detecting.** Every monitor sends each live peer a heartbeat when it sent that peer nothing
-//! else for [`Config::heartbeat_ns`]; anything heard from a peer counts as a sign of life. A
-//! peer silent for [`Config::suspect_after_ns`] is suspected.
+//! **Detecting.** Every monitor sends each live peer a heartbeat when it sent that peer no
+//! membership message for [`Config::heartbeat_ns`]; anything heard from a peer counts as a sign
+//! of life. A peer silent for [`Config::suspect_after_ns`] is suspected.
 //!
 //! **Agreeing.** One suspicion is not a verdict (the suspect's core may only be slow, or its
 //! vCPU not scheduled): the suspecting monitor runs a two-phase round
@@ -167,8 +167,8 @@ impl Membership {
         }
     }
 
-    /// This monitor sent `to` a message of its own (no heartbeat is needed then).
-    pub fn sent(&mut self, to: CoreId, now: u64) {
+    /// This replica sent `to` a membership message (no heartbeat is needed then).
+    fn sent(&mut self, to: CoreId, now: u64) {
         if let Some(sent) = self.last_sent.get_mut(to) {
             *sent = (*sent).max(now);
         }

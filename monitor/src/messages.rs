@@ -208,7 +208,8 @@ pub struct SpanShareCommit {
     pub entry: u32,
 }
 
-/// Still alive (the membership's heartbeat: sent only when nothing else was).
+/// Still alive (the membership's heartbeat: every 50 ms to each live peer that got no other
+/// membership message meanwhile).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Heartbeat {
     /// The sender.

@@ -199,12 +199,7 @@ pub fn last_drain() {
         let (rings, count) = console.rings();
         let mut buffer = [0u8; LINE_CAPACITY];
         for _ in 0..log_ring::RING_SLOTS * count as u64 {
-            let oldest = rings[..count]
-                .iter()
-                .enumerate()
-                .filter_map(|(core, ring)| ring.oldest_stamp().map(|stamp| (stamp, core)))
-                .min();
-            let Some((_, core)) = oldest else { break };
+            let Some(core) = log_ring::oldest(&rings[..count]) else { break };
             if let Some(len) = rings[core].pop(&mut buffer) {
                 console.uart.write_bytes(&buffer[..len]);
             }

@@ -553,22 +553,13 @@ impl Dispatchers {
         // held copy of its capability; a revoke reaching this core removes that copy too, and
         // the image may be reused there as soon as the revoke is acknowledged: the dispatcher
         // ends now (its address space goes with it).
+        // (Only a sweep removes a running dispatcher's held copy; `end` releases it otherwise.)
         let revoked: Vec<usize> = self
             .list
             .iter()
             .enumerate()
             .filter(|(_, d)| d.ending.is_none())
-            .filter(|(_, d)| {
-                d.image.is_some_and(|image| {
-                    image.joined
-                        && removal.removed.iter().any(|r| {
-                            r.capability.kind() == CapType::Frame
-                                && r.capability.base() == image.base
-                                && r.capability.size() == image.size
-                                && self.caps.held(image.held).is_err()
-                        })
-                })
-            })
+            .filter(|(_, d)| d.image.is_some_and(|image| image.joined && self.caps.held(image.held).is_err()))
             .map(|(index, _)| index)
             .collect();
         for index in revoked {
