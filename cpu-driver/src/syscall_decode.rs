@@ -5,7 +5,10 @@
 //! The kernel's `syscalls` module runs the request against the caller's capabilities.
 
 use caps::{CapAddr, CapError, CapType, Capability, Rights};
-use syscall_abi::{Call, ChannelKind, Error, Info, GIVE_BY_DISPATCHER_CAP, GIVE_BY_INDEX};
+use syscall_abi::{
+    Call, ChannelKind, Error, Info, FAULT_KERNEL_PANIC, FAULT_PARK_MASKED, GIVE_BY_DISPATCHER_CAP,
+    GIVE_BY_INDEX,
+};
 
 /// Entries of a level-3 VNode, and windows of the mappable region.
 const VNODE_ENTRIES: u64 = 512;
@@ -70,6 +73,7 @@ pub enum Request {
     Spawn { module: CapAddr, ram: CapAddr, dest: CapAddr, arg: u64 },
     SpawnJoined { module: CapAddr, ram: CapAddr, dest: CapAddr, image: CapAddr, arg: u64 },
     DispatcherImage { dispatcher: CapAddr, dest: CapAddr },
+    InjectFault { park: bool },
     CoreBoot { core: u64, build: CapAddr, region: CapAddr, share: CapAddr },
     DispatcherStatus { dispatcher: CapAddr },
     EndpointCreate { dispatcher: CapAddr, badge: u64, dest: CapAddr },
@@ -238,6 +242,13 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
             arg: x[4],
         },
         Call::DispatcherImage => Request::DispatcherImage { dispatcher: a(x[0])?, dest: a(x[1])? },
+        Call::InjectFault => Request::InjectFault {
+            park: match x[0] {
+                FAULT_KERNEL_PANIC => false,
+                FAULT_PARK_MASKED => true,
+                _ => return Err(Error::InvalidArgument),
+            },
+        },
         Call::CoreBoot => {
             Request::CoreBoot { core: x[0], build: a(x[1])?, region: a(x[2])?, share: a(x[3])? }
         }
@@ -416,6 +427,16 @@ mod tests {
         assert_eq!(decode(Call::Info as u64, [999, 0, 0, 0, 0, 0]), Err(Error::NoSuchCall));
         assert_eq!(decode(Call::MapChannel as u64, [1, 7, 0, 0, 0, 0]), Err(Error::InvalidArgument));
         assert_eq!(decode(Call::PowerOff as u64, [2, 0, 0, 0, 0, 0]), Err(Error::InvalidArgument));
+        let inject = Call::InjectFault as u64;
+        assert_eq!(
+            decode(inject, [FAULT_PARK_MASKED, 0, 0, 0, 0, 0]),
+            Ok(Request::InjectFault { park: true })
+        );
+        assert_eq!(
+            decode(inject, [FAULT_KERNEL_PANIC, 0, 0, 0, 0, 0]),
+            Ok(Request::InjectFault { park: false })
+        );
+        assert_eq!(decode(inject, [2, 0, 0, 0, 0, 0]), Err(Error::InvalidArgument));
         assert_eq!(decode(Call::PowerOff as u64, [1, 0, 0, 0, 0, 0]), Ok(Request::PowerOff { failed: true }));
         assert_eq!(decode(Call::CapMint as u64, [1, 2, 1 << 9, 0, 0, 0]), Err(Error::InvalidArgument));
         assert_eq!(decode(Call::CapGive as u64, [1, 2, 3, 7, 0, 0]), Err(Error::InvalidArgument));

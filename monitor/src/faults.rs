@@ -1,8 +1,16 @@
 //! Faults injected on purpose, from the kernel command line, so that the failure paths run for
 //! real under QEMU: `faults=KIND:CORE@MS[,...]` names them, `faults-seed=S faults-count=K`
 //! draws `K` from seed `S` (every monitor draws the same ones: the same seed, the same live
-//! cores). The monitor of the core named carries the fault out once its counter passes `MS`
-//! milliseconds after its start; everything else reacts as it would to the real thing.
+//! cores). The monitor of the core named carries the fault out once `MS` milliseconds passed
+//! since the roll call ended there (the moment its membership starts: every monitor knows who is
+//! online); everything else reacts as it would to the real thing.
+//!
+//! Kinds: `hang` (the monitor stops answering), `panic` (the CPU driver panics), `park` (the
+//! core stops with interrupts masked), `el0-fault` (the monitor touches unmapped memory),
+//! `corrupt` (the monitor puts a damaged line on every outgoing ring), `storm` (the monitor
+//! floods every ring until it is full, several times over). The first four stop the core: the
+//! others must remove it. The last two leave it live: the others must reject the damaged
+//! lines, take every message of the storm, and remove nobody.
 
 use alloc::vec::Vec;
 
@@ -12,6 +20,47 @@ pub enum Kind {
     /// The core's monitor stops answering for good: it neither reads nor sends again (its
     /// programs run on), which is what the other cores see of a core that stopped.
     Hang,
+    /// The core's CPU driver panics (asked by its monitor, on the Kernel capability).
+    KernelPanic,
+    /// The core stops for good with every interrupt masked: no SGI, no timer reaches it.
+    ParkMasked,
+    /// The core's monitor reads unmapped memory and is ended by its CPU driver.
+    El0Fault,
+    /// The monitor puts one damaged line (header and body garbage) on each outgoing ring.
+    CorruptLine,
+    /// The monitor sends [`STORM_MESSAGES`] to every peer at once: every ring fills.
+    Storm,
+}
+
+/// Every kind, in the order [`Plan::draw`] numbers them.
+pub const KINDS: [Kind; 6] =
+    [Kind::Hang, Kind::KernelPanic, Kind::ParkMasked, Kind::El0Fault, Kind::CorruptLine, Kind::Storm];
+
+/// Messages a storm sends to each peer: many rings' worth.
+pub const STORM_MESSAGES: u32 = 512;
+
+impl Kind {
+    /// The name `faults=` uses.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Hang => "hang",
+            Kind::KernelPanic => "panic",
+            Kind::ParkMasked => "park",
+            Kind::El0Fault => "el0-fault",
+            Kind::CorruptLine => "corrupt",
+            Kind::Storm => "storm",
+        }
+    }
+
+    /// Whether the fault stops the core (the survivors must remove it) rather than leave it
+    /// live (they must keep it).
+    pub const fn stops_the_core(self) -> bool {
+        matches!(self, Kind::Hang | Kind::KernelPanic | Kind::ParkMasked | Kind::El0Fault)
+    }
+
+    fn from_name(name: &str) -> Option<Kind> {
+        KINDS.into_iter().find(|k| k.name() == name)
+    }
 }
 
 /// One injection.
@@ -21,7 +70,7 @@ pub struct Injection {
     pub kind: Kind,
     /// On which core.
     pub core: u32,
-    /// When, in milliseconds after the monitor started.
+    /// When, in milliseconds after the roll call.
     pub at_ms: u64,
 }
 
@@ -37,10 +86,10 @@ pub struct Plan {
     pub seeded: Option<(u64, u32)>,
 }
 
-/// Earliest and latest time of a drawn injection (ms after the monitor started): after the
-/// monitors bound, before the run could end.
-const DRAWN_FROM_MS: u64 = 2_500;
-const DRAWN_TO_MS: u64 = 6_000;
+/// Earliest and latest time of a drawn injection (ms after the roll call): after the monitors
+/// bound, before the run could end.
+const DRAWN_FROM_MS: u64 = 1_000;
+const DRAWN_TO_MS: u64 = 4_000;
 
 impl Plan {
     /// Reads `faults=` from a kernel command line.
@@ -64,8 +113,9 @@ impl Plan {
     }
 
     /// Draws the seeded injections over the `live` cores (a bit each): distinct cores other
-    /// than `boot`, leaving it and at least one other core running, at times between 2.5 and
-    /// 6 s. The same seed and cores give the same injections on every monitor.
+    /// than `boot`, leaving it and at least one other core running, at times between 1 and 4 s
+    /// after the roll call, each kind equally likely. The same seed and cores give the same injections on
+    /// every monitor.
     pub fn draw(&mut self, live: u64, boot: u32) {
         let Some((seed, count)) = self.seeded.take() else { return };
         let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -80,7 +130,8 @@ impl Plan {
         for _ in 0..(count as usize).min(most) {
             let core = candidates.remove(next(candidates.len() as u64) as usize);
             let at_ms = DRAWN_FROM_MS + next(DRAWN_TO_MS - DRAWN_FROM_MS);
-            self.injections.push(Injection { kind: Kind::Hang, core, at_ms });
+            let kind = KINDS[next(KINDS.len() as u64) as usize];
+            self.injections.push(Injection { kind, core, at_ms });
         }
     }
 
@@ -100,15 +151,20 @@ impl Plan {
     pub fn cores(&self) -> u64 {
         self.injections.iter().filter(|i| i.core < 64).fold(0, |m, i| m | 1 << i.core)
     }
+
+    /// The cores a fault stops, a bit each.
+    pub fn stopped_cores(&self) -> u64 {
+        self.injections
+            .iter()
+            .filter(|i| i.core < 64 && i.kind.stops_the_core())
+            .fold(0, |m, i| m | 1 << i.core)
+    }
 }
 
 fn parse(item: &str) -> Option<Injection> {
     let (kind, rest) = item.split_once(':')?;
     let (core, at) = rest.split_once('@')?;
-    let kind = match kind {
-        "hang" => Kind::Hang,
-        _ => return None,
-    };
+    let kind = Kind::from_name(kind)?;
     Some(Injection { kind, core: core.parse().ok()?, at_ms: at.parse().ok()? })
 }
 
@@ -129,12 +185,25 @@ mod tests {
         );
         assert_eq!(plan.malformed, 3);
         assert_eq!(plan.cores(), 0b101000);
+        assert_eq!(plan.stopped_cores(), 0b101000);
         assert_eq!(plan.for_core(5).count(), 1);
         assert_eq!(Plan::from_bootargs(""), Plan::default());
     }
 
     #[test]
+    fn every_kind_is_read_by_its_name_and_only_four_stop_the_core() {
+        let plan =
+            Plan::from_bootargs("faults=hang:1@1,panic:2@2,park:3@3,el0-fault:4@4,corrupt:5@5,storm:6@6");
+        assert_eq!(plan.malformed, 0);
+        assert_eq!(plan.injections.iter().map(|i| i.kind).collect::<Vec<_>>(), KINDS);
+        assert_eq!(plan.stopped_cores(), 0b1_1110);
+        assert_eq!(plan.cores(), 0b111_1110);
+        assert_eq!(Plan::from_bootargs("faults=Panic:1@1,storm:1").malformed, 2);
+    }
+
+    #[test]
     fn drawn_injections_spare_the_boot_core_and_one_other_and_repeat_with_the_seed() {
+        let mut kinds_seen = Vec::new();
         for seed in 0..200 {
             let mut plan = Plan::from_bootargs(&format!("faults-seed={seed} faults-count=9"));
             plan.draw(0b111111, 0);
@@ -146,7 +215,11 @@ mod tests {
             let mut again = Plan::from_bootargs(&format!("faults-seed={seed} faults-count=9"));
             again.draw(0b111111, 0);
             assert_eq!(again, plan);
+            kinds_seen.extend(plan.injections.iter().map(|i| i.kind.name()));
         }
+        kinds_seen.sort_unstable();
+        kinds_seen.dedup();
+        assert_eq!(kinds_seen.len(), KINDS.len(), "every kind is drawn: {kinds_seen:?}");
         let mut named = Plan::from_bootargs("faults=hang:9@100,hang:2@100");
         assert_eq!(named.keep_live(0b111), 1, "core 9 is not there");
         assert_eq!(named.cores(), 0b100);

@@ -1,14 +1,12 @@
 //! The monitor's side of the membership (`monitor::membership`): heartbeats and rounds over the
 //! monitors' channels, what a removal changes here (the peers this monitor talks to, the SKB
-//! replica, the channel to the removed core), stopping when this core is evicted, and the
-//! faults the command line injects (`monitor::faults`).
+//! replica, the channel to the removed core), and stopping when this core is evicted.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use monitor::faults::Kind;
 use monitor::membership::{Config, Event, Membership, Wire};
-use monitor::messages::{Evicted, Heartbeat, MembershipStep, Probe};
+use monitor::messages::{Evicted, Heartbeat, MembershipStep};
 use userland::println;
 
 use crate::Monitor;
@@ -21,6 +19,7 @@ impl Monitor {
             let cores = self.links.len();
             self.membership =
                 Some(Membership::new(self.core as usize, cores, self.online, Config::MONITOR, now));
+            self.faults_epoch_ns = now;
             // Every monitor draws the same seeded faults: the same seed, the same live cores.
             self.faults.draw(self.online, self.boot as u32);
             let dropped = self.faults.keep_live(self.online);
@@ -143,88 +142,4 @@ impl Monitor {
     fn lowest_live(&self) -> Option<u64> {
         (0..64).find(|&c| self.online & (1 << c) != 0)
     }
-
-    /// Carries out what the command line injects on this core, once it is due.
-    pub(crate) fn inject_due_faults(&mut self) {
-        if self.stopped || self.faults.injections.is_empty() {
-            return;
-        }
-        let elapsed_ms = self.now_ns().saturating_sub(self.started_ns) / 1_000_000;
-        let due = self.faults.for_core(self.core as u32).find(|i| elapsed_ms >= i.at_ms).copied();
-        if let Some(injection) = due {
-            match injection.kind {
-                Kind::Hang => {
-                    println!("monitor {}: fault injected: hang at {} ms", self.core, injection.at_ms);
-                    self.stopped = true;
-                }
-            }
-        }
-    }
-
-    /// The boot core's monitor, with faults injected: waits until the survivors removed every
-    /// core a fault stopped (or the bound passed), checks that no message between survivors
-    /// is lost or duplicated ([`Self::probe_survivors`]), then reports each injection and the
-    /// sum.
-    pub(crate) fn await_faults(&mut self) {
-        let injected = self.faults.cores() & !(1 << self.core);
-        if injected == 0 {
-            return;
-        }
-        let last_ms = self.faults.injections.iter().map(|i| i.at_ms).max().unwrap_or(0);
-        let bound_s = last_ms / 1000 + FAULT_DETECTION_BOUND_SECONDS;
-        let started = self.now_ns();
-        let removed = self.wait_for(bound_s, |m| m.online & injected == 0);
-        let elapsed_ms = (self.now_ns() - started) / 1_000_000;
-        let survivors_live = self.membership.as_ref().is_some_and(|m| m.live() == self.online);
-        let lost = self.probe_survivors();
-        let mut survived = 0;
-        for injection in &self.faults.injections {
-            let gone = self.online & (1 << injection.core) == 0;
-            survived += u32::from(gone && survivors_live && lost == 0);
-            println!(
-                "fault hang:{}@{}: {}",
-                injection.core,
-                injection.at_ms,
-                if gone { "removed by every survivor" } else { "still counted live" }
-            );
-        }
-        println!(
-            "faults: {} injected, {survived} survived, {lost} messages lost, {} hangs{}",
-            self.faults.injections.len(),
-            u32::from(!removed),
-            if removed { alloc::format!(" ({elapsed_ms} ms)") } else { String::new() }
-        );
-    }
 }
-
-impl Monitor {
-    /// Sends [`PROBES`] numbered probes to every surviving peer and counts what does not come
-    /// back exactly once (lost, duplicated, or from a core that was not asked).
-    fn probe_survivors(&mut self) -> u32 {
-        self.probe_echoes.clear();
-        let peers: Vec<u64> = (0..64).filter(|&p| self.peers() & (1 << p) != 0).collect();
-        for &peer in &peers {
-            for seq in 0..PROBES {
-                self.send(peer, &Probe { seq });
-            }
-        }
-        let expected = peers.len() * PROBES as usize;
-        self.wait_for(PROBE_TIMEOUT_SECONDS, |m| m.probe_echoes.len() >= expected);
-        let mut echoes = core::mem::take(&mut self.probe_echoes);
-        echoes.sort_unstable();
-        let arrived = echoes.len();
-        echoes.dedup();
-        let duplicated = arrived - echoes.len();
-        let asked = echoes.iter().filter(|(peer, seq)| peers.contains(peer) && *seq < PROBES).count();
-        (expected - asked + duplicated + (echoes.len() - asked)) as u32
-    }
-}
-
-/// Probes per surviving peer after faults.
-const PROBES: u32 = 64;
-/// How long the probes' echoes may take.
-const PROBE_TIMEOUT_SECONDS: u64 = 10;
-
-/// How long after the last injection the survivors have to remove every faulty core: the
-/// detector's bound (under a second) with room for an emulator that runs six cores on two.
-const FAULT_DETECTION_BOUND_SECONDS: u64 = 10;

@@ -17,6 +17,7 @@ extern crate alloc;
 mod bind;
 mod exercise;
 mod exercise_random;
+mod fault_harness;
 mod kernel_caps;
 mod liveness;
 mod span;
@@ -174,12 +175,15 @@ struct Monitor {
     membership: Option<monitor::membership::Membership>,
     /// The faults the command line injects.
     faults: monitor::faults::Plan,
-    /// When this monitor started (ns), for the faults' times.
-    started_ns: u64,
+    /// When the roll call ended here and the membership started (ns): the faults' times count
+    /// from it, so that they fall after the monitors know each other however long the boot took.
+    faults_epoch_ns: u64,
     /// This monitor stopped taking part (a fault injected, or evicted by the others).
     stopped: bool,
-    /// Echoes of the boot monitor's probes after faults: (from, number).
-    probe_echoes: Vec<(u64, u32)>,
+    /// Injections carried out on this core.
+    faults_done: Vec<monitor::faults::Injection>,
+    /// The fault harness: probes, damaged lines and storms seen.
+    harness: fault_harness::Harness,
     child_modules: Vec<(u64, u64)>,
 }
 
@@ -257,12 +261,10 @@ impl Monitor {
             prepared_shares: Vec::new(),
             membership: None,
             faults,
-            started_ns: monitor::stats::ticks_to_ns(
-                userland::counter(),
-                info(Info::CounterFrequency).unwrap_or(1),
-            ),
+            faults_epoch_ns: 0,
             stopped: false,
-            probe_echoes: Vec::new(),
+            faults_done: Vec::new(),
+            harness: fault_harness::Harness::default(),
             child_modules: Vec::new(),
         }
     }
@@ -379,22 +381,27 @@ impl Monitor {
         }
         let now = self.now_ns();
         for peer in 0..self.links.len() {
-            while let Some(payload) = self
-                .links
-                .get_mut(peer)
-                .and_then(Option::as_mut)
-                .and_then(|link| link.receiver.try_recv().ok())
-            {
+            if self.harness.desynced & (1 << peer) != 0 {
+                continue;
+            }
+            while let Some(link) = self.links.get_mut(peer).and_then(Option::as_mut) {
+                let payload = match link.receiver.try_recv() {
+                    Ok(payload) => payload,
+                    Err(urpc::RecvError::Empty) => break,
+                    Err(desync) => {
+                        self.on_desync(peer as u64, desync);
+                        break;
+                    }
+                };
                 self.heard_from(peer as u64, now);
                 match MonitorMessage::decode(&payload) {
                     Ok(message) => self.on_message(peer as u64, message),
-                    Err(e) => {
-                        println!("monitor {}: malformed message from core {peer} dropped: {e}", self.core)
-                    }
+                    Err(e) => self.on_malformed(peer as u64, e),
                 }
             }
         }
         self.membership_step();
+        self.probe_progress();
     }
 
     fn latency_dispatcher(&self) -> Option<u64> {
@@ -556,7 +563,11 @@ impl Monitor {
             MonitorMessage::SpanShareDone(done) => self.on_span_share_done(peer, done),
             MonitorMessage::SpanShareCommit(commit) => self.on_span_share_commit(peer, commit),
             MonitorMessage::Probe(probe) => self.send(peer, &monitor::messages::ProbeEcho { seq: probe.seq }),
-            MonitorMessage::ProbeEcho(echo) => self.probe_echoes.push((peer, echo.seq)),
+            MonitorMessage::ProbeEcho(echo) => self.on_probe_echo(peer, echo.seq),
+            MonitorMessage::ProbeAll(ask) => self.on_probe_all(peer, ask),
+            MonitorMessage::ProbeReport(report) => self.on_probe_report(peer, report),
+            MonitorMessage::Storm(_) => self.on_storm(peer),
+            MonitorMessage::StormDone(done) => self.on_storm_done(peer, done),
             // Handled above.
             MonitorMessage::Heartbeat(_) | MonitorMessage::MembershipStep(_) | MonitorMessage::Evicted(_) => {
             }

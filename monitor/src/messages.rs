@@ -251,6 +251,45 @@ pub struct ProbeEcho {
     pub seq: u32,
 }
 
+/// The boot monitor, after faults, asks a survivor to probe every other survivor and answer
+/// with a [`ProbeReport`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeAll {
+    /// Which check this is.
+    pub round: u32,
+}
+
+/// A survivor's answer to [`ProbeAll`]: what it lost and what it saw of the faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// The [`ProbeAll`] it answers.
+    pub round: u32,
+    /// Its probes that did not come back exactly once.
+    pub lost: u32,
+    /// How many peers it probed.
+    pub peers: u32,
+    /// Cores whose damaged lines it rejected, a bit each.
+    pub malformed_from: u64,
+    /// Cores whose storm ended at it ([`StormDone`] arrived), a bit each.
+    pub storms_ended: u64,
+    /// Storm messages announced to it but not received.
+    pub storm_lost: u32,
+}
+
+/// One message of a storm (the fault harness floods every ring); counted and dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Storm {
+    /// Its number in the storm.
+    pub seq: u32,
+}
+
+/// The end of a storm: how many [`Storm`] messages came before it on this channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StormDone {
+    /// Storm messages sent.
+    pub sent: u32,
+}
+
 /// A member of a span ended (its dispatcher exited or faulted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanMemberEnded {
@@ -342,6 +381,14 @@ message!(MembershipStep, 92, [round: u32, phase: u8, kind: u8, suspects: u64]);
 message!(Evicted, 93, [by: u32]);
 message!(Probe, 94, [seq: u32]);
 message!(ProbeEcho, 95, [seq: u32]);
+message!(ProbeAll, 128, [round: u32]);
+message!(
+    ProbeReport,
+    129,
+    [round: u32, lost: u32, peers: u32, malformed_from: u64, storms_ended: u64, storm_lost: u32]
+);
+message!(Storm, 130, [seq: u32]);
+message!(StormDone, 131, [sent: u32]);
 
 impl MembershipStep {
     /// The wire form of a membership message (`None` for the heartbeat and the eviction, which
@@ -484,6 +531,14 @@ pub enum MonitorMessage {
     Probe(Probe),
     /// See [`ProbeEcho`].
     ProbeEcho(ProbeEcho),
+    /// See [`ProbeAll`].
+    ProbeAll(ProbeAll),
+    /// See [`ProbeReport`].
+    ProbeReport(ProbeReport),
+    /// See [`Storm`].
+    Storm(Storm),
+    /// See [`StormDone`].
+    StormDone(StormDone),
 }
 
 impl MonitorMessage {
@@ -519,6 +574,10 @@ impl MonitorMessage {
             Evicted::TAG => MonitorMessage::Evicted(Evicted::decode(body)?),
             Probe::TAG => MonitorMessage::Probe(Probe::decode(body)?),
             ProbeEcho::TAG => MonitorMessage::ProbeEcho(ProbeEcho::decode(body)?),
+            ProbeAll::TAG => MonitorMessage::ProbeAll(ProbeAll::decode(body)?),
+            ProbeReport::TAG => MonitorMessage::ProbeReport(ProbeReport::decode(body)?),
+            Storm::TAG => MonitorMessage::Storm(Storm::decode(body)?),
+            StormDone::TAG => MonitorMessage::StormDone(StormDone::decode(body)?),
             tag if capops::wire::is_capability_tag(tag) => {
                 MonitorMessage::Capability(capops::wire::decode(payload)?)
             }

@@ -1,5 +1,6 @@
 //! The membership with faults injected (`-append faults=...`): the survivors detect a core whose monitor
-//! stopped answering, agree to remove it, and the run still ends by itself with a report.
+//! stopped answering (or panicked, or was parked, or faulted at EL0), agree to remove it, keep a core that
+//! sent damaged lines or a storm, and the run still ends by itself with a report.
 
 use system_tests::Qemu;
 
@@ -27,8 +28,10 @@ fn cores_that_stop_answering_are_removed_by_every_survivor() {
         assert_eq!(removed.len(), others, "core {core}: {removed:?}");
     }
     assert_eq!(run.lines_starting("membership: ").last(), Some(&"membership: [0, 1, 2, 4]"));
-    let faults = run.lines_starting("faults: ");
-    assert_eq!(faults.len(), 1, "{faults:?}");
+    // The four survivors probed each other, all pairs.
+    assert_eq!(run.lines().filter(|l| l.ends_with(" probed 3 peers: 0 lost")).count(), 4, "{}", run.console);
+    let faults = run.lines_starting("faults: 2 injected");
+    assert_eq!(faults.len(), 1, "{}", run.console);
     assert!(faults[0].starts_with("faults: 2 injected, 2 survived, 0 messages lost, 0 hangs"), "{faults:?}");
 }
 
@@ -55,4 +58,62 @@ fn when_the_boot_core_fails_another_core_ends_the_run_as_failed() {
     );
     let removed: Vec<&str> = run.lines().filter(|l| l.contains(": core 0 removed; live [")).collect();
     assert!(removed.len() >= 3, "the survivors removed core 0: {removed:?}");
+}
+
+#[test]
+fn every_kind_of_fault_is_survived_and_all_pairs_lose_nothing() {
+    // Three cores stop three different ways (their kernel panics; parked with interrupts
+    // masked; their monitor faults at EL0); two stay live but misbehave (a damaged line on
+    // every ring; a storm of 512 messages to every peer).
+    let faults = "faults=panic:1@1000,park:2@1200,el0-fault:3@1400,corrupt:4@1600,storm:5@1800";
+    let qemu = Qemu {
+        append: Some(faults.into()),
+        timeout: std::time::Duration::from_secs(120),
+        ..Qemu::big_little()
+    };
+    let run = qemu.boot();
+    assert!(run.powered_off_cleanly(), "the boot monitor ends the run: {:?}\n{}", run.status, run.console);
+    assert_eq!(run.lines_starting("core mpidr=0x1: panic: ").len(), 1, "{}", run.console);
+    assert_eq!(
+        run.lines_starting("core 2: fault injected: parked with interrupts masked").len(),
+        1,
+        "{}",
+        run.console
+    );
+    for core in 1..=3 {
+        assert_eq!(
+            run.lines_starting(&format!("core {core} failed: no message for ")).len(),
+            1,
+            "{}",
+            run.console
+        );
+    }
+    // The damaged lines were rejected by name by every survivor but core 4 itself.
+    for survivor in [0, 5] {
+        let rejected =
+            run.lines_starting(&format!("monitor {survivor}: malformed message from core 4 dropped"));
+        assert_eq!(rejected.len(), 1, "{}", run.console);
+    }
+    assert_eq!(run.lines_starting("membership: ").last(), Some(&"membership: [0, 4, 5]"));
+    // Every survivor probed every other survivor.
+    for survivor in [0, 4, 5] {
+        assert_eq!(
+            run.lines_starting(&format!("faults: core {survivor} probed 2 peers: 0 lost")).len(),
+            1,
+            "{}",
+            run.console
+        );
+    }
+    for verdict in [
+        "fault panic:1@1000: removed by every survivor",
+        "fault park:2@1200: removed by every survivor",
+        "fault el0-fault:3@1400: removed by every survivor",
+        "fault corrupt:4@1600: 2 of 2 survivors rejected its damaged line; still live",
+        "fault storm:5@1800: 2 of 2 survivors took its whole storm; still live",
+    ] {
+        assert_eq!(run.lines_starting(verdict).len(), 1, "{verdict}\n{}", run.console);
+    }
+    let report = run.lines_starting("faults: 5 injected, ");
+    assert_eq!(report.len(), 1, "{}", run.console);
+    assert!(report[0].starts_with("faults: 5 injected, 5 survived, 0 messages lost, 0 hangs"), "{report:?}");
 }

@@ -117,6 +117,19 @@ pub fn pingpong_line(va: u64) -> &'static core::sync::atomic::AtomicU64 {
     unsafe { &*((va + 4096) as *const core::sync::atomic::AtomicU64) }
 }
 
+/// Reads a word of the kernel's half of the address space, which EL0 may never read: the
+/// fault harness's `el0-fault`. The kernel ends the program at the fault, so this returns
+/// only if EL0 isolation is broken.
+pub fn read_kernel_memory() -> u64 {
+    let value: u64;
+    // SAFETY: a load through an address outside this program's space touches no Rust object;
+    // it faults (translation fault at EL0) and the kernel ends the program there.
+    unsafe {
+        asm!("ldr {v}, [{a}]", v = out(reg) value, a = in(reg) 0xffff_0000_0000_0000u64, options(nostack, readonly))
+    };
+    value
+}
+
 /// The device tree mapped at `va` (from `map_device_tree`), its length read from the header.
 pub fn device_tree_at(va: u64) -> &'static [u8] {
     // SAFETY: the kernel mapped the whole blob read-only at `va`, where its header starts; the

@@ -7,11 +7,11 @@
 extern crate alloc;
 
 pub use syscall_abi::{
-    cap_addr, describe, undescribe, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH,
-    FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST, FLAG_SELFTEST, SLOT_CHANNEL_RAM, SLOT_FIRST_CPU_DRIVER,
-    SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_SELF, SLOT_VNODE,
-    STATUS_EXITED, STATUS_FAULTED, STATUS_IMAGE_REVOKED, STATUS_RUNNING, USER_MAPPABLE_BASE, VNODE_ENTRIES,
-    VNODE_WINDOW_BYTES,
+    cap_addr, describe, undescribe, Call, ChannelKind, Error, Info, CNODE_SLOTS, FAULT_KERNEL_PANIC,
+    FAULT_PARK_MASKED, FLAG_BENCH, FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST, FLAG_SELFTEST,
+    SLOT_CHANNEL_RAM, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL,
+    SLOT_MONITOR, SLOT_SELF, SLOT_VNODE, STATUS_EXITED, STATUS_FAULTED, STATUS_IMAGE_REVOKED, STATUS_RUNNING,
+    USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +20,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 mod arch;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub use arch::{
-    bound_channel_frame, channel_frame, counter, init_heap, pingpong_line, syscall, syscall6, HeapSpace,
+    bound_channel_frame, channel_frame, counter, init_heap, pingpong_line, read_kernel_memory, syscall,
+    syscall6, HeapSpace,
 };
 
 /// Bytes of a program's heap unless its `entry!` says otherwise.
@@ -48,6 +49,11 @@ mod host {
         0
     }
 
+    /// No kernel to fault into on the host.
+    pub fn read_kernel_memory() -> u64 {
+        0
+    }
+
     /// A private, empty channel frame in place of a mapped one.
     pub fn channel_frame(_va: u64) -> &'static urpc::ChannelFrame {
         Box::leak(Box::new(urpc::ChannelFrame::new()))
@@ -64,7 +70,7 @@ mod host {
     }
 }
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
-pub use host::{bound_channel_frame, channel_frame, counter, pingpong_line};
+pub use host::{bound_channel_frame, channel_frame, counter, pingpong_line, read_kernel_memory};
 
 /// Stand-in on the host, where there is no kernel to call: every call fails.
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
@@ -439,6 +445,12 @@ pub fn power_off() -> Error {
 /// `SYSTEM_RESET`; QEMU with `-no-reboot` exits 0).
 pub fn power_off_failed() -> Error {
     Error::check(syscall(Call::PowerOff, [1, 0, 0, 0])).err().unwrap_or(Error::NoSuchCall)
+}
+
+/// (Holder of the Kernel capability; the fault harness) makes this core fail on purpose:
+/// [`FAULT_KERNEL_PANIC`] or [`FAULT_PARK_MASKED`]. Returns only the refusal.
+pub fn inject_fault(kind: u64) -> Error {
+    Error::check(syscall(Call::InjectFault, [kind, 0, 0, 0])).err().unwrap_or(Error::NoSuchCall)
 }
 
 /// (Monitor only) maps the device tree read-only; returns the bytes.

@@ -211,7 +211,17 @@ pub enum Call {
     /// `dispatcher` names, copied to `dest`; refused (`InvalidArgument`) for a dispatcher that
     /// joined another core's image or was loaded at boot.
     DispatcherImage = 36,
+    /// `inject_fault(kind)`: (holder of the Kernel capability) makes this core fail on
+    /// purpose, for the fault-injection harness: [`FAULT_KERNEL_PANIC`] panics the CPU driver,
+    /// [`FAULT_PARK_MASKED`] parks the core for good with every interrupt masked. Returns only
+    /// when refused (`Denied`, `InvalidArgument`).
+    InjectFault = 48,
 }
+
+/// [`Call::InjectFault`]: the CPU driver panics (its panic path runs for real).
+pub const FAULT_KERNEL_PANIC: u64 = 0;
+/// [`Call::InjectFault`]: the core stops with interrupts masked, answering nothing.
+pub const FAULT_PARK_MASKED: u64 = 1;
 
 /// Packs a capability's type, rights and owning core into one word, as `cap_export` returns
 /// it and `cap_receive` and `cap_sweep` take it: bits 0-7 type, 8-15 rights, 16-47 core.
@@ -349,6 +359,7 @@ impl Call {
             34 => Call::CapProtect,
             35 => Call::SpawnJoined,
             36 => Call::DispatcherImage,
+            48 => Call::InjectFault,
             _ => return None,
         })
     }

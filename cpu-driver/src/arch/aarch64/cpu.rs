@@ -54,6 +54,16 @@ pub fn halt() -> ! {
     }
 }
 
+/// Stops this core for good with every exception that can be masked (debug, SError, IRQ, FIQ)
+/// masked: a core that answers nothing, not even an SGI or its timer, as a core that hung
+/// with interrupts off looks to the others. WFI still returns on a pending interrupt (Arm ARM
+/// D1.6.2: masking does not stop the wake-up), so it loops.
+pub fn park_masked() -> ! {
+    // SAFETY: setting PSTATE.DAIF only masks exceptions; nothing after it relies on one.
+    unsafe { core::arch::asm!("msr daifset, #0xf", options(nomem, nostack, preserves_flags)) };
+    halt()
+}
+
 /// Sleeps until an event (SEV from another core or the timer's event stream).
 pub fn wait_for_event() {
     asm::wfe();

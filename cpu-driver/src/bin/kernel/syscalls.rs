@@ -107,6 +107,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
             spawn_joined(s, [module, ram, dest, image], arg)
         }
         Request::DispatcherImage { dispatcher, dest } => dispatcher_image(s, dispatcher, dest),
+        Request::InjectFault { park } => inject_fault(s, park),
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -809,6 +810,22 @@ fn recv_local(s: &mut Scheduler, frame: &mut TrapFrame) -> Result<u64, Error> {
 }
 
 /// `power_off(failed)`: needs the Kernel capability, on any core.
+/// The fault harness's kernel faults (`faults=panic:..`, `faults=park:..`), on the authority
+/// of the Kernel capability: the panic takes the real panic path (message, then the core
+/// halts; on the boot core the run ends as failed), the park stops the core with every
+/// interrupt masked and says so first (it could not afterwards).
+fn inject_fault(s: &mut Scheduler, park: bool) -> Result<u64, Error> {
+    if !caller_is_monitor(s) {
+        return Err(Error::Denied);
+    }
+    let core = s.record().core_index;
+    if park {
+        crate::console::kprintln_emergency!("core {core}: fault injected: parked with interrupts masked");
+        cpu::park_masked()
+    }
+    panic!("fault injected on core {core} by its monitor");
+}
+
 fn power_off(s: &mut Scheduler, failed: bool) -> Result<u64, Error> {
     // The Kernel capability is the authority, on any core: when the boot core fails, another
     // core's monitor ends the run (its kernel prints what the console rings hold first).
