@@ -302,6 +302,27 @@ pub fn drain<const CORES: usize>(
     rings: &[&LogRing],
     gate: &ConsoleGate,
     state: &mut DrainState<CORES>,
+    write: impl FnMut(DrainedLine<'_>),
+) -> bool {
+    drain_lines(rings, state, || gate.begin_line(), || gate.end_line(), write)
+}
+
+/// [`drain`] for a core that holds the gate's emergency flag for good: the core that took the
+/// console over when its owner failed (the old owner, were it still running, is kept out by
+/// that flag, so no line is taken by two cores).
+pub fn drain_held<const CORES: usize>(
+    rings: &[&LogRing],
+    state: &mut DrainState<CORES>,
+    write: impl FnMut(DrainedLine<'_>),
+) {
+    drain_lines(rings, state, || true, || {}, write);
+}
+
+fn drain_lines<const CORES: usize>(
+    rings: &[&LogRing],
+    state: &mut DrainState<CORES>,
+    mut begin_line: impl FnMut() -> bool,
+    mut end_line: impl FnMut(),
     mut write: impl FnMut(DrainedLine<'_>),
 ) -> bool {
     let mut buffer = [0u8; LINE_CAPACITY];
@@ -309,18 +330,18 @@ pub fn drain<const CORES: usize>(
     while budget > 0 {
         budget -= 1;
         let Some(core) = oldest(rings) else { break };
-        if !gate.begin_line() {
+        if !begin_line() {
             return false;
         }
         if let Some(len) = rings[core].pop(&mut buffer) {
             write(DrainedLine { core, bytes: &buffer[..len] });
         }
-        gate.end_line();
+        end_line();
     }
     for (core, ring) in rings.iter().enumerate().take(CORES) {
         let dropped = ring.dropped();
         if dropped != state.reported_drops[core] {
-            if !gate.begin_line() {
+            if !begin_line() {
                 return false;
             }
             let mut line = crate::linebuf::LineBuffer::new();
@@ -331,7 +352,7 @@ pub fn drain<const CORES: usize>(
             );
             write(DrainedLine { core, bytes: line.finish() });
             state.reported_drops[core] = dropped;
-            gate.end_line();
+            end_line();
         }
     }
     true
@@ -419,6 +440,29 @@ mod tests {
         g.release_emergency();
         assert!(drain(&[&r], &g, &mut DrainState::<1>::default(), |_| out += 1));
         assert_eq!(out, 1);
+    }
+
+    #[test]
+    fn a_core_that_took_the_console_over_drains_and_the_old_owner_drains_nothing() {
+        let (old_owner, other) = (ring(), ring());
+        old_owner.push(1, b"the owner's last line\n").unwrap();
+        other.push(2, b"printed after the owner failed\n").unwrap();
+        let g = gate();
+        // The successor holds the emergency flag for good.
+        assert!(g.claim_emergency(1));
+        assert!(!g.owner_writing());
+        let mut old = 0;
+        assert!(!drain(&[&old_owner, &other], &g, &mut DrainState::<2>::default(), |_| old += 1));
+        assert_eq!(old, 0, "the old owner, still running, takes no line");
+        let mut out = Vec::new();
+        drain_held(&[&old_owner, &other], &mut DrainState::<2>::default(), |l| {
+            out.push((l.core, l.bytes.to_vec()))
+        });
+        assert_eq!(
+            out,
+            [(0, b"the owner's last line\n".to_vec()), (1, b"printed after the owner failed\n".to_vec())]
+        );
+        assert!(!g.claim_emergency(2), "another core's emergency line goes into its ring instead");
     }
 
     /// The owner and a core on the emergency path, each on its own thread, never write to the

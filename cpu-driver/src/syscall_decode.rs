@@ -74,6 +74,7 @@ pub enum Request {
     SpawnJoined { module: CapAddr, ram: CapAddr, dest: CapAddr, image: CapAddr, arg: u64 },
     DispatcherImage { dispatcher: CapAddr, dest: CapAddr },
     InjectFault { park: bool },
+    ConsoleTakeOver,
     CoreBoot { core: u64, build: CapAddr, region: CapAddr, share: CapAddr },
     DispatcherStatus { dispatcher: CapAddr },
     EndpointCreate { dispatcher: CapAddr, badge: u64, dest: CapAddr },
@@ -242,6 +243,7 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
             arg: x[4],
         },
         Call::DispatcherImage => Request::DispatcherImage { dispatcher: a(x[0])?, dest: a(x[1])? },
+        Call::ConsoleTakeOver => Request::ConsoleTakeOver,
         Call::InjectFault => Request::InjectFault {
             park: match x[0] {
                 FAULT_KERNEL_PANIC => false,

@@ -232,7 +232,7 @@ impl Monitor {
 
     fn report_exercise(&mut self, step: u32, value: u32) {
         let report = ExerciseReport { core: self.core as u32, step, value };
-        self.send(self.boot, &report);
+        self.send(self.coordinator, &report);
     }
 }
 

@@ -192,10 +192,10 @@ impl Monitor {
             "monitor {}: random capability operations: {started} started, {problems} problems",
             self.core
         );
-        if self.core == self.boot {
+        if self.core == self.coordinator {
             self.exercise_reports.push(report);
         } else {
-            self.send(self.boot, &report);
+            self.send(self.coordinator, &report);
         }
     }
 

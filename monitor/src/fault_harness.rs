@@ -231,7 +231,7 @@ impl Monitor {
     pub(crate) fn await_faults(&mut self) {
         let mut injections: Vec<Injection> = self.faults.injections.clone();
         injections.extend(self.faults_done.iter().copied());
-        injections.retain(|i| i.core != self.core as u32 && i.core < 64);
+        injections.retain(|i| i.core < 64);
         if injections.is_empty() {
             return;
         }
@@ -255,7 +255,8 @@ impl Monitor {
         });
         let mut lost = 0;
         for (core, seen) in &self.harness.reports {
-            println!("faults: core {core} probed {} peers: {} lost", seen.peers, seen.lost);
+            let plural = if seen.peers == 1 { "" } else { "s" };
+            println!("faults: core {core} probed {} peer{plural}: {} lost", seen.peers, seen.lost);
             lost += seen.lost + seen.storm_lost;
         }
         let silent = survivors & !self.harness.reports.iter().fold(0u64, |s, (c, _)| s | 1 << c);

@@ -21,12 +21,12 @@ impl Monitor {
                 Some(Membership::new(self.core as usize, cores, self.online, Config::MONITOR, now));
             self.faults_epoch_ns = now;
             // Every monitor draws the same seeded faults: the same seed, the same live cores.
-            self.faults.draw(self.online, self.boot as u32);
+            self.faults.draw(self.online);
             let dropped = self.faults.keep_live(self.online);
-            if dropped > 0 && self.core == self.boot {
+            if dropped > 0 && self.core == self.coordinator {
                 println!("faults: {dropped} injections name cores that are not online; left out");
             }
-            if self.faults.malformed > 0 && self.core == self.boot {
+            if self.faults.malformed > 0 && self.core == self.coordinator {
                 println!("faults: {} items of faults= could not be read; left out", self.faults.malformed);
             }
         }
@@ -109,12 +109,8 @@ impl Monitor {
         }
         // A core that stopped before saying hello no longer holds up this monitor's binding.
         self.check_bound();
-        if core == self.boot && self.lowest_live() == Some(self.core) {
-            // The boot core coordinated this run and printed the console: without it the run
-            // cannot end as it should, so the lowest live core ends it, as failed, after its
-            // kernel printed what every core's console ring holds.
-            println!("monitor {}: the boot core {core} failed; this core ends the run as failed", self.core);
-            let _ = userland::power_off_failed();
+        if core == self.coordinator {
+            self.coordinator_failed(core);
         }
         let live: Vec<String> =
             (0..64).filter(|&c| self.online & (1 << c) != 0).map(|c| alloc::format!("{c}")).collect();
@@ -141,5 +137,53 @@ impl Monitor {
     /// The lowest-numbered live core.
     fn lowest_live(&self) -> Option<u64> {
         (0..64).find(|&c| self.online & (1 << c) != 0)
+    }
+
+    /// The core that coordinated the run (the boot core, or the one that took over from it)
+    /// was removed: every survivor takes the lowest live core as the coordinator from now on
+    /// (they agree: the same membership), and that core's monitor takes the console over
+    /// (its kernel drains every core's ring from now on) and the run ([`Self::carry_on`],
+    /// from its main loop).
+    fn coordinator_failed(&mut self, core: u64) {
+        let Some(successor) = self.lowest_live() else { return };
+        self.coordinator = successor;
+        if successor != self.core {
+            return;
+        }
+        let console = match userland::console_take_over() {
+            Ok(()) => String::from("the console"),
+            Err(e) => alloc::format!("not the console ({e:?})"),
+        };
+        println!("monitor {}: core {core} coordinated the run and failed; this core takes the run and {console} over", self.core);
+        self.took_over = true;
+    }
+
+    /// The rest of the run after this core took it over: the fault report and the end of the
+    /// run. A benchmark or selftest the failed core was running cannot be finished (its own
+    /// measurements and checks ended with it), so such a run ends as failed.
+    pub(crate) fn carry_on(&mut self) {
+        self.took_over = false;
+        let flags = userland::info(userland::Info::Flags).unwrap_or(0);
+        let mut unfinished = Vec::new();
+        if flags & userland::FLAG_BENCH != 0 {
+            unfinished.push("the latency benchmark");
+        }
+        if self.options.unmap {
+            unfinished.push("the unmap benchmark");
+        }
+        if flags & userland::FLAG_SELFTEST != 0 {
+            unfinished.push("the selftest");
+        }
+        if !unfinished.is_empty() {
+            println!(
+                "monitor {}: {} cannot be finished without the failed coordinator's part; ending the run as failed",
+                self.core,
+                unfinished.join(" and ")
+            );
+            let _ = userland::power_off_failed();
+            return;
+        }
+        self.await_faults();
+        let _ = userland::power_off();
     }
 }

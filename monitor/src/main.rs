@@ -111,7 +111,9 @@ type PairOutcome = Result<BenchResult, Failure>;
 
 struct Monitor {
     core: u64,
-    boot: u64,
+    /// The core that coordinates the run: the boot core, until it fails and the lowest live core
+    /// takes over (`liveness`).
+    coordinator: u64,
     frequency: u64,
     links: Vec<Option<Endpoint<'static>>>,
     /// What waits for room in a peer's channel.
@@ -180,6 +182,8 @@ struct Monitor {
     faults_epoch_ns: u64,
     /// This monitor stopped taking part (a fault injected, or evicted by the others).
     stopped: bool,
+    /// The coordinator failed and this core took the run over: its main loop carries it on.
+    took_over: bool,
     /// Injections carried out on this core.
     faults_done: Vec<monitor::faults::Injection>,
     /// The fault harness: probes, damaged lines and storms seen.
@@ -224,7 +228,7 @@ impl Monitor {
         let faults = monitor::faults::Plan::from_bootargs(bootargs);
         Monitor {
             core,
-            boot: info(Info::BootCore).unwrap_or(0),
+            coordinator: info(Info::BootCore).unwrap_or(0),
             frequency: info(Info::CounterFrequency).unwrap_or(1),
             outbox: Outbox::new(links.len()),
             links,
@@ -263,6 +267,7 @@ impl Monitor {
             faults,
             faults_epoch_ns: 0,
             stopped: false,
+            took_over: false,
             faults_done: Vec::new(),
             harness: fault_harness::Harness::default(),
             child_modules: Vec::new(),
@@ -291,12 +296,14 @@ impl Monitor {
                 Event::Arrived { from, slot, capability }
                     if exercising
                         && self.random.is_none()
-                        && from as u64 == self.boot
+                        && from as u64 == self.coordinator
                         && capability.kind() == caps::CapType::Ram =>
                 {
                     self.exercise_arrived(slot, capability);
                 }
-                Event::Arrived { from, slot, .. } if self.options.unmap && from as u64 == self.boot => {
+                Event::Arrived { from, slot, .. }
+                    if self.options.unmap && from as u64 == self.coordinator =>
+                {
                     self.bench_arrived(slot);
                 }
                 Event::Arrived { from, slot, capability } if capability.kind() == caps::CapType::Frame => {
@@ -307,7 +314,7 @@ impl Monitor {
                 }
                 _ => {}
             }
-            if self.core == self.boot {
+            if self.core == self.coordinator {
                 self.cap_events.push(event);
             }
         }
@@ -420,10 +427,10 @@ impl Monitor {
             }
             local::SELFTEST_DONE => {
                 let done = SelftestDone { core, passed: words[1] as u32, failed: words[2] as u32 };
-                if self.core == self.boot {
+                if self.core == self.coordinator {
                     self.heard_selftest(done);
                 } else {
-                    self.send(self.boot, &done);
+                    self.send(self.coordinator, &done);
                 }
             }
             local::READY => self.echo_ready(words[1] as u32),
@@ -464,23 +471,23 @@ impl Monitor {
     /// This core's `latency` echoes for `initiator`: tell the coordinator.
     fn echo_ready(&mut self, initiator: u32) {
         let ready = BenchReady { core: self.core as u32, initiator };
-        if self.core == self.boot {
+        if self.core == self.coordinator {
             self.ready = Some((ready.core, ready.initiator));
         } else {
-            self.send(self.boot, &ready);
+            self.send(self.coordinator, &ready);
         }
     }
 
     /// How the pair (measuring, echoing) ended, to the coordinator (this monitor, or the boot
     /// core's).
     fn report_outcome(&mut self, pair: (u32, u32), outcome: PairOutcome) {
-        if self.core == self.boot {
+        if self.core == self.coordinator {
             self.heard_outcome(pair, outcome);
             return;
         }
         match outcome {
-            Ok(result) => self.send(self.boot, &result),
-            Err(failure) => self.send(self.boot, &BenchFailed { from: pair.0, to: pair.1, failure }),
+            Ok(result) => self.send(self.coordinator, &result),
+            Err(failure) => self.send(self.coordinator, &BenchFailed { from: pair.0, to: pair.1, failure }),
         }
     }
 
@@ -503,13 +510,13 @@ impl Monitor {
         match message {
             MonitorMessage::Hello(hello) => {
                 self.hellos |= 1 << peer;
-                if peer == self.boot {
+                if peer == self.coordinator {
                     // The boot core's view of who is online, also when it later leaves out a
                     // core it took as dead (`declare_dead`); never one the membership removed.
                     let live = self.membership.as_ref().map_or(u64::MAX, |m| m.live());
                     self.online = hello.online & live;
                 }
-                if peer == self.boot && !self.sent_hellos {
+                if peer == self.coordinator && !self.sent_hellos {
                     self.start_membership();
                     self.sent_hellos = true;
                     self.broadcast(&Hello { from: self.core as u32, online: self.online });
@@ -529,7 +536,7 @@ impl Monitor {
             }
             MonitorMessage::BenchReady(ready) => self.ready = Some((ready.core, ready.initiator)),
             MonitorMessage::BenchResult(result) => {
-                if self.core == self.boot {
+                if self.core == self.coordinator {
                     self.heard_outcome((result.from, result.to), Ok(result));
                 } else if let Some(skb) = self.skb.as_mut() {
                     // Only results that decoded get here, so only real measurements become facts.
@@ -537,12 +544,12 @@ impl Monitor {
                 }
             }
             MonitorMessage::BenchFailed(failed) => {
-                if self.core == self.boot {
+                if self.core == self.coordinator {
                     self.heard_outcome((failed.from, failed.to), Err(failed.failure));
                 }
             }
             MonitorMessage::SelftestDone(done) => {
-                if self.core == self.boot {
+                if self.core == self.coordinator {
                     self.heard_selftest(done);
                 }
             }
@@ -883,8 +890,8 @@ impl Monitor {
         self.reported_bound = true;
         let peers = self.peers().count_ones();
         println!("monitor {} bound to {peers} peers", self.core);
-        if self.core != self.boot {
-            self.send(self.boot, &Bound { from: self.core as u32, peers });
+        if self.core != self.coordinator {
+            self.send(self.coordinator, &Bound { from: self.core as u32, peers });
         }
     }
 
@@ -1236,7 +1243,7 @@ fn run() -> u64 {
         println!("monitor {}: exiting on purpose (inject=monitor-exit@core{})", monitor.core, monitor.core);
         userland::exit(3);
     }
-    let given = if monitor.core == monitor.boot { monitor.boot_other_cores() } else { 0 };
+    let given = if monitor.core == monitor.coordinator { monitor.boot_other_cores() } else { 0 };
     monitor.report_memory(given);
     if kernel_caps::make_monitor_cnodes().is_none() {
         println!(
@@ -1245,11 +1252,14 @@ fn run() -> u64 {
         );
     }
     monitor.spawn_programs();
-    if monitor.core == monitor.boot {
+    if monitor.core == monitor.coordinator {
         monitor.coordinate();
     }
     loop {
         monitor.pump();
+        if monitor.took_over {
+            monitor.carry_on();
+        }
         monitor.sleep(0);
     }
 }

@@ -36,10 +36,10 @@ fn cores_that_stop_answering_are_removed_by_every_survivor() {
 }
 
 #[test]
-fn when_the_boot_core_fails_another_core_ends_the_run_as_failed() {
+fn when_the_boot_core_fails_in_a_selftest_another_core_ends_the_run_as_failed() {
     // The boot core's monitor stops in the middle of the selftest run: the survivors remove it,
-    // the lowest of them ends the run with a failure status, its kernel printing every core's
-    // console ring first (the boot core's kernel no longer drains them for anyone).
+    // the lowest of them takes the console and the run over, and, since the boot core's own
+    // checks ended with it, ends the run with a failure status.
     let qemu = Qemu {
         append: Some("selftest faults=hang:0@6000 semihosting-exit".into()),
         timeout: std::time::Duration::from_secs(150),
@@ -51,13 +51,59 @@ fn when_the_boot_core_fails_another_core_ends_the_run_as_failed() {
     assert_eq!(status.code(), Some(1), "a failed run; console:\n{}", run.console);
     assert_eq!(run.lines_starting("monitor 0: fault injected: hang").len(), 1, "{}", run.console);
     assert_eq!(
-        run.lines_starting("monitor 1: the boot core 0 failed"),
-        ["monitor 1: the boot core 0 failed; this core ends the run as failed"],
+        run.lines_starting("monitor 1: core 0 coordinated the run and failed"),
+        ["monitor 1: core 0 coordinated the run and failed; this core takes the run and the console over"],
+        "{}",
+        run.console
+    );
+    assert_eq!(
+        run.lines_starting("monitor 1: the selftest cannot be finished"),
+        ["monitor 1: the selftest cannot be finished without the failed coordinator's part; ending the run as failed"],
         "{}",
         run.console
     );
     let removed: Vec<&str> = run.lines().filter(|l| l.contains(": core 0 removed; live [")).collect();
     assert!(removed.len() >= 3, "the survivors removed core 0: {removed:?}");
+}
+
+#[test]
+fn when_the_boot_core_s_kernel_panics_the_others_carry_the_run_on_and_print_the_console() {
+    // After the roll call the boot core is not special: its kernel panics, the survivors
+    // remove it, core 1 takes the console (its kernel drains every ring from then on: core 3's
+    // storm line, printed after the boot core died, comes out) and the run (the fault report,
+    // then a clean end: QEMU exits 0).
+    let qemu = Qemu {
+        append: Some("faults=panic:0@1000,storm:3@2500 semihosting-exit".into()),
+        timeout: std::time::Duration::from_secs(120),
+        extra_args: vec!["-semihosting-config".into(), "enable=on,target=native".into()],
+        ..Qemu::big_little()
+    };
+    let run = qemu.boot();
+    let status = run.status.unwrap_or_else(|| panic!("QEMU did not end by itself:\n{}", run.console));
+    assert_eq!(status.code(), Some(0), "the run carried on and ended well; console:\n{}", run.console);
+    assert_eq!(
+        run.lines_starting("core 0: the boot core panicked; the other cores carry the run on").len(),
+        1,
+        "{}",
+        run.console
+    );
+    assert_eq!(
+        run.lines_starting("core 1: console taken over (its owner failed)").len(),
+        1,
+        "{}",
+        run.console
+    );
+    assert_eq!(run.lines_starting("monitor 3: fault injected: storm at 2500 ms").len(), 1, "{}", run.console);
+    assert_eq!(run.lines_starting("membership: ").last(), Some(&"membership: [1, 2, 3, 4, 5]"));
+    for verdict in [
+        "fault panic:0@1000: removed by every survivor",
+        "fault storm:3@2500: 4 of 4 survivors took its whole storm; still live",
+    ] {
+        assert_eq!(run.lines_starting(verdict).len(), 1, "{verdict}\n{}", run.console);
+    }
+    let report = run.lines_starting("faults: 2 injected, ");
+    assert_eq!(report.len(), 1, "{}", run.console);
+    assert!(report[0].starts_with("faults: 2 injected, 2 survived, 0 messages lost, 0 hangs"), "{report:?}");
 }
 
 #[test]

@@ -453,6 +453,12 @@ pub fn inject_fault(kind: u64) -> Error {
     Error::check(syscall(Call::InjectFault, [kind, 0, 0, 0])).err().unwrap_or(Error::NoSuchCall)
 }
 
+/// (Holder of the Kernel capability) makes this core's kernel the console's owner because the
+/// owner failed (see `Call::ConsoleTakeOver`).
+pub fn console_take_over() -> Result<(), Error> {
+    Error::check(syscall(Call::ConsoleTakeOver, [0; 4])).map(|_| ())
+}
+
 /// (Monitor only) maps the device tree read-only; returns the bytes.
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub fn device_tree() -> Result<&'static [u8], Error> {

@@ -216,6 +216,11 @@ pub enum Call {
     /// [`FAULT_PARK_MASKED`] parks the core for good with every interrupt masked. Returns only
     /// when refused (`Denied`, `InvalidArgument`).
     InjectFault = 48,
+    /// `console_take_over()`: (holder of the Kernel capability) makes this core's CPU driver
+    /// the console's owner, because the owner failed: it drains every core's console ring from
+    /// then on, and the old owner, should it still run, drains no more. `WouldBlock` if
+    /// another core held the console's emergency path for too long (try again).
+    ConsoleTakeOver = 49,
 }
 
 /// [`Call::InjectFault`]: the CPU driver panics (its panic path runs for real).
@@ -360,6 +365,7 @@ impl Call {
             35 => Call::SpawnJoined,
             36 => Call::DispatcherImage,
             48 => Call::InjectFault,
+            49 => Call::ConsoleTakeOver,
             _ => return None,
         })
     }

@@ -7,9 +7,13 @@
 //! console gate's emergency flag, waits a bounded time for the owner to finish the line it is
 //! writing, flushes its own ring and writes to the UART. No path waits for another core
 //! without a bound, so a core stopped anywhere, even in the middle of a line, blocks no one.
+//!
+//! When the owner fails after boot, another core's monitor (on its Kernel capability) makes
+//! its kernel the owner ([`take_over`]): that core claims the emergency flag for good, which
+//! keeps the old owner out of the rings should it still run, and drains them from then on.
 
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::uart::Uart;
@@ -46,6 +50,9 @@ static DRAIN: Mutex<DrainState<MAX_CORES>> = Mutex::new(DrainState::new());
 /// owner made no progress for [`FULL_RING_WAIT_US`]): until the owner takes a line out, a
 /// full ring drops at once instead of waiting again. 0: not given up.
 static GAVE_UP_AT: AtomicU64 = AtomicU64::new(0);
+/// This core took the console over from a failed owner ([`take_over`]) and holds the gate's
+/// emergency flag for good.
+static TAKEN_OVER: AtomicBool = AtomicBool::new(false);
 
 /// Starts the console; the boot core becomes the owner.
 pub fn init(config: &ConsoleConfig, region: SharedRegion, core: u64, owner: bool) {
@@ -69,12 +76,17 @@ pub fn print_line(args: core::fmt::Arguments<'_>) {
     let mut line = LineBuffer::new();
     let _ = line.write_fmt(args);
     console.put(line.finish(), || {});
-    if console.owner {
+    if console.owns() {
         drain();
     }
 }
 
 impl Console {
+    /// Whether this core drains the rings: the boot core, or the one that took over.
+    fn owns(&self) -> bool {
+        self.owner || TAKEN_OVER.load(Ordering::Acquire)
+    }
+
     /// Puts `bytes` into this core's ring, waiting a bounded time while it is full; a line
     /// that still finds no room is dropped and counted (the owner reports the count).
     fn put(&self, bytes: &[u8], before_publish: impl FnOnce() + Copy) {
@@ -82,7 +94,7 @@ impl Console {
         if push() {
             return;
         }
-        if self.owner {
+        if self.owns() {
             drain();
             if !push() {
                 self.ring.count_drop();
@@ -121,16 +133,43 @@ impl Console {
 /// On the owner: moves every line now in the rings to the UART, oldest first. Elsewhere, or
 /// while the owner is already draining (a fault inside a drain), does nothing.
 pub fn drain() {
-    let Some(console) = CONSOLE.get().filter(|c| c.owner) else { return };
+    let Some(console) = CONSOLE.get().filter(|c| c.owns()) else { return };
     let Some(mut state) = DRAIN.try_lock() else { return };
     let (rings, count) = console.rings();
-    log_ring::drain(&rings[..count], console.gate, &mut state, |line| console.uart.write_bytes(line.bytes));
+    let write = |line: log_ring::DrainedLine<'_>| console.uart.write_bytes(line.bytes);
+    if TAKEN_OVER.load(Ordering::Acquire) {
+        log_ring::drain_held(&rings[..count], &mut state, write);
+    } else {
+        log_ring::drain(&rings[..count], console.gate, &mut state, write);
+    }
+}
+
+/// Makes this core the console's owner because the owner failed (its monitor asks, on the
+/// Kernel capability, once the survivors agreed the owner is gone): claims the gate's
+/// emergency flag for good (waiting a bounded time for another core's emergency line), waits
+/// a bounded time for the old owner to end the line it may be writing (a core that stopped
+/// mid-line gets its line ended here), then drains. False if the flag could not be had.
+pub fn take_over() -> bool {
+    let Some(console) = CONSOLE.get() else { return false };
+    if console.owns() {
+        return true;
+    }
+    let gate = console.gate;
+    if !wait_bounded(EMERGENCY_WAIT_US, || gate.claim_emergency(console.core)) {
+        return false;
+    }
+    if !wait_bounded(EMERGENCY_WAIT_US, || !gate.owner_writing()) {
+        console.uart.write_bytes(b"\n");
+    }
+    TAKEN_OVER.store(true, Ordering::Release);
+    drain();
+    true
 }
 
 /// On the owner, the counter value by which it must drain again (its scheduler sleeps and
 /// runs dispatchers no longer than that); `None` on the other cores.
 pub fn drain_deadline() -> Option<u64> {
-    CONSOLE.get().filter(|c| c.owner).map(|_| cpu::counter() + ticks(DRAIN_PERIOD_US))
+    CONSOLE.get().filter(|c| c.owns()).map(|_| cpu::counter() + ticks(DRAIN_PERIOD_US))
 }
 
 /// Waits up to `microseconds` for `done`; whether it came.
@@ -156,8 +195,12 @@ pub fn emergency_line(args: core::fmt::Arguments<'_>) {
     let mut line = LineBuffer::new();
     let _ = line.write_fmt(args);
     let bytes = line.finish();
-    if console.owner {
+    if console.owns() {
         drain();
+    }
+    if TAKEN_OVER.load(Ordering::Acquire) {
+        console.uart.write_bytes(bytes); // this core holds the flag: no one else writes
+        return;
     }
     let gate = console.gate;
     if !wait_bounded(EMERGENCY_WAIT_US, || gate.claim_emergency(console.core)) {
@@ -187,7 +230,7 @@ pub fn emergency_line(args: core::fmt::Arguments<'_>) {
 /// nothing is printed.
 pub fn last_drain() {
     let Some(console) = CONSOLE.get() else { return };
-    if console.owner {
+    if console.owns() {
         drain();
         return;
     }

@@ -137,13 +137,21 @@ extern "C" fn kernel_exception(kind: u64, frame: &mut TrapFrame) {
     halt()
 }
 
-/// Another core's panic stops that core alone (the others go on, and the boot core's monitor
-/// finds it silent); the boot core's ends the run as failed, since the boot core drains every
-/// core's console and its monitor coordinates the run.
+/// Another core's panic stops that core alone (the others go on, and their monitors find it
+/// silent). So does the boot core's once the roll call is over (the lowest live core's monitor
+/// then takes the run and the console over); before that, nobody could, so the boot core's
+/// panic ends the run as failed.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     kprintln_emergency!("core mpidr={:#x}: panic: {info}", cpu::mpidr());
     if let Some(record) = RECORD.get().filter(|r| r.is_boot_core()) {
+        if crate::roll_call::others_carry_on() {
+            kprintln_emergency!(
+                "core {}: the boot core panicked; the other cores carry the run on",
+                record.core_index
+            );
+            halt()
+        }
         kprintln_emergency!(
             "core {}: the boot core panicked: the run cannot go on; ending it as failed",
             record.core_index

@@ -8,7 +8,7 @@ extern crate alloc;
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::psci::describe;
@@ -26,6 +26,8 @@ use crate::core_boot;
 static ROLL_CALL: Mutex<Option<RollCall>> = Mutex::new(None);
 /// Set on the boot core once the roll call and what follows it are over.
 static DONE: AtomicBool = AtomicBool::new(false);
+/// Set on the boot core when the roll call completes: how many other cores came up.
+static OTHERS_UP: AtomicU64 = AtomicU64::new(0);
 
 /// Tells the boot core this core is up (its boot dispatchers have settled); on the boot core,
 /// records its own report.
@@ -78,7 +80,8 @@ pub fn advance(record: &BootRecord) -> Progress {
     if let Some(deadline) = roll_call.poll(record) {
         return Progress::Waiting { deadline };
     }
-    let up = roll_call.up_cores().collect();
+    let up: Vec<u64> = roll_call.up_cores().collect();
+    OTHERS_UP.store(up.len().saturating_sub(1) as u64, Ordering::Relaxed);
     *guard = None;
     Progress::Complete { up }
 }
@@ -92,6 +95,13 @@ pub fn finish() {
 /// Whether [`finish`] was called (meaningful on the boot core).
 pub fn is_done() -> bool {
     DONE.load(Ordering::Relaxed)
+}
+
+/// (Boot core) whether the other cores carry the run on if this core's monitor or kernel
+/// fails: the roll call is over, so their monitors run the failure detector and the lowest
+/// live one takes the run and the console over, and at least one other core came up.
+pub fn others_carry_on() -> bool {
+    is_done() && OTHERS_UP.load(Ordering::Relaxed) > 0
 }
 
 /// The boot core's view of who has come up.

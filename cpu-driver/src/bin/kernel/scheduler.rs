@@ -153,11 +153,19 @@ impl Scheduler {
     }
 
     /// The boot core's monitor coordinates the run and is the one to end it; if it ended
-    /// itself (exit or fault) nothing else would, so the run ends here, as failed. Call it
-    /// once the current dispatcher ended.
+    /// itself (exit or fault) before the roll call was over, nothing else would, so the run
+    /// ends here, as failed; after it, the other cores' monitors notice and carry the run on.
+    /// Call it once the current dispatcher ended.
     pub fn end_run_if_monitor_ended(&mut self) {
         let record = self.record;
         if record.is_boot_core() && self.current_mut().is_some_and(|d| d.name == "monitor") {
+            if crate::roll_call::others_carry_on() {
+                kprintln!(
+                    "core {}: the boot core's monitor ended; the other cores carry the run on",
+                    record.core_index
+                );
+                return;
+            }
             kprintln!(
                 "core {}: the boot core's monitor ended: the run cannot go on; ending it as failed",
                 record.core_index

@@ -108,6 +108,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         }
         Request::DispatcherImage { dispatcher, dest } => dispatcher_image(s, dispatcher, dest),
         Request::InjectFault { park } => inject_fault(s, park),
+        Request::ConsoleTakeOver => console_take_over(s),
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -824,6 +825,19 @@ fn inject_fault(s: &mut Scheduler, park: bool) -> Result<u64, Error> {
         cpu::park_masked()
     }
     panic!("fault injected on core {core} by its monitor");
+}
+
+/// The console's owner failed: this core's monitor, on the Kernel capability, makes this
+/// core's kernel drain the console from now on.
+fn console_take_over(s: &mut Scheduler) -> Result<u64, Error> {
+    if !caller_is_monitor(s) {
+        return Err(Error::Denied);
+    }
+    if !crate::console::take_over() {
+        return Err(Error::WouldBlock);
+    }
+    kprintln!("core {}: console taken over (its owner failed)", s.record().core_index);
+    Ok(0)
 }
 
 fn power_off(s: &mut Scheduler, failed: bool) -> Result<u64, Error> {
