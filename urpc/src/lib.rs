@@ -52,6 +52,7 @@
 pub mod deadline;
 pub mod endpoint;
 pub mod frame;
+pub mod interface;
 pub mod line;
 pub mod message;
 pub mod messages;
