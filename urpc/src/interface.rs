@@ -410,6 +410,11 @@ impl Assembler {
         Self { bodies: [Body::ZERO; MAX_LINES], tag: 0, count: 0, next: 0 }
     }
 
+    /// Whether no several-line message is half assembled.
+    pub fn is_idle(&self) -> bool {
+        self.next == 0
+    }
+
     /// Takes one line; returns the tag and the bodies once the message is whole.
     pub fn push(&mut self, payload: &Payload) -> Result<Option<(u16, &[Body])>, AssemblyError> {
         let head = payload.word(0);
@@ -584,6 +589,12 @@ impl<I: Variant, T: Transport> Channel<I, T> {
                 Err(RecvError::Empty) => return Err(ChannelError::Empty),
                 Err(e) => return Err(ChannelError::Transport(e)),
             };
+            let head = line.word(0);
+            if head >> 16 == 0 && self.assembler.is_idle() {
+                // A one-line message with nothing half-assembled: decode it where it lies.
+                let body = [message::body(&line)];
+                return I::decode_variant(head as u16, &body).map_err(ChannelError::Decode);
+            }
             match self.assembler.push(&line).map_err(ChannelError::Assembly)? {
                 None => continue,
                 Some((tag, bodies)) => return I::decode_variant(tag, bodies).map_err(ChannelError::Decode),

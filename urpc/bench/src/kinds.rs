@@ -40,8 +40,14 @@ pub enum Kind {
     /// had it before the 128-byte acknowledgement blocks): the first ring's last line and the
     /// second's first share a 128-byte block.
     RingFloor64,
-    /// This crate.
+    /// This crate, raw payloads.
     Urpc,
+    /// This crate carrying a message type written by hand (`Message` with the body writer and
+    /// reader), sent with `try_send_message` and decoded on arrival.
+    UrpcHandWritten,
+    /// The same message declared with `urpc::declare_messages!` and carried by a typed
+    /// `urpc::interface::Channel` (the generated layer).
+    UrpcDeclared,
     /// `rtrb`, a wait-free single-producer single-consumer ring.
     Rtrb,
     /// `crossbeam-channel`, a bounded multi-producer multi-consumer channel.
@@ -50,13 +56,15 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order they are reported.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::CacheLine,
         Kind::TwoLines,
         Kind::TwoLines64,
         Kind::RingFloor,
         Kind::RingFloor64,
         Kind::Urpc,
+        Kind::UrpcHandWritten,
+        Kind::UrpcDeclared,
         Kind::Rtrb,
         Kind::Crossbeam,
     ];
@@ -70,6 +78,8 @@ impl Kind {
             Kind::RingFloor => "ring-floor",
             Kind::RingFloor64 => "ring-floor-64",
             Kind::Urpc => "urpc",
+            Kind::UrpcHandWritten => "urpc-hand-written",
+            Kind::UrpcDeclared => "urpc-declared",
             Kind::Rtrb => "rtrb",
             Kind::Crossbeam => "crossbeam",
         }
@@ -90,6 +100,8 @@ impl Kind {
             Kind::TwoLines64 => two_lines_round_trips::<0>(client, server, samples),
             Kind::RingFloor => ring_floor_round_trips::<1>(client, server, samples),
             Kind::RingFloor64 => ring_floor_round_trips::<0>(client, server, samples),
+            Kind::UrpcHandWritten => hand_written_round_trips(client, server, samples),
+            Kind::UrpcDeclared => declared_round_trips(client, server, samples),
             Kind::Urpc => {
                 let frame: Box<ChannelFrame> = Box::default();
                 let a = frame.endpoint(Side::A);
@@ -186,9 +198,13 @@ impl Kind {
     /// Messages per second from `sender` to `receiver`, `messages` sent back to back.
     pub fn throughput(self, sender: CoreId, receiver: CoreId, messages: u64) -> f64 {
         match self {
-            Kind::CacheLine | Kind::TwoLines | Kind::TwoLines64 | Kind::RingFloor | Kind::RingFloor64 => {
-                f64::NAN
-            }
+            Kind::CacheLine
+            | Kind::TwoLines
+            | Kind::TwoLines64
+            | Kind::RingFloor
+            | Kind::RingFloor64
+            | Kind::UrpcHandWritten
+            | Kind::UrpcDeclared => f64::NAN,
             Kind::Urpc => {
                 let frame: Box<ChannelFrame> = Box::default();
                 let (mut tx, _) = frame.endpoint(Side::A).split();
@@ -292,6 +308,120 @@ fn on_pair<R: Send>(
         });
         client.join().expect("benchmark client panicked")
     })
+}
+
+/// The message of the two typed kinds, written by hand the way the monitors' messages were.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HandPing {
+    turn: u64,
+    stamp: u64,
+    core: u32,
+}
+
+impl urpc::Message for HandPing {
+    const TAG: u16 = 7;
+    fn encode(&self, body: &mut urpc::message::Body) {
+        urpc::message::BodyWriter::new(body).u64(self.turn).u64(self.stamp).u32(self.core);
+    }
+    fn decode(body: &urpc::message::Body) -> Result<Self, urpc::DecodeError> {
+        let mut reader = urpc::message::BodyReader::new(body);
+        let ping = HandPing { turn: reader.u64()?, stamp: reader.u64()?, core: reader.u32()? };
+        reader.finish()?;
+        Ok(ping)
+    }
+}
+
+urpc::declare_messages! {
+    /// The same message, declared.
+    struct DeclaredPing = 7 { turn: u64, stamp: u64, core: u32 }
+}
+
+urpc::declare_interface! {
+    /// The typed kind's interface.
+    enum BenchInterface { Ping(DeclaredPing) }
+}
+
+/// Round trips of a hand-written message: encoded by `try_send_message`, decoded (and
+/// checked) by `try_recv_message` on both sides.
+fn hand_written_round_trips(client_core: CoreId, server_core: CoreId, samples: u64) -> Vec<f64> {
+    let frame: Box<ChannelFrame> = Box::default();
+    let (mut a_tx, mut a_rx) = frame.endpoint(Side::A).split();
+    let (mut b_tx, mut b_rx) = frame.endpoint(Side::B).split();
+    let total = WARM_UP + samples * ROUND_TRIPS_PER_SAMPLE;
+    let client = move || {
+        timed_round_trips(samples, |turn| {
+            let ping = HandPing { turn, stamp: turn ^ 0x5555, core: 1 };
+            while a_tx.try_send_message(&ping).is_err() {
+                spin_loop();
+            }
+            loop {
+                match a_rx.try_recv_message::<HandPing>() {
+                    Ok(echo) => {
+                        assert_eq!(echo, ping, "echo out of order");
+                        break;
+                    }
+                    Err(urpc::RecvMessageError::Recv(urpc::RecvError::Empty)) => spin_loop(),
+                    Err(e) => panic!("hand-written echo: {e}"),
+                }
+            }
+        })
+    };
+    let server = move || {
+        for _ in 0..total {
+            let ping = loop {
+                if let Ok(ping) = b_rx.try_recv_message::<HandPing>() {
+                    break ping;
+                }
+                spin_loop();
+            };
+            while b_tx.try_send_message(&ping).is_err() {
+                spin_loop();
+            }
+        }
+    };
+    on_pair(client_core, server_core, client, server)
+}
+
+/// Round trips of the declared message over typed channels (generated encoder, interface
+/// decoder with its tag dispatch and line assembler).
+fn declared_round_trips(client_core: CoreId, server_core: CoreId, samples: u64) -> Vec<f64> {
+    use urpc::interface::{Channel, ChannelError};
+    let frame: Box<ChannelFrame> = Box::default();
+    let mut a = Channel::<BenchInterface, _>::new(frame.endpoint(Side::A));
+    let mut b = Channel::<BenchInterface, _>::new(frame.endpoint(Side::B));
+    let total = WARM_UP + samples * ROUND_TRIPS_PER_SAMPLE;
+    let client = move || {
+        timed_round_trips(samples, |turn| {
+            let ping = DeclaredPing { turn, stamp: turn ^ 0x5555, core: 1 };
+            while a.send(&ping).is_err() {
+                spin_loop();
+            }
+            loop {
+                match a.recv() {
+                    Ok(BenchInterface::Ping(echo)) => {
+                        assert_eq!(echo, ping, "echo out of order");
+                        break;
+                    }
+                    Err(ChannelError::Empty) => spin_loop(),
+                    Err(e) => panic!("declared echo: {e}"),
+                }
+            }
+        })
+    };
+    let server = move || {
+        for _ in 0..total {
+            let ping = loop {
+                if let Ok(BenchInterface::Ping(ping)) = b.recv() {
+                    break ping;
+                }
+                spin_loop();
+            };
+            while b.send(&ping).is_err() {
+                spin_loop();
+            }
+        }
+    };
+    on_pair(client_core, server_core, client, server)
 }
 
 /// The client side of every round-trip kind: `round_trip(turn)` for turns `0..WARM_UP`

@@ -251,6 +251,10 @@ pub fn summary_lines(results: &[PairResult]) -> Vec<String> {
             percentiles(&pooled(Kind::Urpc, Kind::Crossbeam))
         ),
         format!(
+            "declared interface rtt / hand-written message rtt: {} (the generated layer's cost on the same pair)",
+            percentiles(&pooled(Kind::UrpcDeclared, Kind::UrpcHandWritten))
+        ),
+        format!(
             "64-byte placement / 128-byte: twolines {}; ring-floor {}",
             percentiles(&pooled(Kind::TwoLines64, Kind::TwoLines)),
             percentiles(&pooled(Kind::RingFloor64, Kind::RingFloor))
