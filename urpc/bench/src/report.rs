@@ -381,7 +381,7 @@ mod tests {
 
     /// A round where every sample of `kind` is `rtt[kind]` ns (the limit's is `rtt[0]`), with
     /// the limit measured at `limits` (one more than the kinds measured).
-    fn round(rtt: [f64; 8], limits: &[f64]) -> RoundRecord {
+    fn round(rtt: [f64; 10], limits: &[f64]) -> RoundRecord {
         let mut record = RoundRecord::new();
         record.limit(&[limits[0]]);
         for (offset, kind) in Kind::ALL.iter().skip(1).enumerate() {
@@ -405,8 +405,9 @@ mod tests {
         result
     }
 
-    /// `[cacheline, twolines, twolines-64, ring-floor, ring-floor-64, urpc, rtrb, crossbeam]`.
-    const RTT: [f64; 8] = [80.0, 160.0, 170.0, 146.0, 150.0, 160.6, 200.0, 300.0];
+    /// `[cacheline, twolines, twolines-64, ring-floor, ring-floor-64, urpc, urpc-hand-written,
+    /// urpc-declared, rtrb, crossbeam]`.
+    const RTT: [f64; 10] = [80.0, 160.0, 170.0, 146.0, 150.0, 160.6, 162.0, 170.1, 200.0, 300.0];
 
     /// The number after `label` on a line.
     fn number_after(line: &str, label: &str) -> f64 {
@@ -500,6 +501,19 @@ mod tests {
         for line in csv.lines() {
             assert_eq!(line.split(',').count(), CSV_HEADER.trim_end().split(',').count(), "{line}");
         }
+    }
+
+    #[test]
+    fn the_generated_layer_is_reported_against_the_hand_written_message() {
+        let summary = summary_lines(&[pair(0, 1, vec![round(RTT, &[80.0; 8])])]);
+        let line =
+            summary.iter().find(|l| l.starts_with("declared interface rtt / hand-written message rtt: "));
+        assert_eq!(
+            line.map(String::as_str),
+            Some(
+                "declared interface rtt / hand-written message rtt: p50 1.05 (p10 1.05, p90 1.05) (the generated layer's cost on the same pair)"
+            )
+        );
     }
 
     #[test]
