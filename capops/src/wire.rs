@@ -52,6 +52,29 @@ fn read_refusal(reader: &mut BodyReader<'_>) -> Result<Result<(), Refusal>, Deco
     }
 }
 
+/// The capability protocol as one alternative of an interface (`urpc::declare_interface!`):
+/// the monitors' protocol nests it under its five tags.
+impl urpc::interface::Variant for CapMessage {
+    const TAGS: &'static [u16] = &[TAG_TRANSFER, TAG_RECEIVED, TAG_RETYPE_ASK, TAG_RETYPE_REFUSED, TAG_ROUND];
+
+    fn decode_variant(tag: u16, bodies: &[urpc::message::Body]) -> Result<Self, DecodeError> {
+        match bodies {
+            [body] => decode(&urpc::message::assemble(tag, body)),
+            _ => Err(DecodeError::ReservedNotZero),
+        }
+    }
+
+    fn encode_one(&self) -> Option<Payload> {
+        Some(encode(self))
+    }
+
+    fn encode_variant(&self, bodies: &mut [urpc::message::Body; urpc::interface::MAX_LINES]) -> (u16, usize) {
+        let payload = encode(self);
+        bodies[0] = urpc::message::body(&payload);
+        (payload.word(0) as u16, 1)
+    }
+}
+
 /// A capability protocol message as a URPC payload.
 pub fn encode(message: &CapMessage) -> Payload {
     let tag = match message {

@@ -1,59 +1,14 @@
-//! What monitors say to each other over the monitor channels (tags 64-79; 72-76 are the
-//! capability protocol's, `capops::wire`).
+//! What monitors say to each other over the monitor channels: the messages declared once with
+//! `urpc::declare_messages!` (encoders and checking decoders generated) and gathered, with the
+//! capability protocol nested under its tags 72-76 (`capops::wire`), into the
+//! [`MonitorMessage`] interface (`urpc::declare_interface!`: unique tags checked at compile time).
 //!
 //! A benchmark pair ends in exactly one of [`BenchResult`] (figures, all of them non-zero)
 //! or [`BenchFailed`] (why there are none): a failure is said, never encoded as a zero figure.
 
 use urpc::message::{Body, BodyReader, BodyWriter, DecodeError, Message};
-use urpc::Payload;
 
 use crate::bench::Failure;
-
-/// A monitor introduces itself; the boot core's monitor also says which cores are online
-/// (bit n = core n), so the others know whom to bind to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Hello {
-    /// The sending core.
-    pub from: u32,
-    /// Online cores, as the boot core's roll call found them.
-    pub online: u64,
-}
-
-/// A monitor has bound its channels to `peers` other monitors (sent to the boot core's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Bound {
-    /// The sending core.
-    pub from: u32,
-    /// How many peers answered its hello.
-    pub peers: u32,
-}
-
-/// Coordinator to a monitor: have your `latency` dispatcher echo for core `initiator`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BenchEcho {
-    /// The core that will measure.
-    pub initiator: u32,
-    /// Round trips after the warm-up.
-    pub rounds: u32,
-}
-
-/// A monitor to the coordinator: my `latency` dispatcher is echoing for `initiator`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BenchReady {
-    /// The echoing core.
-    pub core: u32,
-    /// For whom.
-    pub initiator: u32,
-}
-
-/// Coordinator to a monitor: have your `latency` dispatcher measure against core `peer`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BenchMeasure {
-    /// The echoing core.
-    pub peer: u32,
-    /// Round trips after the warm-up.
-    pub rounds: u32,
-}
 
 /// One measured ordered pair (from the measuring core's monitor to the coordinator, and from
 /// the coordinator to every monitor, which records it in its SKB replica). Decoding refuses a
@@ -84,223 +39,6 @@ pub struct BenchFailed {
     pub failure: Failure,
 }
 
-/// A core's `selftest` finished (from its monitor to the boot core's): how many checks passed
-/// and failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SelftestDone {
-    /// The core that ran it.
-    pub core: u32,
-    /// Checks that passed.
-    pub passed: u32,
-    /// Checks that failed.
-    pub failed: u32,
-}
-
-/// The boot core's capability exercise (selftest runs): a core says how a step went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExerciseReport {
-    /// The reporting core.
-    pub core: u32,
-    /// Which step ([`EXERCISE_RETYPED`], [`EXERCISE_HELD`]).
-    pub step: u32,
-    /// The step's figure.
-    pub value: u32,
-}
-
-/// The boot core's capability exercise: how many capabilities inside `[base, base + size)`
-/// does the receiving core hold? (answered with an [`ExerciseReport`] of [`EXERCISE_HELD`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExerciseQuery {
-    /// First byte.
-    pub base: u64,
-    /// Bytes.
-    pub size: u64,
-}
-
-/// The random exercise: run `operations` random capability operations (seeded by `seed` and
-/// the core's index), then report [`EXERCISE_RANDOM_DONE`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExerciseRandom {
-    /// The run's seed.
-    pub seed: u64,
-    /// Operations each core starts.
-    pub operations: u32,
-}
-
-/// The random exercise: report every capability of the protocol's slots to core `to` (one
-/// [`ExerciseHolding`] each, then [`EXERCISE_HOLDINGS`] with the count).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExerciseListHoldings {
-    /// The core collecting them.
-    pub to: u32,
-}
-
-/// One capability a core holds (see `holdings::Holding`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExerciseHolding {
-    /// The holding core.
-    pub core: u32,
-    /// Type number.
-    pub kind: u32,
-    /// First byte.
-    pub base: u64,
-    /// Bytes.
-    pub size: u64,
-    /// The owning core.
-    pub owner: u32,
-}
-
-/// A program on the sending core spans to the receiving core: start the same boot module there
-/// with argument `role`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SpanRequest {
-    /// The spanning program's dispatcher index on the sending core.
-    pub client: u32,
-    /// The boot module's name (up to 8 bytes, as a service identifier).
-    pub module: u64,
-    /// The member's argument.
-    pub role: u32,
-    /// Base of the program's image, whose Frame capability was transferred just before: the
-    /// member maps it (one address space).
-    pub image_base: u64,
-}
-
-/// The answer to a [`SpanRequest`] (status 0 or a `BindStatus` code).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SpanReply {
-    /// The spanning program.
-    pub client: u32,
-    /// 0 or a `BindStatus` code.
-    pub status: u32,
-}
-
-/// The spanning program shares a page, phase one (prepare): the Frame transferred just before
-/// (named by its base) is kept by the member's monitor, not yet given; the answer is a
-/// [`SpanShareDone`]. Phase two is [`SpanShareCommit`] once every member core prepared, or the
-/// revoke round, which sweeps the kept copies, once one could not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SpanShare {
-    /// The spanning program.
-    pub client: u32,
-    /// The VNode entry.
-    pub entry: u32,
-    /// Physical base of the Frame.
-    pub frame_base: u64,
-}
-
-/// The answer to a [`SpanShare`]: prepared (0) or why not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SpanShareDone {
-    /// The spanning program.
-    pub client: u32,
-    /// The VNode entry.
-    pub entry: u32,
-    /// 0 or a `BindStatus` code.
-    pub status: u32,
-}
-
-/// Every member core prepared the share: give the kept Frame to the member, to map at `entry`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SpanShareCommit {
-    /// The spanning program.
-    pub client: u32,
-    /// The VNode entry.
-    pub entry: u32,
-}
-
-/// Still alive (the membership's heartbeat: every 50 ms to each live peer that got no other
-/// membership message meanwhile).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Heartbeat {
-    /// The sender.
-    pub from: u32,
-}
-
-/// A step of a membership round removing the cores in `suspects` (`crate::membership`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MembershipStep {
-    /// The round.
-    pub round: u32,
-    /// `agreement::wire::phase_code` of its phase.
-    pub phase: u8,
-    /// 0 request, 1 answer no, 2 answer yes.
-    pub kind: u8,
-    /// The cores the round would remove, a bit each.
-    pub suspects: u64,
-}
-
-/// The receiving core was removed from the membership: it must stop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Evicted {
-    /// The core that says so.
-    pub by: u32,
-}
-
-/// A numbered message the receiving monitor sends straight back ([`ProbeEcho`]): after faults,
-/// the boot core's monitor checks that none between survivors is lost or duplicated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Probe {
-    /// Its number.
-    pub seq: u32,
-}
-
-/// The answer to a [`Probe`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProbeEcho {
-    /// The probe's number.
-    pub seq: u32,
-}
-
-/// The boot monitor, after faults, asks a survivor to probe every other survivor and answer
-/// with a [`ProbeReport`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProbeAll {
-    /// Which check this is.
-    pub round: u32,
-}
-
-/// A survivor's answer to [`ProbeAll`]: what it lost and what it saw of the faults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProbeReport {
-    /// The [`ProbeAll`] it answers.
-    pub round: u32,
-    /// Its probes that did not come back exactly once.
-    pub lost: u32,
-    /// How many peers it probed.
-    pub peers: u32,
-    /// Cores whose damaged lines it rejected, a bit each.
-    pub malformed_from: u64,
-    /// Cores whose storm ended at it ([`StormDone`] arrived), a bit each.
-    pub storms_ended: u64,
-    /// Storm messages announced to it but not received.
-    pub storm_lost: u32,
-}
-
-/// One message of a storm (the fault harness floods every ring); counted and dropped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Storm {
-    /// Its number in the storm.
-    pub seq: u32,
-}
-
-/// The end of a storm: how many [`Storm`] messages came before it on this channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StormDone {
-    /// Storm messages sent.
-    pub sent: u32,
-}
-
-/// A member of a span ended (its dispatcher exited or faulted).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SpanMemberEnded {
-    /// The spanning program.
-    pub client: u32,
-    /// `dispatcher_status`'s status.
-    pub status: u32,
-    /// The faulting address (0 when it exited).
-    pub far: u64,
-}
-
 /// [`ExerciseReport::step`]: the random operations ended; value: problems found (requests that
 /// never ended, mappings that outlived their capability).
 pub const EXERCISE_RANDOM_DONE: u32 = 3;
@@ -314,81 +52,267 @@ pub const EXERCISE_RETYPED: u32 = 1;
 /// range.
 pub const EXERCISE_HELD: u32 = 2;
 
-/// A program on the sending core binds a channel to `service` on the receiving core; the
-/// channel's Frame was transferred just before (same channel, so it arrived first) and is
-/// named by its base.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BindRequest {
-    /// The service.
-    pub service: u64,
-    /// The asking program's dispatcher index on the sending core.
-    pub client: u32,
-    /// Physical base of the channel's Frame.
-    pub frame_base: u64,
-}
+// 72-76 are the capability protocol's (`capops::wire`), 80 agreement's `Msg`
+// (`agreement::wire`), 69 and 70 the hand-written `BenchResult` and `BenchFailed` below.
+urpc::declare_messages! {
+    /// A monitor introduces itself; the boot core's monitor also says which cores are online
+    /// (bit n = core n), so the others know whom to bind to.
+    pub struct Hello = 64 {
+        /// The sending core.
+        pub from: u32,
+        /// Online cores, as the boot core's roll call found them.
+        pub online: u64,
+    }
 
-/// The answer to a [`BindRequest`]: status 0 when the service's program got the Frame, else a
-/// `local::BindStatus` code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BindReply {
-    /// The asking program's dispatcher index (as in the request).
-    pub client: u32,
-    /// 0 or a `BindStatus` code.
-    pub status: u32,
-}
+    /// A monitor has bound its channels to `peers` other monitors (sent to the boot core's).
+    pub struct Bound = 65 {
+        /// The sending core.
+        pub from: u32,
+        /// How many peers answered its hello.
+        pub peers: u32,
+    }
 
-macro_rules! message {
-    ($type:ident, $tag:expr, [$($field:ident: $kind:ident),*]) => {
-        impl Message for $type {
-            const TAG: u16 = $tag;
-            fn encode(&self, body: &mut Body) {
-                let mut writer = BodyWriter::new(body);
-                $(writer.$kind(self.$field);)*
-            }
-            fn decode(body: &Body) -> Result<Self, DecodeError> {
-                let mut reader = BodyReader::new(body);
-                let message = $type { $($field: reader.$kind()?),* };
-                reader.finish()?;
-                Ok(message)
-            }
-        }
-    };
-}
+    /// Coordinator to a monitor: have your `latency` dispatcher echo for core `initiator`.
+    pub struct BenchEcho = 66 {
+        /// The core that will measure.
+        pub initiator: u32,
+        /// Round trips after the warm-up.
+        pub rounds: u32,
+    }
 
-message!(Hello, 64, [from: u32, online: u64]);
-message!(Bound, 65, [from: u32, peers: u32]);
-message!(BenchEcho, 66, [initiator: u32, rounds: u32]);
-message!(BenchReady, 67, [core: u32, initiator: u32]);
-message!(BenchMeasure, 68, [peer: u32, rounds: u32]);
-message!(SelftestDone, 71, [core: u32, passed: u32, failed: u32]);
-// 72-76: the capability protocol (`capops::wire`).
-message!(ExerciseReport, 77, [core: u32, step: u32, value: u32]);
-message!(ExerciseQuery, 78, [base: u64, size: u64]);
-message!(BindRequest, 79, [service: u64, client: u32, frame_base: u64]);
-// 80: agreement's `Msg` (`agreement::wire`).
-message!(BindReply, 81, [client: u32, status: u32]);
-message!(ExerciseRandom, 82, [seed: u64, operations: u32]);
-message!(ExerciseListHoldings, 83, [to: u32]);
-message!(ExerciseHolding, 84, [core: u32, kind: u32, base: u64, size: u64, owner: u32]);
-message!(SpanRequest, 85, [client: u32, module: u64, role: u32, image_base: u64]);
-message!(SpanReply, 86, [client: u32, status: u32]);
-message!(SpanShare, 87, [client: u32, entry: u32, frame_base: u64]);
-message!(SpanShareDone, 88, [client: u32, entry: u32, status: u32]);
-message!(SpanMemberEnded, 89, [client: u32, status: u32, far: u64]);
-message!(SpanShareCommit, 90, [client: u32, entry: u32]);
-message!(Heartbeat, 91, [from: u32]);
-message!(MembershipStep, 92, [round: u32, phase: u8, kind: u8, suspects: u64]);
-message!(Evicted, 93, [by: u32]);
-message!(Probe, 94, [seq: u32]);
-message!(ProbeEcho, 95, [seq: u32]);
-message!(ProbeAll, 128, [round: u32]);
-message!(
-    ProbeReport,
-    129,
-    [round: u32, lost: u32, peers: u32, malformed_from: u64, storms_ended: u64, storm_lost: u32]
-);
-message!(Storm, 130, [seq: u32]);
-message!(StormDone, 131, [sent: u32]);
+    /// A monitor to the coordinator: my `latency` dispatcher is echoing for `initiator`.
+    pub struct BenchReady = 67 {
+        /// The echoing core.
+        pub core: u32,
+        /// For whom.
+        pub initiator: u32,
+    }
+
+    /// Coordinator to a monitor: have your `latency` dispatcher measure against core `peer`.
+    pub struct BenchMeasure = 68 {
+        /// The echoing core.
+        pub peer: u32,
+        /// Round trips after the warm-up.
+        pub rounds: u32,
+    }
+
+    /// A core's `selftest` finished (from its monitor to the boot core's): how many checks passed
+    /// and failed.
+    pub struct SelftestDone = 71 {
+        /// The core that ran it.
+        pub core: u32,
+        /// Checks that passed.
+        pub passed: u32,
+        /// Checks that failed.
+        pub failed: u32,
+    }
+
+    /// The boot core's capability exercise (selftest runs): a core says how a step went.
+    pub struct ExerciseReport = 77 {
+        /// The reporting core.
+        pub core: u32,
+        /// Which step ([`EXERCISE_RETYPED`], [`EXERCISE_HELD`]).
+        pub step: u32,
+        /// The step's figure.
+        pub value: u32,
+    }
+
+    /// The boot core's capability exercise: how many capabilities inside `[base, base + size)`
+    /// does the receiving core hold? (answered with an [`ExerciseReport`] of [`EXERCISE_HELD`]).
+    pub struct ExerciseQuery = 78 {
+        /// First byte.
+        pub base: u64,
+        /// Bytes.
+        pub size: u64,
+    }
+
+    /// A program on the sending core binds a channel to `service` on the receiving core; the
+    /// channel's Frame was transferred just before (same channel, so it arrived first) and is
+    /// named by its base.
+    pub struct BindRequest = 79 {
+        /// The service.
+        pub service: u64,
+        /// The asking program's dispatcher index on the sending core.
+        pub client: u32,
+        /// Physical base of the channel's Frame.
+        pub frame_base: u64,
+    }
+
+    /// The answer to a [`BindRequest`]: status 0 when the service's program got the Frame, else a
+    /// `local::BindStatus` code.
+    pub struct BindReply = 81 {
+        /// The asking program's dispatcher index (as in the request).
+        pub client: u32,
+        /// 0 or a `BindStatus` code.
+        pub status: u32,
+    }
+
+    /// The random exercise: run `operations` random capability operations (seeded by `seed` and
+    /// the core's index), then report [`EXERCISE_RANDOM_DONE`].
+    pub struct ExerciseRandom = 82 {
+        /// The run's seed.
+        pub seed: u64,
+        /// Operations each core starts.
+        pub operations: u32,
+    }
+
+    /// The random exercise: report every capability of the protocol's slots to core `to` (one
+    /// [`ExerciseHolding`] each, then [`EXERCISE_HOLDINGS`] with the count).
+    pub struct ExerciseListHoldings = 83 {
+        /// The core collecting them.
+        pub to: u32,
+    }
+
+    /// One capability a core holds (see `holdings::Holding`).
+    pub struct ExerciseHolding = 84 {
+        /// The holding core.
+        pub core: u32,
+        /// Type number.
+        pub kind: u32,
+        /// First byte.
+        pub base: u64,
+        /// Bytes.
+        pub size: u64,
+        /// The owning core.
+        pub owner: u32,
+    }
+
+    /// A program on the sending core spans to the receiving core: start the same boot module there
+    /// with argument `role`.
+    pub struct SpanRequest = 85 {
+        /// The spanning program's dispatcher index on the sending core.
+        pub client: u32,
+        /// The boot module's name (up to 8 bytes, as a service identifier).
+        pub module: u64,
+        /// The member's argument.
+        pub role: u32,
+        /// Base of the program's image, whose Frame capability was transferred just before: the
+        /// member maps it (one address space).
+        pub image_base: u64,
+    }
+
+    /// The answer to a [`SpanRequest`] (status 0 or a `BindStatus` code).
+    pub struct SpanReply = 86 {
+        /// The spanning program.
+        pub client: u32,
+        /// 0 or a `BindStatus` code.
+        pub status: u32,
+    }
+
+    /// The spanning program shares a page, phase one (prepare): the Frame transferred just before
+    /// (named by its base) is kept by the member's monitor, not yet given; the answer is a
+    /// [`SpanShareDone`]. Phase two is [`SpanShareCommit`] once every member core prepared, or the
+    /// revoke round, which sweeps the kept copies, once one could not.
+    pub struct SpanShare = 87 {
+        /// The spanning program.
+        pub client: u32,
+        /// The VNode entry.
+        pub entry: u32,
+        /// Physical base of the Frame.
+        pub frame_base: u64,
+    }
+
+    /// The answer to a [`SpanShare`]: prepared (0) or why not.
+    pub struct SpanShareDone = 88 {
+        /// The spanning program.
+        pub client: u32,
+        /// The VNode entry.
+        pub entry: u32,
+        /// 0 or a `BindStatus` code.
+        pub status: u32,
+    }
+
+    /// A member of a span ended (its dispatcher exited or faulted).
+    pub struct SpanMemberEnded = 89 {
+        /// The spanning program.
+        pub client: u32,
+        /// `dispatcher_status`'s status.
+        pub status: u32,
+        /// The faulting address (0 when it exited).
+        pub far: u64,
+    }
+
+    /// Every member core prepared the share: give the kept Frame to the member, to map at `entry`.
+    pub struct SpanShareCommit = 90 {
+        /// The spanning program.
+        pub client: u32,
+        /// The VNode entry.
+        pub entry: u32,
+    }
+
+    /// Still alive (the membership's heartbeat: every 50 ms to each live peer that got no other
+    /// membership message meanwhile).
+    pub struct Heartbeat = 91 {
+        /// The sender.
+        pub from: u32,
+    }
+
+    /// A step of a membership round removing the cores in `suspects` (`crate::membership`).
+    pub struct MembershipStep = 92 {
+        /// The round.
+        pub round: u32,
+        /// `agreement::wire::phase_code` of its phase.
+        pub phase: u8,
+        /// 0 request, 1 answer no, 2 answer yes.
+        pub kind: u8,
+        /// The cores the round would remove, a bit each.
+        pub suspects: u64,
+    }
+
+    /// The receiving core was removed from the membership: it must stop.
+    pub struct Evicted = 93 {
+        /// The core that says so.
+        pub by: u32,
+    }
+
+    /// A numbered message the receiving monitor sends straight back ([`ProbeEcho`]): after faults,
+    /// the boot core's monitor checks that none between survivors is lost or duplicated.
+    pub struct Probe = 94 {
+        /// Its number.
+        pub seq: u32,
+    }
+
+    /// The answer to a [`Probe`].
+    pub struct ProbeEcho = 95 {
+        /// The probe's number.
+        pub seq: u32,
+    }
+
+    /// The boot monitor, after faults, asks a survivor to probe every other survivor and answer
+    /// with a [`ProbeReport`].
+    pub struct ProbeAll = 128 {
+        /// Which check this is.
+        pub round: u32,
+    }
+
+    /// A survivor's answer to [`ProbeAll`]: what it lost and what it saw of the faults.
+    pub struct ProbeReport = 129 {
+        /// The [`ProbeAll`] it answers.
+        pub round: u32,
+        /// Its probes that did not come back exactly once.
+        pub lost: u32,
+        /// How many peers it probed.
+        pub peers: u32,
+        /// Cores whose damaged lines it rejected, a bit each.
+        pub malformed_from: u64,
+        /// Cores whose storm ended at it ([`StormDone`] arrived), a bit each.
+        pub storms_ended: u64,
+        /// Storm messages announced to it but not received.
+        pub storm_lost: u32,
+    }
+
+    /// One message of a storm (the fault harness floods every ring); counted and dropped.
+    pub struct Storm = 130 {
+        /// Its number in the storm.
+        pub seq: u32,
+    }
+
+    /// The end of a storm: how many [`Storm`] messages came before it on this channel.
+    pub struct StormDone = 131 {
+        /// Storm messages sent.
+        pub sent: u32,
+    }
+}
 
 impl MembershipStep {
     /// The wire form of a membership message (`None` for the heartbeat and the eviction, which
@@ -474,115 +398,71 @@ impl Message for BenchFailed {
     }
 }
 
-/// Any monitor message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MonitorMessage {
-    /// See [`Hello`].
-    Hello(Hello),
-    /// See [`Bound`].
-    Bound(Bound),
-    /// See [`BenchEcho`].
-    BenchEcho(BenchEcho),
-    /// See [`BenchReady`].
-    BenchReady(BenchReady),
-    /// See [`BenchMeasure`].
-    BenchMeasure(BenchMeasure),
-    /// See [`BenchResult`].
-    BenchResult(BenchResult),
-    /// See [`BenchFailed`].
-    BenchFailed(BenchFailed),
-    /// See [`SelftestDone`].
-    SelftestDone(SelftestDone),
-    /// A capability protocol message (`capops`).
-    Capability(capops::Message),
-    /// See [`ExerciseReport`].
-    ExerciseReport(ExerciseReport),
-    /// See [`ExerciseQuery`].
-    ExerciseQuery(ExerciseQuery),
-    /// See [`BindRequest`].
-    BindRequest(BindRequest),
-    /// See [`BindReply`].
-    BindReply(BindReply),
-    /// See [`ExerciseRandom`].
-    ExerciseRandom(ExerciseRandom),
-    /// See [`ExerciseListHoldings`].
-    ExerciseListHoldings(ExerciseListHoldings),
-    /// See [`ExerciseHolding`].
-    ExerciseHolding(ExerciseHolding),
-    /// See [`SpanRequest`].
-    SpanRequest(SpanRequest),
-    /// See [`SpanReply`].
-    SpanReply(SpanReply),
-    /// See [`SpanShare`].
-    SpanShare(SpanShare),
-    /// See [`SpanShareDone`].
-    SpanShareDone(SpanShareDone),
-    /// See [`SpanMemberEnded`].
-    SpanMemberEnded(SpanMemberEnded),
-    /// See [`SpanShareCommit`].
-    SpanShareCommit(SpanShareCommit),
-    /// See [`Heartbeat`].
-    Heartbeat(Heartbeat),
-    /// See [`MembershipStep`].
-    MembershipStep(MembershipStep),
-    /// See [`Evicted`].
-    Evicted(Evicted),
-    /// See [`Probe`].
-    Probe(Probe),
-    /// See [`ProbeEcho`].
-    ProbeEcho(ProbeEcho),
-    /// See [`ProbeAll`].
-    ProbeAll(ProbeAll),
-    /// See [`ProbeReport`].
-    ProbeReport(ProbeReport),
-    /// See [`Storm`].
-    Storm(Storm),
-    /// See [`StormDone`].
-    StormDone(StormDone),
-}
-
-impl MonitorMessage {
-    /// Decodes whatever arrived; malformed or unknown lines are errors, never trusted.
-    pub fn decode(payload: &Payload) -> Result<Self, DecodeError> {
-        let body = &urpc::message::body(payload);
-        Ok(match urpc::message::tag(payload)? {
-            Hello::TAG => MonitorMessage::Hello(Hello::decode(body)?),
-            Bound::TAG => MonitorMessage::Bound(Bound::decode(body)?),
-            BenchEcho::TAG => MonitorMessage::BenchEcho(BenchEcho::decode(body)?),
-            BenchReady::TAG => MonitorMessage::BenchReady(BenchReady::decode(body)?),
-            BenchMeasure::TAG => MonitorMessage::BenchMeasure(BenchMeasure::decode(body)?),
-            BenchResult::TAG => MonitorMessage::BenchResult(BenchResult::decode(body)?),
-            BenchFailed::TAG => MonitorMessage::BenchFailed(BenchFailed::decode(body)?),
-            SelftestDone::TAG => MonitorMessage::SelftestDone(SelftestDone::decode(body)?),
-            ExerciseReport::TAG => MonitorMessage::ExerciseReport(ExerciseReport::decode(body)?),
-            ExerciseQuery::TAG => MonitorMessage::ExerciseQuery(ExerciseQuery::decode(body)?),
-            BindRequest::TAG => MonitorMessage::BindRequest(BindRequest::decode(body)?),
-            BindReply::TAG => MonitorMessage::BindReply(BindReply::decode(body)?),
-            ExerciseRandom::TAG => MonitorMessage::ExerciseRandom(ExerciseRandom::decode(body)?),
-            ExerciseListHoldings::TAG => {
-                MonitorMessage::ExerciseListHoldings(ExerciseListHoldings::decode(body)?)
-            }
-            ExerciseHolding::TAG => MonitorMessage::ExerciseHolding(ExerciseHolding::decode(body)?),
-            SpanRequest::TAG => MonitorMessage::SpanRequest(SpanRequest::decode(body)?),
-            SpanReply::TAG => MonitorMessage::SpanReply(SpanReply::decode(body)?),
-            SpanShare::TAG => MonitorMessage::SpanShare(SpanShare::decode(body)?),
-            SpanShareDone::TAG => MonitorMessage::SpanShareDone(SpanShareDone::decode(body)?),
-            SpanMemberEnded::TAG => MonitorMessage::SpanMemberEnded(SpanMemberEnded::decode(body)?),
-            SpanShareCommit::TAG => MonitorMessage::SpanShareCommit(SpanShareCommit::decode(body)?),
-            Heartbeat::TAG => MonitorMessage::Heartbeat(Heartbeat::decode(body)?),
-            MembershipStep::TAG => MonitorMessage::MembershipStep(MembershipStep::decode(body)?),
-            Evicted::TAG => MonitorMessage::Evicted(Evicted::decode(body)?),
-            Probe::TAG => MonitorMessage::Probe(Probe::decode(body)?),
-            ProbeEcho::TAG => MonitorMessage::ProbeEcho(ProbeEcho::decode(body)?),
-            ProbeAll::TAG => MonitorMessage::ProbeAll(ProbeAll::decode(body)?),
-            ProbeReport::TAG => MonitorMessage::ProbeReport(ProbeReport::decode(body)?),
-            Storm::TAG => MonitorMessage::Storm(Storm::decode(body)?),
-            StormDone::TAG => MonitorMessage::StormDone(StormDone::decode(body)?),
-            tag if capops::wire::is_capability_tag(tag) => {
-                MonitorMessage::Capability(capops::wire::decode(payload)?)
-            }
-            other => return Err(DecodeError::UnknownTag(other)),
-        })
+urpc::declare_interface! {
+    /// Any monitor message; `decode` refuses unknown tags and malformed lines.
+    pub enum MonitorMessage {
+        /// See [`Hello`].
+        Hello(Hello),
+        /// See [`Bound`].
+        Bound(Bound),
+        /// See [`BenchEcho`].
+        BenchEcho(BenchEcho),
+        /// See [`BenchReady`].
+        BenchReady(BenchReady),
+        /// See [`BenchMeasure`].
+        BenchMeasure(BenchMeasure),
+        /// See [`BenchResult`].
+        BenchResult(BenchResult),
+        /// See [`BenchFailed`].
+        BenchFailed(BenchFailed),
+        /// See [`SelftestDone`].
+        SelftestDone(SelftestDone),
+        /// A capability protocol message (`capops`).
+        Capability(capops::Message),
+        /// See [`ExerciseReport`].
+        ExerciseReport(ExerciseReport),
+        /// See [`ExerciseQuery`].
+        ExerciseQuery(ExerciseQuery),
+        /// See [`BindRequest`].
+        BindRequest(BindRequest),
+        /// See [`BindReply`].
+        BindReply(BindReply),
+        /// See [`ExerciseRandom`].
+        ExerciseRandom(ExerciseRandom),
+        /// See [`ExerciseListHoldings`].
+        ExerciseListHoldings(ExerciseListHoldings),
+        /// See [`ExerciseHolding`].
+        ExerciseHolding(ExerciseHolding),
+        /// See [`SpanRequest`].
+        SpanRequest(SpanRequest),
+        /// See [`SpanReply`].
+        SpanReply(SpanReply),
+        /// See [`SpanShare`].
+        SpanShare(SpanShare),
+        /// See [`SpanShareDone`].
+        SpanShareDone(SpanShareDone),
+        /// See [`SpanMemberEnded`].
+        SpanMemberEnded(SpanMemberEnded),
+        /// See [`SpanShareCommit`].
+        SpanShareCommit(SpanShareCommit),
+        /// See [`Heartbeat`].
+        Heartbeat(Heartbeat),
+        /// See [`MembershipStep`].
+        MembershipStep(MembershipStep),
+        /// See [`Evicted`].
+        Evicted(Evicted),
+        /// See [`Probe`].
+        Probe(Probe),
+        /// See [`ProbeEcho`].
+        ProbeEcho(ProbeEcho),
+        /// See [`ProbeAll`].
+        ProbeAll(ProbeAll),
+        /// See [`ProbeReport`].
+        ProbeReport(ProbeReport),
+        /// See [`Storm`].
+        Storm(Storm),
+        /// See [`StormDone`].
+        StormDone(StormDone),
     }
 }
 
@@ -637,7 +517,7 @@ mod tests {
         );
         let hello = Hello { from: 0, online: 0b111111 };
         assert_eq!(MonitorMessage::decode(&urpc::message::encode(&hello)), Ok(MonitorMessage::Hello(hello)));
-        assert!(MonitorMessage::decode(&Payload::ZERO).is_err());
+        assert!(MonitorMessage::decode(&urpc::Payload::ZERO).is_err());
         let mut bad = urpc::message::encode(&hello);
         bad[urpc::PAYLOAD_BYTES - 1] = 1;
         assert!(MonitorMessage::decode(&bad).is_err(), "trailing bytes must be zero");
