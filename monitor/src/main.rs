@@ -36,7 +36,7 @@ use monitor::messages::{
     MonitorMessage, SelftestDone,
 };
 use monitor::names::NameTable;
-use monitor::outbox::{Outbox, Sent};
+use monitor::outbox::Outbox;
 use urpc::{Endpoint, Message, Side};
 use userland::{
     cap_type, info, info_of, println, ChannelKind, Info, FLAG_BENCH, FLAG_FAULT_TEST, FLAG_SELFTEST,
@@ -56,6 +56,9 @@ const OUTBOX_RETRY_MICROSECONDS: u64 = 100;
 const CAPOPS_TIMEOUT_NS: u64 = 30_000_000_000;
 /// Seconds to wait for the other monitors to bind.
 const BIND_TIMEOUT_SECONDS: u64 = 10;
+/// How long a queue for a peer may make no progress before the monitor says so.
+const OUTBOX_STALL_NS: u64 = 1_000_000_000;
+
 /// Seconds the boot core's monitor waits for every core's `selftest` to finish.
 const SELFTEST_TIMEOUT_SECONDS: u64 = 120;
 /// Bytes of RAM a monitor gives its `selftest` for its checks (its `SLOT_FIRST_RAM`), and for
@@ -348,15 +351,7 @@ impl Monitor {
     /// Sends an encoded message as [`send`](Self::send) does.
     fn send_payload(&mut self, peer: u64, payload: urpc::Payload) {
         let Some(Some(link)) = self.links.get_mut(peer as usize) else { return };
-        match self.outbox.send(peer as usize, payload, &mut link.sender) {
-            Some(Sent::Queued(depth)) if depth == Outbox::WARN_DEPTH => {
-                println!(
-                    "monitor {}: {depth} messages wait for core {peer}, which does not read them",
-                    self.core
-                )
-            }
-            _ => {}
-        }
+        let _ = self.outbox.send(peer as usize, payload, &mut link.sender);
         // Wake the peer either way: a queue waits for it to read.
         let _ = userland::notify(peer);
     }
@@ -367,10 +362,19 @@ impl Monitor {
         if self.stopped {
             return;
         }
+        let now = self.now_ns();
         for (peer, link) in self.links.iter_mut().enumerate() {
             if let Some(link) = link {
-                if self.outbox.pending(peer) > 0 && self.outbox.flush(peer, &mut link.sender) > 0 {
+                if self.outbox.pending(peer) > 0 && self.outbox.flush_at(peer, &mut link.sender, now) > 0 {
                     let _ = userland::notify(peer as u64);
+                }
+                if let Some(stall) = self.outbox.stalled(peer, now, OUTBOX_STALL_NS) {
+                    println!(
+                        "monitor {}: {} messages have waited {} ms for core {peer}, which reads nothing",
+                        self.core,
+                        stall.depth,
+                        stall.waited_ns / 1_000_000
+                    );
                 }
             }
         }

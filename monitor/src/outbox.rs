@@ -1,9 +1,10 @@
 //! Messages to other monitors that never get lost: what does not fit into a peer's channel
 //! now waits in a queue for that peer, in order, and goes out when the channel has room again
 //! (the monitor flushes on every pump). Nothing is dropped and nothing overtakes: a message
-//! for a peer with a queue joins the end of that queue. The monitor says when a queue grows
-//! past [`Outbox::WARN_DEPTH`], so a peer that stopped reading is visible. Only a peer taken as
-//! dead loses what waits for it ([`Outbox::forget`]): nobody will read it.
+//! for a peer with a queue joins the end of that queue. A queue that makes no progress for a
+//! while is reported once ([`Outbox::stalled`]), so a peer that stopped reading is visible
+//! (a deep queue alone says nothing: a burst to a peer that reads waits too). Only a peer
+//! taken as dead loses what waits for it ([`Outbox::forget`]): nobody will read it.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -35,15 +36,51 @@ pub enum Sent {
 #[derive(Debug, Default)]
 pub struct Outbox {
     queues: Vec<VecDeque<Payload>>,
+    /// Per peer: since when (ns) its queue has waited with no message going out, and whether
+    /// that was reported.
+    waiting: Vec<Option<(u64, bool)>>,
+}
+
+/// A queue that made no progress for a while: what [`Outbox::stalled`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stall {
+    /// Messages waiting.
+    pub depth: usize,
+    /// For how long nothing went out (ns).
+    pub waited_ns: u64,
 }
 
 impl Outbox {
-    /// Queue depth from which the monitor reports a peer that does not read.
-    pub const WARN_DEPTH: usize = 64;
-
     /// An empty outbox for `peers` peers.
     pub fn new(peers: usize) -> Self {
-        Outbox { queues: (0..peers).map(|_| VecDeque::new()).collect() }
+        Outbox { queues: (0..peers).map(|_| VecDeque::new()).collect(), waiting: alloc::vec![None; peers] }
+    }
+
+    /// Like [`flush`](Self::flush), and notes at `now` (ns) whether the queue moved: a queue
+    /// that sends something, or is empty, is not waiting.
+    pub fn flush_at(&mut self, peer: usize, link: &mut impl Link, now: u64) -> usize {
+        let sent = self.flush(peer, link);
+        if let Some(waiting) = self.waiting.get_mut(peer) {
+            if sent > 0 || self.queues[peer].is_empty() {
+                *waiting = None;
+            } else if waiting.is_none() {
+                *waiting = Some((now, false));
+            }
+        }
+        sent
+    }
+
+    /// Once per stall: `peer`'s queue, if nothing of it went out for `bound_ns` by `now`
+    /// (as [`flush_at`](Self::flush_at) saw it).
+    pub fn stalled(&mut self, peer: usize, now: u64, bound_ns: u64) -> Option<Stall> {
+        let waiting = self.waiting.get_mut(peer)?;
+        let (since, reported) = waiting.as_mut()?;
+        let waited_ns = now.saturating_sub(*since);
+        if *reported || waited_ns < bound_ns {
+            return None;
+        }
+        *reported = true;
+        Some(Stall { depth: self.queues[peer].len(), waited_ns })
     }
 
     /// Sends `payload` to `peer` through `link`, after whatever waits for it; queues what does
@@ -63,6 +100,9 @@ impl Outbox {
     /// Drops what waits for `peer` (taken as dead: its channel will never have room again, and
     /// a queue kept for it would keep the monitor waking to retry); returns how many went.
     pub fn forget(&mut self, peer: usize) -> usize {
+        if let Some(waiting) = self.waiting.get_mut(peer) {
+            *waiting = None;
+        }
         self.queues.get_mut(peer).map_or(0, |queue| core::mem::take(queue).len())
     }
 
@@ -144,6 +184,39 @@ mod tests {
         assert_eq!(outbox.pending(1), 0);
         assert_eq!(outbox.pending(0), 0, "other peers are not affected");
         assert!(!outbox.any_pending());
+    }
+
+    #[test]
+    fn a_queue_that_makes_no_progress_is_reported_once_and_a_burst_that_drains_never() {
+        const SECOND: u64 = 1_000_000_000;
+        let mut outbox = Outbox::new(2);
+        let mut link = FakeLink::new(4);
+        // A burst of 64 to a peer that reads: a deep queue, but it moves.
+        for n in 0..64 {
+            outbox.send(0, message(n), &mut link);
+        }
+        for step in 0..100 {
+            link.receive_all();
+            outbox.flush_at(0, &mut link, step * SECOND / 10);
+            assert_eq!(outbox.stalled(0, step * SECOND / 10, SECOND), None);
+        }
+        assert_eq!(outbox.pending(0), 0);
+        // A peer that reads nothing: reported once its queue waited a second, then not again.
+        for n in 0..10 {
+            outbox.send(1, message(n), &mut link);
+        }
+        outbox.flush_at(1, &mut link, 0);
+        assert_eq!(outbox.stalled(1, SECOND / 2, SECOND), None);
+        outbox.flush_at(1, &mut link, SECOND / 2);
+        assert_eq!(outbox.stalled(1, SECOND, SECOND), Some(Stall { depth: 6, waited_ns: SECOND }));
+        assert_eq!(outbox.stalled(1, 2 * SECOND, SECOND), None, "once per stall");
+        // It reads again: the stall ends; a new one is a new report.
+        link.receive_all();
+        outbox.flush_at(1, &mut link, 3 * SECOND);
+        outbox.flush_at(1, &mut link, 3 * SECOND);
+        assert_eq!(outbox.stalled(1, 5 * SECOND, SECOND), Some(Stall { depth: 2, waited_ns: 2 * SECOND }));
+        assert_eq!(outbox.forget(1), 2);
+        assert_eq!(outbox.stalled(1, 9 * SECOND, SECOND), None);
     }
 
     #[test]
