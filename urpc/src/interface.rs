@@ -610,16 +610,25 @@ impl<I: Variant, T: Transport> Channel<I, T> {
 macro_rules! declare_messages {
     () => {};
     (
+        @struct $(#[$meta:meta])* $vis:vis struct $name:ident {
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident : $type:ty),*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis struct $name {
+            $($(#[$field_meta])* $field_vis $field: $type,)*
+        }
+    };
+    (
         $(#[$meta:meta])*
         $vis:vis struct $name:ident = $tag:literal lines {
             $($(#[$field_meta:meta])* $field_vis:vis $field:ident : $type:ty),* $(,)?
         }
         $($rest:tt)*
     ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        $vis struct $name {
-            $($(#[$field_meta])* $field_vis $field: $type,)*
+        $crate::declare_messages! {
+            @struct $(#[$meta])* $vis struct $name { $($(#[$field_meta])* $field_vis $field: $type),* }
         }
 
         impl $crate::interface::Wire for $name {
@@ -656,10 +665,8 @@ macro_rules! declare_messages {
         }
         $($rest:tt)*
     ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        $vis struct $name {
-            $($(#[$field_meta])* $field_vis $field: $type,)*
+        $crate::declare_messages! {
+            @struct $(#[$meta])* $vis struct $name { $($(#[$field_meta])* $field_vis $field: $type),* }
         }
 
         impl $crate::message::Message for $name {
