@@ -21,6 +21,7 @@ mod kernel_caps;
 mod liveness;
 mod span;
 mod unmap_bench;
+mod wait_bench;
 
 use alloc::vec::Vec;
 
@@ -178,6 +179,10 @@ struct Monitor {
     started_ns: u64,
     /// This monitor stopped taking part (a fault injected, or evicted by the others).
     stopped: bool,
+    /// How the monitor waits for its channels, same-core messages and deadlines.
+    waitset: userland::Waitset,
+    /// The EL0 wait comparison's figures for the pair in flight (`wait_bench`).
+    wait_figures: Option<wait_bench::Figures>,
     /// Echoes of the boot monitor's probes after faults: (from, number).
     probe_echoes: Vec<(u64, u32)>,
     child_modules: Vec<(u64, u64)>,
@@ -262,6 +267,8 @@ impl Monitor {
                 info(Info::CounterFrequency).unwrap_or(1),
             ),
             stopped: false,
+            waitset: wait_bench::monitor_waitset(),
+            wait_figures: None,
             probe_echoes: Vec::new(),
             child_modules: Vec::new(),
         }
@@ -348,8 +355,12 @@ impl Monitor {
             }
             _ => {}
         }
-        // Wake the peer either way: a queue waits for it to read.
-        let _ = userland::notify(peer);
+        // Wake the peer only if it sleeps: one that polls or watches its lines sees the
+        // message without. A message left in the queue needs no wake-up of its own: the ring
+        // is full of messages whose sends woke the peer if it slept.
+        if link.sender.receiver_asleep() {
+            let _ = userland::notify(peer);
+        }
     }
 
     /// Handles everything that has arrived: same-core messages and every monitor channel.
@@ -360,7 +371,10 @@ impl Monitor {
         }
         for (peer, link) in self.links.iter_mut().enumerate() {
             if let Some(link) = link {
-                if self.outbox.pending(peer) > 0 && self.outbox.flush(peer, &mut link.sender) > 0 {
+                if self.outbox.pending(peer) > 0
+                    && self.outbox.flush(peer, &mut link.sender) > 0
+                    && link.sender.receiver_asleep()
+                {
                     let _ = userland::notify(peer as u64);
                 }
             }
@@ -435,6 +449,7 @@ impl Monitor {
             }
             local::SPAN_UNSHARE => self.on_span_unshare(sender, words[1] as u32, words[2]),
             local::SPAN_PROTECT => self.on_span_protect(sender, words[1] as u32, words[2]),
+            local::WAIT_RESULT => self.heard_wait_result(words),
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
                 let (p50_ns, p99_ns) = unpack(words[2]);
@@ -520,6 +535,7 @@ impl Monitor {
                 self.exit_if_injected_in_bench();
                 self.start_measure(m.peer, m.rounds.into());
             }
+            MonitorMessage::BenchEchoWaiting(echo) => self.start_echo_waiting(echo),
             MonitorMessage::BenchReady(ready) => self.ready = Some((ready.core, ready.initiator)),
             MonitorMessage::BenchResult(result) => {
                 if self.core == self.boot {
@@ -907,7 +923,7 @@ impl Monitor {
     /// Sleeps until woken or `ticks` pass (0: no limit), but only briefly while messages wait
     /// in the outbox: a peer that drains its channel does not wake this core, so the monitor
     /// looks again for room every `OUTBOX_RETRY_MICROSECONDS`.
-    fn sleep(&self, ticks: u64) {
+    fn sleep(&mut self, ticks: u64) {
         if self.stopped {
             userland::wait(0);
             return;
@@ -934,7 +950,7 @@ impl Monitor {
             (true, 0) => retry,
             (true, ticks) => ticks.min(retry),
         };
-        userland::wait(ticks);
+        self.wait_on_links(ticks);
     }
 
     fn class_name(&self, core: u64) -> &'static str {
@@ -1083,6 +1099,7 @@ impl Monitor {
             }
         }
         println!("{}", summary.line());
+        self.compare_el0_waits();
         let cores: Vec<u32> = cores.into_iter().filter(|&c| self.online & (1u64 << c) != 0).collect();
         if let Some(skb) = self.skb.as_ref() {
             let tree = skb.multicast_tree(self.core as usize);

@@ -37,6 +37,19 @@ pub struct BenchEcho {
     pub rounds: u32,
 }
 
+/// Coordinator to a monitor: have your `latency` dispatcher echo for core `initiator` in the
+/// wait comparison, waiting and waking as the wait mode with code `wait` says
+/// (`urpc::WaitMode::code`); answered like [`BenchEcho`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BenchEchoWaiting {
+    /// The core that will measure.
+    pub initiator: u32,
+    /// Round trips after the warm-up.
+    pub rounds: u32,
+    /// The wait mode's code.
+    pub wait: u32,
+}
+
 /// A monitor to the coordinator: my `latency` dispatcher is echoing for `initiator`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BenchReady {
@@ -328,6 +341,8 @@ message!(ExerciseQuery, 78, [base: u64, size: u64]);
 message!(BindRequest, 79, [service: u64, client: u32, frame_base: u64]);
 // 80: agreement's `Msg` (`agreement::wire`).
 message!(BindReply, 81, [client: u32, status: u32]);
+// 120-127: the runtime's (this session's reservation).
+message!(BenchEchoWaiting, 120, [initiator: u32, rounds: u32, wait: u32]);
 message!(ExerciseRandom, 82, [seed: u64, operations: u32]);
 message!(ExerciseListHoldings, 83, [to: u32]);
 message!(ExerciseHolding, 84, [core: u32, kind: u32, base: u64, size: u64, owner: u32]);
@@ -436,6 +451,8 @@ pub enum MonitorMessage {
     Bound(Bound),
     /// See [`BenchEcho`].
     BenchEcho(BenchEcho),
+    /// See [`BenchEchoWaiting`].
+    BenchEchoWaiting(BenchEchoWaiting),
     /// See [`BenchReady`].
     BenchReady(BenchReady),
     /// See [`BenchMeasure`].
@@ -494,6 +511,7 @@ impl MonitorMessage {
             Hello::TAG => MonitorMessage::Hello(Hello::decode(body)?),
             Bound::TAG => MonitorMessage::Bound(Bound::decode(body)?),
             BenchEcho::TAG => MonitorMessage::BenchEcho(BenchEcho::decode(body)?),
+            BenchEchoWaiting::TAG => MonitorMessage::BenchEchoWaiting(BenchEchoWaiting::decode(body)?),
             BenchReady::TAG => MonitorMessage::BenchReady(BenchReady::decode(body)?),
             BenchMeasure::TAG => MonitorMessage::BenchMeasure(BenchMeasure::decode(body)?),
             BenchResult::TAG => MonitorMessage::BenchResult(BenchResult::decode(body)?),
@@ -575,6 +593,11 @@ mod tests {
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&reply)),
             Ok(MonitorMessage::BindReply(reply))
+        );
+        let echo = BenchEchoWaiting { initiator: 0, rounds: 5000, wait: 3 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&echo)),
+            Ok(MonitorMessage::BenchEchoWaiting(echo))
         );
         let hello = Hello { from: 0, online: 0b111111 };
         assert_eq!(MonitorMessage::decode(&urpc::message::encode(&hello)), Ok(MonitorMessage::Hello(hello)));

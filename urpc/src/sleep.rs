@@ -99,6 +99,13 @@ impl<const SLOTS: usize> Receiver<'_, SLOTS> {
         self.ring.slots[self.next_slot].seq() != self.empty_seq()
     }
 
+    /// Whether `try_recv` has something to say (a message, or a broken ring), without taking
+    /// it or copying its payload: one load of the next slot's sequence word, for waiting on
+    /// many channels at once.
+    pub fn anything_waiting(&self) -> bool {
+        self.slot_changed()
+    }
+
     /// Waits once on the next slot's line through `watcher` (returns at once if it already
     /// changed). May return spuriously; look at the ring again afterwards.
     pub fn watch(&self, watcher: &impl WatchLine) {
@@ -181,5 +188,92 @@ impl<const SLOTS: usize> Sender<'_, SLOTS> {
             notifier.notify();
         }
         asleep
+    }
+}
+
+/// How the two sides of a measurement wait for a message and wake the other: the ways the
+/// kernel's (`urpc-wait`) and EL0's (`urpc-wait-el0`) wait comparisons measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitMode {
+    /// Both poll without end: the round trip of the channel itself.
+    Spin,
+    /// The way before the asleep flag: a receiver with nothing to do sleeps in `WFI` at once,
+    /// and every send raises the wake SGI.
+    InterruptEveryMessage,
+    /// The receiver sleeps in `WFI` at once, with its asleep flag set; a sender raises the SGI
+    /// only when it reads the flag set after sending (see the module documentation).
+    AsleepFlag,
+    /// The receiver first watches the slot's line (`LDAXR` + `WFE`, woken by the sender's
+    /// store without an interrupt) for [`WaitMode::WATCHES`] wake-ups, then sleeps as in
+    /// [`WaitMode::AsleepFlag`].
+    WatchThenAsleep,
+}
+
+impl WaitMode {
+    /// The modes a wait measurement compares, the baseline first.
+    pub const COMPARED: [WaitMode; 3] =
+        [WaitMode::InterruptEveryMessage, WaitMode::AsleepFlag, WaitMode::WatchThenAsleep];
+
+    /// Line watches before sleeping in [`WaitMode::WatchThenAsleep`]. On a board each lasts
+    /// until the store or the timer's event stream (about 1 ms), so this bounds the shallow
+    /// sleep; under QEMU's TCG a `WFE` returns at once (it is a yield to the emulator).
+    pub const WATCHES: u32 = 64;
+
+    /// Its name on the console.
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitMode::Spin => "spin",
+            WaitMode::InterruptEveryMessage => "sgi-every-message",
+            WaitMode::AsleepFlag => "asleep-flag",
+            WaitMode::WatchThenAsleep => "wfe-then-asleep",
+        }
+    }
+
+    /// How a receiver waits in this mode (not used by [`WaitMode::Spin`], which polls).
+    pub fn policy(self) -> WaitPolicy {
+        let watches = if self == WaitMode::WatchThenAsleep { Self::WATCHES } else { 0 };
+        WaitPolicy { polls: 0, watches }
+    }
+
+    /// Whether a sender raises the SGI after every message, asleep flag or not.
+    pub fn interrupts_every_message(self) -> bool {
+        self == WaitMode::InterruptEveryMessage
+    }
+
+    /// Its code in a message.
+    pub fn code(self) -> u8 {
+        match self {
+            WaitMode::Spin => 0,
+            WaitMode::InterruptEveryMessage => 1,
+            WaitMode::AsleepFlag => 2,
+            WaitMode::WatchThenAsleep => 3,
+        }
+    }
+
+    /// The mode a message's code names, if any.
+    pub fn from_code(code: u8) -> Option<Self> {
+        [WaitMode::Spin, WaitMode::InterruptEveryMessage, WaitMode::AsleepFlag, WaitMode::WatchThenAsleep]
+            .get(usize::from(code))
+            .copied()
+    }
+}
+
+/// A ratio printed with two decimals (`-` when the denominator is 0): the wait comparisons'
+/// lines of ratios.
+pub struct Hundredths(Option<u64>);
+
+impl Hundredths {
+    /// `numerator / denominator`.
+    pub fn ratio(numerator: u64, denominator: u64) -> Self {
+        Self((denominator != 0).then(|| numerator.saturating_mul(100) / denominator))
+    }
+}
+
+impl core::fmt::Display for Hundredths {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(hundredths) => write!(f, "{}.{:02}", hundredths / 100, hundredths % 100),
+            None => f.write_str("-"),
+        }
     }
 }

@@ -21,6 +21,7 @@ use cpu_driver::boot_record::{BootRecord, FLAG_BENCH};
 use cpu_driver::kernel_messages::{KernelMessage, MeasureRequest, WaitMode};
 use cpu_driver::time::ticks_to_ns;
 use urpc::messages::{Ping, Pong};
+use urpc::sleep::Hundredths;
 use urpc::{PollDeadline, POLLS_PER_CLOCK_READ};
 
 use crate::channels::{self, send, Link, Peer};
@@ -112,24 +113,6 @@ fn compare_waits(boot: u64, core: u64, frequency: u64) {
         }
     }
     kprintln!("urpc-wait {boot}-{core} over {}:{ratios}", WaitMode::COMPARED[0].name());
-}
-
-/// A ratio printed with two decimals (`-` when the denominator is 0).
-struct Hundredths(Option<u64>);
-
-impl Hundredths {
-    fn ratio(numerator: u64, denominator: u64) -> Self {
-        Self((denominator != 0).then(|| numerator.saturating_mul(100) / denominator))
-    }
-}
-
-impl core::fmt::Display for Hundredths {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.0 {
-            Some(hundredths) => write!(f, "{}.{:02}", hundredths / 100, hundredths % 100),
-            None => f.write_str("-"),
-        }
-    }
 }
 
 /// Boot core: one wait measurement. Both sides wait as `mode` says and wake each other as it
