@@ -104,9 +104,12 @@ impl Patience {
 }
 
 /// Sends `message`, waiting (bounded) for room; false if the peer took nothing for a whole
-/// patience.
+/// patience. A send that finds room reads no counter: the patience starts at the first clock
+/// read of the wait, `POLLS_PER_CLOCK_READ` polls in (a read per send would put the emulator's
+/// counter lock in every round trip).
 fn send<M: Message>(sender: &mut Sender<'static>, message: &M, frequency: u64) -> bool {
-    let mut deadline = bounded(frequency, userland::counter());
+    let mut deadline = bounded(frequency, 0);
+    deadline.progress();
     while sender.try_send_message(message).is_err() {
         if deadline.expired() {
             return false;
