@@ -231,11 +231,12 @@ impl<K: Kernel, W: WatchLine> Waitset<K, W> {
     where
         C: Channels<'frame, SLOTS> + ?Sized,
     {
+        // No division in the loop: it is the poll a busy exchange spins in.
         let count = channels.count();
-        for step in 0..count {
-            let index = (self.start + step) % count;
+        let start = self.start.min(count);
+        for index in (start..count).chain(0..start) {
             if channels.receiver(index).is_some_and(|receiver| receiver.anything_waiting()) {
-                self.start = (index + 1) % count;
+                self.start = if index + 1 == count { 0 } else { index + 1 };
                 return Some(index);
             }
         }
