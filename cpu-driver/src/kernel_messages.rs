@@ -42,7 +42,6 @@ pub struct MeasureRequest {
     pub wait: WaitMode,
 }
 
-
 /// Longest measurement a core agrees to serve.
 pub const MAX_MEASURE_ROUNDS: u32 = 1_000_000;
 

@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use monitor::bench::{Failure, READY_TIMEOUT_SECONDS, RESULT_TIMEOUT_SECONDS};
 use monitor::local::{self, pack, unpack};
 use monitor::messages::BenchEchoWaiting;
-use urpc::sleep::Hundredths;
+use urpc::sleep::Ratios;
 use urpc::{WaitMode, WaitPolicy};
 use userland::println;
 use userland::waitset::Kernel;
@@ -54,7 +54,8 @@ impl Monitor {
     /// Waits until a monitor channel has something, the kernel wakes this dispatcher (a peer's
     /// SGI, a same-core message), or `ticks` pass (0: no limit).
     pub(crate) fn wait_on_links(&mut self, ticks: u64) {
-        let timer = (ticks != 0).then(|| self.waitset.set_timer(self.waitset.kernel().now().saturating_add(ticks)));
+        let timer =
+            (ticks != 0).then(|| self.waitset.set_timer(self.waitset.kernel().now().saturating_add(ticks)));
         self.waitset.wait(&mut self.links[..]);
         if let Some(timer) = timer {
             self.waitset.cancel(timer);
@@ -92,8 +93,7 @@ impl Monitor {
     }
 
     fn compare_pair(&mut self, boot: u32, core: u32) {
-        let mut baseline: Option<Figures> = None;
-        let mut ratios = String::new();
+        let mut ratios = Ratios::new(String::new());
         for mode in WaitMode::COMPARED {
             let figures = match self.measure_waiting(boot, core, mode) {
                 Ok(figures) => figures,
@@ -108,21 +108,9 @@ impl Monitor {
                 figures.rtt_ns,
                 figures.sgis_per_10k
             );
-            match baseline {
-                None => baseline = Some(figures),
-                Some(base) => {
-                    use core::fmt::Write;
-                    let _ = write!(
-                        ratios,
-                        " {}: rtt {} sgis {}",
-                        mode.name(),
-                        Hundredths::ratio(figures.rtt_ns.into(), base.rtt_ns.into()),
-                        Hundredths::ratio(figures.sgis_per_10k.into(), base.sgis_per_10k.into())
-                    );
-                }
-            }
+            ratios.add(mode, figures.rtt_ns.into(), figures.sgis_per_10k.into());
         }
-        println!("urpc-wait-el0 {boot}-{core} over {}:{ratios}", WaitMode::COMPARED[0].name());
+        println!("urpc-wait-el0 {boot}-{core} over {}:{}", WaitMode::COMPARED[0].name(), ratios.into_inner());
     }
 
     /// One mode on one pair: `core`'s `latency` echoes, this core's measures.
@@ -138,14 +126,18 @@ impl Monitor {
         let result = match self.outcome {
             Some(Err(failure)) => Err(failure),
             _ if !ready => Err(Failure::EchoNotReady),
-            _ => self.ask_latency(local::MEASURE_WAITING, core.into(), pack(WAIT_ROUNDS, code)).and_then(|()| {
-                self.wait_for(RESULT_TIMEOUT_SECONDS, |m| m.wait_figures.is_some() || m.outcome.is_some());
-                match (self.wait_figures, self.outcome) {
-                    (Some(figures), _) => Ok(figures),
-                    (None, Some(Err(failure))) => Err(failure),
-                    _ => Err(Failure::NoResult),
-                }
-            }),
+            _ => self.ask_latency(local::MEASURE_WAITING, core.into(), pack(WAIT_ROUNDS, code)).and_then(
+                |()| {
+                    self.wait_for(RESULT_TIMEOUT_SECONDS, |m| {
+                        m.wait_figures.is_some() || m.outcome.is_some()
+                    });
+                    match (self.wait_figures, self.outcome) {
+                        (Some(figures), _) => Ok(figures),
+                        (None, Some(Err(failure))) => Err(failure),
+                        _ => Err(Failure::NoResult),
+                    }
+                },
+            ),
         };
         self.in_flight = None;
         result

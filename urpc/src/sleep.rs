@@ -258,13 +258,43 @@ impl WaitMode {
     }
 }
 
-/// A ratio printed with two decimals (`-` when the denominator is 0): the wait comparisons'
-/// lines of ratios.
-pub struct Hundredths(Option<u64>);
+/// A wait comparison's line of ratios: every mode's round trip and SGIs over the first mode's,
+/// as ` <mode>: rtt <r> sgis <s>` each (two decimals, `-` over a zero), written to `out`.
+pub struct Ratios<W: core::fmt::Write> {
+    out: W,
+    /// The first mode's round trip and SGIs.
+    base: Option<(u64, u64)>,
+}
+
+impl<W: core::fmt::Write> Ratios<W> {
+    /// An empty line of ratios written to `out`.
+    pub fn new(out: W) -> Self {
+        Ratios { out, base: None }
+    }
+
+    /// One mode's figures (any unit, the same for every mode): the first is the baseline,
+    /// each later one adds its ratios.
+    pub fn add(&mut self, mode: WaitMode, rtt: u64, sgis: u64) {
+        match self.base {
+            None => self.base = Some((rtt, sgis)),
+            Some((base_rtt, base_sgis)) => {
+                let (rtt, sgis) = (Hundredths::ratio(rtt, base_rtt), Hundredths::ratio(sgis, base_sgis));
+                let _ = write!(self.out, " {}: rtt {rtt} sgis {sgis}", mode.name());
+            }
+        }
+    }
+
+    /// What was written.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// A ratio printed with two decimals (`-` when the denominator is 0).
+struct Hundredths(Option<u64>);
 
 impl Hundredths {
-    /// `numerator / denominator`.
-    pub fn ratio(numerator: u64, denominator: u64) -> Self {
+    fn ratio(numerator: u64, denominator: u64) -> Self {
         Self((denominator != 0).then(|| numerator.saturating_mul(100) / denominator))
     }
 }
@@ -275,5 +305,36 @@ impl core::fmt::Display for Hundredths {
             Some(hundredths) => write!(f, "{}.{:02}", hundredths / 100, hundredths % 100),
             None => f.write_str("-"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_are_over_the_first_mode_with_two_decimals() {
+        let mut ratios = Ratios::new(std::string::String::new());
+        ratios.add(WaitMode::InterruptEveryMessage, 200, 10_000);
+        ratios.add(WaitMode::AsleepFlag, 150, 7_355);
+        ratios.add(WaitMode::WatchThenAsleep, 25, 0);
+        assert_eq!(
+            ratios.into_inner(),
+            " asleep-flag: rtt 0.75 sgis 0.73 wfe-then-asleep: rtt 0.12 sgis 0.00"
+        );
+        let mut zero = Ratios::new(std::string::String::new());
+        zero.add(WaitMode::InterruptEveryMessage, 0, 0);
+        zero.add(WaitMode::AsleepFlag, 5, 5);
+        assert_eq!(zero.into_inner(), " asleep-flag: rtt - sgis -");
+    }
+
+    #[test]
+    fn a_mode_s_code_names_it_again() {
+        for mode in
+            [WaitMode::Spin, WaitMode::InterruptEveryMessage, WaitMode::AsleepFlag, WaitMode::WatchThenAsleep]
+        {
+            assert_eq!(WaitMode::from_code(mode.code()), Some(mode));
+        }
+        assert_eq!(WaitMode::from_code(4), None);
     }
 }

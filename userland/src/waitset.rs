@@ -136,7 +136,15 @@ pub struct Waitset<K: Kernel, W: WatchLine> {
 impl<K: Kernel, W: WatchLine> Waitset<K, W> {
     /// An empty waitset waiting as `policy` says before it sleeps in the kernel.
     pub fn new(kernel: K, watcher: W, policy: WaitPolicy) -> Self {
-        Waitset { kernel, watcher, policy, timers: Vec::new(), next_timer: 0, start: 0, counts: Counts::default() }
+        Waitset {
+            kernel,
+            watcher,
+            policy,
+            timers: Vec::new(),
+            next_timer: 0,
+            start: 0,
+            counts: Counts::default(),
+        }
     }
 
     /// Changes how it waits from the next [`Self::wait`] on.
@@ -450,7 +458,8 @@ mod tests {
             }
         }
         let kernel = FakeKernel::new(1, |_| true);
-        let mut set = Waitset::new(&kernel, Recording(&watched, &frames), WaitPolicy { polls: 1, watches: 4 });
+        let mut set =
+            Waitset::new(&kernel, Recording(&watched, &frames), WaitPolicy { polls: 1, watches: 4 });
         assert_eq!(set.wait(&mut links[..]), Event::Woken);
         assert_eq!(*watched.borrow(), [0, 2, 0, 2], "channel 1 has no receiver");
     }

@@ -27,7 +27,9 @@ use monitor::bench::{Failure, PATIENCE_SECONDS};
 use monitor::local::{self, pack, unpack, SERVICE_LATENCY};
 use monitor::stats::{percentile, ticks_to_ns};
 use urpc::messages::{Ping, Pong};
-use urpc::{Endpoint, Message, PollDeadline, Receiver, Sender, Side, WaitMode, WaitPolicy, POLLS_PER_CLOCK_READ};
+use urpc::{
+    Endpoint, Message, PollDeadline, Receiver, Sender, Side, WaitMode, WaitPolicy, POLLS_PER_CLOCK_READ,
+};
 use userland::waitset::{Event, Kernel, TimerId};
 use userland::{info, ChannelKind, Info, Waitset};
 
@@ -143,7 +145,10 @@ fn channel(channels: &mut [Option<Channel>], core: u64, peer: u64) -> Option<&mu
     if slot.is_none() {
         let va = userland::map_channel(peer, ChannelKind::Application).ok()?;
         let side = if core < peer { Side::A } else { Side::B };
-        *slot = Some(Channel { link: userland::channel_frame(va).endpoint(side), line: userland::pingpong_line(va) });
+        *slot = Some(Channel {
+            link: userland::channel_frame(va).endpoint(side),
+            line: userland::pingpong_line(va),
+        });
     }
     slot.as_mut()
 }
@@ -346,7 +351,9 @@ fn run() -> u64 {
         };
         let echo = match request {
             [local::ECHO, peer, rounds] => Some((peer, rounds, WaitMode::Spin)),
-            [local::ECHO_WAITING, peer, word] => rounds_and_mode(word).map(|(rounds, mode)| (peer, rounds, mode)),
+            [local::ECHO_WAITING, peer, word] => {
+                rounds_and_mode(word).map(|(rounds, mode)| (peer, rounds, mode))
+            }
             _ => None,
         };
         if let Some((peer, rounds, mode)) = echo {
