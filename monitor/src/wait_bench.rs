@@ -32,11 +32,12 @@ use crate::Monitor;
 /// Timed round trips per pair and mode: 10,000 messages.
 const WAIT_ROUNDS: u32 = 5_000;
 
-/// How a monitor waits before sleeping in the kernel. It shares its core with programs, so it
-/// polls only briefly and watches a line only a few times (each watch lasts at most about a
-/// millisecond on a board, the timer's event stream, and holds the core meanwhile) before
-/// it gives the core back to the kernel.
-const MONITOR_POLICY: WaitPolicy = WaitPolicy { polls: 64, watches: 4 };
+/// How a monitor waits before sleeping in the kernel. It shares its core with programs, and a
+/// program it has just woken with a same-core message runs only once the monitor sleeps (or
+/// its slice ends), so it polls only briefly and watches a line once (on a board a watch lasts
+/// until a store to the line or the timer's event stream, about a millisecond, and holds the
+/// core meanwhile) before it gives the core back to the kernel.
+const MONITOR_POLICY: WaitPolicy = WaitPolicy { polls: 64, watches: 1 };
 
 /// What one mode measured on one pair.
 #[derive(Clone, Copy, Debug)]

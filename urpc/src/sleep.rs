@@ -99,13 +99,6 @@ impl<const SLOTS: usize> Receiver<'_, SLOTS> {
         self.ring.slots[self.next_slot].seq() != self.empty_seq()
     }
 
-    /// Whether `try_recv` has something to say (a message, or a broken ring), without taking
-    /// it or copying its payload: one load of the next slot's sequence word, for waiting on
-    /// many channels at once.
-    pub fn anything_waiting(&self) -> bool {
-        self.slot_changed()
-    }
-
     /// Waits once on the next slot's line through `watcher` (returns at once if it already
     /// changed). May return spuriously; look at the ring again afterwards.
     pub fn watch(&self, watcher: &impl WatchLine) {

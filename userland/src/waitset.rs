@@ -4,8 +4,8 @@
 //!
 //! # How it waits, cheapest wake-up first
 //!
-//! 1. **Poll** every channel's next slot ([`urpc::Receiver::anything_waiting`]: one load
-//!    each, no copy) `policy.polls` times. The counter is read only once every
+//! 1. **Poll** every channel's next slot ([`urpc::Receiver::has_message`]: one load each, no
+//!    copy) `policy.polls` times. The counter is read only once every
 //!    [`POLLS_PER_CLOCK_READ`] polls to see timers (under QEMU each read takes the emulator's
 //!    lock), so a busy exchange costs no counter read at all.
 //! 2. **Watch a line** `policy.watches` times: an exclusive load of one channel's sequence word
@@ -20,6 +20,10 @@
 //!    once more after a full barrier (`Receiver::prepare_to_sleep`, whose handshake with
 //!    `Sender::notify_if_asleep` loses no wake-up), then the kernel's `wait` until the wake SGI,
 //!    a same-core message or the earliest timer. The flags are cleared on waking.
+//!
+//! A ring that broke the protocol (`try_recv` says `Desync`) is never ready and is left out of
+//! the sleep: waiting on it cannot help, and reporting it on every look would spin the caller.
+//! Its `try_recv` still says so whenever the caller looks; a timer bounds such a wait.
 //!
 //! A wake-up from the kernel that is neither a channel nor a due timer comes back as
 //! [`Event::Woken`]: the kernel woke this dispatcher for something the waitset does not see
@@ -96,8 +100,7 @@ pub struct TimerId(u64);
 /// What ended a [`Waitset::wait`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// The channel at this index has something for `try_recv` (a message, or a broken ring it
-    /// will report). Nothing was taken.
+    /// The channel at this index has a message for `try_recv`. Nothing was taken.
     Message(usize),
     /// This timer's deadline passed; it is removed.
     Timer(TimerId),
@@ -243,7 +246,7 @@ impl<K: Kernel, W: WatchLine> Waitset<K, W> {
         let count = channels.count();
         let start = self.start.min(count);
         for index in (start..count).chain(0..start) {
-            if channels.receiver(index).is_some_and(|receiver| receiver.anything_waiting()) {
+            if channels.receiver(index).is_some_and(|receiver| receiver.has_message()) {
                 self.start = if index + 1 == count { 0 } else { index + 1 };
                 return Some(index);
             }
@@ -279,7 +282,9 @@ impl<K: Kernel, W: WatchLine> Waitset<K, W> {
     {
         for index in 0..channels.count() {
             let Some(receiver) = channels.receiver(index) else { continue };
-            if !receiver.prepare_to_sleep() {
+            // False also for a ring that broke the protocol (its flag is cleared again): it is
+            // left out of the sleep, since nothing it holds will ever be a message.
+            if !receiver.prepare_to_sleep() && receiver.has_message() {
                 for earlier in 0..index {
                     if let Some(receiver) = channels.receiver(earlier) {
                         receiver.woke();
@@ -549,6 +554,30 @@ mod tests {
             "one read per {POLLS_PER_CLOCK_READ} polls, one before sleeping, one after"
         );
         assert_eq!(*kernel.sleeps.borrow(), [Some(1_000_000)]);
+    }
+
+    #[test]
+    fn a_broken_ring_is_never_ready_and_the_wait_sleeps_until_its_timer() {
+        let frame: ChannelFrame = ChannelFrame::new();
+        let mut sender = frame.endpoint(Side::A).sender;
+        let mut receiver = frame.endpoint(Side::B).receiver;
+        for _ in 0..61 {
+            sender.try_send(&urpc::Payload([0; 56])).unwrap();
+            receiver.try_recv().unwrap();
+        }
+        // A second sender for the same side starts at sequence number 1: its second line lands
+        // in the slot the receiver reads next, with a number two laps behind.
+        let mut impostor = frame.endpoint(Side::A).sender;
+        impostor.try_send(&urpc::Payload([0; 56])).unwrap();
+        impostor.try_send(&urpc::Payload([0; 56])).unwrap();
+        assert!(matches!(receiver.try_recv(), Err(urpc::RecvError::Desync { .. })));
+        let kernel = FakeKernel::new(1, |_| false);
+        let watch = no_watch();
+        let mut set = Waitset::new(&kernel, &watch, POLICY);
+        let timer = set.set_timer(100);
+        assert_eq!(set.wait(&mut receiver), Event::Timer(timer));
+        assert_eq!(*kernel.sleeps.borrow(), [Some(100)], "it slept instead of spinning on the ring");
+        assert!(!sender.receiver_asleep(), "the broken ring's flag is not left set");
     }
 
     #[test]

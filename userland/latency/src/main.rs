@@ -121,6 +121,27 @@ fn send<M: Message>(sender: &mut Sender<'static>, message: &M, frequency: u64) -
     true
 }
 
+/// Waits for the pong answering ping `seq`. A message that is not a pong (a ping left from a
+/// pair that failed on this channel) is dropped, as the rings' typed receive does; a pong with
+/// another number is [`Failure::WrongPong`], none within the patience [`Failure::NoPong`].
+fn next_pong(
+    waitset: &mut Waitset,
+    patience: &mut Patience,
+    receiver: &mut Receiver<'static>,
+    seq: u64,
+) -> Result<Pong, Failure> {
+    loop {
+        if !patience.wait(waitset, receiver, seq) {
+            return Err(Failure::NoPong);
+        }
+        match receiver.try_recv_message::<Pong>() {
+            Ok(pong) if pong.seq == seq => return Ok(pong),
+            Ok(_) => return Err(Failure::WrongPong),
+            Err(_) => {}
+        }
+    }
+}
+
 /// After a send: raises the wake SGI to `peer` when `mode` does it for every message, or when
 /// the receiver said it sleeps (`urpc::sleep`'s handshake); returns the SGIs raised.
 fn wake(sender: &Sender<'static>, mode: WaitMode, peer: u64) -> u64 {
@@ -168,7 +189,8 @@ impl Latency {
         let total = WARMUP + rounds;
         let mut patience = Patience::new(frequency);
         let (mut sgis, mut sgis_before) = (0, 0);
-        for answered in 0..total {
+        let mut answered = 0;
+        while answered < total {
             if answered == WARMUP {
                 sgis_before = sgis;
             }
@@ -177,20 +199,16 @@ impl Latency {
                 patience.end(waitset);
                 return Ok(());
             }
-            let answer = match channel.link.receiver.try_recv_message::<Ping>() {
-                Ok(ping) => Pong::answer(&ping),
-                Err(error) => {
-                    userland::println!("latency {core}: core {peer} sent no ping ({error:?})");
-                    patience.end(waitset);
-                    return Ok(());
-                }
-            };
-            if !send(&mut channel.link.sender, &answer, frequency) {
+            // Anything but a ping (a message left from a pair that failed on this channel) is
+            // dropped; the patience still bounds the wait for the next ping.
+            let Ok(ping) = channel.link.receiver.try_recv_message::<Ping>() else { continue };
+            if !send(&mut channel.link.sender, &Pong::answer(&ping), frequency) {
                 userland::println!("latency {core}: core {peer} stopped taking pongs");
                 patience.end(waitset);
                 return Ok(());
             }
             sgis += wake(&channel.link.sender, mode, peer);
+            answered += 1;
         }
         patience.end(waitset);
         if mode != WaitMode::Spin {
@@ -231,13 +249,7 @@ impl Latency {
                 if !send(&mut channel.link.sender, &Ping { seq, ts: start }, frequency) {
                     return Err(Failure::RingFull);
                 }
-                if !patience.wait(waitset, &mut channel.link.receiver, seq) {
-                    return Err(Failure::NoPong);
-                }
-                match channel.link.receiver.try_recv_message::<Pong>() {
-                    Ok(pong) if pong.seq == seq => {}
-                    _ => return Err(Failure::WrongPong),
-                }
+                next_pong(waitset, &mut patience, &mut channel.link.receiver, seq)?;
                 if seq >= WARMUP {
                     samples.push((userland::counter() - start).min(u64::from(u32::MAX)) as u32);
                 }
@@ -295,22 +307,10 @@ impl Latency {
                     return Err(Failure::RingFull);
                 }
                 sgis += wake(&channel.link.sender, mode, peer);
-                if !patience.wait(waitset, &mut channel.link.receiver, seq) {
-                    return Err(Failure::NoPong);
-                }
-                match channel.link.receiver.try_recv_message::<Pong>() {
-                    Ok(pong) if pong.seq == seq => {}
-                    _ => return Err(Failure::WrongPong),
-                }
+                next_pong(waitset, &mut patience, &mut channel.link.receiver, seq)?;
             }
             let rtt_ticks = (userland::counter() - start) / rounds.max(1);
-            if !patience.wait(waitset, &mut channel.link.receiver, total) {
-                return Err(Failure::NoResult);
-            }
-            let echo_sgis = match channel.link.receiver.try_recv_message::<Pong>() {
-                Ok(report) if report.seq == total => report.ts,
-                _ => return Err(Failure::WrongPong),
-            };
+            let echo_sgis = next_pong(waitset, &mut patience, &mut channel.link.receiver, total)?.ts;
             let messages = 2 * rounds.max(1);
             Ok((rtt_ticks, (sgis - sgis_before + echo_sgis) * 10_000 / messages))
         })();
