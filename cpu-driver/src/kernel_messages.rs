@@ -7,6 +7,7 @@
 use urpc::message::{Body, BodyReader, BodyWriter, DecodeError, Message};
 use urpc::messages::{CoreUp, Ping, Pong};
 use urpc::Payload;
+pub use urpc::WaitMode;
 
 /// Tells the boot core how to wake this core: its SGI target (MPIDR on GICv3, CPU interface
 /// mask on GICv2, which only the core itself can read).
@@ -39,70 +40,6 @@ pub struct MeasureRequest {
     pub warmup: u32,
     /// How both sides wait for the next message and wake each other.
     pub wait: WaitMode,
-}
-
-/// How the two sides of a measurement wait for a message and wake the other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WaitMode {
-    /// Both poll without end: the round trip of the channel itself.
-    Spin,
-    /// The way before the asleep flag: a receiver with nothing to do sleeps in `WFI` at once,
-    /// and every send raises the wake SGI.
-    InterruptEveryMessage,
-    /// The receiver sleeps in `WFI` at once, with its asleep flag set; a sender raises the SGI
-    /// only when it reads the flag set after sending (`urpc::sleep`).
-    AsleepFlag,
-    /// The receiver first watches the slot's line (`LDAXR` + `WFE`, woken by the sender's
-    /// store without an interrupt) for [`WaitMode::WATCHES`] wake-ups, then sleeps as in
-    /// [`WaitMode::AsleepFlag`].
-    WatchThenAsleep,
-}
-
-impl WaitMode {
-    /// The modes a wait measurement compares, the baseline first.
-    pub const COMPARED: [WaitMode; 3] =
-        [WaitMode::InterruptEveryMessage, WaitMode::AsleepFlag, WaitMode::WatchThenAsleep];
-
-    /// Line watches before sleeping in [`WaitMode::WatchThenAsleep`]. On a board each lasts
-    /// until the store or the timer's event stream (about 1 ms), so this bounds the shallow
-    /// sleep; under QEMU's TCG a `WFE` returns at once (it is a yield to the emulator).
-    pub const WATCHES: u32 = 64;
-
-    /// Its name on the console.
-    pub fn name(self) -> &'static str {
-        match self {
-            WaitMode::Spin => "spin",
-            WaitMode::InterruptEveryMessage => "sgi-every-message",
-            WaitMode::AsleepFlag => "asleep-flag",
-            WaitMode::WatchThenAsleep => "wfe-then-asleep",
-        }
-    }
-
-    /// How a receiver waits in this mode (not used by [`WaitMode::Spin`], which polls).
-    pub fn policy(self) -> urpc::WaitPolicy {
-        let watches = if self == WaitMode::WatchThenAsleep { Self::WATCHES } else { 0 };
-        urpc::WaitPolicy { polls: 0, watches }
-    }
-
-    /// Whether a sender raises the SGI after every message, asleep flag or not.
-    pub fn interrupts_every_message(self) -> bool {
-        self == WaitMode::InterruptEveryMessage
-    }
-
-    fn code(self) -> u8 {
-        match self {
-            WaitMode::Spin => 0,
-            WaitMode::InterruptEveryMessage => 1,
-            WaitMode::AsleepFlag => 2,
-            WaitMode::WatchThenAsleep => 3,
-        }
-    }
-
-    fn from_code(code: u8) -> Option<Self> {
-        [WaitMode::Spin, WaitMode::InterruptEveryMessage, WaitMode::AsleepFlag, WaitMode::WatchThenAsleep]
-            .get(usize::from(code))
-            .copied()
-    }
 }
 
 /// Longest measurement a core agrees to serve.

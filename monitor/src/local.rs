@@ -71,6 +71,19 @@ pub const SPAN_PROTECT: u64 = 21;
 /// read-only on every core of the span: `[SPAN_PROTECTED, pack(entry, status), nanoseconds]`.
 pub const SPAN_PROTECTED: u64 = 22;
 
+/// Monitor to `latency`: echo for core `peer` waiting and waking as the wait mode with code
+/// `mode` says (`urpc::WaitMode::code`), then report the wake SGIs raised in a last pong:
+/// `[ECHO_WAITING, peer, pack(rounds, mode)]`. Answered with [`READY`] or [`FAILED_ECHOING`].
+/// (120 to 127: this session's numbers for the runtime's kinds, clear of the others.)
+pub const ECHO_WAITING: u64 = 120;
+/// Monitor to `latency`: time `rounds` round trips against core `peer` in wait mode `mode`:
+/// `[MEASURE_WAITING, peer, pack(rounds, mode)]`. Answered with [`WAIT_RESULT`] or
+/// [`FAILED_MEASURING`].
+pub const MEASURE_WAITING: u64 = 121;
+/// `latency` to its monitor: `[WAIT_RESULT, pack(peer, mode), pack(rtt_ns, sgis_per_10k)]`:
+/// the mean round trip and the wake SGIs both sides raised per 10,000 messages.
+pub const WAIT_RESULT: u64 = 122;
+
 /// Why a bind did not happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]

@@ -22,6 +22,7 @@ mod kernel_caps;
 mod liveness;
 mod span;
 mod unmap_bench;
+mod wait_bench;
 
 use alloc::vec::Vec;
 
@@ -191,6 +192,10 @@ struct Monitor {
     faults_done: Vec<monitor::faults::Injection>,
     /// The fault harness: probes, damaged lines and storms seen.
     harness: fault_harness::Harness,
+    /// How the monitor waits for its channels, same-core messages and deadlines.
+    waitset: userland::Waitset,
+    /// The EL0 wait comparison's figures for the pair in flight (`wait_bench`).
+    wait_figures: Option<wait_bench::Figures>,
     child_modules: Vec<(u64, u64)>,
 }
 
@@ -273,6 +278,8 @@ impl Monitor {
             took_over: false,
             faults_done: Vec::new(),
             harness: fault_harness::Harness::default(),
+            waitset: wait_bench::monitor_waitset(),
+            wait_figures: None,
             child_modules: Vec::new(),
         }
     }
@@ -352,8 +359,12 @@ impl Monitor {
     fn send_payload(&mut self, peer: u64, payload: urpc::Payload) {
         let Some(Some(link)) = self.links.get_mut(peer as usize) else { return };
         let _ = self.outbox.send(peer as usize, payload, &mut link.sender);
-        // Wake the peer either way: a queue waits for it to read.
-        let _ = userland::notify(peer);
+        // Wake the peer only if it sleeps: one that polls or watches its lines sees the
+        // message without. A message left in the queue needs no wake-up of its own: the ring
+        // is full of messages whose sends woke the peer if it slept.
+        if link.sender.receiver_asleep() {
+            let _ = userland::notify(peer);
+        }
     }
 
     /// Handles everything that has arrived: same-core messages and every monitor channel.
@@ -365,7 +376,10 @@ impl Monitor {
         let now = self.now_ns();
         for (peer, link) in self.links.iter_mut().enumerate() {
             if let Some(link) = link {
-                if self.outbox.pending(peer) > 0 && self.outbox.flush_at(peer, &mut link.sender, now) > 0 {
+                if self.outbox.pending(peer) > 0
+                    && self.outbox.flush_at(peer, &mut link.sender, now) > 0
+                    && link.sender.receiver_asleep()
+                {
                     let _ = userland::notify(peer as u64);
                 }
                 if let Some(stall) = self.outbox.stalled(peer, now, OUTBOX_STALL_NS) {
@@ -453,6 +467,7 @@ impl Monitor {
             }
             local::SPAN_UNSHARE => self.on_span_unshare(sender, words[1] as u32, words[2]),
             local::SPAN_PROTECT => self.on_span_protect(sender, words[1] as u32, words[2]),
+            local::WAIT_RESULT => self.heard_wait_result(words),
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
                 let (p50_ns, p99_ns) = unpack(words[2]);
@@ -538,6 +553,7 @@ impl Monitor {
                 self.exit_if_injected_in_bench();
                 self.start_measure(m.peer, m.rounds.into());
             }
+            MonitorMessage::BenchEchoWaiting(echo) => self.start_echo_waiting(echo),
             MonitorMessage::BenchReady(ready) => self.ready = Some((ready.core, ready.initiator)),
             MonitorMessage::BenchResult(result) => {
                 if self.core == self.coordinator {
@@ -929,7 +945,7 @@ impl Monitor {
     /// Sleeps until woken or `ticks` pass (0: no limit), but only briefly while messages wait
     /// in the outbox: a peer that drains its channel does not wake this core, so the monitor
     /// looks again for room every `OUTBOX_RETRY_MICROSECONDS`.
-    fn sleep(&self, ticks: u64) {
+    fn sleep(&mut self, ticks: u64) {
         if self.stopped {
             userland::wait(0);
             return;
@@ -956,7 +972,7 @@ impl Monitor {
             (true, 0) => retry,
             (true, ticks) => ticks.min(retry),
         };
-        userland::wait(ticks);
+        self.wait_on_links(ticks);
     }
 
     fn class_name(&self, core: u64) -> &'static str {
@@ -1105,6 +1121,7 @@ impl Monitor {
             }
         }
         println!("{}", summary.line());
+        self.compare_el0_waits();
         let cores: Vec<u32> = cores.into_iter().filter(|&c| self.online & (1u64 << c) != 0).collect();
         if let Some(skb) = self.skb.as_ref() {
             let tree = skb.multicast_tree(self.core as usize);

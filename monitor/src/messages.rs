@@ -80,6 +80,18 @@ urpc::declare_messages! {
         pub rounds: u32,
     }
 
+    /// Coordinator to a monitor: have your `latency` dispatcher echo for core `initiator` in the
+    /// wait comparison, waiting and waking as the wait mode with code `wait` says
+    /// (`urpc::WaitMode::code`); answered like [`BenchEcho`]. (120-127: the runtime's tags.)
+    pub struct BenchEchoWaiting = 120 {
+        /// The core that will measure.
+        pub initiator: u32,
+        /// Round trips after the warm-up.
+        pub rounds: u32,
+        /// The wait mode's code.
+        pub wait: u32,
+    }
+
     /// A monitor to the coordinator: my `latency` dispatcher is echoing for `initiator`.
     pub struct BenchReady = 67 {
         /// The echoing core.
@@ -407,6 +419,8 @@ urpc::declare_interface! {
         Bound(Bound),
         /// See [`BenchEcho`].
         BenchEcho(BenchEcho),
+        /// See [`BenchEchoWaiting`].
+        BenchEchoWaiting(BenchEchoWaiting),
         /// See [`BenchReady`].
         BenchReady(BenchReady),
         /// See [`BenchMeasure`].
@@ -514,6 +528,11 @@ mod tests {
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&reply)),
             Ok(MonitorMessage::BindReply(reply))
+        );
+        let echo = BenchEchoWaiting { initiator: 0, rounds: 5000, wait: 3 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&echo)),
+            Ok(MonitorMessage::BenchEchoWaiting(echo))
         );
         let hello = Hello { from: 0, online: 0b111111 };
         assert_eq!(MonitorMessage::decode(&urpc::message::encode(&hello)), Ok(MonitorMessage::Hello(hello)));

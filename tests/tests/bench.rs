@@ -55,35 +55,41 @@ fn the_latency_matrix_covers_all_thirty_ordered_pairs() {
     check_wait_comparison(&run);
 }
 
-/// The kernel's wait comparison (`bench` only): for the pairs 0-1 and 0-5, a line per mode
-/// with a positive round trip and the SGIs per 10,000 messages, then the ratios. Every message
-/// raises one SGI in the first mode, so exactly 10,000; the asleep flag can only leave some
-/// out. Nothing here depends on how fast anything ran.
+/// The wait comparisons (`bench` only), the kernel's (`urpc-wait`) and EL0's through the
+/// runtime's waitset (`urpc-wait-el0`): for the pairs 0-1 and 0-5, a line per mode with a
+/// positive round trip and the SGIs per 10,000 messages, then the ratios. Every message raises
+/// one SGI in the first mode, so exactly 10,000; the asleep flag can only leave some out.
+/// Nothing here depends on how fast anything ran.
 fn check_wait_comparison(run: &system_tests::Run) {
-    for pair in ["0-1", "0-5"] {
-        let mut sgis = Vec::new();
-        for mode in ["sgi-every-message", "asleep-flag", "wfe-then-asleep"] {
-            let lines = run.lines_starting(&format!("urpc-wait {pair} mode={mode} "));
-            assert_eq!(lines.len(), 1, "{pair} {mode}: {lines:?}");
-            let fields: Vec<&str> = lines[0].split(' ').collect();
-            assert_eq!(fields.len(), 5, "{:?}", lines[0]);
-            let value = |i: usize, name: &str| -> u64 {
-                fields[i]
-                    .strip_prefix(name)
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or_else(|| panic!("{:?}", lines[0]))
-            };
-            assert!(value(3, "rtt_ns=") > 0, "{:?}", lines[0]);
-            sgis.push(value(4, "sgis_per_10k_messages="));
+    for prefix in ["urpc-wait", "urpc-wait-el0"] {
+        for pair in ["0-1", "0-5"] {
+            let mut sgis = Vec::new();
+            for mode in ["sgi-every-message", "asleep-flag", "wfe-then-asleep"] {
+                let lines = run.lines_starting(&format!("{prefix} {pair} mode={mode} "));
+                assert_eq!(lines.len(), 1, "{prefix} {pair} {mode}: {lines:?}");
+                let fields: Vec<&str> = lines[0].split(' ').collect();
+                assert_eq!(fields.len(), 5, "{:?}", lines[0]);
+                let value = |i: usize, name: &str| -> u64 {
+                    fields[i]
+                        .strip_prefix(name)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or_else(|| panic!("{:?}", lines[0]))
+                };
+                assert!(value(3, "rtt_ns=") > 0, "{:?}", lines[0]);
+                sgis.push(value(4, "sgis_per_10k_messages="));
+            }
+            assert_eq!(sgis[0], 10_000, "{prefix} {pair}: every message raises an SGI in the first mode");
+            assert!(
+                sgis[1] <= 10_000 && sgis[2] <= 10_000,
+                "{prefix} {pair}: the asleep flag adds no SGI: {sgis:?}"
+            );
+            let ratios = run.lines_starting(&format!("{prefix} {pair} over sgi-every-message: "));
+            assert_eq!(ratios.len(), 1, "{prefix} {pair}: {ratios:?}");
+            assert!(
+                ratios[0].contains(" asleep-flag: rtt ") && ratios[0].contains(" wfe-then-asleep: rtt "),
+                "{ratios:?}"
+            );
         }
-        assert_eq!(sgis[0], 10_000, "{pair}: every message raises an SGI in the first mode");
-        assert!(sgis[1] <= 10_000 && sgis[2] <= 10_000, "{pair}: the asleep flag adds no SGI: {sgis:?}");
-        let ratios = run.lines_starting(&format!("urpc-wait {pair} over sgi-every-message: "));
-        assert_eq!(ratios.len(), 1, "{pair}: {ratios:?}");
-        assert!(
-            ratios[0].contains(" asleep-flag: rtt ") && ratios[0].contains(" wfe-then-asleep: rtt "),
-            "{ratios:?}"
-        );
     }
 }
 

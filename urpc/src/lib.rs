@@ -69,5 +69,5 @@ pub use frame::{
 pub use line::{MessageLine, Payload, LINE_BYTES, PAYLOAD_BYTES, PAYLOAD_WORDS};
 pub use message::{DecodeError, Message};
 pub use notify::{poll_then_wait, Notify, SpinOnly};
-pub use sleep::{SpinWatch, WaitPolicy, WatchLine};
+pub use sleep::{SpinWatch, WaitMode, WaitPolicy, WatchLine};
 pub use wait::{recv_any, WaitError, POLLS_BEFORE_WAITING};

@@ -183,3 +183,151 @@ impl<const SLOTS: usize> Sender<'_, SLOTS> {
         asleep
     }
 }
+
+/// How the two sides of a measurement wait for a message and wake the other: the ways the
+/// kernel's (`urpc-wait`) and EL0's (`urpc-wait-el0`) wait comparisons measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitMode {
+    /// Both poll without end: the round trip of the channel itself.
+    Spin,
+    /// The way before the asleep flag: a receiver with nothing to do sleeps in `WFI` at once,
+    /// and every send raises the wake SGI.
+    InterruptEveryMessage,
+    /// The receiver sleeps in `WFI` at once, with its asleep flag set; a sender raises the SGI
+    /// only when it reads the flag set after sending (see the module documentation).
+    AsleepFlag,
+    /// The receiver first watches the slot's line (`LDAXR` + `WFE`, woken by the sender's
+    /// store without an interrupt) for [`WaitMode::WATCHES`] wake-ups, then sleeps as in
+    /// [`WaitMode::AsleepFlag`].
+    WatchThenAsleep,
+}
+
+impl WaitMode {
+    /// The modes a wait measurement compares, the baseline first.
+    pub const COMPARED: [WaitMode; 3] =
+        [WaitMode::InterruptEveryMessage, WaitMode::AsleepFlag, WaitMode::WatchThenAsleep];
+
+    /// Line watches before sleeping in [`WaitMode::WatchThenAsleep`]. On a board each lasts
+    /// until the store or the timer's event stream (about 1 ms), so this bounds the shallow
+    /// sleep; under QEMU's TCG a `WFE` returns at once (it is a yield to the emulator).
+    pub const WATCHES: u32 = 64;
+
+    /// Its name on the console.
+    pub fn name(self) -> &'static str {
+        match self {
+            WaitMode::Spin => "spin",
+            WaitMode::InterruptEveryMessage => "sgi-every-message",
+            WaitMode::AsleepFlag => "asleep-flag",
+            WaitMode::WatchThenAsleep => "wfe-then-asleep",
+        }
+    }
+
+    /// How a receiver waits in this mode (not used by [`WaitMode::Spin`], which polls).
+    pub fn policy(self) -> WaitPolicy {
+        let watches = if self == WaitMode::WatchThenAsleep { Self::WATCHES } else { 0 };
+        WaitPolicy { polls: 0, watches }
+    }
+
+    /// Whether a sender raises the SGI after every message, asleep flag or not.
+    pub fn interrupts_every_message(self) -> bool {
+        self == WaitMode::InterruptEveryMessage
+    }
+
+    /// Its code in a message.
+    pub fn code(self) -> u8 {
+        match self {
+            WaitMode::Spin => 0,
+            WaitMode::InterruptEveryMessage => 1,
+            WaitMode::AsleepFlag => 2,
+            WaitMode::WatchThenAsleep => 3,
+        }
+    }
+
+    /// The mode a message's code names, if any.
+    pub fn from_code(code: u8) -> Option<Self> {
+        [WaitMode::Spin, WaitMode::InterruptEveryMessage, WaitMode::AsleepFlag, WaitMode::WatchThenAsleep]
+            .get(usize::from(code))
+            .copied()
+    }
+}
+
+/// A wait comparison's line of ratios: every mode's round trip and SGIs over the first mode's,
+/// as ` <mode>: rtt <r> sgis <s>` each (two decimals, `-` over a zero), written to `out`.
+pub struct Ratios<W: core::fmt::Write> {
+    out: W,
+    /// The first mode's round trip and SGIs.
+    base: Option<(u64, u64)>,
+}
+
+impl<W: core::fmt::Write> Ratios<W> {
+    /// An empty line of ratios written to `out`.
+    pub fn new(out: W) -> Self {
+        Ratios { out, base: None }
+    }
+
+    /// One mode's figures (any unit, the same for every mode): the first is the baseline,
+    /// each later one adds its ratios.
+    pub fn add(&mut self, mode: WaitMode, rtt: u64, sgis: u64) {
+        match self.base {
+            None => self.base = Some((rtt, sgis)),
+            Some((base_rtt, base_sgis)) => {
+                let (rtt, sgis) = (Hundredths::ratio(rtt, base_rtt), Hundredths::ratio(sgis, base_sgis));
+                let _ = write!(self.out, " {}: rtt {rtt} sgis {sgis}", mode.name());
+            }
+        }
+    }
+
+    /// What was written.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// A ratio printed with two decimals (`-` when the denominator is 0).
+struct Hundredths(Option<u64>);
+
+impl Hundredths {
+    fn ratio(numerator: u64, denominator: u64) -> Self {
+        Self((denominator != 0).then(|| numerator.saturating_mul(100) / denominator))
+    }
+}
+
+impl core::fmt::Display for Hundredths {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(hundredths) => write!(f, "{}.{:02}", hundredths / 100, hundredths % 100),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_are_over_the_first_mode_with_two_decimals() {
+        let mut ratios = Ratios::new(std::string::String::new());
+        ratios.add(WaitMode::InterruptEveryMessage, 200, 10_000);
+        ratios.add(WaitMode::AsleepFlag, 150, 7_355);
+        ratios.add(WaitMode::WatchThenAsleep, 25, 0);
+        assert_eq!(
+            ratios.into_inner(),
+            " asleep-flag: rtt 0.75 sgis 0.73 wfe-then-asleep: rtt 0.12 sgis 0.00"
+        );
+        let mut zero = Ratios::new(std::string::String::new());
+        zero.add(WaitMode::InterruptEveryMessage, 0, 0);
+        zero.add(WaitMode::AsleepFlag, 5, 5);
+        assert_eq!(zero.into_inner(), " asleep-flag: rtt - sgis -");
+    }
+
+    #[test]
+    fn a_mode_s_code_names_it_again() {
+        for mode in
+            [WaitMode::Spin, WaitMode::InterruptEveryMessage, WaitMode::AsleepFlag, WaitMode::WatchThenAsleep]
+        {
+            assert_eq!(WaitMode::from_code(mode.code()), Some(mode));
+        }
+        assert_eq!(WaitMode::from_code(4), None);
+    }
+}

@@ -21,7 +21,7 @@ mod arch;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub use arch::{
     bound_channel_frame, channel_frame, counter, init_heap, pingpong_line, read_kernel_memory, syscall,
-    syscall6, HeapSpace,
+    syscall6, wait_for_store, HeapSpace,
 };
 
 /// Bytes of a program's heap unless its `entry!` says otherwise.
@@ -68,9 +68,16 @@ mod host {
     pub fn pingpong_line(_va: u64) -> &'static core::sync::atomic::AtomicU64 {
         Box::leak(Box::new(core::sync::atomic::AtomicU64::new(0)))
     }
+
+    /// No exclusive monitor on the host stand-in: a spin-loop hint.
+    pub fn wait_for_store(_word: &core::sync::atomic::AtomicU64, _seen: u64) {
+        core::hint::spin_loop();
+    }
 }
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
-pub use host::{bound_channel_frame, channel_frame, counter, pingpong_line, read_kernel_memory};
+pub use host::{
+    bound_channel_frame, channel_frame, counter, pingpong_line, read_kernel_memory, wait_for_store,
+};
 
 /// Stand-in on the host, where there is no kernel to call: every call fails.
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
@@ -85,6 +92,7 @@ pub fn syscall6(_call: Call, _args: [u64; 6]) -> (u64, [u64; 3]) {
 }
 
 pub mod console;
+pub mod waitset;
 
 /// What `cap_identify` tells about a capability.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -484,6 +492,38 @@ pub fn cannot_join(_arg: u64) -> u64 {
 pub fn wait(timeout_ticks: u64) -> bool {
     Error::check(syscall(Call::Wait, [timeout_ticks, 0, 0, 0])) == Ok(1)
 }
+
+/// The kernel and line watch a [`waitset::Waitset`] of an EL0 program uses: the counter,
+/// [`wait`] to sleep, and [`wait_for_store`] (an exclusive load and `WFE`, which
+/// `SCTLR_EL1.nTWE` lets EL0 run) to watch a line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ElZero;
+
+impl waitset::Kernel for ElZero {
+    fn now(&self) -> u64 {
+        counter()
+    }
+
+    fn sleep_until(&self, deadline: Option<u64>) -> bool {
+        match deadline {
+            None => wait(0),
+            Some(deadline) => {
+                let now = counter();
+                // `wait(0)` would mean no limit: a deadline already passed sleeps not at all.
+                now < deadline && wait(deadline - now)
+            }
+        }
+    }
+}
+
+impl urpc::WatchLine for ElZero {
+    fn wait_for_store(&self, word: &AtomicU64, seen: u64) {
+        wait_for_store(word, seen);
+    }
+}
+
+/// A waitset of an EL0 program (see [`waitset`]).
+pub type Waitset = waitset::Waitset<ElZero, ElZero>;
 
 /// Sends the wake SGI to `core`: every dispatcher waiting there (its monitor among them) runs
 /// again.

@@ -6,6 +6,13 @@
 //! and every bounce, report the median and 99th percentile). The channel frames come from the
 //! shared region, handed to this dispatcher explicitly by its monitor (`grant`).
 //!
+//! Every wait for a message goes through the runtime's waitset (`userland::Waitset`): the
+//! benchmark's round trips poll it without end ([`WaitMode::Spin`]); the wait comparison
+//! (`ECHO_WAITING` / `MEASURE_WAITING`) lets it watch the line and sleep as each
+//! [`WaitMode`] says, raising the wake SGI as that mode says, and counts the SGIs. The raw
+//! cache-line bounce stays a bare loop: it is the floor the others are compared with, and the
+//! same loop Linux's threads run in `scripts/bench linux`.
+//!
 //! Every wait is bounded: a peer that stops answering ends the pair with a named
 //! [`Failure`], reported to the monitor as such, never as a zero figure.
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -17,14 +24,23 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use monitor::bench::{Failure, PATIENCE_SECONDS};
-use monitor::local::{self, pack, SERVICE_LATENCY};
+use monitor::local::{self, pack, unpack, SERVICE_LATENCY};
 use monitor::stats::{percentile, ticks_to_ns};
 use urpc::messages::{Ping, Pong};
-use urpc::{Endpoint, PollDeadline, Side, POLLS_PER_CLOCK_READ};
-use userland::{info, ChannelKind, Info};
+use urpc::{
+    Endpoint, Message, PollDeadline, Receiver, Sender, Side, WaitMode, WaitPolicy, POLLS_PER_CLOCK_READ,
+};
+use userland::waitset::{Event, Kernel, TimerId};
+use userland::{info, ChannelKind, Info, Waitset};
 
 /// Round trips before timing starts.
 const WARMUP: u64 = 1_000;
+
+/// How the round trips of [`WaitMode::Spin`] wait: polling without end (the patience timer is
+/// looked at every `POLLS_PER_CLOCK_READ` polls).
+const SPINNING: WaitPolicy = WaitPolicy { polls: u32::MAX, watches: 0 };
+/// How the program waits for its monitor's next request: straight to sleep.
+const IDLE: WaitPolicy = WaitPolicy { polls: 0, watches: 0 };
 
 struct Channel {
     link: Endpoint<'static>,
@@ -35,59 +51,173 @@ struct Latency {
     core: u64,
     frequency: u64,
     channels: Vec<Option<Channel>>,
+    waitset: Waitset,
 }
 
 /// A wait of `PATIENCE_SECONDS` from `start` that reads the counter only every
 /// `POLLS_PER_CLOCK_READ` empty polls: a counter read per poll would measure the counter (under
 /// QEMU each read takes the emulator's global lock) rather than the channel.
-fn patience(frequency: u64, start: u64) -> PollDeadline<fn() -> u64> {
+fn bounded(frequency: u64, start: u64) -> PollDeadline<fn() -> u64> {
     PollDeadline::new(userland::counter, start, PATIENCE_SECONDS * frequency, POLLS_PER_CLOCK_READ)
 }
 
-impl Latency {
-    /// The application channel to `peer` (mapped on first use; one endpoint per side, for good).
-    fn channel(&mut self, peer: u64) -> Option<&mut Channel> {
-        let slot = self.channels.get_mut(peer as usize)?;
-        if slot.is_none() {
-            let va = userland::map_channel(peer, ChannelKind::Application).ok()?;
-            let side = if self.core < peer { Side::A } else { Side::B };
-            *slot = Some(Channel {
-                link: userland::channel_frame(va).endpoint(side),
-                line: userland::pingpong_line(va),
-            });
-        }
-        slot.as_mut()
+/// The bound on a session's waits for messages: a timer on the waitset `PATIENCE_SECONDS`
+/// out, set again when it fires after progress, so the counter is read only when the timer is
+/// set and not on every round trip.
+struct Patience {
+    ticks: u64,
+    timer: Option<TimerId>,
+    /// The progress count when the timer was set.
+    progress: u64,
+}
+
+impl Patience {
+    fn new(frequency: u64) -> Self {
+        Patience { ticks: PATIENCE_SECONDS * frequency, timer: None, progress: 0 }
     }
 
-    /// Echoes for `peer`. Only a failure before it is ready is reported: once the measuring
-    /// side pings, it is the one that says whether the pair failed.
-    fn echo(&mut self, peer: u64, rounds: u64) -> Result<(), Failure> {
-        let (core, frequency) = (self.core, self.frequency);
-        let channel = self.channel(peer).ok_or(Failure::NoChannel)?;
-        let _ = userland::send_to_monitor([local::READY, peer, 0]);
-        let total = WARMUP + rounds;
-        let mut answered = 0;
-        let mut deadline = patience(frequency, userland::counter());
-        while answered < total {
-            match channel.link.receiver.try_recv_message::<Ping>() {
-                Ok(ping) => {
-                    while channel.link.sender.try_send_message(&Pong::answer(&ping)).is_err() {
-                        if deadline.expired() {
-                            userland::println!("latency {core}: core {peer} stopped taking pongs");
-                            return Ok(());
-                        }
-                        core::hint::spin_loop();
+    /// Waits until `receiver` has something; false once a whole patience passed while
+    /// `progress` (the caller's count of messages) stayed the same.
+    fn wait(&mut self, waitset: &mut Waitset, receiver: &mut Receiver<'static>, progress: u64) -> bool {
+        loop {
+            if self.timer.is_none() {
+                self.timer = Some(waitset.set_timer(waitset.kernel().now().saturating_add(self.ticks)));
+                self.progress = progress;
+            }
+            match waitset.wait(receiver) {
+                Event::Message(_) => return true,
+                Event::Timer(timer) if Some(timer) == self.timer => {
+                    self.timer = None;
+                    if self.progress == progress {
+                        return false;
                     }
-                    answered += 1;
-                    deadline.progress();
                 }
-                Err(_) if deadline.expired() => {
-                    userland::println!("latency {core}: core {peer} stopped pinging");
-                    return Ok(());
-                }
-                Err(_) => core::hint::spin_loop(),
+                Event::Timer(_) | Event::Woken => {}
             }
         }
+    }
+
+    /// The session is over: its timer goes.
+    fn end(self, waitset: &mut Waitset) {
+        if let Some(timer) = self.timer {
+            waitset.cancel(timer);
+        }
+    }
+}
+
+/// Sends `message`, waiting (bounded) for room; false if the peer took nothing for a whole
+/// patience. A send that finds room reads no counter: the patience starts at the first clock
+/// read of the wait, `POLLS_PER_CLOCK_READ` polls in (a read per send would put the emulator's
+/// counter lock in every round trip).
+fn send<M: Message>(sender: &mut Sender<'static>, message: &M, frequency: u64) -> bool {
+    let mut deadline = bounded(frequency, 0);
+    deadline.progress();
+    while sender.try_send_message(message).is_err() {
+        if deadline.expired() {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+    true
+}
+
+/// Waits for the pong answering ping `seq`. A message that is not a pong (a ping left from a
+/// pair that failed on this channel) is dropped, as the rings' typed receive does; a pong with
+/// another number is [`Failure::WrongPong`], none within the patience [`Failure::NoPong`].
+fn next_pong(
+    waitset: &mut Waitset,
+    patience: &mut Patience,
+    receiver: &mut Receiver<'static>,
+    seq: u64,
+) -> Result<Pong, Failure> {
+    loop {
+        if !patience.wait(waitset, receiver, seq) {
+            return Err(Failure::NoPong);
+        }
+        match receiver.try_recv_message::<Pong>() {
+            Ok(pong) if pong.seq == seq => return Ok(pong),
+            Ok(_) => return Err(Failure::WrongPong),
+            Err(_) => {}
+        }
+    }
+}
+
+/// After a send: raises the wake SGI to `peer` when `mode` does it for every message, or when
+/// the receiver said it sleeps (`urpc::sleep`'s handshake); returns the SGIs raised.
+fn wake(sender: &Sender<'static>, mode: WaitMode, peer: u64) -> u64 {
+    if mode == WaitMode::Spin || !(mode.interrupts_every_message() || sender.receiver_asleep()) {
+        return 0;
+    }
+    u64::from(userland::notify(peer).is_ok())
+}
+
+/// How the receiver waits in `mode`.
+fn policy(mode: WaitMode) -> WaitPolicy {
+    if mode == WaitMode::Spin {
+        SPINNING
+    } else {
+        mode.policy()
+    }
+}
+
+/// The application channel to `peer` (mapped on first use; one endpoint per side, for good).
+fn channel(channels: &mut [Option<Channel>], core: u64, peer: u64) -> Option<&mut Channel> {
+    let slot = channels.get_mut(peer as usize)?;
+    if slot.is_none() {
+        let va = userland::map_channel(peer, ChannelKind::Application).ok()?;
+        let side = if core < peer { Side::A } else { Side::B };
+        *slot = Some(Channel {
+            link: userland::channel_frame(va).endpoint(side),
+            line: userland::pingpong_line(va),
+        });
+    }
+    slot.as_mut()
+}
+
+impl Latency {
+    /// Echoes for `peer`, waiting and waking as `mode` says: after [`WaitMode::Spin`] it
+    /// bounces the pair's line, after the others it reports the SGIs it raised after the
+    /// warm-up in a last pong (`seq` one past the last ping's, the count in `ts`). Only a
+    /// failure before it is ready is reported: once the measuring side pings, it is the one
+    /// that says whether the pair failed.
+    fn echo(&mut self, peer: u64, rounds: u64, mode: WaitMode) -> Result<(), Failure> {
+        let Latency { core, frequency, channels, waitset } = self;
+        let (core, frequency) = (*core, *frequency);
+        let channel = channel(channels, core, peer).ok_or(Failure::NoChannel)?;
+        waitset.set_policy(policy(mode));
+        let _ = userland::send_to_monitor([local::READY, peer, 0]);
+        let total = WARMUP + rounds;
+        let mut patience = Patience::new(frequency);
+        let (mut sgis, mut sgis_before) = (0, 0);
+        let mut answered = 0;
+        while answered < total {
+            if answered == WARMUP {
+                sgis_before = sgis;
+            }
+            if !patience.wait(waitset, &mut channel.link.receiver, answered) {
+                userland::println!("latency {core}: core {peer} stopped pinging");
+                patience.end(waitset);
+                return Ok(());
+            }
+            // Anything but a ping (a message left from a pair that failed on this channel) is
+            // dropped; the patience still bounds the wait for the next ping.
+            let Ok(ping) = channel.link.receiver.try_recv_message::<Ping>() else { continue };
+            if !send(&mut channel.link.sender, &Pong::answer(&ping), frequency) {
+                userland::println!("latency {core}: core {peer} stopped taking pongs");
+                patience.end(waitset);
+                return Ok(());
+            }
+            sgis += wake(&channel.link.sender, mode, peer);
+            answered += 1;
+        }
+        patience.end(waitset);
+        if mode != WaitMode::Spin {
+            if send(&mut channel.link.sender, &Pong { seq: total, ts: sgis - sgis_before }, frequency) {
+                wake(&channel.link.sender, mode, peer);
+            }
+            return Ok(());
+        }
+        let mut deadline = bounded(frequency, userland::counter());
         for i in 0..total {
             while channel.line.load(Ordering::Acquire) != 2 * i + 1 {
                 if deadline.expired() {
@@ -105,37 +235,34 @@ impl Latency {
     /// Measures against `peer`: the median and 99th percentile URPC round trip and the median
     /// raw cache-line round trip, in ns, each at least one counter tick.
     fn measure(&mut self, peer: u64, rounds: u64) -> Result<(u32, u32, u32), Failure> {
-        let frequency = self.frequency;
-        let channel = self.channel(peer).ok_or(Failure::NoChannel)?;
+        let Latency { core, frequency, channels, waitset } = self;
+        let frequency = *frequency;
+        let channel = channel(channels, *core, peer).ok_or(Failure::NoChannel)?;
+        waitset.set_policy(SPINNING);
         let mut samples: Vec<u32> = Vec::with_capacity(rounds as usize);
+        let mut patience = Patience::new(frequency);
         // Two counter reads a round trip, at its start and end; the waits read it only every
         // `POLLS_PER_CLOCK_READ` empty polls.
-        for seq in 0..WARMUP + rounds {
-            let start = userland::counter();
-            let mut deadline = patience(frequency, start);
-            while channel.link.sender.try_send_message(&Ping { seq, ts: start }).is_err() {
-                if deadline.expired() {
+        let result = (|| {
+            for seq in 0..WARMUP + rounds {
+                let start = userland::counter();
+                if !send(&mut channel.link.sender, &Ping { seq, ts: start }, frequency) {
                     return Err(Failure::RingFull);
                 }
-                core::hint::spin_loop();
-            }
-            loop {
-                match channel.link.receiver.try_recv_message::<Pong>() {
-                    Ok(pong) if pong.seq == seq => break,
-                    Ok(_) => return Err(Failure::WrongPong),
-                    Err(_) if deadline.expired() => return Err(Failure::NoPong),
-                    Err(_) => core::hint::spin_loop(),
+                next_pong(waitset, &mut patience, &mut channel.link.receiver, seq)?;
+                if seq >= WARMUP {
+                    samples.push((userland::counter() - start).min(u64::from(u32::MAX)) as u32);
                 }
             }
-            if seq >= WARMUP {
-                samples.push((userland::counter() - start).min(u64::from(u32::MAX)) as u32);
-            }
-        }
+            Ok(())
+        })();
+        patience.end(waitset);
+        result?;
         let mut limit: Vec<u32> = Vec::with_capacity(rounds as usize);
         for i in 0..WARMUP + rounds {
             let start = userland::counter();
             channel.line.store(2 * i + 1, Ordering::Release);
-            let mut deadline = patience(frequency, start);
+            let mut deadline = bounded(frequency, start);
             while channel.line.load(Ordering::Acquire) != 2 * i + 2 {
                 if deadline.expired() {
                     return Err(Failure::NoBounce);
@@ -160,6 +287,47 @@ impl Latency {
             ns(percentile(&mut limit, 50))?,
         ))
     }
+
+    /// Times `rounds` round trips against `peer` with both sides waiting and waking as `mode`
+    /// says: the mean round trip in ns and the wake SGIs both sides raised per 10,000 messages.
+    fn measure_waiting(&mut self, peer: u64, rounds: u64, mode: WaitMode) -> Result<(u32, u32), Failure> {
+        let Latency { core, frequency, channels, waitset } = self;
+        let frequency = *frequency;
+        let channel = channel(channels, *core, peer).ok_or(Failure::NoChannel)?;
+        waitset.set_policy(policy(mode));
+        let mut patience = Patience::new(frequency);
+        let total = WARMUP + rounds;
+        let result = (|| {
+            let (mut start, mut sgis, mut sgis_before) = (userland::counter(), 0, 0);
+            for seq in 0..total {
+                if seq == WARMUP {
+                    (start, sgis_before) = (userland::counter(), sgis);
+                }
+                if !send(&mut channel.link.sender, &Ping { seq, ts: 0 }, frequency) {
+                    return Err(Failure::RingFull);
+                }
+                sgis += wake(&channel.link.sender, mode, peer);
+                next_pong(waitset, &mut patience, &mut channel.link.receiver, seq)?;
+            }
+            let rtt_ticks = (userland::counter() - start) / rounds.max(1);
+            let echo_sgis = next_pong(waitset, &mut patience, &mut channel.link.receiver, total)?.ts;
+            let messages = 2 * rounds.max(1);
+            Ok((rtt_ticks, (sgis - sgis_before + echo_sgis) * 10_000 / messages))
+        })();
+        patience.end(waitset);
+        let (rtt_ticks, sgis_per_10k) = result?;
+        let rtt_ns = ticks_to_ns(rtt_ticks, frequency).min(u64::from(u32::MAX)) as u32;
+        if rtt_ns == 0 {
+            return Err(Failure::BelowResolution);
+        }
+        Ok((rtt_ns, sgis_per_10k.min(u64::from(u32::MAX)) as u32))
+    }
+}
+
+/// The wait mode a request's word names, with its rounds; `None` for an unknown code.
+fn rounds_and_mode(word: u64) -> Option<(u64, WaitMode)> {
+    let (rounds, code) = unpack(word);
+    Some((rounds.into(), WaitMode::from_code(u8::try_from(code).ok()?)?))
 }
 
 fn run() -> u64 {
@@ -167,27 +335,50 @@ fn run() -> u64 {
     let count = info(Info::CoreCount).unwrap_or(0);
     let frequency = info(Info::CounterFrequency).unwrap_or(1);
     let me = info(Info::DispatcherIndex).unwrap_or(0);
-    let mut latency = Latency { core, frequency, channels: (0..count).map(|_| None).collect() };
+    let waitset = Waitset::new(userland::ElZero, userland::ElZero, IDLE);
+    let mut latency = Latency { core, frequency, channels: (0..count).map(|_| None).collect(), waitset };
     let _ = userland::send_to_monitor([local::REGISTER, SERVICE_LATENCY, me]);
     loop {
-        match userland::recv_local() {
-            Ok((_, [local::ECHO, peer, rounds])) => {
-                if let Err(failure) = latency.echo(peer, rounds) {
-                    let _ = userland::send_to_monitor([local::FAILED_ECHOING, peer, failure.code().into()]);
+        let request = match userland::recv_local() {
+            Ok((_, words)) => words,
+            Err(_) => {
+                // Nothing on any channel: the waitset sleeps until the monitor's next request.
+                latency.waitset.set_policy(IDLE);
+                let mut no_channels: [Receiver<'static>; 0] = [];
+                latency.waitset.wait(&mut no_channels[..]);
+                continue;
+            }
+        };
+        let echo = match request {
+            [local::ECHO, peer, rounds] => Some((peer, rounds, WaitMode::Spin)),
+            [local::ECHO_WAITING, peer, word] => {
+                rounds_and_mode(word).map(|(rounds, mode)| (peer, rounds, mode))
+            }
+            _ => None,
+        };
+        if let Some((peer, rounds, mode)) = echo {
+            if let Err(failure) = latency.echo(peer, rounds, mode) {
+                let _ = userland::send_to_monitor([local::FAILED_ECHOING, peer, failure.code().into()]);
+            }
+            continue;
+        }
+        let report = match request {
+            [local::MEASURE, peer, rounds] => match latency.measure(peer, rounds) {
+                Ok((p50, p99, limit)) => [local::RESULT, pack(peer as u32, limit), pack(p50, p99)],
+                Err(failure) => [local::FAILED_MEASURING, peer, failure.code().into()],
+            },
+            [local::MEASURE_WAITING, peer, word] => {
+                let Some((rounds, mode)) = rounds_and_mode(word) else { continue };
+                match latency.measure_waiting(peer, rounds, mode) {
+                    Ok((rtt_ns, sgis)) => {
+                        [local::WAIT_RESULT, pack(peer as u32, mode.code().into()), pack(rtt_ns, sgis)]
+                    }
+                    Err(failure) => [local::FAILED_MEASURING, peer, failure.code().into()],
                 }
             }
-            Ok((_, [local::MEASURE, peer, rounds])) => {
-                let report = match latency.measure(peer, rounds) {
-                    Ok((p50, p99, limit)) => [local::RESULT, pack(peer as u32, limit), pack(p50, p99)],
-                    Err(failure) => [local::FAILED_MEASURING, peer, failure.code().into()],
-                };
-                let _ = userland::send_to_monitor(report);
-            }
-            Ok(_) => {}
-            Err(_) => {
-                userland::wait(0);
-            }
-        }
+            _ => continue,
+        };
+        let _ = userland::send_to_monitor(report);
     }
 }
 

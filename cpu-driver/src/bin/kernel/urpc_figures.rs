@@ -21,6 +21,7 @@ use cpu_driver::boot_record::{BootRecord, FLAG_BENCH};
 use cpu_driver::kernel_messages::{KernelMessage, MeasureRequest, WaitMode};
 use cpu_driver::time::ticks_to_ns;
 use urpc::messages::{Ping, Pong};
+use urpc::sleep::Ratios;
 use urpc::{PollDeadline, POLLS_PER_CLOCK_READ};
 
 use crate::channels::{self, send, Link, Peer};
@@ -83,8 +84,7 @@ struct WaitFigures {
 /// Measures every [`WaitMode::COMPARED`] on the pair `boot`-`core` and prints a line each and a
 /// line of ratios to the first.
 fn compare_waits(boot: u64, core: u64, frequency: u64) {
-    let mut baseline: Option<WaitFigures> = None;
-    let mut ratios = alloc::string::String::new();
+    let mut ratios = Ratios::new(alloc::string::String::new());
     for mode in WaitMode::COMPARED {
         let figures = channels::with_peer(core, |peer| measure_waiting(peer, mode)).flatten();
         let Some(figures) = figures else {
@@ -97,39 +97,9 @@ fn compare_waits(boot: u64, core: u64, frequency: u64) {
             ticks_to_ns(figures.rtt_ticks, frequency),
             figures.sgis_per_10k
         );
-        match baseline {
-            None => baseline = Some(figures),
-            Some(base) => {
-                use core::fmt::Write;
-                let _ = write!(
-                    ratios,
-                    " {}: rtt {} sgis {}",
-                    mode.name(),
-                    Hundredths::ratio(figures.rtt_ticks, base.rtt_ticks),
-                    Hundredths::ratio(figures.sgis_per_10k, base.sgis_per_10k)
-                );
-            }
-        }
+        ratios.add(mode, figures.rtt_ticks, figures.sgis_per_10k);
     }
-    kprintln!("urpc-wait {boot}-{core} over {}:{ratios}", WaitMode::COMPARED[0].name());
-}
-
-/// A ratio printed with two decimals (`-` when the denominator is 0).
-struct Hundredths(Option<u64>);
-
-impl Hundredths {
-    fn ratio(numerator: u64, denominator: u64) -> Self {
-        Self((denominator != 0).then(|| numerator.saturating_mul(100) / denominator))
-    }
-}
-
-impl core::fmt::Display for Hundredths {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.0 {
-            Some(hundredths) => write!(f, "{}.{:02}", hundredths / 100, hundredths % 100),
-            None => f.write_str("-"),
-        }
-    }
+    kprintln!("urpc-wait {boot}-{core} over {}:{}", WaitMode::COMPARED[0].name(), ratios.into_inner());
 }
 
 /// Boot core: one wait measurement. Both sides wait as `mode` says and wake each other as it
