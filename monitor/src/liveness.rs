@@ -84,6 +84,7 @@ impl Monitor {
                     );
                     self.stopped = true;
                 }
+                other => self.hotplug_event(other),
             }
         }
     }
@@ -200,7 +201,7 @@ impl Monitor {
 impl Monitor {
     /// Sends [`PROBES`] numbered probes to every surviving peer and counts what does not come
     /// back exactly once (lost, duplicated, or from a core that was not asked).
-    fn probe_survivors(&mut self) -> u32 {
+    pub(crate) fn probe_survivors(&mut self) -> u32 {
         self.probe_echoes.clear();
         let peers: Vec<u64> = (0..64).filter(|&p| self.peers() & (1 << p) != 0).collect();
         for &peer in &peers {

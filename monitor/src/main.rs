@@ -17,6 +17,7 @@ extern crate alloc;
 mod bind;
 mod exercise;
 mod exercise_random;
+mod hotplug;
 mod kernel_caps;
 mod liveness;
 mod span;
@@ -181,6 +182,10 @@ struct Monitor {
     /// Echoes of the boot monitor's probes after faults: (from, number).
     probe_echoes: Vec<(u64, u32)>,
     child_modules: Vec<(u64, u64)>,
+    /// CPU hotplug requests and steps (`hotplug`).
+    hotplug: hotplug::Hotplug,
+    /// Boot core: what is left of the RAM it carves regions and shares from.
+    carver: Option<Carver>,
 }
 
 impl Monitor {
@@ -264,6 +269,8 @@ impl Monitor {
             stopped: false,
             probe_echoes: Vec::new(),
             child_modules: Vec::new(),
+            hotplug: Default::default(),
+            carver: None,
         }
     }
 
@@ -395,6 +402,7 @@ impl Monitor {
             }
         }
         self.membership_step();
+        self.hotplug_poll();
     }
 
     fn latency_dispatcher(&self) -> Option<u64> {
@@ -435,6 +443,7 @@ impl Monitor {
             }
             local::SPAN_UNSHARE => self.on_span_unshare(sender, words[1] as u32, words[2]),
             local::SPAN_PROTECT => self.on_span_protect(sender, words[1] as u32, words[2]),
+            local::HOTPLUG => self.on_local_hotplug(words),
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
                 let (p50_ns, p99_ns) = unpack(words[2]);
@@ -486,6 +495,11 @@ impl Monitor {
         };
         if let Some(wire) = membership {
             self.on_membership(peer, wire);
+            return;
+        }
+        // A core started again is no member until its join round commits.
+        if let MonitorMessage::JoinRequest(request) = message {
+            self.on_join_request(peer, request);
             return;
         }
         // A removed core's messages count for nothing (it is told to stop).
@@ -561,6 +575,12 @@ impl Monitor {
             MonitorMessage::Heartbeat(_) | MonitorMessage::MembershipStep(_) | MonitorMessage::Evicted(_) => {
             }
             MonitorMessage::SpanMemberEnded(ended) => self.on_span_member_ended(peer, ended),
+            MonitorMessage::HotplugOff(off) => self.on_hotplug_off(peer, off),
+            MonitorMessage::HotplugOn(on) => self.on_hotplug_on(on),
+            MonitorMessage::Welcome(welcome) => self.on_welcome(peer, welcome),
+            MonitorMessage::HotplugDone(done) => self.on_hotplug_done(done),
+            // Handled above.
+            MonitorMessage::JoinRequest(_) => {}
             MonitorMessage::ExerciseListHoldings(list) => self.send_holdings(u64::from(list.to)),
             MonitorMessage::ExerciseHolding(h) => self.exercise_holdings.push(monitor::holdings::Holding {
                 core: h.core,
@@ -626,7 +646,9 @@ impl Monitor {
                 }
             }
         }
-        carver.taken()
+        let taken = carver.taken();
+        self.carver = Some(carver);
+        taken
     }
 
     /// Says what this monitor holds: its RAM capabilities, found with `cap_identify` over its
@@ -978,7 +1000,14 @@ impl Monitor {
         for core in (0..64).filter(|&c| silent & (1 << c) != 0) {
             self.declare_dead(core, "its monitor never said hello");
         }
-        if info(Info::Flags).is_ok_and(|f| f & FLAG_BENCH != 0) {
+        let hotplug = self
+            .skb
+            .as_ref()
+            .and_then(|s| s.bootargs.as_deref())
+            .is_some_and(|a| a.split_whitespace().any(|w| w == "hotplug"));
+        if hotplug {
+            self.hotplug_cycles();
+        } else if info(Info::Flags).is_ok_and(|f| f & FLAG_BENCH != 0) {
             self.benchmark();
         }
         if self.options.unmap {
@@ -1234,6 +1263,7 @@ fn run() -> u64 {
         );
     }
     monitor.spawn_programs();
+    monitor.ask_to_join();
     if monitor.core == monitor.boot {
         monitor.coordinate();
     }

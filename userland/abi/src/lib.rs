@@ -211,6 +211,22 @@ pub enum Call {
     /// `dispatcher` names, copied to `dest`; refused (`InvalidArgument`) for a dispatcher that
     /// joined another core's image or was loaded at boot.
     DispatcherImage = 36,
+    /// `core_off()`: (holder of the Kernel capability, not on the boot core) powers the
+    /// caller's core off: the kernel disarms its timer, takes its part of the GIC down, cleans
+    /// and invalidates the memory its monitor was given to the point of coherency and calls
+    /// PSCI `CPU_OFF`, which does not return. The monitor first leaves the membership and
+    /// drains its work. Returns only if refused: `Denied` (no Kernel capability),
+    /// `InvalidArgument` (the boot core), `WouldBlock` (the firmware offers no `CPU_OFF`: a
+    /// core released from a spin table cannot be powered off, or PSCI refused; printed).
+    CoreOff = 37,
+    /// `core_reclaim(core)`: (holder of the Kernel capability, on the boot core) takes back
+    /// what core `core` held once the firmware says it is off (PSCI `AFFINITY_INFO`): the
+    /// objects its region and its monitor's share were retyped into are released (the memory
+    /// is the caller's RAM again), its kernel and monitor channels are emptied, and it may be
+    /// started again with `core_boot` (a fresh region). `WouldBlock` while it is not off yet
+    /// (or the firmware will not say); `InvalidArgument` for no such core, the boot core, or a
+    /// core that was not started; `Denied` without the Kernel capability or off the boot core.
+    CoreReclaim = 38,
 }
 
 /// Packs a capability's type, rights and owning core into one word, as `cap_export` returns
@@ -349,6 +365,8 @@ impl Call {
             34 => Call::CapProtect,
             35 => Call::SpawnJoined,
             36 => Call::DispatcherImage,
+            37 => Call::CoreOff,
+            38 => Call::CoreReclaim,
             _ => return None,
         })
     }

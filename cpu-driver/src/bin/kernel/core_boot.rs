@@ -37,6 +37,11 @@ pub fn status(record: &BootRecord, index: usize) -> StartStatus {
     table.get(index).map_or(StartStatus::Absent, |&raw| StartStatus::from_raw(raw))
 }
 
+/// Core `index` is off and what it held was taken back: it may be started again.
+pub fn mark_off(record: &BootRecord, index: usize) {
+    set_status(record, index, StartStatus::Absent);
+}
+
 fn set_status(record: &BootRecord, index: usize, status: StartStatus) {
     let mut guard = STATUS.lock();
     let table = guard.get_or_insert(record.start_status);

@@ -1,0 +1,473 @@
+//! CPU hotplug, the monitors' part. A request to take a core off or on (an EL0 program's
+//! [`local::HOTPLUG`](monitor::local::HOTPLUG) to its monitor, or [`HotplugOff`] /
+//! [`HotplugOn`] from another monitor) goes to the boot core's monitor, which starts cores.
+//!
+//! **Off.** The boot core's monitor forwards the request to the core's own monitor, which
+//! leaves the membership by agreement (`Membership::request_leave`); every other monitor drops
+//! its channel to it once the leave commits. The leaving monitor then flushes what still waits
+//! in its outbox and asks its kernel to power the core off (`core_off`: PSCI `CPU_OFF`). The
+//! boot core's monitor asks its kernel for the core back (`core_reclaim`) until the firmware
+//! says it is off; then it prints `core <n> off`.
+//!
+//! **On.** The boot core's monitor carves a fresh region and share, starts the core
+//! (`core_boot`) and binds a fresh endpoint to it (its kernel emptied the channels). The new
+//! monitor builds a fresh SKB replica and endpoints as at boot and asks to join
+//! ([`JoinRequest`]); the boot core's monitor runs a join round with the next incarnation
+//! among the live cores, each of which binds a fresh endpoint once it commits, and welcomes
+//! the core ([`Welcome`]) with the live set.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use monitor::local;
+use monitor::membership::{Config, Event, Membership};
+use monitor::messages::{HotplugDone, HotplugOff, HotplugOn, JoinRequest, Welcome};
+use urpc::Side;
+use userland::{println, ChannelKind, SLOT_FIRST_CPU_DRIVER};
+
+use crate::Monitor;
+
+/// Why a hotplug request was refused (the `status` of [`HotplugDone`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Refusal {
+    /// The boot core cannot go off (it starts cores and owns the console).
+    BootCore = 1,
+    /// No such core, or it is not in the state the request needs (off for on, live for off).
+    WrongState = 2,
+    /// Another hotplug request is under way.
+    Busy = 3,
+    /// The firmware cannot power it off (spin table), or its kernel refused.
+    CannotPowerOff = 4,
+    /// It could not be started again (no memory, the firmware refused).
+    CannotStart = 5,
+    /// The live cores did not agree to its join.
+    JoinRefused = 6,
+}
+
+/// What the boot core's monitor is doing about one core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Asked its monitor to leave; waiting for the leave, then for the firmware to say off.
+    GoingOff { core: u64, asker: u64, since_ns: u64 },
+    /// Started it again as `incarnation`; waiting for its join.
+    ComingOn { core: u64, asker: u64, incarnation: u32, since_ns: u64 },
+}
+
+/// The hotplug bookkeeping of one monitor.
+#[derive(Default)]
+pub(crate) struct Hotplug {
+    /// Boot core: the request under way.
+    step: Option<Step>,
+    /// Boot core: per core, its last incarnation (starts after the first).
+    incarnations: Vec<u32>,
+    /// Boot core: the cores that are off (reclaimed) and may be started again.
+    off: u64,
+    /// Boot core: the outcome of each finished request, for whoever waits on it here.
+    pub(crate) finished: Vec<HotplugDone>,
+    /// This core's monitor was asked to leave and is waiting for the round.
+    leaving: bool,
+}
+
+/// How long a leave may take before the boot core's monitor gives up waiting for the firmware.
+const OFF_TIMEOUT_NS: u64 = 10_000_000_000;
+
+impl Monitor {
+    /// A request from an EL0 program on this core: `words[1]` the core, `words[2]` 1 for on.
+    pub(crate) fn on_local_hotplug(&mut self, words: [u64; 3]) {
+        let (core, asker) = (words[1] as u32, self.core as u32);
+        if words[2] == 1 {
+            self.on_hotplug_on(HotplugOn { core, asker });
+        } else {
+            self.on_hotplug_off(self.core, HotplugOff { core, asker });
+        }
+    }
+
+    /// [`HotplugOff`] from `peer` (or this monitor's own program).
+    pub(crate) fn on_hotplug_off(&mut self, peer: u64, request: HotplugOff) {
+        let core = u64::from(request.core);
+        if core == self.core && peer != self.core {
+            // The boot core's monitor forwarded it: leave.
+            if let Some(membership) = self.membership.as_mut() {
+                println!("monitor {}: leaving the membership to go off", self.core);
+                self.hotplug.leaving = true;
+                membership.request_leave();
+            }
+            return;
+        }
+        if self.core != self.boot {
+            self.send(self.boot, &request);
+            return;
+        }
+        let refusal = if core == self.boot {
+            Some(Refusal::BootCore)
+        } else if self.hotplug.step.is_some() {
+            Some(Refusal::Busy)
+        } else if self.peers() & (1 << core) == 0 {
+            Some(Refusal::WrongState)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            self.hotplug_done(u64::from(request.asker), core, false, Some(refusal));
+            return;
+        }
+        let since_ns = self.now_ns();
+        self.hotplug.step = Some(Step::GoingOff { core, asker: u64::from(request.asker), since_ns });
+        self.send(core, &HotplugOff { core: request.core, asker: self.core as u32 });
+    }
+
+    /// [`HotplugOn`] (or this monitor's own program's request).
+    pub(crate) fn on_hotplug_on(&mut self, request: HotplugOn) {
+        let core = u64::from(request.core);
+        if self.core != self.boot {
+            self.send(self.boot, &request);
+            return;
+        }
+        let asker = u64::from(request.asker);
+        if self.hotplug.step.is_some() {
+            return self.hotplug_done(asker, core, true, Some(Refusal::Busy));
+        }
+        if core >= 64 || self.hotplug.off & (1 << core) == 0 {
+            return self.hotplug_done(asker, core, true, Some(Refusal::WrongState));
+        }
+        if let Err(why) = self.start_again(core) {
+            println!("monitor {}: cannot start core {core} again: {why}", self.core);
+            return self.hotplug_done(asker, core, true, Some(Refusal::CannotStart));
+        }
+        self.hotplug.off &= !(1 << core);
+        let incarnations = &mut self.hotplug.incarnations;
+        if incarnations.len() <= core as usize {
+            incarnations.resize(core as usize + 1, 0);
+        }
+        incarnations[core as usize] += 1;
+        let incarnation = incarnations[core as usize];
+        let since_ns = self.now_ns();
+        self.hotplug.step = Some(Step::ComingOn { core, asker, incarnation, since_ns });
+    }
+
+    /// Carves a fresh region and share, binds a fresh endpoint to `core` (its kernel emptied
+    /// the channel when it took the core back) and starts it.
+    fn start_again(&mut self, core: u64) -> Result<(), &'static str> {
+        let class = self
+            .skb
+            .as_ref()
+            .map(|skb| u32::from(skb.cpu_driver_build(core as usize) == Some(skb::CpuDriverBuild::Big)))
+            .unwrap_or(0);
+        let carver = self.carver.as_mut().ok_or("no RAM left to carve")?;
+        crate::hand_over(carver, class)?;
+        self.bind_fresh(core);
+        let started = userland::core_boot(
+            core,
+            SLOT_FIRST_CPU_DRIVER + class,
+            crate::CORE_REGION_SLOT,
+            crate::CORE_SHARE_SLOT,
+        )
+        .map_err(crate::describe_refusal);
+        let _ = userland::cap_delete(crate::CORE_REGION_SLOT);
+        let _ = userland::cap_delete(crate::CORE_SHARE_SLOT);
+        started
+    }
+
+    /// A fresh endpoint of this side over the (emptied) channel to `core`.
+    fn bind_fresh(&mut self, core: u64) {
+        let side = if self.core < core { Side::A } else { Side::B };
+        let endpoint = userland::map_channel(core, ChannelKind::Monitor)
+            .ok()
+            .and_then(|va| userland::channel_frame(va).try_endpoint(side).ok());
+        if endpoint.is_none() {
+            println!("monitor {}: no fresh channel to core {core} (its side is still claimed)", self.core);
+        }
+        if let Some(link) = self.links.get_mut(core as usize) {
+            *link = endpoint;
+        }
+    }
+
+    /// [`JoinRequest`] from `peer`: the boot core's monitor runs the join round of a core it
+    /// started again; any other (a core booting with the machine, which the roll call
+    /// answers) is ignored.
+    pub(crate) fn on_join_request(&mut self, peer: u64, request: JoinRequest) {
+        let Some(Step::ComingOn { core, incarnation, .. }) = self.hotplug.step else { return };
+        if core != peer || u64::from(request.core) != peer {
+            return;
+        }
+        if let Some(membership) = self.membership.as_mut() {
+            membership.request_join(core as usize, incarnation);
+        }
+    }
+
+    /// [`Welcome`] from the boot core's monitor: this core rejoined.
+    pub(crate) fn on_welcome(&mut self, peer: u64, welcome: Welcome) {
+        if peer != self.boot || self.membership.is_some() {
+            return;
+        }
+        let now = self.now_ns();
+        let cores = self.links.len();
+        self.membership = Some(Membership::rejoined(
+            self.core as usize,
+            cores,
+            welcome.live,
+            welcome.incarnation,
+            Config::MONITOR,
+            now,
+        ));
+        self.online = welcome.live;
+        self.hellos = welcome.live;
+        self.sent_hellos = true;
+        self.roll_call_over = true;
+        println!(
+            "monitor {}: rejoined as incarnation {}; live {}",
+            self.core,
+            welcome.incarnation,
+            live_list(welcome.live)
+        );
+    }
+
+    /// What the membership decided about joins and leaves.
+    pub(crate) fn hotplug_event(&mut self, event: Event) {
+        match event {
+            Event::Left { core } if core as u64 == self.core => self.go_off(),
+            Event::Left { core } => self.peer_left(core as u64),
+            Event::LeaveRefused => {
+                println!("monitor {}: the others did not agree to its leave; it stays", self.core);
+                self.hotplug.leaving = false;
+            }
+            Event::Joined { core, incarnation } => self.peer_joined(core as u64, incarnation),
+            Event::JoinRefused { core } => {
+                if let Some(Step::ComingOn { core: c, asker, .. }) = self.hotplug.step {
+                    if c == core as u64 {
+                        self.hotplug.step = None;
+                        self.hotplug_done(asker, c, true, Some(Refusal::JoinRefused));
+                    }
+                }
+            }
+            Event::Failed { .. } | Event::Evicted { .. } => {}
+        }
+    }
+
+    /// This core left: flush what waits for the others, then power off.
+    fn go_off(&mut self) {
+        let deadline = self.now_ns() + 1_000_000_000;
+        while self.outbox.any_pending() && self.now_ns() < deadline {
+            for (peer, link) in self.links.iter_mut().enumerate() {
+                if let Some(link) = link {
+                    if self.outbox.flush(peer, &mut link.sender) > 0 {
+                        let _ = userland::notify(peer as u64);
+                    }
+                }
+            }
+            userland::wait(self.frequency / 10_000);
+        }
+        for link in self.links.iter_mut() {
+            *link = None;
+        }
+        println!("monitor {}: left the membership; powering off", self.core);
+        let refused = userland::core_off();
+        // Still running: the firmware cannot power this core off. It stays out of the
+        // membership, parked; the boot core's monitor times out waiting and says so.
+        println!("monitor {}: cannot power off ({refused:?}); parked instead", self.core);
+        self.stopped = true;
+    }
+
+    /// `core` left by agreement: as for a failure, it is no longer a peer and its channel is
+    /// dropped (its kernel channel and this one are emptied by the boot core's kernel once it
+    /// is off).
+    fn peer_left(&mut self, core: u64) {
+        self.online &= !(1 << core);
+        self.hellos &= !(1 << core);
+        let now = self.now_ns();
+        self.capops.core_removed(core as usize, now);
+        let mut kernel = self.kernel_caps();
+        self.capops.poll(&mut kernel, now);
+        self.after_capops();
+        self.outbox.forget(core as usize);
+        if let Some(link) = self.links.get_mut(core as usize) {
+            *link = None;
+        }
+        if let Some(skb) = self.skb.as_mut() {
+            skb.mark_offline(core as usize, "off (hotplug)");
+        }
+    }
+
+    /// `core` joined as `incarnation`.
+    fn peer_joined(&mut self, core: u64, incarnation: u32) {
+        if self.core != self.boot {
+            self.bind_fresh(core);
+        }
+        self.online |= 1 << core;
+        self.hellos |= 1 << core;
+        if let Some(skb) = self.skb.as_mut() {
+            skb.mark_online(core as usize);
+        }
+        if let Some(Step::ComingOn { core: c, asker, since_ns, .. }) = self.hotplug.step {
+            if c == core {
+                self.hotplug.step = None;
+                self.send(core, &Welcome { incarnation, live: self.online });
+                let us = self.now_ns().saturating_sub(since_ns) / 1000;
+                println!("core {core} rejoined as incarnation {incarnation} in {us} us");
+                println!("membership: {}", live_list(self.online));
+                self.hotplug_done(asker, core, true, None);
+            }
+        }
+    }
+
+    /// Boot core: while a core goes off, asks its kernel for it back until the firmware says
+    /// it is off (or the bound passes).
+    pub(crate) fn hotplug_poll(&mut self) {
+        let Some(Step::GoingOff { core, asker, since_ns }) = self.hotplug.step else { return };
+        if self.online & (1 << core) != 0 {
+            // Not left yet (the round is under way).
+            if self.now_ns().saturating_sub(since_ns) > OFF_TIMEOUT_NS {
+                self.hotplug.step = None;
+                self.hotplug_done(asker, core, false, Some(Refusal::CannotPowerOff));
+            }
+            return;
+        }
+        match userland::core_reclaim(core) {
+            Ok(()) => {
+                self.hotplug.step = None;
+                self.hotplug.off |= 1 << core;
+                let us = self.now_ns().saturating_sub(since_ns) / 1000;
+                println!("core {core} off ({us} us)");
+                println!("membership: {}", live_list(self.online));
+                self.hotplug_done(asker, core, false, None);
+            }
+            Err(userland::Error::WouldBlock) if self.now_ns().saturating_sub(since_ns) < OFF_TIMEOUT_NS => {}
+            Err(e) => {
+                println!("monitor {}: core {core} did not go off: {e:?}", self.core);
+                self.hotplug.step = None;
+                self.hotplug_done(asker, core, false, Some(Refusal::CannotPowerOff));
+            }
+        }
+    }
+
+    /// Tells `asker` how its request about `core` ended.
+    fn hotplug_done(&mut self, asker: u64, core: u64, on: bool, refusal: Option<Refusal>) {
+        let done =
+            HotplugDone { core: core as u32, on: u8::from(on), status: refusal.map_or(0, |r| r as u32) };
+        if let Some(r) = refusal {
+            println!(
+                "monitor {}: hotplug {} core {core} refused: {r:?}",
+                self.core,
+                if on { "on" } else { "off" }
+            );
+        }
+        if asker == self.core {
+            self.hotplug.finished.push(done);
+            let status = u64::from(done.status);
+            // Tell the program that asked, if one registered for the answers.
+            if let Some(program) = self.names.lookup(local::SERVICE_HOTPLUG) {
+                let _ =
+                    self.send_to_program(program, [local::HOTPLUG_DONE, core | u64::from(on) << 32, status]);
+            }
+        } else {
+            self.send(asker, &done);
+        }
+    }
+
+    /// [`HotplugDone`] from the boot core's monitor, about a request of this one.
+    pub(crate) fn on_hotplug_done(&mut self, done: HotplugDone) {
+        let status = u64::from(done.status);
+        if let Some(program) = self.names.lookup(local::SERVICE_HOTPLUG) {
+            let core = u64::from(done.core) | u64::from(done.on) << 32;
+            let _ = self.send_to_program(program, [local::HOTPLUG_DONE, core, status]);
+        }
+    }
+
+    /// Every monitor but the boot core's asks to join once up (the roll call answers those
+    /// that boot with the machine).
+    pub(crate) fn ask_to_join(&mut self) {
+        if self.core != self.boot {
+            self.send(self.boot, &JoinRequest { core: self.core as u32 });
+        }
+    }
+}
+
+/// `[0, 1, 3]` for the cores in `live`.
+pub(crate) fn live_list(live: u64) -> String {
+    let cores: Vec<String> =
+        (0..64).filter(|&c| live & (1 << c) != 0).map(|c| alloc::format!("{c}")).collect();
+    alloc::format!("[{}]", cores.join(", "))
+}
+
+/// Seconds a hotplug step may take in `scripts/run hotplug` before the cycle counts as failed.
+const STEP_TIMEOUT_SECONDS: u64 = 30;
+
+impl Monitor {
+    /// Boot core, bootargs `hotplug`: takes each other core off and on again, one at a time,
+    /// measuring the latency of a pair of the other cores while it is off, then probes every
+    /// live peer (`probe_survivors`: a message lost or duplicated between live cores counts);
+    /// prints each cycle's times and `hotplug: <k> cycles, <lost> lost`.
+    pub(crate) fn hotplug_cycles(&mut self) {
+        let cores: Vec<u64> = (0..64).filter(|&c| self.peers() & (1 << c) != 0).collect();
+        let (mut cycles, mut lost, mut failed) = (0u32, 0u32, 0u32);
+        let mut cycle_us = Vec::new();
+        for &core in &cores {
+            let started = self.now_ns();
+            let off = self.hotplug_step(core, false);
+            let off_us = (self.now_ns() - started) / 1000;
+            if off != Some(0) {
+                println!("hotplug core {core}: did not go off ({off:?})");
+                failed += 1;
+                continue;
+            }
+            // The benchmark between two of the others while this core is off.
+            let others: Vec<u32> = (0..64).filter(|&c| self.online & (1u64 << c) != 0).take(2).collect();
+            if let [from, to] = others[..] {
+                match self.measure_pair(from, to) {
+                    Ok(r) => println!(
+                        "hotplug core {core} off: latency {from}->{to} p50_ns={} p99_ns={}",
+                        r.p50_ns, r.p99_ns
+                    ),
+                    Err(failure) => {
+                        println!("hotplug core {core} off: latency {from}->{to} failed: {}", failure.name());
+                        failed += 1;
+                    }
+                }
+            }
+            let on_started = self.now_ns();
+            let on = self.hotplug_step(core, true);
+            let on_us = (self.now_ns() - on_started) / 1000;
+            if on != Some(0) {
+                println!("hotplug core {core}: did not come back ({on:?})");
+                failed += 1;
+                continue;
+            }
+            let total_us = (self.now_ns() - started) / 1000;
+            let lost_now = self.probe_survivors();
+            lost += lost_now;
+            cycles += 1;
+            cycle_us.push(total_us);
+            println!(
+                "hotplug core {core}: off in {off_us} us, on and rejoined in {on_us} us, cycle {total_us} us, {lost_now} probes lost"
+            );
+        }
+        cycle_us.sort_unstable();
+        if let (Some(min), Some(max)) = (cycle_us.first(), cycle_us.last()) {
+            println!(
+                "hotplug cycle (off + on + rejoined): min {} ms, median {} ms, max {} ms",
+                min / 1000,
+                cycle_us[cycle_us.len() / 2] / 1000,
+                max / 1000
+            );
+        }
+        if failed > 0 {
+            println!("hotplug: {failed} steps failed");
+        }
+        println!("hotplug: {cycles} cycles, {lost} lost");
+    }
+
+    /// Runs one request from this (boot) core's monitor and waits for its outcome: the
+    /// status (0 done), or `None` on timeout.
+    fn hotplug_step(&mut self, core: u64, on: bool) -> Option<u32> {
+        let before = self.hotplug.finished.len();
+        let me = self.core as u32;
+        if on {
+            self.on_hotplug_on(HotplugOn { core: core as u32, asker: me });
+        } else {
+            self.on_hotplug_off(self.core, HotplugOff { core: core as u32, asker: me });
+        }
+        self.wait_for(STEP_TIMEOUT_SECONDS, |m| m.hotplug.finished.len() > before);
+        self.hotplug.finished.get(before).map(|d| d.status)
+    }
+}
