@@ -19,9 +19,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use monitor::carve::Piece;
 use monitor::local;
 use monitor::membership::{Config, Event, Membership};
-use monitor::messages::{HotplugDone, HotplugOff, HotplugOn, JoinRequest, Welcome};
+use monitor::messages::{HotplugDone, HotplugOff, HotplugOn, JoinRequest, Probe, ProbePeers, ProbeReport, Welcome};
 use urpc::Side;
 use userland::{println, ChannelKind, SLOT_FIRST_CPU_DRIVER};
 
@@ -63,10 +64,28 @@ pub(crate) struct Hotplug {
     incarnations: Vec<u32>,
     /// Boot core: the cores that are off (reclaimed) and may be started again.
     off: u64,
+    /// Boot core: per core, the region and share it was last started from (handed back to
+    /// this monitor when it goes off, and used again for its next start).
+    pieces: Vec<Option<(Piece, Piece)>>,
     /// Boot core: the outcome of each finished request, for whoever waits on it here.
     pub(crate) finished: Vec<HotplugDone>,
     /// This core's monitor was asked to leave and is waiting for the round.
     leaving: bool,
+    /// A rejoined core probing its peers: who asked, the peers, and until when to wait (ns).
+    probing: Option<(u64, Vec<u64>, u64)>,
+    /// Boot core: the [`ProbeReport`]s received.
+    pub(crate) reports: Vec<ProbeReport>,
+}
+
+impl Hotplug {
+    /// Boot core: `core` was started from `pieces` (region, share).
+    pub(crate) fn gave(&mut self, core: u64, pieces: (Piece, Piece)) {
+        let index = core as usize;
+        if self.pieces.len() <= index {
+            self.pieces.resize(index + 1, None);
+        }
+        self.pieces[index] = Some(pieces);
+    }
 }
 
 /// How long a leave may take before the boot core's monitor gives up waiting for the firmware.
@@ -146,26 +165,43 @@ impl Monitor {
         self.hotplug.step = Some(Step::ComingOn { core, asker, incarnation, since_ns });
     }
 
-    /// Carves a fresh region and share, binds a fresh endpoint to `core` (its kernel emptied
-    /// the channel when it took the core back) and starts it.
+    /// Starts `core` again: from the region and share it handed back when it went off (its
+    /// kernel released them and the boot core's kernel maps them again; `core_boot` zeroes the
+    /// region and cleans it to the point of coherency before the core runs, and the new
+    /// monitor's RAM is zeroed when retyped), else from freshly carved ones; binds a fresh
+    /// endpoint to it first (its kernel emptied the channel when it took the core back).
     fn start_again(&mut self, core: u64) -> Result<(), &'static str> {
         let class = self
             .skb
             .as_ref()
             .map(|skb| u32::from(skb.cpu_driver_build(core as usize) == Some(skb::CpuDriverBuild::Big)))
             .unwrap_or(0);
-        let carver = self.carver.as_mut().ok_or("no RAM left to carve")?;
-        crate::hand_over(carver, class)?;
+        let handed_back = self.hotplug.pieces.get(core as usize).copied().flatten();
+        let pieces = match handed_back.map(|(region, share)| crate::give_pieces(region, share)) {
+            Some(Ok(())) => handed_back.ok_or("no pieces")?,
+            _ => {
+                let _ = userland::cap_delete(crate::CORE_REGION_SLOT);
+                let _ = userland::cap_delete(crate::CORE_SHARE_SLOT);
+                let carver = self.carver.as_mut().ok_or("no RAM left to carve")?;
+                crate::hand_over(carver, class)?
+            }
+        };
         self.bind_fresh(core);
-        let started = userland::core_boot(
-            core,
-            SLOT_FIRST_CPU_DRIVER + class,
-            crate::CORE_REGION_SLOT,
-            crate::CORE_SHARE_SLOT,
-        )
-        .map_err(crate::describe_refusal);
+        let build = SLOT_FIRST_CPU_DRIVER + class;
+        let started = userland::core_boot(core, build, crate::CORE_REGION_SLOT, crate::CORE_SHARE_SLOT)
+            .map_err(crate::describe_refusal);
         let _ = userland::cap_delete(crate::CORE_REGION_SLOT);
         let _ = userland::cap_delete(crate::CORE_SHARE_SLOT);
+        if started.is_ok() {
+            let again = handed_back == Some(pieces);
+            println!(
+                "monitor {}: started core {core} again in {} (region at {:#x})",
+                self.core,
+                if again { "the memory it handed back" } else { "fresh memory" },
+                pieces.0.base
+            );
+            self.hotplug.gave(core, pieces);
+        }
         started
     }
 
@@ -311,9 +347,36 @@ impl Monitor {
         }
     }
 
+    /// [`ProbePeers`] from `peer` (the boot core's monitor): probe every other live core.
+    pub(crate) fn on_probe_peers(&mut self, peer: u64, request: ProbePeers) {
+        let peers: Vec<u64> = (0..64).filter(|&p| p != peer && self.peers() & (1 << p) != 0).collect();
+        self.probe_echoes.clear();
+        for &to in &peers {
+            for seq in 0..crate::liveness::PROBES {
+                self.send(to, &Probe { seq });
+            }
+        }
+        let until = self.now_ns() + u64::from(request.timeout_ms) * 1_000_000;
+        self.hotplug.probing = Some((peer, peers, until));
+    }
+
+    /// A rejoined core probing its peers: once every echo is in (or the time is up), reports.
+    fn probe_poll(&mut self) {
+        let Some((asker, peers, until)) = self.hotplug.probing.as_ref() else { return };
+        let expected = peers.len() * crate::liveness::PROBES as usize;
+        if self.probe_echoes.len() < expected && self.now_ns() < *until {
+            return;
+        }
+        let (asker, peers) = (*asker, peers.clone());
+        self.hotplug.probing = None;
+        let lost = crate::liveness::lost_probes(&peers, core::mem::take(&mut self.probe_echoes));
+        self.send(asker, &ProbeReport { peers: peers.len() as u32, lost });
+    }
+
     /// Boot core: while a core goes off, asks its kernel for it back until the firmware says
-    /// it is off (or the bound passes).
+    /// it is off (or the bound passes). Elsewhere: a rejoined core's probes.
     pub(crate) fn hotplug_poll(&mut self) {
+        self.probe_poll();
         let Some(Step::GoingOff { core, asker, since_ns }) = self.hotplug.step else { return };
         if self.online & (1 << core) != 0 {
             // Not left yet (the round is under way).
@@ -390,6 +453,9 @@ pub(crate) fn live_list(live: u64) -> String {
     alloc::format!("[{}]", cores.join(", "))
 }
 
+/// How long a rejoined core waits for its probes' echoes.
+const PROBE_TIMEOUT_MS: u32 = 10_000;
+
 /// Seconds a hotplug step may take in `scripts/run hotplug` before the cycle counts as failed.
 const STEP_TIMEOUT_SECONDS: u64 = 30;
 
@@ -400,6 +466,7 @@ impl Monitor {
     /// prints each cycle's times and `hotplug: <k> cycles, <lost> lost`.
     pub(crate) fn hotplug_cycles(&mut self) {
         let cores: Vec<u64> = (0..64).filter(|&c| self.peers() & (1 << c) != 0).collect();
+        println!("hotplug: cycling cores {} (the live cores but this one)", live_list(self.peers()));
         let (mut cycles, mut lost, mut failed) = (0u32, 0u32, 0u32);
         let mut cycle_us = Vec::new();
         for &core in &cores {
@@ -433,13 +500,17 @@ impl Monitor {
                 failed += 1;
                 continue;
             }
-            let total_us = (self.now_ns() - started) / 1000;
-            let lost_now = self.probe_survivors();
-            lost += lost_now;
+            let total_us = off_us + on_us;
+            // Every channel of a live core: this core's to each, and the rejoined core's fresh
+            // ones to each other core.
+            let from_here = self.probe_survivors();
+            let from_it = self.probe_from(core);
+            lost += from_here + from_it;
             cycles += 1;
             cycle_us.push(total_us);
             println!(
-                "hotplug core {core}: off in {off_us} us, on and rejoined in {on_us} us, cycle {total_us} us, {lost_now} probes lost"
+                "hotplug core {core}: off in {off_us} us, on and rejoined in {on_us} us, cycle {total_us} us; probes lost: {from_here} from core {}, {from_it} from core {core}",
+                self.core
             );
         }
         cycle_us.sort_unstable();
@@ -455,6 +526,21 @@ impl Monitor {
             println!("hotplug: {failed} steps failed");
         }
         println!("hotplug: {cycles} cycles, {lost} lost");
+    }
+
+    /// Has `core` probe every other live core; what its report says was lost (every probe,
+    /// if no report came).
+    fn probe_from(&mut self, core: u64) -> u32 {
+        self.hotplug.reports.clear();
+        let timeout_ms = PROBE_TIMEOUT_MS;
+        self.send(core, &ProbePeers { timeout_ms });
+        let asked = (self.peers() & !(1 << core)).count_ones() * crate::liveness::PROBES;
+        self.wait_for(u64::from(timeout_ms) / 1000 + 2, |m| !m.hotplug.reports.is_empty());
+        match self.hotplug.reports.first() {
+            Some(report) if report.peers * crate::liveness::PROBES == asked => report.lost,
+            Some(report) => report.lost + asked.abs_diff(report.peers * crate::liveness::PROBES),
+            None => asked,
+        }
     }
 
     /// Runs one request from this (boot) core's monitor and waits for its outcome: the

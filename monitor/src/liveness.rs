@@ -211,18 +211,24 @@ impl Monitor {
         }
         let expected = peers.len() * PROBES as usize;
         self.wait_for(PROBE_TIMEOUT_SECONDS, |m| m.probe_echoes.len() >= expected);
-        let mut echoes = core::mem::take(&mut self.probe_echoes);
-        echoes.sort_unstable();
-        let arrived = echoes.len();
-        echoes.dedup();
-        let duplicated = arrived - echoes.len();
-        let asked = echoes.iter().filter(|(peer, seq)| peers.contains(peer) && *seq < PROBES).count();
-        (expected - asked + duplicated + (echoes.len() - asked)) as u32
+        lost_probes(&peers, core::mem::take(&mut self.probe_echoes))
     }
 }
 
+/// Of [`PROBES`] probes sent to each of `peers`, how many `echoes` (from, number) do not
+/// account for exactly once: lost, duplicated, or from a core that was not asked.
+pub(crate) fn lost_probes(peers: &[u64], mut echoes: Vec<(u64, u32)>) -> u32 {
+    let expected = peers.len() * PROBES as usize;
+    echoes.sort_unstable();
+    let arrived = echoes.len();
+    echoes.dedup();
+    let duplicated = arrived - echoes.len();
+    let asked = echoes.iter().filter(|(peer, seq)| peers.contains(peer) && *seq < PROBES).count();
+    (expected - asked + duplicated + (echoes.len() - asked)) as u32
+}
+
 /// Probes per surviving peer after faults.
-const PROBES: u32 = 64;
+pub(crate) const PROBES: u32 = 64;
 /// How long the probes' echoes may take.
 const PROBE_TIMEOUT_SECONDS: u64 = 10;
 

@@ -579,6 +579,8 @@ impl Monitor {
             MonitorMessage::HotplugOn(on) => self.on_hotplug_on(on),
             MonitorMessage::Welcome(welcome) => self.on_welcome(peer, welcome),
             MonitorMessage::HotplugDone(done) => self.on_hotplug_done(done),
+            MonitorMessage::ProbePeers(probe) => self.on_probe_peers(peer, probe),
+            MonitorMessage::ProbeReport(report) => self.hotplug.reports.push(report),
             // Handled above.
             MonitorMessage::JoinRequest(_) => {}
             MonitorMessage::ExerciseListHoldings(list) => self.send_holdings(u64::from(list.to)),
@@ -620,9 +622,11 @@ impl Monitor {
             if checking && nth == 0 {
                 checks.extend(core_boot_refusals(&mut carver, core, other, class, classes.len() as u64));
             }
-            let started = hand_over(&mut carver, class).and_then(|()| {
+            let started = hand_over(&mut carver, class).and_then(|pieces| {
                 let build = SLOT_FIRST_CPU_DRIVER + class;
-                userland::core_boot(other, build, CORE_REGION_SLOT, CORE_SHARE_SLOT).map_err(describe_refusal)
+                userland::core_boot(other, build, CORE_REGION_SLOT, CORE_SHARE_SLOT).map_err(describe_refusal)?;
+                self.hotplug.gave(other, pieces);
+                Ok(())
             });
             if started.is_ok() && checking && nth == 0 {
                 checks.extend(core_boot_after_start(&mut carver, other, class));
@@ -1134,7 +1138,7 @@ impl Monitor {
 
 /// Carves a region for the build of `class` and a share for its monitor out of `carver`'s RAM
 /// into `CORE_REGION_SLOT` and `CORE_SHARE_SLOT`.
-fn hand_over(carver: &mut Carver, class: u32) -> Result<(), &'static str> {
+fn hand_over(carver: &mut Carver, class: u32) -> Result<(Piece, Piece), &'static str> {
     let bytes =
         info_of(Info::KernelRegionBytes, u64::from(class)).map_err(|_| "no CPU-driver build for it")?;
     let region = carver.take(bytes, CORE_REGION_ALIGN).ok_or("no RAM for its region")?;
@@ -1148,6 +1152,12 @@ fn hand_over(carver: &mut Carver, class: u32) -> Result<(), &'static str> {
             return Err("no RAM for its monitor");
         }
     };
+    give_pieces(region, share)?;
+    Ok((region, share))
+}
+
+/// Retypes `region` and `share` into `CORE_REGION_SLOT` and `CORE_SHARE_SLOT`.
+fn give_pieces(region: Piece, share: Piece) -> Result<(), &'static str> {
     retype_piece(region, CORE_REGION_SLOT)
         .and_then(|()| retype_piece(share, CORE_SHARE_SLOT))
         .map_err(|_| "its memory could not be retyped")
@@ -1240,7 +1250,7 @@ fn core_boot_after_start(carver: &mut Carver, target: u64, class: u32) -> Vec<Ch
     let mut checks = alloc::vec![expect("core-boot-memory-not-revocable", revoked, Capability(CAP_DENIED))];
     let _ = userland::cap_delete(CORE_REGION_SLOT);
     let _ = userland::cap_delete(CORE_SHARE_SLOT);
-    let again = hand_over(carver, class).map_err(|_| userland::Error::WouldBlock).and_then(|()| {
+    let again = hand_over(carver, class).map_err(|_| userland::Error::WouldBlock).and_then(|_| {
         userland::core_boot(target, SLOT_FIRST_CPU_DRIVER + class, CORE_REGION_SLOT, CORE_SHARE_SLOT)
     });
     checks.push(expect("core-boot-twice-refused", again, Capability(CAP_SLOT_OCCUPIED)));

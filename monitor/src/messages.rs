@@ -282,6 +282,24 @@ pub struct HotplugDone {
     pub status: u32,
 }
 
+/// To a core that rejoined: probe every other live core (numbered [`Probe`]s, each echoed)
+/// over the channels bound afresh for it, and report with [`ProbeReport`] once every echo
+/// came back or `timeout_ms` passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbePeers {
+    /// How long to wait for the echoes.
+    pub timeout_ms: u32,
+}
+
+/// The answer to [`ProbePeers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// How many cores were probed.
+    pub peers: u32,
+    /// Probes lost, duplicated or answered by a core not asked.
+    pub lost: u32,
+}
+
 /// The receiving core was removed from the membership: it must stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Evicted {
@@ -400,6 +418,8 @@ message!(HotplugOn, 97, [core: u32, asker: u32]);
 message!(JoinRequest, 98, [core: u32]);
 message!(Welcome, 99, [incarnation: u32, live: u64]);
 message!(HotplugDone, 100, [core: u32, on: u8, status: u32]);
+message!(ProbePeers, 101, [timeout_ms: u32]);
+message!(ProbeReport, 102, [peers: u32, lost: u32]);
 
 impl MembershipStep {
     /// The wire form of a membership message (`None` for the heartbeat and the eviction, which
@@ -570,6 +590,10 @@ pub enum MonitorMessage {
     Welcome(Welcome),
     /// See [`HotplugDone`].
     HotplugDone(HotplugDone),
+    /// See [`ProbePeers`].
+    ProbePeers(ProbePeers),
+    /// See [`ProbeReport`].
+    ProbeReport(ProbeReport),
 }
 
 impl MonitorMessage {
@@ -610,6 +634,8 @@ impl MonitorMessage {
             JoinRequest::TAG => MonitorMessage::JoinRequest(JoinRequest::decode(body)?),
             Welcome::TAG => MonitorMessage::Welcome(Welcome::decode(body)?),
             HotplugDone::TAG => MonitorMessage::HotplugDone(HotplugDone::decode(body)?),
+            ProbePeers::TAG => MonitorMessage::ProbePeers(ProbePeers::decode(body)?),
+            ProbeReport::TAG => MonitorMessage::ProbeReport(ProbeReport::decode(body)?),
             tag if capops::wire::is_capability_tag(tag) => {
                 MonitorMessage::Capability(capops::wire::decode(payload)?)
             }

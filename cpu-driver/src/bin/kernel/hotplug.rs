@@ -90,6 +90,6 @@ pub fn core_reclaim(s: &mut Scheduler, core: u64) -> Result<u64, Error> {
     let held = HELD.lock().get_mut(core as usize).and_then(|h| h.replace(Vec::new())).unwrap_or_default();
     s.dispatchers().release_held(&held);
     channels::reset_for_restart(core);
-    core_boot::mark_off(record, core as usize);
+    core_boot::taken_back(record, core as usize);
     Ok(0)
 }
