@@ -22,7 +22,9 @@ use alloc::vec::Vec;
 use monitor::carve::Piece;
 use monitor::local;
 use monitor::membership::{Config, Event, Membership};
-use monitor::messages::{HotplugDone, HotplugOff, HotplugOn, JoinRequest, Probe, ProbePeers, ProbeReport, Welcome};
+use monitor::messages::{
+    HotplugDone, HotplugOff, HotplugOn, JoinRequest, Probe, ProbePeers, ProbeReport, Welcome,
+};
 use urpc::Side;
 use userland::{println, ChannelKind, SLOT_FIRST_CPU_DRIVER};
 
@@ -466,6 +468,7 @@ impl Monitor {
     /// prints each cycle's times and `hotplug: <k> cycles, <lost> lost`.
     pub(crate) fn hotplug_cycles(&mut self) {
         let cores: Vec<u64> = (0..64).filter(|&c| self.peers() & (1 << c) != 0).collect();
+        self.hotplug_refusals(cores.first().copied());
         println!("hotplug: cycling cores {} (the live cores but this one)", live_list(self.peers()));
         let (mut cycles, mut lost, mut failed) = (0u32, 0u32, 0u32);
         let mut cycle_us = Vec::new();
@@ -526,6 +529,40 @@ impl Monitor {
             println!("hotplug: {failed} steps failed");
         }
         println!("hotplug: {cycles} cycles, {lost} lost");
+    }
+
+    /// What must be refused, each with the reason the request or the ABI names: the boot core
+    /// going off, starting a live core, a core out of range; the kernel's `core_reclaim` of a
+    /// core that runs, of this core, of no such core, and `core_off` on the boot core. Prints
+    /// `hotplug refusal <name>: ok` or `... FAILED <why>` for each.
+    fn hotplug_refusals(&mut self, live: Option<u64>) {
+        use userland::Error::{InvalidArgument, WouldBlock};
+        let me = self.core;
+        let mut checks: Vec<(&str, bool, String)> = Vec::new();
+        let mut request = |m: &mut Self, name: &'static str, core: u64, on: bool, want: Refusal| {
+            let got = m.hotplug_step(core, on);
+            checks.push((name, got == Some(want as u32), alloc::format!("{got:?}, want {want:?}")));
+        };
+        request(self, "boot-core-off", me, false, Refusal::BootCore);
+        request(self, "no-such-core-off", 63, false, Refusal::WrongState);
+        request(self, "no-such-core-on", 63, true, Refusal::WrongState);
+        if let Some(core) = live {
+            request(self, "live-core-on", core, true, Refusal::WrongState);
+            let got = userland::core_reclaim(core);
+            checks.push(("reclaim-running-core", got == Err(WouldBlock), alloc::format!("{got:?}")));
+        }
+        let got = userland::core_reclaim(me);
+        checks.push(("reclaim-own-core", got == Err(InvalidArgument), alloc::format!("{got:?}")));
+        let got = userland::core_reclaim(1 << 20);
+        checks.push(("reclaim-no-such-core", got == Err(InvalidArgument), alloc::format!("{got:?}")));
+        let got = userland::core_off();
+        checks.push(("boot-core-power-off", got == InvalidArgument, alloc::format!("{got:?}")));
+        for (name, ok, got) in checks {
+            match ok {
+                true => println!("hotplug refusal {name}: ok"),
+                false => println!("hotplug refusal {name}: FAILED got {got}"),
+            }
+        }
     }
 
     /// Has `core` probe every other live core; what its report says was lost (every probe,

@@ -624,7 +624,8 @@ impl Monitor {
             }
             let started = hand_over(&mut carver, class).and_then(|pieces| {
                 let build = SLOT_FIRST_CPU_DRIVER + class;
-                userland::core_boot(other, build, CORE_REGION_SLOT, CORE_SHARE_SLOT).map_err(describe_refusal)?;
+                userland::core_boot(other, build, CORE_REGION_SLOT, CORE_SHARE_SLOT)
+                    .map_err(describe_refusal)?;
                 self.hotplug.gave(other, pieces);
                 Ok(())
             });
