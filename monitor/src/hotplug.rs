@@ -325,6 +325,13 @@ impl Monitor {
         if let Some(skb) = self.skb.as_mut() {
             skb.mark_offline(core as usize, "off (hotplug)");
         }
+        // Its memory is handed back and used again when it starts: no copy of what it owned
+        // may outlive it here (unlike a failed core's, whose memory nobody uses again).
+        match crate::kernel_caps::sweep_everything_of(core) {
+            Ok(0) => {}
+            Ok(n) => println!("monitor {}: {n} copies of core {core}'s objects removed", self.core),
+            Err(e) => println!("monitor {}: cannot sweep core {core}'s objects: {e:?}", self.core),
+        }
     }
 
     /// `core` joined as `incarnation`.

@@ -54,6 +54,11 @@ impl Monitor {
     }
 
     /// Runs the detector: heartbeats due, suspicions, rounds; then acts on what it decided.
+    /// A change is acted on before this core's answers go out (only the eviction notices,
+    /// addressed to cores a change removes, go first, while their channels are still there):
+    /// once a round's initiator has every answer, each voter has already dropped its channel to
+    /// a core that left and swept its objects, so the core may be powered off and its memory
+    /// used again.
     pub(crate) fn membership_step(&mut self) {
         let now = self.now_ns();
         let Some(membership) = self.membership.as_mut() else { return };
@@ -61,17 +66,10 @@ impl Monitor {
         let messages = membership.take_messages();
         let events = membership.take_events();
         let me = self.core as u32;
-        for (to, wire) in messages {
-            match wire {
-                // No wake-up: the peer reads it when its own heartbeat is due at the latest.
-                Wire::Heartbeat => self.send_quietly(to as u64, &Heartbeat { from: me }),
-                Wire::Evicted => self.send(to as u64, &Evicted { by: me }),
-                Wire::Round { .. } => {
-                    if let Some(step) = MembershipStep::from_wire(wire) {
-                        self.send(to as u64, &step);
-                    }
-                }
-            }
+        let (evictions, messages): (Vec<_>, Vec<_>) =
+            messages.into_iter().partition(|(_, wire)| matches!(wire, Wire::Evicted));
+        for (to, _) in evictions {
+            self.send(to as u64, &Evicted { by: me });
         }
         for event in events {
             match event {
@@ -85,6 +83,18 @@ impl Monitor {
                     self.stopped = true;
                 }
                 other => self.hotplug_event(other),
+            }
+        }
+        for (to, wire) in messages {
+            match wire {
+                // No wake-up: the peer reads it when its own heartbeat is due at the latest.
+                Wire::Heartbeat => self.send_quietly(to as u64, &Heartbeat { from: me }),
+                Wire::Evicted => {}
+                Wire::Round { .. } => {
+                    if let Some(step) = MembershipStep::from_wire(wire) {
+                        self.send(to as u64, &step);
+                    }
+                }
             }
         }
     }
