@@ -77,6 +77,8 @@ pub(crate) struct Hotplug {
     probing: Option<(u64, Vec<u64>, u64)>,
     /// Boot core: the [`ProbeReport`]s received.
     pub(crate) reports: Vec<ProbeReport>,
+    /// Cores that left in the current membership step, whose channels go at its end.
+    unlink: u64,
 }
 
 impl Hotplug {
@@ -120,8 +122,15 @@ impl Monitor {
             self.send(self.boot, &request);
             return;
         }
+        let psci =
+            self.skb.as_ref().and_then(|skb| skb.cpus.get(core as usize)).map(|cpu| &cpu.enable_method)
+                == Some(&skb::EnableMethod::Psci);
         let refusal = if core == self.boot {
             Some(Refusal::BootCore)
+        } else if self.peers() & (1 << core) != 0 && !psci {
+            // Released from a spin table: nothing can power it off or start it again, so it
+            // does not leave (a core parked outside the membership could never come back).
+            Some(Refusal::CannotPowerOff)
         } else if self.hotplug.step.is_some() {
             Some(Refusal::Busy)
         } else if self.peers() & (1 << core) == 0 {
@@ -264,8 +273,8 @@ impl Monitor {
     /// What the membership decided about joins and leaves.
     pub(crate) fn hotplug_event(&mut self, event: Event) {
         match event {
-            Event::Left { core } if core as u64 == self.core => self.go_off(),
-            Event::Left { core } => self.peer_left(core as u64),
+            Event::Left { core, all_answered } if core as u64 == self.core => self.go_off(all_answered),
+            Event::Left { core, .. } => self.peer_left(core as u64),
             Event::LeaveRefused => {
                 println!("monitor {}: the others did not agree to its leave; it stays", self.core);
                 self.hotplug.leaving = false;
@@ -284,7 +293,7 @@ impl Monitor {
     }
 
     /// This core left: flush what waits for the others, then power off.
-    fn go_off(&mut self) {
+    fn go_off(&mut self, all_answered: bool) {
         let deadline = self.now_ns() + 1_000_000_000;
         while self.outbox.any_pending() && self.now_ns() < deadline {
             for (peer, link) in self.links.iter_mut().enumerate() {
@@ -299,7 +308,8 @@ impl Monitor {
         for link in self.links.iter_mut() {
             *link = None;
         }
-        println!("monitor {}: left the membership; powering off", self.core);
+        let how = if all_answered { "every other core agreed" } else { "not every core answered the commit" };
+        println!("monitor {}: left the membership ({how}); powering off", self.core);
         let refused = userland::core_off();
         // Still running: the firmware cannot power this core off. It stays out of the
         // membership, parked; the boot core's monitor times out waiting and says so.
@@ -307,9 +317,9 @@ impl Monitor {
         self.stopped = true;
     }
 
-    /// `core` left by agreement: as for a failure, it is no longer a peer and its channel is
-    /// dropped (its kernel channel and this one are emptied by the boot core's kernel once it
-    /// is off).
+    /// `core` left by agreement: as for a failure, it is no longer a peer, the capability
+    /// protocol gives up on what waits for it, and its channel is dropped once this step's
+    /// answers went out (the boot core's kernel empties it once the core is off).
     fn peer_left(&mut self, core: u64) {
         self.online &= !(1 << core);
         self.hellos &= !(1 << core);
@@ -318,10 +328,9 @@ impl Monitor {
         let mut kernel = self.kernel_caps();
         self.capops.poll(&mut kernel, now);
         self.after_capops();
-        self.outbox.forget(core as usize);
-        if let Some(link) = self.links.get_mut(core as usize) {
-            *link = None;
-        }
+        // Its channel goes once this step's messages are out: the answer to its own leave
+        // round travels on it (`drop_left_channels`).
+        self.hotplug.unlink |= 1 << core;
         if let Some(skb) = self.skb.as_mut() {
             skb.mark_offline(core as usize, "off (hotplug)");
         }
@@ -331,6 +340,18 @@ impl Monitor {
             Ok(0) => {}
             Ok(n) => println!("monitor {}: {n} copies of core {core}'s objects removed", self.core),
             Err(e) => println!("monitor {}: cannot sweep core {core}'s objects: {e:?}", self.core),
+        }
+    }
+
+    /// Drops the channels to the cores that left in this membership step, with what still
+    /// waits for them.
+    pub(crate) fn drop_left_channels(&mut self) {
+        let left = core::mem::take(&mut self.hotplug.unlink);
+        for core in (0..64).filter(|&c| left & (1 << c) != 0) {
+            self.outbox.forget(core as usize);
+            if let Some(link) = self.links.get_mut(core as usize) {
+                *link = None;
+            }
         }
     }
 

@@ -56,9 +56,10 @@ impl Monitor {
     /// Runs the detector: heartbeats due, suspicions, rounds; then acts on what it decided.
     /// A change is acted on before this core's answers go out (only the eviction notices,
     /// addressed to cores a change removes, go first, while their channels are still there):
-    /// once a round's initiator has every answer, each voter has already dropped its channel to
-    /// a core that left and swept its objects, so the core may be powered off and its memory
-    /// used again.
+    /// once a round's initiator has every answer, each voter has swept the objects of a core
+    /// that left, so the core may be powered off and its memory used again. The channel to a
+    /// core that left goes last (the answer to its own leave round travels on it); nothing
+    /// is written to it after that answer.
     pub(crate) fn membership_step(&mut self) {
         let now = self.now_ns();
         let Some(membership) = self.membership.as_mut() else { return };
@@ -97,6 +98,7 @@ impl Monitor {
                 }
             }
         }
+        self.drop_left_channels();
     }
 
     /// The survivors agreed that `core` failed: it is no longer a peer, its channel is torn

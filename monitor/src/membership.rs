@@ -150,6 +150,10 @@ pub enum Event {
     Left {
         /// The core.
         core: CoreId,
+        /// On the leaving core: whether every other core answered the commit (else the round
+        /// gave up waiting in commit, where the decision stands: those that did not answer
+        /// are silent, and are suspected as such). Elsewhere always true.
+        all_answered: bool,
     },
     /// The leave round this core started about itself did not commit; it is still a member.
     LeaveRefused,
@@ -463,7 +467,7 @@ impl Membership {
             Change::Leave { core, incarnation } => {
                 if self.is_live(core) && incarnation >= self.incarnation(core) && core != self.me {
                     self.live &= !bit(core);
-                    self.events.push(Event::Left { core });
+                    self.events.push(Event::Left { core, all_answered: true });
                 }
             }
         }
@@ -503,7 +507,8 @@ impl Membership {
             (Change::Join { core, .. }, false) => self.events.push(Event::JoinRefused { core }),
             (Change::Leave { core, .. }, true) => {
                 self.live &= !bit(core);
-                self.events.push(Event::Left { core });
+                let all_answered = outcome == Outcome::Committed;
+                self.events.push(Event::Left { core, all_answered });
             }
             (Change::Leave { .. }, false) => self.events.push(Event::LeaveRefused),
             (Change::Remove { .. }, _) => {}

@@ -313,7 +313,11 @@ fn leave(m: &mut Machine, core: usize, seed: u64) {
     m.changes[core].clear();
     m.cores[core].request_leave();
     let asked = m.now;
-    while !m.changes[core].contains(&Event::Left { core }) {
+    while !m.changes[core].contains(&Event::Left { core, all_answered: true }) {
+        assert!(
+            !m.changes[core].iter().any(|e| matches!(e, Event::Left { .. })),
+            "seed {seed}: core {core}'s leave committed without every answer"
+        );
         assert!(m.now - asked < 2_000 * MS, "seed {seed}: core {core}'s leave never committed");
         m.step();
     }
@@ -347,7 +351,10 @@ fn a_core_leaves_rejoins_as_a_new_incarnation_and_leaves_again() {
         m.run_until(m.now + 200 * MS);
         m.assert_converged(&format!("seed {seed}, core {core} off"));
         for c in m.survivors() {
-            assert!(m.changes[c].contains(&Event::Left { core }), "seed {seed}: core {c} missed the leave");
+            assert!(
+                m.changes[c].contains(&Event::Left { core, all_answered: true }),
+                "seed {seed}: core {c} missed the leave"
+            );
         }
         // Off for longer than the suspicion time: nobody accuses it (it is no member).
         m.run_until(m.now + 3 * CONFIG.suspect_after_ns);

@@ -37,7 +37,8 @@ fn every_other_core_goes_off_and_rejoins_with_nothing_lost() {
             let lines = run.lines_starting(&prefix);
             assert_eq!(lines.len(), 1, "one line starting {prefix:?}: {lines:?}\n{}", run.console);
         };
-        once(format!("monitor {core}: left the membership; powering off"));
+        // Every voter answered the leave's commit (it did not end by the round's timeout).
+        once(format!("monitor {core}: left the membership (every other core agreed); powering off"));
         once(format!("core {core}: powering off (PSCI CPU_OFF)"));
         once(format!("core {core} off ("));
         once(format!("monitor 0: started core {core} again in the memory it handed back"));
