@@ -71,7 +71,10 @@ pub(crate) struct Hotplug {
     pieces: Vec<Option<(Piece, Piece)>>,
     /// Boot core: the outcome of each finished request, for whoever waits on it here.
     pub(crate) finished: Vec<HotplugDone>,
-    /// This core's monitor was asked to leave and is waiting for the round.
+    /// This core's monitor was asked to go off: it drains its work until then (ns), then asks
+    /// to leave.
+    draining_until: Option<u64>,
+    /// It asked to leave and waits for the round.
     leaving: bool,
     /// A rejoined core probing its peers: who asked, the peers, and until when to wait (ns).
     probing: Option<(u64, Vec<u64>, u64)>,
@@ -92,6 +95,9 @@ impl Hotplug {
     }
 }
 
+/// How long a monitor asked to go off waits for its work to drain before it leaves anyway.
+const DRAIN_TIMEOUT_NS: u64 = 2_000_000_000;
+
 /// How long a leave may take before the boot core's monitor gives up waiting for the firmware.
 const OFF_TIMEOUT_NS: u64 = 10_000_000_000;
 
@@ -109,12 +115,11 @@ impl Monitor {
     /// [`HotplugOff`] from `peer` (or this monitor's own program).
     pub(crate) fn on_hotplug_off(&mut self, peer: u64, request: HotplugOff) {
         let core = u64::from(request.core);
-        if core == self.core && peer != self.core {
-            // The boot core's monitor forwarded it: leave.
-            if let Some(membership) = self.membership.as_mut() {
-                println!("monitor {}: leaving the membership to go off", self.core);
-                self.hotplug.leaving = true;
-                membership.request_leave();
+        if core == self.core && peer == self.boot && peer != self.core {
+            // The boot core's monitor forwarded it: drain, then leave (`drain_then_leave`).
+            if self.hotplug.draining_until.is_none() && self.membership.is_some() {
+                println!("monitor {}: draining its work to go off", self.core);
+                self.hotplug.draining_until = Some(self.now_ns() + DRAIN_TIMEOUT_NS);
             }
             return;
         }
@@ -278,6 +283,7 @@ impl Monitor {
             Event::LeaveRefused => {
                 println!("monitor {}: the others did not agree to its leave; it stays", self.core);
                 self.hotplug.leaving = false;
+                self.hotplug.draining_until = None;
             }
             Event::Joined { core, incarnation } => self.peer_joined(core as u64, incarnation),
             Event::JoinRefused { core } => {
@@ -292,27 +298,39 @@ impl Monitor {
         }
     }
 
-    /// This core left: flush what waits for the others, then power off.
-    fn go_off(&mut self, all_answered: bool) {
-        let deadline = self.now_ns() + 1_000_000_000;
-        while self.outbox.any_pending() && self.now_ns() < deadline {
-            for (peer, link) in self.links.iter_mut().enumerate() {
-                if let Some(link) = link {
-                    if self.outbox.flush(peer, &mut link.sender) > 0 {
-                        let _ = userland::notify(peer as u64);
-                    }
-                }
-            }
-            userland::wait(self.frequency / 10_000);
+    /// Asked to go off: once what it sent has left its outbox and no capability operation
+    /// waits (or the drain's bound passed, said), asks the others to let it leave. Its
+    /// programs are not moved: they end with the core.
+    fn drain_then_leave(&mut self) {
+        let Some(until) = self.hotplug.draining_until else { return };
+        if self.hotplug.leaving {
+            return;
         }
+        let drained = !self.outbox.any_pending() && !self.capops.busy();
+        if !drained && self.now_ns() < until {
+            return;
+        }
+        if !drained {
+            println!("monitor {}: its work did not drain in time; it leaves anyway", self.core);
+        }
+        if let Some(membership) = self.membership.as_mut() {
+            println!("monitor {}: leaving the membership to go off", self.core);
+            self.hotplug.leaving = true;
+            membership.request_leave();
+        }
+    }
+
+    /// This core left (every other core removed it and dropped its channel to it): power off.
+    fn go_off(&mut self, all_answered: bool) {
         for link in self.links.iter_mut() {
             *link = None;
         }
         let how = if all_answered { "every other core agreed" } else { "not every core answered the commit" };
         println!("monitor {}: left the membership ({how}); powering off", self.core);
         let refused = userland::core_off();
-        // Still running: the firmware cannot power this core off. It stays out of the
-        // membership, parked; the boot core's monitor times out waiting and says so.
+        // Still running: the firmware cannot power this core off (the boot core's monitor
+        // refuses to take such a core off, so only a firmware refusal gets here). It stays out
+        // of the membership, parked; the boot core's monitor times out waiting and says so.
         println!("monitor {}: cannot power off ({refused:?}); parked instead", self.core);
         self.stopped = true;
     }
@@ -323,11 +341,7 @@ impl Monitor {
     fn peer_left(&mut self, core: u64) {
         self.online &= !(1 << core);
         self.hellos &= !(1 << core);
-        let now = self.now_ns();
-        self.capops.core_removed(core as usize, now);
-        let mut kernel = self.kernel_caps();
-        self.capops.poll(&mut kernel, now);
-        self.after_capops();
+        self.capops_give_up_on(core);
         // Its channel goes once this step's messages are out: the answer to its own leave
         // round travels on it (`drop_left_channels`).
         self.hotplug.unlink |= 1 << core;
@@ -404,9 +418,11 @@ impl Monitor {
     }
 
     /// Boot core: while a core goes off, asks its kernel for it back until the firmware says
-    /// it is off (or the bound passes). Elsewhere: a rejoined core's probes.
+    /// it is off (or the bound passes). Elsewhere: a rejoined core's probes, a drain before
+    /// leaving.
     pub(crate) fn hotplug_poll(&mut self) {
         self.probe_poll();
+        self.drain_then_leave();
         let Some(Step::GoingOff { core, asker, since_ns }) = self.hotplug.step else { return };
         if self.online & (1 << core) != 0 {
             // Not left yet (the round is under way).
@@ -501,14 +517,10 @@ impl Monitor {
         let (mut cycles, mut lost, mut failed) = (0u32, 0u32, 0u32);
         let mut cycle_us = Vec::new();
         for &core in &cores {
-            let started = self.now_ns();
-            let off = self.hotplug_step(core, false);
-            let off_us = (self.now_ns() - started) / 1000;
-            if off != Some(0) {
-                println!("hotplug core {core}: did not go off ({off:?})");
+            let Some(off_us) = self.timed_step(core, false) else {
                 failed += 1;
                 continue;
-            }
+            };
             // The benchmark between two of the others while this core is off.
             let others: Vec<u32> = (0..64).filter(|&c| self.online & (1u64 << c) != 0).take(2).collect();
             if let [from, to] = others[..] {
@@ -523,14 +535,10 @@ impl Monitor {
                     }
                 }
             }
-            let on_started = self.now_ns();
-            let on = self.hotplug_step(core, true);
-            let on_us = (self.now_ns() - on_started) / 1000;
-            if on != Some(0) {
-                println!("hotplug core {core}: did not come back ({on:?})");
+            let Some(on_us) = self.timed_step(core, true) else {
                 failed += 1;
                 continue;
-            }
+            };
             let total_us = off_us + on_us;
             // Every channel of a live core: this core's to each, and the rejoined core's fresh
             // ones to each other core.
@@ -606,6 +614,19 @@ impl Monitor {
             Some(report) => report.lost + asked.abs_diff(report.peers * crate::liveness::PROBES),
             None => asked,
         }
+    }
+
+    /// [`hotplug_step`](Self::hotplug_step), timed: the microseconds it took, or `None` (said)
+    /// if it failed.
+    fn timed_step(&mut self, core: u64, on: bool) -> Option<u64> {
+        let started = self.now_ns();
+        let status = self.hotplug_step(core, on);
+        if status != Some(0) {
+            let what = if on { "come back" } else { "go off" };
+            println!("hotplug core {core}: did not {what} ({status:?})");
+            return None;
+        }
+        Some((self.now_ns() - started) / 1000)
     }
 
     /// Runs one request from this (boot) core's monitor and waits for its outcome: the

@@ -108,11 +108,7 @@ impl Monitor {
     /// are unanswered) rather than at its deadline.
     fn core_failed(&mut self, core: u64, silent_ns: u64, detected_by: usize, detection_ns: u64) {
         self.online &= !(1 << core);
-        let now = self.now_ns();
-        self.capops.core_removed(core as usize, now);
-        let mut kernel = self.kernel_caps();
-        self.capops.poll(&mut kernel, now);
-        self.after_capops();
+        self.capops_give_up_on(core);
         let dropped = self.outbox.forget(core as usize);
         if let Some(link) = self.links.get_mut(core as usize) {
             *link = None;
@@ -150,6 +146,15 @@ impl Monitor {
                 }
             );
         }
+    }
+
+    /// The capability protocol gives up at once on what waits for `core`, no longer a member.
+    pub(crate) fn capops_give_up_on(&mut self, core: u64) {
+        let now = self.now_ns();
+        self.capops.core_removed(core as usize, now);
+        let mut kernel = self.kernel_caps();
+        self.capops.poll(&mut kernel, now);
+        self.after_capops();
     }
 
     /// The lowest-numbered live core.
