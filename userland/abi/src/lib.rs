@@ -523,7 +523,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..35 {
+        for raw in 0..39 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }
