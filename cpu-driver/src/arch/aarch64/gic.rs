@@ -231,6 +231,24 @@ impl Gic {
         }
     }
 
+    /// Undoes [`Gic::power_down`] when the core did not power off after all (the firmware
+    /// refused): the redistributor awake again (waiting for `ChildrenAsleep` to clear) and the
+    /// CPU interface signalling, so that the core can still be woken.
+    pub fn power_up(&mut self) {
+        match &mut self.version {
+            Version::V2(_) => {
+                if let Some(ctlr) = self.gicc_ctlr {
+                    // SAFETY: as in `power_down`; 1 enables this CPU interface's group again.
+                    unsafe { core::ptr::write_volatile(ctlr as *mut u32, 1) };
+                }
+            }
+            Version::V3 { gic, redistributor } => {
+                let _ = gic.redistributor_mark_core_awake(*redistributor);
+                GicCpuInterface::enable_group1(true);
+            }
+        }
+    }
+
     /// Sends the wake SGI to the core addressed by `target` (see [`own_target`]).
     pub fn send_wake(&mut self, target: u64) {
         // The message this SGI announces (a URPC store-release in Normal memory) must be

@@ -63,6 +63,8 @@ pub fn core_off(record: &BootRecord) -> Result<u64, Error> {
         }
     }
     let refused = conduit.cpu_off();
+    // Still here: the firmware refused. The core runs on, so it must be wakeable again.
+    interrupts::power_up();
     kprintln!("core {core}: PSCI CPU_OFF returned: {refused:?}");
     Err(Error::WouldBlock)
 }
