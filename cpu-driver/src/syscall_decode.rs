@@ -76,6 +76,8 @@ pub enum Request {
     InjectFault { park: bool },
     ConsoleTakeOver,
     CoreBoot { core: u64, build: CapAddr, region: CapAddr, share: CapAddr },
+    CoreOff,
+    CoreReclaim { core: u64 },
     DispatcherStatus { dispatcher: CapAddr },
     EndpointCreate { dispatcher: CapAddr, badge: u64, dest: CapAddr },
     ModuleInfo { module: CapAddr },
@@ -255,6 +257,8 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
             Request::CoreBoot { core: x[0], build: a(x[1])?, region: a(x[2])?, share: a(x[3])? }
         }
         Call::DispatcherStatus => Request::DispatcherStatus { dispatcher: a(x[0])? },
+        Call::CoreOff => Request::CoreOff,
+        Call::CoreReclaim => Request::CoreReclaim { core: x[0] },
         Call::EndpointCreate => Request::EndpointCreate { dispatcher: a(x[0])?, badge: x[1], dest: a(x[2])? },
         Call::ModuleInfo => Request::ModuleInfo { module: a(x[0])? },
         Call::CapExport => Request::CapExport { addr: a(x[0])? },

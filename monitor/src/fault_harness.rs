@@ -225,6 +225,38 @@ impl Monitor {
         }
     }
 
+    /// Sends this monitor's probes to every live peer and waits for the echoes; how many did
+    /// not come back exactly once (after a hotplug cycle, say).
+    pub(crate) fn probe_survivors(&mut self) -> u32 {
+        let me = self.core;
+        self.harness.reports.retain(|(core, _)| *core != me);
+        self.start_probing(me, 0);
+        self.wait_for(PROBE_TIMEOUT_SECONDS + 1, |m| m.harness.reports.iter().any(|(core, _)| *core == me));
+        let expected = self.peers().count_ones();
+        self.lost_in_report(me, expected)
+    }
+
+    /// Has `core` probe every other live core over its own channels; how many of its probes
+    /// did not come back exactly once (all of them if it never reports).
+    pub(crate) fn probe_from(&mut self, core: u64) -> u32 {
+        self.harness.reports.retain(|(reporter, _)| *reporter != core);
+        self.send(core, &ProbeAll { round: 0 });
+        self.wait_for(REPORT_TIMEOUT_SECONDS, |m| {
+            m.harness.reports.iter().any(|(reporter, _)| *reporter == core)
+        });
+        let expected = (self.online & !(1 << core)).count_ones();
+        self.lost_in_report(core, expected)
+    }
+
+    /// What `core`'s report says was lost, counting every probe to a peer it should have
+    /// probed but did not (`expected` peers), or every probe if no report came.
+    fn lost_in_report(&self, core: u64, expected: u32) -> u32 {
+        match self.harness.reports.iter().find(|(reporter, _)| *reporter == core) {
+            Some((_, seen)) => seen.lost + expected.abs_diff(seen.peers) * PROBES,
+            None => expected * PROBES,
+        }
+    }
+
     /// The boot core's monitor, with faults injected: waits until the survivors removed every
     /// core a fault stopped (or the bound passed), has every survivor probe every other one,
     /// then judges each injection and prints the sum.

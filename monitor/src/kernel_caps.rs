@@ -42,6 +42,18 @@ pub fn make_monitor_cnodes() -> Option<()> {
     Some(())
 }
 
+/// Bytes of physical address space a sweep of everything a core owns covers (the
+/// architecture's largest physical address, 52 bits).
+const PHYSICAL_SPACE: u64 = 1 << 52;
+
+/// Removes every copy this core holds of objects core `owner` owns, wherever they lie (and
+/// unmaps them): once `owner` went off, its memory is handed back and used again, so nothing
+/// here may keep reaching it. Returns how many went.
+pub fn sweep_everything_of(owner: u64) -> Result<u64, CapError> {
+    let everything = Capability::ram(0, PHYSICAL_SPACE)?;
+    userland::cap_sweep(described(&everything, owner)).map_err(cap_error)
+}
+
 /// The Kernel capability's calls, on core `core`.
 pub struct KernelCaps {
     /// This core's index.

@@ -53,6 +53,12 @@ impl Monitor {
     }
 
     /// Runs the detector: heartbeats due, suspicions, rounds; then acts on what it decided.
+    /// A change is acted on before this core's answers go out (only the eviction notices,
+    /// addressed to cores a change removes, go first, while their channels are still there):
+    /// once a round's initiator has every answer, each voter has swept the objects of a core
+    /// that left, so the core may be powered off and its memory used again. The channel to a
+    /// core that left goes last (the answer to its own leave round travels on it); nothing
+    /// is written to it after that answer.
     pub(crate) fn membership_step(&mut self) {
         let now = self.now_ns();
         let Some(membership) = self.membership.as_mut() else { return };
@@ -60,17 +66,10 @@ impl Monitor {
         let messages = membership.take_messages();
         let events = membership.take_events();
         let me = self.core as u32;
-        for (to, wire) in messages {
-            match wire {
-                // No wake-up: the peer reads it when its own heartbeat is due at the latest.
-                Wire::Heartbeat => self.send_quietly(to as u64, &Heartbeat { from: me }),
-                Wire::Evicted => self.send(to as u64, &Evicted { by: me }),
-                Wire::Round { .. } => {
-                    if let Some(step) = MembershipStep::from_wire(wire) {
-                        self.send(to as u64, &step);
-                    }
-                }
-            }
+        let (evictions, messages): (Vec<_>, Vec<_>) =
+            messages.into_iter().partition(|(_, wire)| matches!(wire, Wire::Evicted));
+        for (to, _) in evictions {
+            self.send(to as u64, &Evicted { by: me });
         }
         for event in events {
             match event {
@@ -83,8 +82,22 @@ impl Monitor {
                     );
                     self.stopped = true;
                 }
+                other => self.hotplug_event(other),
             }
         }
+        for (to, wire) in messages {
+            match wire {
+                // No wake-up: the peer reads it when its own heartbeat is due at the latest.
+                Wire::Heartbeat => self.send_quietly(to as u64, &Heartbeat { from: me }),
+                Wire::Evicted => {}
+                Wire::Round { .. } => {
+                    if let Some(step) = MembershipStep::from_wire(wire) {
+                        self.send(to as u64, &step);
+                    }
+                }
+            }
+        }
+        self.drop_left_channels();
     }
 
     /// The survivors agreed that `core` failed: it is no longer a peer, its channel is torn
@@ -94,11 +107,7 @@ impl Monitor {
     /// are unanswered) rather than at its deadline.
     fn core_failed(&mut self, core: u64, silent_ns: u64, detected_by: usize, detection_ns: u64) {
         self.online &= !(1 << core);
-        let now = self.now_ns();
-        self.capops.core_removed(core as usize, now);
-        let mut kernel = self.kernel_caps();
-        self.capops.poll(&mut kernel, now);
-        self.after_capops();
+        self.capops_give_up_on(core);
         let dropped = self.outbox.forget(core as usize);
         if let Some(link) = self.links.get_mut(core as usize) {
             *link = None;
@@ -132,6 +141,15 @@ impl Monitor {
                 }
             );
         }
+    }
+
+    /// The capability protocol gives up at once on what waits for `core`, no longer a member.
+    pub(crate) fn capops_give_up_on(&mut self, core: u64) {
+        let now = self.now_ns();
+        self.capops.core_removed(core as usize, now);
+        let mut kernel = self.kernel_caps();
+        self.capops.poll(&mut kernel, now);
+        self.after_capops();
     }
 
     /// The lowest-numbered live core.

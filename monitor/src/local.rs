@@ -70,6 +70,12 @@ pub const SPAN_PROTECT: u64 = 21;
 /// Monitor to the spanning program: every copy of the page, and every mapping of it, is
 /// read-only on every core of the span: `[SPAN_PROTECTED, pack(entry, status), nanoseconds]`.
 pub const SPAN_PROTECTED: u64 = 22;
+/// Program -> its monitor: `[HOTPLUG, core, on]`: take `core` off (`on` 0) or start it again
+/// (`on` 1); the boot core's monitor carries it out, and the answer comes as `HOTPLUG_DONE`
+/// to the program registered as `SERVICE_HOTPLUG` on the asking core.
+pub const HOTPLUG: u64 = 64;
+/// Monitor -> program: `[HOTPLUG_DONE, core | on << 32, status]` (0 done, else the refusal).
+pub const HOTPLUG_DONE: u64 = 65;
 
 /// Monitor to `latency`: echo for core `peer` waiting and waking as the wait mode with code
 /// `mode` says (`urpc::WaitMode::code`), then report the wake SGIs raised in a last pong:
@@ -132,6 +138,8 @@ pub const SERVICE_LATENCY: u64 = u64::from_le_bytes(*b"latency\0");
 pub const SERVICE_SELFTEST: u64 = u64::from_le_bytes(*b"selftest");
 /// The service name `echo` as a service identifier (`selftest`'s bind check).
 pub const SERVICE_ECHO: u64 = u64::from_le_bytes(*b"echo\0\0\0\0");
+/// The program that gets this core's hotplug answers (`HOTPLUG_DONE`).
+pub const SERVICE_HOTPLUG: u64 = u64::from_le_bytes(*b"hotplug\0");
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ mod bind;
 mod exercise;
 mod exercise_random;
 mod fault_harness;
+mod hotplug;
 mod kernel_caps;
 mod liveness;
 mod span;
@@ -197,6 +198,10 @@ struct Monitor {
     /// The EL0 wait comparison's figures for the pair in flight (`wait_bench`).
     wait_figures: Option<wait_bench::Figures>,
     child_modules: Vec<(u64, u64)>,
+    /// CPU hotplug requests and steps (`hotplug`).
+    hotplug: hotplug::Hotplug,
+    /// Boot core: what is left of the RAM it carves regions and shares from.
+    carver: Option<Carver>,
 }
 
 impl Monitor {
@@ -281,6 +286,8 @@ impl Monitor {
             waitset: wait_bench::monitor_waitset(),
             wait_figures: None,
             child_modules: Vec::new(),
+            hotplug: Default::default(),
+            carver: None,
         }
     }
 
@@ -427,6 +434,7 @@ impl Monitor {
         }
         self.membership_step();
         self.probe_progress();
+        self.hotplug_poll();
     }
 
     fn latency_dispatcher(&self) -> Option<u64> {
@@ -468,6 +476,7 @@ impl Monitor {
             local::SPAN_UNSHARE => self.on_span_unshare(sender, words[1] as u32, words[2]),
             local::SPAN_PROTECT => self.on_span_protect(sender, words[1] as u32, words[2]),
             local::WAIT_RESULT => self.heard_wait_result(words),
+            local::HOTPLUG => self.on_local_hotplug(words),
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
                 let (p50_ns, p99_ns) = unpack(words[2]);
@@ -519,6 +528,11 @@ impl Monitor {
         };
         if let Some(wire) = membership {
             self.on_membership(peer, wire);
+            return;
+        }
+        // A core started again is no member until its join round commits.
+        if let MonitorMessage::JoinRequest(request) = message {
+            self.on_join_request(peer, request);
             return;
         }
         // A removed core's messages count for nothing (it is told to stop).
@@ -599,6 +613,12 @@ impl Monitor {
             MonitorMessage::Heartbeat(_) | MonitorMessage::MembershipStep(_) | MonitorMessage::Evicted(_) => {
             }
             MonitorMessage::SpanMemberEnded(ended) => self.on_span_member_ended(peer, ended),
+            MonitorMessage::HotplugOff(off) => self.on_hotplug_off(peer, off),
+            MonitorMessage::HotplugOn(on) => self.on_hotplug_on(on),
+            MonitorMessage::Welcome(welcome) => self.on_welcome(peer, welcome),
+            MonitorMessage::HotplugDone(done) => self.on_hotplug_done(done),
+            // Handled above.
+            MonitorMessage::JoinRequest(_) => {}
             MonitorMessage::ExerciseListHoldings(list) => self.send_holdings(u64::from(list.to)),
             MonitorMessage::ExerciseHolding(h) => self.exercise_holdings.push(monitor::holdings::Holding {
                 core: h.core,
@@ -638,9 +658,12 @@ impl Monitor {
             if checking && nth == 0 {
                 checks.extend(core_boot_refusals(&mut carver, core, other, class, classes.len() as u64));
             }
-            let started = hand_over(&mut carver, class).and_then(|()| {
+            let started = hand_over(&mut carver, class).and_then(|pieces| {
                 let build = SLOT_FIRST_CPU_DRIVER + class;
-                userland::core_boot(other, build, CORE_REGION_SLOT, CORE_SHARE_SLOT).map_err(describe_refusal)
+                userland::core_boot(other, build, CORE_REGION_SLOT, CORE_SHARE_SLOT)
+                    .map_err(describe_refusal)?;
+                self.hotplug.gave(other, pieces);
+                Ok(())
             });
             if started.is_ok() && checking && nth == 0 {
                 checks.extend(core_boot_after_start(&mut carver, other, class));
@@ -664,7 +687,9 @@ impl Monitor {
                 }
             }
         }
-        carver.taken()
+        let taken = carver.taken();
+        self.carver = Some(carver);
+        taken
     }
 
     /// Says what this monitor holds: its RAM capabilities, found with `cap_identify` over its
@@ -1016,7 +1041,14 @@ impl Monitor {
         for core in (0..64).filter(|&c| silent & (1 << c) != 0) {
             self.declare_dead(core, "its monitor never said hello");
         }
-        if info(Info::Flags).is_ok_and(|f| f & FLAG_BENCH != 0) {
+        let hotplug = self
+            .skb
+            .as_ref()
+            .and_then(|s| s.bootargs.as_deref())
+            .is_some_and(|a| a.split_whitespace().any(|w| w == "hotplug"));
+        if hotplug {
+            self.hotplug_cycles();
+        } else if info(Info::Flags).is_ok_and(|f| f & FLAG_BENCH != 0) {
             self.benchmark();
         }
         if self.options.unmap {
@@ -1144,7 +1176,7 @@ impl Monitor {
 
 /// Carves a region for the build of `class` and a share for its monitor out of `carver`'s RAM
 /// into `CORE_REGION_SLOT` and `CORE_SHARE_SLOT`.
-fn hand_over(carver: &mut Carver, class: u32) -> Result<(), &'static str> {
+fn hand_over(carver: &mut Carver, class: u32) -> Result<(Piece, Piece), &'static str> {
     let bytes =
         info_of(Info::KernelRegionBytes, u64::from(class)).map_err(|_| "no CPU-driver build for it")?;
     let region = carver.take(bytes, CORE_REGION_ALIGN).ok_or("no RAM for its region")?;
@@ -1158,6 +1190,12 @@ fn hand_over(carver: &mut Carver, class: u32) -> Result<(), &'static str> {
             return Err("no RAM for its monitor");
         }
     };
+    give_pieces(region, share)?;
+    Ok((region, share))
+}
+
+/// Retypes `region` and `share` into `CORE_REGION_SLOT` and `CORE_SHARE_SLOT`.
+fn give_pieces(region: Piece, share: Piece) -> Result<(), &'static str> {
     retype_piece(region, CORE_REGION_SLOT)
         .and_then(|()| retype_piece(share, CORE_SHARE_SLOT))
         .map_err(|_| "its memory could not be retyped")
@@ -1250,7 +1288,7 @@ fn core_boot_after_start(carver: &mut Carver, target: u64, class: u32) -> Vec<Ch
     let mut checks = alloc::vec![expect("core-boot-memory-not-revocable", revoked, Capability(CAP_DENIED))];
     let _ = userland::cap_delete(CORE_REGION_SLOT);
     let _ = userland::cap_delete(CORE_SHARE_SLOT);
-    let again = hand_over(carver, class).map_err(|_| userland::Error::WouldBlock).and_then(|()| {
+    let again = hand_over(carver, class).map_err(|_| userland::Error::WouldBlock).and_then(|_| {
         userland::core_boot(target, SLOT_FIRST_CPU_DRIVER + class, CORE_REGION_SLOT, CORE_SHARE_SLOT)
     });
     checks.push(expect("core-boot-twice-refused", again, Capability(CAP_SLOT_OCCUPIED)));
@@ -1273,6 +1311,7 @@ fn run() -> u64 {
         );
     }
     monitor.spawn_programs();
+    monitor.ask_to_join();
     if monitor.core == monitor.coordinator {
         monitor.coordinate();
     }

@@ -25,6 +25,17 @@
 //! removes nobody: a voter that does not answer is suspected in its turn, so every round
 //! completes or aborts and never hangs.
 //!
+//! **Leaving and joining (CPU hotplug).** A core taken off on request leaves by the same
+//! protocol: its own monitor runs a two-phase round about itself ([`Change::Leave`]); every
+//! other live core votes yes while it still counts that incarnation live, and removes it on
+//! commit. A core started again rejoins by a round the monitor it asked runs among the live
+//! cores ([`Change::Join`]): each votes yes only if it does not count the core live and the
+//! round names a newer *incarnation* than any it has seen of that core, and adds it on commit.
+//! Incarnations number a core's starts (0 at boot): a join that repeats or predates one
+//! already agreed is refused, and every round's number carries its initiator's incarnation,
+//! so a round a core started before it went off is never taken for one its next incarnation
+//! starts (the agreement keeps rounds by number).
+//!
 //! **Not being scheduled is not the others' silence.** A monitor that was itself not running
 //! (its core busy, or, under an emulator, its vCPU not scheduled by the host) has the others'
 //! messages waiting unread in its channels. So [`Membership::receive`] only notes a round's
@@ -59,17 +70,41 @@ impl Config {
         Config { heartbeat_ns: 50_000_000, suspect_after_ns: 500_000_000, round_timeout_ns: 300_000_000 };
 }
 
+/// What a membership round changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Removes the cores in `suspects` (a bit each): they stopped answering.
+    Remove {
+        /// The cores the round would remove.
+        suspects: u64,
+    },
+    /// Adds `core`, started again as `incarnation`.
+    Join {
+        /// The core.
+        core: CoreId,
+        /// Its incarnation (how many times it was started before).
+        incarnation: u32,
+    },
+    /// Removes `core` (incarnation `incarnation`), which asked to go off.
+    Leave {
+        /// The core.
+        core: CoreId,
+        /// Its incarnation.
+        incarnation: u32,
+    },
+}
+
 /// A membership message between two monitors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wire {
     /// Nothing else to say: still alive.
     Heartbeat,
-    /// A step of a round removing the cores in `suspects` (a bit each).
+    /// A step of a round making `change`.
     Round {
         /// The agreement message.
         msg: Msg,
-        /// The cores the round would remove.
-        suspects: u64,
+        /// What the round changes.
+        change: Change,
     },
     /// The receiving core was removed: it must stop.
     Evicted,
@@ -96,11 +131,37 @@ pub enum Event {
         /// Who said so.
         by: CoreId,
     },
+    /// `core` joined as `incarnation` by agreement (on every replica; on the initiator once
+    /// every voter added it).
+    Joined {
+        /// The core.
+        core: CoreId,
+        /// Its incarnation.
+        incarnation: u32,
+    },
+    /// The join round this core started about `core` did not commit (a voter refused, or did
+    /// not answer in time); nothing changed.
+    JoinRefused {
+        /// The core.
+        core: CoreId,
+    },
+    /// `core` left by agreement (on every replica; on the leaving core itself once every other
+    /// core removed it: it may go off now).
+    Left {
+        /// The core.
+        core: CoreId,
+        /// On the leaving core: whether every other core answered the commit (else the round
+        /// gave up waiting in commit, where the decision stands: those that did not answer
+        /// are silent, and are suspected as such). Elsewhere always true.
+        all_answered: bool,
+    },
+    /// The leave round this core started about itself did not commit; it is still a member.
+    LeaveRefused,
 }
 
 struct Initiated {
     round: u32,
-    suspects: u64,
+    change: Change,
     route: Route,
     two_phase: TwoPhase,
     started_ns: u64,
@@ -113,6 +174,10 @@ pub struct Membership {
     me: CoreId,
     config: Config,
     live: u64,
+    /// Per core, the newest incarnation this replica has seen join (0: as booted).
+    incarnation: Vec<u32>,
+    /// A join or leave asked for while a round was under way: started once it ends.
+    pending: Vec<Change>,
     last_heard: Vec<u64>,
     last_sent: Vec<u64>,
     node: Node,
@@ -124,12 +189,16 @@ pub struct Membership {
     events: Vec<Event>,
     /// Round steps received, handled at the next [`tick`](Self::tick) (once every channel
     /// was read).
-    steps: Vec<(CoreId, Msg, u64)>,
+    steps: Vec<(CoreId, Msg, Change)>,
 }
 
 /// Bits of a round number that say which core started it (rounds from different initiators
 /// must not collide in the agreement's bookkeeping).
 const INITIATOR_SHIFT: u32 = 24;
+/// Bits of a round number, below the initiator's, that hold the initiator's incarnation (its
+/// low bits): a core started again counts its rounds from 0 again, and these keep its rounds
+/// apart from those of the incarnation before.
+const INCARNATION_SHIFT: u32 = 16;
 
 impl Membership {
     /// Core `me`'s replica, with `live` (a bit per core, `me` included) alive as of `now`.
@@ -138,6 +207,8 @@ impl Membership {
             me,
             config,
             live: live | bit(me),
+            incarnation: alloc::vec![0; cores],
+            pending: Vec::new(),
             last_heard: alloc::vec![now; cores],
             last_sent: alloc::vec![now; cores],
             node: Node::new(me),
@@ -148,6 +219,47 @@ impl Membership {
             events: Vec::new(),
             steps: Vec::new(),
         }
+    }
+
+    /// Core `me`'s replica once it joined again as `incarnation` (the cores in `live` are the
+    /// ones that agreed to its join).
+    pub fn rejoined(
+        me: CoreId,
+        cores: usize,
+        live: u64,
+        incarnation: u32,
+        config: Config,
+        now: u64,
+    ) -> Membership {
+        let mut membership = Membership::new(me, cores, live, config, now);
+        if let Some(own) = membership.incarnation.get_mut(me) {
+            *own = incarnation;
+        }
+        membership
+    }
+
+    /// The newest incarnation of `core` this replica knows.
+    pub fn incarnation(&self, core: CoreId) -> u32 {
+        self.incarnation.get(core).copied().unwrap_or(0)
+    }
+
+    /// Asks the live cores to add `core`, started again as `incarnation`: a join round this
+    /// core starts as soon as no other round of its own is under way. Refused at once
+    /// ([`Event::JoinRefused`]) if this replica counts the core live or knows as new an
+    /// incarnation.
+    pub fn request_join(&mut self, core: CoreId, incarnation: u32) {
+        if core >= self.last_heard.len() || self.is_live(core) || incarnation <= self.incarnation(core) {
+            self.events.push(Event::JoinRefused { core });
+            return;
+        }
+        self.pending.push(Change::Join { core, incarnation });
+    }
+
+    /// Asks the other live cores to remove this core, which goes off once they did
+    /// ([`Event::Left`] about itself).
+    pub fn request_leave(&mut self) {
+        let incarnation = self.incarnation(self.me);
+        self.pending.push(Change::Leave { core: self.me, incarnation });
     }
 
     /// The live cores, a bit each.
@@ -190,15 +302,16 @@ impl Membership {
         let heartbeat = peers.iter().map(|&p| self.last_sent[p] + self.config.heartbeat_ns).min();
         let suspicion = peers.iter().map(|&p| self.last_heard[p] + self.config.suspect_after_ns).min();
         let round = self.initiated.as_ref().map(|r| r.started_ns + self.config.round_timeout_ns);
-        [heartbeat, suspicion, round].into_iter().flatten().min().unwrap_or(u64::MAX)
+        let pending = (!self.pending.is_empty() && self.initiated.is_none()).then_some(0);
+        [heartbeat, suspicion, round, pending].into_iter().flatten().min().unwrap_or(u64::MAX)
     }
 
     /// Time passed, and every channel was read: the round steps received, heartbeats due,
     /// suspicions, a round that waited too long.
     pub fn tick(&mut self, now: u64) {
-        for (from, msg, suspects) in core::mem::take(&mut self.steps) {
+        for (from, msg, change) in core::mem::take(&mut self.steps) {
             if self.is_live(from) {
-                self.round_message(from, msg, suspects, now);
+                self.round_message(from, msg, change, now);
             }
         }
         for peer in self.peers() {
@@ -211,7 +324,10 @@ impl Membership {
         if self.initiated.is_none() {
             let suspects = self.suspects_to_act_on(now);
             if suspects != 0 {
-                self.start_round(suspects, now);
+                self.start_round(Change::Remove { suspects }, now);
+            } else if !self.pending.is_empty() {
+                let change = self.pending.remove(0);
+                self.start_round(change, now);
             }
         }
     }
@@ -230,7 +346,7 @@ impl Membership {
         match wire {
             Wire::Heartbeat => {}
             Wire::Evicted => self.events.push(Event::Evicted { by: from }),
-            Wire::Round { msg, suspects } => self.steps.push((from, msg, suspects)),
+            Wire::Round { msg, change } => self.steps.push((from, msg, change)),
         }
     }
 
@@ -268,46 +384,67 @@ impl Membership {
         }
     }
 
-    fn start_round(&mut self, suspects: u64, now: u64) {
-        let voters: Vec<CoreId> = self.peers().into_iter().filter(|&c| suspects & bit(c) == 0).collect();
+    fn start_round(&mut self, change: Change, now: u64) {
+        // The cores a round is about do not vote on it (a leaving core runs its own round).
+        let subjects = match change {
+            Change::Remove { suspects } => suspects,
+            Change::Join { core, .. } => bit(core),
+            Change::Leave { .. } => 0,
+        };
+        let voters: Vec<CoreId> = self.peers().into_iter().filter(|&c| subjects & bit(c) == 0).collect();
         let route = Route::broadcast(self.me, &voters);
-        let round = ((self.me as u32) << INITIATOR_SHIFT) | (self.next_round & ((1 << INITIATOR_SHIFT) - 1));
+        let incarnation = self.incarnation(self.me) & 0xff;
+        let counter = self.next_round & ((1 << INCARNATION_SHIFT) - 1);
+        let round = ((self.me as u32) << INITIATOR_SHIFT) | (incarnation << INCARNATION_SHIFT) | counter;
         self.next_round = self.next_round.wrapping_add(1);
-        let silent_since_ns = (0..self.last_heard.len())
-            .filter(|&c| suspects & bit(c) != 0)
-            .map(|c| (c, self.last_heard[c]))
-            .collect();
+        let silent_since_ns = match change {
+            Change::Remove { suspects } => (0..self.last_heard.len())
+                .filter(|&c| suspects & bit(c) != 0)
+                .map(|c| (c, self.last_heard[c]))
+                .collect(),
+            _ => Vec::new(),
+        };
         let mut actions = Vec::new();
-        let mut apply = self.applier(suspects, now);
+        let mut apply = self.applier(change, now);
         let two_phase = TwoPhase::start(&mut self.node, &route, round, &mut apply, &mut actions);
         self.initiated =
-            Some(Initiated { round, suspects, route, two_phase, started_ns: now, silent_since_ns });
-        self.run(actions, suspects, now);
+            Some(Initiated { round, change, route, two_phase, started_ns: now, silent_since_ns });
+        self.run(actions, change, now);
     }
 
-    /// This core's vote in a round about `suspects`: yes only if it has not heard from any of
-    /// them for half the suspicion time either (every other phase is a yes).
-    fn applier(&self, suspects: u64, now: u64) -> impl FnMut(u32, Phase) -> bool {
-        let half = self.config.suspect_after_ns / 2;
-        let all_silent = (0..self.last_heard.len())
-            .filter(|&c| suspects & bit(c) != 0)
-            .all(|c| now.saturating_sub(self.last_heard[c]) >= half);
-        move |_, phase| phase != Phase::Prepare || all_silent
+    /// This core's vote in a round making `change` (every phase but *prepare* is a yes). A
+    /// removal: yes only if it has not heard from any suspect for half the suspicion time
+    /// either. A join: yes only if it does not count the core live and knows no incarnation of
+    /// it as new. A leave: yes only if it counts that incarnation (or an older one) live.
+    fn applier(&self, change: Change, now: u64) -> impl FnMut(u32, Phase) -> bool {
+        let yes = match change {
+            Change::Remove { suspects } => {
+                let half = self.config.suspect_after_ns / 2;
+                (0..self.last_heard.len())
+                    .filter(|&c| suspects & bit(c) != 0)
+                    .all(|c| now.saturating_sub(self.last_heard[c]) >= half)
+            }
+            Change::Join { core, incarnation } => {
+                core < self.last_heard.len() && !self.is_live(core) && incarnation > self.incarnation(core)
+            }
+            Change::Leave { core, incarnation } => {
+                self.is_live(core) && incarnation >= self.incarnation(core)
+            }
+        };
+        move |_, phase| phase != Phase::Prepare || yes
     }
 
-    fn round_message(&mut self, from: CoreId, msg: Msg, suspects: u64, now: u64) {
+    fn round_message(&mut self, from: CoreId, msg: Msg, change: Change, now: u64) {
         let ours = self.initiated.as_ref().is_some_and(|r| r.round == msg.round);
         let route = match &self.initiated {
             Some(r) if ours => r.route.clone(),
             _ => Route::broadcast(from, &[self.me]),
         };
         let mut actions = Vec::new();
-        let mut apply = self.applier(suspects, now);
+        let mut apply = self.applier(change, now);
         self.node.receive(&route, from, msg, &mut apply, &mut actions);
         if !ours && msg.kind == Kind::Request && msg.phase == Phase::Commit {
-            for core in (0..64).filter(|&c| suspects & bit(c) != 0) {
-                self.remove(core, 0, 0, 0);
-            }
+            self.commit(change, now);
         }
         if ours {
             if let Some(r) = self.initiated.as_mut() {
@@ -315,14 +452,47 @@ impl Membership {
                 r.two_phase.drain_completions(&mut self.node, &r.route, &mut apply, &mut actions);
             }
         }
-        self.run(actions, suspects, now);
+        self.run(actions, change, now);
+    }
+
+    /// A voter's part of a committed round.
+    fn commit(&mut self, change: Change, now: u64) {
+        match change {
+            Change::Remove { suspects } => {
+                for core in (0..64).filter(|&c| suspects & bit(c) != 0) {
+                    self.remove(core, 0, 0, 0);
+                }
+            }
+            Change::Join { core, incarnation } => self.add(core, incarnation, now),
+            Change::Leave { core, incarnation } => {
+                if self.is_live(core) && incarnation >= self.incarnation(core) && core != self.me {
+                    self.live &= !bit(core);
+                    self.events.push(Event::Left { core, all_answered: true });
+                }
+            }
+        }
+    }
+
+    /// Adds `core` as `incarnation`, unless as new an incarnation is known (a join agreed
+    /// twice, or one older than the last).
+    fn add(&mut self, core: CoreId, incarnation: u32, now: u64) {
+        if core >= self.last_heard.len() || self.is_live(core) || incarnation <= self.incarnation(core) {
+            return;
+        }
+        self.live |= bit(core);
+        self.incarnation[core] = incarnation;
+        // A fresh start: its silence counts from now, and it gets a heartbeat at once.
+        self.last_heard[core] = now;
+        self.last_sent[core] = 0;
+        self.aborted_at[core] = 0;
+        self.events.push(Event::Joined { core, incarnation });
     }
 
     /// Sends what the agreement asked for and ends the round once it has an outcome.
-    fn run(&mut self, actions: Vec<Action>, suspects: u64, now: u64) {
+    fn run(&mut self, actions: Vec<Action>, change: Change, now: u64) {
         for action in actions {
             if let Action::Send { to, msg } = action {
-                self.outbox.push((to, Wire::Round { msg, suspects }));
+                self.outbox.push((to, Wire::Round { msg, change }));
                 self.sent(to, now);
             }
         }
@@ -330,8 +500,19 @@ impl Membership {
             return;
         };
         let Some(round) = self.initiated.take() else { return };
-        // Given up in commit, the decision stands: the cores that answered removed them.
+        // Given up in commit, the decision stands: the cores that answered made the change.
         let committed = matches!(outcome, Outcome::Committed | Outcome::Failed { phase: Phase::Commit, .. });
+        match (round.change, committed) {
+            (Change::Join { core, incarnation }, true) => self.add(core, incarnation, now),
+            (Change::Join { core, .. }, false) => self.events.push(Event::JoinRefused { core }),
+            (Change::Leave { core, .. }, true) => {
+                self.live &= !bit(core);
+                let all_answered = outcome == Outcome::Committed;
+                self.events.push(Event::Left { core, all_answered });
+            }
+            (Change::Leave { .. }, false) => self.events.push(Event::LeaveRefused),
+            (Change::Remove { .. }, _) => {}
+        }
         for &(core, silent_since) in &round.silent_since_ns {
             match committed {
                 true => {
@@ -357,8 +538,8 @@ impl Membership {
         let mut actions = Vec::new();
         let mut apply = |_: u32, _: Phase| true;
         round.two_phase.give_up(&mut self.node, &round.route, &mut apply, &mut actions);
-        let suspects = round.suspects;
-        self.run(actions, suspects, now);
+        let change = round.change;
+        self.run(actions, change, now);
     }
 
     fn remove(&mut self, core: CoreId, silent_ns: u64, detected_by: usize, detection_ns: u64) {

@@ -259,7 +259,8 @@ urpc::declare_messages! {
         pub from: u32,
     }
 
-    /// A step of a membership round removing the cores in `suspects` (`crate::membership`).
+    /// A step of a membership round (`crate::membership`): removing the cores in `cores`, or
+    /// adding or removing the one core in `cores` as `incarnation` (a join, a leave).
     pub struct MembershipStep = 92 {
         /// The round.
         pub round: u32,
@@ -267,8 +268,55 @@ urpc::declare_messages! {
         pub phase: u8,
         /// 0 request, 1 answer no, 2 answer yes.
         pub kind: u8,
-        /// The cores the round would remove, a bit each.
-        pub suspects: u64,
+        /// 0 removal (failure), 1 join, 2 leave.
+        pub change: u8,
+        /// The cores the round is about, a bit each (exactly one for a join or a leave).
+        pub cores: u64,
+        /// The incarnation a join or a leave names (0 for a removal).
+        pub incarnation: u32,
+    }
+
+    /// To the boot core's monitor (which starts cores), or to `core`'s own monitor from there:
+    /// take `core` off (its monitor leaves the membership by agreement, then powers it off).
+    /// `asker`: the core whose monitor asked, told the outcome with [`HotplugDone`].
+    pub struct HotplugOff = 96 {
+        /// The core to take off.
+        pub core: u32,
+        /// Who asked.
+        pub asker: u32,
+    }
+
+    /// To the boot core's monitor: start `core` again (it must be off) and have it rejoin.
+    pub struct HotplugOn = 97 {
+        /// The core to start.
+        pub core: u32,
+        /// Who asked.
+        pub asker: u32,
+    }
+
+    /// From a core's monitor to the boot core's: this core is up and asks to join (a core that
+    /// boots with the machine is answered by the roll call; one started again, by a join round).
+    pub struct JoinRequest = 98 {
+        /// The core asking.
+        pub core: u32,
+    }
+
+    /// To a core that rejoined: the live cores agreed to its join as `incarnation`.
+    pub struct Welcome = 99 {
+        /// Its incarnation.
+        pub incarnation: u32,
+        /// The live cores, itself included, a bit each.
+        pub live: u64,
+    }
+
+    /// To the monitor that asked for a hotplug step: how it ended.
+    pub struct HotplugDone = 100 {
+        /// The core.
+        pub core: u32,
+        /// 1: it was started again and rejoined; 0: it went off.
+        pub on: u8,
+        /// 0 done, else `crate::hotplug::Refusal` code.
+        pub status: u32,
     }
 
     /// The receiving core was removed from the membership: it must stop.
@@ -330,23 +378,33 @@ impl MembershipStep {
     /// The wire form of a membership message (`None` for the heartbeat and the eviction, which
     /// have messages of their own).
     pub fn from_wire(wire: crate::membership::Wire) -> Option<MembershipStep> {
+        use crate::membership::Change;
         use agreement::node::Kind;
-        let crate::membership::Wire::Round { msg, suspects } = wire else { return None };
+        let crate::membership::Wire::Round { msg, change } = wire else { return None };
         let kind = match msg.kind {
             Kind::Request => 0,
             Kind::Answer { yes: false } => 1,
             Kind::Answer { yes: true } => 2,
         };
+        let one = |core: usize| 1u64.checked_shl(core as u32).unwrap_or(0);
+        let (change, cores, incarnation) = match change {
+            Change::Remove { suspects } => (0, suspects, 0),
+            Change::Join { core, incarnation } => (1, one(core), incarnation),
+            Change::Leave { core, incarnation } => (2, one(core), incarnation),
+        };
         Some(MembershipStep {
             round: msg.round,
             phase: agreement::wire::phase_code(msg.phase),
             kind,
-            suspects,
+            change,
+            cores,
+            incarnation,
         })
     }
 
     /// Back to the protocol's form; a malformed step is refused.
     pub fn to_wire(self) -> Result<crate::membership::Wire, DecodeError> {
+        use crate::membership::Change;
         use agreement::node::{Kind, Msg};
         let phase = agreement::wire::phase_of(self.phase)?;
         let kind = match self.kind {
@@ -355,10 +413,18 @@ impl MembershipStep {
             2 => Kind::Answer { yes: true },
             _ => return Err(DecodeError::InvalidField { field: "kind" }),
         };
-        Ok(crate::membership::Wire::Round {
-            msg: Msg { round: self.round, phase, kind },
-            suspects: self.suspects,
-        })
+        let single = || match self.cores.count_ones() {
+            1 => Ok(self.cores.trailing_zeros() as usize),
+            _ => Err(DecodeError::InvalidField { field: "cores" }),
+        };
+        let (cores, incarnation) = (self.cores, self.incarnation);
+        let change = match self.change {
+            0 if incarnation == 0 => Change::Remove { suspects: cores },
+            1 => Change::Join { core: single()?, incarnation },
+            2 => Change::Leave { core: single()?, incarnation },
+            _ => return Err(DecodeError::InvalidField { field: "change" }),
+        };
+        Ok(crate::membership::Wire::Round { msg: Msg { round: self.round, phase, kind }, change })
     }
 }
 
@@ -465,6 +531,16 @@ urpc::declare_interface! {
         MembershipStep(MembershipStep),
         /// See [`Evicted`].
         Evicted(Evicted),
+        /// See [`HotplugOff`].
+        HotplugOff(HotplugOff),
+        /// See [`HotplugOn`].
+        HotplugOn(HotplugOn),
+        /// See [`JoinRequest`].
+        JoinRequest(JoinRequest),
+        /// See [`Welcome`].
+        Welcome(Welcome),
+        /// See [`HotplugDone`].
+        HotplugDone(HotplugDone),
         /// See [`Probe`].
         Probe(Probe),
         /// See [`ProbeEcho`].
@@ -516,7 +592,14 @@ mod tests {
             MonitorMessage::decode(&urpc::message::encode(&commit)),
             Ok(MonitorMessage::SpanShareCommit(commit))
         );
-        let step = MembershipStep { round: 3 << 24 | 7, phase: 1, kind: 2, suspects: 0b1000 };
+        let step = MembershipStep {
+            round: 3 << 24 | 7,
+            phase: 1,
+            kind: 2,
+            change: 0,
+            cores: 0b1000,
+            incarnation: 0,
+        };
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&step)),
             Ok(MonitorMessage::MembershipStep(step))
@@ -524,6 +607,31 @@ mod tests {
         assert_eq!(step.to_wire().ok().and_then(MembershipStep::from_wire), Some(step));
         assert!(MembershipStep { kind: 3, ..step }.to_wire().is_err());
         assert!(MembershipStep { phase: 9, ..step }.to_wire().is_err());
+        let join = MembershipStep { change: 1, cores: 1 << 5, incarnation: 2, ..step };
+        assert_eq!(
+            join.to_wire(),
+            Ok(crate::membership::Wire::Round {
+                msg: agreement::node::Msg {
+                    round: 3 << 24 | 7,
+                    phase: agreement::node::Phase::Prepare,
+                    kind: agreement::node::Kind::Answer { yes: true }
+                },
+                change: crate::membership::Change::Join { core: 5, incarnation: 2 }
+            })
+        );
+        assert_eq!(join.to_wire().ok().and_then(MembershipStep::from_wire), Some(join));
+        // A join or a leave names exactly one core; a removal names no incarnation.
+        assert!(MembershipStep { cores: 0b110, ..join }.to_wire().is_err());
+        assert!(MembershipStep { change: 2, cores: 0, ..join }.to_wire().is_err());
+        assert!(MembershipStep { incarnation: 1, ..step }.to_wire().is_err());
+        assert!(MembershipStep { change: 3, ..step }.to_wire().is_err());
+        let off = HotplugOff { core: 3, asker: 0 };
+        assert_eq!(MonitorMessage::decode(&urpc::message::encode(&off)), Ok(MonitorMessage::HotplugOff(off)));
+        let welcome = Welcome { incarnation: 4, live: 0b101101 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&welcome)),
+            Ok(MonitorMessage::Welcome(welcome))
+        );
         let reply = BindReply { client: 3, status: 1 };
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&reply)),

@@ -2,7 +2,8 @@
 //! host does not schedule), FIFO links with random delays, many seeds. Checks that every
 //! survivor removes a stopped core within the stated bound, that a briefly paused core is never
 //! removed, that a core paused too long is removed and told so, and that the survivors'
-//! replicas always end equal.
+//! replicas always end equal. Hotplug: a core leaves by agreement, rejoins as a new
+//! incarnation, can leave again; a join naming an incarnation that is not newer is refused.
 
 use std::collections::VecDeque;
 
@@ -51,6 +52,8 @@ struct Machine {
     evicted: Vec<bool>,
     /// Per (from, to): nothing is delivered before this time (a link that stalls).
     stalled_until: Vec<u64>,
+    /// Per replica, the joins and leaves it reported, in order.
+    changes: Vec<Vec<Event>>,
 }
 
 impl Machine {
@@ -66,6 +69,7 @@ impl Machine {
             removed_at: vec![vec![None; n]; n],
             evicted: vec![false; n],
             stalled_until: vec![0; n * n],
+            changes: vec![Vec::new(); n],
         }
     }
 
@@ -114,9 +118,29 @@ impl Machine {
                         *at = Some(self.now);
                     }
                     Event::Evicted { .. } => self.evicted[to] = true,
+                    other => self.changes[to].push(other),
                 }
             }
         }
+    }
+
+    /// Core `core` goes off: it stops, and what is in flight on its links is gone (the boot
+    /// core's kernel zeroes its channels before starting it again).
+    fn power_off(&mut self, core: usize) {
+        let n = self.n();
+        self.state[core] = State::Stopped;
+        for other in 0..n {
+            self.links[core * n + other].clear();
+            self.links[other * n + core].clear();
+        }
+    }
+
+    /// Core `core` runs again as `incarnation`, with a fresh replica of `live`.
+    fn power_on(&mut self, core: usize, live: u64, incarnation: u32) {
+        let n = self.n();
+        self.cores[core] = Membership::rejoined(core, n, live, incarnation, CONFIG, self.now);
+        self.state[core] = State::Running;
+        self.evicted[core] = false;
     }
 
     fn run_until(&mut self, t: u64) {
@@ -281,5 +305,125 @@ fn random_failures_converge() {
         }
         m.run_until(end + 2 * REMOVAL_BOUND);
         m.assert_converged(&format!("seed {seed}"));
+    }
+}
+
+/// Core `core` leaves by its own round and goes off once it reports [`Event::Left`].
+fn leave(m: &mut Machine, core: usize, seed: u64) {
+    m.changes[core].clear();
+    m.cores[core].request_leave();
+    let asked = m.now;
+    while !m.changes[core].contains(&Event::Left { core, all_answered: true }) {
+        assert!(
+            !m.changes[core].iter().any(|e| matches!(e, Event::Left { .. })),
+            "seed {seed}: core {core}'s leave committed without every answer"
+        );
+        assert!(m.now - asked < 2_000 * MS, "seed {seed}: core {core}'s leave never committed");
+        m.step();
+    }
+    m.power_off(core);
+}
+
+/// Core `by` runs the join of `core` as `incarnation`, which then runs again with the live set.
+fn join(m: &mut Machine, by: usize, core: usize, incarnation: u32, seed: u64) {
+    m.cores[by].request_join(core, incarnation);
+    let asked = m.now;
+    let joined = Event::Joined { core, incarnation };
+    while !m.changes[by].contains(&joined) {
+        assert!(
+            !m.changes[by].contains(&Event::JoinRefused { core }),
+            "seed {seed}: the join of core {core} as {incarnation} was refused"
+        );
+        assert!(m.now - asked < 2_000 * MS, "seed {seed}: the join of core {core} never committed");
+        m.step();
+    }
+    let live = m.cores[by].live();
+    m.power_on(core, live, incarnation);
+}
+
+#[test]
+fn a_core_leaves_rejoins_as_a_new_incarnation_and_leaves_again() {
+    for seed in 0..30 {
+        let mut m = Machine::new(5, seed, 20 * MS);
+        m.run_until(300 * MS);
+        let core = 1 + m.rng.below(4) as usize;
+        leave(&mut m, core, seed);
+        m.run_until(m.now + 200 * MS);
+        m.assert_converged(&format!("seed {seed}, core {core} off"));
+        for c in m.survivors() {
+            assert!(
+                m.changes[c].contains(&Event::Left { core, all_answered: true }),
+                "seed {seed}: core {c} missed the leave"
+            );
+        }
+        // Off for longer than the suspicion time: nobody accuses it (it is no member).
+        m.run_until(m.now + 3 * CONFIG.suspect_after_ns);
+        join(&mut m, 0, core, 1, seed);
+        m.run_until(m.now + 3_000 * MS);
+        m.assert_converged(&format!("seed {seed}, core {core} back"));
+        for c in m.survivors() {
+            assert_eq!(m.cores[c].incarnation(core), 1, "seed {seed}: core {c}");
+        }
+        assert!(m.removed_at.iter().flatten().all(Option::is_none), "seed {seed}: a member was removed");
+        // Its next incarnation counts its rounds from 0 again: they are new rounds to the
+        // others all the same.
+        leave(&mut m, core, seed);
+        m.run_until(m.now + 500 * MS);
+        m.assert_converged(&format!("seed {seed}, core {core} off again"));
+        join(&mut m, 0, core, 2, seed);
+        m.run_until(m.now + 2_000 * MS);
+        m.assert_converged(&format!("seed {seed}, core {core} back again"));
+    }
+}
+
+#[test]
+fn a_join_that_names_no_newer_incarnation_is_refused_by_the_voters() {
+    for seed in 0..20 {
+        let mut m = Machine::new(4, seed, 10 * MS);
+        m.run_until(300 * MS);
+        leave(&mut m, 2, seed);
+        join(&mut m, 0, 2, 1, seed);
+        leave(&mut m, 2, seed);
+        m.run_until(m.now + 200 * MS);
+        // Core 3 went off and came back meanwhile: its fresh replica knows no incarnation of
+        // core 2, so it starts a round for a stale request (incarnation 1 already joined and
+        // left); the others know better and refuse it.
+        leave(&mut m, 3, seed);
+        join(&mut m, 0, 3, 1, seed);
+        m.run_until(m.now + 300 * MS);
+        assert_eq!(m.cores[3].incarnation(2), 0, "seed {seed}");
+        m.cores[3].request_join(2, 1);
+        let asked = m.now;
+        while !m.changes[3].contains(&Event::JoinRefused { core: 2 }) {
+            assert!(m.now - asked < 2_000 * MS, "seed {seed}: the stale join neither committed nor failed");
+            m.step();
+        }
+        m.run_until(m.now + 500 * MS);
+        for c in m.survivors() {
+            assert!(!m.cores[c].is_live(2), "seed {seed}: core {c} took the stale join");
+        }
+        m.assert_converged(&format!("seed {seed}"));
+        // The same replica refuses at once what it knows to be stale.
+        m.cores[0].request_join(2, 1);
+        m.cores[0].request_join(1, 5);
+        m.step();
+        assert!(m.changes[0].contains(&Event::JoinRefused { core: 2 }), "seed {seed}");
+        assert!(m.changes[0].contains(&Event::JoinRefused { core: 1 }), "seed {seed}: core 1 is live");
+    }
+}
+
+#[test]
+fn a_join_a_voter_does_not_answer_adds_nobody() {
+    for seed in 0..10 {
+        let mut m = Machine::new(4, seed, 10 * MS);
+        m.run_until(300 * MS);
+        leave(&mut m, 3, seed);
+        // Core 2 is not scheduled while core 0 runs the join: the round times out and changes
+        // nothing (core 2 is suspected in its turn if it stays silent).
+        m.state[2] = State::PausedUntil(m.now + CONFIG.round_timeout_ns + 100 * MS);
+        m.cores[0].request_join(3, 1);
+        m.run_until(m.now + CONFIG.round_timeout_ns + 50 * MS);
+        assert!(m.changes[0].contains(&Event::JoinRefused { core: 3 }), "seed {seed}");
+        assert!(!m.cores[0].is_live(3) && !m.cores[1].is_live(3), "seed {seed}");
     }
 }

@@ -184,6 +184,12 @@ impl Skb {
         self.latencies.iter().map(|(&(from, to), &ns)| (from, to, ns))
     }
 
+    /// Core `index` is online again (it rejoined): queries count it once more. Returns whether
+    /// it was marked offline.
+    pub fn mark_online(&mut self, index: usize) -> bool {
+        self.offline.remove(&index).is_some()
+    }
+
     /// Records that a core is offline and why (it did not start, or stopped reporting); false,
     /// and nothing recorded, for a core the tree does not have.
     pub fn mark_offline(&mut self, index: usize, reason: impl Into<String>) -> bool {

@@ -153,6 +153,7 @@ fn help_is_usage_on_stdout_with_status_0_and_starts_nothing() {
         ("run", &["bench", "--help"]),
         ("run", &["selftest", "--help"]),
         ("run", &["faults", "--help"]),
+        ("run", &["hotplug", "--help"]),
         ("run", &["--platform", "qemu-raspi4b", "--help"]),
         ("test", &["--help"]),
         ("test", &["-h"]),
@@ -243,6 +244,9 @@ fn run_checks_its_arguments_before_set_up() {
                 &["fault injection runs on qemu-virt-biglittle only"],
             ),
             (&["--smp", "4", "faults"], &["'faults' must come first"]),
+            (&["--smp", "4", "hotplug"], &["'hotplug' must come first"]),
+            (&["hotplug", "--platform", "qemu-raspi4b"], &["hotplug runs on qemu-virt-biglittle only"]),
+            (&["hotplug", "--seed", "2"], &["--seed is for scripts/run faults"]),
             (&["--nosuch"], &["unknown argument '--nosuch'"]),
         ],
     );
@@ -258,6 +262,7 @@ fn run_with_good_arguments_goes_on_to_set_up() {
         &["bench", "--rounds", "100"],
         &["selftest"],
         &["faults", "--seed", "7", "--count", "5"],
+        &["hotplug", "--rounds", "100"],
     ] {
         let output = sandbox.run("run", args);
         let stderr = text(&output.stderr);

@@ -253,6 +253,23 @@ impl<const SLOTS: usize> ChannelFrame<SLOTS> {
         Ok(Endpoint::new(self, side))
     }
 
+    /// Empties the channel for a new pair of endpoints, as a freshly zeroed frame: every
+    /// sequence word and acknowledgement block back to zero, no side claimed. Only for a
+    /// frame that no endpoint uses any more on either side (the core at one end is powered
+    /// off and the other dropped its endpoint): a live endpoint would see its ring go back in
+    /// time. Whoever builds the new endpoints must see these stores first (a release/acquire
+    /// chain, or the barrier before starting the core that builds one).
+    pub fn reset(&self) {
+        for ring in [&self.a_to_b, &self.b_to_a] {
+            for slot in &ring.slots {
+                slot.clear();
+            }
+            ring.ack.consumed.store(0, Ordering::Release);
+            ring.ack.asleep.store(0, Ordering::Release);
+            ring.ack.claims.store(0, Ordering::Release);
+        }
+    }
+
     /// The ring `side` sends on.
     pub(crate) fn outgoing(&self, side: Side) -> &Ring<SLOTS> {
         match side {
@@ -301,6 +318,27 @@ mod tests {
             }
         }
         assert!(ack >= slots && ack.is_multiple_of(WRITER_BLOCK_BYTES));
+    }
+
+    #[test]
+    fn a_reset_frame_takes_new_endpoints_that_start_empty() {
+        let frame: ChannelFrame = ChannelFrame::new();
+        {
+            // The first pair: a line each way, left unread, then both ends gone.
+            let mut a = frame.try_endpoint(Side::A).unwrap();
+            let mut b = frame.try_endpoint(Side::B).unwrap();
+            let line = crate::Payload::from_words([7; crate::line::PAYLOAD_WORDS]);
+            a.sender.try_send(&line).unwrap();
+            b.sender.try_send(&line).unwrap();
+            assert!(frame.try_endpoint(Side::A).is_err());
+        }
+        frame.reset();
+        let mut a = frame.try_endpoint(Side::A).expect("side A claimable again");
+        let mut b = frame.try_endpoint(Side::B).expect("side B claimable again");
+        assert!(a.receiver.try_recv().is_err() && b.receiver.try_recv().is_err(), "old lines are gone");
+        let fresh = crate::Payload::from_words([9; crate::line::PAYLOAD_WORDS]);
+        a.sender.try_send(&fresh).unwrap();
+        assert_eq!(b.receiver.try_recv().ok(), Some(fresh));
     }
 
     #[test]

@@ -169,6 +169,12 @@ impl MessageLine {
         Self { payload: core::array::from_fn(|_| PayloadWord::new()), seq: AtomicU64::new(0) }
     }
 
+    /// Back to never written (sequence 0); the payload words are read only under a matching
+    /// sequence, so they may stay.
+    pub(crate) fn clear(&self) {
+        self.seq.store(0, Ordering::Release);
+    }
+
     /// Writes `payload`, then publishes it by storing `seq` (non-zero) with `Release`.
     #[inline(always)]
     pub(crate) fn publish(&self, payload: &Payload, seq: u64) {

@@ -343,6 +343,19 @@ pub fn core_boot(core: u64, build: u32, region: u32, share: u32) -> Result<(), E
     Error::check(syscall(Call::CoreBoot, args)).map(|_| ())
 }
 
+/// (Holder of the Kernel capability, not on the boot core) powers this core off (see
+/// `Call::CoreOff`); returns only if refused.
+pub fn core_off() -> Error {
+    Error::check(syscall(Call::CoreOff, [0; 4])).err().unwrap_or(Error::NoSuchCall)
+}
+
+/// (Holder of the Kernel capability, on the boot core) takes back what core `core` held once
+/// it is off, so that it may be started again (see `Call::CoreReclaim`); `WouldBlock` while it
+/// is not off yet.
+pub fn core_reclaim(core: u64) -> Result<(), Error> {
+    Error::check(syscall(Call::CoreReclaim, [core, 0, 0, 0])).map(|_| ())
+}
+
 /// Clears entry `entry` of the level-3 VNode capability at `vnode` (this core's TLB
 /// invalidated).
 pub fn vnode_unmap(vnode: u32, entry: u64) -> Result<(), Error> {

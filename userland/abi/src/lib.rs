@@ -211,6 +211,22 @@ pub enum Call {
     /// `dispatcher` names, copied to `dest`; refused (`InvalidArgument`) for a dispatcher that
     /// joined another core's image or was loaded at boot.
     DispatcherImage = 36,
+    /// `core_off()`: (holder of the Kernel capability, not on the boot core) powers the
+    /// caller's core off: the kernel disarms its timer, takes its part of the GIC down, cleans
+    /// and invalidates the memory its monitor was given to the point of coherency and calls
+    /// PSCI `CPU_OFF`, which does not return. The monitor first leaves the membership and
+    /// drains its work. Returns only if refused: `Denied` (no Kernel capability),
+    /// `InvalidArgument` (the boot core), `WouldBlock` (the firmware offers no `CPU_OFF`: a
+    /// core released from a spin table cannot be powered off, or PSCI refused; printed).
+    CoreOff = 37,
+    /// `core_reclaim(core)`: (holder of the Kernel capability, on the boot core) takes back
+    /// what core `core` held once the firmware says it is off (PSCI `AFFINITY_INFO`): the
+    /// objects its region and its monitor's share were retyped into are released (the memory
+    /// is the caller's RAM again), its kernel and monitor channels are emptied, and it may be
+    /// started again with `core_boot` (a fresh region). `WouldBlock` while it is not off yet
+    /// (or the firmware will not say); `InvalidArgument` for no such core, the boot core, or a
+    /// core that was not started; `Denied` without the Kernel capability or off the boot core.
+    CoreReclaim = 38,
     /// `inject_fault(kind)`: (holder of the Kernel capability) makes this core fail on
     /// purpose, for the fault-injection harness: [`FAULT_KERNEL_PANIC`] panics the CPU driver,
     /// [`FAULT_PARK_MASKED`] parks the core for good with every interrupt masked. Returns only
@@ -364,6 +380,8 @@ impl Call {
             34 => Call::CapProtect,
             35 => Call::SpawnJoined,
             36 => Call::DispatcherImage,
+            37 => Call::CoreOff,
+            38 => Call::CoreReclaim,
             48 => Call::InjectFault,
             49 => Call::ConsoleTakeOver,
             _ => return None,
@@ -522,7 +540,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..35 {
+        for raw in 0..39 {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

@@ -658,6 +658,11 @@ impl Selftest {
         refused_with("cap_give by index", userland::cap_give_by_index(0, RAM, SPARE), Error::Denied)?;
         refused_with("grant", userland::grant(0, 0), Error::Denied)?;
         refused_with("core_boot", userland::core_boot(1, SLOT_FIRST_MODULE, RAM, RAM), Error::Denied)?;
+        refused_with("core_reclaim", userland::core_reclaim(1), Error::Denied)?;
+        let off = userland::core_off();
+        if off != Error::Denied {
+            return Err(format!("core_off: expected Denied, got {off:?}"));
+        }
         Ok(())
     }
 

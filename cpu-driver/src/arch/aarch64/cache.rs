@@ -35,6 +35,16 @@ pub fn clean_to_poc(start: usize, len: usize) {
     });
 }
 
+/// Cleans and invalidates `[start, start + len)` to the point of coherency (`DC CIVAC`): dirty
+/// lines are written back and no cache keeps a copy.
+pub fn clean_invalidate_to_poc(start: usize, len: usize) {
+    for_each_line(start, len, |addr| {
+        // SAFETY: DC CIVAC writes dirty lines back before dropping them; memory ends up
+        // holding what the caches held, so no contents change.
+        unsafe { asm!("dc civac, {}", in(reg) addr, options(nostack, preserves_flags)) };
+    });
+}
+
 /// Invalidates `[start, start + len)` from the data caches without writing back (`DC IVAC`).
 ///
 /// # Safety

@@ -59,6 +59,8 @@ pub struct Gic {
     version: Version,
     /// The INTID of this core's timer.
     timer_intid: u32,
+    /// Where GICC_CTLR is mapped (GICv2).
+    gicc_ctlr: Option<u64>,
 }
 
 /// The controller behind a [`Gic`].
@@ -69,7 +71,9 @@ enum Version {
     /// owner of this core's distributor and redistributor pointers.
     V3 {
         /// The driver.
-        _gic: GicV3<'static>,
+        gic: GicV3<'static>,
+        /// This core's redistributor among the GIC's.
+        redistributor: usize,
     },
 }
 
@@ -150,6 +154,7 @@ impl Gic {
         to_va: impl Fn(u64) -> Option<u64>,
     ) -> Result<Gic, GicSetupError> {
         let timer = IntId::ppi(timer_intid - 16);
+        let mut gicc = None;
         let version = match config.version {
             2 => {
                 let gicc_ctlr = to_va(config.cpu_pa + GICC_CTLR).ok_or(GicSetupError::Missing)?;
@@ -174,6 +179,7 @@ impl Gic {
                 // SAFETY: GICC_CTLR of this core's CPU interface, mapped per the caller; bit 0
                 // enables the interrupts of this security state's group (IHI 0048B, 4.4.1).
                 unsafe { core::ptr::write_volatile(gicc_ctlr as *mut u32, 1) };
+                gicc = Some(gicc_ctlr);
                 Version::V2(gic)
             }
             3 => {
@@ -196,11 +202,51 @@ impl Gic {
                 }
                 GicCpuInterface::set_priority_mask(0xff);
                 GicCpuInterface::enable_group1(true);
-                Version::V3 { _gic: gic }
+                Version::V3 { gic, redistributor: index }
             }
             _ => return Err(GicSetupError::Missing),
         };
-        Ok(Gic { version, timer_intid })
+        Ok(Gic { version, timer_intid, gicc_ctlr: gicc })
+    }
+
+    /// Takes this core's part of the GIC down before the core powers off: its CPU interface
+    /// stops signalling, and on GICv3 its redistributor is told the core sleeps
+    /// (`GICR_WAKER.ProcessorSleep`, waiting for `ChildrenAsleep`; IHI 0069, 11.1: required
+    /// before a PE is powered down). A core started again wakes it in [`Gic::this_core`]
+    /// (`init_cpu` clears `ProcessorSleep` and waits for `ChildrenAsleep` to clear).
+    pub fn power_down(&mut self) {
+        match &mut self.version {
+            Version::V2(_) => {
+                // GICv2 has no sleep handshake: disabling this CPU interface is the step.
+                if let Some(ctlr) = self.gicc_ctlr {
+                    // SAFETY: GICC_CTLR of this core's banked CPU interface, mapped as device
+                    // memory for the program's life (`this_core`); 0 disables its signalling.
+                    unsafe { core::ptr::write_volatile(ctlr as *mut u32, 0) };
+                }
+            }
+            Version::V3 { gic, redistributor } => {
+                GicCpuInterface::enable_group1(false);
+                let _ = gic.redistributor_mark_core_asleep(*redistributor);
+            }
+        }
+    }
+
+    /// Undoes [`Gic::power_down`] when the core did not power off after all (the firmware
+    /// refused): the redistributor awake again (waiting for `ChildrenAsleep` to clear) and the
+    /// CPU interface signalling, so that the core can still be woken.
+    pub fn power_up(&mut self) {
+        match &mut self.version {
+            Version::V2(_) => {
+                if let Some(ctlr) = self.gicc_ctlr {
+                    // SAFETY: as in `power_down`; 1 enables this CPU interface's group again.
+                    unsafe { core::ptr::write_volatile(ctlr as *mut u32, 1) };
+                }
+            }
+            Version::V3 { gic, redistributor } => {
+                let _ = gic.redistributor_mark_core_awake(*redistributor);
+                GicCpuInterface::enable_group1(true);
+            }
+        }
     }
 
     /// Sends the wake SGI to the core addressed by `target` (see [`own_target`]).

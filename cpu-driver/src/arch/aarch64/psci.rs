@@ -38,6 +38,28 @@ impl Conduit {
         }
     }
 
+    /// `CPU_OFF`: powers the calling core down; returns only if the firmware refused (PSCI
+    /// DEN 0022, 5.5: on success the call does not return, and the firmware cleans the core's
+    /// caches and takes it out of coherency before it loses power).
+    pub fn cpu_off(self) -> Result<(), psci::error::Error> {
+        match self {
+            Conduit::Hvc => psci::cpu_off::<Hvc>(),
+            Conduit::Smc => psci::cpu_off::<Smc>(),
+        }
+    }
+
+    /// `AFFINITY_INFO` at level 0: whether the core `mpidr` is off (the firmware's word: once
+    /// it says so after a `CPU_OFF`, the core runs no more instructions and its caches are
+    /// clean), `None` if the firmware would not say.
+    pub fn core_is_off(self, mpidr: u64) -> Option<bool> {
+        let level = psci::LowestAffinityLevel::All;
+        let state = match self {
+            Conduit::Hvc => psci::affinity_info::<Hvc>(mpidr, level),
+            Conduit::Smc => psci::affinity_info::<Smc>(mpidr, level),
+        };
+        state.ok().map(|s| s == psci::AffinityState::Off)
+    }
+
     /// `SYSTEM_OFF`; returns only if the firmware refused.
     pub fn system_off(self) -> Result<(), psci::error::Error> {
         match self {

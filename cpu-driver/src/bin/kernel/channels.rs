@@ -73,6 +73,37 @@ pub fn init(record: &'static BootRecord, region: SharedRegion) {
         Some(Links { record, region, to_core, to_boot, wake_targets, reports: [None; MAX_CORES] });
 }
 
+/// Boot core, once core `core` is off (the firmware said so): empties its kernel channel and
+/// its monitor channels (`urpc::ChannelFrame::reset`) and cleans them to the point of
+/// coherency, so that its next incarnation, and the monitors that bind to it again, start on
+/// empty rings with no side claimed. The other monitors dropped their endpoints to it when it
+/// left; this core's kernel endpoint is dropped and claimed afresh. (Its application channels
+/// are not: programs on the other cores may still hold endpoints over them.)
+pub fn reset_for_restart(core: u64) {
+    let mut guard = LINKS.lock();
+    let Some(links) = guard.as_mut() else { return };
+    let layout = links.region.layout;
+    if let Some(link) = links.to_core.get_mut(core as usize) {
+        *link = None;
+    }
+    links.reports[core as usize % MAX_CORES] = None;
+    let peers = (0..links.record.core_count).filter(|&p| p != core);
+    let monitor = peers.filter_map(|peer| layout.monitor_channel(core, peer).map(|(offset, _)| offset));
+    for offset in layout.kernel_channel(core).into_iter().chain(monitor) {
+        let frame = links.region.channel(offset);
+        frame.reset();
+        // The new core reads them first with its caches on, but clean anyway: nothing about
+        // them may depend on which core's cache holds the zeroes.
+        cpu_driver::arch::aarch64::cache::clean_to_poc(
+            core::ptr::from_ref(frame) as usize,
+            cpu_driver::shared_region::CHANNEL_BYTES as usize,
+        );
+    }
+    if let (Some(offset), Some(link)) = (layout.kernel_channel(core), links.to_core.get_mut(core as usize)) {
+        *link = links.region.channel(offset).try_endpoint(urpc::Side::A).ok();
+    }
+}
+
 /// Sends `message`, waiting a while if the ring is full; false if it stayed full.
 pub fn send<M: Message>(link: &mut Link, message: &M) -> bool {
     // The boot core drains its channels whenever it is idle; a full ring means it is busy, so
@@ -131,6 +162,16 @@ pub fn collect_reports() -> [Option<CoreUp>; MAX_CORES] {
 
 /// Boot core: sends every reported core the wake-up directory, so any core can wake any other.
 pub fn share_directory() {
+    send_directory_to(|_| true, true);
+}
+
+/// Boot core: sends core `core` (started again) the wake-up directory, without waking it (it
+/// may not run yet; it reads the directory when it is first idle).
+pub fn send_directory(core: u64) {
+    send_directory_to(|index| index == core as usize, false);
+}
+
+fn send_directory_to(to: impl Fn(usize) -> bool, wake: bool) {
     let mut guard = LINKS.lock();
     let Some(links) = guard.as_mut() else { return };
     let directory: Vec<PeerTarget> = links
@@ -139,12 +180,14 @@ pub fn share_directory() {
         .enumerate()
         .filter_map(|(core, target)| target.map(|target| PeerTarget { core: core as u32, target }))
         .collect();
-    for (index, link) in links.to_core.iter_mut().enumerate() {
+    for (index, link) in links.to_core.iter_mut().enumerate().filter(|(index, _)| to(*index)) {
         let (Some(link), Some(target)) = (link.as_mut(), links.wake_targets[index]) else { continue };
         for entry in &directory {
             send(link, entry);
         }
-        SgiNotify { target }.notify();
+        if wake {
+            SgiNotify { target }.notify();
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use cpu_driver::boot_record::{
     BootRecord, StartStatus, ENABLE_PSCI, ENABLE_SPIN_TABLE, FLAG_PHYSMAP_TEST, MAX_CORES,
 };
 use cpu_driver::kernel_region::{self, MachineMemory, RegionParts, StartRefusal};
-use cpu_driver::layout::{phys_to_virt, PAGE_SIZE};
+use cpu_driver::layout::{align_down, phys_to_virt, MIB2, PAGE_SIZE};
 use cpu_driver::paging::{Attributes, MapError, PhysRange, Table, TablePool};
 use cpu_driver::plan::{RegionLayout, ENTRY_MAP_TABLES, TABLES_PER_CORE};
 use spin::Mutex;
@@ -35,6 +35,27 @@ pub fn status(record: &BootRecord, index: usize) -> StartStatus {
     let guard = STATUS.lock();
     let table = guard.as_ref().unwrap_or(&record.start_status);
     table.get(index).map_or(StartStatus::Absent, |&raw| StartStatus::from_raw(raw))
+}
+
+/// Per core this core started, the region and share it unmapped from its physmap.
+static GIVEN: Mutex<[Option<[PhysRange; 2]>; MAX_CORES]> = Mutex::new([None; MAX_CORES]);
+
+/// Core `index` is off and the objects it held were released: its region and share are
+/// mapped in this core's physmap again (so that its monitor may give them for the next start,
+/// which writes them through the physmap), and it may be started again.
+pub fn taken_back(record: &BootRecord, index: usize) {
+    let given = GIVEN.lock().get_mut(index).and_then(Option::take);
+    for range in given.into_iter().flatten() {
+        if let Err(e) = map_into_physmap(record, range) {
+            kprintln!(
+                "core {}: cannot map {:#x}..{:#x} in its physmap again: {e}",
+                record.core_index,
+                range.start,
+                range.end
+            );
+        }
+    }
+    set_status(record, index, StartStatus::Absent);
 }
 
 fn set_status(record: &BootRecord, index: usize, status: StartStatus) {
@@ -87,7 +108,11 @@ pub fn start(
     }
     if status == StartStatus::Started {
         // The core owns its region and share from now on: gone from this core's physmap.
-        for range in [PhysRange { start: region_pa, end: region_pa + layout.size }, share] {
+        let given = [PhysRange { start: region_pa, end: region_pa + layout.size }, share];
+        if let Some(entry) = GIVEN.lock().get_mut(index) {
+            *entry = Some(given);
+        }
+        for range in given {
             if let Err(e) = unmap_from_physmap(record, range) {
                 kprintln!(
                     "core {}: cannot unmap {:#x}..{:#x} from its physmap: {e}",
@@ -194,6 +219,42 @@ static KERNEL_TABLES_USED: AtomicUsize = AtomicUsize::new(0);
 /// break-before-make, and invalidates this core's TLB.
 fn unmap_from_physmap(record: &BootRecord, range: PhysRange) -> Result<(), MapError> {
     let va = phys_to_virt(range.start).ok_or(MapError::OutsideWindow)?;
+    edit_physmap(record, |pool| pool.unmap(va, range.end - range.start, tlb::break_kernel_entry))
+}
+
+/// Maps `range` (page aligned, unmapped by [`unmap_from_physmap`]) in this core's physmap
+/// again, as normal memory. Its entries were invalid: no break-before-make is needed, and
+/// the TLB holds no entry for them (the unmap invalidated it).
+fn map_into_physmap(record: &BootRecord, range: PhysRange) -> Result<(), MapError> {
+    let va = phys_to_virt(range.start).ok_or(MapError::OutsideWindow)?;
+    edit_physmap(record, |pool| {
+        // Window by 2 MiB window: a block where the unmap cleared a whole block's entry; page
+        // by page where it left a level-3 table (a block it split), which a block may not
+        // replace (`Overlap`, refused before anything is written).
+        let mut pa = range.start;
+        while pa < range.end {
+            let end = (align_down(pa, MIB2) + MIB2).min(range.end);
+            let (v, size) = (va + (pa - range.start), end - pa);
+            match pool.map(v, pa, size, Attributes::Data) {
+                Err(MapError::Overlap) => {
+                    for page in (0..size).step_by(PAGE_SIZE as usize) {
+                        pool.map(v + page, pa + page, PAGE_SIZE, Attributes::Data)?;
+                    }
+                }
+                other => other?,
+            }
+            pa = end;
+        }
+        Ok(())
+    })
+}
+
+/// Runs `edit` on this core's kernel tables (the physmap's part), then invalidates its TLB
+/// (which also orders the table writes before any later access through them).
+fn edit_physmap(
+    record: &BootRecord,
+    edit: impl FnOnce(&mut TablePool<'_>) -> Result<(), MapError>,
+) -> Result<(), MapError> {
     // The TTBR1 tables follow the entry map's in the region's table pages, which follow the
     // boot record's page (`plan::RegionLayout`); the kernel window maps them read-write.
     let tables_va = record.record_va + PAGE_SIZE * (1 + ENTRY_MAP_TABLES as u64);
@@ -208,7 +269,7 @@ fn unmap_from_physmap(record: &BootRecord, range: PhysRange) -> Result<(), MapEr
         used => used,
     };
     let mut pool = TablePool::resume(tables, record.ttbr, used)?;
-    let result = pool.unmap(va, range.end - range.start, tlb::break_kernel_entry);
+    let result = edit(&mut pool);
     KERNEL_TABLES_USED.store(pool.tables_used(), Ordering::Relaxed);
     tlb::invalidate_kernel_all();
     result

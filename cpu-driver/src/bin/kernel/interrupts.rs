@@ -49,6 +49,23 @@ pub fn init(config: &GicConfig, core: u64, entry_el: u64) {
     }
 }
 
+/// Before this core powers off: its timer disarmed, its GIC part taken down
+/// (`gic::Gic::power_down`).
+pub fn power_down() {
+    timer::disarm();
+    if let Some(gic) = GIC.lock().as_mut() {
+        gic.power_down();
+    }
+}
+
+/// After [`power_down`], when the core did not power off: its GIC part up again (the timer is
+/// armed again by the next sleep).
+pub fn power_up() {
+    if let Some(gic) = GIC.lock().as_mut() {
+        gic.power_up();
+    }
+}
+
 /// Wake SGIs this core has sent (a per-core static), for the wait measurement's counts.
 static SGIS_SENT: AtomicU64 = AtomicU64::new(0);
 

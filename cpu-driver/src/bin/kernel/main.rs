@@ -27,6 +27,8 @@ mod dispatchers;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod entry;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod hotplug;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod interrupts;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod main_loop;

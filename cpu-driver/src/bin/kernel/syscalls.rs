@@ -35,7 +35,9 @@ use crate::console::kprintln;
 use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, INBOX_CAPACITY};
 use crate::mappings::{Refusal, TlbScope};
 use crate::scheduler::Scheduler;
-use crate::{boot_image, capabilities, channels, core_boot, interrupts, mappings, memory, power, roll_call};
+use crate::{
+    boot_image, capabilities, channels, core_boot, hotplug, interrupts, mappings, memory, power, roll_call,
+};
 
 /// Longest console write accepted in one call.
 const MAX_CONSOLE_WRITE: u64 = 256;
@@ -94,6 +96,9 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         }
         Request::Spawn { module, ram, dest, arg } => spawn(s, module, ram, dest, arg),
         Request::CoreBoot { core, build, region, share } => core_boot(s, core, [build, region, share]),
+        Request::CoreOff if caller_is_monitor(s) => hotplug::core_off(s.record()),
+        Request::CoreReclaim { core } if caller_is_monitor(s) => hotplug::core_reclaim(s, core),
+        Request::CoreOff | Request::CoreReclaim { .. } => Err(Error::Denied),
         Request::DispatcherStatus { dispatcher } => dispatcher_status(s, frame, dispatcher),
         Request::EndpointCreate { dispatcher, badge, dest } => endpoint_create(s, dispatcher, badge, dest),
         Request::ModuleInfo { module } => module_info(s, frame, module),
@@ -486,9 +491,10 @@ fn core_boot(s: &mut Scheduler, core: u64, [build, region, share]: [CapAddr; 3])
         cpu_driver::boot_record::StartStatus::Started => {
             // The memory is the started core's now: what this core holds of it is that core's
             // object, so copies of that core's capabilities inside it may be received here.
-            for slot in held {
+            for &slot in &held {
                 let _ = s.dispatchers().caps().disown_held(slot, core as u32);
             }
+            hotplug::started(core, held);
             Ok(0)
         }
         _ => {
