@@ -70,6 +70,8 @@ pub enum Request {
     Spawn { module: CapAddr, ram: CapAddr, dest: CapAddr, arg: u64 },
     SpawnJoined { module: CapAddr, ram: CapAddr, dest: CapAddr, image: CapAddr, arg: u64 },
     DispatcherImage { dispatcher: CapAddr, dest: CapAddr },
+    IrqClaim { irq: CapAddr },
+    IrqAck { irq: CapAddr },
     CoreBoot { core: u64, build: CapAddr, region: CapAddr, share: CapAddr },
     DispatcherStatus { dispatcher: CapAddr },
     EndpointCreate { dispatcher: CapAddr, badge: u64, dest: CapAddr },
@@ -238,6 +240,8 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
             arg: x[4],
         },
         Call::DispatcherImage => Request::DispatcherImage { dispatcher: a(x[0])?, dest: a(x[1])? },
+        Call::IrqClaim => Request::IrqClaim { irq: a(x[0])? },
+        Call::IrqAck => Request::IrqAck { irq: a(x[0])? },
         Call::CoreBoot => {
             Request::CoreBoot { core: x[0], build: a(x[1])?, region: a(x[2])?, share: a(x[3])? }
         }

@@ -19,6 +19,7 @@ mod exercise;
 mod exercise_random;
 mod kernel_caps;
 mod liveness;
+mod shell_host;
 mod span;
 mod unmap_bench;
 
@@ -181,6 +182,8 @@ struct Monitor {
     /// Echoes of the boot monitor's probes after faults: (from, number).
     probe_echoes: Vec<(u64, u32)>,
     child_modules: Vec<(u64, u64)>,
+    /// The serial console's shell and its console driver, when this monitor hosts them.
+    shell: Option<shell_host::ShellHost>,
 }
 
 impl Monitor {
@@ -264,6 +267,7 @@ impl Monitor {
             stopped: false,
             probe_echoes: Vec::new(),
             child_modules: Vec::new(),
+            shell: None,
         }
     }
 
@@ -402,6 +406,9 @@ impl Monitor {
     }
 
     fn on_local(&mut self, sender: u64, words: [u64; 3]) {
+        if self.on_shell_local(sender, words) {
+            return;
+        }
         let core = self.core as u32;
         match words[0] {
             local::REGISTER => {
@@ -988,6 +995,9 @@ impl Monitor {
             self.finish_selftest();
         }
         self.await_faults();
+        if self.start_shell() {
+            return; // the shell's `halt` ends the run
+        }
         let _ = userland::power_off();
     }
 

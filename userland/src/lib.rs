@@ -8,10 +8,10 @@ extern crate alloc;
 
 pub use syscall_abi::{
     cap_addr, describe, undescribe, Call, ChannelKind, Error, Info, CNODE_SLOTS, FLAG_BENCH,
-    FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST, FLAG_SELFTEST, SLOT_CHANNEL_RAM, SLOT_FIRST_CPU_DRIVER,
-    SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_SELF, SLOT_VNODE,
-    STATUS_EXITED, STATUS_FAULTED, STATUS_IMAGE_REVOKED, STATUS_RUNNING, USER_MAPPABLE_BASE, VNODE_ENTRIES,
-    VNODE_WINDOW_BYTES,
+    FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST, FLAG_SELFTEST, SLOT_CHANNEL_RAM, SLOT_CONSOLE_DEVICE,
+    SLOT_CONSOLE_IRQ, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL,
+    SLOT_MONITOR, SLOT_SELF, SLOT_VNODE, STATUS_EXITED, STATUS_FAULTED, STATUS_IMAGE_REVOKED, STATUS_RUNNING,
+    USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +22,8 @@ mod arch;
 pub use arch::{
     bound_channel_frame, channel_frame, counter, init_heap, pingpong_line, syscall, syscall6, HeapSpace,
 };
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+use arch::{device_read32, device_write32};
 
 /// Bytes of a program's heap unless its `entry!` says otherwise.
 pub const DEFAULT_HEAP_BYTES: usize = 1 << 20;
@@ -62,9 +64,19 @@ mod host {
     pub fn pingpong_line(_va: u64) -> &'static core::sync::atomic::AtomicU64 {
         Box::leak(Box::new(core::sync::atomic::AtomicU64::new(0)))
     }
+
+    /// No device is ever mapped on the host (`vnode_map` fails there): reads see 0.
+    pub(crate) fn device_read32(_va: u64) -> u32 {
+        0
+    }
+
+    /// No device is ever mapped on the host: writes go nowhere.
+    pub(crate) fn device_write32(_va: u64, _value: u32) {}
 }
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
 pub use host::{bound_channel_frame, channel_frame, counter, pingpong_line};
+#[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+use host::{device_read32, device_write32};
 
 /// Stand-in on the host, where there is no kernel to call: every call fails.
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
@@ -79,6 +91,7 @@ pub fn syscall6(_call: Call, _args: [u64; 6]) -> (u64, [u64; 3]) {
 }
 
 pub mod console;
+pub mod device;
 
 /// What `cap_identify` tells about a capability.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -465,6 +478,19 @@ pub fn cannot_join(_arg: u64) -> u64 {
 /// Sleeps until woken or `timeout_ticks` pass (0: no timeout). True if woken.
 pub fn wait(timeout_ticks: u64) -> bool {
     Error::check(syscall(Call::Wait, [timeout_ticks, 0, 0, 0])) == Ok(1)
+}
+
+/// Becomes the handler of the interrupt the IRQ capability at `irq` names (see
+/// `Call::IrqClaim`): it is routed to this core, and each time it fires this program's `wait`
+/// returns and the interrupt stays masked until [`irq_ack`].
+pub fn irq_claim(irq: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::IrqClaim, [u64::from(irq), 0, 0, 0])).map(|_| ())
+}
+
+/// Done serving the interrupt at `irq`: true if it fired since the last acknowledgement; it is
+/// unmasked again.
+pub fn irq_ack(irq: u32) -> Result<bool, Error> {
+    Error::check(syscall(Call::IrqAck, [u64::from(irq), 0, 0, 0])).map(|fired| fired == 1)
 }
 
 /// Sends the wake SGI to `core`: every dispatcher waiting there (its monitor among them) runs

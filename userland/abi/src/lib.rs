@@ -211,6 +211,21 @@ pub enum Call {
     /// `dispatcher` names, copied to `dest`; refused (`InvalidArgument`) for a dispatcher that
     /// joined another core's image or was loaded at boot.
     DispatcherImage = 36,
+    /// `irq_claim(irq)`: the caller becomes the handler of the shared peripheral interrupt
+    /// the IRQ capability at `irq` names: the kernel routes it to this core and enables it.
+    /// When it fires, the kernel masks it at the interrupt controller, records it for the
+    /// handler and wakes the handler (a `wait` returns); it stays masked until
+    /// [`Call::IrqAck`]. Refused: `InvalidArgument` for an interrupt that is not a shared
+    /// peripheral one (INTID 32 to 1019) or a GIC without affinity routing (GICv2 here),
+    /// `Denied` when a dispatcher that has not ended claimed it already (on this core, or
+    /// routed to another core by a live claim there is not checked: one capability, one
+    /// driver).
+    IrqClaim = 39,
+    /// `irq_ack(irq) -> fired`: the handler of the interrupt at `irq` is done with it: returns
+    /// 1 if it fired since the last `irq_ack` (and clears that), 0 if not, and unmasks it. A
+    /// level-sensitive source still asserted fires again at once. `Denied` unless the caller
+    /// claimed it.
+    IrqAck = 40,
 }
 
 /// Packs a capability's type, rights and owning core into one word, as `cap_export` returns
@@ -291,6 +306,12 @@ pub const SLOT_FIRST_FREE: u32 = 16;
 /// only over the ELF file's pages in the boot image (the image is not the core's RAM: it is
 /// never retyped, only read by `spawn`). `module_info` names each.
 pub const SLOT_FIRST_MODULE: u32 = 48;
+/// Slot of the console UART's IRQ capability in the boot core's monitor's capability space
+/// (when the device tree names the UART's interrupt), for the console driver it spawns.
+pub const SLOT_CONSOLE_IRQ: u32 = 44;
+/// Slot of the device Frame capability over the console UART's register page in the boot
+/// core's monitor's capability space, next to [`SLOT_CONSOLE_IRQ`].
+pub const SLOT_CONSOLE_DEVICE: u32 = 45;
 /// Slot of a monitor's own Dispatcher capability (the kernel puts it there at boot): what it
 /// makes Endpoints to itself from, one per program it spawns, each with that program's
 /// dispatcher index as its badge.
@@ -349,6 +370,8 @@ impl Call {
             34 => Call::CapProtect,
             35 => Call::SpawnJoined,
             36 => Call::DispatcherImage,
+            39 => Call::IrqClaim,
+            40 => Call::IrqAck,
             _ => return None,
         })
     }
@@ -505,7 +528,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..35 {
+        for raw in (0..37).chain(39..41) {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

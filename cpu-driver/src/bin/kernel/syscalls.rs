@@ -8,7 +8,8 @@
 //! [`crate::mappings`] (`vnode_map`, `vnode_unmap`, unmapping what delete and revoke remove),
 //! [`crate::channels`] (wake targets), [`crate::roll_call`] (whether it is over),
 //! [`crate::core_boot`] and [`crate::boot_image`] (starting another core),
-//! [`crate::interrupts`], [`crate::power`] and [`crate::console`].
+//! [`crate::interrupts`], [`crate::irqs`] (device interrupts for drivers at EL0), [`crate::power`]
+//! and [`crate::console`].
 
 extern crate alloc;
 
@@ -35,7 +36,9 @@ use crate::console::kprintln;
 use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, INBOX_CAPACITY};
 use crate::mappings::{Refusal, TlbScope};
 use crate::scheduler::Scheduler;
-use crate::{boot_image, capabilities, channels, core_boot, interrupts, mappings, memory, power, roll_call};
+use crate::{
+    boot_image, capabilities, channels, core_boot, interrupts, irqs, mappings, memory, power, roll_call,
+};
 
 /// Longest console write accepted in one call.
 const MAX_CONSOLE_WRITE: u64 = 256;
@@ -107,6 +110,8 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
             spawn_joined(s, [module, ram, dest, image], arg)
         }
         Request::DispatcherImage { dispatcher, dest } => dispatcher_image(s, dispatcher, dest),
+        Request::IrqClaim { irq } => irq_claim(s, irq),
+        Request::IrqAck { irq } => irq_ack(s, irq),
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -235,11 +240,19 @@ fn vnode_map(
     frame: CapAddr,
     rights: MappingRights,
 ) -> Result<u64, Error> {
-    let (vnode, capability, id) = mapping_parts(s, vnode, frame, rights)?;
+    let (vnode, capability, id) = mapping_parts(s, vnode, frame, rights, true)?;
     if capability.size() < pages as u64 * PAGE_SIZE {
         return Err(refused(CapError::OutOfBounds));
     }
-    let descriptors = descriptors(capability.base(), rights.access);
+    // Device registers: Device-nGnRE for EL0, never executable, as the kernel's own physmap
+    // maps every non-RAM page, so the two views agree on the memory type (Arm ARM B2.8,
+    // mismatched attributes).
+    let attributes = match capability.kind() {
+        CapType::DeviceFrame if rights.access == Access::Execute => return Err(Error::InvalidArgument),
+        CapType::DeviceFrame => Attributes::UserDevice,
+        _ => attributes(rights.access),
+    };
+    let descriptors = descriptors(capability.base(), attributes);
     s.dispatchers().mappings().map(vnode, entry, pages, id, descriptors).map_err(map_refusal)?;
     if rights.access == Access::Execute {
         make_fetchable(s.record(), capability.base(), pages);
@@ -251,24 +264,30 @@ fn vnode_map(
 /// Frame capability at `frame` with its id. Only a Frame, never RAM (it may be retyped into
 /// CNodes or VNodes under the mapping), CNode, VNode or Dispatcher memory, which only the
 /// kernel may write; holding read and every right asked for (`Denied`: refused, never
-/// downgraded).
+/// downgraded). With `devices`, a device Frame (registers the kernel handed out as such at
+/// boot, never RAM) is accepted too.
 fn mapping_parts(
     s: &mut Scheduler,
     vnode: CapAddr,
     frame: CapAddr,
     rights: MappingRights,
+    devices: bool,
 ) -> Result<(mappings::VNode, caps::Capability, caps::CapId), Error> {
     let vnode = caller_vnode(s, vnode)?;
     let frame = caller_cspace(s)?.slot(frame);
     let caps = s.dispatchers().caps();
-    let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
+    let capability = match caps.lookup(frame, CapType::Frame, rights.rights) {
+        Err(CapError::WrongType) if devices => caps.lookup(frame, CapType::DeviceFrame, rights.rights),
+        other => other,
+    }
+    .map_err(refused)?;
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
     Ok((vnode, capability, id))
 }
 
-/// The level-3 descriptor of page `n` of the Frame at physical `base`, mapped for `access`.
-fn descriptors(base: u64, access: Access) -> impl Fn(usize) -> u64 {
-    move |page| page_descriptor(base + page as u64 * PAGE_SIZE, attributes(access))
+/// The level-3 descriptor of page `n` of the Frame at physical `base`, mapped with `attributes`.
+fn descriptors(base: u64, attributes: Attributes) -> impl Fn(usize) -> u64 {
+    move |page| page_descriptor(base + page as u64 * PAGE_SIZE, attributes)
 }
 
 /// The `pages` pages at physical `pa` were just mapped executable: what was written into them
@@ -310,8 +329,8 @@ fn vnode_protect(
     frame: CapAddr,
     rights: MappingRights,
 ) -> Result<u64, Error> {
-    let (vnode, capability, id) = mapping_parts(s, vnode, frame, rights)?;
-    let descriptors = descriptors(capability.base(), rights.access);
+    let (vnode, capability, id) = mapping_parts(s, vnode, frame, rights, false)?;
+    let descriptors = descriptors(capability.base(), attributes(rights.access));
     let pages = s.dispatchers().mappings().protect(vnode, entry, id, descriptors).map_err(map_refusal)?;
     if rights.access == Access::Execute {
         make_fetchable(s.record(), capability.base(), pages);
@@ -585,7 +604,7 @@ fn cap_protect(s: &mut Scheduler, described: Described, rights: Rights) -> Resul
     let changed = s.dispatchers().caps().reduce_copies(described.capability, owner, rights);
     for (id, capability) in &changed {
         let readable = capability.rights().contains(Rights::READ);
-        let read_only = descriptors(capability.base(), Access::ReadOnly);
+        let read_only = descriptors(capability.base(), attributes(Access::ReadOnly));
         s.dispatchers().mappings().reduce(*id, readable, read_only);
     }
     Ok(changed.len() as u64)
@@ -627,6 +646,28 @@ fn exit(s: &mut Scheduler, code: u64) -> bool {
     s.end_run_if_monitor_ended();
     s.settle_current();
     true
+}
+
+/// `irq_claim(irq)`: see `syscall_abi::Call::IrqClaim`.
+fn irq_claim(s: &mut Scheduler, irq: CapAddr) -> Result<u64, Error> {
+    let (current, intid) = caller_irq(s, irq)?;
+    irqs::claim(s.dispatchers(), current, intid)?;
+    Ok(0)
+}
+
+/// `irq_ack(irq) -> fired`: see `syscall_abi::Call::IrqAck`.
+fn irq_ack(s: &mut Scheduler, irq: CapAddr) -> Result<u64, Error> {
+    let (current, intid) = caller_irq(s, irq)?;
+    irqs::acknowledge(current, intid)
+}
+
+/// The caller's index and the INTID of the IRQ capability at `irq` in its space.
+fn caller_irq(s: &mut Scheduler, irq: CapAddr) -> Result<(usize, u32), Error> {
+    let current = s.current().ok_or(Error::InvalidArgument)?;
+    let slot = caller_cspace(s)?.slot(irq);
+    let capability = s.dispatchers().caps().lookup(slot, CapType::Irq, Rights::NONE).map_err(refused)?;
+    let intid = u32::try_from(capability.base()).map_err(|_| Error::InvalidArgument)?;
+    Ok((current, intid))
 }
 
 fn console_write(ptr: u64, len: u64) -> Result<u64, Error> {
