@@ -182,8 +182,9 @@ struct Monitor {
     /// Echoes of the boot monitor's probes after faults: (from, number).
     probe_echoes: Vec<(u64, u32)>,
     child_modules: Vec<(u64, u64)>,
-    /// The serial console's shell and its console driver, when this monitor hosts them.
-    shell: Option<shell_host::ShellHost>,
+    /// The serial console's shell and its console driver, when this monitor hosts them, and
+    /// what this monitor does for the shell's commands.
+    shell: shell_host::ShellHost,
 }
 
 impl Monitor {
@@ -267,7 +268,7 @@ impl Monitor {
             stopped: false,
             probe_echoes: Vec::new(),
             child_modules: Vec::new(),
-            shell: None,
+            shell: Default::default(),
         }
     }
 
@@ -390,6 +391,7 @@ impl Monitor {
                 .and_then(|link| link.receiver.try_recv().ok())
             {
                 self.heard_from(peer as u64, now);
+                self.outbox.note_received(peer);
                 match MonitorMessage::decode(&payload) {
                     Ok(message) => self.on_message(peer as u64, message),
                     Err(e) => {
@@ -564,6 +566,10 @@ impl Monitor {
             MonitorMessage::SpanShareCommit(commit) => self.on_span_share_commit(peer, commit),
             MonitorMessage::Probe(probe) => self.send(peer, &monitor::messages::ProbeEcho { seq: probe.seq }),
             MonitorMessage::ProbeEcho(echo) => self.probe_echoes.push((peer, echo.seq)),
+            shell @ (MonitorMessage::ShellAsk(_)
+            | MonitorMessage::ShellDone(_)
+            | MonitorMessage::ShellPing(_)
+            | MonitorMessage::ShellPong(_)) => self.on_shell_message(peer, shell),
             // Handled above.
             MonitorMessage::Heartbeat(_) | MonitorMessage::MembershipStep(_) | MonitorMessage::Evicted(_) => {
             }
@@ -986,7 +992,7 @@ impl Monitor {
             self.declare_dead(core, "its monitor never said hello");
         }
         if info(Info::Flags).is_ok_and(|f| f & FLAG_BENCH != 0) {
-            self.benchmark();
+            self.benchmark(usize::MAX);
         }
         if self.options.unmap {
             self.unmap_benchmark();
@@ -1043,9 +1049,12 @@ impl Monitor {
         self.broadcast(&Hello { from: self.core as u32, online: self.online });
     }
 
-    fn benchmark(&mut self) {
+    /// The latency benchmark over every ordered pair of online cores, or the first `max_pairs`
+    /// of them (the shell's `bench latency <pairs>`).
+    fn benchmark(&mut self, max_pairs: usize) {
         let cores: Vec<u32> = (0..64).filter(|&c| self.online & (1 << c) != 0).collect();
-        let pairs = cores.len() * cores.len().saturating_sub(1);
+        let pairs = (cores.len() * cores.len().saturating_sub(1)).min(max_pairs);
+        let mut tried = 0;
         if let Some(skb) = self.skb.as_ref() {
             let clusters: Vec<u32> = skb.cpus.iter().map(|cpu| cpu.cluster).collect();
             println!(
@@ -1060,6 +1069,10 @@ impl Monitor {
         let mut summary = bench::Summary::default();
         for &from in &cores {
             for &to in cores.iter().filter(|&&to| to != from) {
+                if tried == pairs {
+                    break;
+                }
+                tried += 1;
                 let classes =
                     alloc::format!("{}-{}", self.class_name(from.into()), self.class_name(to.into()));
                 let alive = |c: u32| self.online & (1u64 << c) != 0;

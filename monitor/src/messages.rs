@@ -298,6 +298,59 @@ pub struct BindReply {
     pub status: u32,
 }
 
+/// The shell's host (the boot core's monitor) asks another core's monitor to act for a
+/// command: `op` one of [`shell_op`], `a` and `b` its arguments. The asked monitor prints its
+/// part of the answer itself and says [`ShellDone`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShellAsk {
+    /// What to do ([`shell_op`]).
+    pub op: u32,
+    /// First argument.
+    pub a: u64,
+    /// Second argument.
+    pub b: u64,
+}
+
+/// What a [`ShellAsk`] asks.
+pub mod shell_op {
+    /// Print this core's programs.
+    pub const PS: u32 = 1;
+    /// Spawn the program named by the 16 bytes of `a` and `b` (little-endian, NUL padded).
+    pub const SPAWN: u32 = 2;
+    /// Stop this core's program with dispatcher index `a`.
+    pub const KILL: u32 = 3;
+    /// Time `b` round trips to core `a`'s monitor and print them.
+    pub const PING: u32 = 4;
+    /// Print this core's channel counts.
+    pub const CHANNELS: u32 = 5;
+    /// Make sure this core's `latency` program runs (for `bench latency`).
+    pub const LATENCY: u32 = 6;
+}
+
+/// A monitor has done what a [`ShellAsk`] asked (printed its part): `status` 0, or 1 when it
+/// could not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShellDone {
+    /// The answering core.
+    pub from: u32,
+    /// 0 done, 1 failed (the reason is printed).
+    pub status: u32,
+}
+
+/// One round trip of the shell's `ping`: the pinged monitor answers [`ShellPong`] at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShellPing {
+    /// Sequence number, echoed.
+    pub seq: u32,
+}
+
+/// The answer to a [`ShellPing`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShellPong {
+    /// The ping's sequence number.
+    pub seq: u32,
+}
+
 macro_rules! message {
     ($type:ident, $tag:expr, [$($field:ident: $kind:ident),*]) => {
         impl Message for $type {
@@ -342,6 +395,10 @@ message!(MembershipStep, 92, [round: u32, phase: u8, kind: u8, suspects: u64]);
 message!(Evicted, 93, [by: u32]);
 message!(Probe, 94, [seq: u32]);
 message!(ProbeEcho, 95, [seq: u32]);
+message!(ShellAsk, 105, [op: u32, a: u64, b: u64]);
+message!(ShellDone, 106, [from: u32, status: u32]);
+message!(ShellPing, 107, [seq: u32]);
+message!(ShellPong, 108, [seq: u32]);
 
 impl MembershipStep {
     /// The wire form of a membership message (`None` for the heartbeat and the eviction, which
@@ -484,6 +541,14 @@ pub enum MonitorMessage {
     Probe(Probe),
     /// See [`ProbeEcho`].
     ProbeEcho(ProbeEcho),
+    /// See [`ShellAsk`].
+    ShellAsk(ShellAsk),
+    /// See [`ShellDone`].
+    ShellDone(ShellDone),
+    /// See [`ShellPing`].
+    ShellPing(ShellPing),
+    /// See [`ShellPong`].
+    ShellPong(ShellPong),
 }
 
 impl MonitorMessage {
@@ -519,6 +584,10 @@ impl MonitorMessage {
             Evicted::TAG => MonitorMessage::Evicted(Evicted::decode(body)?),
             Probe::TAG => MonitorMessage::Probe(Probe::decode(body)?),
             ProbeEcho::TAG => MonitorMessage::ProbeEcho(ProbeEcho::decode(body)?),
+            ShellAsk::TAG => MonitorMessage::ShellAsk(ShellAsk::decode(body)?),
+            ShellDone::TAG => MonitorMessage::ShellDone(ShellDone::decode(body)?),
+            ShellPing::TAG => MonitorMessage::ShellPing(ShellPing::decode(body)?),
+            ShellPong::TAG => MonitorMessage::ShellPong(ShellPong::decode(body)?),
             tag if capops::wire::is_capability_tag(tag) => {
                 MonitorMessage::Capability(capops::wire::decode(payload)?)
             }
@@ -582,6 +651,27 @@ mod tests {
         let mut bad = urpc::message::encode(&hello);
         bad[urpc::PAYLOAD_BYTES - 1] = 1;
         assert!(MonitorMessage::decode(&bad).is_err(), "trailing bytes must be zero");
+    }
+
+    #[test]
+    fn the_shells_messages_round_trip() {
+        let ask = ShellAsk { op: shell_op::PING, a: 4, b: 100 };
+        assert_eq!(MonitorMessage::decode(&urpc::message::encode(&ask)), Ok(MonitorMessage::ShellAsk(ask)));
+        let done = ShellDone { from: 3, status: 1 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&done)),
+            Ok(MonitorMessage::ShellDone(done))
+        );
+        let ping = ShellPing { seq: 7 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&ping)),
+            Ok(MonitorMessage::ShellPing(ping))
+        );
+        let pong = ShellPong { seq: 7 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&pong)),
+            Ok(MonitorMessage::ShellPong(pong))
+        );
     }
 
     #[test]

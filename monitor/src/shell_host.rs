@@ -6,13 +6,22 @@
 //! them from interleaving with other cores' lines) and end with `DONE` to the shell. `halt`
 //! powers the machine off. The commands' text comes from `monitor::shell_answers`.
 //!
-//! The programs it spawns live in a CNode of their own (root slot [`LAUNCH_CNODE`]), four
-//! slots each: RAM, Dispatcher, Endpoint to the program, and one spare.
+//! Commands about other cores go to their monitors as [`ShellAsk`] messages; each asked
+//! monitor prints its part itself and answers [`ShellDone`], and the host asks the next core
+//! only then, so the parts come out in core order. `ping a b` is timed by core `a`'s monitor
+//! ([`ShellPing`] / [`ShellPong`] over the monitor channel to `b`). Every wait is bounded and
+//! Ctrl-C (`tags::INTERRUPT`) ends it early.
+//!
+//! The programs a monitor launches for the shell live in a CNode of their own (root slot
+//! [`LAUNCH_CNODE`]), four slots each: RAM, Dispatcher, Endpoint to the program, and one spare.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use monitor::local::SERVICE_LATENCY;
+use monitor::messages::{shell_op, MonitorMessage, ShellAsk, ShellDone, ShellPing, ShellPong};
 use monitor::shell_answers;
+use monitor::stats::{percentile, ticks_to_ns};
 use shell::command::{self, Command, Placement};
 use shell::tags;
 use userland::{cap_type, println, SLOT_CONSOLE_DEVICE, SLOT_CONSOLE_IRQ, SLOT_MONITOR, SLOT_SELF};
@@ -25,6 +34,14 @@ const LAUNCH_CNODE: u16 = 5;
 /// Slots of that CNode per program, and programs it holds.
 const SLOTS_PER_PROGRAM: u32 = 4;
 const MAX_LAUNCHED: u32 = userland::CNODE_SLOTS / SLOTS_PER_PROGRAM;
+/// How long the host waits for another core's monitor to answer a [`ShellAsk`] (a `ping` of
+/// many round trips takes longer: [`PING_SECONDS_PER_THOUSAND`] more per thousand).
+const ASK_SECONDS: u64 = 10;
+const PING_SECONDS_PER_THOUSAND: u64 = 5;
+/// How long one `ping` round trip may take before the ping gives up.
+const PONG_SECONDS: u64 = 2;
+/// How long a `latency` program launched for `bench latency` has to register.
+const REGISTER_SECONDS: u64 = 5;
 
 /// A program launched here: its dispatcher index, name and first slot.
 #[derive(Clone, Debug)]
@@ -34,17 +51,25 @@ pub(crate) struct Launched {
     pub base: u32,
 }
 
-/// The shell's host state (boot core only, with `shell` on the command line).
+/// What a monitor keeps for the shell: on the host (the boot core, with `shell` on the command
+/// line) the console driver and the shell; on every core the programs launched for it and the
+/// answers awaited.
 #[derive(Default)]
 pub(crate) struct ShellHost {
-    /// The console driver's and the shell's dispatcher indices.
+    /// The console driver's and the shell's dispatcher indices (host only).
     console: Option<u64>,
     shell: Option<u64>,
-    /// The programs launched for the shell (the driver and the shell first), in order.
-    pub launched: Vec<Launched>,
+    /// The programs launched for the shell here (on the host the driver and the shell first).
+    launched: Vec<Launched>,
     /// Launch slots used so far (never reused: a slot of an ended program may still hold
     /// its RAM until it is deleted).
     next: u32,
+    /// The [`ShellDone`] awaited: from which core, and its status once it came.
+    awaited: Option<(u64, Option<u32>)>,
+    /// The [`ShellPong`] awaited (its sequence number) and whether it came.
+    pong: Option<(u32, bool)>,
+    /// Ctrl-C arrived while a command ran.
+    interrupted: bool,
 }
 
 /// Whether the kernel command line asks for the shell.
@@ -60,17 +85,7 @@ impl Monitor {
         if self.core != self.boot || !wanted(bootargs) {
             return false;
         }
-        if userland::cap_identify(userland::cap_addr(LAUNCH_CNODE, 0)).is_err()
-            && crate::span::retype_free(
-                cap_type::CNODE,
-                u64::from(userland::CNODE_SLOTS) * caps::SLOT_BYTES,
-                caps::CapAddr::level1(LAUNCH_CNODE).raw(),
-            )
-            .is_none()
-        {
-            println!("monitor {}: no RAM for the shell's programs", self.core);
-        }
-        let mut host = ShellHost::default();
+        let mut host = core::mem::take(&mut self.shell);
         match self.launch(&mut host, "console") {
             Ok(driver) => {
                 let given = [
@@ -94,7 +109,7 @@ impl Monitor {
             Err(e) => println!("monitor {}: cannot start the shell: {e}", self.core),
         }
         let running = host.shell.is_some();
-        self.shell = Some(host);
+        self.shell = host;
         running
     }
 
@@ -104,6 +119,17 @@ impl Monitor {
     fn launch(&mut self, host: &mut ShellHost, name: &str) -> Result<Launched, String> {
         if host.next >= MAX_LAUNCHED {
             return Err(alloc::format!("no slot left ({MAX_LAUNCHED} programs launched)"));
+        }
+        // The CNode for launched programs, made on first use.
+        if host.next == 0
+            && crate::span::retype_free(
+                cap_type::CNODE,
+                u64::from(userland::CNODE_SLOTS) * caps::SLOT_BYTES,
+                caps::CapAddr::level1(LAUNCH_CNODE).raw(),
+            )
+            .is_none()
+        {
+            return Err(String::from("no RAM for the launched programs' CNode"));
         }
         let (module, info) =
             userland::find_module(name).ok_or_else(|| alloc::format!("no program '{name}'"))?;
@@ -129,16 +155,18 @@ impl Monitor {
 
     /// A same-core message with one of the shell's tags; false if it is none of theirs.
     pub(crate) fn on_shell_local(&mut self, sender: u64, words: [u64; 3]) -> bool {
-        let Some(host) = self.shell.as_ref() else { return false };
-        let tag = (words[0] & 0xff) as u8;
-        let (console, shell) = (host.console, host.shell);
-        match tag {
+        let (console, shell) = (self.shell.console, self.shell.shell);
+        if shell.is_none() {
+            return false;
+        }
+        match (words[0] & 0xff) as u8 {
             tags::INPUT if Some(sender) == console => {
                 if let Some(shell) = shell {
                     let _ = self.send_to_program(shell, words);
                 }
             }
             tags::COMMAND if Some(sender) == shell => {
+                self.shell.interrupted = false;
                 match command::decode(words) {
                     Some(command) => self.run_command(command),
                     None => println!("error: the monitor got a malformed command"),
@@ -147,13 +175,121 @@ impl Monitor {
                     let _ = self.send_to_program(shell, [u64::from(tags::DONE), 0, 0]);
                 }
             }
-            tags::INTERRUPT if Some(sender) == shell => {}
+            tags::INTERRUPT if Some(sender) == shell => self.shell.interrupted = true,
             tags::INPUT | tags::COMMAND | tags::INTERRUPT | tags::DONE => {
                 println!("monitor {}: shell message from dispatcher {sender} ignored", self.core);
             }
             _ => return false,
         }
         true
+    }
+
+    /// A monitor message of the shell's.
+    pub(crate) fn on_shell_message(&mut self, peer: u64, message: MonitorMessage) {
+        match message {
+            MonitorMessage::ShellAsk(ask) => {
+                let status = self.do_here(ask.op, ask.a, ask.b);
+                self.send(peer, &ShellDone { from: self.core as u32, status });
+            }
+            MonitorMessage::ShellDone(done) => {
+                if let Some((from, answer)) = self.shell.awaited.as_mut() {
+                    if *from == peer && u64::from(done.from) == peer {
+                        *answer = Some(done.status);
+                    }
+                }
+            }
+            MonitorMessage::ShellPing(ping) => self.send(peer, &ShellPong { seq: ping.seq }),
+            MonitorMessage::ShellPong(pong) => {
+                if let Some((seq, heard)) = self.shell.pong.as_mut() {
+                    *heard |= *seq == pong.seq;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The live cores, lowest first.
+    fn live_cores(&self) -> Vec<u64> {
+        let live =
+            self.membership.as_ref().map_or(self.online, |m| m.live()) & self.online.max(1 << self.core);
+        (0..64).filter(|&c| live & (1 << c) != 0).collect()
+    }
+
+    /// Has `core`'s monitor do `op` (this monitor itself for its own core) and waits for it to
+    /// say it is done; false (said on the console) when it did not answer in time, failed, or
+    /// Ctrl-C ended the wait.
+    fn ask(&mut self, core: u64, op: u32, a: u64, b: u64, seconds: u64) -> bool {
+        if core == self.core {
+            return self.do_here(op, a, b) == 0;
+        }
+        self.shell.awaited = Some((core, None));
+        self.send(core, &ShellAsk { op, a, b });
+        let answered = self.wait_for(seconds, |m| {
+            m.shell.interrupted || m.shell.awaited.is_some_and(|(_, answer)| answer.is_some())
+        });
+        let status = self.shell.awaited.take().and_then(|(_, answer)| answer);
+        if self.shell.interrupted {
+            println!("interrupted");
+            return false;
+        }
+        if !answered {
+            println!("error: core {core}'s monitor did not answer within {seconds} s");
+        }
+        status == Some(0)
+    }
+
+    /// This monitor's part of a command ([`shell_op`]); 0 done, 1 failed (said).
+    fn do_here(&mut self, op: u32, a: u64, b: u64) -> u32 {
+        let ok = match op {
+            shell_op::PS => {
+                for line in self.ps_here() {
+                    println!("{line}");
+                }
+                true
+            }
+            shell_op::SPAWN => {
+                let mut name = [0u8; 16];
+                name[..8].copy_from_slice(&a.to_le_bytes());
+                name[8..].copy_from_slice(&b.to_le_bytes());
+                let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+                let name = core::str::from_utf8(&name[..end]).unwrap_or("");
+                let mut host = core::mem::take(&mut self.shell);
+                let result = self.launch(&mut host, name);
+                self.shell = host;
+                match result {
+                    Ok(program) => {
+                        println!(
+                            "spawned {name} as {}.{} on core {}",
+                            self.core, program.dispatcher, self.core
+                        );
+                        true
+                    }
+                    Err(e) => {
+                        println!("error: spawn {name} on core {}: {e}", self.core);
+                        false
+                    }
+                }
+            }
+            shell_op::KILL => self.kill_here(a),
+            shell_op::PING => self.ping_from_here(a, b),
+            shell_op::CHANNELS => {
+                for peer in (0..self.links.len()).filter(|&p| self.links[p].is_some()) {
+                    let traffic = self.outbox.traffic(peer);
+                    println!(
+                        "channel {}-{peer}: sent={} received={} full={} waiting={}",
+                        self.core,
+                        traffic.sent,
+                        traffic.received,
+                        traffic.full,
+                        self.outbox.pending(peer)
+                    );
+                }
+                true
+            }
+            shell_op::LATENCY => self.ensure_latency(),
+            _ => false,
+        };
+        u32::from(!ok)
     }
 
     /// Runs one command and prints its answer.
@@ -176,57 +312,210 @@ impl Monitor {
                 let _ = userland::power_off();
                 alloc::vec![String::from("error: the machine did not power off")]
             }
-            (Command::Ps, _) => self.ps_here(),
-            (Command::Spawn(name, placement), _) => self.spawn_here(name.as_str(), placement),
-            (other, _) => alloc::vec![alloc::format!("error: {other:?} is not available in this build")],
+            (Command::Ps, _) => {
+                println!("id     core  program    state");
+                for core in self.live_cores() {
+                    if !self.ask(core, shell_op::PS, 0, 0, ASK_SECONDS) && self.shell.interrupted {
+                        break;
+                    }
+                }
+                Vec::new()
+            }
+            (Command::Spawn(name, placement), _) => {
+                let bytes = name.0;
+                let a = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
+                let b = u64::from_le_bytes(bytes[8..].try_into().unwrap_or([0; 8]));
+                match self.placement_core(placement) {
+                    Ok(core) => {
+                        self.ask(core, shell_op::SPAWN, a, b, ASK_SECONDS);
+                        Vec::new()
+                    }
+                    Err(e) => alloc::vec![e],
+                }
+            }
+            (Command::Kill(core, dispatcher), _) => {
+                if self.live_cores().contains(&u64::from(core)) {
+                    self.ask(core.into(), shell_op::KILL, dispatcher.into(), 0, ASK_SECONDS);
+                    Vec::new()
+                } else {
+                    alloc::vec![alloc::format!("error: core {core} is not online")]
+                }
+            }
+            (Command::Ping(a, b, count), _) => {
+                let live = self.live_cores();
+                if a == b {
+                    alloc::vec![String::from("error: ping needs two different cores")]
+                } else if let Some(&core) = [a, b].iter().find(|&&c| !live.contains(&u64::from(c))) {
+                    alloc::vec![alloc::format!("error: core {core} is not online")]
+                } else {
+                    let seconds = ASK_SECONDS + u64::from(count) / 1000 * PING_SECONDS_PER_THOUSAND;
+                    self.ask(a.into(), shell_op::PING, b.into(), count.into(), seconds);
+                    Vec::new()
+                }
+            }
+            (Command::Channels, _) => {
+                for core in self.live_cores() {
+                    if !self.ask(core, shell_op::CHANNELS, 0, 0, ASK_SECONDS) && self.shell.interrupted {
+                        break;
+                    }
+                }
+                Vec::new()
+            }
+            (Command::BenchLatency(pairs), _) => {
+                let ready = self
+                    .live_cores()
+                    .into_iter()
+                    .all(|core| self.ask(core, shell_op::LATENCY, 0, 0, ASK_SECONDS));
+                if ready {
+                    self.benchmark(if pairs == 0 { usize::MAX } else { pairs as usize });
+                    Vec::new()
+                } else {
+                    alloc::vec![String::from("error: no latency program on every core: no benchmark")]
+                }
+            }
+            (Command::Help | Command::Hotplug(..), _) => Vec::new(),
         };
         for line in lines {
             println!("{line}");
         }
     }
 
-    /// `ps` for this core: the programs its monitor spawned and how each stands.
-    fn ps_here(&self) -> Vec<String> {
-        let mut lines = alloc::vec![String::from("id     core  program    state")];
-        lines.push(alloc::format!("{}.0    {:<5} {:<10} running", self.core, self.core, "monitor"));
-        if let Some(host) = self.shell.as_ref() {
-            for program in &host.launched {
-                let state = match userland::dispatcher_status(program.base + 1) {
-                    Ok(userland::DispatcherStatus::Running) => String::from("running"),
-                    Ok(userland::DispatcherStatus::Exited(code)) => alloc::format!("exited ({code})"),
-                    Ok(other) => alloc::format!("{other:?}"),
-                    Err(e) => alloc::format!("unknown ({e:?})"),
+    /// The core a `spawn` goes to: the shell's own, the one named, or the first live core of
+    /// the class named.
+    fn placement_core(&self, placement: Placement) -> Result<u64, String> {
+        let live = self.live_cores();
+        match placement {
+            Placement::Here => Ok(self.core),
+            Placement::Core(core) if live.contains(&u64::from(core)) => Ok(core.into()),
+            Placement::Core(core) => Err(alloc::format!("error: core {core} is not online")),
+            Placement::Class(class) => {
+                let of_class = |c: &&u64| {
+                    self.skb
+                        .as_ref()
+                        .and_then(|s| s.cpus.get(**c as usize))
+                        .is_some_and(|cpu| cpu.class == class)
                 };
-                let id = alloc::format!("{}.{}", self.core, program.dispatcher);
-                lines.push(alloc::format!("{id:<6} {:<5} {:<10} {state}", self.core, program.name));
+                live.iter().find(of_class).copied().ok_or_else(|| {
+                    alloc::format!(
+                        "error: no live core of class {class} ({})",
+                        if class == 0 { "little" } else { "big" }
+                    )
+                })
             }
+        }
+    }
+
+    /// Where this monitor keeps the Dispatcher capability of its program `dispatcher`, and
+    /// the program's name.
+    fn program_of(&self, dispatcher: u64) -> Option<(u32, String)> {
+        if let Some(program) = self.shell.launched.iter().find(|p| p.dispatcher == dispatcher) {
+            return Some((program.base + 1, program.name.clone()));
+        }
+        let slot = self.spawned_dispatcher_slot(dispatcher)?;
+        let name =
+            self.child_modules.iter().find(|(d, _)| *d == dispatcher).map_or(String::from("?"), |&(_, n)| {
+                let bytes = n.to_le_bytes();
+                let end = bytes.iter().position(|&b| b == 0).unwrap_or(8);
+                String::from(core::str::from_utf8(&bytes[..end]).unwrap_or("?"))
+            });
+        Some((slot, name))
+    }
+
+    /// `ps` for this core: the monitor and the programs it spawned, and how each stands.
+    fn ps_here(&self) -> Vec<String> {
+        let mut lines = alloc::vec![alloc::format!(
+            "{:<6} {:<5} {:<10} running",
+            alloc::format!("{}.0", self.core),
+            self.core,
+            "monitor"
+        )];
+        for &(dispatcher, _) in &self.children {
+            let Some((slot, name)) = self.program_of(dispatcher) else { continue };
+            let state = match userland::dispatcher_status(slot) {
+                Ok(userland::DispatcherStatus::Running) => String::from("running"),
+                Ok(userland::DispatcherStatus::Exited(code)) => alloc::format!("exited ({code})"),
+                Ok(userland::DispatcherStatus::Stopped) => String::from("killed"),
+                Ok(userland::DispatcherStatus::Faulted { far, .. }) => {
+                    alloc::format!("faulted (far={far:#x})")
+                }
+                Ok(userland::DispatcherStatus::ImageRevoked) => String::from("ended (image revoked)"),
+                Err(e) => alloc::format!("unknown ({e:?})"),
+            };
+            let id = alloc::format!("{}.{dispatcher}", self.core);
+            lines.push(alloc::format!("{id:<6} {:<5} {name:<10} {state}", self.core));
         }
         lines
     }
 
-    /// `spawn <program>` here.
-    fn spawn_here(&mut self, name: &str, placement: Placement) -> Vec<String> {
-        let here = match placement {
-            Placement::Here => true,
-            Placement::Core(core) => u64::from(core) == self.core,
-            Placement::Class(class) => {
-                self.skb.as_ref().and_then(|s| s.cpus.get(self.core as usize)).map(|c| c.class) == Some(class)
-            }
+    /// `kill <core>.<dispatcher>` on this core: only programs this monitor spawned, never the
+    /// monitor, the console driver or the shell.
+    fn kill_here(&mut self, dispatcher: u64) -> bool {
+        let id = alloc::format!("{}.{dispatcher}", self.core);
+        if dispatcher == 0 || Some(dispatcher) == self.shell.console || Some(dispatcher) == self.shell.shell {
+            println!("error: kill {id}: the monitor, the console driver and the shell keep running");
+            return false;
+        }
+        let Some((slot, name)) = self.program_of(dispatcher) else {
+            println!("error: kill {id}: no such program (see ps)");
+            return false;
         };
-        if !here {
-            return alloc::vec![String::from("error: spawn on another core is not available in this build")];
+        match userland::dispatcher_stop(slot) {
+            Ok(()) => {
+                self.names.forget_dispatcher(dispatcher);
+                println!("killed {id} ({name})");
+                true
+            }
+            Err(e) => {
+                println!("error: kill {id} ({name}): {e:?} (it has ended already?)");
+                false
+            }
         }
-        let Some(mut host) = self.shell.take() else { return Vec::new() };
-        let result = self.launch(&mut host, name);
-        self.shell = Some(host);
-        match result {
-            Ok(program) => alloc::vec![alloc::format!(
-                "spawned {name} as {}.{} on core {}",
-                self.core,
-                program.dispatcher,
-                self.core
-            )],
-            Err(e) => alloc::vec![alloc::format!("error: spawn {name}: {e}")],
+    }
+
+    /// `ping <this core> <peer> <count>`: `count` round trips to `peer`'s monitor, timed.
+    fn ping_from_here(&mut self, peer: u64, count: u64) -> bool {
+        let mut samples: Vec<u32> = Vec::with_capacity(count as usize);
+        for seq in 0..count as u32 {
+            self.shell.pong = Some((seq, false));
+            let start = userland::counter();
+            self.send(peer, &ShellPing { seq });
+            let heard =
+                self.wait_for(PONG_SECONDS, |m| m.shell.interrupted || m.shell.pong == Some((seq, true)));
+            let ticks = userland::counter() - start;
+            if self.shell.interrupted {
+                println!("ping {}-{peer}: interrupted after {} round trips", self.core, samples.len());
+                return false;
+            }
+            if !heard {
+                println!("ping {}-{peer}: no answer to round trip {seq} within {PONG_SECONDS} s", self.core);
+                return false;
+            }
+            samples.push(ticks_to_ns(ticks, self.frequency).min(u64::from(u32::MAX)) as u32);
         }
+        self.shell.pong = None;
+        let p50 = percentile(&mut samples, 50).unwrap_or(0);
+        let p99 = percentile(&mut samples, 99).unwrap_or(0);
+        println!("ping {}-{peer}: {count} round trips, p50_ns={p50} p99_ns={p99}", self.core);
+        true
+    }
+
+    /// Makes sure this core runs a registered `latency` program (launched for `bench latency`
+    /// unless the boot flags started one).
+    fn ensure_latency(&mut self) -> bool {
+        if self.names.lookup(SERVICE_LATENCY).is_some() {
+            return true;
+        }
+        let mut host = core::mem::take(&mut self.shell);
+        let launched = self.launch(&mut host, "latency");
+        self.shell = host;
+        if let Err(e) = launched {
+            println!("error: core {}: cannot start latency: {e}", self.core);
+            return false;
+        }
+        let registered = self.wait_for(REGISTER_SECONDS, |m| m.names.lookup(SERVICE_LATENCY).is_some());
+        if !registered {
+            println!("error: core {}: latency did not register", self.core);
+        }
+        registered
     }
 }

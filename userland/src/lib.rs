@@ -11,7 +11,7 @@ pub use syscall_abi::{
     FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST, FLAG_SELFTEST, SLOT_CHANNEL_RAM, SLOT_CONSOLE_DEVICE,
     SLOT_CONSOLE_IRQ, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL,
     SLOT_MONITOR, SLOT_SELF, SLOT_VNODE, STATUS_EXITED, STATUS_FAULTED, STATUS_IMAGE_REVOKED, STATUS_RUNNING,
-    USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    STATUS_STOPPED, USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
 };
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -273,6 +273,8 @@ pub enum DispatcherStatus {
     },
     /// It had joined a program on another core and that image was revoked.
     ImageRevoked,
+    /// A holder of its Dispatcher capability stopped it ([`dispatcher_stop`]).
+    Stopped,
 }
 
 /// How the dispatcher whose Dispatcher capability (read right) is at `dispatcher` stands.
@@ -283,6 +285,7 @@ pub fn dispatcher_status(dispatcher: u32) -> Result<DispatcherStatus, Error> {
         STATUS_EXITED => Ok(DispatcherStatus::Exited(words[0])),
         STATUS_FAULTED => Ok(DispatcherStatus::Faulted { esr: words[0], far: words[1] }),
         STATUS_IMAGE_REVOKED => Ok(DispatcherStatus::ImageRevoked),
+        STATUS_STOPPED => Ok(DispatcherStatus::Stopped),
         _ => Err(Error::InvalidArgument),
     }
 }
@@ -491,6 +494,12 @@ pub fn irq_claim(irq: u32) -> Result<(), Error> {
 /// unmasked again.
 pub fn irq_ack(irq: u32) -> Result<bool, Error> {
     Error::check(syscall(Call::IrqAck, [u64::from(irq), 0, 0, 0])).map(|fired| fired == 1)
+}
+
+/// Ends the dispatcher whose Dispatcher capability (write right) is at `dispatcher` (see
+/// `Call::DispatcherStop`).
+pub fn dispatcher_stop(dispatcher: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::DispatcherStop, [u64::from(dispatcher), 0, 0, 0])).map(|_| ())
 }
 
 /// Sends the wake SGI to `core`: every dispatcher waiting there (its monitor among them) runs

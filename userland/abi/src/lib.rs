@@ -226,6 +226,11 @@ pub enum Call {
     /// level-sensitive source still asserted fires again at once. `Denied` unless the caller
     /// claimed it.
     IrqAck = 40,
+    /// `dispatcher_stop(dispatcher)`: ends the dispatcher the Dispatcher capability (write
+    /// right) at `dispatcher` names, as if it had exited: it never runs again, its objects go
+    /// back to their RAM and `dispatcher_status` says [`STATUS_STOPPED`]. `InvalidArgument`
+    /// for the caller itself (it calls `exit`) and for a dispatcher that ended already.
+    DispatcherStop = 41,
 }
 
 /// Packs a capability's type, rights and owning core into one word, as `cap_export` returns
@@ -269,6 +274,10 @@ pub const STATUS_FAULTED: u64 = 2;
 /// `dispatcher_status`: it had joined a program on another core and the image it mapped from
 /// there was revoked.
 pub const STATUS_IMAGE_REVOKED: u64 = 3;
+
+/// `dispatcher_status`: another dispatcher holding its Dispatcher capability stopped it
+/// ([`Call::DispatcherStop`]).
+pub const STATUS_STOPPED: u64 = 4;
 
 /// Where the caller's level-3 VNode (at [`SLOT_VNODE`]) maps: entry `n` is the page at
 /// `USER_MAPPABLE_BASE + n * 4096`, a 2 MiB window of every dispatcher's address space
@@ -372,6 +381,7 @@ impl Call {
             36 => Call::DispatcherImage,
             39 => Call::IrqClaim,
             40 => Call::IrqAck,
+            41 => Call::DispatcherStop,
             _ => return None,
         })
     }
@@ -528,7 +538,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in (0..37).chain(39..41) {
+        for raw in (0..37).chain(39..42) {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

@@ -29,7 +29,7 @@ use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
 use cpu_driver::syscall_decode::{self, Access, Described, GiveTarget, MappingRights, Request};
 use syscall_abi::{
     ChannelKind, Error, Info, SLOT_KERNEL, STATUS_EXITED, STATUS_FAULTED, STATUS_IMAGE_REVOKED,
-    STATUS_RUNNING,
+    STATUS_RUNNING, STATUS_STOPPED,
 };
 
 use crate::console::kprintln;
@@ -112,6 +112,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Request::DispatcherImage { dispatcher, dest } => dispatcher_image(s, dispatcher, dest),
         Request::IrqClaim { irq } => irq_claim(s, irq),
         Request::IrqAck { irq } => irq_ack(s, irq),
+        Request::DispatcherStop { dispatcher } => dispatcher_stop(s, dispatcher),
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -526,6 +527,7 @@ fn dispatcher_status(s: &mut Scheduler, frame: &mut TrapFrame, dispatcher: CapAd
         Some(Ending::Exited(code)) => (STATUS_EXITED, code, 0),
         Some(Ending::Faulted { esr, far }) => (STATUS_FAULTED, esr, far),
         Some(Ending::ImageRevoked) => (STATUS_IMAGE_REVOKED, 0, 0),
+        Some(Ending::Stopped) => (STATUS_STOPPED, 0, 0),
     };
     frame.x[1] = x1;
     frame.x[2] = x2;
@@ -646,6 +648,18 @@ fn exit(s: &mut Scheduler, code: u64) -> bool {
     s.end_run_if_monitor_ended();
     s.settle_current();
     true
+}
+
+/// `dispatcher_stop(dispatcher)`: see `syscall_abi::Call::DispatcherStop`. Its parent, if
+/// waiting, is woken as for any ending.
+fn dispatcher_stop(s: &mut Scheduler, dispatcher: CapAddr) -> Result<u64, Error> {
+    let index = dispatcher_by_capability(s, dispatcher, Rights::WRITE)?;
+    let ended = s.dispatchers().get(index).is_none_or(|d| d.run.ended());
+    if Some(index) == s.current() || ended {
+        return Err(Error::InvalidArgument);
+    }
+    s.dispatchers().end(index, Ending::Stopped);
+    Ok(0)
 }
 
 /// `irq_claim(irq)`: see `syscall_abi::Call::IrqClaim`.
