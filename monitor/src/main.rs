@@ -1069,7 +1069,7 @@ impl Monitor {
         let mut summary = bench::Summary::default();
         for &from in &cores {
             for &to in cores.iter().filter(|&&to| to != from) {
-                if tried == pairs {
+                if tried == pairs || self.shell.interrupted() {
                     break;
                 }
                 tried += 1;

@@ -325,6 +325,8 @@ pub mod shell_op {
     pub const CHANNELS: u32 = 5;
     /// Make sure this core's `latency` program runs (for `bench latency`).
     pub const LATENCY: u32 = 6;
+    /// Ctrl-C: stop what the last `ShellAsk` started (no `ShellDone` for this one).
+    pub const INTERRUPT: u32 = 7;
 }
 
 /// A monitor has done what a [`ShellAsk`] asked (printed its part): `status` 0, or 1 when it

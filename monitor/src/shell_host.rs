@@ -40,6 +40,10 @@ const ASK_SECONDS: u64 = 10;
 const PING_SECONDS_PER_THOUSAND: u64 = 5;
 /// How long one `ping` round trip may take before the ping gives up.
 const PONG_SECONDS: u64 = 2;
+/// How long an interrupted monitor has to stop and answer.
+const INTERRUPT_SECONDS: u64 = 2;
+/// How long `halt` waits for the console driver's counts.
+const STATS_SECONDS: u64 = 2;
 /// How long a `latency` program launched for `bench latency` has to register.
 const REGISTER_SECONDS: u64 = 5;
 
@@ -68,8 +72,17 @@ pub(crate) struct ShellHost {
     awaited: Option<(u64, Option<u32>)>,
     /// The [`ShellPong`] awaited (its sequence number) and whether it came.
     pong: Option<(u32, bool)>,
-    /// Ctrl-C arrived while a command ran.
+    /// Ctrl-C arrived while a command ran (here, or forwarded from the host).
     interrupted: bool,
+    /// The console driver printed its counts.
+    stats_done: bool,
+}
+
+impl ShellHost {
+    /// Whether Ctrl-C ended the command in progress.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.interrupted
+    }
 }
 
 /// Whether the kernel command line asks for the shell.
@@ -121,11 +134,12 @@ impl Monitor {
             return Err(alloc::format!("no slot left ({MAX_LAUNCHED} programs launched)"));
         }
         // The CNode for launched programs, made on first use.
-        if host.next == 0
+        let cnode = caps::CapAddr::level1(LAUNCH_CNODE).raw();
+        if userland::cap_identify(cnode).is_err()
             && crate::span::retype_free(
                 cap_type::CNODE,
                 u64::from(userland::CNODE_SLOTS) * caps::SLOT_BYTES,
-                caps::CapAddr::level1(LAUNCH_CNODE).raw(),
+                cnode,
             )
             .is_none()
         {
@@ -176,7 +190,8 @@ impl Monitor {
                 }
             }
             tags::INTERRUPT if Some(sender) == shell => self.shell.interrupted = true,
-            tags::INPUT | tags::COMMAND | tags::INTERRUPT | tags::DONE => {
+            tags::STATS_DONE if Some(sender) == console => self.shell.stats_done = true,
+            tags::INPUT | tags::COMMAND | tags::INTERRUPT | tags::DONE | tags::STATS | tags::STATS_DONE => {
                 println!("monitor {}: shell message from dispatcher {sender} ignored", self.core);
             }
             _ => return false,
@@ -187,7 +202,9 @@ impl Monitor {
     /// A monitor message of the shell's.
     pub(crate) fn on_shell_message(&mut self, peer: u64, message: MonitorMessage) {
         match message {
+            MonitorMessage::ShellAsk(ask) if ask.op == shell_op::INTERRUPT => self.shell.interrupted = true,
             MonitorMessage::ShellAsk(ask) => {
+                self.shell.interrupted = false;
                 let status = self.do_here(ask.op, ask.a, ask.b);
                 self.send(peer, &ShellDone { from: self.core as u32, status });
             }
@@ -229,6 +246,12 @@ impl Monitor {
         });
         let status = self.shell.awaited.take().and_then(|(_, answer)| answer);
         if self.shell.interrupted {
+            // The asked monitor stops too, says so and answers: wait for that (bounded), so
+            // its lines come before the next command's.
+            self.send(core, &ShellAsk { op: shell_op::INTERRUPT, a: 0, b: 0 });
+            self.shell.awaited = Some((core, None));
+            self.wait_for(INTERRUPT_SECONDS, |m| m.shell.awaited.is_some_and(|(_, answer)| answer.is_some()));
+            self.shell.awaited = None;
             println!("interrupted");
             return false;
         }
@@ -308,6 +331,11 @@ impl Monitor {
                 alloc::vec![String::from("error: this monitor has no SKB replica")]
             }
             (Command::Halt, _) => {
+                if let Some(console) = self.shell.console {
+                    if self.send_to_program(console, [u64::from(tags::STATS), 0, 0]).is_ok() {
+                        self.wait_for(STATS_SECONDS, |m| m.shell.stats_done);
+                    }
+                }
                 println!("halt: powering off");
                 let _ = userland::power_off();
                 alloc::vec![String::from("error: the machine did not power off")]

@@ -5,7 +5,8 @@
 //! it to this core and masks it each time it fires, until the driver acknowledges), turns on
 //! the UART's receive interrupts and then, each time it is woken, moves the received bytes to
 //! its monitor (`shell::tags::INPUT`, 16 bytes a message), which hands them to the shell. The
-//! kernel keeps transmitting through the same registers: the driver touches only the receive
+//! monitor can ask it for its counts (`shell::tags::STATS`: how many times the interrupt fired
+//! and how many bytes came). The kernel keeps transmitting through the same registers: the driver touches only the receive
 //! side (data register reads, the receive interrupt's mask and clear bits).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
@@ -72,7 +73,14 @@ fn run() -> u64 {
         return 1;
     }
     println!("console: driving the UART's receive side at EL0 (IRQ capability claimed)");
+    let (mut interrupts, mut bytes) = (0u64, 0u64);
     loop {
+        while let Ok((_, words)) = userland::recv_local() {
+            if words[0] & 0xff == u64::from(tags::STATS) {
+                println!("console: {interrupts} receive interrupts, {bytes} bytes received");
+                let _ = userland::send_to_monitor([u64::from(tags::STATS_DONE), 0, 0]);
+            }
+        }
         // Clear the UART's receive interrupt first, then empty the FIFO: a byte arriving after
         // the last read raises it again, so no byte is left without an interrupt.
         let mut moved = 0;
@@ -84,6 +92,7 @@ fn run() -> u64 {
             batch[len] = byte;
             len += 1;
             moved += 1;
+            bytes += 1;
             if len == BYTES_PER_MESSAGE {
                 hand_over(&batch[..len]);
                 len = 0;
@@ -92,9 +101,12 @@ fn run() -> u64 {
         hand_over(&batch[..len]);
         // Unmask the interrupt at the controller: still asserted (bytes left), it fires again
         // at once and the wait below returns.
-        if let Err(e) = userland::irq_ack(DRIVER_IRQ_SLOT) {
-            println!("console: acknowledging the interrupt failed: {e:?}");
-            return 1;
+        match userland::irq_ack(DRIVER_IRQ_SLOT) {
+            Ok(fired) => interrupts += u64::from(fired),
+            Err(e) => {
+                println!("console: acknowledging the interrupt failed: {e:?}");
+                return 1;
+            }
         }
         userland::wait(0);
     }

@@ -25,6 +25,11 @@ pub mod tags {
     pub const DONE: u8 = 107;
     /// Shell to monitor: Ctrl-C while a command runs.
     pub const INTERRUPT: u8 = 108;
+    /// Monitor to console driver: print how many receive interrupts and bytes it took
+    /// (before `halt` powers off), then answer [`STATS_DONE`].
+    pub const STATS: u8 = 109;
+    /// Console driver to monitor: the statistics line is printed.
+    pub const STATS_DONE: u8 = 110;
 }
 
 /// Where the console driver finds what its monitor gives it: the IRQ capability, then the

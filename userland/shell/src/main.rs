@@ -2,8 +2,9 @@
 //! core. The console driver's bytes reach it through the monitor (`tags::INPUT`); it edits the
 //! line ([`shell::editor`]), runs `help` and refuses what it cannot parse itself, and hands
 //! every other command to its monitor (`tags::COMMAND`), which prints the answer and says
-//! `tags::DONE`. Lines typed while a command runs wait their turn; Ctrl-C then asks the monitor
-//! to interrupt it (`tags::INTERRUPT`).
+//! `tags::DONE`. Lines typed while a command runs wait their turn; Ctrl-C asks the monitor to
+//! interrupt the command running when its turn comes (`tags::INTERRUPT`): typed ahead, right
+//! after a line, it interrupts that line's command.
 //!
 //! The kernel's console is line based (every `console_write` is one whole line, which keeps
 //! lines whole while other cores print), so the shell echoes a line once it is entered, after
@@ -21,11 +22,20 @@ use shell::editor::{Editor, Event};
 use shell::{input, tags, PROMPT};
 use userland::{info, println, Info};
 
+/// What was typed and not yet acted on, in order.
+enum Typed {
+    /// A line entered.
+    Line(String),
+    /// Ctrl-C: interrupts the command that runs when its turn comes (typed ahead, it is meant
+    /// for the command typed before it).
+    Interrupt,
+}
+
 /// The shell's state between messages.
 struct Shell {
     editor: Editor,
-    /// Lines entered and not yet run.
-    queued: VecDeque<String>,
+    /// What was typed and not yet run.
+    queued: VecDeque<Typed>,
     /// A command is with the monitor.
     busy: bool,
 }
@@ -38,18 +48,36 @@ impl Shell {
                 let Some((bytes, count)) = input::unpack(words) else { return };
                 for &byte in &bytes[..count] {
                     match self.editor.feed(byte) {
-                        Event::Line(line) => self.queued.push_back(line),
-                        Event::Interrupt if self.busy => {
-                            println!("^C");
-                            let _ = userland::send_to_monitor([u64::from(tags::INTERRUPT), 0, 0]);
-                        }
-                        Event::Interrupt => println!("{PROMPT}^C"),
+                        Event::Line(line) => self.queued.push_back(Typed::Line(line)),
+                        Event::Interrupt => self.queued.push_back(Typed::Interrupt),
                         Event::None => {}
                     }
                 }
             }
             tags::DONE => self.busy = false,
             _ => {}
+        }
+    }
+
+    /// Acts on what waits: while a command runs, only a Ctrl-C at the front (sent on to the
+    /// monitor); otherwise the next line or Ctrl-C. False when nothing could be done.
+    fn step(&mut self) -> bool {
+        match (self.busy, self.queued.front()) {
+            (true, Some(Typed::Interrupt)) => {
+                self.queued.pop_front();
+                println!("^C");
+                let _ = userland::send_to_monitor([u64::from(tags::INTERRUPT), 0, 0]);
+                true
+            }
+            (false, Some(_)) => {
+                match self.queued.pop_front() {
+                    Some(Typed::Line(line)) => self.run_line(&line),
+                    Some(Typed::Interrupt) => println!("{PROMPT}^C"),
+                    None => {}
+                }
+                true
+            }
+            _ => false,
         }
     }
 
@@ -89,13 +117,9 @@ fn run() -> u64 {
         while let Ok((_, words)) = userland::recv_local() {
             shell.on_message(words);
         }
-        if !shell.busy {
-            if let Some(line) = shell.queued.pop_front() {
-                shell.run_line(&line);
-                continue;
-            }
+        if !shell.step() {
+            userland::wait(0);
         }
-        userland::wait(0);
     }
 }
 
