@@ -175,7 +175,7 @@ pub struct Console {
     /// Which of those rules chose it.
     pub found_by: ConsoleSource,
     /// The GIC INTID of its interrupt (receive and transmit share one line on every UART
-    /// here), when its interrupt parent is a GIC ([`uart_intid`]).
+    /// here), when its interrupt parent is a GIC (see `uart_intid`).
     pub intid: Option<u32>,
 }
 
@@ -448,7 +448,7 @@ fn uart_at(
 
 /// The GIC INTID of `node`'s first interrupt: its `interrupts` names a shared peripheral
 /// interrupt (type cell 0: INTID = number + 32) or a private one (type 1: number + 16), in the
-/// three-cell form of the GIC bindings, and its interrupt parent (its own `interrupt-parent`
+/// three- (or four-) cell form of the GIC bindings, and its interrupt parent (its own `interrupt-parent`
 /// or the nearest ancestor's) is a GIC. `None` for anything else (an interrupt behind another
 /// controller, as the Raspberry Pi's mini-UART through its local controller on some trees).
 pub fn uart_intid(tree: &Tree, node: usize) -> Option<u32> {
@@ -466,7 +466,9 @@ pub fn uart_intid(tree: &Tree, node: usize) -> Option<u32> {
     if !(compatible_with(tree, gic, GICV3) || compatible_with(tree, gic, GICV2)) {
         return None;
     }
-    if tree.prop_u32(gic, "#interrupt-cells") != Some(3) {
+    // Three cells, or four where a GICv3 partitions its PPIs (the fourth cell names the
+    // partition; the first two mean the same).
+    if !matches!(tree.prop_u32(gic, "#interrupt-cells"), Some(3 | 4)) {
         return None;
     }
     let cells = tree.prop(node, "interrupts")?;

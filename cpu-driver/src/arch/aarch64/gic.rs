@@ -11,7 +11,10 @@
 //! and `IPRIORITYR0-7` are banked per CPU interface). `tests/tests/disassembly.rs` checks that
 //! neither kernel build holds `GicV2::setup`. The CPU driver
 //! keeps interrupts masked at EL1 and uses the GIC to *wake* from `WFI` (a pending interrupt
-//! ends `WFI` even while masked), then acknowledges what is pending.
+//! ends `WFI` even while masked), then acknowledges what is pending. A shared peripheral
+//! interrupt a driver at EL0 claimed is routed to its core ([`Gic::route_spi_here`]), masked
+//! when taken and kept for the kernel to deliver ([`Gic::take_spis`]), and unmasked when the
+//! driver acknowledges ([`Gic::unmask_spi`]).
 
 use core::ptr::NonNull;
 
