@@ -176,7 +176,11 @@ impl Monitor {
         match (words[0] & 0xff) as u8 {
             tags::INPUT if Some(sender) == console => {
                 if let Some(shell) = shell {
-                    let _ = self.send_to_program(shell, words);
+                    if let Err(e) = self.send_to_program(shell, words) {
+                        // The shell's inbox is full (it takes its messages whenever it runs,
+                        // so only a flood of input does this): say so, never silently.
+                        println!("monitor {}: console input lost: the shell takes none ({e:?})", self.core);
+                    }
                 }
             }
             tags::COMMAND if Some(sender) == shell => {
