@@ -5,13 +5,15 @@
 /// Link address of every EL0 program: (package, binary, address). Each program runs in its
 /// own address space, so they could share one address; distinct ones let a debugger load all
 /// their symbol files at once without clashes. Each range runs to the next program's start
-/// (12, 16 and 16 MiB; the last one up to `USER_FRAMES_BASE`), far more than a program needs; `tests/tests/build.rs` checks they do not
+/// (12, 16, 16, 16 and 16 MiB; the last one up to `USER_FRAMES_BASE`), far more than a program needs; `tests/tests/build.rs` checks they do not
 /// overlap. The lowest is `cpu_driver::layout::USER_MIN`, under which nothing is mapped.
 const PROGRAMS: &[(&str, &str, u64)] = &[
     ("monitor", "monitor", 0x40_0000),
     ("latency", "latency", 0x100_0000),
     ("userland", "faulter", 0x200_0000),
     ("selftest", "selftest", 0x300_0000),
+    ("console", "console", 0x400_0000),
+    ("shell", "shell", 0x500_0000),
 ];
 
 fn main() {

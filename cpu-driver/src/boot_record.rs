@@ -69,6 +69,9 @@ pub struct ConsoleConfig {
     pub clock_hz: u64,
     /// Line format from the device tree (`uart_setup::line`; 0: none given).
     pub line: u64,
+    /// The GIC INTID of its interrupt (0: none known), for the console driver's IRQ
+    /// capability.
+    pub intid: u64,
 }
 
 /// Where the interrupt controller is and how to reach the boot core through it.
@@ -318,6 +321,7 @@ impl BootRecord {
                 baud: 0,
                 clock_hz: 0,
                 line: 0,
+                intid: 0,
             },
             gic: GicConfig { version: 0, distributor_pa: 0, cpu_pa: 0, core_count: 0, boot_core_target: 0 },
             shared_pa: 0,

@@ -69,7 +69,7 @@ pub const fn parse(spec: &str) -> Result<Option<ConsoleConfig>, SpecError> {
         base = base << 4 | digit as u64;
         i += 1;
     }
-    // Baud, clock and line format stay 0: the firmware's settings are kept, as for a tree that
+    // Baud, clock, line format and interrupt stay 0: the firmware's settings are kept, as for a tree that
     // names none.
     Ok(Some(ConsoleConfig {
         kind: kind as u64,
@@ -79,6 +79,7 @@ pub const fn parse(spec: &str) -> Result<Option<ConsoleConfig>, SpecError> {
         baud: 0,
         clock_hz: 0,
         line: 0,
+        intid: 0,
     }))
 }
 

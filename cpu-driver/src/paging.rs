@@ -55,6 +55,10 @@ pub enum Attributes {
     UserReadOnly,
     /// EL0 read-write data, never executable.
     UserData,
+    /// Device registers a driver at EL0 maps through a device Frame capability: Device-nGnRE
+    /// (the type the kernel's physmap gives every non-RAM page), read-write at EL0, never
+    /// executable.
+    UserDevice,
 }
 
 impl Attributes {
@@ -69,6 +73,9 @@ impl Attributes {
             Attributes::UserCode => normal | NOT_GLOBAL | AP_EL0 | AP_READ_ONLY | PXN,
             Attributes::UserReadOnly => normal | NOT_GLOBAL | AP_EL0 | AP_READ_ONLY | PXN | UXN,
             Attributes::UserData => normal | NOT_GLOBAL | AP_EL0 | PXN | UXN,
+            Attributes::UserDevice => {
+                (MAIR_DEVICE << ATTR_INDEX_SHIFT) | SH_OUTER | ACCESS_FLAG | NOT_GLOBAL | AP_EL0 | PXN | UXN
+            }
         }
     }
 }

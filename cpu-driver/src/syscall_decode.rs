@@ -75,6 +75,9 @@ pub enum Request {
     DispatcherImage { dispatcher: CapAddr, dest: CapAddr },
     InjectFault { park: bool },
     ConsoleTakeOver,
+    IrqClaim { irq: CapAddr },
+    IrqAck { irq: CapAddr },
+    DispatcherStop { dispatcher: CapAddr },
     CoreBoot { core: u64, build: CapAddr, region: CapAddr, share: CapAddr },
     CoreOff,
     CoreReclaim { core: u64 },
@@ -253,6 +256,9 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
                 _ => return Err(Error::InvalidArgument),
             },
         },
+        Call::IrqClaim => Request::IrqClaim { irq: a(x[0])? },
+        Call::IrqAck => Request::IrqAck { irq: a(x[0])? },
+        Call::DispatcherStop => Request::DispatcherStop { dispatcher: a(x[0])? },
         Call::CoreBoot => {
             Request::CoreBoot { core: x[0], build: a(x[1])?, region: a(x[2])?, share: a(x[3])? }
         }
@@ -324,6 +330,22 @@ mod tests {
             decode(image, [20, 30, 0, 0, 0, 0]),
             Ok(Request::DispatcherImage { dispatcher: a(20), dest: a(30) })
         );
+    }
+
+    #[test]
+    fn irq_and_stop_calls_decode_their_addresses() {
+        let a = CapAddr::from_raw;
+        assert_eq!(decode(Call::IrqClaim as u64, [16, 0, 0, 0, 0, 0]), Ok(Request::IrqClaim { irq: a(16) }));
+        assert_eq!(decode(Call::IrqAck as u64, [16, 0, 0, 0, 0, 0]), Ok(Request::IrqAck { irq: a(16) }));
+        assert_eq!(
+            decode(Call::DispatcherStop as u64, [21, 0, 0, 0, 0, 0]),
+            Ok(Request::DispatcherStop { dispatcher: a(21) })
+        );
+        assert_eq!(
+            decode(Call::IrqClaim as u64, [1 << 33, 0, 0, 0, 0, 0]),
+            Err(CAP(CapError::InvalidAddress))
+        );
+        assert_eq!(decode(37, [0; 6]), Err(Error::NoSuchCall), "37-38 are not in this build");
     }
 
     #[test]

@@ -19,4 +19,5 @@ pub mod membership;
 pub mod messages;
 pub mod names;
 pub mod outbox;
+pub mod shell_answers;
 pub mod stats;

@@ -21,6 +21,7 @@ mod fault_harness;
 mod hotplug;
 mod kernel_caps;
 mod liveness;
+mod shell_host;
 mod span;
 mod unmap_bench;
 mod wait_bench;
@@ -202,6 +203,9 @@ struct Monitor {
     hotplug: hotplug::Hotplug,
     /// Boot core: what is left of the RAM it carves regions and shares from.
     carver: Option<Carver>,
+    /// The serial console's shell and its console driver, when this monitor hosts them, and
+    /// what this monitor does for the shell's commands.
+    shell: shell_host::ShellHost,
 }
 
 impl Monitor {
@@ -288,6 +292,7 @@ impl Monitor {
             child_modules: Vec::new(),
             hotplug: Default::default(),
             carver: None,
+            shell: Default::default(),
         }
     }
 
@@ -426,6 +431,7 @@ impl Monitor {
                     }
                 };
                 self.heard_from(peer as u64, now);
+                self.outbox.note_received(peer);
                 match MonitorMessage::decode(&payload) {
                     Ok(message) => self.on_message(peer as u64, message),
                     Err(e) => self.on_malformed(peer as u64, e),
@@ -442,6 +448,9 @@ impl Monitor {
     }
 
     fn on_local(&mut self, sender: u64, words: [u64; 3]) {
+        if self.on_shell_local(sender, words) {
+            return;
+        }
         let core = self.core as u32;
         match words[0] {
             local::REGISTER => {
@@ -609,6 +618,10 @@ impl Monitor {
             MonitorMessage::ProbeReport(report) => self.on_probe_report(peer, report),
             MonitorMessage::Storm(_) => self.on_storm(peer),
             MonitorMessage::StormDone(done) => self.on_storm_done(peer, done),
+            shell @ (MonitorMessage::ShellAsk(_)
+            | MonitorMessage::ShellDone(_)
+            | MonitorMessage::ShellPing(_)
+            | MonitorMessage::ShellPong(_)) => self.on_shell_message(peer, shell),
             // Handled above.
             MonitorMessage::Heartbeat(_) | MonitorMessage::MembershipStep(_) | MonitorMessage::Evicted(_) => {
             }
@@ -1049,7 +1062,7 @@ impl Monitor {
         if hotplug {
             self.hotplug_cycles();
         } else if info(Info::Flags).is_ok_and(|f| f & FLAG_BENCH != 0) {
-            self.benchmark();
+            self.benchmark(usize::MAX);
         }
         if self.options.unmap {
             self.unmap_benchmark();
@@ -1058,6 +1071,9 @@ impl Monitor {
             self.finish_selftest();
         }
         self.await_faults();
+        if self.start_shell() {
+            return; // the shell's `halt` ends the run
+        }
         let _ = userland::power_off();
     }
 
@@ -1103,9 +1119,12 @@ impl Monitor {
         self.broadcast(&Hello { from: self.core as u32, online: self.online });
     }
 
-    fn benchmark(&mut self) {
+    /// The latency benchmark over every ordered pair of online cores, or the first `max_pairs`
+    /// of them (the shell's `bench latency <pairs>`).
+    fn benchmark(&mut self, max_pairs: usize) {
         let cores: Vec<u32> = (0..64).filter(|&c| self.online & (1 << c) != 0).collect();
-        let pairs = cores.len() * cores.len().saturating_sub(1);
+        let pairs = (cores.len() * cores.len().saturating_sub(1)).min(max_pairs);
+        let mut tried = 0;
         if let Some(skb) = self.skb.as_ref() {
             let clusters: Vec<u32> = skb.cpus.iter().map(|cpu| cpu.cluster).collect();
             println!(
@@ -1120,6 +1139,10 @@ impl Monitor {
         let mut summary = bench::Summary::default();
         for &from in &cores {
             for &to in cores.iter().filter(|&&to| to != from) {
+                if tried == pairs || self.shell.interrupted() {
+                    break;
+                }
+                tried += 1;
                 let classes =
                     alloc::format!("{}-{}", self.class_name(from.into()), self.class_name(to.into()));
                 let alive = |c: u32| self.online & (1u64 << c) != 0;

@@ -319,6 +319,39 @@ urpc::declare_messages! {
         pub status: u32,
     }
 
+    /// The shell's host (the boot core's monitor) asks another core's monitor to act for a
+    /// command: `op` one of [`shell_op`], `a` and `b` its arguments. The asked monitor prints its
+    /// part of the answer itself and says [`ShellDone`].
+    pub struct ShellAsk = 105 {
+        /// What to do ([`shell_op`]).
+        pub op: u32,
+        /// First argument.
+        pub a: u64,
+        /// Second argument.
+        pub b: u64,
+    }
+
+    /// A monitor has done what a [`ShellAsk`] asked (printed its part): `status` 0, or 1 when it
+    /// could not.
+    pub struct ShellDone = 106 {
+        /// The answering core.
+        pub from: u32,
+        /// 0 done, 1 failed (the reason is printed).
+        pub status: u32,
+    }
+
+    /// One round trip of the shell's `ping`: the pinged monitor answers [`ShellPong`] at once.
+    pub struct ShellPing = 107 {
+        /// Sequence number, echoed.
+        pub seq: u32,
+    }
+
+    /// The answer to a [`ShellPing`].
+    pub struct ShellPong = 108 {
+        /// The ping's sequence number.
+        pub seq: u32,
+    }
+
     /// The receiving core was removed from the membership: it must stop.
     pub struct Evicted = 93 {
         /// The core that says so.
@@ -372,6 +405,24 @@ urpc::declare_messages! {
         /// Storm messages sent.
         pub sent: u32,
     }
+}
+
+/// What a [`ShellAsk`] asks.
+pub mod shell_op {
+    /// Print this core's programs.
+    pub const PS: u32 = 1;
+    /// Spawn the program named by the 16 bytes of `a` and `b` (little-endian, NUL padded).
+    pub const SPAWN: u32 = 2;
+    /// Stop this core's program with dispatcher index `a`.
+    pub const KILL: u32 = 3;
+    /// Time `b` round trips to core `a`'s monitor and print them.
+    pub const PING: u32 = 4;
+    /// Print this core's channel counts.
+    pub const CHANNELS: u32 = 5;
+    /// Make sure this core's `latency` program runs (for `bench latency`).
+    pub const LATENCY: u32 = 6;
+    /// Ctrl-C: stop what the last `ShellAsk` started (no `ShellDone` for this one).
+    pub const INTERRUPT: u32 = 7;
 }
 
 impl MembershipStep {
@@ -541,6 +592,14 @@ urpc::declare_interface! {
         Welcome(Welcome),
         /// See [`HotplugDone`].
         HotplugDone(HotplugDone),
+        /// See [`ShellAsk`].
+        ShellAsk(ShellAsk),
+        /// See [`ShellDone`].
+        ShellDone(ShellDone),
+        /// See [`ShellPing`].
+        ShellPing(ShellPing),
+        /// See [`ShellPong`].
+        ShellPong(ShellPong),
         /// See [`Probe`].
         Probe(Probe),
         /// See [`ProbeEcho`].
@@ -648,6 +707,27 @@ mod tests {
         let mut bad = urpc::message::encode(&hello);
         bad[urpc::PAYLOAD_BYTES - 1] = 1;
         assert!(MonitorMessage::decode(&bad).is_err(), "trailing bytes must be zero");
+    }
+
+    #[test]
+    fn the_shells_messages_round_trip() {
+        let ask = ShellAsk { op: shell_op::PING, a: 4, b: 100 };
+        assert_eq!(MonitorMessage::decode(&urpc::message::encode(&ask)), Ok(MonitorMessage::ShellAsk(ask)));
+        let done = ShellDone { from: 3, status: 1 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&done)),
+            Ok(MonitorMessage::ShellDone(done))
+        );
+        let ping = ShellPing { seq: 7 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&ping)),
+            Ok(MonitorMessage::ShellPing(ping))
+        );
+        let pong = ShellPong { seq: 7 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&pong)),
+            Ok(MonitorMessage::ShellPong(pong))
+        );
     }
 
     #[test]

@@ -18,6 +18,11 @@ impl NameTable {
         self.entries.push((service, dispatcher));
     }
 
+    /// Forgets every service `dispatcher` offered (it ended).
+    pub fn forget_dispatcher(&mut self, dispatcher: u64) {
+        self.entries.retain(|&(_, d)| d != dispatcher);
+    }
+
     /// The dispatcher offering `service`.
     pub fn lookup(&self, service: u64) -> Option<u64> {
         self.entries.iter().find(|&&(s, _)| s == service).map(|&(_, d)| d)
@@ -36,6 +41,9 @@ mod tests {
         names.register(2, 4);
         names.register(1, 5);
         assert_eq!(names.lookup(1), Some(5));
+        assert_eq!(names.lookup(2), Some(4));
+        names.forget_dispatcher(5);
+        assert_eq!(names.lookup(1), None);
         assert_eq!(names.lookup(2), Some(4));
     }
 }

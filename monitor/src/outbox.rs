@@ -32,13 +32,14 @@ pub enum Sent {
     Queued(usize),
 }
 
-/// Per peer, the messages waiting for room in its channel.
+/// Per peer, the messages waiting for room in its channel, and the channel's traffic.
 #[derive(Debug, Default)]
 pub struct Outbox {
     queues: Vec<VecDeque<Payload>>,
     /// Per peer: since when (ns) its queue has waited with no message going out, and whether
     /// that was reported.
     waiting: Vec<Option<(u64, bool)>>,
+    traffic: Vec<Traffic>,
 }
 
 /// A queue that made no progress for a while: what [`Outbox::stalled`] reports.
@@ -50,10 +51,25 @@ pub struct Stall {
     pub waited_ns: u64,
 }
 
+/// What went through one peer's channel, as the shell's `channels` prints it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Messages put into the channel.
+    pub sent: u64,
+    /// Messages taken out of the peer's channel to this core ([`Outbox::note_received`]).
+    pub received: u64,
+    /// Times a message found the channel full (it waited in the queue).
+    pub full: u64,
+}
+
 impl Outbox {
     /// An empty outbox for `peers` peers.
     pub fn new(peers: usize) -> Self {
-        Outbox { queues: (0..peers).map(|_| VecDeque::new()).collect(), waiting: alloc::vec![None; peers] }
+        Outbox {
+            queues: (0..peers).map(|_| VecDeque::new()).collect(),
+            waiting: alloc::vec![None; peers],
+            traffic: alloc::vec![Traffic::default(); peers],
+        }
     }
 
     /// Like [`flush`](Self::flush), and notes at `now` (ns) whether the queue moved: a queue
@@ -83,18 +99,31 @@ impl Outbox {
         Some(Stall { depth: self.queues[peer].len(), waited_ns })
     }
 
+    /// Counts a message received from `peer`.
+    pub fn note_received(&mut self, peer: usize) {
+        if let Some(traffic) = self.traffic.get_mut(peer) {
+            traffic.received += 1;
+        }
+    }
+
+    /// The traffic of `peer`'s channel (zero for a peer out of range).
+    pub fn traffic(&self, peer: usize) -> Traffic {
+        self.traffic.get(peer).copied().unwrap_or_default()
+    }
+
     /// Sends `payload` to `peer` through `link`, after whatever waits for it; queues what does
     /// not fit. A peer out of range is `None` (nothing sent or kept).
     pub fn send(&mut self, peer: usize, payload: Payload, link: &mut impl Link) -> Option<Sent> {
         let queue = self.queues.get_mut(peer)?;
         queue.push_back(payload);
-        Self::drain(queue, link);
+        Self::drain(queue, link, self.traffic.get_mut(peer));
         Some(if queue.is_empty() { Sent::Now } else { Sent::Queued(queue.len()) })
     }
 
     /// Sends what waits for `peer`, in order, until its channel is full; returns how many went.
     pub fn flush(&mut self, peer: usize, link: &mut impl Link) -> usize {
-        self.queues.get_mut(peer).map_or(0, |queue| Self::drain(queue, link))
+        let traffic = self.traffic.get_mut(peer);
+        self.queues.get_mut(peer).map_or(0, |queue| Self::drain(queue, link, traffic))
     }
 
     /// Drops what waits for `peer` (taken as dead: its channel will never have room again, and
@@ -116,14 +145,24 @@ impl Outbox {
         self.queues.get(peer).map_or(0, VecDeque::len)
     }
 
-    fn drain(queue: &mut VecDeque<Payload>, link: &mut impl Link) -> usize {
+    fn drain(
+        queue: &mut VecDeque<Payload>,
+        link: &mut impl Link,
+        mut traffic: Option<&mut Traffic>,
+    ) -> usize {
         let mut sent = 0;
         while let Some(next) = queue.front() {
             if link.try_send(next).is_err() {
+                if let Some(traffic) = traffic.as_deref_mut() {
+                    traffic.full += 1;
+                }
                 break;
             }
             queue.pop_front();
             sent += 1;
+        }
+        if let Some(traffic) = traffic {
+            traffic.sent += sent as u64;
         }
         sent
     }
@@ -184,6 +223,12 @@ mod tests {
         assert_eq!(outbox.pending(1), 0);
         assert_eq!(outbox.pending(0), 0, "other peers are not affected");
         assert!(!outbox.any_pending());
+        // Every message went in once; the ring was found full by messages 3 and 4, the first
+        // flush, and message 5 behind 3 and 4.
+        outbox.note_received(1);
+        assert_eq!(outbox.traffic(1), Traffic { sent: 5, received: 1, full: 4 });
+        assert_eq!(outbox.traffic(0), Traffic::default());
+        assert_eq!(outbox.traffic(7), Traffic::default());
     }
 
     #[test]

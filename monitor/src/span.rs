@@ -529,6 +529,7 @@ impl Monitor {
                 Ok(DispatcherStatus::Exited(_)) => (userland::STATUS_EXITED, 0),
                 Ok(DispatcherStatus::Faulted { far, .. }) => (userland::STATUS_FAULTED, far),
                 Ok(DispatcherStatus::ImageRevoked) => (userland::STATUS_IMAGE_REVOKED, 0),
+                Ok(DispatcherStatus::Stopped) => (userland::STATUS_STOPPED, 0),
                 Err(_) => (0, 0),
             };
             let member = self.members.remove(at);

@@ -174,6 +174,9 @@ pub struct Console {
     pub clock_hz: Option<u32>,
     /// Which of those rules chose it.
     pub found_by: ConsoleSource,
+    /// The GIC INTID of its interrupt (receive and transmit share one line on every UART
+    /// here), when its interrupt parent is a GIC (see `uart_intid`).
+    pub intid: Option<u32>,
 }
 
 /// How the console was found, best first.
@@ -439,7 +442,43 @@ fn uart_at(
         line,
         clock_hz: uart_clock(tree, node),
         found_by,
+        intid: uart_intid(tree, node),
     }))
+}
+
+/// The GIC INTID of `node`'s first interrupt: its `interrupts` names a shared peripheral
+/// interrupt (type cell 0: INTID = number + 32) or a private one (type 1: number + 16), in the
+/// three- (or four-) cell form of the GIC bindings, and its interrupt parent (its own `interrupt-parent`
+/// or the nearest ancestor's) is a GIC. `None` for anything else (an interrupt behind another
+/// controller, as the Raspberry Pi's mini-UART through its local controller on some trees).
+pub fn uart_intid(tree: &Tree, node: usize) -> Option<u32> {
+    let mut at = Some(node);
+    let mut parent = None;
+    for _ in 0..64 {
+        let current = at?;
+        if let Some(handle) = tree.prop_u32(current, "interrupt-parent") {
+            parent = tree.by_phandle(handle);
+            break;
+        }
+        at = tree.nodes.get(current)?.parent;
+    }
+    let gic = parent?;
+    if !(compatible_with(tree, gic, GICV3) || compatible_with(tree, gic, GICV2)) {
+        return None;
+    }
+    // Three cells, or four where a GICv3 partitions its PPIs (the fourth cell names the
+    // partition; the first two mean the same).
+    if !matches!(tree.prop_u32(gic, "#interrupt-cells"), Some(3 | 4)) {
+        return None;
+    }
+    let cells = tree.prop(node, "interrupts")?;
+    let kind = read_cells(cells, 0, 1)?;
+    let number = u32::try_from(read_cells(cells, 1, 1)?).ok()?;
+    match kind {
+        0 => number.checked_add(32).filter(|&intid| intid < 1020),
+        1 => number.checked_add(16).filter(|&intid| intid < 32),
+        _ => None,
+    }
 }
 
 /// `/chosen/bootargs`.

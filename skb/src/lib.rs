@@ -41,6 +41,7 @@ mod error;
 pub mod json;
 mod microarch;
 mod queries;
+pub mod text;
 mod tree;
 
 use alloc::collections::BTreeMap;

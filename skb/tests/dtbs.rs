@@ -16,6 +16,16 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
+#[test]
+fn the_console_uart_s_interrupt_is_its_gic_intid() {
+    let intid = |dtb: &[u8]| Skb::from_dtb(dtb).unwrap().console.unwrap().intid;
+    // QEMU virt's PL011: SPI 1; RockPro64's UART2: SPI 100 (four cells, a GICv3 with PPI
+    // partitions); the Raspberry Pi 4's mini-UART: SPI 93 through the GIC-400.
+    assert_eq!(intid(&fixture("qemu-virt-gicv3.dtb")), Some(33));
+    assert_eq!(intid(&board("rk3399-rockpro64.dtb")), Some(132));
+    assert_eq!(intid(&board("bcm2711-rpi-4-b.dtb")), Some(125));
+}
+
 fn summary(skb: &Skb) -> Vec<(u64, Option<u32>, u32, u8)> {
     skb.cpus.iter().map(|c| (c.mpidr, c.capacity, c.cluster, c.class)).collect()
 }

@@ -176,6 +176,21 @@ pub fn device_tree_at(va: u64) -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(va as *const u8, size) }
 }
 
+/// Reads the 32-bit device register at `va`, a word-aligned address inside a page this
+/// program mapped from a device Frame capability (`device::DevicePage` checks both).
+pub(crate) fn device_read32(va: u64) -> u32 {
+    // SAFETY: `DevicePage` passes only word-aligned addresses within the page `vnode_map`
+    // mapped for it as Device-nGnRE, read-write, for the rest of the program (it never
+    // unmaps); a volatile access is exactly one load the device sees.
+    unsafe { core::ptr::read_volatile(va as *const u32) }
+}
+
+/// Writes the 32-bit device register at `va` (as [`device_read32`]).
+pub(crate) fn device_write32(va: u64, value: u32) {
+    // SAFETY: as in `device_read32`: a mapped, aligned, writable device register.
+    unsafe { core::ptr::write_volatile(va as *mut u32, value) }
+}
+
 #[global_allocator]
 static HEAP: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHeap::empty();
 

@@ -9,9 +9,10 @@ extern crate alloc;
 pub use syscall_abi::{
     cap_addr, describe, undescribe, Call, ChannelKind, Error, Info, CNODE_SLOTS, FAULT_KERNEL_PANIC,
     FAULT_PARK_MASKED, FLAG_BENCH, FLAG_EL0_INSTRUCTIONS_TEST, FLAG_FAULT_TEST, FLAG_SELFTEST,
-    SLOT_CHANNEL_RAM, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE, SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL,
-    SLOT_MONITOR, SLOT_SELF, SLOT_VNODE, STATUS_EXITED, STATUS_FAULTED, STATUS_IMAGE_REVOKED, STATUS_RUNNING,
-    USER_MAPPABLE_BASE, VNODE_ENTRIES, VNODE_WINDOW_BYTES,
+    SLOT_CHANNEL_RAM, SLOT_CONSOLE_DEVICE, SLOT_CONSOLE_IRQ, SLOT_FIRST_CPU_DRIVER, SLOT_FIRST_FREE,
+    SLOT_FIRST_MODULE, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_MONITOR, SLOT_SELF, SLOT_VNODE, STATUS_EXITED,
+    STATUS_FAULTED, STATUS_IMAGE_REVOKED, STATUS_RUNNING, STATUS_STOPPED, USER_MAPPABLE_BASE, VNODE_ENTRIES,
+    VNODE_WINDOW_BYTES,
 };
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +24,8 @@ pub use arch::{
     bound_channel_frame, channel_frame, counter, init_heap, pingpong_line, read_kernel_memory, syscall,
     syscall6, wait_for_store, HeapSpace,
 };
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+use arch::{device_read32, device_write32};
 
 /// Bytes of a program's heap unless its `entry!` says otherwise.
 pub const DEFAULT_HEAP_BYTES: usize = 1 << 20;
@@ -73,11 +76,21 @@ mod host {
     pub fn wait_for_store(_word: &core::sync::atomic::AtomicU64, _seen: u64) {
         core::hint::spin_loop();
     }
+
+    /// No device is ever mapped on the host (`vnode_map` fails there): reads see 0.
+    pub(crate) fn device_read32(_va: u64) -> u32 {
+        0
+    }
+
+    /// No device is ever mapped on the host: writes go nowhere.
+    pub(crate) fn device_write32(_va: u64, _value: u32) {}
 }
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
 pub use host::{
     bound_channel_frame, channel_frame, counter, pingpong_line, read_kernel_memory, wait_for_store,
 };
+#[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+use host::{device_read32, device_write32};
 
 /// Stand-in on the host, where there is no kernel to call: every call fails.
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
@@ -92,6 +105,7 @@ pub fn syscall6(_call: Call, _args: [u64; 6]) -> (u64, [u64; 3]) {
 }
 
 pub mod console;
+pub mod device;
 pub mod waitset;
 
 /// What `cap_identify` tells about a capability.
@@ -274,6 +288,8 @@ pub enum DispatcherStatus {
     },
     /// It had joined a program on another core and that image was revoked.
     ImageRevoked,
+    /// A holder of its Dispatcher capability stopped it ([`dispatcher_stop`]).
+    Stopped,
 }
 
 /// How the dispatcher whose Dispatcher capability (read right) is at `dispatcher` stands.
@@ -284,6 +300,7 @@ pub fn dispatcher_status(dispatcher: u32) -> Result<DispatcherStatus, Error> {
         STATUS_EXITED => Ok(DispatcherStatus::Exited(words[0])),
         STATUS_FAULTED => Ok(DispatcherStatus::Faulted { esr: words[0], far: words[1] }),
         STATUS_IMAGE_REVOKED => Ok(DispatcherStatus::ImageRevoked),
+        STATUS_STOPPED => Ok(DispatcherStatus::Stopped),
         _ => Err(Error::InvalidArgument),
     }
 }
@@ -537,6 +554,25 @@ impl urpc::WatchLine for ElZero {
 
 /// A waitset of an EL0 program (see [`waitset`]).
 pub type Waitset = waitset::Waitset<ElZero, ElZero>;
+
+/// Becomes the handler of the interrupt the IRQ capability at `irq` names (see
+/// `Call::IrqClaim`): it is routed to this core, and each time it fires this program's `wait`
+/// returns and the interrupt stays masked until [`irq_ack`].
+pub fn irq_claim(irq: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::IrqClaim, [u64::from(irq), 0, 0, 0])).map(|_| ())
+}
+
+/// Done serving the interrupt at `irq`: true if it fired since the last acknowledgement; it is
+/// unmasked again.
+pub fn irq_ack(irq: u32) -> Result<bool, Error> {
+    Error::check(syscall(Call::IrqAck, [u64::from(irq), 0, 0, 0])).map(|fired| fired == 1)
+}
+
+/// Ends the dispatcher whose Dispatcher capability (write right) is at `dispatcher` (see
+/// `Call::DispatcherStop`).
+pub fn dispatcher_stop(dispatcher: u32) -> Result<(), Error> {
+    Error::check(syscall(Call::DispatcherStop, [u64::from(dispatcher), 0, 0, 0])).map(|_| ())
+}
 
 /// Sends the wake SGI to `core`: every dispatcher waiting there (its monitor among them) runs
 /// again.

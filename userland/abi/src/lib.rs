@@ -237,6 +237,26 @@ pub enum Call {
     /// then on, and the old owner, should it still run, drains no more. `WouldBlock` if
     /// another core held the console's emergency path for too long (try again).
     ConsoleTakeOver = 49,
+    /// `irq_claim(irq)`: the caller becomes the handler of the shared peripheral interrupt
+    /// the IRQ capability at `irq` names: the kernel routes it to this core and enables it.
+    /// When it fires, the kernel masks it at the interrupt controller, records it for the
+    /// handler and wakes the handler (a `wait` returns); it stays masked until
+    /// [`Call::IrqAck`]. Refused: `InvalidArgument` for an interrupt that is not a shared
+    /// peripheral one (INTID 32 to 1019) or a GIC without affinity routing (GICv2 here),
+    /// `Denied` when a dispatcher that has not ended claimed it already (on this core, or
+    /// routed to another core by a live claim there is not checked: one capability, one
+    /// driver).
+    IrqClaim = 39,
+    /// `irq_ack(irq) -> fired`: the handler of the interrupt at `irq` is done with it: returns
+    /// 1 if it fired since the last `irq_ack` (and clears that), 0 if not, and unmasks it. A
+    /// level-sensitive source still asserted fires again at once. `Denied` unless the caller
+    /// claimed it.
+    IrqAck = 40,
+    /// `dispatcher_stop(dispatcher)`: ends the dispatcher the Dispatcher capability (write
+    /// right) at `dispatcher` names, as if it had exited: it never runs again, its objects go
+    /// back to their RAM and `dispatcher_status` says [`STATUS_STOPPED`]. `InvalidArgument`
+    /// for the caller itself (it calls `exit`) and for a dispatcher that ended already.
+    DispatcherStop = 41,
 }
 
 /// [`Call::InjectFault`]: the CPU driver panics (its panic path runs for real).
@@ -286,6 +306,10 @@ pub const STATUS_FAULTED: u64 = 2;
 /// there was revoked.
 pub const STATUS_IMAGE_REVOKED: u64 = 3;
 
+/// `dispatcher_status`: another dispatcher holding its Dispatcher capability stopped it
+/// ([`Call::DispatcherStop`]).
+pub const STATUS_STOPPED: u64 = 4;
+
 /// Where the caller's level-3 VNode (at [`SLOT_VNODE`]) maps: entry `n` is the page at
 /// `USER_MAPPABLE_BASE + n * 4096`, a 2 MiB window of every dispatcher's address space
 /// (`cpu_driver::layout::USER_MAPPABLE_BASE`).
@@ -322,6 +346,12 @@ pub const SLOT_FIRST_FREE: u32 = 16;
 /// only over the ELF file's pages in the boot image (the image is not the core's RAM: it is
 /// never retyped, only read by `spawn`). `module_info` names each.
 pub const SLOT_FIRST_MODULE: u32 = 48;
+/// Slot of the console UART's IRQ capability in the boot core's monitor's capability space
+/// (when the device tree names the UART's interrupt), for the console driver it spawns.
+pub const SLOT_CONSOLE_IRQ: u32 = 44;
+/// Slot of the device Frame capability over the console UART's register page in the boot
+/// core's monitor's capability space, next to [`SLOT_CONSOLE_IRQ`].
+pub const SLOT_CONSOLE_DEVICE: u32 = 45;
 /// Slot of a monitor's own Dispatcher capability (the kernel puts it there at boot): what it
 /// makes Endpoints to itself from, one per program it spawns, each with that program's
 /// dispatcher index as its badge.
@@ -384,6 +414,9 @@ impl Call {
             38 => Call::CoreReclaim,
             48 => Call::InjectFault,
             49 => Call::ConsoleTakeOver,
+            39 => Call::IrqClaim,
+            40 => Call::IrqAck,
+            41 => Call::DispatcherStop,
             _ => return None,
         })
     }
@@ -540,7 +573,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in 0..39 {
+        for raw in (0..42).chain(48..50) {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

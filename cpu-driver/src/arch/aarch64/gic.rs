@@ -11,7 +11,10 @@
 //! and `IPRIORITYR0-7` are banked per CPU interface). `tests/tests/disassembly.rs` checks that
 //! neither kernel build holds `GicV2::setup`. The CPU driver
 //! keeps interrupts masked at EL1 and uses the GIC to *wake* from `WFI` (a pending interrupt
-//! ends `WFI` even while masked), then acknowledges what is pending.
+//! ends `WFI` even while masked), then acknowledges what is pending. A shared peripheral
+//! interrupt a driver at EL0 claimed is routed to its core ([`Gic::route_spi_here`]), masked
+//! when taken and kept for the kernel to deliver ([`Gic::take_spis`]), and unmasked when the
+//! driver acknowledges ([`Gic::unmask_spi`]).
 
 use core::ptr::NonNull;
 
@@ -61,6 +64,27 @@ pub struct Gic {
     timer_intid: u32,
     /// Where GICC_CTLR is mapped (GICv2).
     gicc_ctlr: Option<u64>,
+    /// Shared peripheral interrupts taken by [`Gic::drain`] and masked there, not yet handed
+    /// on ([`Gic::take_spis`]): bit `n % 64` of word `n / 64` for INTID `n`.
+    spis_taken: [u64; SPI_WORDS],
+}
+
+/// Words of [`Gic`]'s taken-SPI set: INTIDs up to 1023.
+const SPI_WORDS: usize = 16;
+/// The first shared peripheral interrupt and the first special INTID.
+const FIRST_SPI: u32 = 32;
+const FIRST_SPECIAL: u32 = 1020;
+
+/// Why a shared peripheral interrupt could not be routed here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpiError {
+    /// Not an SPI's INTID (32 to 1019).
+    NotAnSpi,
+    /// A GICv2: its SPIs are targeted by CPU interface masks, which this driver does not
+    /// program yet.
+    Unsupported,
+    /// The distributor refused the INTID (beyond the SPIs it implements).
+    Refused,
 }
 
 /// The controller behind a [`Gic`].
@@ -140,6 +164,15 @@ pub unsafe fn own_target(config: &GicConfig, mpidr: u64, to_va: impl Fn(u64) -> 
     }
 }
 
+/// The `arm-gic` identifier of SPI `intid`.
+fn spi_id(intid: u32) -> Result<IntId, SpiError> {
+    if (FIRST_SPI..FIRST_SPECIAL).contains(&intid) {
+        Ok(IntId::spi(intid - FIRST_SPI))
+    } else {
+        Err(SpiError::NotAnSpi)
+    }
+}
+
 impl Gic {
     /// Sets up this core's part of the GIC and enables the wake SGI and the timer PPI
     /// `timer_intid` (see `timer::Kind::intid`).
@@ -206,7 +239,7 @@ impl Gic {
             }
             _ => return Err(GicSetupError::Missing),
         };
-        Ok(Gic { version, timer_intid, gicc_ctlr: gicc })
+        Ok(Gic { version, timer_intid, gicc_ctlr: gicc, spis_taken: [0; SPI_WORDS] })
     }
 
     /// Takes this core's part of the GIC down before the core powers off: its CPU interface
@@ -231,6 +264,24 @@ impl Gic {
         }
     }
 
+    /// Routes the shared peripheral interrupt `intid` to the core whose MPIDR is `mpidr` (this
+    /// one: `GICD_IROUTER`, affinity routing) and enables it (`GICD_ISENABLER`). Both are
+    /// registers of that one interrupt (`ISENABLER` is write-1-to-set), so no other core's
+    /// settings are rewritten. Its group and priority are the stub's defaults (group 1
+    /// non-secure, the highest non-secure priority; `configure_default_settings`), under this
+    /// core's priority mask.
+    pub fn route_spi_here(&mut self, intid: u32, mpidr: u64) -> Result<(), SpiError> {
+        let id = spi_id(intid)?;
+        match &mut self.version {
+            Version::V2(_) => Err(SpiError::Unsupported),
+            Version::V3 { gic, .. } => {
+                let distributor = gic.distributor();
+                distributor.set_routing(id, Some(mpidr)).map_err(|_| SpiError::Refused)?;
+                distributor.enable_interrupt(id, true).map_err(|_| SpiError::Refused)
+            }
+        }
+    }
+
     /// Undoes [`Gic::power_down`] when the core did not power off after all (the firmware
     /// refused): the redistributor awake again (waiting for `ChildrenAsleep` to clear) and the
     /// CPU interface signalling, so that the core can still be woken.
@@ -246,6 +297,51 @@ impl Gic {
                 let _ = gic.redistributor_mark_core_awake(*redistributor);
                 GicCpuInterface::enable_group1(true);
             }
+        }
+    }
+
+    /// Unmasks the shared peripheral interrupt `intid` that [`Gic::drain`] masked.
+    pub fn unmask_spi(&mut self, intid: u32) -> Result<(), SpiError> {
+        let id = spi_id(intid)?;
+        match &mut self.version {
+            Version::V2(gic) => gic.enable_interrupt(id, true).map_err(|_| SpiError::Refused),
+            Version::V3 { gic, .. } => {
+                gic.distributor().enable_interrupt(id, true).map_err(|_| SpiError::Refused)
+            }
+        }
+    }
+
+    /// Calls `deliver` with each shared peripheral interrupt [`Gic::drain`] took since the last
+    /// call, and forgets them.
+    pub fn take_spis(&mut self, mut deliver: impl FnMut(u32)) {
+        for (word_index, word) in self.spis_taken.iter_mut().enumerate() {
+            let mut bits = core::mem::take(word);
+            while bits != 0 {
+                let bit = bits.trailing_zeros();
+                bits &= bits - 1;
+                deliver(word_index as u32 * 64 + bit);
+            }
+        }
+    }
+
+    /// Masks SPI `intid` at the distributor (`GICD_ICENABLER`, write-1-to-clear) and records it
+    /// for [`Gic::take_spis`]. A level-sensitive source stays asserted until its driver at EL0
+    /// has served it; masked before the end of interrupt, it cannot be signalled again in the
+    /// meantime. (Were the write still in flight at the end of interrupt, `GICD_CTLR.RWP`,
+    /// the interrupt would be taken once more and recorded again: harmless, so no unbounded
+    /// wait on `RWP` here.)
+    fn mask_and_record(&mut self, intid: u32) {
+        let Ok(id) = spi_id(intid) else { return };
+        match &mut self.version {
+            Version::V2(gic) => {
+                let _ = gic.enable_interrupt(id, false);
+            }
+            Version::V3 { gic, .. } => {
+                let _ = gic.distributor().enable_interrupt(id, false);
+            }
+        }
+        if let Some(word) = self.spis_taken.get_mut((intid / 64) as usize) {
+            *word |= 1 << (intid % 64);
         }
     }
 
@@ -284,7 +380,8 @@ impl Gic {
     }
 
     /// Acknowledges and ends every pending interrupt; returns the private ones as a bit set
-    /// (bit n = INTID n, n < 32), this core's timer always as bit [`TIMER_INTID`].
+    /// (bit n = INTID n, n < 32), this core's timer always as bit [`TIMER_INTID`]. Shared
+    /// peripheral interrupts are masked and kept for [`Gic::take_spis`].
     ///
     /// GICv2 uses `GICC_IAR`/`GICC_EOIR` (the crate's "group 0" registers): from the
     /// non-secure side they are the ones that deliver its interrupts; the aliased registers
@@ -303,8 +400,10 @@ impl Gic {
             let raw = u32::from(intid) & 0x3ff;
             if raw == self.timer_intid {
                 seen |= 1 << TIMER_INTID;
-            } else if raw < 32 {
+            } else if raw < FIRST_SPI {
                 seen |= 1 << raw;
+            } else if raw < FIRST_SPECIAL {
+                self.mask_and_record(raw);
             }
             match &mut self.version {
                 Version::V2(gic) => gic.end_interrupt(intid, InterruptGroup::Group0),

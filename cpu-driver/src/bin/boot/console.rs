@@ -60,6 +60,7 @@ pub fn config_of(console: Option<&skb::Console>) -> ConsoleConfig {
             };
             line::encode(format.data_bits, parity)
         }),
+        intid: u64::from(console.intid.unwrap_or(0)),
     }
 }
 

@@ -118,6 +118,9 @@ pub fn endow_monitor(
     record: &BootRecord,
 ) -> Result<u32, SetupError> {
     caps.create_root(Capability::kernel(), monitor.slot(CapAddr::from_raw(SLOT_KERNEL)))?;
+    if record.is_boot_core() {
+        give_console_device(caps, monitor, record)?;
+    }
     let mut made = 0;
     let mut give = |base: u64, size: u64| -> Result<bool, SetupError> {
         if SLOT_FIRST_RAM + made >= SLOT_VNODE {
@@ -169,6 +172,30 @@ pub fn give_self(
     let held = caps.create_held_root(Capability::memory(CapType::Dispatcher, frames.pa, PAGE_SIZE)?)?;
     caps.copy_held(held, monitor.slot(CapAddr::from_raw(SLOT_SELF)))?;
     Ok(frames.pa)
+}
+
+/// Gives the boot core's monitor what a console driver at EL0 needs: the IRQ capability for
+/// the console UART's interrupt at `SLOT_CONSOLE_IRQ` and a device Frame capability over the
+/// page of its registers at `SLOT_CONSOLE_DEVICE`, when the device tree named both. The kernel
+/// goes on transmitting through the same registers (its console); the driver takes the
+/// receive side.
+fn give_console_device(
+    caps: &mut CoreCapabilities,
+    monitor: CSpace,
+    record: &BootRecord,
+) -> Result<(), SetupError> {
+    let console = &record.console;
+    let intid = u32::try_from(console.intid).unwrap_or(0);
+    if intid == 0 || console.kind == 0 || console.base_pa == 0 {
+        return Ok(());
+    }
+    let page = console.base_pa & !(PAGE_SIZE - 1);
+    caps.create_root(Capability::irq(intid), monitor.slot(CapAddr::from_raw(syscall_abi::SLOT_CONSOLE_IRQ)))?;
+    caps.create_root(
+        Capability::device_frame(page, PAGE_SIZE)?,
+        monitor.slot(CapAddr::from_raw(syscall_abi::SLOT_CONSOLE_DEVICE)),
+    )?;
+    Ok(())
 }
 
 /// Puts a boot module's capability into the monitor's space at `slot`: a Frame over the ELF file's pages `[base, base + size)` in the boot image, with the

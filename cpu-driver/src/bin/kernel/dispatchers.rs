@@ -65,6 +65,8 @@ pub enum Ending {
     /// It had joined a program running on another core, and the image it mapped from there was
     /// revoked (the last capability to it on this core went).
     ImageRevoked,
+    /// A holder of its Dispatcher capability stopped it (`dispatcher_stop`).
+    Stopped,
 }
 
 /// The pages a dispatcher's program image (its segments) lives in, as one Frame object.

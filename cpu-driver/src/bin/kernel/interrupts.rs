@@ -6,7 +6,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 pub use cpu_driver::arch::aarch64::gic::TIMER_INTID;
 
-use cpu_driver::arch::aarch64::gic::{Gic, SGI_WAKE};
+use cpu_driver::arch::aarch64::gic::{Gic, SpiError, SGI_WAKE};
 use cpu_driver::arch::aarch64::{cpu, timer};
 use cpu_driver::boot_record::GicConfig;
 use cpu_driver::layout::phys_to_virt;
@@ -114,6 +114,23 @@ pub fn sleep_until(deadline: Option<u64>) -> Wakeup {
 /// Acknowledges everything pending; returns the private INTIDs seen (bit n = INTID n).
 pub fn drain() -> u32 {
     GIC.lock().as_mut().map_or(0, Gic::drain)
+}
+
+/// Routes shared peripheral interrupt `intid` to this core and enables it (`Gic::route_spi_here`).
+pub fn route_spi_here(intid: u32) -> Result<(), SpiError> {
+    GIC.lock().as_mut().ok_or(SpiError::Unsupported)?.route_spi_here(intid, cpu::mpidr())
+}
+
+/// Unmasks shared peripheral interrupt `intid` after its driver served it.
+pub fn unmask_spi(intid: u32) -> Result<(), SpiError> {
+    GIC.lock().as_mut().ok_or(SpiError::Unsupported)?.unmask_spi(intid)
+}
+
+/// Hands every shared peripheral interrupt taken (and masked) since the last call to `deliver`.
+pub fn take_spis(deliver: impl FnMut(u32)) {
+    if let Some(gic) = GIC.lock().as_mut() {
+        gic.take_spis(deliver);
+    }
 }
 
 /// URPC's notification hook as the CPU driver implements it: `notify` sends the wake SGI to

@@ -31,6 +31,8 @@ mod hotplug;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod interrupts;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod irqs;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod main_loop;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod mappings;

@@ -8,7 +8,7 @@
 //! for another dispatcher's before the vector code restores it, which is all a context switch
 //! is. What the rest of the kernel does when the core is idle, or once every boot dispatcher
 //! has settled, it passes in as hooks ([`Hooks`]), so this module never calls upward. Uses
-//! [`crate::dispatchers`], [`crate::interrupts`] and [`crate::console`].
+//! [`crate::dispatchers`], [`crate::interrupts`], [`crate::irqs`] and [`crate::console`].
 
 use cpu_driver::arch::aarch64::exception::{exception_class, TrapFrame};
 use cpu_driver::arch::aarch64::fp;
@@ -20,7 +20,7 @@ use spin::Mutex;
 
 use crate::console::{self, kprintln};
 use crate::dispatchers::{Dispatcher, Dispatchers, Ending};
-use crate::{interrupts, power};
+use crate::{interrupts, irqs, power};
 
 /// Length of a time slice when several dispatchers are runnable.
 const SLICE_MICROSECONDS: u64 = 10_000;
@@ -128,6 +128,7 @@ impl Scheduler {
         if pending & (1 << interrupts::WAKE_INTID) != 0 {
             self.dispatchers.wake_all();
         }
+        irqs::deliver(&mut self.dispatchers);
         self.dispatchers.expire_deadlines(cpu::counter());
         pending & (1 << interrupts::TIMER_INTID) != 0
     }
@@ -233,6 +234,7 @@ impl Scheduler {
         if wakeup.woken {
             self.dispatchers.wake_all();
         }
+        irqs::deliver(&mut self.dispatchers);
     }
 
     /// Programs the timer for the end of the slice (if another dispatcher is waiting to run)

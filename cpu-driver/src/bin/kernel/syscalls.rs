@@ -8,7 +8,8 @@
 //! [`crate::mappings`] (`vnode_map`, `vnode_unmap`, unmapping what delete and revoke remove),
 //! [`crate::channels`] (wake targets), [`crate::roll_call`] (whether it is over),
 //! [`crate::core_boot`] and [`crate::boot_image`] (starting another core),
-//! [`crate::interrupts`], [`crate::power`] and [`crate::console`].
+//! [`crate::interrupts`], [`crate::irqs`] (device interrupts for drivers at EL0), [`crate::power`]
+//! and [`crate::console`].
 
 extern crate alloc;
 
@@ -28,7 +29,7 @@ use cpu_driver::shared_region::{SharedLayout, APP_REGION_BYTES, CHANNEL_BYTES};
 use cpu_driver::syscall_decode::{self, Access, Described, GiveTarget, MappingRights, Request};
 use syscall_abi::{
     ChannelKind, Error, Info, SLOT_KERNEL, STATUS_EXITED, STATUS_FAULTED, STATUS_IMAGE_REVOKED,
-    STATUS_RUNNING,
+    STATUS_RUNNING, STATUS_STOPPED,
 };
 
 use crate::console::kprintln;
@@ -36,7 +37,8 @@ use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, INBOX_C
 use crate::mappings::{Refusal, TlbScope};
 use crate::scheduler::Scheduler;
 use crate::{
-    boot_image, capabilities, channels, core_boot, hotplug, interrupts, mappings, memory, power, roll_call,
+    boot_image, capabilities, channels, core_boot, hotplug, interrupts, irqs, mappings, memory, power,
+    roll_call,
 };
 
 /// Longest console write accepted in one call.
@@ -114,6 +116,9 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Request::DispatcherImage { dispatcher, dest } => dispatcher_image(s, dispatcher, dest),
         Request::InjectFault { park } => inject_fault(s, park),
         Request::ConsoleTakeOver => console_take_over(s),
+        Request::IrqClaim { irq } => irq_claim(s, irq),
+        Request::IrqAck { irq } => irq_ack(s, irq),
+        Request::DispatcherStop { dispatcher } => dispatcher_stop(s, dispatcher),
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -242,11 +247,19 @@ fn vnode_map(
     frame: CapAddr,
     rights: MappingRights,
 ) -> Result<u64, Error> {
-    let (vnode, capability, id) = mapping_parts(s, vnode, frame, rights)?;
+    let (vnode, capability, id) = mapping_parts(s, vnode, frame, rights, true)?;
     if capability.size() < pages as u64 * PAGE_SIZE {
         return Err(refused(CapError::OutOfBounds));
     }
-    let descriptors = descriptors(capability.base(), rights.access);
+    // Device registers: Device-nGnRE for EL0, never executable, as the kernel's own physmap
+    // maps every non-RAM page, so the two views agree on the memory type (Arm ARM B2.8,
+    // mismatched attributes).
+    let attributes = match capability.kind() {
+        CapType::DeviceFrame if rights.access == Access::Execute => return Err(Error::InvalidArgument),
+        CapType::DeviceFrame => Attributes::UserDevice,
+        _ => attributes(rights.access),
+    };
+    let descriptors = descriptors(capability.base(), attributes);
     s.dispatchers().mappings().map(vnode, entry, pages, id, descriptors).map_err(map_refusal)?;
     if rights.access == Access::Execute {
         make_fetchable(s.record(), capability.base(), pages);
@@ -258,24 +271,30 @@ fn vnode_map(
 /// Frame capability at `frame` with its id. Only a Frame, never RAM (it may be retyped into
 /// CNodes or VNodes under the mapping), CNode, VNode or Dispatcher memory, which only the
 /// kernel may write; holding read and every right asked for (`Denied`: refused, never
-/// downgraded).
+/// downgraded). With `devices`, a device Frame (registers the kernel handed out as such at
+/// boot, never RAM) is accepted too.
 fn mapping_parts(
     s: &mut Scheduler,
     vnode: CapAddr,
     frame: CapAddr,
     rights: MappingRights,
+    devices: bool,
 ) -> Result<(mappings::VNode, caps::Capability, caps::CapId), Error> {
     let vnode = caller_vnode(s, vnode)?;
     let frame = caller_cspace(s)?.slot(frame);
     let caps = s.dispatchers().caps();
-    let capability = caps.lookup(frame, CapType::Frame, rights.rights).map_err(refused)?;
+    let capability = match caps.lookup(frame, CapType::Frame, rights.rights) {
+        Err(CapError::WrongType) if devices => caps.lookup(frame, CapType::DeviceFrame, rights.rights),
+        other => other,
+    }
+    .map_err(refused)?;
     let (_, id) = caps.identify_with_id(frame).map_err(refused)?;
     Ok((vnode, capability, id))
 }
 
-/// The level-3 descriptor of page `n` of the Frame at physical `base`, mapped for `access`.
-fn descriptors(base: u64, access: Access) -> impl Fn(usize) -> u64 {
-    move |page| page_descriptor(base + page as u64 * PAGE_SIZE, attributes(access))
+/// The level-3 descriptor of page `n` of the Frame at physical `base`, mapped with `attributes`.
+fn descriptors(base: u64, attributes: Attributes) -> impl Fn(usize) -> u64 {
+    move |page| page_descriptor(base + page as u64 * PAGE_SIZE, attributes)
 }
 
 /// The `pages` pages at physical `pa` were just mapped executable: what was written into them
@@ -317,8 +336,8 @@ fn vnode_protect(
     frame: CapAddr,
     rights: MappingRights,
 ) -> Result<u64, Error> {
-    let (vnode, capability, id) = mapping_parts(s, vnode, frame, rights)?;
-    let descriptors = descriptors(capability.base(), rights.access);
+    let (vnode, capability, id) = mapping_parts(s, vnode, frame, rights, false)?;
+    let descriptors = descriptors(capability.base(), attributes(rights.access));
     let pages = s.dispatchers().mappings().protect(vnode, entry, id, descriptors).map_err(map_refusal)?;
     if rights.access == Access::Execute {
         make_fetchable(s.record(), capability.base(), pages);
@@ -515,6 +534,7 @@ fn dispatcher_status(s: &mut Scheduler, frame: &mut TrapFrame, dispatcher: CapAd
         Some(Ending::Exited(code)) => (STATUS_EXITED, code, 0),
         Some(Ending::Faulted { esr, far }) => (STATUS_FAULTED, esr, far),
         Some(Ending::ImageRevoked) => (STATUS_IMAGE_REVOKED, 0, 0),
+        Some(Ending::Stopped) => (STATUS_STOPPED, 0, 0),
     };
     frame.x[1] = x1;
     frame.x[2] = x2;
@@ -593,7 +613,7 @@ fn cap_protect(s: &mut Scheduler, described: Described, rights: Rights) -> Resul
     let changed = s.dispatchers().caps().reduce_copies(described.capability, owner, rights);
     for (id, capability) in &changed {
         let readable = capability.rights().contains(Rights::READ);
-        let read_only = descriptors(capability.base(), Access::ReadOnly);
+        let read_only = descriptors(capability.base(), attributes(Access::ReadOnly));
         s.dispatchers().mappings().reduce(*id, readable, read_only);
     }
     Ok(changed.len() as u64)
@@ -635,6 +655,40 @@ fn exit(s: &mut Scheduler, code: u64) -> bool {
     s.end_run_if_monitor_ended();
     s.settle_current();
     true
+}
+
+/// `dispatcher_stop(dispatcher)`: see `syscall_abi::Call::DispatcherStop`. Its parent, if
+/// waiting, is woken as for any ending.
+fn dispatcher_stop(s: &mut Scheduler, dispatcher: CapAddr) -> Result<u64, Error> {
+    let index = dispatcher_by_capability(s, dispatcher, Rights::WRITE)?;
+    let ended = s.dispatchers().get(index).is_none_or(|d| d.run.ended());
+    if Some(index) == s.current() || ended {
+        return Err(Error::InvalidArgument);
+    }
+    s.dispatchers().end(index, Ending::Stopped);
+    Ok(0)
+}
+
+/// `irq_claim(irq)`: see `syscall_abi::Call::IrqClaim`.
+fn irq_claim(s: &mut Scheduler, irq: CapAddr) -> Result<u64, Error> {
+    let (current, intid) = caller_irq(s, irq)?;
+    irqs::claim(s.dispatchers(), current, intid)?;
+    Ok(0)
+}
+
+/// `irq_ack(irq) -> fired`: see `syscall_abi::Call::IrqAck`.
+fn irq_ack(s: &mut Scheduler, irq: CapAddr) -> Result<u64, Error> {
+    let (current, intid) = caller_irq(s, irq)?;
+    irqs::acknowledge(current, intid)
+}
+
+/// The caller's index and the INTID of the IRQ capability at `irq` in its space.
+fn caller_irq(s: &mut Scheduler, irq: CapAddr) -> Result<(usize, u32), Error> {
+    let current = s.current().ok_or(Error::InvalidArgument)?;
+    let slot = caller_cspace(s)?.slot(irq);
+    let capability = s.dispatchers().caps().lookup(slot, CapType::Irq, Rights::NONE).map_err(refused)?;
+    let intid = u32::try_from(capability.base()).map_err(|_| Error::InvalidArgument)?;
+    Ok((current, intid))
 }
 
 fn console_write(ptr: u64, len: u64) -> Result<u64, Error> {
