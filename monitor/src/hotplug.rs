@@ -46,6 +46,21 @@ pub(crate) enum Refusal {
     JoinRefused = 6,
 }
 
+impl Refusal {
+    /// What a refusal code (a [`HotplugDone`] status) means, for people.
+    pub(crate) fn name_of(code: u32) -> &'static str {
+        match code {
+            1 => "the boot core cannot go off",
+            2 => "no such core, or not in the state the request needs (live for off, off for on)",
+            3 => "another hotplug request is under way",
+            4 => "the firmware cannot power it off (spin table), or its kernel refused",
+            5 => "it could not be started again",
+            6 => "the live cores did not agree to its join",
+            _ => "unknown refusal",
+        }
+    }
+}
+
 /// What the boot core's monitor is doing about one core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
@@ -580,7 +595,7 @@ impl Monitor {
 
     /// Runs one request from this (boot) core's monitor and waits for its outcome: the
     /// status (0 done), or `None` on timeout.
-    fn hotplug_step(&mut self, core: u64, on: bool) -> Option<u32> {
+    pub(crate) fn hotplug_step(&mut self, core: u64, on: bool) -> Option<u32> {
         let before = self.hotplug.finished.len();
         let me = self.core as u32;
         if on {

@@ -405,7 +405,19 @@ impl Monitor {
                     alloc::vec![String::from("error: no latency program on every core: no benchmark")]
                 }
             }
-            (Command::Help | Command::Hotplug(..), _) => Vec::new(),
+            (Command::Hotplug(on, core), _) => {
+                let what = if on { "on" } else { "off" };
+                match self.hotplug_step(core.into(), on) {
+                    Some(0) if on => alloc::vec![alloc::format!("on {core}: core {core} up and rejoined")],
+                    Some(0) => alloc::vec![alloc::format!("off {core}: core {core} off")],
+                    Some(code) => alloc::vec![alloc::format!(
+                        "error: {what} {core} refused: {}",
+                        crate::hotplug::Refusal::name_of(code)
+                    )],
+                    None => alloc::vec![alloc::format!("error: {what} {core}: no outcome in time")],
+                }
+            }
+            (Command::Help, _) => Vec::new(),
         };
         for line in lines {
             println!("{line}");

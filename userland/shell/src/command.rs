@@ -65,7 +65,7 @@ pub enum Command {
     BenchLatency(u32),
     /// `channels`: message counts and full-ring events per channel.
     Channels,
-    /// `off <core>` / `on <core>` (hotplug; not in this build).
+    /// `off <core>` / `on <core>`: CPU hotplug (`false` off, `true` on).
     Hotplug(bool, u32),
     /// `halt`.
     Halt,
@@ -108,7 +108,7 @@ pub const HELP: &[&str] = &[
     "ping <a> <b> [count]           URPC round trips between core a's and core b's monitors",
     "bench latency [pairs]          the latency benchmark over [pairs] ordered pairs (all)",
     "channels                       messages and full-ring events per monitor channel",
-    "off <core> / on <core>         hotplug (not available in this build)",
+    "off <core> / on <core>         take a core off (PSCI CPU_OFF) / start it again (it rejoins)",
     "help                           this list",
     "halt                           power off",
 ];
@@ -251,6 +251,7 @@ mod op {
     pub const BENCH_LATENCY: u64 = 10;
     pub const CHANNELS: u64 = 11;
     pub const HALT: u64 = 12;
+    pub const HOTPLUG: u64 = 13;
 }
 
 /// Two `u32` in one word.
@@ -263,11 +264,12 @@ fn unpair(word: u64) -> (u32, u32) {
 }
 
 /// The three words that hand `command` to the monitor, the first with `tag` in its low byte;
-/// `None` for what the shell does itself (`help`, hotplug).
+/// `None` for what the shell does itself (`help`).
 pub fn encode(tag: u8, command: &Command) -> Option<[u64; 3]> {
     let first = |op: u64| u64::from(tag) | op << 8;
     Some(match *command {
-        Command::Help | Command::Hotplug(..) => return None,
+        Command::Help => return None,
+        Command::Hotplug(on, core) => [first(op::HOTPLUG), pair(core, u32::from(on)), 0],
         Command::Cores => [first(op::CORES), 0, 0],
         Command::SkbFacts => [first(op::SKB_FACTS), 0, 0],
         Command::SkbClass(class) => [first(op::SKB_CLASS), u64::from(class), 0],
@@ -342,6 +344,10 @@ pub fn decode(words: [u64; 3]) -> Option<Command> {
             Some(Command::Ping(core(a)?, core(b)?, count))
         }
         op::BENCH_LATENCY => Some(Command::BenchLatency(u32::try_from(words[1]).ok()?)),
+        op::HOTPLUG if words[0] >> 16 == 0 && words[2] == 0 => match unpair(words[1]) {
+            (core_index, on @ (0 | 1)) => Some(Command::Hotplug(on == 1, core(core_index)?)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -441,7 +447,10 @@ mod tests {
             assert_eq!(decode(words), Some(command), "{line}");
         }
         assert_eq!(encode(105, &Command::Help), None);
-        assert_eq!(encode(105, &Command::Hotplug(true, 1)), None);
+        let on = encode(105, &Command::Hotplug(true, 1)).unwrap();
+        assert_eq!(decode(on), Some(Command::Hotplug(true, 1)));
+        assert_eq!(decode([on[0], 1 | 2 << 32, 0]), None, "on is 0 or 1");
+        assert_eq!(decode([on[0], 512, 0]), None, "no such core");
         for junk in [
             [105, 0, 0],
             [105 | 99 << 8, 0, 0],

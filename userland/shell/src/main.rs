@@ -91,12 +91,6 @@ impl Shell {
                     println!("  {text}");
                 }
             }
-            Ok(Some(Command::Hotplug(on, core))) => {
-                println!(
-                    "{} {core}: not available in this build (no hotplug)",
-                    if on { "on" } else { "off" }
-                );
-            }
             Ok(Some(command)) => match command::encode(tags::COMMAND, &command) {
                 Some(words) => match userland::send_to_monitor(words) {
                     Ok(()) => self.busy = true,
