@@ -250,6 +250,23 @@ impl ConsoleGate {
         claimed
     }
 
+    /// Core `to` takes the emergency flag over from core `from`, which the other cores agreed
+    /// has failed while holding it (a core that took the console over and then failed); false
+    /// if `from` does not hold it.
+    pub fn steal_emergency(&self, from: u64, to: u64) -> bool {
+        let stolen =
+            self.emergency.0.compare_exchange(from + 1, to + 1, Ordering::AcqRel, Ordering::Relaxed).is_ok();
+        if stolen {
+            fence(Ordering::SeqCst);
+        }
+        stolen
+    }
+
+    /// Whether core `core` holds the emergency flag.
+    pub fn held_by(&self, core: u64) -> bool {
+        self.emergency.0.load(Ordering::Acquire) == core + 1
+    }
+
     /// Gives the emergency path back (after its line is out).
     pub fn release_emergency(&self) {
         self.emergency.0.store(0, Ordering::Release);
@@ -307,15 +324,18 @@ pub fn drain<const CORES: usize>(
     drain_lines(rings, state, || gate.begin_line(), || gate.end_line(), write)
 }
 
-/// [`drain`] for a core that holds the gate's emergency flag for good: the core that took the
-/// console over when its owner failed (the old owner, were it still running, is kept out by
-/// that flag, so no line is taken by two cores).
+/// [`drain`] for core `me`, which holds the gate's emergency flag for good: the core that took
+/// the console over when its owner failed (the old owner, were it still running, is kept out by
+/// that flag). Before each line it checks that it still holds the flag: a core that took the
+/// console over from it in turn ([`ConsoleGate::steal_emergency`]) stops it within one line.
 pub fn drain_held<const CORES: usize>(
     rings: &[&LogRing],
+    gate: &ConsoleGate,
+    me: u64,
     state: &mut DrainState<CORES>,
     write: impl FnMut(DrainedLine<'_>),
-) {
-    drain_lines(rings, state, || true, || {}, write);
+) -> bool {
+    drain_lines(rings, state, || gate.held_by(me), || {}, write)
 }
 
 fn drain_lines<const CORES: usize>(
@@ -455,14 +475,28 @@ mod tests {
         assert!(!drain(&[&old_owner, &other], &g, &mut DrainState::<2>::default(), |_| old += 1));
         assert_eq!(old, 0, "the old owner, still running, takes no line");
         let mut out = Vec::new();
-        drain_held(&[&old_owner, &other], &mut DrainState::<2>::default(), |l| {
+        assert!(drain_held(&[&old_owner, &other], &g, 1, &mut DrainState::<2>::default(), |l| {
             out.push((l.core, l.bytes.to_vec()))
-        });
+        }));
         assert_eq!(
             out,
             [(0, b"the owner's last line\n".to_vec()), (1, b"printed after the owner failed\n".to_vec())]
         );
         assert!(!g.claim_emergency(2), "another core's emergency line goes into its ring instead");
+        // The successor fails in turn: core 3 takes the flag from it, and core 1 drains no more.
+        other.push(3, b"after the successor failed\n").unwrap();
+        assert!(!g.steal_emergency(2, 3), "core 2 does not hold it");
+        assert!(g.steal_emergency(1, 3));
+        let mut by_core_1 = 0;
+        assert!(
+            !drain_held(&[&old_owner, &other], &g, 1, &mut DrainState::<2>::default(), |_| by_core_1 += 1)
+        );
+        assert_eq!(by_core_1, 0);
+        let mut by_core_3 = Vec::new();
+        assert!(drain_held(&[&old_owner, &other], &g, 3, &mut DrainState::<2>::default(), |l| {
+            by_core_3.push(l.bytes.to_vec())
+        }));
+        assert_eq!(by_core_3, [b"after the successor failed\n".to_vec()]);
     }
 
     /// The owner and a core on the emergency path, each on its own thread, never write to the

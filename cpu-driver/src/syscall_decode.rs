@@ -74,7 +74,7 @@ pub enum Request {
     SpawnJoined { module: CapAddr, ram: CapAddr, dest: CapAddr, image: CapAddr, arg: u64 },
     DispatcherImage { dispatcher: CapAddr, dest: CapAddr },
     InjectFault { park: bool },
-    ConsoleTakeOver,
+    ConsoleTakeOver { failed: Option<u64> },
     IrqClaim { irq: CapAddr },
     IrqAck { irq: CapAddr },
     DispatcherStop { dispatcher: CapAddr },
@@ -248,7 +248,7 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
             arg: x[4],
         },
         Call::DispatcherImage => Request::DispatcherImage { dispatcher: a(x[0])?, dest: a(x[1])? },
-        Call::ConsoleTakeOver => Request::ConsoleTakeOver,
+        Call::ConsoleTakeOver => Request::ConsoleTakeOver { failed: (x[0] != u64::MAX).then_some(x[0]) },
         Call::InjectFault => Request::InjectFault {
             park: match x[0] {
                 FAULT_KERNEL_PANIC => false,

@@ -168,7 +168,7 @@ impl Monitor {
         if successor != self.core {
             return;
         }
-        let console = match userland::console_take_over() {
+        let console = match userland::console_take_over(core) {
             Ok(()) => String::from("the console"),
             Err(e) => alloc::format!("not the console ({e:?})"),
         };

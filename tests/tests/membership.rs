@@ -163,3 +163,31 @@ fn every_kind_of_fault_is_survived_and_all_pairs_lose_nothing() {
     assert_eq!(report.len(), 1, "{}", run.console);
     assert!(report[0].starts_with("faults: 5 injected, 5 survived, 0 messages lost, 0 hangs"), "{report:?}");
 }
+
+#[test]
+fn when_the_core_that_took_over_fails_too_the_next_takes_the_console_from_it() {
+    // Core 0's monitor hangs (its kernel still runs and would drain), core 1 takes the console
+    // and the run over, then core 1 is parked with interrupts masked while it holds the console:
+    // core 2 takes the console from it and ends the run with every verdict printed.
+    let qemu = Qemu {
+        append: Some("faults=hang:0@1000,park:1@2500,storm:3@3000 semihosting-exit".into()),
+        timeout: std::time::Duration::from_secs(120),
+        extra_args: vec!["-semihosting-config".into(), "enable=on,target=native".into()],
+        ..Qemu::big_little()
+    };
+    let run = qemu.boot();
+    let status = run.status.unwrap_or_else(|| panic!("QEMU did not end by itself:\n{}", run.console));
+    assert_eq!(status.code(), Some(0), "the run carried on and ended well; console:\n{}", run.console);
+    for core in [1, 2] {
+        assert_eq!(
+            run.lines_starting(&format!("core {core}: console taken over (its owner failed)")).len(),
+            1,
+            "{}",
+            run.console
+        );
+    }
+    assert_eq!(run.lines_starting("membership: ").last(), Some(&"membership: [2, 3, 4, 5]"));
+    let report = run.lines_starting("faults: 3 injected, ");
+    assert_eq!(report.len(), 1, "{}", run.console);
+    assert!(report[0].starts_with("faults: 3 injected, 3 survived, 0 messages lost, 0 hangs"), "{report:?}");
+}

@@ -492,9 +492,9 @@ pub fn inject_fault(kind: u64) -> Error {
 }
 
 /// (Holder of the Kernel capability) makes this core's kernel the console's owner because the
-/// owner failed (see `Call::ConsoleTakeOver`).
-pub fn console_take_over() -> Result<(), Error> {
-    Error::check(syscall(Call::ConsoleTakeOver, [0; 4])).map(|_| ())
+/// owner failed; `failed` is that core (see `Call::ConsoleTakeOver`).
+pub fn console_take_over(failed: u64) -> Result<(), Error> {
+    Error::check(syscall(Call::ConsoleTakeOver, [failed, 0, 0, 0])).map(|_| ())
 }
 
 /// (Monitor only) maps the device tree read-only; returns the bytes.

@@ -232,10 +232,12 @@ pub enum Call {
     /// [`FAULT_PARK_MASKED`] parks the core for good with every interrupt masked. Returns only
     /// when refused (`Denied`, `InvalidArgument`).
     InjectFault = 48,
-    /// `console_take_over()`: (holder of the Kernel capability) makes this core's CPU driver
-    /// the console's owner, because the owner failed: it drains every core's console ring from
-    /// then on, and the old owner, should it still run, drains no more. `WouldBlock` if
-    /// another core held the console's emergency path for too long (try again).
+    /// `console_take_over(failed)`: (holder of the Kernel capability) makes this core's CPU
+    /// driver the console's owner, because the owner failed: it drains every core's console
+    /// ring from then on, and the old owner, should it still run, drains no more. `failed`
+    /// (`u64::MAX`: none) names the failed core the survivors agreed on, from which the
+    /// console is taken if that core had taken it over itself. `WouldBlock` if another core
+    /// held the console's emergency path for too long (try again).
     ConsoleTakeOver = 49,
     /// `irq_claim(irq)`: the caller becomes the handler of the shared peripheral interrupt
     /// the IRQ capability at `irq` names: the kernel routes it to this core and enables it.

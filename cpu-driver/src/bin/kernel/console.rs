@@ -138,7 +138,7 @@ pub fn drain() {
     let (rings, count) = console.rings();
     let write = |line: log_ring::DrainedLine<'_>| console.uart.write_bytes(line.bytes);
     if TAKEN_OVER.load(Ordering::Acquire) {
-        log_ring::drain_held(&rings[..count], &mut state, write);
+        log_ring::drain_held(&rings[..count], console.gate, console.core, &mut state, write);
     } else {
         log_ring::drain(&rings[..count], console.gate, &mut state, write);
     }
@@ -146,17 +146,28 @@ pub fn drain() {
 
 /// Makes this core the console's owner because the owner failed (its monitor asks, on the
 /// Kernel capability, once the survivors agreed the owner is gone): claims the gate's
-/// emergency flag for good (waiting a bounded time for another core's emergency line), waits
-/// a bounded time for the old owner to end the line it may be writing (a core that stopped
-/// mid-line gets its line ended here), then drains. False if the flag could not be had.
-pub fn take_over() -> bool {
+/// emergency flag for good (waiting a bounded time for another core's emergency line), or
+/// takes it from `failed`, a core that had taken the console over and failed in turn (then
+/// waits a bounded time, so that its kernel, were it still running, ends the one line it may
+/// have begun), waits a bounded time for the boot core to end the line it may be writing (a
+/// core that stopped mid-line gets its line ended here), then drains. False if the flag could
+/// not be had.
+pub fn take_over(failed: Option<u64>) -> bool {
     let Some(console) = CONSOLE.get() else { return false };
-    if console.owns() {
+    if TAKEN_OVER.load(Ordering::Acquire) || (console.owner && failed.is_none()) {
         return true;
     }
     let gate = console.gate;
-    if !wait_bounded(EMERGENCY_WAIT_US, || gate.claim_emergency(console.core)) {
+    let mut stolen = false;
+    let claimed = wait_bounded(EMERGENCY_WAIT_US, || {
+        stolen = failed.is_some_and(|from| gate.steal_emergency(from, console.core));
+        stolen || gate.claim_emergency(console.core)
+    });
+    if !claimed {
         return false;
+    }
+    if stolen {
+        wait_bounded(EMERGENCY_WAIT_US, || false);
     }
     if !wait_bounded(EMERGENCY_WAIT_US, || !gate.owner_writing()) {
         console.uart.write_bytes(b"\n");

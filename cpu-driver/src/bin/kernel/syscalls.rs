@@ -115,7 +115,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         }
         Request::DispatcherImage { dispatcher, dest } => dispatcher_image(s, dispatcher, dest),
         Request::InjectFault { park } => inject_fault(s, park),
-        Request::ConsoleTakeOver => console_take_over(s),
+        Request::ConsoleTakeOver { failed } => console_take_over(s, failed),
         Request::IrqClaim { irq } => irq_claim(s, irq),
         Request::IrqAck { irq } => irq_ack(s, irq),
         Request::DispatcherStop { dispatcher } => dispatcher_stop(s, dispatcher),
@@ -888,12 +888,13 @@ fn inject_fault(s: &mut Scheduler, park: bool) -> Result<u64, Error> {
 }
 
 /// The console's owner failed: this core's monitor, on the Kernel capability, makes this
-/// core's kernel drain the console from now on.
-fn console_take_over(s: &mut Scheduler) -> Result<u64, Error> {
+/// core's kernel drain the console from now on (taking it from `failed`, a core that had taken
+/// it over and failed in turn, if that core holds it).
+fn console_take_over(s: &mut Scheduler, failed: Option<u64>) -> Result<u64, Error> {
     if !caller_is_monitor(s) {
         return Err(Error::Denied);
     }
-    if !crate::console::take_over() {
+    if !crate::console::take_over(failed) {
         return Err(Error::WouldBlock);
     }
     kprintln!("core {}: console taken over (its owner failed)", s.record().core_index);
