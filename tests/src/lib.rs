@@ -123,6 +123,12 @@ impl Run {
     pub fn powered_off_cleanly(&self) -> bool {
         self.status.is_some_and(|s| s.success())
     }
+
+    /// Asserts that QEMU ended by itself (not killed at the deadline) with `code`.
+    pub fn assert_exit(&self, code: i32) {
+        let status = self.status.unwrap_or_else(|| panic!("QEMU did not end by itself:\n{}", self.console));
+        assert_eq!(status.code(), Some(code), "QEMU's exit status; console:\n{}", self.console);
+    }
 }
 
 impl Qemu {
@@ -142,6 +148,18 @@ impl Qemu {
             disks: Vec::new(),
             extra_args: Vec::new(),
             stop_at: None,
+        }
+    }
+
+    /// [`Qemu::big_little`] with `append` and `semihosting-exit` on the command line and QEMU's
+    /// semihosting on, so that a run the system ends as failed makes QEMU exit 1; killed after
+    /// `timeout`.
+    pub fn big_little_semihosted(append: &str, timeout: Duration) -> Self {
+        Qemu {
+            append: Some(format!("{append} semihosting-exit")),
+            timeout,
+            extra_args: vec!["-semihosting-config".into(), "enable=on,target=native".into()],
+            ..Qemu::big_little()
         }
     }
 

@@ -142,19 +142,7 @@ fn with_property(blob: &[u8], name: &str, from: &str, to: &str) -> Vec<u8> {
 
 /// The big.LITTLE machine on `dtb`, with semihosting so a failed run can exit 1.
 fn machine(dtb: PathBuf, append: &str) -> Qemu {
-    Qemu {
-        dtb: Some(dtb),
-        append: Some(format!("{append} semihosting-exit")),
-        timeout: DEADLINE,
-        extra_args: vec!["-semihosting-config".into(), "enable=on,target=native".into()],
-        ..Qemu::big_little()
-    }
-}
-
-/// QEMU ended by itself (not killed at the deadline) with `code`.
-fn assert_exit(run: &Run, code: i32) {
-    let status = run.status.unwrap_or_else(|| panic!("QEMU did not end by itself:\n{}", run.console));
-    assert_eq!(status.code(), Some(code), "QEMU's exit status; console:\n{}", run.console);
+    Qemu { dtb: Some(dtb), ..Qemu::big_little_semihosted(append, DEADLINE) }
 }
 
 /// The stub refused the boot with a `boot stub: fatal:` line containing `reason`, and nothing
@@ -163,7 +151,7 @@ fn assert_refused(run: &Run, reason: &str) {
     let fatal = run.lines_starting("boot stub: fatal: ");
     assert!(fatal.iter().any(|l| l.contains(reason)), "no fatal line saying {reason:?}:\n{}", run.console);
     assert!(run.lines_starting("core ").is_empty(), "no kernel may start after a refusal:\n{}", run.console);
-    assert_exit(run, 1);
+    run.assert_exit(1);
 }
 
 #[test]
@@ -174,7 +162,7 @@ fn qemu_s_own_dumped_tree_padded_past_2_mib_boots() {
     // QEMU's own tree, not the big.LITTLE one: no `-dtb`.
     let dump =
         Qemu { machine: format!("{},dumpdtb={}", base.machine, dumped.display()), dtb: None, ..base.clone() };
-    assert_exit(&dump.boot(), 0);
+    dump.boot().assert_exit(0);
     // QEMU hands a `-dtb` file on in a buffer twice its size and more: over the old 2 MiB.
     assert!(std::fs::metadata(&dumped).unwrap().len() >= 1 << 20, "QEMU dumps a tree of 1 MiB");
     let run = Qemu { dtb: Some(dumped), timeout: DEADLINE, ..base }.boot();
@@ -238,7 +226,7 @@ fn a_refusal_without_semihosting_still_powers_off() {
         "{}",
         run.console
     );
-    assert_exit(&run, 0);
+    run.assert_exit(0);
 }
 
 #[test]
@@ -257,7 +245,7 @@ fn a_stdout_path_naming_nothing_falls_back_to_serial0_then_to_the_first_uart() {
         );
         run.assert_all_up_in_time(6);
         assert_eq!(run.lines_starting("monitors bound: "), ["monitors bound: 6 of 6"], "{name}");
-        assert_exit(&run, 0);
+        run.assert_exit(0);
     }
 }
 
@@ -269,14 +257,14 @@ fn a_panic_on_the_boot_core_ends_the_run_with_status_1() {
         run.lines_starting("core 0: the boot core panicked"),
         ["core 0: the boot core panicked: the run cannot go on; ending it as failed"]
     );
-    assert_exit(&run, 1);
+    run.assert_exit(1);
 }
 
 #[test]
 fn a_panic_on_every_core_ends_the_run_with_status_1() {
     let run = machine(built("qemu-virt-biglittle.dtb"), "inject=panic@all").boot();
     assert!(run.console.contains("injected (inject=panic@core0)"), "{}", run.console);
-    assert_exit(&run, 1);
+    run.assert_exit(1);
 }
 
 #[test]
@@ -288,7 +276,7 @@ fn the_boot_core_s_monitor_exiting_ends_the_run_with_status_1() {
         "{}",
         run.console
     );
-    assert_exit(&run, 1);
+    run.assert_exit(1);
 }
 
 #[test]
@@ -301,7 +289,7 @@ fn a_one_core_benchmark_binds_at_once_and_measures_nothing() {
         ["multicast tree from 0 (measured): "],
         "no edge to an offline core"
     );
-    assert_exit(&run, 0);
+    run.assert_exit(0);
 }
 
 #[test]
@@ -327,7 +315,7 @@ fn a_core_whose_monitor_died_is_left_out_of_the_benchmark_and_the_tree() {
     let tree = run.lines_starting("multicast tree from 0 ");
     assert_eq!(tree.len(), 1, "{}", run.console);
     assert!(!tree[0].contains("->3"), "the tree routes around core 3: {tree:?}");
-    assert_exit(&run, 0);
+    run.assert_exit(0);
 }
 
 #[test]
@@ -370,7 +358,7 @@ fn a_core_that_dies_mid_benchmark_is_waited_for_once_then_skipped() {
     );
     let tree = run.lines_starting("multicast tree from 0 ");
     assert!(tree.len() == 1 && !tree[0].contains("->3"), "the tree routes around core 3: {tree:?}");
-    assert_exit(&run, 0);
+    run.assert_exit(0);
 }
 
 #[test]

@@ -15,12 +15,7 @@ use system_tests::Qemu;
 
 #[test]
 fn every_other_core_goes_off_and_rejoins_with_nothing_lost() {
-    let qemu = Qemu {
-        append: Some("bench hotplug bench-rounds=200 semihosting-exit".into()),
-        timeout: Duration::from_secs(240),
-        extra_args: vec!["-semihosting-config".into(), "enable=on,target=native".into()],
-        ..Qemu::big_little()
-    };
+    let qemu = Qemu::big_little_semihosted("bench hotplug bench-rounds=200", Duration::from_secs(240));
     let run = qemu.boot();
     assert!(run.powered_off_cleanly(), "the run ends by itself: {:?}\n{}", run.status, run.console);
     let refusals = run.lines_starting("hotplug refusal ");

@@ -2,11 +2,13 @@
 //! stopped answering (or panicked, or was parked, or faulted at EL0), agree to remove it, keep a core that
 //! sent damaged lines or a storm, and the run still ends by itself with a report.
 
+use std::time::Duration;
+
 use system_tests::Qemu;
 
 #[test]
 fn cores_that_stop_answering_are_removed_by_every_survivor() {
-    let timeout = std::time::Duration::from_secs(120);
+    let timeout = Duration::from_secs(120);
     let qemu = Qemu { append: Some("faults=hang:3@2500,hang:5@4000".into()), timeout, ..Qemu::big_little() };
     let run = qemu.boot();
     assert!(run.powered_off_cleanly(), "the boot monitor ends the run: {:?}\n{}", run.status, run.console);
@@ -40,15 +42,9 @@ fn when_the_boot_core_fails_in_a_selftest_another_core_ends_the_run_as_failed() 
     // The boot core's monitor stops in the middle of the selftest run: the survivors remove it,
     // the lowest of them takes the console and the run over, and, since the boot core's own
     // checks ended with it, ends the run with a failure status.
-    let qemu = Qemu {
-        append: Some("selftest faults=hang:0@6000 semihosting-exit".into()),
-        timeout: std::time::Duration::from_secs(150),
-        extra_args: vec!["-semihosting-config".into(), "enable=on,target=native".into()],
-        ..Qemu::big_little()
-    };
+    let qemu = Qemu::big_little_semihosted("selftest faults=hang:0@6000", Duration::from_secs(150));
     let run = qemu.boot();
-    let status = run.status.unwrap_or_else(|| panic!("QEMU did not end by itself:\n{}", run.console));
-    assert_eq!(status.code(), Some(1), "a failed run; console:\n{}", run.console);
+    run.assert_exit(1);
     assert_eq!(run.lines_starting("monitor 0: fault injected: hang").len(), 1, "{}", run.console);
     assert_eq!(
         run.lines_starting("monitor 1: core 0 coordinated the run and failed"),
@@ -72,15 +68,9 @@ fn when_the_boot_core_s_kernel_panics_the_others_carry_the_run_on_and_print_the_
     // remove it, core 1 takes the console (its kernel drains every ring from then on: core 3's
     // storm line, printed after the boot core died, comes out) and the run (the fault report,
     // then a clean end: QEMU exits 0).
-    let qemu = Qemu {
-        append: Some("faults=panic:0@1000,storm:3@2500 semihosting-exit".into()),
-        timeout: std::time::Duration::from_secs(120),
-        extra_args: vec!["-semihosting-config".into(), "enable=on,target=native".into()],
-        ..Qemu::big_little()
-    };
+    let qemu = Qemu::big_little_semihosted("faults=panic:0@1000,storm:3@2500", Duration::from_secs(120));
     let run = qemu.boot();
-    let status = run.status.unwrap_or_else(|| panic!("QEMU did not end by itself:\n{}", run.console));
-    assert_eq!(status.code(), Some(0), "the run carried on and ended well; console:\n{}", run.console);
+    run.assert_exit(0);
     assert_eq!(
         run.lines_starting("core 0: the boot core panicked; the other cores carry the run on").len(),
         1,
@@ -112,11 +102,7 @@ fn every_kind_of_fault_is_survived_and_all_pairs_lose_nothing() {
     // masked; their monitor faults at EL0); two stay live but misbehave (a damaged line on
     // every ring; a storm of 512 messages to every peer).
     let faults = "faults=panic:1@1000,park:2@1200,el0-fault:3@1400,corrupt:4@1600,storm:5@1800";
-    let qemu = Qemu {
-        append: Some(faults.into()),
-        timeout: std::time::Duration::from_secs(120),
-        ..Qemu::big_little()
-    };
+    let qemu = Qemu { append: Some(faults.into()), timeout: Duration::from_secs(120), ..Qemu::big_little() };
     let run = qemu.boot();
     assert!(run.powered_off_cleanly(), "the boot monitor ends the run: {:?}\n{}", run.status, run.console);
     assert_eq!(run.lines_starting("core mpidr=0x1: panic: ").len(), 1, "{}", run.console);
@@ -169,15 +155,10 @@ fn when_the_core_that_took_over_fails_too_the_next_takes_the_console_from_it() {
     // Core 0's monitor hangs (its kernel still runs and would drain), core 1 takes the console
     // and the run over, then core 1 is parked with interrupts masked while it holds the console:
     // core 2 takes the console from it and ends the run with every verdict printed.
-    let qemu = Qemu {
-        append: Some("faults=hang:0@1000,park:1@2500,storm:3@3000 semihosting-exit".into()),
-        timeout: std::time::Duration::from_secs(120),
-        extra_args: vec!["-semihosting-config".into(), "enable=on,target=native".into()],
-        ..Qemu::big_little()
-    };
+    let qemu =
+        Qemu::big_little_semihosted("faults=hang:0@1000,park:1@2500,storm:3@3000", Duration::from_secs(120));
     let run = qemu.boot();
-    let status = run.status.unwrap_or_else(|| panic!("QEMU did not end by itself:\n{}", run.console));
-    assert_eq!(status.code(), Some(0), "the run carried on and ended well; console:\n{}", run.console);
+    run.assert_exit(0);
     for core in [1, 2] {
         assert_eq!(
             run.lines_starting(&format!("core {core}: console taken over (its owner failed)")).len(),

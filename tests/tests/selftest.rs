@@ -58,11 +58,7 @@ const CORE_BOOT_CHECKS: [&str; 9] = [
 #[test]
 fn every_check_passes_on_every_core() {
     // As scripts/run selftest: a failed run ends with semihosting's SYS_EXIT 1.
-    let qemu = Qemu {
-        append: Some("selftest semihosting-exit".into()),
-        extra_args: vec!["-semihosting-config".into(), "enable=on,target=native".into()],
-        ..Qemu::big_little()
-    };
+    let qemu = Qemu::big_little_semihosted("selftest", Qemu::big_little().timeout);
     let run = qemu.boot();
     let failed: Vec<&str> =
         run.lines().filter(|l| l.starts_with("selftest ") && l.contains("FAILED")).collect();
