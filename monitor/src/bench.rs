@@ -23,8 +23,19 @@ pub const MAX_ROUNDS: u64 = 1_000_000;
 pub const PATIENCE_SECONDS: u64 = 2;
 /// Seconds the coordinator waits for the echoing side to get ready.
 pub const READY_TIMEOUT_SECONDS: u64 = 10;
-/// Seconds the coordinator waits for a pair's result once measuring started.
+/// Seconds the coordinator waits for a pair's result once measuring started, beyond
+/// [`RESULT_SECONDS_PER_MILLION_ROUNDS`] for its round trips.
 pub const RESULT_TIMEOUT_SECONDS: u64 = 30;
+/// Seconds a million round trips may add to the wait for a result: 50 us each (URPC plus the
+/// raw line), a hundred times what they take on an idle QEMU virt machine, so a loaded host
+/// that runs the pair's vCPUs in turns still finishes `bench-rounds=1000000`. A pair that
+/// stops making progress fails sooner, by name, on the measuring side ([`PATIENCE_SECONDS`]).
+pub const RESULT_SECONDS_PER_MILLION_ROUNDS: u64 = 50;
+
+/// How long the coordinator waits for the result of a pair of `rounds` round trips.
+pub fn result_timeout_seconds(rounds: u64) -> u64 {
+    RESULT_TIMEOUT_SECONDS + rounds.saturating_mul(RESULT_SECONDS_PER_MILLION_ROUNDS).div_ceil(1_000_000)
+}
 
 /// Why one ordered pair has no measurement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,16 +59,18 @@ pub enum Failure {
     GrantRefused,
     /// The echoing side did not get ready within [`READY_TIMEOUT_SECONDS`].
     EchoNotReady,
-    /// No result arrived within [`RESULT_TIMEOUT_SECONDS`] of asking the measuring side.
+    /// No result arrived within [`result_timeout_seconds`] of asking the measuring side.
     NoResult,
     /// A core of the pair stopped answering earlier in the run (its monitor never bound, or
     /// a pair of its timed out): the pair is not tried, so no later pair waits on it.
     CoreDead,
+    /// The measuring program's heap could not hold the samples (too many slow round trips).
+    NoMemory,
 }
 
 impl Failure {
     /// Every failure, in code order.
-    pub const ALL: [Failure; 11] = [
+    pub const ALL: [Failure; 12] = [
         Failure::NoChannel,
         Failure::NoPong,
         Failure::WrongPong,
@@ -69,6 +82,7 @@ impl Failure {
         Failure::EchoNotReady,
         Failure::NoResult,
         Failure::CoreDead,
+        Failure::NoMemory,
     ];
 
     /// The number that stands for it in messages (1-based, so a zeroed word is never one).
@@ -96,6 +110,7 @@ impl Failure {
             Failure::EchoNotReady => "echo-not-ready",
             Failure::NoResult => "no-result",
             Failure::CoreDead => "core-dead",
+            Failure::NoMemory => "no-memory",
         }
     }
 }
@@ -120,8 +135,12 @@ impl fmt::Display for Failure {
             Failure::EchoNotReady => {
                 write!(f, "the echoing core was not ready within {READY_TIMEOUT_SECONDS} s")
             }
-            Failure::NoResult => write!(f, "no result within {RESULT_TIMEOUT_SECONDS} s"),
+            Failure::NoResult => write!(
+                f,
+                "no result within {RESULT_TIMEOUT_SECONDS} s and {RESULT_SECONDS_PER_MILLION_ROUNDS} us a round trip"
+            ),
             Failure::CoreDead => write!(f, "a core of the pair stopped answering earlier: not tried"),
+            Failure::NoMemory => write!(f, "the measuring program's heap could not hold the samples"),
         }?;
         write!(f, ")")
     }
@@ -267,6 +286,17 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wait_for_a_result_grows_with_the_round_trips() {
+        assert_eq!(result_timeout_seconds(10_000), 31);
+        assert_eq!(result_timeout_seconds(1_000_000), 80);
+        assert_eq!(
+            result_timeout_seconds(MAX_ROUNDS),
+            RESULT_TIMEOUT_SECONDS + RESULT_SECONDS_PER_MILLION_ROUNDS
+        );
+        assert_eq!(result_timeout_seconds(u64::MAX), u64::MAX.div_ceil(1_000_000) + RESULT_TIMEOUT_SECONDS);
+    }
 
     #[test]
     fn failure_codes_round_trip_and_zero_is_no_failure() {

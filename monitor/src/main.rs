@@ -31,7 +31,7 @@ use alloc::vec::Vec;
 use capops::{CapOps, Event};
 
 use capops::wire;
-use monitor::bench::{self, Failure, READY_TIMEOUT_SECONDS, RESULT_TIMEOUT_SECONDS};
+use monitor::bench::{self, result_timeout_seconds, Failure, READY_TIMEOUT_SECONDS};
 use monitor::carve::{Carver, Piece, RamCap};
 use monitor::local::{self, unpack, SERVICE_LATENCY, SERVICE_SELFTEST};
 use monitor::messages::{
@@ -1102,7 +1102,7 @@ impl Monitor {
         } else {
             self.send(from.into(), &BenchMeasure { peer: to, rounds: rounds as u32 });
         }
-        self.wait_for(RESULT_TIMEOUT_SECONDS, |m| m.outcome.is_some());
+        self.wait_for(result_timeout_seconds(rounds), |m| m.outcome.is_some());
         self.outcome.unwrap_or(Err(Failure::NoResult))
     }
 

@@ -19,7 +19,7 @@ extern crate alloc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use monitor::bench::{Failure, READY_TIMEOUT_SECONDS, RESULT_TIMEOUT_SECONDS};
+use monitor::bench::{result_timeout_seconds, Failure, READY_TIMEOUT_SECONDS};
 use monitor::local::{self, pack, unpack};
 use monitor::messages::BenchEchoWaiting;
 use urpc::sleep::Ratios;
@@ -129,7 +129,7 @@ impl Monitor {
             _ if !ready => Err(Failure::EchoNotReady),
             _ => self.ask_latency(local::MEASURE_WAITING, core.into(), pack(WAIT_ROUNDS, code)).and_then(
                 |()| {
-                    self.wait_for(RESULT_TIMEOUT_SECONDS, |m| {
+                    self.wait_for(result_timeout_seconds(WAIT_ROUNDS.into()), |m| {
                         m.wait_figures.is_some() || m.outcome.is_some()
                     });
                     match (self.wait_figures, self.outcome) {

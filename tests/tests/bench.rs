@@ -55,6 +55,31 @@ fn the_latency_matrix_covers_all_thirty_ordered_pairs() {
     check_wait_comparison(&run);
 }
 
+/// The most round trips the command line allows, on two cores: each pair measured, not a
+/// program ended by its heap (every sample used to be kept, 8 MB for a million, in a 1 MiB
+/// heap: the measuring program panicked and every later pair failed) nor a coordinator that
+/// gave up after a fixed 30 s.
+#[test]
+fn a_million_round_trips_a_pair_are_measured() {
+    let timeout = std::time::Duration::from_secs(400);
+    let qemu =
+        Qemu { smp: 2, append: Some("bench bench-rounds=1000000".into()), timeout, ..Qemu::big_little() };
+    let run = qemu.boot();
+    assert!(run.powered_off_cleanly(), "the boot monitor ends the run: {:?}", run.status);
+    assert_eq!(
+        run.lines_starting("latency benchmark: "),
+        ["latency benchmark: 2 ordered pairs, 1000000 round trips each, at EL0 over URPC"]
+    );
+    for pair in ["0-1", "1-0"] {
+        let lines = run.lines_starting(&format!("latency {pair} "));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains(" p50_ns=") && !lines[0].contains("failed"), "{lines:?}");
+    }
+    assert!(!run.console.contains("panic"), "{}", run.console);
+    let summary = run.lines_starting("latency summary: ");
+    assert!(summary.len() == 1 && summary[0].ends_with(" failed=0"), "{summary:?}");
+}
+
 /// The wait comparisons (`bench` only), the kernel's (`urpc-wait`) and EL0's through the
 /// runtime's waitset (`urpc-wait-el0`): for the pairs 0-1 and 0-5, a line per mode with a
 /// positive round trip and the SGIs per 10,000 messages, then the ratios. Every message raises

@@ -25,7 +25,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use monitor::bench::{Failure, PATIENCE_SECONDS};
 use monitor::local::{self, pack, unpack, SERVICE_LATENCY};
-use monitor::stats::{percentile, ticks_to_ns};
+use monitor::stats::{ticks_to_ns, TickHistogram};
 use urpc::messages::{Ping, Pong};
 use urpc::{
     Endpoint, Message, PollDeadline, Receiver, Sender, Side, WaitMode, WaitPolicy, POLLS_PER_CLOCK_READ,
@@ -239,7 +239,11 @@ impl Latency {
         let frequency = *frequency;
         let channel = channel(channels, *core, peer).ok_or(Failure::NoChannel)?;
         waitset.set_policy(SPINNING);
-        let mut samples: Vec<u32> = Vec::with_capacity(rounds as usize);
+        // Both histograms before the first round trip, so a heap too small fails the pair by
+        // name rather than ending the program mid-measurement.
+        let histogram = || TickHistogram::new().map_err(|_| Failure::NoMemory);
+        let (mut samples, mut limit) = (histogram()?, histogram()?);
+        let elapsed = |start: u64| (userland::counter() - start).min(u64::from(u32::MAX)) as u32;
         let mut patience = Patience::new(frequency);
         // Two counter reads a round trip, at its start and end; the waits read it only every
         // `POLLS_PER_CLOCK_READ` empty polls.
@@ -251,14 +255,13 @@ impl Latency {
                 }
                 next_pong(waitset, &mut patience, &mut channel.link.receiver, seq)?;
                 if seq >= WARMUP {
-                    samples.push((userland::counter() - start).min(u64::from(u32::MAX)) as u32);
+                    samples.record(elapsed(start)).map_err(|_| Failure::NoMemory)?;
                 }
             }
             Ok(())
         })();
         patience.end(waitset);
         result?;
-        let mut limit: Vec<u32> = Vec::with_capacity(rounds as usize);
         for i in 0..WARMUP + rounds {
             let start = userland::counter();
             channel.line.store(2 * i + 1, Ordering::Release);
@@ -270,7 +273,7 @@ impl Latency {
                 core::hint::spin_loop();
             }
             if i >= WARMUP {
-                limit.push((userland::counter() - start).min(u64::from(u32::MAX)) as u32);
+                limit.record(elapsed(start)).map_err(|_| Failure::NoMemory)?;
             }
         }
         // A figure of 0 ticks (or no samples) is no measurement: the counter is too coarse.
@@ -281,11 +284,7 @@ impl Latency {
             }
             Ok(ns as u32)
         };
-        Ok((
-            ns(percentile(&mut samples, 50))?,
-            ns(percentile(&mut samples, 99))?,
-            ns(percentile(&mut limit, 50))?,
-        ))
+        Ok((ns(samples.percentile(50))?, ns(samples.percentile(99))?, ns(limit.percentile(50))?))
     }
 
     /// Times `rounds` round trips against `peer` with both sides waiting and waking as `mode`
