@@ -1,6 +1,9 @@
 //! A waitset: the split-phase event loop of an EL0 program. One call, [`Waitset::wait`],
 //! waits on many URPC channels and timers at once and says which is ready; the caller then
 //! takes the message itself (`try_recv`) or handles the timer, and waits again.
+//! [`Waitset::receive`] is the blocking receive on one channel: its polls take the message
+//! as they find it, so nothing lies between seeing a message and having it (the path a
+//! spinning exchange's latency is made of).
 //!
 //! # How it waits, cheapest wake-up first
 //!
@@ -36,7 +39,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
-use urpc::{Endpoint, Receiver, WaitPolicy, WatchLine};
+use urpc::{DecodeError, Endpoint, Message, Receiver, RecvError, RecvMessageError, WaitPolicy, WatchLine};
 
 /// Polls between two reads of the counter while polling (see the module documentation).
 pub const POLLS_PER_CLOCK_READ: u32 = urpc::POLLS_PER_CLOCK_READ;
@@ -233,6 +236,43 @@ impl<K: Kernel, W: WatchLine> Waitset<K, W> {
             }
             if woken {
                 return Event::Woken;
+            }
+        }
+    }
+
+    /// Takes the next message of `receiver` as an `M`: `Ok(Ok(message))`, or `Ok(Err(why))`
+    /// for a message that did not decode as `M` (it was consumed, as `try_recv_message` does).
+    /// Each of the policy's polls tries to take the message (`try_recv_message`: a load of the
+    /// slot, and the copy when it is there), reading the counter for timers only every
+    /// [`POLLS_PER_CLOCK_READ`] polls; then it waits as [`Waitset::wait`] does (watch, sleep)
+    /// and takes the message once there is one. `Err(event)` when a timer fell due or the
+    /// kernel woke this dispatcher for something else first.
+    pub fn receive<'frame, M: Message, const SLOTS: usize>(
+        &mut self,
+        receiver: &mut Receiver<'frame, SLOTS>,
+    ) -> Result<Result<M, DecodeError>, Event> {
+        loop {
+            for round in 1..=self.policy.polls.max(1) {
+                match receiver.try_recv_message::<M>() {
+                    Ok(message) => {
+                        self.counts.by_poll += 1;
+                        return Ok(Ok(message));
+                    }
+                    Err(RecvMessageError::Decode(why)) => return Ok(Err(why)),
+                    // A broken ring has nothing to poll for: wait (bounded by the timers).
+                    Err(RecvMessageError::Recv(RecvError::Desync { .. })) => break,
+                    Err(RecvMessageError::Recv(RecvError::Empty)) => {}
+                }
+                if round % POLLS_PER_CLOCK_READ == 0 {
+                    if let Some(timer) = self.due_timer() {
+                        return Err(Event::Timer(timer));
+                    }
+                }
+                core::hint::spin_loop();
+            }
+            match self.wait(receiver) {
+                Event::Message(_) => {}
+                other => return Err(other),
             }
         }
     }
@@ -591,5 +631,56 @@ mod tests {
         let timer = set.set_timer(50);
         assert_eq!(set.wait(&mut receiver), Event::Timer(timer));
         assert_eq!(*kernel.sleeps.borrow(), [Some(50); 3], "two early returns, then the deadline");
+    }
+
+    /// `receive` takes what its polls find, says why a message of another type was dropped,
+    /// and after the polls waits as `wait` does (here: a message sent during the sleep).
+    #[test]
+    fn receive_takes_the_message_its_poll_finds_and_reports_another_type() {
+        use urpc::messages::{Ping, Pong};
+        let frame: ChannelFrame = ChannelFrame::new();
+        let sender = RefCell::new(frame.endpoint(Side::A).sender);
+        let mut receiver = frame.endpoint(Side::B).receiver;
+        let kernel = FakeKernel::new(1, |_| {
+            sender.borrow_mut().try_send_message(&Pong { seq: 3, ts: 0 }).unwrap();
+            true
+        });
+        let watch = no_watch();
+        let mut set = Waitset::new(&kernel, &watch, POLICY);
+        sender.borrow_mut().try_send_message(&Pong { seq: 1, ts: 7 }).unwrap();
+        sender.borrow_mut().try_send_message(&Ping { seq: 2, ts: 0 }).unwrap();
+        assert_eq!(
+            set.receive::<Pong, { urpc::DEFAULT_SLOTS }>(&mut receiver),
+            Ok(Ok(Pong { seq: 1, ts: 7 }))
+        );
+        assert_eq!(set.counts().by_poll, 1);
+        assert_eq!(
+            set.receive::<Pong, { urpc::DEFAULT_SLOTS }>(&mut receiver),
+            Ok(Err(DecodeError::WrongTag { expected: Pong::TAG, found: Ping::TAG })),
+            "the ping was taken and reported"
+        );
+        assert_eq!(
+            set.receive::<Pong, { urpc::DEFAULT_SLOTS }>(&mut receiver),
+            Ok(Ok(Pong { seq: 3, ts: 0 }))
+        );
+        assert_eq!(set.counts().sleeps, 1, "the last one came while it slept");
+        assert_eq!(set.counts().clock_reads, 0, "no timer, no counter read");
+    }
+
+    /// A due timer ends a `receive` with nothing taken, found at a counter read every
+    /// `POLLS_PER_CLOCK_READ` polls while polling.
+    #[test]
+    fn receive_ends_at_a_due_timer_reading_the_clock_only_every_so_many_polls() {
+        use urpc::messages::Pong;
+        let frame: ChannelFrame = ChannelFrame::new();
+        let mut receiver = frame.endpoint(Side::B).receiver;
+        let kernel = FakeKernel::new(1, |_| panic!("no sleep: the timer falls due while polling"));
+        let watch = no_watch();
+        let polls = 5 * POLLS_PER_CLOCK_READ;
+        let mut set = Waitset::new(&kernel, &watch, WaitPolicy { polls, watches: 0 });
+        let timer = set.set_timer(3);
+        assert_eq!(set.receive::<Pong, { urpc::DEFAULT_SLOTS }>(&mut receiver), Err(Event::Timer(timer)));
+        assert_eq!(set.counts().clock_reads, 3, "the timer fell due at the third read");
+        assert_eq!(receiver.received(), 0);
     }
 }

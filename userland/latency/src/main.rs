@@ -28,7 +28,8 @@ use monitor::local::{self, pack, unpack, SERVICE_LATENCY};
 use monitor::stats::{ticks_to_ns, TickHistogram};
 use urpc::messages::{Ping, Pong};
 use urpc::{
-    Endpoint, Message, PollDeadline, Receiver, Sender, Side, WaitMode, WaitPolicy, POLLS_PER_CLOCK_READ,
+    DecodeError, Endpoint, Message, PollDeadline, Receiver, Sender, Side, WaitMode, WaitPolicy,
+    POLLS_PER_CLOCK_READ,
 };
 use userland::waitset::{Event, Kernel, TimerId};
 use userland::{info, ChannelKind, Info, Waitset};
@@ -76,23 +77,29 @@ impl Patience {
         Patience { ticks: PATIENCE_SECONDS * frequency, timer: None, progress: 0 }
     }
 
-    /// Waits until `receiver` has something; false once a whole patience passed while
-    /// `progress` (the caller's count of messages) stayed the same.
-    fn wait(&mut self, waitset: &mut Waitset, receiver: &mut Receiver<'static>, progress: u64) -> bool {
+    /// Takes the next message of `receiver` as an `M` (`Some(Err(..))`: one of another type,
+    /// dropped); `None` once a whole patience passed while `progress` (the caller's count of
+    /// messages) stayed the same.
+    fn receive<M: Message>(
+        &mut self,
+        waitset: &mut Waitset,
+        receiver: &mut Receiver<'static>,
+        progress: u64,
+    ) -> Option<Result<M, DecodeError>> {
         loop {
             if self.timer.is_none() {
                 self.timer = Some(waitset.set_timer(waitset.kernel().now().saturating_add(self.ticks)));
                 self.progress = progress;
             }
-            match waitset.wait(receiver) {
-                Event::Message(_) => return true,
-                Event::Timer(timer) if Some(timer) == self.timer => {
+            match waitset.receive::<M, { urpc::DEFAULT_SLOTS }>(receiver) {
+                Ok(received) => return Some(received),
+                Err(Event::Timer(timer)) if Some(timer) == self.timer => {
                     self.timer = None;
                     if self.progress == progress {
-                        return false;
+                        return None;
                     }
                 }
-                Event::Timer(_) | Event::Woken => {}
+                Err(_) => {}
             }
         }
     }
@@ -131,13 +138,11 @@ fn next_pong(
     seq: u64,
 ) -> Result<Pong, Failure> {
     loop {
-        if !patience.wait(waitset, receiver, seq) {
-            return Err(Failure::NoPong);
-        }
-        match receiver.try_recv_message::<Pong>() {
-            Ok(pong) if pong.seq == seq => return Ok(pong),
-            Ok(_) => return Err(Failure::WrongPong),
-            Err(_) => {}
+        match patience.receive::<Pong>(waitset, receiver, seq) {
+            None => return Err(Failure::NoPong),
+            Some(Ok(pong)) if pong.seq == seq => return Ok(pong),
+            Some(Ok(_)) => return Err(Failure::WrongPong),
+            Some(Err(_)) => {}
         }
     }
 }
@@ -194,14 +199,17 @@ impl Latency {
             if answered == WARMUP {
                 sgis_before = sgis;
             }
-            if !patience.wait(waitset, &mut channel.link.receiver, answered) {
-                userland::println!("latency {core}: core {peer} stopped pinging");
-                patience.end(waitset);
-                return Ok(());
-            }
             // Anything but a ping (a message left from a pair that failed on this channel) is
             // dropped; the patience still bounds the wait for the next ping.
-            let Ok(ping) = channel.link.receiver.try_recv_message::<Ping>() else { continue };
+            let ping = match patience.receive::<Ping>(waitset, &mut channel.link.receiver, answered) {
+                Some(Ok(ping)) => ping,
+                Some(Err(_)) => continue,
+                None => {
+                    userland::println!("latency {core}: core {peer} stopped pinging");
+                    patience.end(waitset);
+                    return Ok(());
+                }
+            };
             if !send(&mut channel.link.sender, &Pong::answer(&ping), frequency) {
                 userland::println!("latency {core}: core {peer} stopped taking pongs");
                 patience.end(waitset);
