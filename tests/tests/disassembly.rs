@@ -559,3 +559,54 @@ fn the_polling_loop_finder_sees_a_loop_and_its_loads() {
     assert_eq!(branch_target("tbz w10, #0x0, 0x1002008 <__user_main+0x12a8>"), Some(0x1002008));
     assert_eq!(branch_target("bl 0x1002b0c <send>"), None);
 }
+
+/// Where `instructions` watch a line: an exclusive load followed, within four instructions and
+/// with no store-exclusive between, by a `WFE` (the load arms the monitor the `WFE` waits on).
+fn line_watches(instructions: &[String]) -> Vec<usize> {
+    let mnemonic = |insn: &String| insn.split_whitespace().next().unwrap_or("").to_owned();
+    (0..instructions.len())
+        .filter(|&at| matches!(mnemonic(&instructions[at]).as_str(), "ldxr" | "ldaxr"))
+        .filter(|&at| {
+            let after = &instructions[at + 1..instructions.len().min(at + 5)];
+            let wfe = after.iter().position(|insn| mnemonic(insn) == "wfe");
+            wfe.is_some_and(|w| !after[..w].iter().any(|insn| mnemonic(insn).starts_with("st")))
+        })
+        .collect()
+}
+
+/// Every line watch, in the CPU drivers (the kernel's wait comparison) and the EL0 programs
+/// (the waitset), first clears a stale event with `SEVL; WFE`: an exception return sets the
+/// Event Register, and a watch after it returned at once without waiting. QEMU's `WFE` returns
+/// at once anyway, so only the binary can show it.
+#[test]
+fn every_line_watch_first_clears_a_stale_event() {
+    let mut watches = 0;
+    for elf in [KERNELS[0], KERNELS[1], "el0-monitor.elf", "el0-latency.elf"] {
+        let mut in_elf = 0;
+        for function in functions(elf) {
+            for at in line_watches(&function.instructions) {
+                in_elf += 1;
+                let before: Vec<&str> =
+                    function.instructions[at.saturating_sub(2)..at].iter().map(String::as_str).collect();
+                assert_eq!(
+                    before,
+                    ["sevl", "wfe"],
+                    "{elf}: {} watches a line without clearing a stale event",
+                    function.name
+                );
+            }
+        }
+        assert!(in_elf >= 1, "{elf}: no line watch found: the check would prove nothing");
+        watches += in_elf;
+    }
+    assert!(watches >= 4);
+}
+
+#[test]
+fn the_line_watch_finder_tells_a_watch_from_an_atomic_update() {
+    let code = |insns: &[&str]| insns.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+    let watch = code(&["sevl", "wfe", "ldxr x10, [x9]", "cmp x10, x29", "b.ne 0x10", "wfe"]);
+    assert_eq!(line_watches(&watch), [2]);
+    let increment = code(&["ldxr x10, [x9]", "add x10, x10, #0x1", "stxr w11, x10, [x9]", "wfe"]);
+    assert_eq!(line_watches(&increment), Vec::<usize>::new());
+}

@@ -92,41 +92,11 @@ pub fn counter() -> u64 {
     value
 }
 
-/// Returns once `word` may no longer hold `seen`: at once if it holds something else now,
-/// otherwise after a store to its line by another core, another wake-up event, or
-/// spuriously. EL0's line watch (the kernel sets `SCTLR_EL1.nTWE`, so `WFE` does not trap).
-///
-/// The Event Register may already be set when this starts: an exception return sets it (a
-/// system call or an interrupt just before), as do the timer's event stream and `SEV`. A
-/// `WFE` then returns at once and the watch would be wasted, so `SEVL; WFE` first sets and
-/// consumes it, leaving it clear (Arm ARM DDI 0487, "Wait for Event mechanism": `WFE` clears
-/// a set register and returns). Then `LDXR` marks the word's granule in the exclusive
-/// monitors; another core's store to it clears the global monitor, which sets the Event
-/// Register, so a store that lands between the load and the second `WFE` ends that `WFE` at
-/// once: no store is missed. The value is compared first so a store before the load is seen
-/// without waiting. The reservation is never completed; the next exclusive load, `CLREX` or
-/// exception return drops it.
-pub fn wait_for_store(word: &core::sync::atomic::AtomicU64, seen: u64) {
-    // SAFETY: `word` is a live, 8-byte aligned atomic, so the exclusive load reads valid
-    // memory with single-copy atomicity as any atomic load may; nothing is written
-    // (`readonly`), and `SEVL`/`WFE` only touch the Event Register. One block, so the
-    // compiler puts no memory access between the load and the `WFE`.
-    unsafe {
-        asm!(
-            "sevl",
-            "wfe",
-            "ldxr {found}, [{address}]",
-            "cmp {found}, {seen}",
-            "b.ne 2f",
-            "wfe",
-            "2:",
-            found = out(reg) _,
-            address = in(reg) word.as_ptr(),
-            seen = in(reg) seen,
-            options(nostack, readonly),
-        );
-    }
-}
+/// Returns once `word` may no longer hold `seen`: EL0's line watch, URPC's AArch64 line watch
+/// (`urpc-line-watch`, shared with the CPU driver: `SEVL; WFE` clears the Event Register an
+/// exception return set, then `LDXR` and `WFE`). The kernel sets `SCTLR_EL1.nTWE`, so `WFE`
+/// does not trap.
+pub use urpc_line_watch::wait_for_store;
 
 /// The channel frame the kernel mapped at `va` (from `map_channel`).
 pub fn channel_frame(va: u64) -> &'static urpc::ChannelFrame {
