@@ -1,7 +1,10 @@
 //! The boot-time URPC figures: once the roll call is over, the boot core times a URPC round
 //! trip to every core that came up, next to the raw cache-line ping-pong on the same pair, and
-//! prints `urpc <a>-<b> rtt_ns=<n> limit_ns=<m>`. The other side of each measurement
-//! ([`echo`]) answers on the core measured. Both cores spin for the duration; the others sleep.
+//! prints `urpc <a>-<b> rtt_ns=<n> limit_ns=<m>`: the medians of single round trips, each
+//! timed by a counter read at its start and its end, as the EL0 `latency` program and the
+//! Linux comparison (`bench-linux/pingpong`) time theirs, so the three sets of figures compare
+//! directly. The other side of each measurement ([`echo`]) answers on the core measured. Both
+//! cores spin for the duration; the others sleep.
 //!
 //! With `bench` on the command line it also compares the ways of waiting ([`WaitMode`]) on
 //! two pairs (the boot core with the next core and with the last): both sides sleep as soon as nothing is there, and each line
@@ -13,6 +16,7 @@
 
 extern crate alloc;
 
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use cpu_driver::arch::aarch64::cpu;
@@ -38,12 +42,18 @@ const WAIT_ROUNDS: u32 = 5_000;
 /// Round trips before timing starts, in the wait comparison.
 const WAIT_WARMUP: u32 = 500;
 
-/// Round trip figures for one core pair, in counter ticks per round trip.
+/// Round trip figures for one core pair: medians of single round trips, in counter ticks.
 struct Measurement {
     /// URPC ping/pong.
     urpc_ticks: u64,
     /// The raw cache-line ping-pong on the same pair.
     limit_ticks: u64,
+}
+
+/// The median of `samples` (sorted here); 0 for none.
+fn median(samples: &mut [u32]) -> u64 {
+    samples.sort_unstable();
+    samples.get(samples.len().saturating_sub(1) / 2).map_or(0, |&ticks| u64::from(ticks))
 }
 
 /// Boot core: measures and prints the round trip to every core in `up` but itself.
@@ -193,21 +203,26 @@ fn measure(peer: Peer<'_>, rounds: u32, warmup: u32) -> Option<Measurement> {
             return None;
         }
     }
-    let start = cpu::counter();
+    // Every round trip's ticks, for its median (80 KB for both figures; a boot without that
+    // much kernel heap prints that the measurement failed rather than stopping).
+    let samples = || {
+        let mut samples: Vec<u32> = Vec::new();
+        samples.try_reserve_exact(rounds as usize).ok().map(|()| samples)
+    };
+    let (mut urpc, mut limit) = (samples()?, samples()?);
+    let elapsed = |start: u64| (cpu::counter() - start).min(u64::from(u32::MAX)) as u32;
     for seq in 0..u64::from(rounds) {
+        let start = cpu::counter();
         if !round_trip(u64::from(warmup) + seq) {
             return None;
         }
+        urpc.push(elapsed(start));
     }
-    let urpc_ticks = (cpu::counter() - start) / u64::from(rounds.max(1));
 
     // The limit: one cache line, the boot core writes odd values and the peer even ones.
     let total = u64::from(warmup) + u64::from(rounds);
-    let mut start = cpu::counter();
     for i in 0..total {
-        if i == u64::from(warmup) {
-            start = cpu::counter();
-        }
+        let start = cpu::counter();
         line.store(2 * i + 1, Ordering::Release);
         while line.load(Ordering::Acquire) != 2 * i + 2 {
             if deadline.expired() {
@@ -216,8 +231,11 @@ fn measure(peer: Peer<'_>, rounds: u32, warmup: u32) -> Option<Measurement> {
             core::hint::spin_loop();
         }
         deadline.progress();
+        if i >= u64::from(warmup) {
+            limit.push(elapsed(start));
+        }
     }
-    let limit_ticks = (cpu::counter() - start) / u64::from(rounds.max(1));
+    let (urpc_ticks, limit_ticks) = (median(&mut urpc), median(&mut limit));
     Some(Measurement { urpc_ticks, limit_ticks })
 }
 
