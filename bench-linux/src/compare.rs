@@ -6,6 +6,11 @@
 //! multikernel's `p50_ns`). Every ratio is multikernel / Linux, so below 1 means the
 //! multikernel is faster. The goals (issue 13) are read off the medians over pairs; a goal
 //! missed is reported, never an error: these are benchmarks, not tests.
+//!
+//! The same goals apply to the CPU drivers' own figures (`urpc <a>-<b> rtt_ns=<n>
+//! limit_ns=<m>`, the boot core against every other core at boot, timed the same way: medians
+//! of single round trips), compared with Linux's figures for the same pairs
+//! ([`Comparison::with_kernel_lines`], [`Comparison::kernel_summary`]).
 
 use std::fmt::Write;
 
@@ -70,6 +75,34 @@ impl Row {
     }
 }
 
+/// One `urpc <a>-<b> rtt_ns=<n> limit_ns=<m>` line of the CPU drivers' boot figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelPair {
+    /// The measuring core (the boot core).
+    pub from: u32,
+    /// The answering core.
+    pub to: u32,
+    /// URPC round trip p50.
+    pub rtt_ns: u64,
+    /// Raw one-line round trip p50 on the same pair.
+    pub limit_ns: u64,
+}
+
+impl KernelPair {
+    /// The pair a console line gives, if it is a well-formed `urpc <a>-<b> ...` figure line
+    /// (positive figures; `urpc-wait` lines and failures are not).
+    pub fn parse(line: &str) -> Option<KernelPair> {
+        let mut fields = line.strip_prefix("urpc ")?.split(' ');
+        let (from, to) = fields.next()?.split_once('-')?;
+        let rtt_ns = fields.next()?.strip_prefix("rtt_ns=")?.parse().ok()?;
+        let limit_ns = fields.next()?.strip_prefix("limit_ns=")?.parse().ok()?;
+        if fields.next().is_some() || rtt_ns == 0 || limit_ns == 0 {
+            return None;
+        }
+        Some(KernelPair { from: from.parse().ok()?, to: to.parse().ok()?, rtt_ns, limit_ns })
+    }
+}
+
 /// The side-by-side comparison.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Comparison {
@@ -77,6 +110,25 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// Whether a multikernel run was given at all.
     pub with_multikernel: bool,
+    /// The CPU drivers' boot figures, when the multikernel's log has them.
+    pub kernel: Vec<KernelPair>,
+    /// Linux's figures by pair, for the kernel's goals.
+    linux: Vec<((u32, u32), Figures)>,
+}
+
+/// `goal <what> <= <at_most>: median over pairs ...` for the ratios of the pairs measured on
+/// both sides.
+fn goal_line(what: &str, at_most: f64, mut ratios: Vec<f64>) -> String {
+    let within = ratios.iter().filter(|&&r| r <= at_most).count();
+    let (low, high) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    match median(&mut ratios) {
+        None => format!("goal {what} <= {at_most}: no pair measured on both"),
+        Some(m) => format!(
+            "goal {what} <= {at_most}: median over pairs {m:.2} (range {low:.2}-{high:.2}), {within} of {} pairs within: {}",
+            ratios.len(),
+            if m <= at_most { "met" } else { "NOT met" }
+        ),
+    }
 }
 
 /// A ratio with two decimals, or `-`.
@@ -127,7 +179,54 @@ impl Comparison {
                 }
             })
             .collect();
-        Comparison { rows, with_multikernel: multikernel.is_some() }
+        let linux =
+            linux.pairs.iter().filter_map(|p| Some(((p.from, p.to), linux.figures(p.from, p.to)?))).collect();
+        Comparison { rows, with_multikernel: multikernel.is_some(), kernel: Vec::new(), linux }
+    }
+
+    /// Adds the CPU drivers' boot figures found in the multikernel's console log.
+    pub fn with_kernel_lines(mut self, log: &str) -> Self {
+        self.kernel = log.lines().filter_map(|line| KernelPair::parse(line.trim_end())).collect();
+        self
+    }
+
+    /// The kernel's figures against the same goals: its raw limit and URPC round trip against
+    /// Linux's for the same pair, and its URPC round trip against its own limit. Nothing when
+    /// the log had no kernel figures.
+    pub fn kernel_summary(&self) -> Vec<String> {
+        if self.kernel.is_empty() {
+            return Vec::new();
+        }
+        let linux = |pair: &KernelPair| {
+            self.linux.iter().find(|(key, _)| *key == (pair.from, pair.to)).map(|(_, f)| *f)
+        };
+        let mut limits: Vec<u64> = self.kernel.iter().map(|p| p.limit_ns).collect();
+        let mut rtts: Vec<u64> = self.kernel.iter().map(|p| p.rtt_ns).collect();
+        let both: Vec<(&KernelPair, Figures)> =
+            self.kernel.iter().filter_map(|p| Some((p, linux(p)?))).collect();
+        vec![
+            format!(
+                "kernel (CPU drivers' boot figures): {} pairs measured, median over pairs: raw limit {} ns, URPC p50 {} ns",
+                self.kernel.len(),
+                ns(median(&mut limits)),
+                ns(median(&mut rtts))
+            ),
+            goal_line(
+                "kernel raw limit / Linux raw p50",
+                RAW_LIMIT_GOAL.at_most,
+                both.iter().map(|(p, f)| p.limit_ns as f64 / f.p50_ns as f64).collect(),
+            ),
+            goal_line(
+                "kernel URPC p50 / its raw limit",
+                URPC_OVER_LIMIT_GOAL.at_most,
+                self.kernel.iter().map(|p| p.rtt_ns as f64 / p.limit_ns as f64).collect(),
+            ),
+            goal_line(
+                "kernel URPC p50 / Linux URPC p50",
+                URPC_GOAL.at_most,
+                both.iter().map(|(p, f)| p.rtt_ns as f64 / f.urpc_p50_ns as f64).collect(),
+            ),
+        ]
     }
 
     /// One line per pair: `linux/multikernel <a>-<b>: raw limit <linux> vs <multikernel> ns
@@ -183,21 +282,11 @@ impl Comparison {
             ns(median(&mut mk_urpc))
         ));
         for goal in [&RAW_LIMIT_GOAL, &URPC_OVER_LIMIT_GOAL, &URPC_GOAL] {
-            let mut ratios: Vec<f64> = both.iter().filter_map(|r| (goal.ratio)(r)).collect();
-            let within = ratios.iter().filter(|&&r| r <= goal.at_most).count();
-            let (low, high) =
-                ratios.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-            let line = match median(&mut ratios) {
-                None => format!("goal {} <= {}: no pair measured on both", goal.what, goal.at_most),
-                Some(m) => format!(
-                    "goal {} <= {}: median over pairs {m:.2} (range {low:.2}-{high:.2}), {within} of {} pairs within: {}",
-                    goal.what,
-                    goal.at_most,
-                    ratios.len(),
-                    if m <= goal.at_most { "met" } else { "NOT met" }
-                ),
-            };
-            lines.push(line);
+            lines.push(goal_line(
+                goal.what,
+                goal.at_most,
+                both.iter().filter_map(|r| (goal.ratio)(r)).collect(),
+            ));
         }
         lines
     }
@@ -315,5 +404,30 @@ latency 0-2 class=little-little failed: no-pong (the echoing core answered no pi
         assert_eq!(c.summary().len(), 1);
         assert!(c.csv().lines().nth(1).is_some_and(|l| l.ends_with(",ok,,,,not-run,,,")), "{}", c.csv());
         assert_eq!(c.rows.len(), 2);
+    }
+
+    /// The CPU drivers' `urpc` lines are read and held against the same goals, against Linux's
+    /// figures for the same pair; other `urpc` lines (the wait comparison, a failure) are not
+    /// figures.
+    #[test]
+    fn the_kernel_figures_meet_the_same_goals_against_linux() {
+        let log = "urpc 0-1 rtt_ns=352 limit_ns=256\n\
+                   urpc 0-2 rtt_ns=480 limit_ns=240\n\
+                   urpc 0-3 measurement failed: the core stopped answering\n\
+                   urpc-wait 0-1 mode=asleep-flag rtt_ns=70784 sgis_per_10k_messages=9996\n\
+                   urpc 0-4 rtt_ns=0 limit_ns=256\n";
+        let c = comparison().with_kernel_lines(log);
+        assert_eq!(c.kernel.len(), 2);
+        assert_eq!(c.kernel[0], KernelPair { from: 0, to: 1, rtt_ns: 352, limit_ns: 256 });
+        assert_eq!(
+            c.kernel_summary(),
+            [
+                "kernel (CPU drivers' boot figures): 2 pairs measured, median over pairs: raw limit 240 ns, URPC p50 352 ns",
+                "goal kernel raw limit / Linux raw p50 <= 1.1: median over pairs 1.02 (range 1.02-1.02), 1 of 1 pairs within: met",
+                "goal kernel URPC p50 / its raw limit <= 1.5: median over pairs 1.38 (range 1.38-2.00), 1 of 2 pairs within: met",
+                "goal kernel URPC p50 / Linux URPC p50 <= 1.2: median over pairs 0.88 (range 0.88-0.88), 1 of 1 pairs within: met",
+            ]
+        );
+        assert!(comparison().kernel_summary().is_empty(), "no kernel lines, no kernel summary");
     }
 }

@@ -39,11 +39,13 @@ fn read(path: &str) -> Result<String, String> {
 /// Writes the report; `Ok(false)` when it is written but a run is incomplete.
 fn run(args: &Args) -> Result<bool, String> {
     let linux = LinuxRun::from_log(&read(&args.linux)?);
-    let multikernel = match &args.multikernel {
-        Some(path) => Some((path, latency::Report::from_log(&read(path)?))),
-        None => None,
+    let multikernel_log = args.multikernel.as_deref().map(read).transpose()?;
+    let multikernel = match (&args.multikernel, &multikernel_log) {
+        (Some(path), Some(log)) => Some((path, latency::Report::from_log(log))),
+        _ => None,
     };
-    let comparison = Comparison::new(&linux, multikernel.as_ref().map(|(_, report)| report));
+    let comparison = Comparison::new(&linux, multikernel.as_ref().map(|(_, report)| report))
+        .with_kernel_lines(multikernel_log.as_deref().unwrap_or(""));
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out))?;
     let csv_path = format!("{}/linux.csv", args.out);
     std::fs::write(&csv_path, comparison.csv()).map_err(|e| format!("{csv_path}: {e}"))?;
@@ -57,7 +59,7 @@ fn run(args: &Args) -> Result<bool, String> {
     for line in comparison.lines() {
         host_cli::outln!("{line}");
     }
-    for line in comparison.summary() {
+    for line in comparison.summary().into_iter().chain(comparison.kernel_summary()) {
         host_cli::outln!("{line}");
     }
     let mut problems: Vec<String> = linux.problems().into_iter().map(|p| format!("linux: {p}")).collect();
