@@ -225,21 +225,8 @@ impl Latency {
             }
             return Ok(());
         }
-        let mut deadline = bounded(frequency, userland::counter());
-        // The line's address in a register for the whole bounce: read through `channel`, it
-        // was loaded again before every poll (an acquire load keeps later loads after it), an
-        // extra load a poll that put the raw limit 20-40 % above Linux's under QEMU.
-        let line = channel.line;
-        for i in 0..total {
-            while line.load(Ordering::Acquire) != 2 * i + 1 {
-                if deadline.expired() {
-                    userland::println!("latency {core}: core {peer} stopped bouncing");
-                    return Ok(());
-                }
-                core::hint::spin_loop();
-            }
-            line.store(2 * i + 2, Ordering::Release);
-            deadline.progress();
+        if !bounce_back(channel.line, total, frequency) {
+            userland::println!("latency {core}: core {peer} stopped bouncing");
         }
         Ok(())
     }
@@ -274,21 +261,7 @@ impl Latency {
         })();
         patience.end(waitset);
         result?;
-        let line = channel.line; // in a register, as in `echo`
-        for i in 0..WARMUP + rounds {
-            let start = userland::counter();
-            line.store(2 * i + 1, Ordering::Release);
-            let mut deadline = bounded(frequency, start);
-            while line.load(Ordering::Acquire) != 2 * i + 2 {
-                if deadline.expired() {
-                    return Err(Failure::NoBounce);
-                }
-                core::hint::spin_loop();
-            }
-            if i >= WARMUP {
-                limit.record(elapsed(start)).map_err(|_| Failure::NoMemory)?;
-            }
-        }
+        bounce_timed(channel.line, WARMUP + rounds, frequency, &mut limit)?;
         // A figure of 0 ticks (or no samples) is no measurement: the counter is too coarse.
         let ns = |ticks: Option<u32>| -> Result<u32, Failure> {
             let ns = ticks_to_ns(u64::from(ticks.unwrap_or(0)), frequency).min(u64::from(u32::MAX));
@@ -334,6 +307,60 @@ impl Latency {
         }
         Ok((rtt_ns, sgis_per_10k.min(u64::from(u32::MAX)) as u32))
     }
+}
+
+/// The echoing side of the raw bounce: waits for each odd value on `line` and answers with the
+/// next even one, `total` times; false if the measuring side stopped (the patience ran out).
+///
+/// Its own small function, so that the line, the count and the deadline stay in registers and
+/// the loop touches no memory but the line, as Linux's (`bench-linux/pingpong`) does. Inlined
+/// into the program's big dispatch loop, the count was kept on the stack and loaded once a
+/// round trip, and the line's address was loaded from the channel table before every poll
+/// (an acquire load keeps later loads after it): each put the raw limit 20-40 % above Linux's
+/// under QEMU (`tests/tests/disassembly.rs` checks the loops).
+#[inline(never)]
+fn bounce_back(line: &AtomicU64, total: u64, frequency: u64) -> bool {
+    let mut deadline = bounded(frequency, userland::counter());
+    for i in 0..total {
+        while line.load(Ordering::Acquire) != 2 * i + 1 {
+            if deadline.expired() {
+                return false;
+            }
+            core::hint::spin_loop();
+        }
+        line.store(2 * i + 2, Ordering::Release);
+        deadline.progress();
+    }
+    true
+}
+
+/// The measuring side of the raw bounce: `total` round trips on `line` (odd values out, even
+/// ones back), each timed from a counter read before its store to one after its answer; the
+/// rounds after the warm-up go into `limit`. Its own small function for the reason
+/// [`bounce_back`] gives.
+#[inline(never)]
+fn bounce_timed(
+    line: &AtomicU64,
+    total: u64,
+    frequency: u64,
+    limit: &mut TickHistogram,
+) -> Result<(), Failure> {
+    for i in 0..total {
+        let start = userland::counter();
+        line.store(2 * i + 1, Ordering::Release);
+        let mut deadline = bounded(frequency, start);
+        while line.load(Ordering::Acquire) != 2 * i + 2 {
+            if deadline.expired() {
+                return Err(Failure::NoBounce);
+            }
+            core::hint::spin_loop();
+        }
+        if i >= WARMUP {
+            let ticks = (userland::counter() - start).min(u64::from(u32::MAX)) as u32;
+            limit.record(ticks).map_err(|_| Failure::NoMemory)?;
+        }
+    }
+    Ok(())
 }
 
 /// The wait mode a request's word names, with its rounds; `None` for an unknown code.
