@@ -68,7 +68,7 @@ const SELFTEST_TIMEOUT_SECONDS: u64 = 120;
 /// the children it spawns (its `SLOT_FIRST_RAM + 1`): retyped off the start of the monitor's
 /// first RAM capability, one after the other.
 const SELFTEST_RAM_BYTES: u64 = 256 << 10;
-const SELFTEST_CHILD_RAM_BYTES: u64 = 512 << 10;
+const SELFTEST_CHILD_RAM_BYTES: u64 = 1 << 20;
 /// Where the monitor puts those RAM pieces in its own space before giving them.
 const SELFTEST_RAM_SLOT: u32 = SLOT_FIRST_FREE;
 /// Bytes of RAM a monitor gives every program it spawns for channels bound on demand (at its
