@@ -326,4 +326,37 @@ mod tests {
         assert_eq!(recv_before(&mut receiver, &clock, u64::MAX), Ok(Test::Small(Small { seq: 4, value: 4 })));
         assert_eq!(clock.sleeps.get(), 5, "a queued message is taken without sleeping");
     }
+
+    /// The peer program runs only while this one sleeps (one core): its send happens inside
+    /// the sleep and wakes this program.
+    struct PeerRunsWhileAsleep<'a> {
+        kernel: &'a FakeKernel,
+        sleeps: core::cell::Cell<u32>,
+    }
+
+    impl Kernel for &PeerRunsWhileAsleep<'_> {
+        fn now(&self) -> u64 {
+            0
+        }
+
+        fn sleep_until(&self, _deadline: Option<u64>) -> bool {
+            self.sleeps.set(self.sleeps.get() + 1);
+            let mut peer: Channel<Test, _> = Channel::new(KernelLine::with_calls(self.kernel, 20, None));
+            peer.send(&large(5)).is_ok()
+        }
+    }
+
+    #[test]
+    fn a_waitset_ends_with_woken_for_a_kernel_line_which_the_channel_then_holds() {
+        let kernel = FakeKernel::default();
+        let peer = PeerRunsWhileAsleep { kernel: &kernel, sleeps: core::cell::Cell::new(0) };
+        let straight_to_sleep = urpc::WaitPolicy { polls: 0, watches: 0 };
+        let mut waitset = crate::waitset::Waitset::new(&peer, urpc::SpinWatch, straight_to_sleep);
+        let mut receiver: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 21, Some(7)));
+        assert_eq!(receiver.recv(), Err(ChannelError::Empty));
+        let mut no_rings: [urpc::Receiver<'static>; 0] = [];
+        assert_eq!(waitset.wait(&mut no_rings[..]), crate::waitset::Event::Woken);
+        assert_eq!(peer.sleeps.get(), 1);
+        assert_eq!(receiver.recv(), Ok(Test::Large(large(5))));
+    }
 }
