@@ -7,8 +7,8 @@
 //! runs again.
 
 use cpu_driver::arch::aarch64::exception::TrapFrame;
-use cpu_driver::arch::aarch64::user::user_readable;
-use cpu_driver::layout::{PAGE_SIZE, USER_LIMIT, USER_MIN};
+use cpu_driver::arch::aarch64::user::user_range_readable;
+use cpu_driver::layout::{USER_LIMIT, USER_MIN};
 use cpu_driver::line_queue::{SendRefusal, Take, LINE_WORDS, MAX_LINES_PER_SEND};
 use syscall_abi::Error;
 
@@ -53,15 +53,8 @@ pub fn lines_from_user(ptr: u64, count: usize) -> Result<Lines, Error> {
     let count = count.min(MAX_LINES_PER_SEND);
     let bytes = (count * LINE_WORDS * 8) as u64;
     let end = ptr.checked_add(bytes).ok_or(Error::BadAddress)?;
-    if ptr < USER_MIN || end > USER_LIMIT || !ptr.is_multiple_of(8) {
+    if ptr < USER_MIN || end > USER_LIMIT || !ptr.is_multiple_of(8) || !user_range_readable(ptr, end) {
         return Err(Error::BadAddress);
-    }
-    let mut page = ptr & !(PAGE_SIZE - 1);
-    while page < end {
-        if !user_readable(page) {
-            return Err(Error::BadAddress);
-        }
-        page += PAGE_SIZE;
     }
     for (index, line) in lines[..count].iter_mut().enumerate() {
         let at = ptr as usize + index * LINE_WORDS * 8;

@@ -19,7 +19,7 @@ use caps::{CSpace, CapAddr, CapError, CapType, Owner, Retype, Rights};
 
 use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::exception::TrapFrame;
-use cpu_driver::arch::aarch64::user::user_readable;
+use cpu_driver::arch::aarch64::user::{user_range_readable, user_readable};
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::Frames;
 use cpu_driver::kernel_region::{self, StartRefusal};
@@ -704,15 +704,8 @@ fn console_write(ptr: u64, len: u64) -> Result<u64, Error> {
         return Err(Error::InvalidArgument);
     }
     let end = ptr.checked_add(len).ok_or(Error::BadAddress)?;
-    if ptr < USER_MIN || end > USER_LIMIT {
+    if ptr < USER_MIN || end > USER_LIMIT || !user_range_readable(ptr, end) {
         return Err(Error::BadAddress);
-    }
-    let mut page = ptr & !(PAGE_SIZE - 1);
-    while page < end {
-        if !user_readable(page) {
-            return Err(Error::BadAddress);
-        }
-        page += PAGE_SIZE;
     }
     let mut buffer = [0u8; MAX_CONSOLE_WRITE as usize];
     // SAFETY: every page of [ptr, end) is mapped readable for EL0 in the installed address
