@@ -27,8 +27,8 @@ use userland::{
 };
 
 use crate::{
-    code, deadline, ok, refused, refused_with, CHILD_GO, CHILD_RAM_BYTES, CHILD_RAM_SOURCE, GIVEN, MODULE,
-    PARENT_BADGE,
+    code, deadline, ok, refused, refused_with, wait_until_ended, CHILD_GO, CHILD_RAM_BYTES, CHILD_RAM_SOURCE,
+    GIVEN, MODULE, PARENT_BADGE,
 };
 
 /// The child roles of the exchange (start arguments; see `main.rs` for the others).
@@ -135,8 +135,8 @@ pub fn lines_typed_exchange() -> Result<(), String> {
         ok("delete go endpoint", cap_delete(SPARE))?;
         ok("go", sent)?;
     }
-    let server = wait_until_ended(SERVER)?;
-    let client = wait_until_ended(CLIENT)?;
+    let server = wait_until_ended(SERVER, 3 * PATIENCE_SECONDS)?;
+    let client = wait_until_ended(CLIENT, 3 * PATIENCE_SECONDS)?;
     if (server, client) != (DispatcherStatus::Exited(0), DispatcherStatus::Exited(0)) {
         return Err(format!("server ended {server:?}, client {client:?} (exit codes: `exit` in lines.rs)"));
     }
@@ -162,22 +162,6 @@ pub fn lines_typed_exchange() -> Result<(), String> {
     ok("the client's memory came back", whole(CLIENT_RAM))?;
     tidy();
     Ok(())
-}
-
-/// Waits (bounded) until the child whose Dispatcher capability is at `slot` ends.
-fn wait_until_ended(slot: u32) -> Result<DispatcherStatus, String> {
-    let deadline = deadline(3 * PATIENCE_SECONDS);
-    loop {
-        let status = ok("status", dispatcher_status(slot))?;
-        if status != DispatcherStatus::Running {
-            return Ok(status);
-        }
-        let now = userland::counter();
-        if now >= deadline {
-            return Err(format!("a child (slot {slot}) still runs after {} s", 3 * PATIENCE_SECONDS));
-        }
-        userland::wait(deadline - now);
-    }
 }
 
 /// What this check may have left: children still running are stopped, the slots emptied.

@@ -893,17 +893,23 @@ fn go_and_wait(_index: u64) -> Result<DispatcherStatus, String> {
 /// Waits until the child whose Dispatcher capability is at `CHILD` ends, at most `seconds`;
 /// returns how it ended.
 fn wait_for_child(seconds: u64) -> Result<DispatcherStatus, String> {
+    wait_until_ended(CHILD, seconds)
+}
+
+/// Waits until the dispatcher whose Dispatcher capability is at `slot` ends, at most
+/// `seconds` (its end wakes this program, its parent); returns how it ended.
+fn wait_until_ended(slot: u32, seconds: u64) -> Result<DispatcherStatus, String> {
     let deadline = deadline(seconds);
     loop {
-        let status = ok("status", dispatcher_status(CHILD))?;
+        let status = ok("status", dispatcher_status(slot))?;
         if status != DispatcherStatus::Running {
             return Ok(status);
         }
         let now = userland::counter();
         if now >= deadline {
-            return Err(format!("the child still runs after {seconds} s"));
+            return Err(format!("the child (slot {slot}) still runs after {seconds} s"));
         }
-        userland::wait(deadline - now); // its end wakes this program
+        userland::wait(deadline - now);
     }
 }
 
