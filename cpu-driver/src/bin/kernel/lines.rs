@@ -1,6 +1,6 @@
 //! The same-core line transport (`line_send`, `line_send_lines`, `line_recv`; Barrelfish's LMP
 //! in spirit): whole URPC lines between two dispatchers of this core, each in its own address
-//! space, carried by this CPU driver in the receiver's [`LineQueue`] (bounded, all or nothing,
+//! space, carried by this CPU driver in the receiver's `LineQueue` (bounded, all or nothing,
 //! per-badge order; `cpu_driver::line_queue`). `syscalls` checks the Endpoint capability a send
 //! names and finds its dispatcher; this module copies the lines in and out and wakes the
 //! receiver, as `send_local` does, so a receiver sleeping in `wait` (its waitset among them)
