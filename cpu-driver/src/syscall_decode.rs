@@ -48,182 +48,53 @@ pub enum GiveTarget {
 #[allow(missing_docs)] // the fields are the calls' arguments, documented on `syscall_abi::Call`
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
-    Exit {
-        code: u64,
-    },
+    Exit { code: u64 },
     Yield,
-    ConsoleWrite {
-        ptr: u64,
-        len: u64,
-    },
-    Info {
-        what: Info,
-        arg: u64,
-    },
-    Wait {
-        timeout: u64,
-    },
-    Notify {
-        core: u64,
-    },
-    MapChannel {
-        peer: u64,
-        kind: ChannelKind,
-    },
-    Grant {
-        peer: u64,
-        dispatcher: u64,
-    },
-    SendLocal {
-        endpoint: CapAddr,
-        words: [u64; 3],
-    },
+    ConsoleWrite { ptr: u64, len: u64 },
+    Info { what: Info, arg: u64 },
+    Wait { timeout: u64 },
+    Notify { core: u64 },
+    MapChannel { peer: u64, kind: ChannelKind },
+    Grant { peer: u64, dispatcher: u64 },
+    SendLocal { endpoint: CapAddr, words: [u64; 3] },
     RecvLocal,
-    PowerOff {
-        failed: bool,
-    },
+    PowerOff { failed: bool },
     MapDeviceTree,
-    MapFrame {
-        va: u64,
-    },
-    CapIdentify {
-        addr: CapAddr,
-    },
-    CapRetype {
-        src: CapAddr,
-        kind: CapType,
-        offset: u64,
-        object_size: u64,
-        count: u64,
-        dest: CapAddr,
-    },
-    CapCopy {
-        src: CapAddr,
-        dest: CapAddr,
-    },
-    CapMint {
-        src: CapAddr,
-        dest: CapAddr,
-        rights: Rights,
-    },
-    CapDelete {
-        addr: CapAddr,
-    },
-    CapRevoke {
-        addr: CapAddr,
-    },
-    CapGive {
-        target: GiveTarget,
-        src: CapAddr,
-        dest: CapAddr,
-    },
-    VnodeMap {
-        vnode: CapAddr,
-        entry: usize,
-        frame: CapAddr,
-        rights: MappingRights,
-        pages: usize,
-    },
-    VnodeUnmap {
-        vnode: CapAddr,
-        entry: usize,
-        broadcast: bool,
-    },
-    VnodeInstall {
-        vnode: CapAddr,
-        window: usize,
-    },
-    VnodeProtect {
-        vnode: CapAddr,
-        entry: usize,
-        frame: CapAddr,
-        rights: MappingRights,
-    },
-    Spawn {
-        module: CapAddr,
-        ram: CapAddr,
-        dest: CapAddr,
-        arg: u64,
-    },
-    SpawnJoined {
-        module: CapAddr,
-        ram: CapAddr,
-        dest: CapAddr,
-        image: CapAddr,
-        arg: u64,
-    },
-    DispatcherImage {
-        dispatcher: CapAddr,
-        dest: CapAddr,
-    },
-    InjectFault {
-        park: bool,
-    },
-    ConsoleTakeOver {
-        failed: Option<u64>,
-    },
-    IrqClaim {
-        irq: CapAddr,
-    },
-    IrqAck {
-        irq: CapAddr,
-    },
-    DispatcherStop {
-        dispatcher: CapAddr,
-    },
-    CoreBoot {
-        core: u64,
-        build: CapAddr,
-        region: CapAddr,
-        share: CapAddr,
-    },
+    MapFrame { va: u64 },
+    CapIdentify { addr: CapAddr },
+    CapRetype { src: CapAddr, kind: CapType, offset: u64, object_size: u64, count: u64, dest: CapAddr },
+    CapCopy { src: CapAddr, dest: CapAddr },
+    CapMint { src: CapAddr, dest: CapAddr, rights: Rights },
+    CapDelete { addr: CapAddr },
+    CapRevoke { addr: CapAddr },
+    CapGive { target: GiveTarget, src: CapAddr, dest: CapAddr },
+    VnodeMap { vnode: CapAddr, entry: usize, frame: CapAddr, rights: MappingRights, pages: usize },
+    VnodeUnmap { vnode: CapAddr, entry: usize, broadcast: bool },
+    VnodeInstall { vnode: CapAddr, window: usize },
+    VnodeProtect { vnode: CapAddr, entry: usize, frame: CapAddr, rights: MappingRights },
+    Spawn { module: CapAddr, ram: CapAddr, dest: CapAddr, arg: u64 },
+    SpawnJoined { module: CapAddr, ram: CapAddr, dest: CapAddr, image: CapAddr, arg: u64 },
+    DispatcherImage { dispatcher: CapAddr, dest: CapAddr },
+    InjectFault { park: bool },
+    ConsoleTakeOver { failed: Option<u64> },
+    IrqClaim { irq: CapAddr },
+    IrqAck { irq: CapAddr },
+    DispatcherStop { dispatcher: CapAddr },
+    CoreBoot { core: u64, build: CapAddr, region: CapAddr, share: CapAddr },
     CoreOff,
-    CoreReclaim {
-        core: u64,
-    },
-    DispatcherStatus {
-        dispatcher: CapAddr,
-    },
-    EndpointCreate {
-        dispatcher: CapAddr,
-        badge: u64,
-        dest: CapAddr,
-    },
-    ModuleInfo {
-        module: CapAddr,
-    },
-    CapExport {
-        addr: CapAddr,
-    },
-    CapReceive {
-        dest: CapAddr,
-        described: Described,
-    },
-    CapSweep {
-        described: Described,
-    },
-    CapRevokeAgreed {
-        addr: CapAddr,
-    },
-    CapOwner {
-        addr: CapAddr,
-    },
-    CapProtect {
-        described: Described,
-        rights: Rights,
-    },
-    /// The line is in `x1`..`x7`, which the handler reads from the trap frame.
-    LineSend {
-        endpoint: CapAddr,
-    },
-    LineSendLines {
-        endpoint: CapAddr,
-        lines: u64,
-        count: usize,
-    },
-    LineRecv {
-        which: Take,
-    },
+    CoreReclaim { core: u64 },
+    DispatcherStatus { dispatcher: CapAddr },
+    EndpointCreate { dispatcher: CapAddr, badge: u64, dest: CapAddr },
+    ModuleInfo { module: CapAddr },
+    CapExport { addr: CapAddr },
+    CapReceive { dest: CapAddr, described: Described },
+    CapSweep { described: Described },
+    CapRevokeAgreed { addr: CapAddr },
+    CapOwner { addr: CapAddr },
+    CapProtect { described: Described, rights: Rights },
+    LineSend { endpoint: CapAddr },
+    LineSendLines { endpoint: CapAddr, lines: u64, count: usize },
+    LineRecv { which: Take },
 }
 
 /// A capability another core described (`cap_export`): what it is and which core owns it.
