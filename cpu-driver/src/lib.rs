@@ -25,6 +25,7 @@ pub mod inject;
 pub mod kernel_messages;
 pub mod kernel_region;
 pub mod layout;
+pub mod line_queue;
 pub mod linebuf;
 pub mod log_ring;
 pub mod paging;

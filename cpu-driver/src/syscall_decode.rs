@@ -7,8 +7,10 @@
 use caps::{CapAddr, CapError, CapType, Capability, Rights};
 use syscall_abi::{
     Call, ChannelKind, Error, Info, FAULT_KERNEL_PANIC, FAULT_PARK_MASKED, GIVE_BY_DISPATCHER_CAP,
-    GIVE_BY_INDEX,
+    GIVE_BY_INDEX, LINE_RECV_ANY, LINE_RECV_BADGE, MAX_LINES_PER_SEND,
 };
+
+use crate::line_queue::Take;
 
 /// Entries of a level-3 VNode, and windows of the mappable region.
 const VNODE_ENTRIES: u64 = 512;
@@ -90,6 +92,9 @@ pub enum Request {
     CapRevokeAgreed { addr: CapAddr },
     CapOwner { addr: CapAddr },
     CapProtect { described: Described, rights: Rights },
+    LineSend { endpoint: CapAddr },
+    LineSendLines { endpoint: CapAddr, lines: u64, count: usize },
+    LineRecv { which: Take },
 }
 
 /// A capability another core described (`cap_export`): what it is and which core owns it.
@@ -158,6 +163,26 @@ pub fn mapping_rights(raw: u64) -> Result<MappingRights, Error> {
         Access::ReadOnly
     };
     Ok(MappingRights { rights: rights.union(Rights::READ), access })
+}
+
+/// The line count of a `line_send_lines`: 1 to `MAX_LINES_PER_SEND`, else `InvalidArgument`.
+pub fn line_count(raw: u64) -> Result<usize, Error> {
+    (1..=MAX_LINES_PER_SEND as u64).contains(&raw).then_some(raw as usize).ok_or(Error::InvalidArgument)
+}
+
+/// The buffer of a `line_send_lines`: 8-byte aligned (the kernel reads it by words), else
+/// `BadAddress`; whether the caller may read it is the handler's check.
+pub fn line_buffer(raw: u64) -> Result<u64, Error> {
+    raw.is_multiple_of(8).then_some(raw).ok_or(Error::BadAddress)
+}
+
+/// Which line a `line_recv` takes: `only_badge` 0 any, 1 the oldest of `badge`.
+pub fn line_take(badge: u64, only_badge: u64) -> Result<Take, Error> {
+    match only_badge {
+        LINE_RECV_ANY => Ok(Take::Any),
+        LINE_RECV_BADGE => Ok(Take::Badge(badge)),
+        _ => Err(Error::InvalidArgument),
+    }
 }
 
 /// Decodes call `number` with arguments `x` (`x0`..`x5`).
@@ -276,6 +301,11 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
             described: described(x[0], x[1], x[2])?,
             rights: Rights::from_bits(x[3]).ok_or(Error::InvalidArgument)?,
         },
+        Call::LineSend => Request::LineSend { endpoint: a(x[0])? },
+        Call::LineSendLines => {
+            Request::LineSendLines { endpoint: a(x[0])?, lines: line_buffer(x[1])?, count: line_count(x[2])? }
+        }
+        Call::LineRecv => Request::LineRecv { which: line_take(x[0], x[1])? },
     })
 }
 
@@ -291,7 +321,11 @@ mod tests {
             let decoded = decode(number, [0, 1, 2, 1, 1, 3]);
             match Call::from_raw(number) {
                 Some(_) => assert!(
-                    decoded.is_ok() || matches!(decoded, Err(Error::InvalidArgument | Error::Capability(_))),
+                    decoded.is_ok()
+                        || matches!(
+                            decoded,
+                            Err(Error::InvalidArgument | Error::BadAddress | Error::Capability(_))
+                        ),
                     "call {number}: {decoded:?}"
                 ),
                 None => assert_eq!(decoded, Err(Error::NoSuchCall), "call {number}"),
@@ -495,11 +529,31 @@ mod tests {
                 state
             }
         };
-        for number in 0..40u64 {
+        for number in 0..50u64 {
             for _ in 0..2000 {
                 let x = [next(), next(), next(), next(), next(), next()];
                 let _ = decode(number, x);
             }
         }
+    }
+
+    #[test]
+    fn line_calls_check_count_buffer_and_selector() {
+        let a = CapAddr::from_raw;
+        let send = Call::LineSend as u64;
+        assert_eq!(decode(send, [20, 1, 2, 3, 4, 5]), Ok(Request::LineSend { endpoint: a(20) }));
+        assert_eq!(decode(send, [1 << 32, 0, 0, 0, 0, 0]), Err(CAP(CapError::InvalidAddress)));
+        let lines = Call::LineSendLines as u64;
+        assert_eq!(
+            decode(lines, [20, 0x1000, 8, 0, 0, 0]),
+            Ok(Request::LineSendLines { endpoint: a(20), lines: 0x1000, count: 8 })
+        );
+        assert_eq!(decode(lines, [20, 0x1000, 0, 0, 0, 0]), Err(Error::InvalidArgument));
+        assert_eq!(decode(lines, [20, 0x1000, 9, 0, 0, 0]), Err(Error::InvalidArgument));
+        assert_eq!(decode(lines, [20, 0x1004, 1, 0, 0, 0]), Err(Error::BadAddress));
+        let recv = Call::LineRecv as u64;
+        assert_eq!(decode(recv, [5, 0, 0, 0, 0, 0]), Ok(Request::LineRecv { which: Take::Any }));
+        assert_eq!(decode(recv, [5, 1, 0, 0, 0, 0]), Ok(Request::LineRecv { which: Take::Badge(5) }));
+        assert_eq!(decode(recv, [5, 2, 0, 0, 0, 0]), Err(Error::InvalidArgument));
     }
 }

@@ -232,6 +232,48 @@ pub fn failure_line(from: u32, to: u32, classes: &str, failure: Failure) -> Stri
     format!("latency {from}-{to} class={classes} failed: {failure}")
 }
 
+/// Round trips between two programs of one core, each way measured in the same boot: p50 and
+/// p99 in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SameCore {
+    /// Through the kernel's line transport (a whole URPC line each way).
+    pub line: (u32, u32),
+    /// Through `send_local` (three words each way).
+    pub send_local: (u32, u32),
+}
+
+/// The same-core comparison's console lines: both round trips on `core`, then their ratios to
+/// each other and, when this boot measured it (`urpc`: the pair and its EL0 URPC p50), to the
+/// cross-core URPC round trip.
+pub fn same_core_lines(
+    core: u32,
+    rounds: u64,
+    figures: SameCore,
+    urpc: Option<(u32, u32, u32)>,
+) -> [String; 2] {
+    let ratio = |a: u32, b: u32| {
+        if b == 0 {
+            String::from("none")
+        } else {
+            format!("{:.2}", f64::from(a) / f64::from(b))
+        }
+    };
+    let (line, local) = (figures.line, figures.send_local);
+    let first = format!(
+        "same-core {core} rounds={rounds} line p50_ns={} p99_ns={} send_local p50_ns={} p99_ns={}",
+        line.0, line.1, local.0, local.1
+    );
+    let cross = match urpc {
+        Some((a, b, p50)) => format!(
+            " urpc {a}-{b} p50_ns={p50} line/urpc={} send_local/urpc={}",
+            ratio(line.0, p50),
+            ratio(local.0, p50)
+        ),
+        None => String::from(" urpc none measured"),
+    };
+    [first, format!("same-core {core} ratios (p50): line/send_local={}{cross}", ratio(line.0, local.0))]
+}
+
 /// The machine the benchmark ran on, for the report: the counter's frequency (whose period is
 /// the resolution of every figure), each core's cluster in core order, and the device tree's
 /// model (last, since it may contain spaces).
@@ -372,5 +414,21 @@ mod tests {
             machine_line(62_500_000, &[0, 0, 1], "linux,dummy-virt"),
             "latency machine: counter_hz=62500000 clusters=0,0,1 model=linux,dummy-virt"
         );
+    }
+
+    #[test]
+    fn same_core_lines_give_both_round_trips_and_their_ratios() {
+        let figures = SameCore { line: (3000, 5000), send_local: (2500, 4000) };
+        let [first, second] = same_core_lines(0, 10000, figures, Some((0, 1, 400)));
+        assert_eq!(
+            first,
+            "same-core 0 rounds=10000 line p50_ns=3000 p99_ns=5000 send_local p50_ns=2500 p99_ns=4000"
+        );
+        assert_eq!(
+            second,
+            "same-core 0 ratios (p50): line/send_local=1.20 urpc 0-1 p50_ns=400 line/urpc=7.50 send_local/urpc=6.25"
+        );
+        let [_, without] = same_core_lines(2, 5, figures, None);
+        assert_eq!(without, "same-core 2 ratios (p50): line/send_local=1.20 urpc none measured");
     }
 }

@@ -90,6 +90,28 @@ pub const MEASURE_WAITING: u64 = 121;
 /// the mean round trip and the wake SGIs both sides raised per 10,000 messages.
 pub const WAIT_RESULT: u64 = 122;
 
+/// The same-core transport's benchmark (80 to 95: the kernel line transport's numbers). The
+/// boot core's monitor spawns `latency` twice on its own core, with start argument
+/// [`SAME_CORE_ECHO`] and [`SAME_CORE_MEASURE`], each given an Endpoint to the other, and tells
+/// both to go: `[SAME_CORE_GO, rounds, 0]`.
+pub const SAME_CORE_GO: u64 = 80;
+/// The measuring `latency` to its monitor: `[SAME_CORE_RESULT, pack(line_p50_ns,
+/// line_p99_ns), pack(send_local_p50_ns, send_local_p99_ns)]`: round trips through the kernel
+/// line transport and through `send_local`, every figure non-zero.
+pub const SAME_CORE_RESULT: u64 = 81;
+/// The measuring `latency` to its monitor: it could not measure: `[SAME_CORE_FAILED, code, 0]`
+/// (a [`crate::bench::Failure`]'s code).
+pub const SAME_CORE_FAILED: u64 = 82;
+/// `latency`'s start argument: echo what the other same-core program sends.
+pub const SAME_CORE_ECHO: u64 = 83;
+/// `latency`'s start argument: time round trips to the same-core echo.
+pub const SAME_CORE_MEASURE: u64 = 84;
+/// Where each same-core `latency` finds its Endpoint to the other (the monitor gives it), and
+/// the badge that Endpoint carries: the one each accepts messages from.
+pub const SAME_CORE_PEER_SLOT: u32 = userland::SLOT_FIRST_FREE;
+/// See [`SAME_CORE_PEER_SLOT`].
+pub const SAME_CORE_PEER_BADGE: u64 = 0x7065_6572;
+
 /// Why a bind did not happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]

@@ -21,6 +21,7 @@ mod fault_harness;
 mod hotplug;
 mod kernel_caps;
 mod liveness;
+mod same_core_bench;
 mod shell_host;
 mod span;
 mod unmap_bench;
@@ -68,7 +69,7 @@ const SELFTEST_TIMEOUT_SECONDS: u64 = 120;
 /// the children it spawns (its `SLOT_FIRST_RAM + 1`): retyped off the start of the monitor's
 /// first RAM capability, one after the other.
 const SELFTEST_RAM_BYTES: u64 = 256 << 10;
-const SELFTEST_CHILD_RAM_BYTES: u64 = 512 << 10;
+const SELFTEST_CHILD_RAM_BYTES: u64 = 1 << 20;
 /// Where the monitor puts those RAM pieces in its own space before giving them.
 const SELFTEST_RAM_SLOT: u32 = SLOT_FIRST_FREE;
 /// Bytes of RAM a monitor gives every program it spawns for channels bound on demand (at its
@@ -198,6 +199,8 @@ struct Monitor {
     waitset: userland::Waitset,
     /// The EL0 wait comparison's figures for the pair in flight (`wait_bench`).
     wait_figures: Option<wait_bench::Figures>,
+    /// The same-core comparison in flight (`same_core_bench`).
+    same_core: same_core_bench::SameCoreRun,
     child_modules: Vec<(u64, u64)>,
     /// CPU hotplug requests and steps (`hotplug`).
     hotplug: hotplug::Hotplug,
@@ -289,6 +292,7 @@ impl Monitor {
             harness: fault_harness::Harness::default(),
             waitset: wait_bench::monitor_waitset(),
             wait_figures: None,
+            same_core: Default::default(),
             child_modules: Vec::new(),
             hotplug: Default::default(),
             carver: None,
@@ -485,6 +489,7 @@ impl Monitor {
             local::SPAN_UNSHARE => self.on_span_unshare(sender, words[1] as u32, words[2]),
             local::SPAN_PROTECT => self.on_span_protect(sender, words[1] as u32, words[2]),
             local::WAIT_RESULT => self.heard_wait_result(words),
+            local::SAME_CORE_RESULT | local::SAME_CORE_FAILED => self.heard_same_core(sender, words),
             local::HOTPLUG => self.on_local_hotplug(words),
             local::RESULT => {
                 let (peer, limit_ns) = unpack(words[1]);
@@ -1063,6 +1068,7 @@ impl Monitor {
             self.hotplug_cycles();
         } else if info(Info::Flags).is_ok_and(|f| f & FLAG_BENCH != 0) {
             self.benchmark(usize::MAX);
+            self.compare_same_core();
         }
         if self.options.unmap {
             self.unmap_benchmark();

@@ -457,8 +457,9 @@ impl Assembler {
     }
 }
 
-/// How lines travel: a URPC ring to another core, or a queue on the same core. Chosen when a
-/// [`Channel`] is made.
+/// How lines travel: a URPC ring to another core, a queue on the same core, or (in the EL0
+/// runtime, `userland::kernel_line::KernelLine`) the CPU driver's line transport between two
+/// programs of one core. Chosen when a [`Channel`] is made.
 pub trait Transport {
     /// Sends every line of `lines` in order, or none of them.
     fn send_lines(&mut self, lines: &[Payload]) -> Result<(), Full>;

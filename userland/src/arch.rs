@@ -84,6 +84,54 @@ pub fn syscall6(call: Call, args: [u64; 6]) -> (u64, [u64; 3]) {
     (ret, [w0, w1, w2])
 }
 
+/// `line_send(endpoint, w0..w6)`: the same-core line transport's one-line send, the line in
+/// `x1`..`x7`; returns `x0`.
+pub fn syscall_line_send(endpoint: u64, words: &[u64; 7]) -> u64 {
+    let ret: u64;
+    // SAFETY: as in `syscall`; the kernel reads x0 to x7 and writes only x0.
+    unsafe {
+        asm!(
+            "svc #0",
+            inlateout("x0") endpoint => ret,
+            in("x1") words[0],
+            in("x2") words[1],
+            in("x3") words[2],
+            in("x4") words[3],
+            in("x5") words[4],
+            in("x6") words[5],
+            in("x7") words[6],
+            in("x8") Call::LineSend as u64,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// `line_recv(badge, only_badge)`: returns `x0` (lines still queued, or the error), the line
+/// from `x1`..`x7` and the badge it came through from `x8`.
+pub fn syscall_line_recv(badge: u64, only_badge: u64) -> (u64, [u64; 7], u64) {
+    let (ret, from): (u64, u64);
+    let mut words = [0u64; 7];
+    // SAFETY: as in `syscall`; the kernel reads x0, x1 and x8 and writes x0 to x8 (x1 to x8
+    // only when it returns a line; they hold what they held otherwise, all declared here).
+    unsafe {
+        asm!(
+            "svc #0",
+            inlateout("x0") badge => ret,
+            inlateout("x1") only_badge => words[0],
+            inlateout("x2") 0u64 => words[1],
+            inlateout("x3") 0u64 => words[2],
+            inlateout("x4") 0u64 => words[3],
+            inlateout("x5") 0u64 => words[4],
+            inlateout("x6") 0u64 => words[5],
+            inlateout("x7") 0u64 => words[6],
+            inlateout("x8") Call::LineRecv as u64 => from,
+            options(nostack),
+        );
+    }
+    (ret, words, from)
+}
+
 /// The virtual counter (the kernel lets EL0 read it), ordered after earlier instructions.
 pub fn counter() -> u64 {
     let value: u64;

@@ -106,6 +106,7 @@ pub fn syscall6(_call: Call, _args: [u64; 6]) -> (u64, [u64; 3]) {
 
 pub mod console;
 pub mod device;
+pub mod kernel_line;
 pub mod waitset;
 
 /// What `cap_identify` tells about a capability.

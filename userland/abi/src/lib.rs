@@ -259,7 +259,42 @@ pub enum Call {
     /// back to their RAM and `dispatcher_status` says [`STATUS_STOPPED`]. `InvalidArgument`
     /// for the caller itself (it calls `exit`) and for a dispatcher that ended already.
     DispatcherStop = 41,
+    /// `line_send(endpoint, w0, .., w6)`: the same-core line transport (`x0` the Endpoint,
+    /// `x1`..`x7` the line): queues one 56-byte URPC line (the seven payload words of a
+    /// `urpc::Payload`, header word first) for the dispatcher of this core that the Endpoint
+    /// capability at `endpoint` (write right) names, with the Endpoint's badge, and wakes it as
+    /// `send_local` does. The kernel does not read the words: the receiver's decoder checks
+    /// them. `WouldBlock` when its line queue ([`LINE_QUEUE_LINES`] lines) has no room (the line
+    /// is not queued: try again once the receiver drained some), `InvalidArgument` when the
+    /// receiver has ended, the capability errors of the lookup otherwise.
+    LineSend = 44,
+    /// `line_send_lines(endpoint, lines, count)`: as `line_send` for `count` lines (1 to
+    /// [`MAX_LINES_PER_SEND`]: `InvalidArgument` otherwise) read from the 8-byte aligned buffer
+    /// at user address `lines` (`count` x 56 bytes, every page readable by the caller:
+    /// `BadAddress` otherwise), queued one after the other with nothing between them, all or
+    /// none: `WouldBlock` unless the queue has room for every one (a several-line message of
+    /// the typed layer is never cut).
+    LineSendLines = 45,
+    /// `line_recv(badge, only_badge) -> queued`: takes the oldest line queued for the caller,
+    /// or with `only_badge` = 1 the oldest that came through an Endpoint with `badge` (one
+    /// channel's lines, in the order they were sent; `only_badge` 0 takes any, other values
+    /// are `InvalidArgument`): the line in `x1`..`x7`, the badge it came through in `x8`, and
+    /// in `x0` how many lines are still queued for the caller (of every badge). `WouldBlock`
+    /// when there is none.
+    LineRecv = 46,
 }
+
+/// Lines the kernel queues for one dispatcher (`line_send`): the same-core line transport's
+/// bound. Past it a send is refused with `WouldBlock`, never dropped.
+pub const LINE_QUEUE_LINES: usize = 32;
+/// Most lines one `line_send_lines` takes: a typed message's longest (`urpc::interface::MAX_LINES`).
+pub const MAX_LINES_PER_SEND: usize = 8;
+/// Words of one line of the same-core transport: a `urpc::Payload` (56 bytes).
+pub const LINE_WORDS: usize = 7;
+/// `line_recv`'s `only_badge`: take the oldest line whatever its badge.
+pub const LINE_RECV_ANY: u64 = 0;
+/// `line_recv`'s `only_badge`: take the oldest line of the given badge.
+pub const LINE_RECV_BADGE: u64 = 1;
 
 /// [`Call::InjectFault`]: the CPU driver panics (its panic path runs for real).
 pub const FAULT_KERNEL_PANIC: u64 = 0;
@@ -419,6 +454,9 @@ impl Call {
             39 => Call::IrqClaim,
             40 => Call::IrqAck,
             41 => Call::DispatcherStop,
+            44 => Call::LineSend,
+            45 => Call::LineSendLines,
+            46 => Call::LineRecv,
             _ => return None,
         })
     }
@@ -575,7 +613,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for raw in (0..42).chain(48..50) {
+        for raw in (0..42).chain(44..47).chain(48..50) {
             let call = Call::from_raw(raw).unwrap();
             assert_eq!(call as u64, raw);
         }

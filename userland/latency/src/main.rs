@@ -15,10 +15,16 @@
 //!
 //! Every wait is bounded: a peer that stops answering ends the pair with a named
 //! [`Failure`], reported to the monitor as such, never as a zero figure.
+//!
+//! Started with a non-zero argument it plays a part in the same-core comparison instead
+//! (`same_core`: two programs of one core through the kernel's line transport and
+//! `send_local`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
+
+mod same_core;
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -370,6 +376,10 @@ fn rounds_and_mode(word: u64) -> Option<(u64, WaitMode)> {
 }
 
 fn run() -> u64 {
+    let role = userland::argument();
+    if role != 0 {
+        return same_core::run(role);
+    }
     let core = info(Info::CoreIndex).unwrap_or(0);
     let count = info(Info::CoreCount).unwrap_or(0);
     let frequency = info(Info::CounterFrequency).unwrap_or(1);

@@ -19,6 +19,7 @@
 extern crate alloc;
 
 mod bind;
+mod lines;
 mod span;
 
 use alloc::format;
@@ -892,17 +893,23 @@ fn go_and_wait(_index: u64) -> Result<DispatcherStatus, String> {
 /// Waits until the child whose Dispatcher capability is at `CHILD` ends, at most `seconds`;
 /// returns how it ended.
 fn wait_for_child(seconds: u64) -> Result<DispatcherStatus, String> {
+    wait_until_ended(CHILD, seconds)
+}
+
+/// Waits until the dispatcher whose Dispatcher capability is at `slot` ends, at most
+/// `seconds` (its end wakes this program, its parent); returns how it ended.
+fn wait_until_ended(slot: u32, seconds: u64) -> Result<DispatcherStatus, String> {
     let deadline = deadline(seconds);
     loop {
-        let status = ok("status", dispatcher_status(CHILD))?;
+        let status = ok("status", dispatcher_status(slot))?;
         if status != DispatcherStatus::Running {
             return Ok(status);
         }
         let now = userland::counter();
         if now >= deadline {
-            return Err(format!("the child still runs after {seconds} s"));
+            return Err(format!("the child (slot {slot}) still runs after {seconds} s"));
         }
-        userland::wait(deadline - now); // its end wakes this program
+        userland::wait(deadline - now);
     }
 }
 
@@ -1037,6 +1044,8 @@ fn child(role: u64) -> u64 {
         ROLE_FEWER_RIGHTS => role_fewer_rights(),
         ROLE_ACCESS_AFTER_UNMAP => role_access_after_unmap(),
         ROLE_WRITE_AFTER_PROTECT => role_write_after_protect(),
+        lines::ROLE_LINE_SERVER => lines::server(),
+        lines::ROLE_LINE_CLIENT => lines::client(),
         _ => exit::UNKNOWN_ROLE,
     }
 }
@@ -1060,6 +1069,7 @@ fn tidy() {
     for slot in [SHARED, SHARED_READ_ONLY, BAD_RAM, BAD_MODULE, CHILD_READ_ONLY, CHILD, CHILD_RAM] {
         let _ = cap_delete(slot);
     }
+    lines::tidy();
 }
 
 /// Waits for the monitor's go-ahead (it put the RAM capability in place).
@@ -1096,7 +1106,7 @@ fn run() -> u64 {
     let (rounds, alloc_free) =
         if on_boot_core { (ROUNDS_BOOT_CORE, ALLOC_FREE_BOOT_CORE) } else { (ROUNDS, ALLOC_FREE) };
     let test = Selftest { ram, rounds };
-    let checks: [NamedCheck; 33] = [
+    let checks: [NamedCheck; 35] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -1128,6 +1138,8 @@ fn run() -> u64 {
         ("child-fewer-rights", Selftest::child_fewer_rights),
         ("child-access-after-unmap-faults", Selftest::child_access_after_unmap_faults),
         ("child-write-after-protect-faults", Selftest::child_write_after_protect_faults),
+        ("lines-need-endpoint", |_| lines::lines_need_endpoint()),
+        ("lines-typed-exchange", |_| lines::lines_typed_exchange()),
         ("bind-remote-echo", |_| bind::bind_remote_echo()),
         ("span-shared-page-protect-unmap", |_| span::span_shared_page_protect_unmap()),
     ];

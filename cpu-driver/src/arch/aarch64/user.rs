@@ -67,6 +67,20 @@ pub fn user_readable(va: u64) -> bool {
     par & 1 == 0
 }
 
+/// Whether EL0 may read every byte of `[start, end)` in the installed address space: each page
+/// it touches checked with [`user_readable`]. (The caller checks the range lies in user space.)
+pub fn user_range_readable(start: u64, end: u64) -> bool {
+    let page_size = crate::layout::PAGE_SIZE;
+    let mut page = start & !(page_size - 1);
+    while page < end {
+        if !user_readable(page) {
+            return false;
+        }
+        page += page_size;
+    }
+    true
+}
+
 /// Invalidates this core's instruction cache (`ic iallu`, completed, then the pipeline
 /// resynchronised): for code another core wrote and cleaned to the point of unification.
 pub fn invalidate_local_instruction_cache() {

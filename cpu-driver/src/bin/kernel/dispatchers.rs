@@ -1,8 +1,8 @@
 //! This core's dispatchers (EL0 program instances): what one is (saved registers, FP/SIMD
-//! state, address space, capability space, state, same-core inbox, granted channels), the
-//! table of them with the frame pool they are built from and this core's capabilities, and
-//! loading one from the boot image. Choosing which one runs is [`crate::scheduler`]'s; changing
-//! them on request, [`crate::syscalls`]'. Uses [`crate::memory`], [`crate::capabilities`],
+//! state, address space, capability space, state, same-core inbox and line queue, granted
+//! channels), the table of them with the frame pool they are built from and this core's
+//! capabilities, and loading one from the boot image. Choosing which one runs is
+//! [`crate::scheduler`]'s; changing them on request, [`crate::syscalls`]'. Uses [`crate::memory`], [`crate::capabilities`],
 //! [`crate::mappings`] and [`crate::boot_image`].
 //!
 //! ASIDs are recycled (`cpu_driver::asid`): a dispatcher that ends gives its ASID back
@@ -26,6 +26,7 @@ use cpu_driver::asid::Asids;
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
 use cpu_driver::layout::{PAGE_SIZE, USER_MAPPABLE_BASE};
+use cpu_driver::line_queue::LineQueue;
 use cpu_driver::program;
 use cpu_driver::run_queue::RunState;
 use syscall_abi::SLOT_VNODE;
@@ -102,6 +103,8 @@ pub struct Dispatcher {
     pub grants: Vec<u64>,
     /// Same-core messages for it: (sender index, words).
     pub inbox: VecDeque<(u64, [u64; 3])>,
+    /// Same-core URPC lines for it (`line_send`; the `lines` module).
+    pub lines: LineQueue,
     /// The objects it is built from, retyped by `spawn` out of the RAM capability it was
     /// given and kept in kernel-held slots (root CNode, level-2 CNode, VNode, control block,
     /// the Frame of its tables, segments and stack); released when it ends. Empty for the boot
@@ -243,6 +246,7 @@ impl Dispatchers {
             run: RunState::new(),
             grants: Vec::new(),
             inbox: VecDeque::new(),
+            lines: LineQueue::new(),
             held: origin.held,
             control: origin.control,
             parent: origin.parent,

@@ -33,6 +33,8 @@ mod interrupts;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod irqs;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod lines;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod main_loop;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod mappings;

@@ -8,8 +8,8 @@
 //! [`crate::mappings`] (`vnode_map`, `vnode_unmap`, unmapping what delete and revoke remove),
 //! [`crate::channels`] (wake targets), [`crate::roll_call`] (whether it is over),
 //! [`crate::core_boot`] and [`crate::boot_image`] (starting another core),
-//! [`crate::interrupts`], [`crate::irqs`] (device interrupts for drivers at EL0), [`crate::power`]
-//! and [`crate::console`].
+//! [`crate::interrupts`], [`crate::irqs`] (device interrupts for drivers at EL0), [`crate::lines`]
+//! (the same-core line transport), [`crate::power`] and [`crate::console`].
 
 extern crate alloc;
 
@@ -19,7 +19,7 @@ use caps::{CSpace, CapAddr, CapError, CapType, Owner, Retype, Rights};
 
 use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::exception::TrapFrame;
-use cpu_driver::arch::aarch64::user::user_readable;
+use cpu_driver::arch::aarch64::user::{user_range_readable, user_readable};
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::Frames;
 use cpu_driver::kernel_region::{self, StartRefusal};
@@ -37,7 +37,7 @@ use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, INBOX_C
 use crate::mappings::{Refusal, TlbScope};
 use crate::scheduler::Scheduler;
 use crate::{
-    boot_image, capabilities, channels, core_boot, hotplug, interrupts, irqs, mappings, memory, power,
+    boot_image, capabilities, channels, core_boot, hotplug, interrupts, irqs, lines, mappings, memory, power,
     roll_call,
 };
 
@@ -119,6 +119,14 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
         Request::IrqClaim { irq } => irq_claim(s, irq),
         Request::IrqAck { irq } => irq_ack(s, irq),
         Request::DispatcherStop { dispatcher } => dispatcher_stop(s, dispatcher),
+        Request::LineSend { endpoint } => line_send(s, endpoint, &[lines::line_in_registers(frame)]),
+        Request::LineSendLines { endpoint, lines: ptr, count } => {
+            lines::lines_from_user(ptr, count).and_then(|lines| line_send(s, endpoint, &lines[..count]))
+        }
+        Request::LineRecv { which } => match s.current() {
+            Some(caller) => lines::receive(s.dispatchers(), caller, frame, which),
+            None => Err(Error::InvalidArgument),
+        },
     };
     frame.x[0] = match result {
         Ok(value) => value,
@@ -696,15 +704,8 @@ fn console_write(ptr: u64, len: u64) -> Result<u64, Error> {
         return Err(Error::InvalidArgument);
     }
     let end = ptr.checked_add(len).ok_or(Error::BadAddress)?;
-    if ptr < USER_MIN || end > USER_LIMIT {
+    if ptr < USER_MIN || end > USER_LIMIT || !user_range_readable(ptr, end) {
         return Err(Error::BadAddress);
-    }
-    let mut page = ptr & !(PAGE_SIZE - 1);
-    while page < end {
-        if !user_readable(page) {
-            return Err(Error::BadAddress);
-        }
-        page += PAGE_SIZE;
     }
     let mut buffer = [0u8; MAX_CONSOLE_WRITE as usize];
     // SAFETY: every page of [ptr, end) is mapped readable for EL0 in the installed address
@@ -837,20 +838,39 @@ fn grant(s: &mut Scheduler, peer: u64, dispatcher: u64) -> Result<u64, Error> {
 /// capability (write right) at `endpoint` names, with the Endpoint's badge, and wakes it.
 /// Authority to send is the Endpoint, never the target's index.
 fn send_local(s: &mut Scheduler, endpoint: CapAddr, words: [u64; 3]) -> Result<u64, Error> {
-    let slot = caller_cspace(s)?.slot(endpoint);
-    let endpoint = s.dispatchers().caps().lookup(slot, CapType::Endpoint, Rights::WRITE).map_err(refused)?;
-    let index = s.dispatchers().with_control(endpoint.base()).ok_or(Error::InvalidArgument)?;
+    let (index, badge) = endpoint_target(s, endpoint)?;
     match s.dispatchers().get_mut(index) {
         Some(target) if !target.run.ended() => {
             if target.inbox.len() >= INBOX_CAPACITY {
                 return Err(Error::WouldBlock);
             }
-            target.inbox.push_back((endpoint.badge(), words));
+            target.inbox.push_back((badge, words));
             target.wake();
             Ok(0)
         }
         _ => Err(Error::InvalidArgument),
     }
+}
+
+/// `line_send` and `line_send_lines`: `lines` for the dispatcher the Endpoint capability
+/// (write right) at `endpoint` names, all or none (see [`lines::send`]).
+fn line_send(
+    s: &mut Scheduler,
+    endpoint: CapAddr,
+    lines: &[[u64; syscall_abi::LINE_WORDS]],
+) -> Result<u64, Error> {
+    let (index, badge) = endpoint_target(s, endpoint)?;
+    lines::send(s.dispatchers(), index, badge, lines)
+}
+
+/// The dispatcher of this core the Endpoint capability at `endpoint` of the caller's space
+/// names, and its badge: an Endpoint (`WrongType`) with the write right (`Denied`) whose
+/// dispatcher still has a control block (`InvalidArgument`).
+fn endpoint_target(s: &mut Scheduler, endpoint: CapAddr) -> Result<(usize, u64), Error> {
+    let slot = caller_cspace(s)?.slot(endpoint);
+    let endpoint = s.dispatchers().caps().lookup(slot, CapType::Endpoint, Rights::WRITE).map_err(refused)?;
+    let index = s.dispatchers().with_control(endpoint.base()).ok_or(Error::InvalidArgument)?;
+    Ok((index, endpoint.badge()))
 }
 
 /// `endpoint_create(dispatcher, badge, dest)`: an Endpoint with `badge` to the dispatcher the

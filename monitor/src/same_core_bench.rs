@@ -1,0 +1,149 @@
+//! The same-core comparison the boot core's monitor runs after the latency benchmark: two
+//! `latency` programs on this core, each in its own address space, time round trips through
+//! the CPU driver's line transport (a whole URPC line each way) and through `send_local`
+//! (three words), and the monitor prints both beside the cross-core EL0 URPC round trip this
+//! boot measured (the boot core and the next online core), with the ratios:
+//!
+//! ```text
+//! same-core 0 rounds=10000 line p50_ns=... p99_ns=... send_local p50_ns=... p99_ns=...
+//! same-core 0 ratios (p50): line/send_local=... urpc 0-1 p50_ns=... line/urpc=... send_local/urpc=...
+//! ```
+//!
+//! The monitor binds them as it would any two programs: it spawns `latency` twice out of RAM
+//! retyped for each, with start arguments `SAME_CORE_ECHO` and `SAME_CORE_MEASURE`, gives each
+//! an Endpoint to itself (at `SLOT_MONITOR`, badged with the dispatcher index) and one to the
+//! other (at `SAME_CORE_PEER_SLOT`, badged `SAME_CORE_PEER_BADGE`), and says go. Afterwards
+//! their memory comes back (the RAM pieces are deleted once both ended).
+
+use alloc::string::String;
+
+use monitor::bench::{self, Failure, SameCore, RESULT_TIMEOUT_SECONDS};
+use monitor::local::{self, unpack, SAME_CORE_PEER_BADGE, SAME_CORE_PEER_SLOT};
+use userland::{cap_type, println, Error, SLOT_MONITOR, SLOT_SELF};
+
+use crate::Monitor;
+
+/// Slots of this monitor's space one program of the comparison takes: its RAM piece, its
+/// Dispatcher capability, and this monitor's Endpoint to it.
+#[derive(Clone, Copy)]
+struct Slots {
+    ram: u32,
+    dispatcher: u32,
+    endpoint: u32,
+}
+
+const ECHO: Slots = Slots { ram: 28, dispatcher: 29, endpoint: 30 };
+const MEASURE: Slots = Slots { ram: 31, dispatcher: 32, endpoint: 33 };
+/// Where an Endpoint is made before it is given.
+const GIVING: u32 = 34;
+/// Seconds the two programs have to end after the result (the echo ends when told).
+const END_SECONDS: u64 = 5;
+
+/// The comparison in flight: the measuring program's dispatcher index, and what it reported.
+#[derive(Default)]
+pub(crate) struct SameCoreRun {
+    measurer: Option<u64>,
+    outcome: Option<Result<SameCore, Failure>>,
+}
+
+impl Monitor {
+    /// Runs the comparison and prints its lines (or why it has none).
+    pub(crate) fn compare_same_core(&mut self) {
+        let core = self.core as u32;
+        let rounds = self.options.rounds;
+        self.same_core = SameCoreRun::default();
+        match self.start_same_core(rounds) {
+            Err(why) => println!("same-core {core} failed: {why}"),
+            Ok(()) => {
+                self.wait_for(RESULT_TIMEOUT_SECONDS, |m| m.same_core.outcome.is_some());
+                match self.same_core.outcome {
+                    Some(Ok(figures)) => {
+                        for line in bench::same_core_lines(core, rounds, figures, self.cross_core_urpc()) {
+                            println!("{line}");
+                        }
+                    }
+                    Some(Err(failure)) => println!("same-core {core} failed: {failure}"),
+                    None => println!("same-core {core} failed: {}", Failure::NoResult),
+                }
+            }
+        }
+        self.end_same_core();
+    }
+
+    /// The measuring program's `SAME_CORE_RESULT` or `SAME_CORE_FAILED` from `sender`.
+    pub(crate) fn heard_same_core(&mut self, sender: u64, words: [u64; 3]) {
+        if self.same_core.measurer != Some(sender) {
+            return;
+        }
+        let (line, send_local) = (unpack(words[1]), unpack(words[2]));
+        self.same_core.outcome = Some(match words[0] {
+            local::SAME_CORE_RESULT if line.0 != 0 && send_local.0 != 0 => Ok(SameCore { line, send_local }),
+            local::SAME_CORE_RESULT => Err(Failure::BelowResolution),
+            _ => Err(Failure::from_code(words[1] as u32).unwrap_or(Failure::NoResult)),
+        });
+    }
+
+    /// The EL0 URPC round trip this boot measured from this core to the next online one.
+    fn cross_core_urpc(&self) -> Option<(u32, u32, u32)> {
+        let boot = self.core as u32;
+        let next = (0..64).find(|&c| c != boot && self.online & (1u64 << c) != 0)?;
+        let ns = self.skb.as_ref()?.latency(boot as usize, next as usize)?;
+        Some((boot, next, u32::try_from(ns).ok()?))
+    }
+
+    /// Spawns the echo and the measurer, binds them to each other and says go.
+    fn start_same_core(&mut self, rounds: u64) -> Result<(), String> {
+        let refused = |what: &str, e: Error| alloc::format!("{what} refused: {e:?}");
+        let (module, info) =
+            userland::find_module("latency").ok_or_else(|| String::from("no latency module"))?;
+        for (slots, role) in [(ECHO, local::SAME_CORE_ECHO), (MEASURE, local::SAME_CORE_MEASURE)] {
+            crate::span::retype_free(cap_type::RAM, info.ram_bytes, slots.ram)
+                .ok_or_else(|| alloc::format!("no {} KiB of RAM free", info.ram_bytes >> 10))?;
+            let dispatcher = userland::spawn(module, slots.ram, slots.dispatcher, role)
+                .map_err(|e| refused("spawn", e))?;
+            give_endpoint(SLOT_SELF, dispatcher, slots.dispatcher, SLOT_MONITOR)
+                .map_err(|e| refused("its Endpoint to the monitor", e))?;
+            userland::endpoint_create(slots.dispatcher, 0, slots.endpoint)
+                .map_err(|e| refused("the monitor's Endpoint to it", e))?;
+            if role == local::SAME_CORE_MEASURE {
+                self.same_core.measurer = Some(dispatcher);
+            }
+        }
+        for (to, given) in [(MEASURE, ECHO), (ECHO, MEASURE)] {
+            give_endpoint(to.dispatcher, SAME_CORE_PEER_BADGE, given.dispatcher, SAME_CORE_PEER_SLOT)
+                .map_err(|e| refused("an Endpoint to the other", e))?;
+        }
+        for slots in [ECHO, MEASURE] {
+            userland::send_local(slots.endpoint, [local::SAME_CORE_GO, rounds, 0])
+                .map_err(|e| refused("go", e))?;
+        }
+        Ok(())
+    }
+
+    /// Waits (bounded) for both programs to end, stops what still runs, and gives their memory
+    /// back.
+    fn end_same_core(&mut self) {
+        let ended = |slots: Slots| {
+            userland::dispatcher_status(slots.dispatcher) != Ok(userland::DispatcherStatus::Running)
+        };
+        self.wait_for(END_SECONDS, |_| ended(ECHO) && ended(MEASURE));
+        for slots in [ECHO, MEASURE] {
+            if !ended(slots) {
+                let _ = userland::dispatcher_stop(slots.dispatcher);
+            }
+            for slot in [slots.endpoint, slots.dispatcher, slots.ram] {
+                let _ = userland::cap_delete(slot);
+            }
+        }
+        self.same_core = SameCoreRun::default();
+    }
+}
+
+/// Makes an Endpoint with `badge` to the dispatcher of the Dispatcher capability at `to` and
+/// gives it to the dispatcher of the one at `receiver`, at `slot` of its space.
+fn give_endpoint(to: u32, badge: u64, receiver: u32, slot: u32) -> Result<(), Error> {
+    let given = userland::endpoint_create(to, badge, GIVING)
+        .and_then(|()| userland::cap_give(receiver, GIVING, slot));
+    let _ = userland::cap_delete(GIVING);
+    given
+}
