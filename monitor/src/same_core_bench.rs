@@ -36,6 +36,8 @@ const ECHO: Slots = Slots { ram: 28, dispatcher: 29, endpoint: 30 };
 const MEASURE: Slots = Slots { ram: 31, dispatcher: 32, endpoint: 33 };
 /// Where an Endpoint is made before it is given.
 const GIVING: u32 = 34;
+/// The most round trips of each kind the comparison times.
+const SAME_CORE_MAX_ROUNDS: u64 = 10_000;
 /// Seconds the two programs have to end after the result (the echo ends when told).
 const END_SECONDS: u64 = 5;
 
@@ -50,7 +52,9 @@ impl Monitor {
     /// Runs the comparison and prints its lines (or why it has none).
     pub(crate) fn compare_same_core(&mut self) {
         let core = self.core as u32;
-        let rounds = self.options.rounds;
+        // Each round trip here is two system calls and two address-space switches (tens of
+        // microseconds under QEMU), so a long `bench-rounds=` does not stretch this part.
+        let rounds = self.options.rounds.min(SAME_CORE_MAX_ROUNDS);
         self.same_core = SameCoreRun::default();
         match self.start_same_core(rounds) {
             Err(why) => println!("same-core {core} failed: {why}"),

@@ -10,11 +10,9 @@
 //! sends it back (waking the measurer) and sleeps again. Both sides look at both kinds of
 //! message after each wake-up, lines first, so the two measurements make the same calls.
 
-use alloc::vec::Vec;
-
 use monitor::bench::{Failure, SameCore};
 use monitor::local::{self, pack, SAME_CORE_ECHO, SAME_CORE_MEASURE};
-use monitor::stats::{percentile, ticks_to_ns};
+use monitor::stats::{ticks_to_ns, TickHistogram};
 use urpc::Payload;
 use userland::kernel_line::{line_recv, line_send};
 use userland::{info, Error, Info};
@@ -131,7 +129,7 @@ where
     R: FnMut() -> Answer<bool>,
 {
     let patience = PATIENCE_SECONDS * frequency;
-    let mut samples: Vec<u32> = Vec::with_capacity(rounds as usize);
+    let mut samples = TickHistogram::new().map_err(|_| Failure::NoMemory)?;
     for n in 0..WARMUP + rounds {
         let start = userland::counter();
         let mut take = send(n)?;
@@ -148,11 +146,12 @@ where
         }
         let ticks = userland::counter() - start;
         if n >= WARMUP {
-            samples.push(ticks_to_ns(ticks, frequency).min(u64::from(u32::MAX)) as u32);
+            samples.record(ticks.min(u64::from(u32::MAX)) as u32).map_err(|_| Failure::NoMemory)?;
         }
     }
-    let p50 = percentile(&mut samples, 50).ok_or(Failure::NoResult)?;
-    let p99 = percentile(&mut samples, 99).ok_or(Failure::NoResult)?;
+    let ns = |ticks: u32| ticks_to_ns(u64::from(ticks), frequency).min(u64::from(u32::MAX)) as u32;
+    let p50 = samples.percentile(50).map(ns).ok_or(Failure::NoResult)?;
+    let p99 = samples.percentile(99).map(ns).ok_or(Failure::NoResult)?;
     if p50 == 0 {
         return Err(Failure::BelowResolution);
     }
