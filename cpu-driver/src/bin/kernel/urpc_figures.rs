@@ -176,32 +176,8 @@ fn measure(peer: Peer<'_>, rounds: u32, warmup: u32) -> Option<Measurement> {
     interrupts::wake(wake_target);
 
     let patience = patience_ticks();
-    // One wait for the whole batch, restarted by every answer: the counter is read at the
-    // batch's start and end, and by the wait only every `POLLS_PER_CLOCK_READ` empty polls (a
-    // read per poll would time the counter, whose every read under QEMU takes the emulator's
-    // lock, not the channel).
-    let mut deadline = waiting(patience);
-    let mut round_trip = |seq: u64| -> bool {
-        if !send(link, &Ping { seq, ts: 0 }) {
-            return false;
-        }
-        // A core that stops answering must not hang the boot; a host that deschedules a vCPU
-        // for a while must not fail the measurement either.
-        loop {
-            if let Ok(payload) = link.receiver.try_recv() {
-                deadline.progress();
-                return matches!(KernelMessage::decode(&payload), Ok(KernelMessage::Pong(p)) if p.seq == seq);
-            }
-            if deadline.expired() {
-                return false;
-            }
-            core::hint::spin_loop();
-        }
-    };
-    for seq in 0..u64::from(warmup) {
-        if !round_trip(seq) {
-            return None;
-        }
+    if !urpc_round_trips(link, 0, u64::from(warmup), patience, None) {
+        return None;
     }
     // Every round trip's ticks, for its median (80 KB for both figures; a boot without that
     // much kernel heap prints that the measurement failed rather than stopping).
@@ -210,13 +186,8 @@ fn measure(peer: Peer<'_>, rounds: u32, warmup: u32) -> Option<Measurement> {
         samples.try_reserve_exact(rounds as usize).ok().map(|()| samples)
     };
     let (mut urpc, mut limit) = (samples()?, samples()?);
-    let elapsed = |start: u64| (cpu::counter() - start).min(u64::from(u32::MAX)) as u32;
-    for seq in 0..u64::from(rounds) {
-        let start = cpu::counter();
-        if !round_trip(u64::from(warmup) + seq) {
-            return None;
-        }
-        urpc.push(elapsed(start));
+    if !urpc_round_trips(link, u64::from(warmup), u64::from(rounds), patience, Some(&mut urpc)) {
+        return None;
     }
 
     // The limit: one cache line, the boot core writes odd values and the peer even ones.
@@ -289,6 +260,49 @@ fn serve(link: &mut Link, line: Option<&'static AtomicU64>, total: u64) {
     }
     let Some(line) = line else { return };
     bounce_back(line, total, patience);
+}
+
+/// The boot core's URPC round trips `first..first + count` (a ping, then the pong with the
+/// same number), each timed into `samples` when given; false if the peer stopped answering
+/// for `patience` ticks or answered something else. One wait for the whole batch, restarted
+/// by every answer: the counter is read at each round trip's start and end, and by the wait
+/// only every `POLLS_PER_CLOCK_READ` empty polls (a read per poll would time the counter,
+/// whose every read under QEMU takes the emulator's lock, not the channel). Its own small
+/// function for the reason [`bounce_timed`] gives.
+#[inline(never)]
+fn urpc_round_trips(
+    link: &mut Link,
+    first: u64,
+    count: u64,
+    patience: u64,
+    mut samples: Option<&mut Vec<u32>>,
+) -> bool {
+    let mut deadline = waiting(patience);
+    for seq in first..first + count {
+        let start = cpu::counter();
+        if !send(link, &Ping { seq, ts: 0 }) {
+            return false;
+        }
+        // A core that stops answering must not hang the boot; a host that deschedules a vCPU
+        // for a while must not fail the measurement either.
+        let payload = loop {
+            if let Ok(payload) = link.receiver.try_recv() {
+                break payload;
+            }
+            if deadline.expired() {
+                return false;
+            }
+            core::hint::spin_loop();
+        };
+        if !matches!(KernelMessage::decode(&payload), Ok(KernelMessage::Pong(p)) if p.seq == seq) {
+            return false;
+        }
+        deadline.progress();
+        if let Some(samples) = samples.as_deref_mut() {
+            samples.push((cpu::counter() - start).min(u64::from(u32::MAX)) as u32);
+        }
+    }
+    true
 }
 
 /// The boot core's side of the raw bounce: `total` round trips on `line` (odd values out, even
