@@ -21,6 +21,7 @@ pub mod asid;
 pub mod boot_record;
 pub mod fallback_console;
 pub mod frames;
+pub mod gicv2_spi;
 pub mod inject;
 pub mod kernel_messages;
 pub mod kernel_region;

@@ -63,7 +63,7 @@ fn the_shell_answers_every_command_and_halts() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "scripts/run shell: {stderr}\n{console}");
     let has = |line: &str| console.lines().any(|l| l == line);
-    assert!(has("console: driving the UART's receive side at EL0 (IRQ capability claimed)"), "{console}");
+    assert!(has("console: driving the PL011's receive side at EL0 (IRQ capability claimed)"), "{console}");
     assert!(has("shell on core 0: type 'help' for the commands"), "{console}");
     let s = sections(&console);
     let lines = |command: &str, n: usize| output_of(&s, command, n).to_vec();
