@@ -355,7 +355,8 @@ impl Monitor {
                 }
                 println!("halt: powering off");
                 let _ = userland::power_off();
-                alloc::vec![String::from("error: the machine did not power off")]
+                // No PSCI (a Raspberry Pi on the stock firmware's spin tables): nothing can.
+                alloc::vec![String::from("halt: nothing powers this machine off (no PSCI); it stays on")]
             }
             (Command::Ps, _) => {
                 println!("id     core  program    state");

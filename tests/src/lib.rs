@@ -65,6 +65,9 @@ pub struct Qemu {
     /// Stop QEMU once a console line starts with this marker and output has settled
     /// (for machines that cannot power off).
     pub stop_at: Option<String>,
+    /// A file QEMU reads as its standard input (the console's input where a serial port is a
+    /// `stdio` chardev); none: the empty input.
+    pub input: Option<PathBuf>,
 }
 
 /// What a run printed and how it ended.
@@ -148,7 +151,40 @@ impl Qemu {
             disks: Vec::new(),
             extra_args: Vec::new(),
             stop_at: None,
+            input: None,
         }
+    }
+
+    /// QEMU `raspi4b` booting `kernel` (the SD card's `kernel8.img`) with `dtb`, as the Pi's
+    /// firmware would: four Cortex-A72, the console on the second serial port (the mini-UART the
+    /// tree's `stdout-path` names; the first, the PL011, is Bluetooth on the board). Nothing
+    /// powers a Pi off: the run stops at `stop_at` (`all <n> cores up` unless changed).
+    pub fn raspi4b(kernel: PathBuf, dtb: PathBuf) -> Self {
+        Qemu {
+            machine: "raspi4b".into(),
+            cpu: "cortex-a72".into(),
+            smp: 4,
+            memory: "2G".into(),
+            dtb: Some(dtb),
+            kernel,
+            serials: vec!["null".into(), "stdio".into()],
+            stop_at: Some("all ".into()),
+            ..Qemu::big_little()
+        }
+    }
+
+    /// This machine with `input` typed on its console: the `stdio` serial port becomes a
+    /// `stdio` chardev reading QEMU's standard input, which is `input` (Ctrl-C bytes go to the
+    /// guest, not to QEMU).
+    pub fn typing(mut self, input: PathBuf) -> Self {
+        for serial in &mut self.serials {
+            if serial == "stdio" {
+                *serial = "chardev:console".into();
+            }
+        }
+        self.extra_args.extend(["-chardev".into(), "stdio,id=console,signal=off".into()]);
+        self.input = Some(input);
+        self
     }
 
     /// [`Qemu::big_little`] with `append` and `semihosting-exit` on the command line and QEMU's
@@ -203,7 +239,10 @@ impl Qemu {
         command
             .args(["-M", &self.machine, "-cpu", &self.cpu, "-smp", &self.smp.to_string()])
             .args(["-m", &self.memory, "-nographic", "-no-reboot", "-monitor", "none"])
-            .stdin(Stdio::null())
+            .stdin(match &self.input {
+                Some(file) => Stdio::from(std::fs::File::open(file).expect("the console input file")),
+                None => Stdio::null(),
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for serial in &self.serials {

@@ -200,6 +200,7 @@ mod tests {
         assert_eq!(uart.read_byte(), Ok(Some(b'a')));
         assert_eq!(uart.read_byte(), Ok(Some(b'b')));
         assert_eq!(uart.read_byte(), Ok(None));
+        assert_eq!(bank.waiting(), 0, "the errored byte was read off the FIFO, not left");
     }
 
     #[test]

@@ -29,10 +29,6 @@ pub trait ReceiveUart {
     fn name(&self) -> &'static str;
     /// Turns on the receive interrupts (and the receiver, where the firmware may leave it off).
     fn enable(&mut self) -> Result<(), Error>;
-    /// What [`enable`](ReceiveUart::enable) found out about this UART worth a line, if anything.
-    fn found(&self) -> Option<&'static str> {
-        None
-    }
     /// After the interrupt fired, before the FIFO is emptied: whether this UART raised it
     /// (the line may be shared), having cleared every cause reading the data does not clear.
     /// A byte arriving after this raises the interrupt again, so none is left without one.

@@ -101,9 +101,6 @@ fn run() -> u64 {
         return 1;
     }
     println!("console: driving the {}'s receive side at EL0 (IRQ capability claimed)", uart.name());
-    if let Some(found) = uart.found() {
-        println!("console: {found}");
-    }
     let (mut interrupts, mut bytes, mut others) = (0u64, 0u64, 0u64);
     loop {
         while let Ok((_, words)) = userland::recv_local() {
