@@ -23,6 +23,7 @@ pub mod fallback_console;
 pub mod frames;
 pub mod gicv2_spi;
 pub mod inject;
+pub mod input_line;
 pub mod kernel_messages;
 pub mod kernel_region;
 pub mod layout;

@@ -70,11 +70,65 @@ pub struct Qemu {
     pub input: Option<PathBuf>,
 }
 
+/// What a terminal shows for `raw` console output, line by line: carriage return, backspace
+/// and the VT100 sequences the console's input line uses (`ESC [ K` erase to the end of the
+/// line, `ESC [ n C` / `ESC [ n D` cursor right / left) applied as a terminal applies them, so
+/// a line typed and edited key by key reads as it ended up. Other escape sequences are dropped.
+pub fn terminal(raw: &str) -> String {
+    let mut screen = String::new();
+    let mut line: Vec<char> = Vec::new();
+    let mut cursor = 0usize;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => cursor = 0,
+            '\n' => {
+                screen.extend(line.drain(..));
+                screen.push('\n');
+                cursor = 0;
+            }
+            '\u{8}' => cursor = cursor.saturating_sub(1),
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                // Parameter bytes (digits, `;`, `?`...), then the final byte.
+                let mut parameters = String::new();
+                while let Some(p) = chars.peek().filter(|p| ('0'..='?').contains(p)) {
+                    parameters.push(*p);
+                    chars.next();
+                }
+                let n = parameters.parse().unwrap_or(1);
+                match chars.next() {
+                    Some('K') => line.truncate(cursor),
+                    Some('C') => cursor += n,
+                    Some('D') => cursor = cursor.saturating_sub(n),
+                    _ => {}
+                }
+            }
+            c => {
+                while line.len() < cursor {
+                    line.push(' ');
+                }
+                if cursor < line.len() {
+                    line[cursor] = c;
+                } else {
+                    line.push(c);
+                }
+                cursor += 1;
+            }
+        }
+    }
+    screen.extend(line);
+    screen
+}
+
 /// What a run printed and how it ended.
 #[derive(Debug)]
 pub struct Run {
     /// Everything on the serial console (carriage returns removed).
     pub console: String,
+    /// The console as a terminal shows it ([`terminal`]): what the shell's key-by-key echo
+    /// leaves on each line.
+    pub terminal: String,
     /// QEMU's exit status; `None` if it was killed at the deadline or stopped at the marker.
     pub status: Option<ExitStatus>,
     /// Whether the harness stopped QEMU after the [`Qemu::stop_at`] marker (not the deadline).
@@ -369,8 +423,9 @@ impl Running {
         if let Some(mut err) = self.child.stderr.take() {
             let _ = err.read_to_string(&mut stderr);
         }
-        let console = String::from_utf8_lossy(&bytes).replace('\r', "");
-        let run = Run { console, status, stopped_at_marker, wall_time: self.started.elapsed() };
+        let raw = String::from_utf8_lossy(&bytes);
+        let (console, terminal) = (raw.replace('\r', ""), terminal(&raw));
+        let run = Run { console, terminal, status, stopped_at_marker, wall_time: self.started.elapsed() };
         eprintln!(
             "--- console ({:?}{}, {:.1} s) ---\n{}{}",
             run.status,
@@ -397,4 +452,21 @@ impl Drop for Running {
 pub fn free_local_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a local port");
     listener.local_addr().expect("local address").port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal;
+
+    #[test]
+    fn a_terminal_shows_lines_as_their_edits_leave_them() {
+        // The kernel's line ends; a prompt drawn, keys echoed, a redraw after a backspace.
+        assert_eq!(terminal("boot\r\n\rmk> \x1b[Kh\x1b[K"), "boot\nmk> h");
+        assert_eq!(terminal("\rmk> \x1b[Khelx\rmk> hel\x1b[Kp\r\n"), "mk> help\n");
+        // Cursor left twice, an insertion redrawn, then to the end before the new line.
+        assert_eq!(terminal("\rmk> ab\x1b[2D\rmk> Xab\x1b[K\x1b[2D\x1b[2C\r\n"), "mk> Xab\n");
+        // Another core's line printed over the shown line, which comes back after it.
+        assert_eq!(terminal("\rmk> pi\r\x1b[Kcore 3 up\r\nmk> pi"), "core 3 up\nmk> pi");
+        assert_eq!(terminal("ab\u{8}\u{8}x\x1b[?25h"), "xb", "backspace moves; unknown sequences dropped");
+    }
 }

@@ -244,8 +244,7 @@ pub enum Call {
     /// When it fires, the kernel masks it at the interrupt controller, records it for the
     /// handler and wakes the handler (a `wait` returns); it stays masked until
     /// [`Call::IrqAck`]. Refused: `InvalidArgument` for an interrupt that is not a shared
-    /// peripheral one (INTID 32 to 1019) or a GIC without affinity routing (GICv2 here),
-    /// `Denied` when a dispatcher that has not ended claimed it already (on this core, or
+    /// peripheral one (INTID 32 to 1019) or that the controller does not implement, `Denied` when a dispatcher that has not ended claimed it already (on this core, or
     /// routed to another core by a live claim there is not checked: one capability, one
     /// driver).
     IrqClaim = 39,
@@ -259,7 +258,19 @@ pub enum Call {
     /// back to their RAM and `dispatcher_status` says [`STATUS_STOPPED`]. `InvalidArgument`
     /// for the caller itself (it calls `exit`) and for a dispatcher that ended already.
     DispatcherStop = 41,
+    /// `console_input_line(ptr, len, cursor, enter)`: the line being typed at the console
+    /// (printable ASCII, prompt included, at most [`INPUT_LINE_MAX`] bytes) with the cursor
+    /// `cursor` bytes into it. The kernel shows it on the console at once (only what changed)
+    /// and, while it is shown, takes it off before printing any other line and draws it again
+    /// after, so lines other cores print stay whole. `enter` = 1: the line is done; it stays
+    /// on the console, followed by a new line, and is forgotten. `Denied` off the core that
+    /// owns the console (the boot core), `InvalidArgument` for a line too long, a byte that is
+    /// not printable or a cursor past the end, `BadAddress` for memory the caller cannot read.
+    ConsoleInputLine = 50,
 }
+
+/// Bytes of the longest line [`Call::ConsoleInputLine`] takes.
+pub const INPUT_LINE_MAX: u64 = 200;
 
 /// [`Call::InjectFault`]: the CPU driver panics (its panic path runs for real).
 pub const FAULT_KERNEL_PANIC: u64 = 0;
@@ -419,6 +430,7 @@ impl Call {
             39 => Call::IrqClaim,
             40 => Call::IrqAck,
             41 => Call::DispatcherStop,
+            50 => Call::ConsoleInputLine,
             _ => return None,
         })
     }
