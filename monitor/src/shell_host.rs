@@ -1,7 +1,8 @@
 //! The boot core's monitor as host of the serial console's shell (`shell` on the kernel
-//! command line, `scripts/run shell`): it spawns the console driver (`console`), gives it the
-//! console UART's IRQ and device Frame capabilities the kernel made for it, and spawns the shell
-//! (`shell`). The driver's bytes come here and go on to the shell; the shell's commands come
+//! command line, `scripts/run shell`): it spawns the console driver (`console`), started with
+//! the console UART's description from the device tree (`console::choose::Uart`: which driver,
+//! where), gives it the UART's IRQ and device Frame capabilities the kernel made for it, and
+//! spawns the shell (`shell`). The driver's bytes come here and go on to the shell; the shell's commands come
 //! here, are answered on the console (whole lines: the kernel's per-core console rings keep
 //! them from interleaving with other cores' lines) and end with `DONE` to the shell. `halt`
 //! powers the machine off. The commands' text comes from `monitor::shell_answers`.

@@ -15,7 +15,7 @@
 //! interrupt a driver at EL0 claimed is routed to its core ([`Gic::route_spi_here`]), masked
 //! when taken and kept for the kernel to deliver ([`Gic::take_spis`]), and unmasked when the
 //! driver acknowledges ([`Gic::unmask_spi`]). On GICv2 the SPI register writes are
-//! `crate::gicv2_spi`'s (host-tested), over the mapped distributor ([`MappedDistributor`]).
+//! `crate::gicv2_spi`'s (host-tested), over the mapped distributor (`MappedDistributor`).
 
 use core::ptr::NonNull;
 
@@ -308,7 +308,7 @@ impl Gic {
     /// Sets the trigger of shared peripheral interrupt `intid` as the device tree gives it, and
     /// leaves it masked. Called by the boot core before any other core starts, when the kernel
     /// makes the interrupt's IRQ capability (the configuration word it rewrites holds 15 other
-    /// interrupts' fields: `gicv2_spi::configure`). On GICv2 it also gets [`SPI_PRIORITY`].
+    /// interrupts' fields: `gicv2_spi::configure`). On GICv2 it also gets `SPI_PRIORITY`.
     pub fn configure_spi(&mut self, intid: u32, trigger: Trigger) -> Result<(), SpiError> {
         let id = spi_id(intid)?;
         match &mut self.version {
