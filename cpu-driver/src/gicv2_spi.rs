@@ -35,9 +35,10 @@ pub const GICD_ITARGETSR: usize = 0x800;
 /// `GICD_ICFGRn`: two bits per INTID; the upper one set is edge-triggered.
 pub const GICD_ICFGR: usize = 0xc00;
 
-/// The first SPI and the first special INTID.
-const FIRST_SPI: u32 = 32;
-const FIRST_SPECIAL: u32 = 1020;
+/// The first SPI's INTID (every GIC version).
+pub const FIRST_SPI: u32 = 32;
+/// The first special INTID (1020-1023: spurious and the like), one past the last SPI.
+pub const FIRST_SPECIAL: u32 = 1020;
 
 /// How an interrupt signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

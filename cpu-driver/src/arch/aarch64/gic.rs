@@ -25,7 +25,10 @@ use arm_gic::gicv3::{GicCpuInterface, GicV3, SgiTarget, SgiTargetGroup};
 use arm_gic::{IntId, InterruptGroup, UniqueMmioPointer};
 
 use crate::boot_record::GicConfig;
-use crate::gicv2_spi::{self, Distributor, Trigger};
+// `GICD_ITARGETSR0`'s first byte (GICv2) reads as the reading core's CPU interface mask.
+use crate::gicv2_spi::{
+    self, Distributor, Trigger, FIRST_SPECIAL, FIRST_SPI, GICD_ITARGETSR as GICD_ITARGETSR0,
+};
 
 /// The SGI a core sends to wake another (URPC notification, report in).
 pub const SGI_WAKE: u32 = 1;
@@ -34,8 +37,6 @@ pub const SGI_WAKE: u32 = 1;
 pub const TIMER_INTID: u32 = super::timer::PHYSICAL_INTID;
 /// Offset of GICC_CTLR in the GICv2 CPU interface (banked: this core's interface).
 const GICC_CTLR: u64 = 0x000;
-/// Offset of GICD_ITARGETSR0 (GICv2): its first byte reads as this core's CPU interface mask.
-const GICD_ITARGETSR0: u64 = 0x800;
 /// The priority a claimed SPI gets on GICv2 (that of the wake SGI and the timer: all three
 /// under the priority mask 0xff). On GICv3 the stub's defaults stay.
 const SPI_PRIORITY: u8 = 0x80;
@@ -76,9 +77,6 @@ pub struct Gic {
 
 /// Words of [`Gic`]'s taken-SPI set: INTIDs up to 1023.
 const SPI_WORDS: usize = 16;
-/// The first shared peripheral interrupt and the first special INTID.
-const FIRST_SPI: u32 = 32;
-const FIRST_SPECIAL: u32 = 1020;
 
 /// Why a shared peripheral interrupt could not be routed here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,7 +194,7 @@ pub unsafe fn own_target(config: &GicConfig, mpidr: u64, to_va: impl Fn(u64) -> 
     if config.version != 2 {
         return mpidr;
     }
-    match to_va(config.distributor_pa + GICD_ITARGETSR0) {
+    match to_va(config.distributor_pa + GICD_ITARGETSR0 as u64) {
         // SAFETY: a read-only banked register of the distributor, mapped per the caller.
         Some(va) => u64::from(unsafe { core::ptr::read_volatile(va as *const u8) }),
         None => 0,
@@ -337,7 +335,7 @@ impl Gic {
         let id = spi_id(intid)?;
         match &mut self.version {
             Version::V2(_, gicd) => {
-                let own = (gicd.read32(GICD_ITARGETSR0 as usize) & 0xff) as u8;
+                let own = (gicd.read32(GICD_ITARGETSR0) & 0xff) as u8;
                 Ok(gicv2_spi::route(gicd, intid, own)?)
             }
             Version::V3 { gic, .. } => {
