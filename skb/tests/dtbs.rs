@@ -29,6 +29,9 @@ fn the_console_uart_s_interrupt_is_its_gic_intid() {
 #[test]
 fn the_console_uart_s_interrupt_trigger_is_its_flags_cell() {
     let trigger = |dtb: &[u8]| Skb::from_dtb(dtb).unwrap().console.unwrap().irq_trigger;
+    // A made-up tree's edge-triggered UART (IRQ_TYPE_EDGE_RISING, 1), SPI 5.
+    let edge = Skb::from_dtb(&fixture("synthetic/three-classes.dtb")).unwrap().console.unwrap();
+    assert_eq!((edge.intid, edge.irq_trigger), (Some(37), Some(IrqTrigger::Edge)));
     // All three say IRQ_TYPE_LEVEL_HIGH (4): QEMU virt's PL011, RockPro64's DesignWare UART,
     // the Pi 4's mini-UART.
     assert_eq!(trigger(&fixture("qemu-virt-gicv3.dtb")), Some(IrqTrigger::Level));
