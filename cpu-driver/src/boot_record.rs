@@ -72,6 +72,9 @@ pub struct ConsoleConfig {
     /// The GIC INTID of its interrupt (0: none known), for the console driver's IRQ
     /// capability.
     pub intid: u64,
+    /// How that interrupt signals, from the device tree (`gicv2_spi::Trigger::to_record`:
+    /// 1 level, 2 edge, 0 not given).
+    pub irq_trigger: u64,
 }
 
 /// Where the interrupt controller is and how to reach the boot core through it.
@@ -322,6 +325,7 @@ impl BootRecord {
                 clock_hz: 0,
                 line: 0,
                 intid: 0,
+                irq_trigger: 0,
             },
             gic: GicConfig { version: 0, distributor_pa: 0, cpu_pa: 0, core_count: 0, boot_core_target: 0 },
             shared_pa: 0,

@@ -80,6 +80,7 @@ pub const fn parse(spec: &str) -> Result<Option<ConsoleConfig>, SpecError> {
         clock_hz: 0,
         line: 0,
         intid: 0,
+        irq_trigger: 0,
     }))
 }
 

@@ -51,6 +51,7 @@ pub enum Request {
     Exit { code: u64 },
     Yield,
     ConsoleWrite { ptr: u64, len: u64 },
+    ConsoleInputLine { ptr: u64, len: u64, cursor: u64, enter: bool },
     Info { what: Info, arg: u64 },
     Wait { timeout: u64 },
     Notify { core: u64 },
@@ -193,6 +194,16 @@ pub fn decode(number: u64, x: [u64; 6]) -> Result<Request, Error> {
         Call::Exit => Request::Exit { code: x[0] },
         Call::Yield => Request::Yield,
         Call::ConsoleWrite => Request::ConsoleWrite { ptr: x[0], len: x[1] },
+        Call::ConsoleInputLine => Request::ConsoleInputLine {
+            ptr: x[0],
+            len: x[1],
+            cursor: x[2],
+            enter: match x[3] {
+                0 => false,
+                1 => true,
+                _ => return Err(Error::InvalidArgument),
+            },
+        },
         Call::Info => Request::Info { what: Info::from_raw(x[0]).ok_or(Error::NoSuchCall)?, arg: x[1] },
         Call::Wait => Request::Wait { timeout: x[0] },
         Call::Notify => Request::Notify { core: x[0] },
@@ -380,6 +391,21 @@ mod tests {
             Err(CAP(CapError::InvalidAddress))
         );
         assert_eq!(decode(42, [0; 6]), Err(Error::NoSuchCall), "42 names no call");
+    }
+
+    #[test]
+    fn the_input_line_call_takes_enter_as_0_or_1_only() {
+        let call = Call::ConsoleInputLine as u64;
+        assert_eq!(call, 50);
+        assert_eq!(
+            decode(call, [0x1000, 6, 4, 0, 0, 0]),
+            Ok(Request::ConsoleInputLine { ptr: 0x1000, len: 6, cursor: 4, enter: false })
+        );
+        assert_eq!(
+            decode(call, [0x1000, 6, 6, 1, 0, 0]),
+            Ok(Request::ConsoleInputLine { ptr: 0x1000, len: 6, cursor: 6, enter: true })
+        );
+        assert_eq!(decode(call, [0x1000, 6, 6, 2, 0, 0]), Err(Error::InvalidArgument));
     }
 
     #[test]

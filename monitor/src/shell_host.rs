@@ -1,7 +1,8 @@
 //! The boot core's monitor as host of the serial console's shell (`shell` on the kernel
-//! command line, `scripts/run shell`): it spawns the console driver (`console`), gives it the
-//! console UART's IRQ and device Frame capabilities the kernel made for it, and spawns the shell
-//! (`shell`). The driver's bytes come here and go on to the shell; the shell's commands come
+//! command line, `scripts/run shell`): it spawns the console driver (`console`), started with
+//! the console UART's description from the device tree (`console::choose::Uart`: which driver,
+//! where), gives it the UART's IRQ and device Frame capabilities the kernel made for it, and
+//! spawns the shell (`shell`). The driver's bytes come here and go on to the shell; the shell's commands come
 //! here, are answered on the console (whole lines: the kernel's per-core console rings keep
 //! them from interleaving with other cores' lines) and end with `DONE` to the shell. `halt`
 //! powers the machine off. The commands' text comes from `monitor::shell_answers`.
@@ -18,6 +19,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use console::choose::Uart;
 use monitor::local::SERVICE_LATENCY;
 use monitor::messages::{shell_op, MonitorMessage, ShellAsk, ShellDone, ShellPing, ShellPong};
 use monitor::shell_answers;
@@ -99,7 +101,19 @@ impl Monitor {
             return false;
         }
         let mut host = core::mem::take(&mut self.shell);
-        match self.launch(&mut host, "console") {
+        let uart = self.skb.as_ref().and_then(|skb| skb.console.as_ref()).map(|uart| {
+            let compatibles: Vec<&str> = uart.compatibles.iter().map(String::as_str).collect();
+            (
+                uart.path.clone(),
+                Uart::from_device_tree(&compatibles, uart.base, uart.reg_shift, uart.reg_io_width),
+            )
+        });
+        let launched = match uart {
+            Some((_, Ok(uart))) => self.launch(&mut host, "console", uart.to_argument()),
+            Some((path, Err(refusal))) => Err(alloc::format!("no driver for the UART {path} ({refusal:?})")),
+            None => Err(String::from("the device tree names no console UART")),
+        };
+        match launched {
             Ok(driver) => {
                 let given = [
                     (SLOT_CONSOLE_IRQ, shell::DRIVER_IRQ_SLOT),
@@ -117,7 +131,7 @@ impl Monitor {
             }
             Err(e) => println!("monitor {}: cannot start the console driver: {e}", self.core),
         }
-        match self.launch(&mut host, "shell") {
+        match self.launch(&mut host, "shell", 0) {
             Ok(shell) => host.shell = Some(shell.dispatcher),
             Err(e) => println!("monitor {}: cannot start the shell: {e}", self.core),
         }
@@ -126,10 +140,10 @@ impl Monitor {
         running
     }
 
-    /// Spawns boot module `name` on this core out of RAM retyped for it, with Endpoints both
-    /// ways (as the monitor's own programs: its Endpoint to this monitor at `SLOT_MONITOR`,
+    /// Spawns boot module `name` on this core, started with `argument`, out of RAM retyped for
+    /// it, with Endpoints both ways (as the monitor's own programs: its Endpoint to this monitor at `SLOT_MONITOR`,
     /// badged with its dispatcher index).
-    fn launch(&mut self, host: &mut ShellHost, name: &str) -> Result<Launched, String> {
+    fn launch(&mut self, host: &mut ShellHost, name: &str, argument: u64) -> Result<Launched, String> {
         if host.next >= MAX_LAUNCHED {
             return Err(alloc::format!("no slot left ({MAX_LAUNCHED} programs launched)"));
         }
@@ -151,7 +165,7 @@ impl Monitor {
         host.next += 1;
         crate::span::retype_free(cap_type::RAM, info.ram_bytes, base)
             .ok_or_else(|| alloc::format!("no {} KiB of RAM free", info.ram_bytes >> 10))?;
-        let dispatcher = userland::spawn(module, base, base + 1, 0).map_err(|e| {
+        let dispatcher = userland::spawn(module, base, base + 1, argument).map_err(|e| {
             let _ = userland::cap_delete(base);
             alloc::format!("spawn refused: {e:?}")
         })?;
@@ -281,7 +295,7 @@ impl Monitor {
                 let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
                 let name = core::str::from_utf8(&name[..end]).unwrap_or("");
                 let mut host = core::mem::take(&mut self.shell);
-                let result = self.launch(&mut host, name);
+                let result = self.launch(&mut host, name, 0);
                 self.shell = host;
                 match result {
                     Ok(program) => {
@@ -342,7 +356,8 @@ impl Monitor {
                 }
                 println!("halt: powering off");
                 let _ = userland::power_off();
-                alloc::vec![String::from("error: the machine did not power off")]
+                // No PSCI (a Raspberry Pi on the stock firmware's spin tables): nothing can.
+                alloc::vec![String::from("halt: nothing powers this machine off (no PSCI); it stays on")]
             }
             (Command::Ps, _) => {
                 println!("id     core  program    state");
@@ -550,7 +565,7 @@ impl Monitor {
             return true;
         }
         let mut host = core::mem::take(&mut self.shell);
-        let launched = self.launch(&mut host, "latency");
+        let launched = self.launch(&mut host, "latency", 0);
         self.shell = host;
         if let Err(e) = launched {
             println!("error: core {}: cannot start latency: {e}", self.core);

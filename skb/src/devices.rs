@@ -177,6 +177,19 @@ pub struct Console {
     /// The GIC INTID of its interrupt (receive and transmit share one line on every UART
     /// here), when its interrupt parent is a GIC (see `uart_intid`).
     pub intid: Option<u32>,
+    /// How that interrupt signals, from the flags cell of its `interrupts` (see
+    /// `uart_irq_trigger`).
+    pub irq_trigger: Option<IrqTrigger>,
+}
+
+/// How a GIC interrupt signals: the flags cell of the GIC bindings (`IRQ_TYPE_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqTrigger {
+    /// Level sensitive (`IRQ_TYPE_LEVEL_HIGH`, 4; `LEVEL_LOW`, 8, through an inverter outside
+    /// the GIC, which takes only active-high levels).
+    Level,
+    /// Edge triggered (`IRQ_TYPE_EDGE_RISING`, 1; `EDGE_FALLING`, 2, likewise inverted).
+    Edge,
 }
 
 /// How the console was found, best first.
@@ -443,6 +456,7 @@ fn uart_at(
         clock_hz: uart_clock(tree, node),
         found_by,
         intid: uart_intid(tree, node),
+        irq_trigger: uart_irq_trigger(tree, node),
     }))
 }
 
@@ -452,6 +466,22 @@ fn uart_at(
 /// or the nearest ancestor's) is a GIC. `None` for anything else (an interrupt behind another
 /// controller, as the Raspberry Pi's mini-UART through its local controller on some trees).
 pub fn uart_intid(tree: &Tree, node: usize) -> Option<u32> {
+    gic_interrupt(tree, node).map(|(intid, _)| intid)
+}
+
+/// How `node`'s first interrupt (the one [`uart_intid`] reads) signals: the flags cell's trigger
+/// bits (3:0); `None` where [`uart_intid`] finds no GIC interrupt or the flags name no trigger
+/// (0, `IRQ_TYPE_NONE`, or several at once).
+pub fn uart_irq_trigger(tree: &Tree, node: usize) -> Option<IrqTrigger> {
+    match gic_interrupt(tree, node)?.1 & 0xf {
+        1 | 2 => Some(IrqTrigger::Edge),
+        4 | 8 => Some(IrqTrigger::Level),
+        _ => None,
+    }
+}
+
+/// `node`'s first interrupt as a GIC INTID and its flags cell (see [`uart_intid`]).
+fn gic_interrupt(tree: &Tree, node: usize) -> Option<(u32, u64)> {
     let mut at = Some(node);
     let mut parent = None;
     for _ in 0..64 {
@@ -467,18 +497,20 @@ pub fn uart_intid(tree: &Tree, node: usize) -> Option<u32> {
         return None;
     }
     // Three cells, or four where a GICv3 partitions its PPIs (the fourth cell names the
-    // partition; the first two mean the same).
+    // partition; the first three mean the same).
     if !matches!(tree.prop_u32(gic, "#interrupt-cells"), Some(3 | 4)) {
         return None;
     }
     let cells = tree.prop(node, "interrupts")?;
     let kind = read_cells(cells, 0, 1)?;
     let number = u32::try_from(read_cells(cells, 1, 1)?).ok()?;
-    match kind {
+    let flags = read_cells(cells, 2, 1).unwrap_or(0);
+    let intid = match kind {
         0 => number.checked_add(32).filter(|&intid| intid < 1020),
         1 => number.checked_add(16).filter(|&intid| intid < 32),
         _ => None,
-    }
+    }?;
+    Some((intid, flags))
 }
 
 /// `/chosen/bootargs`.

@@ -51,8 +51,8 @@ use alloc::vec::Vec;
 pub use builds::{build_for, build_for_midr, CpuDriverBuild, PORTABLE_BUILD};
 pub use cpus::{CacheLevel, Caches, Cpu, EnableMethod};
 pub use devices::{
-    stdout_options, Console, ConsoleSource, InterruptController, LineFormat, MemoryRange, Parity, Psci,
-    PsciConduit, Timer, UartKind,
+    stdout_options, Console, ConsoleSource, InterruptController, IrqTrigger, LineFormat, MemoryRange, Parity,
+    Psci, PsciConduit, Timer, UartKind,
 };
 pub use error::{Error, Warning};
 pub use microarch::{

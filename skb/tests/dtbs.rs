@@ -2,8 +2,8 @@
 //! from QEMU's own `virt` trees, including one as QEMU patches it (with FDT_NOP tokens).
 
 use skb::{
-    CpuDriverBuild, EnableMethod, InterruptController, LineFormat, MemoryRange, Parity, PsciConduit, Skb,
-    UartKind,
+    CpuDriverBuild, EnableMethod, InterruptController, IrqTrigger, LineFormat, MemoryRange, Parity,
+    PsciConduit, Skb, UartKind,
 };
 
 fn board(name: &str) -> Vec<u8> {
@@ -24,6 +24,20 @@ fn the_console_uart_s_interrupt_is_its_gic_intid() {
     assert_eq!(intid(&fixture("qemu-virt-gicv3.dtb")), Some(33));
     assert_eq!(intid(&board("rk3399-rockpro64.dtb")), Some(132));
     assert_eq!(intid(&board("bcm2711-rpi-4-b.dtb")), Some(125));
+}
+
+#[test]
+fn the_console_uart_s_interrupt_trigger_is_its_flags_cell() {
+    let trigger = |dtb: &[u8]| Skb::from_dtb(dtb).unwrap().console.unwrap().irq_trigger;
+    // A made-up tree's edge-triggered UART (IRQ_TYPE_EDGE_RISING, 1), SPI 5.
+    let edge = Skb::from_dtb(&fixture("synthetic/three-classes.dtb")).unwrap().console.unwrap();
+    assert_eq!((edge.intid, edge.irq_trigger), (Some(37), Some(IrqTrigger::Edge)));
+    // All three say IRQ_TYPE_LEVEL_HIGH (4): QEMU virt's PL011, RockPro64's DesignWare UART,
+    // the Pi 4's mini-UART.
+    assert_eq!(trigger(&fixture("qemu-virt-gicv3.dtb")), Some(IrqTrigger::Level));
+    assert_eq!(trigger(&board("rk3399-rockpro64.dtb")), Some(IrqTrigger::Level));
+    assert_eq!(trigger(&board("bcm2711-rpi-4-b.dtb")), Some(IrqTrigger::Level));
+    assert_eq!(trigger(&board("rk3588-rock-5b.dtb")), Some(IrqTrigger::Level));
 }
 
 fn summary(skb: &Skb) -> Vec<(u64, Option<u32>, u32, u8)> {

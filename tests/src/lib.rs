@@ -65,6 +65,60 @@ pub struct Qemu {
     /// Stop QEMU once a console line starts with this marker and output has settled
     /// (for machines that cannot power off).
     pub stop_at: Option<String>,
+    /// A file QEMU reads as its standard input (the console's input where a serial port is a
+    /// `stdio` chardev); none: the empty input.
+    pub input: Option<PathBuf>,
+}
+
+/// What a terminal shows for `raw` console output, line by line: carriage return, backspace
+/// and the VT100 sequences the console's input line uses (`ESC [ K` erase to the end of the
+/// line, `ESC [ n C` / `ESC [ n D` cursor right / left) applied as a terminal applies them, so
+/// a line typed and edited key by key reads as it ended up. Other escape sequences are dropped.
+pub fn terminal(raw: &str) -> String {
+    let mut screen = String::new();
+    let mut line: Vec<char> = Vec::new();
+    let mut cursor = 0usize;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => cursor = 0,
+            '\n' => {
+                screen.extend(line.drain(..));
+                screen.push('\n');
+                cursor = 0;
+            }
+            '\u{8}' => cursor = cursor.saturating_sub(1),
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                // Parameter bytes (digits, `;`, `?`...), then the final byte.
+                let mut parameters = String::new();
+                while let Some(p) = chars.peek().filter(|p| ('0'..='?').contains(p)) {
+                    parameters.push(*p);
+                    chars.next();
+                }
+                let n = parameters.parse().unwrap_or(1);
+                match chars.next() {
+                    Some('K') => line.truncate(cursor),
+                    Some('C') => cursor += n,
+                    Some('D') => cursor = cursor.saturating_sub(n),
+                    _ => {}
+                }
+            }
+            c => {
+                while line.len() < cursor {
+                    line.push(' ');
+                }
+                if cursor < line.len() {
+                    line[cursor] = c;
+                } else {
+                    line.push(c);
+                }
+                cursor += 1;
+            }
+        }
+    }
+    screen.extend(line);
+    screen
 }
 
 /// What a run printed and how it ended.
@@ -72,6 +126,9 @@ pub struct Qemu {
 pub struct Run {
     /// Everything on the serial console (carriage returns removed).
     pub console: String,
+    /// The console as a terminal shows it ([`terminal`]): what the shell's key-by-key echo
+    /// leaves on each line.
+    pub terminal: String,
     /// QEMU's exit status; `None` if it was killed at the deadline or stopped at the marker.
     pub status: Option<ExitStatus>,
     /// Whether the harness stopped QEMU after the [`Qemu::stop_at`] marker (not the deadline).
@@ -148,7 +205,40 @@ impl Qemu {
             disks: Vec::new(),
             extra_args: Vec::new(),
             stop_at: None,
+            input: None,
         }
+    }
+
+    /// QEMU `raspi4b` booting `kernel` (the SD card's `kernel8.img`) with `dtb`, as the Pi's
+    /// firmware would: four Cortex-A72, the console on the second serial port (the mini-UART the
+    /// tree's `stdout-path` names; the first, the PL011, is Bluetooth on the board). Nothing
+    /// powers a Pi off: the run stops at `stop_at` (`all <n> cores up` unless changed).
+    pub fn raspi4b(kernel: PathBuf, dtb: PathBuf) -> Self {
+        Qemu {
+            machine: "raspi4b".into(),
+            cpu: "cortex-a72".into(),
+            smp: 4,
+            memory: "2G".into(),
+            dtb: Some(dtb),
+            kernel,
+            serials: vec!["null".into(), "stdio".into()],
+            stop_at: Some("all ".into()),
+            ..Qemu::big_little()
+        }
+    }
+
+    /// This machine with `input` typed on its console: the `stdio` serial port becomes a
+    /// `stdio` chardev reading QEMU's standard input, which is `input` (Ctrl-C bytes go to the
+    /// guest, not to QEMU).
+    pub fn typing(mut self, input: PathBuf) -> Self {
+        for serial in &mut self.serials {
+            if serial == "stdio" {
+                *serial = "chardev:console".into();
+            }
+        }
+        self.extra_args.extend(["-chardev".into(), "stdio,id=console,signal=off".into()]);
+        self.input = Some(input);
+        self
     }
 
     /// [`Qemu::big_little`] with `append` and `semihosting-exit` on the command line and QEMU's
@@ -203,7 +293,10 @@ impl Qemu {
         command
             .args(["-M", &self.machine, "-cpu", &self.cpu, "-smp", &self.smp.to_string()])
             .args(["-m", &self.memory, "-nographic", "-no-reboot", "-monitor", "none"])
-            .stdin(Stdio::null())
+            .stdin(match &self.input {
+                Some(file) => Stdio::from(std::fs::File::open(file).expect("the console input file")),
+                None => Stdio::null(),
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for serial in &self.serials {
@@ -330,8 +423,9 @@ impl Running {
         if let Some(mut err) = self.child.stderr.take() {
             let _ = err.read_to_string(&mut stderr);
         }
-        let console = String::from_utf8_lossy(&bytes).replace('\r', "");
-        let run = Run { console, status, stopped_at_marker, wall_time: self.started.elapsed() };
+        let raw = String::from_utf8_lossy(&bytes);
+        let (console, terminal) = (raw.replace('\r', ""), terminal(&raw));
+        let run = Run { console, terminal, status, stopped_at_marker, wall_time: self.started.elapsed() };
         eprintln!(
             "--- console ({:?}{}, {:.1} s) ---\n{}{}",
             run.status,
@@ -358,4 +452,21 @@ impl Drop for Running {
 pub fn free_local_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a local port");
     listener.local_addr().expect("local address").port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal;
+
+    #[test]
+    fn a_terminal_shows_lines_as_their_edits_leave_them() {
+        // The kernel's line ends; a prompt drawn, keys echoed, a redraw after a backspace.
+        assert_eq!(terminal("boot\r\n\rmk> \x1b[Kh\x1b[K"), "boot\nmk> h");
+        assert_eq!(terminal("\rmk> \x1b[Khelx\rmk> hel\x1b[Kp\r\n"), "mk> help\n");
+        // Cursor left twice, an insertion redrawn, then to the end before the new line.
+        assert_eq!(terminal("\rmk> ab\x1b[2D\rmk> Xab\x1b[K\x1b[2D\x1b[2C\r\n"), "mk> Xab\n");
+        // Another core's line printed over the shown line, which comes back after it.
+        assert_eq!(terminal("\rmk> pi\r\x1b[Kcore 3 up\r\nmk> pi"), "core 3 up\nmk> pi");
+        assert_eq!(terminal("ab\u{8}\u{8}x\x1b[?25h"), "xb", "backspace moves; unknown sequences dropped");
+    }
 }

@@ -406,28 +406,9 @@ fn rock5b_image_leaves_the_loader_area_for_a_u_boot_debian_does_not_ship() {
 
 #[test]
 fn raspi4b_boots_the_sd_card_kernel_with_four_cores_through_the_spin_table() {
-    let image = sd_image("rpi4", &["rpi4"]);
-    let dir = std::env::temp_dir().join(format!("mk-boards-rpi4-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (kernel, dtb) = (dir.join("kernel8.img"), dir.join("bcm2711-rpi-4-b.dtb"));
-    std::fs::write(&kernel, fat_read(&image, RPI_PART_SECTOR, "/kernel8.img")).unwrap();
-    std::fs::write(&dtb, fat_read(&image, RPI_PART_SECTOR, "/bcm2711-rpi-4-b.dtb")).unwrap();
-    let qemu = Qemu {
-        machine: "raspi4b".into(),
-        cpu: "cortex-a72".into(),
-        smp: 4,
-        memory: "2G".into(),
-        dtb: Some(dtb),
-        kernel,
-        // The first serial port is the PL011 (Bluetooth on the board), the second the
-        // mini-UART the device tree's stdout-path names.
-        serials: vec!["null".into(), "stdio".into()],
-        // Nothing powers a Pi off: stop once every core reported.
-        stop_at: Some("all ".into()),
-        timeout: Duration::from_secs(90),
-        ..Qemu::big_little()
-    };
-    let run = qemu.boot();
+    let (dir, kernel, dtb) = rpi4_kernel_and_tree("rpi4");
+    // Nothing powers a Pi off: the run stops once every core reported.
+    let run = Qemu { timeout: Duration::from_secs(90), ..Qemu::raspi4b(kernel, dtb) }.boot();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(run.stopped_at_marker, "the run must reach the `all <n> cores up in <t> us` marker");
     let entered = run.lines_starting("boot stub: entered at EL2");
@@ -454,6 +435,83 @@ fn raspi4b_boots_the_sd_card_kernel_with_four_cores_through_the_spin_table() {
     }
     run.assert_all_up_in_time(4);
     assert!(!run.console.contains("offline"), "{}", run.console);
+}
+
+/// The Pi 4 card's `kernel8.img` and tree copied out to a folder of this test's own.
+fn rpi4_kernel_and_tree(test: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let image = sd_image("rpi4", &["rpi4"]);
+    let dir = std::env::temp_dir().join(format!("mk-boards-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (kernel, dtb) = (dir.join("kernel8.img"), dir.join("bcm2711-rpi-4-b.dtb"));
+    std::fs::write(&kernel, fat_read(&image, RPI_PART_SECTOR, "/kernel8.img")).unwrap();
+    std::fs::write(&dtb, fat_read(&image, RPI_PART_SECTOR, "/bcm2711-rpi-4-b.dtb")).unwrap();
+    (dir, kernel, dtb)
+}
+
+/// The shell on the Pi's mini-UART: `tests/shell/raspi4b.txt` typed on QEMU raspi4b's second
+/// serial port reaches the shell through the console driver at EL0 (the AUX interrupt, SPI 93,
+/// routed by the GIC-400 to core 0: `GICD_ITARGETSR`), and every command answers. A Pi cannot
+/// power off: the run stops after `halt` has said so.
+#[test]
+fn raspi4b_shell_answers_commands_typed_on_the_mini_uart() {
+    let (dir, kernel, dtb) = rpi4_kernel_and_tree("rpi4-shell");
+    let input = repo_root().join("tests/shell/raspi4b.txt");
+    let typed = std::fs::read(&input).expect("tests/shell/raspi4b.txt");
+    let qemu = Qemu {
+        append: Some("shell".into()),
+        stop_at: Some("halt: nothing powers this machine off".into()),
+        timeout: Duration::from_secs(240),
+        ..Qemu::raspi4b(kernel, dtb).typing(input)
+    };
+    let run = qemu.boot();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(run.stopped_at_marker, "the run must reach halt's line");
+    // As a terminal shows it: the shell echoes key by key, editing the line in place.
+    let has = |line: &str| run.terminal.lines().any(|l| l == line);
+    assert!(has("console: driving the BCM2835 mini-UART's receive side at EL0 (IRQ capability claimed)"));
+    // Each command's output: the lines after its prompt line.
+    let mut sections: Vec<(&str, Vec<&str>)> = Vec::new();
+    for line in run.terminal.lines() {
+        if let Some(command) = line.strip_prefix("mk> ") {
+            sections.push((command, Vec::new()));
+        } else if let Some(last) = sections.last_mut() {
+            if !line.starts_with("monitor ") {
+                last.1.push(line);
+            }
+        }
+    }
+    let commands: Vec<&str> = sections.iter().map(|(c, _)| *c).collect();
+    // After `halt` (which cannot power a Pi off) the prompt comes back, empty.
+    assert_eq!(commands, ["help", "cores", "skb facts", "ping 0 3 20", "frobnicate", "halt", ""]);
+    let output = |n: usize| &sections[n].1;
+    assert_eq!(output(0).len(), 14, "one line per command: {:?}", output(0));
+    assert!(output(0)[13].starts_with("  halt "), "{:?}", output(0));
+    assert_eq!(
+        output(1)[0].split_whitespace().collect::<Vec<_>>(),
+        ["core", "mpidr", "class", "cluster", "build", "state"]
+    );
+    for core in 0..4 {
+        let row: Vec<&str> = output(1)[core + 1].split_whitespace().collect();
+        assert_eq!(
+            (row[0], row[1], row[4], row[5]),
+            (&*core.to_string(), &*format!("{core:#x}"), "cortex-a72", "online")
+        );
+    }
+    assert_eq!(output(1).len(), 5);
+    let facts = output(2).join("\n");
+    assert!(facts.contains("gic-v2") || facts.contains("GICv2"), "{facts}");
+    assert!(facts.contains("0xfe215040"), "the mini-UART console: {facts}");
+    let [ping] = output(3).as_slice() else { panic!("{:?}", output(3)) };
+    assert!(ping.starts_with("ping 0-3: 20 round trips, p50_ns="), "{ping}");
+    assert_eq!(output(4), &["error: unknown command 'frobnicate' (try 'help')"]);
+    // Every byte typed came through the driver, through at least one interrupt.
+    let stats = output(5).iter().find(|l| l.starts_with("console: ")).expect("the driver's counts");
+    let counts: Vec<u64> =
+        stats.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(counts.len(), 2, "{stats}");
+    assert!(counts[0] >= 1, "{stats}");
+    assert_eq!(counts[1], typed.len() as u64, "{stats}");
+    assert!(has("halt: powering off"));
 }
 
 #[test]

@@ -247,6 +247,10 @@ fn run_checks_its_arguments_before_set_up() {
             (&["--smp", "4", "hotplug"], &["'hotplug' must come first"]),
             (&["hotplug", "--platform", "qemu-raspi4b"], &["hotplug runs on qemu-virt-biglittle only"]),
             (&["hotplug", "--seed", "2"], &["--seed is for scripts/run faults"]),
+            (
+                &["shell", "--platform", "qemu-virt-uboot"],
+                &["the shell runs on qemu-virt-biglittle and qemu-raspi4b, not qemu-virt-uboot"],
+            ),
             (&["--nosuch"], &["unknown argument '--nosuch'"]),
         ],
     );

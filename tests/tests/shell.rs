@@ -59,11 +59,18 @@ fn the_shell_answers_every_command_and_halts() {
         .stderr(Stdio::piped())
         .output()
         .expect("scripts/run shell starts");
-    let console = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    // As a terminal shows it: the shell echoes key by key, editing the line in place.
+    let raw = String::from_utf8_lossy(&output.stdout);
+    let console = system_tests::terminal(&raw);
+    // Echoed key by key through the kernel's input line: the prompt drawn as one (erasing to
+    // the end of the line), and the insertion typed after two left arrows ("skb clas 1") redrawn
+    // in place with the cursor put back before " 1".
+    assert!(raw.contains("\rmk> \x1b[K"), "no prompt drawn by the input line");
+    assert!(raw.contains("\rmk> skb class 1\x1b[K\x1b[2D"), "no in-place redraw of the insertion");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "scripts/run shell: {stderr}\n{console}");
     let has = |line: &str| console.lines().any(|l| l == line);
-    assert!(has("console: driving the UART's receive side at EL0 (IRQ capability claimed)"), "{console}");
+    assert!(has("console: driving the PL011's receive side at EL0 (IRQ capability claimed)"), "{console}");
     assert!(has("shell on core 0: type 'help' for the commands"), "{console}");
     let s = sections(&console);
     let lines = |command: &str, n: usize| output_of(&s, command, n).to_vec();

@@ -556,6 +556,14 @@ impl urpc::WatchLine for ElZero {
 /// A waitset of an EL0 program (see [`waitset`]).
 pub type Waitset = waitset::Waitset<ElZero, ElZero>;
 
+/// Shows `text` as the line being typed at the console, the cursor `cursor` bytes in; with
+/// `enter` the line is done (it stays, a new line follows). See `Call::ConsoleInputLine`:
+/// `Denied` off the core that owns the console.
+pub fn console_input_line(text: &str, cursor: usize, enter: bool) -> Result<(), Error> {
+    let args = [text.as_ptr() as u64, text.len() as u64, cursor as u64, u64::from(enter)];
+    Error::check(syscall(Call::ConsoleInputLine, args)).map(|_| ())
+}
+
 /// Becomes the handler of the interrupt the IRQ capability at `irq` names (see
 /// `Call::IrqClaim`): it is routed to this core, and each time it fires this program's `wait`
 /// returns and the interrupt stays masked until [`irq_ack`].

@@ -244,8 +244,7 @@ pub enum Call {
     /// When it fires, the kernel masks it at the interrupt controller, records it for the
     /// handler and wakes the handler (a `wait` returns); it stays masked until
     /// [`Call::IrqAck`]. Refused: `InvalidArgument` for an interrupt that is not a shared
-    /// peripheral one (INTID 32 to 1019) or a GIC without affinity routing (GICv2 here),
-    /// `Denied` when a dispatcher that has not ended claimed it already (on this core, or
+    /// peripheral one (INTID 32 to 1019) or that the controller does not implement, `Denied` when a dispatcher that has not ended claimed it already (on this core, or
     /// routed to another core by a live claim there is not checked: one capability, one
     /// driver).
     IrqClaim = 39,
@@ -282,6 +281,15 @@ pub enum Call {
     /// in `x0` how many lines are still queued for the caller (of every badge). `WouldBlock`
     /// when there is none.
     LineRecv = 46,
+    /// `console_input_line(ptr, len, cursor, enter)`: the line being typed at the console
+    /// (printable ASCII, prompt included, at most [`INPUT_LINE_MAX`] bytes) with the cursor
+    /// `cursor` bytes into it. The kernel shows it on the console at once (only what changed)
+    /// and, while it is shown, takes it off before printing any other line and draws it again
+    /// after, so lines other cores print stay whole. `enter` = 1: the line is done; it stays
+    /// on the console, followed by a new line, and is forgotten. `Denied` off the core that
+    /// owns the console (the boot core), `InvalidArgument` for a line too long, a byte that is
+    /// not printable or a cursor past the end, `BadAddress` for memory the caller cannot read.
+    ConsoleInputLine = 50,
 }
 
 /// Lines the kernel queues for one dispatcher (`line_send`): the same-core line transport's
@@ -295,6 +303,9 @@ pub const LINE_WORDS: usize = 7;
 pub const LINE_RECV_ANY: u64 = 0;
 /// `line_recv`'s `only_badge`: take the oldest line of the given badge.
 pub const LINE_RECV_BADGE: u64 = 1;
+
+/// Bytes of the longest line [`Call::ConsoleInputLine`] takes.
+pub const INPUT_LINE_MAX: u64 = 200;
 
 /// [`Call::InjectFault`]: the CPU driver panics (its panic path runs for real).
 pub const FAULT_KERNEL_PANIC: u64 = 0;
@@ -457,6 +468,7 @@ impl Call {
             44 => Call::LineSend,
             45 => Call::LineSendLines,
             46 => Call::LineRecv,
+            50 => Call::ConsoleInputLine,
             _ => return None,
         })
     }

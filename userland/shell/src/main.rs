@@ -6,9 +6,14 @@
 //! interrupt the command running when its turn comes (`tags::INTERRUPT`): typed ahead, right
 //! after a line, it interrupts that line's command.
 //!
-//! The kernel's console is line based (every `console_write` is one whole line, which keeps
-//! lines whole while other cores print), so the shell echoes a line once it is entered, after
-//! the prompt, rather than key by key.
+//! Typing is echoed key by key: at the prompt the shell shows the line being edited through
+//! the kernel (`console_input_line`), which draws only what changed and keeps the line below
+//! whatever other cores print meanwhile (every other output stays one whole `console_write`
+//! line). Bytes typed while a command runs are not echoed yet; they wait, as in a terminal's
+//! input buffer, and are echoed and edited when the prompt comes back (a Ctrl-C among them
+//! still interrupts the command at once when it is next). Where the kernel refuses the input
+//! line (a console owned by another core), the shell falls back to echoing each entered line
+//! after the prompt.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
@@ -22,23 +27,21 @@ use shell::editor::{Editor, Event};
 use shell::{input, tags, PROMPT};
 use userland::{info, println, Info};
 
-/// What was typed and not yet acted on, in order.
-enum Typed {
-    /// A line entered.
-    Line(String),
-    /// Ctrl-C: interrupts the command that runs when its turn comes (typed ahead, it is meant
-    /// for the command typed before it).
-    Interrupt,
-}
-
 /// The shell's state between messages.
 struct Shell {
     editor: Editor,
-    /// What was typed and not yet run.
-    queued: VecDeque<Typed>,
+    /// Bytes typed and not yet fed to the editor (they wait while a command runs).
+    pending: VecDeque<u8>,
     /// A command is with the monitor.
     busy: bool,
+    /// The prompt and the line are shown (through the kernel's input line).
+    at_prompt: bool,
+    /// The kernel takes the input line; false once it refused (then lines are echoed whole).
+    echo: bool,
 }
+
+/// Ctrl-C.
+const CTRL_C: u8 = 0x03;
 
 impl Shell {
     /// Handles one same-core message.
@@ -46,44 +49,69 @@ impl Shell {
         match (words[0] & 0xff) as u8 {
             tags::INPUT => {
                 let Some((bytes, count)) = input::unpack(words) else { return };
-                for &byte in &bytes[..count] {
-                    match self.editor.feed(byte) {
-                        Event::Line(line) => self.queued.push_back(Typed::Line(line)),
-                        Event::Interrupt => self.queued.push_back(Typed::Interrupt),
-                        Event::None => {}
-                    }
-                }
+                self.pending.extend(&bytes[..count]);
             }
             tags::DONE => self.busy = false,
             _ => {}
         }
     }
 
-    /// Acts on what waits: while a command runs, only a Ctrl-C at the front (sent on to the
-    /// monitor); otherwise the next line or Ctrl-C. False when nothing could be done.
-    fn step(&mut self) -> bool {
-        match (self.busy, self.queued.front()) {
-            (true, Some(Typed::Interrupt)) => {
-                self.queued.pop_front();
-                println!("^C");
-                let _ = userland::send_to_monitor([u64::from(tags::INTERRUPT), 0, 0]);
-                true
+    /// Shows the prompt and the line as edited; `enter`: the line is done.
+    fn show(&mut self, line: &str, cursor: usize, enter: bool) {
+        if !self.echo {
+            if enter {
+                println!("{PROMPT}{line}");
             }
-            (false, Some(_)) => {
-                match self.queued.pop_front() {
-                    Some(Typed::Line(line)) => self.run_line(&line),
-                    Some(Typed::Interrupt) => println!("{PROMPT}^C"),
-                    None => {}
-                }
-                true
-            }
-            _ => false,
+            return;
+        }
+        let mut text = String::from(PROMPT);
+        text.push_str(line);
+        if userland::console_input_line(&text, PROMPT.len() + cursor, enter).is_err() {
+            self.echo = false;
+            self.show(line, cursor, enter);
         }
     }
 
-    /// Runs one entered line: echoed after the prompt, then parsed and run.
+    /// Acts on what waits: while a command runs, only a Ctrl-C next in line (sent on to the
+    /// monitor); otherwise the prompt, then one typed byte. False when nothing could be done.
+    fn step(&mut self) -> bool {
+        if self.busy {
+            if self.pending.front() != Some(&CTRL_C) {
+                return false;
+            }
+            self.pending.pop_front();
+            println!("^C");
+            let _ = userland::send_to_monitor([u64::from(tags::INTERRUPT), 0, 0]);
+            return true;
+        }
+        if !self.at_prompt {
+            self.at_prompt = true;
+            self.show("", 0, false);
+            return true;
+        }
+        let Some(byte) = self.pending.pop_front() else { return false };
+        let before = String::from(self.editor.line());
+        match self.editor.feed(byte) {
+            Event::None => {
+                let line = String::from(self.editor.line());
+                self.show(&line, self.editor.cursor(), false);
+            }
+            Event::Line(line) => {
+                self.show(&line, line.len(), true);
+                self.at_prompt = false;
+                self.run_line(&line);
+            }
+            Event::Interrupt => {
+                let shown = alloc::format!("{before}^C");
+                self.show(&shown, shown.len(), true);
+                self.at_prompt = false;
+            }
+        }
+        true
+    }
+
+    /// Runs one entered line (already shown after the prompt): parsed, then run.
     fn run_line(&mut self, line: &str) {
-        println!("{PROMPT}{line}");
         match command::parse(line) {
             Ok(None) => {}
             Ok(Some(Command::Help)) => {
@@ -106,7 +134,8 @@ impl Shell {
 fn run() -> u64 {
     let core = info(Info::CoreIndex).unwrap_or(0);
     println!("shell on core {core}: type 'help' for the commands");
-    let mut shell = Shell { editor: Editor::new(), queued: VecDeque::new(), busy: false };
+    let mut shell =
+        Shell { editor: Editor::new(), pending: VecDeque::new(), busy: false, at_prompt: false, echo: true };
     loop {
         while let Ok((_, words)) = userland::recv_local() {
             shell.on_message(words);

@@ -14,7 +14,8 @@
 //! ends `WFI` even while masked), then acknowledges what is pending. A shared peripheral
 //! interrupt a driver at EL0 claimed is routed to its core ([`Gic::route_spi_here`]), masked
 //! when taken and kept for the kernel to deliver ([`Gic::take_spis`]), and unmasked when the
-//! driver acknowledges ([`Gic::unmask_spi`]).
+//! driver acknowledges ([`Gic::unmask_spi`]). On GICv2 the SPI register writes are
+//! `crate::gicv2_spi`'s (host-tested), over the mapped distributor (`MappedDistributor`).
 
 use core::ptr::NonNull;
 
@@ -24,6 +25,10 @@ use arm_gic::gicv3::{GicCpuInterface, GicV3, SgiTarget, SgiTargetGroup};
 use arm_gic::{IntId, InterruptGroup, UniqueMmioPointer};
 
 use crate::boot_record::GicConfig;
+// `GICD_ITARGETSR0`'s first byte (GICv2) reads as the reading core's CPU interface mask.
+use crate::gicv2_spi::{
+    self, Distributor, Trigger, FIRST_SPECIAL, FIRST_SPI, GICD_ITARGETSR as GICD_ITARGETSR0,
+};
 
 /// The SGI a core sends to wake another (URPC notification, report in).
 pub const SGI_WAKE: u32 = 1;
@@ -32,8 +37,9 @@ pub const SGI_WAKE: u32 = 1;
 pub const TIMER_INTID: u32 = super::timer::PHYSICAL_INTID;
 /// Offset of GICC_CTLR in the GICv2 CPU interface (banked: this core's interface).
 const GICC_CTLR: u64 = 0x000;
-/// Offset of GICD_ITARGETSR0 (GICv2): its first byte reads as this core's CPU interface mask.
-const GICD_ITARGETSR0: u64 = 0x800;
+/// The priority a claimed SPI gets on GICv2 (that of the wake SGI and the timer: all three
+/// under the priority mask 0xff). On GICv3 the stub's defaults stay.
+const SPI_PRIORITY: u8 = 0x80;
 
 /// Why the GIC could not be set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,26 +77,57 @@ pub struct Gic {
 
 /// Words of [`Gic`]'s taken-SPI set: INTIDs up to 1023.
 const SPI_WORDS: usize = 16;
-/// The first shared peripheral interrupt and the first special INTID.
-const FIRST_SPI: u32 = 32;
-const FIRST_SPECIAL: u32 = 1020;
 
 /// Why a shared peripheral interrupt could not be routed here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpiError {
     /// Not an SPI's INTID (32 to 1019).
     NotAnSpi,
-    /// A GICv2: its SPIs are targeted by CPU interface masks, which this driver does not
-    /// program yet.
+    /// No interrupt controller was set up on this core.
     Unsupported,
-    /// The distributor refused the INTID (beyond the SPIs it implements).
+    /// The distributor refused the INTID (beyond the SPIs it implements), or no CPU interface
+    /// addresses this core.
     Refused,
+}
+
+impl From<gicv2_spi::SpiError> for SpiError {
+    fn from(error: gicv2_spi::SpiError) -> SpiError {
+        match error {
+            gicv2_spi::SpiError::NotAnSpi => SpiError::NotAnSpi,
+            gicv2_spi::SpiError::NoTarget | gicv2_spi::SpiError::Refused => SpiError::Refused,
+        }
+    }
+}
+
+/// A GICv2 distributor at the kernel address it is mapped at (device memory, for the
+/// program's life: see [`Gic::this_core`]).
+#[derive(Clone, Copy)]
+struct MappedDistributor {
+    va: u64,
+}
+
+impl Distributor for MappedDistributor {
+    fn read32(&mut self, offset: usize) -> u32 {
+        // SAFETY: a distributor register (`gicv2_spi` names only offsets inside its 4 KiB),
+        // mapped as device memory for the program's life; a read has no effect beyond the GIC.
+        unsafe { core::ptr::read_volatile((self.va + offset as u64) as *const u32) }
+    }
+    fn write32(&mut self, offset: usize, value: u32) {
+        // SAFETY: as in `read32`; the registers `gicv2_spi` writes are those of one interrupt.
+        unsafe { core::ptr::write_volatile((self.va + offset as u64) as *mut u32, value) }
+    }
+    fn write8(&mut self, offset: usize, value: u8) {
+        // SAFETY: as in `write32`; `gicv2_spi` writes bytes only to byte-accessible registers
+        // (GICD_ITARGETSRn, GICD_IPRIORITYRn: IHI 0048B 4.3.11-12), so this is one `strb`.
+        unsafe { core::ptr::write_volatile((self.va + offset as u64) as *mut u8, value) }
+    }
 }
 
 /// The controller behind a [`Gic`].
 enum Version {
-    /// GICv2.
-    V2(GicV2<'static>),
+    /// GICv2, and its distributor for the SPI registers the crate does not write (targets,
+    /// byte-wise priorities).
+    V2(GicV2<'static>, MappedDistributor),
     /// GICv3: the CPU interface is system registers; the driver instance is kept as the
     /// owner of this core's distributor and redistributor pointers.
     V3 {
@@ -157,7 +194,7 @@ pub unsafe fn own_target(config: &GicConfig, mpidr: u64, to_va: impl Fn(u64) -> 
     if config.version != 2 {
         return mpidr;
     }
-    match to_va(config.distributor_pa + GICD_ITARGETSR0) {
+    match to_va(config.distributor_pa + GICD_ITARGETSR0 as u64) {
         // SAFETY: a read-only banked register of the distributor, mapped per the caller.
         Some(va) => u64::from(unsafe { core::ptr::read_volatile(va as *const u8) }),
         None => 0,
@@ -192,7 +229,7 @@ impl Gic {
             2 => {
                 let gicc_ctlr = to_va(config.cpu_pa + GICC_CTLR).ok_or(GicSetupError::Missing)?;
                 // SAFETY: the caller guarantees the mapping for the rest of the program.
-                let mut gic = unsafe { gic_v2(config, to_va) }?;
+                let mut gic = unsafe { gic_v2(config, &to_va) }?;
                 // This core's banked registers only (not `GicV2::setup`, see the module
                 // comment): the two interrupts in the group the stub gave every interrupt
                 // (group 1 where the GIC has the Security Extensions, whose non-secure side
@@ -213,7 +250,9 @@ impl Gic {
                 // enables the interrupts of this security state's group (IHI 0048B, 4.4.1).
                 unsafe { core::ptr::write_volatile(gicc_ctlr as *mut u32, 1) };
                 gicc = Some(gicc_ctlr);
-                Version::V2(gic)
+                let gicd =
+                    MappedDistributor { va: to_va(config.distributor_pa).ok_or(GicSetupError::Missing)? };
+                Version::V2(gic, gicd)
             }
             3 => {
                 let gicd = mmio::<Gicd>(config.distributor_pa, &to_va)?;
@@ -249,7 +288,7 @@ impl Gic {
     /// (`init_cpu` clears `ProcessorSleep` and waits for `ChildrenAsleep` to clear).
     pub fn power_down(&mut self) {
         match &mut self.version {
-            Version::V2(_) => {
+            Version::V2(..) => {
                 // GICv2 has no sleep handshake: disabling this CPU interface is the step.
                 if let Some(ctlr) = self.gicc_ctlr {
                     // SAFETY: GICC_CTLR of this core's banked CPU interface, mapped as device
@@ -264,16 +303,41 @@ impl Gic {
         }
     }
 
-    /// Routes the shared peripheral interrupt `intid` to the core whose MPIDR is `mpidr` (this
-    /// one: `GICD_IROUTER`, affinity routing) and enables it (`GICD_ISENABLER`). Both are
-    /// registers of that one interrupt (`ISENABLER` is write-1-to-set), so no other core's
-    /// settings are rewritten. Its group and priority are the stub's defaults (group 1
-    /// non-secure, the highest non-secure priority; `configure_default_settings`), under this
-    /// core's priority mask.
+    /// Sets the trigger of shared peripheral interrupt `intid` as the device tree gives it, and
+    /// leaves it masked. Called by the boot core before any other core starts, when the kernel
+    /// makes the interrupt's IRQ capability (the configuration word it rewrites holds 15 other
+    /// interrupts' fields: `gicv2_spi::configure`). On GICv2 it also gets `SPI_PRIORITY`.
+    pub fn configure_spi(&mut self, intid: u32, trigger: Trigger) -> Result<(), SpiError> {
+        let id = spi_id(intid)?;
+        match &mut self.version {
+            Version::V2(_, gicd) => Ok(gicv2_spi::configure(gicd, intid, trigger, SPI_PRIORITY)?),
+            Version::V3 { gic, .. } => {
+                let trigger = match trigger {
+                    Trigger::Level => arm_gic::Trigger::Level,
+                    Trigger::Edge => arm_gic::Trigger::Edge,
+                };
+                let distributor = gic.distributor();
+                distributor.enable_interrupt(id, false).map_err(|_| SpiError::Refused)?;
+                gic.set_trigger(id, None, trigger).map_err(|_| SpiError::Refused)
+            }
+        }
+    }
+
+    /// Routes the shared peripheral interrupt `intid` to this core and enables it. GICv3: to
+    /// the core whose MPIDR is `mpidr` (`GICD_IROUTER`, affinity routing) and `GICD_ISENABLER`;
+    /// its group and priority are the stub's defaults (group 1 non-secure, the highest
+    /// non-secure priority; `configure_default_settings`). GICv2: to this core's CPU interface
+    /// (`GICD_ITARGETSR`, its mask read from the banked `GICD_ITARGETSR0`), then
+    /// `GICD_ISENABLER` (`gicv2_spi::route`); its group is the stub's (`GicV2::setup`). Every
+    /// register written is that one interrupt's (a byte, or a write-1-to-set bit), so no other
+    /// core's settings are rewritten.
     pub fn route_spi_here(&mut self, intid: u32, mpidr: u64) -> Result<(), SpiError> {
         let id = spi_id(intid)?;
         match &mut self.version {
-            Version::V2(_) => Err(SpiError::Unsupported),
+            Version::V2(_, gicd) => {
+                let own = (gicd.read32(GICD_ITARGETSR0) & 0xff) as u8;
+                Ok(gicv2_spi::route(gicd, intid, own)?)
+            }
             Version::V3 { gic, .. } => {
                 let distributor = gic.distributor();
                 distributor.set_routing(id, Some(mpidr)).map_err(|_| SpiError::Refused)?;
@@ -287,7 +351,7 @@ impl Gic {
     /// CPU interface signalling, so that the core can still be woken.
     pub fn power_up(&mut self) {
         match &mut self.version {
-            Version::V2(_) => {
+            Version::V2(..) => {
                 if let Some(ctlr) = self.gicc_ctlr {
                     // SAFETY: as in `power_down`; 1 enables this CPU interface's group again.
                     unsafe { core::ptr::write_volatile(ctlr as *mut u32, 1) };
@@ -304,7 +368,7 @@ impl Gic {
     pub fn unmask_spi(&mut self, intid: u32) -> Result<(), SpiError> {
         let id = spi_id(intid)?;
         match &mut self.version {
-            Version::V2(gic) => gic.enable_interrupt(id, true).map_err(|_| SpiError::Refused),
+            Version::V2(_, gicd) => Ok(gicv2_spi::unmask(gicd, intid)?),
             Version::V3 { gic, .. } => {
                 gic.distributor().enable_interrupt(id, true).map_err(|_| SpiError::Refused)
             }
@@ -327,14 +391,16 @@ impl Gic {
     /// Masks SPI `intid` at the distributor (`GICD_ICENABLER`, write-1-to-clear) and records it
     /// for [`Gic::take_spis`]. A level-sensitive source stays asserted until its driver at EL0
     /// has served it; masked before the end of interrupt, it cannot be signalled again in the
-    /// meantime. (Were the write still in flight at the end of interrupt, `GICD_CTLR.RWP`,
-    /// the interrupt would be taken once more and recorded again: harmless, so no unbounded
-    /// wait on `RWP` here.)
+    /// meantime. (Were the write still in flight at the end of interrupt, `GICD_CTLR.RWP` on
+    /// GICv3, the interrupt would be taken once more and recorded again: harmless, so no
+    /// unbounded wait on `RWP` here. GICv2 has no `RWP`, and its `GICC_EOIR` is another
+    /// peripheral than the distributor, so Device-nGnRE does not order the two writes' arrival
+    /// either: the same second take, the same harmless outcome.)
     fn mask_and_record(&mut self, intid: u32) {
         let Ok(id) = spi_id(intid) else { return };
         match &mut self.version {
-            Version::V2(gic) => {
-                let _ = gic.enable_interrupt(id, false);
+            Version::V2(_, gicd) => {
+                let _ = gicv2_spi::mask(gicd, intid);
             }
             Version::V3 { gic, .. } => {
                 let _ = gic.distributor().enable_interrupt(id, false);
@@ -356,7 +422,7 @@ impl Gic {
         // SAFETY: a barrier has no memory-safety effect.
         unsafe { core::arch::asm!("dsb ishst", options(nostack, preserves_flags)) };
         match &mut self.version {
-            Version::V2(gic) => gic.send_sgi(
+            Version::V2(gic, _) => gic.send_sgi(
                 IntId::sgi(SGI_WAKE),
                 SgiTargetV2::List {
                     target_list_filter: SgiTargetListFilter::CPUTargetList,
@@ -391,7 +457,7 @@ impl Gic {
         // Bounded, so a misbehaving controller cannot keep a core here.
         for _ in 0..64 {
             let intid = match &mut self.version {
-                Version::V2(gic) => gic.get_and_acknowledge_interrupt(InterruptGroup::Group0),
+                Version::V2(gic, _) => gic.get_and_acknowledge_interrupt(InterruptGroup::Group0),
                 Version::V3 { .. } => GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1),
             };
             let Some(intid) = intid else { break };
@@ -406,7 +472,7 @@ impl Gic {
                 self.mask_and_record(raw);
             }
             match &mut self.version {
-                Version::V2(gic) => gic.end_interrupt(intid, InterruptGroup::Group0),
+                Version::V2(gic, _) => gic.end_interrupt(intid, InterruptGroup::Group0),
                 Version::V3 { .. } => GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1),
             }
             if raw >= 1020 {

@@ -8,6 +8,7 @@ use core::fmt::Write;
 
 use cpu_driver::arch::aarch64::uart::Uart;
 use cpu_driver::boot_record::{ConsoleConfig, ConsoleKind};
+use cpu_driver::gicv2_spi::Trigger;
 use cpu_driver::linebuf::LineBuffer;
 use cpu_driver::uart_setup::line;
 use spin::Once;
@@ -61,6 +62,10 @@ pub fn config_of(console: Option<&skb::Console>) -> ConsoleConfig {
             line::encode(format.data_bits, parity)
         }),
         intid: u64::from(console.intid.unwrap_or(0)),
+        irq_trigger: Trigger::to_record(console.irq_trigger.map(|trigger| match trigger {
+            skb::IrqTrigger::Level => Trigger::Level,
+            skb::IrqTrigger::Edge => Trigger::Edge,
+        })),
     }
 }
 

@@ -3,7 +3,8 @@
 //! RAM capabilities), and zeroing memory that a retype hands out. The rules themselves (types,
 //! rights, retype, the derivation database) are the portable `caps` crate's; this module only
 //! places them on this core's memory. Uses [`crate::memory`] (the address space a VNode is
-//! installed in) and [`crate::mappings`] (the VNode it describes).
+//! installed in), [`crate::mappings`] (the VNode it describes) and [`crate::interrupts`] (the
+//! console interrupt's trigger, set when its IRQ capability is made).
 //!
 //! Sizes: the kernel heap is 1 MiB (`cpu_driver::plan::HEAP_SIZE`) and `caps` keeps everything
 //! there (capabilities, the derivation database, CNode tables growing with the slots used, not
@@ -17,11 +18,13 @@
 use caps::{CSpace, CapAddr, CapError, CapType, Capability, CoreCapabilities, Region, Rights};
 use cpu_driver::boot_record::BootRecord;
 use cpu_driver::frames::FramePool;
+use cpu_driver::gicv2_spi::Trigger;
 use cpu_driver::layout::{phys_to_virt, PAGE_SIZE, PHYSMAP_LIMIT, USER_MAPPABLE_BASE};
 use cpu_driver::paging::MapError;
 use syscall_abi::{CNODE_SLOTS, SLOT_FIRST_RAM, SLOT_KERNEL, SLOT_SELF, SLOT_VNODE};
 
 use crate::console::kprintln;
+use crate::interrupts;
 use crate::mappings::VNode;
 use crate::memory::{self, AddressSpace};
 
@@ -188,6 +191,14 @@ fn give_console_device(
     let intid = u32::try_from(console.intid).unwrap_or(0);
     if intid == 0 || console.kind == 0 || console.base_pa == 0 {
         return Ok(());
+    }
+    // The trigger the device tree gives, set while the interrupt is masked and before any other
+    // core runs (`interrupts::configure_spi`); none given: the controller's setting stays.
+    if let Some(trigger) = Trigger::from_record(console.irq_trigger) {
+        if let Err(e) = interrupts::configure_spi(intid, trigger) {
+            kprintln!("core 0: console interrupt {intid} cannot be configured ({e:?}): no IRQ capability");
+            return Ok(());
+        }
     }
     let page = console.base_pa & !(PAGE_SIZE - 1);
     caps.create_root(Capability::irq(intid), monitor.slot(CapAddr::from_raw(syscall_abi::SLOT_CONSOLE_IRQ)))?;

@@ -18,6 +18,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use cpu_driver::arch::aarch64::cpu;
 use cpu_driver::arch::aarch64::uart::Uart;
 use cpu_driver::boot_record::{ConsoleConfig, MAX_CORES};
+use cpu_driver::input_line::{InputLine, Refused};
 use cpu_driver::layout::phys_to_virt;
 use cpu_driver::linebuf::{LineBuffer, LINE_CAPACITY};
 use cpu_driver::log_ring::{self, ConsoleGate, DrainState, LogRing};
@@ -46,6 +47,9 @@ static CONSOLE: Once<Console> = Once::new();
 /// The owner's memory of reported drops; `try_lock` only, so a fault inside a drain that
 /// reaches the emergency path does not drain again.
 static DRAIN: Mutex<DrainState<MAX_CORES>> = Mutex::new(DrainState::new());
+/// The line being typed at the console, on the owner (`input_line`); `try_lock` only, as
+/// [`DRAIN`].
+static INPUT_LINE: Mutex<InputLine> = Mutex::new(InputLine::new());
 /// One more than the ring's `consumed` count when this core last gave up waiting for room (the
 /// owner made no progress for [`FULL_RING_WAIT_US`]): until the owner takes a line out, a
 /// full ring drops at once instead of waiting again. 0: not given up.
@@ -131,17 +135,64 @@ impl Console {
 }
 
 /// On the owner: moves every line now in the rings to the UART, oldest first. Elsewhere, or
-/// while the owner is already draining (a fault inside a drain), does nothing.
+/// while the owner is already draining (a fault inside a drain), does nothing. A line being
+/// typed ([`input_line`]) is taken off before the first line and drawn again after the last.
 pub fn drain() {
     let Some(console) = CONSOLE.get().filter(|c| c.owns()) else { return };
     let Some(mut state) = DRAIN.try_lock() else { return };
     let (rings, count) = console.rings();
-    let write = |line: log_ring::DrainedLine<'_>| console.uart.write_bytes(line.bytes);
+    let typing = INPUT_LINE.try_lock();
+    let mut hidden = false;
+    let write = |line: log_ring::DrainedLine<'_>| {
+        if let Some(typing) = typing.as_ref().filter(|_| !hidden) {
+            typing.hide(&mut |bytes| console.uart.write_bytes(bytes));
+            hidden = true;
+        }
+        console.uart.write_bytes(line.bytes)
+    };
     if TAKEN_OVER.load(Ordering::Acquire) {
         log_ring::drain_held(&rings[..count], console.gate, console.core, &mut state, write);
     } else {
         log_ring::drain(&rings[..count], console.gate, &mut state, write);
     }
+    if let Some(typing) = typing.as_ref().filter(|_| hidden) {
+        // Under the gate, as a line: an emergency writer waits for it like for any other.
+        if console.gate.begin_line() {
+            typing.redraw(&mut |bytes| console.uart.write_bytes(bytes));
+            console.gate.end_line();
+        }
+    }
+}
+
+/// The line being typed on the console (see `cpu_driver::input_line`), on the owner only:
+/// shows `text` with the cursor `cursor` bytes in, or with `enter` ends it (it stays, a new
+/// line follows). Lines waiting in the rings are printed first, so the typing comes after
+/// them. Refused (`Denied`) off the owner, or while another core holds the console's
+/// emergency path.
+pub fn input_line(text: &[u8], cursor: usize, enter: bool) -> Result<(), InputRefusal> {
+    let console = CONSOLE.get().filter(|c| c.owns()).ok_or(InputRefusal::NotOwner)?;
+    drain();
+    let mut typing = INPUT_LINE.try_lock().ok_or(InputRefusal::NotOwner)?;
+    if !console.gate.begin_line() {
+        return Err(InputRefusal::NotOwner);
+    }
+    let mut out = |bytes: &[u8]| console.uart.write_bytes(bytes);
+    let result = if enter {
+        typing.update(text, cursor, &mut out).map(|()| typing.enter(&mut out))
+    } else {
+        typing.update(text, cursor, &mut out)
+    };
+    console.gate.end_line();
+    result.map_err(InputRefusal::Line)
+}
+
+/// Why [`input_line`] refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputRefusal {
+    /// This core does not own the console (or cannot write to it now).
+    NotOwner,
+    /// The line itself (`input_line::Refused`).
+    Line(Refused),
 }
 
 /// Makes this core the console's owner because the owner failed (its monitor asks, on the

@@ -9,6 +9,7 @@ pub use cpu_driver::arch::aarch64::gic::TIMER_INTID;
 use cpu_driver::arch::aarch64::gic::{Gic, SpiError, SGI_WAKE};
 use cpu_driver::arch::aarch64::{cpu, timer};
 use cpu_driver::boot_record::GicConfig;
+use cpu_driver::gicv2_spi::Trigger;
 use cpu_driver::layout::phys_to_virt;
 use spin::Mutex;
 
@@ -119,6 +120,12 @@ pub fn drain() -> u32 {
 /// Routes shared peripheral interrupt `intid` to this core and enables it (`Gic::route_spi_here`).
 pub fn route_spi_here(intid: u32) -> Result<(), SpiError> {
     GIC.lock().as_mut().ok_or(SpiError::Unsupported)?.route_spi_here(intid, cpu::mpidr())
+}
+
+/// Sets shared peripheral interrupt `intid`'s trigger (masked) as the device tree gives it
+/// (`Gic::configure_spi`; the boot core, before the others start).
+pub fn configure_spi(intid: u32, trigger: Trigger) -> Result<(), SpiError> {
+    GIC.lock().as_mut().ok_or(SpiError::Unsupported)?.configure_spi(intid, trigger)
 }
 
 /// Unmasks shared peripheral interrupt `intid` after its driver served it.

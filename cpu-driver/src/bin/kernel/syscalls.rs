@@ -32,7 +32,7 @@ use syscall_abi::{
     STATUS_RUNNING, STATUS_STOPPED,
 };
 
-use crate::console::kprintln;
+use crate::console::{self, kprintln};
 use crate::dispatchers::{Ending, InstallError, SpawnError, SpawnRequest, INBOX_CAPACITY};
 use crate::mappings::{Refusal, TlbScope};
 use crate::scheduler::Scheduler;
@@ -69,6 +69,7 @@ pub fn handle(s: &mut Scheduler, frame: &mut TrapFrame) -> bool {
             return true;
         }
         Request::ConsoleWrite { ptr, len } => console_write(ptr, len),
+        Request::ConsoleInputLine { ptr, len, cursor, enter } => console_input_line(ptr, len, cursor, enter),
         Request::Info { what, arg } => info(s, what, arg),
         Request::Wait { timeout } => return wait(s, frame, timeout),
         Request::Notify { core } => notify(core),
@@ -700,20 +701,47 @@ fn caller_irq(s: &mut Scheduler, irq: CapAddr) -> Result<(usize, u32), Error> {
 }
 
 fn console_write(ptr: u64, len: u64) -> Result<u64, Error> {
-    if len > MAX_CONSOLE_WRITE {
+    let mut buffer = [0u8; MAX_CONSOLE_WRITE as usize];
+    let bytes = copy_in(ptr, len, &mut buffer)?;
+    let text = String::from_utf8_lossy(bytes);
+    kprintln!("{}", text.trim_end_matches('\n'));
+    Ok(len)
+}
+
+const _: () = assert!(
+    syscall_abi::INPUT_LINE_MAX as usize == cpu_driver::input_line::CAPACITY,
+    "the call's limit is the console's"
+);
+
+/// `console_input_line(ptr, len, cursor, enter)`: see `syscall_abi::Call::ConsoleInputLine`.
+fn console_input_line(ptr: u64, len: u64, cursor: u64, enter: bool) -> Result<u64, Error> {
+    if len > syscall_abi::INPUT_LINE_MAX || cursor > len {
+        return Err(Error::InvalidArgument);
+    }
+    let mut buffer = [0u8; syscall_abi::INPUT_LINE_MAX as usize];
+    let text = copy_in(ptr, len, &mut buffer)?;
+    match console::input_line(text, cursor as usize, enter) {
+        Ok(()) => Ok(0),
+        Err(console::InputRefusal::NotOwner) => Err(Error::Denied),
+        Err(console::InputRefusal::Line(_)) => Err(Error::InvalidArgument),
+    }
+}
+
+/// Copies `len` bytes the caller holds at `ptr` (readable at EL0) into `buffer`; `len` over
+/// the buffer's size is `InvalidArgument`, memory the caller cannot read `BadAddress`.
+fn copy_in(ptr: u64, len: u64, buffer: &mut [u8]) -> Result<&[u8], Error> {
+    if len > buffer.len() as u64 {
         return Err(Error::InvalidArgument);
     }
     let end = ptr.checked_add(len).ok_or(Error::BadAddress)?;
     if ptr < USER_MIN || end > USER_LIMIT || !user_range_readable(ptr, end) {
         return Err(Error::BadAddress);
     }
-    let mut buffer = [0u8; MAX_CONSOLE_WRITE as usize];
     // SAFETY: every page of [ptr, end) is mapped readable for EL0 in the installed address
-    // space (checked above with the MMU itself), and EL1 may read what EL0 may read.
+    // space (checked above with the MMU itself), and EL1 may read what EL0 may read; `len`
+    // fits the buffer (checked above).
     unsafe { core::ptr::copy_nonoverlapping(ptr as *const u8, buffer.as_mut_ptr(), len as usize) };
-    let text = String::from_utf8_lossy(&buffer[..len as usize]);
-    kprintln!("{}", text.trim_end_matches('\n'));
-    Ok(len)
+    Ok(&buffer[..len as usize])
 }
 
 fn info(s: &Scheduler, what: Info, arg: u64) -> Result<u64, Error> {
