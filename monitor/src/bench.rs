@@ -9,7 +9,6 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 
 use crate::stats::median;
 
@@ -18,114 +17,7 @@ use crate::stats::median;
 pub const DEFAULT_ROUNDS: u64 = 10_000;
 /// The most `bench-rounds=` may ask for (the samples of one pair must fit the heap).
 pub const MAX_ROUNDS: u64 = 1_000_000;
-/// Seconds without progress after which the `latency` program gives up on its peer (long
-/// enough for a host to deschedule a vCPU for a while).
-pub const PATIENCE_SECONDS: u64 = 2;
-/// Seconds the coordinator waits for the echoing side to get ready.
-pub const READY_TIMEOUT_SECONDS: u64 = 10;
-/// Seconds the coordinator waits for a pair's result once measuring started.
-pub const RESULT_TIMEOUT_SECONDS: u64 = 30;
-
-/// Why one ordered pair has no measurement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// The pair's application channel could not be mapped.
-    NoChannel,
-    /// The echoing core answered no ping within [`PATIENCE_SECONDS`].
-    NoPong,
-    /// The echoing core answered a ping with another sequence number.
-    WrongPong,
-    /// The peer took no message for [`PATIENCE_SECONDS`] (its ring stayed full).
-    RingFull,
-    /// The echoing core stopped bouncing the raw cache line.
-    NoBounce,
-    /// A figure came out as zero counter ticks: below the counter's resolution, so not a
-    /// measurement.
-    BelowResolution,
-    /// A core has no `latency` program registered with its monitor.
-    NoLatencyService,
-    /// The CPU driver refused to hand the pair's channel to the `latency` program.
-    GrantRefused,
-    /// The echoing side did not get ready within [`READY_TIMEOUT_SECONDS`].
-    EchoNotReady,
-    /// No result arrived within [`RESULT_TIMEOUT_SECONDS`] of asking the measuring side.
-    NoResult,
-    /// A core of the pair stopped answering earlier in the run (its monitor never bound, or
-    /// a pair of its timed out): the pair is not tried, so no later pair waits on it.
-    CoreDead,
-}
-
-impl Failure {
-    /// Every failure, in code order.
-    pub const ALL: [Failure; 11] = [
-        Failure::NoChannel,
-        Failure::NoPong,
-        Failure::WrongPong,
-        Failure::RingFull,
-        Failure::NoBounce,
-        Failure::BelowResolution,
-        Failure::NoLatencyService,
-        Failure::GrantRefused,
-        Failure::EchoNotReady,
-        Failure::NoResult,
-        Failure::CoreDead,
-    ];
-
-    /// The number that stands for it in messages (1-based, so a zeroed word is never one).
-    pub fn code(self) -> u32 {
-        Self::ALL.iter().position(|&f| f == self).map_or(0, |i| i as u32 + 1)
-    }
-
-    /// The failure a message's number stands for; `None` for anything else.
-    pub fn from_code(code: u32) -> Option<Self> {
-        Self::ALL.get((code as usize).checked_sub(1)?).copied()
-    }
-
-    /// A one-word name, the first word after `failed:` on the console and the CSV's
-    /// `failure` column.
-    pub fn name(self) -> &'static str {
-        match self {
-            Failure::NoChannel => "no-channel",
-            Failure::NoPong => "no-pong",
-            Failure::WrongPong => "wrong-pong",
-            Failure::RingFull => "ring-full",
-            Failure::NoBounce => "no-bounce",
-            Failure::BelowResolution => "below-resolution",
-            Failure::NoLatencyService => "no-latency-service",
-            Failure::GrantRefused => "grant-refused",
-            Failure::EchoNotReady => "echo-not-ready",
-            Failure::NoResult => "no-result",
-            Failure::CoreDead => "core-dead",
-        }
-    }
-}
-
-/// `name (what happened)`.
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (", self.name())?;
-        match self {
-            Failure::NoChannel => write!(f, "the pair's channel could not be mapped"),
-            Failure::NoPong => write!(f, "the echoing core answered no ping within {PATIENCE_SECONDS} s"),
-            Failure::WrongPong => write!(f, "the echoing core answered with another sequence number"),
-            Failure::RingFull => write!(f, "the peer took no message for {PATIENCE_SECONDS} s"),
-            Failure::NoBounce => {
-                write!(f, "the echoing core stopped bouncing the cache line for {PATIENCE_SECONDS} s")
-            }
-            Failure::BelowResolution => {
-                write!(f, "a median of 0 counter ticks is below the counter's resolution")
-            }
-            Failure::NoLatencyService => write!(f, "no latency program registered on a core of the pair"),
-            Failure::GrantRefused => write!(f, "the CPU driver refused to grant the pair's channel"),
-            Failure::EchoNotReady => {
-                write!(f, "the echoing core was not ready within {READY_TIMEOUT_SECONDS} s")
-            }
-            Failure::NoResult => write!(f, "no result within {RESULT_TIMEOUT_SECONDS} s"),
-            Failure::CoreDead => write!(f, "a core of the pair stopped answering earlier: not tried"),
-        }?;
-        write!(f, ")")
-    }
-}
+pub use local_protocol::bench::{Failure, PATIENCE_SECONDS, READY_TIMEOUT_SECONDS, RESULT_TIMEOUT_SECONDS};
 
 /// The core a failure shows to be silent, if any: the coordinator (`coordinator`) heard
 /// nothing from a monitor it asked. `EchoNotReady`: the echoing side never said it was ready;
@@ -267,15 +159,6 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn failure_codes_round_trip_and_zero_is_no_failure() {
-        for failure in Failure::ALL {
-            assert_eq!(Failure::from_code(failure.code()), Some(failure));
-        }
-        assert_eq!(Failure::from_code(0), None);
-        assert_eq!(Failure::from_code(Failure::ALL.len() as u32 + 1), None);
-    }
 
     #[test]
     fn only_a_silence_marks_a_core_dead_and_never_the_coordinator() {

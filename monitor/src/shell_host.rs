@@ -18,7 +18,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use monitor::local::SERVICE_LATENCY;
+use local_protocol::SERVICE_LATENCY;
 use monitor::messages::{shell_op, MonitorMessage, ShellAsk, ShellDone, ShellPing, ShellPong};
 use monitor::shell_answers;
 use monitor::stats::{percentile, ticks_to_ns};
@@ -506,6 +506,7 @@ impl Monitor {
         match userland::dispatcher_stop(slot) {
             Ok(()) => {
                 self.names.forget_dispatcher(dispatcher);
+                self.accepting.forget_dispatcher(dispatcher);
                 println!("killed {id} ({name})");
                 true
             }

@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 33] = [
+const CHECKS: [&str; 34] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -37,7 +37,8 @@ const CHECKS: [&str; 33] = [
     "child-fewer-rights",
     "child-access-after-unmap-faults",
     "child-write-after-protect-faults",
-    "bind-remote-echo",
+    "bind-by-name-echo",
+    "bind-errors",
     "span-shared-page-protect-unmap",
 ];
 

@@ -23,13 +23,13 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use monitor::bench::{Failure, PATIENCE_SECONDS};
-use monitor::local::{self, pack, unpack, SERVICE_LATENCY};
-use monitor::stats::{percentile, ticks_to_ns};
+use local_protocol::bench::{Failure, PATIENCE_SECONDS};
+use local_protocol::{self as local, ToProgram, SERVICE_LATENCY};
 use urpc::messages::{Ping, Pong};
 use urpc::{
     Endpoint, Message, PollDeadline, Receiver, Sender, Side, WaitMode, WaitPolicy, POLLS_PER_CLOCK_READ,
 };
+use userland::stats::{percentile, ticks_to_ns};
 use userland::waitset::{Event, Kernel, TimerId};
 use userland::{info, ChannelKind, Info, Waitset};
 
@@ -185,7 +185,7 @@ impl Latency {
         let (core, frequency) = (*core, *frequency);
         let channel = channel(channels, core, peer).ok_or(Failure::NoChannel)?;
         waitset.set_policy(policy(mode));
-        let _ = userland::send_to_monitor([local::READY, peer, 0]);
+        tell(&local::Ready { peer: peer as u32 });
         let total = WARMUP + rounds;
         let mut patience = Patience::new(frequency);
         let (mut sgis, mut sgis_before) = (0, 0);
@@ -324,22 +324,22 @@ impl Latency {
     }
 }
 
-/// The wait mode a request's word names, with its rounds; `None` for an unknown code.
-fn rounds_and_mode(word: u64) -> Option<(u64, WaitMode)> {
-    let (rounds, code) = unpack(word);
-    Some((rounds.into(), WaitMode::from_code(u8::try_from(code).ok()?)?))
+/// Tells the monitor, as its protocol's message `message`.
+fn tell<M: urpc::interface::Variant>(message: &M) {
+    // A full queue is not reported: the coordinator's timeout names the step that did not
+    // happen.
+    let _ = userland::send_to_monitor(local::words(message));
 }
 
 fn run() -> u64 {
     let core = info(Info::CoreIndex).unwrap_or(0);
     let count = info(Info::CoreCount).unwrap_or(0);
     let frequency = info(Info::CounterFrequency).unwrap_or(1);
-    let me = info(Info::DispatcherIndex).unwrap_or(0);
     let waitset = Waitset::new(userland::ElZero, userland::ElZero, IDLE);
     let mut latency = Latency { core, frequency, channels: (0..count).map(|_| None).collect(), waitset };
-    let _ = userland::send_to_monitor([local::REGISTER, SERVICE_LATENCY, me]);
+    tell(&local::Register { service: SERVICE_LATENCY });
     loop {
-        let request = match userland::recv_local() {
+        let words = match userland::recv_local() {
             Ok((_, words)) => words,
             Err(_) => {
                 // Nothing on any channel: the waitset sleeps until the monitor's next request.
@@ -349,36 +349,41 @@ fn run() -> u64 {
                 continue;
             }
         };
-        let echo = match request {
-            [local::ECHO, peer, rounds] => Some((peer, rounds, WaitMode::Spin)),
-            [local::ECHO_WAITING, peer, word] => {
-                rounds_and_mode(word).map(|(rounds, mode)| (peer, rounds, mode))
+        let request = match local::decode::<ToProgram>(words) {
+            Ok(request) => request,
+            Err(e) => {
+                userland::println!("latency {core}: the monitor sent no request ({e}): {words:x?}");
+                continue;
             }
-            _ => None,
         };
-        if let Some((peer, rounds, mode)) = echo {
-            if let Err(failure) = latency.echo(peer, rounds, mode) {
-                let _ = userland::send_to_monitor([local::FAILED_ECHOING, peer, failure.code().into()]);
-            }
-            continue;
-        }
-        let report = match request {
-            [local::MEASURE, peer, rounds] => match latency.measure(peer, rounds) {
-                Ok((p50, p99, limit)) => [local::RESULT, pack(peer as u32, limit), pack(p50, p99)],
-                Err(failure) => [local::FAILED_MEASURING, peer, failure.code().into()],
-            },
-            [local::MEASURE_WAITING, peer, word] => {
-                let Some((rounds, mode)) = rounds_and_mode(word) else { continue };
-                match latency.measure_waiting(peer, rounds, mode) {
-                    Ok((rtt_ns, sgis)) => {
-                        [local::WAIT_RESULT, pack(peer as u32, mode.code().into()), pack(rtt_ns, sgis)]
-                    }
-                    Err(failure) => [local::FAILED_MEASURING, peer, failure.code().into()],
+        match request {
+            ToProgram::Echo(local::Echo { peer, rounds }) => {
+                if let Err(failure) = latency.echo(peer.into(), rounds, WaitMode::Spin) {
+                    tell(&local::FailedEchoing { peer, failure });
                 }
             }
-            _ => continue,
-        };
-        let _ = userland::send_to_monitor(report);
+            ToProgram::EchoWaiting(local::EchoWaiting { peer, rounds, mode }) => {
+                let Some(mode) = WaitMode::from_code(mode) else { continue };
+                if let Err(failure) = latency.echo(peer.into(), rounds.into(), mode) {
+                    tell(&local::FailedEchoing { peer, failure });
+                }
+            }
+            ToProgram::Measure(local::Measure { peer, rounds }) => match latency.measure(peer.into(), rounds)
+            {
+                Ok((p50_ns, p99_ns, limit_ns)) => tell(&local::Measured { peer, limit_ns, p50_ns, p99_ns }),
+                Err(failure) => tell(&local::FailedMeasuring { peer, failure }),
+            },
+            ToProgram::MeasureWaiting(local::MeasureWaiting { peer, rounds, mode }) => {
+                let Some(mode) = WaitMode::from_code(mode) else { continue };
+                match latency.measure_waiting(peer.into(), rounds.into(), mode) {
+                    Ok((rtt_ns, sgis_per_10k)) => {
+                        tell(&local::WaitResult { peer, mode: mode.code(), rtt_ns, sgis_per_10k })
+                    }
+                    Err(failure) => tell(&local::FailedMeasuring { peer, failure }),
+                }
+            }
+            _ => userland::println!("latency {core}: not a request for latency: {request:?}"),
+        }
     }
 }
 
