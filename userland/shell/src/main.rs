@@ -6,6 +6,9 @@
 //! interrupt the command running when its turn comes (`tags::INTERRUPT`): typed ahead, right
 //! after a line, it interrupts that line's command.
 //!
+//! It waits in the runtime's event loop (`userland::events`), which sleeps in the kernel until
+//! a same-core message arrives and hands it over.
+//!
 //! The kernel's console is line based (every `console_write` is one whole line, which keeps
 //! lines whole while other cores print), so the shell echoes a line once it is entered, after
 //! the prompt, rather than key by key.
@@ -20,6 +23,8 @@ use alloc::string::String;
 use shell::command::{self, Command, HELP};
 use shell::editor::{Editor, Event};
 use shell::{input, tags, PROMPT};
+use urpc::WaitPolicy;
+use userland::events::Event as Woke;
 use userland::{info, println, Info};
 
 /// What was typed and not yet acted on, in order.
@@ -103,16 +108,24 @@ impl Shell {
     }
 }
 
+/// How the shell waits: it has no channel to poll, so it sleeps in the kernel at once until a
+/// same-core message (typed bytes, a command done) wakes it.
+const WAITING: WaitPolicy = WaitPolicy { polls: 1, watches: 0 };
+
 fn run() -> u64 {
     let core = info(Info::CoreIndex).unwrap_or(0);
     println!("shell on core {core}: type 'help' for the commands");
     let mut shell = Shell { editor: Editor::new(), queued: VecDeque::new(), busy: false };
+    let mut events = userland::event_loop(WAITING);
     loop {
-        while let Ok((_, words)) = userland::recv_local() {
-            shell.on_message(words);
-        }
-        if !shell.step() {
-            userland::wait(0);
+        while shell.step() {}
+        match events.wait_local() {
+            // The console's bytes and the monitor's answers come in the shell's own words.
+            Woke::Local { sender: 0, words } => shell.on_message(words),
+            Woke::Local { sender, words } => {
+                println!("shell: a message from dispatcher {sender} ignored: {words:x?}")
+            }
+            other => println!("shell: not for the shell: {other:?}"),
         }
     }
 }
