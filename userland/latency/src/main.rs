@@ -6,9 +6,10 @@
 //! and every bounce, report the median and 99th percentile). The channel frames come from the
 //! shared region, handed to this dispatcher explicitly by its monitor (`grant`).
 //!
-//! Every wait for a message goes through the runtime's waitset (`userland::Waitset`): the
+//! Every wait for a message goes through the runtime's event loop (`userland::EventLoop`, whose
+//! same-core messages are the monitor's requests) and its waitset: the
 //! benchmark's round trips poll it without end ([`WaitMode::Spin`]); the wait comparison
-//! (`ECHO_WAITING` / `MEASURE_WAITING`) lets it watch the line and sleep as each
+//! (`EchoWaiting` / `MeasureWaiting`) lets it watch the line and sleep as each
 //! [`WaitMode`] says, raising the wake SGI as that mode says, and counts the SGIs. The raw
 //! cache-line bounce stays a bare loop: it is the floor the others are compared with, and the
 //! same loop Linux's threads run in `scripts/bench linux`.
@@ -29,6 +30,7 @@ use urpc::messages::{Ping, Pong};
 use urpc::{
     Endpoint, Message, PollDeadline, Receiver, Sender, Side, WaitMode, WaitPolicy, POLLS_PER_CLOCK_READ,
 };
+use userland::events::Event as LoopEvent;
 use userland::stats::{percentile, ticks_to_ns};
 use userland::waitset::{Event, Kernel, TimerId};
 use userland::{info, ChannelKind, Info, Waitset};
@@ -51,7 +53,9 @@ struct Latency {
     core: u64,
     frequency: u64,
     channels: Vec<Option<Channel>>,
-    waitset: Waitset,
+    /// The event loop: its waitset times the round trips; its same-core messages are the
+    /// monitor's requests.
+    events: userland::EventLoop,
 }
 
 /// A wait of `PATIENCE_SECONDS` from `start` that reads the counter only every
@@ -181,7 +185,8 @@ impl Latency {
     /// failure before it is ready is reported: once the measuring side pings, it is the one
     /// that says whether the pair failed.
     fn echo(&mut self, peer: u64, rounds: u64, mode: WaitMode) -> Result<(), Failure> {
-        let Latency { core, frequency, channels, waitset } = self;
+        let Latency { core, frequency, channels, events } = self;
+        let waitset = events.waitset();
         let (core, frequency) = (*core, *frequency);
         let channel = channel(channels, core, peer).ok_or(Failure::NoChannel)?;
         waitset.set_policy(policy(mode));
@@ -235,7 +240,8 @@ impl Latency {
     /// Measures against `peer`: the median and 99th percentile URPC round trip and the median
     /// raw cache-line round trip, in ns, each at least one counter tick.
     fn measure(&mut self, peer: u64, rounds: u64) -> Result<(u32, u32, u32), Failure> {
-        let Latency { core, frequency, channels, waitset } = self;
+        let Latency { core, frequency, channels, events } = self;
+        let waitset = events.waitset();
         let frequency = *frequency;
         let channel = channel(channels, *core, peer).ok_or(Failure::NoChannel)?;
         waitset.set_policy(SPINNING);
@@ -291,7 +297,8 @@ impl Latency {
     /// Times `rounds` round trips against `peer` with both sides waiting and waking as `mode`
     /// says: the mean round trip in ns and the wake SGIs both sides raised per 10,000 messages.
     fn measure_waiting(&mut self, peer: u64, rounds: u64, mode: WaitMode) -> Result<(u32, u32), Failure> {
-        let Latency { core, frequency, channels, waitset } = self;
+        let Latency { core, frequency, channels, events } = self;
+        let waitset = events.waitset();
         let frequency = *frequency;
         let channel = channel(channels, *core, peer).ok_or(Failure::NoChannel)?;
         waitset.set_policy(policy(mode));
@@ -335,24 +342,22 @@ fn run() -> u64 {
     let core = info(Info::CoreIndex).unwrap_or(0);
     let count = info(Info::CoreCount).unwrap_or(0);
     let frequency = info(Info::CounterFrequency).unwrap_or(1);
-    let waitset = Waitset::new(userland::ElZero, userland::ElZero, IDLE);
-    let mut latency = Latency { core, frequency, channels: (0..count).map(|_| None).collect(), waitset };
+    let events = userland::event_loop(IDLE);
+    let mut latency = Latency { core, frequency, channels: (0..count).map(|_| None).collect(), events };
     tell(&local::Register { service: SERVICE_LATENCY });
     loop {
-        let words = match userland::recv_local() {
-            Ok((_, words)) => words,
-            Err(_) => {
-                // Nothing on any channel: the waitset sleeps until the monitor's next request.
-                latency.waitset.set_policy(IDLE);
-                let mut no_channels: [Receiver<'static>; 0] = [];
-                latency.waitset.wait(&mut no_channels[..]);
+        // Between requests the event loop sleeps until the monitor's next one.
+        latency.events.waitset().set_policy(IDLE);
+        let request = match latency.events.wait_local() {
+            LoopEvent::Monitor(request) => request,
+            // A session's patience timer that fired as it ended: nothing waits on it.
+            LoopEvent::Timer(_) => continue,
+            LoopEvent::Local { sender, words } => {
+                userland::println!("latency {core}: no request from dispatcher {sender}: {words:x?}");
                 continue;
             }
-        };
-        let request = match local::decode::<ToProgram>(words) {
-            Ok(request) => request,
-            Err(e) => {
-                userland::println!("latency {core}: the monitor sent no request ({e}): {words:x?}");
+            other => {
+                userland::println!("latency {core}: not a request: {other:?}");
                 continue;
             }
         };
