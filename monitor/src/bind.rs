@@ -1,16 +1,20 @@
 //! Channels bound on demand between programs on different cores (the monitor's part; the
-//! bookkeeping is `monitor::binding`). A program sends `BIND` for a service on another core;
-//! its monitor retypes the channel's Frame from the RAM it gave that program for channels
-//! (the program's own memory), lends it to the other core's monitor through the capability
-//! protocol and sends a `BindRequest`; that monitor gives the Frame to the program accepting
-//! the service (`cap_give` by index, its Kernel capability) and tells it `BIND_INCOMING`, then
-//! answers; on success this monitor gives its program the Frame and says `BOUND`. The
-//! monitors' own channels stay the bootstrap.
+//! bookkeeping is `monitor::binding` and `monitor::lookup`). A program sends
+//! [`local::Bind`] for a service on another core, or on none ([`ANY_CORE`]): then its monitor
+//! first asks every other online monitor ([`NameQuery`]), each answering from its own table
+//! ([`NameAnswer`]), and binds to the first core that offers it. The monitor retypes the
+//! channel's Frame from the RAM it gave that program for channels (the program's own memory),
+//! lends it to the other core's monitor through the capability protocol and sends a
+//! `BindRequest`; that monitor gives the Frame to the program accepting the service
+//! (`cap_give` by index, its Kernel capability; one binding per [`local::Accept`]) and tells
+//! it [`local::BindIncoming`], then answers; on success this monitor gives its program the
+//! Frame and says [`local::Bound`]. The monitors' own channels stay the bootstrap.
 
 use caps::{CapAddr, Capability};
-use monitor::binding::PendingBind;
-use monitor::local::{self, pack, BindStatus};
-use monitor::messages::{BindReply, BindRequest};
+use local_protocol::{self as local, BindStatus, Outcome, Service, ANY_CORE};
+use monitor::binding::{Acceptor, PendingBind};
+use monitor::lookup::Found;
+use monitor::messages::{BindReply, BindRequest, NameAnswer, NameQuery};
 use userland::{cap_type, println};
 
 use crate::kernel_caps::is_protocol_slot;
@@ -22,23 +26,78 @@ const CHANNEL_BYTES: u64 = 4096;
 /// Capabilities that arrived and wait for a `BindRequest` naming them; older ones are dropped
 /// (their slots deleted) past this many.
 pub(crate) const ARRIVALS_KEPT: usize = 8;
+/// How long a bind by name waits for the other monitors' answers (ns): each answers from its
+/// table at once, so only a core that stopped answering makes it wait this long.
+const LOOKUP_TIMEOUT_NS: u64 = 2_000_000_000;
 
 impl Monitor {
-    /// `[ACCEPT, service, slot]` from `sender`.
-    pub(crate) fn on_accept(&mut self, sender: u64, service: u64, slot: u64) {
-        self.accepting.accept(service, sender, slot as u32);
+    /// A program accepts bindings to a service.
+    pub(crate) fn on_accept(&mut self, sender: u64, accept: local::Accept) {
+        self.accepting.accept(accept.service, sender, accept.slot);
     }
 
-    /// `[BIND, pack(core, slot), service]` from `sender`.
-    pub(crate) fn on_bind(&mut self, sender: u64, core: u32, client_slot: u32, service: u64) {
-        if let Err(status) = self.start_bind(sender, u64::from(core), client_slot, service) {
-            self.tell_bound(sender, core, Err(status), client_slot);
+    /// A program binds to a service: on the core it names, or, naming none, on whichever other
+    /// core's monitor answers first that a program there offers it.
+    pub(crate) fn on_bind(&mut self, sender: u64, bind: local::Bind) {
+        if self.binds.in_flight(sender) || self.lookups.asking(sender) {
+            self.tell_bound(sender, bind.core, Err(BindStatus::Busy), bind.slot);
+            return;
+        }
+        if bind.core != ANY_CORE {
+            if let Err(status) = self.start_bind(sender, u64::from(bind.core), bind.slot, bind.service) {
+                self.tell_bound(sender, bind.core, Err(status), bind.slot);
+            }
+            return;
+        }
+        let asked = self.peers();
+        let deadline = self.now_ns() + LOOKUP_TIMEOUT_NS;
+        let Some(query) = self.lookups.start(sender, bind.service, bind.slot, asked, deadline) else {
+            return;
+        };
+        for peer in (0..64).filter(|&p| asked & (1 << p) != 0) {
+            self.send(peer, &NameQuery { query, service: bind.service });
+        }
+        // With no other core online the query ends at once (`lookup_poll`).
+        self.lookup_poll();
+    }
+
+    /// Another core's monitor asks whether a program here offers a service.
+    pub(crate) fn on_name_query(&mut self, from: u64, query: NameQuery) {
+        let offered = self.accepting.lookup(query.service).is_some();
+        self.send(from, &NameAnswer { query: query.query, offered });
+    }
+
+    /// An answer to a query of this monitor.
+    pub(crate) fn on_name_answer(&mut self, from: u64, answer: NameAnswer) {
+        if let Some(found) = self.lookups.answer(from, answer.query, answer.offered) {
+            self.lookup_found(found);
+        }
+    }
+
+    /// Ends the queries whose cores all went offline or whose time ran out (a hook of the main
+    /// loop's `pump`).
+    pub(crate) fn lookup_poll(&mut self) {
+        let now = self.now_ns();
+        for found in self.lookups.expire(now, self.peers()) {
+            self.lookup_found(found);
+        }
+    }
+
+    fn lookup_found(&mut self, found: Found) {
+        match found {
+            Found::On(lookup, core) => {
+                if let Err(status) = self.start_bind(lookup.client, core, lookup.slot, lookup.service) {
+                    self.tell_bound(lookup.client, core as u32, Err(status), lookup.slot);
+                }
+            }
+            Found::Nowhere(lookup) => {
+                self.tell_bound(lookup.client, ANY_CORE, Err(BindStatus::NoService), lookup.slot);
+            }
         }
     }
 
     fn tell_bound(&self, client: u64, core: u32, result: Result<(), BindStatus>, slot: u32) {
-        let words = [local::BOUND, pack(core, BindStatus::code(result)), u64::from(slot)];
-        let _ = self.send_to_program(client, words);
+        let _ = self.tell_program(client, &local::Bound { core, slot, outcome: Outcome(result) });
     }
 
     fn start_bind(
@@ -46,13 +105,13 @@ impl Monitor {
         client: u64,
         core: u64,
         client_slot: u32,
-        service: u64,
+        service: Service,
     ) -> Result<(), BindStatus> {
-        if core == self.core || self.peers() & (1 << core) == 0 {
+        if core == self.core || self.peers() & 1u64.checked_shl(core as u32).unwrap_or(0) == 0 {
             return Err(BindStatus::NoCore);
         }
         if self.binds.in_flight(client) {
-            return Err(BindStatus::Refused);
+            return Err(BindStatus::Busy);
         }
         let frame = match self.binds.take_spare(client) {
             Some(frame) => CapAddr::from_raw(frame),
@@ -103,14 +162,19 @@ impl Monitor {
         let slot = self.take_arrival(from, request.frame_base).ok_or(BindStatus::Refused)?;
         let result = match self.accepting.lookup(request.service) {
             None => Err(BindStatus::NoService),
-            Some((dispatcher, dest)) => userland::cap_give_by_index(dispatcher, slot.raw(), dest)
-                .map_err(|_| BindStatus::Refused)
-                .map(|()| (dispatcher, dest)),
+            // Its program has taken a binding and not accepted another (yet).
+            Some(Acceptor::Taken) => Err(BindStatus::Refused),
+            Some(Acceptor::Ready { dispatcher, slot: dest }) => {
+                userland::cap_give_by_index(dispatcher, slot.raw(), dest)
+                    .map_err(|_| BindStatus::Refused)
+                    .map(|()| (dispatcher, dest))
+            }
         };
         // This monitor's foreign copy is not needed either way (the program holds its own).
         let _ = userland::cap_delete(slot.raw());
         let (dispatcher, dest) = result?;
-        let _ = self.send_to_program(dispatcher, [local::BIND_INCOMING, from, u64::from(dest)]);
+        self.accepting.taken(request.service);
+        let _ = self.tell_program(dispatcher, &local::BindIncoming { core: from as u32, slot: dest });
         Ok(())
     }
 
@@ -124,14 +188,10 @@ impl Monitor {
             );
             return;
         }
-        let status = match BindStatus::from_code(reply.status) {
-            None if reply.status == 0 => {
-                userland::cap_give_by_index(bind.client, bind.frame_slot, bind.client_slot)
-                    .map_err(|_| BindStatus::Refused)
-            }
-            None => Err(BindStatus::Refused),
-            Some(status) => Err(status),
-        };
+        let status = Outcome::from_code(reply.status).0.and_then(|()| {
+            userland::cap_give_by_index(bind.client, bind.frame_slot, bind.client_slot)
+                .map_err(|_| BindStatus::Refused)
+        });
         if status.is_err() {
             self.binds.keep_spare(bind.client, bind.frame_slot);
         }

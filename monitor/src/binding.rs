@@ -2,24 +2,54 @@
 //! (and where its bound channels go), and the binds this monitor started and waits on.
 
 use alloc::vec::Vec;
+use local_protocol::Service;
 
 /// Programs of this core that accept services.
 #[derive(Debug, Default)]
 pub struct Accepting {
-    entries: Vec<(u64, u64, u32)>,
+    /// (service, dispatcher, slot for the next bound channel's Frame: `None` once a channel
+    /// went there, until the program accepts again).
+    entries: Vec<(Service, u64, Option<u32>)>,
+}
+
+/// Where a channel bound to a service goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acceptor {
+    /// To this dispatcher's slot.
+    Ready {
+        /// The dispatcher.
+        dispatcher: u64,
+        /// The slot of its capability space.
+        slot: u32,
+    },
+    /// The service is offered, but its program took a binding and has not accepted again.
+    Taken,
 }
 
 impl Accepting {
-    /// Dispatcher `dispatcher` accepts `service`; bound channels go to its `slot`. A program
-    /// accepting a service another already accepts takes it over.
-    pub fn accept(&mut self, service: u64, dispatcher: u64, slot: u32) {
+    /// Dispatcher `dispatcher` accepts `service`; the next bound channel goes to its `slot`. A
+    /// program accepting a service another already accepts takes it over.
+    pub fn accept(&mut self, service: Service, dispatcher: u64, slot: u32) {
         self.entries.retain(|&(s, _, _)| s != service);
-        self.entries.push((service, dispatcher, slot));
+        self.entries.push((service, dispatcher, Some(slot)));
     }
 
-    /// Who accepts `service`, and at which slot.
-    pub fn lookup(&self, service: u64) -> Option<(u64, u32)> {
-        self.entries.iter().find(|&&(s, _, _)| s == service).map(|&(_, d, slot)| (d, slot))
+    /// Where a channel bound to `service` would go; `None` when no program here offers it.
+    pub fn lookup(&self, service: Service) -> Option<Acceptor> {
+        let &(_, dispatcher, slot) = self.entries.iter().find(|&&(s, _, _)| s == service)?;
+        Some(slot.map_or(Acceptor::Taken, |slot| Acceptor::Ready { dispatcher, slot }))
+    }
+
+    /// A channel went to `service`'s slot: the next needs another [`Self::accept`].
+    pub fn taken(&mut self, service: Service) {
+        for entry in self.entries.iter_mut().filter(|(s, _, _)| *s == service) {
+            entry.2 = None;
+        }
+    }
+
+    /// Forgets every service `dispatcher` accepted (it ended).
+    pub fn forget_dispatcher(&mut self, dispatcher: u64) {
+        self.entries.retain(|&(_, d, _)| d != dispatcher);
     }
 }
 
@@ -83,11 +113,18 @@ mod tests {
 
     #[test]
     fn accepting_and_binds() {
+        let echo = Service::named("echo").unwrap();
         let mut accepting = Accepting::default();
-        assert_eq!(accepting.lookup(7), None);
-        accepting.accept(7, 3, 44);
-        accepting.accept(7, 4, 45);
-        assert_eq!(accepting.lookup(7), Some((4, 45)));
+        assert_eq!(accepting.lookup(echo), None);
+        accepting.accept(echo, 3, 44);
+        accepting.accept(echo, 4, 45);
+        assert_eq!(accepting.lookup(echo), Some(Acceptor::Ready { dispatcher: 4, slot: 45 }));
+        accepting.taken(echo);
+        assert_eq!(accepting.lookup(echo), Some(Acceptor::Taken), "one binding per accept");
+        accepting.accept(echo, 4, 46);
+        assert_eq!(accepting.lookup(echo), Some(Acceptor::Ready { dispatcher: 4, slot: 46 }));
+        accepting.forget_dispatcher(4);
+        assert_eq!(accepting.lookup(echo), None);
 
         let mut binds = Binds::default();
         let bind = PendingBind { client: 3, client_slot: 44, frame_slot: 30, core: 2 };

@@ -1,5 +1,5 @@
 //! CPU hotplug, the monitors' part. A request to take a core off or on (an EL0 program's
-//! [`local::HOTPLUG`](monitor::local::HOTPLUG) to its monitor, or [`HotplugOff`] /
+//! [`local::Hotplug`](local_protocol::Hotplug) to its monitor, or [`HotplugOff`] /
 //! [`HotplugOn`] from another monitor) goes to the boot core's monitor, which starts cores.
 //!
 //! **Off.** The boot core's monitor forwards the request to the core's own monitor, which
@@ -19,8 +19,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use local_protocol as local;
 use monitor::carve::Piece;
-use monitor::local;
 use monitor::membership::{Config, Event, Membership};
 use monitor::messages::{HotplugDone, HotplugOff, HotplugOn, JoinRequest, Welcome};
 use urpc::Side;
@@ -111,10 +111,10 @@ const DRAIN_TIMEOUT_NS: u64 = 2_000_000_000;
 const OFF_TIMEOUT_NS: u64 = 10_000_000_000;
 
 impl Monitor {
-    /// A request from an EL0 program on this core: `words[1]` the core, `words[2]` 1 for on.
-    pub(crate) fn on_local_hotplug(&mut self, words: [u64; 3]) {
-        let (core, asker) = (words[1] as u32, self.core as u32);
-        if words[2] == 1 {
+    /// A request from an EL0 program on this core.
+    pub(crate) fn on_local_hotplug(&mut self, request: local::Hotplug) {
+        let (core, asker) = (request.core, self.core as u32);
+        if request.on {
             self.on_hotplug_on(HotplugOn { core, asker });
         } else {
             self.on_hotplug_off(self.core, HotplugOff { core, asker });
@@ -444,11 +444,10 @@ impl Monitor {
         }
         if asker == self.core {
             self.hotplug.finished.push(done);
-            let status = u64::from(done.status);
             // Tell the program that asked, if one registered for the answers.
             if let Some(program) = self.names.lookup(local::SERVICE_HOTPLUG) {
-                let _ =
-                    self.send_to_program(program, [local::HOTPLUG_DONE, core | u64::from(on) << 32, status]);
+                let answer = local::HotplugDone { core: done.core, on: done.on != 0, status: done.status };
+                let _ = self.tell_program(program, &answer);
             }
         } else {
             self.send(asker, &done);
@@ -457,10 +456,9 @@ impl Monitor {
 
     /// [`HotplugDone`] from the boot core's monitor, about a request of this one.
     pub(crate) fn on_hotplug_done(&mut self, done: HotplugDone) {
-        let status = u64::from(done.status);
         if let Some(program) = self.names.lookup(local::SERVICE_HOTPLUG) {
-            let core = u64::from(done.core) | u64::from(done.on) << 32;
-            let _ = self.send_to_program(program, [local::HOTPLUG_DONE, core, status]);
+            let answer = local::HotplugDone { core: done.core, on: done.on != 0, status: done.status };
+            let _ = self.tell_program(program, &answer);
         }
     }
 

@@ -14,10 +14,11 @@ pub mod binding;
 pub mod carve;
 pub mod faults;
 pub mod holdings;
-pub mod local;
+pub mod lookup;
 pub mod membership;
 pub mod messages;
 pub mod names;
 pub mod outbox;
 pub mod shell_answers;
-pub mod stats;
+/// The benchmark's statistics, which live in the runtime (the `latency` program uses them too).
+pub use userland::stats;

@@ -32,9 +32,9 @@ use alloc::vec::Vec;
 use capops::{CapOps, Event};
 
 use capops::wire;
+use local_protocol::{self as local, ToMonitor, SERVICE_LATENCY, SERVICE_SELFTEST};
 use monitor::bench::{self, result_timeout_seconds, Failure, READY_TIMEOUT_SECONDS};
 use monitor::carve::{Carver, Piece, RamCap};
-use monitor::local::{self, unpack, SERVICE_LATENCY, SERVICE_SELFTEST};
 use monitor::messages::{
     BenchEcho, BenchFailed, BenchMeasure, BenchReady, BenchResult, Bound, ExerciseReport, Hello,
     MonitorMessage, SelftestDone,
@@ -166,6 +166,8 @@ struct Monitor {
     /// for a bind, and the channel RAM given to each program (dispatcher, this monitor's copy).
     accepting: monitor::binding::Accepting,
     binds: monitor::binding::Binds,
+    /// Binds by name waiting for the other monitors' answers.
+    lookups: monitor::lookup::Lookups,
     arrived: Vec<(u64, caps::CapAddr, caps::Capability)>,
     channel_ram: Vec<(u64, u32)>,
     /// `selftest` on the kernel command line: the capability exercises answer (read once: the
@@ -275,6 +277,7 @@ impl Monitor {
             exercise_asks: Vec::new(),
             accepting: Default::default(),
             binds: Default::default(),
+            lookups: Default::default(),
             arrived: Vec::new(),
             channel_ram: Vec::new(),
             selftest_run: info(Info::Flags).is_ok_and(|f| f & FLAG_SELFTEST != 0),
@@ -445,6 +448,7 @@ impl Monitor {
         self.membership_step();
         self.probe_progress();
         self.hotplug_poll();
+        self.lookup_poll();
     }
 
     fn latency_dispatcher(&self) -> Option<u64> {
@@ -455,58 +459,56 @@ impl Monitor {
         if self.on_shell_local(sender, words) {
             return;
         }
+        let message = match local::decode::<ToMonitor>(words) {
+            Ok(message) => message,
+            Err(e) => {
+                println!("monitor {}: dispatcher {sender} sent no message ({e}): {words:x?}", self.core);
+                return;
+            }
+        };
         let core = self.core as u32;
-        match words[0] {
-            local::REGISTER => {
-                self.names.register(words[1], sender);
-                if words[1] == SERVICE_SELFTEST {
+        match message {
+            ToMonitor::Register(register) => {
+                self.names.register(register.service, sender);
+                if register.service == SERVICE_SELFTEST {
                     self.selftest = Some(sender);
                     self.maybe_equip_selftest();
                 }
             }
-            local::SELFTEST_DONE => {
-                let done = SelftestDone { core, passed: words[1] as u32, failed: words[2] as u32 };
+            ToMonitor::SelftestDone(done) => {
+                let done = SelftestDone { core, passed: done.passed, failed: done.failed };
                 if self.core == self.coordinator {
                     self.heard_selftest(done);
                 } else {
                     self.send(self.coordinator, &done);
                 }
             }
-            local::READY => self.echo_ready(words[1] as u32),
-            local::ACCEPT => self.on_accept(sender, words[1], words[2]),
-            local::BIND => {
-                let (core, slot) = unpack(words[1]);
-                self.on_bind(sender, core, slot, words[2]);
+            ToMonitor::Ready(ready) => self.echo_ready(ready.peer),
+            ToMonitor::Accept(accept) => self.on_accept(sender, accept),
+            ToMonitor::Bind(bind) => self.on_bind(sender, bind),
+            ToMonitor::Span(span) => self.on_span(sender, span.core, span.role),
+            ToMonitor::SpanShare(share) => self.on_span_share(sender, share.entry, share.slot),
+            ToMonitor::SpanUnshare(unshare) => {
+                self.on_span_unshare(sender, unshare.entry, unshare.strategy.into())
             }
-            local::SPAN => {
-                let (core, role) = unpack(words[1]);
-                self.on_span(sender, core, role);
+            ToMonitor::SpanProtect(protect) => {
+                self.on_span_protect(sender, protect.entry, protect.strategy.into())
             }
-            local::SPAN_SHARE => {
-                let (entry, slot) = unpack(words[1]);
-                self.on_span_share(sender, entry, slot);
-            }
-            local::SPAN_UNSHARE => self.on_span_unshare(sender, words[1] as u32, words[2]),
-            local::SPAN_PROTECT => self.on_span_protect(sender, words[1] as u32, words[2]),
-            local::WAIT_RESULT => self.heard_wait_result(words),
-            local::SAME_CORE_RESULT | local::SAME_CORE_FAILED => self.heard_same_core(sender, words),
-            local::HOTPLUG => self.on_local_hotplug(words),
-            local::RESULT => {
-                let (peer, limit_ns) = unpack(words[1]);
-                let (p50_ns, p99_ns) = unpack(words[2]);
+            ToMonitor::WaitResult(result) => self.heard_wait_result(result),
+            ToMonitor::SameCoreResult(result) => self.heard_same_core(sender, Ok(result)),
+            ToMonitor::SameCoreFailed(failed) => self.heard_same_core(sender, Err(failed.failure)),
+            ToMonitor::Hotplug(hotplug) => self.on_local_hotplug(hotplug),
+            ToMonitor::Measured(measured) => {
+                let local::Measured { peer, limit_ns, p50_ns, p99_ns } = measured;
                 let result = BenchResult { from: core, to: peer, p50_ns, p99_ns, limit_ns };
                 // The checks the message's decoding makes: a zero figure is no measurement.
                 let outcome = result.check().map(|()| result).map_err(|_| Failure::BelowResolution);
                 self.report_outcome((core, peer), outcome);
             }
-            local::FAILED_MEASURING | local::FAILED_ECHOING => {
-                let peer = words[1] as u32;
-                let pair = if words[0] == local::FAILED_MEASURING { (core, peer) } else { (peer, core) };
-                // An unknown code still means the pair failed; say the least that is true.
-                let failure = Failure::from_code(words[2] as u32).unwrap_or(Failure::NoResult);
-                self.report_outcome(pair, Err(failure));
+            ToMonitor::FailedMeasuring(failed) => {
+                self.report_outcome((core, failed.peer), Err(failed.failure))
             }
-            _ => {}
+            ToMonitor::FailedEchoing(failed) => self.report_outcome((failed.peer, core), Err(failed.failure)),
         }
     }
 
@@ -611,6 +613,8 @@ impl Monitor {
             MonitorMessage::ExerciseQuery(query) => self.answer_exercise_query(query),
             MonitorMessage::BindRequest(request) => self.on_bind_request(peer, request),
             MonitorMessage::BindReply(reply) => self.on_bind_reply(peer, reply),
+            MonitorMessage::NameQuery(query) => self.on_name_query(peer, query),
+            MonitorMessage::NameAnswer(answer) => self.on_name_answer(peer, answer),
             MonitorMessage::ExerciseRandom(order) => self.start_random(order),
             MonitorMessage::SpanRequest(request) => self.on_span_request(peer, request),
             MonitorMessage::SpanReply(reply) => self.on_span_reply(peer, reply),
@@ -837,6 +841,16 @@ impl Monitor {
         userland::send_local(endpoint.ok_or(userland::Error::InvalidArgument)?, words)
     }
 
+    /// Sends `message` ([`local::ToProgram`]'s) to this core's program `dispatcher`, as
+    /// [`Self::send_to_program`] does.
+    pub(crate) fn tell_program<M: urpc::interface::Variant>(
+        &self,
+        dispatcher: u64,
+        message: &M,
+    ) -> Result<(), userland::Error> {
+        self.send_to_program(dispatcher, local::words(message))
+    }
+
     /// Equips this core's `selftest` once it registered and the roll call is over.
     fn maybe_equip_selftest(&mut self) {
         if !self.roll_call_over {
@@ -869,7 +883,7 @@ impl Monitor {
         if let Err(e) = given {
             println!("monitor {}: cannot equip selftest: {e:?}", self.core);
         }
-        let _ = self.send_to_program(dispatcher, [local::SELFTEST_GO, 0, 0]);
+        let _ = self.tell_program(dispatcher, &local::SelftestGo {});
     }
 
     fn heard_selftest(&mut self, done: SelftestDone) {
@@ -933,14 +947,14 @@ impl Monitor {
             self.echo_ready(initiator);
             return;
         }
-        if let Err(failure) = self.ask_latency(local::ECHO, initiator.into(), rounds) {
+        if let Err(failure) = self.ask_latency(initiator.into(), &local::Echo { rounds, peer: initiator }) {
             self.report_outcome((initiator, core), Err(failure));
         }
     }
 
     /// Has this core's `latency` measure against `peer`.
     fn start_measure(&mut self, peer: u32, rounds: u64) {
-        if let Err(failure) = self.ask_latency(local::MEASURE, peer.into(), rounds) {
+        if let Err(failure) = self.ask_latency(peer.into(), &local::Measure { rounds, peer }) {
             self.report_outcome((self.core as u32, peer), Err(failure));
         }
     }
@@ -960,12 +974,16 @@ impl Monitor {
 
     /// Hands the application channel to `peer` to this core's `latency` dispatcher and tells
     /// it what to do.
-    fn ask_latency(&mut self, what: u64, peer: u64, rounds: u64) -> Result<(), Failure> {
+    pub(crate) fn ask_latency<M: urpc::interface::Variant>(
+        &mut self,
+        peer: u64,
+        request: &M,
+    ) -> Result<(), Failure> {
         let latency = self.latency_dispatcher().ok_or(Failure::NoLatencyService)?;
         userland::grant(peer, latency).map_err(|_| Failure::GrantRefused)?;
         // A full queue is not reported here: the coordinator's timeout names the step that
         // did not happen.
-        let _ = self.send_to_program(latency, [what, peer, rounds]);
+        let _ = self.tell_program(latency, request);
         Ok(())
     }
 

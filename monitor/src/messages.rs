@@ -9,6 +9,7 @@
 use urpc::message::{Body, BodyReader, BodyWriter, DecodeError, Message};
 
 use crate::bench::Failure;
+use local_protocol::Service;
 
 /// One measured ordered pair (from the measuring core's monitor to the coordinator, and from
 /// the coordinator to every monitor, which records it in its SKB replica). Decoding refuses a
@@ -143,7 +144,7 @@ urpc::declare_messages! {
     /// named by its base.
     pub struct BindRequest = 79 {
         /// The service.
-        pub service: u64,
+        pub service: Service,
         /// The asking program's dispatcher index on the sending core.
         pub client: u32,
         /// Physical base of the channel's Frame.
@@ -151,12 +152,30 @@ urpc::declare_messages! {
     }
 
     /// The answer to a [`BindRequest`]: status 0 when the service's program got the Frame, else a
-    /// `local::BindStatus` code.
+    /// `local_protocol::BindStatus` code.
     pub struct BindReply = 81 {
         /// The asking program's dispatcher index (as in the request).
         pub client: u32,
         /// 0 or a `BindStatus` code.
         pub status: u32,
+    }
+
+    /// A program on the sending core binds to `service` without naming a core: does a program
+    /// on the receiving core offer it? Answered with [`NameAnswer`] from the receiving
+    /// monitor's own table (`crate::lookup`).
+    pub struct NameQuery = 109 {
+        /// The query's number, echoed.
+        pub query: u32,
+        /// The service.
+        pub service: Service,
+    }
+
+    /// The answer to [`NameQuery`] `query`.
+    pub struct NameAnswer = 110 {
+        /// The query's number.
+        pub query: u32,
+        /// A program on the answering core accepts bindings to the service.
+        pub offered: bool,
     }
 
     /// The random exercise: run `operations` random capability operations (seeded by `seed` and
@@ -558,6 +577,10 @@ urpc::declare_interface! {
         BindRequest(BindRequest),
         /// See [`BindReply`].
         BindReply(BindReply),
+        /// See [`NameQuery`].
+        NameQuery(NameQuery),
+        /// See [`NameAnswer`].
+        NameAnswer(NameAnswer),
         /// See [`ExerciseRandom`].
         ExerciseRandom(ExerciseRandom),
         /// See [`ExerciseListHoldings`].
@@ -631,7 +654,7 @@ mod tests {
             MonitorMessage::decode(&urpc::message::encode(&done)),
             Ok(MonitorMessage::SelftestDone(done))
         );
-        let bind = BindRequest { service: crate::local::SERVICE_ECHO, client: 3, frame_base: 0x4800_0000 };
+        let bind = BindRequest { service: local_protocol::SERVICE_ECHO, client: 3, frame_base: 0x4800_0000 };
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&bind)),
             Ok(MonitorMessage::BindRequest(bind))
@@ -696,6 +719,19 @@ mod tests {
             MonitorMessage::decode(&urpc::message::encode(&reply)),
             Ok(MonitorMessage::BindReply(reply))
         );
+        let query = NameQuery { query: 7, service: local_protocol::SERVICE_ECHO };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&query)),
+            Ok(MonitorMessage::NameQuery(query))
+        );
+        let answer = NameAnswer { query: 7, offered: true };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&answer)),
+            Ok(MonitorMessage::NameAnswer(answer))
+        );
+        let mut no_name = urpc::message::encode(&query);
+        no_name.0[8 + 4..8 + 12].fill(0);
+        assert_eq!(MonitorMessage::decode(&no_name), Err(DecodeError::InvalidField { field: "service" }));
         let echo = BenchEchoWaiting { initiator: 0, rounds: 5000, wait: 3 };
         assert_eq!(
             MonitorMessage::decode(&urpc::message::encode(&echo)),

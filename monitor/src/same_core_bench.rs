@@ -17,8 +17,8 @@
 
 use alloc::string::String;
 
+use local_protocol::{self as local, SAME_CORE_PEER_BADGE, SAME_CORE_PEER_SLOT};
 use monitor::bench::{self, Failure, SameCore, RESULT_TIMEOUT_SECONDS};
-use monitor::local::{self, unpack, SAME_CORE_PEER_BADGE, SAME_CORE_PEER_SLOT};
 use userland::{cap_type, println, Error, SLOT_MONITOR, SLOT_SELF};
 
 use crate::Monitor;
@@ -74,17 +74,19 @@ impl Monitor {
         self.end_same_core();
     }
 
-    /// The measuring program's `SAME_CORE_RESULT` or `SAME_CORE_FAILED` from `sender`.
-    pub(crate) fn heard_same_core(&mut self, sender: u64, words: [u64; 3]) {
+    /// The measuring program's `SameCoreResult` (`Ok`) or `SameCoreFailed` from `sender`.
+    pub(crate) fn heard_same_core(&mut self, sender: u64, heard: Result<local::SameCoreResult, Failure>) {
         if self.same_core.measurer != Some(sender) {
             return;
         }
-        let (line, send_local) = (unpack(words[1]), unpack(words[2]));
-        self.same_core.outcome = Some(match words[0] {
-            local::SAME_CORE_RESULT if line.0 != 0 && send_local.0 != 0 => Ok(SameCore { line, send_local }),
-            local::SAME_CORE_RESULT => Err(Failure::BelowResolution),
-            _ => Err(Failure::from_code(words[1] as u32).unwrap_or(Failure::NoResult)),
-        });
+        self.same_core.outcome = Some(heard.and_then(|result| {
+            let line = (result.line_p50_ns, result.line_p99_ns);
+            let send_local = (result.send_local_p50_ns, result.send_local_p99_ns);
+            if line.0 == 0 || send_local.0 == 0 {
+                return Err(Failure::BelowResolution);
+            }
+            Ok(SameCore { line, send_local })
+        }));
     }
 
     /// The EL0 URPC round trip this boot measured from this core to the next online one.
@@ -118,7 +120,7 @@ impl Monitor {
                 .map_err(|e| refused("an Endpoint to the other", e))?;
         }
         for slots in [ECHO, MEASURE] {
-            userland::send_local(slots.endpoint, [local::SAME_CORE_GO, rounds, 0])
+            userland::send_local(slots.endpoint, local::words(&local::SameCoreGo { rounds }))
                 .map_err(|e| refused("go", e))?;
         }
         Ok(())

@@ -20,7 +20,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use console::choose::Uart;
-use monitor::local::SERVICE_LATENCY;
+use local_protocol::SERVICE_LATENCY;
 use monitor::messages::{shell_op, MonitorMessage, ShellAsk, ShellDone, ShellPing, ShellPong};
 use monitor::shell_answers;
 use monitor::stats::{percentile, ticks_to_ns};
@@ -521,6 +521,7 @@ impl Monitor {
         match userland::dispatcher_stop(slot) {
             Ok(()) => {
                 self.names.forget_dispatcher(dispatcher);
+                self.accepting.forget_dispatcher(dispatcher);
                 println!("killed {id} ({name})");
                 true
             }

@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use agreement::route::Strategy;
 use capops::{Core, RoundEnd};
 use caps::CapAddr;
-use monitor::local::{self, pack, BindStatus};
+use local_protocol::{self as local, BindStatus, Outcome};
 use monitor::messages::{SpanMemberEnded, SpanReply, SpanRequest, SpanShare, SpanShareCommit, SpanShareDone};
 use monitor::stats::ticks_to_ns;
 use userland::{cap_type, println, DispatcherStatus, SLOT_FIRST_RAM, SLOT_MONITOR, SLOT_SELF, SLOT_VNODE};
@@ -100,7 +100,7 @@ fn strategy_of(word: u64) -> Strategy {
 }
 
 impl Monitor {
-    /// `[SPAN, pack(core, role), 0]` from `sender`: one more member, on `core`. Members join
+    /// [`local::Span`] from `sender`: one more member, on `core`. Members join
     /// before the span shares a page.
     pub(crate) fn on_span(&mut self, sender: u64, core: u32, role: u32) {
         let result = (|| {
@@ -155,7 +155,7 @@ impl Monitor {
             Ok(())
         })();
         if let Err(status) = result {
-            let _ = self.send_to_program(sender, [local::SPANNED, pack(core, status as u32), 0]);
+            let _ = self.tell_program(sender, &local::Spanned { core, outcome: Outcome(Err(status)) });
         }
     }
 
@@ -222,13 +222,16 @@ impl Monitor {
                 span.cores.push(from);
             }
         }
-        let _ = self.send_to_program(client, [local::SPANNED, pack(from as u32, reply.status), 0]);
+        let _ = self.tell_program(
+            client,
+            &local::Spanned { core: from as u32, outcome: Outcome::from_code(reply.status) },
+        );
     }
 
-    /// `[SPAN_SHARE, pack(entry, slot), 0]` from `sender`.
+    /// [`local::SpanShare`] from `sender`.
     pub(crate) fn on_span_share(&mut self, sender: u64, entry: u32, client_slot: u32) {
         if let Err(status) = self.share_page(sender, entry, client_slot) {
-            let _ = self.send_to_program(sender, [local::SPAN_SHARED, pack(entry, status as u32), 0]);
+            let _ = self.tell_program(sender, &local::SpanShared { entry, outcome: Outcome(Err(status)) });
         }
     }
 
@@ -275,12 +278,12 @@ impl Monitor {
                 for core in span.cores.clone() {
                     self.send(core, &SpanShareCommit { client: client as u32, entry });
                 }
-                let _ = self.send_to_program(client, [local::SPAN_SHARED, pack(entry, 0), 0]);
+                let _ = self.tell_program(client, &local::SpanShared { entry, outcome: Outcome::DONE });
                 return;
             }
         }
-        let _ =
-            self.send_to_program(client, [local::SPAN_SHARED, pack(entry, BindStatus::Refused as u32), 0]);
+        let _ = self
+            .tell_program(client, &local::SpanShared { entry, outcome: Outcome(Err(BindStatus::Refused)) });
         self.start_unshare(at, Strategy::Broadcast, false);
     }
 
@@ -323,9 +326,9 @@ impl Monitor {
         if let (Some(member), true) = (member, still_held) {
             let dispatcher = member.dispatcher;
             if userland::cap_give_by_index(dispatcher, prepared.slot.raw(), MEMBER_FRAME_SLOT).is_ok() {
-                let _ = self.send_to_program(
+                let _ = self.tell_program(
                     dispatcher,
-                    [local::SPAN_SHARE, pack(commit.entry, MEMBER_FRAME_SLOT), 0],
+                    &local::SpanShare { entry: commit.entry, slot: MEMBER_FRAME_SLOT },
                 );
             }
         }
@@ -361,13 +364,12 @@ impl Monitor {
         })
     }
 
-    /// `[SPAN_UNSHARE, entry, strategy]` from `sender`: the revoke round over the span's cores.
+    /// [`local::SpanUnshare`] from `sender`: the revoke round over the span's cores.
     pub(crate) fn on_span_unshare(&mut self, sender: u64, entry: u32, strategy: u64) {
         match self.settled_share(sender, entry) {
             Some(at) => self.start_unshare(at, strategy_of(strategy), true),
             None => {
-                let refused = [local::SPAN_UNSHARED, pack(entry, BindStatus::Refused as u32), 0];
-                let _ = self.send_to_program(sender, refused);
+                let _ = self.tell_program(sender, &unshare_refused(entry));
             }
         }
     }
@@ -380,8 +382,7 @@ impl Monitor {
         match self.capops.revoke(&mut kernel, frame, route, now) {
             Ok(round) => self.spans[at].unsharing = Some((round, userland::counter(), asked)),
             Err(_) if asked => {
-                let refused = [local::SPAN_UNSHARED, pack(entry, BindStatus::Refused as u32), 0];
-                let _ = self.send_to_program(self.spans[at].client, refused);
+                let _ = self.tell_program(self.spans[at].client, &unshare_refused(entry));
             }
             Err(_) => {}
         }
@@ -459,25 +460,27 @@ impl Monitor {
             RoundEnd::Done => {
                 // No longer lent, and the program's copy went with the revoke: free the page.
                 let _ = userland::cap_delete(frame.raw());
-                0
+                Outcome::DONE
             }
             _ => {
                 span.shared = Some((entry, frame));
-                BindStatus::Refused as u32
+                Outcome(Err(BindStatus::Refused))
             }
         };
         let client = span.client;
         if asked {
-            let _ = self.send_to_program(client, [local::SPAN_UNSHARED, pack(entry, status), elapsed]);
+            let _ = self
+                .tell_program(client, &local::SpanUnshared { entry, outcome: status, elapsed_ns: elapsed });
         }
     }
 
-    /// `[SPAN_PROTECT, entry, strategy]` from `sender`: the protect round over the span's
+    /// [`local::SpanProtect`] from `sender`: the protect round over the span's
     /// cores, to read-only.
     pub(crate) fn on_span_protect(&mut self, sender: u64, entry: u32, strategy: u64) {
-        let refused = [local::SPAN_PROTECTED, pack(entry, BindStatus::Refused as u32), 0];
+        let refused =
+            local::SpanProtected { entry, outcome: Outcome(Err(BindStatus::Refused)), elapsed_ns: 0 };
         let Some(at) = self.settled_share(sender, entry) else {
-            let _ = self.send_to_program(sender, refused);
+            let _ = self.tell_program(sender, &refused);
             return;
         };
         let frame = self.spans[at].shared.map_or(CapAddr::from_raw(0), |(_, f)| f);
@@ -491,7 +494,7 @@ impl Monitor {
                     "monitor {}: cannot protect dispatcher {sender}'s shared page: {refusal:?}",
                     self.core
                 );
-                let _ = self.send_to_program(sender, refused);
+                let _ = self.tell_program(sender, &refused);
             }
         }
         self.after_capops();
@@ -505,15 +508,17 @@ impl Monitor {
         let (_, started) = span.protecting.take().unwrap_or_default();
         let elapsed = ticks_to_ns(userland::counter() - started, self.frequency);
         let entry = span.shared.map_or(0, |(e, _)| e);
-        let status = if *outcome == RoundEnd::Done { 0 } else { BindStatus::Refused as u32 };
+        let status =
+            if *outcome == RoundEnd::Done { Outcome::DONE } else { Outcome(Err(BindStatus::Refused)) };
         let client = span.client;
-        if status != 0 {
+        if status != Outcome::DONE {
             println!(
                 "monitor {}: the protect of dispatcher {client}'s shared page ended {outcome:?}",
                 self.core
             );
         }
-        let _ = self.send_to_program(client, [local::SPAN_PROTECTED, pack(entry, status), elapsed]);
+        let _ =
+            self.tell_program(client, &local::SpanProtected { entry, outcome: status, elapsed_ns: elapsed });
     }
 
     /// Checks whether a member this monitor runs ended; tells its program's monitor.
@@ -545,8 +550,8 @@ impl Monitor {
     /// A member of our program's span ended.
     pub(crate) fn on_span_member_ended(&mut self, from: u64, ended: SpanMemberEnded) {
         let client = u64::from(ended.client);
-        let words = [local::SPAN_MEMBER_ENDED, pack(from as u32, ended.status), ended.far];
-        let _ = self.send_to_program(client, words);
+        let ended = local::SpanMemberEnded { core: from as u32, status: ended.status, far: ended.far };
+        let _ = self.tell_program(client, &ended);
         if let Some(span) = self.spans.iter_mut().find(|s| s.client == client) {
             span.cores.retain(|&c| c != from);
         }
@@ -571,4 +576,9 @@ pub(crate) fn retype_free(kind: u64, bytes: u64, dest: u32) -> Option<()> {
         }
     }
     None
+}
+
+/// The answer to an unshare that cannot happen.
+fn unshare_refused(entry: u32) -> local::SpanUnshared {
+    local::SpanUnshared { entry, outcome: Outcome(Err(BindStatus::Refused)), elapsed_ns: 0 }
 }

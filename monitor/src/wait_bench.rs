@@ -19,8 +19,8 @@ extern crate alloc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use local_protocol as local;
 use monitor::bench::{result_timeout_seconds, Failure, READY_TIMEOUT_SECONDS};
-use monitor::local::{self, pack, unpack};
 use monitor::messages::BenchEchoWaiting;
 use urpc::sleep::Ratios;
 use urpc::{WaitMode, WaitPolicy};
@@ -65,17 +65,17 @@ impl Monitor {
 
     /// A monitor asked to echo in the wait comparison: its `latency` does.
     pub(crate) fn start_echo_waiting(&mut self, echo: BenchEchoWaiting) {
-        let request = pack(echo.rounds, echo.wait);
-        if let Err(failure) = self.ask_latency(local::ECHO_WAITING, echo.initiator.into(), request) {
+        // A code that is no wait mode is passed on as one no mode has: `latency` refuses it.
+        let mode = u8::try_from(echo.wait).unwrap_or(u8::MAX);
+        let request = local::EchoWaiting { peer: echo.initiator, rounds: echo.rounds, mode };
+        if let Err(failure) = self.ask_latency(echo.initiator.into(), &request) {
             self.report_outcome((echo.initiator, self.core as u32), Err(failure));
         }
     }
 
-    /// This core's `latency` reports a wait measurement (`local::WAIT_RESULT`): kept if it is
-    /// the pair in flight's.
-    pub(crate) fn heard_wait_result(&mut self, words: [u64; 3]) {
-        let (peer, _mode) = unpack(words[1]);
-        let (rtt_ns, sgis_per_10k) = unpack(words[2]);
+    /// This core's `latency` reports a wait measurement: kept if it is the pair in flight's.
+    pub(crate) fn heard_wait_result(&mut self, result: local::WaitResult) {
+        let local::WaitResult { peer, rtt_ns, sgis_per_10k, .. } = result;
         if self.in_flight == Some((self.core as u32, peer)) {
             self.wait_figures = Some(Figures { rtt_ns, sgis_per_10k });
         }
@@ -122,23 +122,22 @@ impl Monitor {
         self.in_flight = Some((boot, core));
         let code = u32::from(mode.code());
         self.send(core.into(), &BenchEchoWaiting { initiator: boot, rounds: WAIT_ROUNDS, wait: code });
+        let measure = local::MeasureWaiting { peer: core, rounds: WAIT_ROUNDS, mode: mode.code() };
         let ready =
             self.wait_for(READY_TIMEOUT_SECONDS, |m| m.ready == Some((core, boot)) || m.outcome.is_some());
         let result = match self.outcome {
             Some(Err(failure)) => Err(failure),
             _ if !ready => Err(Failure::EchoNotReady),
-            _ => self.ask_latency(local::MEASURE_WAITING, core.into(), pack(WAIT_ROUNDS, code)).and_then(
-                |()| {
-                    self.wait_for(result_timeout_seconds(WAIT_ROUNDS.into()), |m| {
-                        m.wait_figures.is_some() || m.outcome.is_some()
-                    });
-                    match (self.wait_figures, self.outcome) {
-                        (Some(figures), _) => Ok(figures),
-                        (None, Some(Err(failure))) => Err(failure),
-                        _ => Err(Failure::NoResult),
-                    }
-                },
-            ),
+            _ => self.ask_latency(core.into(), &measure).and_then(|()| {
+                self.wait_for(result_timeout_seconds(WAIT_ROUNDS.into()), |m| {
+                    m.wait_figures.is_some() || m.outcome.is_some()
+                });
+                match (self.wait_figures, self.outcome) {
+                    (Some(figures), _) => Ok(figures),
+                    (None, Some(Err(failure))) => Err(failure),
+                    _ => Err(Failure::NoResult),
+                }
+            }),
         };
         self.in_flight = None;
         result

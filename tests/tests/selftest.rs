@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 35] = [
+const CHECKS: [&str; 36] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -39,7 +39,8 @@ const CHECKS: [&str; 35] = [
     "child-write-after-protect-faults",
     "lines-need-endpoint",
     "lines-typed-exchange",
-    "bind-remote-echo",
+    "bind-by-name-echo",
+    "bind-errors",
     "span-shared-page-protect-unmap",
 ];
 

@@ -104,9 +104,12 @@ pub fn syscall6(_call: Call, _args: [u64; 6]) -> (u64, [u64; 3]) {
     (Error::NoSuchCall.to_return(), [0; 3])
 }
 
+pub mod bind;
 pub mod console;
 pub mod device;
+pub mod events;
 pub mod kernel_line;
+pub mod stats;
 pub mod waitset;
 
 /// What `cap_identify` tells about a capability.
@@ -562,6 +565,37 @@ pub type Waitset = waitset::Waitset<ElZero, ElZero>;
 pub fn console_input_line(text: &str, cursor: usize, enter: bool) -> Result<(), Error> {
     let args = [text.as_ptr() as u64, text.len() as u64, cursor as u64, u64::from(enter)];
     Error::check(syscall(Call::ConsoleInputLine, args)).map(|_| ())
+}
+
+/// Read and write, as `vnode_map` takes rights.
+const READ_WRITE: u64 = 3;
+
+impl bind::MonitorLink for ElZero {
+    fn tell_monitor(&mut self, words: [u64; 3]) -> Result<(), Error> {
+        send_to_monitor(words)
+    }
+
+    fn recv_local(&mut self) -> Option<(u64, [u64; 3])> {
+        recv_local().ok()
+    }
+
+    fn map_channel_frame(&mut self, slot: u32, entry: u64) -> Result<&'static urpc::ChannelFrame, Error> {
+        vnode_map(SLOT_VNODE, entry, slot, READ_WRITE).map(bound_channel_frame)
+    }
+
+    fn wake(core: u32) {
+        // A core that went offline meanwhile has nobody to wake: nothing to do about it here.
+        let _ = notify(u64::from(core));
+    }
+}
+
+/// The event loop of an EL0 program (see [`events`]): its waitset, bindings by name and
+/// same-core messages.
+pub type EventLoop = events::EventLoop<ElZero, ElZero, ElZero>;
+
+/// An event loop waiting as `policy` says, its bound channels in [`bind::BindSpace::DEFAULT`].
+pub fn event_loop(policy: urpc::WaitPolicy) -> EventLoop {
+    EventLoop::new(ElZero, ElZero, policy, ElZero, bind::BindSpace::DEFAULT)
 }
 
 /// Becomes the handler of the interrupt the IRQ capability at `irq` names (see

@@ -6,9 +6,10 @@
 //! and every bounce, report the median and 99th percentile). The channel frames come from the
 //! shared region, handed to this dispatcher explicitly by its monitor (`grant`).
 //!
-//! Every wait for a message goes through the runtime's waitset (`userland::Waitset`): the
+//! Every wait for a message goes through the runtime's event loop (`userland::EventLoop`, whose
+//! same-core messages are the monitor's requests) and its waitset: the
 //! benchmark's round trips poll it without end ([`WaitMode::Spin`]); the wait comparison
-//! (`ECHO_WAITING` / `MEASURE_WAITING`) lets it watch the line and sleep as each
+//! (`EchoWaiting` / `MeasureWaiting`) lets it watch the line and sleep as each
 //! [`WaitMode`] says, raising the wake SGI as that mode says, and counts the SGIs. The raw
 //! cache-line bounce stays a bare loop: it is the floor the others are compared with, and the
 //! same loop Linux's threads run in `scripts/bench linux`.
@@ -29,14 +30,15 @@ mod same_core;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use monitor::bench::{Failure, PATIENCE_SECONDS};
-use monitor::local::{self, pack, unpack, SERVICE_LATENCY};
-use monitor::stats::{ticks_to_ns, TickHistogram};
+use local_protocol::bench::{Failure, PATIENCE_SECONDS};
+use local_protocol::{self as local, ToProgram, SERVICE_LATENCY};
 use urpc::messages::{Ping, Pong};
 use urpc::{
     DecodeError, Endpoint, Message, PollDeadline, Receiver, Sender, Side, WaitMode, WaitPolicy,
     POLLS_PER_CLOCK_READ,
 };
+use userland::events::Event as LoopEvent;
+use userland::stats::{ticks_to_ns, TickHistogram};
 use userland::waitset::{Event, Kernel, TimerId};
 use userland::{info, ChannelKind, Info, Waitset};
 
@@ -58,7 +60,9 @@ struct Latency {
     core: u64,
     frequency: u64,
     channels: Vec<Option<Channel>>,
-    waitset: Waitset,
+    /// The event loop: its waitset times the round trips; its same-core messages are the
+    /// monitor's requests.
+    events: userland::EventLoop,
 }
 
 /// A wait of `PATIENCE_SECONDS` from `start` that reads the counter only every
@@ -192,11 +196,12 @@ impl Latency {
     /// failure before it is ready is reported: once the measuring side pings, it is the one
     /// that says whether the pair failed.
     fn echo(&mut self, peer: u64, rounds: u64, mode: WaitMode) -> Result<(), Failure> {
-        let Latency { core, frequency, channels, waitset } = self;
+        let Latency { core, frequency, channels, events } = self;
+        let waitset = events.waitset();
         let (core, frequency) = (*core, *frequency);
         let channel = channel(channels, core, peer).ok_or(Failure::NoChannel)?;
         waitset.set_policy(policy(mode));
-        let _ = userland::send_to_monitor([local::READY, peer, 0]);
+        tell(&local::Ready { peer: peer as u32 });
         let total = WARMUP + rounds;
         let mut patience = Patience::new(frequency);
         let (mut sgis, mut sgis_before) = (0, 0);
@@ -240,7 +245,8 @@ impl Latency {
     /// Measures against `peer`: the median and 99th percentile URPC round trip and the median
     /// raw cache-line round trip, in ns, each at least one counter tick.
     fn measure(&mut self, peer: u64, rounds: u64) -> Result<(u32, u32, u32), Failure> {
-        let Latency { core, frequency, channels, waitset } = self;
+        let Latency { core, frequency, channels, events } = self;
+        let waitset = events.waitset();
         let frequency = *frequency;
         let channel = channel(channels, *core, peer).ok_or(Failure::NoChannel)?;
         waitset.set_policy(SPINNING);
@@ -282,7 +288,8 @@ impl Latency {
     /// Times `rounds` round trips against `peer` with both sides waiting and waking as `mode`
     /// says: the mean round trip in ns and the wake SGIs both sides raised per 10,000 messages.
     fn measure_waiting(&mut self, peer: u64, rounds: u64, mode: WaitMode) -> Result<(u32, u32), Failure> {
-        let Latency { core, frequency, channels, waitset } = self;
+        let Latency { core, frequency, channels, events } = self;
+        let waitset = events.waitset();
         let frequency = *frequency;
         let channel = channel(channels, *core, peer).ok_or(Failure::NoChannel)?;
         waitset.set_policy(policy(mode));
@@ -369,10 +376,11 @@ fn bounce_timed(
     Ok(())
 }
 
-/// The wait mode a request's word names, with its rounds; `None` for an unknown code.
-fn rounds_and_mode(word: u64) -> Option<(u64, WaitMode)> {
-    let (rounds, code) = unpack(word);
-    Some((rounds.into(), WaitMode::from_code(u8::try_from(code).ok()?)?))
+/// Tells the monitor, as its protocol's message `message`.
+fn tell<M: urpc::interface::Variant>(message: &M) {
+    // A full queue is not reported: the coordinator's timeout names the step that did not
+    // happen.
+    let _ = userland::send_to_monitor(local::words(message));
 }
 
 fn run() -> u64 {
@@ -383,51 +391,53 @@ fn run() -> u64 {
     let core = info(Info::CoreIndex).unwrap_or(0);
     let count = info(Info::CoreCount).unwrap_or(0);
     let frequency = info(Info::CounterFrequency).unwrap_or(1);
-    let me = info(Info::DispatcherIndex).unwrap_or(0);
-    let waitset = Waitset::new(userland::ElZero, userland::ElZero, IDLE);
-    let mut latency = Latency { core, frequency, channels: (0..count).map(|_| None).collect(), waitset };
-    let _ = userland::send_to_monitor([local::REGISTER, SERVICE_LATENCY, me]);
+    let events = userland::event_loop(IDLE);
+    let mut latency = Latency { core, frequency, channels: (0..count).map(|_| None).collect(), events };
+    tell(&local::Register { service: SERVICE_LATENCY });
     loop {
-        let request = match userland::recv_local() {
-            Ok((_, words)) => words,
-            Err(_) => {
-                // Nothing on any channel: the waitset sleeps until the monitor's next request.
-                latency.waitset.set_policy(IDLE);
-                let mut no_channels: [Receiver<'static>; 0] = [];
-                latency.waitset.wait(&mut no_channels[..]);
+        // Between requests the event loop sleeps until the monitor's next one.
+        latency.events.waitset().set_policy(IDLE);
+        let request = match latency.events.wait_local() {
+            LoopEvent::Monitor(request) => request,
+            // A session's patience timer that fired as it ended: nothing waits on it.
+            LoopEvent::Timer(_) => continue,
+            LoopEvent::Local { sender, words } => {
+                userland::println!("latency {core}: no request from dispatcher {sender}: {words:x?}");
+                continue;
+            }
+            other => {
+                userland::println!("latency {core}: not a request: {other:?}");
                 continue;
             }
         };
-        let echo = match request {
-            [local::ECHO, peer, rounds] => Some((peer, rounds, WaitMode::Spin)),
-            [local::ECHO_WAITING, peer, word] => {
-                rounds_and_mode(word).map(|(rounds, mode)| (peer, rounds, mode))
-            }
-            _ => None,
-        };
-        if let Some((peer, rounds, mode)) = echo {
-            if let Err(failure) = latency.echo(peer, rounds, mode) {
-                let _ = userland::send_to_monitor([local::FAILED_ECHOING, peer, failure.code().into()]);
-            }
-            continue;
-        }
-        let report = match request {
-            [local::MEASURE, peer, rounds] => match latency.measure(peer, rounds) {
-                Ok((p50, p99, limit)) => [local::RESULT, pack(peer as u32, limit), pack(p50, p99)],
-                Err(failure) => [local::FAILED_MEASURING, peer, failure.code().into()],
-            },
-            [local::MEASURE_WAITING, peer, word] => {
-                let Some((rounds, mode)) = rounds_and_mode(word) else { continue };
-                match latency.measure_waiting(peer, rounds, mode) {
-                    Ok((rtt_ns, sgis)) => {
-                        [local::WAIT_RESULT, pack(peer as u32, mode.code().into()), pack(rtt_ns, sgis)]
-                    }
-                    Err(failure) => [local::FAILED_MEASURING, peer, failure.code().into()],
+        match request {
+            ToProgram::Echo(local::Echo { peer, rounds }) => {
+                if let Err(failure) = latency.echo(peer.into(), rounds, WaitMode::Spin) {
+                    tell(&local::FailedEchoing { peer, failure });
                 }
             }
-            _ => continue,
-        };
-        let _ = userland::send_to_monitor(report);
+            ToProgram::EchoWaiting(local::EchoWaiting { peer, rounds, mode }) => {
+                let Some(mode) = WaitMode::from_code(mode) else { continue };
+                if let Err(failure) = latency.echo(peer.into(), rounds.into(), mode) {
+                    tell(&local::FailedEchoing { peer, failure });
+                }
+            }
+            ToProgram::Measure(local::Measure { peer, rounds }) => match latency.measure(peer.into(), rounds)
+            {
+                Ok((p50_ns, p99_ns, limit_ns)) => tell(&local::Measured { peer, limit_ns, p50_ns, p99_ns }),
+                Err(failure) => tell(&local::FailedMeasuring { peer, failure }),
+            },
+            ToProgram::MeasureWaiting(local::MeasureWaiting { peer, rounds, mode }) => {
+                let Some(mode) = WaitMode::from_code(mode) else { continue };
+                match latency.measure_waiting(peer.into(), rounds.into(), mode) {
+                    Ok((rtt_ns, sgis_per_10k)) => {
+                        tell(&local::WaitResult { peer, mode: mode.code(), rtt_ns, sgis_per_10k })
+                    }
+                    Err(failure) => tell(&local::FailedMeasuring { peer, failure }),
+                }
+            }
+            _ => userland::println!("latency {core}: not a request for latency: {request:?}"),
+        }
     }
 }
 

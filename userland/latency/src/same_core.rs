@@ -10,11 +10,11 @@
 //! sends it back (waking the measurer) and sleeps again. Both sides look at both kinds of
 //! message after each wake-up, lines first, so the two measurements make the same calls.
 
-use monitor::bench::{Failure, SameCore};
-use monitor::local::{self, pack, SAME_CORE_ECHO, SAME_CORE_MEASURE};
-use monitor::stats::{ticks_to_ns, TickHistogram};
+use local_protocol::bench::{Failure, SameCore};
+use local_protocol::{self as local, ToProgram, SAME_CORE_ECHO, SAME_CORE_MEASURE};
 use urpc::Payload;
 use userland::kernel_line::{line_recv, line_send};
+use userland::stats::{ticks_to_ns, TickHistogram};
 use userland::{info, Error, Info};
 
 use crate::WARMUP;
@@ -23,6 +23,7 @@ use crate::WARMUP;
 /// it carries.
 const PEER: u32 = local::SAME_CORE_PEER_SLOT;
 const PEER_BADGE: u64 = local::SAME_CORE_PEER_BADGE;
+const _: () = assert!(PEER == userland::SLOT_FIRST_FREE, "the peer's Endpoint is in the first free slot");
 /// Measurer to echo (`send_local`): the measurement is over: `[STOP, 0, 0]`.
 const STOP: u64 = 0x7374_6f70;
 /// Measurer to echo (`send_local`): a three-word ping, echoed as it is: `[PING, n, 0]`.
@@ -38,10 +39,13 @@ pub fn run(role: u64) -> u64 {
         SAME_CORE_ECHO => echo(frequency),
         SAME_CORE_MEASURE => {
             let report = match measure(frequency, rounds) {
-                Ok(SameCore { line, send_local }) => {
-                    [local::SAME_CORE_RESULT, pack(line.0, line.1), pack(send_local.0, send_local.1)]
-                }
-                Err(failure) => [local::SAME_CORE_FAILED, failure.code().into(), 0],
+                Ok(SameCore { line, send_local }) => local::words(&local::SameCoreResult {
+                    line_p50_ns: line.0,
+                    line_p99_ns: line.1,
+                    send_local_p50_ns: send_local.0,
+                    send_local_p99_ns: send_local.1,
+                }),
+                Err(failure) => local::words(&local::SameCoreFailed { failure }),
             };
             // The echo ends either way.
             let _ = userland::send_local(PEER, [STOP, 0, 0]);
@@ -57,7 +61,11 @@ fn wait_for_go(frequency: u64) -> Option<u64> {
     let deadline = userland::counter() + PATIENCE_SECONDS * frequency;
     loop {
         match userland::recv_local() {
-            Ok((0, [local::SAME_CORE_GO, rounds, _])) => return Some(rounds),
+            Ok((0, words)) => {
+                if let Ok(ToProgram::SameCoreGo(go)) = local::decode::<ToProgram>(words) {
+                    return Some(go.rounds);
+                }
+            }
             Ok(_) => {}
             Err(_) => {
                 let now = userland::counter();

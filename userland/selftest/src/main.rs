@@ -25,7 +25,7 @@ mod span;
 use alloc::format;
 use alloc::string::String;
 
-use monitor::local::{self, SERVICE_SELFTEST};
+use local_protocol::{self as local, ToProgram, SERVICE_SELFTEST};
 use userland::{
     cap_copy, cap_delete, cap_give, cap_identify, cap_mint, cap_retype, cap_revoke, cap_type,
     dispatcher_status, endpoint_create, info, module_info, println, spawn, vnode_install, vnode_map,
@@ -1076,7 +1076,11 @@ fn tidy() {
 fn wait_for_ram() {
     loop {
         match userland::recv_local() {
-            Ok((0, [local::SELFTEST_GO, _, _])) => return,
+            Ok((0, words))
+                if local::decode::<ToProgram>(words) == Ok(ToProgram::SelftestGo(local::SelftestGo {})) =>
+            {
+                return
+            }
             Ok(_) => {}
             Err(_) => {
                 userland::wait(0);
@@ -1091,14 +1095,13 @@ fn run() -> u64 {
         return child(role);
     }
     let core = info(Info::CoreIndex).unwrap_or(u64::MAX);
-    let me = info(Info::DispatcherIndex).unwrap_or(0);
-    let _ = userland::send_to_monitor([local::REGISTER, SERVICE_SELFTEST, me]);
+    let _ = userland::send_to_monitor(local::words(&local::Register { service: SERVICE_SELFTEST }));
     wait_for_ram();
     let ram = match cap_identify(RAM) {
         Ok(ram) if ram.kind == cap_type::RAM && ram.size >= 4 * PAGE => ram,
         other => {
             println!("selftest {core} equipped: FAILED no RAM capability from the monitor: {other:?}");
-            let _ = userland::send_to_monitor([local::SELFTEST_DONE, 0, 1]);
+            let _ = userland::send_to_monitor(local::words(&local::SelftestDone { passed: 0, failed: 1 }));
             return 1;
         }
     };
@@ -1106,7 +1109,7 @@ fn run() -> u64 {
     let (rounds, alloc_free) =
         if on_boot_core { (ROUNDS_BOOT_CORE, ALLOC_FREE_BOOT_CORE) } else { (ROUNDS, ALLOC_FREE) };
     let test = Selftest { ram, rounds };
-    let checks: [NamedCheck; 35] = [
+    let checks: [NamedCheck; 36] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -1140,7 +1143,8 @@ fn run() -> u64 {
         ("child-write-after-protect-faults", Selftest::child_write_after_protect_faults),
         ("lines-need-endpoint", |_| lines::lines_need_endpoint()),
         ("lines-typed-exchange", |_| lines::lines_typed_exchange()),
-        ("bind-remote-echo", |_| bind::bind_remote_echo()),
+        ("bind-by-name-echo", |_| bind::bind_by_name_echo()),
+        ("bind-errors", |_| bind::bind_errors()),
         ("span-shared-page-protect-unmap", |_| span::span_shared_page_protect_unmap()),
     ];
     let (mut passed, mut failed) = (0, 0);
@@ -1158,7 +1162,7 @@ fn run() -> u64 {
             }
         }
     }
-    let _ = userland::send_to_monitor([local::SELFTEST_DONE, passed, failed]);
+    let _ = userland::send_to_monitor(local::words(&local::SelftestDone { passed, failed }));
     u64::from(failed != 0)
 }
 

@@ -17,7 +17,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use monitor::local::{self, pack, unpack, BindStatus};
+use local_protocol::{self as local, Outcome, ToProgram};
 use userland::{
     cap_identify, info, println, vnode_map, vnode_unmap, Error, Info, SLOT_VNODE, STATUS_FAULTED,
 };
@@ -27,7 +27,7 @@ pub const ROLE_SPAN_MEMBER: u64 = 4;
 /// Members the span gets (fewer when fewer other cores are online).
 const MEMBERS: u64 = 2;
 /// Route of the protect and the unshare: the SKB's multicast tree.
-const TREE: u64 = 2;
+const TREE: u32 = 2;
 /// The shared page's entry in every member's level-3 VNode, and where this program gets its
 /// Frame capability.
 const ENTRY: u64 = 502;
@@ -87,21 +87,27 @@ fn words(va: u64) -> &'static [AtomicU64; 1 + MEMBERS as usize] {
 /// kept in order (a member may end before the answer to the protect that stopped it arrives).
 #[derive(Default)]
 struct Inbox {
-    kept: Vec<[u64; 3]>,
+    kept: Vec<ToProgram>,
 }
 
 impl Inbox {
-    /// The monitor's next `[what, ...]`; `None` after `seconds`.
-    fn wait_for(&mut self, what: u64, seconds: u64) -> Option<[u64; 3]> {
-        if let Some(at) = self.kept.iter().position(|words| words[0] == what) {
-            return Some(self.kept.remove(at));
+    /// The monitor's next message that `pick` takes, as it takes it; `None` after `seconds`.
+    fn wait_for<T>(&mut self, pick: fn(&ToProgram) -> Option<T>, seconds: u64) -> Option<T> {
+        if let Some((at, picked)) = self.kept.iter().enumerate().find_map(|(at, m)| Some((at, pick(m)?))) {
+            self.kept.remove(at);
+            return Some(picked);
         }
         let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
         let deadline = userland::counter() + seconds * frequency;
         loop {
             match userland::recv_local() {
-                Ok((0, words)) if words[0] == what => return Some(words),
-                Ok((0, words)) => self.kept.push(words),
+                Ok((0, words)) => match local::decode::<ToProgram>(words) {
+                    Ok(message) => match pick(&message) {
+                        Some(picked) => return Some(picked),
+                        None => self.kept.push(message),
+                    },
+                    Err(e) => println!("selftest: the monitor sent no message ({e}): {words:x?}"),
+                },
                 Ok(_) => {}
                 Err(_) => {
                     let now = userland::counter();
@@ -115,28 +121,28 @@ impl Inbox {
     }
 }
 
-fn status(what: &str, code: u32) -> Result<(), String> {
-    match code {
-        0 => Ok(()),
-        code => Err(format!("{what}: {:?}", BindStatus::from_code(code))),
-    }
+fn status(what: &str, outcome: Outcome) -> Result<(), String> {
+    outcome.0.map_err(|status| format!("{what}: {status:?} ({})", status.describe()))
 }
 
 /// Waits until the members on `cores` ended, each stopped by a fault at `address(core)`.
 fn expect_ended(inbox: &mut Inbox, cores: &[u64], address: impl Fn(u64) -> u64) -> Result<(), String> {
     let mut waiting: Vec<u64> = cores.to_vec();
     while !waiting.is_empty() {
-        let ended = inbox.wait_for(local::SPAN_MEMBER_ENDED, STEP_SECONDS).ok_or("a member never stopped")?;
-        let (member_core, member_status) = unpack(ended[1]);
-        let core = u64::from(member_core);
+        let pick = |m: &ToProgram| match m {
+            ToProgram::SpanMemberEnded(ended) => Some(*ended),
+            _ => None,
+        };
+        let ended = inbox.wait_for(pick, STEP_SECONDS).ok_or("a member never stopped")?;
+        let (core, member_status) = (u64::from(ended.core), ended.status);
         let at =
             waiting.iter().position(|&c| c == core).ok_or(format!("core {core}'s member ended too early"))?;
         waiting.remove(at);
         let expected = address(core);
-        if u64::from(member_status) != STATUS_FAULTED || ended[2] != expected {
+        if u64::from(member_status) != STATUS_FAULTED || ended.far != expected {
             return Err(format!(
                 "core {core}'s member ended with status {member_status}, address {:#x}; expected a fault at {expected:#x}",
-                ended[2]
+                ended.far
             ));
         }
     }
@@ -155,19 +161,28 @@ pub fn span_shared_page_protect_unmap() -> Result<(), String> {
     if targets.is_empty() {
         return Ok(());
     }
-    let ask =
-        |words: [u64; 3]| userland::send_to_monitor(words).map_err(|e| format!("ask the monitor: {e:?}"));
+    fn ask<M: urpc::interface::Variant>(message: &M) -> Result<(), String> {
+        userland::send_to_monitor(local::words(message)).map_err(|e| format!("ask the monitor: {e:?}"))
+    }
     let mut inbox = Inbox::default();
     for (index, &target) in targets.iter().enumerate() {
         let role = ROLE_SPAN_MEMBER | (index as u64) << 8;
-        ask([local::SPAN, pack(target as u32, role as u32), 0])?;
-        let spanned = inbox.wait_for(local::SPANNED, STEP_SECONDS).ok_or("no answer to SPAN")?;
-        status(&format!("span to core {target}"), unpack(spanned[1]).1)?;
+        ask(&local::Span { core: target as u32, role: role as u32 })?;
+        let pick = |m: &ToProgram| match m {
+            ToProgram::Spanned(spanned) => Some(spanned.outcome),
+            _ => None,
+        };
+        let spanned = inbox.wait_for(pick, STEP_SECONDS).ok_or("no answer to Span")?;
+        status(&format!("span to core {target}"), spanned)?;
     }
 
-    ask([local::SPAN_SHARE, pack(ENTRY as u32, FRAME_SLOT), 0])?;
-    let shared = inbox.wait_for(local::SPAN_SHARED, STEP_SECONDS).ok_or("no answer to SPAN_SHARE")?;
-    status("share", unpack(shared[1]).1)?;
+    ask(&local::SpanShare { entry: ENTRY as u32, slot: FRAME_SLOT })?;
+    let pick = |m: &ToProgram| match m {
+        ToProgram::SpanShared(shared) => Some(shared.outcome),
+        _ => None,
+    };
+    let shared = inbox.wait_for(pick, STEP_SECONDS).ok_or("no answer to SpanShare")?;
+    status("share", shared)?;
     let va = vnode_map(SLOT_VNODE, ENTRY, FRAME_SLOT, READ_WRITE).map_err(|e| format!("map: {e:?}"))?;
     let page = words(va);
     page[0].store(ASKED, Ordering::Release);
@@ -183,18 +198,26 @@ pub fn span_shared_page_protect_unmap() -> Result<(), String> {
     }
     members_share_this_address_space(&targets)?;
 
-    ask([local::SPAN_PROTECT, ENTRY, TREE])?;
-    let protected = inbox.wait_for(local::SPAN_PROTECTED, STEP_SECONDS).ok_or("no answer to SPAN_PROTECT")?;
-    status("protect", unpack(protected[1]).1)?;
+    ask(&local::SpanProtect { entry: ENTRY as u32, strategy: TREE })?;
+    let pick = |m: &ToProgram| match m {
+        ToProgram::SpanProtected(protected) => Some(*protected),
+        _ => None,
+    };
+    let protected = inbox.wait_for(pick, STEP_SECONDS).ok_or("no answer to SpanProtect")?;
+    status("protect", protected.outcome)?;
     if page[0].load(Ordering::Acquire) != ASKED {
         return Err("the page no longer reads back after the protect".into());
     }
     // The writing member stops at its write; the reading ones read on.
     expect_ended(&mut inbox, &targets[..1], |_| va + 8)?;
 
-    ask([local::SPAN_UNSHARE, ENTRY, TREE])?;
-    let unshared = inbox.wait_for(local::SPAN_UNSHARED, STEP_SECONDS).ok_or("no answer to SPAN_UNSHARE")?;
-    status("unshare", unpack(unshared[1]).1)?;
+    ask(&local::SpanUnshare { entry: ENTRY as u32, strategy: TREE })?;
+    let pick = |m: &ToProgram| match m {
+        ToProgram::SpanUnshared(unshared) => Some(*unshared),
+        _ => None,
+    };
+    let unshared = inbox.wait_for(pick, STEP_SECONDS).ok_or("no answer to SpanUnshare")?;
+    status("unshare", unshared.outcome)?;
     let empty = Err(Error::Capability(4));
     let own = vnode_unmap(SLOT_VNODE, ENTRY);
     if own != empty {
@@ -209,8 +232,8 @@ pub fn span_shared_page_protect_unmap() -> Result<(), String> {
     println!(
         "span {core}: one address space on cores {targets:?} (their writes to statics and heap seen here); page at {va:#x} shared; read-only on all {} cores in {} us (a write faulted), unmapped on all in {} us (a read faulted)",
         targets.len() + 1,
-        protected[2] / 1000,
-        unshared[2] / 1000
+        protected.elapsed_ns / 1000,
+        unshared.elapsed_ns / 1000
     );
     Ok(())
 }
@@ -220,9 +243,12 @@ pub fn span_shared_page_protect_unmap() -> Result<(), String> {
 /// is what the spanning program checks).
 pub fn member(index: usize) -> u64 {
     let mut inbox = Inbox::default();
-    let Some(share) = inbox.wait_for(local::SPAN_SHARE, 2 * STEP_SECONDS) else { return 1 };
-    let (entry, slot) = unpack(share[1]);
-    let Ok(va) = vnode_map(SLOT_VNODE, u64::from(entry), slot, READ_WRITE) else { return 2 };
+    let pick = |m: &ToProgram| match m {
+        ToProgram::SpanShare(share) => Some(*share),
+        _ => None,
+    };
+    let Some(share) = inbox.wait_for(pick, 2 * STEP_SECONDS) else { return 1 };
+    let Ok(va) = vnode_map(SLOT_VNODE, u64::from(share.entry), share.slot, READ_WRITE) else { return 2 };
     let page = words(va);
     let index = index.min(MEMBERS as usize - 1);
     // Before the answer through the page, so that the program sees these once it sees that.

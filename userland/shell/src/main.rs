@@ -14,6 +14,9 @@
 //! still interrupts the command at once when it is next). Where the kernel refuses the input
 //! line (a console owned by another core), the shell falls back to echoing each entered line
 //! after the prompt.
+//!
+//! It waits in the runtime's event loop (`userland::events`), which sleeps in the kernel until
+//! a same-core message arrives and hands it over.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
@@ -25,6 +28,8 @@ use alloc::string::String;
 use shell::command::{self, Command, HELP};
 use shell::editor::{Editor, Event};
 use shell::{input, tags, PROMPT};
+use urpc::WaitPolicy;
+use userland::events::Event as Woke;
 use userland::{info, println, Info};
 
 /// The shell's state between messages.
@@ -131,17 +136,25 @@ impl Shell {
     }
 }
 
+/// How the shell waits: it has no channel to poll, so it sleeps in the kernel at once until a
+/// same-core message (typed bytes, a command done) wakes it.
+const WAITING: WaitPolicy = WaitPolicy { polls: 1, watches: 0 };
+
 fn run() -> u64 {
     let core = info(Info::CoreIndex).unwrap_or(0);
     println!("shell on core {core}: type 'help' for the commands");
     let mut shell =
         Shell { editor: Editor::new(), pending: VecDeque::new(), busy: false, at_prompt: false, echo: true };
+    let mut events = userland::event_loop(WAITING);
     loop {
-        while let Ok((_, words)) = userland::recv_local() {
-            shell.on_message(words);
-        }
-        if !shell.step() {
-            userland::wait(0);
+        while shell.step() {}
+        match events.wait_local() {
+            // The console's bytes and the monitor's answers come in the shell's own words.
+            Woke::Local { sender: 0, words } => shell.on_message(words),
+            Woke::Local { sender, words } => {
+                println!("shell: a message from dispatcher {sender} ignored: {words:x?}")
+            }
+            other => println!("shell: not for the shell: {other:?}"),
         }
     }
 }
