@@ -72,6 +72,9 @@ pub fn wait_for_store(word: &AtomicU64, seen: u64) {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ArmLineWatch;
 
+// Under the loom model checker (`--cfg loom`, host only) `urpc`'s atomics are loom's, which no
+// exclusive monitor watches; the models use their own watches.
+#[cfg(not(loom))]
 impl urpc::WatchLine for ArmLineWatch {
     #[inline]
     fn wait_for_store(&self, word: &AtomicU64, seen: u64) {
