@@ -513,10 +513,10 @@ fn loads_more(insn: &str) -> bool {
     mnemonic.starts_with("ld") && mnemonic != "ldar"
 }
 
-/// Whether `insn` reads or writes memory (loads, stores, exclusives, pairs; not prefetches).
+/// Whether `insn` reads or writes memory (loads, stores, exclusives, pairs).
 fn touches_memory(insn: &str) -> bool {
     let mnemonic = insn.split_whitespace().next().unwrap_or("");
-    (mnemonic.starts_with("ld") || mnemonic.starts_with("st")) && !mnemonic.starts_with("prfm")
+    mnemonic.starts_with("ld") || mnemonic.starts_with("st")
 }
 
 /// The `latency` program's raw cache-line bounce touches no memory but the line, as Linux's

@@ -140,12 +140,6 @@ pub fn counter() -> u64 {
     value
 }
 
-/// Returns once `word` may no longer hold `seen`: EL0's line watch, URPC's AArch64 line watch
-/// (`urpc-line-watch`, shared with the CPU driver: `SEVL; WFE` clears the Event Register an
-/// exception return set, then `LDXR` and `WFE`). The kernel sets `SCTLR_EL1.nTWE`, so `WFE`
-/// does not trap.
-pub use urpc_line_watch::wait_for_store;
-
 /// The channel frame the kernel mapped at `va` (from `map_channel`).
 pub fn channel_frame(va: u64) -> &'static urpc::ChannelFrame {
     // SAFETY: `map_channel` mapped a zero-initialised, page-aligned channel frame of the shared

@@ -22,10 +22,15 @@ mod arch;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub use arch::{
     bound_channel_frame, channel_frame, counter, init_heap, pingpong_line, read_kernel_memory, syscall,
-    syscall6, wait_for_store, HeapSpace,
+    syscall6, HeapSpace,
 };
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 use arch::{device_read32, device_write32};
+/// Returns once `word` may no longer hold `seen`: EL0's line watch, URPC's AArch64 line watch
+/// (`urpc-line-watch`, shared with the CPU driver: `SEVL; WFE` clears the Event Register an
+/// exception return set, then `LDXR` and `WFE`; the kernel sets `SCTLR_EL1.nTWE`, so `WFE` does
+/// not trap). Off AArch64 (host builds) it is a spin-loop hint, a return its callers handle.
+pub use urpc_line_watch::wait_for_store;
 
 /// Bytes of a program's heap unless its `entry!` says otherwise.
 pub const DEFAULT_HEAP_BYTES: usize = 1 << 20;
@@ -72,11 +77,6 @@ mod host {
         Box::leak(Box::new(core::sync::atomic::AtomicU64::new(0)))
     }
 
-    /// No exclusive monitor on the host stand-in: a spin-loop hint.
-    pub fn wait_for_store(_word: &core::sync::atomic::AtomicU64, _seen: u64) {
-        core::hint::spin_loop();
-    }
-
     /// No device is ever mapped on the host (`vnode_map` fails there): reads see 0.
     pub(crate) fn device_read32(_va: u64) -> u32 {
         0
@@ -86,9 +86,7 @@ mod host {
     pub(crate) fn device_write32(_va: u64, _value: u32) {}
 }
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
-pub use host::{
-    bound_channel_frame, channel_frame, counter, pingpong_line, read_kernel_memory, wait_for_store,
-};
+pub use host::{bound_channel_frame, channel_frame, counter, pingpong_line, read_kernel_memory};
 #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
 use host::{device_read32, device_write32};
 

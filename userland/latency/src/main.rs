@@ -254,7 +254,6 @@ impl Latency {
         // name rather than ending the program mid-measurement.
         let histogram = || TickHistogram::new().map_err(|_| Failure::NoMemory);
         let (mut samples, mut limit) = (histogram()?, histogram()?);
-        let elapsed = |start: u64| (userland::counter() - start).min(u64::from(u32::MAX)) as u32;
         let mut patience = Patience::new(frequency);
         // Two counter reads a round trip, at its start and end; the waits read it only every
         // `POLLS_PER_CLOCK_READ` empty polls.
@@ -266,7 +265,7 @@ impl Latency {
                 }
                 next_pong(waitset, &mut patience, &mut channel.link.receiver, seq)?;
                 if seq >= WARMUP {
-                    samples.record(elapsed(start)).map_err(|_| Failure::NoMemory)?;
+                    samples.record(ticks_since(start)).map_err(|_| Failure::NoMemory)?;
                 }
             }
             Ok(())
@@ -322,6 +321,11 @@ impl Latency {
     }
 }
 
+/// Counter ticks from `start` to now, as a histogram sample (saturated at `u32::MAX`).
+pub(crate) fn ticks_since(start: u64) -> u32 {
+    (userland::counter() - start).min(u64::from(u32::MAX)) as u32
+}
+
 /// The echoing side of the raw bounce: waits for each odd value on `line` and answers with the
 /// next even one, `total` times; false if the measuring side stopped (the patience ran out).
 ///
@@ -369,8 +373,7 @@ fn bounce_timed(
             core::hint::spin_loop();
         }
         if i >= WARMUP {
-            let ticks = (userland::counter() - start).min(u64::from(u32::MAX)) as u32;
-            limit.record(ticks).map_err(|_| Failure::NoMemory)?;
+            limit.record(ticks_since(start)).map_err(|_| Failure::NoMemory)?;
         }
     }
     Ok(())

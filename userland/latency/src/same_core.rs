@@ -152,9 +152,9 @@ where
                 Err(_) => return Err(Failure::NoPong),
             }
         }
-        let ticks = userland::counter() - start;
+        let ticks = crate::ticks_since(start);
         if n >= WARMUP {
-            samples.record(ticks.min(u64::from(u32::MAX)) as u32).map_err(|_| Failure::NoMemory)?;
+            samples.record(ticks).map_err(|_| Failure::NoMemory)?;
         }
     }
     let ns = |ticks: u32| ticks_to_ns(u64::from(ticks), frequency).min(u64::from(u32::MAX)) as u32;
