@@ -15,12 +15,17 @@
 //! one (side B). Each bound channel's Frame goes to a slot of the program's capability space
 //! and is mapped at an entry of its own level-3 VNode, both from a [`BindSpace`].
 //!
-//! **Transports.** A bound channel's transport is a [`BoundTransport`], today always a URPC
-//! channel between two cores. A second transport (the kernel-mediated same-core line
-//! transport) is another variant of that enum: the binder makes it when the monitor says the
-//! service is on this core, `Transport` dispatches on the variant, and the event loop's
-//! [`crate::waitset::Channels`] gives no receiver for it (its messages wake the dispatcher
-//! through the kernel, which the event loop sees). Programs keep the same `BoundChannel<I>`.
+//! **Transports, chosen at bind time.** A bound channel's transport is a [`BoundTransport`]:
+//! when the service is on another core, a URPC channel in a Frame the monitor made
+//! ([`BoundTransport::Urpc`]); when it is on this core (a bind to this core, or a bind by name
+//! that this core's monitor answers from its own table first), the kernel's same-core line
+//! transport ([`BoundTransport::Kernel`], a [`KernelLine`]): the monitor gives each program an
+//! Endpoint to the other, at the slot the binding would have taken, badged with
+//! [`local::bound_line_badge`] of the other's slot, and each side receives the lines of its own
+//! slot's badge. The binder tells them apart by the core the monitor's answer names (this core:
+//! an Endpoint). Programs keep the same `BoundChannel<I>`; the event loop watches a URPC
+//! channel's ring and asks the kernel for a kernel channel's lines (their sends wake the
+//! dispatcher).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -30,6 +35,7 @@ use local_protocol::{self as local, BindStatus, Service, ToProgram, ANY_CORE};
 use urpc::interface::{Channel, Transport};
 use urpc::{ChannelFrame, Endpoint, Full, Payload, RecvError, Side};
 
+use crate::kernel_line::{KernelLine, LineCalls};
 use crate::Error;
 
 /// Why a bind or an export did not happen.
@@ -100,6 +106,9 @@ pub enum BoundTransport {
         /// Wakes a core ([`MonitorLink::wake`]).
         wake: fn(u32),
     },
+    /// Lines carried by the CPU driver to a program on this core: sent through the Endpoint to
+    /// it, received by this side's badge. The kernel wakes the receiver on every send.
+    Kernel(KernelLine<&'static dyn LineCalls>),
 }
 
 impl BoundTransport {
@@ -107,7 +116,23 @@ impl BoundTransport {
     pub fn urpc_receiver(&mut self) -> Option<&mut urpc::Receiver<'static>> {
         match self {
             BoundTransport::Urpc { endpoint, .. } => Some(&mut endpoint.receiver),
+            BoundTransport::Kernel(_) => None,
         }
+    }
+
+    /// Whether the kernel holds a line for this side (a kernel transport; a URPC one has its
+    /// ring, which the waitset watches, and says false). A line found is kept for the next
+    /// receive.
+    pub fn has_kernel_line(&mut self) -> bool {
+        match self {
+            BoundTransport::Urpc { .. } => false,
+            BoundTransport::Kernel(line) => line.has_line(),
+        }
+    }
+
+    /// Whether the kernel carries this transport (the peer is on this core).
+    pub fn is_kernel(&self) -> bool {
+        matches!(self, BoundTransport::Kernel(_))
     }
 }
 
@@ -121,12 +146,14 @@ impl Transport for BoundTransport {
                 }
                 Ok(())
             }
+            BoundTransport::Kernel(line) => line.send_lines(lines),
         }
     }
 
     fn recv_line(&mut self) -> Result<Payload, RecvError> {
         match self {
             BoundTransport::Urpc { endpoint, .. } => endpoint.recv_line(),
+            BoundTransport::Kernel(line) => line.recv_line(),
         }
     }
 }
@@ -144,6 +171,11 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// Whether the peer is on this core (the kernel carries the lines) rather than another.
+    pub fn is_same_core(&self) -> bool {
+        self.transport.is_kernel()
+    }
+
     /// The channel, carrying interface `I`'s messages.
     pub fn into_channel<I: urpc::interface::Variant>(self) -> BoundChannel<I> {
         Channel::new(self.transport)
@@ -184,6 +216,10 @@ pub trait MonitorLink {
     fn map_channel_frame(&mut self, slot: u32, entry: u64) -> Result<&'static ChannelFrame, Error>;
     /// Raises the wake SGI on core `core` (its dispatchers that sleep run again).
     fn wake(core: u32);
+    /// The core this program runs on (a binding to a service here goes through the kernel).
+    fn core(&self) -> u32;
+    /// The kernel's line calls, for same-core bound channels.
+    fn line_calls(&self) -> &'static dyn LineCalls;
 }
 
 /// The capability slots and VNode entries bound channels take, one of each per channel.
@@ -398,7 +434,8 @@ impl<S: MonitorLink> Binder<S> {
         }
     }
 
-    /// Maps the channel whose Frame is at `place` and claims side `side` of it.
+    /// The channel at `place`: to this core, the Endpoint there (lines received by the
+    /// place's badge); to another, the Frame there, mapped, and its side `side` claimed.
     fn take_channel(
         &mut self,
         place: Place,
@@ -406,6 +443,14 @@ impl<S: MonitorLink> Binder<S> {
         service: Service,
         core: u32,
     ) -> Result<Binding, BindError> {
+        if core == self.system.core() {
+            let line = KernelLine::with_calls(
+                self.system.line_calls(),
+                place.slot,
+                Some(local::bound_line_badge(place.slot)),
+            );
+            return Ok(Binding { service, core, transport: BoundTransport::Kernel(line) });
+        }
         let frame = self.system.map_channel_frame(place.slot, place.entry).map_err(BindError::Map)?;
         let endpoint = frame.try_endpoint(side).map_err(|_| BindError::SideTaken)?;
         Ok(Binding { service, core, transport: BoundTransport::Urpc { endpoint, core, wake: S::wake } })
@@ -420,13 +465,63 @@ pub(crate) mod tests {
     use local_protocol::{Outcome, ToMonitor};
 
     /// A system whose monitor is the test: what the binder told it, and the Frames it maps
-    /// (one per slot, shared with the test as the other core's view).
-    #[derive(Default)]
+    /// (one per slot, shared with the test as the other core's view). The program runs on
+    /// core [`FAKE_CORE`]; its kernel lines go through [`FakeLines`].
     pub(crate) struct FakeSystem {
         pub told: RefCell<Vec<ToMonitor>>,
         pub inbox: RefCell<VecDeque<(u64, [u64; 3])>>,
         pub frames: RefCell<Vec<(u32, &'static ChannelFrame)>>,
         pub mapped: RefCell<Vec<(u32, u64)>>,
+        pub lines: &'static FakeLines,
+    }
+
+    impl Default for FakeSystem {
+        fn default() -> Self {
+            FakeSystem {
+                told: RefCell::default(),
+                inbox: RefCell::default(),
+                frames: RefCell::default(),
+                mapped: RefCell::default(),
+                lines: Box::leak(Box::default()),
+            }
+        }
+    }
+
+    /// The core the fake system's program runs on.
+    pub(crate) const FAKE_CORE: u32 = 0;
+
+    /// The kernel's line queue of the fake program (both sides of a same-core channel are
+    /// this program in these tests), and the badge each Endpoint slot sends with (the
+    /// monitor's part: [`FakeLines::connect`]).
+    #[derive(Default)]
+    pub(crate) struct FakeLines {
+        badges: RefCell<Vec<(u32, u64)>>,
+        queue: RefCell<VecDeque<(u64, Payload)>>,
+    }
+
+    impl FakeLines {
+        /// What the monitor does for a same-core binding between the Endpoint slots `a` and
+        /// `b`: each sends with the other's badge.
+        pub(crate) fn connect(&self, a: u32, b: u32) {
+            let mut badges = self.badges.borrow_mut();
+            badges.push((a, local::bound_line_badge(b)));
+            badges.push((b, local::bound_line_badge(a)));
+        }
+    }
+
+    impl LineCalls for FakeLines {
+        fn send(&self, endpoint: u32, lines: &[Payload]) -> Result<(), Error> {
+            let badges = self.badges.borrow();
+            let &(_, badge) = badges.iter().find(|(slot, _)| *slot == endpoint).ok_or(Error::Capability(4))?;
+            self.queue.borrow_mut().extend(lines.iter().map(|line| (badge, *line)));
+            Ok(())
+        }
+
+        fn recv(&self, badge: Option<u64>) -> Result<(u64, Payload), Error> {
+            let mut queue = self.queue.borrow_mut();
+            let at = queue.iter().position(|(b, _)| badge.is_none_or(|want| *b == want)).ok_or(Error::WouldBlock)?;
+            queue.remove(at).ok_or(Error::WouldBlock)
+        }
     }
 
     impl FakeSystem {
@@ -459,6 +554,14 @@ pub(crate) mod tests {
 
         fn wake(core: u32) {
             WOKEN.with(|woken| woken.borrow_mut().push(core));
+        }
+
+        fn core(&self) -> u32 {
+            FAKE_CORE
+        }
+
+        fn line_calls(&self) -> &'static dyn LineCalls {
+            self.lines
         }
     }
 
@@ -576,5 +679,48 @@ pub(crate) mod tests {
         assert_eq!(failed, id);
         assert_eq!(binder.pending(), 0);
         assert_eq!(binder.export(service("disk"), None).unwrap_err(), BindError::NoSlots);
+    }
+
+    urpc::declare_messages! {
+        /// Three lines of bytes.
+        pub struct Page = 9 lines { pub seq: u32, pub bytes: [u8; 120] }
+    }
+    urpc::declare_interface! {
+        /// What the same-core test's channel carries.
+        pub enum Paged { Page(Page), Go(local::SelftestGo) }
+    }
+
+    #[test]
+    fn a_binding_on_this_core_is_a_kernel_channel_with_each_side_on_its_own_badge() {
+        let system = FakeSystem::default();
+        let mut binder = Binder::new(&system, SPACE);
+        // The program exports a service and binds to it on its own core: both sides are its.
+        binder.export(service("echo"), Some(1)).unwrap();
+        let id = binder.bind_on(service("echo"), FAKE_CORE);
+        assert_eq!(
+            system.told.borrow()[1],
+            ToMonitor::Bind(local::Bind { service: service("echo"), core: FAKE_CORE, slot: 41 })
+        );
+        // The monitor's part: an Endpoint to each side, badged with the other's slot.
+        system.lines.connect(40, 41);
+        binder.on_message(ToProgram::BindIncoming(local::BindIncoming { core: FAKE_CORE, slot: 40 })).unwrap();
+        binder.on_message(ToProgram::Bound(local::Bound { core: FAKE_CORE, slot: 41, outcome: Outcome::DONE })).unwrap();
+        let Some(BindEvent::Incoming(served)) = binder.next_event() else { panic!("the server's side") };
+        let Some(BindEvent::Bound(got, Ok(client))) = binder.next_event() else { panic!("the client's side") };
+        assert_eq!(got, id);
+        assert!(served.is_same_core() && client.is_same_core());
+        assert!(system.mapped.borrow().is_empty(), "no Frame is mapped for a same-core channel");
+        let mut client: BoundChannel<Paged> = client.into_channel();
+        let mut served: BoundChannel<Paged> = served.into_channel();
+        let page = |seq: u32| Page { seq, bytes: core::array::from_fn(|i| (i as u8) ^ seq as u8) };
+        client.send(&page(1)).unwrap();
+        client.send(&local::SelftestGo {}).unwrap();
+        assert_eq!(client.recv(), Err(urpc::interface::ChannelError::Empty), "the client's own lines are not its");
+        assert!(served.transport().has_kernel_line());
+        assert_eq!(served.recv(), Ok(Paged::Page(page(1))));
+        assert_eq!(served.recv(), Ok(Paged::Go(local::SelftestGo {})));
+        served.send(&page(2)).unwrap();
+        assert_eq!(client.recv(), Ok(Paged::Page(page(2))));
+        WOKEN.with(|woken| assert!(woken.borrow().is_empty(), "the kernel wakes a same-core receiver, not an SGI"));
     }
 }

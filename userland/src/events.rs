@@ -6,8 +6,13 @@
 //! the waitset's [`waitset::Event::Woken`] is where they are read, decoded and either kept by
 //! the binder (binding answers) or reported.
 //!
-//! A same-core message sent while the waitset polls or watches a line is seen when it next
-//! sleeps: the kernel's `wait` returns at once when a wake-up is pending, and the message's
+//! Bound channels to a program on this core have no ring: the kernel carries their lines
+//! ([`crate::bind::BoundTransport::Kernel`]), each send waking the dispatcher, so the event loop
+//! asks the kernel for them ([`Channels::has_kernel_line`]) before it waits and after every
+//! wake-up, and reports a line as [`Event::Message`] like a ring's.
+//!
+//! A same-core message or kernel line sent while the waitset polls or watches a ring is seen
+//! when it next sleeps: the kernel's `wait` returns at once when a wake-up is pending, and the
 //! send made one.
 
 use urpc::interface::Variant;
@@ -80,8 +85,9 @@ impl<K: Kernel, W: WatchLine, L: MonitorLink> EventLoop<K, W, L> {
         self.binder.system().tell_monitor(local::words(message))
     }
 
-    /// Waits for the next event (see the module documentation). Channels come first, then
-    /// the bindings' events and same-core messages in arrival order, then timers.
+    /// Waits for the next event (see the module documentation): the bindings' events and
+    /// same-core messages in arrival order, then lines the kernel carried for same-core
+    /// channels, then the rings (polled, watched, slept on as the policy says) and timers.
     pub fn wait<'frame, const SLOTS: usize, C>(&mut self, channels: &mut C) -> Event
     where
         C: Channels<'frame, SLOTS> + ?Sized,
@@ -89,6 +95,9 @@ impl<K: Kernel, W: WatchLine, L: MonitorLink> EventLoop<K, W, L> {
         loop {
             if let Some(event) = self.take_local() {
                 return event;
+            }
+            if let Some(index) = (0..channels.count()).find(|&index| channels.has_kernel_line(index)) {
+                return Event::Message(index);
             }
             match self.waitset.wait(channels) {
                 waitset::Event::Message(index) => return Event::Message(index),
@@ -121,7 +130,8 @@ impl<K: Kernel, W: WatchLine, L: MonitorLink> EventLoop<K, W, L> {
 }
 
 /// The bound channels of one interface, for the waitset: each one's URPC receiver (a slot
-/// with no channel yet has none).
+/// with no channel yet, or a same-core channel, has none) and, for the event loop, each
+/// same-core channel's kernel lines.
 impl<I: Variant> Channels<'static, { urpc::DEFAULT_SLOTS }> for [Option<BoundChannel<I>>] {
     fn count(&self) -> usize {
         self.len()
@@ -129,6 +139,10 @@ impl<I: Variant> Channels<'static, { urpc::DEFAULT_SLOTS }> for [Option<BoundCha
 
     fn receiver(&mut self, index: usize) -> Option<&mut Receiver<'static>> {
         self.get_mut(index)?.as_mut()?.transport().urpc_receiver()
+    }
+
+    fn has_kernel_line(&mut self, index: usize) -> bool {
+        self.get_mut(index).and_then(Option::as_mut).is_some_and(|channel| channel.transport().has_kernel_line())
     }
 }
 
@@ -227,5 +241,42 @@ mod tests {
         assert!(matches!(events.wait_local(), Event::Local { sender: 7, .. }), "not from the monitor");
         let timer = events.waitset().set_timer(50);
         assert!(matches!(events.wait_local(), Event::Timer(t) if t == timer));
+    }
+
+    #[test]
+    fn a_same_core_channel_has_no_ring_and_its_kernel_lines_are_messages() {
+        use crate::bind::tests::FAKE_CORE;
+        use crate::kernel_line::{KernelLine, LineCalls};
+        use urpc::interface::Transport;
+
+        let system = FakeSystem::default();
+        let lines = system.lines;
+        // The peer program sends one line while this one sleeps (an event loop that never
+        // reports it would sleep again and again: fail rather than hang).
+        let sleeps = Cell::new(0);
+        let peer_sends = || {
+            sleeps.set(sleeps.get() + 1);
+            assert!(sleeps.get() < 10, "the kernel line was never reported");
+            let mut peer = KernelLine::with_calls(lines as &dyn LineCalls, SPACE.first_slot + 1, None);
+            peer.send_lines(&[urpc::message::encode(&Hello { n: 2 })]).unwrap();
+        };
+        let kernel = FakeKernel { now: Cell::new(0), on_sleep: &peer_sends };
+        let mut events = EventLoop::new(&kernel, NoWatch, POLICY, &system, SPACE);
+        let echo = Service::named("echo").unwrap();
+        let id = events.bindings().bind_on(echo, FAKE_CORE);
+        // The peer's Endpoint to this program is its slot `first_slot + 1`.
+        lines.connect(SPACE.first_slot, SPACE.first_slot + 1);
+        let bound = local::Bound { core: FAKE_CORE, slot: SPACE.first_slot, outcome: Outcome::DONE };
+        system.inbox.borrow_mut().push_back((0, local::words(&bound)));
+        let mut channels: [Option<BoundChannel<Test>>; 2] = [None, None];
+        let Event::Bound(got, Ok(binding)) = events.wait(&mut channels[..]) else { panic!("bound") };
+        assert_eq!(got, id);
+        assert!(binding.is_same_core());
+        channels[1] = Some(binding.into_channel());
+        assert!(channels[1].as_mut().unwrap().transport().urpc_receiver().is_none(), "no ring");
+        let event = events.wait(&mut channels[..]);
+        assert!(matches!(event, Event::Message(1)), "the line sent during the sleep: {event:?}");
+        assert_eq!(channels[1].as_mut().unwrap().recv(), Ok(Test::Hello(Hello { n: 2 })));
+        assert_eq!(events.waitset().counts().sleeps, 1);
     }
 }

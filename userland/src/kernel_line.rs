@@ -49,6 +49,16 @@ fn words_of(line: &Payload) -> [u64; PAYLOAD_WORDS] {
     core::array::from_fn(|index| line.word(index))
 }
 
+impl<K: LineCalls + ?Sized> LineCalls for &K {
+    fn send(&self, endpoint: u32, lines: &[Payload]) -> Result<(), Error> {
+        (**self).send(endpoint, lines)
+    }
+
+    fn recv(&self, badge: Option<u64>) -> Result<(u64, Payload), Error> {
+        (**self).recv(badge)
+    }
+}
+
 impl LineCalls for crate::ElZero {
     fn send(&self, endpoint: u32, lines: &[Payload]) -> Result<(), Error> {
         match lines {
@@ -107,6 +117,8 @@ pub struct KernelLine<K: LineCalls = crate::ElZero> {
     to: u32,
     from: Option<u64>,
     refusal: Option<Error>,
+    /// A line [`Self::has_line`] took from the kernel and `recv_line` has not returned yet.
+    taken: Option<Payload>,
 }
 
 impl KernelLine<crate::ElZero> {
@@ -125,7 +137,17 @@ impl KernelLine<crate::ElZero> {
 impl<K: LineCalls> KernelLine<K> {
     /// Over the kernel calls `calls` (a fake one in tests).
     pub fn with_calls(calls: K, to: u32, from: Option<u64>) -> Self {
-        Self { calls, to, from, refusal: None }
+        Self { calls, to, from, refusal: None, taken: None }
+    }
+
+    /// Whether a line waits for this side. The kernel has no look without taking, so a line
+    /// found is taken and kept for the next `recv_line`: an event loop asks this, then the
+    /// channel's `recv` gets the message whole.
+    pub fn has_line(&mut self) -> bool {
+        if self.taken.is_none() {
+            self.taken = self.calls.recv(self.from).ok().map(|(_, line)| line);
+        }
+        self.taken.is_some()
     }
 
     /// Why the last send failed other than for a full queue (`None`: it did not, or the queue
@@ -152,6 +174,9 @@ impl<K: LineCalls> Transport for KernelLine<K> {
     }
 
     fn recv_line(&mut self) -> Result<Payload, RecvError> {
+        if let Some(line) = self.taken.take() {
+            return Ok(line);
+        }
         // Every failure is "nothing for this channel": `WouldBlock`, or a refusal that only a
         // malformed selector could cause, which this side never sends.
         self.calls.recv(self.from).map(|(_, line)| line).map_err(|_| RecvError::Empty)
@@ -207,7 +232,7 @@ mod tests {
 
     const CAPACITY: usize = 6;
 
-    impl LineCalls for &FakeKernel {
+    impl LineCalls for FakeKernel {
         fn send(&self, endpoint: u32, lines: &[Payload]) -> Result<(), Error> {
             let badge = match endpoint {
                 20 => 7,
@@ -358,5 +383,24 @@ mod tests {
         assert_eq!(waitset.wait(&mut no_rings[..]), crate::waitset::Event::Woken);
         assert_eq!(peer.sleeps.get(), 1);
         assert_eq!(receiver.recv(), Ok(Test::Large(large(5))));
+    }
+
+    #[test]
+    fn a_line_found_by_has_line_is_the_next_one_received_and_others_stay_queued() {
+        let kernel = FakeKernel::default();
+        let mut sender: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 20, None));
+        let mut other: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 21, None));
+        let mut transport = KernelLine::with_calls(&kernel, 21, Some(7));
+        assert!(!transport.has_line());
+        other.send(&Small { seq: 9, value: 9 }).unwrap();
+        assert!(!transport.has_line(), "a line of another badge is not this side's");
+        sender.send(&large(3)).unwrap();
+        assert!(transport.has_line());
+        assert!(transport.has_line(), "asking again takes nothing more");
+        assert_eq!(kernel.queue.borrow().len(), 3, "the other badge's line and two of the three lines");
+        let mut receiver: Channel<Test, _> = Channel::new(transport);
+        assert_eq!(receiver.recv(), Ok(Test::Large(large(3))), "the kept line first, then the rest");
+        assert_eq!(receiver.recv(), Err(ChannelError::Empty));
+        assert_eq!(kernel.queue.borrow().len(), 1);
     }
 }

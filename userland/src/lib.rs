@@ -585,6 +585,14 @@ impl bind::MonitorLink for ElZero {
         // A core that went offline meanwhile has nobody to wake: nothing to do about it here.
         let _ = notify(u64::from(core));
     }
+
+    fn core(&self) -> u32 {
+        info(Info::CoreIndex).map_or(u32::MAX, |core| core as u32)
+    }
+
+    fn line_calls(&self) -> &'static dyn kernel_line::LineCalls {
+        &ElZero
+    }
 }
 
 /// The event loop of an EL0 program (see [`events`]): its waitset, bindings by name and

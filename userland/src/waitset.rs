@@ -64,6 +64,13 @@ pub trait Channels<'frame, const SLOTS: usize> {
 
     /// The receiver at `index`, if there is one.
     fn receiver(&mut self, index: usize) -> Option<&mut Receiver<'frame, SLOTS>>;
+
+    /// Whether the channel at `index` has a line the kernel carried (a same-core channel has
+    /// no ring to watch: its sends wake the dispatcher, so an event loop asks this after each
+    /// wake-up). None by default.
+    fn has_kernel_line(&mut self, _index: usize) -> bool {
+        false
+    }
 }
 
 impl<'frame, const SLOTS: usize> Channels<'frame, SLOTS> for [Receiver<'frame, SLOTS>] {

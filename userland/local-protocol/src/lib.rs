@@ -263,6 +263,18 @@ pub const SAME_CORE_PEER_BADGE: u64 = 0x7065_6572;
 /// of them offers the service.
 pub const ANY_CORE: u32 = u32::MAX;
 
+/// Badges of the Endpoints of same-core bound channels start here (clear of the monitor's 0,
+/// dispatcher indices and [`SAME_CORE_PEER_BADGE`]).
+pub const BOUND_LINE_BADGE_BASE: u64 = 1 << 40;
+
+/// The badge a program's same-core bound channel receives with, the channel whose Endpoint
+/// to the peer is at `slot` of its capability space: the monitor badges the Endpoint it
+/// gives the peer with it. Each side knows its own slot, so each knows its badge, and several
+/// channels share the program's one kernel line queue without taking each other's lines.
+pub const fn bound_line_badge(slot: u32) -> u64 {
+    BOUND_LINE_BADGE_BASE | slot as u64
+}
+
 local_messages! {
     /// Program to monitor: it offers `service` (the monitor's name table).
     pub struct Register = 1 {
@@ -333,7 +345,10 @@ local_messages! {
         pub slot: u32,
     }
     /// Program to monitor: bind a channel to `service` on core `core` ([`ANY_CORE`]: wherever
-    /// it is offered), the channel's Frame to go to `slot`.
+    /// it is offered, this core first, else the nearest core that offers it), the channel to
+    /// go to `slot`: a URPC channel's Frame when the service is on another core, an Endpoint
+    /// to the serving program (badged [`bound_line_badge`] of the server's slot) when it is on
+    /// this core, for the kernel's line transport.
     pub struct Bind = 11 {
         /// The service.
         pub service: Service,
@@ -342,8 +357,9 @@ local_messages! {
         /// A slot of the program's capability space.
         pub slot: u32,
     }
-    /// Monitor to the program that asked to bind: done (the Frame is at `slot`, the program is
-    /// side A of the channel, the service is on `core`), or why not.
+    /// Monitor to the program that asked to bind: done (the channel is at `slot`, the program
+    /// is side A of it, the service is on `core`: this core means an Endpoint, another a
+    /// Frame), or why not.
     pub struct Bound = 12 {
         /// The core.
         pub core: u32,
@@ -352,13 +368,34 @@ local_messages! {
         /// Done, or why not.
         pub outcome: Outcome,
     }
-    /// Monitor to a program that accepts a service: core `core` bound a channel to it, its
-    /// Frame is at `slot` (the program is side B).
+    /// Monitor to a program that accepts a service: core `core` bound a channel to it, at
+    /// `slot` (the program is side B): a Frame from another core, an Endpoint to the binding
+    /// program (badged [`bound_line_badge`] of its slot) from this core.
     pub struct BindIncoming = 13 {
         /// The core.
         pub core: u32,
         /// A slot of the program's capability space.
         pub slot: u32,
+    }
+    /// Program to monitor: start the boot module `program` (a name of at most eight bytes) on
+    /// this core with start argument `argument`, as a program of this monitor (its Endpoint
+    /// to the monitor, its bindings). Answered by [`Started`].
+    pub struct Start = 23 {
+        /// The boot module's name.
+        pub program: Service,
+        /// Its start argument.
+        pub argument: u64,
+    }
+    /// Monitor to program: the [`Start`] of `program` ended: running as dispatcher
+    /// `dispatcher`, or why not (`NoService`: no such boot module; `NoMemory`: no RAM or slot
+    /// left for it; `Refused`: the spawn or its Endpoint refused).
+    pub struct Started = 24 {
+        /// The boot module's name.
+        pub program: Service,
+        /// Its dispatcher index (0 when it did not start).
+        pub dispatcher: u32,
+        /// Done, or why not.
+        pub outcome: Outcome,
     }
     /// Program to monitor: start this program on core `core` with argument `role` (a member of
     /// its span, in the same address space).
@@ -530,6 +567,8 @@ urpc::declare_interface! {
         Accept(Accept),
         /// See [`Bind`].
         Bind(Bind),
+        /// See [`Start`].
+        Start(Start),
         /// See [`Span`].
         Span(Span),
         /// See [`SpanShare`].
@@ -562,6 +601,8 @@ urpc::declare_interface! {
         Bound(Bound),
         /// See [`BindIncoming`].
         BindIncoming(BindIncoming),
+        /// See [`Started`].
+        Started(Started),
         /// See [`Spanned`].
         Spanned(Spanned),
         /// See [`SpanShare`].
@@ -605,6 +646,7 @@ mod tests {
             ToMonitor::SelftestDone(SelftestDone { passed: 40, failed: 1 }),
             ToMonitor::Accept(Accept { service: SERVICE_ECHO, slot: 77 }),
             ToMonitor::Bind(Bind { service: SERVICE_ECHO, core: ANY_CORE, slot: 78 }),
+            ToMonitor::Start(Start { program: SERVICE_ECHO, argument: u64::MAX }),
             ToMonitor::Span(Span { core: 2, role: 0x104 }),
             ToMonitor::SpanShare(SpanShare { entry: 502, slot: 60 }),
             ToMonitor::SpanUnshare(SpanUnshare { entry: 502, strategy: 2 }),
@@ -621,6 +663,11 @@ mod tests {
             ToProgram::SelftestGo(SelftestGo {}),
             ToProgram::Bound(Bound { core: 2, slot: 78, outcome: Outcome(Err(BindStatus::Busy)) }),
             ToProgram::BindIncoming(BindIncoming { core: 1, slot: 77 }),
+            ToProgram::Started(Started {
+                program: SERVICE_ECHO,
+                dispatcher: 7,
+                outcome: Outcome(Err(BindStatus::NoService)),
+            }),
             ToProgram::Spanned(Spanned { core: 2, outcome: Outcome::DONE }),
             ToProgram::SpanShare(SpanShare { entry: 502, slot: 60 }),
             ToProgram::SpanShared(SpanShared { entry: 502, outcome: Outcome(Err(BindStatus::Refused)) }),
