@@ -1,8 +1,16 @@
-//! Channels bound on demand between programs on different cores (the monitor's part; the
-//! bookkeeping is `monitor::binding` and `monitor::lookup`). A program sends
-//! [`local::Bind`] for a service on another core, or on none ([`ANY_CORE`]): then its monitor
-//! first asks every other online monitor ([`NameQuery`]), each answering from its own table
-//! ([`NameAnswer`]), and binds to the first core that offers it. The monitor retypes the
+//! Channels bound on demand between programs (the monitor's part; the bookkeeping is
+//! `monitor::binding` and `monitor::lookup`), the transport chosen by where the service is.
+//!
+//! **On this core** (a [`local::Bind`] naming this core, or naming none, [`ANY_CORE`], for a
+//! service a program here accepts): the kernel's line transport. The monitor makes an Endpoint
+//! to each program from the Dispatcher capability it holds for it (it spawned both) and gives
+//! it to the other, at the slot each named, badged [`local::bound_line_badge`] of the
+//! receiver's own slot, then says [`local::BindIncoming`] to the server and [`local::Bound`]
+//! (this core) to the client. No memory is needed.
+//!
+//! **On another core**: a bind naming no core first asks every other online monitor
+//! ([`NameQuery`]), each answering from its own table ([`NameAnswer`]), and binds to the
+//! nearest core that offers it (`skb::Skb::nearest_of`). The monitor retypes the
 //! channel's Frame from the RAM it gave that program for channels (the program's own memory),
 //! lends it to the other core's monitor through the capability protocol and sends a
 //! `BindRequest`; that monitor gives the Frame to the program accepting the service
@@ -18,7 +26,7 @@ use monitor::messages::{BindReply, BindRequest, NameAnswer, NameQuery};
 use userland::{cap_type, println};
 
 use crate::kernel_caps::is_protocol_slot;
-use crate::Monitor;
+use crate::{Monitor, ENDPOINT_TO_GIVE_SLOT};
 use capops::Core;
 
 /// Bytes of a channel's Frame (one `urpc::ChannelFrame`).
@@ -36,11 +44,18 @@ impl Monitor {
         self.accepting.accept(accept.service, sender, accept.slot);
     }
 
-    /// A program binds to a service: on the core it names, or, naming none, on whichever other
-    /// core's monitor answers first that a program there offers it.
+    /// A program binds to a service: on the core it names, or, naming none, here if a program
+    /// of this core offers it, else on the nearest other core whose monitor says one offers it.
     pub(crate) fn on_bind(&mut self, sender: u64, bind: local::Bind) {
         if self.binds.in_flight(sender) || self.lookups.asking(sender) {
             self.tell_bound(sender, bind.core, Err(BindStatus::Busy), bind.slot);
+            return;
+        }
+        let here = self.core as u32;
+        let offered_here = matches!(self.accepting.lookup(bind.service), Some(Acceptor::Ready { .. }));
+        if bind.core == here || (bind.core == ANY_CORE && offered_here) {
+            let result = self.bind_here(sender, bind.slot, bind.service);
+            self.tell_bound(sender, here, result, bind.slot);
             return;
         }
         if bind.core != ANY_CORE {
@@ -59,6 +74,56 @@ impl Monitor {
         }
         // With no other core online the query ends at once (`lookup_poll`).
         self.lookup_poll();
+    }
+
+    /// Binds program `client` to the program of this core that accepts `service`: an Endpoint
+    /// to each, given to the other (the server's first, so a refusal leaves the client's slot
+    /// empty), each badged with the receiver's own slot.
+    fn bind_here(&mut self, client: u64, client_slot: u32, service: Service) -> Result<(), BindStatus> {
+        let (server, server_slot) = match self.accepting.lookup(service) {
+            None => return Err(BindStatus::NoService),
+            Some(Acceptor::Taken) => return Err(BindStatus::Refused),
+            Some(Acceptor::Ready { dispatcher, slot }) => (dispatcher, slot),
+        };
+        let (Some(client_cap), Some(server_cap)) =
+            (self.dispatcher_slot(client), self.dispatcher_slot(server))
+        else {
+            // Only the programs this monitor started can be given Endpoints to each other.
+            return Err(BindStatus::Refused);
+        };
+        let give = |to: u32, badge: u64, receiver: u64, slot: u32| {
+            let given = userland::endpoint_create(to, badge, ENDPOINT_TO_GIVE_SLOT)
+                .and_then(|()| userland::cap_give_by_index(receiver, ENDPOINT_TO_GIVE_SLOT, slot));
+            let _ = userland::cap_delete(ENDPOINT_TO_GIVE_SLOT);
+            given.map_err(|_| BindStatus::Refused)
+        };
+        give(client_cap, local::bound_line_badge(client_slot), server, server_slot)?;
+        self.accepting.taken(service);
+        // The server has its side whatever the client's give does: it hears of it either way
+        // (an Endpoint nobody answers through, if the client's give is refused), and accepts
+        // again.
+        let result = give(server_cap, local::bound_line_badge(server_slot), client, client_slot);
+        let _ = self.tell_program(server, &local::BindIncoming { core: self.core as u32, slot: server_slot });
+        result
+    }
+
+    /// A program asks for boot module `start.program` to be started on this core.
+    pub(crate) fn on_start(&mut self, sender: u64, start: local::Start) {
+        let name = start.program.name();
+        let result = if userland::find_module(name).is_none() {
+            Err(BindStatus::NoService)
+        } else {
+            self.start_program(name, start.argument).map_err(|why| {
+                println!("monitor {}: cannot start {name} for dispatcher {sender}: {why}", self.core);
+                BindStatus::Refused
+            })
+        };
+        let started = local::Started {
+            program: start.program,
+            dispatcher: result.map_or(0, |dispatcher| dispatcher as u32),
+            outcome: Outcome(result.map(|_| ())),
+        };
+        let _ = self.tell_program(sender, &started);
     }
 
     /// Another core's monitor asks whether a program here offers a service.
@@ -85,13 +150,24 @@ impl Monitor {
 
     fn lookup_found(&mut self, found: Found) {
         match found {
-            Found::On(lookup, core) => {
+            Found::Offered(lookup, cores) => {
+                let offering = || (0..64usize).filter(|&c| cores & (1u64 << c) != 0);
+                // The SKB judges by measured round trip, else cluster; without it (or where it
+                // counts none of them online) the lowest-numbered core.
+                let nearest =
+                    self.skb.as_ref().and_then(|skb| skb.nearest_of(self.core as usize, offering()));
+                let core = nearest.or_else(|| offering().next()).unwrap_or_default() as u64;
                 if let Err(status) = self.start_bind(lookup.client, core, lookup.slot, lookup.service) {
                     self.tell_bound(lookup.client, core as u32, Err(status), lookup.slot);
                 }
             }
             Found::Nowhere(lookup) => {
-                self.tell_bound(lookup.client, ANY_CORE, Err(BindStatus::NoService), lookup.slot);
+                // Offered here, but its program has a binding and has not accepted another yet.
+                let status = match self.accepting.lookup(lookup.service) {
+                    Some(Acceptor::Taken) => BindStatus::Refused,
+                    _ => BindStatus::NoService,
+                };
+                self.tell_bound(lookup.client, ANY_CORE, Err(status), lookup.slot);
             }
         }
     }

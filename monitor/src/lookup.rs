@@ -1,9 +1,11 @@
 //! Finding a service by name on another core: a program binds to a service without naming
 //! its core ([`local_protocol::ANY_CORE`]); its monitor asks every other online core's monitor
-//! (`NameQuery`), each answers from its own table (`NameAnswer`), and the first core that
-//! offers the service is the one bound to. Every core said no, went offline, or the time ran
-//! out: no such service. This is the monitor's bookkeeping for the queries in flight; there is
-//! no table shared between cores.
+//! (`NameQuery`), each answers from its own table (`NameAnswer`), and once every core asked has
+//! answered (or gone offline, or the time ran out) the query ends with the cores that offer
+//! it, of which the monitor binds to the nearest (`skb::Skb::nearest_of`: measured round trip,
+//! else cluster). None offers it: no such service. (A service offered on the asking core is
+//! bound there before anyone is asked.) This is the monitor's bookkeeping for the queries in
+//! flight; there is no table shared between cores.
 
 use alloc::vec::Vec;
 use local_protocol::Service;
@@ -21,6 +23,8 @@ pub struct Lookup {
     pub query: u32,
     /// Cores asked and not yet answered (bit n = core n).
     waiting: u64,
+    /// Cores that answered that they offer it.
+    offered: u64,
     /// When the query gives up (ns).
     deadline_ns: u64,
 }
@@ -28,8 +32,8 @@ pub struct Lookup {
 /// How a query ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Found {
-    /// Core `core` offers it: bind there.
-    On(Lookup, u64),
+    /// These cores offer it (bit n = core n, at least one): bind to the nearest.
+    Offered(Lookup, u64),
     /// No core offers it (all said no, went offline, or said nothing in time).
     Nowhere(Lookup),
 }
@@ -58,7 +62,7 @@ impl Lookups {
         }
         self.next_query = self.next_query.wrapping_add(1);
         let query = self.next_query;
-        self.pending.push(Lookup { client, service, slot, query, waiting: asked, deadline_ns });
+        self.pending.push(Lookup { client, service, slot, query, waiting: asked, offered: 0, deadline_ns });
         Some(query)
     }
 
@@ -67,31 +71,41 @@ impl Lookups {
         self.pending.iter().any(|l| l.client == client)
     }
 
-    /// Core `from` answered query `query`; how the query ended, if this answer ends it. An
-    /// answer to no query in flight, or from a core not asked, is ignored.
+    /// Core `from` answered query `query`; how the query ended, if this was the last answer
+    /// it waited for. An answer to no query in flight, or from a core not asked (or already
+    /// answered), is ignored.
     pub fn answer(&mut self, from: u64, query: u32, offered: bool) -> Option<Found> {
         let bit = 1u64.checked_shl(from as u32)?;
         let at = self.pending.iter().position(|l| l.query == query && l.waiting & bit != 0)?;
+        let lookup = &mut self.pending[at];
+        lookup.waiting &= !bit;
         if offered {
-            return Some(Found::On(self.pending.remove(at), from));
+            lookup.offered |= bit;
         }
-        self.pending[at].waiting &= !bit;
-        (self.pending[at].waiting == 0).then(|| Found::Nowhere(self.pending.remove(at)))
+        (lookup.waiting == 0).then(|| Self::ended(self.pending.remove(at)))
     }
 
     /// The queries that end now: every core still to answer is offline (not in `online`), or
-    /// the deadline passed.
+    /// the deadline passed. A core that offered and then went offline no longer counts.
     pub fn expire(&mut self, now_ns: u64, online: u64) -> Vec<Found> {
         let mut ended = Vec::new();
         self.pending.retain_mut(|lookup| {
             lookup.waiting &= online;
+            lookup.offered &= online;
             if lookup.waiting == 0 || now_ns >= lookup.deadline_ns {
-                ended.push(Found::Nowhere(*lookup));
+                ended.push(Self::ended(*lookup));
                 return false;
             }
             true
         });
         ended
+    }
+
+    fn ended(lookup: Lookup) -> Found {
+        match lookup.offered {
+            0 => Found::Nowhere(lookup),
+            cores => Found::Offered(lookup, cores),
+        }
     }
 }
 
@@ -104,17 +118,30 @@ mod tests {
     }
 
     #[test]
-    fn the_first_core_that_offers_it_wins_and_later_answers_are_ignored() {
+    fn every_core_that_offers_it_is_reported_once_all_answered() {
         let mut lookups = Lookups::default();
         let query = lookups.start(3, echo(), 40, 0b1110, 1000).unwrap();
         assert_eq!(lookups.start(3, echo(), 41, 0b1110, 1000), None, "one query per program");
-        assert_eq!(lookups.answer(1, query, false), None);
+        assert_eq!(lookups.answer(1, query, true), None, "cores 2 and 3 have not answered");
+        assert_eq!(lookups.answer(1, query, false), None, "core 1 answered already");
         assert_eq!(lookups.answer(5, query, true), None, "core 5 was not asked");
         assert_eq!(lookups.answer(2, query + 1, true), None, "no such query");
-        let Some(Found::On(lookup, 2)) = lookups.answer(2, query, true) else { panic!("core 2 offers it") };
+        assert_eq!(lookups.answer(2, query, false), None);
+        let Some(Found::Offered(lookup, 0b1010)) = lookups.answer(3, query, true) else {
+            panic!("cores 1 and 3 offer it")
+        };
         assert_eq!((lookup.client, lookup.service, lookup.slot), (3, echo(), 40));
         assert_eq!(lookups.answer(3, query, true), None, "the query is over");
         assert!(!lookups.asking(3));
+
+        // The time runs out with one core silent: those that offered it are reported.
+        let query = lookups.start(4, echo(), 40, 0b110, 1000).unwrap();
+        assert_eq!(lookups.answer(2, query, true), None);
+        assert!(matches!(lookups.expire(1000, u64::MAX)[..], [Found::Offered(_, 0b100)]));
+        // Cores 1 and 2 go offline, core 2 having offered it: it is not bound to.
+        let query = lookups.start(5, echo(), 40, 0b110, 1000).unwrap();
+        assert_eq!(lookups.answer(2, query, true), None);
+        assert!(matches!(lookups.expire(10, 0b001)[..], [Found::Nowhere(l)] if l.client == 5));
     }
 
     #[test]

@@ -486,6 +486,7 @@ impl Monitor {
             ToMonitor::Ready(ready) => self.echo_ready(ready.peer),
             ToMonitor::Accept(accept) => self.on_accept(sender, accept),
             ToMonitor::Bind(bind) => self.on_bind(sender, bind),
+            ToMonitor::Start(start) => self.on_start(sender, start),
             ToMonitor::Span(span) => self.on_span(sender, span.core, span.role),
             ToMonitor::SpanShare(share) => self.on_span_share(sender, share.entry, share.slot),
             ToMonitor::SpanUnshare(unshare) => {
@@ -825,6 +826,12 @@ impl Monitor {
                 println!("monitor {}: no channel RAM for program {index}: {e:?}", self.core);
             }
         }
+    }
+
+    /// Where this monitor keeps the Dispatcher capability of its program `dispatcher` (one
+    /// it spawned at boot or launched since).
+    pub(crate) fn dispatcher_slot(&self, dispatcher: u64) -> Option<u32> {
+        self.spawned_dispatcher_slot(dispatcher).or_else(|| self.launched_dispatcher_slot(dispatcher))
     }
 
     /// Where this monitor keeps the Dispatcher capability of its boot program `dispatcher`.

@@ -93,6 +93,22 @@ pub(crate) fn wanted(bootargs: &str) -> bool {
 }
 
 impl Monitor {
+    /// Starts boot module `name` on this core for a program that asked ([`local_protocol::Start`]),
+    /// as the shell's `spawn` does: its dispatcher index, or why not.
+    pub(crate) fn start_program(&mut self, name: &str, argument: u64) -> Result<u64, String> {
+        let mut host = core::mem::take(&mut self.shell);
+        let result = self.launch(&mut host, name, argument);
+        self.shell = host;
+        result.map(|launched| launched.dispatcher)
+    }
+
+    /// Where this monitor keeps the Dispatcher capability of a program it launched.
+    pub(crate) fn launched_dispatcher_slot(&self, dispatcher: u64) -> Option<u32> {
+        self.shell.launched.iter().find(|l| l.dispatcher == dispatcher).map(|l| l.base + 1)
+    }
+}
+
+impl Monitor {
     /// Starts the console driver and the shell, if the command line asks for them (boot core);
     /// true if the shell runs (the monitor then keeps the machine on until `halt`).
     pub(crate) fn start_shell(&mut self) -> bool {

@@ -100,16 +100,27 @@ impl Skb {
     /// measurements, else a cluster sibling, else any online core. `None` for an unknown core
     /// or one with no online peer.
     pub fn cheapest_peer(&self, index: usize) -> Option<usize> {
+        self.nearest_of(index, 0..self.cpus.len())
+    }
+
+    /// Of the `candidates`, the online core other than `index` that `index` reaches fastest,
+    /// judged as [`Self::cheapest_peer`] judges (measured round trip, else a cluster sibling,
+    /// else the first candidate in order). `None` for an unknown core or no such candidate.
+    /// Finds the nearest of several cores that offer a service.
+    pub fn nearest_of(&self, index: usize, candidates: impl IntoIterator<Item = usize>) -> Option<usize> {
         if index >= self.cpus.len() {
             return None;
         }
-        let peers = || (0..self.cpus.len()).filter(move |&p| p != index && self.is_online(p));
+        let candidates: Vec<usize> =
+            candidates.into_iter().filter(|&p| p != index && self.is_online(p)).collect();
         if let Some((peer, _)) =
-            peers().filter_map(|p| Some((p, self.cost(index, p)?))).min_by_key(|&(_, ns)| ns)
+            candidates.iter().filter_map(|&p| Some((p, self.cost(index, p)?))).min_by_key(|&(_, ns)| ns)
         {
             return Some(peer);
         }
-        self.cluster_siblings(index).map(|c| c.index).find(|&p| self.is_online(p)).or_else(|| peers().next())
+        let cluster = self.cpus[index].cluster;
+        let sibling = candidates.iter().copied().find(|&p| self.cpus[p].cluster == cluster);
+        sibling.or_else(|| candidates.first().copied())
     }
 
     /// A multicast tree from `root` over the online cores (the root always included), in the

@@ -699,6 +699,12 @@ fn with_only_some_pairs_measured_measurements_pick_peers_and_clusters_shape_the_
     assert_eq!(skb.cheapest_peer(4), Some(1), "a measured peer beats an unmeasured sibling");
     assert_eq!(skb.cheapest_peer(1), Some(4), "a round trip costs the same either way");
     assert_eq!(skb.cheapest_peer(2), Some(0), "no measurement: the first cluster sibling");
+    // The nearest of some candidates (the cores offering a service), judged the same way.
+    assert_eq!(skb.nearest_of(4, [2, 1, 3]), Some(1), "the measured candidate");
+    assert_eq!(skb.nearest_of(2, [4, 5, 3]), Some(3), "no measurement: a cluster sibling");
+    assert_eq!(skb.nearest_of(2, [5, 4]), Some(5), "no sibling: the first candidate");
+    assert_eq!(skb.nearest_of(2, [2]), None, "a core is not its own nearest");
+    assert_eq!(skb.nearest_of(99, [1]), None, "no such core");
     // Not every pair measured: the multicast tree keeps the cluster shape, whatever was measured.
     let unmeasured = Skb::from_dtb(&board("rk3399-rockpro64.dtb")).unwrap().multicast_tree(0);
     assert_eq!(skb.multicast_tree(0), unmeasured);

@@ -5,7 +5,7 @@
 use system_tests::Qemu;
 
 /// The checks every core runs, in order (userland/selftest/src/main.rs).
-const CHECKS: [&str; 36] = [
+const CHECKS: [&str; 37] = [
     "retype-frames",
     "double-retype-refused",
     "forged-address-refused",
@@ -41,6 +41,7 @@ const CHECKS: [&str; 36] = [
     "lines-typed-exchange",
     "bind-by-name-echo",
     "bind-errors",
+    "bind-same-core",
     "span-shared-page-protect-unmap",
 ];
 

@@ -512,14 +512,18 @@ pub(crate) mod tests {
     impl LineCalls for FakeLines {
         fn send(&self, endpoint: u32, lines: &[Payload]) -> Result<(), Error> {
             let badges = self.badges.borrow();
-            let &(_, badge) = badges.iter().find(|(slot, _)| *slot == endpoint).ok_or(Error::Capability(4))?;
+            let &(_, badge) =
+                badges.iter().find(|(slot, _)| *slot == endpoint).ok_or(Error::Capability(4))?;
             self.queue.borrow_mut().extend(lines.iter().map(|line| (badge, *line)));
             Ok(())
         }
 
         fn recv(&self, badge: Option<u64>) -> Result<(u64, Payload), Error> {
             let mut queue = self.queue.borrow_mut();
-            let at = queue.iter().position(|(b, _)| badge.is_none_or(|want| *b == want)).ok_or(Error::WouldBlock)?;
+            let at = queue
+                .iter()
+                .position(|(b, _)| badge.is_none_or(|want| *b == want))
+                .ok_or(Error::WouldBlock)?;
             queue.remove(at).ok_or(Error::WouldBlock)
         }
     }
@@ -703,10 +707,16 @@ pub(crate) mod tests {
         );
         // The monitor's part: an Endpoint to each side, badged with the other's slot.
         system.lines.connect(40, 41);
-        binder.on_message(ToProgram::BindIncoming(local::BindIncoming { core: FAKE_CORE, slot: 40 })).unwrap();
-        binder.on_message(ToProgram::Bound(local::Bound { core: FAKE_CORE, slot: 41, outcome: Outcome::DONE })).unwrap();
+        binder
+            .on_message(ToProgram::BindIncoming(local::BindIncoming { core: FAKE_CORE, slot: 40 }))
+            .unwrap();
+        binder
+            .on_message(ToProgram::Bound(local::Bound { core: FAKE_CORE, slot: 41, outcome: Outcome::DONE }))
+            .unwrap();
         let Some(BindEvent::Incoming(served)) = binder.next_event() else { panic!("the server's side") };
-        let Some(BindEvent::Bound(got, Ok(client))) = binder.next_event() else { panic!("the client's side") };
+        let Some(BindEvent::Bound(got, Ok(client))) = binder.next_event() else {
+            panic!("the client's side")
+        };
         assert_eq!(got, id);
         assert!(served.is_same_core() && client.is_same_core());
         assert!(system.mapped.borrow().is_empty(), "no Frame is mapped for a same-core channel");
@@ -715,12 +725,18 @@ pub(crate) mod tests {
         let page = |seq: u32| Page { seq, bytes: core::array::from_fn(|i| (i as u8) ^ seq as u8) };
         client.send(&page(1)).unwrap();
         client.send(&local::SelftestGo {}).unwrap();
-        assert_eq!(client.recv(), Err(urpc::interface::ChannelError::Empty), "the client's own lines are not its");
+        assert_eq!(
+            client.recv(),
+            Err(urpc::interface::ChannelError::Empty),
+            "the client's own lines are not its"
+        );
         assert!(served.transport().has_kernel_line());
         assert_eq!(served.recv(), Ok(Paged::Page(page(1))));
         assert_eq!(served.recv(), Ok(Paged::Go(local::SelftestGo {})));
         served.send(&page(2)).unwrap();
         assert_eq!(client.recv(), Ok(Paged::Page(page(2))));
-        WOKEN.with(|woken| assert!(woken.borrow().is_empty(), "the kernel wakes a same-core receiver, not an SGI"));
+        WOKEN.with(|woken| {
+            assert!(woken.borrow().is_empty(), "the kernel wakes a same-core receiver, not an SGI")
+        });
     }
 }

@@ -142,7 +142,9 @@ impl<I: Variant> Channels<'static, { urpc::DEFAULT_SLOTS }> for [Option<BoundCha
     }
 
     fn has_kernel_line(&mut self, index: usize) -> bool {
-        self.get_mut(index).and_then(Option::as_mut).is_some_and(|channel| channel.transport().has_kernel_line())
+        self.get_mut(index)
+            .and_then(Option::as_mut)
+            .is_some_and(|channel| channel.transport().has_kernel_line())
     }
 }
 

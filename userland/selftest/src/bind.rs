@@ -7,14 +7,22 @@
 //!   program answers the asks of the core bound to it while it sends [`ECHOES`] of its own and
 //!   checks each answer. A service not offered yet (the other core still runs its checks) is
 //!   asked again.
-//! - `bind-errors`: a service nobody offers is `UnknownService`; a core that is not online
-//!   (past the last core, this core, an offline one) is `CoreOffline`; a second bind to
-//!   `echo-<next>`, which takes one binding and has it, is `Refused`.
+//! - `bind-errors`: a service nobody offers is `UnknownService`, on any core or on this one
+//!   (`echo-<next>` is not offered here); a core that is not online (past the last core, an
+//!   offline one) is `CoreOffline`; a second bind to `echo-<next>`, which takes one binding
+//!   and has it, is `Refused`.
+//! - `bind-same-core`: the program asks its monitor to start a second `selftest` on this core
+//!   ([`local::Start`], role [`ROLE_SAME_CORE_PEER`]), which exports `near-<core>`; it binds to
+//!   that by name alone, and the monitor, finding the service on its own core, binds them
+//!   through the kernel's line transport (an Endpoint to each other, no shared memory): the
+//!   binding must name this core and be a kernel channel. The same [`EchoProtocol`] exchange
+//!   as across cores follows (pages of three lines among the asks); a second bind to the
+//!   one-binding export is `Refused`. The peer ends once it answered every message.
 
 use alloc::format;
 use alloc::string::String;
 
-use local_protocol::Service;
+use local_protocol::{self as local, Service, ToProgram};
 use urpc::WaitPolicy;
 use userland::bind::{BindError, BindId, BindSpace, BoundChannel};
 use userland::events::Event;
@@ -29,6 +37,8 @@ const PAGE_EVERY: u64 = 10;
 const DEADLINE_SECONDS: u64 = 60;
 /// Seconds between binds of a service not offered yet.
 const RETRY_MILLISECONDS: u64 = 50;
+/// `selftest`'s start argument for the peer `bind-same-core` asks its monitor to start.
+pub const ROLE_SAME_CORE_PEER: u64 = 6;
 /// Polls, then one line watch, then sleep.
 const POLICY: WaitPolicy = WaitPolicy { polls: 256, watches: 1 };
 /// The error check's bound channels (clear of the echo check's, which keep theirs).
@@ -98,8 +108,9 @@ fn ask(seq: u64, core: u64) -> EchoProtocol {
     }
 }
 
-/// Sends `message`, waiting while the ring is full (the other side takes it: it answers one
-/// message at a time).
+/// Sends `message`, waiting while the ring (or the peer's kernel line queue) is full: the
+/// other side takes it, since it answers one message at a time. A peer on this core runs only
+/// when this program gives up the core, so that wait yields.
 fn send(
     channel: &mut BoundChannel<EchoProtocol>,
     message: &EchoProtocol,
@@ -109,9 +120,46 @@ fn send(
         if userland::counter() > deadline {
             return Err("the channel stayed full".into());
         }
-        core::hint::spin_loop();
+        if channel.transport().is_kernel() {
+            userland::yield_now();
+        } else {
+            core::hint::spin_loop();
+        }
     }
     Ok(())
+}
+
+/// The server's answer to `message`: an [`Answer`] from `core` to an [`Ask`], a [`Page`]'s bytes
+/// reversed.
+fn answer_to(message: EchoProtocol, core: u64) -> Result<EchoProtocol, String> {
+    match message {
+        EchoProtocol::Ask(ask) => Ok(EchoProtocol::Answer(Answer { seq: ask.seq, from: core as u32 })),
+        EchoProtocol::Page(mut page) => {
+            page.bytes.reverse();
+            Ok(EchoProtocol::Page(page))
+        }
+        other => Err(format!("the client sent {other:?}")),
+    }
+}
+
+/// Checks `got`, the answer to the client's `seq`-th message, from the server on `server`.
+fn check_answer(got: EchoProtocol, seq: u64, core: u64, server: u64) -> Result<(), String> {
+    match (got, ask(seq, core)) {
+        (EchoProtocol::Answer(answer), EchoProtocol::Ask(_))
+            if answer.seq == seq && u64::from(answer.from) == server =>
+        {
+            Ok(())
+        }
+        (EchoProtocol::Page(page), EchoProtocol::Page(_)) if page.seq == seq => {
+            let mut expected = page_bytes(seq);
+            expected.reverse();
+            if page.bytes != expected {
+                return Err(format!("page {seq} came back as {:?}", &page.bytes[..8]));
+            }
+            Ok(())
+        }
+        (got, _) => Err(format!("answer {seq}: {got:?}")),
+    }
 }
 
 /// `bind-by-name-echo` (see the module documentation).
@@ -169,14 +217,7 @@ pub fn bind_by_name_echo() -> Result<(), String> {
             Event::Message(1) => {
                 let Some(server) = channels[1].as_mut() else { continue };
                 let answer = match server.recv() {
-                    Ok(EchoProtocol::Ask(ask)) => {
-                        EchoProtocol::Answer(Answer { seq: ask.seq, from: core as u32 })
-                    }
-                    Ok(EchoProtocol::Page(mut page)) => {
-                        page.bytes.reverse();
-                        EchoProtocol::Page(page)
-                    }
-                    Ok(other) => return Err(format!("the client sent {other:?}")),
+                    Ok(message) => answer_to(message, core)?,
                     Err(urpc::interface::ChannelError::Empty) => continue, // part of a Page
                     Err(e) => return Err(format!("from the client: {e}")),
                 };
@@ -185,19 +226,10 @@ pub fn bind_by_name_echo() -> Result<(), String> {
             }
             Event::Message(_) => {
                 let Some(client) = channels[0].as_mut() else { continue };
-                let seq = answered;
-                match (client.recv(), ask(seq, core)) {
-                    (Ok(EchoProtocol::Answer(answer)), EchoProtocol::Ask(_))
-                        if answer.seq == seq && u64::from(answer.from) == target => {}
-                    (Ok(EchoProtocol::Page(page)), EchoProtocol::Page(_)) if page.seq == seq => {
-                        let mut expected = page_bytes(seq);
-                        expected.reverse();
-                        if page.bytes != expected {
-                            return Err(format!("page {seq} came back as {:?}", &page.bytes[..8]));
-                        }
-                    }
-                    (Err(urpc::interface::ChannelError::Empty), _) => continue,
-                    (got, _) => return Err(format!("answer {seq}: {got:?}")),
+                match client.recv() {
+                    Ok(got) => check_answer(got, answered, core, target)?,
+                    Err(urpc::interface::ChannelError::Empty) => continue,
+                    Err(e) => return Err(format!("answer {answered}: {e}")),
                 }
                 answered += 1;
                 if sent < ECHOES {
@@ -247,7 +279,7 @@ pub fn bind_errors() -> Result<(), String> {
     let id = events.bindings().bind_on(echo, count as u32);
     expect(&mut events, id, "bind on a core past the last", BindError::CoreOffline)?;
     let id = events.bindings().bind_on(echo, core as u32);
-    expect(&mut events, id, "bind on this core", BindError::CoreOffline)?;
+    expect(&mut events, id, &format!("bind {echo} on this core"), BindError::UnknownService)?;
     if let Some(offline) = (0..count).find(|&c| userland::info_of(Info::CoreOnline, c) == Ok(0)) {
         let id = events.bindings().bind_on(echo, offline as u32);
         expect(&mut events, id, "bind on an offline core", BindError::CoreOffline)?;
@@ -256,4 +288,142 @@ pub fn bind_errors() -> Result<(), String> {
     let id = events.bindings().bind(echo);
     expect(&mut events, id, &format!("bind {echo} again"), BindError::Refused)?;
     Ok(())
+}
+
+/// The same-core peer's service on `core`.
+fn near_of(core: u64) -> Result<Service, String> {
+    Service::named(&format!("near-{core}")).ok_or(format!("no service name for core {core}"))
+}
+
+/// `bind-same-core` (see the module documentation).
+pub fn bind_same_core() -> Result<(), String> {
+    let core = info(Info::CoreIndex).map_err(|e| format!("core index: {e:?}"))?;
+    let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
+    let deadline = userland::counter() + DEADLINE_SECONDS * frequency;
+    // The error check's slots: its binds all failed, so they are empty again.
+    let mut events = userland::events::EventLoop::new(
+        userland::ElZero,
+        userland::ElZero,
+        POLICY,
+        userland::ElZero,
+        ERROR_SPACE,
+    );
+    let give_up = events.waitset().set_timer(deadline);
+    let program = Service::named("selftest").ok_or("no name")?;
+    events
+        .tell_monitor(&local::Start { program, argument: ROLE_SAME_CORE_PEER })
+        .map_err(|e| format!("ask the monitor to start the peer: {e:?}"))?;
+    let wanted = near_of(core)?;
+    let mut bind: Option<BindId> = None;
+    let mut retry: Option<TimerId> = None;
+    let mut channels: [Option<BoundChannel<EchoProtocol>>; 1] = [None];
+    let (mut binds, mut answered) = (0u32, 0u64);
+    while answered < ECHOES {
+        match events.wait(&mut channels[..]) {
+            Event::Monitor(ToProgram::Started(started)) if started.program == program => {
+                started.outcome.0.map_err(|e| format!("start the peer: {}", e.describe()))?;
+                binds += 1;
+                bind = Some(events.bindings().bind(wanted));
+            }
+            Event::Bound(id, result) if Some(id) == bind => match result {
+                Ok(binding) if binding.core as u64 == core && binding.is_same_core() => {
+                    let mut channel = binding.into_channel();
+                    send(&mut channel, &ask(0, core), deadline)?;
+                    channels[0] = Some(channel);
+                }
+                Ok(binding) => {
+                    return Err(format!(
+                        "{wanted} bound on core {} (same-core transport: {})",
+                        binding.core,
+                        binding.is_same_core()
+                    ))
+                }
+                Err(BindError::UnknownService) => {
+                    // The peer has not exported yet.
+                    let at = userland::counter() + RETRY_MILLISECONDS * frequency / 1000;
+                    retry = Some(events.waitset().set_timer(at));
+                }
+                Err(e) => return Err(format!("bind {wanted} by name: {e}")),
+            },
+            Event::Timer(timer) if Some(timer) == retry => {
+                retry = None;
+                binds += 1;
+                bind = Some(events.bindings().bind(wanted));
+            }
+            Event::Timer(timer) if timer == give_up => {
+                return Err(format!(
+                    "after {DEADLINE_SECONDS} s: {answered} of {ECHOES} answered ({binds} binds asked)"
+                ));
+            }
+            Event::Message(0) => {
+                let Some(client) = channels[0].as_mut() else { continue };
+                match client.recv() {
+                    Ok(got) => check_answer(got, answered, core, core)?,
+                    Err(urpc::interface::ChannelError::Empty) => continue,
+                    Err(e) => return Err(format!("answer {answered}: {e}")),
+                }
+                answered += 1;
+                if answered < ECHOES {
+                    send(client, &ask(answered, core), deadline)?;
+                }
+            }
+            other => return Err(format!("an unexpected event: {other:?}")),
+        }
+    }
+    let id = events.bindings().bind(wanted);
+    let again = loop {
+        match events.wait_local() {
+            Event::Bound(got, result) if got == id => break result.map(|_| ()),
+            Event::Timer(timer) if timer == give_up => return Err(format!("bind {wanted} again: no answer")),
+            other => return Err(format!("bind {wanted} again: an unexpected event {other:?}")),
+        }
+    };
+    if again != Err(BindError::Refused) {
+        return Err(format!("bind {wanted} again (one binding, taken): {again:?}, expected Refused"));
+    }
+    events.waitset().cancel(give_up);
+    Ok(())
+}
+
+/// The peer `bind-same-core` starts: exports `near-<core>` for one binding, answers
+/// [`ECHOES`] messages on it, and ends (its exit code says how far it got).
+pub fn same_core_peer() -> u64 {
+    let core = info(Info::CoreIndex).unwrap_or(u64::MAX);
+    let fail = |code: u64, why: String| {
+        userland::println!("selftest peer on core {core}: {why}");
+        code
+    };
+    let Ok(service) = near_of(core) else { return fail(2, "no service name".into()) };
+    let mut events = userland::event_loop(POLICY);
+    if let Err(e) = events.bindings().export(service, Some(1)) {
+        return fail(3, format!("export {service}: {e}"));
+    }
+    let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
+    let deadline = userland::counter() + DEADLINE_SECONDS * frequency;
+    let give_up = events.waitset().set_timer(deadline);
+    let mut channels: [Option<BoundChannel<EchoProtocol>>; 1] = [None];
+    let mut echoed = 0;
+    while echoed < ECHOES {
+        match events.wait(&mut channels[..]) {
+            Event::Incoming(binding) if binding.is_same_core() => channels[0] = Some(binding.into_channel()),
+            Event::Incoming(binding) => return fail(4, format!("{binding:?} is not a same-core channel")),
+            Event::Message(0) => {
+                let Some(server) = channels[0].as_mut() else { continue };
+                let answer = match server.recv().map_err(|e| format!("{e}")).and_then(|m| answer_to(m, core))
+                {
+                    Ok(answer) => answer,
+                    Err(why) => return fail(5, why),
+                };
+                if let Err(why) = send(server, &answer, deadline) {
+                    return fail(6, why);
+                }
+                echoed += 1;
+            }
+            Event::Timer(timer) if timer == give_up => {
+                return fail(7, format!("after {DEADLINE_SECONDS} s: {echoed} of {ECHOES} answered"))
+            }
+            other => return fail(8, format!("an unexpected event: {other:?}")),
+        }
+    }
+    0
 }

@@ -1091,6 +1091,10 @@ fn wait_for_ram() {
 
 fn run() -> u64 {
     let role = userland::argument();
+    if role == bind::ROLE_SAME_CORE_PEER {
+        // Started by the monitor for `bind-same-core`, not by this program: no parent's go.
+        return bind::same_core_peer();
+    }
     if role != 0 {
         return child(role);
     }
@@ -1109,7 +1113,7 @@ fn run() -> u64 {
     let (rounds, alloc_free) =
         if on_boot_core { (ROUNDS_BOOT_CORE, ALLOC_FREE_BOOT_CORE) } else { (ROUNDS, ALLOC_FREE) };
     let test = Selftest { ram, rounds };
-    let checks: [NamedCheck; 36] = [
+    let checks: [NamedCheck; 37] = [
         ("retype-frames", Selftest::retype_frames),
         ("double-retype-refused", Selftest::double_retype_refused),
         ("forged-address-refused", Selftest::forged_address_refused),
@@ -1145,6 +1149,7 @@ fn run() -> u64 {
         ("lines-typed-exchange", |_| lines::lines_typed_exchange()),
         ("bind-by-name-echo", |_| bind::bind_by_name_echo()),
         ("bind-errors", |_| bind::bind_errors()),
+        ("bind-same-core", |_| bind::bind_same_core()),
         ("span-shared-page-protect-unmap", |_| span::span_shared_page_protect_unmap()),
     ];
     let (mut passed, mut failed) = (0, 0);
