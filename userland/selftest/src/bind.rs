@@ -371,12 +371,10 @@ pub fn bind_same_core() -> Result<(), String> {
         }
     }
     let id = events.bindings().bind(wanted);
-    let again = loop {
-        match events.wait_local() {
-            Event::Bound(got, result) if got == id => break result.map(|_| ()),
-            Event::Timer(timer) if timer == give_up => return Err(format!("bind {wanted} again: no answer")),
-            other => return Err(format!("bind {wanted} again: an unexpected event {other:?}")),
-        }
+    let again = match events.wait_local() {
+        Event::Bound(got, result) if got == id => result.map(|_| ()),
+        Event::Timer(timer) if timer == give_up => return Err(format!("bind {wanted} again: no answer")),
+        other => return Err(format!("bind {wanted} again: an unexpected event {other:?}")),
     };
     if again != Err(BindError::Refused) {
         return Err(format!("bind {wanted} again (one binding, taken): {again:?}, expected Refused"));
