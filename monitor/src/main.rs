@@ -198,7 +198,7 @@ struct Monitor {
     /// The fault harness: probes, damaged lines and storms seen.
     harness: fault_harness::Harness,
     /// How the monitor waits for its channels, same-core messages and deadlines.
-    waitset: userland::Waitset,
+    events: userland::EventLoop,
     /// The EL0 wait comparison's figures for the pair in flight (`wait_bench`).
     wait_figures: Option<wait_bench::Figures>,
     /// The same-core comparison in flight (`same_core_bench`).
@@ -293,7 +293,7 @@ impl Monitor {
             took_over: false,
             faults_done: Vec::new(),
             harness: fault_harness::Harness::default(),
-            waitset: wait_bench::monitor_waitset(),
+            events: wait_bench::monitor_event_loop(),
             wait_figures: None,
             same_core: Default::default(),
             child_modules: Vec::new(),
@@ -411,8 +411,8 @@ impl Monitor {
                 }
             }
         }
-        while let Ok((sender, words)) = userland::recv_local() {
-            self.on_local(sender, words);
+        while let Some(event) = self.events.poll_local() {
+            self.on_event(event);
         }
         self.random_step();
         self.watch_members();

@@ -1,9 +1,10 @@
 //! How the monitor waits (its waitset over the monitor channels), and the EL0 wait
 //! comparison the boot core's monitor runs after the latency benchmark.
 //!
-//! The monitor waits in the runtime's waitset: it polls its channels briefly, watches a line
-//! a few times, then sleeps in the kernel with every channel's asleep flag set, until a peer's
-//! wake SGI, a same-core message or its next deadline. A peer raises the SGI only when it
+//! The monitor waits in the runtime's event loop (`userland::events`): it takes the same-core
+//! messages that came (its programs' requests), else polls its channels briefly, watches a
+//! line a few times, then sleeps in the kernel with every channel's asleep flag set, until a
+//! peer's wake SGI, a same-core message or its next deadline. A peer raises the SGI only when it
 //! reads the flag set after sending (`Monitor::send_payload`), so monitors that are busy
 //! exchanging messages raise none.
 //!
@@ -24,6 +25,7 @@ use monitor::bench::{result_timeout_seconds, Failure, READY_TIMEOUT_SECONDS};
 use monitor::messages::BenchEchoWaiting;
 use urpc::sleep::Ratios;
 use urpc::{WaitMode, WaitPolicy};
+use userland::events::Event;
 use userland::println;
 use userland::waitset::Kernel;
 
@@ -46,20 +48,33 @@ pub(crate) struct Figures {
     sgis_per_10k: u32,
 }
 
-/// The monitor's waitset.
-pub(crate) fn monitor_waitset() -> userland::Waitset {
-    userland::Waitset::new(userland::ElZero, userland::ElZero, MONITOR_POLICY)
+/// The monitor's event loop. The monitor binds no channel by name (it makes them), so its
+/// binder is never asked; what it takes from the loop are its programs' same-core messages.
+pub(crate) fn monitor_event_loop() -> userland::EventLoop {
+    userland::event_loop(MONITOR_POLICY)
 }
 
 impl Monitor {
-    /// Waits until a monitor channel has something, the kernel wakes this dispatcher (a peer's
-    /// SGI, a same-core message), or `ticks` pass (0: no limit).
+    /// Waits until a same-core message comes (handled here), a monitor channel has something
+    /// (the caller's `pump` reads it), the kernel wakes this dispatcher (a peer's SGI), or
+    /// `ticks` pass (0: no limit).
     pub(crate) fn wait_on_links(&mut self, ticks: u64) {
-        let timer =
-            (ticks != 0).then(|| self.waitset.set_timer(self.waitset.kernel().now().saturating_add(ticks)));
-        self.waitset.wait(&mut self.links[..]);
+        let now = self.events.waitset().kernel().now();
+        let timer = (ticks != 0).then(|| self.events.waitset().set_timer(now.saturating_add(ticks)));
+        let event = self.events.wait(&mut self.links[..]);
         if let Some(timer) = timer {
-            self.waitset.cancel(timer);
+            self.events.waitset().cancel(timer);
+        }
+        self.on_event(event);
+    }
+
+    /// Handles what the event loop reported: a program's same-core message; a channel's message
+    /// or a timer needs nothing here (`pump` reads every channel).
+    pub(crate) fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Local { sender, words } => self.on_local(sender, words),
+            Event::Message(_) | Event::Timer(_) => {}
+            other => println!("monitor {}: an event for a program, not a monitor: {other:?}", self.core),
         }
     }
 

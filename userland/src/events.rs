@@ -107,6 +107,12 @@ impl<K: Kernel, W: WatchLine, L: MonitorLink> EventLoop<K, W, L> {
         }
     }
 
+    /// The next binding event or same-core message that waits, without waiting: for a loop
+    /// that looks at everything that arrived before it waits again (the monitor's).
+    pub fn poll_local(&mut self) -> Option<Event> {
+        self.take_local()
+    }
+
     /// Waits as [`Self::wait`] with no channel.
     pub fn wait_local(&mut self) -> Event {
         let mut none: [Receiver<'static>; 0] = [];
