@@ -632,6 +632,8 @@ impl Monitor {
             | MonitorMessage::ShellDone(_)
             | MonitorMessage::ShellPing(_)
             | MonitorMessage::ShellPong(_)) => self.on_shell_message(peer, shell),
+            MonitorMessage::SameCoreAsk(ask) => self.on_same_core_ask(peer, ask),
+            MonitorMessage::SameCoreDone(done) => self.on_same_core_done(peer, done),
             // Handled above.
             MonitorMessage::Heartbeat(_) | MonitorMessage::MembershipStep(_) | MonitorMessage::Evicted(_) => {
             }
@@ -1374,6 +1376,7 @@ fn run() -> u64 {
         if monitor.took_over {
             monitor.carry_on();
         }
+        monitor.serve_same_core_ask();
         monitor.sleep(0);
     }
 }

@@ -371,6 +371,28 @@ urpc::declare_messages! {
         pub seq: u32,
     }
 
+    /// The coordinator asks a monitor to run the same-core comparison on its core (`rounds`
+    /// round trips of each kind) and print its lines, with the ratios to the EL0 URPC round trip
+    /// this boot measured from that core to `peer` (`urpc_p50_ns`; 0: none measured). Answered
+    /// by [`SameCoreDone`].
+    pub struct SameCoreAsk = 101 {
+        /// Round trips of each kind.
+        pub rounds: u32,
+        /// The core of the cross-core figure.
+        pub peer: u32,
+        /// Its EL0 URPC p50 (ns), 0 for none.
+        pub urpc_p50_ns: u32,
+    }
+
+    /// A monitor ran the comparison a [`SameCoreAsk`] asked for and printed its lines (or why
+    /// it has none).
+    pub struct SameCoreDone = 102 {
+        /// The core it ran on.
+        pub core: u32,
+        /// Whether it printed figures.
+        pub measured: bool,
+    }
+
     /// The receiving core was removed from the membership: it must stop.
     pub struct Evicted = 93 {
         /// The core that says so.
@@ -623,6 +645,10 @@ urpc::declare_interface! {
         ShellPing(ShellPing),
         /// See [`ShellPong`].
         ShellPong(ShellPong),
+        /// See [`SameCoreAsk`].
+        SameCoreAsk(SameCoreAsk),
+        /// See [`SameCoreDone`].
+        SameCoreDone(SameCoreDone),
         /// See [`Probe`].
         Probe(Probe),
         /// See [`ProbeEcho`].
@@ -764,6 +790,21 @@ mod tests {
             MonitorMessage::decode(&urpc::message::encode(&pong)),
             Ok(MonitorMessage::ShellPong(pong))
         );
+    }
+
+    #[test]
+    fn the_same_core_comparisons_messages_round_trip_and_a_bad_flag_is_refused() {
+        let ask = SameCoreAsk { rounds: 10_000, peer: 0, urpc_p50_ns: 432 };
+        assert_eq!(
+            MonitorMessage::decode(&urpc::message::encode(&ask)),
+            Ok(MonitorMessage::SameCoreAsk(ask))
+        );
+        let done = SameCoreDone { core: 5, measured: true };
+        let mut line = urpc::message::encode(&done);
+        assert_eq!(MonitorMessage::decode(&line), Ok(MonitorMessage::SameCoreDone(done)));
+        // The flag is the byte after the core: only 0 and 1 are a bool.
+        line[8 + 4] = 2;
+        assert!(MonitorMessage::decode(&line).is_err());
     }
 
     #[test]

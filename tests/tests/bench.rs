@@ -56,29 +56,33 @@ fn the_latency_matrix_covers_all_thirty_ordered_pairs() {
     check_same_core(&run);
 }
 
-/// The same-core comparison (`bench` only): two programs of the boot core, a round trip
-/// through the kernel's line transport and one through `send_local`, each with a positive p50
-/// and a p99 no lower, then the ratios, to each other and to the EL0 URPC p50 of pair 0-1 this
-/// boot measured. Nothing here depends on how fast anything ran.
+/// The same-core comparison (`bench` only), on every core in turn: two programs of that core,
+/// a round trip through the kernel's line transport and one through `send_local`, each with a
+/// positive p50 and a p99 no lower, then the ratios, to each other and to the EL0 URPC p50 this
+/// boot measured from that core to the first other core (core 0's to core 1). Nothing here
+/// depends on how fast anything ran.
 fn check_same_core(run: &system_tests::Run) {
-    let lines = run.lines_starting("same-core 0 rounds=10000 ");
-    assert_eq!(lines.len(), 1, "{}", run.console);
-    let figure = |name: &str| -> u64 {
-        let at = lines[0].find(name).unwrap_or_else(|| panic!("{name} in {:?}", lines[0]));
-        let value = lines[0][at + name.len()..].split(' ').next().unwrap_or("");
-        value.parse().unwrap_or_else(|_| panic!("{name} in {:?}", lines[0]))
-    };
-    let (line_p50, line_p99) = (figure("line p50_ns="), figure(" p99_ns="));
-    let local_p50 = figure("send_local p50_ns=");
-    assert!(line_p50 > 0 && line_p99 >= line_p50 && local_p50 > 0, "{:?}", lines[0]);
-    let ratios = run.lines_starting("same-core 0 ratios (p50): line/send_local=");
-    assert_eq!(ratios.len(), 1, "{ratios:?}");
-    let urpc = run
-        .lines_starting("latency 0-1 class=little-little p50_ns=")
-        .first()
-        .and_then(|l| l.split(' ').nth(3)?.strip_prefix("p50_ns=").map(str::to_owned))
-        .unwrap_or_else(|| panic!("no latency 0-1 line"));
-    assert!(ratios[0].contains(&format!(" urpc 0-1 p50_ns={urpc} line/urpc=")), "{ratios:?}");
+    for core in 0..6 {
+        let lines = run.lines_starting(&format!("same-core {core} rounds=10000 "));
+        assert_eq!(lines.len(), 1, "core {core}:\n{}", run.console);
+        let figure = |name: &str| -> u64 {
+            let at = lines[0].find(name).unwrap_or_else(|| panic!("{name} in {:?}", lines[0]));
+            let value = lines[0][at + name.len()..].split(' ').next().unwrap_or("");
+            value.parse().unwrap_or_else(|_| panic!("{name} in {:?}", lines[0]))
+        };
+        let (line_p50, line_p99) = (figure("line p50_ns="), figure(" p99_ns="));
+        let local_p50 = figure("send_local p50_ns=");
+        assert!(line_p50 > 0 && line_p99 >= line_p50 && local_p50 > 0, "{:?}", lines[0]);
+        let ratios = run.lines_starting(&format!("same-core {core} ratios (p50): line/send_local="));
+        assert_eq!(ratios.len(), 1, "{ratios:?}");
+        let peer = if core == 0 { 1 } else { 0 };
+        let urpc = run
+            .lines_starting(&format!("latency {core}-{peer} class="))
+            .first()
+            .and_then(|l| l.split(' ').nth(3)?.strip_prefix("p50_ns=").map(str::to_owned))
+            .unwrap_or_else(|| panic!("no latency {core}-{peer} line"));
+        assert!(ratios[0].contains(&format!(" urpc {core}-{peer} p50_ns={urpc} line/urpc=")), "{ratios:?}");
+    }
 }
 
 /// The most round trips the command line allows, on two cores: each pair measured, not a
