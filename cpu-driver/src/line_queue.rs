@@ -5,6 +5,9 @@
 //! - **Bounded, never lossy.** At most [`LINE_QUEUE_LINES`] lines; a send that does not fit
 //!   is refused whole ([`SendRefusal::Full`]) and the queue is unchanged: the sender keeps its
 //!   lines and tries again, nothing is dropped.
+//! - **No sender takes it all.** At most [`LINES_PER_SENDER`] lines of one badge: the last
+//!   [`MAX_LINES_PER_SEND`] are kept for the receiver's other peers, so one that floods it
+//!   cannot keep another from sending a whole message.
 //! - **All or nothing, contiguous.** The lines of one send (a several-line message, at most
 //!   [`MAX_LINES_PER_SEND`]) go in together, one after the other, so another sender's lines
 //!   never fall between them and a receiver never sees half a message.
@@ -14,7 +17,7 @@
 //! - **No allocation.** The lines live in a fixed array inside the dispatcher's record, so a
 //!   send never asks the kernel heap for memory it may not have.
 
-pub use syscall_abi::{LINE_QUEUE_LINES, LINE_WORDS, MAX_LINES_PER_SEND};
+pub use syscall_abi::{LINES_PER_SENDER, LINE_QUEUE_LINES, LINE_WORDS, MAX_LINES_PER_SEND};
 
 /// One queued line: the badge of the Endpoint it came through and its words.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,7 +31,7 @@ pub struct Line {
 /// Why a send was refused; the queue did not change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendRefusal {
-    /// No room for every line of the send now.
+    /// No room for every line of the send now (in the queue, or in the sender's share).
     Full,
     /// No lines, or more than [`MAX_LINES_PER_SEND`].
     Count,
@@ -80,12 +83,17 @@ impl LineQueue {
         LINE_QUEUE_LINES - self.len
     }
 
+    /// Lines queued with `badge`.
+    pub fn held(&self, badge: u64) -> usize {
+        (0..self.len).filter(|&k| self.slots[self.at(k)].badge == badge).count()
+    }
+
     /// Queues every line of `lines` with `badge`, in order, or none of them.
     pub fn send(&mut self, badge: u64, lines: &[[u64; LINE_WORDS]]) -> Result<(), SendRefusal> {
         if lines.is_empty() || lines.len() > MAX_LINES_PER_SEND {
             return Err(SendRefusal::Count);
         }
-        if lines.len() > self.room() {
+        if lines.len() > self.room() || self.held(badge) + lines.len() > LINES_PER_SENDER {
             return Err(SendRefusal::Full);
         }
         for words in lines {
@@ -150,24 +158,50 @@ mod tests {
     #[test]
     fn a_full_queue_refuses_and_keeps_everything_then_takes_again_once_drained() {
         let mut queue = LineQueue::new();
-        for n in 0..LINE_QUEUE_LINES as u64 {
+        // Two senders fill it: each may hold its share, together no more than the queue.
+        for n in 0..LINES_PER_SENDER as u64 {
             queue.send(1, &[line(n)]).unwrap();
         }
-        assert_eq!(queue.send(1, &[line(99)]), Err(SendRefusal::Full));
+        for n in 0..(LINE_QUEUE_LINES - LINES_PER_SENDER) as u64 {
+            queue.send(2, &[line(100 + n)]).unwrap();
+        }
         assert_eq!(queue.len(), LINE_QUEUE_LINES);
-        for n in 0..LINE_QUEUE_LINES as u64 {
+        assert_eq!(queue.send(3, &[line(99)]), Err(SendRefusal::Full));
+        assert_eq!(queue.len(), LINE_QUEUE_LINES);
+        for n in 0..LINES_PER_SENDER as u64 {
             assert_eq!(queue.take(Take::Any).map(|l| l.words), Some(line(n)), "line {n}");
         }
+        for n in 0..(LINE_QUEUE_LINES - LINES_PER_SENDER) as u64 {
+            assert_eq!(queue.take(Take::Any).map(|l| l.words), Some(line(100 + n)));
+        }
         assert_eq!(queue.take(Take::Any), None);
-        queue.send(1, &[line(99)]).unwrap();
+        queue.send(3, &[line(99)]).unwrap();
         assert_eq!(queue.take(Take::Any).map(|l| l.words), Some(line(99)));
+    }
+
+    #[test]
+    fn one_sender_that_floods_leaves_room_for_a_whole_message_of_another() {
+        let mut queue = LineQueue::new();
+        let mut flooded = 0;
+        while queue.send(1, &[line(flooded)]).is_ok() {
+            flooded += 1;
+        }
+        assert_eq!(flooded as usize, LINES_PER_SENDER, "the flood stops at its share");
+        assert_eq!(queue.held(1), LINES_PER_SENDER);
+        let longest = [line(7); MAX_LINES_PER_SEND];
+        queue.send(2, &longest).unwrap();
+        assert_eq!(queue.len(), LINE_QUEUE_LINES);
+        // Once the receiver took one of the flood, the flooder may send one more.
+        assert_eq!(queue.send(1, &[line(1000)]), Err(SendRefusal::Full));
+        queue.take(Take::Badge(1)).unwrap();
+        queue.send(1, &[line(1000)]).unwrap();
     }
 
     #[test]
     fn a_several_line_send_goes_in_whole_or_not_at_all() {
         let mut queue = LineQueue::new();
         for n in 0..(LINE_QUEUE_LINES - 3) as u64 {
-            queue.send(1, &[line(n)]).unwrap();
+            queue.send(n % 2, &[line(n)]).unwrap();
         }
         let message = [line(100), line(200), line(300), line(400)];
         assert_eq!(queue.send(2, &message), Err(SendRefusal::Full));

@@ -13,8 +13,9 @@
 //!   names ([`KernelLine::new`]), so several channels, each with its own badge, share the one
 //!   queue the kernel keeps for this program without taking each other's lines;
 //!   [`KernelLine::any`] takes every line whatever its badge.
-//! - **Bounded.** The receiver's queue holds [`LINE_QUEUE_LINES`] lines (of every sender). A
-//!   send that does not fit is refused whole (`Full`, nothing queued, nothing lost); the sender
+//! - **Bounded.** The receiver's queue holds [`LINE_QUEUE_LINES`] lines (of every sender), at
+//!   most [`LINES_PER_SENDER`] of one badge, so one peer that floods the receiver leaves room
+//!   for another's message. A send that does not fit is refused whole (`Full`, nothing queued, nothing lost); the sender
 //!   tries again after the receiver drained. Other refusals (no Endpoint at the slot, a
 //!   read-only one, a peer that ended) also come back as `Full`, since that is all
 //!   [`Transport`] can say, and [`KernelLine::refusal`] names them: a caller that sees `Full`
@@ -32,7 +33,7 @@ use urpc::{Full, Payload, RecvError, PAYLOAD_WORDS};
 use crate::waitset::Kernel;
 use crate::{Call, Error};
 
-pub use syscall_abi::{LINE_QUEUE_LINES, MAX_LINES_PER_SEND};
+pub use syscall_abi::{LINES_PER_SENDER, LINE_QUEUE_LINES, MAX_LINES_PER_SEND};
 
 /// The kernel's line calls, as [`KernelLine`] uses them.
 pub trait LineCalls {

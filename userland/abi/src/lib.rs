@@ -263,8 +263,9 @@ pub enum Call {
     /// `urpc::Payload`, header word first) for the dispatcher of this core that the Endpoint
     /// capability at `endpoint` (write right) names, with the Endpoint's badge, and wakes it as
     /// `send_local` does. The kernel does not read the words: the receiver's decoder checks
-    /// them. `WouldBlock` when its line queue ([`LINE_QUEUE_LINES`] lines) has no room (the line
-    /// is not queued: try again once the receiver drained some), `InvalidArgument` when the
+    /// them. `WouldBlock` when its line queue ([`LINE_QUEUE_LINES`] lines) has no room, or the
+    /// lines of this Endpoint's badge in it would pass [`LINES_PER_SENDER`] (the line is not
+    /// queued: try again once the receiver drained some), `InvalidArgument` when the
     /// receiver has ended, the capability errors of the lookup otherwise.
     LineSend = 44,
     /// `line_send_lines(endpoint, lines, count)`: as `line_send` for `count` lines (1 to
@@ -297,6 +298,10 @@ pub enum Call {
 pub const LINE_QUEUE_LINES: usize = 32;
 /// Most lines one `line_send_lines` takes: a typed message's longest (`urpc::interface::MAX_LINES`).
 pub const MAX_LINES_PER_SEND: usize = 8;
+/// Most lines of one badge (one sender's Endpoint) a dispatcher's line queue holds: the last
+/// [`MAX_LINES_PER_SEND`] lines are kept for the others, so one peer that floods a receiver
+/// never keeps another peer from sending it a message (of up to [`MAX_LINES_PER_SEND`] lines).
+pub const LINES_PER_SENDER: usize = LINE_QUEUE_LINES - MAX_LINES_PER_SEND;
 /// Words of one line of the same-core transport: a `urpc::Payload` (56 bytes).
 pub const LINE_WORDS: usize = 7;
 /// `line_recv`'s `only_badge`: take the oldest line whatever its badge.

@@ -9,8 +9,9 @@
 //!   itself twice, a server and a client, and gives each an Endpoint to the other (the
 //!   binding a monitor would make); the client sends a one-line `Ping` and a five-line `Table`
 //!   and checks the answers, then floods the server (which reads nothing until told) with
-//!   one-line messages until the kernel says the queue is full: exactly `LINE_QUEUE_LINES` go
-//!   in, a several-line message is then refused whole, and after the server drained them
+//!   one-line messages until the kernel says full: exactly `LINES_PER_SENDER` go in (one
+//!   sender's share of the `LINE_QUEUE_LINES`-line queue), a several-line message is then
+//!   refused whole, and after the server drained them
 //!   every one arrived, in order, with nothing more behind them; then a `Table` goes through
 //!   again. Each child reports by its exit code; afterwards a send to the ended server is
 //!   refused, and the children's memory comes back.
@@ -20,7 +21,7 @@ use alloc::string::String;
 
 use urpc::interface::{Channel, ChannelError};
 use urpc::Payload;
-use userland::kernel_line::{self, KernelLine, LINE_QUEUE_LINES};
+use userland::kernel_line::{self, KernelLine, LINES_PER_SENDER};
 use userland::{
     cap_delete, cap_give, cap_identify, cap_mint, cap_retype, cap_type, dispatcher_status, endpoint_create,
     send_local, spawn, DispatcherStatus, ElZero, Error, SLOT_FIRST_FREE, SLOT_MONITOR,
@@ -228,10 +229,10 @@ fn client_steps(channel: &mut Client) -> Result<(), u64> {
     expect_answer(channel, sent, 2, sum)?;
     // The server reads nothing now: one-line messages until the kernel says full.
     let mut flooded = 0u32;
-    while flooded as usize <= LINE_QUEUE_LINES && channel.send(&Flood { seq: flooded }).is_ok() {
+    while flooded as usize <= LINES_PER_SENDER && channel.send(&Flood { seq: flooded }).is_ok() {
         flooded += 1;
     }
-    if flooded as usize != LINE_QUEUE_LINES || channel.transport().refusal().is_some() {
+    if flooded as usize != LINES_PER_SENDER || channel.transport().refusal().is_some() {
         return Err(exit::FLOOD_COUNT);
     }
     if channel.send(&table(3).0).is_ok() || channel.transport().refusal().is_some() {
