@@ -460,19 +460,20 @@ impl<S: MonitorLink> Binder<S> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::kernel_line::fake::FakeLineKernel;
     use alloc::boxed::Box;
     use core::cell::RefCell;
     use local_protocol::{Outcome, ToMonitor};
 
     /// A system whose monitor is the test: what the binder told it, and the Frames it maps
     /// (one per slot, shared with the test as the other core's view). The program runs on
-    /// core [`FAKE_CORE`]; its kernel lines go through [`FakeLines`].
+    /// core [`FAKE_CORE`]; its kernel lines go through a [`FakeLineKernel`].
     pub(crate) struct FakeSystem {
         pub told: RefCell<Vec<ToMonitor>>,
         pub inbox: RefCell<VecDeque<(u64, [u64; 3])>>,
         pub frames: RefCell<Vec<(u32, &'static ChannelFrame)>>,
         pub mapped: RefCell<Vec<(u32, u64)>>,
-        pub lines: &'static FakeLines,
+        pub lines: &'static FakeLineKernel,
     }
 
     impl Default for FakeSystem {
@@ -482,51 +483,13 @@ pub(crate) mod tests {
                 inbox: RefCell::default(),
                 frames: RefCell::default(),
                 mapped: RefCell::default(),
-                lines: Box::leak(Box::default()),
+                lines: Box::leak(Box::new(FakeLineKernel::new(crate::kernel_line::LINE_QUEUE_LINES))),
             }
         }
     }
 
     /// The core the fake system's program runs on.
     pub(crate) const FAKE_CORE: u32 = 0;
-
-    /// The kernel's line queue of the fake program (both sides of a same-core channel are
-    /// this program in these tests), and the badge each Endpoint slot sends with (the
-    /// monitor's part: [`FakeLines::connect`]).
-    #[derive(Default)]
-    pub(crate) struct FakeLines {
-        badges: RefCell<Vec<(u32, u64)>>,
-        queue: RefCell<VecDeque<(u64, Payload)>>,
-    }
-
-    impl FakeLines {
-        /// What the monitor does for a same-core binding between the Endpoint slots `a` and
-        /// `b`: each sends with the other's badge.
-        pub(crate) fn connect(&self, a: u32, b: u32) {
-            let mut badges = self.badges.borrow_mut();
-            badges.push((a, local::bound_line_badge(b)));
-            badges.push((b, local::bound_line_badge(a)));
-        }
-    }
-
-    impl LineCalls for FakeLines {
-        fn send(&self, endpoint: u32, lines: &[Payload]) -> Result<(), Error> {
-            let badges = self.badges.borrow();
-            let &(_, badge) =
-                badges.iter().find(|(slot, _)| *slot == endpoint).ok_or(Error::Capability(4))?;
-            self.queue.borrow_mut().extend(lines.iter().map(|line| (badge, *line)));
-            Ok(())
-        }
-
-        fn recv(&self, badge: Option<u64>) -> Result<(u64, Payload), Error> {
-            let mut queue = self.queue.borrow_mut();
-            let at = queue
-                .iter()
-                .position(|(b, _)| badge.is_none_or(|want| *b == want))
-                .ok_or(Error::WouldBlock)?;
-            queue.remove(at).ok_or(Error::WouldBlock)
-        }
-    }
 
     impl FakeSystem {
         /// The frame that slot `slot` holds (made on first use).

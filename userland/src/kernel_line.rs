@@ -203,8 +203,10 @@ pub fn recv_before<I: Variant, C: LineCalls>(
     }
 }
 
+/// A kernel's line calls for the host tests: one program's queue (both sides of a same-core
+/// channel are that program in them), the badge or refusal each Endpoint slot has.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fake {
     extern crate std;
 
     use super::*;
@@ -212,40 +214,52 @@ mod tests {
     use std::collections::VecDeque;
     use std::vec::Vec;
 
-    urpc::declare_messages! {
-        /// One line.
-        pub struct Small = 121 { pub seq: u32, pub value: u64 }
-        /// Three lines.
-        pub struct Large = 122 lines { pub seq: u32, pub bytes: [u8; 120] }
-    }
-    urpc::declare_interface! {
-        /// What the tests send.
-        pub enum Test { Small(Small), Large(Large) }
-    }
-
-    /// A kernel with one dispatcher's queue, Endpoints at slots 20 (badge 7) and 21 (badge 9),
-    /// a read-only one at 22.
-    #[derive(Default)]
-    struct FakeKernel {
-        queue: RefCell<VecDeque<(u64, Payload)>>,
-        sends: RefCell<Vec<usize>>,
+    /// See the module documentation.
+    pub(crate) struct FakeLineKernel {
+        routes: RefCell<Vec<(u32, Result<u64, Error>)>>,
+        capacity: usize,
+        /// The queued lines and their badges, oldest first.
+        pub queue: RefCell<VecDeque<(u64, Payload)>>,
+        /// How many lines each accepted send had.
+        pub sends: RefCell<Vec<usize>>,
     }
 
-    const CAPACITY: usize = 6;
+    impl FakeLineKernel {
+        /// No Endpoints yet; the queue holds `capacity` lines.
+        pub(crate) fn new(capacity: usize) -> Self {
+            Self {
+                routes: RefCell::default(),
+                capacity,
+                queue: RefCell::default(),
+                sends: RefCell::default(),
+            }
+        }
 
-    impl LineCalls for FakeKernel {
+        /// The Endpoint at `slot` sends with `badge`, or is refused with the error.
+        pub(crate) fn route(&self, slot: u32, badge: Result<u64, Error>) {
+            self.routes.borrow_mut().push((slot, badge));
+        }
+
+        /// What a monitor does for a same-core binding between the slots `a` and `b`: each
+        /// sends with the other's badge (`local_protocol::bound_line_badge`).
+        pub(crate) fn connect(&self, a: u32, b: u32) {
+            self.route(a, Ok(local_protocol::bound_line_badge(b)));
+            self.route(b, Ok(local_protocol::bound_line_badge(a)));
+        }
+    }
+
+    impl LineCalls for FakeLineKernel {
         fn send(&self, endpoint: u32, lines: &[Payload]) -> Result<(), Error> {
-            let badge = match endpoint {
-                20 => 7,
-                21 => 9,
-                22 => return Err(Error::Capability(15)),
-                _ => return Err(Error::Capability(4)),
-            };
+            let routes = self.routes.borrow();
+            let badge = routes
+                .iter()
+                .find(|(slot, _)| *slot == endpoint)
+                .map_or(Err(Error::Capability(4)), |r| r.1)?;
             if lines.is_empty() || lines.len() > MAX_LINES_PER_SEND {
                 return Err(Error::InvalidArgument);
             }
             let mut queue = self.queue.borrow_mut();
-            if queue.len() + lines.len() > CAPACITY {
+            if queue.len() + lines.len() > self.capacity {
                 return Err(Error::WouldBlock);
             }
             queue.extend(lines.iter().map(|line| (badge, *line)));
@@ -259,8 +273,38 @@ mod tests {
                 .iter()
                 .position(|(b, _)| badge.is_none_or(|want| *b == want))
                 .ok_or(Error::WouldBlock)?;
-            Ok(queue.remove(at).unwrap_or((0, Payload::ZERO)))
+            queue.remove(at).ok_or(Error::WouldBlock)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+
+    urpc::declare_messages! {
+        /// One line.
+        pub struct Small = 121 { pub seq: u32, pub value: u64 }
+        /// Three lines.
+        pub struct Large = 122 lines { pub seq: u32, pub bytes: [u8; 120] }
+    }
+    urpc::declare_interface! {
+        /// What the tests send.
+        pub enum Test { Small(Small), Large(Large) }
+    }
+
+    type FakeKernel = fake::FakeLineKernel;
+
+    /// A kernel with one dispatcher's queue of six lines, Endpoints at slots 20 (badge 7) and
+    /// 21 (badge 9), a read-only one at 22.
+    fn kernel() -> FakeKernel {
+        let kernel = FakeKernel::new(6);
+        kernel.route(20, Ok(7));
+        kernel.route(21, Ok(9));
+        kernel.route(22, Err(Error::Capability(15)));
+        kernel
     }
 
     fn large(seq: u32) -> Large {
@@ -269,7 +313,7 @@ mod tests {
 
     #[test]
     fn one_line_and_several_line_messages_arrive_whole_in_one_send_each() {
-        let kernel = FakeKernel::default();
+        let kernel = kernel();
         let mut sender: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 20, None));
         let mut receiver: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 21, Some(7)));
         sender.send(&Small { seq: 1, value: u64::MAX }).unwrap();
@@ -282,7 +326,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_is_full_with_nothing_half_sent_and_nothing_lost() {
-        let kernel = FakeKernel::default();
+        let kernel = kernel();
         let mut sender: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 20, None));
         let mut receiver: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 21, None));
         for seq in 0..4 {
@@ -300,7 +344,7 @@ mod tests {
 
     #[test]
     fn refusals_are_named_and_each_channel_takes_only_its_badge() {
-        let kernel = FakeKernel::default();
+        let kernel = kernel();
         let mut bad: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 30, None));
         assert_eq!(bad.send(&Small { seq: 0, value: 0 }), Err(Full));
         assert_eq!(bad.transport().refusal(), Some(Error::Capability(4)));
@@ -342,7 +386,7 @@ mod tests {
 
     #[test]
     fn recv_before_sleeps_until_a_message_or_the_deadline() {
-        let kernel = FakeKernel::default();
+        let kernel = kernel();
         let clock = Clock { now: core::cell::Cell::new(0), sleeps: core::cell::Cell::new(0) };
         let mut receiver: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 21, Some(7)));
         assert_eq!(recv_before(&mut receiver, &clock, 50), Err(ChannelError::Empty));
@@ -374,7 +418,7 @@ mod tests {
 
     #[test]
     fn a_waitset_ends_with_woken_for_a_kernel_line_which_the_channel_then_holds() {
-        let kernel = FakeKernel::default();
+        let kernel = kernel();
         let peer = PeerRunsWhileAsleep { kernel: &kernel, sleeps: core::cell::Cell::new(0) };
         let straight_to_sleep = urpc::WaitPolicy { polls: 0, watches: 0 };
         let mut waitset = crate::waitset::Waitset::new(&peer, urpc::SpinWatch, straight_to_sleep);
@@ -388,7 +432,7 @@ mod tests {
 
     #[test]
     fn a_line_found_by_has_line_is_the_next_one_received_and_others_stay_queued() {
-        let kernel = FakeKernel::default();
+        let kernel = kernel();
         let mut sender: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 20, None));
         let mut other: Channel<Test, _> = Channel::new(KernelLine::with_calls(&kernel, 21, None));
         let mut transport = KernelLine::with_calls(&kernel, 21, Some(7));

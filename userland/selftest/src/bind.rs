@@ -142,6 +142,27 @@ fn answer_to(message: EchoProtocol, core: u64) -> Result<EchoProtocol, String> {
     }
 }
 
+/// The client's step: takes the answer to its `seq`-th message from the server on `server`
+/// and checks it, then sends the next message unless that was the last. False when the
+/// channel had only part of a message.
+fn take_answer(
+    client: &mut BoundChannel<EchoProtocol>,
+    seq: u64,
+    core: u64,
+    server: u64,
+    deadline: u64,
+) -> Result<bool, String> {
+    match client.recv() {
+        Ok(got) => check_answer(got, seq, core, server)?,
+        Err(urpc::interface::ChannelError::Empty) => return Ok(false),
+        Err(e) => return Err(format!("answer {seq}: {e}")),
+    }
+    if seq + 1 < ECHOES {
+        send(client, &ask(seq + 1, core), deadline)?;
+    }
+    Ok(true)
+}
+
 /// Checks `got`, the answer to the client's `seq`-th message, from the server on `server`.
 fn check_answer(got: EchoProtocol, seq: u64, core: u64, server: u64) -> Result<(), String> {
     match (got, ask(seq, core)) {
@@ -177,14 +198,13 @@ pub fn bind_by_name_echo() -> Result<(), String> {
     let give_up = events.waitset().set_timer(deadline);
     // [client, server]: the channel this program bound, the one bound to it.
     let mut channels: [Option<BoundChannel<EchoProtocol>>; 2] = [None, None];
-    let (mut sent, mut answered, mut echoed, mut binds) = (0u64, 0u64, 0u64, 1u32);
+    let (mut answered, mut echoed, mut binds) = (0u64, 0u64, 1u32);
     while answered < ECHOES || echoed < ECHOES {
         match events.wait(&mut channels[..]) {
             Event::Bound(id, result) if id == bind => match result {
                 Ok(binding) if binding.core as u64 == target => {
                     let mut channel = binding.into_channel();
                     send(&mut channel, &ask(0, core), deadline)?;
-                    sent = 1;
                     channels[0] = Some(channel);
                 }
                 Ok(binding) => {
@@ -226,15 +246,8 @@ pub fn bind_by_name_echo() -> Result<(), String> {
             }
             Event::Message(_) => {
                 let Some(client) = channels[0].as_mut() else { continue };
-                match client.recv() {
-                    Ok(got) => check_answer(got, answered, core, target)?,
-                    Err(urpc::interface::ChannelError::Empty) => continue,
-                    Err(e) => return Err(format!("answer {answered}: {e}")),
-                }
-                answered += 1;
-                if sent < ECHOES {
-                    send(client, &ask(sent, core), deadline)?;
-                    sent += 1;
+                if take_answer(client, answered, core, target, deadline)? {
+                    answered += 1;
                 }
             }
             Event::Monitor(message) => {
@@ -247,17 +260,23 @@ pub fn bind_by_name_echo() -> Result<(), String> {
     Ok(())
 }
 
-/// `bind-errors` (see the module documentation).
-pub fn bind_errors() -> Result<(), String> {
-    let core = info(Info::CoreIndex).map_err(|e| format!("core index: {e:?}"))?;
-    let count = info(Info::CoreCount).unwrap_or(1);
-    let mut events = userland::events::EventLoop::new(
+/// An event loop whose bound channels go to [`ERROR_SPACE`] (`bind-same-core` uses it too: the
+/// error check's binds all fail, so its slots are empty again after it).
+fn error_space_event_loop() -> userland::EventLoop {
+    userland::events::EventLoop::new(
         userland::ElZero,
         userland::ElZero,
         POLICY,
         userland::ElZero,
         ERROR_SPACE,
-    );
+    )
+}
+
+/// `bind-errors` (see the module documentation).
+pub fn bind_errors() -> Result<(), String> {
+    let core = info(Info::CoreIndex).map_err(|e| format!("core index: {e:?}"))?;
+    let count = info(Info::CoreCount).unwrap_or(1);
+    let mut events = error_space_event_loop();
     let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
     let give_up = events.waitset().set_timer(userland::counter() + DEADLINE_SECONDS * frequency);
     let expect = |events: &mut userland::EventLoop, id: BindId, what: &str, error: BindError| {
@@ -300,14 +319,7 @@ pub fn bind_same_core() -> Result<(), String> {
     let core = info(Info::CoreIndex).map_err(|e| format!("core index: {e:?}"))?;
     let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
     let deadline = userland::counter() + DEADLINE_SECONDS * frequency;
-    // The error check's slots: its binds all failed, so they are empty again.
-    let mut events = userland::events::EventLoop::new(
-        userland::ElZero,
-        userland::ElZero,
-        POLICY,
-        userland::ElZero,
-        ERROR_SPACE,
-    );
+    let mut events = error_space_event_loop();
     let give_up = events.waitset().set_timer(deadline);
     let program = Service::named("selftest").ok_or("no name")?;
     events
@@ -357,14 +369,8 @@ pub fn bind_same_core() -> Result<(), String> {
             }
             Event::Message(0) => {
                 let Some(client) = channels[0].as_mut() else { continue };
-                match client.recv() {
-                    Ok(got) => check_answer(got, answered, core, core)?,
-                    Err(urpc::interface::ChannelError::Empty) => continue,
-                    Err(e) => return Err(format!("answer {answered}: {e}")),
-                }
-                answered += 1;
-                if answered < ECHOES {
-                    send(client, &ask(answered, core), deadline)?;
+                if take_answer(client, answered, core, core, deadline)? {
+                    answered += 1;
                 }
             }
             other => return Err(format!("an unexpected event: {other:?}")),
