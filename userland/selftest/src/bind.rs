@@ -8,7 +8,8 @@
 //!   checks each answer. A service not offered yet (the other core still runs its checks) is
 //!   asked again.
 //! - `bind-errors`: a service nobody offers is `UnknownService`, on any core or on this one
-//!   (`echo-<next>` is not offered here); a core that is not online (past the last core, an
+//!   (`echo-<next>` is not offered here); starting a program the boot image lacks is
+//!   `NoService`; a core that is not online (past the last core, an
 //!   offline one) is `CoreOffline`; a second bind to `echo-<next>`, which takes one binding
 //!   and has it, is `Refused`.
 //! - `bind-same-core`: the program asks its monitor to start a second `selftest` on this core
@@ -293,6 +294,17 @@ pub fn bind_errors() -> Result<(), String> {
     let nobody = Service::named("nosuch").ok_or("no name")?;
     let id = events.bindings().bind(nobody);
     expect(&mut events, id, "bind a service nobody offers", BindError::UnknownService)?;
+    // Starting a program the boot image does not hold is refused by name.
+    events
+        .tell_monitor(&local::Start { program: nobody, argument: 0 })
+        .map_err(|e| format!("start: {e:?}"))?;
+    match events.wait_local() {
+        Event::Monitor(ToProgram::Started(started))
+            if started.program == nobody
+                && started.dispatcher == 0
+                && started.outcome == local::Outcome(Err(local::BindStatus::NoService)) => {}
+        other => return Err(format!("start {nobody}: {other:?}, expected NoService")),
+    }
     let Some(target) = next_online(core, count) else { return Ok(()) };
     let echo = echo_of(target)?;
     let id = events.bindings().bind_on(echo, count as u32);
