@@ -77,8 +77,9 @@ impl Monitor {
     }
 
     /// Binds program `client` to the program of this core that accepts `service`: an Endpoint
-    /// to each, given to the other (the server's first, so a refusal leaves the client's slot
-    /// empty), each badged with the receiver's own slot.
+    /// to each, given to the other, each badged with the receiver's own slot. The client's
+    /// first: if the server's is then refused, the client hears `Refused` and its binder empties
+    /// the slot, and the server, given nothing, is told nothing.
     fn bind_here(&mut self, client: u64, client_slot: u32, service: Service) -> Result<(), BindStatus> {
         let (server, server_slot) = match self.accepting.lookup(service) {
             None => return Err(BindStatus::NoService),
@@ -97,14 +98,11 @@ impl Monitor {
             let _ = userland::cap_delete(ENDPOINT_TO_GIVE_SLOT);
             given.map_err(|_| BindStatus::Refused)
         };
+        give(server_cap, local::bound_line_badge(server_slot), client, client_slot)?;
         give(client_cap, local::bound_line_badge(client_slot), server, server_slot)?;
         self.accepting.taken(service);
-        // The server has its side whatever the client's give does: it hears of it either way
-        // (an Endpoint nobody answers through, if the client's give is refused), and accepts
-        // again.
-        let result = give(server_cap, local::bound_line_badge(server_slot), client, client_slot);
         let _ = self.tell_program(server, &local::BindIncoming { core: self.core as u32, slot: server_slot });
-        result
+        Ok(())
     }
 
     /// A program asks for boot module `start.program` to be started on this core.

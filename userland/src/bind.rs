@@ -218,6 +218,9 @@ pub trait MonitorLink {
     fn wake(core: u32);
     /// The core this program runs on (a binding to a service here goes through the kernel).
     fn core(&self) -> u32;
+    /// Empties slot `slot` of this program's capability space, if it holds anything (a refused
+    /// same-core bind may have left the Endpoint to the server there).
+    fn clear_slot(&mut self, slot: u32);
     /// The kernel's line calls, for same-core bound channels.
     fn line_calls(&self) -> &'static dyn LineCalls;
 }
@@ -385,7 +388,9 @@ impl<S: MonitorLink> Binder<S> {
                         .map_err(BindError::from)
                         .and_then(|()| self.take_channel(place, Side::A, asked.service, bound.core));
                     if result.is_err() {
-                        // Nothing was given to the slot (or it is unusable): the next bind uses it.
+                        // Emptied (a same-core bind refused halfway leaves an Endpoint), the
+                        // slot is the next bind's.
+                        self.system.clear_slot(place.slot);
                         self.free.push(place);
                     }
                     self.events.push_back(BindEvent::Bound(asked.id, result));
@@ -473,6 +478,7 @@ pub(crate) mod tests {
         pub inbox: RefCell<VecDeque<(u64, [u64; 3])>>,
         pub frames: RefCell<Vec<(u32, &'static ChannelFrame)>>,
         pub mapped: RefCell<Vec<(u32, u64)>>,
+        pub cleared: RefCell<Vec<u32>>,
         pub lines: &'static FakeLineKernel,
     }
 
@@ -483,6 +489,7 @@ pub(crate) mod tests {
                 inbox: RefCell::default(),
                 frames: RefCell::default(),
                 mapped: RefCell::default(),
+                cleared: RefCell::default(),
                 lines: Box::leak(Box::new(FakeLineKernel::new(crate::kernel_line::LINE_QUEUE_LINES))),
             }
         }
@@ -525,6 +532,10 @@ pub(crate) mod tests {
 
         fn core(&self) -> u32 {
             FAKE_CORE
+        }
+
+        fn clear_slot(&mut self, slot: u32) {
+            self.cleared.borrow_mut().push(slot);
         }
 
         fn line_calls(&self) -> &'static dyn LineCalls {
@@ -583,6 +594,7 @@ pub(crate) mod tests {
         let Some(BindEvent::Bound(id, Err(BindError::Refused))) = binder.next_event() else { panic!() };
         assert_eq!(id, second);
         assert_eq!(binder.pending(), 0);
+        assert_eq!(*system.cleared.borrow(), [41], "a refused bind's slot is emptied before reuse");
         // The refused bind's slot is free again.
         binder.bind(service("echo"));
         assert_eq!(

@@ -590,6 +590,11 @@ impl bind::MonitorLink for ElZero {
         info(Info::CoreIndex).map_or(u32::MAX, |core| core as u32)
     }
 
+    fn clear_slot(&mut self, slot: u32) {
+        // An empty slot is the usual case: nothing to delete.
+        let _ = cap_delete(slot);
+    }
+
     fn line_calls(&self) -> &'static dyn kernel_line::LineCalls {
         &ElZero
     }
