@@ -6,7 +6,9 @@
 //! to each program from the Dispatcher capability it holds for it (it spawned both) and gives
 //! it to the other, at the slot each named, badged [`local::bound_line_badge`] of the
 //! receiver's own slot, then says [`local::BindIncoming`] to the server and [`local::Bound`]
-//! (this core) to the client. No memory is needed.
+//! (this core) to the client. No memory is needed. It keeps a copy of each Endpoint: when one
+//! side closes the binding ([`local::Unbind`]) it revokes both, and both sides hear
+//! [`local::Unbound`].
 //!
 //! **On another core**: a bind naming no core first asks every other online monitor
 //! ([`NameQuery`]), each answering from its own table ([`NameAnswer`]), and binds to the
@@ -20,13 +22,13 @@
 
 use caps::{CapAddr, Capability};
 use local_protocol::{self as local, BindStatus, Outcome, Service, ANY_CORE};
-use monitor::binding::{Acceptor, PendingBind};
+use monitor::binding::{Acceptor, LineSide, PendingBind};
 use monitor::lookup::Found;
 use monitor::messages::{BindReply, BindRequest, NameAnswer, NameQuery};
 use userland::{cap_type, println};
 
-use crate::kernel_caps::is_protocol_slot;
-use crate::{Monitor, ENDPOINT_TO_GIVE_SLOT};
+use crate::kernel_caps::{self, is_protocol_slot};
+use crate::Monitor;
 use capops::Core;
 
 /// Bytes of a channel's Frame (one `urpc::ChannelFrame`).
@@ -78,8 +80,8 @@ impl Monitor {
 
     /// Binds program `client` to the program of this core that accepts `service`: an Endpoint
     /// to each, given to the other, each badged with the receiver's own slot. The client's
-    /// first: if the server's is then refused, the client hears `Refused` and its binder empties
-    /// the slot, and the server, given nothing, is told nothing.
+    /// first: if the server's is then refused, the client's is revoked, the client hears
+    /// `Refused`, and the server, given nothing, is told nothing.
     fn bind_here(&mut self, client: u64, client_slot: u32, service: Service) -> Result<(), BindStatus> {
         let (server, server_slot) = match self.accepting.lookup(service) {
             None => return Err(BindStatus::NoService),
@@ -92,17 +94,48 @@ impl Monitor {
             // Only the programs this monitor started can be given Endpoints to each other.
             return Err(BindStatus::Refused);
         };
+        // Each Endpoint is made in a slot of the monitor's own and a copy given: the monitor
+        // keeps its copy, whose revoke removes the program's when the binding closes.
         let give = |to: u32, badge: u64, receiver: u64, slot: u32| {
-            let given = userland::endpoint_create(to, badge, ENDPOINT_TO_GIVE_SLOT)
-                .and_then(|()| userland::cap_give_by_index(receiver, ENDPOINT_TO_GIVE_SLOT, slot));
-            let _ = userland::cap_delete(ENDPOINT_TO_GIVE_SLOT);
-            given.map_err(|_| BindStatus::Refused)
+            let kept = kernel_caps::empty_binding_slot().ok_or(BindStatus::NoMemory)?;
+            let given = userland::endpoint_create(to, badge, kept)
+                .and_then(|()| userland::cap_give_by_index(receiver, kept, slot));
+            if given.is_err() {
+                let _ = userland::cap_delete(kept);
+            }
+            given.map(|()| kept).map_err(|_| BindStatus::Refused)
         };
-        give(server_cap, local::bound_line_badge(server_slot), client, client_slot)?;
-        give(client_cap, local::bound_line_badge(client_slot), server, server_slot)?;
+        let client_kept = give(server_cap, local::bound_line_badge(server_slot), client, client_slot)?;
+        let server_kept = match give(client_cap, local::bound_line_badge(client_slot), server, server_slot) {
+            Ok(kept) => kept,
+            Err(status) => {
+                let _ = userland::cap_revoke(client_kept);
+                let _ = userland::cap_delete(client_kept);
+                return Err(status);
+            }
+        };
+        self.line_bindings.add([
+            LineSide { dispatcher: client, slot: client_slot, kept: client_kept },
+            LineSide { dispatcher: server, slot: server_slot, kept: server_kept },
+        ]);
         self.accepting.taken(service);
         let _ = self.tell_program(server, &local::BindIncoming { core: self.core as u32, slot: server_slot });
         Ok(())
+    }
+
+    /// A program closes the same-core binding at its `slot`: both Endpoints are revoked (the
+    /// kernel removes the programs' copies with the monitor's), so neither side sends another
+    /// line, and both hear [`local::Unbound`]. A slot with no such binding (closed already by
+    /// the other side) is ignored.
+    pub(crate) fn on_unbind(&mut self, sender: u64, unbind: local::Unbind) {
+        let Some(sides) = self.line_bindings.remove(sender, unbind.slot) else { return };
+        for side in sides {
+            let _ = userland::cap_revoke(side.kept);
+            let _ = userland::cap_delete(side.kept);
+        }
+        for side in sides {
+            let _ = self.tell_program(side.dispatcher, &local::Unbound { slot: side.slot });
+        }
     }
 
     /// A program asks for boot module `start.program` to be started on this core.

@@ -1,5 +1,6 @@
 //! On-demand channel binding, the monitor's bookkeeping: which program accepts which service
-//! (and where its bound channels go), and the binds this monitor started and waits on.
+//! (and where its bound channels go), the binds this monitor started and waits on, and the
+//! same-core bindings it made (to close them).
 
 use alloc::vec::Vec;
 use local_protocol::Service;
@@ -107,9 +108,77 @@ impl Binds {
     }
 }
 
+/// One program's side of a same-core binding: the program, the slot of its capability space
+/// that holds its Endpoint to the other, and the slot of the monitor's where the monitor keeps
+/// a copy of that Endpoint (revoking the copy removes the program's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineSide {
+    /// The program's dispatcher index.
+    pub dispatcher: u64,
+    /// Its slot.
+    pub slot: u32,
+    /// The monitor's copy.
+    pub kept: u32,
+}
+
+/// The same-core bindings this monitor made (through the kernel's line transport), until one
+/// side closes them.
+#[derive(Debug, Default)]
+pub struct LineBindings {
+    bindings: Vec<[LineSide; 2]>,
+}
+
+impl LineBindings {
+    /// Records a binding between the two sides.
+    pub fn add(&mut self, sides: [LineSide; 2]) {
+        self.bindings.push(sides);
+    }
+
+    /// The binding whose side is `dispatcher`'s at `slot`, now forgotten: the side that asked
+    /// first, then the other. `None` when there is none (it was closed already, or the slot
+    /// holds another kind of channel).
+    pub fn remove(&mut self, dispatcher: u64, slot: u32) -> Option<[LineSide; 2]> {
+        let at = self
+            .bindings
+            .iter()
+            .position(|sides| sides.iter().any(|s| s.dispatcher == dispatcher && s.slot == slot))?;
+        let [a, b] = self.bindings.remove(at);
+        Some(if a.dispatcher == dispatcher && a.slot == slot { [a, b] } else { [b, a] })
+    }
+
+    /// Bindings open.
+    pub fn len(&self) -> usize {
+        self.bindings.len()
+    }
+
+    /// Whether none is open.
+    pub fn is_empty(&self) -> bool {
+        self.bindings.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_same_core_binding_is_found_from_either_side_once() {
+        let mut bindings = LineBindings::default();
+        let client = LineSide { dispatcher: 3, slot: 36, kept: 100 };
+        let server = LineSide { dispatcher: 4, slot: 36, kept: 101 };
+        bindings.add([client, server]);
+        // A program bound to its own export: both sides are dispatcher 5.
+        let own = [
+            LineSide { dispatcher: 5, slot: 36, kept: 102 },
+            LineSide { dispatcher: 5, slot: 37, kept: 103 },
+        ];
+        bindings.add(own);
+        assert_eq!(bindings.remove(3, 37), None, "no side at that slot");
+        assert_eq!(bindings.remove(4, 36), Some([server, client]), "the side that asks first");
+        assert_eq!(bindings.remove(3, 36), None, "closed already");
+        assert_eq!(bindings.remove(5, 37), Some([own[1], own[0]]));
+        assert!(bindings.is_empty());
+    }
 
     #[test]
     fn accepting_and_binds() {

@@ -32,11 +32,24 @@ pub fn program_channel_ram_slot(index: u32) -> u32 {
     userland::cap_addr(PROGRAM_CNODE, index as u8)
 }
 
-/// Retypes the protocol's CNode and the programs' CNode from this monitor's free RAM; `None`
-/// when there is not enough.
+/// Root slot of the CNode where the monitor keeps its copy of each Endpoint it gave for a
+/// same-core binding (revoking the copy removes the program's when the binding closes): 64
+/// slots, 32 bindings open at once.
+const BINDING_CNODE: u16 = 3;
+
+/// An empty slot of the bindings' CNode, if one is left.
+pub fn empty_binding_slot() -> Option<u32> {
+    let empty = Error::Capability(CapError::EmptySlot.code());
+    (0..userland::CNODE_SLOTS as u8)
+        .map(|index| userland::cap_addr(BINDING_CNODE, index))
+        .find(|&slot| userland::cap_identify(slot) == Err(empty))
+}
+
+/// Retypes the protocol's CNode, the programs' CNode and the bindings' CNode from this
+/// monitor's free RAM; `None` when there is not enough.
 pub fn make_monitor_cnodes() -> Option<()> {
     let bytes = u64::from(PROTOCOL_SLOT_COUNT) * caps::SLOT_BYTES;
-    for root in [PROTOCOL_CNODE, PROGRAM_CNODE] {
+    for root in [PROTOCOL_CNODE, PROGRAM_CNODE, BINDING_CNODE] {
         crate::span::retype_free(userland::cap_type::CNODE, bytes, CapAddr::level1(root).raw())?;
     }
     Some(())

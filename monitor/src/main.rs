@@ -166,6 +166,8 @@ struct Monitor {
     /// for a bind, and the channel RAM given to each program (dispatcher, this monitor's copy).
     accepting: monitor::binding::Accepting,
     binds: monitor::binding::Binds,
+    /// The same-core bindings made here, until one side closes them.
+    line_bindings: monitor::binding::LineBindings,
     /// Binds by name waiting for the other monitors' answers.
     lookups: monitor::lookup::Lookups,
     arrived: Vec<(u64, caps::CapAddr, caps::Capability)>,
@@ -277,6 +279,7 @@ impl Monitor {
             exercise_asks: Vec::new(),
             accepting: Default::default(),
             binds: Default::default(),
+            line_bindings: Default::default(),
             lookups: Default::default(),
             arrived: Vec::new(),
             channel_ram: Vec::new(),
@@ -487,6 +490,7 @@ impl Monitor {
             ToMonitor::Accept(accept) => self.on_accept(sender, accept),
             ToMonitor::Bind(bind) => self.on_bind(sender, bind),
             ToMonitor::Start(start) => self.on_start(sender, start),
+            ToMonitor::Unbind(unbind) => self.on_unbind(sender, unbind),
             ToMonitor::Span(span) => self.on_span(sender, span.core, span.role),
             ToMonitor::SpanShare(share) => self.on_span_share(sender, share.entry, share.slot),
             ToMonitor::SpanUnshare(unshare) => {

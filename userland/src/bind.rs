@@ -27,6 +27,7 @@
 //! channel's ring and asks the kernel for a kernel channel's lines (their sends wake the
 //! dispatcher).
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
@@ -62,6 +63,11 @@ pub enum BindError {
     SideTaken,
     /// The export allows no binding.
     NoBindings,
+    /// A channel to another core cannot be closed (its memory is mapped in both programs; see
+    /// the module documentation).
+    CrossCore,
+    /// The channel is not an open binding of this binder's.
+    NotBound,
 }
 
 impl From<BindStatus> for BindError {
@@ -89,6 +95,8 @@ impl fmt::Display for BindError {
             BindError::Map(e) => write!(f, "the channel could not be mapped ({e:?})"),
             BindError::SideTaken => f.write_str("the channel's side is taken already"),
             BindError::NoBindings => f.write_str("an export must allow at least one binding"),
+            BindError::CrossCore => f.write_str("a channel to another core cannot be closed"),
+            BindError::NotBound => f.write_str("not an open binding"),
         }
     }
 }
@@ -105,6 +113,8 @@ pub enum BoundTransport {
         core: u32,
         /// Wakes a core ([`MonitorLink::wake`]).
         wake: fn(u32),
+        /// The slot of the channel's Frame in this program's capability space.
+        slot: u32,
     },
     /// Lines carried by the CPU driver to a program on this core: sent through the Endpoint to
     /// it, received by this side's badge. The kernel wakes the receiver on every send.
@@ -134,12 +144,32 @@ impl BoundTransport {
     pub fn is_kernel(&self) -> bool {
         matches!(self, BoundTransport::Kernel(_))
     }
+
+    /// Why the last send failed other than for a full ring or queue: a same-core channel's
+    /// refusal by the kernel (the binding closed: no Endpoint; the peer ended). `None` for a
+    /// URPC channel, whose only refusal is a full ring. A send refused this way will not
+    /// succeed by retrying.
+    pub fn refusal(&self) -> Option<Error> {
+        match self {
+            BoundTransport::Urpc { .. } => None,
+            BoundTransport::Kernel(line) => line.refusal(),
+        }
+    }
+
+    /// The slot of this program's capability space the channel took (its Frame, or its
+    /// Endpoint to the peer): what [`BindEvent::Closed`] names.
+    pub fn slot(&self) -> u32 {
+        match self {
+            BoundTransport::Urpc { slot, .. } => *slot,
+            BoundTransport::Kernel(line) => line.endpoint(),
+        }
+    }
 }
 
 impl Transport for BoundTransport {
     fn send_lines(&mut self, lines: &[Payload]) -> Result<(), Full> {
         match self {
-            BoundTransport::Urpc { endpoint, core, wake } => {
+            BoundTransport::Urpc { endpoint, core, wake, .. } => {
                 endpoint.send_lines(lines)?;
                 if endpoint.sender.receiver_asleep() {
                     wake(*core);
@@ -201,6 +231,16 @@ pub enum BindEvent {
     Incoming(Binding),
     /// A channel bound to an export could not be taken (mapped); the binding is lost.
     IncomingFailed(Service, BindError),
+    /// The same-core binding at `slot` is closed: by this program (`by_peer` false: its
+    /// [`Binder::close`] is done and the slot free again) or by the other side (`by_peer` true:
+    /// nothing more can be sent, the lines it sent before can still be received; close the
+    /// channel once done with it).
+    Closed {
+        /// The channel's slot ([`BoundTransport::slot`]).
+        slot: u32,
+        /// Whether the other side closed it.
+        by_peer: bool,
+    },
 }
 
 /// A program's link to its monitor, as the binder and the event loop need it: telling the
@@ -262,6 +302,17 @@ struct Export {
     accepted: Option<Place>,
 }
 
+/// How a same-core binding stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineState {
+    /// Open.
+    Open,
+    /// This program closed it and waits for the monitor's `Unbound`.
+    Closing,
+    /// The other side closed it; the program still holds its channel.
+    ClosedByPeer,
+}
+
 /// A bind asked for and not answered.
 #[derive(Clone, Copy)]
 struct Asked {
@@ -279,6 +330,8 @@ pub struct Binder<S: MonitorLink> {
     in_flight: Option<(Asked, Place)>,
     next_id: u32,
     events: VecDeque<BindEvent>,
+    /// The same-core bindings, to close.
+    lines: Vec<(Place, LineState)>,
 }
 
 impl<S: MonitorLink> Binder<S> {
@@ -296,6 +349,7 @@ impl<S: MonitorLink> Binder<S> {
             in_flight: None,
             next_id: 0,
             events: VecDeque::new(),
+            lines: Vec::new(),
         }
     }
 
@@ -335,6 +389,66 @@ impl<S: MonitorLink> Binder<S> {
     /// Binds a channel to `service` on core `core`.
     pub fn bind_on(&mut self, service: Service, core: u32) -> BindId {
         self.ask(service, core)
+    }
+
+    /// Closes the same-core bound channel `channel`. Open: the monitor is asked to close the
+    /// binding (it revokes both sides' Endpoints, so no line is sent either way after) and
+    /// [`BindEvent::Closed`] (`by_peer` false) says when its slot is free again; closed by the
+    /// other side already: its slot is free at once. Lines still queued for it are dropped.
+    /// A channel to another core is given back (boxed: a channel is large) with
+    /// [`BindError::CrossCore`].
+    pub fn close<I: urpc::interface::Variant>(
+        &mut self,
+        mut channel: BoundChannel<I>,
+    ) -> Result<(), (BindError, Box<BoundChannel<I>>)> {
+        if !channel.transport().is_kernel() {
+            return Err((BindError::CrossCore, Box::new(channel)));
+        }
+        let slot = channel.transport().slot();
+        let Some(at) =
+            self.lines.iter().position(|(place, state)| place.slot == slot && *state != LineState::Closing)
+        else {
+            return Err((BindError::NotBound, Box::new(channel)));
+        };
+        if self.lines[at].1 == LineState::ClosedByPeer {
+            let (place, _) = self.lines.remove(at);
+            self.release(place);
+            return Ok(());
+        }
+        if let Err(e) = self.system.tell_monitor(local::words(&local::Unbind { slot })) {
+            return Err((BindError::Monitor(e), Box::new(channel)));
+        }
+        self.lines[at].1 = LineState::Closing;
+        Ok(())
+    }
+
+    /// The place of a closed same-core binding, free again: the lines the other side sent
+    /// before the close are dropped (a later binding at the slot receives with the same badge),
+    /// and the slot is emptied (the monitor's revoke removed the Endpoint already).
+    fn release(&mut self, place: Place) {
+        let calls = self.system.line_calls();
+        while calls.recv(Some(local::bound_line_badge(place.slot))).is_ok() {}
+        self.system.clear_slot(place.slot);
+        self.free.push(place);
+    }
+
+    /// The monitor says the same-core binding at `slot` is closed.
+    fn on_unbound(&mut self, slot: u32) -> bool {
+        let Some(at) = self.lines.iter().position(|(place, _)| place.slot == slot) else { return false };
+        match self.lines[at].1 {
+            LineState::Closing => {
+                let (place, _) = self.lines.remove(at);
+                self.release(place);
+                self.events.push_back(BindEvent::Closed { slot, by_peer: false });
+            }
+            LineState::Open => {
+                self.lines[at].1 = LineState::ClosedByPeer;
+                self.events.push_back(BindEvent::Closed { slot, by_peer: true });
+            }
+            // Told twice: nothing new.
+            LineState::ClosedByPeer => {}
+        }
+        true
     }
 
     /// Binds asked for and not answered yet.
@@ -417,6 +531,13 @@ impl<S: MonitorLink> Binder<S> {
                 self.events.push_back(event);
                 Ok(())
             }
+            ToProgram::Unbound(unbound) => {
+                if self.on_unbound(unbound.slot) {
+                    Ok(())
+                } else {
+                    Err(message)
+                }
+            }
             other => Err(other),
         }
     }
@@ -454,11 +575,13 @@ impl<S: MonitorLink> Binder<S> {
                 place.slot,
                 Some(local::bound_line_badge(place.slot)),
             );
+            self.lines.push((place, LineState::Open));
             return Ok(Binding { service, core, transport: BoundTransport::Kernel(line) });
         }
         let frame = self.system.map_channel_frame(place.slot, place.entry).map_err(BindError::Map)?;
         let endpoint = frame.try_endpoint(side).map_err(|_| BindError::SideTaken)?;
-        Ok(Binding { service, core, transport: BoundTransport::Urpc { endpoint, core, wake: S::wake } })
+        let transport = BoundTransport::Urpc { endpoint, core, wake: S::wake, slot: place.slot };
+        Ok(Binding { service, core, transport })
     }
 }
 
@@ -713,5 +836,53 @@ pub(crate) mod tests {
         WOKEN.with(|woken| {
             assert!(woken.borrow().is_empty(), "the kernel wakes a same-core receiver, not an SGI")
         });
+
+        // Each side sends one more, then the client closes: the monitor is asked.
+        client.send(&local::SelftestGo {}).unwrap();
+        served.send(&page(3)).unwrap();
+        binder.close(client).map_err(|(e, _)| e).unwrap();
+        assert_eq!(system.told.borrow()[2], ToMonitor::Unbind(local::Unbind { slot: 41 }));
+        assert!(binder.next_event().is_none(), "the slot is free only once the monitor says so");
+        // The monitor's part: both Endpoints revoked, both sides told.
+        system.lines.unroute(40);
+        system.lines.unroute(41);
+        binder.on_message(ToProgram::Unbound(local::Unbound { slot: 41 })).unwrap();
+        assert!(matches!(binder.next_event(), Some(BindEvent::Closed { slot: 41, by_peer: false })));
+        assert_eq!(system.lines.queue.borrow().len(), 1, "the page the client never read is dropped");
+        binder.on_message(ToProgram::Unbound(local::Unbound { slot: 40 })).unwrap();
+        assert!(matches!(binder.next_event(), Some(BindEvent::Closed { slot: 40, by_peer: true })));
+        // The server still receives what came before the close, and sends nothing after.
+        assert_eq!(served.recv(), Ok(Paged::Go(local::SelftestGo {})));
+        assert!(served.send(&page(4)).is_err());
+        assert_eq!(served.transport().refusal(), Some(Error::Capability(4)));
+        binder.close(served).map_err(|(e, _)| e).unwrap();
+        assert_eq!(system.told.borrow().len(), 3, "closed by the peer: nothing to ask");
+        assert_eq!(*system.cleared.borrow(), [41, 40]);
+        // Both slots are free again: a new binding takes one and receives nothing stale.
+        binder.bind_on(service("echo"), FAKE_CORE);
+        assert_eq!(
+            system.told.borrow()[3],
+            ToMonitor::Bind(local::Bind { service: service("echo"), core: FAKE_CORE, slot: 40 })
+        );
+        assert!(system.lines.queue.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_channel_to_another_core_is_given_back_by_close() {
+        let system = FakeSystem::default();
+        let mut binder = Binder::new(&system, SPACE);
+        binder.bind(service("echo"));
+        binder
+            .on_message(ToProgram::Bound(local::Bound { core: 3, slot: 40, outcome: Outcome::DONE }))
+            .unwrap();
+        let Some(BindEvent::Bound(_, Ok(binding))) = binder.next_event() else { panic!() };
+        let channel: BoundChannel<Paged> = binding.into_channel();
+        let Err((BindError::CrossCore, mut channel)) = binder.close(channel) else { panic!("refused") };
+        assert_eq!(channel.transport().slot(), 40);
+        assert_eq!(system.told.borrow().len(), 1, "the monitor is not asked");
+        assert!(
+            binder.on_message(ToProgram::Unbound(local::Unbound { slot: 40 })).is_err(),
+            "no same-core binding there"
+        );
     }
 }

@@ -35,6 +35,13 @@ pub enum Event {
     Incoming(Binding),
     /// A channel bound to an export could not be taken; the binding is lost.
     IncomingFailed(Service, BindError),
+    /// A same-core binding is closed ([`BindEvent::Closed`]).
+    Closed {
+        /// The channel's slot.
+        slot: u32,
+        /// Whether the other side closed it.
+        by_peer: bool,
+    },
     /// The monitor's message, other than a binding's.
     Monitor(ToProgram),
     /// A same-core message that is not the monitor protocol's: from another dispatcher (its
@@ -54,6 +61,7 @@ impl From<BindEvent> for Event {
             BindEvent::Bound(id, result) => Event::Bound(id, result),
             BindEvent::Incoming(binding) => Event::Incoming(binding),
             BindEvent::IncomingFailed(service, e) => Event::IncomingFailed(service, e),
+            BindEvent::Closed { slot, by_peer } => Event::Closed { slot, by_peer },
         }
     }
 }

@@ -240,6 +240,11 @@ pub(crate) mod fake {
             self.routes.borrow_mut().push((slot, badge));
         }
 
+        /// The Endpoint at `slot` goes (a revoke): sends through it are refused.
+        pub(crate) fn unroute(&self, slot: u32) {
+            self.routes.borrow_mut().retain(|(s, _)| *s != slot);
+        }
+
         /// What a monitor does for a same-core binding between the slots `a` and `b`: each
         /// sends with the other's badge (`local_protocol::bound_line_badge`).
         pub(crate) fn connect(&self, a: u32, b: u32) {

@@ -397,6 +397,21 @@ local_messages! {
         /// Done, or why not.
         pub outcome: Outcome,
     }
+    /// Program to monitor: close the same-core bound channel whose Endpoint is at `slot` of the
+    /// program's capability space. The monitor revokes both programs' Endpoints (no line is
+    /// sent either way after) and says [`Unbound`] to both; a slot with no same-core binding
+    /// is ignored.
+    pub struct Unbind = 25 {
+        /// The program's slot.
+        pub slot: u32,
+    }
+    /// Monitor to program: the same-core binding at `slot` is closed (by this program, or by
+    /// the other side): its Endpoint there is gone; lines the other side sent before are still
+    /// queued for it.
+    pub struct Unbound = 26 {
+        /// The program's slot.
+        pub slot: u32,
+    }
     /// Program to monitor: start this program on core `core` with argument `role` (a member of
     /// its span, in the same address space).
     pub struct Span = 14 {
@@ -569,6 +584,8 @@ urpc::declare_interface! {
         Bind(Bind),
         /// See [`Start`].
         Start(Start),
+        /// See [`Unbind`].
+        Unbind(Unbind),
         /// See [`Span`].
         Span(Span),
         /// See [`SpanShare`].
@@ -603,6 +620,8 @@ urpc::declare_interface! {
         BindIncoming(BindIncoming),
         /// See [`Started`].
         Started(Started),
+        /// See [`Unbound`].
+        Unbound(Unbound),
         /// See [`Spanned`].
         Spanned(Spanned),
         /// See [`SpanShare`].
@@ -647,6 +666,7 @@ mod tests {
             ToMonitor::Accept(Accept { service: SERVICE_ECHO, slot: 77 }),
             ToMonitor::Bind(Bind { service: SERVICE_ECHO, core: ANY_CORE, slot: 78 }),
             ToMonitor::Start(Start { program: SERVICE_ECHO, argument: u64::MAX }),
+            ToMonitor::Unbind(Unbind { slot: 37 }),
             ToMonitor::Span(Span { core: 2, role: 0x104 }),
             ToMonitor::SpanShare(SpanShare { entry: 502, slot: 60 }),
             ToMonitor::SpanUnshare(SpanUnshare { entry: 502, strategy: 2 }),
@@ -663,6 +683,7 @@ mod tests {
             ToProgram::SelftestGo(SelftestGo {}),
             ToProgram::Bound(Bound { core: 2, slot: 78, outcome: Outcome(Err(BindStatus::Busy)) }),
             ToProgram::BindIncoming(BindIncoming { core: 1, slot: 77 }),
+            ToProgram::Unbound(Unbound { slot: 37 }),
             ToProgram::Started(Started {
                 program: SERVICE_ECHO,
                 dispatcher: 7,

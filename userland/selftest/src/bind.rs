@@ -17,8 +17,12 @@
 //!   that by name alone, and the monitor, finding the service on its own core, binds them
 //!   through the kernel's line transport (an Endpoint to each other, no shared memory): the
 //!   binding must name this core and be a kernel channel. The same [`EchoProtocol`] exchange
-//!   as across cores follows (pages of three lines among the asks); a second bind to the
-//!   one-binding export is `Refused`. The peer ends once it answered every message.
+//!   as across cores follows (pages of three lines among the asks). Then it sends one more ask
+//!   and closes the binding at once (`Binder::close`: the monitor revokes both Endpoints),
+//!   waits until its slot is free, binds again, gets the same slot, and exchanges ten more
+//!   from sequence number 0 (so the unread answer of the closed binding, had it been kept,
+//!   would fail the check); it closes that one too, and a third bind to the two-binding export
+//!   is `Refused`. The peer closes its side each time the client did and ends after the second.
 
 use alloc::format;
 use alloc::string::String;
@@ -118,6 +122,9 @@ fn send(
     deadline: u64,
 ) -> Result<(), String> {
     while channel.send(message).is_err() {
+        if let Some(refusal) = channel.transport().refusal() {
+            return Err(format!("the kernel refused the send ({refusal:?})"));
+        }
         if userland::counter() > deadline {
             return Err("the channel stayed full".into());
         }
@@ -143,12 +150,13 @@ fn answer_to(message: EchoProtocol, core: u64) -> Result<EchoProtocol, String> {
     }
 }
 
-/// The client's step: takes the answer to its `seq`-th message from the server on `server`
-/// and checks it, then sends the next message unless that was the last. False when the
-/// channel had only part of a message.
+/// The client's step: takes the answer to its `seq`-th message (of `count`) from the server on
+/// `server` and checks it, then sends the next message unless that was the last. False when
+/// the channel had only part of a message.
 fn take_answer(
     client: &mut BoundChannel<EchoProtocol>,
     seq: u64,
+    count: u64,
     core: u64,
     server: u64,
     deadline: u64,
@@ -158,7 +166,7 @@ fn take_answer(
         Err(urpc::interface::ChannelError::Empty) => return Ok(false),
         Err(e) => return Err(format!("answer {seq}: {e}")),
     }
-    if seq + 1 < ECHOES {
+    if seq + 1 < count {
         send(client, &ask(seq + 1, core), deadline)?;
     }
     Ok(true)
@@ -247,7 +255,7 @@ pub fn bind_by_name_echo() -> Result<(), String> {
             }
             Event::Message(_) => {
                 let Some(client) = channels[0].as_mut() else { continue };
-                if take_answer(client, answered, core, target, deadline)? {
+                if take_answer(client, answered, ECHOES, core, target, deadline)? {
                     answered += 1;
                 }
             }
@@ -337,23 +345,64 @@ pub fn bind_same_core() -> Result<(), String> {
     events
         .tell_monitor(&local::Start { program, argument: ROLE_SAME_CORE_PEER })
         .map_err(|e| format!("ask the monitor to start the peer: {e:?}"))?;
+    match events.wait_local() {
+        Event::Monitor(ToProgram::Started(started)) if started.program == program => {
+            started.outcome.0.map_err(|e| format!("start the peer: {}", e.describe()))?
+        }
+        other => return Err(format!("start the peer: {other:?}")),
+    }
     let wanted = near_of(core)?;
-    let mut bind: Option<BindId> = None;
+    let mut channels = [Some(bind_near(&mut events, wanted, core, give_up, frequency)?)];
+    let first_slot = slot_of(&mut channels);
+    exchange(&mut events, &mut channels, ECHOES, core, deadline, give_up)?;
+    // One more ask, closed at once: the answer, if the peer sends it before the close, must
+    // not reach the next binding at this slot.
+    if let Some(channel) = channels[0].as_mut() {
+        send(channel, &ask(ECHOES, core), deadline)?;
+    }
+    close_and_wait(&mut events, &mut channels, give_up)?;
+    channels[0] = Some(bind_near(&mut events, wanted, core, give_up, frequency)?);
+    let slot = slot_of(&mut channels);
+    if slot != first_slot {
+        return Err(format!("the second binding took slot {slot:?}, not the freed {first_slot:?}"));
+    }
+    exchange(&mut events, &mut channels, ECHOES_AGAIN, core, deadline, give_up)?;
+    close_and_wait(&mut events, &mut channels, give_up)?;
+    let id = events.bindings().bind(wanted);
+    let again = match events.wait_local() {
+        Event::Bound(got, result) if got == id => result.map(|_| ()),
+        Event::Timer(timer) if timer == give_up => return Err(format!("bind {wanted} again: no answer")),
+        other => return Err(format!("bind {wanted} again: an unexpected event {other:?}")),
+    };
+    if again != Err(BindError::Refused) {
+        return Err(format!(
+            "bind {wanted} a third time (two bindings, both used): {again:?}, expected Refused"
+        ));
+    }
+    events.waitset().cancel(give_up);
+    Ok(())
+}
+
+/// Messages of the second same-core binding.
+const ECHOES_AGAIN: u64 = 10;
+
+/// Binds to `wanted` by name (asked again while nobody offers it yet): the channel, which
+/// must be a kernel channel to this core.
+fn bind_near(
+    events: &mut userland::EventLoop,
+    wanted: Service,
+    core: u64,
+    give_up: TimerId,
+    frequency: u64,
+) -> Result<BoundChannel<EchoProtocol>, String> {
+    let mut bind = events.bindings().bind(wanted);
     let mut retry: Option<TimerId> = None;
-    let mut channels: [Option<BoundChannel<EchoProtocol>>; 1] = [None];
-    let (mut binds, mut answered) = (0u32, 0u64);
-    while answered < ECHOES {
-        match events.wait(&mut channels[..]) {
-            Event::Monitor(ToProgram::Started(started)) if started.program == program => {
-                started.outcome.0.map_err(|e| format!("start the peer: {}", e.describe()))?;
-                binds += 1;
-                bind = Some(events.bindings().bind(wanted));
-            }
-            Event::Bound(id, result) if Some(id) == bind => match result {
+    let mut binds = 1;
+    loop {
+        match events.wait_local() {
+            Event::Bound(id, result) if id == bind => match result {
                 Ok(binding) if binding.core as u64 == core && binding.is_same_core() => {
-                    let mut channel = binding.into_channel();
-                    send(&mut channel, &ask(0, core), deadline)?;
-                    channels[0] = Some(channel);
+                    return Ok(binding.into_channel())
                 }
                 Ok(binding) => {
                     return Err(format!(
@@ -370,59 +419,97 @@ pub fn bind_same_core() -> Result<(), String> {
                 Err(e) => return Err(format!("bind {wanted} by name: {e}")),
             },
             Event::Timer(timer) if Some(timer) == retry => {
-                retry = None;
                 binds += 1;
-                bind = Some(events.bindings().bind(wanted));
+                bind = events.bindings().bind(wanted);
             }
             Event::Timer(timer) if timer == give_up => {
                 return Err(format!(
-                    "after {DEADLINE_SECONDS} s: {answered} of {ECHOES} answered ({binds} binds asked)"
-                ));
+                    "bind {wanted}: no binding after {DEADLINE_SECONDS} s ({binds} binds asked)"
+                ))
             }
+            other => return Err(format!("bind {wanted}: an unexpected event {other:?}")),
+        }
+    }
+}
+
+/// The slot of the one channel of `channels`, if there is one.
+fn slot_of(channels: &mut [Option<BoundChannel<EchoProtocol>>; 1]) -> Option<u32> {
+    channels[0].as_mut().map(|channel| channel.transport().slot())
+}
+
+/// `count` asks on the one channel of `channels`, each answer checked (sequence numbers from 0:
+/// a stale line from an earlier binding would be caught).
+fn exchange(
+    events: &mut userland::EventLoop,
+    channels: &mut [Option<BoundChannel<EchoProtocol>>; 1],
+    count: u64,
+    core: u64,
+    deadline: u64,
+    give_up: TimerId,
+) -> Result<(), String> {
+    let Some(channel) = channels[0].as_mut() else { return Err("no channel".into()) };
+    send(channel, &ask(0, core), deadline)?;
+    let mut answered = 0;
+    while answered < count {
+        match events.wait(&mut channels[..]) {
             Event::Message(0) => {
-                let Some(client) = channels[0].as_mut() else { continue };
-                if take_answer(client, answered, core, core, deadline)? {
+                let Some(channel) = channels[0].as_mut() else { return Err("no channel".into()) };
+                if take_answer(channel, answered, count, core, core, deadline)? {
                     answered += 1;
                 }
+            }
+            Event::Timer(timer) if timer == give_up => {
+                return Err(format!("after {DEADLINE_SECONDS} s: {answered} of {count} answered"))
             }
             other => return Err(format!("an unexpected event: {other:?}")),
         }
     }
-    let id = events.bindings().bind(wanted);
-    let again = match events.wait_local() {
-        Event::Bound(got, result) if got == id => result.map(|_| ()),
-        Event::Timer(timer) if timer == give_up => return Err(format!("bind {wanted} again: no answer")),
-        other => return Err(format!("bind {wanted} again: an unexpected event {other:?}")),
-    };
-    if again != Err(BindError::Refused) {
-        return Err(format!("bind {wanted} again (one binding, taken): {again:?}, expected Refused"));
-    }
-    events.waitset().cancel(give_up);
     Ok(())
 }
 
-/// The peer `bind-same-core` starts: exports `near-<core>` for one binding, answers
-/// [`ECHOES`] messages on it, and ends (its exit code says how far it got).
+/// Closes the same-core channel of `channels` and waits until its slot is free again.
+fn close_and_wait(
+    events: &mut userland::EventLoop,
+    channels: &mut [Option<BoundChannel<EchoProtocol>>; 1],
+    give_up: TimerId,
+) -> Result<(), String> {
+    let Some(mut channel) = channels[0].take() else { return Err("no channel to close".into()) };
+    let slot = channel.transport().slot();
+    events.bindings().close(channel).map_err(|(e, _)| format!("close: {e}"))?;
+    match events.wait_local() {
+        Event::Closed { slot: closed, by_peer: false } if closed == slot => Ok(()),
+        Event::Timer(timer) if timer == give_up => Err(format!("close slot {slot}: never confirmed")),
+        other => Err(format!("close slot {slot}: an unexpected event {other:?}")),
+    }
+}
+
+/// The peer `bind-same-core` starts: exports `near-<core>` for two bindings, answers every
+/// message on each until the other side closes it, closes its side then, and ends after the
+/// second (0; else an exit code, and a `FAILED` line the system test sees).
 pub fn same_core_peer() -> u64 {
     let core = info(Info::CoreIndex).unwrap_or(u64::MAX);
     let fail = |code: u64, why: String| {
-        userland::println!("selftest peer on core {core}: {why}");
+        userland::println!("selftest peer on core {core}: FAILED {why}");
         code
     };
     let Ok(service) = near_of(core) else { return fail(2, "no service name".into()) };
     let mut events = userland::event_loop(POLICY);
-    if let Err(e) = events.bindings().export(service, Some(1)) {
+    if let Err(e) = events.bindings().export(service, Some(2)) {
         return fail(3, format!("export {service}: {e}"));
     }
     let frequency = info(Info::CounterFrequency).unwrap_or(1).max(1);
     let deadline = userland::counter() + DEADLINE_SECONDS * frequency;
     let give_up = events.waitset().set_timer(deadline);
     let mut channels: [Option<BoundChannel<EchoProtocol>>; 1] = [None];
-    let mut echoed = 0;
-    while echoed < ECHOES {
+    let mut closed = 0;
+    while closed < 2 {
         match events.wait(&mut channels[..]) {
-            Event::Incoming(binding) if binding.is_same_core() => channels[0] = Some(binding.into_channel()),
-            Event::Incoming(binding) => return fail(4, format!("{binding:?} is not a same-core channel")),
+            Event::Incoming(binding) if binding.is_same_core() && channels[0].is_none() => {
+                channels[0] = Some(binding.into_channel())
+            }
+            Event::Incoming(binding) => {
+                return fail(4, format!("{binding:?}: not a same-core channel, or a second at once"))
+            }
             Event::Message(0) => {
                 let Some(server) = channels[0].as_mut() else { continue };
                 let answer = match server.recv().map_err(|e| format!("{e}")).and_then(|m| answer_to(m, core))
@@ -430,15 +517,32 @@ pub fn same_core_peer() -> u64 {
                     Ok(answer) => answer,
                     Err(why) => return fail(5, why),
                 };
+                // Refused: the client closed the binding meanwhile (its last ask is not answered).
                 if let Err(why) = send(server, &answer, deadline) {
-                    return fail(6, why);
+                    if server.transport().refusal().is_none() {
+                        return fail(6, why);
+                    }
                 }
-                echoed += 1;
+            }
+            Event::Closed { slot, by_peer: true } => {
+                let Some(mut server) = channels[0].take() else {
+                    return fail(7, format!("slot {slot} closed, no channel"));
+                };
+                if server.transport().slot() != slot {
+                    return fail(
+                        7,
+                        format!("slot {slot} closed, the channel is at {}", server.transport().slot()),
+                    );
+                }
+                if let Err((e, _)) = events.bindings().close(server) {
+                    return fail(8, format!("close slot {slot}: {e}"));
+                }
+                closed += 1;
             }
             Event::Timer(timer) if timer == give_up => {
-                return fail(7, format!("after {DEADLINE_SECONDS} s: {echoed} of {ECHOES} answered"))
+                return fail(9, format!("after {DEADLINE_SECONDS} s: {closed} of 2 bindings closed"))
             }
-            other => return fail(8, format!("an unexpected event: {other:?}")),
+            other => return fail(10, format!("an unexpected event: {other:?}")),
         }
     }
     0
