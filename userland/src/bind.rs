@@ -44,7 +44,7 @@ use crate::Error;
 pub enum BindError {
     /// No program on any other online core (or on the core named) offers the service.
     UnknownService,
-    /// The core named is not online (or is this core: bound channels join two cores).
+    /// The core named is not online.
     CoreOffline,
     /// The service takes no binding now (its program took as many as it exports), or the
     /// channel's Frame could not be handed over.

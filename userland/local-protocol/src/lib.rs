@@ -166,7 +166,7 @@ pub const SERVICE_HOTPLUG: Service = service("hotplug");
 pub enum BindStatus {
     /// No program offers the service (on the core named, or on any online core).
     NoService = 1,
-    /// The core named is not online (or is this core, or no core).
+    /// The core named is not online (or no core).
     NoCore = 2,
     /// The asking program has no channel RAM left (or none).
     NoMemory = 3,
