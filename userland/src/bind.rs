@@ -26,6 +26,11 @@
 //! an Endpoint). Programs keep the same `BoundChannel<I>`; the event loop watches a URPC
 //! channel's ring and asks the kernel for a kernel channel's lines (their sends wake the
 //! dispatcher).
+//!
+//! **Closing.** A same-core binding closes ([`Binder::close`]): the monitor revokes both
+//! Endpoints and both sides hear of it ([`BindEvent::Closed`]); the slot is reused only once
+//! the lines still queued for its badge are dropped. A channel to another core cannot be
+//! closed yet (its Frame is mapped in both programs).
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
