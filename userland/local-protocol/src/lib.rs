@@ -14,7 +14,8 @@
 //! layout: a command with a 16-byte program name and its placement does not fit two words.
 //! The monitor looks at those first and decodes everything else with [`ToMonitor`].
 //!
-//! Tags: 1-22 and 64-65 the first protocol (numbers kept), 66-79 the runtime's bindings,
+//! Tags: 1-22 and 64-65 the first protocol (numbers kept), 23-26 starting programs and closing
+//! same-core bindings, 66-79 the runtime's bindings,
 //! 80-95 reserved for the same-core line transport, 105-110 the shell's, 120-122 the wait
 //! comparison's.
 #![no_std]
