@@ -33,8 +33,7 @@ pub enum Event {
     /// The monitor's message, other than a binding's.
     Monitor(ToProgram),
     /// A same-core message that is not the monitor protocol's: from another dispatcher (its
-    /// Endpoint's badge `sender`), or words the protocol does not decode (the shell's and
-    /// console driver's own messages).
+    /// Endpoint's badge `sender`), or words the protocol does not decode.
     Local {
         /// The badge of the Endpoint it came through (0: the monitor's).
         sender: u64,
