@@ -243,12 +243,14 @@ impl Monitor {
         }
         if let Some(command) = assembled.command {
             self.shell.interrupted = false;
-            self.shell.running = true;
+            // Commands nest when the shell sends one while another runs (its waits take
+            // messages): the outer one still runs after the inner one ends.
+            let outer = core::mem::replace(&mut self.shell.running, true);
             match command {
                 Command::Ask(request) => self.run_request(request),
                 Command::Spawn(name, placement) => self.run_spawn(name, placement),
             }
-            self.shell.running = false;
+            self.shell.running = outer;
         }
         if last {
             self.tell_shell_done();

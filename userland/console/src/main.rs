@@ -135,7 +135,7 @@ fn run() -> u64 {
                     "console: {} receive interrupts, {} bytes received{shared}",
                     counts.interrupts, counts.bytes
                 );
-                if let Err(e) = events.tell_monitor(&StatsDone {}) {
+                if let Err(e) = shell::send_in_turn(local::words(&StatsDone {})) {
                     println!("console: the monitor did not take StatsDone ({e:?})");
                 }
             }
