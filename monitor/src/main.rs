@@ -459,13 +459,12 @@ impl Monitor {
     }
 
     fn on_local(&mut self, sender: u64, words: [u64; 3]) {
-        if self.on_shell_local(sender, words) {
-            return;
-        }
         let message = match local::decode::<ToMonitor>(words) {
             Ok(message) => message,
             Err(e) => {
-                println!("monitor {}: dispatcher {sender} sent no message ({e}): {words:x?}", self.core);
+                if !self.on_shell_malformed(sender, e) {
+                    println!("monitor {}: dispatcher {sender} sent no message ({e}): {words:x?}", self.core);
+                }
                 return;
             }
         };
@@ -514,6 +513,12 @@ impl Monitor {
                 self.report_outcome((core, failed.peer), Err(failed.failure))
             }
             ToMonitor::FailedEchoing(failed) => self.report_outcome((failed.peer, core), Err(failed.failure)),
+            ToMonitor::Input(_)
+            | ToMonitor::Ask(_)
+            | ToMonitor::Interrupt(_)
+            | ToMonitor::StatsDone(_)
+            | ToMonitor::SpawnOn(_)
+            | ToMonitor::SpawnName(_) => self.on_shell_local(sender, message),
         }
     }
 

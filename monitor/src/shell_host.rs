@@ -2,16 +2,20 @@
 //! command line, `scripts/run shell`): it spawns the console driver (`console`), started with
 //! the console UART's description from the device tree (`console::choose::Uart`: which driver,
 //! where), gives it the UART's IRQ and device Frame capabilities the kernel made for it, and
-//! spawns the shell (`shell`). The driver's bytes come here and go on to the shell; the shell's commands come
-//! here, are answered on the console (whole lines: the kernel's per-core console rings keep
-//! them from interleaving with other cores' lines) and end with `DONE` to the shell. `halt`
-//! powers the machine off. The commands' text comes from `monitor::shell_answers`.
+//! spawns the shell (`shell`). The words between them are the typed same-core messages of
+//! `local_protocol::shell`, decoded once with the rest of `ToMonitor` (`Monitor::on_local`),
+//! a malformed one refused by name. The driver's bytes (`Input`) come here and go on to the
+//! shell; the shell's commands (`Ask`, or a spawn's `SpawnOn` and `SpawnName`, paired by
+//! `local_protocol::shell::Assembler`, a half-sent spawn refused) are answered on the console
+//! (whole lines: the kernel's per-core console rings keep them from interleaving with other
+//! cores' lines) and end with `Done` to the shell. `halt` powers the machine off. The
+//! commands' text comes from `monitor::shell_answers`.
 //!
 //! Commands about other cores go to their monitors as [`ShellAsk`] messages; each asked
 //! monitor prints its part itself and answers [`ShellDone`], and the host asks the next core
 //! only then, so the parts come out in core order. `ping a b` is timed by core `a`'s monitor
 //! ([`ShellPing`] / [`ShellPong`] over the monitor channel to `b`). Every wait is bounded and
-//! Ctrl-C (`tags::INTERRUPT`) ends it early.
+//! Ctrl-C (`Interrupt`) ends it early.
 //!
 //! The programs a monitor launches for the shell live in a CNode of their own (root slot
 //! [`LAUNCH_CNODE`]), four slots each: RAM, Dispatcher, Endpoint to the program, and one spare.
@@ -20,12 +24,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use console::choose::Uart;
-use local_protocol::SERVICE_LATENCY;
+use local_protocol::shell::{self as words, Assembler, Command, Part, Placement, ProgramName, Request};
+use local_protocol::{ToMonitor, SERVICE_LATENCY};
 use monitor::messages::{shell_op, MonitorMessage, ShellAsk, ShellDone, ShellPing, ShellPong};
 use monitor::shell_answers;
 use monitor::stats::{percentile, ticks_to_ns};
-use shell::command::{self, Command, Placement};
-use shell::tags;
+use urpc::message::DecodeError;
 use userland::{cap_type, println, SLOT_CONSOLE_DEVICE, SLOT_CONSOLE_IRQ, SLOT_MONITOR, SLOT_SELF};
 
 use crate::Monitor;
@@ -78,6 +82,11 @@ pub(crate) struct ShellHost {
     interrupted: bool,
     /// The console driver printed its counts.
     stats_done: bool,
+    /// Pairs a spawn's two messages (host only).
+    assembler: Assembler,
+    /// A command of the shell's runs (host only): a message from the shell meanwhile is no
+    /// command's last, so nothing malformed then is answered `Done`.
+    running: bool,
 }
 
 impl ShellHost {
@@ -197,40 +206,80 @@ impl Monitor {
         Ok(launched)
     }
 
-    /// A same-core message with one of the shell's tags; false if it is none of theirs.
-    pub(crate) fn on_shell_local(&mut self, sender: u64, words: [u64; 3]) -> bool {
+    /// A same-core message of the console driver's or the shell's (`local_protocol::shell`).
+    pub(crate) fn on_shell_local(&mut self, sender: u64, message: ToMonitor) {
         let (console, shell) = (self.shell.console, self.shell.shell);
-        if shell.is_none() {
-            return false;
-        }
-        match (words[0] & 0xff) as u8 {
-            tags::INPUT if Some(sender) == console => {
+        let from_console = console == Some(sender) && shell.is_some();
+        let from_shell = shell == Some(sender);
+        match message {
+            ToMonitor::Input(input) if from_console => {
                 if let Some(shell) = shell {
-                    if let Err(e) = self.send_to_program(shell, words) {
+                    if let Err(e) = self.tell_program(shell, &input) {
                         // The shell's inbox is full (it takes its messages whenever it runs,
                         // so only a flood of input does this): say so, never silently.
                         println!("monitor {}: console input lost: the shell takes none ({e:?})", self.core);
                     }
                 }
             }
-            tags::COMMAND if Some(sender) == shell => {
-                self.shell.interrupted = false;
-                match command::decode(words) {
-                    Some(command) => self.run_command(command),
-                    None => println!("error: the monitor got a malformed command"),
-                }
-                if let Some(shell) = shell {
-                    let _ = self.send_to_program(shell, [u64::from(tags::DONE), 0, 0]);
-                }
+            ToMonitor::StatsDone(_) if from_console => self.shell.stats_done = true,
+            ToMonitor::Ask(ask) if from_shell => self.on_shell_part(Part::Ask(ask.request)),
+            ToMonitor::SpawnOn(on) if from_shell => self.on_shell_part(Part::SpawnOn(on.placement)),
+            ToMonitor::SpawnName(spawn) if from_shell => self.on_shell_part(Part::SpawnName(spawn.name)),
+            ToMonitor::Interrupt(_) if from_shell => {
+                self.on_shell_part(Part::Other);
+                self.shell.interrupted = true;
             }
-            tags::INTERRUPT if Some(sender) == shell => self.shell.interrupted = true,
-            tags::STATS_DONE if Some(sender) == console => self.shell.stats_done = true,
-            tags::INPUT | tags::COMMAND | tags::INTERRUPT | tags::DONE | tags::STATS | tags::STATS_DONE => {
-                println!("monitor {}: shell message from dispatcher {sender} ignored", self.core);
-            }
-            _ => return false,
+            _ => println!("monitor {}: shell message from dispatcher {sender} ignored", self.core),
+        }
+    }
+
+    /// Words from `sender` that decode as no message, refused (`e` names why); false if the
+    /// sender is not the shell. Whatever the shell meant, it is not a spawn's missing name;
+    /// unless a command runs, it may have been a command's last message, so `Done` answers it
+    /// and the shell does not wait for ever.
+    pub(crate) fn on_shell_malformed(&mut self, sender: u64, e: DecodeError) -> bool {
+        if self.shell.shell != Some(sender) {
+            return false;
+        }
+        self.on_shell_part(Part::Other);
+        println!("error: the monitor refused the shell's message: {e}");
+        if !self.shell.running {
+            self.tell_shell_done();
         }
         true
+    }
+
+    /// One of the shell's messages about commands: runs the command it completes, and answers
+    /// `Done` to a command's last message (an `Ask`, a `SpawnName`) whether it ran or not.
+    fn on_shell_part(&mut self, part: Part) {
+        let last = matches!(part, Part::Ask(_) | Part::SpawnName(_));
+        let assembled = self.shell.assembler.take(part);
+        if let Some(half) = assembled.refused {
+            println!("error: {half}");
+        }
+        if let Some(command) = assembled.command {
+            self.shell.interrupted = false;
+            // Commands nest when the shell sends one while another runs (its waits take
+            // messages): the outer one still runs after the inner one ends.
+            let outer = core::mem::replace(&mut self.shell.running, true);
+            match command {
+                Command::Ask(request) => self.run_request(request),
+                Command::Spawn(name, placement) => self.run_spawn(name, placement),
+            }
+            self.shell.running = outer;
+        }
+        if last {
+            self.tell_shell_done();
+        }
+    }
+
+    /// Tells the shell its command's output is printed.
+    fn tell_shell_done(&mut self) {
+        if let Some(shell) = self.shell.shell {
+            if let Err(e) = self.tell_program(shell, &words::Done {}) {
+                println!("monitor {}: the shell takes no Done ({e:?})", self.core);
+            }
+        }
     }
 
     /// A monitor message of the shell's.
@@ -305,11 +354,11 @@ impl Monitor {
                 true
             }
             shell_op::SPAWN => {
-                let mut name = [0u8; 16];
-                name[..8].copy_from_slice(&a.to_le_bytes());
-                name[8..].copy_from_slice(&b.to_le_bytes());
-                let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-                let name = core::str::from_utf8(&name[..end]).unwrap_or("");
+                let Some(name) = ProgramName::from_words([a, b]) else {
+                    println!("error: spawn on core {}: the program's name is no name", self.core);
+                    return 1;
+                };
+                let name = name.as_str();
                 let mut host = core::mem::take(&mut self.shell);
                 let result = self.launch(&mut host, name, 0);
                 self.shell = host;
@@ -349,24 +398,35 @@ impl Monitor {
         u32::from(!ok)
     }
 
-    /// Runs one command and prints its answer.
-    fn run_command(&mut self, command: Command) {
-        let lines = match (command, self.skb.as_ref()) {
-            (Command::Cores, Some(skb)) => {
+    /// `spawn <name> <placement>`: the core's monitor launches it and says so.
+    fn run_spawn(&mut self, name: ProgramName, placement: Placement) {
+        match self.placement_core(placement) {
+            Ok(core) => {
+                let [a, b] = name.words();
+                self.ask(core, shell_op::SPAWN, a, b, ASK_SECONDS);
+            }
+            Err(e) => println!("{e}"),
+        }
+    }
+
+    /// Runs one command (every one but `spawn`) and prints its answer.
+    fn run_request(&mut self, request: Request) {
+        let lines = match (request, self.skb.as_ref()) {
+            (Request::Cores, Some(skb)) => {
                 let live = self.membership.as_ref().map_or(self.online, |m| m.live());
                 shell_answers::cores(skb, live)
             }
-            (Command::SkbFacts, Some(skb)) => shell_answers::facts(skb),
-            (Command::SkbClass(class), Some(skb)) => shell_answers::class(skb, class),
-            (Command::SkbTree(root), Some(skb)) => shell_answers::tree(skb, root),
-            (Command::SkbLatency(a, b), Some(skb)) => shell_answers::latency(skb, a, b),
-            (Command::Cores | Command::SkbFacts | Command::SkbClass(_), None)
-            | (Command::SkbTree(_) | Command::SkbLatency(..), None) => {
+            (Request::SkbFacts, Some(skb)) => shell_answers::facts(skb),
+            (Request::SkbClass(class), Some(skb)) => shell_answers::class(skb, class),
+            (Request::SkbTree(root), Some(skb)) => shell_answers::tree(skb, root),
+            (Request::SkbLatency(a, b), Some(skb)) => shell_answers::latency(skb, a, b),
+            (Request::Cores | Request::SkbFacts | Request::SkbClass(_), None)
+            | (Request::SkbTree(_) | Request::SkbLatency(..), None) => {
                 alloc::vec![String::from("error: this monitor has no SKB replica")]
             }
-            (Command::Halt, _) => {
+            (Request::Halt, _) => {
                 if let Some(console) = self.shell.console {
-                    if self.send_to_program(console, [u64::from(tags::STATS), 0, 0]).is_ok() {
+                    if self.tell_program(console, &words::Stats {}).is_ok() {
                         self.wait_for(STATS_SECONDS, |m| m.shell.stats_done);
                     }
                 }
@@ -375,7 +435,7 @@ impl Monitor {
                 // No PSCI (a Raspberry Pi on the stock firmware's spin tables): nothing can.
                 alloc::vec![String::from("halt: nothing powers this machine off (no PSCI); it stays on")]
             }
-            (Command::Ps, _) => {
+            (Request::Ps, _) => {
                 println!("id     core  program    state");
                 for core in self.live_cores() {
                     if !self.ask(core, shell_op::PS, 0, 0, ASK_SECONDS) && self.shell.interrupted {
@@ -384,19 +444,7 @@ impl Monitor {
                 }
                 Vec::new()
             }
-            (Command::Spawn(name, placement), _) => {
-                let bytes = name.0;
-                let a = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
-                let b = u64::from_le_bytes(bytes[8..].try_into().unwrap_or([0; 8]));
-                match self.placement_core(placement) {
-                    Ok(core) => {
-                        self.ask(core, shell_op::SPAWN, a, b, ASK_SECONDS);
-                        Vec::new()
-                    }
-                    Err(e) => alloc::vec![e],
-                }
-            }
-            (Command::Kill(core, dispatcher), _) => {
+            (Request::Kill(core, dispatcher), _) => {
                 if self.live_cores().contains(&u64::from(core)) {
                     self.ask(core.into(), shell_op::KILL, dispatcher.into(), 0, ASK_SECONDS);
                     Vec::new()
@@ -404,7 +452,7 @@ impl Monitor {
                     alloc::vec![alloc::format!("error: core {core} is not online")]
                 }
             }
-            (Command::Ping(a, b, count), _) => {
+            (Request::Ping(a, b, count), _) => {
                 let live = self.live_cores();
                 if a == b {
                     alloc::vec![String::from("error: ping needs two different cores")]
@@ -416,7 +464,7 @@ impl Monitor {
                     Vec::new()
                 }
             }
-            (Command::Channels, _) => {
+            (Request::Channels, _) => {
                 for core in self.live_cores() {
                     if !self.ask(core, shell_op::CHANNELS, 0, 0, ASK_SECONDS) && self.shell.interrupted {
                         break;
@@ -424,7 +472,7 @@ impl Monitor {
                 }
                 Vec::new()
             }
-            (Command::BenchLatency(pairs), _) => {
+            (Request::BenchLatency(pairs), _) => {
                 let ready = self
                     .live_cores()
                     .into_iter()
@@ -436,7 +484,7 @@ impl Monitor {
                     alloc::vec![String::from("error: no latency program on every core: no benchmark")]
                 }
             }
-            (Command::Hotplug(on, core), _) => {
+            (Request::Hotplug(on, core), _) => {
                 let what = if on { "on" } else { "off" };
                 match self.hotplug_step(core.into(), on) {
                     Some(0) if on => alloc::vec![alloc::format!("on {core}: core {core} up and rejoined")],
@@ -448,7 +496,6 @@ impl Monitor {
                     None => alloc::vec![alloc::format!("error: {what} {core}: no outcome in time")],
                 }
             }
-            (Command::Help, _) => Vec::new(),
         };
         for line in lines {
             println!("{line}");

@@ -45,8 +45,7 @@ pub enum Event {
     /// The monitor's message, other than a binding's.
     Monitor(ToProgram),
     /// A same-core message that is not the monitor protocol's: from another dispatcher (its
-    /// Endpoint's badge `sender`), or words the protocol does not decode (the shell's and
-    /// console driver's own messages).
+    /// Endpoint's badge `sender`), or words the protocol does not decode.
     Local {
         /// The badge of the Endpoint it came through (0: the monitor's).
         sender: u64,
@@ -125,6 +124,22 @@ impl<K: Kernel, W: WatchLine, L: MonitorLink> EventLoop<K, W, L> {
     pub fn wait_local(&mut self) -> Event {
         let mut none: [Receiver<'static>; 0] = [];
         self.wait(&mut none[..])
+    }
+
+    /// Waits as [`Self::wait_local`], but a wake-up that brings the runtime nothing ends the
+    /// wait too: `None`. The kernel wakes a dispatcher that way for an interrupt it claimed
+    /// (`irq_claim`), which [`Self::wait`] cannot tell from a stray wake-up and waits on past;
+    /// a driver looks at its device after every return.
+    pub fn wait_local_or_woken(&mut self) -> Option<Event> {
+        if let Some(event) = self.take_local() {
+            return Some(event);
+        }
+        let mut none: [Receiver<'static>; 0] = [];
+        match self.waitset.wait(&mut none[..]) {
+            waitset::Event::Timer(timer) => Some(Event::Timer(timer)),
+            // A message that came with the wake-up is the event; the device is looked at anyway.
+            waitset::Event::Woken | waitset::Event::Message(_) => self.take_local(),
+        }
     }
 
     /// The next event that came by same-core message, if any.
@@ -294,5 +309,35 @@ mod tests {
         assert!(matches!(event, Event::Message(1)), "the line sent during the sleep: {event:?}");
         assert_eq!(channels[1].as_mut().unwrap().recv(), Ok(Test::Hello(Hello { n: 2 })));
         assert_eq!(events.waitset().counts().sleeps, 1);
+    }
+
+    #[test]
+    fn a_wake_up_with_nothing_for_the_runtime_ends_only_wait_local_or_woken() {
+        let system = FakeSystem::default();
+        let sleeps = Cell::new(0);
+        // The first sleep of each pair is an interrupt's wake-up (nothing queued), the second
+        // brings the monitor's message.
+        let on_sleep = || {
+            sleeps.set(sleeps.get() + 1);
+            if sleeps.get() % 2 == 0 {
+                system.inbox.borrow_mut().push_back((0, local::words(&local::SelftestGo {})));
+            }
+        };
+        let kernel = FakeKernel { now: Cell::new(0), on_sleep: &on_sleep };
+        let mut events = EventLoop::new(&kernel, NoWatch, POLICY, &system, SPACE);
+        assert!(events.wait_local_or_woken().is_none(), "the interrupt's wake-up is reported");
+        assert_eq!(sleeps.get(), 1);
+        assert!(matches!(events.wait_local_or_woken(), Some(Event::Monitor(ToProgram::SelftestGo(_)))));
+        assert_eq!(sleeps.get(), 2);
+        // `wait_local` sleeps on past the bare wake-up to the message.
+        assert!(matches!(events.wait_local(), Event::Monitor(ToProgram::SelftestGo(_))));
+        assert_eq!(sleeps.get(), 4);
+        // A message already queued comes first, without a sleep; a timer still ends the wait.
+        system.inbox.borrow_mut().push_back((0, local::words(&local::SelftestGo {})));
+        assert!(events.wait_local_or_woken().is_some());
+        assert_eq!(sleeps.get(), 4);
+        let timer = events.waitset().set_timer(1 << 40);
+        sleeps.set(1); // the next sleep queues the message: the timer is due first
+        assert!(matches!(events.wait_local_or_woken(), Some(Event::Timer(t)) if t == timer));
     }
 }

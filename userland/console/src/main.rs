@@ -7,11 +7,16 @@
 //! (PL011, BCM2835 mini-UART, DesignWare APB UART: one `console::hil::ReceiveUart`), maps the
 //! registers, turns on the UART's receive interrupts, claims the interrupt (the kernel routes
 //! it to this core and masks it each time it fires, until the driver acknowledges) and then,
-//! each time it is woken, moves the received bytes to its monitor (`shell::tags::INPUT`, 16
-//! bytes a message), which hands them to the shell. The monitor can ask it for its counts
-//! (`shell::tags::STATS`: how many times the interrupt fired and how many bytes came). The
-//! kernel keeps transmitting through the same registers: the drivers touch only the receive
-//! side.
+//! each time it is woken, moves the received bytes to its monitor (`Input` messages of
+//! `local_protocol::shell`, 15 bytes each), which hands them to the shell. The monitor can ask
+//! it for its counts (`Stats`: how many times the interrupt fired and how many bytes came).
+//! The kernel keeps transmitting through the same registers: the drivers touch only the
+//! receive side.
+//!
+//! It waits in the runtime's event loop (`EventLoop::wait_local_or_woken`): the interrupt
+//! wakes the dispatcher with nothing queued, which that wait reports (`None`), and the
+//! monitor's messages come decoded. The UART is serviced after every return, whatever ended
+//! the wait, so a wake-up that brought both a message and the interrupt loses neither.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
@@ -22,9 +27,12 @@ use alloc::string::String;
 
 use console::choose::Uart;
 use console::hil::ReceiveUart;
-use shell::input::{self, BYTES_PER_MESSAGE};
-use shell::{tags, DRIVER_DEVICE_SLOT, DRIVER_IRQ_SLOT};
+use local_protocol::shell::{Input, Keys, Stats, StatsDone, KEYS_PER_MESSAGE};
+use local_protocol::{self as local, ToProgram};
+use shell::{DRIVER_DEVICE_SLOT, DRIVER_IRQ_SLOT};
+use urpc::WaitPolicy;
 use userland::device::DevicePage;
+use userland::events::Event;
 use userland::{println, Error};
 
 /// Entry of this program's own level-3 VNode where the registers are mapped.
@@ -50,19 +58,25 @@ fn wait_for_capability(slot: u32) -> Result<(), Error> {
     result
 }
 
-/// Sends the bytes received so far to the monitor.
+/// Sends the bytes received so far to the monitor (none: nothing to send).
 fn hand_over(bytes: &[u8]) {
-    if bytes.is_empty() {
-        return;
+    let Some(keys) = Keys::first_of(bytes) else { return };
+    if let Err(e) = shell::send_in_turn(local::words(&Input { keys })) {
+        println!("console: input dropped: the monitor takes none ({e:?})");
     }
-    // A full monitor inbox: wait for it to take some (it runs on this core).
-    for _ in 0..CAPABILITY_TRIES {
-        match userland::send_to_monitor(input::pack(tags::INPUT, bytes)) {
-            Err(Error::WouldBlock) => userland::yield_now(),
-            _ => return,
-        }
-    }
-    println!("console: input dropped: the monitor takes none");
+}
+
+/// How the driver waits: it has no channel to poll, so it sleeps in the kernel at once until
+/// the interrupt or a message of the monitor's wakes it.
+const WAITING: WaitPolicy = WaitPolicy { polls: 1, watches: 0 };
+
+/// Receive counts, for `Stats`.
+#[derive(Default)]
+struct Counts {
+    interrupts: u64,
+    bytes: u64,
+    /// Interrupts the UART did not raise (a line shared with other devices of its block).
+    others: u64,
 }
 
 /// The driver for the console UART its monitor named in the start argument (from the device
@@ -101,52 +115,65 @@ fn run() -> u64 {
         return 1;
     }
     println!("console: driving the {}'s receive side at EL0 (IRQ capability claimed)", uart.name());
-    let (mut interrupts, mut bytes, mut others) = (0u64, 0u64, 0u64);
+    let mut counts = Counts::default();
+    let mut events = userland::event_loop(WAITING);
     loop {
-        while let Ok((_, words)) = userland::recv_local() {
-            if words[0] & 0xff == u64::from(tags::STATS) {
-                let shared = if others > 0 {
-                    alloc::format!(", {others} of them not the UART's")
+        if let Err(e) = receive(uart.as_mut(), &mut counts) {
+            println!("console: acknowledging the interrupt failed: {e:?}");
+            return 1;
+        }
+        match events.wait_local_or_woken() {
+            // The interrupt (or a stray wake-up): the UART is looked at above.
+            None => {}
+            Some(Event::Monitor(ToProgram::Stats(Stats {}))) => {
+                let shared = if counts.others > 0 {
+                    alloc::format!(", {} of them not the UART's", counts.others)
                 } else {
                     String::new()
                 };
-                println!("console: {interrupts} receive interrupts, {bytes} bytes received{shared}");
-                let _ = userland::send_to_monitor([u64::from(tags::STATS_DONE), 0, 0]);
+                println!(
+                    "console: {} receive interrupts, {} bytes received{shared}",
+                    counts.interrupts, counts.bytes
+                );
+                if let Err(e) = shell::send_in_turn(local::words(&StatsDone {})) {
+                    println!("console: the monitor did not take StatsDone ({e:?})");
+                }
             }
+            Some(Event::Local { sender, words }) => {
+                println!("console: words from dispatcher {sender} ignored (no message): {words:x?}")
+            }
+            Some(other) => println!("console: not for the console driver: {other:?}"),
         }
-        // Service the UART first (clearing what the data reads do not), then empty the FIFO:
-        // a byte arriving after the last read raises the interrupt again, so no byte is left
-        // without one. A shared line may have been raised by another device of the block.
-        let mut moved = 0;
-        let mut batch = [0u8; BYTES_PER_MESSAGE];
-        let mut len = 0;
-        let raised = uart.service().unwrap_or(true);
-        while moved < BYTES_PER_WAKEUP {
-            let Ok(Some(byte)) = uart.read_byte() else { break };
-            batch[len] = byte;
-            len += 1;
-            moved += 1;
-            bytes += 1;
-            if len == BYTES_PER_MESSAGE {
-                hand_over(&batch[..len]);
-                len = 0;
-            }
-        }
-        hand_over(&batch[..len]);
-        // Unmask the interrupt at the controller: still asserted (bytes left), it fires again
-        // at once and the wait below returns.
-        match userland::irq_ack(DRIVER_IRQ_SLOT) {
-            Ok(fired) => {
-                interrupts += u64::from(fired);
-                others += u64::from(fired && !raised);
-            }
-            Err(e) => {
-                println!("console: acknowledging the interrupt failed: {e:?}");
-                return 1;
-            }
-        }
-        userland::wait(0);
     }
+}
+
+/// Moves what the UART received to the monitor and acknowledges the interrupt. The UART is
+/// serviced first (clearing what the data reads do not), then its FIFO emptied: a byte
+/// arriving after the last read raises the interrupt again, so no byte is left without one. A
+/// shared line may have been raised by another device of the block.
+fn receive(uart: &mut dyn ReceiveUart, counts: &mut Counts) -> Result<(), Error> {
+    let mut moved = 0;
+    let mut batch = [0u8; KEYS_PER_MESSAGE];
+    let mut len = 0;
+    let raised = uart.service().unwrap_or(true);
+    while moved < BYTES_PER_WAKEUP {
+        let Ok(Some(byte)) = uart.read_byte() else { break };
+        batch[len] = byte;
+        len += 1;
+        moved += 1;
+        counts.bytes += 1;
+        if len == KEYS_PER_MESSAGE {
+            hand_over(&batch[..len]);
+            len = 0;
+        }
+    }
+    hand_over(&batch[..len]);
+    // Unmask the interrupt at the controller: still asserted (bytes left), it fires again at
+    // once and the next wait returns.
+    let fired = userland::irq_ack(DRIVER_IRQ_SLOT)?;
+    counts.interrupts += u64::from(fired);
+    counts.others += u64::from(fired && !raised);
+    Ok(())
 }
 
 userland::entry!(run);

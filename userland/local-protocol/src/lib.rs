@@ -10,21 +10,21 @@
 //! directions are two interfaces, [`ToMonitor`] and [`ToProgram`]: a message of the other
 //! direction is an unknown tag to each decoder.
 //!
-//! The shell's and console driver's messages (`shell::tags`, tags 105-110) keep their own
-//! layout: a command with a 16-byte program name and its placement does not fit two words.
-//! The monitor looks at those first and decodes everything else with [`ToMonitor`].
+//! The serial console's messages (the console driver's typed bytes, the shell's commands and
+//! their answers) are in [`shell`]; a `spawn`, whose 16-byte program name fills both field
+//! words, travels as two messages the monitor pairs ([`shell::Assembler`]).
 //!
 //! Tags: 1-22 and 64-65 the first protocol (numbers kept), 23-26 starting programs and closing
-//! same-core bindings, 66-79 the runtime's bindings,
-//! 80-95 reserved for the same-core line transport, 105-110 the shell's, 120-122 the wait
-//! comparison's.
+//! same-core bindings, 66-79 the runtime's bindings, 80-95 reserved for the same-core line
+//! transport, 105-112 the console's and the shell's ([`shell`]; up to 119 kept for them),
+//! 120-122 the wait comparison's.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod bench;
 
 use urpc::interface::{Field, FieldSink, FieldSource, Variant};
-use urpc::message::{Body, DecodeError};
+use urpc::message::DecodeError;
 use urpc::Payload;
 
 pub use bench::Failure;
@@ -57,6 +57,8 @@ macro_rules! local_messages {
         )*
     };
 }
+
+pub mod shell;
 
 /// The three words that carry `message`.
 pub fn words<M: Variant>(message: &M) -> [u64; 3] {
@@ -603,6 +605,18 @@ urpc::declare_interface! {
         SameCoreResult(SameCoreResult),
         /// See [`SameCoreFailed`].
         SameCoreFailed(SameCoreFailed),
+        /// See [`shell::Input`] (from the console driver).
+        Input(shell::Input),
+        /// See [`shell::Ask`].
+        Ask(shell::Ask),
+        /// See [`shell::Interrupt`].
+        Interrupt(shell::Interrupt),
+        /// See [`shell::StatsDone`].
+        StatsDone(shell::StatsDone),
+        /// See [`shell::SpawnOn`].
+        SpawnOn(shell::SpawnOn),
+        /// See [`shell::SpawnName`].
+        SpawnName(shell::SpawnName),
     }
 }
 
@@ -643,12 +657,13 @@ urpc::declare_interface! {
         MeasureWaiting(MeasureWaiting),
         /// See [`SameCoreGo`].
         SameCoreGo(SameCoreGo),
+        /// See [`shell::Input`] (to the shell).
+        Input(shell::Input),
+        /// See [`shell::Done`].
+        Done(shell::Done),
+        /// See [`shell::Stats`].
+        Stats(shell::Stats),
     }
-}
-
-/// The body two data words make (for decoders that take a body, such as the shell's).
-pub fn body_of(words: [u64; 3]) -> Body {
-    urpc::message::body(&Payload::from_words([words[0], words[1], words[2], 0, 0, 0, 0]))
 }
 
 #[cfg(test)]
@@ -723,7 +738,7 @@ mod tests {
         // A message of the other direction is no message here.
         assert_eq!(decode::<ToMonitor>(words(&SelftestGo {})), Err(DecodeError::UnknownTag(8)));
         assert_eq!(decode::<ToProgram>(words(&Ready { peer: 1 })), Err(DecodeError::UnknownTag(4)));
-        // The shell's layout (a byte count above the tag) is not this one.
+        // A tag is the first word's low two bytes: a byte count above one is no tag.
         assert_eq!(decode::<ToMonitor>([105 | 3 << 8, 0, 0]), Err(DecodeError::UnknownTag(105 | 3 << 8)));
         assert_eq!(decode::<ToMonitor>([4 | 1 << 16, 7, 0]), Err(DecodeError::ReservedNotZero));
         assert_eq!(decode::<ToMonitor>([4, 7, 1]), Err(DecodeError::TrailingBytes));

@@ -1,7 +1,8 @@
 //! The shell of the serial console, as far as it runs anywhere: line editing with history
-//! ([`editor`]), command parsing and the three-word form commands travel in to the monitor
-//! ([`command`]), and the input words the console driver sends ([`input`]). Host-tested; the
-//! EL0 program (`src/main.rs`) feeds it the bytes the console driver received.
+//! ([`editor`]) and command parsing ([`command`]) into the commands the monitor runs. The
+//! words between the console driver, the shell and the monitor are typed same-core messages
+//! (`local_protocol::shell`). Host-tested; the EL0 program (`src/main.rs`) feeds it the bytes
+//! the console driver received.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -9,31 +10,30 @@ extern crate alloc;
 
 pub mod command;
 pub mod editor;
-pub mod input;
 
 /// The prompt.
 pub const PROMPT: &str = "mk> ";
-
-/// The low byte of the first word of the same-core messages of the shell and console driver
-/// (a range of its own, 105-119, so merging other same-core tags cannot collide).
-pub mod tags {
-    /// Console driver to monitor, monitor to shell: typed bytes ([`crate::input`]).
-    pub const INPUT: u8 = 105;
-    /// Shell to monitor: a command ([`crate::command::encode`]).
-    pub const COMMAND: u8 = 106;
-    /// Monitor to shell: the command's output is printed; the next may go.
-    pub const DONE: u8 = 107;
-    /// Shell to monitor: Ctrl-C while a command runs.
-    pub const INTERRUPT: u8 = 108;
-    /// Monitor to console driver: print how many receive interrupts and bytes it took
-    /// (before `halt` powers off), then answer [`STATS_DONE`].
-    pub const STATS: u8 = 109;
-    /// Console driver to monitor: the statistics line is printed.
-    pub const STATS_DONE: u8 = 110;
-}
 
 /// Where the console driver finds what its monitor gives it: the IRQ capability, then the
 /// device Frame capability of the UART's registers (the first free slots of its space).
 pub const DRIVER_IRQ_SLOT: u32 = userland::SLOT_FIRST_FREE;
 /// See [`DRIVER_IRQ_SLOT`].
 pub const DRIVER_DEVICE_SLOT: u32 = userland::SLOT_FIRST_FREE + 1;
+
+/// How often [`send_in_turn`] tries a full monitor inbox, yielding in between.
+pub const FULL_INBOX_TRIES: u32 = 1000;
+
+/// Sends `words` to this program's monitor, waiting while its inbox is full: the monitor runs
+/// on this core and empties it whenever it runs, so yielding lets it. `WouldBlock` after
+/// [`FULL_INBOX_TRIES`] tries (a monitor that takes nothing); any other refusal at once.
+pub fn send_in_turn(words: [u64; 3]) -> Result<(), userland::Error> {
+    let mut result = userland::send_to_monitor(words);
+    for _ in 1..FULL_INBOX_TRIES {
+        if result != Err(userland::Error::WouldBlock) {
+            break;
+        }
+        userland::yield_now();
+        result = userland::send_to_monitor(words);
+    }
+    result
+}

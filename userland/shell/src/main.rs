@@ -1,10 +1,11 @@
 //! `shell`: the serial console's shell, an ordinary EL0 program its monitor spawns on the boot
-//! core. The console driver's bytes reach it through the monitor (`tags::INPUT`); it edits the
-//! line ([`shell::editor`]), runs `help` and refuses what it cannot parse itself, and hands
-//! every other command to its monitor (`tags::COMMAND`), which prints the answer and says
-//! `tags::DONE`. Lines typed while a command runs wait their turn; Ctrl-C asks the monitor to
-//! interrupt the command running when its turn comes (`tags::INTERRUPT`): typed ahead, right
-//! after a line, it interrupts that line's command.
+//! core. The console driver's bytes reach it through the monitor (`Input`); it edits the line
+//! ([`shell::editor`]), runs `help` and refuses what it cannot parse itself, and hands every
+//! other command to its monitor (`Ask`, or `SpawnOn` then `SpawnName`: the typed messages of
+//! `local_protocol::shell`), which prints the answer and says `Done`. Lines typed while a
+//! command runs wait their turn; Ctrl-C asks the monitor to interrupt the command running when
+//! its turn comes (`Interrupt`): typed ahead, right after a line, it interrupts that line's
+//! command.
 //!
 //! Typing is echoed key by key: at the prompt the shell shows the line being edited through
 //! the kernel (`console_input_line`), which draws only what changed and keeps the line below
@@ -16,7 +17,7 @@
 //! after the prompt.
 //!
 //! It waits in the runtime's event loop (`userland::events`), which sleeps in the kernel until
-//! a same-core message arrives and hands it over.
+//! a same-core message arrives and hands it over decoded.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
@@ -25,9 +26,11 @@ extern crate alloc;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 
-use shell::command::{self, Command, HELP};
+use local_protocol::shell::{Input, Interrupt};
+use local_protocol::{self as local, ToProgram};
+use shell::command::{self, Line, HELP};
 use shell::editor::{Editor, Event};
-use shell::{input, tags, PROMPT};
+use shell::PROMPT;
 use urpc::WaitPolicy;
 use userland::events::Event as Woke;
 use userland::{info, println, Info};
@@ -49,15 +52,12 @@ struct Shell {
 const CTRL_C: u8 = 0x03;
 
 impl Shell {
-    /// Handles one same-core message.
-    fn on_message(&mut self, words: [u64; 3]) {
-        match (words[0] & 0xff) as u8 {
-            tags::INPUT => {
-                let Some((bytes, count)) = input::unpack(words) else { return };
-                self.pending.extend(&bytes[..count]);
-            }
-            tags::DONE => self.busy = false,
-            _ => {}
+    /// Handles one message of the monitor's.
+    fn on_message(&mut self, message: ToProgram) {
+        match message {
+            ToProgram::Input(Input { keys }) => self.pending.extend(keys.as_bytes()),
+            ToProgram::Done(_) => self.busy = false,
+            other => println!("shell: not for the shell: {other:?}"),
         }
     }
 
@@ -86,7 +86,7 @@ impl Shell {
             }
             self.pending.pop_front();
             println!("^C");
-            let _ = userland::send_to_monitor([u64::from(tags::INTERRUPT), 0, 0]);
+            let _ = shell::send_in_turn(local::words(&Interrupt {}));
             return true;
         }
         if !self.at_prompt {
@@ -119,18 +119,23 @@ impl Shell {
     fn run_line(&mut self, line: &str) {
         match command::parse(line) {
             Ok(None) => {}
-            Ok(Some(Command::Help)) => {
+            Ok(Some(Line::Help)) => {
                 for text in HELP {
                     println!("  {text}");
                 }
             }
-            Ok(Some(command)) => match command::encode(tags::COMMAND, &command) {
-                Some(words) => match userland::send_to_monitor(words) {
+            Ok(Some(Line::Run(command))) => {
+                // The second message (a spawn's name) goes only once the first went: the
+                // monitor refuses a placement that no name follows, and answers `Done` only to
+                // a command's last message, so the shell waits only once that went.
+                let (first, second) = command.messages();
+                let sent =
+                    shell::send_in_turn(first).and_then(|()| second.map_or(Ok(()), shell::send_in_turn));
+                match sent {
                     Ok(()) => self.busy = true,
                     Err(e) => println!("error: the monitor did not take the command ({e:?})"),
-                },
-                None => println!("error: '{line}' cannot be sent"),
-            },
+                }
+            }
             Err(e) => println!("error: {e}"),
         }
     }
@@ -149,10 +154,9 @@ fn run() -> u64 {
     loop {
         while shell.step() {}
         match events.wait_local() {
-            // The console's bytes and the monitor's answers come in the shell's own words.
-            Woke::Local { sender: 0, words } => shell.on_message(words),
+            Woke::Monitor(message) => shell.on_message(message),
             Woke::Local { sender, words } => {
-                println!("shell: a message from dispatcher {sender} ignored: {words:x?}")
+                println!("shell: words from dispatcher {sender} ignored (no message): {words:x?}")
             }
             other => println!("shell: not for the shell: {other:?}"),
         }
