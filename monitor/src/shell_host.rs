@@ -24,7 +24,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use console::choose::Uart;
-use local_protocol::shell::{self as words, Assembler, Command, Part, Placement, ProgramName, Request};
+use local_protocol::shell::{self as words, Command, Part, Placement, ProgramName, Request, Session, Step};
 use local_protocol::{ToMonitor, SERVICE_LATENCY};
 use monitor::messages::{shell_op, MonitorMessage, ShellAsk, ShellDone, ShellPing, ShellPong};
 use monitor::shell_answers;
@@ -82,11 +82,9 @@ pub(crate) struct ShellHost {
     interrupted: bool,
     /// The console driver printed its counts.
     stats_done: bool,
-    /// Pairs a spawn's two messages (host only).
-    assembler: Assembler,
-    /// A command of the shell's runs (host only): a message from the shell meanwhile is no
-    /// command's last, so nothing malformed then is answered `Done`.
-    running: bool,
+    /// The shell's commands (host only): a spawn's two messages paired, whether a command
+    /// runs, so which message gets `Done`.
+    session: Session,
 }
 
 impl ShellHost {
@@ -241,34 +239,37 @@ impl Monitor {
         if self.shell.shell != Some(sender) {
             return false;
         }
-        self.on_shell_part(Part::Other);
+        let step = self.shell.session.malformed();
         println!("error: the monitor refused the shell's message: {e}");
-        if !self.shell.running {
-            self.tell_shell_done();
-        }
+        self.take_shell_step(step);
         true
     }
 
     /// One of the shell's messages about commands: runs the command it completes, and answers
     /// `Done` to a command's last message (an `Ask`, a `SpawnName`) whether it ran or not.
     fn on_shell_part(&mut self, part: Part) {
-        let last = matches!(part, Part::Ask(_) | Part::SpawnName(_));
-        let assembled = self.shell.assembler.take(part);
-        if let Some(half) = assembled.refused {
+        let step = self.shell.session.message(part);
+        self.take_shell_step(step);
+    }
+
+    /// Does what the session says a message from the shell gets (`local_protocol::shell::Session`,
+    /// host-tested): the refusal of a half-sent spawn, the command, then `Done`.
+    fn take_shell_step(&mut self, step: Step) {
+        if let Some(half) = step.refused {
             println!("error: {half}");
         }
-        if let Some(command) = assembled.command {
+        if let Some(command) = step.command {
             self.shell.interrupted = false;
             // Commands nest when the shell sends one while another runs (its waits take
             // messages): the outer one still runs after the inner one ends.
-            let outer = core::mem::replace(&mut self.shell.running, true);
+            let outer = self.shell.session.start();
             match command {
                 Command::Ask(request) => self.run_request(request),
                 Command::Spawn(name, placement) => self.run_spawn(name, placement),
             }
-            self.shell.running = outer;
+            self.shell.session.end(outer);
         }
-        if last {
+        if step.answer {
             self.tell_shell_done();
         }
     }

@@ -473,6 +473,63 @@ impl Assembler {
     }
 }
 
+/// What the monitor does with one message (or malformed words) from the shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// A half-sent spawn this showed up, refused: say so.
+    pub refused: Option<HalfSent>,
+    /// The command to run now.
+    pub command: Option<Command>,
+    /// Whether to answer [`Done`] (after running the command, if any).
+    pub answer: bool,
+}
+
+/// The monitor's side of the shell's commands: the pairing ([`Assembler`]) and whether a
+/// command runs, which together decide what each message from the shell gets. The shell
+/// waits for [`Done`] after a command's last message, so every such message is answered,
+/// refused or not, and nothing else is (a second `Done` would end the next command's wait
+/// early).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Session {
+    assembler: Assembler,
+    running: bool,
+}
+
+impl Session {
+    /// A message from the shell about commands ([`Part::Other`] for an [`Interrupt`]): a
+    /// command's last message (an [`Ask`], a [`SpawnName`]) is answered whether it ran or not.
+    pub fn message(&mut self, part: Part) -> Step {
+        let answer = matches!(part, Part::Ask(_) | Part::SpawnName(_));
+        let Assembled { refused, command } = self.assembler.take(part);
+        Step { refused, command, answer }
+    }
+
+    /// Words from the shell that decode as no message: whatever they meant, they were no
+    /// spawn's missing name (a placement waiting is refused); unless a command runs they may
+    /// have been a command's last message, so they are answered (a running command's answer
+    /// comes when it ends).
+    pub fn malformed(&mut self) -> Step {
+        let Assembled { refused, .. } = self.assembler.take(Part::Other);
+        Step { refused, command: None, answer: !self.running }
+    }
+
+    /// A command starts to run; whether one ran already (the shell's next command may come
+    /// while one runs: the monitor's waits take messages, and commands nest).
+    pub fn start(&mut self) -> bool {
+        core::mem::replace(&mut self.running, true)
+    }
+
+    /// The command whose [`Self::start`] returned `outer` ended.
+    pub fn end(&mut self, outer: bool) {
+        self.running = outer;
+    }
+
+    /// Whether a placement waits for its name.
+    pub fn is_idle(&self) -> bool {
+        self.assembler.is_idle()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,4 +717,51 @@ mod tests {
     }
 
     extern crate std;
+
+    #[test]
+    fn every_last_message_is_answered_once_and_nothing_else_is() {
+        let name = ProgramName::new("latency").unwrap();
+        let request = Request::Cores;
+        let mut session = Session::default();
+        let step = session.message(Part::Ask(request));
+        assert_eq!(step, Step { refused: None, command: Some(Command::Ask(request)), answer: true });
+        // A spawn: its placement is not answered, its name completes and is.
+        let step = session.message(Part::SpawnOn(Placement::Here));
+        assert_eq!(step, Step { refused: None, command: None, answer: false });
+        let step = session.message(Part::SpawnName(name));
+        assert_eq!(step.command, Some(Command::Spawn(name, Placement::Here)));
+        assert!(step.answer);
+        // A name alone: refused, and still answered (the shell waits after sending it).
+        let step = session.message(Part::SpawnName(name));
+        assert_eq!(step, Step { refused: Some(HalfSent::NoPlacement(name)), command: None, answer: true });
+        // A placement, then an interrupt: the half is refused, nothing is answered.
+        session.message(Part::SpawnOn(Placement::Core(2)));
+        let step = session.message(Part::Other);
+        assert_eq!(
+            step,
+            Step { refused: Some(HalfSent::NoName(Placement::Core(2))), command: None, answer: false }
+        );
+        assert!(session.is_idle());
+    }
+
+    #[test]
+    fn malformed_words_are_answered_only_while_no_command_runs() {
+        let mut session = Session::default();
+        assert_eq!(session.malformed(), Step { refused: None, command: None, answer: true });
+        // A placement waiting: refused with the malformed words.
+        session.message(Part::SpawnOn(Placement::Class(1)));
+        let step = session.malformed();
+        assert_eq!(step.refused, Some(HalfSent::NoName(Placement::Class(1))));
+        assert!(session.is_idle());
+        // While a command runs (nested ones too), its own answer is still to come.
+        let outer = session.start();
+        assert!(!outer);
+        assert!(!session.malformed().answer);
+        let inner = session.start();
+        assert!(inner, "one ran already");
+        session.end(inner);
+        assert!(!session.malformed().answer, "the outer one still runs");
+        session.end(outer);
+        assert!(session.malformed().answer);
+    }
 }
