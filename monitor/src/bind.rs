@@ -54,9 +54,10 @@ impl Monitor {
             return;
         }
         let here = self.core as u32;
-        let offered_here = matches!(self.accepting.lookup(bind.service), Some(Acceptor::Ready { .. }));
-        if bind.core == here || (bind.core == ANY_CORE && offered_here) {
-            let result = self.bind_here(sender, bind.slot, bind.service);
+        let acceptor = self.accepting.lookup(bind.service);
+        let ready_here = matches!(acceptor, Some(Acceptor::Ready { .. }));
+        if bind.core == here || (bind.core == ANY_CORE && ready_here) {
+            let result = self.bind_here(sender, bind.slot, bind.service, acceptor);
             self.tell_bound(sender, here, result, bind.slot);
             return;
         }
@@ -78,12 +79,19 @@ impl Monitor {
         self.lookup_poll();
     }
 
-    /// Binds program `client` to the program of this core that accepts `service`: an Endpoint
-    /// to each, given to the other, each badged with the receiver's own slot. The client's
-    /// first: if the server's is then refused, the client's is revoked, the client hears
-    /// `Refused`, and the server, given nothing, is told nothing.
-    fn bind_here(&mut self, client: u64, client_slot: u32, service: Service) -> Result<(), BindStatus> {
-        let (server, server_slot) = match self.accepting.lookup(service) {
+    /// Binds program `client` to the program of this core that accepts `service` (`acceptor`,
+    /// as this monitor's table has it): an Endpoint to each, given to the other, each badged
+    /// with the receiver's own slot. The client's first: if the server's is then refused, the
+    /// client's is revoked, the client hears `Refused`, and the server, given nothing, is told
+    /// nothing.
+    fn bind_here(
+        &mut self,
+        client: u64,
+        client_slot: u32,
+        service: Service,
+        acceptor: Option<Acceptor>,
+    ) -> Result<(), BindStatus> {
+        let (server, server_slot) = match acceptor {
             None => return Err(BindStatus::NoService),
             Some(Acceptor::Taken) => return Err(BindStatus::Refused),
             Some(Acceptor::Ready { dispatcher, slot }) => (dispatcher, slot),

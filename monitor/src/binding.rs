@@ -146,11 +146,6 @@ impl LineBindings {
         Some(if a.dispatcher == dispatcher && a.slot == slot { [a, b] } else { [b, a] })
     }
 
-    /// Bindings open.
-    pub fn len(&self) -> usize {
-        self.bindings.len()
-    }
-
     /// Whether none is open.
     pub fn is_empty(&self) -> bool {
         self.bindings.is_empty()

@@ -114,8 +114,6 @@ impl Monitor {
     /// printed figures. `urpc`: the cross-core figure to compare with.
     fn same_core_here(&mut self, rounds: u64, urpc: Option<(u32, u32, u32)>) -> bool {
         let core = self.core as u32;
-        self.same_core.measurer = None;
-        self.same_core.outcome = None;
         let mut measured = false;
         match self.start_same_core(rounds) {
             Err(why) => println!("same-core {core} failed: {why}"),
@@ -204,6 +202,7 @@ impl Monitor {
                 let _ = userland::cap_delete(slot);
             }
         }
+        // The next comparison starts from nothing heard.
         self.same_core.measurer = None;
         self.same_core.outcome = None;
     }

@@ -100,7 +100,7 @@ impl<K: Kernel, W: WatchLine, L: MonitorLink> EventLoop<K, W, L> {
         C: Channels<'frame, SLOTS> + ?Sized,
     {
         loop {
-            if let Some(event) = self.take_local() {
+            if let Some(event) = self.poll_local() {
                 return event;
             }
             if let Some(index) = (0..channels.count()).find(|&index| channels.has_kernel_line(index)) {
@@ -114,12 +114,6 @@ impl<K: Kernel, W: WatchLine, L: MonitorLink> EventLoop<K, W, L> {
         }
     }
 
-    /// The next binding event or same-core message that waits, without waiting: for a loop
-    /// that looks at everything that arrived before it waits again (the monitor's).
-    pub fn poll_local(&mut self) -> Option<Event> {
-        self.take_local()
-    }
-
     /// Waits as [`Self::wait`] with no channel.
     pub fn wait_local(&mut self) -> Event {
         let mut none: [Receiver<'static>; 0] = [];
@@ -131,19 +125,21 @@ impl<K: Kernel, W: WatchLine, L: MonitorLink> EventLoop<K, W, L> {
     /// (`irq_claim`), which [`Self::wait`] cannot tell from a stray wake-up and waits on past;
     /// a driver looks at its device after every return.
     pub fn wait_local_or_woken(&mut self) -> Option<Event> {
-        if let Some(event) = self.take_local() {
+        if let Some(event) = self.poll_local() {
             return Some(event);
         }
         let mut none: [Receiver<'static>; 0] = [];
         match self.waitset.wait(&mut none[..]) {
             waitset::Event::Timer(timer) => Some(Event::Timer(timer)),
             // A message that came with the wake-up is the event; the device is looked at anyway.
-            waitset::Event::Woken | waitset::Event::Message(_) => self.take_local(),
+            waitset::Event::Woken | waitset::Event::Message(_) => self.poll_local(),
         }
     }
 
-    /// The next event that came by same-core message, if any.
-    fn take_local(&mut self) -> Option<Event> {
+    /// The next binding event or same-core message that waits, without waiting: what every
+    /// wait looks at first, and what a loop that reads everything that arrived before it waits
+    /// again (the monitor's) takes.
+    pub fn poll_local(&mut self) -> Option<Event> {
         loop {
             if let Some(event) = self.binder.next_event() {
                 return Some(event.into());
